@@ -1,0 +1,81 @@
+// Package findings holds the Finding, its fingerprint, the Redis store (upsert, indexes, history,
+// the triage state machine), the scan-job and event streams, and the managed redis-server child.
+package findings
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+// State is a finding's place on the triage and case path (see ARCHITECTURE.md, pil-procedure.md).
+type State string
+
+const (
+	StateNew                   State = "new"
+	StateInReview              State = "in_review"
+	StateDismissed             State = "dismissed"
+	StateEscalated             State = "escalated"
+	StateCaseOpened            State = "case_opened"
+	StateRecommendationIssued  State = "recommendation_issued"
+	StateRectified             State = "rectified"
+	StateNotRectified          State = "not_rectified"
+	StateAnnouncementPublished State = "announcement_published"
+	StateSuitFiled             State = "suit_filed"
+	StateClosed                State = "closed"
+)
+
+// Finding is a claim that a target probably breaks a named provision, with the evidence for it.
+// Its JSON form is canonical (fixed field order, UTC times, sorted sets) and golden-tested.
+type Finding struct {
+	Fingerprint string           `json:"fingerprint"`
+	TargetID    string           `json:"target_id"`
+	RuleID      string           `json:"rule_id"`
+	RuleVersion int              `json:"rule_version"`
+	Subject     string           `json:"subject"`
+	Severity    rules.Severity   `json:"severity"`
+	LegalBasis  []rules.Citation `json:"legal_basis"`
+	Summary     rules.Text       `json:"summary"`
+	// Caveat is what the check cannot know, copied from the rule.
+	Caveat       rules.Text            `json:"caveat"`
+	Observations []scanner.Observation `json:"observations"`
+	EvidenceRefs []string              `json:"evidence_refs"`
+	FirstSeen    time.Time             `json:"first_seen"`
+	LastSeen     time.Time             `json:"last_seen"`
+	LastScanID   string                `json:"last_scan_id"`
+	State        State                 `json:"state"`
+	// NotReobservedSince is the id of the first complete scan that no longer raised this finding;
+	// empty while it is still observed.
+	NotReobservedSince string `json:"not_reobserved_since,omitempty"`
+}
+
+// Fingerprint is hex(sha256(targetID ‖ ruleID ‖ subject))[:32], with a 0x00 separator so that
+// ("ab","c") and ("a","bc") differ.
+func Fingerprint(targetID, ruleID, subject string) string {
+	h := sha256.New()
+	h.Write([]byte(targetID))
+	h.Write([]byte{0})
+	h.Write([]byte(ruleID))
+	h.Write([]byte{0})
+	h.Write([]byte(subject))
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Transition is one append-only history entry.
+type Transition struct {
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	From  State     `json:"from"`
+	To    State     `json:"to"`
+	Note  string    `json:"note,omitempty"`
+	// DocumentNo and DocumentDate are recorded when the transition issues a document
+	// (检察建议书 for recommendation_issued, 公告 for announcement_published, 起诉书 for suit_filed).
+	DocumentNo   string `json:"document_no,omitempty"`
+	DocumentDate string `json:"document_date,omitempty"` // YYYY-MM-DD
+	// Deadline is the date the next step is due (two months after a recommendation, 30 days after
+	// an announcement), YYYY-MM-DD.
+	Deadline string `json:"deadline,omitempty"`
+}

@@ -1,0 +1,251 @@
+// Package rules is pilmon's catalogue as reviewed data: personal-information categories, Android
+// permissions, sensitive APIs, SDK signatures, the 39 app categories of the 2021 necessary-PI scope,
+// the legal instruments cited, the observation vocabulary and the violation catalogue. The YAML lives
+// under rules/data/, is embedded with go:embed and is cross-checked at load.
+//
+// Schema contract (shared by every file under rules/data/; see each type's doc):
+//
+//	pi_categories.yaml      -> []PICategory       (key "categories")
+//	permissions.yaml        -> []Permission       (key "permissions")
+//	sensitive_apis.yaml     -> []SensitiveAPI     (key "apis")
+//	sdks.yaml               -> []SDK              (key "sdks")
+//	app_categories.yaml     -> []AppCategory      (key "categories")
+//	legal_instruments.yaml  -> []Instrument       (key "instruments")
+//	observation_kinds.yaml  -> []ObservationKind  (key "kinds")
+//	violations.yaml         -> []Violation        (key "violations")
+//
+// Every file also has a top-level "version: 1".
+package rules
+
+// Text is a bilingual string; zh is the primary language of pilmon, en must be present too.
+type Text struct {
+	ZH string `yaml:"zh" json:"zh"`
+	EN string `yaml:"en" json:"en"`
+}
+
+// Sensitivity under PIPL Art. 28: "yes" (enumerated), "likely" (GB/T 35273 App. B, recall),
+// "depends" (by use), "no" (PI, not sensitive).
+type Sensitivity string
+
+// Verification records how far an entry was checked against its source:
+// "verified", "recall" (from memory: UNVERIFIED) or a short free text naming the source.
+// Rules resting on unverified facts say so in their text.
+
+// PICategory is one kind of personal information (pi_categories.yaml).
+type PICategory struct {
+	ID          string      `yaml:"id" json:"id"` // e.g. "location_precise"
+	Name        Text        `yaml:"name" json:"name"`
+	Sensitivity Sensitivity `yaml:"pipl_art28" json:"pipl_art28"`
+	Basis       string      `yaml:"basis" json:"basis"`
+}
+
+// Permission is an Android permission that touches PI (permissions.yaml).
+type Permission struct {
+	Name            string      `yaml:"name" json:"name"` // full name, "android.permission.READ_CONTACTS"
+	Kind            string      `yaml:"kind" json:"kind"` // runtime | normal | special | signature
+	ProtectionLevel string      `yaml:"protection_level" json:"protection_level"`
+	FirstSeenAPI    int         `yaml:"first_seen_api" json:"first_seen_api"`
+	APIAdded        int         `yaml:"api_added,omitempty" json:"api_added,omitempty"`
+	EffectiveAPIMax int         `yaml:"effective_api_max,omitempty" json:"effective_api_max,omitempty"`
+	Group           string      `yaml:"group,omitempty" json:"group,omitempty"`
+	PI              []string    `yaml:"pi" json:"pi"` // PICategory ids
+	Sensitivity     Sensitivity `yaml:"pipl_art28" json:"pipl_art28"`
+	Description     Text        `yaml:"description" json:"description"`
+	Verification    string      `yaml:"verification" json:"verification"`
+}
+
+// SensitiveAPI is a framework or SDK API that reads PI (sensitive_apis.yaml).
+type SensitiveAPI struct {
+	ID     string `yaml:"id" json:"id"` // e.g. "telephony.getDeviceId"
+	Class  string `yaml:"class" json:"class"`
+	Method string `yaml:"method" json:"method"`
+	Kind   string `yaml:"kind" json:"kind"` // method | field | provider
+	// Descriptors as they appear in dex invoke/sget: "Lpkg/Class;->method(args)ret". An entry that
+	// stops after the method name ("Lpkg/Class;->method") matches every overload (prefix match).
+	Descriptors  []string    `yaml:"descriptors" json:"descriptors"`
+	Strings      []string    `yaml:"strings,omitempty" json:"strings,omitempty"`
+	Permission   string      `yaml:"permission,omitempty" json:"permission,omitempty"`
+	PI           []string    `yaml:"pi" json:"pi"`
+	Sensitivity  Sensitivity `yaml:"pipl_art28" json:"pipl_art28"`
+	Description  Text        `yaml:"description" json:"description"`
+	Verification string      `yaml:"verification" json:"verification"`
+}
+
+// SDK is a third-party SDK signature (sdks.yaml; the Exodus overlay adds more at run time).
+type SDK struct {
+	ID     string `yaml:"id" json:"id"` // e.g. "umeng_analytics"
+	Name   Text   `yaml:"name" json:"name"`
+	Vendor string `yaml:"vendor" json:"vendor"`
+	// Kind: analytics | push | push_vendor | ads | crash | map | login | login_share |
+	// login_share_payment | payment | risk_control | device_id | webview | im | voice | other
+	Kind string `yaml:"kind" json:"kind"`
+	// ClassPrefixes match on package boundaries: prefix P matches class C when C == P or C has
+	// prefix P + ".".
+	ClassPrefixes []string `yaml:"class_prefixes" json:"class_prefixes"`
+	// Domains match a host when host == d or host has suffix "." + d.
+	Domains []string `yaml:"domains,omitempty" json:"domains,omitempty"`
+	// ManifestKeys are <meta-data android:name> values that name the SDK even when its classes are
+	// obfuscated (UMENG_APPKEY, JPUSH_APPKEY, com.amap.api.v2.apikey).
+	ManifestKeys []string `yaml:"manifest_keys,omitempty" json:"manifest_keys,omitempty"`
+	// MiniProgramMarkers are strings that reveal the SDK inside mini-program JavaScript.
+	MiniProgramMarkers []string `yaml:"miniprogram_markers,omitempty" json:"miniprogram_markers,omitempty"`
+	PI                 []string `yaml:"pi" json:"pi"`
+	PISource           string   `yaml:"pi_source" json:"pi_source"` // vendor_doc | app_disclosure | exodus | none
+	PrivacyPolicyURL   string   `yaml:"privacy_policy_url,omitempty" json:"privacy_policy_url,omitempty"`
+	// Origin is "catalogue" for embedded entries and "exodus-overlay" for imported ones.
+	Origin       string `yaml:"origin,omitempty" json:"origin,omitempty"`
+	Verification string `yaml:"verification" json:"verification"`
+}
+
+// NecessaryPI is one item of an app category's necessary PI.
+type NecessaryPI struct {
+	Name Text     `yaml:"name" json:"name"`
+	PI   []string `yaml:"pi" json:"pi"`
+}
+
+// AppCategory is one of the 39 categories of the 2021 necessary-PI scope (app_categories.yaml).
+type AppCategory struct {
+	ID            string        `yaml:"id" json:"id"`   // "01".."39"
+	Key           string        `yaml:"key" json:"key"` // "map_navigation"
+	Name          Text          `yaml:"name" json:"name"`
+	BasicFunction Text          `yaml:"basic_function" json:"basic_function"`
+	NoPIRequired  bool          `yaml:"no_pi_required" json:"no_pi_required"`
+	NecessaryPI   []NecessaryPI `yaml:"necessary_pi" json:"necessary_pi"`
+	// JustifiedPermissions is pilmon's interpretation (not the regulation): runtime permissions the
+	// necessary PI can justify.
+	JustifiedPermissions []string `yaml:"permissions_justified" json:"permissions_justified"`
+	// Hints help suggest a category from package names, labels and policy text.
+	Hints        []string `yaml:"hints,omitempty" json:"hints,omitempty"`
+	Verification string   `yaml:"verification" json:"verification"`
+}
+
+// Instrument is a law, regulation, normative document or standard that rules cite
+// (legal_instruments.yaml). IDs used by citations: "pipl", "rdff2019" (认定方法), "npi2021"
+// (必要个人信息范围规定), "gbt35273" (GB/T 35273-2020), "gbt41391" (GB/T 41391-2022), "csl"
+// (网络安全法), "minors_law" (未成年人保护法), "minors_net" (未成年人网络保护条例), "ndsr2024"
+// (网络数据安全管理条例), "miit164" (工信部164号), "cpl" (民事诉讼法), "apl" (行政诉讼法).
+type Instrument struct {
+	ID        string    `yaml:"id" json:"id"`
+	Title     Text      `yaml:"title" json:"title"`
+	DocNo     string    `yaml:"doc_no,omitempty" json:"doc_no,omitempty"`
+	Kind      string    `yaml:"kind" json:"kind"` // law | regulation | normative | standard
+	Effective string    `yaml:"effective,omitempty" json:"effective,omitempty"`
+	URL       string    `yaml:"url,omitempty" json:"url,omitempty"`
+	Articles  []Article `yaml:"articles" json:"articles"`
+}
+
+// Article is one article, item or clause: "17", "3.1", "5.3", "D.1".
+type Article struct {
+	No           string `yaml:"no" json:"no"`
+	Text         Text   `yaml:"text" json:"text"` // verbatim zh where verified, else a summary marked as such
+	Verification string `yaml:"verification" json:"verification"`
+}
+
+// Citation names an article of an instrument; written in YAML as "pipl:17" or "rdff2019:3.1".
+type Citation struct {
+	Instrument string `json:"instrument"`
+	Article    string `json:"article"`
+}
+
+// ObservationKind declares one kind of observation and its attributes (observation_kinds.yaml).
+// Inspectors emit only declared kinds; triggers may name only declared kinds and attributes.
+type ObservationKind struct {
+	Kind        string          `yaml:"kind" json:"kind"` // "apk.permission"
+	Producer    string          `yaml:"producer" json:"producer"`
+	Description Text            `yaml:"description" json:"description"`
+	Subject     string          `yaml:"subject" json:"subject"` // what Subject holds
+	Attributes  []AttributeSpec `yaml:"attributes" json:"attributes"`
+}
+
+// AttributeSpec declares one attribute: type is string | bool | int | float | []string.
+type AttributeSpec struct {
+	Name        string `yaml:"name" json:"name"`
+	Type        string `yaml:"type" json:"type"`
+	Description string `yaml:"description" json:"description"`
+}
+
+// Severity of a violation: critical | high | medium | low | info.
+type Severity string
+
+// Violation is one entry of the violation catalogue (violations.yaml).
+type Violation struct {
+	ID          string     `yaml:"id" json:"id"` // "rdff-3.1", "pipl-29-separate-consent", "chk-017"
+	Version     int        `yaml:"version" json:"version"`
+	Title       Text       `yaml:"title" json:"title"`
+	Description Text       `yaml:"description" json:"description"`
+	Severity    Severity   `yaml:"severity" json:"severity"`
+	LegalBasis  []Citation `yaml:"legal_basis" json:"legal_basis"` // first entry is the anchor
+	Check       Check      `yaml:"check" json:"check"`
+	// Caveat says what the automated check cannot know and what must be confirmed by hand; it is
+	// shown with every finding ("whether the app refuses service without it needs a device test").
+	Caveat       Text   `yaml:"caveat,omitempty" json:"caveat,omitempty"`
+	Verification string `yaml:"verification" json:"verification"`
+}
+
+// Check says how a violation is found: automatically from observations, or by an analyst.
+type Check struct {
+	Mode string `yaml:"mode" json:"mode"` // automated | manual
+	// Automated: the violation fires on a scan when any trigger matches (see Trigger).
+	Triggers []Trigger `yaml:"triggers,omitempty" json:"triggers,omitempty"`
+	Examples Examples  `yaml:"examples,omitempty" json:"examples,omitempty"`
+	// Manual: the steps an analyst follows on a test phone and the evidence to record.
+	Steps    []Text `yaml:"steps,omitempty" json:"steps,omitempty"`
+	Evidence []Text `yaml:"evidence,omitempty" json:"evidence,omitempty"`
+}
+
+// Trigger matches one observation of a scan. A trigger matches observation o when:
+//   - o.Kind == Kind, and
+//   - for every key k in Where: the value of attribute k (or "subject") equals Where[k]; when
+//     Where[k] is a list, the attribute equals one of its items; when the attribute is itself a
+//     list, it matches if any of its items does; and
+//   - if OutsideNecessaryScope: the scan context names an app category and at least one of o's
+//     "pi" attribute values is not among that category's necessary PI (a no-PI category makes
+//     every PI outside scope); with no category in context the trigger does not match; and
+//   - if SensitiveOnly: at least one of o's "pi" values is a PI category with pipl_art28 "yes" or
+//     "likely"; and
+//   - for every kind in Requires: the scan has at least one observation of that kind; and
+//   - if Unless is set: no observation of kind Unless.Kind has its Unless.On attribute sharing a
+//     value with o's Unless.On attribute (both may be lists; e.g. PI used but not declared in policy).
+//
+// The subject of the resulting finding is o.Subject.
+type Trigger struct {
+	Kind                  string         `yaml:"kind" json:"kind"`
+	Where                 map[string]any `yaml:"where,omitempty" json:"where,omitempty"`
+	OutsideNecessaryScope bool           `yaml:"outside_necessary_scope,omitempty" json:"outside_necessary_scope,omitempty"`
+	SensitiveOnly         bool           `yaml:"sensitive_only,omitempty" json:"sensitive_only,omitempty"`
+	Requires              []string       `yaml:"requires,omitempty" json:"requires,omitempty"`
+	Unless                *Join          `yaml:"unless,omitempty" json:"unless,omitempty"`
+}
+
+// Join names observations that cancel a trigger when they share an attribute value.
+type Join struct {
+	Kind string `yaml:"kind" json:"kind"`
+	On   string `yaml:"on" json:"on"`
+}
+
+// Examples are the observations that prove a rule: the positive ones must make it fire, the
+// negative ones must not. A test runs every example of every automated rule.
+type Examples struct {
+	Positive []Example `yaml:"positive" json:"positive"`
+	Negative []Example `yaml:"negative" json:"negative"`
+}
+
+// Example is one scan's worth of observations with the app category in context.
+type Example struct {
+	Note         string        `yaml:"note,omitempty" json:"note,omitempty"`
+	Category     string        `yaml:"category,omitempty" json:"category,omitempty"` // AppCategory.Key
+	Observations []ExampleFact `yaml:"observations" json:"observations"`
+}
+
+// ExampleFact is an observation written in a rule's example.
+type ExampleFact struct {
+	Kind       string         `yaml:"kind" json:"kind"`
+	Subject    string         `yaml:"subject" json:"subject"`
+	Attributes map[string]any `yaml:"attributes,omitempty" json:"attributes,omitempty"`
+}
+
+// Fact is what triggers match: scanner.Observation and ExampleFact implement it.
+type Fact interface {
+	FactKind() string
+	FactAttr(name string) (any, bool)
+}

@@ -1,0 +1,131 @@
+// Package scanner holds what every scan shares: targets and their sources, the Inspector
+// interface each kind of input implements, observations (facts, no judgement) and the run of one scan.
+package scanner
+
+import (
+	"context"
+	"io"
+
+	"pilmon/evidence"
+)
+
+// TargetKind is what is being watched.
+type TargetKind string
+
+const (
+	TargetApp         TargetKind = "app"
+	TargetMiniProgram TargetKind = "miniprogram"
+	TargetSite        TargetKind = "site"
+)
+
+// SourceKind says what a Source's locator points at.
+type SourceKind string
+
+const (
+	SourceAPK        SourceKind = "apk"
+	SourceWxapkg     SourceKind = "wxapkg"
+	SourceMPDir      SourceKind = "mpdir"
+	SourcePolicyURL  SourceKind = "policy_url"
+	SourcePolicyFile SourceKind = "policy_file"
+	SourceHAR        SourceKind = "har"
+	SourceH5URL      SourceKind = "h5_url"
+)
+
+// AllSourceKinds lists every SourceKind, for validation and help text.
+var AllSourceKinds = []SourceKind{SourceAPK, SourceWxapkg, SourceMPDir, SourcePolicyURL, SourcePolicyFile, SourceHAR, SourceH5URL}
+
+// Source is one input of a target: a local file or folder, or a URL.
+type Source struct {
+	Kind    SourceKind `json:"kind" yaml:"kind"`
+	Locator string     `json:"locator" yaml:"locator"`
+	// Options carry per-source settings such as an app id for an encrypted .wxapkg
+	// ("appid") or a device-values file for a HAR ("device_values").
+	Options map[string]string `json:"options,omitempty" yaml:"options,omitempty"`
+}
+
+// Target is an app, mini-program or site under watch.
+type Target struct {
+	ID       string     `json:"id" yaml:"id"`
+	Kind     TargetKind `json:"kind" yaml:"kind"`
+	Name     string     `json:"name" yaml:"name"`
+	Operator string     `json:"operator,omitempty" yaml:"operator,omitempty"`
+	// Category is the key of an app category of the 2021 necessary-PI scope (rules.AppCategory.Key),
+	// e.g. "ride_hailing"; empty when not yet set.
+	Category string   `json:"category,omitempty" yaml:"category,omitempty"`
+	Sources  []Source `json:"sources" yaml:"sources"`
+	// Schedule is a cron spec (seconds optional), empty for manual scans only.
+	Schedule string `json:"schedule,omitempty" yaml:"schedule,omitempty"`
+}
+
+// Observation is one fact an inspector saw, with no judgement in it: "requests
+// android.permission.READ_CONTACTS", "references TelephonyManager.getDeviceId in com.umeng.x.Y".
+//
+// Kind is one of the kinds declared in rules/data/observation_kinds.yaml, and Attributes use the
+// attribute names declared there; the rule catalogue's triggers match on them. Subject is what the
+// observation is about, stable across scans (a permission name, an API id + caller class, a host);
+// it becomes part of a finding's fingerprint.
+type Observation struct {
+	Kind       string         `json:"kind"`
+	Subject    string         `json:"subject"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// EvidenceRefs are the SHA-256s of the stored artifacts this fact was read from.
+	EvidenceRefs     []string `json:"evidence_refs,omitempty"`
+	Inspector        string   `json:"inspector"`
+	InspectorVersion string   `json:"inspector_version"`
+}
+
+// FactKind and FactAttr let the rule catalogue match an Observation (rules.Fact).
+func (o Observation) FactKind() string { return o.Kind }
+
+// FactAttr returns the named attribute ("subject" gives Subject).
+func (o Observation) FactAttr(name string) (any, bool) {
+	if name == "subject" {
+		return o.Subject, true
+	}
+	v, ok := o.Attributes[name]
+	return v, ok
+}
+
+// Status is how far an inspector got with one source.
+type Status string
+
+const (
+	StatusSucceeded Status = "succeeded"
+	// StatusPartial means some facts were read and some parts failed (a packed APK still yields its
+	// manifest; a policy page that timed out still yields what was captured).
+	StatusPartial Status = "partial"
+	StatusFailed  Status = "failed"
+	// StatusSkipped means no inspector accepted the source.
+	StatusSkipped Status = "skipped"
+)
+
+// Report is what one inspector returns for one source.
+type Report struct {
+	Inspector        string        `json:"inspector"`
+	InspectorVersion string        `json:"inspector_version"`
+	Source           Source        `json:"source"`
+	Status           Status        `json:"status"`
+	Errors           []string      `json:"errors,omitempty"`
+	Observations     []Observation `json:"observations"`
+	// Evidence lists every artifact stored while inspecting, the input itself first.
+	Evidence []evidence.Ref `json:"evidence"`
+}
+
+// EvidenceSink stores captured artifacts; inspectors never write files themselves.
+// *evidence.Store implements it.
+type EvidenceSink interface {
+	Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error)
+}
+
+// Inspector reads one kind of input. Implementations must treat every input as hostile: bounded
+// memory and time, no panics, errors that name the file and the reason, partial results kept.
+type Inspector interface {
+	// Name is a short stable identifier such as "apkinspect".
+	Name() string
+	// Version changes whenever the inspector's output for the same input can change.
+	Version() string
+	// Accepts is a cheap check on the source kind (never reads the input).
+	Accepts(src Source) bool
+	// Inspect stores the input in the sink first, then returns what it observed.
+	Inspect(ctx context.Context, src Source, sink EvidenceSink) Report
+}
