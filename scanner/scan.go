@@ -1,0 +1,242 @@
+package scanner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Event is a progress event of a scan. The scan knows nothing of who shows it: the CLI progress
+// bar and the dashboard both subscribe (Options.Events).
+type Event struct {
+	Kind      string    `json:"kind"` // scan_started | inspector_started | inspector_finished | scan_finished
+	ScanID    string    `json:"scan_id"`
+	TargetID  string    `json:"target_id"`
+	Inspector string    `json:"inspector,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	Status    Status    `json:"status,omitempty"`
+	Message   string    `json:"message,omitempty"`
+	Done      int       `json:"done"`
+	Total     int       `json:"total"`
+	At        time.Time `json:"at"`
+}
+
+// Options bound one scan.
+type Options struct {
+	// ScanID is generated when empty.
+	ScanID string
+	// Concurrency is how many sources are inspected at once (default 2).
+	Concurrency int
+	// SourceTimeout bounds one inspector on one source (default 10 minutes).
+	SourceTimeout time.Duration
+	// Events receives progress; it must not block for long. Nil discards.
+	Events func(Event)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is the outcome of one scan of one target.
+type Result struct {
+	ScanID     string    `json:"scan_id"`
+	Target     Target    `json:"target"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Reports    []Report  `json:"reports"`
+}
+
+// Complete reports whether every source was inspected without failure; only a complete scan may
+// mark findings as "not re-observed" (a failed fetch is not evidence of rectification).
+func (r *Result) Complete() bool {
+	for _, rep := range r.Reports {
+		if rep.Status != StatusSucceeded {
+			return false
+		}
+	}
+	return len(r.Reports) > 0
+}
+
+// Status summarises the scan: failed if every report failed or was skipped, partial if any did
+// not succeed, else succeeded.
+func (r *Result) Status() Status {
+	ok, bad := 0, 0
+	for _, rep := range r.Reports {
+		if rep.Status == StatusSucceeded {
+			ok++
+		} else if rep.Status == StatusFailed || rep.Status == StatusSkipped {
+			bad++
+		}
+	}
+	switch {
+	case len(r.Reports) == 0 || bad == len(r.Reports):
+		return StatusFailed
+	case ok == len(r.Reports):
+		return StatusSucceeded
+	default:
+		return StatusPartial
+	}
+}
+
+// Observations returns every report's observations plus one scan.inventory observation that
+// says which kinds of source the scan had, so rules can reason about what is absent.
+func (r *Result) Observations() []Observation {
+	var out []Observation
+	inv := map[string]any{"has_app": false, "has_policy": false, "has_traffic": false, "policy_link_found": false}
+	for _, rep := range r.Reports {
+		usable := rep.Status == StatusSucceeded || rep.Status == StatusPartial
+		switch rep.Source.Kind {
+		case SourceAPK, SourceWxapkg, SourceMPDir:
+			inv["has_app"] = inv["has_app"].(bool) || usable
+		case SourcePolicyFile, SourcePolicyURL:
+			inv["has_policy"] = inv["has_policy"].(bool) || usable
+		case SourceHAR, SourceH5URL:
+			inv["has_traffic"] = inv["has_traffic"].(bool) || usable
+		}
+		for _, o := range rep.Observations {
+			if o.Kind == "apk.policy_reference" {
+				inv["policy_link_found"] = true
+			}
+			if o.Kind == "mp.privacy_config" && o.Attributes["setting"] == "privacy_authorization_handler" && o.Attributes["present"] == true {
+				inv["policy_link_found"] = true
+			}
+		}
+		out = append(out, rep.Observations...)
+	}
+	out = append(out, Observation{
+		Kind: "scan.inventory", Subject: r.Target.ID, Attributes: inv,
+		Inspector: "scanner", InspectorVersion: Version,
+	})
+	return out
+}
+
+// EvidenceRefs lists every stored artifact of the scan, sorted and unique.
+func (r *Result) EvidenceRefs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, rep := range r.Reports {
+		for _, e := range rep.Evidence {
+			if !seen[e.SHA256] {
+				seen[e.SHA256] = true
+				out = append(out, e.SHA256)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Version is the scanner's own version, recorded in scan.inventory observations.
+const Version = "1"
+
+// NewScanID returns a sortable, unique scan id: UTC time then 6 random bytes.
+func NewScanID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Scan inspects every source of the target with the first inspector that accepts it. One
+// inspector's failure, panic or timeout never loses the other sources' results.
+func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSink, opts Options) *Result {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2
+	}
+	if opts.SourceTimeout <= 0 {
+		opts.SourceTimeout = 10 * time.Minute
+	}
+	emit := opts.Events
+	if emit == nil {
+		emit = func(Event) {}
+	}
+	res := &Result{ScanID: opts.ScanID, Target: t, StartedAt: now().UTC()}
+	if res.ScanID == "" {
+		res.ScanID = NewScanID(res.StartedAt)
+	}
+	total := len(t.Sources)
+	emit(Event{Kind: "scan_started", ScanID: res.ScanID, TargetID: t.ID, Total: total, At: now().UTC()})
+
+	res.Reports = make([]Report, total)
+	sem := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i, src := range t.Sources {
+		wg.Add(1)
+		go func(i int, src Source) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			insp := pick(inspectors, src)
+			var rep Report
+			if insp == nil {
+				rep = Report{Source: src, Status: StatusSkipped,
+					Errors: []string{fmt.Sprintf("%s: no inspector accepts sources of kind %q", src.Locator, src.Kind)}}
+			} else {
+				emit(Event{Kind: "inspector_started", ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
+					Source: src.Locator, Total: total, At: now().UTC()})
+				rep = runOne(ctx, insp, src, sink, opts.SourceTimeout)
+			}
+			mu.Lock()
+			res.Reports[i] = rep
+			done++
+			d := done
+			mu.Unlock()
+			msg := ""
+			if len(rep.Errors) > 0 {
+				msg = rep.Errors[0]
+			}
+			emit(Event{Kind: "inspector_finished", ScanID: res.ScanID, TargetID: t.ID, Inspector: rep.Inspector,
+				Source: src.Locator, Status: rep.Status, Message: msg, Done: d, Total: total, At: now().UTC()})
+		}(i, src)
+	}
+	wg.Wait()
+	res.FinishedAt = now().UTC()
+	emit(Event{Kind: "scan_finished", ScanID: res.ScanID, TargetID: t.ID, Status: res.Status(),
+		Done: total, Total: total, At: res.FinishedAt})
+	return res
+}
+
+func pick(inspectors []Inspector, src Source) Inspector {
+	for _, in := range inspectors {
+		if in.Accepts(src) {
+			return in
+		}
+	}
+	return nil
+}
+
+// runOne runs one inspector with a timeout and turns a panic into a failed report, so a hostile
+// input can never take down a worker.
+func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration) (rep Report) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			rep = Report{Source: src, Status: StatusFailed,
+				Errors: []string{fmt.Sprintf("%s: inspector %s crashed: %v (please report this input)", src.Locator, insp.Name(), p)}}
+			debugStack := string(debug.Stack())
+			if len(debugStack) > 4000 {
+				debugStack = debugStack[:4000]
+			}
+			rep.Errors = append(rep.Errors, debugStack)
+		}
+		rep.Inspector, rep.InspectorVersion = insp.Name(), insp.Version()
+		rep.Source = src
+		if rep.Status == "" {
+			rep.Status = StatusFailed
+			rep.Errors = append(rep.Errors, src.Locator+": inspector returned no status")
+		}
+		if rep.Observations == nil {
+			rep.Observations = []Observation{}
+		}
+	}()
+	return insp.Inspect(ctx, src, sink)
+}
