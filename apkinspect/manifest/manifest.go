@@ -1,0 +1,472 @@
+// Package manifest reads AndroidManifest.xml (binary XML) and the application label from
+// resources.arsc through github.com/shogo82148/androidbinary, behind a structural guard, a size
+// bound and a recover, and computes what Android would: effective exported state of components,
+// usesCleartextTraffic by targetSdk, full component class names.
+package manifest
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shogo82148/androidbinary"
+)
+
+// Size bounds: real manifests are far below 1 MiB, real resource tables below 32 MiB.
+const (
+	MaxManifestSize = 8 << 20
+	MaxTableSize    = 64 << 20
+	maxDepth        = 64
+	maxElements     = 200000
+)
+
+// Manifest is what an APK's manifest declares.
+type Manifest struct {
+	Package     string `json:"package"`
+	VersionCode string `json:"version_code,omitempty"`
+	VersionName string `json:"version_name,omitempty"`
+	MinSDK      int    `json:"min_sdk,omitempty"`
+	TargetSDK   int    `json:"target_sdk,omitempty"`
+	// Label is the application label, zh locales first; Labels has every locale found.
+	Label             string           `json:"label,omitempty"`
+	Labels            []Label          `json:"labels,omitempty"`
+	Permissions       []UsesPermission `json:"permissions,omitempty"`
+	CustomPermissions []Permission     `json:"custom_permissions,omitempty"`
+	Components        []Component      `json:"components,omitempty"`
+	MetaData          []MetaData       `json:"meta_data,omitempty"`
+	// Flags: effective values, and whether the attribute was written.
+	AllowBackup           bool   `json:"allow_backup"`
+	Debuggable            bool   `json:"debuggable"`
+	CleartextTraffic      bool   `json:"cleartext_traffic"`
+	CleartextExplicit     bool   `json:"cleartext_explicit"`
+	NetworkSecurityConfig string `json:"network_security_config,omitempty"`
+	// Problems are non-fatal oddities (unresolved references, invalid exported defaults).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Label is the application label in one locale ("" is the default).
+type Label struct {
+	Locale string `json:"locale"`
+	Text   string `json:"text"`
+}
+
+// UsesPermission is one uses-permission or uses-permission-sdk-23 element.
+type UsesPermission struct {
+	Name    string `json:"name"`
+	MaxSDK  int    `json:"max_sdk,omitempty"`
+	Element string `json:"element"`
+}
+
+// Permission is a permission the app defines.
+type Permission struct {
+	Name            string `json:"name"`
+	ProtectionLevel string `json:"protection_level,omitempty"`
+}
+
+// Component is an activity, activity-alias, service, receiver or provider.
+type Component struct {
+	Type       string   `json:"type"` // activity | service | receiver | provider (aliases are activities)
+	Name       string   `json:"name"`
+	Exported   bool     `json:"exported"`
+	Explicit   bool     `json:"exported_explicit"`
+	Permission string   `json:"permission,omitempty"`
+	Actions    []string `json:"actions,omitempty"`
+	Enabled    bool     `json:"enabled"`
+}
+
+// MetaData is a meta-data element and where it sits ("application" or a component name).
+type MetaData struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+	Scope string `json:"scope"`
+}
+
+// Parse reads the binary manifest and, when arsc is not nil, resolves labels and references
+// from resources.arsc. A broken resource table is a Problem, not an error.
+func Parse(axml, arsc []byte) (m *Manifest, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("AndroidManifest.xml: parser panicked: %v", p)
+		}
+	}()
+	if len(axml) > MaxManifestSize {
+		return nil, fmt.Errorf("AndroidManifest.xml: %d bytes > %d", len(axml), MaxManifestSize)
+	}
+	if err := validateXML(axml); err != nil {
+		return nil, fmt.Errorf("AndroidManifest.xml: malformed binary XML: %v", err)
+	}
+	xf, err := androidbinary.NewXMLFile(bytes.NewReader(axml))
+	if err != nil {
+		return nil, fmt.Errorf("AndroidManifest.xml: %v", err)
+	}
+	m = &Manifest{}
+	var res *resources
+	if arsc != nil {
+		res, err = loadResources(arsc)
+		if err != nil {
+			m.Problems = append(m.Problems, "resources.arsc: "+err.Error())
+			res = nil
+		}
+	}
+	if err := m.decode(xf.Reader(), res); err != nil {
+		return nil, fmt.Errorf("AndroidManifest.xml: %v", err)
+	}
+	return m, nil
+}
+
+type resources struct {
+	t       *androidbinary.TableFile
+	locales []string
+}
+
+func loadResources(b []byte) (r *resources, err error) {
+	if len(b) > MaxTableSize {
+		return nil, fmt.Errorf("%d bytes > %d", len(b), MaxTableSize)
+	}
+	locs, err := validateTable(b)
+	if err != nil {
+		return nil, fmt.Errorf("malformed: %v", err)
+	}
+	t, err := androidbinary.NewTableFile(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	r = &resources{t: t}
+	for l := range locs {
+		r.locales = append(r.locales, l)
+	}
+	sort.Slice(r.locales, func(i, j int) bool { return localeLess(r.locales[i], r.locales[j]) })
+	return r, nil
+}
+
+// localeLess orders zh-CN, zh, other zh, en…, then the rest alphabetically.
+func localeLess(a, b string) bool {
+	rank := func(l string) int {
+		switch {
+		case l == "zh-CN":
+			return 0
+		case l == "zh":
+			return 1
+		case strings.HasPrefix(l, "zh"):
+			return 2
+		case l == "":
+			return 3
+		case strings.HasPrefix(l, "en"):
+			return 4
+		}
+		return 5
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return ra < rb
+	}
+	return a < b
+}
+
+// resolve returns the string value of an "@0x7f…" reference in the given locale ("" default).
+func (r *resources) resolve(ref, locale string) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = "", false
+		}
+	}()
+	if r == nil || !strings.HasPrefix(ref, "@0x") {
+		return "", false
+	}
+	id, err := strconv.ParseUint(ref[3:], 16, 32)
+	if err != nil {
+		return "", false
+	}
+	cfg := &androidbinary.ResTableConfig{}
+	if locale != "" {
+		copy(cfg.Language[:], locale[:2])
+		if len(locale) == 5 {
+			copy(cfg.Country[:], locale[3:])
+		}
+	}
+	for hop := 0; hop < 4; hop++ {
+		v, err := r.t.GetResource(androidbinary.ResID(id), cfg)
+		if err != nil {
+			return "", false
+		}
+		switch v := v.(type) {
+		case string:
+			return v, true
+		case bool:
+			return strconv.FormatBool(v), true
+		case uint32:
+			// Either an integer or a reference to another resource of the app's package.
+			if uint64(v>>24) == id>>24 && v>>24 != 0 {
+				id = uint64(v)
+				continue
+			}
+			return strconv.FormatUint(uint64(v), 10), true
+		}
+		return "", false
+	}
+	return "", false
+}
+
+type attrs map[string]string
+
+func (m *Manifest) decode(r io.Reader, res *resources) error {
+	dec := xml.NewDecoder(r)
+	dec.Strict = false
+	var stack []string
+	var comp *Component
+	var inFilter bool
+	var hasFilter bool
+	elements := 0
+	app := attrs(nil)
+	type pending struct {
+		c         Component
+		hasFilter bool
+		explicit  string
+	}
+	var comps []pending
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("decoding XML: %v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			elements++
+			if elements > maxElements || len(stack) >= maxDepth {
+				return errors.New("too many or too deeply nested elements")
+			}
+			stack = append(stack, t.Name.Local)
+			a := attrs{}
+			for _, at := range t.Attr {
+				if at.Name.Space == "xmlns" || at.Name.Local == "xmlns" {
+					continue
+				}
+				if _, dup := a[at.Name.Local]; !dup || at.Name.Space != "" {
+					a[at.Name.Local] = at.Value
+				}
+			}
+			path := strings.Join(stack, "/")
+			switch path {
+			case "manifest":
+				m.Package = a["package"]
+				m.VersionCode = m.str(a["versionCode"], res)
+				m.VersionName = m.str(a["versionName"], res)
+			case "manifest/uses-sdk":
+				m.MinSDK = m.int(a["minSdkVersion"], res)
+				m.TargetSDK = m.int(a["targetSdkVersion"], res)
+			case "manifest/uses-permission", "manifest/uses-permission-sdk-23", "manifest/uses-permission-sdk-m":
+				el := t.Name.Local
+				if el == "uses-permission-sdk-m" {
+					el = "uses-permission-sdk-23"
+				}
+				if n := m.str(a["name"], res); n != "" {
+					m.Permissions = append(m.Permissions, UsesPermission{Name: n, MaxSDK: m.int(a["maxSdkVersion"], res), Element: el})
+				}
+			case "manifest/permission":
+				m.CustomPermissions = append(m.CustomPermissions, Permission{Name: m.str(a["name"], res), ProtectionLevel: protection(a["protectionLevel"])})
+			case "manifest/application":
+				app = a
+				for k, v := range a {
+					if k == "label" || k == "networkSecurityConfig" {
+						continue
+					}
+					a[k] = m.str(v, res)
+				}
+			case "manifest/application/activity", "manifest/application/activity-alias", "manifest/application/service",
+				"manifest/application/receiver", "manifest/application/provider":
+				typ := t.Name.Local
+				if typ == "activity-alias" {
+					typ = "activity"
+				}
+				comps = append(comps, pending{c: Component{Type: typ, Name: m.className(m.str(a["name"], res)),
+					Permission: m.str(a["permission"], res), Enabled: m.str(a["enabled"], res) != "false"}, explicit: m.str(a["exported"], res)})
+				comp = &comps[len(comps)-1].c
+				hasFilter = false
+			case "manifest/application/meta-data":
+				m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: "application"})
+			}
+			if len(stack) == 4 && comp != nil {
+				switch t.Name.Local {
+				case "intent-filter":
+					inFilter, hasFilter = true, true
+					comps[len(comps)-1].hasFilter = true
+				case "meta-data":
+					m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: comp.Name})
+				}
+			}
+			if len(stack) == 5 && inFilter && t.Name.Local == "action" && comp != nil {
+				if n := m.str(a["name"], res); n != "" {
+					comp.Actions = append(comp.Actions, n)
+				}
+			}
+		case xml.EndElement:
+			if len(stack) == 0 {
+				continue
+			}
+			if len(stack) == 4 && stack[3] == "intent-filter" {
+				inFilter = false
+			}
+			if len(stack) == 3 && stack[1] == "application" {
+				comp = nil
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	_ = hasFilter
+	if m.Package == "" {
+		return errors.New("no <manifest package>")
+	}
+	sdk := m.TargetSDK
+	if sdk == 0 {
+		sdk = m.MinSDK
+	}
+	if sdk == 0 {
+		sdk = 1
+	}
+	for _, p := range comps {
+		c := p.c
+		switch {
+		case p.explicit == "true" || p.explicit == "false":
+			c.Exported, c.Explicit = p.explicit == "true", true
+		case c.Type == "provider":
+			// Providers were exported by default until API 17.
+			c.Exported = sdk < 17
+		case p.hasFilter && sdk >= 31:
+			// Android 12+ refuses to install this; what would run is nothing. Report it unexported.
+			m.Problems = append(m.Problems, fmt.Sprintf("%s %s has an intent-filter but no android:exported (required from targetSdk 31)", c.Type, c.Name))
+		default:
+			c.Exported = p.hasFilter
+		}
+		m.Components = append(m.Components, c)
+	}
+	m.AllowBackup, m.Debuggable = true, false
+	if app != nil {
+		if v := app["allowBackup"]; v == "false" {
+			m.AllowBackup = false
+		}
+		m.Debuggable = app["debuggable"] == "true"
+		m.CleartextTraffic = sdk < 28
+		if v := app["usesCleartextTraffic"]; v == "true" || v == "false" {
+			m.CleartextTraffic, m.CleartextExplicit = v == "true", true
+		}
+		if v := app["networkSecurityConfig"]; v != "" {
+			if s, ok := res.resolve(v, ""); ok {
+				v = s
+			}
+			m.NetworkSecurityConfig = v
+		}
+		m.labels(app["label"], res)
+	}
+	return nil
+}
+
+func firstOf(a ...string) string {
+	for _, s := range a {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func (m *Manifest) labels(raw string, res *resources) {
+	if raw == "" {
+		return
+	}
+	if !strings.HasPrefix(raw, "@0x") {
+		m.Label = raw
+		m.Labels = []Label{{Locale: "", Text: raw}}
+		return
+	}
+	if res == nil {
+		m.Problems = append(m.Problems, "application label "+raw+" unresolved: no resource table")
+		return
+	}
+	locales := append([]string{""}, res.locales...)
+	sort.SliceStable(locales, func(i, j int) bool { return localeLess(locales[i], locales[j]) })
+	seen := map[string]bool{}
+	var def string
+	for _, l := range locales {
+		s, ok := res.resolve(raw, l)
+		if !ok || s == "" {
+			continue
+		}
+		if l == "" {
+			def = s
+		}
+		key := l + "\x00" + s
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		m.Labels = append(m.Labels, Label{Locale: l, Text: s})
+	}
+	// A locale that falls back to the default adds nothing: keep it only when it differs.
+	kept := m.Labels[:0]
+	for _, lb := range m.Labels {
+		if lb.Locale == "" || lb.Text != def {
+			kept = append(kept, lb)
+		}
+	}
+	m.Labels = kept
+	if len(m.Labels) > 0 {
+		m.Label = m.Labels[0].Text
+	}
+}
+
+// str resolves an attribute value: references through the resource table when possible.
+func (m *Manifest) str(v string, res *resources) string {
+	if strings.HasPrefix(v, "@0x") && res != nil {
+		if s, ok := res.resolve(v, ""); ok {
+			return s
+		}
+	}
+	return v
+}
+
+func (m *Manifest) int(v string, res *resources) int {
+	v = m.str(v, res)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 0, 64)
+	if err != nil || n < 0 || n > 1<<31-1 {
+		// Codenames ("P") and unresolved references: not a number.
+		return 0
+	}
+	return int(n)
+}
+
+// className expands ".Foo" and "Foo" (no dot) against the package, as PackageParser does.
+func (m *Manifest) className(n string) string {
+	switch {
+	case n == "":
+		return ""
+	case strings.HasPrefix(n, "."):
+		return m.Package + n
+	case !strings.Contains(n, "."):
+		return m.Package + "." + n
+	}
+	return n
+}
+
+// protection renders android:protectionLevel flags the way the SDK names them.
+func protection(v string) string {
+	n, err := strconv.ParseUint(strings.TrimPrefix(v, "0x"), 16, 32)
+	if !strings.HasPrefix(v, "0x") || err != nil {
+		return v
+	}
+	base := []string{"normal", "dangerous", "signature", "signatureOrSystem"}
+	s := "unknown"
+	if int(n&0xf) < len(base) {
+		s = base[n&0xf]
+	}
+	return s
+}
