@@ -1,0 +1,70 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-rod/rod/lib/proto"
+)
+
+// PDFOptions control PrintPDF. Templates use Chromium's classes: pageNumber, totalPages, title, date.
+type PDFOptions struct {
+	HeaderTemplate string
+	FooterTemplate string // default: "page / total" centred
+	Landscape      bool
+	Timeout        time.Duration // 60 s
+}
+
+// DefaultFooter prints "第 n / N 页" (page n of N).
+const DefaultFooter = `<div style="font-size:9px;width:100%;text-align:center;">第 <span class="pageNumber"></span> / <span class="totalPages"></span> 页</div>`
+
+// PrintPDF renders an HTML document (A4, backgrounds, CSS page size honoured) to PDF. Resources
+// the HTML refers to go through the SSRF guard like any capture; inline them for offline use.
+func (b *Browser) PrintPDF(ctx context.Context, html []byte, opts PDFOptions) ([]byte, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	if opts.FooterTemplate == "" {
+		opts.FooterTemplate = DefaultFooter
+	}
+	if opts.HeaderTemplate == "" {
+		opts.HeaderTemplate = "<span></span>"
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	rb, _, release, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	page, err := rb.Context(ctx).Page(proto.TargetCreateTarget{})
+	if err != nil {
+		return nil, fmt.Errorf("browser: pdf page: %w", err)
+	}
+	defer func() { _ = page.Close() }()
+	if err := (proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: "*"}}}).Call(page); err != nil {
+		return nil, fmt.Errorf("browser: fetch domain: %w", err)
+	}
+	go page.EachEvent(func(e *proto.FetchRequestPaused) {
+		go func() {
+			if b.guard.Check(ctx, e.Request.URL) != nil {
+				_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(page)
+				return
+			}
+			_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(page)
+		}()
+	})()
+	if err := page.SetDocumentContent(string(html)); err != nil {
+		return nil, fmt.Errorf("browser: pdf load html: %w", err)
+	}
+	_ = page.WaitLoad()
+	a4w, a4h, margin := 8.27, 11.69, 0.6
+	res, err := (proto.PagePrintToPDF{Landscape: opts.Landscape, DisplayHeaderFooter: true, PrintBackground: true,
+		PaperWidth: &a4w, PaperHeight: &a4h, MarginTop: &margin, MarginBottom: &margin,
+		HeaderTemplate: opts.HeaderTemplate, FooterTemplate: opts.FooterTemplate, PreferCSSPageSize: true}).Call(page)
+	if err != nil {
+		return nil, fmt.Errorf("browser: print pdf: %w", err)
+	}
+	return res.Data, nil
+}
