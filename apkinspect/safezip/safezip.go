@@ -6,6 +6,7 @@ package safezip
 
 import (
 	"archive/zip"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -120,11 +121,24 @@ func Open(r io.ReaderAt, size int64, name string, lim Limits) (a *Archive, err e
 	if err := checkOverlap(zr.File, size); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// Unknown compression methods: apksig (and so apksigner and the platform's verifier) inflate
+	// every non-stored entry, so an APK may label deflated data with any method. Read it the same
+	// way, and say so.
+	odd := map[uint16]bool{}
+	for _, f := range zr.File {
+		if f.Method != zip.Store && f.Method != zip.Deflate && !odd[f.Method] {
+			odd[f.Method] = true
+			zr.RegisterDecompressor(f.Method, func(r io.Reader) io.ReadCloser { return flate.NewReader(r) })
+		}
+	}
 	dup := map[string]bool{}
 	for _, f := range zr.File {
 		if err := CheckName(f.Name, lim.MaxNameLen); err != nil {
 			a.Problems = append(a.Problems, fmt.Sprintf("%q: %v", trunc(f.Name), err))
 			continue
+		}
+		if odd[f.Method] {
+			a.Problems = append(a.Problems, fmt.Sprintf("%q: compression method %d read as deflate", trunc(f.Name), f.Method))
 		}
 		e := &Entry{Name: f.Name, Method: f.Method, CompressedSize: int64(f.CompressedSize64), UncompressedSize: int64(f.UncompressedSize64), f: f}
 		if _, seen := a.byName[f.Name]; seen {
