@@ -51,6 +51,7 @@ type Permission struct {
 	PI              []string    `yaml:"pi" json:"pi"` // PICategory ids
 	Sensitivity     Sensitivity `yaml:"pipl_art28" json:"pipl_art28"`
 	Description     Text        `yaml:"description" json:"description"`
+	Notes           string      `yaml:"notes,omitempty" json:"notes,omitempty"`
 	Verification    string      `yaml:"verification" json:"verification"`
 }
 
@@ -62,9 +63,14 @@ type SensitiveAPI struct {
 	Kind   string `yaml:"kind" json:"kind"` // method | field | provider
 	// Descriptors as they appear in dex invoke/sget: "Lpkg/Class;->method(args)ret". An entry that
 	// stops after the method name ("Lpkg/Class;->method") matches every overload (prefix match).
-	Descriptors  []string    `yaml:"descriptors" json:"descriptors"`
-	Strings      []string    `yaml:"strings,omitempty" json:"strings,omitempty"`
-	Permission   string      `yaml:"permission,omitempty" json:"permission,omitempty"`
+	Descriptors []string `yaml:"descriptors" json:"descriptors"`
+	Strings     []string `yaml:"strings,omitempty" json:"strings,omitempty"`
+	Permission  string   `yaml:"permission,omitempty" json:"permission,omitempty"`
+	// PermissionNote says which permission the call needs on which API levels, in the reference's
+	// words; Permission names the main one (a full name from permissions.yaml) when there is one.
+	PermissionNote string `yaml:"permission_note,omitempty" json:"permission_note,omitempty"`
+	// Notes: behaviour and restrictions by API level.
+	Notes        string      `yaml:"notes,omitempty" json:"notes,omitempty"`
 	PI           []string    `yaml:"pi" json:"pi"`
 	Sensitivity  Sensitivity `yaml:"pipl_art28" json:"pipl_art28"`
 	Description  Text        `yaml:"description" json:"description"`
@@ -90,8 +96,13 @@ type SDK struct {
 	// MiniProgramMarkers are strings that reveal the SDK inside mini-program JavaScript.
 	MiniProgramMarkers []string `yaml:"miniprogram_markers,omitempty" json:"miniprogram_markers,omitempty"`
 	PI                 []string `yaml:"pi" json:"pi"`
-	PISource           string   `yaml:"pi_source" json:"pi_source"` // vendor_doc | app_disclosure | exodus | none
-	PrivacyPolicyURL   string   `yaml:"privacy_policy_url,omitempty" json:"privacy_policy_url,omitempty"`
+	// DocumentedPI is what the source says the SDK collects, in its own words.
+	DocumentedPI     []string `yaml:"documented_pi,omitempty" json:"documented_pi,omitempty"`
+	PISource         string   `yaml:"pi_source" json:"pi_source"` // vendor_doc | app_disclosure | exodus | none
+	PrivacyPolicyURL string   `yaml:"privacy_policy_url,omitempty" json:"privacy_policy_url,omitempty"`
+	// Exodus names the Exodus Privacy tracker(s) this entry corresponds to, when known.
+	Exodus []string `yaml:"exodus,omitempty" json:"exodus,omitempty"`
+	Notes  string   `yaml:"notes,omitempty" json:"notes,omitempty"`
 	// Origin is "catalogue" for embedded entries and "exodus-overlay" for imported ones.
 	Origin       string `yaml:"origin,omitempty" json:"origin,omitempty"`
 	Verification string `yaml:"verification" json:"verification"`
@@ -116,6 +127,7 @@ type AppCategory struct {
 	JustifiedPermissions []string `yaml:"permissions_justified" json:"permissions_justified"`
 	// Hints help suggest a category from package names, labels and policy text.
 	Hints        []string `yaml:"hints,omitempty" json:"hints,omitempty"`
+	Note         string   `yaml:"note,omitempty" json:"note,omitempty"`
 	Verification string   `yaml:"verification" json:"verification"`
 }
 
