@@ -1,0 +1,160 @@
+package miniprogram
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+)
+
+// apiRef is one wx.X / my.X member access in code (not in a string or comment).
+type apiRef struct {
+	Obj    string // "wx" or "my"
+	Name   string
+	Line   int
+	Module string // define("module", …) the access sits in, in a compiled app-service.js
+}
+
+// urlRef is one http(s)/ws(s) URL found inside a string literal.
+type urlRef struct {
+	URL    string
+	Host   string
+	Scheme string
+	Line   int
+	Module string
+}
+
+// strRef is a string literal equal to one of the values the caller asked for.
+type strRef struct {
+	Value string
+	Line  int
+}
+
+// jsScan is what scanJS found in one file.
+type jsScan struct {
+	APIs    []apiRef
+	URLs    []urlRef
+	Strings []strRef
+	// Modules are the define("…") module names of a compiled bundle, in order.
+	Modules []string
+	// Truncated says a per-file bound was reached and the rest of the file was not scanned.
+	Truncated bool
+}
+
+// maxHitsPerFile bounds what one file can add, whatever its size.
+const maxHitsPerFile = 200_000
+
+var urlInString = regexp.MustCompile(`(?i)\b(https?|wss?):(?:\\?/){2}([a-z0-9](?:[a-z0-9._-]{0,252}))(?::[0-9]{1,5})?[^\s"'<>\x60]*`)
+
+// scanJS finds wx.*/my.* member accesses, URLs in strings and, when wanted is not nil, string
+// literals equal to one of wanted's keys.
+func scanJS(src []byte, wanted map[string]bool) jsScan {
+	var r jsScan
+	var module string
+	// member-access state machine: obj . name | obj [ "name" ]
+	var obj string
+	var objLine, state int
+	var prev, prev2 token
+	hits := 0
+	lexJS(src, func(t token) bool {
+		defer func() { prev2, prev = prev, t }()
+		switch state {
+		case 1:
+			state = 0
+			if t.Kind == tokPunct && t.Text[0] == '.' {
+				state = 2
+				return true
+			}
+			if t.Kind == tokPunct && t.Text[0] == '[' {
+				state = 3
+				return true
+			}
+		case 2:
+			state = 0
+			if t.Kind == tokIdent {
+				r.APIs = append(r.APIs, apiRef{obj, string(t.Text), objLine, module})
+				hits++
+				return hits < maxHitsPerFile || r.truncate()
+			}
+		case 3:
+			state = 0
+			if t.Kind == tokString {
+				r.APIs = append(r.APIs, apiRef{obj, string(t.Text), objLine, module})
+				hits++
+			}
+		}
+		switch t.Kind {
+		case tokIdent:
+			if (len(t.Text) == 2 && (t.Text[0] == 'w' && t.Text[1] == 'x' || t.Text[0] == 'm' && t.Text[1] == 'y')) &&
+				!(prev.Kind == tokPunct && prev.Text[0] == '.') {
+				obj, objLine, state = string(t.Text), t.Line, 1
+			}
+		case tokString:
+			if prev.Kind == tokPunct && prev.Text[0] == '(' && prev2.Kind == tokIdent && string(prev2.Text) == "define" {
+				module = string(t.Text)
+				r.Modules = append(r.Modules, module)
+			}
+			if wanted != nil && len(t.Text) < 64 && wanted[string(t.Text)] {
+				r.Strings = append(r.Strings, strRef{string(t.Text), t.Line})
+				hits++
+			}
+			hits += findURLs(t.Text, t.Line, module, &r.URLs)
+		}
+		return hits < maxHitsPerFile || r.truncate()
+	})
+	return r
+}
+
+func (r *jsScan) truncate() bool { r.Truncated = true; return false }
+
+// findURLs appends the URLs in s (which starts on line) and returns how many it added.
+func findURLs(s []byte, line int, module string, out *[]urlRef) int {
+	if !bytes.Contains(s, []byte(":/")) && !bytes.Contains(s, []byte(`:\/`)) {
+		return 0
+	}
+	added := 0
+	last, lastLine := 0, line
+	for _, m := range urlInString.FindAllSubmatchIndex(s, 64) {
+		lastLine += bytes.Count(s[last:m[0]], []byte{'\n'})
+		last = m[0]
+		host := strings.ToLower(strings.TrimRight(string(s[m[4]:m[5]]), ".-_"))
+		if !plausibleHost(host) {
+			continue
+		}
+		u := strings.ReplaceAll(string(s[m[0]:m[1]]), `\/`, "/")
+		if len(u) > 512 {
+			u = u[:512]
+		}
+		*out = append(*out, urlRef{URL: u, Host: host, Scheme: strings.ToLower(string(s[m[2]:m[3]])), Line: lastLine, Module: module})
+		added++
+	}
+	return added
+}
+
+// plausibleHost keeps names with a dot and a letter TLD, or IPv4 literals; it drops the XML
+// namespaces and placeholders that every bundle carries.
+func plausibleHost(h string) bool {
+	if h == "" || !strings.Contains(h, ".") || strings.Contains(h, "..") || strings.Contains(h, "_") {
+		return false
+	}
+	switch h {
+	case "www.w3.org", "w3.org", "example.com", "www.example.com", "example.org", "localhost", "127.0.0.1", "0.0.0.0", "json-schema.org", "ns.adobe.com", "purl.org":
+		return false
+	}
+	tld := h[strings.LastIndexByte(h, '.')+1:]
+	if tld == "" {
+		return false
+	}
+	allDigits, allLetters := true, true
+	for _, c := range tld {
+		if c < '0' || c > '9' {
+			allDigits = false
+		}
+		if c < 'a' || c > 'z' {
+			allLetters = false
+		}
+	}
+	if allDigits {
+		return strings.Count(h, ".") == 3
+	}
+	return allLetters && len(tld) >= 2
+}
