@@ -62,12 +62,14 @@ type identity struct {
 
 // analysis holds the state of one inspection.
 type analysis struct {
-	cat      catalogue
-	catSDKs  map[string]rules.SDK
-	refs     []string
-	platform string
-	config   *appConfig
-	errs     []error
+	cat     catalogue
+	catSDKs map[string]rules.SDK
+	// catMarkers are the catalogue's miniprogram_markers as (sdk id, marker), sorted by id.
+	catMarkers [][2]string
+	refs       []string
+	platform   string
+	config     *appConfig
+	errs       []error
 
 	apis     map[string]*apiHit // key api + "\x00" + file
 	domains  map[string]*domainHit
@@ -98,7 +100,13 @@ func analyze(ctx context.Context, files []File, id identity, cat catalogue, refs
 	if cat != nil {
 		for _, s := range cat.SDKs() {
 			a.catSDKs[s.ID] = s
+			for _, m := range s.MiniProgramMarkers {
+				if m != "" {
+					a.catMarkers = append(a.catMarkers, [2]string{s.ID, m})
+				}
+			}
 		}
+		sort.Slice(a.catMarkers, func(i, j int) bool { return a.catMarkers[i][0] < a.catMarkers[j][0] })
 	}
 	a.platform = detectPlatform(files)
 	a.readConfigs(files)
@@ -182,7 +190,7 @@ func (a *analysis) file(f File) {
 		a.errs = append(a.errs, fmt.Errorf("%s: %d bytes, only the first %d scanned", f.Name, len(data), maxScanBytesPerFile))
 		data = data[:maxScanBytesPerFile]
 	}
-	fileSDK := sdkForName(f.Name)
+	fileSDK := a.sdkFor(f.Name)
 	if fileSDK != "" {
 		a.addSDK(fileSDK, f.Name)
 	}
@@ -204,12 +212,9 @@ func (a *analysis) markers(name string, data []byte) {
 			}
 		}
 	}
-	for id, s := range a.catSDKs {
-		for _, m := range s.MiniProgramMarkers {
-			if m != "" && bytes.Contains(data, []byte(m)) {
-				a.addSDK(id, name)
-				break
-			}
+	for _, m := range a.catMarkers {
+		if bytes.Contains(data, []byte(m[1])) {
+			a.addSDK(m[0], name)
 		}
 	}
 }
@@ -227,7 +232,7 @@ func (a *analysis) js(name string, data []byte, fileSDK string) {
 		a.errs = append(a.errs, fmt.Errorf("%s: more than %d hits, the rest of the file was not scanned", name, maxHitsPerFile))
 	}
 	for _, m := range r.Modules {
-		if id := sdkForName(m); id != "" {
+		if id := a.sdkFor(m); id != "" {
 			a.addSDK(id, name+"#"+m)
 		}
 	}
@@ -241,7 +246,7 @@ func (a *analysis) js(name string, data []byte, fileSDK string) {
 		}
 		sdk := fileSDK
 		if c.Module != "" {
-			sdk = sdkForName(c.Module)
+			sdk = a.sdkFor(c.Module)
 		}
 		a.addAPI(c.Obj, c.Name, c.Obj+"."+c.Name, name, c.Line, sdk, info.PI)
 	}
@@ -251,7 +256,7 @@ func (a *analysis) js(name string, data []byte, fileSDK string) {
 	for _, u := range r.URLs {
 		sdk := fileSDK
 		if u.Module != "" {
-			sdk = sdkForName(u.Module)
+			sdk = a.sdkFor(u.Module)
 		}
 		a.addDomain(u, name, sdk)
 	}
@@ -348,6 +353,21 @@ func sdkForHostHint(host string) string {
 	} {
 		if host == h.dom || strings.HasSuffix(host, "."+h.dom) {
 			return h.id
+		}
+	}
+	return ""
+}
+
+// sdkFor recognises an SDK file or module from its name, by pilmon's hints and then by the
+// catalogue's miniprogram_markers.
+func (a *analysis) sdkFor(name string) string {
+	if id := sdkForName(name); id != "" {
+		return id
+	}
+	b := strings.ToLower(path.Base(name))
+	for _, m := range a.catMarkers {
+		if strings.Contains(b, strings.ToLower(m[1])) {
+			return m[0]
 		}
 	}
 	return ""
