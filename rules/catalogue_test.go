@@ -347,3 +347,11 @@ func TestBrokenReferencesNameFileAndLine(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func BenchmarkLoad(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := Load(EmbeddedFS()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
