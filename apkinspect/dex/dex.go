@@ -1,0 +1,606 @@
+// Package dex indexes Dalvik executables (classes*.dex) for one purpose: which class calls which
+// method or reads which field, and which string constants the code loads. It is written from
+// the documented format (source.android.com/docs/core/runtime/dex-format) and treats every file
+// as hostile: each table, offset and count is checked against the file before use, allocations
+// are bounded by the file size and explicit limits, the instruction walk knows the width of every
+// opcode (payload pseudo-instructions included) so it never desynchronises, and each code item is
+// walked once however many classes point at it.
+package dex
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/adler32"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Limits bound one dex file.
+type Limits struct {
+	MaxSize    int64 // bytes
+	MaxStrings int
+	MaxClasses int
+	MaxRefs    int // recorded references (invokes + field reads + string loads) over the file
+}
+
+// DefaultLimits fit the largest real dex files (a dex holds at most 65536 methods; big apps stay
+// under 20 MiB per dex).
+func DefaultLimits() Limits {
+	return Limits{MaxSize: 128 << 20, MaxStrings: 1 << 22, MaxClasses: 1 << 18, MaxRefs: 1 << 24}
+}
+
+// RefKind says what an instruction referenced.
+type RefKind uint8
+
+const (
+	Invoke      RefKind = iota + 1 // invoke-* of a method
+	FieldRead                      // sget-* / iget-* of a field
+	StringConst                    // const-string(/jumbo)
+)
+
+// Ref is one reference from code: Caller is a method_ids index, Target a method, field or
+// string index according to Kind.
+type Ref struct {
+	Kind   RefKind
+	Caller uint32
+	Target uint32
+}
+
+// Class is one class definition with the references of its code, in code order.
+type Class struct {
+	Type  uint32 // type_ids index
+	Super uint32 // type_ids index, NoIndex when none
+	Refs  []Ref
+}
+
+// NoIndex marks an absent index.
+const NoIndex = 0xffffffff
+
+// File is an indexed dex file.
+type File struct {
+	Name     string
+	Version  string
+	Checksum uint32
+	// ChecksumOK is false when the Adler-32 in the header does not match the file.
+	ChecksumOK bool
+	Classes    []Class
+	// Problems are per-class errors that did not stop the rest (bad code item, unknown opcode).
+	Problems []string
+
+	b                                                    []byte
+	nStrings, strOff, nTypes, typeOff, nProtos, protoOff uint32
+	nFields, fieldOff, nMethods, methodOff               uint32
+	strCache                                             map[uint32]string
+	methodCache                                          map[uint32]string
+}
+
+type header struct {
+	fileSize, headerSize, endian                          uint32
+	stringIdsSize, stringIdsOff, typeIdsSize, typeIdsOff  uint32
+	protoIdsSize, protoIdsOff, fieldIdsSize, fieldIdsOff  uint32
+	methodIdsSize, methodIdsOff, classDefsSize, classDefs uint32
+}
+
+func le32(b []byte, off uint32) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
+func le16(b []byte, off uint32) uint16 { return binary.LittleEndian.Uint16(b[off:]) }
+
+// Parse indexes the dex file b. name is used in errors. The returned File keeps b.
+// A non-nil File may come with an error: what was indexed before the error is kept.
+func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: dex parser panicked: %v", name, p)
+		}
+	}()
+	d := DefaultLimits()
+	if lim.MaxSize <= 0 {
+		lim.MaxSize = d.MaxSize
+	}
+	if lim.MaxStrings <= 0 {
+		lim.MaxStrings = d.MaxStrings
+	}
+	if lim.MaxClasses <= 0 {
+		lim.MaxClasses = d.MaxClasses
+	}
+	if lim.MaxRefs <= 0 {
+		lim.MaxRefs = d.MaxRefs
+	}
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("%s: %s", name, fmt.Sprintf(format, a...))
+	}
+	if int64(len(b)) > lim.MaxSize {
+		return nil, fail("%d bytes > limit %d", len(b), lim.MaxSize)
+	}
+	if len(b) < 0x70 {
+		return nil, fail("%d bytes, shorter than a dex header", len(b))
+	}
+	if string(b[:4]) != "dex\n" || b[7] != 0 || b[4] != '0' || b[5] != '3' || b[6] < '5' || b[6] > '9' {
+		if string(b[:4]) == "dex\n" && string(b[4:7]) == "040" {
+			// 040 changes nothing the index reads.
+		} else {
+			return nil, fail("bad magic %q (want dex\\n035..040)", b[:8])
+		}
+	}
+	f = &File{Name: name, Version: string(b[4:7]), Checksum: le32(b, 8), b: b}
+	f.ChecksumOK = adler32.Checksum(b[12:]) == f.Checksum
+	var h header
+	h.fileSize, h.headerSize, h.endian = le32(b, 32), le32(b, 36), le32(b, 40)
+	if h.endian != 0x12345678 {
+		return nil, fail("endian tag 0x%08x (only little-endian 0x12345678 exists in practice)", h.endian)
+	}
+	if h.fileSize != uint32(len(b)) {
+		if h.fileSize > uint32(len(b)) {
+			return nil, fail("header says %d bytes, file has %d (truncated)", h.fileSize, len(b))
+		}
+		f.Problems = append(f.Problems, fmt.Sprintf("header says %d bytes, file has %d", h.fileSize, len(b)))
+	}
+	if h.headerSize < 0x70 || h.headerSize > uint32(len(b)) {
+		return nil, fail("header size %d", h.headerSize)
+	}
+	table := func(what string, sizeOff, offOff int, item uint32, max uint32) (n, off uint32, err error) {
+		n, off = le32(b, uint32(sizeOff)), le32(b, uint32(offOff))
+		if n == 0 {
+			return 0, 0, nil
+		}
+		if n > max {
+			return 0, 0, fail("%d %s > limit %d", n, what, max)
+		}
+		if uint64(off)+uint64(n)*uint64(item) > uint64(len(b)) {
+			return 0, 0, fail("%s table (%d × %d bytes at %d) runs past the end of the file", what, n, item, off)
+		}
+		return n, off, nil
+	}
+	if f.nStrings, f.strOff, err = table("strings", 56, 60, 4, uint32(lim.MaxStrings)); err != nil {
+		return nil, err
+	}
+	if f.nTypes, f.typeOff, err = table("types", 64, 68, 4, 1<<24); err != nil {
+		return nil, err
+	}
+	if f.nProtos, f.protoOff, err = table("protos", 72, 76, 12, 1<<24); err != nil {
+		return nil, err
+	}
+	if f.nFields, f.fieldOff, err = table("fields", 80, 84, 8, 1<<24); err != nil {
+		return nil, err
+	}
+	if f.nMethods, f.methodOff, err = table("methods", 88, 92, 8, 1<<24); err != nil {
+		return nil, err
+	}
+	nClasses, classOff, err := table("classes", 96, 100, 32, uint32(lim.MaxClasses))
+	if err != nil {
+		return nil, err
+	}
+	f.strCache = make(map[uint32]string)
+	f.methodCache = make(map[uint32]string)
+	w := walker{f: f, seenCode: map[uint32]bool{}, seenData: map[uint32]bool{}, maxRefs: lim.MaxRefs}
+	f.Classes = make([]Class, 0, nClasses)
+	for i := uint32(0); i < nClasses; i++ {
+		if i%256 == 0 && ctx.Err() != nil {
+			return f, fail("stopped after %d of %d classes: %v", i, nClasses, ctx.Err())
+		}
+		off := classOff + 32*i
+		c := Class{Type: le32(b, off), Super: le32(b, off+8)}
+		if c.Type >= f.nTypes {
+			f.Problems = append(f.Problems, fmt.Sprintf("class_def %d: type index %d out of range", i, c.Type))
+			continue
+		}
+		if c.Super != NoIndex && c.Super >= f.nTypes {
+			c.Super = NoIndex
+		}
+		if dataOff := le32(b, off+24); dataOff != 0 {
+			refs, err := w.classData(dataOff)
+			c.Refs = refs
+			if err != nil {
+				if errors.Is(err, errRefBudget) {
+					f.Classes = append(f.Classes, c)
+					return f, fail("%v", err)
+				}
+				f.Problems = append(f.Problems, fmt.Sprintf("class %s: %v", f.TypeName(c.Type), err))
+			}
+		}
+		f.Classes = append(f.Classes, c)
+	}
+	return f, nil
+}
+
+var errRefBudget = errors.New("reference budget exhausted")
+
+type walker struct {
+	f        *File
+	seenCode map[uint32]bool
+	seenData map[uint32]bool
+	refs     int
+	maxRefs  int
+}
+
+// uleb reads an unsigned LEB128 of at most 5 bytes at *p.
+func (w *walker) uleb(p *uint32) (uint32, error) {
+	b := w.f.b
+	var v uint32
+	for i := uint32(0); i < 5; i++ {
+		if *p >= uint32(len(b)) {
+			return 0, errors.New("uleb128 past end of file")
+		}
+		c := b[*p]
+		*p++
+		v |= uint32(c&0x7f) << (7 * i)
+		if c&0x80 == 0 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("uleb128 longer than 5 bytes")
+}
+
+func (w *walker) classData(off uint32) ([]Ref, error) {
+	if w.seenData[off] {
+		return nil, fmt.Errorf("class_data at %d shared with another class; not walked twice", off)
+	}
+	w.seenData[off] = true
+	p := off
+	var counts [4]uint32
+	for i := range counts {
+		v, err := w.uleb(&p)
+		if err != nil {
+			return nil, fmt.Errorf("class_data at %d: %v", off, err)
+		}
+		counts[i] = v
+	}
+	left := uint64(uint32(len(w.f.b)) - min(p, uint32(len(w.f.b))))
+	if uint64(counts[0])+uint64(counts[1]) > left/2 || uint64(counts[2])+uint64(counts[3]) > left/3 {
+		return nil, fmt.Errorf("class_data at %d: member counts %v exceed the file", off, counts)
+	}
+	for i := uint32(0); i < 2*(counts[0]+counts[1]); i++ { // fields: idx diff, access flags
+		if _, err := w.uleb(&p); err != nil {
+			return nil, fmt.Errorf("class_data at %d: %v", off, err)
+		}
+	}
+	var refs []Ref
+	for list := 2; list < 4; list++ {
+		var idx uint32
+		for i := uint32(0); i < counts[list]; i++ {
+			diff, err := w.uleb(&p)
+			if err == nil {
+				_, err = w.uleb(&p)
+			}
+			var code uint32
+			if err == nil {
+				code, err = w.uleb(&p)
+			}
+			if err != nil {
+				return refs, fmt.Errorf("class_data at %d: %v", off, err)
+			}
+			if i == 0 {
+				idx = diff
+			} else {
+				idx += diff
+			}
+			if idx >= w.f.nMethods {
+				return refs, fmt.Errorf("class_data at %d: method index %d out of range", off, idx)
+			}
+			if code == 0 {
+				continue
+			}
+			if refs, err = w.code(code, idx, refs); err != nil {
+				return refs, err
+			}
+		}
+	}
+	return refs, nil
+}
+
+// code walks one code_item's instructions and appends the references it makes.
+func (w *walker) code(off, caller uint32, refs []Ref) ([]Ref, error) {
+	b := w.f.b
+	if w.seenCode[off] {
+		return refs, nil
+	}
+	w.seenCode[off] = true
+	if off%4 != 0 || uint64(off)+16 > uint64(len(b)) {
+		return refs, fmt.Errorf("code_item at %d out of range", off)
+	}
+	n := le32(b, off+12)
+	start := off + 16
+	if uint64(start)+2*uint64(n) > uint64(len(b)) {
+		return refs, fmt.Errorf("code_item at %d: %d code units run past the end", off, n)
+	}
+	insn := func(i uint32) uint32 { return uint32(le16(b, start+2*i)) }
+	add := func(k RefKind, t uint32) error {
+		w.refs++
+		if w.refs > w.maxRefs {
+			return fmt.Errorf("%w: more than %d references", errRefBudget, w.maxRefs)
+		}
+		refs = append(refs, Ref{Kind: k, Caller: caller, Target: t})
+		return nil
+	}
+	for i := uint32(0); i < n; {
+		u := insn(i)
+		op := u & 0xff
+		width := uint32(widths[op])
+		if op == 0 && u != 0 {
+			// Payload pseudo-instructions live in the stream after the code that uses them.
+			var size uint64
+			switch u {
+			case 0x0100: // packed-switch-payload: ident, size, first_key(2), targets(2*size)
+				if i+2 > n {
+					return refs, fmt.Errorf("code_item at %d: packed-switch payload at %d truncated", off, i)
+				}
+				size = 4 + 2*uint64(insn(i+1))
+			case 0x0200: // sparse-switch-payload: ident, size, keys(2*size), targets(2*size)
+				if i+2 > n {
+					return refs, fmt.Errorf("code_item at %d: sparse-switch payload at %d truncated", off, i)
+				}
+				size = 2 + 4*uint64(insn(i+1))
+			case 0x0300: // fill-array-data-payload: ident, element_width, size(2), data
+				if i+4 > n {
+					return refs, fmt.Errorf("code_item at %d: fill-array-data payload at %d truncated", off, i)
+				}
+				elems := uint64(insn(i+2)) | uint64(insn(i+3))<<16
+				size = 4 + (elems*uint64(insn(i+1))+1)/2
+			default:
+				size = 1
+			}
+			if uint64(i)+size > uint64(n) {
+				return refs, fmt.Errorf("code_item at %d: payload at %d (%d units) runs past the code", off, i, size)
+			}
+			i += uint32(size)
+			continue
+		}
+		if width == 0 {
+			return refs, fmt.Errorf("code_item at %d: unknown opcode 0x%02x at %d", off, op, i)
+		}
+		if i+width > n {
+			return refs, fmt.Errorf("code_item at %d: instruction 0x%02x at %d runs past the code", off, op, i)
+		}
+		var err error
+		switch {
+		case op >= 0x6e && op <= 0x72, op >= 0x74 && op <= 0x78:
+			if t := insn(i + 1); t < w.f.nMethods {
+				err = add(Invoke, t)
+			}
+		case op >= 0x52 && op <= 0x58, op >= 0x60 && op <= 0x66:
+			if t := insn(i + 1); t < w.f.nFields {
+				err = add(FieldRead, t)
+			}
+		case op == 0x1a:
+			if t := insn(i + 1); t < w.f.nStrings {
+				err = add(StringConst, t)
+			}
+		case op == 0x1b:
+			if t := insn(i+1) | insn(i+2)<<16; t < w.f.nStrings {
+				err = add(StringConst, t)
+			}
+		}
+		if err != nil {
+			return refs, err
+		}
+		i += width
+	}
+	return refs, nil
+}
+
+// widths is the size in 16-bit code units of every opcode; 0 marks opcodes no valid dex uses
+// beyond the unused ranges (which are 1 unit, format 10x).
+var widths = func() [256]uint8 {
+	var w [256]uint8
+	set := func(lo, hi int, n uint8) {
+		for op := lo; op <= hi; op++ {
+			w[op] = n
+		}
+	}
+	set(0x00, 0x01, 1) // nop, move
+	set(0x02, 0x02, 2) // move/from16
+	set(0x03, 0x03, 3) // move/16
+	set(0x04, 0x04, 1)
+	set(0x05, 0x05, 2)
+	set(0x06, 0x06, 3)
+	set(0x07, 0x07, 1)
+	set(0x08, 0x08, 2)
+	set(0x09, 0x09, 3)
+	set(0x0a, 0x12, 1) // move-result*, move-exception, return*, const/4
+	set(0x13, 0x13, 2) // const/16
+	set(0x14, 0x14, 3) // const
+	set(0x15, 0x16, 2) // const/high16, const-wide/16
+	set(0x17, 0x17, 3) // const-wide/32
+	set(0x18, 0x18, 5) // const-wide
+	set(0x19, 0x1a, 2) // const-wide/high16, const-string
+	set(0x1b, 0x1b, 3) // const-string/jumbo
+	set(0x1c, 0x1c, 2) // const-class
+	set(0x1d, 0x1e, 1) // monitor-enter/exit
+	set(0x1f, 0x20, 2) // check-cast, instance-of
+	set(0x21, 0x21, 1) // array-length
+	set(0x22, 0x23, 2) // new-instance, new-array
+	set(0x24, 0x26, 3) // filled-new-array(/range), fill-array-data
+	set(0x27, 0x28, 1) // throw, goto
+	set(0x29, 0x29, 2) // goto/16
+	set(0x2a, 0x2c, 3) // goto/32, packed-switch, sparse-switch
+	set(0x2d, 0x3d, 2) // cmp*, if-*
+	set(0x3e, 0x43, 1) // unused
+	set(0x44, 0x6d, 2) // aget/aput, iget/iput, sget/sput
+	set(0x6e, 0x72, 3) // invoke-kind
+	set(0x73, 0x73, 1) // unused
+	set(0x74, 0x78, 3) // invoke-kind/range
+	set(0x79, 0x7a, 1) // unused
+	set(0x7b, 0x8f, 1) // unop
+	set(0x90, 0xaf, 2) // binop
+	set(0xb0, 0xcf, 1) // binop/2addr
+	set(0xd0, 0xe2, 2) // binop/lit16, binop/lit8
+	set(0xe3, 0xf9, 1) // unused
+	set(0xfa, 0xfb, 4) // invoke-polymorphic(/range)
+	set(0xfc, 0xfd, 3) // invoke-custom(/range)
+	set(0xfe, 0xff, 2) // const-method-handle, const-method-type
+	return w
+}()
+
+// String returns string_ids[i] decoded from MUTF-8 ("" when out of range).
+func (f *File) String(i uint32) string {
+	if i >= f.nStrings {
+		return ""
+	}
+	if s, ok := f.strCache[i]; ok {
+		return s
+	}
+	s := f.decodeString(le32(f.b, f.strOff+4*i))
+	f.strCache[i] = s
+	return s
+}
+
+// StringCount is the size of string_ids.
+func (f *File) StringCount() int { return int(f.nStrings) }
+
+// MethodCount is the size of method_ids.
+func (f *File) MethodCount() int { return int(f.nMethods) }
+
+func (f *File) decodeString(off uint32) string {
+	b := f.b
+	if off >= uint32(len(b)) {
+		return ""
+	}
+	p := off
+	// utf16_size (uleb128), ignored: the data is NUL-terminated.
+	for k := 0; k < 5 && p < uint32(len(b)); k++ {
+		c := b[p]
+		p++
+		if c&0x80 == 0 {
+			break
+		}
+	}
+	return DecodeMUTF8(b[p:])
+}
+
+// DecodeMUTF8 decodes modified UTF-8 up to its NUL terminator (or the end of b): 0xC0 0x80 is
+// NUL, supplementary characters are surrogate pairs each written as three bytes.
+func DecodeMUTF8(b []byte) string {
+	// Fast path: plain ASCII.
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+		if c >= 0x80 {
+			break
+		}
+	}
+	var units []uint16
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c == 0:
+			return string(utf16.Decode(units))
+		case c < 0x80:
+			units = append(units, uint16(c))
+			i++
+		case c&0xe0 == 0xc0 && i+1 < len(b) && b[i+1]&0xc0 == 0x80:
+			units = append(units, uint16(c&0x1f)<<6|uint16(b[i+1]&0x3f))
+			i += 2
+		case c&0xf0 == 0xe0 && i+2 < len(b) && b[i+1]&0xc0 == 0x80 && b[i+2]&0xc0 == 0x80:
+			units = append(units, uint16(c&0x0f)<<12|uint16(b[i+1]&0x3f)<<6|uint16(b[i+2]&0x3f))
+			i += 3
+		default:
+			units = append(units, utf8.RuneError)
+			i++
+		}
+	}
+	return string(utf16.Decode(units))
+}
+
+// TypeName returns the descriptor of type_ids[i] ("Lcom/foo/Bar;").
+func (f *File) TypeName(i uint32) string {
+	if i >= f.nTypes {
+		return ""
+	}
+	return f.String(le32(f.b, f.typeOff+4*i))
+}
+
+// MethodClass, MethodName and MethodDescriptor read method_ids[i].
+func (f *File) MethodClass(i uint32) string {
+	if i >= f.nMethods {
+		return ""
+	}
+	return f.TypeName(uint32(le16(f.b, f.methodOff+8*i)))
+}
+
+// MethodName is the name of method_ids[i].
+func (f *File) MethodName(i uint32) string {
+	if i >= f.nMethods {
+		return ""
+	}
+	return f.String(le32(f.b, f.methodOff+8*i+4))
+}
+
+// MethodDescriptor renders method_ids[i] as "Lpkg/Class;->name(args)ret".
+func (f *File) MethodDescriptor(i uint32) string {
+	if i >= f.nMethods {
+		return ""
+	}
+	if s, ok := f.methodCache[i]; ok {
+		return s
+	}
+	s := f.MethodClass(i) + "->" + f.MethodName(i) + f.proto(uint32(le16(f.b, f.methodOff+8*i+2)))
+	f.methodCache[i] = s
+	return s
+}
+
+func (f *File) proto(i uint32) string {
+	if i >= f.nProtos {
+		return "(?)?"
+	}
+	off := f.protoOff + 12*i
+	ret := f.TypeName(le32(f.b, off+4))
+	params := le32(f.b, off+8)
+	s := "("
+	if params != 0 && uint64(params)+4 <= uint64(len(f.b)) {
+		n := le32(f.b, params)
+		if uint64(params)+4+2*uint64(n) <= uint64(len(f.b)) && n <= 255 {
+			for k := uint32(0); k < n; k++ {
+				s += f.TypeName(uint32(le16(f.b, params+4+2*k)))
+			}
+		}
+	}
+	return s + ")" + ret
+}
+
+// FieldDescriptor renders field_ids[i] as "Lpkg/Class;->name:Type".
+func (f *File) FieldDescriptor(i uint32) string {
+	if i >= f.nFields {
+		return ""
+	}
+	off := f.fieldOff + 8*i
+	return f.TypeName(uint32(le16(f.b, off))) + "->" + f.String(le32(f.b, off+4)) + ":" + f.TypeName(uint32(le16(f.b, off+2)))
+}
+
+// JavaName turns "Lcom/foo/Bar;" into "com.foo.Bar" (arrays and primitives unchanged).
+func JavaName(desc string) string {
+	if len(desc) < 3 || desc[0] != 'L' || desc[len(desc)-1] != ';' {
+		return desc
+	}
+	out := []byte(desc[1 : len(desc)-1])
+	for i, c := range out {
+		if c == '/' {
+			out[i] = '.'
+		}
+	}
+	return string(out)
+}
+
+// IsDexName reports whether an APK entry is a primary or secondary dex: classes.dex,
+// classes2.dex, classes3.dex… at the archive root.
+func IsDexName(name string) bool {
+	if name == "classes.dex" {
+		return true
+	}
+	mid, ok := strings.CutPrefix(name, "classes")
+	if !ok {
+		return false
+	}
+	mid, ok = strings.CutSuffix(mid, ".dex")
+	if !ok || mid == "" || mid[0] == '0' || len(mid) > 4 {
+		return false
+	}
+	for _, c := range mid {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return mid != "1"
+}
