@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -82,6 +83,7 @@ type apiHit struct {
 	line           int
 	pi             []string
 	obj, name      string
+	scopes         []string
 }
 
 type domainHit struct {
@@ -248,7 +250,11 @@ func (a *analysis) js(name string, data []byte, fileSDK string) {
 		if c.Module != "" {
 			sdk = a.sdkFor(c.Module)
 		}
-		a.addAPI(c.Obj, c.Name, c.Obj+"."+c.Name, name, c.Line, sdk, info.PI)
+		pi := info.PI
+		for _, sc := range c.Scopes {
+			pi = append(slices.Clip(pi), authScopePI[sc]...)
+		}
+		a.addAPI(c.Obj, c.Name, c.Obj+"."+c.Name, name, c.Line, sdk, pi, c.Scopes...)
 	}
 	for _, s := range r.Strings {
 		a.addAPI("button", s.Value, "button:"+s.Value, name, s.Line, fileSDK, buttonOpenTypes[s.Value])
@@ -271,16 +277,20 @@ func (a *analysis) markup(name string, data []byte, compiled bool) {
 		if !ok {
 			continue
 		}
+		var scopes []string
 		if v == "getAuthorize" { // Alipay: the scope attribute of the same tag says what is asked
 			tagEnd := bytes.IndexByte(data[m[1]:], '>')
 			tagStart := bytes.LastIndexByte(data[:m[0]], '<')
 			if tagEnd >= 0 && tagStart >= 0 {
-				if s := markupScope.FindSubmatch(data[tagStart : m[1]+tagEnd]); s != nil && strings.EqualFold(string(s[1]), "phoneNumber") {
-					pi = []string{"phone_number"}
+				if s := markupScope.FindSubmatch(data[tagStart : m[1]+tagEnd]); s != nil {
+					scopes = []string{string(s[1])}
+					if strings.EqualFold(string(s[1]), "phoneNumber") {
+						pi = []string{"phone_number"}
+					}
 				}
 			}
 		}
-		a.addAPI("button", v, "button:"+v, name, lineAt(m[0]), "", pi)
+		a.addAPI("button", v, "button:"+v, name, lineAt(m[0]), "", pi, scopes...)
 	}
 	if compiled && (bytes.Contains(data, []byte("openType")) || bytes.Contains(data, []byte("open-type"))) {
 		for _, m := range compiledOpenTypeString.FindAllSubmatchIndex(data, maxHitsPerFile) {
@@ -305,15 +315,19 @@ func newLineIndex(data []byte) func(off int) int {
 	return func(off int) int { return sort.SearchInts(starts, off) + 1 }
 }
 
-func (a *analysis) addAPI(obj, fname, api, file string, line int, sdk string, pi []string) {
+func (a *analysis) addAPI(obj, fname, api, file string, line int, sdk string, pi []string, scopes ...string) {
 	key := api + "\x00" + file
 	if h, ok := a.apis[key]; ok {
 		if line < h.line {
 			h.line = line
 		}
+		if len(scopes) > 0 && len(h.scopes) < 32 {
+			h.scopes = uniqueSorted(append(h.scopes, scopes...))
+			h.pi = uniqueSorted(append(h.pi, pi...))
+		}
 		return
 	}
-	a.apis[key] = &apiHit{api: api, file: file, sdk: sdk, line: line, pi: pi, obj: obj, name: fname}
+	a.apis[key] = &apiHit{api: api, file: file, sdk: sdk, line: line, pi: append([]string{}, pi...), obj: obj, name: fname, scopes: uniqueSorted(slices.Clone(scopes))}
 }
 
 func (a *analysis) addSDK(id, file string) {
@@ -459,6 +473,9 @@ func (a *analysis) observations(id identity) []scanner.Observation {
 		attrs := map[string]any{"api": h.api, "pi": h.pi, "file": h.file, "line": h.line, "sdk": h.sdk}
 		if d, ok := a.declared(h); ok {
 			attrs["declared"] = d
+		}
+		if len(h.scopes) > 0 {
+			attrs["scopes"] = h.scopes
 		}
 		out = append(out, a.obs("mp.api_call", h.api, attrs))
 	}

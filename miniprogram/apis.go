@@ -55,6 +55,25 @@ var wxAPIs = map[string]piAPI{
 	"getDeviceInfo":                              {PI: []string{"device_info"}},
 	"getNetworkType":                             {PI: []string{"network_info"}},
 	"login":                                      {PI: []string{"accounts"}},
+	// authorize's PI comes from the scopes it asks for (authScopePI).
+	"authorize": {},
+}
+
+// authScopePI maps wx.authorize / permission scopes to PI (WeChat 授权 scope list; recall).
+var authScopePI = map[string][]string{
+	"scope.userLocation":           {"location_precise"},
+	"scope.userFuzzyLocation":      {"location_coarse"},
+	"scope.userLocationBackground": {"location_background"},
+	"scope.record":                 {"microphone"},
+	"scope.camera":                 {"camera"},
+	"scope.werun":                  {"activity"},
+	"scope.writePhotosAlbum":       {"media_files"},
+	"scope.bluetooth":              {"bluetooth"},
+	"scope.addPhoneContact":        {"contacts"},
+	"scope.userInfo":               {"accounts"},
+	"scope.address":                {"address", "name", "phone_number"},
+	"scope.invoiceTitle":           {"name", "financial_account"},
+	"scope.invoice":                {"payment_info"},
 }
 
 // faceVerifyPrefix: every wx.faceVerify* API is biometric.

@@ -107,7 +107,7 @@ define("pages/index/index.js", function(require, module, exports){
   foo.wx.getWeRunData();
 });
 define("pages/me/me.js", function(require, module, exports){
-  wx.login({}); wx.startRecord(); wx.faceVerifyForPay && wx.startLocationUpdateBackground();
+  wx.login({}); wx.startRecord(); wx.faceVerifyForPay && wx.startLocationUpdateBackground(); wx.authorize({scope: "scope.record", success: function(){}});
 });`)},
 		{Name: "pages/me/me.wxml", Data: []byte(`<view>
   <button open-type="getPhoneNumber" bindgetphonenumber="onPhone">手机号</button>

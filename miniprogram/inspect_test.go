@@ -83,7 +83,7 @@ func TestInspectGeneratedPackage(t *testing.T) {
 	wantCalls := map[string]int{
 		"wx.getLocation": 11, "wx.chooseAddress": 12, "wx.getFuzzyLocation": 14, "wx.getUserProfile": 10,
 		"wx.getSystemInfo": 4, "wx.login": 21, "wx.startRecord": 21, "wx.faceVerifyForPay": 21,
-		"wx.startLocationUpdateBackground": 21, "button:getPhoneNumber": 2,
+		"wx.startLocationUpdateBackground": 21, "button:getPhoneNumber": 2, "wx.authorize": 21,
 	}
 	for api, line := range wantCalls {
 		obs := find(rep, "mp.api_call", api)
@@ -111,6 +111,11 @@ func TestInspectGeneratedPackage(t *testing.T) {
 	if obs := find(rep, "mp.api_call", "wx.login"); len(obs) == 1 {
 		if _, ok := obs[0].Attributes["declared"]; ok {
 			t.Error("wx.login needs no declaration but carries declared")
+		}
+	}
+	if obs := find(rep, "mp.api_call", "wx.authorize"); len(obs) == 1 {
+		if !slices.Equal(obs[0].Attributes["scopes"].([]string), []string{"scope.record"}) || !slices.Equal(obs[0].Attributes["pi"].([]string), []string{"microphone"}) {
+			t.Errorf("wx.authorize: %+v", obs[0].Attributes)
 		}
 	}
 	// SDK attribution from define("utils/ald-stat.js").
@@ -144,6 +149,58 @@ func TestInspectGeneratedPackage(t *testing.T) {
 
 	checkVocabulary(t, rep.Observations)
 	golden(t, "testdata/generated_package.golden.json", rep.Observations)
+}
+
+func TestInspectAlipayFolder(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"app.json":                `{"pages":["pages/index/index"]}`,
+		"pages/index/index.axml":  "<view>\n<button open-type=\"getAuthorize\" scope=\"phoneNumber\" onGetAuthorize=\"onGet\">手机号</button>\n</view>",
+		"pages/index/index.js":    "Page({onLoad() {\n  my.getAuthCode({scopes: ['auth_user'], success: (r) => {}});\n  my.getLocation({}); my.getClipboard({});\n  my.request({url: 'http://api.ali-shop.cn/x'});\n  wx.getLocation();\n}});",
+		"pages/index/index.json":  `{}`,
+		"node_modules/x/index.js": "my.getPhoneNumber()",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(body), 0o644)
+	}
+	in := New(catalogueForTest(t), Options{})
+	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
+	if rep.Status != scanner.StatusSucceeded {
+		t.Fatalf("%s %v", rep.Status, rep.Errors)
+	}
+	checkVocabulary(t, rep.Observations)
+	want := map[string]int{"my.getAuthCode": 2, "my.getLocation": 3, "my.getClipboard": 3, "button:getAuthorize": 2, "wx.getLocation": 5}
+	for api, line := range want {
+		obs := find(rep, "mp.api_call", api)
+		if len(obs) != 1 || obs[0].Attributes["line"] != line {
+			t.Errorf("%s: %+v", api, obs)
+			continue
+		}
+		if _, ok := obs[0].Attributes["declared"]; ok {
+			t.Errorf("%s: Alipay calls carry no declaration", api)
+		}
+	}
+	if obs := find(rep, "mp.api_call", "my.getAuthCode"); len(obs) == 1 && !slices.Equal(obs[0].Attributes["scopes"].([]string), []string{"auth_user"}) {
+		t.Errorf("getAuthCode scopes %v", obs[0].Attributes["scopes"])
+	}
+	if obs := find(rep, "mp.api_call", "button:getAuthorize"); len(obs) == 1 && !slices.Equal(obs[0].Attributes["pi"].([]string), []string{"phone_number"}) {
+		t.Errorf("getAuthorize phoneNumber pi %v", obs[0].Attributes["pi"])
+	}
+	if len(find(rep, "mp.api_call", "my.getPhoneNumber")) != 0 {
+		t.Error("node_modules was scanned")
+	}
+	if obs := find(rep, "mp.domain", "api.ali-shop.cn"); len(obs) != 1 || obs[0].Attributes["cleartext"] != true {
+		t.Errorf("domain: %+v", obs)
+	}
+	if len(find(rep, "mp.privacy_config", "privacy_authorization_handler")) != 0 {
+		t.Error("WeChat privacy handler reported for Alipay")
+	}
+	for _, o := range rep.Observations {
+		if o.Kind == "mp.identity" && o.Attributes["platform"] != PlatformAlipay {
+			t.Errorf("platform %v", o.Attributes["platform"])
+		}
+	}
 }
 
 // The same program as an encrypted PC package (app id from the path) and as an unpacked folder

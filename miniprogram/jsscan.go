@@ -12,7 +12,15 @@ type apiRef struct {
 	Name   string
 	Line   int
 	Module string // define("module", …) the access sits in, in a compiled app-service.js
+	// Scopes are the scope strings found in the call's first arguments (see scopePrefix).
+	Scopes []string
 }
+
+// scopePrefix names the APIs whose requested scopes are read from the string literals of the
+// next scopeWindow tokens: wx.authorize({scope: "scope.record"}), my.getAuthCode({scopes: ["auth_user"]}).
+var scopePrefix = map[string]string{"wx.authorize": "scope.", "my.getAuthCode": "auth_"}
+
+const scopeWindow = 40
 
 // urlRef is one http(s)/ws(s) URL found inside a string literal.
 type urlRef struct {
@@ -55,8 +63,15 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 	var objLine, state int
 	var prev, prev2 token
 	hits := 0
+	scopeAt, scopeLeft, scopePfx := -1, 0, ""
 	lexJS(src, func(t token) bool {
 		defer func() { prev2, prev = prev, t }()
+		if scopeLeft > 0 {
+			scopeLeft--
+			if t.Kind == tokString && len(t.Text) < 64 && bytes.HasPrefix(t.Text, []byte(scopePfx)) && len(r.APIs[scopeAt].Scopes) < 16 {
+				r.APIs[scopeAt].Scopes = append(r.APIs[scopeAt].Scopes, string(t.Text))
+			}
+		}
 		switch state {
 		case 1:
 			state = 0
@@ -71,14 +86,20 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 		case 2:
 			state = 0
 			if t.Kind == tokIdent {
-				r.APIs = append(r.APIs, apiRef{obj, string(t.Text), objLine, module})
+				r.APIs = append(r.APIs, apiRef{Obj: obj, Name: string(t.Text), Line: objLine, Module: module})
+				if p, ok := scopePrefix[obj+"."+string(t.Text)]; ok {
+					scopeAt, scopeLeft, scopePfx = len(r.APIs)-1, scopeWindow, p
+				}
 				hits++
 				return hits < maxHitsPerFile || r.truncate()
 			}
 		case 3:
 			state = 0
 			if t.Kind == tokString {
-				r.APIs = append(r.APIs, apiRef{obj, string(t.Text), objLine, module})
+				r.APIs = append(r.APIs, apiRef{Obj: obj, Name: string(t.Text), Line: objLine, Module: module})
+				if p, ok := scopePrefix[obj+"."+string(t.Text)]; ok {
+					scopeAt, scopeLeft, scopePfx = len(r.APIs)-1, scopeWindow, p
+				}
 				hits++
 			}
 		}
