@@ -1,0 +1,527 @@
+package policies
+
+import (
+	_ "embed"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"pilmon/rules"
+)
+
+//go:embed patterns.yaml
+var patternsYAML []byte
+
+// ElementIDs are the mandated elements, in report order (ids of issue 5).
+var ElementIDs = []string{"operator_identity", "contact", "effective_date", "purposes_by_function", "pi_collected",
+	"sensitive_pi_marked", "third_party_sharing", "sdk_list", "retention_period", "storage_location", "user_rights",
+	"account_cancellation", "withdraw_consent", "complaint_channel", "response_time", "minors", "change_notification",
+	"separate_consent"}
+
+type patternFile struct {
+	Version  int `yaml:"version"`
+	Elements []struct {
+		ID       string              `yaml:"id"`
+		ZH       []string            `yaml:"zh"`
+		EN       []string            `yaml:"en"`
+		Positive map[string][]string `yaml:"positive"`
+		Negative map[string][]string `yaml:"negative"`
+	} `yaml:"elements"`
+	Collect map[string]string   `yaml:"collect"`
+	Purpose map[string][]string `yaml:"purpose"`
+	PI      []struct {
+		ID string   `yaml:"id"`
+		ZH []string `yaml:"zh"`
+		EN []string `yaml:"en"`
+	} `yaml:"pi"`
+	SDKAliases  map[string][]string `yaml:"sdk_aliases"`
+	PolicyTitle map[string]string   `yaml:"policy_title"`
+}
+
+type elementPatterns struct {
+	id       string
+	res      map[string][]*regexp.Regexp // by language
+	positive map[string][]string
+	negative map[string][]string
+}
+
+type piTerms struct {
+	id    string
+	terms map[string][]string // lower-cased for en
+}
+
+type patternSet struct {
+	elements []elementPatterns
+	collect  map[string]*regexp.Regexp
+	purpose  map[string][]*regexp.Regexp
+	pi       []piTerms
+	aliases  map[string][]string
+	title    map[string]*regexp.Regexp
+}
+
+var (
+	patternsOnce sync.Once
+	patterns     *patternSet
+	patternsErr  error
+)
+
+func loadPatterns() (*patternSet, error) {
+	patternsOnce.Do(func() { patterns, patternsErr = parsePatterns(patternsYAML) })
+	return patterns, patternsErr
+}
+
+func parsePatterns(data []byte) (*patternSet, error) {
+	var f patternFile
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("policies: patterns.yaml: %w", err)
+	}
+	ps := &patternSet{collect: map[string]*regexp.Regexp{}, purpose: map[string][]*regexp.Regexp{},
+		aliases: f.SDKAliases, title: map[string]*regexp.Regexp{}}
+	compile := func(where, s string) (*regexp.Regexp, error) {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("policies: patterns.yaml: %s: %w", where, err)
+		}
+		return re, nil
+	}
+	seen := map[string]bool{}
+	for _, e := range f.Elements {
+		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, positive: e.Positive, negative: e.Negative}
+		for lang, list := range map[string][]string{"zh": e.ZH, "en": e.EN} {
+			for _, p := range list {
+				if lang == "en" && !strings.HasPrefix(p, "(?i)") {
+					p = "(?i)" + p
+				}
+				re, err := compile(e.ID, p)
+				if err != nil {
+					return nil, err
+				}
+				ep.res[lang] = append(ep.res[lang], re)
+			}
+		}
+		seen[e.ID] = true
+		ps.elements = append(ps.elements, ep)
+	}
+	for _, id := range ElementIDs {
+		if !seen[id] {
+			return nil, fmt.Errorf("policies: patterns.yaml: element %s has no patterns", id)
+		}
+	}
+	for lang, p := range f.Collect {
+		if lang == "en" {
+			p = "(?i)" + p
+		}
+		re, err := compile("collect."+lang, p)
+		if err != nil {
+			return nil, err
+		}
+		ps.collect[lang] = re
+	}
+	for lang, list := range f.Purpose {
+		for _, p := range list {
+			re, err := compile("purpose."+lang, p)
+			if err != nil {
+				return nil, err
+			}
+			ps.purpose[lang] = append(ps.purpose[lang], re)
+		}
+	}
+	for lang, p := range f.PolicyTitle {
+		re, err := compile("policy_title."+lang, p)
+		if err != nil {
+			return nil, err
+		}
+		ps.title[lang] = re
+	}
+	for _, p := range f.PI {
+		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}}
+		for _, e := range p.EN {
+			t.terms["en"] = append(t.terms["en"], strings.ToLower(e))
+		}
+		ps.pi = append(ps.pi, t)
+	}
+	return ps, nil
+}
+
+// Catalogue is what the analysis needs of the rule catalogue; *rules.Catalogue implements it.
+type Catalogue interface {
+	SDKs() []rules.SDK
+	IsSensitive(piID string) bool
+}
+
+// Element is one mandated element of the report.
+type Element struct {
+	Present bool   `json:"present"`
+	Quote   string `json:"quote"`
+	Section string `json:"section"`
+}
+
+// PIDeclared is a PI category the policy says it collects.
+type PIDeclared struct {
+	PI      string `json:"pi"`
+	Quote   string `json:"quote"`
+	Purpose string `json:"purpose,omitempty"`
+	Section string `json:"section"`
+}
+
+// SDKDeclared is a catalogue SDK the policy names.
+type SDKDeclared struct {
+	SDK     string `json:"sdk"`
+	Quote   string `json:"quote"`
+	Section string `json:"section"`
+}
+
+// SeparateConsent says whether the policy asks separate consent for one sensitive PI category.
+type SeparateConsent struct {
+	PI      string `json:"pi"`
+	Present bool   `json:"present"`
+	Quote   string `json:"quote"`
+}
+
+// Readability are the plain signals a court looks at.
+type Readability struct {
+	Chars            int `json:"chars"`
+	Sections         int `json:"sections"`
+	Sentences        int `json:"sentences"`
+	AvgSentenceChars int `json:"avg_sentence_chars"`
+}
+
+// Analysis is the JSON report of one policy.
+type Analysis struct {
+	Locator         string             `json:"locator"`
+	Format          Format             `json:"format"`
+	Charset         string             `json:"charset"`
+	Language        string             `json:"language"`
+	Title           string             `json:"title"`
+	IsPrivacyPolicy bool               `json:"is_privacy_policy"`
+	EffectiveDate   string             `json:"effective_date"`
+	Readability     Readability        `json:"readability"`
+	Elements        map[string]Element `json:"elements"`
+	PIDeclared      []PIDeclared       `json:"pi_declared"`
+	SDKsDeclared    []SDKDeclared      `json:"sdks_declared"`
+	SeparateConsent []SeparateConsent  `json:"separate_consent"`
+	Sections        []SectionSummary   `json:"sections"`
+	Truncated       bool               `json:"truncated,omitempty"`
+	doc             *Document
+}
+
+// SectionSummary lists a section in the report; Hash lets versions be compared.
+type SectionSummary struct {
+	Number  string `json:"number,omitempty"`
+	Heading string `json:"heading"`
+	Level   int    `json:"level"`
+	Chars   int    `json:"chars"`
+}
+
+// Document returns the extracted text behind the analysis.
+func (a *Analysis) Document() *Document { return a.doc }
+
+// sentence is one unit of matching with where it was found.
+type sentence struct {
+	heading bool
+	text    string
+	lower   string
+	section string
+	row     bool
+	collect bool // has a collection verb
+}
+
+// DetectLanguage returns "zh" when Han characters make up a real share of the letters.
+func DetectLanguage(s string) string {
+	han, latin := 0, 0
+	for i, r := range s {
+		if i > 200000 {
+			break
+		}
+		switch {
+		case unicode.Is(unicode.Han, r):
+			han++
+		case r < 128 && unicode.IsLetter(r):
+			latin++
+		}
+	}
+	if han > 0 && han*4 >= latin/2 {
+		return "zh"
+	}
+	return "en"
+}
+
+var sentenceEnd = regexp.MustCompile(`[。！？；!?;]+|[.](\s+|$)`)
+
+func splitSentences(s string) []string {
+	var out []string
+	last := 0
+	for _, m := range sentenceEnd.FindAllStringIndex(s, -1) {
+		// keep "Inc." and "e.g." inside English sentences
+		if s[m[0]] == '.' && m[0] >= 2 {
+			prev := s[max(0, m[0]-4):m[0]]
+			if strings.HasSuffix(prev, "Inc") || strings.HasSuffix(prev, "e.g") || strings.HasSuffix(prev, "i.e") ||
+				strings.HasSuffix(prev, "Ltd") || strings.HasSuffix(prev, "Co") || strings.HasSuffix(prev, "B.V") {
+				continue
+			}
+		}
+		if t := strings.TrimSpace(s[last:m[1]]); t != "" {
+			out = append(out, t)
+		}
+		last = m[1]
+	}
+	if t := strings.TrimSpace(s[last:]); t != "" {
+		out = append(out, t)
+	}
+	return out
+}
+
+func quote(s string) string {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > 300 {
+		s = string([]rune(s)[:300]) + "…"
+	}
+	return s
+}
+
+// Analyze reads a policy's bytes (any charset, HTML/Markdown/text) and reports what it says.
+func Analyze(locator string, data []byte, mediaType string, cat Catalogue) (*Analysis, error) {
+	if len(data) > maxInputBytes {
+		data = data[:maxInputBytes]
+	}
+	format := DetectFormat(locator, mediaType, data)
+	text, cs := DecodeCharset(data, mediaType, format)
+	doc := Extract(text, format)
+	a, err := AnalyzeDocument(doc, cat)
+	if err != nil {
+		return nil, errorf(locator, "%v", err)
+	}
+	a.Locator, a.Format, a.Charset = locator, format, cs
+	return a, nil
+}
+
+// AnalyzeDocument analyses extracted text.
+func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
+	ps, err := loadPatterns()
+	if err != nil {
+		return nil, err
+	}
+	full := doc.Text()
+	lang := DetectLanguage(full)
+	a := &Analysis{Language: lang, Title: doc.Title, Elements: map[string]Element{}, doc: doc, Truncated: doc.Truncated,
+		PIDeclared: []PIDeclared{}, SDKsDeclared: []SDKDeclared{}, SeparateConsent: []SeparateConsent{}, Sections: []SectionSummary{}}
+
+	var sents []sentence
+	for _, s := range doc.Sections {
+		title := s.Title()
+		chars := 0
+		if s.Heading != "" {
+			sents = append(sents, sentence{text: title, section: title, heading: true})
+		}
+		for _, b := range s.Blocks {
+			chars += utf8.RuneCountInString(b.Text)
+			if b.Kind == "row" {
+				sents = append(sents, sentence{text: b.Text, section: title, row: true})
+				continue
+			}
+			for _, t := range splitSentences(b.Text) {
+				sents = append(sents, sentence{text: t, section: title})
+			}
+		}
+		a.Sections = append(a.Sections, SectionSummary{Number: s.Number, Heading: s.Heading, Level: s.Level, Chars: chars})
+	}
+	chars := utf8.RuneCountInString(full)
+	a.Readability = Readability{Chars: chars, Sections: len(doc.Sections), Sentences: len(sents)}
+	if len(sents) > 0 {
+		a.Readability.AvgSentenceChars = chars / len(sents)
+	}
+
+	collect := ps.collect[lang]
+	for i := range sents {
+		sents[i].lower = strings.ToLower(sents[i].text)
+		sents[i].collect = collect == nil || sents[i].row || collect.MatchString(sents[i].text)
+	}
+	// Earlier patterns are the more specific ones; sentences are preferred to headings as quotes.
+	for _, ep := range ps.elements {
+		el := Element{}
+	search:
+		for _, headings := range []bool{false, true} {
+			for _, re := range ep.res[lang] {
+				for _, s := range sents {
+					if s.heading == headings && re.MatchString(s.text) {
+						el = Element{Present: true, Quote: quote(s.text), Section: s.section}
+						break search
+					}
+				}
+			}
+		}
+		a.Elements[ep.id] = el
+	}
+	if e := a.Elements["effective_date"]; e.Present {
+		a.EffectiveDate = extractDate(e.Quote)
+	}
+
+	// PI declared: the first sentence naming the category together with a collection verb.
+	for _, p := range ps.pi {
+		for _, s := range sents {
+			if !s.collect {
+				continue
+			}
+			if containsTerm(s.text, s.lower, p.terms[lang], lang) {
+				a.PIDeclared = append(a.PIDeclared, PIDeclared{PI: p.id, Quote: quote(s.text), Purpose: purposeOf(ps.purpose[lang], s.text), Section: s.section})
+				break
+			}
+		}
+	}
+	if len(a.PIDeclared) > 0 && !a.Elements["pi_collected"].Present {
+		d := a.PIDeclared[0]
+		a.Elements["pi_collected"] = Element{Present: true, Quote: d.Quote, Section: d.Section}
+	}
+
+	if cat != nil {
+		a.SDKsDeclared = declaredSDKs(sents, cat.SDKs(), ps.aliases)
+		if len(a.SDKsDeclared) > 0 && !a.Elements["sdk_list"].Present {
+			d := a.SDKsDeclared[0]
+			a.Elements["sdk_list"] = Element{Present: true, Quote: d.Quote, Section: d.Section}
+		}
+		// Separate consent per sensitive PI declared.
+		var sepRes []*regexp.Regexp
+		for _, ep := range ps.elements {
+			if ep.id == "separate_consent" {
+				sepRes = ep.res[lang]
+			}
+		}
+		for _, d := range a.PIDeclared {
+			if !cat.IsSensitive(d.PI) {
+				continue
+			}
+			sc := SeparateConsent{PI: d.PI}
+			var terms []string
+			for _, p := range ps.pi {
+				if p.id == d.PI {
+					terms = p.terms[lang]
+				}
+			}
+			for _, s := range sents {
+				if containsTerm(s.text, s.lower, terms, lang) && matchAny(sepRes, s.text) {
+					sc.Present, sc.Quote = true, quote(s.text)
+					break
+				}
+			}
+			a.SeparateConsent = append(a.SeparateConsent, sc)
+		}
+	}
+
+	a.IsPrivacyPolicy = isPrivacyPolicy(a, ps, full)
+	return a, nil
+}
+
+func matchAny(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsTerm(s, lower string, terms []string, lang string) bool {
+	if lang == "en" {
+		s = lower
+	}
+	for _, t := range terms {
+		if i := strings.Index(s, t); i >= 0 {
+			if lang == "en" {
+				// whole words only
+				before, _ := utf8.DecodeLastRuneInString(s[:i])
+				after, _ := utf8.DecodeRuneInString(s[i+len(t):])
+				if (i > 0 && unicode.IsLetter(before)) || unicode.IsLetter(after) && after != 's' {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func purposeOf(res []*regexp.Regexp, s string) string {
+	for _, re := range res {
+		if m := re.FindStringSubmatch(s); m != nil {
+			return strings.TrimSpace(m[1])
+		}
+	}
+	return ""
+}
+
+var dateRe = regexp.MustCompile(`\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|(?i)(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{4}`)
+
+func extractDate(s string) string { return dateRe.FindString(s) }
+
+// declaredSDKs matches catalogue SDKs by class prefix, name and alias; table rows are preferred as
+// quotes because SDK lists are usually tables.
+func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
+	var out []SDKDeclared
+	for _, sdk := range sdks {
+		var keys []string
+		for _, p := range sdk.ClassPrefixes {
+			if strings.Count(p, ".") >= 1 && len(p) >= 6 {
+				keys = append(keys, strings.ToLower(p))
+			}
+		}
+		for _, n := range []string{sdk.Name.ZH, sdk.Name.EN} {
+			if core := nameCore(n); utf8.RuneCountInString(core) >= 4 {
+				keys = append(keys, strings.ToLower(core))
+			}
+		}
+		for _, al := range aliases[sdk.ID] {
+			keys = append(keys, strings.ToLower(al))
+		}
+		var found *SDKDeclared
+		for _, s := range sents {
+			for _, k := range keys {
+				if strings.Contains(s.lower, k) {
+					if found == nil || (s.row && !strings.Contains(found.Quote, "|")) {
+						found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.text), Section: s.section}
+					}
+					break
+				}
+			}
+			if found != nil && strings.Contains(found.Quote, "|") {
+				break
+			}
+		}
+		if found != nil {
+			out = append(out, *found)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SDK < out[j].SDK })
+	return out
+}
+
+// nameCore drops parenthesised qualifiers: "友盟+ 统计分析 (U-App)" -> "友盟+ 统计分析".
+func nameCore(n string) string {
+	if i := strings.IndexAny(n, "(（"); i > 0 {
+		n = n[:i]
+	}
+	return strings.TrimSpace(n)
+}
+
+func isPrivacyPolicy(a *Analysis, ps *patternSet, full string) bool {
+	present := 0
+	for _, e := range a.Elements {
+		if e.Present {
+			present++
+		}
+	}
+	titled := false
+	if re := ps.title[a.Language]; re != nil {
+		head := full
+		if len(head) > 3000 {
+			head = head[:3000]
+		}
+		titled = re.MatchString(a.Title) || re.MatchString(head)
+	}
+	return titled && a.Elements["pi_collected"].Present && present >= 6 && a.Readability.Chars >= 500
+}

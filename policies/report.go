@@ -1,0 +1,116 @@
+package policies
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// JSON returns the report as canonical JSON: fixed field order, sorted map keys, no HTML
+// escaping, two-space indent, trailing newline.
+func (a *Analysis) JSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(a); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// SectionChange is one section added, removed or changed between two versions.
+type SectionChange struct {
+	Heading string `json:"heading"`
+	Change  string `json:"change"` // added | removed | changed
+	Old     string `json:"old,omitempty"`
+	New     string `json:"new,omitempty"`
+}
+
+// ElementChange is an element that appeared, disappeared or changed its quote.
+type ElementChange struct {
+	Element string  `json:"element"`
+	Old     Element `json:"old"`
+	New     Element `json:"new"`
+}
+
+// DiffResult compares two captures of the same policy section by section.
+type DiffResult struct {
+	Sections []SectionChange `json:"sections"`
+	Elements []ElementChange `json:"elements"`
+	PIAdded  []string        `json:"pi_added"`
+	PIGone   []string        `json:"pi_removed"`
+}
+
+// Diff compares an older and a newer analysis. Sections are matched by heading (numbering
+// ignored, so renumbering alone is no change).
+func Diff(old, new *Analysis) DiffResult {
+	r := DiffResult{Sections: []SectionChange{}, Elements: []ElementChange{}, PIAdded: []string{}, PIGone: []string{}}
+	index := func(a *Analysis) (map[string]string, []string) {
+		m := map[string]string{}
+		var order []string
+		if a == nil || a.doc == nil {
+			return m, order
+		}
+		for _, s := range a.doc.Sections {
+			k := strings.TrimSpace(s.Heading)
+			if _, dup := m[k]; dup {
+				m[k] += "\n" + s.Text()
+				continue
+			}
+			m[k] = s.Text()
+			order = append(order, k)
+		}
+		return m, order
+	}
+	om, oorder := index(old)
+	nm, norder := index(new)
+	for _, k := range oorder {
+		if nt, ok := nm[k]; !ok {
+			r.Sections = append(r.Sections, SectionChange{Heading: k, Change: "removed", Old: om[k]})
+		} else if nt != om[k] {
+			r.Sections = append(r.Sections, SectionChange{Heading: k, Change: "changed", Old: om[k], New: nt})
+		}
+	}
+	for _, k := range norder {
+		if _, ok := om[k]; !ok {
+			r.Sections = append(r.Sections, SectionChange{Heading: k, Change: "added", New: nm[k]})
+		}
+	}
+	for _, id := range ElementIDs {
+		var o, n Element
+		if old != nil {
+			o = old.Elements[id]
+		}
+		if new != nil {
+			n = new.Elements[id]
+		}
+		if o != n {
+			r.Elements = append(r.Elements, ElementChange{Element: id, Old: o, New: n})
+		}
+	}
+	pis := func(a *Analysis) map[string]bool {
+		m := map[string]bool{}
+		if a != nil {
+			for _, p := range a.PIDeclared {
+				m[p.PI] = true
+			}
+		}
+		return m
+	}
+	op, np := pis(old), pis(new)
+	for p := range np {
+		if !op[p] {
+			r.PIAdded = append(r.PIAdded, p)
+		}
+	}
+	for p := range op {
+		if !np[p] {
+			r.PIGone = append(r.PIGone, p)
+		}
+	}
+	sort.Strings(r.PIAdded)
+	sort.Strings(r.PIGone)
+	return r
+}
