@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -70,6 +71,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = DefaultMaxSize
+	}
+	if opts.MaxSize == math.MaxInt64 {
+		opts.MaxSize-- // Put reads MaxSize+1 bytes to detect an oversized input
 	}
 	if opts.Tool == "" {
 		opts.Tool = "pilmon"

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,6 +182,10 @@ func TestDefaults(t *testing.T) {
 	}
 	if s.opts.MaxSize != DefaultMaxSize {
 		t.Fatalf("MaxSize default %d", s.opts.MaxSize)
+	}
+	unlimited := newStore(t, Options{MaxSize: math.MaxInt64})
+	if _, err := unlimited.Put(strings.NewReader("no limit"), Meta{Method: "derived"}); err != nil {
+		t.Fatalf("Put with MaxSize = MaxInt64: %v", err)
 	}
 	if _, err := s.Put(strings.NewReader("x"), Meta{Source: "no method"}); err == nil || !strings.Contains(err.Error(), "no method") {
 		t.Fatalf("Put without Method: %v", err)
