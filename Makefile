@@ -1,0 +1,41 @@
+# pilmon — the two set-up commands are `make demo` and `make test` (see README.md).
+GO      ?= go
+BIN     := bin/pilmon
+DEMODIR ?= .pilmon-demo
+LISTEN  ?= 127.0.0.1:8080
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build demo test deps-demo deps-test vet fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pilmon
+
+deps-demo:
+	@bash scripts/deps.sh demo
+
+deps-test:
+	@bash scripts/deps.sh test
+
+## demo: install what is missing (as root), build, start the embedded Redis, scan the generated
+## samples and serve the dashboard. Ctrl-C stops everything; a second run reuses $(DEMODIR).
+demo: deps-demo build
+	./$(BIN) demo --data-dir $(DEMODIR) --listen $(LISTEN)
+
+## test: the whole suite. Integration tests start their own redis-server and Chromium.
+test: deps-test
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 14m ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (CI runs only the seed corpora, via `make test`).
+FUZZTIME ?= 60s
+fuzz:
+	@bash scripts/fuzz-all.sh $(FUZZTIME)
+
+bench:
+	$(GO) run ./bench/upserts
+
+clean:
+	rm -rf bin

@@ -1,0 +1,210 @@
+// Command pilmon is the one binary of pilmon: scanners, workers, the dashboard, exports.
+//
+// Exit codes:
+//
+//	0  success
+//	1  runtime error (a file could not be read, Redis unreachable, …)
+//	2  usage error (unknown command or flag, missing argument)
+//	3  the command is not available yet in this build
+//	4  a scan finished but at least one source failed or was only partly inspected
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitUnavailable = 3
+	exitPartial     = 4
+)
+
+// exitErr carries an exit code through a command's error return.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e exitErr) Error() string { return e.err.Error() }
+func (e exitErr) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return exitErr{exitUsage, fmt.Errorf(format, a...)}
+}
+
+// command is one subcommand. run receives the arguments after the command name.
+type command struct {
+	name    string
+	summary string // zh / en
+	run     func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// cliEnv is what every command shares: output streams and the logger.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	log            *slog.Logger
+}
+
+func commands() []command {
+	return []command{
+		{"scan", "扫描 APK、小程序、隐私政策、HAR / scan APKs, mini-programs, policies, HAR", runScan},
+		{"rules", "规则目录 list|show|validate|import-exodus / the rule catalogue", runRules},
+		{"serve", "启动看板（含内置 Redis 与工作进程）/ serve the dashboard", notYet("serve", 10)},
+		{"worker", "扫描工作进程 / scan worker", notYet("worker", 9)},
+		{"schedule", "定时扫描 / scheduled scans", notYet("schedule", 9)},
+		{"target", "监测对象 add|list|show|rm / targets registry", notYet("target", 9)},
+		{"export", "导出案卷 / export a case file", notYet("export", 11)},
+		{"verify", "校验证据包 / verify an evidence bundle", notYet("verify", 11)},
+		{"user", "用户管理 / user accounts", notYet("user", 10)},
+		{"demo", "演示：内置 Redis + 生成的样本 / demo with generated samples", runDemo},
+		{"version", "版本 / version", func(_ context.Context, env *cliEnv, _ []string) error {
+			fmt.Fprintf(env.stdout, "pilmon %s\n", version)
+			return nil
+		}},
+	}
+}
+
+func notYet(name string, issue int) func(context.Context, *cliEnv, []string) error {
+	return func(context.Context, *cliEnv, []string) error {
+		return exitErr{exitUnavailable, fmt.Errorf("pilmon %s: 尚未提供 / not yet available in this build (tracked in issue %d)", name, issue)}
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin,
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env, args[1:])
+		if err == nil {
+			return exitOK
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "pilmon %s: %v\n", c.name, err)
+		var ee exitErr
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return exitError
+	}
+	fmt.Fprintf(stderr, "pilmon: 未知命令 / unknown command %q\n\n", args[0])
+	printUsage(stderr)
+	return exitUsage
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, "pilmon %s — 个人信息保护公益诉讼线索监测 / public-interest-litigation monitor\n\n用法 / usage: pilmon <command> [flags]\n\n", version)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\n每个命令的参数 / flags of a command: pilmon <command> -h")
+	fmt.Fprintln(w, "退出码 / exit codes: 0 ok, 1 error, 2 usage, 3 not yet available, 4 scan partly failed")
+}
+
+// commonFlags are accepted by every command that touches state.
+type commonFlags struct {
+	dataDir string
+	redis   string
+	verbose bool
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "数据目录 / data directory (evidence, embedded Redis, keys)")
+	fs.StringVar(&c.redis, "redis", os.Getenv("PILMON_REDIS"), "Redis URL; 为空时启动内置 redis-server / empty: start an embedded redis-server")
+	fs.BoolVar(&c.verbose, "v", false, "详细日志 / verbose logs")
+}
+
+func (c *commonFlags) apply(env *cliEnv) {
+	if c.verbose {
+		env.log = slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("PILMON_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "pilmon")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "pilmon")
+	}
+	return "pilmon-data"
+}
+
+func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("pilmon "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "用法 / usage: pilmon %s %s\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses flags that may appear before or after positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, exitErr{exitUsage, err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+		if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+			// keep consuming positionals until the next flag
+			for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+				pos = append(pos, args[0])
+				args = args[1:]
+			}
+			if len(args) == 0 {
+				return pos, nil
+			}
+		}
+	}
+}
