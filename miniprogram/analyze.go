@@ -176,9 +176,7 @@ func (a *analysis) readConfigs(files []File) {
 	}
 }
 
-var markupOpenType = regexp.MustCompile(`(?i)(?:open-type|opentype)\s*=\s*["']?([A-Za-z]+)`)
 var markupScope = regexp.MustCompile(`(?i)\bscope\s*=\s*["']?([A-Za-z]+)`)
-var compiledOpenTypeString = regexp.MustCompile(`['"](getPhoneNumber|getRealtimePhoneNumber|getUserInfo|chooseAvatar|getAuthorize)['"]`)
 
 func (a *analysis) file(f File) {
 	ext := strings.ToLower(path.Ext(f.Name))
@@ -271,7 +269,7 @@ func (a *analysis) js(name string, data []byte, fileSDK string) {
 // markup scans WXML/AXML (and a compiled page-frame.html) for privacy buttons and URLs.
 func (a *analysis) markup(name string, data []byte, compiled bool) {
 	lineAt := newLineIndex(data)
-	for _, m := range markupOpenType.FindAllSubmatchIndex(data, maxHitsPerFile) {
+	for _, m := range openTypeAttrs(data) {
 		v := string(data[m[2]:m[3]])
 		pi, ok := buttonOpenTypes[v]
 		if !ok {
@@ -293,9 +291,18 @@ func (a *analysis) markup(name string, data []byte, compiled bool) {
 		a.addAPI("button", v, "button:"+v, name, lineAt(m[0]), "", pi, scopes...)
 	}
 	if compiled && (bytes.Contains(data, []byte("openType")) || bytes.Contains(data, []byte("open-type"))) {
-		for _, m := range compiledOpenTypeString.FindAllSubmatchIndex(data, maxHitsPerFile) {
-			v := string(data[m[2]:m[3]])
-			a.addAPI("button", v, "button:"+v, name, lineAt(m[0]), "", buttonOpenTypes[v])
+		for v, pi := range buttonOpenTypes {
+			for off := 0; ; {
+				k := bytes.Index(data[off:], []byte(v))
+				if k < 0 {
+					break
+				}
+				at := off + k
+				off = at + len(v)
+				if at > 0 && off < len(data) && (data[at-1] == '\'' || data[at-1] == '"') && data[off] == data[at-1] {
+					a.addAPI("button", v, "button:"+v, name, lineAt(at-1), "", pi)
+				}
+			}
 		}
 	}
 	var urls []urlRef
@@ -303,6 +310,40 @@ func (a *analysis) markup(name string, data []byte, compiled bool) {
 	for _, u := range urls {
 		a.addDomain(u, name, "")
 	}
+}
+
+// openTypeAttrs finds open-type="X" / openType="X" attributes: [start, end, valueStart, valueEnd].
+func openTypeAttrs(data []byte) [][4]int {
+	var out [][4]int
+	for _, attr := range []string{"open-type", "openType", "opentype", "OpenType"} {
+		for off := 0; len(out) < maxHitsPerFile; {
+			k := bytes.Index(data[off:], []byte(attr))
+			if k < 0 {
+				break
+			}
+			start := off + k
+			i := start + len(attr)
+			off = i
+			for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+				i++
+			}
+			if i >= len(data) || data[i] != '=' {
+				continue
+			}
+			i++
+			for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r' || data[i] == '"' || data[i] == '\'') {
+				i++
+			}
+			vs := i
+			for i < len(data) && (data[i]|0x20) >= 'a' && (data[i]|0x20) <= 'z' {
+				i++
+			}
+			if i > vs {
+				out = append(out, [4]int{start, i, vs, i})
+			}
+		}
+	}
+	return out
 }
 
 func newLineIndex(data []byte) func(off int) int {

@@ -141,3 +141,31 @@ func TestCorpusFolders(t *testing.T) {
 		})
 	}
 }
+
+// Every api_call line of a real unpacked program points at a line holding that API's name.
+func TestCorpusLineNumbers(t *testing.T) {
+	dir := corpusDir(t, "unpacked/wx0b06fea59463719b")
+	rep := New(nil, Options{}).Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, nil)
+	n := 0
+	for _, o := range rep.Observations {
+		if o.Kind != "mp.api_call" {
+			continue
+		}
+		file := o.Attributes["file"].(string)
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(file)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		line := o.Attributes["line"].(int)
+		api := o.Attributes["api"].(string)
+		name := api[strings.IndexAny(api, ".:")+1:]
+		if line < 1 || line > len(lines) || !strings.Contains(lines[line-1], name) {
+			t.Errorf("%s at %s:%d: not on that line", api, file, line)
+		}
+		n++
+	}
+	if n < 20 {
+		t.Errorf("only %d api calls checked", n)
+	}
+}

@@ -3,7 +3,9 @@ package miniprogram
 import (
 	"bytes"
 	"context"
+	"sort"
 	"testing"
+	"unsafe"
 )
 
 // FuzzWxapkg feeds the plain reader and, through EncryptPC/DecryptPC, the PC decryptor. Whatever
@@ -38,15 +40,18 @@ func FuzzWxapkg(f *testing.F) {
 					t.Fatalf("entry larger than the package")
 				}
 				if len(fl.Data) > 0 {
-					lo := uintptr(bytesIndexPtr(b, fl.Data))
+					lo := uintptr(unsafe.Pointer(&fl.Data[0]))
+					base := uintptr(unsafe.Pointer(&b[0]))
+					if lo < base || lo+uintptr(len(fl.Data)) > base+uintptr(len(b)) {
+						t.Fatalf("entry %q lies outside the package bytes", fl.Name)
+					}
 					spans = append(spans, span{lo, lo + uintptr(len(fl.Data))})
 				}
 			}
-			for i := range spans {
-				for j := range i {
-					if spans[i].lo < spans[j].hi && spans[j].lo < spans[i].hi {
-						t.Fatalf("kept overlapping entries")
-					}
+			sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+			for i := 1; i < len(spans); i++ {
+				if spans[i].lo < spans[i-1].hi {
+					t.Fatalf("kept overlapping entries")
 				}
 			}
 		}
@@ -67,16 +72,6 @@ func FuzzWxapkg(f *testing.F) {
 			}
 		}
 	})
-}
-
-// bytesIndexPtr returns the offset of sub's backing array within b (sub aliases b).
-func bytesIndexPtr(b, sub []byte) int {
-	for i := 0; i+len(sub) <= len(b); i++ {
-		if &b[i] == &sub[0] {
-			return i
-		}
-	}
-	return -1
 }
 
 func FuzzAppJSON(f *testing.F) {

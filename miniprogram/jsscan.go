@@ -2,7 +2,6 @@ package miniprogram
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 )
 
@@ -50,8 +49,6 @@ type jsScan struct {
 
 // maxHitsPerFile bounds what one file can add, whatever its size.
 const maxHitsPerFile = 200_000
-
-var urlInString = regexp.MustCompile(`(?i)\b(https?|wss?):(?:\\?/){2}([a-z0-9](?:[a-z0-9._-]{0,252}))(?::[0-9]{1,5})?[^\s"'<>\x60]*`)
 
 // scanJS finds wx.*/my.* member accesses, URLs in strings and, when wanted is not nil, string
 // literals equal to one of wanted's keys.
@@ -127,28 +124,63 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 
 func (r *jsScan) truncate() bool { r.Truncated = true; return false }
 
-// findURLs appends the URLs in s (which starts on line) and returns how many it added.
+// findURLs appends the http(s)/ws(s) URLs in s (which starts on line) and returns how many it
+// added. It is a hand-written scan (index of "://" or the JSON-escaped ":\/\/", then scheme back,
+// host forward): regexes over megabytes of bundle were the inspector's main cost.
 func findURLs(s []byte, line int, module string, out *[]urlRef) int {
-	if !bytes.Contains(s, []byte(":/")) && !bytes.Contains(s, []byte(`:\/`)) {
-		return 0
-	}
 	added := 0
-	last, lastLine := 0, line
-	for _, m := range urlInString.FindAllSubmatchIndex(s, 64) {
-		lastLine += bytes.Count(s[last:m[0]], []byte{'\n'})
-		last = m[0]
-		host := strings.ToLower(strings.TrimRight(string(s[m[4]:m[5]]), ".-_"))
+	lineAt, lineOff := line, 0
+	for i := 0; i < len(s) && added < 64; {
+		k := bytes.IndexByte(s[i:], ':')
+		if k < 0 {
+			break
+		}
+		c := i + k // the colon
+		i = c + 1
+		var hostStart int
+		switch {
+		case bytes.HasPrefix(s[c:], []byte("://")):
+			hostStart = c + 3
+		case bytes.HasPrefix(s[c:], []byte(`:\/\/`)):
+			hostStart = c + 5
+		default:
+			continue
+		}
+		b := c
+		for b > 0 && b > c-5 && (s[b-1]|0x20) >= 'a' && (s[b-1]|0x20) <= 'z' {
+			b--
+		}
+		scheme := strings.ToLower(string(s[b:c]))
+		if scheme != "http" && scheme != "https" && scheme != "ws" && scheme != "wss" {
+			continue
+		}
+		if b > 0 && isIdentPart(s[b-1]) && s[b-1] < 0x80 {
+			continue
+		}
+		h := hostStart
+		for h < len(s) && h-hostStart < 253 && (isHostByte(s[h])) {
+			h++
+		}
+		host := strings.ToLower(strings.TrimRight(string(s[hostStart:h]), ".-_"))
+		e := h
+		for e < len(s) && e-b < 512 && s[e] > ' ' && s[e] != '"' && s[e] != '\'' && s[e] != '<' && s[e] != '>' && s[e] != '`' {
+			e++
+		}
+		i = e
 		if !plausibleHost(host) {
 			continue
 		}
-		u := strings.ReplaceAll(string(s[m[0]:m[1]]), `\/`, "/")
-		if len(u) > 512 {
-			u = u[:512]
-		}
-		*out = append(*out, urlRef{URL: u, Host: host, Scheme: strings.ToLower(string(s[m[2]:m[3]])), Line: lastLine, Module: module})
+		lineAt += bytes.Count(s[lineOff:b], []byte{'\n'})
+		lineOff = b
+		u := strings.ReplaceAll(string(s[b:e]), `\/`, "/")
+		*out = append(*out, urlRef{URL: u, Host: host, Scheme: scheme, Line: lineAt, Module: module})
 		added++
 	}
 	return added
+}
+
+func isHostByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
 }
 
 // plausibleHost keeps names with a dot and a letter TLD, or IPv4 literals; it drops the XML

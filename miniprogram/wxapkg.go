@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -282,11 +283,29 @@ const (
 // IsEncrypted reports whether data starts with the PC-client "V1MMWX" header.
 func IsEncrypted(data []byte) bool { return bytes.HasPrefix(data, []byte(encMagic)) }
 
+// pcKeys caches derived keys: PC WeChat keeps many packages (main + sub-packages) per app id.
+var pcKeys = struct {
+	sync.Mutex
+	m map[string][]byte
+}{m: map[string][]byte{}}
+
 func pcKey(appid string) []byte {
+	pcKeys.Lock()
+	k, ok := pcKeys.m[appid]
+	pcKeys.Unlock()
+	if ok {
+		return k
+	}
 	k, err := pbkdf2.Key(sha1.New, appid, []byte(encSalt), encIter, encKeyLen)
 	if err != nil { // only for FIPS-restricted parameters, which these are not
 		panic(err)
 	}
+	pcKeys.Lock()
+	if len(pcKeys.m) >= 256 {
+		clear(pcKeys.m)
+	}
+	pcKeys.m[appid] = k
+	pcKeys.Unlock()
 	return k
 }
 
