@@ -75,6 +75,9 @@ type File struct {
 	nFields, fieldOff, nMethods, methodOff               uint32
 	strCache                                             map[uint32]string
 	methodCache                                          map[uint32]string
+	// strBudget bounds the bytes scanned decoding strings over the file's life: a hostile file
+	// can point many string ids at long unterminated data.
+	strBudget int64
 }
 
 type header struct {
@@ -173,6 +176,7 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 		return nil, err
 	}
 	f.strCache = make(map[uint32]string)
+	f.strBudget = 8*int64(len(b)) + 1<<20
 	f.methodCache = make(map[uint32]string)
 	w := walker{f: f, seenCode: map[uint32]bool{}, seenData: map[uint32]bool{}, maxRefs: lim.MaxRefs}
 	f.Classes = make([]Class, 0, nClasses)
@@ -458,15 +462,29 @@ func (f *File) decodeString(off uint32) string {
 		return ""
 	}
 	p := off
-	// utf16_size (uleb128), ignored: the data is NUL-terminated.
+	// utf16_size (uleb128): a string takes at most three bytes per UTF-16 unit before its NUL.
+	var units uint64
 	for k := 0; k < 5 && p < uint32(len(b)); k++ {
 		c := b[p]
 		p++
+		units |= uint64(c&0x7f) << (7 * k)
 		if c&0x80 == 0 {
 			break
 		}
 	}
-	return DecodeMUTF8(b[p:])
+	end := uint64(p) + 3*units + 1
+	if end > uint64(len(b)) {
+		end = uint64(len(b))
+	}
+	if f.strBudget < int64(end-uint64(p)) {
+		if f.strBudget >= 0 {
+			f.Problems = append(f.Problems, "string decoding budget exhausted; later strings read as empty")
+			f.strBudget = -1
+		}
+		return ""
+	}
+	f.strBudget -= int64(end - uint64(p))
+	return DecodeMUTF8(b[p:end])
 }
 
 // DecodeMUTF8 decodes modified UTF-8 up to its NUL terminator (or the end of b): 0xC0 0x80 is

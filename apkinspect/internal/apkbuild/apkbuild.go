@@ -84,6 +84,15 @@ func NewKey(dir, subject string) (*Key, error) {
 	return k, nil
 }
 
+// KeyFromPEM converts a PEM private key (PKCS#1 or PKCS#8) for apksigner, which wants DER PKCS#8.
+func KeyFromPEM(dir, keyPEM, certPEM string) (*Key, error) {
+	k := &Key{PK8: filepath.Join(dir, "fixed.pk8"), CertPEM: certPEM}
+	if err := run(dir, "openssl", "pkcs8", "-topk8", "-nocrypt", "-in", keyPEM, "-outform", "DER", "-out", k.PK8); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 // Build writes the APK under dir and returns its path.
 func Build(dir string, s Spec) (string, error) {
 	work, err := os.MkdirTemp(dir, "build")

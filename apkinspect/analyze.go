@@ -1,0 +1,426 @@
+package apkinspect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"pilmon/apkinspect/dex"
+	"pilmon/apkinspect/manifest"
+	"pilmon/apkinspect/safezip"
+	"pilmon/apkinspect/sigblock"
+	"pilmon/rules"
+)
+
+// App is everything read from one APK, before it becomes observations.
+type App struct {
+	Manifest *manifest.Manifest
+	Certs    []sigblock.Cert
+	// DexFiles are the dex entries indexed, Classes the class definitions over all of them.
+	DexFiles []string
+	Classes  int
+	// APIs are sensitive-API references, one per API id and calling class.
+	APIs []APIRef
+	// SDKClasses counts classes per SDK id (class-prefix signatures).
+	SDKClasses map[string]int
+	// NativeLibs and Assets are entry names under lib/ and assets/.
+	NativeLibs []string
+	Assets     []string
+	// Endpoints are hosts found in string constants, with the first URL seen.
+	Endpoints []Endpoint
+	// PolicyRefs are privacy-policy URLs and asset paths.
+	PolicyRefs []string
+	Packers    []Packer
+	// Errors name the part that failed and why; the rest of App is still valid.
+	Errors []string
+	// Layers records which parts succeeded: "zip", "manifest", "signatures", "dex".
+	Layers map[string]bool
+}
+
+// APIRef is one sensitive API referenced from one class.
+type APIRef struct {
+	API          rules.SensitiveAPI
+	Descriptor   string
+	CallerClass  string // Java dotted
+	CallerMethod string
+}
+
+// Endpoint is a host named by a string constant.
+type Endpoint struct {
+	Host      string
+	URL       string
+	Cleartext bool
+}
+
+// Packer is a known packer or protector and what revealed it.
+type Packer struct {
+	Name   string
+	Marker string
+	// Shell is true for packers that hide the real dex (the dex index then sees only the stub).
+	Shell bool
+}
+
+// packerSignature recognises a packer by native library / file base name prefixes and class prefixes.
+type packerSignature struct {
+	name    string
+	files   []string // base-name prefixes of any entry (lib/…, assets/…)
+	classes []string // Java class or package prefixes
+	shell   bool
+}
+
+var packers = []packerSignature{
+	{name: "360加固 (Qihoo 360 Jiagu)", files: []string{"libjiagu", "libprotectClass"}, classes: []string{"com.stub.StubApp", "com.qihoo.util.StubApp", "com.qihoo.util.QHClassLoader"}, shell: true},
+	{name: "腾讯乐固 (Tencent Legu)", files: []string{"libshell-super.", "libshella-", "libshellx-", "libBugly-yaq", "liblegudb"}, classes: []string{"com.tencent.StubShell"}, shell: true},
+	{name: "梆梆加固 (Bangcle/SecNeo)", files: []string{"libsecexe", "libsecmain", "libSecShell", "libDexHelper"}, classes: []string{"com.secneo.apkwrapper", "com.secshell.secData", "com.bangcle"}, shell: true},
+	{name: "爱加密 (iJiami)", files: []string{"libexec.so", "libexecmain.so", "ijiami.dat", "ijiami.ajm", "libijm"}, classes: []string{"com.shell.SuperApplication", "com.shell.NativeApplication", "s.h.e.l.l"}, shell: true},
+	{name: "百度加固 (Baidu)", files: []string{"libbaiduprotect"}, classes: []string{"com.baidu.protect"}, shell: true},
+	{name: "阿里聚安全 (Alibaba)", files: []string{"libmobisec", "libdemolish", "libpreverify1.so"}, classes: []string{"com.ali.mobisecenhance"}, shell: true},
+	{name: "网易易盾 (NetEase Yidun)", files: []string{"libnesec"}, classes: []string{"com.netease.nis.wrapper"}, shell: true},
+	{name: "娜迦 (Nagapt)", files: []string{"libddog", "libfdog", "libchaosvmp"}, classes: []string{"com.edog.AppWrapper", "com.chaosvmp"}, shell: true},
+	{name: "几维安全 (Kiwisec)", files: []string{"libkwscmm", "libkwscr", "libkwslinker"}, classes: []string{"com.kiwisec"}, shell: true},
+	{name: "顶象 (Dingxiang)", files: []string{"libx3g"}, classes: []string{"com.dingxiang.mobile"}, shell: true},
+	{name: "APKProtect", files: []string{"libAPKProtect"}, shell: true},
+	{name: "DexGuard", files: []string{"libdexguard"}, classes: []string{"com.guardsquare.dexguard", "dexguard.util"}},
+}
+
+// nativeSDKs names SDKs by native library base-name prefixes (the catalogue has no field for it).
+var nativeSDKs = map[string]string{
+	"libjpush": "jpush", "libjcore": "jpush", "libBugly": "bugly", "libtbs": "tencent_tbs",
+	"liblocSDK": "baidu_location", "libAMapSDK": "amap", "libmsaoaidsec": "msa_oaid",
+	"libweibosdkcore": "weibo_sdk", "libgetuiext": "getui_push", "libumeng": "umeng_analytics",
+	"libtongdun": "tongdun", "libsmsdk": "shumei", "libmsc": "iflytek", "libcmcc": "cmcc_auth",
+	"libBaiduMapSDK": "baidu_map", "libtencentloc": "tencent_location",
+}
+
+// Limits of the inspector beyond those of its parsers.
+const (
+	maxDexFiles   = 64
+	maxEndpoints  = 2000
+	maxPolicyRefs = 200
+	maxURLLen     = 2048
+)
+
+var (
+	reURL       = regexp.MustCompile(`(?i)\bhttps?://[a-z0-9\-._~%]+(?::\d+)?(?:[/?#][^\s"'<>\\]*)?`)
+	reBareHost  = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|cn|net|org|io|co|me|cc|tv|info|biz|xyz|top|vip|link|app|mobi)$`)
+	rePolicyURL = regexp.MustCompile(`(?i)privacy|agreement|policy|protocol|terms|隐私|协议|政策|yinsi|xieyi`)
+)
+
+// notHostFirstLabels are package roots that look like hosts when written as strings ("java.net").
+var notHostFirstLabels = map[string]bool{"java": true, "javax": true, "android": true, "androidx": true, "sun": true, "dalvik": true, "kotlin": true, "com": true, "org": true, "cn": true, "net": true}
+
+type analyzer struct {
+	cat  *rules.Catalogue
+	opts Options
+	app  *App
+	apis map[string]int // api id + "@" + caller -> index in app.APIs
+	eps  map[string]int
+	pols map[string]bool
+	pack map[string]bool
+}
+
+// analyze reads the APK in r (size bytes); name is used in errors.
+func analyze(ctx context.Context, cat *rules.Catalogue, opts Options, r io.ReaderAt, size int64, name string) *App {
+	a := &analyzer{cat: cat, opts: opts, app: &App{SDKClasses: map[string]int{}, Layers: map[string]bool{}},
+		apis: map[string]int{}, eps: map[string]int{}, pols: map[string]bool{}, pack: map[string]bool{}}
+	app := a.app
+	fail := func(format string, args ...any) {
+		app.Errors = append(app.Errors, fmt.Sprintf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	zr, err := safezip.Open(r, size, name, opts.Zip)
+	if err != nil {
+		app.Errors = append(app.Errors, err.Error())
+		return app
+	}
+	app.Layers["zip"] = true
+	for _, p := range zr.Problems {
+		fail("archive: %s", p)
+	}
+
+	// Manifest and resources.
+	axml, err := zr.ReadFile("AndroidManifest.xml", manifest.MaxManifestSize)
+	if err != nil {
+		app.Errors = append(app.Errors, err.Error())
+	} else {
+		var arsc []byte
+		if _, ok := zr.Lookup("resources.arsc"); ok {
+			arsc, err = zr.ReadFile("resources.arsc", manifest.MaxTableSize)
+			if err != nil {
+				app.Errors = append(app.Errors, err.Error())
+				arsc = nil
+			}
+		}
+		m, err := manifest.Parse(axml, arsc)
+		if err != nil {
+			fail("%v", err)
+		} else {
+			app.Manifest = m
+			app.Layers["manifest"] = true
+			for _, p := range m.Problems {
+				fail("manifest: %s", p)
+			}
+		}
+	}
+
+	// Signing certificates.
+	var v1 []sigblock.Cert
+	sigErr := false
+	for _, e := range zr.Entries() {
+		if !sigblock.IsV1SignatureFile(e.Name) {
+			continue
+		}
+		der, err := zr.Read(e, 4<<20)
+		if err != nil {
+			app.Errors = append(app.Errors, err.Error())
+			sigErr = true
+			continue
+		}
+		ders, err := sigblock.PKCS7Certificates(der)
+		if err != nil {
+			fail("%s: %v", e.Name, err)
+			sigErr = true
+		}
+		for _, d := range ders {
+			v1 = append(v1, sigblock.NewCert(d, "v1"))
+		}
+	}
+	var v23 []sigblock.Cert
+	if pairs, err := sigblock.FindBlock(r, size); err == nil {
+		v23, err = sigblock.BlockCertificates(pairs)
+		if err != nil {
+			fail("%v", err)
+			sigErr = true
+		}
+	} else if err != sigblock.ErrNoBlock {
+		fail("%v", err)
+		sigErr = true
+	}
+	app.Certs = sigblock.Merge(v1, v23)
+	app.Layers["signatures"] = !sigErr
+
+	// Entries: native libraries, assets, packer files.
+	var dexNames []string
+	for _, e := range zr.Entries() {
+		base := path.Base(e.Name)
+		switch {
+		case strings.HasPrefix(e.Name, "lib/") && strings.HasSuffix(e.Name, ".so"):
+			app.NativeLibs = append(app.NativeLibs, e.Name)
+		case strings.HasPrefix(e.Name, "assets/"):
+			app.Assets = append(app.Assets, e.Name)
+			if rePolicyURL.MatchString(base) && (strings.HasSuffix(base, ".html") || strings.HasSuffix(base, ".htm") || strings.HasSuffix(base, ".txt")) {
+				a.policy(e.Name)
+			}
+		case dex.IsDexName(e.Name):
+			dexNames = append(dexNames, e.Name)
+		}
+		for _, p := range packers {
+			for _, f := range p.files {
+				if strings.HasPrefix(base, f) {
+					a.packer(p, e.Name)
+				}
+			}
+		}
+	}
+	if m := app.Manifest; m != nil {
+		for _, c := range m.Components {
+			a.packerClass(c.Name, "AndroidManifest.xml: "+c.Type+" "+c.Name)
+		}
+	}
+
+	// Dex index.
+	sort.Slice(dexNames, func(i, j int) bool { return dexOrder(dexNames[i]) < dexOrder(dexNames[j]) })
+	if len(dexNames) > maxDexFiles {
+		fail("%d dex files, only the first %d indexed", len(dexNames), maxDexFiles)
+		dexNames = dexNames[:maxDexFiles]
+	}
+	dexOK := len(dexNames) > 0
+	if !dexOK {
+		fail("no classes.dex")
+	}
+	for _, dn := range dexNames {
+		if ctx.Err() != nil {
+			fail("dex index stopped: %v", ctx.Err())
+			dexOK = false
+			break
+		}
+		b, err := zr.ReadFile(dn, opts.Dex.MaxSize)
+		if err != nil {
+			app.Errors = append(app.Errors, err.Error())
+			dexOK = false
+			continue
+		}
+		f, err := dex.Parse(ctx, name+"!"+dn, b, opts.Dex)
+		if err != nil {
+			app.Errors = append(app.Errors, err.Error())
+			dexOK = false
+		}
+		if f == nil {
+			continue
+		}
+		app.DexFiles = append(app.DexFiles, dn)
+		if len(f.Problems) > 0 {
+			fail("%s: %d problems, first: %s", dn, len(f.Problems), f.Problems[0])
+		}
+		a.indexDex(f)
+	}
+	app.Layers["dex"] = dexOK
+	for _, p := range app.Packers {
+		if p.Shell {
+			fail("code is packed by %s (%s): the dex index sees only the packer's stub", p.Name, p.Marker)
+			app.Layers["dex"] = false
+			break
+		}
+	}
+	return app
+}
+
+// dexOrder sorts classes.dex, classes2.dex, … numerically.
+func dexOrder(n string) int {
+	mid := strings.TrimSuffix(strings.TrimPrefix(n, "classes"), ".dex")
+	if mid == "" {
+		return 1
+	}
+	v := 0
+	for _, c := range mid {
+		v = v*10 + int(c-'0')
+	}
+	return v
+}
+
+func (a *analyzer) packer(p packerSignature, marker string) {
+	if a.pack[p.name] {
+		return
+	}
+	a.pack[p.name] = true
+	a.app.Packers = append(a.app.Packers, Packer{Name: p.name, Marker: marker, Shell: p.shell})
+}
+
+func (a *analyzer) packerClass(class, marker string) {
+	for _, p := range packers {
+		for _, c := range p.classes {
+			if class == c || strings.HasPrefix(class, c+".") || (strings.HasSuffix(c, ".") && strings.HasPrefix(class, c)) {
+				a.packer(p, marker)
+			}
+		}
+	}
+}
+
+func (a *analyzer) indexDex(f *dex.File) {
+	apiCache := map[uint32][]rules.SensitiveAPI{}
+	fieldCache := map[uint32][]rules.SensitiveAPI{}
+	seenStr := map[uint32]bool{}
+	for _, c := range f.Classes {
+		a.app.Classes++
+		cls := dex.JavaName(f.TypeName(c.Type))
+		a.packerClass(cls, f.Name+": class "+cls)
+		if a.cat != nil {
+			if sdk, ok := a.cat.SDKForClass(cls); ok {
+				a.app.SDKClasses[sdk.ID]++
+			}
+		}
+		for _, r := range c.Refs {
+			switch r.Kind {
+			case dex.Invoke, dex.FieldRead:
+				if a.cat == nil {
+					continue
+				}
+				cache, desc := apiCache, ""
+				if r.Kind == dex.FieldRead {
+					cache = fieldCache
+				}
+				apis, ok := cache[r.Target]
+				if !ok {
+					if r.Kind == dex.Invoke {
+						desc = f.MethodDescriptor(r.Target)
+					} else {
+						desc = f.FieldDescriptor(r.Target)
+					}
+					apis = a.cat.APIsForDescriptor(desc)
+					cache[r.Target] = apis
+				}
+				for _, api := range apis {
+					key := api.ID + "@" + cls
+					if _, dup := a.apis[key]; dup {
+						continue
+					}
+					if desc == "" {
+						if r.Kind == dex.Invoke {
+							desc = f.MethodDescriptor(r.Target)
+						} else {
+							desc = f.FieldDescriptor(r.Target)
+						}
+					}
+					a.apis[key] = len(a.app.APIs)
+					a.app.APIs = append(a.app.APIs, APIRef{API: api, Descriptor: desc, CallerClass: cls, CallerMethod: f.MethodName(r.Caller)})
+				}
+			case dex.StringConst:
+				if seenStr[r.Target] {
+					continue
+				}
+				seenStr[r.Target] = true
+				a.str(f.String(r.Target))
+			}
+		}
+	}
+}
+
+// str looks at one string constant for endpoints and policy links.
+func (a *analyzer) str(s string) {
+	if len(s) < 4 || len(s) > 64<<10 {
+		return
+	}
+	if strings.Contains(s, "://") {
+		for _, u := range reURL.FindAllString(s, 16) {
+			if len(u) > maxURLLen {
+				continue
+			}
+			pu, err := url.Parse(u)
+			if err != nil || pu.Hostname() == "" {
+				continue
+			}
+			a.endpoint(strings.ToLower(pu.Hostname()), u, strings.EqualFold(pu.Scheme, "http"))
+			if rePolicyURL.MatchString(pu.Path + "?" + pu.RawQuery + "#" + pu.Fragment) {
+				a.policy(u)
+			}
+		}
+		if strings.HasPrefix(s, "file:///android_asset/") && rePolicyURL.MatchString(s) {
+			a.policy(s)
+		}
+		return
+	}
+	if len(s) <= 253 && reBareHost.MatchString(s) {
+		first := s[:strings.IndexByte(s, '.')]
+		if !notHostFirstLabels[first] {
+			a.endpoint(s, "", false)
+		}
+	}
+}
+
+func (a *analyzer) endpoint(host, u string, cleartext bool) {
+	if i, ok := a.eps[host]; ok {
+		e := &a.app.Endpoints[i]
+		if e.URL == "" {
+			e.URL = u
+		}
+		e.Cleartext = e.Cleartext || cleartext
+		return
+	}
+	if len(a.app.Endpoints) >= maxEndpoints {
+		return
+	}
+	a.eps[host] = len(a.app.Endpoints)
+	a.app.Endpoints = append(a.app.Endpoints, Endpoint{Host: host, URL: u, Cleartext: cleartext})
+}
+
+func (a *analyzer) policy(ref string) {
+	if a.pols[ref] || len(a.app.PolicyRefs) >= maxPolicyRefs {
+		return
+	}
+	a.pols[ref] = true
+	a.app.PolicyRefs = append(a.app.PolicyRefs, ref)
+}

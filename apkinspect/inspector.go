@@ -1,0 +1,286 @@
+// Package apkinspect turns an APK into observations: what its manifest declares, who signed it,
+// which sensitive APIs its code references and from which class (so from which SDK), which SDKs
+// and endpoints it embeds, whether it is packed. An APK comes from the party under investigation,
+// so every layer is bounded (safezip, manifest, sigblock, dex) and a failed layer leaves the
+// others' observations in a partial report.
+package apkinspect
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"pilmon/apkinspect/dex"
+	"pilmon/apkinspect/safezip"
+	"pilmon/evidence"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+// Name and Version identify the inspector in reports and evidence.
+const (
+	Name    = "apkinspect"
+	Version = "1"
+	// MediaType of an APK.
+	MediaType = "application/vnd.android.package-archive"
+)
+
+// Options bound and configure an Inspector. Zero values take the defaults.
+type Options struct {
+	// MaxAPKSize refuses larger files before storing them (default 512 MiB).
+	MaxAPKSize int64
+	Zip        safezip.Limits
+	Dex        dex.Limits
+	// Tool is recorded in evidence metadata (default "pilmon").
+	Tool string
+	// Now stamps evidence (default time.Now); tests fix it.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxAPKSize <= 0 {
+		o.MaxAPKSize = 512 << 20
+	}
+	if o.Zip.MaxArchiveSize <= 0 || o.Zip.MaxArchiveSize > o.MaxAPKSize {
+		o.Zip.MaxArchiveSize = o.MaxAPKSize
+	}
+	d := dex.DefaultLimits()
+	if o.Dex.MaxSize <= 0 {
+		o.Dex.MaxSize = d.MaxSize
+	}
+	if o.Tool == "" {
+		o.Tool = "pilmon"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Inspector reads APK files.
+type Inspector struct {
+	cat  *rules.Catalogue
+	opts Options
+}
+
+var _ scanner.Inspector = (*Inspector)(nil)
+
+// New returns an Inspector. cat may be nil: the manifest, certificates, endpoints and packers are
+// still reported, but no sensitive API, SDK or PI mapping.
+func New(cat *rules.Catalogue, opts Options) *Inspector {
+	return &Inspector{cat: cat, opts: opts.withDefaults()}
+}
+
+func (in *Inspector) Name() string    { return Name }
+func (in *Inspector) Version() string { return Version }
+
+// Accepts takes APK sources.
+func (in *Inspector) Accepts(src scanner.Source) bool { return src.Kind == scanner.SourceAPK }
+
+// Inspect stores the APK, then reads it.
+func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink) (rep scanner.Report) {
+	rep = scanner.Report{Inspector: Name, InspectorVersion: Version, Source: src, Status: scanner.StatusFailed, Observations: []scanner.Observation{}}
+	name := filepath.Base(src.Locator)
+	defer func() {
+		if p := recover(); p != nil {
+			rep.Status = scanner.StatusFailed
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: apkinspect panicked: %v\n%s", name, p, debug.Stack()))
+		}
+	}()
+	if !in.Accepts(src) {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: source kind %q is not an APK", name, src.Kind))
+		return rep
+	}
+	f, err := os.Open(src.Locator)
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", name, err))
+		return rep
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: not a regular file", name))
+		return rep
+	}
+	if st.Size() > in.opts.MaxAPKSize {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %d bytes > limit %d", name, st.Size(), in.opts.MaxAPKSize))
+		return rep
+	}
+	ref, err := sink.Put(f, evidence.Meta{
+		CapturedAt: in.opts.Now().UTC(), Method: "file_import", Source: src.Locator, Tool: in.opts.Tool,
+		Inspector: Name + "/" + Version, MediaType: MediaType,
+	})
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: storing evidence: %v", name, err))
+		return rep
+	}
+	rep.Evidence = []evidence.Ref{ref}
+	if ref.Size != st.Size() {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: stored %d bytes but the file has %d (changed while read?)", name, ref.Size, st.Size()))
+		return rep
+	}
+	app := analyze(ctx, in.cat, in.opts, f, st.Size(), name)
+	rep.Observations = in.observe(app, ref.SHA256)
+	rep.Errors = append(rep.Errors, app.Errors...)
+	ok := 0
+	for _, l := range []string{"manifest", "signatures", "dex"} {
+		if app.Layers[l] {
+			ok++
+		}
+	}
+	switch {
+	case !app.Layers["zip"] || len(rep.Observations) == 0:
+		rep.Status = scanner.StatusFailed
+	case ok == 3 && len(app.Errors) == 0:
+		rep.Status = scanner.StatusSucceeded
+	default:
+		rep.Status = scanner.StatusPartial
+	}
+	return rep
+}
+
+// kindOrder sorts observations by kind, in the vocabulary's order.
+var kindOrder = map[string]int{"apk.identity": 0, "apk.permission": 1, "apk.manifest_flag": 2, "apk.component": 3,
+	"apk.certificate": 4, "apk.sdk": 5, "apk.sensitive_api": 6, "apk.endpoint": 7, "apk.packer": 8, "apk.policy_reference": 9}
+
+func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
+	obs := []scanner.Observation{}
+	add := func(kind, subject string, attrs map[string]any) {
+		obs = append(obs, scanner.Observation{Kind: kind, Subject: subject, Attributes: attrs,
+			EvidenceRefs: []string{sha}, Inspector: Name, InspectorVersion: Version})
+	}
+	c := in.cat
+	type sdkHit struct {
+		via     map[string]bool
+		classes int
+	}
+	sdks := map[string]*sdkHit{}
+	hit := func(id, via string) {
+		h := sdks[id]
+		if h == nil {
+			h = &sdkHit{via: map[string]bool{}}
+			sdks[id] = h
+		}
+		h.via[via] = true
+	}
+	sdkOfClass := func(cls string) string {
+		if c == nil {
+			return ""
+		}
+		if s, ok := c.SDKForClass(cls); ok {
+			return s.ID
+		}
+		return ""
+	}
+
+	if m := app.Manifest; m != nil {
+		add("apk.identity", m.Package, map[string]any{"package": m.Package, "version_code": m.VersionCode,
+			"version_name": m.VersionName, "label": m.Label, "min_sdk": m.MinSDK, "target_sdk": m.TargetSDK})
+		seen := map[string]bool{}
+		for _, p := range m.Permissions {
+			if seen[p.Name] {
+				continue
+			}
+			seen[p.Name] = true
+			pi, prot := []string{}, "unknown"
+			if c != nil {
+				if cp, ok := c.Permission(p.Name); ok {
+					pi = append(pi, cp.PI...)
+					if cp.Kind != "" {
+						prot = cp.Kind
+					}
+				}
+			}
+			add("apk.permission", p.Name, map[string]any{"permission": p.Name, "pi": pi, "protection": prot, "max_sdk": p.MaxSDK, "element": p.Element})
+		}
+		for _, f := range []struct {
+			name  string
+			value bool
+		}{{"allow_backup", m.AllowBackup}, {"debuggable", m.Debuggable}, {"cleartext_traffic", m.CleartextTraffic}, {"network_security_config", m.NetworkSecurityConfig != ""}} {
+			add("apk.manifest_flag", f.name, map[string]any{"flag": f.name, "value": f.value})
+		}
+		for _, comp := range m.Components {
+			sdk := sdkOfClass(comp.Name)
+			if sdk != "" {
+				hit(sdk, "component")
+			}
+			if !comp.Exported {
+				continue
+			}
+			actions := append([]string{}, comp.Actions...)
+			add("apk.component", comp.Name, map[string]any{"type": comp.Type, "exported": true, "permission": comp.Permission, "actions": actions, "sdk": sdk})
+		}
+		if c != nil {
+			for _, md := range m.MetaData {
+				if s, ok := c.SDKForManifestKey(md.Name); ok {
+					hit(s.ID, "manifest_key")
+				}
+			}
+		}
+	}
+	for _, cert := range app.Certs {
+		add("apk.certificate", cert.SHA256, map[string]any{"subject_dn": cert.Subject, "issuer_dn": cert.Issuer, "scheme": append([]string{}, cert.Schemes...), "sha256": cert.SHA256})
+	}
+	for id, n := range app.SDKClasses {
+		hit(id, "class_prefix")
+		sdks[id].classes = n
+	}
+	if c != nil {
+		for _, lib := range app.NativeLibs {
+			base := filepath.Base(lib)
+			for prefix, id := range nativeSDKs {
+				if _, ok := c.SDK(id); ok && len(base) >= len(prefix) && base[:len(prefix)] == prefix {
+					hit(id, "native_lib")
+				}
+			}
+		}
+	}
+	for _, api := range app.APIs {
+		sdk := sdkOfClass(api.CallerClass)
+		add("apk.sensitive_api", api.API.ID+" @ "+api.CallerClass, map[string]any{"api": api.API.ID, "descriptor": api.Descriptor,
+			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "sdk": sdk, "pi": append([]string{}, api.API.PI...)})
+	}
+	for _, e := range app.Endpoints {
+		sdk := ""
+		if c != nil {
+			if s, ok := c.SDKForHost(e.Host); ok {
+				sdk = s.ID
+				hit(sdk, "domain_string")
+			}
+		}
+		add("apk.endpoint", e.Host, map[string]any{"host": e.Host, "url": e.URL, "sdk": sdk, "cleartext": e.Cleartext})
+	}
+	for _, p := range app.Packers {
+		add("apk.packer", p.Name, map[string]any{"packer": p.Name, "marker": p.Marker})
+	}
+	for _, p := range app.PolicyRefs {
+		add("apk.policy_reference", p, map[string]any{"url": p})
+	}
+	for id, h := range sdks {
+		if c == nil {
+			break
+		}
+		s, ok := c.SDK(id)
+		if !ok {
+			continue
+		}
+		var via []string
+		for _, v := range []string{"class_prefix", "manifest_key", "component", "native_lib", "domain_string"} {
+			if h.via[v] {
+				via = append(via, v)
+			}
+		}
+		add("apk.sdk", id, map[string]any{"sdk": id, "sdk_kind": s.Kind, "via": via, "pi": append([]string{}, s.PI...), "classes": h.classes})
+	}
+	sort.SliceStable(obs, func(i, j int) bool {
+		if a, b := kindOrder[obs[i].Kind], kindOrder[obs[j].Kind]; a != b {
+			return a < b
+		}
+		return obs[i].Subject < obs[j].Subject
+	})
+	return obs
+}

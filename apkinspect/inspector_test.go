@@ -1,0 +1,338 @@
+package apkinspect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pilmon/apkinspect/internal/apkbuild"
+	"pilmon/evidence"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+type memSink struct {
+	mu    sync.Mutex
+	metas []evidence.Meta
+	blobs [][]byte
+}
+
+func (s *memSink) Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return evidence.Ref{}, err
+	}
+	sum := sha256.Sum256(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.metas = append(s.metas, meta)
+	s.blobs = append(s.blobs, b)
+	return evidence.Ref{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
+}
+
+func catalogue(t testing.TB) *rules.Catalogue {
+	c, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readDir(t testing.TB, dir string) map[string]string {
+	out := map[string]string{}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			b, _ := os.ReadFile(p)
+			out[filepath.ToSlash(rel)] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+// buildFixture builds testdata/app (manifest, res/, smali/) plus extra entries, signed with the
+// committed test key.
+func buildFixture(t testing.TB, manifest string, smali map[string]string, files map[string][]byte) string {
+	t.Helper()
+	if err := apkbuild.Available(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	key, err := apkbuild.KeyFromPEM(dir, mustAbs(t, filepath.Join("testdata", "testkey.pem")), mustAbs(t, filepath.Join("testdata", "testcert.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.PK8 = mustAbs(t, key.PK8)
+	res := readDir(t, filepath.Join("testdata", "app", "res"))
+	if manifest == "" {
+		b, _ := os.ReadFile(filepath.Join("testdata", "app", "AndroidManifest.xml"))
+		manifest = string(b)
+	}
+	if smali == nil {
+		smali = map[string]string{}
+		for k, v := range readDir(t, filepath.Join("testdata", "app", "smali")) {
+			smali[k] = v
+		}
+	}
+	p, err := apkbuild.Build(dir, apkbuild.Spec{Manifest: manifest, Res: res, Smali: smali, Files: files, Sign: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustAbs(t testing.TB, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func inspect(t testing.TB, p string) (scanner.Report, *memSink) {
+	sink := &memSink{}
+	in := New(catalogue(t), Options{Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
+	return rep, sink
+}
+
+func find(rep scanner.Report, kind, subject string) *scanner.Observation {
+	for i, o := range rep.Observations {
+		if o.Kind == kind && (subject == "" || o.Subject == subject) {
+			return &rep.Observations[i]
+		}
+	}
+	return nil
+}
+
+func count(rep scanner.Report, kind string) int {
+	n := 0
+	for _, o := range rep.Observations {
+		if o.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFixtureGolden(t *testing.T) {
+	p := buildFixture(t, "", nil, map[string][]byte{"lib/arm64-v8a/libjpush400.so": []byte("\x7fELF not really")})
+	rep, sink := inspect(t, p)
+	if rep.Status != scanner.StatusSucceeded {
+		t.Errorf("status %s, errors %v", rep.Status, rep.Errors)
+	}
+	// Evidence first, with the metadata the store needs.
+	if len(sink.metas) != 1 || sink.metas[0].Method != "file_import" || sink.metas[0].MediaType != MediaType || len(rep.Evidence) != 1 {
+		t.Fatalf("evidence: %+v %+v", sink.metas, rep.Evidence)
+	}
+	sha := rep.Evidence[0].SHA256
+	for _, o := range rep.Observations {
+		if len(o.EvidenceRefs) != 1 || o.EvidenceRefs[0] != sha || o.Inspector != Name || o.InspectorVersion != Version {
+			t.Fatalf("observation %s/%s refs %v", o.Kind, o.Subject, o.EvidenceRefs)
+		}
+	}
+	// The detectors, positive side.
+	id := find(rep, "apk.identity", "com.example.app")
+	if id == nil || id.Attributes["label"] != "示例商城" || id.Attributes["target_sdk"] != 30 || id.Attributes["version_code"] != "7" {
+		t.Errorf("identity %+v", id)
+	}
+	if o := find(rep, "apk.sensitive_api", "telephony.getDeviceId @ com.umeng.commonsdk.statistics.idtracking.ImeiTracker"); o == nil || o.Attributes["sdk"] != "umeng_analytics" || o.Attributes["caller_method"] != "imei" {
+		t.Errorf("getDeviceId from umeng: %+v", o)
+	}
+	if o := find(rep, "apk.sensitive_api", "pm.getInstalledPackages @ com.example.app.Main"); o == nil || o.Attributes["sdk"] != "" {
+		t.Errorf("getInstalledPackages from the app: %+v", o)
+	}
+	if n := count(rep, "apk.sensitive_api"); n != 2 {
+		t.Errorf("%d sensitive_api observations, want 2 (deduplicated)", n)
+	}
+	if o := find(rep, "apk.sdk", "umeng_analytics"); o == nil || !strings.Contains(strings.Join(o.Attributes["via"].([]string), ","), "class_prefix") {
+		t.Errorf("umeng sdk: %+v", o)
+	}
+	if o := find(rep, "apk.sdk", "jpush"); o == nil || o.Attributes["via"].([]string)[0] != "native_lib" {
+		t.Errorf("jpush via native lib: %+v", o)
+	}
+	if o := find(rep, "apk.endpoint", "api.example.cn"); o == nil || o.Attributes["cleartext"] != true {
+		t.Errorf("endpoint: %+v", o)
+	}
+	if o := find(rep, "apk.policy_reference", "https://www.example.cn/h5/privacy.html"); o == nil {
+		t.Error("policy reference missing")
+	}
+	if o := find(rep, "apk.certificate", ""); o == nil || !strings.Contains(o.Attributes["subject_dn"].(string), "示例网络科技有限公司") {
+		t.Errorf("certificate %+v", o)
+	}
+	if o := find(rep, "apk.component", "com.example.app.Files"); o != nil {
+		t.Error("provider without exported at targetSdk 30 must be unexported")
+	}
+	if o := find(rep, "apk.component", "com.umeng.message.NotificationProxyBroadcastReceiver"); o == nil || o.Attributes["sdk"] != "umeng_push" {
+		t.Errorf("umeng receiver: %+v", o)
+	}
+	if o := find(rep, "apk.manifest_flag", "cleartext_traffic"); o == nil || o.Attributes["value"] != true {
+		t.Errorf("cleartext flag: %+v", o)
+	}
+	if count(rep, "apk.packer") != 0 {
+		t.Error("packer on an unpacked APK")
+	}
+	golden(t, filepath.Join("testdata", "fixture.golden.json"), rep.Observations, sha)
+}
+
+// golden compares observations as JSON with the APK hash replaced (zip timestamps change it).
+func golden(t *testing.T, path string, obs []scanner.Observation, sha string) {
+	b, err := json.MarshalIndent(obs, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.ReplaceAll(string(b), sha, "<apk-sha256>") + "\n"
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("observations differ from %s (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+// TestNegative: an app with no SDK, no sensitive call, no cleartext, no backup.
+func TestNegative(t *testing.T) {
+	man := `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="org.example.clean" android:versionCode="1" android:versionName="1">
+<uses-sdk android:minSdkVersion="24" android:targetSdkVersion="33"/>
+<application android:label="Clean" android:allowBackup="false">
+<activity android:name=".A" android:exported="true"><intent-filter><action android:name="android.intent.action.MAIN"/></intent-filter></activity>
+<service android:name=".S"><intent-filter><action android:name="x.Y"/></intent-filter></service>
+</application></manifest>`
+	smali := map[string]string{"A.smali": `.class public Lorg/example/clean/A;
+.super Ljava/lang/Object;
+.method public static f()Ljava/lang/String;
+    .registers 1
+    const-string v0, "hello"
+    return-object v0
+.end method
+`}
+	rep, _ := inspect(t, buildFixture(t, man, smali, nil))
+	for _, k := range []string{"apk.sdk", "apk.sensitive_api", "apk.endpoint", "apk.packer", "apk.policy_reference", "apk.permission"} {
+		if n := count(rep, k); n != 0 {
+			t.Errorf("%d %s observations on a clean APK", n, k)
+		}
+	}
+	for flag, want := range map[string]bool{"allow_backup": false, "cleartext_traffic": false, "debuggable": false} {
+		if o := find(rep, "apk.manifest_flag", flag); o == nil || o.Attributes["value"] != want {
+			t.Errorf("%s: %+v", flag, o)
+		}
+	}
+	// The service has an intent-filter but no android:exported at targetSdk 33: reported, unexported.
+	if find(rep, "apk.component", "org.example.clean.S") != nil || rep.Status != scanner.StatusPartial {
+		t.Errorf("service S: status %s errors %v", rep.Status, rep.Errors)
+	}
+}
+
+func TestPacked(t *testing.T) {
+	smali := map[string]string{"Stub.smali": `.class public Lcom/stub/StubApp;
+.super Landroid/app/Application;
+`}
+	man := `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.example.packed">
+<uses-permission android:name="android.permission.READ_CONTACTS"/>
+<application android:name="com.stub.StubApp"/></manifest>`
+	rep, _ := inspect(t, buildFixture(t, man, smali, map[string][]byte{"assets/libjiagu.so": []byte("x")}))
+	if rep.Status != scanner.StatusPartial {
+		t.Errorf("status %s", rep.Status)
+	}
+	o := find(rep, "apk.packer", "")
+	if o == nil || !strings.Contains(o.Subject, "360") {
+		t.Fatalf("packer: %+v", rep.Observations)
+	}
+	if find(rep, "apk.permission", "android.permission.READ_CONTACTS") == nil {
+		t.Error("manifest facts lost on a packed APK")
+	}
+	if !strings.Contains(strings.Join(rep.Errors, "\n"), "packed by 360") {
+		t.Errorf("errors: %v", rep.Errors)
+	}
+}
+
+func TestHostileInputs(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string][]byte{
+		"empty.apk":     {},
+		"garbage.apk":   []byte("this is not a zip at all"),
+		"truncated.apk": []byte("PK\x03\x04\x14\x00\x00\x00"),
+	}
+	for name, b := range cases {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		rep, sink := inspect(t, p)
+		if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0], name) {
+			t.Errorf("%s: status %s errors %v", name, rep.Status, rep.Errors)
+		}
+		if len(sink.blobs) != 1 {
+			t.Errorf("%s: input not stored first", name)
+		}
+	}
+	rep, sink := inspect(t, filepath.Join(dir, "missing.apk"))
+	if rep.Status != scanner.StatusFailed || len(sink.blobs) != 0 {
+		t.Errorf("missing file: %+v", rep)
+	}
+	in := New(nil, Options{MaxAPKSize: 10})
+	p := filepath.Join(dir, "big.apk")
+	os.WriteFile(p, make([]byte, 100), 0o644)
+	if rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{}); rep.Status != scanner.StatusFailed {
+		t.Errorf("over the size limit: %s", rep.Status)
+	}
+}
+
+func sharedDir() string {
+	if d := os.Getenv("PILMON_SHARED"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared")
+		}
+		p := filepath.Dir(dir)
+		if p == dir {
+			return ""
+		}
+		dir = p
+	}
+}
+
+// TestCorpus inspects every shared corpus APK: never failed when aapt reads it, SDKs logged.
+func TestCorpus(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	if len(files) == 0 {
+		t.Skip("shared corpus (../shared/corpus/apks) absent")
+	}
+	for _, f := range files {
+		rep, _ := inspect(t, f)
+		base := filepath.Base(f)
+		var sdks []string
+		for _, o := range rep.Observations {
+			if o.Kind == "apk.sdk" {
+				sdks = append(sdks, o.Subject+"("+strings.Join(o.Attributes["via"].([]string), "+")+")")
+			}
+		}
+		t.Logf("%s: %s, %d observations, SDKs %v, errors %d", base, rep.Status, len(rep.Observations), sdks, len(rep.Errors))
+		if strings.HasPrefix(base, "malformed_") {
+			continue
+		}
+		if rep.Status == scanner.StatusFailed {
+			t.Errorf("%s failed: %v", base, rep.Errors)
+		}
+	}
+}
