@@ -1,0 +1,526 @@
+package findings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+// Redis layout (every key starts with the store's prefix, default "pilmon:"):
+//
+//	finding:{fp}            hash, one per finding:
+//	    json                  canonical JSON of the observed content, fields fingerprint … observations
+//	                          (what a scan says; replaced by the newest scan)
+//	    evidence              evidence references, the union over every scan, "\n"-separated
+//	    state first_seen last_seen last_scan_id not_reobserved_since
+//	                          the lifecycle, owned by the store and the triage state machine
+//	    target rule severity sev_rank last_seen_ns deadline document_no
+//	                          indexed and bookkeeping fields
+//	finding:{fp}:history    list of JSON Transition, append-only (RPUSH only, never rewritten)
+//	idx:all, idx:state:{s}, idx:target:{id}, idx:rule:{id}, idx:severity:{sev}
+//	                        sorted sets of fingerprints, score = severity rank × 1e13 + last seen
+//	                        (Unix ms), so ZREVRANGE lists the most severe first, then the newest
+//	idx:known:target, idx:known:rule, idx:known:severity
+//	                        sets naming the target, rule and severity indexes that exist (Counts)
+//	jobs, jobs:dead, events streams (jobs.go)
+//
+// Get assembles a Finding from the hash; MarshalCanonical of that Finding is the full canonical form.
+// The lifecycle lives in its own fields rather than inside "json" so that the Lua scripts never
+// parse or re-encode JSON (cjson would not keep the canonical bytes).
+//
+// The scripts build the index key names from the prefix, so on Redis Cluster the prefix must carry a
+// hash tag ("{pilmon}:") to keep every key of one store in one slot.
+
+// DefaultPrefix is the key prefix when none is given.
+const DefaultPrefix = "pilmon:"
+
+// Limits on what one finding may carry into Redis.
+const (
+	maxContentBytes = 4 << 20 // canonical JSON of one finding's observed content
+	maxRefLen       = 256     // one evidence reference
+	maxIDLen        = 256     // target, rule and scan ids
+	maxBatch        = 1000    // commands per pipeline round trip in UpsertBatch
+	maxListLimit    = 1000
+	defaultLimit    = 50
+)
+
+var (
+	// ErrNotFound is returned (wrapped) for a fingerprint the store does not hold.
+	ErrNotFound = errors.New("finding not found")
+	// ErrConflict is returned (wrapped) when a finding's state changed between reading and writing it.
+	ErrConflict = errors.New("finding changed state concurrently")
+)
+
+var severityRanks = map[rules.Severity]int64{"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
+
+// SeverityRank orders severities: critical 5, high 4, medium 3, low 2, info 1, anything else 0.
+func SeverityRank(s rules.Severity) int { return int(severityRanks[s]) }
+
+// Severities lists the known severities, most severe first.
+var Severities = []rules.Severity{"critical", "high", "medium", "low", "info"}
+
+// Store keeps findings, their history and indexes in Redis.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	now    func() time.Time
+	// groupReady is set once the jobs consumer group is known to exist.
+	groupReady atomic.Bool
+}
+
+// NewStore returns a store using rdb with the given key prefix ("" means DefaultPrefix).
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Store{rdb: rdb, prefix: prefix, now: time.Now}
+}
+
+// Client returns the Redis client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the key prefix.
+func (s *Store) Prefix() string { return s.prefix }
+
+func (s *Store) findingKey(fp string) string { return s.prefix + "finding:" + fp }
+func (s *Store) historyKey(fp string) string { return s.prefix + "finding:" + fp + ":history" }
+func (s *Store) idxKey(parts ...string) string {
+	return s.prefix + "idx:" + strings.Join(parts, ":")
+}
+
+// findingContent is the observed part of a Finding, the "json" field of its hash. Its fields and
+// tags mirror the first fields of Finding (a test checks this).
+type findingContent struct {
+	Fingerprint  string                `json:"fingerprint"`
+	TargetID     string                `json:"target_id"`
+	RuleID       string                `json:"rule_id"`
+	RuleVersion  int                   `json:"rule_version"`
+	Subject      string                `json:"subject"`
+	Severity     rules.Severity        `json:"severity"`
+	LegalBasis   []rules.Citation      `json:"legal_basis"`
+	Summary      rules.Text            `json:"summary"`
+	Caveat       rules.Text            `json:"caveat"`
+	Observations []scanner.Observation `json:"observations"`
+}
+
+// UpsertResult says what an upsert did.
+type UpsertResult struct {
+	Created     bool
+	Fingerprint string
+}
+
+type preparedUpsert struct {
+	fp   string
+	keys []string
+	args []any
+}
+
+// prepareUpsert validates f and builds the script's keys and arguments.
+func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (preparedUpsert, error) {
+	if err := checkID("scan id", scanID); err != nil {
+		return preparedUpsert{}, err
+	}
+	if err := checkID("target id", f.TargetID); err != nil {
+		return preparedUpsert{}, err
+	}
+	if err := checkID("rule id", f.RuleID); err != nil {
+		return preparedUpsert{}, err
+	}
+	fp := Fingerprint(f.TargetID, f.RuleID, f.Subject)
+	if f.Fingerprint != "" && f.Fingerprint != fp {
+		return preparedUpsert{}, fmt.Errorf("fingerprint %q does not match target %q, rule %q, subject %q (want %s)",
+			f.Fingerprint, f.TargetID, f.RuleID, f.Subject, fp)
+	}
+	f.Fingerprint = fp
+	rank, ok := severityRanks[f.Severity]
+	if !ok {
+		return preparedUpsert{}, fmt.Errorf("finding %s: unknown severity %q (want one of %v)", fp, f.Severity, Severities)
+	}
+	if f.LastSeen.IsZero() {
+		f.LastSeen = now
+	}
+	if f.FirstSeen.IsZero() || f.FirstSeen.After(f.LastSeen) {
+		f.FirstSeen = f.LastSeen
+	}
+	for _, t := range []time.Time{f.FirstSeen, f.LastSeen} {
+		if t.Year() < 1970 || t.Year() > 2200 {
+			return preparedUpsert{}, fmt.Errorf("finding %s: time %s out of range", fp, t)
+		}
+	}
+	for _, r := range f.EvidenceRefs {
+		if r == "" || len(r) > maxRefLen || strings.ContainsFunc(r, isControl) || !utf8.ValidString(r) {
+			return preparedUpsert{}, fmt.Errorf("finding %s: bad evidence reference %.80q (1-%d bytes, no control characters)", fp, r, maxRefLen)
+		}
+	}
+	n := normalize(f)
+	content, err := encodeCanonical(findingContent{
+		Fingerprint: n.Fingerprint, TargetID: n.TargetID, RuleID: n.RuleID, RuleVersion: n.RuleVersion,
+		Subject: n.Subject, Severity: n.Severity, LegalBasis: n.LegalBasis, Summary: n.Summary,
+		Caveat: n.Caveat, Observations: n.Observations,
+	})
+	if err != nil {
+		return preparedUpsert{}, fmt.Errorf("finding %s: %w", fp, err)
+	}
+	if len(content) > maxContentBytes {
+		return preparedUpsert{}, fmt.Errorf("finding %s: %d bytes of content, limit %d", fp, len(content), maxContentBytes)
+	}
+	hist, err := json.Marshal(Transition{
+		At: now.UTC(), Actor: "pilmon", From: "", To: StateNew,
+		Note: fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID),
+	})
+	if err != nil {
+		return preparedUpsert{}, err
+	}
+	score := rank*1e13 + n.LastSeen.UnixMilli()
+	return preparedUpsert{
+		fp:   fp,
+		keys: []string{s.findingKey(fp), s.historyKey(fp)},
+		args: []any{
+			s.prefix, fp, f.TargetID, f.RuleID, string(f.Severity), rank, content,
+			strings.Join(n.EvidenceRefs, "\n"),
+			n.FirstSeen.Format(time.RFC3339Nano), n.LastSeen.Format(time.RFC3339Nano),
+			fmt.Sprintf("%019d", n.LastSeen.UnixNano()), strconv.FormatInt(score, 10), scanID, hist,
+		},
+	}, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func checkID(what, id string) error {
+	if id == "" || len(id) > maxIDLen || strings.ContainsFunc(id, isControl) || !utf8.ValidString(id) {
+		return fmt.Errorf("bad %s %.80q: want 1-%d bytes of UTF-8 without control characters", what, id, maxIDLen)
+	}
+	return nil
+}
+
+// Upsert records that scanID observed f. A new fingerprint is created in state "new" with one
+// history entry. An existing one gets the newer content (observations, severity, summary, rule
+// version), LastSeen, LastScanID and the union of evidence references, and loses its
+// NotReobservedSince mark; its state, FirstSeen and history are never touched. Delivering the same
+// (finding, scan) again changes nothing; a late delivery from an older scan (LastSeen before the
+// stored one) only adds its evidence references. Zero FirstSeen/LastSeen mean now; the
+// fingerprint is computed when empty and checked when given.
+func (s *Store) Upsert(ctx context.Context, f Finding, scanID string) (UpsertResult, error) {
+	p, err := s.prepareUpsert(f, scanID, s.now())
+	if err != nil {
+		return UpsertResult{}, err
+	}
+	n, err := upsertScript.Run(ctx, s.rdb, p.keys, p.args...).Int64()
+	if err != nil {
+		return UpsertResult{}, fmt.Errorf("upsert finding %s: %w", p.fp, err)
+	}
+	return UpsertResult{Created: n == 1, Fingerprint: p.fp}, nil
+}
+
+// UpsertBatch upserts many findings of one scan with pipelining (one round trip per 1,000). Each
+// finding is its own atomic script run; on error the results of the findings already written are
+// returned with it. Results are in the order of fs.
+func (s *Store) UpsertBatch(ctx context.Context, fs []Finding, scanID string) ([]UpsertResult, error) {
+	now := s.now()
+	prepared := make([]preparedUpsert, len(fs))
+	for i, f := range fs {
+		p, err := s.prepareUpsert(f, scanID, now)
+		if err != nil {
+			return nil, fmt.Errorf("upsert batch, finding %d: %w", i, err)
+		}
+		prepared[i] = p
+	}
+	results := make([]UpsertResult, len(fs))
+	for start := 0; start < len(prepared); start += maxBatch {
+		end := min(start+maxBatch, len(prepared))
+		if err := s.upsertChunk(ctx, prepared, start, end, results); err != nil {
+			return results[:start], err
+		}
+	}
+	return results, nil
+}
+
+func (s *Store) upsertChunk(ctx context.Context, prepared []preparedUpsert, start, end int, results []UpsertResult) error {
+	pending := make([]int, 0, end-start)
+	for i := start; i < end; i++ {
+		pending = append(pending, i)
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(pending))
+		for j, i := range pending {
+			cmds[j] = upsertScript.EvalSha(ctx, pipe, prepared[i].keys, prepared[i].args...)
+		}
+		_, _ = pipe.Exec(ctx) // errors are per command, read below
+		var retry []int
+		for j, i := range pending {
+			n, err := cmds[j].Int64()
+			if err != nil {
+				if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+					retry = append(retry, i)
+					continue
+				}
+				return fmt.Errorf("upsert finding %s: %w", prepared[i].fp, err)
+			}
+			results[i] = UpsertResult{Created: n == 1, Fingerprint: prepared[i].fp}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		// The script cache was empty (a fresh or restarted server): load once, replay the rest.
+		// Replaying is safe because the script is idempotent.
+		if err := upsertScript.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load upsert script: %w", err)
+		}
+		pending = retry
+	}
+}
+
+var hashFields = []string{"json", "evidence", "state", "first_seen", "last_seen", "last_scan_id", "not_reobserved_since"}
+
+// Get returns the finding with fingerprint fp, or an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, fp string) (Finding, error) {
+	vals, err := s.rdb.HMGet(ctx, s.findingKey(fp), hashFields...).Result()
+	if err != nil {
+		return Finding{}, fmt.Errorf("get finding %s: %w", fp, err)
+	}
+	return decodeFinding(fp, vals)
+}
+
+func decodeFinding(fp string, vals []any) (Finding, error) {
+	str := func(i int) string { v, _ := vals[i].(string); return v }
+	if vals[0] == nil {
+		return Finding{}, fmt.Errorf("finding %s: %w", fp, ErrNotFound)
+	}
+	var f Finding
+	if err := json.Unmarshal([]byte(str(0)), &f); err != nil {
+		return Finding{}, fmt.Errorf("finding %s: stored JSON: %w", fp, err)
+	}
+	f.EvidenceRefs = sortedSet(strings.FieldsFunc(str(1), func(r rune) bool { return r == '\n' }))
+	f.State = State(str(2))
+	var err error
+	if f.FirstSeen, err = time.Parse(time.RFC3339Nano, str(3)); err != nil {
+		return Finding{}, fmt.Errorf("finding %s: first_seen: %w", fp, err)
+	}
+	if f.LastSeen, err = time.Parse(time.RFC3339Nano, str(4)); err != nil {
+		return Finding{}, fmt.Errorf("finding %s: last_seen: %w", fp, err)
+	}
+	f.FirstSeen, f.LastSeen = f.FirstSeen.UTC(), f.LastSeen.UTC()
+	f.LastScanID = str(5)
+	f.NotReobservedSince = str(6)
+	return f, nil
+}
+
+// Query selects findings for List; empty fields do not filter.
+type Query struct {
+	State    State
+	TargetID string
+	RuleID   string
+	Severity rules.Severity
+	Offset   int
+	Limit    int // default 50, at most 1000
+}
+
+// List returns one page of the findings matching q, most severe first, then most recently seen,
+// and the number of findings matching in all.
+func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
+	if q.Offset < 0 {
+		q.Offset = 0
+	}
+	if q.Limit <= 0 {
+		q.Limit = defaultLimit
+	}
+	q.Limit = min(q.Limit, maxListLimit)
+	var keys []string
+	if q.State != "" {
+		keys = append(keys, s.idxKey("state", string(q.State)))
+	}
+	if q.TargetID != "" {
+		keys = append(keys, s.idxKey("target", q.TargetID))
+	}
+	if q.RuleID != "" {
+		keys = append(keys, s.idxKey("rule", q.RuleID))
+	}
+	if q.Severity != "" {
+		keys = append(keys, s.idxKey("severity", string(q.Severity)))
+	}
+	var fps []string
+	var total int64
+	switch len(keys) {
+	case 0, 1:
+		key := s.idxKey("all")
+		if len(keys) == 1 {
+			key = keys[0]
+		}
+		pipe := s.rdb.Pipeline()
+		card := pipe.ZCard(ctx, key)
+		page := pipe.ZRevRange(ctx, key, int64(q.Offset), int64(q.Offset+q.Limit-1))
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("list findings: %w", err)
+		}
+		total, fps = card.Val(), page.Val()
+	default:
+		// Every index shares one score per finding, so the intersection keeps it (MAX).
+		zs, err := s.rdb.ZInterWithScores(ctx, &redis.ZStore{Keys: keys, Aggregate: "MAX"}).Result()
+		if err != nil {
+			return nil, 0, fmt.Errorf("list findings: %w", err)
+		}
+		slices.SortFunc(zs, func(a, b redis.Z) int {
+			if a.Score != b.Score {
+				if a.Score > b.Score {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(b.Member.(string), a.Member.(string))
+		})
+		total = int64(len(zs))
+		for i := q.Offset; i < len(zs) && i < q.Offset+q.Limit; i++ {
+			fps = append(fps, zs[i].Member.(string))
+		}
+	}
+	out, err := s.getMany(ctx, fps)
+	return out, total, err
+}
+
+// getMany reads findings in one round trip, skipping any deleted since the index was read.
+func (s *Store) getMany(ctx context.Context, fps []string) ([]Finding, error) {
+	if len(fps) == 0 {
+		return []Finding{}, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(fps))
+	for i, fp := range fps {
+		cmds[i] = pipe.HMGet(ctx, s.findingKey(fp), hashFields...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	out := make([]Finding, 0, len(fps))
+	for i, c := range cmds {
+		f, err := decodeFinding(fps[i], c.Val())
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Counts is how many findings each index holds.
+type Counts struct {
+	Total      int64
+	ByState    map[State]int64
+	BySeverity map[rules.Severity]int64
+	ByRule     map[string]int64
+	ByTarget   map[string]int64
+}
+
+// Counts returns the number of findings per state, severity, rule and target (zero counts omitted).
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	pipe := s.rdb.Pipeline()
+	rulesCmd := pipe.SMembers(ctx, s.idxKey("known", "rule"))
+	targetsCmd := pipe.SMembers(ctx, s.idxKey("known", "target"))
+	sevCmd := pipe.SMembers(ctx, s.idxKey("known", "severity"))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return Counts{}, fmt.Errorf("counts: %w", err)
+	}
+	pipe = s.rdb.Pipeline()
+	total := pipe.ZCard(ctx, s.idxKey("all"))
+	card := func(names []string, kind string) map[string]*redis.IntCmd {
+		m := make(map[string]*redis.IntCmd, len(names))
+		for _, n := range names {
+			m[n] = pipe.ZCard(ctx, s.idxKey(kind, n))
+		}
+		return m
+	}
+	states := make([]string, len(AllStates))
+	for i, st := range AllStates {
+		states[i] = string(st)
+	}
+	byState := card(states, "state")
+	bySev := card(sevCmd.Val(), "severity")
+	byRule := card(rulesCmd.Val(), "rule")
+	byTarget := card(targetsCmd.Val(), "target")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return Counts{}, fmt.Errorf("counts: %w", err)
+	}
+	c := Counts{Total: total.Val(), ByState: map[State]int64{}, BySeverity: map[rules.Severity]int64{},
+		ByRule: map[string]int64{}, ByTarget: map[string]int64{}}
+	for k, v := range byState {
+		if n := v.Val(); n > 0 {
+			c.ByState[State(k)] = n
+		}
+	}
+	for k, v := range bySev {
+		if n := v.Val(); n > 0 {
+			c.BySeverity[rules.Severity(k)] = n
+		}
+	}
+	for k, v := range byRule {
+		if n := v.Val(); n > 0 {
+			c.ByRule[k] = n
+		}
+	}
+	for k, v := range byTarget {
+		if n := v.Val(); n > 0 {
+			c.ByTarget[k] = n
+		}
+	}
+	return c, nil
+}
+
+// History returns the finding's transitions, oldest first.
+func (s *Store) History(ctx context.Context, fp string) ([]Transition, error) {
+	raw, err := s.rdb.LRange(ctx, s.historyKey(fp), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", fp, err)
+	}
+	if len(raw) == 0 {
+		if n, err := s.rdb.Exists(ctx, s.findingKey(fp)).Result(); err == nil && n == 0 {
+			return nil, fmt.Errorf("history of %s: %w", fp, ErrNotFound)
+		}
+	}
+	out := make([]Transition, 0, len(raw))
+	for i, r := range raw {
+		var t Transition
+		if err := json.Unmarshal([]byte(r), &t); err != nil {
+			return out, fmt.Errorf("history of %s, entry %d: %w", fp, i, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// MarkNotReobserved records that the complete scan scanID of target targetID raised only the
+// fingerprints in raised: every other finding of the target that is not yet marked gets
+// NotReobservedSince = scanID (the first scan that no longer saw it). A later upsert clears the
+// mark. It returns how many findings were marked.
+func (s *Store) MarkNotReobserved(ctx context.Context, targetID, scanID string, raised []string) (int, error) {
+	if err := checkID("target id", targetID); err != nil {
+		return 0, err
+	}
+	if err := checkID("scan id", scanID); err != nil {
+		return 0, err
+	}
+	args := make([]any, 0, len(raised)+2)
+	args = append(args, s.prefix, scanID)
+	for _, fp := range raised {
+		args = append(args, fp)
+	}
+	n, err := markScript.Run(ctx, s.rdb, []string{s.idxKey("target", targetID)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("mark not re-observed for target %s, scan %s: %w", targetID, scanID, err)
+	}
+	return n, nil
+}
