@@ -128,7 +128,7 @@ func detectPlatform(files []File) string {
 		case ".axml", ".acss", ".sjs":
 			return PlatformAlipay
 		}
-		if path.Base(f.Name) == "mini.project.json" {
+		if path.Base(innerPath(f.Name)) == "mini.project.json" {
 			return PlatformAlipay
 		}
 	}
@@ -139,9 +139,9 @@ func detectPlatform(files []File) string {
 // program under miniprogramRoot, e.g. "miniprogram/app.json").
 func (a *analysis) readConfigs(files []File) {
 	best := map[string]File{}
-	depth := func(n string) int { return strings.Count(n, "/") }
+	depth := func(n string) int { return strings.Count(innerPath(n), "/") }
 	for _, f := range files {
-		b := path.Base(f.Name)
+		b := path.Base(innerPath(f.Name))
 		if b != "app.json" && b != "app-config.json" {
 			continue
 		}
@@ -413,13 +413,21 @@ func sdkForHostHint(host string) string {
 	return ""
 }
 
+// innerPath strips the "<package>.wxapkg!" prefix of files read from a folder of packages.
+func innerPath(n string) string {
+	if i := strings.LastIndex(n, ".wxapkg!"); i >= 0 {
+		return n[i+len(".wxapkg!"):]
+	}
+	return n
+}
+
 // sdkFor recognises an SDK file or module from its name, by pilmon's hints and then by the
 // catalogue's miniprogram_markers.
 func (a *analysis) sdkFor(name string) string {
 	if id := sdkForName(name); id != "" {
 		return id
 	}
-	b := strings.ToLower(path.Base(name))
+	b := strings.ToLower(path.Base(innerPath(name)))
 	for _, m := range a.catMarkers {
 		if strings.Contains(b, strings.ToLower(m[1])) {
 			return m[0]
@@ -430,7 +438,7 @@ func (a *analysis) sdkFor(name string) string {
 
 // sdkForName recognises an SDK file or module from its name.
 func sdkForName(name string) string {
-	b := strings.ToLower(path.Base(name))
+	b := strings.ToLower(path.Base(innerPath(name)))
 	for _, h := range sdkHints {
 		for _, e := range h.Exact {
 			if b == e {
@@ -502,7 +510,9 @@ func (a *analysis) observations(id identity) []scanner.Observation {
 			out = append(out, a.obs("mp.privacy_config", "__usePrivacyCheck__", map[string]any{"setting": "__usePrivacyCheck__", "value": fmt.Sprint(a.config.UsePrivacyCheck), "present": true}))
 		}
 	}
-	if a.platform == PlatformWeChat {
+	// A sub-package alone has no app config; whether the program handles the privacy flow is only
+	// known from the main package, so the setting is reported only when a config was read.
+	if a.platform == PlatformWeChat && a.config != nil {
 		var hs []string
 		for h := range a.handlers {
 			hs = append(hs, "wx."+h)

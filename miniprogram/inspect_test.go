@@ -440,3 +440,55 @@ func TestAPITablePI(t *testing.T) {
 		t.Errorf("unknown PI ids: %v", slices.Compact(bad))
 	}
 }
+
+// A PC WeChat version folder (main package + sub-package, both encrypted) is one program.
+func TestInspectPackageFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Applet", "wx0123456789abcdef", "17")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mainPkg, _ := Pack(fixtureFiles())
+	subPkg, _ := Pack([]File{
+		{Name: "sub/pages/x.js", Data: []byte("Page({});\nwx.getWeRunData({});")},
+		{Name: "sub/pad.bin", Data: make([]byte, 2000)},
+	})
+	for name, plain := range map[string][]byte{"__APP__.wxapkg": mainPkg, "_sub_.wxapkg": subPkg} {
+		enc, err := EncryptPC(plain, "wx0123456789abcdef")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), enc, 0o644)
+	}
+	in := New(catalogueForTest(t), Options{})
+	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: dir}, newMemSink())
+	if rep.Status != scanner.StatusSucceeded || len(rep.Evidence) != 4 {
+		t.Fatalf("%s %v, %d artifacts", rep.Status, rep.Errors, len(rep.Evidence))
+	}
+	checkVocabulary(t, rep.Observations)
+	if obs := find(rep, "mp.api_call", "wx.getWeRunData"); len(obs) != 1 || obs[0].Attributes["file"] != "_sub_.wxapkg!sub/pages/x.js" || obs[0].Attributes["line"] != 2 {
+		t.Errorf("sub-package call: %+v", obs)
+	}
+	if obs := find(rep, "mp.identity", "wx0123456789abcdef"); len(obs) != 1 || obs[0].Attributes["pages"] != 3 {
+		t.Errorf("identity: %+v", obs)
+	}
+	if obs := find(rep, "mp.privacy_config", "privacy_authorization_handler"); len(obs) != 1 || obs[0].Attributes["present"] != true {
+		t.Errorf("handler: %+v", obs)
+	}
+
+	// The sub-package alone says nothing about the privacy flow.
+	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(dir, "_sub_.wxapkg")}, newMemSink())
+	if rep.Status != scanner.StatusSucceeded || len(find(rep, "mp.privacy_config", "privacy_authorization_handler")) != 0 || len(find(rep, "mp.api_call", "wx.getWeRunData")) != 1 {
+		t.Errorf("sub-package alone: %s %v %s", rep.Status, rep.Errors, summary(rep))
+	}
+
+	// A folder with one good and one corrupt package is partial; with none, failed.
+	os.WriteFile(filepath.Join(dir, "_bad_.wxapkg"), []byte("garbage"), 0o644)
+	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: dir}, newMemSink())
+	if rep.Status != scanner.StatusPartial || !strings.Contains(strings.Join(rep.Errors, "\n"), "_bad_.wxapkg") {
+		t.Errorf("one corrupt package: %s %v", rep.Status, rep.Errors)
+	}
+	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: t.TempDir()}, newMemSink())
+	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, "\n"), "no .wxapkg") {
+		t.Errorf("empty folder: %s %v", rep.Status, rep.Errors)
+	}
+}

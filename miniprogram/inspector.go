@@ -98,7 +98,11 @@ func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scann
 	id := identity{}
 	switch src.Kind {
 	case scanner.SourceWxapkg:
-		files, problems, id = in.readPackage(src, sink, &rep)
+		if st, err := os.Stat(src.Locator); err == nil && st.IsDir() {
+			files, problems, id = in.readPackageDir(src, sink, &rep)
+		} else {
+			files, problems, id = in.readPackage(src, sink, &rep)
+		}
 	case scanner.SourceMPDir:
 		files, problems, id = in.readDir(ctx, src, sink, &rep)
 	default:
@@ -109,7 +113,7 @@ func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scann
 	for _, p := range problems {
 		rep.Errors = append(rep.Errors, p.Error())
 	}
-	if files == nil {
+	if files == nil && (src.Kind == scanner.SourceWxapkg || len(problems) > 0) {
 		return rep
 	}
 	var refs []string
@@ -190,6 +194,49 @@ func (in *Inspector) readPackage(src scanner.Source, sink scanner.EvidenceSink, 
 		}
 	}
 	return pkg.Files, problems, id
+}
+
+// maxPackagesPerDir bounds the packages read from one folder (PC WeChat keeps the main package
+// and its sub-packages side by side: …/wx0123…/17/__APP__.wxapkg, _subpkg_.wxapkg).
+const maxPackagesPerDir = 64
+
+// readPackageDir reads every .wxapkg of a folder as one program: each package is stored and
+// parsed as readPackage does, and its files are named "<package file>!<path>" so that
+// sub-packages cannot shadow each other.
+func (in *Inspector) readPackageDir(src scanner.Source, sink scanner.EvidenceSink, rep *scanner.Report) ([]File, []error, identity) {
+	id := identity{Name: filepath.Base(filepath.Clean(src.Locator))}
+	entries, err := os.ReadDir(src.Locator)
+	if err != nil {
+		return nil, []error{err}, id
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(strings.ToLower(e.Name()), ".wxapkg") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil, []error{fmt.Errorf("%s: no .wxapkg file in the folder", src.Locator)}, id
+	}
+	var problems []error
+	if len(names) > maxPackagesPerDir {
+		problems = append(problems, fmt.Errorf("%s: %d packages, only the first %d read", src.Locator, len(names), maxPackagesPerDir))
+		names = names[:maxPackagesPerDir]
+	}
+	var files []File
+	for _, n := range names {
+		sub := src
+		sub.Locator = filepath.Join(src.Locator, n)
+		fs, ps, pid := in.readPackage(sub, sink, rep)
+		problems = append(problems, ps...)
+		if id.AppID == "" {
+			id.AppID = pid.AppID
+		}
+		for _, f := range fs {
+			files = append(files, File{Name: n + "!" + f.Name, Data: f.Data})
+		}
+	}
+	return files, problems, id
 }
 
 func readFileBounded(name string, limit int64) ([]byte, error) {

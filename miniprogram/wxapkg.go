@@ -122,17 +122,23 @@ func Parse(data []byte, lim Limits) (*Package, error) {
 	var spans []span
 	pos := int64(18)
 	end := dataStart
+	// An index error stops reading the index, but the entries read so far still go through the
+	// overlap and duplicate checks below before they are returned.
+	var indexErr error
 	for i := int64(0); i < count; i++ {
 		if pos+4 > end {
-			return pkg, fmt.Errorf("index truncated at entry %d of %d", i, count)
+			indexErr = fmt.Errorf("index truncated at entry %d of %d", i, count)
+			break
 		}
 		nameLen := int64(binary.BigEndian.Uint32(data[pos : pos+4]))
 		pos += 4
 		if nameLen > int64(lim.MaxNameBytes) {
-			return pkg, fmt.Errorf("entry %d: name length %d exceeds the limit of %d", i, nameLen, lim.MaxNameBytes)
+			indexErr = fmt.Errorf("entry %d: name length %d exceeds the limit of %d", i, nameLen, lim.MaxNameBytes)
+			break
 		}
 		if pos+nameLen+8 > end {
-			return pkg, fmt.Errorf("index truncated at entry %d of %d", i, count)
+			indexErr = fmt.Errorf("index truncated at entry %d of %d", i, count)
+			break
 		}
 		name := string(data[pos : pos+nameLen])
 		pos += nameLen
@@ -181,7 +187,7 @@ func Parse(data []byte, lim Limits) (*Package, error) {
 		kept = append(kept, f)
 	}
 	pkg.Files = kept
-	return pkg, nil
+	return pkg, indexErr
 }
 
 // CleanName turns an entry name ("/pages/index.js") into a safe relative slash path
