@@ -260,7 +260,7 @@ func wantProblem(t *testing.T, err error, want string) {
 func TestBrokenReferencesNameFileAndLine(t *testing.T) {
 	t.Run("unknown PI in app category", func(t *testing.T) {
 		m := copyFS(t)
-		line := replaceOnce(t, m, FileAppCategories, "pi: [location_precise]", "pi: [location_precis]")
+		line := replaceOnce(t, m, FileAppCategories, "pi: [location_precise, location_coarse]", "pi: [location_precis, location_coarse]")
 		_, err := Load(m)
 		wantProblem(t, err, "app_categories.yaml:"+itoa(line)+": app category map_navigation names unknown PI category \"location_precis\"")
 	})
