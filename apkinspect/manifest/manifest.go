@@ -219,7 +219,6 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 	var stack []string
 	var comp *Component
 	var inFilter bool
-	var hasFilter bool
 	elements := 0
 	app := attrs(nil)
 	type pending struct {
@@ -288,14 +287,13 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 				comps = append(comps, pending{c: Component{Type: typ, Name: m.className(m.str(a["name"], res)),
 					Permission: m.str(a["permission"], res), Enabled: m.str(a["enabled"], res) != "false"}, explicit: m.str(a["exported"], res)})
 				comp = &comps[len(comps)-1].c
-				hasFilter = false
 			case "manifest/application/meta-data":
 				m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: "application"})
 			}
 			if len(stack) == 4 && comp != nil {
 				switch t.Name.Local {
 				case "intent-filter":
-					inFilter, hasFilter = true, true
+					inFilter = true
 					comps[len(comps)-1].hasFilter = true
 				case "meta-data":
 					m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: comp.Name})
@@ -319,7 +317,6 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 			stack = stack[:len(stack)-1]
 		}
 	}
-	_ = hasFilter
 	if m.Package == "" {
 		return errors.New("no <manifest package>")
 	}

@@ -1,0 +1,117 @@
+package apkinspect
+
+import (
+	"archive/zip"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"pilmon/apkinspect/dex"
+	"pilmon/scanner"
+)
+
+// largestCorpusAPK returns the corpus APK with the most dex bytes and its dex files.
+func largestCorpusAPK(b *testing.B) (string, map[string][]byte) {
+	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	best, bestN := "", 0
+	var bestDex map[string][]byte
+	for _, f := range files {
+		zr, err := zip.OpenReader(f)
+		if err != nil {
+			continue
+		}
+		dexes, n := map[string][]byte{}, 0
+		for _, e := range zr.File {
+			if !dex.IsDexName(e.Name) {
+				continue
+			}
+			rc, err := e.Open()
+			if err != nil {
+				continue
+			}
+			d, _ := io.ReadAll(rc)
+			rc.Close()
+			dexes[e.Name] = d
+			n += len(d)
+		}
+		zr.Close()
+		if n > bestN {
+			best, bestN, bestDex = f, n, dexes
+		}
+	}
+	if best == "" {
+		b.Skip("shared corpus (../shared/corpus/apks) absent")
+	}
+	return best, bestDex
+}
+
+// BenchmarkDexIndex indexes every dex of the largest corpus APK (what apkinspect does per APK).
+func BenchmarkDexIndex(b *testing.B) {
+	_, dexes := largestCorpusAPK(b)
+	total := 0
+	for _, d := range dexes {
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	for i := 0; i < b.N; i++ {
+		for name, d := range dexes {
+			f, err := dex.Parse(context.Background(), name, d, dex.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range f.Classes {
+				f.TypeName(c.Type)
+				for _, r := range c.Refs {
+					if r.Kind == dex.Invoke {
+						f.MethodDescriptor(r.Target)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDexdump runs Debian's `dexdump -d` over the same dex files, for comparison.
+func BenchmarkDexdump(b *testing.B) {
+	if _, err := exec.LookPath("dexdump"); err != nil {
+		b.Skip("dexdump not installed (Debian package dexdump)")
+	}
+	_, dexes := largestCorpusAPK(b)
+	dir := b.TempDir()
+	var paths []string
+	total := 0
+	for name, d := range dexes {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, d, 0o644)
+		paths = append(paths, p)
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, p := range paths {
+			cmd := exec.Command("dexdump", "-d", p)
+			cmd.Stdout = io.Discard
+			if err := cmd.Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkInspect is the whole inspection of the largest corpus APK.
+func BenchmarkInspect(b *testing.B) {
+	p, _ := largestCorpusAPK(b)
+	in := New(catalogue(b), Options{})
+	st, _ := os.Stat(p)
+	b.SetBytes(st.Size())
+	for i := 0; i < b.N; i++ {
+		rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{})
+		if rep.Status == scanner.StatusFailed {
+			b.Fatal(rep.Errors)
+		}
+	}
+}
