@@ -39,6 +39,8 @@ type Options struct {
 	Limits Limits
 	// Capture configures live capture of H5 URLs.
 	Capture CaptureOptions
+	// Tool names the program in evidence metadata ("pilmon 0.1.0").
+	Tool string
 }
 
 // Consent is the consent or refusal action that splits a capture.

@@ -205,6 +205,8 @@ func (a *attributor) raw(host string) Attribution {
 	if a.cat != nil {
 		if sdk, ok := a.cat.SDKForHost(host); ok {
 			at.SDK, at.Owner, at.Tracker = sdk.ID, sdk.Name.ZH, true
+		} else if sdk, ok := oneVendor(a.cat, host); ok {
+			at.SDK, at.Owner, at.Tracker = sdk.ID, sdk.Name.ZH, true
 		}
 	}
 	if cb, err := crossBorder(); err == nil {
@@ -264,4 +266,40 @@ func slug(s string) string {
 		}
 	}
 	return strings.TrimSuffix(b.String(), "_")
+}
+
+// sdkLister is implemented by *rules.Catalogue: every SDK claiming a host.
+type sdkLister interface {
+	SDKsForHost(host string) []rules.SDK
+}
+
+// kindRank orders SDK kinds by how much a request to them is about collection.
+var kindRank = map[string]int{"analytics": 0, "ads": 1, "device_id": 2, "risk_control": 3, "push": 4, "crash": 5}
+
+// oneVendor resolves a host the catalogue finds ambiguous (umeng.com is claimed by Umeng's
+// analytics, push and share SDKs) when every candidate belongs to one vendor family (same id
+// prefix before "_"): the collection-oriented one is named. Hosts shared by different vendors
+// stay unattributed.
+func oneVendor(cat SDKCatalogue, host string) (rules.SDK, bool) {
+	l, ok := cat.(sdkLister)
+	if !ok {
+		return rules.SDK{}, false
+	}
+	cands := l.SDKsForHost(host)
+	if len(cands) == 0 {
+		return rules.SDK{}, false
+	}
+	family := func(id string) string { f, _, _ := strings.Cut(id, "_"); return f }
+	best := cands[0]
+	for _, c := range cands[1:] {
+		if family(c.ID) != family(best.ID) {
+			return rules.SDK{}, false
+		}
+		rc, okc := kindRank[c.Kind]
+		rb, okb := kindRank[best.Kind]
+		if okc && (!okb || rc < rb) {
+			best = c
+		}
+	}
+	return best, true
 }

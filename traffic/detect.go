@@ -549,7 +549,12 @@ func findEmail(f field) []string {
 				okTLD = false
 			}
 		}
-		if okTLD {
+		// the label before the TLD must have a letter ("a@0.totcl" in a tracking cookie is not mail)
+		sld := dom[:dot]
+		if k := strings.LastIndexByte(sld, '.'); k >= 0 {
+			sld = sld[k+1:]
+		}
+		if okTLD && strings.IndexFunc(sld, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) >= 0 {
 			out = append(out, local+"@"+dom)
 		}
 		i = b

@@ -80,6 +80,7 @@ var leafCases = []leafCase{
 	// email
 	{det: "email", key: "x", val: "zhang.san@example.com"},
 	{det: "email", key: "x", val: "icon@2x.png", neg: true},
+	{det: "email", key: "x", val: "dps**effcl@0.totcl@0.clicks", neg: true},
 	{det: "email", key: "x", val: "not an email @ all", neg: true},
 	// coordinates in a string
 	{det: "coordinates", key: "loc", val: "116.397128,39.916527"},

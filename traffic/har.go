@@ -140,7 +140,7 @@ type Content struct {
 	Encoding flexString `json:"encoding,omitempty"`
 }
 
-// flexString accepts a string, a number, a bool or null.
+// flexString accepts a string, a number, a bool, null, or any JSON value (kept as its JSON text).
 type flexString string
 
 func (s *flexString) UnmarshalJSON(b []byte) error {
@@ -161,9 +161,9 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		*s = flexString(v)
 	case 'n':
 		*s = ""
-	case '{', '[':
-		return fmt.Errorf("expected a string, got %c", b[0])
 	default:
+		// numbers, booleans, and objects/arrays (chrome-har writes JSON params as objects): keep the
+		// JSON text, which the body decoder parses again
 		*s = flexString(b)
 	}
 	return nil

@@ -1,6 +1,9 @@
 package traffic
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"pilmon/rules"
@@ -18,3 +21,56 @@ func testCatalogue(t testing.TB) *rules.Catalogue {
 func newTestAnalyzer(t testing.TB, opts Options) *Analyzer {
 	return NewAnalyzer(testCatalogue(t), opts)
 }
+
+// sharedDir finds ../shared beside the module root, or $PILMON_SHARED; "" when absent.
+func sharedDir() string {
+	if d := os.Getenv("PILMON_SHARED"); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			s := filepath.Join(filepath.Dir(d), "shared")
+			if st, err := os.Stat(s); err == nil && st.IsDir() {
+				return s
+			}
+			return ""
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
+}
+
+// corpusHARs lists the shared corpus HAR files (none when the corpus is absent).
+func corpusHARs(t testing.TB) []string {
+	s := sharedDir()
+	if s == "" {
+		return nil
+	}
+	m, _ := filepath.Glob(filepath.Join(s, "corpus", "har", "*.har"))
+	return m
+}
+
+// readFile streams a HAR file into an analyzer.
+func readFile(t testing.TB, path string, a *Analyzer) (*Info, error) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return ReadHAR(f, Limits{}, func(e *Entry) error { a.Add(e); return nil })
+}
+
+func writeFile(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRegexp(s string) *regexp.Regexp { return regexp.MustCompile(s) }
