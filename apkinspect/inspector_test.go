@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"pilmon/apkinspect/internal/apkbuild"
+	"pilmon/samplegen/apkbuild"
 	"pilmon/evidence"
 	"pilmon/rules"
 	"pilmon/scanner"

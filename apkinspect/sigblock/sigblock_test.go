@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"pilmon/apkinspect/internal/apkbuild"
+	"pilmon/samplegen/apkbuild"
 	"pilmon/apkinspect/safezip"
 )
 
