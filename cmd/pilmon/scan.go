@@ -70,7 +70,11 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("evidence store: %w", err)
 	}
-	insp, closeInsp, err := buildInspectors(ctx, env, inspectorOptions{needBrowser: len(f.policyURLs)+len(f.h5URLs) > 0})
+	cat, err := loadCatalogue(f.common.dataDir)
+	if err != nil {
+		return err
+	}
+	insp, closeInsp, err := buildInspectors(ctx, env, inspectorOptions{cat: cat})
 	if err != nil {
 		return err
 	}
