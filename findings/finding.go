@@ -50,6 +50,14 @@ type Finding struct {
 	// NotReobservedSince is the id of the first complete scan that no longer raised this finding;
 	// empty while it is still observed.
 	NotReobservedSince string `json:"not_reobserved_since,omitempty"`
+	// Confidence is how strongly the observations behind the finding support it: "high" (seen in
+	// traffic and matched to a device value the analyst supplied), "medium" (seen in traffic by a
+	// pattern, or read from the policy text), "low" (a static reference only: a capability, not
+	// proof of collection). Set by assess; empty on findings from before it existed.
+	Confidence string `json:"confidence,omitempty"`
+	// ConfidenceReason says why, in both languages, and names an app category pilmon suggested
+	// when the analyst gave none.
+	ConfidenceReason rules.Text `json:"confidence_reason,omitzero"`
 }
 
 // Fingerprint is hex(sha256(targetID ‖ ruleID ‖ subject))[:32], with a 0x00 separator so that

@@ -1,0 +1,179 @@
+package findings
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/scanner"
+)
+
+func TestJobsEnqueueReadAck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	job := Job{ID: "scan-1", TargetID: "app:com.example", RequestedBy: "analyst-li",
+		Sources: []scanner.Source{{Kind: scanner.SourceAPK, Locator: "samples/a.apk"}}, At: t0}
+	id, err := s.EnqueueJob(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second store on the same prefix (another process) finds the group already there.
+	if _, err := NewStore(s.rdb, s.prefix).EnqueueJob(ctx, Job{ID: "scan-2", TargetID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadJobs(ctx, "worker-a", 1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].StreamID != id || got[0].Job.ID != "scan-1" || got[0].Job.Sources[0].Locator != "samples/a.apk" || !got[0].Job.At.Equal(t0) {
+		t.Fatalf("read %+v, want scan-1 as %s", got, id)
+	}
+	rest, err := s.ReadJobs(ctx, "worker-b", 10, -1)
+	if err != nil || len(rest) != 1 || rest[0].Job.ID != "scan-2" {
+		t.Fatalf("worker-b read %+v, %v; want scan-2 only", rest, err)
+	}
+	none, err := s.ReadJobs(ctx, "worker-b", 10, 50*time.Millisecond)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("empty read = %+v, %v", none, err)
+	}
+	for _, m := range append(got, rest...) {
+		if err := s.AckJob(ctx, m.StreamID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := s.rdb.XLen(ctx, s.jobsKey()).Result(); n != 0 {
+		t.Errorf("stream holds %d entries after every job was acknowledged", n)
+	}
+	if _, err := s.EnqueueJob(ctx, Job{TargetID: "t"}); err == nil {
+		t.Error("job without id accepted")
+	}
+}
+
+func TestJobsClaimStaleAndDeadLetter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	if _, err := s.EnqueueJob(ctx, Job{ID: "scan-crash", TargetID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	// worker-a takes the job and "crashes" without acknowledging it.
+	if got, err := s.ReadJobs(ctx, "worker-a", 1, -1); err != nil || len(got) != 1 {
+		t.Fatalf("read %v, %v", got, err)
+	}
+	if got, err := s.ClaimStale(ctx, "worker-b", time.Hour); err != nil || len(got) != 0 {
+		t.Fatalf("claimed a job idle for less than minIdle: %v, %v", got, err)
+	}
+	claimed, err := s.ClaimStale(ctx, "worker-b", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != 1 || claimed[0].Job.ID != "scan-crash" || claimed[0].Deliveries != 2 {
+		t.Fatalf("claimed %+v, want scan-crash on its second delivery", claimed)
+	}
+	pending, _ := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.jobsKey(), Group: WorkersGroup, Start: "-", End: "+", Count: 10}).Result()
+	if len(pending) != 1 || pending[0].Consumer != "worker-b" {
+		t.Errorf("pending = %+v, want the job with worker-b", pending)
+	}
+	if err := s.DeadLetter(ctx, claimed[0], errors.New("APK 解析失败 parse failed")); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := s.DeadJobs(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].OriginalID != claimed[0].StreamID || dead[0].Error != "APK 解析失败 parse failed" {
+		t.Errorf("dead = %+v", dead)
+	}
+	if n, _ := s.rdb.XLen(ctx, s.jobsKey()).Result(); n != 0 {
+		t.Errorf("dead-lettered job still in the stream (%d entries)", n)
+	}
+	if pending, _ := s.rdb.XPending(ctx, s.jobsKey(), WorkersGroup).Result(); pending.Count != 0 {
+		t.Errorf("dead-lettered job still pending: %+v", pending)
+	}
+}
+
+func TestJobsUndecodableEntryIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	if _, err := s.EnqueueJob(ctx, Job{ID: "good", TargetID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.jobsKey(), Values: []any{"job", "{not json"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadJobs(ctx, "w", 10, -1)
+	if err != nil || len(got) != 1 || got[0].Job.ID != "good" {
+		t.Fatalf("read %+v, %v; want the good job only", got, err)
+	}
+	dead, _ := s.DeadJobs(ctx, 10)
+	if len(dead) != 1 || dead[0].Job != "{not json" {
+		t.Errorf("dead = %+v", dead)
+	}
+}
+
+func TestJobsGroupRecreatedAfterFlush(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	if _, err := s.EnqueueJob(ctx, Job{ID: "a", TargetID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	s.rdb.Del(ctx, s.jobsKey()) // the stream and its group vanish behind the store's back
+	if got, err := s.ReadJobs(ctx, "w", 1, -1); err != nil || len(got) != 0 {
+		t.Fatalf("read after the stream vanished: %v, %v", got, err)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	id1, err := s.PublishEvent(ctx, Event{Kind: "scan.started", ScanID: "scan-1", TargetID: "t", Message: "开始扫描", Data: map[string]any{"sources": 3.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadEvents(ctx, "0", 10, -1)
+	if err != nil || len(got) != 1 || got[0].StreamID != id1 || got[0].Event.Message != "开始扫描" || got[0].Event.Data["sources"] != 3.0 || got[0].Event.At.IsZero() {
+		t.Fatalf("events = %+v, %v", got, err)
+	}
+	// A reader waiting for new events gets the next one.
+	done := make(chan []EventMessage)
+	go func() {
+		evs, _ := s.ReadEvents(ctx, id1, 10, 5*time.Second)
+		done <- evs
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := s.PublishEvent(ctx, Event{Kind: "scan.finished", ScanID: "scan-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if evs := <-done; len(evs) != 1 || evs[0].Event.Kind != "scan.finished" {
+		t.Errorf("blocked reader got %+v", evs)
+	}
+	if _, err := s.PublishEvent(ctx, Event{}); err == nil {
+		t.Error("event without kind accepted")
+	}
+}
+
+func TestEventsStreamIsCapped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	for range eventsMaxLen + 1500 {
+		if _, err := s.PublishEvent(ctx, Event{Kind: "inspector.progress", ScanID: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.rdb.XLen(ctx, s.eventKey()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// MAXLEN ~ trims whole stream nodes (100 entries by default), so a little over the cap remains.
+	if n < eventsMaxLen || n > eventsMaxLen+200 {
+		t.Errorf("events stream holds %d entries, want about %d", n, eventsMaxLen)
+	}
+}
