@@ -21,19 +21,19 @@ const zipEntryLimit = 200000
 // DetectKind recognises an input by its content: a zip with AndroidManifest.xml is an APK, the
 // .wxapkg magic (plain 0xBE…0xED or PC-encrypted "V1MMWX") a mini-program package, HAR JSON
 // traffic, HTML or text a privacy policy, and a folder with app.json / app-config.json /
-// mini.project.json mini-program source. The error names the file and the reason.
+// mini.project.json mini-program source (or a WeChat project folder with project.config.json). The error names the file and the reason.
 func DetectKind(path string) (SourceKind, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	if fi.IsDir() {
-		for _, name := range []string{"app.json", "app-config.json", "mini.project.json"} {
+		for _, name := range []string{"app.json", "app-config.json", "mini.project.json", "project.config.json"} {
 			if st, err := os.Stat(filepath.Join(path, name)); err == nil && st.Mode().IsRegular() {
 				return SourceMPDir, nil
 			}
 		}
-		return "", fmt.Errorf("%s: folder has no app.json, app-config.json or mini.project.json: not a mini-program source", path)
+		return "", fmt.Errorf("%s: folder has no app.json, app-config.json, mini.project.json or project.config.json: not a mini-program source", path)
 	}
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("%s: not a regular file", path)
