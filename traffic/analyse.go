@@ -182,7 +182,7 @@ func (a *Analyzer) Add(e *Entry) {
 			}
 			g = int32(len(a.groups))
 			sample := h.Value
-			if !h.Known && !strings.Contains(sample, " ") {
+			if !strings.Contains(sample, " ") {
 				sample = mask(sample)
 			}
 			a.groups = append(a.groups, hitGroup{groupKey: k, key: truncate(h.Key, 80), sample: truncate(sample, 160)})

@@ -274,7 +274,7 @@ func (kv *KnownValues) matchNode(n *node, loc string, emit func(Hit)) {
 		switch n.kind {
 		case nStr, nNum:
 			kv.matchString(n.val, func(p *knownPattern) {
-				emit(Hit{Detector: "known_value:" + p.name, PI: p.pi, Location: loc, Key: n.key, Value: p.encoding, Known: true, Encoding: p.encoding})
+				emit(Hit{Detector: "known_value:" + p.name, PI: p.pi, Location: loc, Key: n.key, Value: p.text, Known: true, Encoding: p.encoding})
 			})
 			if kv.loc != nil {
 				if v := findCoordString(field{val: n.val}); len(v) > 0 {
