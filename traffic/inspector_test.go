@@ -233,3 +233,29 @@ func keys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestObservationsDeclared: every kind and attribute emitted is declared in observation_kinds.yaml.
+func TestObservationsDeclared(t *testing.T) {
+	cat := testCatalogue(t)
+	src := scanner.Source{Kind: scanner.SourceHAR, Locator: "testdata/consent.har", Options: map[string]string{"device_values": "testdata/device_values.example.yaml"}}
+	rep, _ := inspect(t, src, Options{})
+	if len(rep.Observations) == 0 {
+		t.Fatal("no observations")
+	}
+	for _, o := range rep.Observations {
+		k, ok := cat.ObservationKind(o.Kind)
+		if !ok {
+			t.Errorf("kind %s not declared", o.Kind)
+			continue
+		}
+		declared := map[string]bool{}
+		for _, a := range k.Attributes {
+			declared[a.Name] = true
+		}
+		for name := range o.Attributes {
+			if !declared[name] {
+				t.Errorf("%s: attribute %s not declared", o.Kind, name)
+			}
+		}
+	}
+}
