@@ -65,13 +65,13 @@ func commands() []command {
 	return []command{
 		{"scan", "扫描 APK、小程序、隐私政策、HAR / scan APKs, mini-programs, policies, HAR", runScan},
 		{"rules", "规则目录 list|show|validate|import-exodus / the rule catalogue", runRules},
-		{"serve", "启动看板（含内置 Redis 与工作进程）/ serve the dashboard", notYet("serve", 10)},
-		{"worker", "扫描工作进程 / scan worker", notYet("worker", 9)},
-		{"schedule", "定时扫描 / scheduled scans", notYet("schedule", 9)},
-		{"target", "监测对象 add|list|show|rm / targets registry", notYet("target", 9)},
-		{"export", "导出案卷 / export a case file", notYet("export", 11)},
-		{"verify", "校验证据包 / verify an evidence bundle", notYet("verify", 11)},
-		{"user", "用户管理 / user accounts", notYet("user", 10)},
+		{"serve", "启动看板（含内置 Redis 与工作进程）/ serve the dashboard", runServe},
+		{"worker", "扫描工作进程 / scan worker", runWorker},
+		{"schedule", "定时扫描 / scheduled scans", runSchedule},
+		{"target", "监测对象 add|list|show|rm|import / targets registry", runTarget},
+		{"export", "导出案卷 / export a case file", runExport},
+		{"verify", "校验证据包 / verify an evidence bundle", runVerify},
+		{"user", "用户管理 add|passwd|disable / user accounts", runUser},
 		{"demo", "演示：内置 Redis + 生成的样本 / demo with generated samples", runDemo},
 		{"version", "版本 / version", func(_ context.Context, env *cliEnv, _ []string) error {
 			fmt.Fprintf(env.stdout, "pilmon %s\n", version)
