@@ -1,0 +1,418 @@
+// Package assess turns one target's observations (every source of one scan together) and the rule
+// catalogue into findings a prosecutor can act on.
+//
+// The generic engine runs every automated violation of the catalogue through rules.Catalogue.Fires.
+// What the catalogue's triggers cannot say is added by one small function per rule family
+// (families.go), registered with the violation ids it handles: the finding's subject (stable across
+// re-scans), severity adjustments, the confidence and its reason, and vetoes the triggers cannot
+// express (PIPL Art. 31 only for targets that suggest minors). Matches of one rule with the same
+// subject become one finding carrying all the observations and evidence behind it. Summaries come
+// from templates kept as data (templates.yaml) and say specifically what was seen.
+package assess
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+// Confidence levels of a finding (findings.Finding.Confidence).
+const (
+	ConfidenceHigh   = "high"
+	ConfidenceMedium = "medium"
+	ConfidenceLow    = "low"
+)
+
+// MaxObservationsPerFinding bounds what one finding carries (the findings store refuses content
+// over 4 MiB); the summary says how many more there were.
+const MaxObservationsPerFinding = 200
+
+// Assessor turns observations into findings. It is safe for concurrent use.
+type Assessor struct {
+	cat   *rules.Catalogue
+	rules []autoRule
+	tmpl  *templateSet
+}
+
+// autoRule is one automated violation with what the engine needs to run it cheaply.
+type autoRule struct {
+	v rules.Violation
+	// kinds are the observation kinds Fires must see: trigger kinds, required kinds and the kinds
+	// of Unless joins. Other observations cannot change its result.
+	kinds []string
+	// requires maps a trigger kind to the kinds its triggers require (attached as context).
+	requires map[string][]string
+	fam      *family
+}
+
+// New returns an Assessor over the catalogue. It panics if the embedded summary templates do not
+// parse, which a test rules out.
+func New(cat *rules.Catalogue) *Assessor {
+	ts, err := loadTemplates()
+	if err != nil {
+		panic(err)
+	}
+	a := &Assessor{cat: cat, tmpl: ts}
+	for _, v := range cat.Violations() {
+		if v.Check.Mode != "automated" || len(v.Check.Triggers) == 0 {
+			continue
+		}
+		r := autoRule{v: v, requires: map[string][]string{}, fam: familyFor(v.ID)}
+		seen := map[string]bool{}
+		add := func(k string) {
+			if k != "" && !seen[k] {
+				seen[k] = true
+				r.kinds = append(r.kinds, k)
+			}
+		}
+		for _, t := range v.Check.Triggers {
+			add(t.Kind)
+			for _, q := range t.Requires {
+				add(q)
+				if !slices.Contains(r.requires[t.Kind], q) {
+					r.requires[t.Kind] = append(r.requires[t.Kind], q)
+				}
+			}
+			if t.Unless != nil {
+				add(t.Unless.Kind)
+			}
+		}
+		a.rules = append(a.rules, r)
+	}
+	return a
+}
+
+// Catalogue returns the catalogue the assessor uses.
+func (a *Assessor) Catalogue() *rules.Catalogue { return a.cat }
+
+// obsFact lets Fires match an observation while remembering its index.
+type obsFact struct {
+	o *scanner.Observation
+	i int
+}
+
+func (f obsFact) FactKind() string                 { return f.o.Kind }
+func (f obsFact) FactAttr(name string) (any, bool) { return f.o.FactAttr(name) }
+
+// group collects the matches of one rule with one subject.
+type group struct {
+	rule    *autoRule
+	subject string
+	hits    []hit
+	trig    []int // indexes of triggering observations, in input order
+	context []int
+}
+
+// Assess returns the findings that the observations of one scan of target t support, sorted by
+// severity (most severe first), rule and subject. Every finding is in state "new" with FirstSeen
+// = LastSeen = now; the store keeps the real first-seen time and triage state across scans.
+func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) []findings.Finding {
+	sc := newScanCtx(a.cat, t, obs)
+	byKind := map[string][]rules.Fact{}
+	for i := range obs {
+		byKind[obs[i].Kind] = append(byKind[obs[i].Kind], obsFact{&obs[i], i})
+	}
+	var groups []*group
+	index := map[string]*group{}
+	var facts []rules.Fact
+	for ri := range a.rules {
+		r := &a.rules[ri]
+		facts = facts[:0]
+		for _, k := range r.kinds {
+			facts = append(facts, byKind[k]...)
+		}
+		if len(facts) == 0 {
+			continue
+		}
+		fired := a.cat.Fires(r.v, sc.category.Key, facts)
+		for _, f := range fired {
+			of, ok := f.(obsFact)
+			if !ok {
+				continue
+			}
+			h, keep := r.fam.refine(sc, &r.v, of.o)
+			if !keep {
+				continue
+			}
+			if h.subject == "" {
+				h.subject = defaultSubject(of.o)
+			}
+			key := r.v.ID + "\x00" + h.subject
+			g := index[key]
+			if g == nil {
+				g = &group{rule: r, subject: h.subject}
+				index[key] = g
+				groups = append(groups, g)
+			}
+			g.hits = append(g.hits, h)
+			g.trig = append(g.trig, of.i)
+			g.context = append(g.context, h.context...)
+			for _, q := range r.requires[of.o.Kind] {
+				g.context = append(g.context, firstN(sc.byKind[q], 20)...)
+			}
+		}
+	}
+	out := make([]findings.Finding, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, a.finding(sc, g, scanID, now))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := findings.SeverityRank(out[i].Severity), findings.SeverityRank(out[j].Severity)
+		if ri != rj {
+			return ri > rj
+		}
+		if out[i].RuleID != out[j].RuleID {
+			return out[i].RuleID < out[j].RuleID
+		}
+		return out[i].Subject < out[j].Subject
+	})
+	return out
+}
+
+func firstN(s []int, n int) []int {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// finding builds one finding from a group: the most severe adjusted severity, the strongest
+// confidence, the summary rendered from the triggering observations.
+func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) findings.Finding {
+	v := g.rule.v
+	sev := v.Severity
+	best := -1
+	for i, h := range g.hits {
+		s := h.severity
+		if s == "" {
+			s = v.Severity
+		}
+		if i == 0 || findings.SeverityRank(s) > findings.SeverityRank(sev) {
+			sev = s
+		}
+		if best < 0 || confRank(h.confidence) > confRank(g.hits[best].confidence) {
+			best = i
+		}
+	}
+	conf, reason := ConfidenceLow, rules.Text{}
+	if best >= 0 {
+		conf, reason = g.hits[best].confidence, g.hits[best].reason
+	}
+	if g.rule.fam.categoryDependent && sc.category.Suggested && sc.category.Key != "" {
+		conf = lowerConfidence(conf)
+		reason = joinText(reason, sc.category.Reason)
+	}
+	trig := uniqueInts(g.trig)
+	seen := map[int]bool{}
+	var idx []int
+	for _, i := range trig {
+		seen[i] = true
+		idx = append(idx, i)
+	}
+	for _, i := range g.context {
+		if !seen[i] {
+			seen[i] = true
+			idx = append(idx, i)
+		}
+	}
+	more := 0
+	if len(idx) > MaxObservationsPerFinding {
+		more = len(idx) - MaxObservationsPerFinding
+		idx = idx[:MaxObservationsPerFinding]
+	}
+	var obs []scanner.Observation
+	refs := map[string]bool{}
+	for _, i := range idx {
+		obs = append(obs, sc.obs[i])
+	}
+	// evidence: every observation behind the finding, including those cut from the list
+	for _, i := range append(trig, g.context...) {
+		for _, r := range sc.obs[i].EvidenceRefs {
+			refs[r] = true
+		}
+	}
+	var evid []string
+	for r := range refs {
+		evid = append(evid, r)
+	}
+	sort.Strings(evid)
+	trigObs := make([]scanner.Observation, 0, len(trig))
+	for _, i := range trig {
+		trigObs = append(trigObs, sc.obs[i])
+	}
+	sum := a.tmpl.render(sc, &v, g.subject, trigObs)
+	if more > 0 {
+		sum.ZH += fmt.Sprintf("（另有 %d 条相关观察未列出）", more)
+		sum.EN += fmt.Sprintf(" (%d more related observations not listed)", more)
+	}
+	return findings.Finding{
+		Fingerprint:      findings.Fingerprint(sc.target.ID, v.ID, g.subject),
+		TargetID:         sc.target.ID,
+		RuleID:           v.ID,
+		RuleVersion:      v.Version,
+		Subject:          g.subject,
+		Severity:         sev,
+		LegalBasis:       slices.Clone(v.LegalBasis),
+		Summary:          sum,
+		Caveat:           v.Caveat,
+		Observations:     obs,
+		EvidenceRefs:     evid,
+		FirstSeen:        now.UTC(),
+		LastSeen:         now.UTC(),
+		LastScanID:       scanID,
+		State:            findings.StateNew,
+		Confidence:       conf,
+		ConfidenceReason: reason,
+	}
+}
+
+func uniqueInts(s []int) []int {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func confRank(c string) int {
+	switch c {
+	case ConfidenceHigh:
+		return 3
+	case ConfidenceMedium:
+		return 2
+	case ConfidenceLow:
+		return 1
+	}
+	return 0
+}
+
+func lowerConfidence(c string) string {
+	if c == ConfidenceHigh {
+		return ConfidenceMedium
+	}
+	return ConfidenceLow
+}
+
+func joinText(a, b rules.Text) rules.Text {
+	j := func(x, y, sep string) string {
+		switch {
+		case x == "":
+			return y
+		case y == "":
+			return x
+		}
+		return x + sep + y
+	}
+	return rules.Text{ZH: j(a.ZH, b.ZH, "；"), EN: j(a.EN, b.EN, "; ")}
+}
+
+// defaultSubject names what a finding is about from the observation that triggered it, stable
+// across re-scans: never a file path or a time.
+func defaultSubject(o *scanner.Observation) string {
+	switch o.Kind {
+	case "apk.permission":
+		return "perm:" + o.Subject
+	case "apk.sensitive_api":
+		owner := str(o, "sdk")
+		if owner == "" {
+			owner = "app"
+		} else {
+			owner = "sdk:" + owner
+		}
+		return "api:" + str(o, "api") + "@" + owner
+	case "apk.sdk", "mp.sdk":
+		return "sdk:" + firstNonEmpty(str(o, "sdk"), o.Subject)
+	case "apk.manifest_flag":
+		return "flag:" + firstNonEmpty(str(o, "flag"), o.Subject)
+	case "apk.component":
+		return "component:" + o.Subject
+	case "apk.endpoint", "mp.domain":
+		return "host:" + firstNonEmpty(str(o, "host"), o.Subject)
+	case "mp.api_call":
+		return "mpapi:" + firstNonEmpty(str(o, "api"), o.Subject)
+	case "mp.privacy_config":
+		return "mpconfig:" + firstNonEmpty(str(o, "setting"), o.Subject)
+	case "traffic.pi_sent":
+		return "pi:" + strings.Join(strs(o, "pi"), "+") + "->" + str(o, "host")
+	case "traffic.tracker_contacted":
+		return "tracker:" + firstNonEmpty(str(o, "host"), o.Subject)
+	case "policy.element":
+		return "element:" + firstNonEmpty(str(o, "element"), o.Subject)
+	case "policy.separate_consent", "policy.pi_declared":
+		return "pi:" + strings.Join(strs(o, "pi"), "+")
+	case "policy.sdk_declared":
+		return "sdk:" + str(o, "sdk")
+	case "policy.document":
+		// the locator may be a temporary path; the claim is about the target's policy
+		if b, ok := o.Attributes["is_privacy_policy"].(bool); ok && !b {
+			return "policy:not_privacy_policy"
+		}
+		return "policy:document"
+	case "scan.inventory":
+		return "policy:none"
+	}
+	return o.Kind + ":" + o.Subject
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// str returns a string attribute ("" when absent or of another type).
+func str(o *scanner.Observation, name string) string {
+	v, _ := o.Attributes[name].(string)
+	return v
+}
+
+// boolAttr returns a bool attribute and whether it was a bool.
+func boolAttr(o *scanner.Observation, name string) (bool, bool) {
+	v, ok := o.Attributes[name].(bool)
+	return v, ok
+}
+
+// intAttr returns a numeric attribute as int.
+func intAttr(o *scanner.Observation, name string) (int, bool) {
+	switch x := o.Attributes[name].(type) {
+	case int:
+		return x, true
+	case int64:
+		return int(x), true
+	case int32:
+		return int(x), true
+	case float64:
+		return int(x), true
+	case uint64:
+		return int(x), true
+	}
+	return 0, false
+}
+
+// strs returns a list attribute as strings ([]string, []any of strings, or one string).
+func strs(o *scanner.Observation, name string) []string {
+	switch x := o.Attributes[name].(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	case string:
+		if x != "" {
+			return []string{x}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package assess
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+var t0 = time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+
+func mustCatalogue(t testing.TB) *rules.Catalogue {
+	t.Helper()
+	cat, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// exampleObservations turns a rule example into what inspectors would have emitted.
+func exampleObservations(ex rules.Example) []scanner.Observation {
+	out := make([]scanner.Observation, 0, len(ex.Observations))
+	for _, f := range ex.Observations {
+		out = append(out, scanner.Observation{Kind: f.Kind, Subject: f.Subject, Attributes: f.Attributes,
+			EvidenceRefs: []string{"example-" + f.Kind}, Inspector: "example", InspectorVersion: "1"})
+	}
+	return out
+}
+
+func raised(fs []findings.Finding, rule string) []findings.Finding {
+	var out []findings.Finding
+	for _, f := range fs {
+		if f.RuleID == rule {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var (
+	han   = regexp.MustCompile(`\p{Han}`)
+	latin = regexp.MustCompile(`\b[A-Za-z]{2,}\b`)
+)
+
+// TestCatalogueExamplesThroughAssess: every automated violation fires on each of its positive
+// examples and stays silent on each negative one, driven from violations.yaml, through Assess
+// (families, vetoes and grouping included), and every finding it raises is complete.
+func TestCatalogueExamplesThroughAssess(t *testing.T) {
+	cat := mustCatalogue(t)
+	a := New(cat)
+	n := 0
+	for _, v := range cat.Violations() {
+		if v.Check.Mode != "automated" {
+			continue
+		}
+		n++
+		if len(v.Check.Examples.Positive) == 0 || len(v.Check.Examples.Negative) == 0 {
+			t.Errorf("%s: automated rule without positive and negative examples", v.ID)
+		}
+		for i, ex := range v.Check.Examples.Positive {
+			target := scanner.Target{ID: "example:" + v.ID, Category: ex.Category}
+			fs := a.Assess(target, "scan-1", exampleObservations(ex), t0)
+			got := raised(fs, v.ID)
+			if len(got) == 0 {
+				t.Errorf("%s positive #%d (%s): did not fire; raised %v", v.ID, i+1, ex.Note, ruleIDs(fs))
+				continue
+			}
+			for _, f := range got {
+				checkFinding(t, cat, v, f)
+			}
+		}
+		for i, ex := range v.Check.Examples.Negative {
+			target := scanner.Target{ID: "example:" + v.ID, Category: ex.Category}
+			if got := raised(a.Assess(target, "scan-1", exampleObservations(ex), t0), v.ID); len(got) > 0 {
+				t.Errorf("%s negative #%d (%s): fired with subject %q: %s", v.ID, i+1, ex.Note, got[0].Subject, got[0].Summary.ZH)
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d automated violations in the catalogue", n)
+	}
+}
+
+func ruleIDs(fs []findings.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.RuleID+" "+f.Subject)
+	}
+	return out
+}
+
+// checkFinding asserts what every finding must carry.
+func checkFinding(t *testing.T, cat *rules.Catalogue, v rules.Violation, f findings.Finding) {
+	t.Helper()
+	fb := fallbackSummary(&v, f.Subject)
+	switch {
+	case f.Fingerprint != findings.Fingerprint(f.TargetID, f.RuleID, f.Subject):
+		t.Errorf("%s: fingerprint %s does not match", v.ID, f.Fingerprint)
+	case f.RuleVersion != v.Version || f.Severity == "" || len(f.LegalBasis) == 0 || f.LegalBasis[0] != v.LegalBasis[0]:
+		t.Errorf("%s: rule version, severity or legal basis wrong: %+v", v.ID, f)
+	case f.Summary == fb:
+		t.Errorf("%s: summary fell back to the rule title (no template for kind %s?)", v.ID, f.Observations[0].Kind)
+	case !han.MatchString(f.Summary.ZH) || len(latin.FindAllString(f.Summary.EN, -1)) < 5:
+		t.Errorf("%s: summary not zh + en: %+v", v.ID, f.Summary)
+	case strings.Contains(f.Summary.ZH+f.Summary.EN, "<no value>") || strings.Contains(f.Summary.ZH+f.Summary.EN, "%!"):
+		t.Errorf("%s: summary has unfilled values: %+v", v.ID, f.Summary)
+	case f.Confidence == "" || f.ConfidenceReason.ZH == "" || f.ConfidenceReason.EN == "":
+		t.Errorf("%s: no confidence or reason: %q %+v", v.ID, f.Confidence, f.ConfidenceReason)
+	case len(f.Observations) == 0 || len(f.EvidenceRefs) == 0:
+		t.Errorf("%s: no observations or evidence", v.ID)
+	case f.Subject == "" || strings.Contains(f.Subject, "/tmp") || strings.Contains(f.Subject, "https://"):
+		t.Errorf("%s: unstable subject %q", v.ID, f.Subject)
+	case f.State != findings.StateNew || f.LastScanID != "scan-1":
+		t.Errorf("%s: state %s scan %s", v.ID, f.State, f.LastScanID)
+	}
+	if _, ok := cat.Violation(f.RuleID); !ok {
+		t.Errorf("unknown rule %s", f.RuleID)
+	}
+}
+
+// Every automated violation belongs to exactly one family, so none falls to the generic engine
+// without a reviewed subject and confidence.
+func TestEveryAutomatedViolationHasAFamily(t *testing.T) {
+	cat := mustCatalogue(t)
+	count := map[string]int{}
+	for _, f := range families {
+		for _, id := range f.ids {
+			count[id]++
+			if v, ok := cat.Violation(id); !ok || v.Check.Mode != "automated" {
+				t.Errorf("family %s lists %s, which is not an automated violation", f.name, id)
+			}
+		}
+	}
+	for _, v := range cat.Violations() {
+		if v.Check.Mode == "automated" && count[v.ID] != 1 {
+			t.Errorf("%s is in %d families, want 1", v.ID, count[v.ID])
+		}
+	}
+}
+
+// Every trigger kind of every automated rule has a template.
+func TestEveryTriggerKindHasATemplate(t *testing.T) {
+	cat := mustCatalogue(t)
+	ts, err := loadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, v := range cat.Violations() {
+		for _, tr := range v.Check.Triggers {
+			if _, ok := ts.lookup(v.ID, tr.Kind); !ok {
+				t.Errorf("no summary template for %s, kind %s", v.ID, tr.Kind)
+			}
+			used[v.ID+"|"+tr.Kind] = true
+		}
+	}
+	for _, k := range ts.templateKeys() {
+		if !used[k] {
+			t.Errorf("template %s matches no trigger of the catalogue", k)
+		}
+	}
+}

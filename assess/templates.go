@@ -1,0 +1,400 @@
+package assess
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+//go:embed templates.yaml
+var templatesYAML []byte
+
+// templateFile is templates.yaml: summary templates per (rule, observation kind), and the names
+// of the policy elements they use.
+type templateFile struct {
+	Version   int                   `yaml:"version"`
+	Elements  map[string]rules.Text `yaml:"elements"`
+	Templates []templateEntry       `yaml:"templates"`
+}
+
+type templateEntry struct {
+	Rules []string `yaml:"rules"`
+	Kind  string   `yaml:"kind"` // observation kind of the triggering observation, "*" for any
+	ZH    string   `yaml:"zh"`
+	EN    string   `yaml:"en"`
+}
+
+type compiled struct{ zh, en *template.Template }
+
+type templateSet struct {
+	elements map[string]rules.Text
+	byKey    map[string]compiled // rule + "|" + kind
+}
+
+func loadTemplates() (*templateSet, error) {
+	var tf templateFile
+	dec := yaml.NewDecoder(bytes.NewReader(templatesYAML))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tf); err != nil {
+		return nil, fmt.Errorf("assess/templates.yaml: %w", err)
+	}
+	ts := &templateSet{elements: tf.Elements, byKey: map[string]compiled{}}
+	for n, e := range tf.Templates {
+		if len(e.Rules) == 0 || e.Kind == "" || e.ZH == "" || e.EN == "" {
+			return nil, fmt.Errorf("assess/templates.yaml: template %d: rules, kind, zh and en are required", n+1)
+		}
+		name := strings.Join(e.Rules, ",") + "|" + e.Kind
+		zh, err := template.New(name + "/zh").Funcs(ts.funcs("zh")).Option("missingkey=error").Parse(e.ZH)
+		if err != nil {
+			return nil, fmt.Errorf("assess/templates.yaml: %s zh: %w", name, err)
+		}
+		en, err := template.New(name + "/en").Funcs(ts.funcs("en")).Option("missingkey=error").Parse(e.EN)
+		if err != nil {
+			return nil, fmt.Errorf("assess/templates.yaml: %s en: %w", name, err)
+		}
+		for _, r := range e.Rules {
+			key := r + "|" + e.Kind
+			if _, dup := ts.byKey[key]; dup {
+				return nil, fmt.Errorf("assess/templates.yaml: two templates for rule %s, kind %s", r, e.Kind)
+			}
+			ts.byKey[key] = compiled{zh, en}
+		}
+	}
+	return ts, nil
+}
+
+// lookup finds the template for a rule and the kind of its triggering observation.
+func (ts *templateSet) lookup(rule, kind string) (compiled, bool) {
+	if c, ok := ts.byKey[rule+"|"+kind]; ok {
+		return c, true
+	}
+	c, ok := ts.byKey[rule+"|*"]
+	return c, ok
+}
+
+// catalogue is set per render; funcs read it through the data (templates are shared).
+func (ts *templateSet) funcs(lang string) template.FuncMap {
+	sep := "、"
+	if lang == "en" {
+		sep = ", "
+	}
+	return template.FuncMap{
+		"list": func(s []string) string { return strings.Join(s, sep) },
+		"pi": func(d *tmplData, ids []string) string {
+			return piNames(d.cat, ids, lang)
+		},
+		"sdk": func(d *tmplData, ids []string) string {
+			var out []string
+			for _, id := range ids {
+				name := id
+				if s, ok := d.cat.SDK(id); ok {
+					name = pick(s.Name, lang)
+					if name == "" {
+						name = id
+					}
+				}
+				out = append(out, name)
+			}
+			return strings.Join(out, sep)
+		},
+		"perm": func(s []string) string {
+			out := make([]string, len(s))
+			for i, p := range s {
+				out[i] = strings.TrimPrefix(p, "android.permission.")
+			}
+			return strings.Join(out, sep)
+		},
+		"elem": func(id string) string {
+			if t, ok := ts.elements[id]; ok {
+				return pick(t, lang)
+			}
+			return id
+		},
+		"secs": func(ms int) string {
+			if ms < 0 {
+				ms = -ms
+			}
+			return fmt.Sprintf("%.1f", float64(ms)/1000)
+		},
+		"quote": func(s string) string {
+			s = strings.Join(strings.Fields(s), " ")
+			if utf8.RuneCountInString(s) > 60 {
+				r := []rune(s)
+				s = string(r[:60]) + "…"
+			}
+			return s
+		},
+		"more": func(s []string, n int) []string {
+			if len(s) > n {
+				return s[:n]
+			}
+			return s
+		},
+		"rest": func(s []string, n int) int { return max(0, len(s)-n) },
+		"first": func(s []string) string {
+			if len(s) == 0 {
+				return ""
+			}
+			return s[0]
+		},
+		"has": func(s []string, v string) bool { return slices.Contains(s, v) },
+	}
+}
+
+func pick(t rules.Text, lang string) string {
+	if lang == "en" {
+		return t.EN
+	}
+	return t.ZH
+}
+
+// piNames renders PI category ids by their names in one language.
+func piNames(cat *rules.Catalogue, ids []string, lang string) string {
+	sep := "、"
+	if lang == "en" {
+		sep = ", "
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		name := id
+		if cat != nil {
+			if p, ok := cat.PICategory(id); ok && pick(p.Name, lang) != "" {
+				name = pick(p.Name, lang)
+			}
+		}
+		out = append(out, name)
+	}
+	return strings.Join(out, sep)
+}
+
+// tmplData is what a summary template sees: the triggering observations and the attributes
+// collected from them (sorted, unique), the category, and a little of the rest of the scan.
+type tmplData struct {
+	cat   *rules.Catalogue
+	D     *tmplData // the data itself, for funcs that need the catalogue: {{pi .D .PI}}
+	Rule  string
+	Kind  string
+	Count int
+	Obs   []scanner.Observation
+
+	Subject     string
+	PI          []string
+	OutsidePI   []string // PI not among the category's necessary PI
+	SensitivePI []string
+	Undeclared  []string // PI the policy does not declare
+	NoSeparate  []string // sensitive PI the policy has no separate consent for
+	Hosts       []string
+	SDKs        []string
+	APIs        []string
+	Permissions []string
+	Callers     []string
+	Files       []string
+	Phases      []string
+	Detectors   []string
+	Elements    []string
+	Settings    []string
+	Components  []string
+	Actions     []string
+	Flags       []string
+	Quotes      []string
+	Titles      []string
+	Via         []string
+	// PersistentPI are the non-resettable identifiers and the app list among PI.
+	PersistentPI []string
+	KnownValue  bool
+	OwnCode     bool // a sensitive API called from the app's own code (no SDK)
+	HasOffset   bool
+	OffsetMS    int // the offset furthest before (or after) consent
+	Line        int
+
+	Category          string
+	CategoryZH        string
+	CategoryEN        string
+	CategorySuggested bool
+	NoPICategory      bool
+
+	PolicyTitle string
+	ScanSDKs    []string // every SDK the package embeds
+	// ScanSensitive is the sensitive PI the scan saw reached (permissions, APIs, traffic).
+	ScanSensitive []string
+	// ScanPractice: the scan looked at an app, a mini-program or traffic, not only a policy.
+	ScanPractice bool
+	TargetSDK   int
+}
+
+func (ts *templateSet) render(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Observation) rules.Text {
+	d := buildData(sc, v, subject, obs)
+	c, ok := ts.lookup(v.ID, d.Kind)
+	if !ok {
+		return fallbackSummary(v, subject)
+	}
+	var zh, en bytes.Buffer
+	if err := c.zh.Execute(&zh, d); err != nil {
+		return fallbackSummary(v, subject)
+	}
+	if err := c.en.Execute(&en, d); err != nil {
+		return fallbackSummary(v, subject)
+	}
+	return rules.Text{ZH: strings.TrimSpace(zh.String()), EN: strings.TrimSpace(en.String())}
+}
+
+// fallbackSummary is used when no template fits; a test makes sure the catalogue's examples never
+// need it.
+func fallbackSummary(v *rules.Violation, subject string) rules.Text {
+	return rules.Text{ZH: v.Title.ZH + "：" + subject, EN: v.Title.EN + ": " + subject}
+}
+
+type set map[string]bool
+
+func (s set) add(v ...string) {
+	for _, x := range v {
+		if x != "" {
+			s[x] = true
+		}
+	}
+}
+
+func (s set) sorted() []string {
+	out := make([]string, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Observation) *tmplData {
+	d := &tmplData{cat: sc.cat, Rule: v.ID, Count: len(obs), Obs: obs, Subject: subject, TargetSDK: sc.targetSDK}
+	d.D = d
+	if len(obs) > 0 {
+		d.Kind = obs[0].Kind
+	}
+	pi, hosts, sdks, apis, perms, callers, files, phases, dets, elems, settings, comps, actions, flags, quotes :=
+		set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}
+	titles, via := set{}, set{}
+	first := true
+	for i := range obs {
+		o := &obs[i]
+		pi.add(strs(o, "pi")...)
+		hosts.add(str(o, "host"))
+		sdks.add(str(o, "sdk"))
+		apis.add(str(o, "api"))
+		callers.add(str(o, "caller_class"))
+		files.add(str(o, "file"))
+		phases.add(str(o, "phase"))
+		dets.add(str(o, "detector"))
+		elems.add(str(o, "element"))
+		settings.add(str(o, "setting"))
+		flags.add(str(o, "flag"))
+		quotes.add(str(o, "quote"))
+		titles.add(str(o, "title"))
+		via.add(strs(o, "via")...)
+		actions.add(strs(o, "actions")...)
+		switch o.Kind {
+		case "apk.permission":
+			perms.add(firstNonEmpty(str(o, "permission"), o.Subject))
+		case "apk.component":
+			comps.add(o.Subject)
+		case "apk.sensitive_api":
+			if str(o, "sdk") == "" {
+				d.OwnCode = true
+			}
+		case "mp.api_call":
+			if n, ok := intAttr(o, "line"); ok && d.Line == 0 {
+				d.Line = n
+			}
+		}
+		if kv, _ := boolAttr(o, "known_value"); kv {
+			d.KnownValue = true
+		}
+		if off, ok := intAttr(o, "offset_ms"); ok {
+			if first || abs(off) > abs(d.OffsetMS) {
+				d.OffsetMS = off
+			}
+			d.HasOffset, first = true, false
+		}
+	}
+	d.PI, d.Hosts, d.SDKs, d.APIs, d.Permissions = pi.sorted(), hosts.sorted(), sdks.sorted(), apis.sorted(), perms.sorted()
+	d.Callers, d.Files, d.Phases, d.Detectors, d.Elements = callers.sorted(), files.sorted(), phases.sorted(), dets.sorted(), elems.sorted()
+	d.Settings, d.Components, d.Actions, d.Flags, d.Quotes = settings.sorted(), comps.sorted(), actions.sorted(), flags.sorted(), quotes.sorted()
+	d.Titles, d.Via = titles.sorted(), via.sorted()
+	for _, p := range d.PI {
+		switch p {
+		case "device_id_hw", "device_id_sim", "mac_address", "app_list":
+			d.PersistentPI = append(d.PersistentPI, p)
+		}
+	}
+	d.ScanSensitive = sc.sensitiveSeen
+	d.ScanPractice = sc.hasApp() || sc.has("traffic.pi_sent")
+
+	if ac, ok := sc.cat.AppCategory(sc.category.Key); ok {
+		d.Category, d.CategoryZH, d.CategoryEN = ac.Key, strings.TrimSuffix(ac.Name.ZH, "类")+"类", ac.Name.EN
+		d.CategorySuggested = sc.category.Suggested
+		d.NoPICategory = ac.NoPIRequired
+		for _, p := range d.PI {
+			if !sc.cat.IsNecessaryPI(ac.Key, p) {
+				d.OutsidePI = append(d.OutsidePI, p)
+			}
+		}
+	}
+	declared, separate := set{}, set{}
+	for _, i := range sc.byKind["policy.pi_declared"] {
+		declared.add(strs(&sc.obs[i], "pi")...)
+	}
+	for _, i := range sc.byKind["policy.separate_consent"] {
+		if b, _ := boolAttr(&sc.obs[i], "present"); b {
+			separate.add(strs(&sc.obs[i], "pi")...)
+		}
+	}
+	for _, p := range d.PI {
+		if sc.cat.IsSensitive(p) {
+			d.SensitivePI = append(d.SensitivePI, p)
+			if !separate[p] {
+				d.NoSeparate = append(d.NoSeparate, p)
+			}
+		}
+		if !declared[p] {
+			d.Undeclared = append(d.Undeclared, p)
+		}
+	}
+	for _, i := range sc.byKind["policy.document"] {
+		if t := str(&sc.obs[i], "title"); t != "" && d.PolicyTitle == "" {
+			d.PolicyTitle = t
+		}
+	}
+	scanSDKs := set{}
+	for _, k := range []string{"apk.sdk", "mp.sdk"} {
+		for _, i := range sc.byKind[k] {
+			scanSDKs.add(str(&sc.obs[i], "sdk"))
+		}
+	}
+	d.ScanSDKs = scanSDKs.sorted()
+	return d
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// templateKeys lists the (rule, kind) keys the set holds, for tests.
+func (ts *templateSet) templateKeys() []string {
+	var out []string
+	for k := range ts.byKey {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
