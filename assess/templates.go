@@ -211,11 +211,11 @@ type tmplData struct {
 	Via         []string
 	// PersistentPI are the non-resettable identifiers and the app list among PI.
 	PersistentPI []string
-	KnownValue  bool
-	OwnCode     bool // a sensitive API called from the app's own code (no SDK)
-	HasOffset   bool
-	OffsetMS    int // the offset furthest before (or after) consent
-	Line        int
+	KnownValue   bool
+	OwnCode      bool // a sensitive API called from the app's own code (no SDK)
+	HasOffset    bool
+	OffsetMS     int // the offset furthest before (or after) consent
+	Line         int
 
 	Category          string
 	CategoryZH        string
@@ -229,7 +229,7 @@ type tmplData struct {
 	ScanSensitive []string
 	// ScanPractice: the scan looked at an app, a mini-program or traffic, not only a policy.
 	ScanPractice bool
-	TargetSDK   int
+	TargetSDK    int
 }
 
 func (ts *templateSet) render(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Observation) rules.Text {
