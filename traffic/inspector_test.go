@@ -104,11 +104,16 @@ func TestInspectHARConsent(t *testing.T) {
 // golden compares v as indented JSON with testdata/golden/name (-update rewrites it).
 func golden(t *testing.T, name string, v any) {
 	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
+	var got []byte
+	if s, ok := v.(string); ok {
+		got = []byte(s)
+	} else {
+		j, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(j, '\n')
 	}
-	got = append(got, '\n')
 	p := filepath.Join("testdata", "golden", name)
 	if *update {
 		if err := os.WriteFile(p, got, 0o644); err != nil {
@@ -257,5 +262,24 @@ func TestObservationsDeclared(t *testing.T) {
 				t.Errorf("%s: attribute %s not declared", o.Kind, name)
 			}
 		}
+	}
+}
+
+func TestWriteTimeline(t *testing.T) {
+	f, err := os.Open("testdata/consent.har")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, _, err := AnalyseHAR(f, testCatalogue(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"zh", "en"} {
+		var b strings.Builder
+		if err := res.WriteTimeline(&b, lang); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "timeline_"+lang+".txt", b.String())
 	}
 }
