@@ -138,6 +138,9 @@ func (a *Analyzer) host(h string) int32 {
 // Add analyses one entry.
 func (a *Analyzer) Add(e *Entry) {
 	a.entries++
+	if e.Blocked {
+		return
+	}
 	u, err := parseRequestURL(string(e.Request.URL))
 	if err != nil {
 		a.errorf("entry %d: request.url: %v", e.Index, err)
@@ -346,7 +349,6 @@ func (a *Analyzer) Finish(info *Info) *Result {
 		}
 		return x.entry < y.entry
 	}
-	type rowKey struct{ entry int32 }
 	rows := map[int32]*TimelineRow{}
 	for _, h := range a.hits {
 		g := a.groups[h.group]

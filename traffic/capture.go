@@ -97,6 +97,7 @@ type harRecorder struct {
 	last     time.Time
 	dropped  int
 	blocked  []string
+	refused  map[proto.NetworkRequestID]bool
 }
 
 func headerList(h proto.NetworkHeaders) []NV {
@@ -251,6 +252,7 @@ func (r *harRecorder) finished(id proto.NetworkRequestID, size float64, failed s
 	if failed != "" {
 		r.mu.Lock()
 		ent.Response.StatusText = flexString("failed: " + failed)
+		ent.Blocked = r.refused[id]
 		r.mu.Unlock()
 		return
 	}
@@ -401,7 +403,7 @@ func Capture(ctx context.Context, pageURL string, o CaptureOptions) (*LiveCaptur
 	}
 	defer func() { _ = page.Close() }()
 	rec := &harRecorder{max: o.MaxEntries, maxBody: o.MaxBodyBytes, byID: map[proto.NetworkRequestID]*Entry{},
-		extra: map[proto.NetworkRequestID][]NV{}, inflight: map[proto.NetworkRequestID]bool{}, last: time.Now()}
+		extra: map[proto.NetworkRequestID][]NV{}, inflight: map[proto.NetworkRequestID]bool{}, refused: map[proto.NetworkRequestID]bool{}, last: time.Now()}
 	_ = proto.EmulationSetDeviceMetricsOverride{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}.Call(page)
 	if err := (proto.NetworkEnable{MaxPostDataSize: gson.Int(o.MaxBodyBytes)}).Call(page); err != nil {
 		return lc, fmt.Errorf("traffic: network domain: %w", err)
@@ -414,6 +416,10 @@ func Capture(ctx context.Context, pageURL string, o CaptureOptions) (*LiveCaptur
 			go func() {
 				if err := guard.Check(ctx, e.Request.URL); err != nil {
 					rec.mu.Lock()
+					rec.refused[e.NetworkID] = true
+					if ent := rec.byID[e.NetworkID]; ent != nil {
+						ent.Blocked = true
+					}
 					if len(rec.blocked) < 100 {
 						rec.blocked = append(rec.blocked, fmt.Sprintf("blocked %s: %v", truncate(e.Request.URL, 200), err))
 					}

@@ -69,6 +69,9 @@ type Entry struct {
 	Response        Response   `json:"response"`
 	ServerIPAddress flexString `json:"serverIPAddress,omitempty"`
 	ResourceType    flexString `json:"_resourceType,omitempty"`
+	// Blocked is set by pilmon's live capture when its SSRF guard refused the request: it never
+	// left the machine, so it is not analysed as sent.
+	Blocked bool `json:"_pilmon_blocked,omitempty"`
 
 	// Index is the entry's position in log.entries (0-based), set by the reader.
 	Index int `json:"-"`

@@ -283,3 +283,15 @@ func TestWriteTimeline(t *testing.T) {
 		golden(t, "timeline_"+lang+".txt", b.String())
 	}
 }
+
+// TestBlockedEntriesNotSent: a request the capture's guard refused never left the machine.
+func TestBlockedEntriesNotSent(t *testing.T) {
+	har := `{"log":{"entries":[{"_pilmon_blocked":true,"request":{"url":"http://10.0.0.1/?imei=358240051111110"}},{"request":{"url":"http://t.example/?imei=358240051111110"}}]}}`
+	res, info, err := AnalyseHAR(strings.NewReader(har), nil, Options{})
+	if err != nil || info.Read != 2 {
+		t.Fatal(err, info)
+	}
+	if len(res.Observations) != 1 || res.Observations[0].Attributes["host"] != "t.example" {
+		t.Errorf("blocked entry analysed: %v", res.Observations)
+	}
+}
