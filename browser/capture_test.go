@@ -279,11 +279,12 @@ func TestCaptureToEvidenceAndPDF(t *testing.T) {
 // A capture with its own Chromium process and profile, the default mode.
 func TestCaptureOwnProcess(t *testing.T) {
 	_, base := testBrowser(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the profile directory goes here; it must be gone afterwards
 	b, err := New(Options{Allow: []string{"*.allowed.test"}, HostResolverRules: "MAP *.allowed.test 127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := os.ReadDir(os.TempDir())
 	c, err := b.Capture(context.Background(), base+"/final", CaptureOptions{NoScreenshot: true, NoMHTML: true})
 	if err != nil {
 		t.Fatal(err)
@@ -291,16 +292,10 @@ func TestCaptureOwnProcess(t *testing.T) {
 	if !strings.Contains(string(c.HTML), "final page") {
 		t.Errorf("html %s", c.HTML)
 	}
-	after, _ := os.ReadDir(os.TempDir())
-	count := func(es []os.DirEntry) (n int) {
-		for _, e := range es {
-			if strings.HasPrefix(e.Name(), "pilmon-chromium-") {
-				n++
-			}
+	left, _ := os.ReadDir(tmp)
+	for _, e := range left {
+		if strings.HasPrefix(e.Name(), "pilmon-chromium-") {
+			t.Errorf("profile directory %s left behind", e.Name())
 		}
-		return
-	}
-	if count(after) > count(before) {
-		t.Errorf("profile directory left behind")
 	}
 }
