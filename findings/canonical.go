@@ -34,13 +34,9 @@ func normalize(f Finding) Finding {
 
 // canonicalObservations sorts observations by (kind, subject), breaking ties by their canonical
 // encoding so that the order never depends on the order an inspector emitted them in, and drops
-// exact duplicates.
+// exact duplicates. Encodings are computed only for ties, which are rare.
 func canonicalObservations(obs []scanner.Observation) []scanner.Observation {
-	type keyed struct {
-		o   scanner.Observation
-		enc []byte
-	}
-	ks := make([]keyed, 0, len(obs))
+	out := make([]scanner.Observation, 0, len(obs))
 	for _, o := range obs {
 		o.EvidenceRefs = sortedSet(o.EvidenceRefs)
 		if len(o.EvidenceRefs) == 0 {
@@ -49,31 +45,53 @@ func canonicalObservations(obs []scanner.Observation) []scanner.Observation {
 		if len(o.Attributes) == 0 {
 			o.Attributes = nil
 		}
-		enc, err := encodeCanonical(o)
-		if err != nil {
-			// Unencodable attribute values (NaN, channels) fail later in the whole encode; keep
-			// the observation so that the error surfaces there with its context.
-			enc = nil
-		}
-		ks = append(ks, keyed{o, enc})
+		out = append(out, o)
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		if c := strings.Compare(a.o.Kind, b.o.Kind); c != 0 {
+	byKey := func(a, b scanner.Observation) int {
+		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
 			return c
 		}
-		if c := strings.Compare(a.o.Subject, b.o.Subject); c != 0 {
-			return c
+		return strings.Compare(a.Subject, b.Subject)
+	}
+	slices.SortStableFunc(out, byKey)
+	for i := 0; i < len(out); {
+		j := i + 1
+		for j < len(out) && byKey(out[i], out[j]) == 0 {
+			j++
 		}
-		return bytes.Compare(a.enc, b.enc)
-	})
-	out := make([]scanner.Observation, 0, len(ks))
+		if j-i > 1 {
+			n := breakTies(out[i:j])
+			out = slices.Delete(out, i+n, j)
+			j = i + n
+		}
+		i = j
+	}
+	return out
+}
+
+// breakTies orders observations with equal kind and subject by their encoding, moves exact
+// duplicates out, and returns how many distinct ones lead the slice. An observation that does not
+// encode is kept; the encoding of the whole finding reports the error.
+func breakTies(group []scanner.Observation) int {
+	type keyed struct {
+		o   scanner.Observation
+		enc []byte
+	}
+	ks := make([]keyed, len(group))
+	for i, o := range group {
+		enc, _ := encodeCanonical(o)
+		ks[i] = keyed{o, enc}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return bytes.Compare(a.enc, b.enc) })
+	n := 0
 	for i, k := range ks {
 		if i > 0 && k.enc != nil && bytes.Equal(k.enc, ks[i-1].enc) {
 			continue
 		}
-		out = append(out, k.o)
+		group[n] = k.o
+		n++
 	}
-	return out
+	return n
 }
 
 // sortedSet returns the sorted, de-duplicated copy of s, never nil.

@@ -4,7 +4,7 @@ import "github.com/redis/go-redis/v9"
 
 // The Lua scripts are the only writers of finding hashes, histories and indexes; each runs
 // atomically on the server. Index key names are built from the prefix (ARGV[1]) because they depend
-// on stored values (the current state, the old severity).
+// on stored values (the current state).
 
 // upsertScript: KEYS finding, history; ARGV prefix, fp, target, rule, severity, rank, content json,
 // evidence ("\n"-joined, sorted), first_seen, last_seen, last_seen_ns (19 digits), score, scan id,
@@ -20,26 +20,21 @@ local function index(state)
   redis.call('ZADD', p .. 'idx:state:' .. state, score, fp)
   redis.call('ZADD', p .. 'idx:target:' .. target, score, fp)
   redis.call('ZADD', p .. 'idx:rule:' .. rule, score, fp)
-  redis.call('ZADD', p .. 'idx:severity:' .. sev, score, fp)
 end
 
-if redis.call('EXISTS', fkey) == 0 then
+local cur = redis.call('HMGET', fkey, 'state', 'last_seen_ns', 'evidence', 'score')
+local state = cur[1]
+if not state then
   redis.call('HSET', fkey, 'json', content, 'evidence', ev, 'target', target, 'rule', rule,
     'severity', sev, 'sev_rank', rank, 'state', 'new', 'first_seen', fs, 'last_seen', ls,
-    'last_seen_ns', lsns, 'last_scan_id', scan, 'not_reobserved_since', '')
+    'last_seen_ns', lsns, 'score', score, 'last_scan_id', scan, 'not_reobserved_since', '')
   redis.call('RPUSH', hkey, hist)
   index('new')
   redis.call('SADD', p .. 'idx:known:target', target)
   redis.call('SADD', p .. 'idx:known:rule', rule)
-  redis.call('SADD', p .. 'idx:known:severity', sev)
   return 1
 end
-
-local cur = redis.call('HMGET', fkey, 'state', 'severity', 'last_seen_ns', 'evidence')
-local state, oldsev, oldns, oldev = cur[1], cur[2] or '', cur[3] or '', cur[4] or ''
-if not state then
-  return redis.error_reply('finding ' .. fp .. ' has no state field')
-end
+local oldns, oldev, oldscore = cur[2] or '', cur[3] or '', cur[4] or ''
 
 local seen, list = {}, {}
 for _, s in ipairs({oldev, ev}) do
@@ -62,12 +57,10 @@ if lsns < oldns then
 end
 
 redis.call('HSET', fkey, 'json', content, 'evidence', merged, 'severity', sev, 'sev_rank', rank,
-  'last_seen', ls, 'last_seen_ns', lsns, 'last_scan_id', scan, 'not_reobserved_since', '')
-if oldsev ~= sev then
-  redis.call('ZREM', p .. 'idx:severity:' .. oldsev, fp)
-  redis.call('SADD', p .. 'idx:known:severity', sev)
+  'last_seen', ls, 'last_seen_ns', lsns, 'score', score, 'last_scan_id', scan, 'not_reobserved_since', '')
+if oldscore ~= score then
+  index(state)
 end
-index(state)
 return 0
 `)
 

@@ -26,14 +26,17 @@ import (
 //	    evidence              evidence references, the union over every scan, "\n"-separated
 //	    state first_seen last_seen last_scan_id not_reobserved_since
 //	                          the lifecycle, owned by the store and the triage state machine
-//	    target rule severity sev_rank last_seen_ns deadline document_no
+//	    target rule severity sev_rank last_seen_ns score deadline document_no
 //	                          indexed and bookkeeping fields
 //	finding:{fp}:history    list of JSON Transition, append-only (RPUSH only, never rewritten)
-//	idx:all, idx:state:{s}, idx:target:{id}, idx:rule:{id}, idx:severity:{sev}
+//	idx:all, idx:state:{s}, idx:target:{id}, idx:rule:{id}
 //	                        sorted sets of fingerprints, score = severity rank × 1e13 + last seen
-//	                        (Unix ms), so ZREVRANGE lists the most severe first, then the newest
-//	idx:known:target, idx:known:rule, idx:known:severity
-//	                        sets naming the target, rule and severity indexes that exist (Counts)
+//	                        (Unix ms), so ZREVRANGE lists the most severe first, then the newest.
+//	                        Severity has no index of its own: the score range
+//	                        [rank × 1e13, (rank+1) × 1e13) of any index selects it, which saves a
+//	                        sorted-set write on every upsert (the most expensive part of one)
+//	idx:known:target, idx:known:rule
+//	                        sets naming the target and rule indexes that exist (Counts)
 //	jobs, jobs:dead, events streams (jobs.go)
 //
 // Get assembles a Finding from the hash; MarshalCanonical of that Finding is the full canonical form.
@@ -67,6 +70,16 @@ var severityRanks = map[rules.Severity]int64{"critical": 5, "high": 4, "medium":
 
 // SeverityRank orders severities: critical 5, high 4, medium 3, low 2, info 1, anything else 0.
 func SeverityRank(s rules.Severity) int { return int(severityRanks[s]) }
+
+// severityRange is the score range of severity sev in every index, as ZRANGEBYSCORE bounds; an
+// unknown severity gets an empty range.
+func severityRange(sev rules.Severity) (lo, hi string) {
+	r, ok := severityRanks[sev]
+	if !ok {
+		return "1", "(1"
+	}
+	return strconv.FormatInt(r*1e13, 10), "(" + strconv.FormatInt((r+1)*1e13, 10)
+}
 
 // Severities lists the known severities, most severe first.
 var Severities = []rules.Severity{"critical", "high", "medium", "low", "info"}
@@ -348,8 +361,10 @@ func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
 	if q.RuleID != "" {
 		keys = append(keys, s.idxKey("rule", q.RuleID))
 	}
+	// The severity filter is a score range (see the layout above).
+	lo, hi := "-inf", "+inf"
 	if q.Severity != "" {
-		keys = append(keys, s.idxKey("severity", string(q.Severity)))
+		lo, hi = severityRange(q.Severity)
 	}
 	var fps []string
 	var total int64
@@ -360,8 +375,8 @@ func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
 			key = keys[0]
 		}
 		pipe := s.rdb.Pipeline()
-		card := pipe.ZCard(ctx, key)
-		page := pipe.ZRevRange(ctx, key, int64(q.Offset), int64(q.Offset+q.Limit-1))
+		card := pipe.ZCount(ctx, key, lo, hi)
+		page := pipe.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Min: lo, Max: hi, Offset: int64(q.Offset), Count: int64(q.Limit)})
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, 0, fmt.Errorf("list findings: %w", err)
 		}
@@ -371,6 +386,10 @@ func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
 		zs, err := s.rdb.ZInterWithScores(ctx, &redis.ZStore{Keys: keys, Aggregate: "MAX"}).Result()
 		if err != nil {
 			return nil, 0, fmt.Errorf("list findings: %w", err)
+		}
+		if q.Severity != "" {
+			r := float64(severityRanks[q.Severity])
+			zs = slices.DeleteFunc(zs, func(z redis.Z) bool { return z.Score < r*1e13 || z.Score >= (r+1)*1e13 })
 		}
 		slices.SortFunc(zs, func(a, b redis.Z) int {
 			if a.Score != b.Score {
@@ -431,7 +450,6 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	pipe := s.rdb.Pipeline()
 	rulesCmd := pipe.SMembers(ctx, s.idxKey("known", "rule"))
 	targetsCmd := pipe.SMembers(ctx, s.idxKey("known", "target"))
-	sevCmd := pipe.SMembers(ctx, s.idxKey("known", "severity"))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Counts{}, fmt.Errorf("counts: %w", err)
 	}
@@ -449,7 +467,11 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		states[i] = string(st)
 	}
 	byState := card(states, "state")
-	bySev := card(sevCmd.Val(), "severity")
+	bySev := make(map[rules.Severity]*redis.IntCmd, len(Severities))
+	for _, sev := range Severities {
+		lo, hi := severityRange(sev)
+		bySev[sev] = pipe.ZCount(ctx, s.idxKey("all"), lo, hi)
+	}
 	byRule := card(rulesCmd.Val(), "rule")
 	byTarget := card(targetsCmd.Val(), "target")
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -464,7 +486,7 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	}
 	for k, v := range bySev {
 		if n := v.Val(); n > 0 {
-			c.BySeverity[rules.Severity(k)] = n
+			c.BySeverity[k] = n
 		}
 	}
 	for k, v := range byRule {

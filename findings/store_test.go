@@ -263,6 +263,17 @@ func TestListOrderFiltersAndCounts(t *testing.T) {
 	if want := []string{"subject-0"}; total != 2 || !slices.Equal(subject(l), want) {
 		t.Errorf("t1/r1 page 2 = %v (total %d), want %v", subject(l), total, want)
 	}
+	l, total, _ = s.List(ctx, Query{Severity: "medium"})
+	if want := []string{"subject-0", "subject-4"}; total != 2 || !slices.Equal(subject(l), want) {
+		t.Errorf("medium = %v (total %d), want %v", subject(l), total, want)
+	}
+	l, total, _ = s.List(ctx, Query{TargetID: "t1", RuleID: "r1", Severity: "critical"})
+	if want := []string{"subject-2"}; total != 1 || !slices.Equal(subject(l), want) {
+		t.Errorf("t1/r1/critical = %v (total %d), want %v", subject(l), total, want)
+	}
+	if _, total, _ = s.List(ctx, Query{Severity: "bogus"}); total != 0 {
+		t.Errorf("unknown severity matched %d", total)
+	}
 	if _, err := s.Transition(ctx, res[3].Fingerprint, StateInReview, "a", TransitionInput{}); err != nil {
 		t.Fatal(err)
 	}
