@@ -107,7 +107,6 @@ const (
 
 var (
 	reURL       = regexp.MustCompile(`(?i)\bhttps?://[a-z0-9\-._~%]+(?::\d+)?(?:[/?#][^\s"'<>\\]*)?`)
-	reBareHost  = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|cn|net|org|io|co|me|cc|tv|info|biz|xyz|top|vip|link|app|mobi)$`)
 	rePolicyURL = regexp.MustCompile(`(?i)privacy|agreement|policy|protocol|terms|隐私|协议|政策|yinsi|xieyi`)
 )
 
@@ -115,18 +114,20 @@ var (
 var notHostFirstLabels = map[string]bool{"java": true, "javax": true, "android": true, "androidx": true, "sun": true, "dalvik": true, "kotlin": true, "com": true, "org": true, "cn": true, "net": true}
 
 type analyzer struct {
-	cat  *rules.Catalogue
-	opts Options
-	app  *App
-	apis map[string]int // api id + "@" + caller -> index in app.APIs
-	eps  map[string]int
-	pols map[string]bool
-	pack map[string]bool
+	cat        *rules.Catalogue
+	apiClasses map[string]bool
+	opts       Options
+	app        *App
+	apis       map[string]int // api id + "@" + caller -> index in app.APIs
+	eps        map[string]int
+	pols       map[string]bool
+	pack       map[string]bool
 }
 
 // analyze reads the APK in r (size bytes); name is used in errors.
-func analyze(ctx context.Context, cat *rules.Catalogue, opts Options, r io.ReaderAt, size int64, name string) *App {
-	a := &analyzer{cat: cat, opts: opts, app: &App{SDKClasses: map[string]int{}, Layers: map[string]bool{}},
+// apiClasses is apiClassSet(cat).
+func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bool, opts Options, r io.ReaderAt, size int64, name string) *App {
+	a := &analyzer{cat: cat, apiClasses: apiClasses, opts: opts, app: &App{SDKClasses: map[string]int{}, Layers: map[string]bool{}},
 		apis: map[string]int{}, eps: map[string]int{}, pols: map[string]bool{}, pack: map[string]bool{}}
 	app := a.app
 	fail := func(format string, args ...any) {
@@ -310,10 +311,42 @@ func (a *analyzer) packerClass(class, marker string) {
 	}
 }
 
+// apiClassSet is the set of class descriptors ("Landroid/telephony/TelephonyManager;") on which
+// the catalogue names sensitive APIs: a reference to any other class cannot match, so its
+// descriptor is never rendered.
+func apiClassSet(cat *rules.Catalogue) map[string]bool {
+	set := map[string]bool{}
+	if cat == nil {
+		return set
+	}
+	for _, api := range cat.SensitiveAPIs() {
+		for _, d := range api.Descriptors {
+			if i := strings.Index(d, "->"); i > 0 {
+				set[d[:i]] = true
+			}
+		}
+	}
+	return set
+}
+
 func (a *analyzer) indexDex(f *dex.File) {
-	apiCache := map[uint32][]rules.SensitiveAPI{}
-	fieldCache := map[uint32][]rules.SensitiveAPI{}
-	seenStr := map[uint32]bool{}
+	// Per type: 0 not looked at yet, 1 a class with sensitive APIs, 2 any other type.
+	classState := make([]uint8, f.TypeCount())
+	apiClass := func(t uint32) bool {
+		if int64(t) >= int64(len(classState)) {
+			return false
+		}
+		if classState[t] == 0 {
+			classState[t] = 2
+			if a.apiClasses[f.TypeName(t)] {
+				classState[t] = 1
+			}
+		}
+		return classState[t] == 1
+	}
+	methodAPIs := map[uint32][]rules.SensitiveAPI{}
+	fieldAPIs := map[uint32][]rules.SensitiveAPI{}
+	seenStr := make([]uint64, f.StringCount()/64+1)
 	for _, c := range f.Classes {
 		a.app.Classes++
 		cls := dex.JavaName(f.TypeName(c.Type))
@@ -329,18 +362,16 @@ func (a *analyzer) indexDex(f *dex.File) {
 				if a.cat == nil {
 					continue
 				}
-				cache, desc := apiCache, ""
+				cache, owner, render := methodAPIs, f.MethodClassType(r.Target), f.MethodDescriptor
 				if r.Kind == dex.FieldRead {
-					cache = fieldCache
+					cache, owner, render = fieldAPIs, f.FieldClassType(r.Target), f.FieldDescriptor
+				}
+				if !apiClass(owner) {
+					continue
 				}
 				apis, ok := cache[r.Target]
 				if !ok {
-					if r.Kind == dex.Invoke {
-						desc = f.MethodDescriptor(r.Target)
-					} else {
-						desc = f.FieldDescriptor(r.Target)
-					}
-					apis = a.cat.APIsForDescriptor(desc)
+					apis = a.cat.APIsForDescriptor(render(r.Target))
 					cache[r.Target] = apis
 				}
 				for _, api := range apis {
@@ -348,21 +379,15 @@ func (a *analyzer) indexDex(f *dex.File) {
 					if _, dup := a.apis[key]; dup {
 						continue
 					}
-					if desc == "" {
-						if r.Kind == dex.Invoke {
-							desc = f.MethodDescriptor(r.Target)
-						} else {
-							desc = f.FieldDescriptor(r.Target)
-						}
-					}
 					a.apis[key] = len(a.app.APIs)
-					a.app.APIs = append(a.app.APIs, APIRef{API: api, Descriptor: desc, CallerClass: cls, CallerMethod: f.MethodName(r.Caller)})
+					a.app.APIs = append(a.app.APIs, APIRef{API: api, Descriptor: render(r.Target), CallerClass: cls, CallerMethod: f.MethodName(r.Caller)})
 				}
 			case dex.StringConst:
-				if seenStr[r.Target] {
+				w, m := r.Target/64, uint64(1)<<(r.Target%64)
+				if int(w) >= len(seenStr) || seenStr[w]&m != 0 {
 					continue
 				}
-				seenStr[r.Target] = true
+				seenStr[w] |= m
 				a.str(f.String(r.Target))
 			}
 		}
@@ -393,12 +418,49 @@ func (a *analyzer) str(s string) {
 		}
 		return
 	}
-	if len(s) <= 253 && reBareHost.MatchString(s) {
+	if isBareHost(s) {
 		first := s[:strings.IndexByte(s, '.')]
 		if !notHostFirstLabels[first] {
 			a.endpoint(s, "", false)
 		}
 	}
+}
+
+// bareHostTLDs are the top-level domains a bare host string must end with to count as an
+// endpoint (a dotted string with another ending is more likely a class or a key).
+var bareHostTLDs = map[string]bool{"com": true, "cn": true, "net": true, "org": true, "io": true, "co": true, "me": true, "cc": true, "tv": true,
+	"info": true, "biz": true, "xyz": true, "top": true, "vip": true, "link": true, "app": true, "mobi": true}
+
+// isBareHost reports whether s is a lower-case host name (labels of [a-z0-9-], not starting or
+// ending with "-", at most 63 bytes) with at least two labels and a TLD from bareHostTLDs. It runs
+// on every string constant, so it is written by hand rather than as a regular expression.
+func isBareHost(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	dot := strings.LastIndexByte(s, '.')
+	if dot <= 0 || !bareHostTLDs[s[dot+1:]] {
+		return false
+	}
+	start := 0
+	for i := 0; i <= dot; i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if i == start || i-start > 63 || s[i-1] == '-' {
+				return false
+			}
+			start = i + 1
+		case c == '-':
+			if i == start {
+				return false
+			}
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (a *analyzer) endpoint(host, u string, cleartext bool) {

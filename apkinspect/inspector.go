@@ -63,8 +63,9 @@ func (o Options) withDefaults() Options {
 
 // Inspector reads APK files.
 type Inspector struct {
-	cat  *rules.Catalogue
-	opts Options
+	cat        *rules.Catalogue
+	apiClasses map[string]bool
+	opts       Options
 }
 
 var _ scanner.Inspector = (*Inspector)(nil)
@@ -72,7 +73,7 @@ var _ scanner.Inspector = (*Inspector)(nil)
 // New returns an Inspector. cat may be nil: the manifest, certificates, endpoints and packers are
 // still reported, but no sensitive API, SDK or PI mapping.
 func New(cat *rules.Catalogue, opts Options) *Inspector {
-	return &Inspector{cat: cat, opts: opts.withDefaults()}
+	return &Inspector{cat: cat, apiClasses: apiClassSet(cat), opts: opts.withDefaults()}
 }
 
 func (in *Inspector) Name() string    { return Name }
@@ -123,7 +124,7 @@ func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scann
 		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: stored %d bytes but the file has %d (changed while read?)", name, ref.Size, st.Size()))
 		return rep
 	}
-	app := analyze(ctx, in.cat, in.opts, f, st.Size(), name)
+	app := analyze(ctx, in.cat, in.apiClasses, in.opts, f, st.Size(), name)
 	rep.Observations = in.observe(app, ref.SHA256)
 	rep.Errors = append(rep.Errors, app.Errors...)
 	ok := 0

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"pilmon/samplegen/apkbuild"
 	"pilmon/evidence"
 	"pilmon/rules"
+	"pilmon/samplegen/apkbuild"
 	"pilmon/scanner"
 )
 

@@ -73,8 +73,10 @@ type File struct {
 	b                                                    []byte
 	nStrings, strOff, nTypes, typeOff, nProtos, protoOff uint32
 	nFields, fieldOff, nMethods, methodOff               uint32
-	strCache                                             map[uint32]string
-	methodCache                                          map[uint32]string
+	// typeCache holds decoded type descriptors (read per class and per rendered reference);
+	// other strings are decoded on each call, since callers read each at most a few times.
+	typeCache   map[uint32]string
+	methodCache map[uint32]string
 	// strBudget bounds the bytes scanned decoding strings over the file's life: a hostile file
 	// can point many string ids at long unterminated data.
 	strBudget int64
@@ -175,11 +177,24 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 	if err != nil {
 		return nil, err
 	}
-	f.strCache = make(map[uint32]string)
+	f.typeCache = make(map[uint32]string)
 	f.strBudget = 8*int64(len(b)) + 1<<20
 	f.methodCache = make(map[uint32]string)
-	w := walker{f: f, seenCode: map[uint32]bool{}, seenData: map[uint32]bool{}, maxRefs: lim.MaxRefs}
+	// Code items are 4-aligned, class_data items are not: one bit per possible start.
+	w := walker{f: f, seenCode: newBitset(len(b) / 4), seenData: newBitset(len(b)), maxRefs: lim.MaxRefs}
 	f.Classes = make([]Class, 0, nClasses)
+	// Every class's references go into one slice (a code unit holds at most one reference, so a
+	// quarter of the file is a generous first guess); each Class gets its window at the end.
+	w.refs = make([]Ref, 0, min(len(b)/16, lim.MaxRefs))
+	type window struct{ class, start, end int }
+	var windows []window
+	defer func() {
+		for _, win := range windows {
+			if win.end > win.start {
+				f.Classes[win.class].Refs = w.refs[win.start:win.end:win.end]
+			}
+		}
+	}()
 	for i := uint32(0); i < nClasses; i++ {
 		if i%256 == 0 && ctx.Err() != nil {
 			return f, fail("stopped after %d of %d classes: %v", i, nClasses, ctx.Err())
@@ -194,8 +209,9 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 			c.Super = NoIndex
 		}
 		if dataOff := le32(b, off+24); dataOff != 0 {
-			refs, err := w.classData(dataOff)
-			c.Refs = refs
+			start := len(w.refs)
+			err := w.classData(dataOff)
+			windows = append(windows, window{len(f.Classes), start, len(w.refs)})
 			if err != nil {
 				if errors.Is(err, errRefBudget) {
 					f.Classes = append(f.Classes, c)
@@ -213,10 +229,25 @@ var errRefBudget = errors.New("reference budget exhausted")
 
 type walker struct {
 	f        *File
-	seenCode map[uint32]bool
-	seenData map[uint32]bool
-	refs     int
+	seenCode bitset
+	seenData bitset
+	refs     []Ref
 	maxRefs  int
+}
+
+type bitset []uint64
+
+func newBitset(n int) bitset { return make(bitset, n/64+1) }
+
+// testAndSet reports whether bit i was set, and sets it.
+func (s bitset) testAndSet(i uint32) bool {
+	w, m := i/64, uint64(1)<<(i%64)
+	if int(w) >= len(s) {
+		return false
+	}
+	was := s[w]&m != 0
+	s[w] |= m
+	return was
 }
 
 // uleb reads an unsigned LEB128 of at most 5 bytes at *p.
@@ -237,30 +268,28 @@ func (w *walker) uleb(p *uint32) (uint32, error) {
 	return 0, errors.New("uleb128 longer than 5 bytes")
 }
 
-func (w *walker) classData(off uint32) ([]Ref, error) {
-	if w.seenData[off] {
-		return nil, fmt.Errorf("class_data at %d shared with another class; not walked twice", off)
+func (w *walker) classData(off uint32) error {
+	if w.seenData.testAndSet(off) {
+		return fmt.Errorf("class_data at %d shared with another class; not walked twice", off)
 	}
-	w.seenData[off] = true
 	p := off
 	var counts [4]uint32
 	for i := range counts {
 		v, err := w.uleb(&p)
 		if err != nil {
-			return nil, fmt.Errorf("class_data at %d: %v", off, err)
+			return fmt.Errorf("class_data at %d: %v", off, err)
 		}
 		counts[i] = v
 	}
 	left := uint64(uint32(len(w.f.b)) - min(p, uint32(len(w.f.b))))
 	if uint64(counts[0])+uint64(counts[1]) > left/2 || uint64(counts[2])+uint64(counts[3]) > left/3 {
-		return nil, fmt.Errorf("class_data at %d: member counts %v exceed the file", off, counts)
+		return fmt.Errorf("class_data at %d: member counts %v exceed the file", off, counts)
 	}
 	for i := uint32(0); i < 2*(counts[0]+counts[1]); i++ { // fields: idx diff, access flags
 		if _, err := w.uleb(&p); err != nil {
-			return nil, fmt.Errorf("class_data at %d: %v", off, err)
+			return fmt.Errorf("class_data at %d: %v", off, err)
 		}
 	}
-	var refs []Ref
 	for list := 2; list < 4; list++ {
 		var idx uint32
 		for i := uint32(0); i < counts[list]; i++ {
@@ -273,7 +302,7 @@ func (w *walker) classData(off uint32) ([]Ref, error) {
 				code, err = w.uleb(&p)
 			}
 			if err != nil {
-				return refs, fmt.Errorf("class_data at %d: %v", off, err)
+				return fmt.Errorf("class_data at %d: %v", off, err)
 			}
 			if i == 0 {
 				idx = diff
@@ -281,41 +310,39 @@ func (w *walker) classData(off uint32) ([]Ref, error) {
 				idx += diff
 			}
 			if idx >= w.f.nMethods {
-				return refs, fmt.Errorf("class_data at %d: method index %d out of range", off, idx)
+				return fmt.Errorf("class_data at %d: method index %d out of range", off, idx)
 			}
 			if code == 0 {
 				continue
 			}
-			if refs, err = w.code(code, idx, refs); err != nil {
-				return refs, err
+			if err := w.code(code, idx); err != nil {
+				return err
 			}
 		}
 	}
-	return refs, nil
+	return nil
 }
 
-// code walks one code_item's instructions and appends the references it makes.
-func (w *walker) code(off, caller uint32, refs []Ref) ([]Ref, error) {
+// code walks one code_item's instructions and appends the references it makes to w.refs.
+func (w *walker) code(off, caller uint32) error {
 	b := w.f.b
-	if w.seenCode[off] {
-		return refs, nil
-	}
-	w.seenCode[off] = true
 	if off%4 != 0 || uint64(off)+16 > uint64(len(b)) {
-		return refs, fmt.Errorf("code_item at %d out of range", off)
+		return fmt.Errorf("code_item at %d out of range", off)
+	}
+	if w.seenCode.testAndSet(off / 4) {
+		return nil
 	}
 	n := le32(b, off+12)
 	start := off + 16
 	if uint64(start)+2*uint64(n) > uint64(len(b)) {
-		return refs, fmt.Errorf("code_item at %d: %d code units run past the end", off, n)
+		return fmt.Errorf("code_item at %d: %d code units run past the end", off, n)
 	}
 	insn := func(i uint32) uint32 { return uint32(le16(b, start+2*i)) }
 	add := func(k RefKind, t uint32) error {
-		w.refs++
-		if w.refs > w.maxRefs {
+		if len(w.refs) >= w.maxRefs {
 			return fmt.Errorf("%w: more than %d references", errRefBudget, w.maxRefs)
 		}
-		refs = append(refs, Ref{Kind: k, Caller: caller, Target: t})
+		w.refs = append(w.refs, Ref{Kind: k, Caller: caller, Target: t})
 		return nil
 	}
 	for i := uint32(0); i < n; {
@@ -328,17 +355,17 @@ func (w *walker) code(off, caller uint32, refs []Ref) ([]Ref, error) {
 			switch u {
 			case 0x0100: // packed-switch-payload: ident, size, first_key(2), targets(2*size)
 				if i+2 > n {
-					return refs, fmt.Errorf("code_item at %d: packed-switch payload at %d truncated", off, i)
+					return fmt.Errorf("code_item at %d: packed-switch payload at %d truncated", off, i)
 				}
 				size = 4 + 2*uint64(insn(i+1))
 			case 0x0200: // sparse-switch-payload: ident, size, keys(2*size), targets(2*size)
 				if i+2 > n {
-					return refs, fmt.Errorf("code_item at %d: sparse-switch payload at %d truncated", off, i)
+					return fmt.Errorf("code_item at %d: sparse-switch payload at %d truncated", off, i)
 				}
 				size = 2 + 4*uint64(insn(i+1))
 			case 0x0300: // fill-array-data-payload: ident, element_width, size(2), data
 				if i+4 > n {
-					return refs, fmt.Errorf("code_item at %d: fill-array-data payload at %d truncated", off, i)
+					return fmt.Errorf("code_item at %d: fill-array-data payload at %d truncated", off, i)
 				}
 				elems := uint64(insn(i+2)) | uint64(insn(i+3))<<16
 				size = 4 + (elems*uint64(insn(i+1))+1)/2
@@ -346,16 +373,16 @@ func (w *walker) code(off, caller uint32, refs []Ref) ([]Ref, error) {
 				size = 1
 			}
 			if uint64(i)+size > uint64(n) {
-				return refs, fmt.Errorf("code_item at %d: payload at %d (%d units) runs past the code", off, i, size)
+				return fmt.Errorf("code_item at %d: payload at %d (%d units) runs past the code", off, i, size)
 			}
 			i += uint32(size)
 			continue
 		}
 		if width == 0 {
-			return refs, fmt.Errorf("code_item at %d: unknown opcode 0x%02x at %d", off, op, i)
+			return fmt.Errorf("code_item at %d: unknown opcode 0x%02x at %d", off, op, i)
 		}
 		if i+width > n {
-			return refs, fmt.Errorf("code_item at %d: instruction 0x%02x at %d runs past the code", off, op, i)
+			return fmt.Errorf("code_item at %d: instruction 0x%02x at %d runs past the code", off, op, i)
 		}
 		var err error
 		switch {
@@ -377,11 +404,11 @@ func (w *walker) code(off, caller uint32, refs []Ref) ([]Ref, error) {
 			}
 		}
 		if err != nil {
-			return refs, err
+			return err
 		}
 		i += width
 	}
-	return refs, nil
+	return nil
 }
 
 // widths is the size in 16-bit code units of every opcode; 0 marks opcodes no valid dex uses
@@ -442,12 +469,7 @@ func (f *File) String(i uint32) string {
 	if i >= f.nStrings {
 		return ""
 	}
-	if s, ok := f.strCache[i]; ok {
-		return s
-	}
-	s := f.decodeString(le32(f.b, f.strOff+4*i))
-	f.strCache[i] = s
-	return s
+	return f.decodeString(le32(f.b, f.strOff+4*i))
 }
 
 // StringCount is the size of string_ids.
@@ -527,7 +549,35 @@ func (f *File) TypeName(i uint32) string {
 	if i >= f.nTypes {
 		return ""
 	}
-	return f.String(le32(f.b, f.typeOff+4*i))
+	if s, ok := f.typeCache[i]; ok {
+		return s
+	}
+	s := f.String(le32(f.b, f.typeOff+4*i))
+	f.typeCache[i] = s
+	return s
+}
+
+// TypeCount is the size of type_ids.
+func (f *File) TypeCount() int { return int(f.nTypes) }
+
+// FieldCount is the size of field_ids.
+func (f *File) FieldCount() int { return int(f.nFields) }
+
+// MethodClassType is the type_ids index of the class of method_ids[i] (NoIndex when out of
+// range): callers filter on it before rendering descriptors.
+func (f *File) MethodClassType(i uint32) uint32 {
+	if i >= f.nMethods {
+		return NoIndex
+	}
+	return uint32(le16(f.b, f.methodOff+8*i))
+}
+
+// FieldClassType is the type_ids index of the class of field_ids[i] (NoIndex when out of range).
+func (f *File) FieldClassType(i uint32) uint32 {
+	if i >= f.nFields {
+		return NoIndex
+	}
+	return uint32(le16(f.b, f.fieldOff+8*i))
 }
 
 // MethodClass, MethodName and MethodDescriptor read method_ids[i].

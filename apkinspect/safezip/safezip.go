@@ -308,11 +308,20 @@ func (a *Archive) Read(e *Entry, max int64) (data []byte, err error) {
 		return nil, err
 	}
 	defer rc.Close()
-	data = make([]byte, 0, min(e.UncompressedSize, 1<<20))
-	buf := make([]byte, 32<<10)
+	// Open has bounded the declared size; trust it for the allocation only as far as real
+	// compression goes (dex and XML inflate 2-6×), so that a lying header cannot make us
+	// allocate the whole limit for a small entry. The reader stops at the declared size + 1.
+	want := e.UncompressedSize
+	if e.Method != 0 && want > 32*e.CompressedSize+(1<<20) {
+		want = 32*e.CompressedSize + (1 << 20)
+	}
+	data = make([]byte, 0, want+1)
 	for {
-		n, rerr := rc.Read(buf)
-		data = append(data, buf[:n]...)
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, rerr := rc.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
 		if rerr == io.EOF {
 			return data, nil
 		}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"pilmon/samplegen/apkbuild"
 	"pilmon/apkinspect/safezip"
+	"pilmon/samplegen/apkbuild"
 )
 
 const minimalManifest = `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="org.pilmon.sig" android:versionCode="1">
