@@ -481,7 +481,7 @@ func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]strin
 		var found *SDKDeclared
 		for _, s := range sents {
 			for _, k := range keys {
-				if strings.Contains(s.lower, k) {
+				if containsKey(s.lower, k) {
 					if found == nil || (s.row && !strings.Contains(found.Quote, "|")) {
 						found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.text), Section: s.section}
 					}
@@ -498,6 +498,32 @@ func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]strin
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SDK < out[j].SDK })
 	return out
+}
+
+// containsKey finds k in s; an ASCII key must stand as a word ("Adjust" is not "adjusting").
+func containsKey(s, k string) bool {
+	ascii := true
+	for i := 0; i < len(k); i++ {
+		ascii = ascii && k[i] < utf8.RuneSelf
+	}
+	for off := 0; off < len(s); {
+		i := strings.Index(s[off:], k)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if !ascii {
+			return true
+		}
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[i+len(k):])
+		isWord := func(r rune) bool { return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) }
+		if (i == 0 || !isWord(before)) && (i+len(k) == len(s) || !isWord(after)) {
+			return true
+		}
+		off = i + 1
+	}
+	return false
 }
 
 // nameCore drops parenthesised qualifiers: "友盟+ 统计分析 (U-App)" -> "友盟+ 统计分析".

@@ -90,7 +90,7 @@ func TestInspectorURL(t *testing.T) {
 }
 
 func BenchmarkAnalyzeCorpus(b *testing.B) {
-	cat := loadRefCatalogue(b)
+	cat := catalogue(b)
 	var docs [][]byte
 	var names []string
 	for _, lang := range []string{"zh", "en"} {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"pilmon/rules"
 )
 
@@ -35,59 +33,19 @@ func sharedDir(t testing.TB) string {
 	}
 }
 
-// refCatalogue reads the shared reference SDK list and PI categories (the catalogue's sources).
-type refCatalogue struct {
-	sdks      []rules.SDK
-	sensitive map[string]bool
-}
-
-func (c *refCatalogue) SDKs() []rules.SDK          { return c.sdks }
-func (c *refCatalogue) IsSensitive(pi string) bool { return c.sensitive[pi] }
-
-func loadRefCatalogue(t testing.TB) *refCatalogue {
+func catalogue(t testing.TB) *rules.Catalogue {
 	t.Helper()
-	ref := filepath.Join(sharedDir(t), "reference")
-	sdkData, err := os.ReadFile(filepath.Join(ref, "chinese-sdks.yaml"))
-	if err != nil {
-		t.Skipf("policies: shared reference data absent (%v)", err)
-	}
-	var sf struct {
-		SDKs []struct {
-			ID            string   `yaml:"id"`
-			NameZH        string   `yaml:"name_zh"`
-			NameEN        string   `yaml:"name_en"`
-			Vendor        string   `yaml:"vendor"`
-			ClassPrefixes []string `yaml:"class_prefixes"`
-		} `yaml:"sdks"`
-	}
-	if err := yaml.Unmarshal(sdkData, &sf); err != nil {
-		t.Fatal(err)
-	}
-	c := &refCatalogue{sensitive: map[string]bool{}}
-	for _, s := range sf.SDKs {
-		c.sdks = append(c.sdks, rules.SDK{ID: s.ID, Name: rules.Text{ZH: s.NameZH, EN: s.NameEN}, Vendor: s.Vendor, ClassPrefixes: s.ClassPrefixes})
-	}
-	piData, err := os.ReadFile(filepath.Join(ref, "pi-categories.yaml"))
+	c, err := rules.Default()
 	if err != nil {
 		t.Fatal(err)
-	}
-	var pf struct {
-		Categories []struct {
-			ID   string `yaml:"id"`
-			Sens string `yaml:"pipl_art28"`
-		} `yaml:"categories"`
-	}
-	if err := yaml.Unmarshal(piData, &pf); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pf.Categories {
-		c.sensitive[p.ID] = p.Sens == "yes" || p.Sens == "likely"
 	}
 	return c
 }
 
+var _ Catalogue = (*rules.Catalogue)(nil)
+
 func TestCorpus(t *testing.T) {
-	cat := loadRefCatalogue(t)
+	cat := catalogue(t)
 	root := filepath.Join(sharedDir(t), "corpus", "policies")
 	for _, lang := range []string{"zh", "en"} {
 		files, _ := filepath.Glob(filepath.Join(root, lang, "*"))

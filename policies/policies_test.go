@@ -67,17 +67,61 @@ func TestPatternExamples(t *testing.T) {
 	}
 }
 
-// The PI ids in patterns.yaml must be catalogue ids (shared reference taxonomy).
-func TestPatternPIIDsExist(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "reference", "pi-categories.yaml"))
-	if err != nil {
-		t.Skipf("policies: shared reference absent: %v", err)
-	}
+// The PI ids in patterns.yaml must be catalogue ids; aliases should name catalogue SDKs.
+func TestPatternIDsInCatalogue(t *testing.T) {
+	cat := catalogue(t)
 	ps, _ := loadPatterns()
 	for _, p := range ps.pi {
-		if !bytes.Contains(data, []byte("id: "+p.id+"\n")) {
-			t.Errorf("pi id %q not in pi-categories.yaml", p.id)
+		if _, ok := cat.PICategory(p.id); !ok {
+			t.Errorf("pi id %q not in the catalogue", p.id)
 		}
+	}
+	for id := range ps.aliases {
+		if _, ok := cat.SDK(id); !ok {
+			t.Errorf("sdk_aliases: %q is not a catalogue SDK", id)
+		}
+	}
+}
+
+// Observations use only the kinds and attributes of observation_kinds.yaml.
+func TestObservationsMatchVocabulary(t *testing.T) {
+	cat := catalogue(t)
+	data, _ := os.ReadFile("testdata/zh_policy.html")
+	a, err := Analyze("zh_policy.html", data, "", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := Observations(a, "zh_policy.html", []string{"x"}, "policies", "1")
+	kinds := map[string]bool{}
+	for _, o := range obs {
+		kinds[o.Kind] = true
+		spec, ok := cat.ObservationKind(o.Kind)
+		if !ok {
+			t.Fatalf("kind %s not declared", o.Kind)
+		}
+		declared := map[string]bool{}
+		for _, at := range spec.Attributes {
+			declared[at.Name] = true
+		}
+		for name := range o.Attributes {
+			if !declared[name] {
+				t.Errorf("%s: attribute %s not declared", o.Kind, name)
+			}
+		}
+		if o.Kind == "policy.element" {
+			var el rules.AttributeSpec
+			for _, at := range spec.Attributes {
+				if at.Name == "element" {
+					el = at
+				}
+			}
+			if !strings.Contains(el.Description, o.Subject) {
+				t.Errorf("element id %s not in the vocabulary's list", o.Subject)
+			}
+		}
+	}
+	if len(kinds) != 5 {
+		t.Errorf("kinds emitted: %v", kinds)
 	}
 }
 
@@ -254,6 +298,18 @@ func TestAnalyzeDeclarations(t *testing.T) {
 	}
 	if a.EffectiveDate != "2024年3月1日" || a.Language != "zh" {
 		t.Errorf("date %q lang %s", a.EffectiveDate, a.Language)
+	}
+}
+
+func TestContainsKey(t *testing.T) {
+	for _, c := range []struct {
+		s, k string
+		want bool
+	}{{"mozilla shares this with adjust, but", "adjust", true}, {"adjusting privacy settings", "adjust", false},
+		{"集成友盟+sdk", "友盟+", true}, {"bugly sdk", "bugly", true}, {"xbugly", "bugly", false}, {"腾讯bugly", "bugly", true}} {
+		if got := containsKey(c.s, c.k); got != c.want {
+			t.Errorf("containsKey(%q, %q) = %v", c.s, c.k, got)
+		}
 	}
 }
 
