@@ -21,7 +21,7 @@ var patternsYAML []byte
 // ElementIDs are the mandated elements, in report order (ids of issue 5).
 var ElementIDs = []string{"operator_identity", "contact", "effective_date", "purposes_by_function", "pi_collected",
 	"sensitive_pi_marked", "third_party_sharing", "sdk_list", "retention_period", "storage_location", "user_rights",
-	"account_deletion", "consent_withdrawal", "complaint_channel", "response_time", "minors", "policy_updates",
+	"account_cancellation", "withdraw_consent", "complaint_channel", "response_time", "minors", "change_notification",
 	"separate_consent"}
 
 type patternFile struct {
