@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"os"
-	"strings"
 
-	"pilmon/apkinspect"
-	"pilmon/browser"
-	"pilmon/miniprogram"
-	"pilmon/policies"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
-	"pilmon/traffic"
 )
 
 type inspectorOptions struct {
@@ -21,30 +15,22 @@ type inspectorOptions struct {
 	browserAllow []string
 	// hostResolverRules maps made-up demo domains to loopback.
 	hostResolverRules string
+	// browserPages bounds concurrent Chromium pages of this process (default 2).
+	browserPages int
 }
 
-// buildInspectors returns every inspector of this build, in the order they are asked to accept a
-// source, and a function that releases what they hold. Chromium starts only when a URL source
-// is inspected.
-func buildInspectors(ctx context.Context, env *cliEnv, opts inspectorOptions) ([]scanner.Inspector, func(), error) {
-	tool := "pilmon " + version
-	allow := opts.browserAllow
-	if v := os.Getenv("PILMON_BROWSER_ALLOW"); v != "" {
-		allow = append(allow, strings.Split(v, ",")...)
-	}
-	br, err := browser.New(browser.Options{Allow: allow, HostResolverRules: opts.hostResolverRules, SharedProcess: true})
+// buildInspectors returns every inspector of this build (pipeline.DefaultInspectors) and a
+// function that releases what they hold. Chromium starts only when a URL source is inspected.
+func buildInspectors(_ context.Context, env *cliEnv, opts inspectorOptions) ([]scanner.Inspector, func(), error) {
+	ins, closeFn, err := pipeline.DefaultInspectors(opts.cat, pipeline.InspectorOptions{
+		Tool: "pilmon " + version, BrowserAllow: opts.browserAllow,
+		HostResolverRules: opts.hostResolverRules, BrowserPages: opts.browserPages,
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	topts := traffic.Options{Tool: tool}
-	out := []scanner.Inspector{
-		apkinspect.New(opts.cat, apkinspect.Options{Tool: tool}),
-		miniprogram.New(opts.cat, miniprogram.Options{Tool: tool}),
-		policies.New(opts.cat, br, policies.Options{Tool: tool}),
-		traffic.New(opts.cat, topts),
-	}
-	return out, func() {
-		if err := br.Close(); err != nil {
+	return ins, func() {
+		if err := closeFn(); err != nil {
 			env.log.Warn("closing browser", "err", err)
 		}
 	}, nil
