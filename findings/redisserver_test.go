@@ -173,8 +173,12 @@ func TestManagedRedisCleanRestartReusesPortAndPassword(t *testing.T) {
 		t.Errorf("second Stop: %v", err)
 	}
 	r2 := startTestRedis(t, dir)
-	if r2.Password() != pw || r2.Port() != port {
-		t.Errorf("restart: port %d password reused %v; want port %d and the same password", r2.Port(), r2.Password() == pw, port)
+	if r2.Password() != pw {
+		t.Error("clean restart made a new password")
+	}
+	// The previous port is preferred; only another program taking it in between may move it.
+	if r2.Port() != port && portFree(port) {
+		t.Errorf("restart on port %d although the previous port %d is free", r2.Port(), port)
 	}
 	if v, _ := r2.Client().Get(ctx, "k").Result(); v != "v" {
 		t.Errorf("value after a clean restart = %q", v)
