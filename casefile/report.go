@@ -1,0 +1,396 @@
+package casefile
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"pilmon/browser"
+	"pilmon/findings"
+	"pilmon/rules"
+)
+
+//go:embed templates/report.html.tmpl
+var templateFS embed.FS
+
+var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+	"group": GroupFingerprint,
+}).ParseFS(templateFS, "templates/report.html.tmpl"))
+
+// Screenshot limits: PNG evidence is inlined into the PDF up to these sizes; the rest is listed.
+const (
+	maxScreenshotBytes   = 4 << 20
+	maxScreenshotTotal   = 24 << 20
+	maxScreenshotsPerF   = 2
+	maxObservationsShown = 20
+)
+
+// reportData is what the PDF template and the spreadsheet show.
+type reportData struct {
+	Lang           string
+	L              labels
+	Target         ManifestTarget
+	TargetLabel    string
+	ScanID         string
+	ScanFrom       string
+	ScanTo         string
+	ExportedAt     string
+	ExportedBy     string
+	Tool           string
+	KeyFingerprint string
+	Severities     []countRow
+	States         []countRow
+	Findings       []findingView
+	Evidence       []evidenceView
+	Custody        []custodyRow
+	Verify         []string
+}
+
+type countRow struct {
+	Label string
+	N     int
+}
+
+type findingView struct {
+	No           int
+	Anchor       string
+	Fingerprint  string
+	TargetID     string
+	RuleID       string
+	RuleVersion  int
+	Title        string
+	TitleZH      string
+	Subject      string
+	Severity     string
+	SeverityKey  string
+	State        string
+	Confidence   string
+	Summary      string
+	Caveat       string
+	FirstSeen    string
+	LastSeen     string
+	LastScanID   string
+	NotReobs     string
+	Basis        []basisView
+	BasisShort   string
+	Observations []obsView
+	MoreObs      int
+	Evidence     []evidenceView
+	Screenshots  []shot
+	History      []histView
+}
+
+type basisView struct {
+	Cite         string
+	Text         string
+	Verification string
+}
+
+type obsView struct {
+	Kind, Subject, Attrs, Inspector string
+}
+
+type evidenceView struct {
+	SHA256, SM3, Path, MediaType, Size string
+	Bytes                              int64
+	CapturedAt, Method, Source, Tool   string
+	Inspector                          string
+	Captures                           int
+	Findings                           []string
+}
+
+type shot struct {
+	SHA256 string
+	URI    template.URL
+}
+
+type histView struct {
+	At, Actor, From, To, Note, Document, Deadline string
+}
+
+type custodyRow struct {
+	SHA256, Seq, At, Method, Source, Tool, Inspector string
+}
+
+const timeLayout = "2006-01-02 15:04:05 UTC"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func (j *job) text(t rules.Text) string {
+	if j.opts.Lang == "en" && t.EN != "" {
+		return t.EN
+	}
+	if t.ZH == "" {
+		return t.EN
+	}
+	return t.ZH
+}
+
+// cite formats a citation: 《个人信息保护法》第17条 / PIPL, Art. 17.
+func (j *job) cite(c rules.Citation) basisView {
+	in, ok := j.cat.Instrument(c.Instrument)
+	if !ok {
+		return basisView{Cite: c.Instrument + ":" + c.Article}
+	}
+	title := j.text(in.Title)
+	numeric := c.Article != "" && strings.Trim(c.Article, "0123456789") == ""
+	var s string
+	switch {
+	case j.opts.Lang == "en" && in.Kind == "standard":
+		s = fmt.Sprintf("%s, cl. %s", title, c.Article)
+	case j.opts.Lang == "en":
+		s = fmt.Sprintf("%s, Art. %s", title, c.Article)
+	case in.Kind == "standard" && in.DocNo != "":
+		s = fmt.Sprintf("《%s》（%s）第 %s 条", title, in.DocNo, c.Article)
+	case numeric:
+		s = fmt.Sprintf("《%s》第%s条", title, c.Article)
+	default:
+		s = fmt.Sprintf("《%s》%s", title, c.Article)
+	}
+	bv := basisView{Cite: s}
+	if a, ok := j.cat.Article(c); ok {
+		bv.Text = j.text(a.Text)
+		bv.Verification = a.Verification
+	}
+	return bv
+}
+
+func (j *job) evidenceView(h string) evidenceView {
+	rec := j.records[h]
+	m := rec.First()
+	return evidenceView{SHA256: h, SM3: rec.Ref.SM3, Path: evidencePath(h, m.MediaType), MediaType: m.MediaType,
+		Size: humanSize(rec.Ref.Size), Bytes: rec.Ref.Size, CapturedAt: fmtTime(m.CapturedAt), Method: m.Method,
+		Source: m.Source, Tool: m.Tool, Inspector: m.Inspector, Captures: len(rec.Captures), Findings: j.citedBy[h]}
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// reportData builds the view of the export. Screenshots are read (and verified) here.
+func (j *job) reportData() *reportData {
+	L := labelsFor(j.opts.Lang)
+	pub := j.opts.Key.Public()
+	d := &reportData{Lang: j.opts.Lang, L: L, ScanID: j.scanID, ExportedAt: fmtTime(j.now), ExportedBy: j.user,
+		Tool: j.opts.Tool, Verify: strings.Split(strings.TrimSpace(verifyParagraph(j.opts.Lang)), "\n")}
+	d.KeyFingerprint = KeyFingerprint(pub.(ed25519.PublicKey))
+	d.Target = ManifestTarget{ID: j.target.ID, Kind: string(j.target.Kind), Name: j.target.Name,
+		Operator: j.target.Operator, Category: j.target.Category}
+	if d.Target.ID == "" {
+		d.Target.ID = L.Mixed
+	}
+	d.TargetLabel = d.Target.ID
+	if d.Target.Name != "" {
+		d.TargetLabel = d.Target.Name + " (" + d.Target.ID + ")"
+	}
+	if ac, ok := j.cat.AppCategory(j.target.Category); ok {
+		d.Target.Category = j.text(ac.Name) + " (" + ac.Key + ")"
+	}
+	from, to := j.started, j.finished
+	sevCount, stateCount := map[string]int{}, map[string]int{}
+	shotBudget := int64(maxScreenshotTotal)
+	for i, it := range j.items {
+		f := it.f
+		if from.IsZero() || (!f.FirstSeen.IsZero() && f.FirstSeen.Before(from)) {
+			if j.started.IsZero() {
+				from = f.FirstSeen
+			}
+		}
+		if j.finished.IsZero() && f.LastSeen.After(to) {
+			to = f.LastSeen
+		}
+		fv := findingView{No: i + 1, Anchor: "f" + f.Fingerprint, Fingerprint: f.Fingerprint, TargetID: f.TargetID,
+			RuleID: f.RuleID, RuleVersion: f.RuleVersion, Subject: f.Subject, SeverityKey: string(f.Severity),
+			Severity: j.text(severityLabel(f.Severity)), State: j.text(f.State.Label()), Summary: j.text(f.Summary),
+			Caveat: j.text(f.Caveat), FirstSeen: fmtTime(f.FirstSeen), LastSeen: fmtTime(f.LastSeen),
+			LastScanID: f.LastScanID, NotReobs: f.NotReobservedSince, Confidence: f.Confidence}
+		fv.Title, fv.TitleZH = f.RuleID, f.RuleID
+		if v, ok := j.cat.Violation(f.RuleID); ok {
+			fv.Title, fv.TitleZH = j.text(v.Title), v.Title.ZH
+		}
+		var short []string
+		for _, c := range f.LegalBasis {
+			b := j.cite(c)
+			fv.Basis = append(fv.Basis, b)
+			short = append(short, b.Cite)
+		}
+		fv.BasisShort = strings.Join(short, "；")
+		for k, o := range f.Observations {
+			if k == maxObservationsShown {
+				fv.MoreObs = len(f.Observations) - k
+				break
+			}
+			fv.Observations = append(fv.Observations, obsView{Kind: o.Kind, Subject: o.Subject,
+				Attrs: attrString(o.Attributes), Inspector: o.Inspector + "/" + o.InspectorVersion})
+		}
+		refs := map[string]bool{}
+		for _, h := range f.EvidenceRefs {
+			refs[h] = true
+		}
+		for _, o := range f.Observations {
+			for _, h := range o.EvidenceRefs {
+				refs[h] = true
+			}
+		}
+		for _, h := range slices.Sorted(maps.Keys(refs)) {
+			ev := j.evidenceView(h)
+			fv.Evidence = append(fv.Evidence, ev)
+			if strings.HasPrefix(strings.ToLower(ev.MediaType), "image/png") && len(fv.Screenshots) < maxScreenshotsPerF &&
+				ev.Bytes <= maxScreenshotBytes && ev.Bytes <= shotBudget {
+				if uri, err := j.screenshot(h); err == nil {
+					shotBudget -= ev.Bytes
+					fv.Screenshots = append(fv.Screenshots, shot{SHA256: h, URI: uri})
+				}
+			}
+		}
+		for _, t := range it.history {
+			hv := histView{At: fmtTime(t.At), Actor: t.Actor, From: j.text(t.From.Label()), To: j.text(t.To.Label()),
+				Note: t.Note, Deadline: t.Deadline}
+			if t.From == "" {
+				hv.From = "—"
+			}
+			if t.DocumentNo != "" {
+				hv.Document = strings.TrimSpace(t.DocumentNo + " " + t.DocumentDate)
+			}
+			fv.History = append(fv.History, hv)
+		}
+		sevCount[string(f.Severity)]++
+		stateCount[string(f.State)]++
+		d.Findings = append(d.Findings, fv)
+	}
+	d.ScanFrom, d.ScanTo = fmtTime(from), fmtTime(to)
+	for _, s := range findings.Severities {
+		if n := sevCount[string(s)]; n > 0 {
+			d.Severities = append(d.Severities, countRow{j.text(severityLabel(s)), n})
+		}
+	}
+	for _, s := range findings.AllStates {
+		if n := stateCount[string(s)]; n > 0 {
+			d.States = append(d.States, countRow{j.text(s.Label()), n})
+		}
+	}
+	for _, h := range j.refs {
+		d.Evidence = append(d.Evidence, j.evidenceView(h))
+		for _, c := range j.records[h].Captures {
+			d.Custody = append(d.Custody, custodyRow{SHA256: h, Seq: fmt.Sprint(c.Seq), At: fmtTime(c.CapturedAt),
+				Method: c.Method, Source: c.Source, Tool: c.Tool, Inspector: c.Inspector})
+		}
+	}
+	return d
+}
+
+// screenshot reads a PNG artifact through the verifying reader and returns it as a data: URI.
+func (j *job) screenshot(h string) (template.URL, error) {
+	rc, _, err := j.ev.Get(h)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxScreenshotBytes+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxScreenshotBytes || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		return "", fmt.Errorf("evidence %s: not a PNG the report can show", h)
+	}
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b)), nil
+}
+
+func attrString(m map[string]any) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		s := fmt.Sprint(m[k])
+		if len([]rune(s)) > 200 {
+			s = string([]rune(s)[:200]) + "…"
+		}
+		b.WriteString(k + "=" + s)
+		if b.Len() > 1000 {
+			b.WriteString(" …")
+			break
+		}
+	}
+	return b.String()
+}
+
+var severityLabels = map[rules.Severity]rules.Text{
+	"critical": {ZH: "严重", EN: "critical"},
+	"high":     {ZH: "高", EN: "high"},
+	"medium":   {ZH: "中", EN: "medium"},
+	"low":      {ZH: "低", EN: "low"},
+	"info":     {ZH: "提示", EN: "info"},
+}
+
+func severityLabel(s rules.Severity) rules.Text {
+	if l, ok := severityLabels[s]; ok {
+		return l
+	}
+	return rules.Text{ZH: string(s), EN: string(s)}
+}
+
+// renderHTML executes the report template.
+func renderHTML(d *reportData) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := reportTmpl.Execute(&buf, d); err != nil {
+		return nil, fmt.Errorf("casefile: report template: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// renderPDF prints the report with Chromium: page numbers in the footer, the target in the header.
+func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, error) {
+	html, err := renderHTML(d)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		nb, err := browser.New(browser.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("casefile: pdf: %w", err)
+		}
+		defer nb.Close()
+		b = nb
+	}
+	if err := b.Available(); err != nil {
+		return nil, fmt.Errorf("casefile: pdf needs Chromium (or SkipPDF): %w", err)
+	}
+	header := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;margin:0 12mm;color:#555;display:flex;justify-content:space-between;">` +
+		`<span>` + template.HTMLEscapeString(d.L.ReportTitle) + `</span><span>` + template.HTMLEscapeString(d.TargetLabel) + `</span></div>`
+	footer := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;text-align:center;color:#555;">` +
+		template.HTMLEscapeString(d.L.PageBefore) + `<span class="pageNumber"></span>` + template.HTMLEscapeString(d.L.PageOf) +
+		`<span class="totalPages"></span>` + template.HTMLEscapeString(d.L.PageAfter) + `</div>`
+	timeout := 120*time.Second + time.Duration(len(d.Findings))*100*time.Millisecond
+	pdf, err := b.PrintPDF(ctx, html, browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("casefile: pdf: %w", err)
+	}
+	return pdf, nil
+}
