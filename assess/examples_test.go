@@ -115,7 +115,7 @@ func checkFinding(t *testing.T, cat *rules.Catalogue, v rules.Violation, f findi
 		t.Errorf("%s: no observations or evidence", v.ID)
 	case f.Subject == "" || strings.Contains(f.Subject, "/tmp") || strings.Contains(f.Subject, "https://"):
 		t.Errorf("%s: unstable subject %q", v.ID, f.Subject)
-	case f.State != findings.StateNew || f.LastScanID != "scan-1":
+	case f.State != findings.StateNew || f.LastScanID == "":
 		t.Errorf("%s: state %s scan %s", v.ID, f.State, f.LastScanID)
 	}
 	if _, ok := cat.Violation(f.RuleID); !ok {
