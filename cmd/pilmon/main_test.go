@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"pilmon/samplegen"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -92,5 +95,96 @@ func TestImportExodusOverlay(t *testing.T) {
 	code, out, _ = runCLI(t, "rules", "list", "--section", "sdks", "--data-dir", dir)
 	if code != exitOK || !strings.Contains(out, "com.example.tracker") {
 		t.Errorf("overlay SDK not listed after import: %d\n%s", code, out)
+	}
+}
+
+// writeSampleInputs writes the generated target's policy, HAR, device values and mini-program
+// folder (no APK: the assess end-to-end test covers it) and returns the scan arguments.
+func writeSampleInputs(t *testing.T, o samplegen.Options) []string {
+	t.Helper()
+	dir := t.TempDir()
+	pol, har, dev, mp := filepath.Join(dir, "privacy.html"), filepath.Join(dir, "capture.har"), filepath.Join(dir, "device.yaml"), filepath.Join(dir, "miniprogram")
+	for p, b := range map[string][]byte{pol: samplegen.PolicyHTML(o), har: samplegen.HAR(o), dev: samplegen.DeviceValuesYAML()} {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := samplegen.WriteMiniProgramDir(mp, o); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--device", dev, "--operator", samplegen.Operator, pol, har, mp}
+}
+
+func TestScanPrintsFindings(t *testing.T) {
+	data := t.TempDir()
+	args := append([]string{"scan", "--data-dir", data, "--target-id", "sample:cli", "--category", "online_shopping"}, writeSampleInputs(t, samplegen.Violating())...)
+	code, out, errs := runCLI(t, args...)
+	if code != exitOK {
+		t.Fatalf("scan: %d %s", code, errs)
+	}
+	for _, want := range []string{"发现 / findings:", "rdff-3.1", "pi:device_id_hw->" + samplegen.TrackerHost, "mp-undeclared-private-api",
+		"类别 / category: online_shopping", "严重程度 / severity"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errs = runCLI(t, append(args, "--json")...)
+	if code != exitOK {
+		t.Fatalf("scan --json: %d %s", code, errs)
+	}
+	var res struct {
+		Result   struct{ Target struct{ Operator string } }
+		Category struct{ Key string }
+		Findings []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("--json output: %v", err)
+	}
+	if len(res.Findings) == 0 || res.Category.Key != "online_shopping" || res.Result.Target.Operator != samplegen.Operator {
+		t.Errorf("--json: %d findings, category %q, operator %q", len(res.Findings), res.Category.Key, res.Result.Target.Operator)
+	}
+	for _, f := range res.Findings {
+		if f["fingerprint"] == "" || f["confidence"] == nil || f["summary"] == nil {
+			t.Errorf("finding without fingerprint, confidence or summary: %v", f)
+		}
+	}
+	if code, _, errs := runCLI(t, "scan", "--data-dir", data, "--category", "no_such_category", args[len(args)-1]); code != exitUsage || !strings.Contains(errs, "no_such_category") {
+		t.Errorf("unknown category: %d %s", code, errs)
+	}
+}
+
+// --store keeps the findings in the embedded Redis of the data dir: a second scan of the same
+// inputs creates nothing, and a complete scan of the rectified inputs marks them not re-observed.
+func TestScanStoresFindings(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("needs redis-server (Debian package redis-server)")
+	}
+	t.Setenv("PILMON_REDIS", "")
+	data := t.TempDir()
+	base := []string{"scan", "--data-dir", data, "--store", "--json", "--target-id", "sample:store", "--category", "online_shopping"}
+	stored := func(o samplegen.Options) map[string]any {
+		code, out, errs := runCLI(t, append(base, writeSampleInputs(t, o)...)...)
+		if code != exitOK {
+			t.Fatalf("scan --store: %d %s", code, errs)
+		}
+		var res struct {
+			Findings []any
+			Stored   map[string]any
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Stored == nil {
+			t.Fatalf("no stored summary: %v\n%.400s", err, out)
+		}
+		res.Stored["n"] = float64(len(res.Findings))
+		return res.Stored
+	}
+	first := stored(samplegen.Violating())
+	if first["created"] != first["n"] || first["n"] == float64(0) {
+		t.Errorf("first scan: %v", first)
+	}
+	if second := stored(samplegen.Violating()); second["created"] != float64(0) || second["not_reobserved"] != float64(0) {
+		t.Errorf("second scan of the same inputs: %v", second)
+	}
+	if clean := stored(samplegen.Clean()); clean["n"] != float64(0) || clean["not_reobserved"] != first["n"] {
+		t.Errorf("rectified scan: %v (first %v)", clean, first)
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"pilmon/assess"
 	"pilmon/evidence"
+	"pilmon/findings"
 	"pilmon/scanner"
 )
 
@@ -36,11 +38,13 @@ type scanFlags struct {
 	deviceValues string
 	consentAt    string
 	progress     bool
+	operator     string
+	store        bool
 }
 
 func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	var f scanFlags
-	fs := newFlagSet(env, "scan", "[--json] [--kind K] [--policy URL] [--h5 URL] [--category KEY] INPUT…")
+	fs := newFlagSet(env, "scan", "[--json] [--kind K] [--policy URL] [--h5 URL] [--category KEY] [--operator NAME] [--device FILE] [--store | --redis URL] INPUT…")
 	f.common.register(fs)
 	fs.BoolVar(&f.jsonOut, "json", false, "输出 JSON / print the full result as JSON")
 	fs.StringVar(&f.kind, "kind", "", "强制输入类型 / force the kind of every INPUT: "+kindList())
@@ -51,6 +55,9 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.category, "category", "", "App 类别（2021 必要个人信息范围）/ app category key, see `pilmon rules list --section categories`")
 	fs.StringVar(&f.appID, "appid", "", "加密 .wxapkg 的 AppID / app id of a PC-encrypted .wxapkg")
 	fs.StringVar(&f.deviceValues, "device-values", "", "测试机真实标识 YAML（用于 HAR）/ device-values YAML for HAR inputs")
+	fs.StringVar(&f.deviceValues, "device", "", "同 --device-values / alias of --device-values")
+	fs.StringVar(&f.operator, "operator", "", "运营者名称 / operator (company) name")
+	fs.BoolVar(&f.store, "store", false, "将发现存入数据目录中的内置 Redis / store findings in the embedded Redis of the data dir (--redis URL stores in that server)")
 	fs.StringVar(&f.consentAt, "consent-at", "", "同意时间 RFC3339（用于 HAR）/ consent time for HAR inputs")
 	fs.BoolVar(&f.progress, "progress", false, "显示进度 / show progress on stderr")
 	inputs, err := parseFlags(fs, args)
@@ -66,13 +73,18 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := evidence.Open(filepath.Join(f.common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
-	if err != nil {
-		return fmt.Errorf("evidence store: %w", err)
-	}
 	cat, err := loadCatalogue(f.common.dataDir)
 	if err != nil {
 		return err
+	}
+	if f.category != "" {
+		if _, ok := cat.AppCategory(f.category); !ok {
+			return usageErr("--category: 未知类别 / unknown app category %q (see pilmon rules list --section categories)", f.category)
+		}
+	}
+	store, err := evidence.Open(filepath.Join(f.common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+	if err != nil {
+		return fmt.Errorf("evidence store: %w", err)
 	}
 	insp, closeInsp, err := buildInspectors(ctx, env, inspectorOptions{cat: cat})
 	if err != nil {
@@ -84,7 +96,17 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 		opts.Events = progressPrinter(env.stderr)
 	}
 	res := scanner.Scan(ctx, target, insp, store, opts)
-	out := buildScanOutput(res)
+	out, err := buildScanOutput(res, assess.New(cat))
+	if err != nil {
+		return err
+	}
+	if f.store || f.common.redis != "" {
+		st, err := storeFindings(ctx, env, f.common, res, out.findings)
+		if err != nil {
+			return err
+		}
+		out.Stored = &st
+	}
 	if f.jsonOut {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetEscapeHTML(false)
@@ -175,6 +197,7 @@ func buildTarget(f scanFlags, inputs []string) (scanner.Target, error) {
 		t.Name = filepath.Base(ids[0])
 	}
 	t.Category = f.category
+	t.Operator = f.operator
 	t.Kind = scanner.TargetApp
 	for _, s := range t.Sources {
 		switch s.Kind {
@@ -197,11 +220,70 @@ type scanOutput struct {
 	Result       *scanner.Result       `json:"result"`
 	Observations []scanner.Observation `json:"observations"`
 	Evidence     []string              `json:"evidence"`
+	// Category is the app category the findings were judged against and where it came from.
+	Category assess.CategoryChoice `json:"category"`
+	// Findings are the canonical JSON of each finding (findings.MarshalCanonical), most severe first.
+	Findings []json.RawMessage `json:"findings"`
+	// Stored says what was written to Redis (--store or --redis), absent otherwise.
+	Stored *storeSummary `json:"stored,omitempty"`
+
+	findings []findings.Finding
 }
 
-func buildScanOutput(res *scanner.Result) scanOutput {
-	return scanOutput{ScanID: res.ScanID, Status: res.Status(), Complete: res.Complete(), Result: res,
-		Observations: res.Observations(), Evidence: res.EvidenceRefs()}
+// storeSummary is what storing the findings of one scan did.
+type storeSummary struct {
+	Upserted       int  `json:"upserted"`
+	Created        int  `json:"created"`
+	MarkedComplete bool `json:"marked_not_reobserved"` // the scan was complete, so absent findings were marked
+	Marked         int  `json:"not_reobserved"`
+}
+
+func buildScanOutput(res *scanner.Result, a *assess.Assessor) (scanOutput, error) {
+	obs := res.Observations()
+	out := scanOutput{ScanID: res.ScanID, Status: res.Status(), Complete: res.Complete(), Result: res,
+		Observations: obs, Evidence: res.EvidenceRefs(), Findings: []json.RawMessage{},
+		Category: a.SuggestCategory(res.Target, obs)}
+	out.findings = a.Assess(res.Target, res.ScanID, obs, res.FinishedAt)
+	for _, f := range out.findings {
+		b, err := findings.MarshalCanonical(f)
+		if err != nil {
+			return out, fmt.Errorf("finding %s: %w", f.Fingerprint, err)
+		}
+		out.Findings = append(out.Findings, b)
+	}
+	return out, nil
+}
+
+// storeFindings upserts the scan's findings and, when every source was inspected, marks the
+// target's earlier findings that did not reappear as not re-observed (a failed fetch is no
+// evidence of rectification).
+func storeFindings(ctx context.Context, env *cliEnv, c commonFlags, res *scanner.Result, fs []findings.Finding) (storeSummary, error) {
+	rdb, stop, err := openRedis(ctx, env, c)
+	if err != nil {
+		return storeSummary{}, err
+	}
+	defer stop()
+	st := findings.NewStore(rdb, "")
+	results, err := st.UpsertBatch(ctx, fs, res.ScanID)
+	if err != nil {
+		return storeSummary{}, fmt.Errorf("存储发现失败 / storing findings: %w", err)
+	}
+	sum := storeSummary{Upserted: len(results)}
+	raised := make([]string, 0, len(results))
+	for _, r := range results {
+		raised = append(raised, r.Fingerprint)
+		if r.Created {
+			sum.Created++
+		}
+	}
+	if res.Complete() {
+		n, err := st.MarkNotReobserved(ctx, res.Target.ID, res.ScanID, raised)
+		if err != nil {
+			return sum, err
+		}
+		sum.MarkedComplete, sum.Marked = true, n
+	}
+	return sum, nil
 }
 
 func printScanText(w io.Writer, out scanOutput) {
@@ -249,6 +331,48 @@ func printScanText(w io.Writer, out scanOutput) {
 	for _, e := range out.Evidence {
 		fmt.Fprintf(w, "    %s\n", e)
 	}
+	printFindings(w, out)
+}
+
+// printFindings prints the category the scan was judged against and the findings table.
+func printFindings(w io.Writer, out scanOutput) {
+	c := out.Category
+	fmt.Fprintln(w)
+	switch {
+	case c.Key == "":
+		fmt.Fprintf(w, "类别 / category: -  %s / %s\n", c.Reason.ZH, c.Reason.EN)
+	case c.Suggested:
+		fmt.Fprintf(w, "类别 / category: %s（建议 / suggested）  %s\n", c.Key, c.Reason.ZH)
+	default:
+		fmt.Fprintf(w, "类别 / category: %s  %s\n", c.Key, c.Reason.ZH)
+	}
+	fmt.Fprintf(w, "\n发现 / findings: %d\n", len(out.findings))
+	if len(out.findings) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "严重程度 / severity\t可信度 / confidence\t规则 / rule\t对象 / subject\t摘要 / summary")
+		for _, f := range out.findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Confidence, f.RuleID, f.Subject, oneLine(f.Summary.ZH))
+		}
+		tw.Flush()
+		fmt.Fprintln(w, "（完整中英文摘要、法律依据与证据见 --json / full zh/en summaries, legal basis and evidence with --json）")
+	}
+	if s := out.Stored; s != nil {
+		fmt.Fprintf(w, "\n已存储 / stored: %d 条（新 %d）/ %d findings (%d new)", s.Upserted, s.Created, s.Upserted, s.Created)
+		if s.MarkedComplete {
+			fmt.Fprintf(w, "；未再观察到 / marked not re-observed: %d\n", s.Marked)
+		} else {
+			fmt.Fprintln(w, "；扫描不完整，未标记未再观察到 / scan incomplete: nothing marked not re-observed")
+		}
+	}
+}
+
+// oneLine keeps a summary on one table row.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:120]) + "…"
+	}
+	return s
 }
 
 func firstLine(s string) string {
