@@ -51,7 +51,7 @@ type reportData struct {
 	States         []countRow
 	Findings       []findingView
 	Evidence       []evidenceView
-	Custody        []custodyRow
+	Custody        []custodyGroup
 	Verify         []string
 }
 
@@ -117,8 +117,13 @@ type histView struct {
 	At, Actor, From, To, Note, Document, Deadline string
 }
 
+type custodyGroup struct {
+	SHA256 string
+	Rows   []custodyRow
+}
+
 type custodyRow struct {
-	SHA256, Seq, At, Method, Source, Tool, Inspector string
+	Seq, At, Method, Source, Tool, Inspector string
 }
 
 const timeLayout = "2006-01-02 15:04:05 UTC"
@@ -147,6 +152,9 @@ func (j *job) cite(c rules.Citation) basisView {
 		return basisView{Cite: c.Instrument + ":" + c.Article}
 	}
 	title := j.text(in.Title)
+	if in.Kind == "standard" && in.DocNo != "" && !strings.Contains(title, in.DocNo) {
+		title += " (" + in.DocNo + ")"
+	}
 	numeric := c.Article != "" && strings.Trim(c.Article, "0123456789") == ""
 	var s string
 	switch {
@@ -154,9 +162,7 @@ func (j *job) cite(c rules.Citation) basisView {
 		s = fmt.Sprintf("%s, cl. %s", title, c.Article)
 	case j.opts.Lang == "en":
 		s = fmt.Sprintf("%s, Art. %s", title, c.Article)
-	case in.Kind == "standard" && in.DocNo != "":
-		s = fmt.Sprintf("《%s》（%s）第 %s 条", title, in.DocNo, c.Article)
-	case numeric:
+	case numeric && in.Kind != "standard":
 		s = fmt.Sprintf("《%s》第%s条", title, c.Article)
 	default:
 		s = fmt.Sprintf("《%s》%s", title, c.Article)
@@ -293,10 +299,12 @@ func (j *job) reportData() *reportData {
 	}
 	for _, h := range j.refs {
 		d.Evidence = append(d.Evidence, j.evidenceView(h))
+		g := custodyGroup{SHA256: h}
 		for _, c := range j.records[h].Captures {
-			d.Custody = append(d.Custody, custodyRow{SHA256: h, Seq: fmt.Sprint(c.Seq), At: fmtTime(c.CapturedAt),
+			g.Rows = append(g.Rows, custodyRow{Seq: fmt.Sprint(c.Seq), At: fmtTime(c.CapturedAt),
 				Method: c.Method, Source: c.Source, Tool: c.Tool, Inspector: c.Inspector})
 		}
+		d.Custody = append(d.Custody, g)
 	}
 	return d
 }

@@ -208,7 +208,7 @@ func checkTimestamp(der, digest []byte, roots *x509.CertPool) (TimestampInfo, ts
 		return info, tst, fmt.Errorf("timestamp token: content type %v, want signedData", ci.ContentType)
 	}
 	var sd signedData
-	if rest, err := asn1.Unmarshal(ci.Content.FullBytes, &sd); err != nil || len(rest) != 0 {
+	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil || len(rest) != 0 {
 		return info, tst, fmt.Errorf("timestamp token: SignedData: %v", err)
 	}
 	if !sd.EncapContentInfo.EContentType.Equal(oidTSTInfo) {
