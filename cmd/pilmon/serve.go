@@ -1,5 +1,155 @@
 package main
 
-// Owned by the dashboard work (issue 10).
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
-var runServe = notYet("serve", 10)
+	"github.com/labstack/echo/v5"
+
+	"pilmon/casefile"
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/targets"
+	"pilmon/web"
+)
+
+// runServe starts the dashboard: the embedded Redis (or --redis), the evidence store, the target
+// registry and the web server. On a first start with no users it creates "admin" with a random
+// password printed once.
+func runServe(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlagSet(env, "serve", "[--listen ADDR] [--data-dir DIR] [--redis URL] [--tls-cert FILE --tls-key FILE] [--workers N] [--import-root DIR]")
+	common.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "监听地址 / listen address")
+	tlsCert := fs.String("tls-cert", "", "TLS 证书 PEM / TLS certificate (PEM)")
+	tlsKey := fs.String("tls-key", "", "TLS 私钥 PEM / TLS key (PEM)")
+	workers := fs.Int("workers", 2, "进程内扫描工作协程数，0 为不启动 / in-process scan workers (0: none)")
+	importRoot := fs.String("import-root", "", "本地来源目录（默认 DATA/import）/ folder local sources may live in (default DATA/import)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	common.apply(env)
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usageErr("--tls-cert 与 --tls-key 须同时给出 / give both --tls-cert and --tls-key")
+	}
+	if *workers < 0 || *workers > 256 {
+		return usageErr("--workers: 0-256")
+	}
+	if *importRoot == "" {
+		*importRoot = filepath.Join(common.dataDir, "import")
+	}
+	uploadDir := filepath.Join(*importRoot, "uploads")
+	if err := os.MkdirAll(uploadDir, 0o755); err != nil {
+		return err
+	}
+	cat, err := loadCatalogue(common.dataDir)
+	if err != nil {
+		return err
+	}
+	rdb, stop, err := openRedis(ctx, env, common)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	st := findings.NewStore(rdb, "")
+	ev, err := evidence.Open(filepath.Join(common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+	if err != nil {
+		return err
+	}
+	reg := targets.New(rdb, "", targets.Options{ImportRoot: *importRoot, Catalogue: cat})
+	exp, err := newExporter(common.dataDir, st, ev, cat, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Config{
+		Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: env.log, TLS: *tlsCert != "",
+		Export: exp, UploadDir: uploadDir, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	pw, created, err := srv.Accounts().EnsureAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(env.stdout, "已创建管理员账号 admin，初始密码（只显示这一次）/ created user admin, initial password (shown once):\n\n    %s\n\n", pw)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.Run(runCtx)
+	stopWorkers, err := startInProcessWorkers(runCtx, env, st, reg, ev, cat, *workers)
+	if err != nil {
+		return err
+	}
+	defer stopWorkers()
+
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	sc := echo.StartConfig{
+		Address: *listen, HideBanner: true, HidePort: true, GracefulTimeout: 10 * time.Second,
+		ListenerAddrFunc: func(a net.Addr) {
+			fmt.Fprintf(env.stdout, "看板 / dashboard: %s://%s/\n", scheme, a.String())
+		},
+		BeforeServeFunc: func(s *http.Server) error {
+			s.ReadHeaderTimeout = 10 * time.Second
+			s.IdleTimeout = 120 * time.Second
+			s.MaxHeaderBytes = 64 << 10
+			return nil
+		},
+	}
+	if *tlsCert != "" {
+		err = sc.StartTLS(ctx, srv.Handler(), *tlsCert, *tlsKey)
+	} else {
+		err = sc.Start(ctx, srv.Handler())
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// exporter adapts casefile.Export to the dashboard's export buttons.
+type exporter struct {
+	deps casefile.Deps
+	reg  *targets.Registry
+}
+
+func newExporter(dataDir string, st *findings.Store, ev *evidence.Store, cat *rules.Catalogue, reg *targets.Registry) (web.Exporter, error) {
+	key, err := casefile.LoadOrCreateKey(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &exporter{reg: reg, deps: casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat,
+		Options: casefile.Options{Key: key, Tool: "pilmon " + version}}}, nil
+}
+
+func (x *exporter) Export(ctx context.Context, w io.Writer, target string, fps []string, user string) error {
+	d := x.deps
+	d.User = user
+	if target != "" {
+		if t, err := x.reg.Get(ctx, target); err == nil {
+			d.Target = &t
+		}
+	}
+	_, err := casefile.Export(ctx, w, casefile.Selection{TargetID: target, Fingerprints: fps}, d)
+	return err
+}
+
+// startInProcessWorkers runs scan workers inside serve (issue 9's worker pool once it lands).
+func startInProcessWorkers(ctx context.Context, env *cliEnv, st *findings.Store, reg *targets.Registry, ev *evidence.Store, cat *rules.Catalogue, n int) (func(), error) {
+	if n > 0 {
+		env.log.Warn("in-process workers are not available in this build; run pilmon worker", "requested", n)
+	}
+	return func() {}, nil
+}

@@ -1,5 +1,131 @@
 package main
 
-// Owned by the dashboard work (issue 10).
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
 
-var runUser = notYet("user", 10)
+	"pilmon/findings"
+	"pilmon/web"
+)
+
+// runUser manages dashboard accounts: add NAME --role ROLE | passwd NAME | disable NAME |
+// enable NAME | token NAME [--label L] | list. Passwords are read from stdin (one line), never
+// from the command line.
+func runUser(ctx context.Context, env *cliEnv, args []string) error {
+	const usage = "add NAME --role admin|prosecutor|analyst|viewer | passwd NAME | disable NAME | enable NAME | token NAME [--label L] | list"
+	if len(args) == 0 {
+		return usageErr("用法 / usage: pilmon user %s", usage)
+	}
+	sub, args := args[0], args[1:]
+	var common commonFlags
+	fs := newFlagSet(env, "user "+sub, usage)
+	common.register(fs)
+	role := fs.String("role", "", "角色 / role: admin|prosecutor|analyst|viewer")
+	label := fs.String("label", "", "令牌用途 / token label")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	common.apply(env)
+	needName := sub != "list"
+	if needName && len(pos) != 1 {
+		return usageErr("pilmon user %s: 需要一个用户名 / one user name expected", sub)
+	}
+	var name string
+	if needName {
+		name = pos[0]
+		if err := web.CheckUserName(name); err != nil {
+			return exitErr{exitUsage, err}
+		}
+	}
+	switch sub {
+	case "add", "passwd", "disable", "enable", "token", "list":
+	default:
+		return usageErr("pilmon user: 未知子命令 / unknown subcommand %q; usage: %s", sub, usage)
+	}
+	if sub == "add" && !web.Role(*role).Valid() {
+		return usageErr("--role: %q; want one of %v", *role, web.Roles)
+	}
+	var pw string
+	if sub == "add" || sub == "passwd" {
+		pw, err = readPassword(env.stdin)
+		if err != nil {
+			return err
+		}
+		if err := web.CheckPassword(pw); err != nil {
+			return exitErr{exitUsage, err}
+		}
+	}
+	rdb, stop, err := openRedis(ctx, env, common)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	acc := web.NewAccounts(rdb, findings.DefaultPrefix)
+	switch sub {
+	case "add":
+		if err := acc.Add(ctx, name, web.Role(*role), pw); err != nil {
+			if errors.Is(err, web.ErrUserExists) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return err
+		}
+		fmt.Fprintf(env.stdout, "已创建用户 / created user %s (%s)\n", name, *role)
+	case "passwd":
+		if err := acc.SetPassword(ctx, name, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "已修改密码并注销其所有会话 / password changed, sessions of %s ended\n", name)
+	case "disable", "enable":
+		if err := acc.SetDisabled(ctx, name, sub == "disable"); err != nil {
+			return err
+		}
+		if sub == "disable" {
+			if err := acc.RevokeTokens(ctx, name); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.stdout, "已停用 / disabled %s (sessions and API tokens ended)\n", name)
+		} else {
+			fmt.Fprintf(env.stdout, "已启用 / enabled %s\n", name)
+		}
+	case "token":
+		tok, err := acc.NewToken(ctx, name, *label)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.stdout, tok)
+	case "list":
+		us, err := acc.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			state := "active"
+			if u.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(env.stdout, "%s\t%s\t%s\n", u.Name, u.Role, state)
+		}
+	}
+	return nil
+}
+
+// readPassword reads one line from stdin (a terminal, a pipe or a file).
+func readPassword(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("密码从标准输入读取 / the password is read from stdin")
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, web.MaxPasswordLen+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", exitErr{exitUsage, errors.New("标准输入没有密码 / no password on stdin")}
+	}
+	return line, nil
+}

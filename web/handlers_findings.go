@@ -1,0 +1,498 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
+)
+
+type countRow struct {
+	Key   string
+	Label string
+	N     int64
+}
+
+type chartBar struct {
+	X, Y, W, H float64
+	N          int64
+	Day        string
+	Label      bool
+}
+
+type chart struct {
+	W, H  int
+	Bars  []chartBar
+	Max   int64
+	Total int64
+	Base  float64
+}
+
+type overviewData struct {
+	Total    int64
+	Indexed  int
+	States   []countRow
+	Sevs     []countRow
+	Rules    []countRow
+	Targets  []countRow
+	Chart    chart
+	DeadJobs int
+}
+
+const chartDays = 30
+
+func (s *Server) overview(c *echo.Context) error {
+	ctx := c.Request().Context()
+	l := s.lang(c)
+	cn, err := s.st.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	d := overviewData{Total: cn.Total, Indexed: s.idx.size()}
+	for _, st := range findings.AllStates {
+		d.States = append(d.States, countRow{string(st), l.State(st), cn.ByState[st]})
+	}
+	for _, sv := range findings.Severities {
+		d.Sevs = append(d.Sevs, countRow{string(sv), l.Severity(sv), cn.BySeverity[sv]})
+	}
+	d.Rules = topRows(cn.ByRule, 15, func(id string) string {
+		if v, ok := s.cat.Violation(id); ok {
+			return l.Text(v.Title)
+		}
+		return id
+	})
+	d.Targets = topRows(cn.ByTarget, 15, func(id string) string { return id })
+	if s.cfg.Targets != nil {
+		names := map[string]string{}
+		if ts, err := s.cfg.Targets.List(ctx); err == nil {
+			for _, t := range ts {
+				names[t.ID] = t.Name
+			}
+		}
+		for i := range d.Targets {
+			if n := names[d.Targets[i].Key]; n != "" {
+				d.Targets[i].Label = n
+			}
+		}
+	}
+	d.Chart, err = s.firstSeenChart(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if n, err := s.st.Client().XLen(ctx, s.st.Prefix()+findings.DeadJobsStream).Result(); err == nil {
+		d.DeadJobs = int(n)
+	}
+	return s.render(c, http.StatusOK, "overview", s.newPage(c, "overview", "title.overview", d))
+}
+
+func topRows(m map[string]int64, n int, label func(string) string) []countRow {
+	rows := make([]countRow, 0, len(m))
+	for k, v := range m {
+		rows = append(rows, countRow{Key: k, N: v})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].N != rows[j].N {
+			return rows[i].N > rows[j].N
+		}
+		return rows[i].Key < rows[j].Key
+	})
+	if len(rows) > n {
+		rows = rows[:n]
+	}
+	for i := range rows {
+		rows[i].Label = label(rows[i].Key)
+	}
+	return rows
+}
+
+// firstSeenChart counts findings first seen on each of the last 30 days (Asia/Shanghai) and lays
+// them out as SVG bars; the template only draws rectangles.
+func (s *Server) firstSeenChart(ctx context.Context, now time.Time) (chart, error) {
+	const w, h, pad = 720, 180, 24
+	ch := chart{W: w, H: h + pad, Base: h}
+	y, m, dd := now.In(Shanghai).Date()
+	start := time.Date(y, m, dd, 0, 0, 0, 0, Shanghai).AddDate(0, 0, -(chartDays - 1))
+	pipe := s.st.Client().Pipeline()
+	cmds := make([]*redis.IntCmd, chartDays)
+	for i := range chartDays {
+		a := start.AddDate(0, 0, i)
+		b := a.AddDate(0, 0, 1)
+		cmds[i] = pipe.ZCount(ctx, s.st.Prefix()+"web:idx:first", strconv.FormatInt(a.UnixMilli(), 10), "("+strconv.FormatInt(b.UnixMilli(), 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return ch, err
+	}
+	for _, c := range cmds {
+		ch.Max = max(ch.Max, c.Val())
+		ch.Total += c.Val()
+	}
+	bw := float64(w) / chartDays
+	for i, c := range cmds {
+		n := c.Val()
+		bh := 0.0
+		if ch.Max > 0 {
+			bh = float64(n) / float64(ch.Max) * (h - 10)
+		}
+		ch.Bars = append(ch.Bars, chartBar{X: float64(i)*bw + 1, Y: h - bh, W: bw - 2, H: bh, N: n,
+			Day: start.AddDate(0, 0, i).Format("01-02"), Label: i%5 == 0 || i == chartDays-1})
+	}
+	return ch, nil
+}
+
+type listData struct {
+	F      Filter
+	R      listResult
+	Opts   filterOptions
+	States []findings.State
+	Sevs   []rules.Severity
+	Titles map[string]rules.Text
+	Moves  []findings.State // bulk transitions the user may choose
+	Err    string
+}
+
+func (s *Server) findingsList(c *echo.Context) error {
+	ctx := c.Request().Context()
+	f := parseFilter(c)
+	r, err := s.list(ctx, f)
+	if err != nil {
+		return err
+	}
+	d := listData{F: f, R: r, Opts: s.filterOptions(ctx), States: findings.AllStates, Sevs: findings.Severities,
+		Titles: map[string]rules.Text{}}
+	for _, it := range r.Items {
+		if v, ok := s.cat.Violation(it.RuleID); ok {
+			d.Titles[it.RuleID] = v.Title
+		}
+	}
+	pr := current(c)
+	if pr.user.Role.Can(PermTriage) {
+		seen := map[findings.State]bool{}
+		for _, from := range findings.AllStates {
+			for _, to := range allowedMoves(pr.user.Role, from) {
+				if !seen[to] {
+					seen[to] = true
+					d.Moves = append(d.Moves, to)
+				}
+			}
+		}
+		slices.SortFunc(d.Moves, func(a, b findings.State) int { return stateIndex(a) - stateIndex(b) })
+	}
+	return s.render(c, http.StatusOK, "findings", s.newPage(c, "findings", "title.findings", d))
+}
+
+func stateIndex(s findings.State) int { return slices.Index(findings.AllStates, s) }
+
+// docStates are the transitions that issue a document (findings.Transition requires its number
+// and date for them).
+var docStates = map[findings.State]bool{
+	findings.StateRecommendationIssued:  true,
+	findings.StateAnnouncementPublished: true,
+	findings.StateSuitFiled:             true,
+}
+
+type citationView struct {
+	Citation   rules.Citation
+	Instrument rules.Text
+	DocNo      string
+	Article    rules.Article
+	Found      bool
+}
+
+type evidenceView struct {
+	Hash      string
+	Record    evidence.Record
+	Err       string
+	IsImage   bool
+	IsHTML    bool
+	MediaType string
+}
+
+type move struct {
+	To      findings.State
+	NeedDoc bool
+}
+
+type findingData struct {
+	F         findings.Finding
+	Rule      rules.Violation
+	RuleFound bool
+	Basis     []citationView
+	Evidence  []evidenceView
+	History   []findings.Transition
+	Notes     []Note
+	Moves     []move
+	Target    string // target name when the registry knows it
+	Operator  string
+	Category  string
+}
+
+func (s *Server) findingPage(c *echo.Context) error {
+	ctx := c.Request().Context()
+	fp := c.Param("fp")
+	f, err := s.st.Get(ctx, fp)
+	if err != nil {
+		if errors.Is(err, findings.ErrNotFound) {
+			return echo.ErrNotFound
+		}
+		return err
+	}
+	d := findingData{F: f}
+	d.Rule, d.RuleFound = s.cat.Violation(f.RuleID)
+	basis := f.LegalBasis
+	if len(basis) == 0 && d.RuleFound {
+		basis = d.Rule.LegalBasis
+	}
+	for _, cit := range basis {
+		cv := citationView{Citation: cit}
+		if in, ok := s.cat.Instrument(cit.Instrument); ok {
+			cv.Instrument, cv.DocNo = in.Title, in.DocNo
+		}
+		cv.Article, cv.Found = s.cat.Article(cit)
+		d.Basis = append(d.Basis, cv)
+	}
+	refs := slices.Clone(f.EvidenceRefs)
+	for _, o := range f.Observations {
+		for _, r := range o.EvidenceRefs {
+			if !slices.Contains(refs, r) {
+				refs = append(refs, r)
+			}
+		}
+	}
+	for _, h := range refs {
+		d.Evidence = append(d.Evidence, s.evidenceView(h))
+	}
+	if d.History, err = s.st.History(ctx, fp); err != nil {
+		return err
+	}
+	if d.Notes, err = s.notes(ctx, fp); err != nil {
+		return err
+	}
+	for _, to := range allowedMoves(current(c).user.Role, f.State) {
+		d.Moves = append(d.Moves, move{To: to, NeedDoc: docStates[to]})
+	}
+	if s.cfg.Targets != nil {
+		if t, err := s.cfg.Targets.Get(ctx, f.TargetID); err == nil {
+			d.Target, d.Operator, d.Category = t.Name, t.Operator, t.Category
+		}
+	}
+	return s.render(c, http.StatusOK, "finding", s.newPage(c, "findings", "title.finding", d))
+}
+
+func (s *Server) evidenceView(h string) evidenceView {
+	ev := evidenceView{Hash: h}
+	if evidence.CheckHash(h) != nil {
+		ev.Err = "error.badhash"
+		return ev
+	}
+	rec, err := s.ev.Stat(h)
+	if err != nil {
+		if errors.Is(err, evidence.ErrNotFound) {
+			ev.Err = "evidence.missing"
+		} else {
+			ev.Err = "evidence.tampered"
+		}
+		return ev
+	}
+	ev.Record = rec
+	ev.MediaType = rec.First().MediaType
+	ev.IsImage = isImageType(ev.MediaType)
+	ev.IsHTML = isHTMLType(ev.MediaType)
+	return ev
+}
+
+func isImageType(mt string) bool {
+	switch strings.ToLower(strings.TrimSpace(strings.Split(mt, ";")[0])) {
+	case "image/png", "image/jpeg", "image/gif", "image/webp":
+		return true
+	}
+	return false
+}
+
+func isHTMLType(mt string) bool {
+	m := strings.ToLower(strings.TrimSpace(strings.Split(mt, ";")[0]))
+	return m == "text/html" || m == "application/xhtml+xml"
+}
+
+// applyTransition checks the role's right to this move and makes it.
+func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, in findings.TransitionInput) (findings.Transition, error) {
+	ctx := c.Request().Context()
+	pr := current(c)
+	if !to.Valid() {
+		return findings.Transition{}, uerr(http.StatusBadRequest, "error.badstate")
+	}
+	state, err := s.st.Client().HGet(ctx, s.st.Prefix()+"finding:"+fp, "state").Result()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return findings.Transition{}, echo.ErrNotFound
+		}
+		return findings.Transition{}, err
+	}
+	if !canTransition(pr.user.Role, findings.State(state), to) {
+		s.audit(c, pr.user.Name, "denied", "transition "+fp, map[string]string{"from": state, "to": string(to)})
+		return findings.Transition{}, uerr(http.StatusForbidden, "error.role.transition")
+	}
+	tr, err := s.st.Transition(ctx, fp, to, pr.user.Name, in)
+	if err != nil {
+		var ill *findings.IllegalTransitionError
+		switch {
+		case errors.As(err, &ill):
+			return tr, &userError{code: http.StatusConflict, key: "error.illegal", err: err}
+		case errors.Is(err, findings.ErrConflict):
+			return tr, uerr(http.StatusConflict, "error.conflict")
+		case errors.Is(err, findings.ErrNotFound):
+			return tr, echo.ErrNotFound
+		}
+		return tr, &userError{code: http.StatusBadRequest, key: "error.transition", err: err}
+	}
+	detail := map[string]string{"from": string(tr.From), "to": string(tr.To)}
+	if tr.DocumentNo != "" {
+		detail["document_no"], detail["document_date"] = tr.DocumentNo, tr.DocumentDate
+	}
+	if tr.Note != "" {
+		detail["note"] = tr.Note
+	}
+	s.audit(c, pr.user.Name, "transition", fp, detail)
+	return tr, nil
+}
+
+func (s *Server) transition(c *echo.Context) error {
+	fp := c.Param("fp")
+	_, err := s.applyTransition(c, fp, findings.State(c.FormValue("to")), findings.TransitionInput{
+		Note: c.FormValue("note"), DocumentNo: strings.TrimSpace(c.FormValue("document_no")),
+		DocumentDate: strings.TrimSpace(c.FormValue("document_date")),
+	})
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/findings/"+fp+"?flash=moved")
+}
+
+const maxBulk = 500
+
+func (s *Server) bulkTransition(c *echo.Context) error {
+	form, err := c.FormValues()
+	if err != nil {
+		return uerr(http.StatusBadRequest, "error.400")
+	}
+	fps := form["fp"]
+	if len(fps) == 0 {
+		return uerr(http.StatusBadRequest, "bulk.none")
+	}
+	if len(fps) > maxBulk {
+		return uerr(http.StatusBadRequest, "bulk.toomany", maxBulk)
+	}
+	to := findings.State(c.FormValue("to"))
+	in := findings.TransitionInput{Note: c.FormValue("note"), DocumentNo: strings.TrimSpace(c.FormValue("document_no")),
+		DocumentDate: strings.TrimSpace(c.FormValue("document_date"))}
+	ok, failed := 0, 0
+	for _, fp := range fps {
+		if !fpRE.MatchString(fp) {
+			failed++
+			continue
+		}
+		if _, err := s.applyTransition(c, fp, to, in); err != nil {
+			failed++
+			continue
+		}
+		ok++
+	}
+	back := safeNext(c.FormValue("back"))
+	if !strings.HasPrefix(back, "/findings") {
+		back = "/findings"
+	}
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	return c.Redirect(http.StatusSeeOther, back+sep+"bulk_ok="+strconv.Itoa(ok)+"&bulk_failed="+strconv.Itoa(failed))
+}
+
+func (s *Server) addNote(c *echo.Context) error {
+	ctx := c.Request().Context()
+	fp := c.Param("fp")
+	if n, err := s.st.Client().Exists(ctx, s.st.Prefix()+"finding:"+fp).Result(); err != nil || n == 0 {
+		return echo.ErrNotFound
+	}
+	pr := current(c)
+	if err := s.appendNote(ctx, fp, Note{At: time.Now().UTC(), Author: pr.user.Name, Text: c.FormValue("text")}); err != nil {
+		return err
+	}
+	s.audit(c, pr.user.Name, "note", fp, nil)
+	return c.Redirect(http.StatusSeeOther, "/findings/"+fp+"?flash=noted#notes")
+}
+
+// exportFindings hands the selected findings to the case-file exporter when one is configured.
+func (s *Server) exportFindings(c *echo.Context) error {
+	if s.cfg.Export == nil {
+		return uerr(http.StatusServiceUnavailable, "export.unavailable")
+	}
+	form, err := c.FormValues()
+	if err != nil {
+		return uerr(http.StatusBadRequest, "error.400")
+	}
+	var fps []string
+	for _, fp := range form["fp"] {
+		if fpRE.MatchString(fp) {
+			fps = append(fps, fp)
+		}
+	}
+	target := c.FormValue("target")
+	if target != "" && !idRE.MatchString(target) {
+		return uerr(http.StatusBadRequest, "error.badparam")
+	}
+	if len(fps) == 0 && target == "" {
+		return uerr(http.StatusBadRequest, "bulk.none")
+	}
+	pr := current(c)
+	s.audit(c, pr.user.Name, "export", fmt.Sprintf("target=%s findings=%d", target, len(fps)), nil)
+	name := "pilmon-casefile-" + time.Now().In(Shanghai).Format("20060102-150405") + ".zip"
+	if target != "" {
+		name = "pilmon-casefile-" + target + "-" + time.Now().In(Shanghai).Format("20060102-150405") + ".zip"
+	}
+	h := c.Response().Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", "attachment; filename=\"casefile.zip\"; filename*=UTF-8''"+url.PathEscape(name))
+	h.Set("Cache-Control", "no-store")
+	// The bundle streams; an error after the first byte can only abort the connection, so that the
+	// browser reports a failed download instead of saving a truncated zip.
+	w := &lazyWriter{c: c}
+	if err := s.cfg.Export.Export(c.Request().Context(), w, target, fps, pr.user.Name); err != nil {
+		if !w.started {
+			h.Del("Content-Disposition")
+			return &userError{code: http.StatusBadRequest, key: "export.failed", err: err}
+		}
+		s.log.Error("export failed mid-stream", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	if !w.started {
+		c.Response().WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// lazyWriter sends the status line with the first byte.
+type lazyWriter struct {
+	c       *echo.Context
+	started bool
+}
+
+func (w *lazyWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.c.Response().WriteHeader(http.StatusOK)
+	}
+	return w.c.Response().Write(p)
+}

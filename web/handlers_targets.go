@@ -1,0 +1,481 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v5"
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+type targetRow struct {
+	T        scanner.Target
+	Known    bool // in the registry
+	Findings int64
+}
+
+func (s *Server) targetRows(ctx context.Context) ([]targetRow, error) {
+	cn, err := s.st.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []targetRow
+	seen := map[string]bool{}
+	if s.cfg.Targets != nil {
+		ts, err := s.cfg.Targets.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			seen[t.ID] = true
+			rows = append(rows, targetRow{T: t, Known: true, Findings: cn.ByTarget[t.ID]})
+		}
+	}
+	for id, n := range cn.ByTarget {
+		if !seen[id] {
+			rows = append(rows, targetRow{T: scanner.Target{ID: id}, Findings: n})
+		}
+	}
+	slices.SortFunc(rows, func(a, b targetRow) int { return strings.Compare(a.T.ID, b.T.ID) })
+	return rows, nil
+}
+
+type targetsData struct {
+	Rows       []targetRow
+	Registry   bool
+	Kinds      []scanner.TargetKind
+	Categories []rules.AppCategory
+}
+
+func (s *Server) targetsPage(c *echo.Context) error {
+	rows, err := s.targetRows(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	d := targetsData{Rows: rows, Registry: s.cfg.Targets != nil,
+		Kinds:      []scanner.TargetKind{scanner.TargetApp, scanner.TargetMiniProgram, scanner.TargetSite},
+		Categories: s.cat.AppCategories()}
+	return s.render(c, http.StatusOK, "targets", s.newPage(c, "targets", "title.targets", d))
+}
+
+func (s *Server) targetAdd(c *echo.Context) error {
+	if s.cfg.Targets == nil {
+		return uerr(http.StatusServiceUnavailable, "targets.noregistry")
+	}
+	ctx := c.Request().Context()
+	id := strings.TrimSpace(c.FormValue("id"))
+	if !idRE.MatchString(id) {
+		return uerr(http.StatusBadRequest, "targets.badid")
+	}
+	if _, err := s.cfg.Targets.Get(ctx, id); err == nil {
+		return uerr(http.StatusConflict, "targets.exists")
+	}
+	t := scanner.Target{ID: id, Kind: scanner.TargetKind(c.FormValue("kind")), Name: strings.TrimSpace(c.FormValue("name")),
+		Operator: strings.TrimSpace(c.FormValue("operator")), Category: c.FormValue("category"),
+		Schedule: strings.TrimSpace(c.FormValue("schedule")), Sources: []scanner.Source{}}
+	if u := strings.TrimSpace(c.FormValue("policy_url")); u != "" {
+		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: u})
+	}
+	if u := strings.TrimSpace(c.FormValue("h5_url")); u != "" {
+		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourceH5URL, Locator: u})
+	}
+	t, err := s.cfg.Targets.Put(ctx, t)
+	if err != nil {
+		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
+	}
+	s.audit(c, current(c).user.Name, "target.add", t.ID, map[string]string{"name": t.Name})
+	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
+}
+
+type targetData struct {
+	T        scanner.Target
+	Known    bool
+	ByState  []countRow
+	Total    int64
+	Events   []findings.EventMessage
+	Kinds    []scanner.SourceKind
+	Uploads  bool
+	Scans    any // scan history when the pipeline provides one
+	CanScan  bool
+	Category rules.AppCategory
+}
+
+func (s *Server) loadTarget(ctx context.Context, id string) (scanner.Target, bool, error) {
+	if s.cfg.Targets != nil {
+		t, err := s.cfg.Targets.Get(ctx, id)
+		if err == nil {
+			return t, true, nil
+		}
+	}
+	n, err := s.st.Client().Exists(ctx, s.st.Prefix()+"idx:target:"+id).Result()
+	if err != nil {
+		return scanner.Target{}, false, err
+	}
+	if n == 0 {
+		return scanner.Target{}, false, echo.ErrNotFound
+	}
+	return scanner.Target{ID: id}, false, nil
+}
+
+func (s *Server) targetPage(c *echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	t, known, err := s.loadTarget(ctx, id)
+	if err != nil {
+		return err
+	}
+	l := s.lang(c)
+	d := targetData{T: t, Known: known, Uploads: s.cfg.UploadDir != "" && known,
+		Kinds: []scanner.SourceKind{scanner.SourceAPK, scanner.SourceWxapkg, scanner.SourceHAR, scanner.SourcePolicyFile}}
+	d.Category, _ = s.cat.AppCategory(t.Category)
+	pipe := s.st.Client().Pipeline()
+	cmds := make([]*redis.IntCmd, len(findings.AllStates))
+	for i, st := range findings.AllStates {
+		cmds[i] = pipe.ZInterCard(ctx, 0, s.st.Prefix()+"idx:target:"+id, s.st.Prefix()+"idx:state:"+string(st))
+	}
+	total := pipe.ZCard(ctx, s.st.Prefix()+"idx:target:"+id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	for i, st := range findings.AllStates {
+		if n := cmds[i].Val(); n > 0 {
+			d.ByState = append(d.ByState, countRow{string(st), l.State(st), n})
+		}
+	}
+	d.Total = total.Val()
+	evs, err := s.recentEvents(ctx, 500)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.Event.TargetID == id && len(d.Events) < 30 {
+			d.Events = append(d.Events, e)
+		}
+	}
+	return s.render(c, http.StatusOK, "target", s.newPage(c, "targets", "title.target", d))
+}
+
+// recentEvents returns up to n of the newest progress events, newest first.
+func (s *Server) recentEvents(ctx context.Context, n int64) ([]findings.EventMessage, error) {
+	msgs, err := s.st.Client().XRevRangeN(ctx, s.st.Prefix()+findings.EventsStream, "+", "-", n).Result()
+	if err != nil {
+		return nil, err
+	}
+	return decodeEvents(msgs), nil
+}
+
+func (s *Server) targetScan(c *echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	if _, _, err := s.loadTarget(ctx, id); err != nil {
+		return err
+	}
+	scanID, err := s.enqueueScan(ctx, id, current(c).user.Name)
+	if err != nil {
+		return err
+	}
+	s.audit(c, current(c).user.Name, "scan.requested", id, map[string]string{"scan": scanID})
+	return c.Redirect(http.StatusSeeOther, "/progress?flash=queued")
+}
+
+func (s *Server) enqueueScan(ctx context.Context, target, user string) (string, error) {
+	scanID := "scan-" + time.Now().UTC().Format("20060102T150405") + "-" + strings.ToLower(randomSecret(4))
+	scanID = strings.NewReplacer("_", "x").Replace(scanID)
+	_, err := s.st.EnqueueJob(ctx, findings.Job{ID: scanID, TargetID: target, RequestedBy: user})
+	return scanID, err
+}
+
+func (s *Server) targetSchedule(c *echo.Context) error {
+	if s.cfg.Targets == nil {
+		return uerr(http.StatusServiceUnavailable, "targets.noregistry")
+	}
+	ctx := c.Request().Context()
+	t, err := s.cfg.Targets.Get(ctx, c.Param("id"))
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	t.Schedule = strings.TrimSpace(c.FormValue("schedule"))
+	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
+		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
+	}
+	s.audit(c, current(c).user.Name, "target.schedule", t.ID, map[string]string{"schedule": t.Schedule})
+	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
+}
+
+const (
+	maxFormField = 64 << 10
+	maxFiles     = 20
+)
+
+// readMultipart streams a multipart form whose first part is the CSRF token: nothing else is read
+// before the token is verified. Text fields are bounded; each file part goes to onFile as a
+// stream, never to a temporary file.
+func (s *Server) readMultipart(c *echo.Context, onFile func(field, filename string, r io.Reader) error) (map[string]string, error) {
+	pr := current(c)
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUpload*maxFiles+1<<20)
+	mr, err := c.Request().MultipartReader()
+	if err != nil {
+		return nil, uerr(http.StatusBadRequest, "error.400")
+	}
+	first, err := mr.NextPart()
+	if err != nil || first.FormName() != "_csrf" {
+		return nil, uerr(http.StatusForbidden, "error.csrf")
+	}
+	tok, _ := io.ReadAll(io.LimitReader(first, 256))
+	if subtle.ConstantTimeCompare(tok, []byte(pr.session.CSRF)) != 1 {
+		return nil, uerr(http.StatusForbidden, "error.csrf")
+	}
+	fields := map[string]string{}
+	files := 0
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return fields, nil
+		}
+		if err != nil {
+			return nil, uerr(http.StatusBadRequest, "error.400")
+		}
+		if p.FileName() == "" {
+			b, _ := io.ReadAll(io.LimitReader(p, maxFormField+1))
+			if len(b) > maxFormField || !utf8.Valid(b) {
+				return nil, uerr(http.StatusBadRequest, "error.400")
+			}
+			fields[p.FormName()] = string(b)
+			continue
+		}
+		files++
+		if files > maxFiles {
+			return nil, uerr(http.StatusBadRequest, "upload.toomany", maxFiles)
+		}
+		if err := onFile(p.FormName(), cleanFileName(p.FileName()), p); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// cleanFileName keeps a client's file name only as a label for the record: base name, printable,
+// bounded. It never becomes a path.
+func cleanFileName(n string) string {
+	n = filepath.Base(strings.ReplaceAll(n, "\\", "/"))
+	n = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, n)
+	if len(n) > 200 {
+		n = n[:200]
+	}
+	if !utf8.ValidString(n) {
+		n = strings.ToValidUTF8(n, "")
+	}
+	return n
+}
+
+// putUpload stores one uploaded file in the evidence store, sniffing its media type.
+func (s *Server) putUpload(r io.Reader, source, note string) (evidence.Ref, string, error) {
+	br := bufio.NewReaderSize(r, 4096)
+	head, _ := br.Peek(512)
+	mt := http.DetectContentType(head)
+	ref, err := s.ev.Put(io.LimitReader(br, s.cfg.MaxUpload+1), evidence.Meta{
+		CapturedAt: time.Now().UTC(), Method: "analyst_upload", Source: source, MediaType: mt, Note: note,
+	})
+	if err == nil && ref.Size > s.cfg.MaxUpload {
+		return ref, mt, uerr(http.StatusRequestEntityTooLarge, "upload.toolarge")
+	}
+	if err != nil {
+		return ref, mt, &userError{code: http.StatusBadRequest, key: "upload.failed", err: err}
+	}
+	return ref, mt, nil
+}
+
+var sourceExt = map[scanner.SourceKind]string{
+	scanner.SourceAPK: ".apk", scanner.SourceWxapkg: ".wxapkg", scanner.SourceHAR: ".har", scanner.SourcePolicyFile: ".html",
+}
+
+// targetUpload stores an uploaded APK, .wxapkg, HAR or policy file as evidence, writes a copy
+// named by its SHA-256 into the upload folder (inside the registry's import folder) and adds it to
+// the target's sources.
+func (s *Server) targetUpload(c *echo.Context) error {
+	if s.cfg.Targets == nil || s.cfg.UploadDir == "" {
+		return uerr(http.StatusServiceUnavailable, "upload.disabled")
+	}
+	ctx := c.Request().Context()
+	t, err := s.cfg.Targets.Get(ctx, c.Param("id"))
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	pr := current(c)
+	var refs []evidence.Ref
+	var names []string
+	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+		ref, _, err := s.putUpload(r, "upload by "+pr.user.Name+" for target "+t.ID+": "+name, "")
+		if err != nil {
+			return err
+		}
+		refs = append(refs, ref)
+		names = append(names, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	kind := scanner.SourceKind(fields["kind"])
+	ext, ok := sourceExt[kind]
+	if !ok || len(refs) == 0 {
+		return uerr(http.StatusBadRequest, "upload.badkind")
+	}
+	if kind == scanner.SourcePolicyFile && strings.HasSuffix(strings.ToLower(names[0]), ".txt") {
+		ext = ".txt"
+	}
+	for _, ref := range refs {
+		dst := filepath.Join(s.cfg.UploadDir, ref.SHA256+ext)
+		if err := s.copyEvidenceTo(ref.SHA256, dst); err != nil {
+			return err
+		}
+		t.Sources = append(t.Sources, scanner.Source{Kind: kind, Locator: dst})
+		s.audit(c, pr.user.Name, "upload", t.ID, map[string]string{"sha256": ref.SHA256, "kind": string(kind)})
+	}
+	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
+		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
+	}
+	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=uploaded")
+}
+
+// copyEvidenceTo writes a verified copy of an artifact to dst (a name the server chose) unless it
+// is already there.
+func (s *Server) copyEvidenceTo(h, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	rc, _, err := s.ev.Get(h)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, rc); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+type checkItem struct {
+	V        rules.Violation
+	Manual   bool
+	Findings int64
+	Entry    ChecklistEntry
+	Has      bool
+	Evidence []evidenceView
+}
+
+type checklistData struct {
+	T       scanner.Target
+	Items   []checkItem
+	Results []string
+	Summary map[string]int
+}
+
+func (s *Server) checklistPage(c *echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	t, _, err := s.loadTarget(ctx, id)
+	if err != nil {
+		return err
+	}
+	vs := s.cat.Violations()
+	pipe := s.st.Client().Pipeline()
+	cmds := make([]*redis.IntCmd, len(vs))
+	for i, v := range vs {
+		cmds[i] = pipe.ZInterCard(ctx, 0, s.st.Prefix()+"idx:target:"+id, s.st.Prefix()+"idx:rule:"+v.ID)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	entries, err := s.checklist(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := checklistData{T: t, Results: ChecklistResults, Summary: map[string]int{}}
+	for i, v := range vs {
+		it := checkItem{V: v, Manual: v.Check.Mode == "manual", Findings: cmds[i].Val()}
+		it.Entry, it.Has = entries[v.ID]
+		for _, h := range it.Entry.Evidence {
+			it.Evidence = append(it.Evidence, s.evidenceView(h))
+		}
+		switch {
+		case it.Has:
+			d.Summary[it.Entry.Result]++
+		case !it.Manual && it.Findings > 0:
+			d.Summary["auto_found"]++
+		case !it.Manual:
+			d.Summary["auto_clear"]++
+		default:
+			d.Summary[ResultUntested]++
+		}
+		d.Items = append(d.Items, it)
+	}
+	return s.render(c, http.StatusOK, "checklist", s.newPage(c, "targets", "title.checklist", d))
+}
+
+// checklistRecord records an analyst's result for one item, with uploaded screenshots or screen
+// recordings stored in the evidence store (their hashes are kept with the result).
+func (s *Server) checklistRecord(c *echo.Context) error {
+	ctx := c.Request().Context()
+	id, rule := c.Param("id"), c.Param("rule")
+	if _, _, err := s.loadTarget(ctx, id); err != nil {
+		return err
+	}
+	if _, ok := s.cat.Violation(rule); !ok {
+		return echo.ErrNotFound
+	}
+	pr := current(c)
+	var hashes []string
+	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+		ref, _, err := s.putUpload(r, fmt.Sprintf("checklist %s/%s by %s: %s", id, rule, pr.user.Name, name), "")
+		if err != nil {
+			return err
+		}
+		if ref.Size > 0 {
+			hashes = append(hashes, ref.SHA256)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e, err := s.recordChecklist(ctx, id, ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
+		Evidence: hashes, By: pr.user.Name, At: time.Now().UTC()})
+	if err != nil {
+		return &userError{code: http.StatusBadRequest, key: "checklist.invalid", err: err}
+	}
+	s.audit(c, pr.user.Name, "checklist", id+"/"+rule, map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")})
+	return c.Redirect(http.StatusSeeOther, "/targets/"+id+"/checklist?flash=recorded#"+rule)
+}
