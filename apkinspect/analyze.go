@@ -31,6 +31,9 @@ type App struct {
 	// NativeLibs and Assets are entry names under lib/ and assets/.
 	NativeLibs []string
 	Assets     []string
+	// FileSignals are native libraries and assets that name an SDK (sdk_signals.yaml), at most
+	// maxSignalFiles per SDK and kind.
+	FileSignals []FileSignal
 	// Endpoints are hosts found in string constants, with the first URL seen.
 	Endpoints []Endpoint
 	// PolicyRefs are privacy-policy URLs and asset paths.
@@ -55,6 +58,13 @@ type Endpoint struct {
 	Host      string
 	URL       string
 	Cleartext bool
+}
+
+// FileSignal is an APK entry that names an SDK.
+type FileSignal struct {
+	SDK   string
+	Via   string // native_lib | asset_file
+	Entry string
 }
 
 // Packer is a known packer or protector and what revealed it.
@@ -88,21 +98,13 @@ var packers = []packerSignature{
 	{name: "DexGuard", files: []string{"libdexguard"}, classes: []string{"com.guardsquare.dexguard", "dexguard.util"}},
 }
 
-// nativeSDKs names SDKs by native library base-name prefixes (the catalogue has no field for it).
-var nativeSDKs = map[string]string{
-	"libjpush": "jpush", "libjcore": "jpush", "libBugly": "bugly", "libtbs": "tencent_tbs",
-	"liblocSDK": "baidu_location", "libAMapSDK": "amap", "libmsaoaidsec": "msa_oaid",
-	"libweibosdkcore": "weibo_sdk", "libgetuiext": "getui_push", "libumeng": "umeng_analytics",
-	"libtongdun": "tongdun", "libsmsdk": "shumei", "libmsc": "iflytek", "libcmcc": "cmcc_auth",
-	"libBaiduMapSDK": "baidu_map", "libtencentloc": "tencent_location",
-}
-
 // Limits of the inspector beyond those of its parsers.
 const (
-	maxDexFiles   = 64
-	maxEndpoints  = 2000
-	maxPolicyRefs = 200
-	maxURLLen     = 2048
+	maxDexFiles    = 64
+	maxSignalFiles = 4
+	maxEndpoints   = 2000
+	maxPolicyRefs  = 200
+	maxURLLen      = 2048
 )
 
 var (
@@ -165,6 +167,9 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 			for _, p := range m.Problems {
 				fail("manifest: %s", p)
 			}
+			if ref := m.NetworkSecurityConfig; ref != "" {
+				a.networkSecurityConfig(zr, m, ref, name)
+			}
 		}
 	}
 
@@ -205,8 +210,19 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 	app.Layers["signatures"] = !sigErr
 
 	// Entries: native libraries, assets, packer files.
+	sigs, err := loadSDKSignals()
+	if err != nil {
+		fail("%v", err)
+	}
+	signalFiles := map[string]int{}
 	var dexNames []string
 	for _, e := range zr.Entries() {
+		for _, s := range matchSignals(sigs, e.Name) {
+			if k := s.SDK + " " + s.via(); signalFiles[k] < maxSignalFiles {
+				signalFiles[k]++
+				app.FileSignals = append(app.FileSignals, FileSignal{SDK: s.SDK, Via: s.via(), Entry: e.Name})
+			}
+		}
 		base := path.Base(e.Name)
 		switch {
 		case strings.HasPrefix(e.Name, "lib/") && strings.HasSuffix(e.Name, ".so"):
@@ -278,6 +294,29 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 		}
 	}
 	return app
+}
+
+// networkSecurityConfig reads the file the manifest's android:networkSecurityConfig names and
+// applies its effect to the cleartext and user-CA flags; on failure the manifest's own values stay.
+func (a *analyzer) networkSecurityConfig(zr *safezip.Archive, m *manifest.Manifest, ref, name string) {
+	if !strings.HasPrefix(ref, "res/") {
+		a.app.Errors = append(a.app.Errors, fmt.Sprintf("%s: AndroidManifest.xml: networkSecurityConfig %q does not resolve to a file in the APK", name, ref))
+		return
+	}
+	b, err := zr.ReadFile(ref, manifest.MaxNetworkSecurityConfigSize)
+	if err != nil {
+		a.app.Errors = append(a.app.Errors, fmt.Sprintf("network security config: %v", err))
+		return
+	}
+	n, err := manifest.ParseNetworkSecurityConfig(name+": "+ref, b)
+	if err != nil {
+		a.app.Errors = append(a.app.Errors, err.Error())
+		return
+	}
+	for _, p := range n.Problems {
+		a.app.Errors = append(a.app.Errors, fmt.Sprintf("%s: %s: %s", name, ref, p))
+	}
+	m.ApplyNetworkSecurityConfig(n)
 }
 
 // dexOrder sorts classes.dex, classes2.dex, … numerically.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"time"
 
@@ -144,6 +145,9 @@ func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scann
 	return rep
 }
 
+// maxMarkers bounds the markers listed per SDK.
+const maxMarkers = 8
+
 // kindOrder sorts observations by kind, in the vocabulary's order.
 var kindOrder = map[string]int{"apk.identity": 0, "apk.permission": 1, "apk.manifest_flag": 2, "apk.component": 3,
 	"apk.certificate": 4, "apk.sdk": 5, "apk.sensitive_api": 6, "apk.endpoint": 7, "apk.packer": 8, "apk.policy_reference": 9}
@@ -157,16 +161,21 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 	c := in.cat
 	type sdkHit struct {
 		via     map[string]bool
+		markers []string
 		classes int
 	}
 	sdks := map[string]*sdkHit{}
-	hit := func(id, via string) {
+	// hit records that signal via named SDK id; marker, when not empty, says what fired.
+	hit := func(id, via, marker string) {
 		h := sdks[id]
 		if h == nil {
 			h = &sdkHit{via: map[string]bool{}}
 			sdks[id] = h
 		}
 		h.via[via] = true
+		if marker != "" && len(h.markers) < maxMarkers && !slices.Contains(h.markers, via+": "+marker) {
+			h.markers = append(h.markers, via+": "+marker)
+		}
 	}
 	sdkOfClass := func(cls string) string {
 		if c == nil {
@@ -201,13 +210,13 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		for _, f := range []struct {
 			name  string
 			value bool
-		}{{"allow_backup", m.AllowBackup}, {"debuggable", m.Debuggable}, {"cleartext_traffic", m.CleartextTraffic}, {"network_security_config", m.NetworkSecurityConfig != ""}} {
+		}{{"allow_backup", m.AllowBackup}, {"debuggable", m.Debuggable}, {"cleartext_traffic", m.CleartextTraffic}, {"network_security_config", m.NetworkSecurityConfig != ""}, {"user_ca_trusted", m.UserCATrusted}} {
 			add("apk.manifest_flag", f.name, map[string]any{"flag": f.name, "value": f.value})
 		}
 		for _, comp := range m.Components {
 			sdk := sdkOfClass(comp.Name)
 			if sdk != "" {
-				hit(sdk, "component")
+				hit(sdk, "component", comp.Name)
 			}
 			if !comp.Exported {
 				continue
@@ -218,7 +227,7 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		if c != nil {
 			for _, md := range m.MetaData {
 				if s, ok := c.SDKForManifestKey(md.Name); ok {
-					hit(s.ID, "manifest_key")
+					hit(s.ID, "manifest_key", md.Name)
 				}
 			}
 		}
@@ -227,18 +236,11 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		add("apk.certificate", cert.SHA256, map[string]any{"subject_dn": cert.Subject, "issuer_dn": cert.Issuer, "scheme": append([]string{}, cert.Schemes...), "sha256": cert.SHA256})
 	}
 	for id, n := range app.SDKClasses {
-		hit(id, "class_prefix")
+		hit(id, "class_prefix", "")
 		sdks[id].classes = n
 	}
-	if c != nil {
-		for _, lib := range app.NativeLibs {
-			base := filepath.Base(lib)
-			for prefix, id := range nativeSDKs {
-				if _, ok := c.SDK(id); ok && len(base) >= len(prefix) && base[:len(prefix)] == prefix {
-					hit(id, "native_lib")
-				}
-			}
-		}
+	for _, fs := range app.FileSignals {
+		hit(fs.SDK, fs.Via, fs.Entry)
 	}
 	for _, api := range app.APIs {
 		sdk := sdkOfClass(api.CallerClass)
@@ -250,7 +252,7 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		if c != nil {
 			if s, ok := c.SDKForHost(e.Host); ok {
 				sdk = s.ID
-				hit(sdk, "domain_string")
+				hit(sdk, "domain_string", e.Host)
 			}
 		}
 		add("apk.endpoint", e.Host, map[string]any{"host": e.Host, "url": e.URL, "sdk": sdk, "cleartext": e.Cleartext})
@@ -270,12 +272,13 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 			continue
 		}
 		var via []string
-		for _, v := range []string{"class_prefix", "manifest_key", "component", "native_lib", "domain_string"} {
+		for _, v := range []string{"class_prefix", "manifest_key", "component", "native_lib", "asset_file", "domain_string"} {
 			if h.via[v] {
 				via = append(via, v)
 			}
 		}
-		add("apk.sdk", id, map[string]any{"sdk": id, "sdk_kind": s.Kind, "via": via, "pi": append([]string{}, s.PI...), "classes": h.classes})
+		sort.Strings(h.markers)
+		add("apk.sdk", id, map[string]any{"sdk": id, "sdk_kind": s.Kind, "via": via, "markers": append([]string{}, h.markers...), "pi": append([]string{}, s.PI...), "classes": h.classes})
 	}
 	sort.SliceStable(obs, func(i, j int) bool {
 		if a, b := kindOrder[obs[i].Kind], kindOrder[obs[j].Kind]; a != b {

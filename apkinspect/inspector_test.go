@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,35 +63,98 @@ func readDir(t testing.TB, dir string) map[string]string {
 	return out
 }
 
+// fixture is one APK to build: empty fields take testdata/app's manifest and smali; Res adds
+// to (or replaces files of) testdata/app/res.
+type fixture struct {
+	Manifest string
+	Smali    map[string]string
+	Files    map[string][]byte
+	Res      map[string]string
+}
+
+var (
+	fixtureMu    sync.Mutex
+	fixtureDir   string
+	fixtureCache = map[[32]byte]*fixtureBuild{}
+)
+
+type fixtureBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// TestMain removes the APKs built for the whole test binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureDir != "" {
+		os.RemoveAll(fixtureDir)
+	}
+	os.Exit(code)
+}
+
 // buildFixture builds testdata/app (manifest, res/, smali/) plus extra entries, signed with the
-// committed test key.
+// committed test key. Each distinct APK is built once per test binary (aapt, smali, zipalign
+// and apksigner take a second or more each).
 func buildFixture(t testing.TB, manifest string, smali map[string]string, files map[string][]byte) string {
+	t.Helper()
+	return buildSpec(t, fixture{Manifest: manifest, Smali: smali, Files: files})
+}
+
+func buildSpec(t testing.TB, f fixture) string {
 	t.Helper()
 	if err := apkbuild.Available(); err != nil {
 		t.Skip(err)
 	}
-	dir := t.TempDir()
+	key, _ := json.Marshal(f)
+	sum := sha256.Sum256(key)
+	fixtureMu.Lock()
+	if fixtureDir == "" {
+		d, err := os.MkdirTemp("", "apkinspect-fixtures-")
+		if err != nil {
+			fixtureMu.Unlock()
+			t.Fatal(err)
+		}
+		fixtureDir = d
+	}
+	b := fixtureCache[sum]
+	if b == nil {
+		b = &fixtureBuild{}
+		fixtureCache[sum] = b
+	}
+	dir := fixtureDir
+	fixtureMu.Unlock()
+	b.once.Do(func() { b.path, b.err = build(t, dir, f) })
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+func build(t testing.TB, parent string, f fixture) (string, error) {
+	dir, err := os.MkdirTemp(parent, "apk")
+	if err != nil {
+		return "", err
+	}
 	key, err := apkbuild.KeyFromPEM(dir, mustAbs(t, filepath.Join("testdata", "testkey.pem")), mustAbs(t, filepath.Join("testdata", "testcert.pem")))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	key.PK8 = mustAbs(t, key.PK8)
 	res := readDir(t, filepath.Join("testdata", "app", "res"))
+	for k, v := range f.Res {
+		res[k] = v
+	}
+	manifest := f.Manifest
 	if manifest == "" {
 		b, _ := os.ReadFile(filepath.Join("testdata", "app", "AndroidManifest.xml"))
 		manifest = string(b)
 	}
+	smali := f.Smali
 	if smali == nil {
-		smali = map[string]string{}
-		for k, v := range readDir(t, filepath.Join("testdata", "app", "smali")) {
-			smali[k] = v
-		}
+		smali = readDir(t, filepath.Join("testdata", "app", "smali"))
 	}
-	p, err := apkbuild.Build(dir, apkbuild.Spec{Manifest: manifest, Res: res, Smali: smali, Files: files, Sign: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return apkbuild.Build(dir, apkbuild.Spec{Manifest: manifest, Res: res, Smali: smali, Files: f.Files, Sign: key})
 }
 
 func mustAbs(t testing.TB, p string) string {
@@ -128,7 +192,7 @@ func count(rep scanner.Report, kind string) int {
 }
 
 func TestFixtureGolden(t *testing.T) {
-	p := buildFixture(t, "", nil, map[string][]byte{"lib/arm64-v8a/libjpush400.so": []byte("\x7fELF not really")})
+	p := buildFixture(t, "", nil, map[string][]byte{"lib/arm64-v8a/libjpush400.so": []byte("\x7fELF not really"), "assets/supplierconfig.json": []byte(`{"supplier":{}}`)})
 	rep, sink := inspect(t, p)
 	if rep.Status != scanner.StatusSucceeded {
 		t.Errorf("status %s, errors %v", rep.Status, rep.Errors)
@@ -178,13 +242,43 @@ func TestFixtureGolden(t *testing.T) {
 	if o := find(rep, "apk.component", "com.umeng.message.NotificationProxyBroadcastReceiver"); o == nil || o.Attributes["sdk"] != "umeng_push" {
 		t.Errorf("umeng receiver: %+v", o)
 	}
-	if o := find(rep, "apk.manifest_flag", "cleartext_traffic"); o == nil || o.Attributes["value"] != true {
-		t.Errorf("cleartext flag: %+v", o)
+	// nsc_open: cleartext and user CAs for one nested domain-config only.
+	for flag, want := range map[string]bool{"cleartext_traffic": true, "user_ca_trusted": true, "network_security_config": true} {
+		if o := find(rep, "apk.manifest_flag", flag); o == nil || o.Attributes["value"] != want {
+			t.Errorf("%s: %+v", flag, o)
+		}
 	}
+	if o := find(rep, "apk.sdk", "msa_oaid"); o == nil || strings.Join(o.Attributes["via"].([]string), ",") != "asset_file" ||
+		strings.Join(o.Attributes["markers"].([]string), ",") != "asset_file: assets/supplierconfig.json" {
+		t.Errorf("msa_oaid via its asset: %+v", o)
+	}
+	if o := find(rep, "apk.sdk", "umeng_analytics"); o == nil || !slices.Contains(o.Attributes["markers"].([]string), "manifest_key: UMENG_APPKEY") {
+		t.Errorf("umeng markers: %+v", o)
+	}
+	checkVocabulary(t, rep.Observations)
 	if count(rep, "apk.packer") != 0 {
 		t.Error("packer on an unpacked APK")
 	}
 	golden(t, filepath.Join("testdata", "fixture.golden.json"), rep.Observations, sha)
+}
+
+// checkVocabulary checks every observation's kind and attribute names against
+// rules/data/observation_kinds.yaml.
+func checkVocabulary(t *testing.T, obs []scanner.Observation) {
+	t.Helper()
+	c := catalogue(t)
+	for _, o := range obs {
+		k, ok := c.ObservationKind(o.Kind)
+		if !ok || k.Producer != Name {
+			t.Errorf("kind %q not in the vocabulary for %s", o.Kind, Name)
+			continue
+		}
+		for a := range o.Attributes {
+			if !slices.ContainsFunc(k.Attributes, func(s rules.AttributeSpec) bool { return s.Name == a }) {
+				t.Errorf("%s: attribute %q not in the vocabulary", o.Kind, a)
+			}
+		}
+	}
 }
 
 // golden compares observations as JSON with the APK hash replaced (zip timestamps change it).
@@ -213,7 +307,7 @@ func golden(t *testing.T, path string, obs []scanner.Observation, sha string) {
 func TestNegative(t *testing.T) {
 	man := `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="org.example.clean" android:versionCode="1" android:versionName="1">
 <uses-sdk android:minSdkVersion="24" android:targetSdkVersion="33"/>
-<application android:label="Clean" android:allowBackup="false">
+<application android:label="Clean" android:allowBackup="false" android:usesCleartextTraffic="true" android:networkSecurityConfig="@xml/nsc_strict">
 <activity android:name=".A" android:exported="true"><intent-filter><action android:name="android.intent.action.MAIN"/></intent-filter></activity>
 <service android:name=".S"><intent-filter><action android:name="x.Y"/></intent-filter></service>
 </application></manifest>`
@@ -225,13 +319,18 @@ func TestNegative(t *testing.T) {
     return-object v0
 .end method
 `}
-	rep, _ := inspect(t, buildFixture(t, man, smali, nil))
+	// Near misses: names that contain a packer's or an SDK's marker but are not it.
+	smali["Stubborn.smali"] = ".class public Lcom/stubborn/StubApp;\n.super Ljava/lang/Object;\n"
+	files := map[string][]byte{"lib/arm64-v8a/libmyjiagu.so": []byte("\x7fELF"), "assets/sub/supplierconfig.json": []byte("{}"), "assets/gdt.json": []byte("{}")}
+	rep, _ := inspect(t, buildFixture(t, man, smali, files))
 	for _, k := range []string{"apk.sdk", "apk.sensitive_api", "apk.endpoint", "apk.packer", "apk.policy_reference", "apk.permission"} {
 		if n := count(rep, k); n != 0 {
 			t.Errorf("%d %s observations on a clean APK", n, k)
 		}
 	}
-	for flag, want := range map[string]bool{"allow_backup": false, "cleartext_traffic": false, "debuggable": false} {
+	// The network security config overrides usesCleartextTraffic="true"; its user CAs are for
+	// debug builds only.
+	for flag, want := range map[string]bool{"allow_backup": false, "cleartext_traffic": false, "debuggable": false, "network_security_config": true, "user_ca_trusted": false} {
 		if o := find(rep, "apk.manifest_flag", flag); o == nil || o.Attributes["value"] != want {
 			t.Errorf("%s: %+v", flag, o)
 		}
@@ -242,26 +341,46 @@ func TestNegative(t *testing.T) {
 	}
 }
 
+// TestPacked: a packed APK is partial, says by whom and from which marker, and keeps the manifest.
 func TestPacked(t *testing.T) {
-	smali := map[string]string{"Stub.smali": `.class public Lcom/stub/StubApp;
-.super Landroid/app/Application;
-`}
-	man := `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.example.packed">
+	for _, tc := range []struct {
+		name, app, packer, marker string
+		smali                     map[string]string
+		files                     map[string][]byte
+	}{
+		{name: "360 lib and stub class", app: "com.stub.StubApp", packer: "360加固", marker: "lib/armeabi-v7a/libjiagu.so",
+			smali: map[string]string{"Stub.smali": ".class public Lcom/stub/StubApp;\n.super Landroid/app/Application;\n"},
+			files: map[string][]byte{"lib/armeabi-v7a/libjiagu.so": []byte("\x7fELF")}},
+		{name: "Legu lib only", app: "com.example.packed.App", packer: "腾讯乐固", marker: "lib/arm64-v8a/libshella-2.10.3.0.so",
+			smali: map[string]string{"App.smali": ".class public Lcom/example/packed/App;\n.super Landroid/app/Application;\n"},
+			files: map[string][]byte{"lib/arm64-v8a/libshella-2.10.3.0.so": []byte("\x7fELF")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			man := `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.example.packed">
+<uses-sdk android:minSdkVersion="21" android:targetSdkVersion="30"/>
 <uses-permission android:name="android.permission.READ_CONTACTS"/>
-<application android:name="com.stub.StubApp"/></manifest>`
-	rep, _ := inspect(t, buildFixture(t, man, smali, map[string][]byte{"assets/libjiagu.so": []byte("x")}))
-	if rep.Status != scanner.StatusPartial {
-		t.Errorf("status %s", rep.Status)
-	}
-	o := find(rep, "apk.packer", "")
-	if o == nil || !strings.Contains(o.Subject, "360") {
-		t.Fatalf("packer: %+v", rep.Observations)
-	}
-	if find(rep, "apk.permission", "android.permission.READ_CONTACTS") == nil {
-		t.Error("manifest facts lost on a packed APK")
-	}
-	if !strings.Contains(strings.Join(rep.Errors, "\n"), "packed by 360") {
-		t.Errorf("errors: %v", rep.Errors)
+<application android:name="` + tc.app + `" android:allowBackup="false"/></manifest>`
+			rep, _ := inspect(t, buildFixture(t, man, tc.smali, tc.files))
+			if rep.Status != scanner.StatusPartial {
+				t.Errorf("status %s, want partial", rep.Status)
+			}
+			o := find(rep, "apk.packer", "")
+			if o == nil || !strings.Contains(o.Subject, tc.packer) || count(rep, "apk.packer") != 1 {
+				t.Fatalf("packer: %+v", rep.Observations)
+			}
+			if o.Attributes["marker"] != tc.marker {
+				t.Errorf("marker %v, want %s", o.Attributes["marker"], tc.marker)
+			}
+			if find(rep, "apk.permission", "android.permission.READ_CONTACTS") == nil || find(rep, "apk.identity", "com.example.packed") == nil {
+				t.Error("manifest facts lost on a packed APK")
+			}
+			if f := find(rep, "apk.manifest_flag", "allow_backup"); f == nil || f.Attributes["value"] != false {
+				t.Errorf("allow_backup on a packed APK: %+v", f)
+			}
+			if errs := strings.Join(rep.Errors, "\n"); !strings.Contains(errs, "code is packed by "+tc.packer) || !strings.Contains(errs, tc.marker) {
+				t.Errorf("errors: %v", rep.Errors)
+			}
+		})
 	}
 }
 

@@ -45,6 +45,11 @@ type Manifest struct {
 	CleartextTraffic      bool   `json:"cleartext_traffic"`
 	CleartextExplicit     bool   `json:"cleartext_explicit"`
 	NetworkSecurityConfig string `json:"network_security_config,omitempty"`
+	// UserCATrusted: user-installed CA certificates are trusted for some destination. Parse sets
+	// the platform default for the targetSdk; ApplyNetworkSecurityConfig the file's effect.
+	UserCATrusted bool `json:"user_ca_trusted"`
+	// NSC is the parsed network security config, once applied.
+	NSC *NetworkSecurityConfig `json:"nsc,omitempty"`
 	// Problems are non-fatal oddities (unresolved references, invalid exported defaults).
 	Problems []string `json:"problems,omitempty"`
 }
@@ -344,6 +349,7 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 		m.Components = append(m.Components, c)
 	}
 	m.AllowBackup, m.Debuggable = true, false
+	m.UserCATrusted = sdk <= 23
 	if app != nil {
 		if v := app["allowBackup"]; v == "false" {
 			m.AllowBackup = false
@@ -362,6 +368,25 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 		m.labels(app["label"], res)
 	}
 	return nil
+}
+
+// EffectiveTargetSDK is the targetSdkVersion Android applies: the minSdkVersion when no target
+// is given, 1 when neither is.
+func (m *Manifest) EffectiveTargetSDK() int {
+	switch {
+	case m.TargetSDK > 0:
+		return m.TargetSDK
+	case m.MinSDK > 0:
+		return m.MinSDK
+	}
+	return 1
+}
+
+// ApplyNetworkSecurityConfig records n and sets CleartextTraffic and UserCATrusted to its effect:
+// from Android 7 on, a network security config replaces android:usesCleartextTraffic.
+func (m *Manifest) ApplyNetworkSecurityConfig(n *NetworkSecurityConfig) {
+	m.NSC = n
+	m.CleartextTraffic, m.UserCATrusted = n.Effective(m.EffectiveTargetSDK(), m.Debuggable)
 }
 
 func firstOf(a ...string) string {

@@ -259,6 +259,9 @@ func FuzzManifest(f *testing.F) {
 	f.Add([]byte("\x03\x00\x08\x00\x10\x00\x00\x00\x01\x00\x1c\x00"), []byte("\x02\x00\x0c\x00\x14\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, axml, arsc []byte) {
 		Parse(axml, arsc)
+		if n, err := ParseNetworkSecurityConfig("nsc.xml", axml); err == nil {
+			n.Effective(30, true)
+		}
 		if arsc != nil {
 			loadResources(arsc)
 		}
