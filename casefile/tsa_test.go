@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,6 +117,12 @@ func TestTimestamp(t *testing.T) {
 	}
 	if !rep.Timestamp.GenTime.Equal(sum.TimestampTime) || rep.Timestamp.Policy != "1.2.3.4.1" {
 		t.Errorf("timestamp %+v, export said %v", rep.Timestamp, sum.TimestampTime)
+	}
+	if *update {
+		// Keep a real openssl reply as a seed of FuzzVerifyTimestamp.
+		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", member(t, bundle, TimestampName))
+		os.MkdirAll(filepath.Join("testdata", "fuzz", "FuzzVerifyTimestamp"), 0o755)
+		os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzVerifyTimestamp", "openssl-reply"), []byte(seed), 0o644)
 	}
 	// openssl, the oracle, agrees that the token covers manifest.json.
 	dir := t.TempDir()

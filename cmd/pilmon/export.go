@@ -1,8 +1,249 @@
 package main
 
-// Owned by the case-file work (issue 11).
+// Owned by the case-file work (issue 11): pilmon export and pilmon verify.
 
-var (
-	runExport = notYet("export", 11)
-	runVerify = notYet("verify", 11)
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/casefile"
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/scanner"
+	"pilmon/targets"
 )
+
+func runExport(ctx context.Context, env *cliEnv, args []string) error {
+	var c commonFlags
+	var fps multiFlag
+	var targetID, out, lang, tsa, who string
+	var noPDF, jsonOut bool
+	fs := newFlagSet(env, "export", "(--target ID | --finding FP …) --out case.zip [--lang zh|en] [--tsa URL]")
+	c.register(fs)
+	fs.StringVar(&targetID, "target", "", "导出该对象的全部发现 / export every finding of this target")
+	fs.Var(&fps, "finding", "导出该指纹的发现（可重复）/ export the finding with this fingerprint (repeatable)")
+	fs.StringVar(&out, "out", "", "证据包文件 / the bundle to write (.zip)")
+	fs.StringVar(&lang, "lang", "zh", "报告语言 zh|en / report language")
+	fs.StringVar(&tsa, "tsa", os.Getenv("PILMON_TSA_URL"), "RFC 3161 时间戳服务网址（可选）/ RFC 3161 time-stamping authority URL (optional)")
+	fs.StringVar(&who, "user", "", "导出人（默认当前系统用户）/ exporting user (default: the OS user)")
+	fs.BoolVar(&noPDF, "no-pdf", false, "不生成 PDF 报告（无需 Chromium）/ leave out the PDF (no Chromium needed)")
+	fs.BoolVar(&jsonOut, "json", false, "输出 JSON 摘要 / print the summary as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	c.apply(env)
+	if len(pos) > 0 {
+		return usageErr("多余的参数 / unexpected arguments %q", pos)
+	}
+	if targetID == "" && len(fps) == 0 {
+		fs.Usage()
+		return usageErr("需要 --target 或 --finding / --target or --finding is required")
+	}
+	if out == "" {
+		fs.Usage()
+		return usageErr("需要 --out / --out is required")
+	}
+	if lang != "zh" && lang != "en" {
+		return usageErr("--lang %q: 应为 zh 或 en / want zh or en", lang)
+	}
+	if who == "" {
+		who = osUser()
+	}
+	key, err := casefile.LoadOrCreateKey(c.dataDir)
+	if err != nil {
+		return err
+	}
+	ev, err := evidence.Open(filepath.Join(c.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+	if err != nil {
+		return fmt.Errorf("evidence store: %w", err)
+	}
+	cat, err := loadCatalogue(c.dataDir)
+	if err != nil {
+		return err
+	}
+	rdb, stop, err := openRedis(ctx, env, c)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	store := findings.NewStore(rdb, findings.DefaultPrefix)
+	deps := casefile.Deps{Findings: store, Evidence: ev, Catalogue: cat, User: who,
+		Target:  lookupTarget(ctx, rdb, findings.DefaultPrefix, targetID),
+		Options: casefile.Options{Key: key, SkipPDF: noPDF, Lang: lang, TSAURL: tsa, Tool: "pilmon " + version}}
+	sum, err := writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
+		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps}, deps)
+	})
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Out string `json:"out"`
+			casefile.Summary
+		}{out, sum})
+	}
+	fmt.Fprintf(env.stdout, "已导出 / exported %s: %d 条发现 / findings, %d 件证据 / artifacts (%d bytes)\n", out, sum.Findings, sum.Evidence, sum.EvidenceBytes)
+	fmt.Fprintf(env.stdout, "清单 SHA-256 / manifest sha256: %s\n", sum.ManifestSHA256)
+	fmt.Fprintf(env.stdout, "签名公钥指纹 / signing key fingerprint: %s\n", casefile.GroupFingerprint(sum.PublicKeyFingerprint))
+	if sum.Timestamped {
+		fmt.Fprintf(env.stdout, "可信时间戳 / RFC 3161 timestamp: %s\n", sum.TimestampTime.Format("2006-01-02 15:04:05 UTC"))
+	}
+	return nil
+}
+
+// writeAtomically writes path through a temporary file in the same directory and renames it into
+// place only when write succeeded, so a failed export never leaves a half bundle under that name.
+func writeAtomically(path string, write func(*bufio.Writer) (casefile.Summary, error)) (casefile.Summary, error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".pilmon-export-*.zip")
+	if err != nil {
+		return casefile.Summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	sum, err := write(bw)
+	if err != nil {
+		return sum, err
+	}
+	if err := bw.Flush(); err != nil {
+		return sum, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return sum, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return sum, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return sum, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return sum, fmt.Errorf("%s: %w", path, err)
+	}
+	ok = true
+	return sum, nil
+}
+
+// lookupTarget reads the target's registry entry (name, operator) for the cover, when there is one.
+func lookupTarget(ctx context.Context, rdb redis.UniversalClient, prefix, id string) *scanner.Target {
+	if id == "" {
+		return nil
+	}
+	t, err := targets.New(rdb, prefix, targets.Options{}).Get(ctx, id)
+	if err != nil {
+		return &scanner.Target{ID: id}
+	}
+	return &t
+}
+
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func runVerify(_ context.Context, env *cliEnv, args []string) error {
+	var pubFile, tsaCA string
+	var jsonOut bool
+	fs := newFlagSet(env, "verify", "bundle.zip [--pubkey FILE] [--tsa-ca FILE] [--json]")
+	fs.StringVar(&pubFile, "pubkey", "", "导出单位的公钥（PEM、hex 或 base64）/ the exporting office's public key (PEM, hex or base64)")
+	fs.StringVar(&tsaCA, "tsa-ca", "", "时间戳机构的 CA 证书 PEM / CA certificates of the time-stamping authority (PEM)")
+	fs.BoolVar(&jsonOut, "json", false, "输出 JSON / print the report as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageErr("需要一个证据包 / exactly one bundle.zip is required")
+	}
+	var opts casefile.VerifyOptions
+	if pubFile != "" {
+		b, err := os.ReadFile(pubFile)
+		if err != nil {
+			return exitErr{exitError, err}
+		}
+		if opts.PublicKey, err = casefile.ParsePublicKey(b); err != nil {
+			return exitErr{exitError, fmt.Errorf("%s: %w", pubFile, err)}
+		}
+	}
+	if tsaCA != "" {
+		b, err := os.ReadFile(tsaCA)
+		if err != nil {
+			return exitErr{exitError, err}
+		}
+		opts.TSARoots = x509.NewCertPool()
+		if !opts.TSARoots.AppendCertsFromPEM(b) {
+			return exitErr{exitError, fmt.Errorf("%s: no PEM certificate", tsaCA)}
+		}
+	}
+	rep, err := casefile.VerifyFile(pos[0], opts)
+	if err != nil {
+		return exitErr{exitError, fmt.Errorf("%s: %w", pos[0], err)}
+	}
+	if jsonOut {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printVerify(env, pos[0], rep)
+	}
+	if !rep.OK {
+		return exitErr{exitError, errors.New(verifyFailed(len(rep.Problems)))}
+	}
+	return nil
+}
+
+func verifyFailed(n int) string {
+	return fmt.Sprintf("校验失败：%d 个问题 / verification failed: %d problem(s)", n, n)
+}
+
+func printVerify(env *cliEnv, path string, rep *casefile.VerifyReport) {
+	w := env.stdout
+	if rep.OK {
+		fmt.Fprintf(w, "校验通过 / verification OK: %s\n", path)
+	} else {
+		fmt.Fprintf(w, "校验失败 / verification FAILED: %s\n", path)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "  ✗ %s\n", p)
+		}
+	}
+	fmt.Fprintf(w, "  对象 / target: %s  发现 / findings: %d  文件 / files: %d (%d bytes)\n", rep.Target, rep.Findings, rep.Files, rep.Bytes)
+	fmt.Fprintf(w, "  导出 / exported: %s by %s\n", rep.CreatedAt, rep.ExportedBy)
+	if rep.KeyFingerprint != "" {
+		fmt.Fprintf(w, "  签名公钥指纹 / key fingerprint: %s\n", casefile.GroupFingerprint(rep.KeyFingerprint))
+	}
+	if !rep.KeyGiven {
+		fmt.Fprintln(w, "  注意：未提供 --pubkey，使用包内公钥，只能证明包未被改动，不能证明签名者。/ note: no --pubkey; the bundle's own key proves integrity, not who signed it.")
+	}
+	if ts := rep.Timestamp; ts != nil {
+		chain := "证书链未校验 / chain not checked (--tsa-ca)"
+		if ts.ChainVerified {
+			chain = "证书链已校验 / chain verified"
+		}
+		fmt.Fprintf(w, "  可信时间戳 / timestamp: %s, %s, %s\n", ts.GenTime.Format("2006-01-02 15:04:05 UTC"), ts.Signer, chain)
+	}
+}

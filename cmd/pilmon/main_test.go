@@ -27,7 +27,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 	if code, _, errs := runCLI(t, "frobnicate"); code != exitUsage || !strings.Contains(errs, "frobnicate") {
 		t.Errorf("unknown command: code %d stderr %q", code, errs)
 	}
-	if code, _, errs := runCLI(t, "export"); code != exitUnavailable || !strings.Contains(errs, "not yet available") {
+	if code, _, errs := runCLI(t, "export"); code != exitUsage || !strings.Contains(errs, "--target") {
 		t.Errorf("export: code %d stderr %q", code, errs)
 	}
 	if code, _, errs := runCLI(t, "scan", "--data-dir", t.TempDir()); code != exitUsage || !strings.Contains(errs, "INPUT") {

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+// TestExportAndVerify runs `pilmon export` against a real redis-server holding two findings and
+// `pilmon verify` on the bundle it writes, then on tampered copies.
+func TestExportAndVerify(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("export test needs redis-server (Debian package redis-server)")
+	}
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	srv, err := findings.StartRedis(ctx, filepath.Join(dataDir, "redis-test"), findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(ctx)
+	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ev.Put(strings.NewReader("<html>隐私政策</html>"), evidence.Meta{Method: "http_fetch", Source: "https://example.cn/p", MediaType: "text/html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := findings.NewStore(srv.Client(), findings.DefaultPrefix)
+	var fps []string
+	for _, subj := range []string{"a.example", "b.example"} {
+		f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", subj), TargetID: "t1", RuleID: "rdff-3.1",
+			RuleVersion: 1, Subject: subj, Severity: "high", LegalBasis: []rules.Citation{{Instrument: "pipl", Article: "13"}},
+			Summary:      rules.Text{ZH: "同意前发送设备标识", EN: "device id before consent"},
+			Observations: []scanner.Observation{{Kind: "traffic.pi_sent", Subject: subj, EvidenceRefs: []string{ref.SHA256}, Inspector: "traffic", InspectorVersion: "1"}},
+			EvidenceRefs: []string{ref.SHA256}, FirstSeen: time.Now(), LastSeen: time.Now()}
+		if _, err := store.Upsert(ctx, f, "scan-1"); err != nil {
+			t.Fatal(err)
+		}
+		fps = append(fps, f.Fingerprint)
+	}
+	if _, err := store.Transition(ctx, fps[0], findings.StateInReview, "analyst", findings.TransitionInput{Note: "看一下"}); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(t.TempDir(), "case.zip")
+	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out, "--no-pdf", "--user", "wang")
+	if code != exitOK {
+		t.Fatalf("export: %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "2 条发现") || !strings.Contains(stdout, "signing key fingerprint") {
+		t.Errorf("export output: %s", stdout)
+	}
+	pub := filepath.Join(dataDir, "keys", "casefile-ed25519.pub.pem")
+	code, stdout, stderr = runCLI(t, "verify", out, "--pubkey", pub)
+	if code != exitOK || !strings.Contains(stdout, "verification OK") {
+		t.Fatalf("verify: %d\n%s%s", code, stdout, stderr)
+	}
+	// One finding by fingerprint.
+	one := filepath.Join(t.TempDir(), "one.zip")
+	if code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--finding", fps[1], "--out", one, "--no-pdf", "--json"); code != exitOK || !strings.Contains(stdout, `"findings": 1`) {
+		t.Fatalf("export --finding: %d\n%s%s", code, stdout, stderr)
+	}
+	// A planted member fails verification with exit 1 and is named.
+	bad := filepath.Join(t.TempDir(), "bad.zip")
+	plant(t, out, bad, "evidence/extra.bin")
+	code, stdout, _ = runCLI(t, "verify", bad, "--pubkey", pub)
+	if code != exitError || !strings.Contains(stdout, "added: evidence/extra.bin") {
+		t.Fatalf("verify of a bundle with a planted file: %d\n%s", code, stdout)
+	}
+	// Usage errors.
+	if code, _, _ := runCLI(t, "export", "--data-dir", dataDir, "--out", out); code != exitUsage {
+		t.Errorf("export without a selection: %d", code)
+	}
+	if code, _, _ := runCLI(t, "verify"); code != exitUsage {
+		t.Errorf("verify without a bundle: %d", code)
+	}
+	if code, _, _ := runCLI(t, "verify", filepath.Join(dataDir, "nope.zip")); code != exitError {
+		t.Errorf("verify of a missing file: %d", code)
+	}
+}
+
+func plant(t *testing.T, from, to, name string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _ := zw.Create(name)
+	io.WriteString(w, "planted")
+	zw.Close()
+	if err := os.WriteFile(to, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
