@@ -31,6 +31,12 @@ type scanCtx struct {
 	sensitiveSeen []string // sensitive PI reached by permissions, APIs, mini-program calls or traffic
 	targetSDK     int
 	minors        string // why the target suggests minors, "" when nothing does
+
+	// scan-level facts the summaries use
+	declared    set // PI the policy declares
+	separate    set // sensitive PI the policy asks separate consent for
+	policyTitle string
+	scanSDKs    []string // every SDK the package embeds
 }
 
 func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observation) *scanCtx {
@@ -63,6 +69,27 @@ func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observatio
 		}
 	}
 	sc.minors = minorsSignal(sc)
+	sc.declared, sc.separate = set{}, set{}
+	for _, i := range sc.byKind["policy.pi_declared"] {
+		sc.declared.add(strs(&obs[i], "pi")...)
+	}
+	for _, i := range sc.byKind["policy.separate_consent"] {
+		if b, _ := boolAttr(&obs[i], "present"); b {
+			sc.separate.add(strs(&obs[i], "pi")...)
+		}
+	}
+	for _, i := range sc.byKind["policy.document"] {
+		if t := str(&obs[i], "title"); t != "" && sc.policyTitle == "" {
+			sc.policyTitle = t
+		}
+	}
+	sdks := set{}
+	for _, k := range []string{"apk.sdk", "mp.sdk"} {
+		for _, i := range sc.byKind[k] {
+			sdks.add(str(&obs[i], "sdk"))
+		}
+	}
+	sc.scanSDKs = sdks.sorted()
 	return sc
 }
 

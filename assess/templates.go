@@ -347,38 +347,18 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 			}
 		}
 	}
-	declared, separate := set{}, set{}
-	for _, i := range sc.byKind["policy.pi_declared"] {
-		declared.add(strs(&sc.obs[i], "pi")...)
-	}
-	for _, i := range sc.byKind["policy.separate_consent"] {
-		if b, _ := boolAttr(&sc.obs[i], "present"); b {
-			separate.add(strs(&sc.obs[i], "pi")...)
-		}
-	}
 	for _, p := range d.PI {
 		if sc.cat.IsSensitive(p) {
 			d.SensitivePI = append(d.SensitivePI, p)
-			if !separate[p] {
+			if !sc.separate[p] {
 				d.NoSeparate = append(d.NoSeparate, p)
 			}
 		}
-		if !declared[p] {
+		if !sc.declared[p] {
 			d.Undeclared = append(d.Undeclared, p)
 		}
 	}
-	for _, i := range sc.byKind["policy.document"] {
-		if t := str(&sc.obs[i], "title"); t != "" && d.PolicyTitle == "" {
-			d.PolicyTitle = t
-		}
-	}
-	scanSDKs := set{}
-	for _, k := range []string{"apk.sdk", "mp.sdk"} {
-		for _, i := range sc.byKind[k] {
-			scanSDKs.add(str(&sc.obs[i], "sdk"))
-		}
-	}
-	d.ScanSDKs = scanSDKs.sorted()
+	d.PolicyTitle, d.ScanSDKs = sc.policyTitle, sc.scanSDKs
 	return d
 }
 
