@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -36,18 +37,46 @@ func sharedDir() string {
 	}
 }
 
-// assemble builds testdata/smali into a dex file with Debian's smali.
+// assemble builds testdata/smali into a dex file with Debian's smali, once per test binary.
 func assemble(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("smali"); err != nil {
 		t.Skip("smali not installed (Debian package smali)")
 	}
-	out := filepath.Join(t.TempDir(), "classes.dex")
-	cmd := exec.Command("smali", "assemble", "-a", "26", "-j", "1", "-o", out, filepath.Join("testdata", "smali"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("smali: %v\n%s", err, b)
+	assembled.once.Do(func() {
+		dir, err := os.MkdirTemp("", "dex-test-")
+		if err != nil {
+			assembled.err = err
+			return
+		}
+		assembled.dir = dir
+		out := filepath.Join(dir, "classes.dex")
+		cmd := exec.Command("smali", "assemble", "-a", "26", "-j", "1", "-o", out, filepath.Join("testdata", "smali"))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			assembled.err = fmt.Errorf("smali: %v\n%s", err, b)
+			return
+		}
+		assembled.path = out
+	})
+	if assembled.err != nil {
+		t.Fatal(assembled.err)
 	}
-	return out
+	return assembled.path
+}
+
+var assembled struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// TestMain removes the dex assembled for the whole test binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if assembled.dir != "" {
+		os.RemoveAll(assembled.dir)
+	}
+	os.Exit(code)
 }
 
 var (
@@ -299,6 +328,56 @@ func TestHostile(t *testing.T) {
 	}
 	if _, err := Parse(ctx, "t.dex", good, Limits{MaxSize: 100}); err == nil {
 		t.Error("size limit ignored")
+	}
+}
+
+// TestLoopingTables points tables at themselves and at each other: every walk ends, reports the
+// problem and decodes within its budget.
+func TestLoopingTables(t *testing.T) {
+	good, _ := os.ReadFile(assemble(t))
+	ctx := context.Background()
+	le := binary.LittleEndian
+	nStr, strOff := le.Uint32(good[56:]), le.Uint32(good[60:])
+	nCls, clsOff := le.Uint32(good[96:]), le.Uint32(good[100:])
+	mutate := func(name string, f func(b []byte)) (*File, error) {
+		b := bytes.Clone(good)
+		f(b)
+		file, err := Parse(ctx, name, b, Limits{})
+		if err != nil && !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error does not name the file: %v", name, err)
+		}
+		return file, err
+	}
+	// Every class's class_data is the class_defs table itself, then inside the header (0 means
+	// "no class data").
+	for _, target := range []uint32{clsOff, 8, 0x40} {
+		name := fmt.Sprintf("self-%d.dex", target)
+		f, err := mutate(name, func(b []byte) {
+			for i := uint32(0); i < nCls; i++ {
+				le.PutUint32(b[clsOff+32*i+24:], target)
+			}
+		})
+		if err == nil && (f == nil || len(f.Problems) == 0) {
+			t.Errorf("%s: no problem reported", name)
+		}
+	}
+	// Every string id points at the string table: decoding all of them stays within the budget.
+	f, err := mutate("strings.dex", func(b []byte) {
+		for i := uint32(0); i < nStr; i++ {
+			le.PutUint32(b[strOff+4*i:], strOff)
+		}
+	})
+	if err == nil {
+		for i := 0; i < 100*f.StringCount(); i++ {
+			f.String(uint32(i % f.StringCount()))
+		}
+		if f.strBudget > 8*int64(len(good))+1<<20 {
+			t.Errorf("budget grew: %d", f.strBudget)
+		}
+	}
+	// A reference budget stops a dex whose code is all references.
+	if _, err := Parse(ctx, "budget.dex", good, Limits{MaxRefs: 3}); err == nil || !strings.Contains(err.Error(), "reference budget") {
+		t.Errorf("reference budget: %v", err)
 	}
 }
 
