@@ -94,12 +94,18 @@ func CheckPassword(pw string) error {
 
 // argon2id parameters (RFC 9106 second recommended option scaled to a server that hashes only at
 // login): 64 MiB, 3 passes, 2 lanes.
-const (
-	argonTime    = 3
-	argonMemory  = 64 * 1024
-	argonThreads = 2
-	argonKeyLen  = 32
-)
+type argonParams struct {
+	time, memory uint32
+	threads      uint8
+}
+
+// DefaultArgon2 are the parameters new hashes use; verification reads them from each hash.
+var DefaultArgon2 = argonParams{time: 3, memory: 64 * 1024, threads: 2}
+
+// hashParams is what HashPassword uses (tests lower it to keep the suite fast).
+var hashParams = DefaultArgon2
+
+const argonKeyLen = 32
 
 // HashPassword returns an argon2id hash in the PHC string format.
 func HashPassword(pw string) (string, error) {
@@ -107,8 +113,9 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	p := hashParams
+	key := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 

@@ -45,6 +45,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Production hashes cost 64 MiB and 3 passes (TestArgonDefaults); the suite logs in hundreds
+	// of times, so it hashes with cheaper parameters.
+	hashParams = argonParams{time: 1, memory: 1024, threads: 1}
+	dummyHash, _ = HashPassword("pilmon-dummy-password")
 	ctx := context.Background()
 	testRedis, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: quiet})
 	if err != nil {
