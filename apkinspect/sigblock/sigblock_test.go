@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"pilmon/apkinspect/safezip"
@@ -81,20 +82,62 @@ func apksigner(t *testing.T, p string) (digests, dns []string, ok bool) {
 	return digests, dns, true
 }
 
-func TestSignedByApksigner(t *testing.T) {
+// built caches the APKs the tests sign, once per test binary: key generation and apksigner
+// take seconds each.
+var built struct {
+	once sync.Once
+	dir  string
+	apks map[string]string // "v123", "v1", "unsigned"
+	err  error
+}
+
+func builtAPK(t testing.TB, variant string) string {
+	t.Helper()
 	if err := apkbuild.Available(); err != nil {
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	key, err := apkbuild.NewKey(dir, "/C=CN/O=某某网络科技有限公司/CN=pilmon test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v1only := range []bool{false, true} {
-		p, err := apkbuild.Build(dir, apkbuild.Spec{Manifest: minimalManifest, Sign: key, V1Only: v1only})
-		if err != nil {
-			t.Fatal(err)
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "sigblock-test-")
+		if built.err != nil {
+			return
 		}
+		key, err := apkbuild.NewKey(built.dir, "/C=CN/O=某某网络科技有限公司/CN=pilmon test")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.apks = map[string]string{}
+		for name, spec := range map[string]apkbuild.Spec{
+			"v123":     {Manifest: minimalManifest, Sign: key},
+			"v1":       {Manifest: minimalManifest, Sign: key, V1Only: true},
+			"unsigned": {Manifest: minimalManifest},
+		} {
+			p, err := apkbuild.Build(built.dir, spec)
+			if err != nil {
+				built.err = err
+				return
+			}
+			built.apks[name] = p
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.apks[variant]
+}
+
+// TestMain removes the APKs built for the whole test binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+func TestSignedByApksigner(t *testing.T) {
+	for _, v1only := range []bool{false, true} {
+		p := builtAPK(t, map[bool]string{false: "v123", true: "v1"}[v1only])
 		certs := certsOf(t, p)
 		digests, dns, ok := apksigner(t, p)
 		if !ok {
@@ -114,11 +157,7 @@ func TestSignedByApksigner(t *testing.T) {
 			t.Errorf("subject %q", certs[0].Subject)
 		}
 	}
-	unsigned, err := apkbuild.Build(dir, apkbuild.Spec{Manifest: minimalManifest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := certsOf(t, unsigned); len(c) != 0 {
+	if c := certsOf(t, builtAPK(t, "unsigned")); len(c) != 0 {
 		t.Errorf("unsigned APK has certificates %+v", c)
 	}
 }
@@ -200,14 +239,9 @@ func TestHostileBlocks(t *testing.T) {
 
 func FuzzSigningBlock(f *testing.F) {
 	if err := apkbuild.Available(); err == nil {
-		dir := f.TempDir()
-		if key, err := apkbuild.NewKey(dir, "/CN=fuzz"); err == nil {
-			if p, err := apkbuild.Build(dir, apkbuild.Spec{Manifest: minimalManifest, Sign: key}); err == nil {
-				b, _ := os.ReadFile(p)
-				if pairs, err := FindBlock(bytes.NewReader(b), int64(len(b))); err == nil {
-					f.Add(pairs)
-				}
-			}
+		b, _ := os.ReadFile(builtAPK(f, "v123"))
+		if pairs, err := FindBlock(bytes.NewReader(b), int64(len(b))); err == nil {
+			f.Add(pairs)
 		}
 	}
 	f.Add([]byte{8, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x87, 0x09, 0x71, 0, 0, 0, 0})
