@@ -136,6 +136,9 @@ func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observa
 			if !ok {
 				continue
 			}
+			if !sc.staticReadPossible(of.o) {
+				continue
+			}
 			h, keep := r.fam.refine(sc, &r.v, of.o)
 			if !keep {
 				continue

@@ -37,6 +37,9 @@ type scanCtx struct {
 	separate    set // sensitive PI the policy asks separate consent for
 	policyTitle string
 	scanSDKs    []string // every SDK the package embeds
+	// requested holds the permissions the manifest requests and "pi:"+id for the PI they reach;
+	// nil when no manifest was read.
+	requested set
 }
 
 func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observation) *scanCtx {
@@ -90,7 +93,58 @@ func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observatio
 		}
 	}
 	sc.scanSDKs = sdks.sorted()
+	if sc.has("apk.identity") || sc.has("apk.permission") {
+		sc.requested = set{}
+		for _, i := range sc.byKind["apk.permission"] {
+			o := &obs[i]
+			sc.requested.add(firstNonEmpty(str(o, "permission"), o.Subject))
+			for _, p := range strs(o, "pi") {
+				sc.requested.add("pi:" + p)
+			}
+		}
+	}
 	return sc
+}
+
+// staticReadPossible vetoes code references that cannot be the collection a rule speaks of:
+//   - a generic ContentResolver query, which apkinspect matches to every content provider
+//     (contacts, SMS, call log, calendar…) because the URI is not tied to the call;
+//   - a single-package probe (pm.probePackage);
+//   - a read whose runtime permission the manifest does not request (and no requested runtime
+//     permission reaches the same PI): the call fails, so it shows no capability.
+//
+// Only apk.sensitive_api observations of a scan that read a manifest are judged.
+func (sc *scanCtx) staticReadPossible(o *scanner.Observation) bool {
+	if o.Kind != "apk.sensitive_api" {
+		return true
+	}
+	api, ok := sc.cat.SensitiveAPI(str(o, "api"))
+	if !ok {
+		return true
+	}
+	if api.Kind == "provider" && strings.HasPrefix(str(o, "descriptor"), "Landroid/content/ContentResolver;->") {
+		return false
+	}
+	if api.ID == "pm.probePackage" {
+		// getPackageInfo & co. on one package name: nearly every app reads its own version this
+		// way; a single-package probe is not the app list (the catalogue's own negative example)
+		return false
+	}
+	if sc.requested == nil || api.Permission == "" {
+		return true
+	}
+	if p, ok := sc.cat.Permission(api.Permission); !ok || p.Kind != "runtime" {
+		return true // normal or install-time permissions (QUERY_ALL_PACKAGES) depend on the API level
+	}
+	if sc.requested[api.Permission] {
+		return true
+	}
+	for _, pi := range api.PI {
+		if sc.requested["pi:"+pi] {
+			return true
+		}
+	}
+	return false
 }
 
 // has reports whether the scan has an observation of the kind.

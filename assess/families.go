@@ -205,6 +205,15 @@ func (sc *scanCtx) isPrivacyPolicy() bool {
 
 func refineElements(sc *scanCtx, v *rules.Violation, o *scanner.Observation) (hit, bool) {
 	h := baseHit(sc, o)
+	if o.Kind == "scan.inventory" && !sc.has("apk.identity") && !sc.has("mp.identity") {
+		// the package could not be read (no manifest, no app.json): the absence of a policy
+		// link in it says nothing
+		return h, false
+	}
+	if o.Kind == "scan.inventory" && sc.has("apk.packer") {
+		h.confidence = ConfidenceLow
+		h.reason = joinText(h.reason, rules.Text{ZH: "安装包已加固，代码中的政策链接可能无法读取", EN: "the APK is packed, so policy links in its code may be unreadable"})
+	}
 	if o.Kind == "policy.element" && v.ID != "rdff-1.1" && !sc.isPrivacyPolicy() {
 		// a terms-of-service page lacks every element; rdff-1.1 carries that one claim
 		return h, false
