@@ -66,7 +66,7 @@ func ParseNetworkSecurityConfig(name string, b []byte) (n *NetworkSecurityConfig
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	n = &NetworkSecurityConfig{File: name}
-	if err := n.decode(xf.Reader()); err != nil {
+	if err := n.decode(xf.Reader(), cdata(b, xf)); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	return n, nil
@@ -83,7 +83,40 @@ type nscNode struct {
 // maxNSCElements bounds the elements read from one file.
 const maxNSCElements = 20000
 
-func (n *NetworkSecurityConfig) decode(r io.Reader) error {
+// chunkXMLCData is a text node; androidbinary skips it, and <domain> holds its name as text.
+const chunkXMLCData = 0x0104
+
+// cdata maps the 1-based index of each start element to the text that follows it (up to the next
+// element), read from the CDATA chunks of b, which validateXML has already walked.
+func cdata(b []byte, xf *androidbinary.XMLFile) map[int]string {
+	out := map[int]string{}
+	if len(b) < 8 {
+		return out
+	}
+	hdr, size := int(u16(b, 2)), int(u32(b, 4))
+	elements := 0
+	for off := hdr; off+8 <= size && off+8 <= len(b); {
+		typ, ch, cs := u16(b, off), int(u16(b, off+2)), int(u32(b, off+4))
+		if cs < 8 || off+cs > len(b) {
+			break
+		}
+		switch typ {
+		case chunkXMLStart:
+			elements++
+		case chunkXMLCData:
+			if ch >= 8 && off+ch+4 <= off+cs && elements > 0 {
+				ref := androidbinary.ResStringPoolRef(u32(b, off+ch))
+				if xf.HasString(ref) && len(out[elements]) < 1024 {
+					out[elements] += xf.GetString(ref)
+				}
+			}
+		}
+		off += cs
+	}
+	return out
+}
+
+func (n *NetworkSecurityConfig) decode(r io.Reader, text map[int]string) error {
 	dec := xml.NewDecoder(r)
 	dec.Strict = false
 	var stack []*nscNode
@@ -104,6 +137,7 @@ func (n *NetworkSecurityConfig) decode(r io.Reader) error {
 				return errors.New("too many or too deeply nested elements")
 			}
 			nd := &nscNode{name: t.Name.Local, attrs: map[string]string{}}
+			nd.text.WriteString(text[elements])
 			for _, at := range t.Attr {
 				nd.attrs[at.Name.Local] = at.Value
 			}

@@ -1,6 +1,9 @@
 package manifest
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,6 +54,33 @@ func TestNSCHostile(t *testing.T) {
 		_, err := ParseNetworkSecurityConfig("app.apk: res/xml/nsc.xml", b)
 		if err == nil || !strings.Contains(err.Error(), "res/xml/nsc.xml") {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestNSCSeeds parses the aapt-compiled network security configs kept as fuzz seeds
+// (testdata/fuzz/FuzzManifest/nsc_*, from apkinspect/testdata/app/res/xml).
+func TestNSCSeeds(t *testing.T) {
+	for name, want := range map[string][2]bool{"nsc_open": {true, true}, "nsc_strict": {false, false}} {
+		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzManifest", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(string(b), "\n", 3)
+		raw, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := ParseNetworkSecurityConfig(name, []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, u := n.Effective(30, false)
+		if c != want[0] || u != want[1] {
+			t.Errorf("%s: cleartext %v user CA %v, want %v", name, c, u, want)
+		}
+		if name == "nsc_open" && (len(n.Domains) != 2 || n.Domains[1].Domains[0] != "api.example.cn" || n.Domains[0].Domains[0] != "example.cn") {
+			t.Errorf("domains %+v", n.Domains)
 		}
 	}
 }
