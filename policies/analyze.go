@@ -27,11 +27,15 @@ var ElementIDs = []string{"operator_identity", "contact", "effective_date", "pur
 type patternFile struct {
 	Version  int `yaml:"version"`
 	Elements []struct {
-		ID       string              `yaml:"id"`
-		ZH       []string            `yaml:"zh"`
-		EN       []string            `yaml:"en"`
-		Positive map[string][]string `yaml:"positive"`
-		Negative map[string][]string `yaml:"negative"`
+		ID      string              `yaml:"id"`
+		ZH      []string            `yaml:"zh"`
+		EN      []string            `yaml:"en"`
+		Exclude map[string][]string `yaml:"exclude"`
+		// SentencesOnly: a heading alone does not show the element (e.g. "政策修改" says
+		// nothing about how users learn of a change).
+		SentencesOnly bool                `yaml:"sentences_only"`
+		Positive      map[string][]string `yaml:"positive"`
+		Negative      map[string][]string `yaml:"negative"`
 	} `yaml:"elements"`
 	Collect map[string]string   `yaml:"collect"`
 	Purpose map[string][]string `yaml:"purpose"`
@@ -45,10 +49,17 @@ type patternFile struct {
 }
 
 type elementPatterns struct {
-	id       string
-	res      map[string][]*regexp.Regexp // by language
-	positive map[string][]string
-	negative map[string][]string
+	id            string
+	res           map[string][]*regexp.Regexp // by language
+	exclude       map[string][]*regexp.Regexp // a sentence matching one of these never counts
+	sentencesOnly bool
+	positive      map[string][]string
+	negative      map[string][]string
+}
+
+// matches reports whether sentence s shows the element in language lang.
+func (ep *elementPatterns) matches(lang, s string) bool {
+	return matchAny(ep.res[lang], s) && !matchAny(ep.exclude[lang], s)
 }
 
 type piTerms struct {
@@ -92,17 +103,33 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	}
 	seen := map[string]bool{}
 	for _, e := range f.Elements {
-		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, positive: e.Positive, negative: e.Negative}
-		for lang, list := range map[string][]string{"zh": e.ZH, "en": e.EN} {
+		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, exclude: map[string][]*regexp.Regexp{},
+			sentencesOnly: e.SentencesOnly, positive: e.Positive, negative: e.Negative}
+		// English patterns are case-insensitive unless they start with (?-i) (proper names).
+		add := func(dst map[string][]*regexp.Regexp, lang string, list []string) error {
 			for _, p := range list {
-				if lang == "en" && !strings.HasPrefix(p, "(?i)") {
+				if lang == "en" && !strings.HasPrefix(p, "(?i)") && !strings.HasPrefix(p, "(?-i)") {
 					p = "(?i)" + p
 				}
 				re, err := compile(e.ID, p)
 				if err != nil {
-					return nil, err
+					return err
 				}
-				ep.res[lang] = append(ep.res[lang], re)
+				dst[lang] = append(dst[lang], re)
+			}
+			return nil
+		}
+		for lang, list := range map[string][]string{"zh": e.ZH, "en": e.EN} {
+			if err := add(ep.res, lang, list); err != nil {
+				return nil, err
+			}
+		}
+		for lang, list := range e.Exclude {
+			if lang != "zh" && lang != "en" {
+				return nil, fmt.Errorf("policies: patterns.yaml: %s: exclude language %q", e.ID, lang)
+			}
+			if err := add(ep.exclude, lang, list); err != nil {
+				return nil, err
 			}
 		}
 		seen[e.ID] = true
@@ -347,9 +374,12 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		el := Element{}
 	search:
 		for _, headings := range []bool{false, true} {
+			if headings && ep.sentencesOnly {
+				break
+			}
 			for _, re := range ep.res[lang] {
 				for _, s := range sents {
-					if s.heading == headings && re.MatchString(s.text) {
+					if s.heading == headings && re.MatchString(s.text) && !matchAny(ep.exclude[lang], s.text) {
 						el = Element{Present: true, Quote: quote(s.text), Section: s.section}
 						break search
 					}
@@ -386,10 +416,10 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			a.Elements["sdk_list"] = Element{Present: true, Quote: d.Quote, Section: d.Section}
 		}
 		// Separate consent per sensitive PI declared.
-		var sepRes []*regexp.Regexp
-		for _, ep := range ps.elements {
-			if ep.id == "separate_consent" {
-				sepRes = ep.res[lang]
+		var sep *elementPatterns
+		for i := range ps.elements {
+			if ps.elements[i].id == "separate_consent" {
+				sep = &ps.elements[i]
 			}
 		}
 		for _, d := range a.PIDeclared {
@@ -404,7 +434,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 				}
 			}
 			for _, s := range sents {
-				if containsTerm(s.text, s.lower, terms, lang) && matchAny(sepRes, s.text) {
+				if sep != nil && containsTerm(s.text, s.lower, terms, lang) && sep.matches(lang, s.text) {
 					sc.Present, sc.Quote = true, quote(s.text)
 					break
 				}
@@ -464,7 +494,9 @@ func extractDate(s string) string { return dateRe.FindString(s) }
 func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
 	var out []SDKDeclared
 	for _, sdk := range sdks {
-		var keys []string
+		// Class prefixes match case-insensitively; names and aliases are proper nouns and match
+		// as written ("Adjust" the SDK, not "adjust your settings").
+		var keys, names []string
 		for _, p := range sdk.ClassPrefixes {
 			if strings.Count(p, ".") >= 1 && len(p) >= 6 {
 				keys = append(keys, strings.ToLower(p))
@@ -472,21 +504,21 @@ func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]strin
 		}
 		for _, n := range []string{sdk.Name.ZH, sdk.Name.EN} {
 			if core := nameCore(n); utf8.RuneCountInString(core) >= 4 {
-				keys = append(keys, strings.ToLower(core))
+				names = append(names, core)
 			}
 		}
-		for _, al := range aliases[sdk.ID] {
-			keys = append(keys, strings.ToLower(al))
-		}
+		names = append(names, aliases[sdk.ID]...)
 		var found *SDKDeclared
 		for _, s := range sents {
+			hit := false
 			for _, k := range keys {
-				if containsKey(s.lower, k) {
-					if found == nil || (s.row && !strings.Contains(found.Quote, "|")) {
-						found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.text), Section: s.section}
-					}
-					break
-				}
+				hit = hit || containsKey(s.lower, k)
+			}
+			for _, k := range names {
+				hit = hit || containsKey(s.text, k)
+			}
+			if hit && (found == nil || (s.row && !strings.Contains(found.Quote, "|"))) {
+				found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.text), Section: s.section}
 			}
 			if found != nil && strings.Contains(found.Quote, "|") {
 				break

@@ -54,12 +54,12 @@ func TestPatternExamples(t *testing.T) {
 				t.Errorf("%s/%s: needs positive and negative examples", ep.id, lang)
 			}
 			for _, s := range ep.positive[lang] {
-				if !matchAny(ep.res[lang], s) {
+				if !ep.matches(lang, s) {
 					t.Errorf("%s/%s: positive example not matched: %q", ep.id, lang, s)
 				}
 			}
 			for _, s := range ep.negative[lang] {
-				if matchAny(ep.res[lang], s) {
+				if ep.matches(lang, s) {
 					t.Errorf("%s/%s: negative example matched: %q", ep.id, lang, s)
 				}
 			}
