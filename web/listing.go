@@ -187,9 +187,6 @@ func (s *Server) plan(ctx context.Context, f Filter) ([]group, bool, error) {
 	if f.State != "" {
 		gs = append(gs, group{"keys", true, []string{"idx:state:" + f.State}})
 	}
-	if f.Severity != "" {
-		gs = append(gs, group{"keys", true, []string{"idx:severity:" + f.Severity}})
-	}
 	if f.Rule != "" {
 		gs = append(gs, group{"keys", true, []string{"idx:rule:" + f.Rule}})
 	}
@@ -280,8 +277,13 @@ func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	case "first_seen":
 		sortKey = "web:idx:first"
 	}
+	// Severity is the high part of every index score (findings/store.go): a score range, not a set.
+	sevLo, sevHi := "", ""
+	if r := int64(findings.SeverityRank(rules.Severity(f.Severity))); r > 0 {
+		sevLo, sevHi = strconv.FormatInt(r*1e13, 10), "("+strconv.FormatInt((r+1)*1e13, 10)
+	}
 	args := []any{s.st.Prefix(), s.prefix + "tmp:" + randomSecret(9), sortKey, boolArg(!f.Asc),
-		(f.Page - 1) * f.Per, f.Per, boolArg(f.Sort == ""), len(gs)}
+		(f.Page - 1) * f.Per, f.Per, boolArg(f.Sort == ""), sevLo, sevHi, len(gs)}
 	for _, g := range gs {
 		args = append(args, g.kind, boolArg(g.scored), len(g.items))
 		for _, it := range g.items {
@@ -319,8 +321,13 @@ func boolArg(b bool) string {
 // listScript computes one page of a filtered, sorted list on the server.
 //
 // ARGV: prefix, temp key base, sort key (relative to prefix), "1" for descending, offset, limit,
-// "1" when sorting by the default order (the score every idx:* set shares), number of groups,
-// then per group: kind, scored ("1"/"0"), n, n items. Returns {total, {fingerprints}}.
+// "1" when sorting by the default order (the score every idx:* set shares), the severity's score
+// range (two empty strings for none), number of groups, then per group: kind, scored ("1"/"0"),
+// n, n items. Returns {total, {fingerprints}}.
+//
+// The severity is not a set of its own: it is the high part of the shared score, so it restricts
+// the smallest scored set (or idx:all) to a score range with ZRANGESTORE, or, when it is the only
+// filter, is answered by ZCOUNT and ZRANGE BYSCORE on idx:all directly.
 //
 // With the default order the script counts with ZINTERCARD and then either walks the smallest
 // scored set in order, checking membership in the others with ZMSCORE, until the page is full
@@ -332,8 +339,9 @@ local p, tmp, sortkey = ARGV[1], ARGV[2], ARGV[3]
 local rev = ARGV[4] == '1'
 local off, lim = tonumber(ARGV[5]), tonumber(ARGV[6])
 local defaultSort = ARGV[7] == '1'
-local ng = tonumber(ARGV[8])
-local i = 9
+local sevLo, sevHi = ARGV[8], ARGV[9]
+local ng = tonumber(ARGV[10])
+local i = 11
 local sets, temps = {}, {}
 local function cleanup()
   if #temps > 0 then redis.call('DEL', unpack(temps)) end
@@ -383,6 +391,33 @@ for g = 1, ng do
 end
 
 local sk = p .. sortkey
+local all = p .. 'idx:all'
+if sevLo ~= '' then
+  if #sets == 0 and defaultSort then
+    local total = redis.call('ZCOUNT', all, sevLo, sevHi)
+    local page
+    if rev then
+      page = redis.call('ZRANGE', all, sevHi, sevLo, 'BYSCORE', 'REV', 'LIMIT', off, lim)
+    else
+      page = redis.call('ZRANGE', all, sevLo, sevHi, 'BYSCORE', 'LIMIT', off, lim)
+    end
+    return {total, page}
+  end
+  local base, bi = nil, nil
+  for j, s in ipairs(sets) do
+    if s.scored and (base == nil or s.card < base.card) then base, bi = s, j end
+  end
+  local key = tmp .. ':sev'
+  redis.call('ZRANGESTORE', key, (base and base.key) or all, sevLo, sevHi, 'BYSCORE')
+  temps[#temps+1] = key
+  local card = redis.call('ZCARD', key)
+  if card == 0 then cleanup() return {0, {}} end
+  if base then
+    sets[bi] = {key = key, scored = true, card = card}
+  else
+    sets[#sets+1] = {key = key, scored = true, card = card}
+  end
+end
 if #sets == 0 then
   local total = redis.call('ZCARD', sk)
   return {total, range(sk, off, off + lim - 1)}
