@@ -42,14 +42,6 @@ type Finding struct {
 	// Caveat is what the check cannot know, copied from the rule.
 	Caveat       rules.Text            `json:"caveat"`
 	Observations []scanner.Observation `json:"observations"`
-	EvidenceRefs []string              `json:"evidence_refs"`
-	FirstSeen    time.Time             `json:"first_seen"`
-	LastSeen     time.Time             `json:"last_seen"`
-	LastScanID   string                `json:"last_scan_id"`
-	State        State                 `json:"state"`
-	// NotReobservedSince is the id of the first complete scan that no longer raised this finding;
-	// empty while it is still observed.
-	NotReobservedSince string `json:"not_reobserved_since,omitempty"`
 	// Confidence is how strongly the observations behind the finding support it: "high" (seen in
 	// traffic and matched to a device value the analyst supplied), "medium" (seen in traffic by a
 	// pattern, or read from the policy text), "low" (a static reference only: a capability, not
@@ -58,6 +50,14 @@ type Finding struct {
 	// ConfidenceReason says why, in both languages, and names an app category pilmon suggested
 	// when the analyst gave none.
 	ConfidenceReason rules.Text `json:"confidence_reason,omitzero"`
+	EvidenceRefs     []string   `json:"evidence_refs"`
+	FirstSeen        time.Time  `json:"first_seen"`
+	LastSeen         time.Time  `json:"last_seen"`
+	LastScanID       string     `json:"last_scan_id"`
+	State            State      `json:"state"`
+	// NotReobservedSince is the id of the first complete scan that no longer raised this finding;
+	// empty while it is still observed.
+	NotReobservedSince string `json:"not_reobserved_since,omitempty"`
 }
 
 // Fingerprint is hex(sha256(targetID ‖ ruleID ‖ subject))[:32], with a 0x00 separator so that

@@ -126,6 +126,9 @@ type findingContent struct {
 	Summary      rules.Text            `json:"summary"`
 	Caveat       rules.Text            `json:"caveat"`
 	Observations []scanner.Observation `json:"observations"`
+	// Confidence and its reason are re-assessed at every scan, like the summary.
+	Confidence       string     `json:"confidence,omitempty"`
+	ConfidenceReason rules.Text `json:"confidence_reason,omitzero"`
 }
 
 // UpsertResult says what an upsert did.
@@ -182,6 +185,7 @@ func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (prepared
 		Fingerprint: n.Fingerprint, TargetID: n.TargetID, RuleID: n.RuleID, RuleVersion: n.RuleVersion,
 		Subject: n.Subject, Severity: n.Severity, LegalBasis: n.LegalBasis, Summary: n.Summary,
 		Caveat: n.Caveat, Observations: n.Observations,
+		Confidence: n.Confidence, ConfidenceReason: n.ConfidenceReason,
 	})
 	if err != nil {
 		return preparedUpsert{}, fmt.Errorf("finding %s: %w", fp, err)

@@ -388,3 +388,23 @@ func TestUpsertBatchSurvivesAnEmptyScriptCache(t *testing.T) {
 		t.Errorf("total = %d, want 2500", c.Total)
 	}
 }
+
+// The confidence assess gives a finding is stored with it and re-assessed at every scan.
+func TestConfidenceIsStoredAndUpdated(t *testing.T) {
+	s := newTestStore(t)
+	f := sampleFinding("t-conf", "rdff-3.1", "pi:device_id_hw->tracker.example")
+	f.Confidence = "low"
+	f.ConfidenceReason = rules.Text{ZH: "仅静态引用", EN: "static reference only"}
+	r := mustUpsert(t, s, f, "scan-1")
+	got := mustGet(t, s, r.Fingerprint)
+	if got.Confidence != "low" || got.ConfidenceReason.EN != "static reference only" {
+		t.Fatalf("confidence not stored: %q %+v", got.Confidence, got.ConfidenceReason)
+	}
+	f.Confidence = "high"
+	f.ConfidenceReason = rules.Text{ZH: "流量中匹配到测试机真实标识", EN: "known device value seen in traffic"}
+	f.LastSeen = f.LastSeen.Add(time.Hour)
+	mustUpsert(t, s, f, "scan-2")
+	if got := mustGet(t, s, r.Fingerprint); got.Confidence != "high" || got.ConfidenceReason.ZH != f.ConfidenceReason.ZH {
+		t.Fatalf("re-scan did not update confidence: %q %+v", got.Confidence, got.ConfidenceReason)
+	}
+}
