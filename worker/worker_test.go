@@ -1,0 +1,372 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/pipeline"
+	"pilmon/rules"
+	"pilmon/scanner"
+	"pilmon/targets"
+)
+
+var testRedis *findings.RedisServer
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestMain(m *testing.M) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		fmt.Fprintln(os.Stderr, "worker tests need a real redis-server (apt-get install redis-server)")
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "pilmon-worker-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	testRedis, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: quiet})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start redis-server:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = testRedis.Stop(ctx)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var seq atomic.Int64
+
+// env is one isolated installation: its own key prefix, import folder and evidence store.
+type env struct {
+	deps Deps
+	root string
+	cat  *rules.Catalogue
+}
+
+func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
+	t.Helper()
+	cat, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "import")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.Open(filepath.Join(dir, "evidence"), evidence.Options{Tool: "pilmon test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("wt%d:", seq.Add(1))
+	store := findings.NewStore(rdb, prefix)
+	ins, closeFn, err := pipeline.DefaultInspectors(cat, pipeline.InspectorOptions{Tool: "pilmon test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeFn() })
+	return &env{root: root, cat: cat, deps: Deps{
+		Store:      store,
+		Targets:    targets.New(rdb, prefix, targets.Options{ImportRoot: root, Catalogue: cat}),
+		Runner:     &pipeline.Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: store},
+		ClaimAfter: 300 * time.Millisecond,
+		Log:        quiet,
+	}}
+}
+
+// addPolicyTarget writes a generated policy into the import folder and registers a target for it.
+func (e *env) addPolicyTarget(t *testing.T, id string, omit uint32, schedule string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.root, id+".txt"), []byte(genPolicy(omit)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.deps.Targets.Put(context.Background(), scanner.Target{ID: id, Kind: scanner.TargetApp, Name: id,
+		Category: "ride_hailing", Schedule: schedule,
+		Sources: []scanner.Source{{Kind: scanner.SourcePolicyFile, Locator: id + ".txt"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a generous limit (a hang, not a
+// timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *env) jobsLeft(t *testing.T) int64 {
+	n, err := e.deps.Store.Client().XLen(context.Background(), e.deps.Store.Prefix()+findings.JobsStream).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestPoolRunsEveryJobOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, testRedis.Client())
+	for i := range 5 {
+		e.addPolicyTarget(t, fmt.Sprintf("app-%d", i), 1<<(8+i), "")
+	}
+	var ids []string
+	for i := range 20 {
+		j, err := Enqueue(ctx, e.deps, fmt.Sprintf("app-%d", i%5), "test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	// A job that names a target nobody registered is dead at once, with its reason.
+	if _, err := e.deps.Store.EnqueueJob(ctx, findings.Job{ID: "orphan", TargetID: "no-such-target"}); err != nil {
+		t.Fatal(err)
+	}
+	e.deps.ClaimAfter = time.Minute // nothing here should be taken over
+	d2 := e.deps
+	d2.Name = "w2"
+	d2.Runner = &pipeline.Runner{Catalogue: e.cat, Inspectors: e.deps.Runner.Inspectors, Evidence: e.deps.Runner.Evidence, Store: e.deps.Store}
+	e.deps.Name = "w1"
+	p1, err := StartPool(ctx, e.deps, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := StartPool(ctx, d2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the queue to drain", func() bool { return e.jobsLeft(t) == 0 })
+	for _, p := range []*Pool{p1, p2} {
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1, s2 := p1.Stats(), p2.Stats()
+	if s1.Done+s2.Done != 20 || s1.Dead+s2.Dead != 1 || s1.Reclaimed+s2.Reclaimed != 0 {
+		t.Errorf("stats %+v %+v", s1, s2)
+	}
+	dead, _ := e.deps.Store.DeadJobs(ctx, 10)
+	if len(dead) != 1 || !strings.Contains(dead[0].Job, "orphan") || !strings.Contains(dead[0].Error, "not found") {
+		t.Errorf("dead letters %+v", dead)
+	}
+	h := pipeline.NewHistory(e.deps.Store)
+	workers := map[string]int{}
+	for _, id := range ids {
+		rec, err := h.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers[rec.Worker]++
+	}
+	if workers["w1"] == 0 || workers["w2"] == 0 {
+		t.Errorf("work not shared: %v", workers)
+	}
+}
+
+func TestStaleJobTakenOverAndSlowJobKept(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, testRedis.Client())
+	// Margins of 3 on a loaded 2-core machine: heartbeats every ClaimAfter/3.
+	e.deps.ClaimAfter = time.Second
+	e.addPolicyTarget(t, "app-1", 0, "")
+	j, _ := Enqueue(ctx, e.deps, "app-1", "test", nil)
+	// A consumer reads the job and dies without acknowledging it.
+	got, err := e.deps.Store.ReadJobs(ctx, "ghost", 1, -1)
+	if err != nil || len(got) != 1 {
+		t.Fatal(got, err)
+	}
+	// A slow job: its inspector takes several claim timeouts, and must not be taken over while
+	// its worker's heartbeat goes on.
+	e.deps.Runner.Inspectors = append([]scanner.Inspector{slow{d: 3 * e.deps.ClaimAfter}}, e.deps.Runner.Inspectors...)
+	if err := os.WriteFile(filepath.Join(e.root, "slow.apk"), []byte("PK"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.deps.Targets.Put(ctx, scanner.Target{ID: "slow-1", Kind: "app", Sources: []scanner.Source{{Kind: scanner.SourceAPK, Locator: "slow.apk"}}}); err != nil {
+		t.Fatal(err)
+	}
+	slowJob, _ := Enqueue(ctx, e.deps, "slow-1", "test", nil)
+	e.deps.Name = "w1"
+	p1, err := StartPool(ctx, e.deps, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2 := e.deps
+	d2.Name = "w2"
+	p2, err := StartPool(ctx, d2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the queue to drain", func() bool { return e.jobsLeft(t) == 0 })
+	_ = p1.Stop(ctx)
+	_ = p2.Stop(ctx)
+	s1, s2 := p1.Stats(), p2.Stats()
+	if s1.Reclaimed+s2.Reclaimed != 1 || s1.Done+s2.Done != 2 {
+		t.Errorf("want the ghost's job reclaimed once and the slow job never: %+v %+v", s1, s2)
+	}
+	h := pipeline.NewHistory(e.deps.Store)
+	for _, id := range []string{j.ID, slowJob.ID} {
+		if _, err := h.Get(ctx, id); err != nil {
+			t.Error(err)
+		}
+	}
+	if n := slowCalls.Load(); n != 1 {
+		t.Errorf("slow job ran %d times", n)
+	}
+}
+
+var slowCalls atomic.Int64
+
+// slow is a unit-test inspector that takes d.
+type slow struct{ d time.Duration }
+
+func (slow) Name() string                  { return "slow" }
+func (slow) Version() string               { return "0" }
+func (slow) Accepts(s scanner.Source) bool { return s.Kind == scanner.SourceAPK }
+func (s slow) Inspect(ctx context.Context, src scanner.Source, _ scanner.EvidenceSink) scanner.Report {
+	slowCalls.Add(1)
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+	}
+	return scanner.Report{Status: scanner.StatusSucceeded}
+}
+
+// badAssessor is a unit-test assessor whose findings the store refuses, so every run fails.
+type badAssessor struct{}
+
+func (badAssessor) Assess(t scanner.Target, _ string, _ []scanner.Observation, _ time.Time) []findings.Finding {
+	return []findings.Finding{{TargetID: t.ID, RuleID: "r", Subject: "s", Severity: "catastrophic"}}
+}
+
+func TestFailingJobDeadLetteredAfterAttempts(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, testRedis.Client())
+	e.addPolicyTarget(t, "app-1", 0, "")
+	e.deps.Runner.Assessor = badAssessor{}
+	e.deps.Attempts = 3
+	j, _ := Enqueue(ctx, e.deps, "app-1", "test", nil)
+	p, err := StartPool(ctx, e.deps, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job to be dead-lettered", func() bool { return e.jobsLeft(t) == 0 })
+	_ = p.Stop(ctx)
+	st := p.Stats()
+	if st.Failed != 2 || st.Dead != 1 || st.Reclaimed != 2 || st.Done != 0 {
+		t.Errorf("stats %+v, want 2 failures retried, then dead on the third", st)
+	}
+	dead, _ := e.deps.Store.DeadJobs(ctx, 10)
+	if len(dead) != 1 || !strings.Contains(dead[0].Job, j.ID) || !strings.Contains(dead[0].Error, "unknown severity") {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	if _, err := pipeline.NewHistory(e.deps.Store).Get(ctx, j.ID); err == nil {
+		t.Error("a failed scan has a history entry")
+	}
+}
+
+func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, testRedis.Client())
+	e.addPolicyTarget(t, "app-1", 0, "* * * * * *")
+	e.addPolicyTarget(t, "app-2", 0, "@every 2s")
+	e.addPolicyTarget(t, "manual", 0, "")
+	opts := SchedulerOptions{LeaseTTL: 600 * time.Millisecond, Tick: 50 * time.Millisecond}
+	var scheds []*Scheduler
+	for i := range 2 {
+		o := opts
+		o.ID = fmt.Sprintf("sched-%d", i)
+		s, err := StartScheduler(ctx, e.deps, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scheds = append(scheds, s)
+	}
+	countJobs := func() int64 { return e.jobsLeft(t) }
+	waitFor(t, "five scheduled scans", func() bool { return countJobs() >= 5 })
+	active := 0
+	for _, s := range scheds {
+		if s.Active() {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Errorf("%d schedulers active", active)
+	}
+	// Hand over: the active one stops and releases the lease; the other takes over.
+	var standby *Scheduler
+	for _, s := range scheds {
+		if s.Active() {
+			_ = s.Stop(ctx)
+		} else {
+			standby = s
+		}
+	}
+	waitFor(t, "the stand-by to take over", standby.Active)
+	before := countJobs()
+	waitFor(t, "scans after the handover", func() bool { return countJobs() >= before+2 })
+	_ = standby.Stop(ctx)
+
+	msgs, err := e.deps.Store.Client().XRange(ctx, e.deps.Store.Prefix()+findings.JobsStream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		var j findings.Job
+		if err := json.Unmarshal([]byte(m.Values["job"].(string)), &j); err != nil {
+			t.Fatal(err)
+		}
+		if j.TargetID == "manual" {
+			t.Error("a target without a schedule was enqueued")
+		}
+		key := j.TargetID + "@" + j.At.String()
+		if seen[key] {
+			t.Errorf("tick %s enqueued twice", key)
+		}
+		seen[key] = true
+		if j.ID != ScheduledScanID(j.TargetID, j.At) || j.RequestedBy != "scheduler" {
+			t.Errorf("job %+v", j)
+		}
+		if j.TargetID == "app-2" && j.At.UnixMilli()%2000 != 0 {
+			t.Errorf("@every 2s tick not aligned: %v", j.At)
+		}
+	}
+	infos, holder, err := Schedules(ctx, e.deps, time.Now(), 2)
+	if err != nil || len(infos) != 2 || holder != "" || len(infos[0].Next) != 2 || infos[0].Last.IsZero() {
+		t.Errorf("schedules %+v holder %q %v", infos, holder, err)
+	}
+}
+
+func TestDueTickCollapsesMissedTicks(t *testing.T) {
+	sc, _ := targets.ParseSchedule("0 * * * * *") // every minute
+	last := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tick, missed := dueTick(sc, last, last.Add(10*time.Minute+30*time.Second))
+	if !tick.Equal(last.Add(10*time.Minute)) || missed != 9 {
+		t.Errorf("tick %v missed %d", tick, missed)
+	}
+	if tick, _ := dueTick(sc, last, last.Add(59*time.Second)); !tick.IsZero() {
+		t.Errorf("nothing is due yet, got %v", tick)
+	}
+}
