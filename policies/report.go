@@ -3,6 +3,7 @@ package policies
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -47,35 +48,38 @@ type DiffResult struct {
 // ignored, so renumbering alone is no change).
 func Diff(old, new *Analysis) DiffResult {
 	r := DiffResult{Sections: []SectionChange{}, Elements: []ElementChange{}, PIAdded: []string{}, PIGone: []string{}}
-	index := func(a *Analysis) (map[string]string, []string) {
-		m := map[string]string{}
+	// Headings are matched by a key that ignores case, spacing and Markdown attribute lists
+	// ("Information we collect {: #markup }" is "Information We Collect"); the heading shown is
+	// the one written in the newer version when both have it.
+	index := func(a *Analysis) (map[string]string, map[string]string, []string) {
+		text, shown := map[string]string{}, map[string]string{}
 		var order []string
 		if a == nil || a.doc == nil {
-			return m, order
+			return text, shown, order
 		}
 		for _, s := range a.doc.Sections {
-			k := strings.TrimSpace(s.Heading)
-			if _, dup := m[k]; dup {
-				m[k] += "\n" + s.Text()
+			k := headingKey(s.Heading)
+			if _, dup := text[k]; dup {
+				text[k] += "\n" + s.Text()
 				continue
 			}
-			m[k] = s.Text()
+			text[k], shown[k] = s.Text(), strings.TrimSpace(attrList.ReplaceAllString(s.Heading, ""))
 			order = append(order, k)
 		}
-		return m, order
+		return text, shown, order
 	}
-	om, oorder := index(old)
-	nm, norder := index(new)
+	om, oshown, oorder := index(old)
+	nm, nshown, norder := index(new)
 	for _, k := range oorder {
 		if nt, ok := nm[k]; !ok {
-			r.Sections = append(r.Sections, SectionChange{Heading: k, Change: "removed", Old: om[k]})
+			r.Sections = append(r.Sections, SectionChange{Heading: oshown[k], Change: "removed", Old: om[k]})
 		} else if nt != om[k] {
-			r.Sections = append(r.Sections, SectionChange{Heading: k, Change: "changed", Old: om[k], New: nt})
+			r.Sections = append(r.Sections, SectionChange{Heading: nshown[k], Change: "changed", Old: om[k], New: nt})
 		}
 	}
 	for _, k := range norder {
 		if _, ok := om[k]; !ok {
-			r.Sections = append(r.Sections, SectionChange{Heading: k, Change: "added", New: nm[k]})
+			r.Sections = append(r.Sections, SectionChange{Heading: nshown[k], Change: "added", New: nm[k]})
 		}
 	}
 	for _, id := range ElementIDs {
@@ -113,4 +117,11 @@ func Diff(old, new *Analysis) DiffResult {
 	sort.Strings(r.PIAdded)
 	sort.Strings(r.PIGone)
 	return r
+}
+
+// attrList is a kramdown attribute list such as "{: #markup }" or "{: datetime=\"2024-01-01\" }".
+var attrList = regexp.MustCompile(`\{:[^}]*\}`)
+
+func headingKey(h string) string {
+	return strings.ToLower(strings.Join(strings.Fields(attrList.ReplaceAllString(h, "")), " "))
 }
