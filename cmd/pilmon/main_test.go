@@ -1,9 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,5 +188,55 @@ func TestScanStoresFindings(t *testing.T) {
 	}
 	if clean := stored(samplegen.Clean()); clean["n"] != float64(0) || clean["not_reobserved"] != first["n"] {
 		t.Errorf("rectified scan: %v (first %v)", clean, first)
+	}
+}
+
+// --bundle writes the scan as a signed evidence bundle an analyst can hand over without a
+// server; pilmon verify accepts it and names a tampered member.
+func TestScanWritesVerifiableBundle(t *testing.T) {
+	data := t.TempDir()
+	bundle := filepath.Join(t.TempDir(), "case.zip")
+	args := append([]string{"scan", "--data-dir", data, "--target-id", "sample:bundle", "--category", "online_shopping",
+		"--bundle", bundle, "--no-pdf"}, writeSampleInputs(t, samplegen.Violating())...)
+	if code, _, errs := runCLI(t, args...); code != exitOK {
+		t.Fatalf("scan --bundle: %d %s", code, errs)
+	}
+	code, out, errs := runCLI(t, "verify", bundle)
+	if code != exitOK {
+		t.Fatalf("verify of a fresh bundle: %d\n%s\n%s", code, out, errs)
+	}
+	// Rewrite the bundle with one byte of findings.json changed: verify must fail naming it.
+	zr, err := zip.OpenReader(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	bad := filepath.Join(t.TempDir(), "tampered.zip")
+	out2, err := os.Create(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out2)
+	for _, m := range zr.File {
+		rc, err := m.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if m.Name == "findings.json" {
+			b[len(b)/2] ^= 0x01
+		}
+		w, err := zw.Create(m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	zw.Close()
+	out2.Close()
+	code, out, errs = runCLI(t, "verify", bad)
+	if code == exitOK || !strings.Contains(out+errs, "findings.json") {
+		t.Errorf("verify of a tampered bundle: %d\n%s\n%s", code, out, errs)
 	}
 }

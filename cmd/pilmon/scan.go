@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,8 +15,10 @@ import (
 	"text/tabwriter"
 
 	"pilmon/assess"
+	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/rules"
 	"pilmon/scanner"
 )
 
@@ -40,6 +43,8 @@ type scanFlags struct {
 	progress     bool
 	operator     string
 	store        bool
+	bundle       string
+	noPDF        bool
 }
 
 func runScan(ctx context.Context, env *cliEnv, args []string) error {
@@ -58,6 +63,8 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.deviceValues, "device", "", "同 --device-values / alias of --device-values")
 	fs.StringVar(&f.operator, "operator", "", "运营者名称 / operator (company) name")
 	fs.BoolVar(&f.store, "store", false, "将发现存入数据目录中的内置 Redis / store findings in the embedded Redis of the data dir (--redis URL stores in that server)")
+	fs.StringVar(&f.bundle, "bundle", "", "将本次扫描写成签名证据包 / write this scan as a signed evidence bundle (.zip)")
+	fs.BoolVar(&f.noPDF, "no-pdf", false, "证据包不含 PDF 报告（无需 Chromium）/ leave the PDF out of --bundle")
 	fs.StringVar(&f.consentAt, "consent-at", "", "同意时间 RFC3339（用于 HAR）/ consent time for HAR inputs")
 	fs.BoolVar(&f.progress, "progress", false, "显示进度 / show progress on stderr")
 	inputs, err := parseFlags(fs, args)
@@ -106,6 +113,12 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		out.Stored = &st
+	}
+	if f.bundle != "" {
+		if err := writeScanBundle(ctx, f, cat, store, res, out.findings); err != nil {
+			return fmt.Errorf("证据包 / bundle %s: %w", f.bundle, err)
+		}
+		fmt.Fprintf(env.stderr, "证据包已写入 / bundle written: %s (pilmon verify %s)\n", f.bundle, f.bundle)
 	}
 	if f.jsonOut {
 		enc := json.NewEncoder(env.stdout)
@@ -414,4 +427,26 @@ func progressBar(done, total, width int) string {
 	}
 	n := done * width / total
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// writeScanBundle writes the signed evidence bundle of one scan (an analyst with a laptop and no
+// server): the scan's findings, every artifact it captured, the reports and the signature.
+func writeScanBundle(ctx context.Context, f scanFlags, cat *rules.Catalogue, ev *evidence.Store, res *scanner.Result, fs []findings.Finding) error {
+	key, err := casefile.LoadOrCreateKey(f.common.dataDir)
+	if err != nil {
+		return err
+	}
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "analyst"
+	}
+	_, err = writeAtomically(f.bundle, func(w *bufio.Writer) (casefile.Summary, error) {
+		return casefile.Summary{}, casefile.WriteScanBundle(ctx, w, casefile.ScanBundleInput{
+			Findings: fs, Evidence: ev, Catalogue: cat, Target: res.Target, User: user,
+			ScanID: res.ScanID, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
+			EvidenceRefs: res.EvidenceRefs(),
+			Options:      casefile.Options{Key: key, SkipPDF: f.noPDF, Tool: "pilmon " + version},
+		})
+	})
+	return err
 }
