@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"pilmon/browser"
 	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/rules"
@@ -69,11 +70,19 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		return Summary{}, err
 	}
 	rep := j.reportData()
-	var pdf []byte
+	b := j.opts.Browser
 	if !j.opts.SkipPDF {
-		var err error
-		if pdf, err = renderPDF(ctx, j.opts.Browser, rep); err != nil {
-			return Summary{}, err
+		if b == nil {
+			nb, err := browser.New(browser.Options{})
+			if err != nil {
+				return Summary{}, fmt.Errorf("casefile: pdf: %w", err)
+			}
+			defer nb.Close()
+			b = nb
+		}
+		// Fail before copying gigabytes of evidence, not after.
+		if err := b.Available(); err != nil {
+			return Summary{}, fmt.Errorf("casefile: the PDF needs Chromium (or SkipPDF): %w", err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -98,11 +107,10 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 	if err := j.member(zw, FindingsName, RoleFindings, "application/json", zip.Deflate, j.writeFindings); err != nil {
 		return Summary{}, err
 	}
-	if pdf != nil {
-		if err := j.member(zw, ReportName, RoleReport, "application/pdf", zip.Deflate, bytesTo(pdf)); err != nil {
+	if !j.opts.SkipPDF {
+		if err := j.writeReports(ctx, zw, b, rep); err != nil {
 			return Summary{}, err
 		}
-		pdf = nil
 	}
 	if err := j.member(zw, SheetName, RoleSpreadsheet, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 		zip.Store, func(w io.Writer) error { return writeXLSX(w, rep) }); err != nil {

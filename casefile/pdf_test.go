@@ -148,3 +148,37 @@ func TestPDFEnglish(t *testing.T) {
 		}
 	}
 }
+
+// TestPDFVolumes prints a large export's report in volumes, with the article texts in an appendix.
+func TestPDFVolumes(t *testing.T) {
+	pdftotext := needTool(t, "pdftotext", "poppler-utils")
+	b := newBrowser(t)
+	defer func(v, a int) { volumeSize, inlineArticleLimit = v, a }(volumeSize, inlineArticleLimit)
+	volumeSize, inlineArticleLimit = 2, 1
+	fx := newFixture(t)
+	d := fx.deps(false)
+	d.Browser = b
+	bundle := fx.export(t, d)
+	if rep := verifyBytes(t, bundle, VerifyOptions{}); !rep.OK {
+		t.Fatalf("bundle with volumes:\n%s", rep)
+	}
+	text := func(name string) string {
+		p := filepath.Join(t.TempDir(), name)
+		os.WriteFile(p, member(t, bundle, name), 0o644)
+		out, err := exec.Command(pdftotext, "-enc", "UTF-8", p, "-").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return spaces.ReplaceAllString(string(out), "")
+	}
+	v1, v2 := text("report-01.pdf"), text("report-02.pdf")
+	if !strings.Contains(v1, "第1册，共2册") || !strings.Contains(v2, "第2册，共2册") {
+		t.Error("volume labels missing")
+	}
+	if !strings.Contains(v1, "六、法律依据条文") || !strings.Contains(v1, "条文见第六部分") || strings.Contains(v2, "六、法律依据条文") {
+		t.Error("article appendix belongs in volume 1 only")
+	}
+	if !strings.Contains(v2, spaces.ReplaceAllString(fx.titles[2], "")) && !strings.Contains(v2, spaces.ReplaceAllString(fx.titles[0], "")) {
+		t.Error("volume 2 lacks its finding")
+	}
+}

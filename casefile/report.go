@@ -1,6 +1,7 @@
 package casefile
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -26,6 +27,12 @@ var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.F
 	"group": GroupFingerprint,
 }).ParseFS(templateFS, "templates/report.html.tmpl"))
 
+// Volumes keep each PDF (and the memory printing it takes) bounded; variables so tests can shrink them.
+var (
+	volumeSize         = 500
+	inlineArticleLimit = 200
+)
+
 // Screenshot limits: PNG evidence is inlined into the PDF up to these sizes; the rest is listed.
 const (
 	maxScreenshotBytes   = 4 << 20
@@ -49,8 +56,19 @@ type reportData struct {
 	KeyFingerprint string
 	Severities     []countRow
 	States         []countRow
-	Findings       []findingView
-	Evidence       []evidenceView
+	// Findings are this volume's sections; All are every finding (summary, custody).
+	Findings []findingView
+	All      []findingView
+	Evidence []evidenceView
+	// A large export is printed in volumes of volumeSize findings; the first (Main) also holds the
+	// summary, the chain of custody, the evidence list and the cited provisions.
+	Volume, Volumes, FirstNo, LastNo int
+	Main                             bool
+	VolumeLabel                      string
+	// InlineArticles prints each article's text in every finding that cites it; above
+	// inlineArticleLimit findings the texts are printed once, in Articles.
+	InlineArticles bool
+	Articles       []basisView
 	Custody        []custodyGroup
 	Verify         []string
 }
@@ -214,6 +232,8 @@ func (j *job) reportData() *reportData {
 	if ac, ok := j.cat.AppCategory(j.target.Category); ok {
 		d.Target.Category = j.text(ac.Name) + " (" + ac.Key + ")"
 	}
+	d.InlineArticles = len(j.items) <= inlineArticleLimit
+	seenArticle := map[rules.Citation]bool{}
 	from, to := j.started, j.finished
 	sevCount, stateCount := map[string]int{}, map[string]int{}
 	shotBudget := int64(maxScreenshotTotal)
@@ -240,6 +260,10 @@ func (j *job) reportData() *reportData {
 		for _, c := range f.LegalBasis {
 			b := j.cite(c)
 			fv.Basis = append(fv.Basis, b)
+			if !seenArticle[c] {
+				seenArticle[c] = true
+				d.Articles = append(d.Articles, b)
+			}
 			short = append(short, b.Cite)
 		}
 		fv.BasisShort = strings.Join(short, "；")
@@ -287,6 +311,8 @@ func (j *job) reportData() *reportData {
 		d.Findings = append(d.Findings, fv)
 	}
 	d.ScanFrom, d.ScanTo = fmtTime(from), fmtTime(to)
+	d.All = d.Findings
+	slices.SortFunc(d.Articles, func(a, b basisView) int { return strings.Compare(a.Cite, b.Cite) })
 	for _, s := range findings.Severities {
 		if n := sevCount[string(s)]; n > 0 {
 			d.Severities = append(d.Severities, countRow{j.text(severityLabel(s)), n})
@@ -379,17 +405,6 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	if b == nil {
-		nb, err := browser.New(browser.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("casefile: pdf: %w", err)
-		}
-		defer nb.Close()
-		b = nb
-	}
-	if err := b.Available(); err != nil {
-		return nil, fmt.Errorf("casefile: pdf needs Chromium (or SkipPDF): %w", err)
-	}
 	header := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;margin:0 12mm;color:#555;display:flex;justify-content:space-between;">` +
 		`<span>` + template.HTMLEscapeString(d.L.ReportTitle) + `</span><span>` + template.HTMLEscapeString(d.TargetLabel) + `</span></div>`
 	footer := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;text-align:center;color:#555;">` +
@@ -401,4 +416,31 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, 
 		return nil, fmt.Errorf("casefile: pdf: %w", err)
 	}
 	return pdf, nil
+}
+
+// writeReports prints the report, in volumes of volumeSize findings when the export is larger, and
+// writes each PDF into the bundle as soon as it is printed, so that only one is ever in memory.
+func (j *job) writeReports(ctx context.Context, zw *zip.Writer, b *browser.Browser, rep *reportData) error {
+	n := len(rep.All)
+	vols := max(1, (n+volumeSize-1)/volumeSize)
+	for v := range vols {
+		vd := *rep
+		lo, hi := v*volumeSize, min(n, (v+1)*volumeSize)
+		vd.Findings = rep.All[lo:hi]
+		vd.Volume, vd.Volumes, vd.Main = v+1, vols, v == 0
+		vd.FirstNo, vd.LastNo = lo+1, hi
+		name := ReportName
+		if vols > 1 {
+			name = fmt.Sprintf("report-%02d.pdf", v+1)
+			vd.VolumeLabel = fmt.Sprintf(rep.L.VolumeFmt, v+1, vols, lo+1, hi)
+		}
+		pdf, err := renderPDF(ctx, b, &vd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := j.member(zw, name, RoleReport, "application/pdf", zip.Deflate, bytesTo(pdf)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

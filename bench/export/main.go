@@ -1,0 +1,236 @@
+// Command export measures `pilmon export` of a large case: 5,000 findings resting on 1 GiB of
+// evidence, read from a real redis-server and a real evidence store, with the PDF printed by
+// Chromium. The export runs as a child process (the pilmon binary) so that its peak RSS (VmHWM,
+// polled from /proc and confirmed by wait4's ru_maxrss) is its own; Chromium's memory is not
+// counted. Beside it, `zip -r` of the same blobs is the floor: reading and compressing the bytes
+// without hashing, verifying or signing anything. `pilmon verify` of the bundle is timed too.
+//
+//	go run ./bench/export [-findings 5000] [-bytes 1073741824] [-artifacts 5000] [-pdf=true]
+//
+// Goal: peak RSS of the export ≤ 200 MiB.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+func main() {
+	nFindings := flag.Int("findings", 5000, "findings to export")
+	total := flag.Int64("bytes", 1<<30, "evidence bytes in all")
+	nArtifacts := flag.Int("artifacts", 5000, "evidence artifacts")
+	pdf := flag.Bool("pdf", true, "print the PDF report (needs Chromium)")
+	keep := flag.Bool("keep", false, "keep the temporary directory")
+	flag.Parse()
+	if err := run(*nFindings, *nArtifacts, *total, *pdf, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/export:", err)
+		os.Exit(1)
+	}
+}
+
+func run(nFindings, nArtifacts int, total int64, pdf, keep bool) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "pilmon-bench-export-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Println("dir:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	dataDir := filepath.Join(dir, "data")
+	bin := filepath.Join(dir, "pilmon")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pilmon")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/pilmon (run from the module root): %w", err)
+	}
+	srv, err := findings.StartRedis(ctx, filepath.Join(dir, "redis"), findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop(ctx)
+
+	t0 := time.Now()
+	refs, err := makeEvidence(filepath.Join(dataDir, "evidence"), nArtifacts, total)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("evidence: %d artifacts, %s, stored in %v\n", len(refs), mib(total), time.Since(t0).Round(time.Millisecond))
+	if err := makeFindings(ctx, findings.NewStore(srv.Client(), findings.DefaultPrefix), nFindings, refs); err != nil {
+		return err
+	}
+
+	out := filepath.Join(dir, "case.zip")
+	args := []string{"export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "bench-app", "--out", out, "--user", "bench"}
+	if !pdf {
+		args = append(args, "--no-pdf")
+	}
+	exp, err := measure(bin, args...)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		return err
+	}
+	ver, err := measure(bin, "verify", out, "--pubkey", filepath.Join(dataDir, "keys", "casefile-ed25519.pub.pem"))
+	if err != nil {
+		return err
+	}
+	blobs := filepath.Join(dataDir, "evidence")
+	floor, err := measureIn(blobs, "zip", "-q", "-r", filepath.Join(dir, "floor.zip"), "sha256", "-x", "*.json")
+	if err != nil {
+		return err
+	}
+	floorFI, _ := os.Stat(filepath.Join(dir, "floor.zip"))
+	store, err := measureIn(blobs, "zip", "-q", "-0", "-r", filepath.Join(dir, "floor0.zip"), "sha256", "-x", "*.json")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%-44s %10s %12s %12s\n", "", "time", "peak RSS", "output")
+	fmt.Printf("%-44s %10v %12s %12s\n", "pilmon export (hash SHA-256+SM3, verify, sign)", exp.wall.Round(time.Millisecond), mib(exp.hwm), mib(fi.Size()))
+	fmt.Printf("%-44s %10v %12s %12s\n", "pilmon verify", ver.wall.Round(time.Millisecond), mib(ver.hwm), "")
+	fmt.Printf("%-44s %10v %12s %12s\n", "zip -r (deflate -6), the floor", floor.wall.Round(time.Millisecond), mib(floor.hwm), mib(floorFI.Size()))
+	fmt.Printf("%-44s %10v %12s %12s\n", "zip -0 -r (store only)", store.wall.Round(time.Millisecond), mib(store.hwm), "")
+	fmt.Printf("\nexport/zip -r: %.2f×   peak RSS goal ≤ 200 MiB: %v\n", exp.wall.Seconds()/floor.wall.Seconds(), exp.hwm <= 200<<20)
+	fmt.Printf("export stdout:\n%s", exp.stdout)
+	return nil
+}
+
+// makeEvidence stores n incompressible artifacts of total bytes: half typed as APKs (stored in
+// the bundle as they are), half as HAR captures (deflated), which is how real evidence splits.
+func makeEvidence(dir string, n int, total int64) ([]string, error) {
+	ev, err := evidence.Open(dir, evidence.Options{Tool: "pilmon bench"})
+	if err != nil {
+		return nil, err
+	}
+	src := rand.NewChaCha8([32]byte{1, 2, 3})
+	size := total / int64(n)
+	buf := make([]byte, size)
+	refs := make([]string, n)
+	at := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		src.Read(buf)
+		mt := "application/vnd.android.package-archive"
+		if i%2 == 1 {
+			mt = "application/json"
+		}
+		ref, err := ev.Put(bytes.NewReader(buf), evidence.Meta{CapturedAt: at.Add(time.Duration(i) * time.Second),
+			Method: "file_import", Source: fmt.Sprintf("/cases/bench/artifact-%05d", i), Tool: "pilmon bench", MediaType: mt})
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = ref.SHA256
+	}
+	return refs, nil
+}
+
+// makeFindings upserts n findings of target bench-app over the catalogue's rules; finding i cites
+// artifacts i and i+1, so artifacts are shared between findings as in real cases.
+func makeFindings(ctx context.Context, st *findings.Store, n int, refs []string) error {
+	cat, err := rules.Default()
+	if err != nil {
+		return err
+	}
+	vs := cat.Violations()
+	now := time.Date(2025, 5, 20, 0, 0, 0, 0, time.UTC)
+	batch := make([]findings.Finding, 0, 500)
+	for i := range n {
+		v := vs[i%len(vs)]
+		subj := "com.example.bench.Class" + strconv.Itoa(i)
+		a, b := refs[i%len(refs)], refs[(i+1)%len(refs)]
+		batch = append(batch, findings.Finding{Fingerprint: findings.Fingerprint("bench-app", v.ID, subj), TargetID: "bench-app",
+			RuleID: v.ID, RuleVersion: v.Version, Subject: subj, Severity: v.Severity, LegalBasis: v.LegalBasis,
+			Summary: rules.Text{ZH: "在用户同意前读取设备标识并发送至第三方（基准测试 " + strconv.Itoa(i) + "）", EN: "device id read and sent before consent (bench)"},
+			Caveat:  v.Caveat,
+			Observations: []scanner.Observation{{Kind: "apk.sensitive_api", Subject: "telephony.getDeviceId@" + subj,
+				Attributes:   map[string]any{"api": "telephony.getDeviceId", "caller_class": subj, "pi": []any{"device_id"}},
+				EvidenceRefs: []string{a}, Inspector: "apkinspect", InspectorVersion: "3"}},
+			EvidenceRefs: []string{a, b}, FirstSeen: now, LastSeen: now.Add(time.Hour), State: findings.StateNew})
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := st.UpsertBatch(ctx, batch, "bench-scan"); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	return nil
+}
+
+type result struct {
+	wall   time.Duration
+	hwm    int64
+	stdout string
+}
+
+func measure(bin string, args ...string) (result, error) { return measureIn("", bin, args...) }
+
+// measureIn runs a command and returns its wall time and peak RSS: the highest VmHWM polled from
+// /proc/<pid>/status, or wait4's ru_maxrss when that is higher (a peak between two polls).
+func measureIn(dir, bin string, args ...string) (result, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var hwm int64
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			r := result{wall: time.Since(start), hwm: hwm, stdout: out.String()}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss*1024 > r.hwm {
+				r.hwm = ru.Maxrss * 1024
+			}
+			if err != nil {
+				return r, fmt.Errorf("%s %s: %w\n%s%s", bin, strings.Join(args, " "), err, out.String(), errb.String())
+			}
+			return r, nil
+		case <-tick.C:
+			if v := vmHWM(cmd.Process.Pid); v > hwm {
+				hwm = v
+			}
+		}
+	}
+}
+
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
