@@ -31,6 +31,8 @@ type chartBar struct {
 	N          int64
 	Day        string
 	Label      bool
+	End        bool    // the last label is anchored at its end so it stays inside the chart
+	TX         float64 // label position
 }
 
 type chart struct {
@@ -146,8 +148,16 @@ func (s *Server) firstSeenChart(ctx context.Context, now time.Time) (chart, erro
 		if ch.Max > 0 {
 			bh = float64(n) / float64(ch.Max) * (h - 10)
 		}
-		ch.Bars = append(ch.Bars, chartBar{X: float64(i)*bw + 1, Y: h - bh, W: bw - 2, H: bh, N: n,
-			Day: start.AddDate(0, 0, i).Format("01-02"), Label: i%5 == 0 || i == chartDays-1})
+		b := chartBar{X: float64(i)*bw + 1, Y: h - bh, W: bw - 2, H: bh, N: n,
+			Day: start.AddDate(0, 0, i).Format("01-02"), Label: i%5 == 0 || i == chartDays-1}
+		b.TX, b.End = b.X, i == chartDays-1
+		if b.End {
+			b.TX = b.X + b.W
+		}
+		if i == chartDays-2 || i == chartDays-3 {
+			b.Label = false
+		}
+		ch.Bars = append(ch.Bars, b)
 	}
 	return ch, nil
 }
