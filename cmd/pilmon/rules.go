@@ -25,7 +25,7 @@ func loadCatalogue(dataDir string) (*rules.Catalogue, error) {
 }
 
 func runRules(ctx context.Context, env *cliEnv, args []string) error {
-	const usage = "list [--section S] [--json] | show ID [--json] | validate | import-exodus FILE"
+	const usage = "list [--section S] [--json] | show ID [--json] | validate | import-exodus FILE | doc [--lang zh|en]"
 	if len(args) == 0 {
 		return usageErr("用法 / usage: pilmon rules %s", usage)
 	}
@@ -35,6 +35,7 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 	common.register(fs)
 	jsonOut := fs.Bool("json", false, "输出 JSON / JSON output")
 	section := fs.String("section", "violations", "list: violations|permissions|apis|sdks|categories|pi|instruments")
+	lang := fs.String("lang", "zh", "doc: 语言 / language zh|en")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -67,6 +68,17 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		return showEntry(env.stdout, cat, pos[0], *jsonOut)
+	case "doc":
+		if *lang != "zh" && *lang != "en" {
+			return usageErr("--lang: %q; want zh or en", *lang)
+		}
+		// The reference is generated from the embedded catalogue only, never a local overlay, so
+		// that the committed docs/…/rules.md are the same on every machine.
+		cat, err := rules.Default()
+		if err != nil {
+			return err
+		}
+		return writeRulesDoc(env.stdout, cat, *lang)
 	case "import-exodus":
 		if len(pos) != 1 {
 			return usageErr("rules import-exodus FILE")
