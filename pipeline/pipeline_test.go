@@ -56,7 +56,9 @@ var (
 	fullerPolicy = genPolicy(1 << 8)
 )
 
-func newRunner(t *testing.T) (*Runner, string) {
+func newRunner(t *testing.T) (*Runner, string) { return newRunnerB(t) }
+
+func newRunnerB(t testing.TB) (*Runner, string) {
 	t.Helper()
 	cat, err := rules.Default()
 	if err != nil {
@@ -76,7 +78,9 @@ func newRunner(t *testing.T) (*Runner, string) {
 	return &Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: store, Worker: "test-worker"}, dir
 }
 
-func writeFile(t *testing.T, path, text string) string {
+func writeFile(t *testing.T, path, text string) string { return writeFileB(t, path, text) }
+
+func writeFileB(t testing.TB, path, text string) string {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

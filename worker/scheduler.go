@@ -33,9 +33,10 @@ const (
 	tickKey   = "schedule:tick:"
 	// DedupeTTL is how long a tick's dedupe marker lives: longer than any lease handover.
 	DedupeTTL = 7 * 24 * time.Hour
-	// maxCatchUp bounds the walk over ticks missed while no scheduler ran; the missed ticks
-	// collapse into one scan at the latest of them.
+	// maxCatchUp bounds the walk over ticks missed while no scheduler ran.
 	maxCatchUp = 100000
+	// maxBackfill is how many missed ticks are still enqueued one by one.
+	maxBackfill = 10
 )
 
 // SchedulerOptions tune a scheduler.
@@ -263,37 +264,42 @@ func (s *Scheduler) enqueueDue(ctx context.Context) error {
 			continue
 		}
 		ms, _ := strconv.ParseInt(raw, 10, 64)
-		tick, missed := dueTick(sc, time.UnixMilli(ms), now)
-		if tick.IsZero() {
-			continue
+		ticks, collapsed := dueTicks(sc, time.UnixMilli(ms), now)
+		if collapsed > 0 {
+			s.d.Log.Info("missed ticks collapsed into one scan 错过的定时合并为一次扫描", "target", t.ID, "collapsed", collapsed, "tick", ticks[0])
 		}
-		if missed > 0 {
-			s.d.Log.Info("missed ticks collapsed into one scan 错过的定时合并为一次扫描", "target", t.ID, "missed", missed, "tick", tick)
-		}
-		if err := s.enqueueTick(ctx, t.ID, tick); err != nil {
-			errs = append(errs, err)
+		for _, tick := range ticks {
+			if err := s.enqueueTick(ctx, t.ID, tick); err != nil {
+				errs = append(errs, err)
+				break
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// dueTick returns the latest tick of sc after last and not after now (zero if none) and how many
-// earlier due ticks it stands for.
-func dueTick(sc targets.Schedule, last, now time.Time) (time.Time, int) {
-	next := sc.Next(last)
-	if next.IsZero() || next.After(now) {
-		return time.Time{}, 0
-	}
-	missed := 0
-	for range maxCatchUp {
-		n := sc.Next(next)
-		if n.IsZero() || n.After(now) {
+// dueTicks returns the ticks of sc after last and not after now, oldest first. A short gap (a
+// lease handover, a quick restart) is filled tick by tick; after a longer outage (more than
+// maxBackfill ticks) only the latest tick is returned, with how many earlier ones it stands for:
+// one scan, not a burst of identical ones.
+func dueTicks(sc targets.Schedule, last, now time.Time) ([]time.Time, int) {
+	var ticks []time.Time
+	t := last
+	n := 0
+	for ; n < maxCatchUp; n++ {
+		next := sc.Next(t)
+		if next.IsZero() || next.After(now) {
 			break
 		}
-		next = n
-		missed++
+		t = next
+		if len(ticks) < maxBackfill+1 {
+			ticks = append(ticks, t)
+		}
 	}
-	return next, missed
+	if n <= maxBackfill {
+		return ticks, 0
+	}
+	return []time.Time{t}, n - 1
 }
 
 // ScheduledScanID is the scan id of target's scheduled scan at tick: the same in every scheduler.

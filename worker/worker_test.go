@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -353,20 +354,41 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 			t.Errorf("@every 2s tick not aligned: %v", j.At)
 		}
 	}
+	// Every second of app-1's schedule from the first tick to the last is there: no tick lost in
+	// the handover either.
+	var secs []int64
+	for _, m := range msgs {
+		var j findings.Job
+		_ = json.Unmarshal([]byte(m.Values["job"].(string)), &j)
+		if j.TargetID == "app-1" {
+			secs = append(secs, j.At.Unix())
+		}
+	}
+	slices.Sort(secs)
+	for i := 1; i < len(secs); i++ {
+		if secs[i] != secs[i-1]+1 {
+			t.Errorf("app-1 ticks not contiguous: %v", secs)
+			break
+		}
+	}
 	infos, holder, err := Schedules(ctx, e.deps, time.Now(), 2)
 	if err != nil || len(infos) != 2 || holder != "" || len(infos[0].Next) != 2 || infos[0].Last.IsZero() {
 		t.Errorf("schedules %+v holder %q %v", infos, holder, err)
 	}
 }
 
-func TestDueTickCollapsesMissedTicks(t *testing.T) {
+func TestDueTicks(t *testing.T) {
 	sc, _ := targets.ParseSchedule("0 * * * * *") // every minute
 	last := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tick, missed := dueTick(sc, last, last.Add(10*time.Minute+30*time.Second))
-	if !tick.Equal(last.Add(10*time.Minute)) || missed != 9 {
-		t.Errorf("tick %v missed %d", tick, missed)
+	ticks, collapsed := dueTicks(sc, last, last.Add(3*time.Minute+30*time.Second))
+	if len(ticks) != 3 || !ticks[2].Equal(last.Add(3*time.Minute)) || collapsed != 0 {
+		t.Errorf("short gap: %v collapsed %d", ticks, collapsed)
 	}
-	if tick, _ := dueTick(sc, last, last.Add(59*time.Second)); !tick.IsZero() {
-		t.Errorf("nothing is due yet, got %v", tick)
+	ticks, collapsed = dueTicks(sc, last, last.Add(50*time.Minute+30*time.Second))
+	if len(ticks) != 1 || !ticks[0].Equal(last.Add(50*time.Minute)) || collapsed != 49 {
+		t.Errorf("long outage: %v collapsed %d", ticks, collapsed)
+	}
+	if ticks, _ := dueTicks(sc, last, last.Add(59*time.Second)); len(ticks) != 0 {
+		t.Errorf("nothing is due yet, got %v", ticks)
 	}
 }
