@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ type patternFile struct {
 type elementPatterns struct {
 	id            string
 	res           map[string][]*regexp.Regexp // by language
+	pre           map[string][]prefilter      // res[lang][i] can only match where pre[lang][i] does
 	exclude       map[string][]*regexp.Regexp // a sentence matching one of these never counts
 	sentencesOnly bool
 	positive      map[string][]string
@@ -59,7 +61,13 @@ type elementPatterns struct {
 
 // matches reports whether sentence s shows the element in language lang.
 func (ep *elementPatterns) matches(lang, s string) bool {
-	return matchAny(ep.res[lang], s) && !matchAny(ep.exclude[lang], s)
+	lower := foldLower(s)
+	for i, re := range ep.res[lang] {
+		if ep.pre[lang][i].mayMatch(s, lower) && re.MatchString(s) {
+			return !matchAny(ep.exclude[lang], s)
+		}
+	}
+	return false
 }
 
 type piTerms struct {
@@ -103,10 +111,10 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	}
 	seen := map[string]bool{}
 	for _, e := range f.Elements {
-		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, exclude: map[string][]*regexp.Regexp{},
-			sentencesOnly: e.SentencesOnly, positive: e.Positive, negative: e.Negative}
+		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, pre: map[string][]prefilter{},
+			exclude: map[string][]*regexp.Regexp{}, sentencesOnly: e.SentencesOnly, positive: e.Positive, negative: e.Negative}
 		// English patterns are case-insensitive unless they start with (?-i) (proper names).
-		add := func(dst map[string][]*regexp.Regexp, lang string, list []string) error {
+		add := func(dst map[string][]*regexp.Regexp, pre map[string][]prefilter, lang string, list []string) error {
 			for _, p := range list {
 				if lang == "en" && !strings.HasPrefix(p, "(?i)") && !strings.HasPrefix(p, "(?-i)") {
 					p = "(?i)" + p
@@ -116,11 +124,14 @@ func parsePatterns(data []byte) (*patternSet, error) {
 					return err
 				}
 				dst[lang] = append(dst[lang], re)
+				if pre != nil {
+					pre[lang] = append(pre[lang], newPrefilter(p))
+				}
 			}
 			return nil
 		}
 		for lang, list := range map[string][]string{"zh": e.ZH, "en": e.EN} {
-			if err := add(ep.res, lang, list); err != nil {
+			if err := add(ep.res, ep.pre, lang, list); err != nil {
 				return nil, err
 			}
 		}
@@ -128,7 +139,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 			if lang != "zh" && lang != "en" {
 				return nil, fmt.Errorf("policies: patterns.yaml: %s: exclude language %q", e.ID, lang)
 			}
-			if err := add(ep.exclude, lang, list); err != nil {
+			if err := add(ep.exclude, nil, lang, list); err != nil {
 				return nil, err
 			}
 		}
@@ -366,7 +377,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 
 	collect := ps.collect[lang]
 	for i := range sents {
-		sents[i].lower = strings.ToLower(sents[i].text)
+		sents[i].lower = foldLower(sents[i].text)
 		sents[i].collect = collect == nil || sents[i].row || collect.MatchString(sents[i].text)
 	}
 	// Earlier patterns are the more specific ones; sentences are preferred to headings as quotes.
@@ -377,9 +388,10 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			if headings && ep.sentencesOnly {
 				break
 			}
-			for _, re := range ep.res[lang] {
+			for i, re := range ep.res[lang] {
+				pre := ep.pre[lang][i]
 				for _, s := range sents {
-					if s.heading == headings && re.MatchString(s.text) && !matchAny(ep.exclude[lang], s.text) {
+					if s.heading == headings && pre.mayMatch(s.text, s.lower) && re.MatchString(s.text) && !matchAny(ep.exclude[lang], s.text) {
 						el = Element{Present: true, Quote: quote(s.text), Section: s.section}
 						break search
 					}
@@ -393,7 +405,18 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 	}
 
 	// PI declared: the first sentence naming the category together with a collection verb.
+	var whole, wholeLower strings.Builder
+	for _, s := range sents {
+		whole.WriteString(s.text)
+		whole.WriteByte('\n')
+		wholeLower.WriteString(s.lower)
+		wholeLower.WriteByte('\n')
+	}
+	docText, docLower := whole.String(), wholeLower.String()
 	for _, p := range ps.pi {
+		if !containsTerm(docText, docLower, p.terms[lang], lang) {
+			continue // no term of this category anywhere: no sentence to look at
+		}
 		for _, s := range sents {
 			if !s.collect {
 				continue
@@ -410,7 +433,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 	}
 
 	if cat != nil {
-		a.SDKsDeclared = declaredSDKs(sents, cat.SDKs(), ps.aliases)
+		a.SDKsDeclared = declaredSDKs(sents, docText, docLower, cat.SDKs(), ps.aliases)
 		if len(a.SDKsDeclared) > 0 && !a.Elements["sdk_list"].Present {
 			d := a.SDKsDeclared[0]
 			a.Elements["sdk_list"] = Element{Present: true, Quote: d.Quote, Section: d.Section}
@@ -491,7 +514,7 @@ func extractDate(s string) string { return dateRe.FindString(s) }
 
 // declaredSDKs matches catalogue SDKs by class prefix, name and alias; table rows are preferred as
 // quotes because SDK lists are usually tables.
-func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
+func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
 	var out []SDKDeclared
 	for _, sdk := range sdks {
 		// Class prefixes match case-insensitively; names and aliases are proper nouns and match
@@ -508,6 +531,12 @@ func declaredSDKs(sents []sentence, sdks []rules.SDK, aliases map[string][]strin
 			}
 		}
 		names = append(names, aliases[sdk.ID]...)
+		// Most SDKs are named nowhere in a policy: look for each key in the whole text once.
+		keys = slices.DeleteFunc(keys, func(k string) bool { return !containsKey(docLower, k) })
+		names = slices.DeleteFunc(names, func(k string) bool { return !containsKey(docText, k) })
+		if len(keys) == 0 && len(names) == 0 {
+			continue
+		}
 		var found *SDKDeclared
 		for _, s := range sents {
 			hit := false
