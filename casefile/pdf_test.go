@@ -175,7 +175,7 @@ func TestPDFVolumes(t *testing.T) {
 	if !strings.Contains(v1, "第1册，共2册") || !strings.Contains(v2, "第2册，共2册") {
 		t.Error("volume labels missing")
 	}
-	if !strings.Contains(v1, "六、法律依据条文") || !strings.Contains(v1, "条文见第六部分") || strings.Contains(v2, "六、法律依据条文") {
+	if !strings.Contains(v1, "五、法律依据条文") || !strings.Contains(v1, "条文见第五部分") || strings.Contains(v2, "五、法律依据条文") {
 		t.Error("article appendix belongs in volume 1 only")
 	}
 	if !strings.Contains(v2, spaces.ReplaceAllString(fx.titles[2], "")) && !strings.Contains(v2, spaces.ReplaceAllString(fx.titles[0], "")) {

@@ -136,8 +136,8 @@ type histView struct {
 }
 
 type custodyGroup struct {
-	SHA256 string
-	Rows   []custodyRow
+	SHA256, SM3, Path, Size, MediaType string
+	Rows                               []custodyRow
 }
 
 type custodyRow struct {
@@ -324,8 +324,9 @@ func (j *job) reportData() *reportData {
 		}
 	}
 	for _, h := range j.refs {
-		d.Evidence = append(d.Evidence, j.evidenceView(h))
-		g := custodyGroup{SHA256: h}
+		ev := j.evidenceView(h)
+		d.Evidence = append(d.Evidence, ev)
+		g := custodyGroup{SHA256: h, SM3: ev.SM3, Path: ev.Path, Size: ev.Size, MediaType: ev.MediaType}
 		for _, c := range j.records[h].Captures {
 			g.Rows = append(g.Rows, custodyRow{Seq: fmt.Sprint(c.Seq), At: fmtTime(c.CapturedAt),
 				Method: c.Method, Source: c.Source, Tool: c.Tool, Inspector: c.Inspector})
@@ -410,7 +411,12 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, 
 	footer := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;text-align:center;color:#555;">` +
 		template.HTMLEscapeString(d.L.PageBefore) + `<span class="pageNumber"></span>` + template.HTMLEscapeString(d.L.PageOf) +
 		`<span class="totalPages"></span>` + template.HTMLEscapeString(d.L.PageAfter) + `</div>`
-	timeout := 120*time.Second + time.Duration(len(d.Findings))*100*time.Millisecond
+	// Chromium lays out every table row; allow for the biggest volume on a slow, busy machine.
+	rows := 3 * len(d.Findings)
+	if d.Main {
+		rows += len(d.All) + 4*len(d.Evidence)
+	}
+	timeout := 2*time.Minute + time.Duration(rows)*100*time.Millisecond
 	pdf, err := b.PrintPDF(ctx, html, browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout})
 	if err != nil {
 		return nil, fmt.Errorf("casefile: pdf: %w", err)
