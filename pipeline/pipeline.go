@@ -57,6 +57,7 @@ type Runner struct {
 
 	once    sync.Once
 	history *History
+	events  *eventQueue
 }
 
 func (r *Runner) init() {
@@ -71,6 +72,9 @@ func (r *Runner) init() {
 			r.Now = time.Now
 		}
 		r.history = NewHistory(r.Store)
+		r.events = &eventQueue{store: r.Store, now: r.Now, onErr: func(err error) {
+			r.Log.Warn("publish events 发布事件失败", "err", err)
+		}}
 	})
 }
 
@@ -174,9 +178,16 @@ func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, 
 		// Another delivery of the same job finished first: its record is the history entry.
 		return r.history.Get(ctx, scanID)
 	}
+	pub.last = true
 	pub.send(EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", rec.Status, rec.Status), map[string]any{
 		"status": string(rec.Status), "complete": rec.Complete, "findings": len(rec.Fingerprints),
 		"duration_ms": rec.Duration().Milliseconds()})
+	// The scan's events are in the stream when Run returns (the flush is shared with concurrent
+	// scans, so this costs at most one round trip).
+	select {
+	case <-pub.flushed:
+	case <-ctx.Done():
+	}
 	return rec, nil
 }
 
@@ -187,6 +198,8 @@ type publisher struct {
 	emit     func(findings.Event)
 	scanID   string
 	targetID string
+	last     bool            // the next send is the scan's last event
+	flushed  <-chan struct{} // closed once the last event is written
 }
 
 func (p *publisher) send(kind, msg string, data map[string]any) {
@@ -198,8 +211,9 @@ func (p *publisher) send(kind, msg string, data map[string]any) {
 		p.emit(e)
 	}
 	// Progress is best effort: a lost event never fails a scan.
-	if _, err := p.r.Store.PublishEvent(p.ctx, e); err != nil && p.ctx.Err() == nil {
-		p.r.Log.Warn("publish event 发布事件失败", "kind", kind, "scan", p.scanID, "err", err)
+	done := p.r.events.add(e, p.last)
+	if p.last {
+		p.flushed = done
 	}
 }
 

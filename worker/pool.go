@@ -51,6 +51,9 @@ type Deps struct {
 	// Attempts is how many deliveries a job gets before it is dead-lettered; default 3.
 	Attempts int
 	Log      *slog.Logger
+	// Run, when set, replaces Runner.Run for each job (bench/queue measures the queue alone with a
+	// no-op here). It must be idempotent under the scan id, as Runner.Run is.
+	Run func(ctx context.Context, t scanner.Target, scanID string) (pipeline.ScanRecord, error)
 }
 
 func (d *Deps) defaults() error {
@@ -93,6 +96,7 @@ type Pool struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool // stream ids held by this consumer
+	acks     *acker
 
 	done, failed, dead, reclaimed atomic.Int64
 }
@@ -102,14 +106,20 @@ func StartPool(ctx context.Context, deps Deps, n int) (*Pool, error) {
 	if err := deps.defaults(); err != nil {
 		return nil, err
 	}
-	if deps.Runner == nil {
+	if deps.Runner == nil && deps.Run == nil {
 		return nil, errors.New("worker: Deps.Runner is required for a pool")
 	}
 	if n <= 0 {
 		n = 1
 	}
-	if deps.Runner.Worker == "" {
-		deps.Runner.Worker = deps.Name
+	if deps.Run == nil {
+		if deps.Runner.Worker == "" {
+			deps.Runner.Worker = deps.Name
+		}
+		r := deps.Runner
+		deps.Run = func(ctx context.Context, t scanner.Target, scanID string) (pipeline.ScanRecord, error) {
+			return r.Run(ctx, t, scanID, nil)
+		}
 	}
 	// Fail fast when Redis is unreachable, and make sure the group exists.
 	if err := deps.Store.Client().Ping(ctx).Err(); err != nil {
@@ -118,7 +128,8 @@ func StartPool(ctx context.Context, deps Deps, n int) (*Pool, error) {
 	base := context.WithoutCancel(ctx)
 	runCtx, kill := context.WithCancel(base)
 	loopCtx, cancel := context.WithCancel(runCtx)
-	p := &Pool{d: deps, n: n, cancel: cancel, kill: kill, slots: make(chan struct{}, n), inflight: map[string]bool{}}
+	p := &Pool{d: deps, n: n, cancel: cancel, kill: kill, slots: make(chan struct{}, n), inflight: map[string]bool{},
+		acks: &acker{store: deps.Store}}
 	p.wg.Add(3)
 	go p.readLoop(loopCtx, runCtx)
 	go p.claimLoop(loopCtx, runCtx)
@@ -324,12 +335,14 @@ func (p *Pool) process(ctx context.Context, m findings.JobMessage) {
 	log := p.d.Log.With("job", m.Job.ID, "target", m.Job.TargetID, "stream_id", m.StreamID, "delivery", m.Deliveries)
 	rec, err := p.runJob(ctx, m)
 	if err == nil {
-		if err := p.d.Store.AckJob(context.WithoutCancel(ctx), m.StreamID); err != nil {
+		if err := p.acks.ack(context.WithoutCancel(ctx), m.StreamID); err != nil {
 			// The record is saved; a re-delivery finds it and only acknowledges.
 			log.Warn("ack failed 确认失败", "err", err)
 			return
 		}
-		p.d.Store.Client().HDel(context.WithoutCancel(ctx), p.errorsKey(), m.StreamID)
+		if m.Deliveries > 1 { // only a retried job can have an error noted
+			p.d.Store.Client().HDel(context.WithoutCancel(ctx), p.errorsKey(), m.StreamID)
+		}
 		p.done.Add(1)
 		log.Debug("scan done 扫描完成", "status", rec.Status, "findings", len(rec.Fingerprints))
 		return
@@ -366,7 +379,7 @@ func (p *Pool) runJob(ctx context.Context, m findings.JobMessage) (pipeline.Scan
 	if err != nil {
 		return pipeline.ScanRecord{}, permanentError{err}
 	}
-	return p.d.Runner.Run(ctx, t, m.Job.ID, nil)
+	return p.d.Run(ctx, t, m.Job.ID)
 }
 
 func (p *Pool) deadLetter(ctx context.Context, m findings.JobMessage, cause error) {

@@ -1,0 +1,81 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"pilmon/findings"
+)
+
+// acker acknowledges finished jobs in batches: every job finished while a round trip is under way
+// is acknowledged by the next one, in one transaction (XACK + XDEL of all their ids, what
+// findings.Store.AckJob does for one). A caller waits for its own acknowledgement.
+type acker struct {
+	store *findings.Store
+
+	mu       sync.Mutex
+	buf      []pendingAck
+	flushing bool
+}
+
+type pendingAck struct {
+	id   string
+	errc chan error
+}
+
+func (a *acker) ack(ctx context.Context, streamID string) error {
+	errc := make(chan error, 1)
+	a.mu.Lock()
+	a.buf = append(a.buf, pendingAck{id: streamID, errc: errc})
+	start := !a.flushing
+	a.flushing = true
+	a.mu.Unlock()
+	if start {
+		go a.flush()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+const maxAckBatch = 1000
+
+func (a *acker) flush() {
+	for {
+		a.mu.Lock()
+		batch := a.buf
+		if len(batch) > maxAckBatch {
+			batch = batch[:maxAckBatch]
+		}
+		a.buf = a.buf[len(batch):]
+		if len(batch) == 0 {
+			a.buf = nil
+			a.flushing = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		ids := make([]string, len(batch))
+		for i, b := range batch {
+			ids[i] = b.id
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		key := a.store.Prefix() + findings.JobsStream
+		pipe := a.store.Client().TxPipeline()
+		pipe.XAck(ctx, key, findings.WorkersGroup, ids...)
+		pipe.XDel(ctx, key, ids...)
+		_, err := pipe.Exec(ctx)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("ack %d jobs: %w", len(ids), err)
+		}
+		for _, b := range batch {
+			b.errc <- err
+		}
+	}
+}
