@@ -53,12 +53,7 @@ type Browser struct {
 
 // New validates the options; Chromium is started lazily on the first capture.
 func New(opts Options) (*Browser, error) {
-	if opts.Bin == "" {
-		opts.Bin = os.Getenv("PILMON_CHROMIUM")
-	}
-	if opts.Bin == "" {
-		opts.Bin = DefaultBin
-	}
+	opts.Bin = ResolveBin(opts.Bin)
 	g, err := NewGuard(opts.Allow, opts.HostResolverRules)
 	if err != nil {
 		return nil, err
@@ -73,13 +68,15 @@ func (b *Browser) Bin() string { return b.opts.Bin }
 func (b *Browser) Guard() *Guard { return b.guard }
 
 // Available reports whether the Chromium binary exists and is executable.
-func (b *Browser) Available() error {
-	st, err := os.Stat(b.opts.Bin)
+func (b *Browser) Available() error { return available(b.opts.Bin) }
+
+func available(bin string) error {
+	st, err := os.Stat(bin)
 	if err != nil {
-		return fmt.Errorf("browser: chromium not found at %s (set PILMON_CHROMIUM): %w", b.opts.Bin, err)
+		return fmt.Errorf("browser: chromium not found at %s (set PILMON_CHROMIUM): %w", bin, err)
 	}
 	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("browser: %s is not an executable", b.opts.Bin)
+		return fmt.Errorf("browser: %s is not an executable", bin)
 	}
 	return nil
 }
@@ -105,37 +102,78 @@ type process struct {
 }
 
 func (b *Browser) launch(ctx context.Context) (*process, error) {
-	if err := b.Available(); err != nil {
+	return startProcess(ctx, b.opts.Bin, b.opts.HostResolverRules)
+}
+
+// LaunchOptions configure a Chromium started by Launch.
+type LaunchOptions struct {
+	// Bin is the Chromium binary; empty means $PILMON_CHROMIUM, then DefaultBin.
+	Bin string
+	// HostResolverRules is passed as --host-resolver-rules ("MAP * 127.0.0.1" in tests). Launch
+	// does not install the SSRF guard: a caller that loads pages must check every request with
+	// NewGuard (as Browser's captures and traffic's live capture do).
+	HostResolverRules string
+}
+
+// ResolveBin returns the Chromium binary to use: bin, else $PILMON_CHROMIUM, else DefaultBin.
+func ResolveBin(bin string) string {
+	if bin == "" {
+		bin = os.Getenv("PILMON_CHROMIUM")
+	}
+	if bin == "" {
+		bin = DefaultBin
+	}
+	return bin
+}
+
+// Launch starts one headless Chromium the way every pilmon capture does: Debian's binary (or
+// PILMON_CHROMIUM), a fresh --user-data-dir, the hardening flags (no background networking,
+// component updates, sync, extensions, pings, QUIC, GPU, permission prompts…), --no-sandbox
+// only when running as root, lang zh-CN. cleanup closes the browser, stops the process (killing
+// it after 5 s) and removes the profile; call it exactly once. ctx bounds the start only.
+func Launch(ctx context.Context, o LaunchOptions) (*rod.Browser, func(), error) {
+	p, err := startProcess(ctx, ResolveBin(o.Bin), o.HostResolverRules)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.rod, p.close, nil
+}
+
+// hardeningFlags are added to go-rod's launcher defaults for every Chromium pilmon starts.
+var hardeningFlags = []flags.Flag{"disable-gpu", "disable-quic", "no-first-run", "disable-background-networking",
+	"disable-component-update", "disable-sync", "disable-default-apps", "mute-audio", "disable-extensions",
+	"no-default-browser-check", "disable-breakpad", "disable-domain-reliability", "no-pings",
+	"disable-notifications", "deny-permission-prompts", "hide-scrollbars"}
+
+func startProcess(ctx context.Context, bin, hostRules string) (*process, error) {
+	if err := available(bin); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "pilmon-chromium-")
 	if err != nil {
 		return nil, fmt.Errorf("browser: profile dir: %w", err)
 	}
-	l := launcher.New().Context(ctx).Bin(b.opts.Bin).Leakless(false).Headless(true).
+	l := launcher.New().Context(ctx).Bin(bin).Leakless(false).Headless(true).
 		UserDataDir(dir).NoSandbox(os.Geteuid() == 0)
 	// rod's defaults ask for automation conveniences; keep its flags but add the hardening ones.
-	for _, f := range []flags.Flag{"disable-gpu", "disable-quic", "no-first-run", "disable-background-networking",
-		"disable-component-update", "disable-sync", "disable-default-apps", "mute-audio", "disable-extensions",
-		"no-default-browser-check", "disable-breakpad", "disable-domain-reliability", "no-pings",
-		"disable-notifications", "deny-permission-prompts", "hide-scrollbars"} {
+	for _, f := range hardeningFlags {
 		l.Set(f)
 	}
 	l.Delete("enable-automation")
-	if b.opts.HostResolverRules != "" {
-		l.Set("host-resolver-rules", b.opts.HostResolverRules)
+	if hostRules != "" {
+		l.Set("host-resolver-rules", hostRules)
 	}
 	l.Set("lang", "zh-CN")
 	u, err := l.Launch()
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("browser: start %s: %w", b.opts.Bin, err)
+		return nil, fmt.Errorf("browser: start %s: %w", bin, err)
 	}
 	rb := rod.New().ControlURL(u).NoDefaultDevice()
 	if err := rb.Connect(); err != nil {
 		l.Kill()
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("browser: connect to %s: %w", b.opts.Bin, err)
+		return nil, fmt.Errorf("browser: connect to %s: %w", bin, err)
 	}
 	p := &process{l: l, rod: rb, dataDir: dir}
 	if v, err := (proto.BrowserGetVersion{}).Call(rb); err == nil {

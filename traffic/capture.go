@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
-	"github.com/go-rod/rod/lib/launcher"
-	"github.com/go-rod/rod/lib/launcher/flags"
 	"github.com/go-rod/rod/lib/proto"
 	"github.com/ysmood/gson"
 
@@ -65,12 +63,7 @@ func (o CaptureOptions) withDefaults() CaptureOptions {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = 5000
 	}
-	if o.Bin == "" {
-		o.Bin = os.Getenv("PILMON_CHROMIUM")
-	}
-	if o.Bin == "" {
-		o.Bin = browser.DefaultBin
-	}
+	o.Bin = browser.ResolveBin(o.Bin)
 	return o
 }
 
@@ -296,55 +289,6 @@ func (r *harRecorder) waitIdle(ctx context.Context, o CaptureOptions) error {
 	return nil
 }
 
-// launchChromium starts a fresh Chromium with its own profile, with the hardening flags of the
-// browser package (whose launcher is not exported).
-func launchChromium(ctx context.Context, o CaptureOptions) (*rod.Browser, string, func(), error) {
-	dir, err := os.MkdirTemp("", "pilmon-traffic-")
-	if err != nil {
-		return nil, "", nil, err
-	}
-	l := launcher.New().Context(ctx).Bin(o.Bin).Leakless(false).Headless(true).UserDataDir(dir).NoSandbox(os.Geteuid() == 0)
-	for _, f := range []flags.Flag{"disable-gpu", "disable-quic", "no-first-run", "disable-background-networking",
-		"disable-component-update", "disable-sync", "disable-default-apps", "mute-audio", "disable-extensions",
-		"no-default-browser-check", "disable-breakpad", "disable-domain-reliability",
-		"disable-notifications", "deny-permission-prompts", "hide-scrollbars"} {
-		l.Set(f)
-	}
-	l.Delete("enable-automation")
-	if o.HostResolverRules != "" {
-		l.Set("host-resolver-rules", o.HostResolverRules)
-	}
-	l.Set("lang", "zh-CN")
-	u, err := l.Launch()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, "", nil, fmt.Errorf("start %s: %w", o.Bin, err)
-	}
-	rb := rod.New().ControlURL(u).NoDefaultDevice()
-	if err := rb.Connect(); err != nil {
-		l.Kill()
-		_ = os.RemoveAll(dir)
-		return nil, "", nil, fmt.Errorf("connect to %s: %w", o.Bin, err)
-	}
-	product := ""
-	if v, err := (proto.BrowserGetVersion{}).Call(rb); err == nil {
-		product = strings.ReplaceAll(v.Product, "HeadlessChrome", "Chromium")
-	}
-	release := func() {
-		_ = rb.Close()
-		done := make(chan struct{})
-		go func() { l.Cleanup(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			l.Kill()
-			<-done
-		}
-		_ = os.RemoveAll(dir)
-	}
-	return rb, product, release, nil
-}
-
 // consentTextJS finds the visible clickable element whose own text best matches the pattern.
 const consentTextJS = `(pattern) => {
   const re = new RegExp(pattern, 'i');
@@ -388,11 +332,15 @@ func Capture(ctx context.Context, pageURL string, o CaptureOptions) (*LiveCaptur
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.TotalTimeout)
 	defer cancel()
-	rb, product, release, err := launchChromium(ctx, o)
+	rb, release, err := browser.Launch(ctx, browser.LaunchOptions{Bin: o.Bin, HostResolverRules: o.HostResolverRules})
 	if err != nil {
 		return lc, fmt.Errorf("traffic: %w", err)
 	}
 	defer release()
+	product := ""
+	if v, err := (proto.BrowserGetVersion{}).Call(rb); err == nil {
+		product = strings.ReplaceAll(v.Product, "HeadlessChrome", "Chromium")
+	}
 	lc.Tool = "pilmon-traffic/" + Version
 	if product != "" {
 		lc.Tool += " (" + product + ")"
