@@ -1,8 +1,11 @@
 package casefile
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -112,8 +115,30 @@ func writeXLSX(w io.Writer, d *reportData) error {
 	if err := sw.Flush(); err != nil {
 		return err
 	}
-	_, err = f.WriteTo(w)
-	return err
+	var raw bytes.Buffer
+	if _, err := f.WriteTo(&raw); err != nil {
+		return err
+	}
+	return repackSorted(w, raw.Bytes())
+}
+
+// repackSorted rewrites a zip with its entries in name order. excelize writes the parts of a
+// workbook in map order, so the same spreadsheet would otherwise hash differently from one export
+// to the next; the entries' bytes are copied unchanged.
+func repackSorted(w io.Writer, data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	files := slices.Clone(zr.File)
+	slices.SortFunc(files, func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
+	zw := zip.NewWriter(w)
+	for _, f := range files {
+		if err := zw.Copy(f); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }
 
 func headerRow(h []string, style int) []any {
