@@ -57,6 +57,8 @@ type ScanRecord struct {
 	Evidence []string `json:"evidence"`
 	// MarkedNotReobserved is how many older findings of the target this scan marked.
 	MarkedNotReobserved int `json:"marked_not_reobserved"`
+	// Created is how many of the findings were new (first observed in this scan).
+	Created int `json:"created"`
 }
 
 // Duration is how long the scan took.

@@ -133,6 +133,30 @@ func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, 
 	}
 
 	fs := r.Assessor.Assess(target, scanID, res.Observations(), res.StartedAt)
+	return r.record(ctx, pub, res, fs)
+}
+
+// Record stores the findings of a scan that ran outside the runner (pilmon scan --store) exactly
+// as Run would: upserted by fingerprint, absent ones marked "not re-observed" when the scan was
+// complete, the scan saved in the target's history, the events published. Recording the same
+// scan twice changes nothing.
+func (r *Runner) Record(ctx context.Context, res *scanner.Result, fs []findings.Finding) (ScanRecord, error) {
+	r.init()
+	if r.Store == nil {
+		return ScanRecord{}, errors.New("pipeline: Record needs a Store")
+	}
+	if rec, err := r.history.Get(ctx, res.ScanID); err == nil {
+		return rec, nil
+	} else if !errors.Is(err, ErrNoRecord) {
+		return ScanRecord{}, err
+	}
+	pub := &publisher{r: r, ctx: ctx, scanID: res.ScanID, targetID: res.Target.ID}
+	return r.record(ctx, pub, res, fs)
+}
+
+// record is the part of a scan after assessment: upsert, mark, save, announce.
+func (r *Runner) record(ctx context.Context, pub *publisher, res *scanner.Result, fs []findings.Finding) (ScanRecord, error) {
+	target, scanID := res.Target, res.ScanID
 	results, err := r.Store.UpsertBatch(ctx, fs, scanID)
 	if err != nil {
 		return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target.ID, err)
@@ -150,6 +174,7 @@ func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, 
 		}
 	}
 	rec.Fingerprints = sortedUnique(rec.Fingerprints)
+	rec.Created = created
 	if rec.Evidence == nil {
 		rec.Evidence = []string{}
 	}
