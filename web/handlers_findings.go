@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -165,7 +166,7 @@ func (s *Server) firstSeenChart(ctx context.Context, now time.Time) (chart, erro
 type listData struct {
 	F      Filter
 	R      listResult
-	Opts   filterOptions
+	Opts   optionLists
 	States []findings.State
 	Sevs   []rules.Severity
 	Titles map[string]rules.Text
@@ -180,7 +181,7 @@ func (s *Server) findingsList(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := listData{F: f, R: r, Opts: s.filterOptions(ctx), States: findings.AllStates, Sevs: findings.Severities,
+	d := listData{F: f, R: r, Opts: s.filterOptions(ctx, s.lang(c)), States: findings.AllStates, Sevs: findings.Severities,
 		Titles: map[string]rules.Text{}}
 	for _, it := range r.Items {
 		if v, ok := s.cat.Violation(it.RuleID); ok {
@@ -202,6 +203,15 @@ func (s *Server) findingsList(c *echo.Context) error {
 	}
 	return s.render(c, http.StatusOK, "findings", s.newPage(c, "findings", "title.findings", d))
 }
+
+// The filter form's long option lists, pre-escaped (see renderOptions).
+func (d listData) RuleOptions() template.HTML   { return renderOptions(d.Opts.Rules, d.F.Rule) }
+func (d listData) BasisOptions() template.HTML  { return renderOptions(d.Opts.Bases, d.F.Basis) }
+func (d listData) TargetOptions() template.HTML { return renderOptions(d.Opts.Targets, d.F.Target) }
+func (d listData) CategoryOptions() template.HTML {
+	return renderOptions(d.Opts.Categories, d.F.Category)
+}
+func (d listData) SDKOptions() template.HTML { return renderOptions(d.Opts.SDKs, d.F.SDK) }
 
 func stateIndex(s findings.State) int { return slices.Index(findings.AllStates, s) }
 

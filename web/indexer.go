@@ -19,8 +19,13 @@ import (
 //
 //	web:idx:first          sorted set, score = first seen (Unix ms)
 //	web:idx:last           sorted set, score = last seen (Unix ms)
-//	web:idx:sdk:{id}       sorted set (score 0) of findings whose observations name SDK id
-//	web:idx:sdkof          hash fp -> comma-separated SDK ids (to drop stale memberships)
+//	web:idx:sdk:{id}       sorted set of findings whose observations name SDK id
+//	web:idx:basis:{cit}    sorted set of findings citing an article ("pipl:17")
+//	web:idx:of             hash fp -> the sdk:… and basis:… sets it is in (to drop stale memberships)
+//
+// The SDK and basis sets score a finding like idx:all (severity rank × 1e13 + last seen ms), so the
+// list script can walk them in list order and apply the severity as a score range; they follow a
+// re-scan's new score at the next sync.
 //
 // and, in memory, a lower-cased text per finding (subject, target, host, URL, label, title) for the
 // full-text search. It notices new and re-observed findings by their idx:all score, which holds
@@ -137,9 +142,13 @@ func (ix *indexer) sync(ctx context.Context, full bool) error {
 }
 
 type ixContent struct {
-	Subject      string `json:"subject"`
-	TargetID     string `json:"target_id"`
-	RuleID       string `json:"rule_id"`
+	Subject    string `json:"subject"`
+	TargetID   string `json:"target_id"`
+	RuleID     string `json:"rule_id"`
+	LegalBasis []struct {
+		Instrument string `json:"instrument"`
+		Article    string `json:"article"`
+	} `json:"legal_basis"`
 	Observations []struct {
 		Kind       string         `json:"kind"`
 		Subject    string         `json:"subject"`
@@ -153,7 +162,7 @@ func (ix *indexer) update(ctx context.Context, fps []string, scores map[string]f
 	olds := make([]*redis.StringCmd, len(fps))
 	for i, fp := range fps {
 		cmds[i] = pipe.HMGet(ctx, ix.p+"finding:"+fp, "json", "first_seen", "last_seen")
-		olds[i] = pipe.HGet(ctx, ix.p+"web:idx:sdkof", fp)
+		olds[i] = pipe.HGet(ctx, ix.p+"web:idx:of", fp)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return err
@@ -202,23 +211,31 @@ func (ix *indexer) update(ctx context.Context, fps []string, scores map[string]f
 		e.hay = hay.String()
 		write.ZAdd(ctx, ix.p+"web:idx:first", redis.Z{Score: float64(first.UnixMilli()), Member: fp})
 		write.ZAdd(ctx, ix.p+"web:idx:last", redis.Z{Score: float64(last.UnixMilli()), Member: fp})
-		old := olds[i].Val()
-		var oldSDKs []string
-		if old != "" {
-			oldSDKs = strings.Split(old, ",")
+		var sets []string
+		for _, sdk := range e.sdks {
+			sets = append(sets, "sdk:"+sdk)
 		}
-		for _, sdk := range oldSDKs {
-			if !slices.Contains(e.sdks, sdk) {
-				write.ZRem(ctx, ix.p+"web:idx:sdk:"+sdk, fp)
+		for _, c := range c.LegalBasis {
+			if k := "basis:" + c.Instrument + ":" + c.Article; len(k) < 80 && !slices.Contains(sets, k) {
+				sets = append(sets, k)
 			}
 		}
-		for _, sdk := range e.sdks {
-			write.ZAdd(ctx, ix.p+"web:idx:sdk:"+sdk, redis.Z{Score: 0, Member: fp})
+		var oldSets []string
+		if old := olds[i].Val(); old != "" {
+			oldSets = strings.Split(old, "\n")
 		}
-		if len(e.sdks) > 0 {
-			write.HSet(ctx, ix.p+"web:idx:sdkof", fp, strings.Join(e.sdks, ","))
-		} else if old != "" {
-			write.HDel(ctx, ix.p+"web:idx:sdkof", fp)
+		for _, k := range oldSets {
+			if !slices.Contains(sets, k) {
+				write.ZRem(ctx, ix.p+"web:idx:"+k, fp)
+			}
+		}
+		for _, k := range sets {
+			write.ZAdd(ctx, ix.p+"web:idx:"+k, redis.Z{Score: e.score, Member: fp})
+		}
+		if len(sets) > 0 {
+			write.HSet(ctx, ix.p+"web:idx:of", fp, strings.Join(sets, "\n"))
+		} else if len(oldSets) > 0 {
+			write.HDel(ctx, ix.p+"web:idx:of", fp)
 		}
 		ups = append(ups, upd{fp, e})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
@@ -151,13 +152,18 @@ func (f Filter) Active() bool {
 	return g != Filter{}
 }
 
-// group is one filter term for the list script: a union of index keys, a score range over a date
-// index, or an explicit member list (text search). scored groups carry the idx:all score
-// (severity, then last seen), so the script can walk them in list order.
+// group is one filter term for the list script:
+//
+//	set     one sorted set; scored when its scores are the idx:all score (severity, then last
+//	        seen), so the script can walk it in list order: idx:state:*, idx:target:*, idx:rule:*
+//	        and the dashboard's own web:idx:basis:* and web:idx:sdk:*
+//	anyset  a list of sets of which a finding must be in at least one: the app category, through
+//	        the idx:target:* sets of that category's targets
+//	range   a score range on a date index (web:idx:first, web:idx:last), checked by ZMSCORE
+//	members an explicit list of fingerprints (the text search)
 type group struct {
-	kind   string // keys | range | members
-	scored bool
-	items  []string
+	kind  string
+	items []string
 }
 
 type listResult struct {
@@ -167,46 +173,47 @@ type listResult struct {
 	Capped bool // the text search matched more than maxSearchMatches; only those are listed
 }
 
-// dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds.
+// dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds [lo, hi).
 func dayRange(from, to string) (string, string) {
-	lo, hi := "-inf", "+inf"
+	lo, hi := "-1", "1e18"
 	if t, err := time.ParseInLocation(time.DateOnly, from, Shanghai); err == nil {
 		lo = strconv.FormatInt(t.UnixMilli(), 10)
 	}
 	if t, err := time.ParseInLocation(time.DateOnly, to, Shanghai); err == nil {
-		hi = "(" + strconv.FormatInt(t.AddDate(0, 0, 1).UnixMilli(), 10)
+		hi = strconv.FormatInt(t.AddDate(0, 0, 1).UnixMilli(), 10)
 	}
 	return lo, hi
 }
 
-// plan turns the filter into groups. An impossible filter (a basis no rule cites) yields an empty
-// keys group, which the script answers with no results.
+// plan turns the filter into groups. An impossible filter (an app category with no target) yields
+// an empty group, which the script answers with no results.
 func (s *Server) plan(ctx context.Context, f Filter) ([]group, bool, error) {
 	var gs []group
 	capped := false
+	set := func(key string, scored bool) {
+		sc := "0"
+		if scored {
+			sc = "1"
+		}
+		gs = append(gs, group{"set", []string{key, sc}})
+	}
 	if f.State != "" {
-		gs = append(gs, group{"keys", true, []string{"idx:state:" + f.State}})
+		set("idx:state:"+f.State, true)
 	}
 	if f.Rule != "" {
-		gs = append(gs, group{"keys", true, []string{"idx:rule:" + f.Rule}})
+		set("idx:rule:"+f.Rule, true)
 	}
 	if f.Target != "" {
-		gs = append(gs, group{"keys", true, []string{"idx:target:" + f.Target}})
+		set("idx:target:"+f.Target, true)
 	}
 	if f.Basis != "" {
-		var keys []string
-		for _, v := range s.cat.Violations() {
-			for _, c := range v.LegalBasis {
-				if c.String() == f.Basis {
-					keys = append(keys, "idx:rule:"+v.ID)
-					break
-				}
-			}
-		}
-		gs = append(gs, group{"keys", true, keys})
+		set("web:idx:basis:"+f.Basis, true)
+	}
+	if f.SDK != "" {
+		set("web:idx:sdk:"+f.SDK, true)
 	}
 	if f.Category != "" {
-		var keys []string
+		var items []string
 		if s.cfg.Targets != nil {
 			ts, err := s.cfg.Targets.List(ctx)
 			if err != nil {
@@ -214,22 +221,19 @@ func (s *Server) plan(ctx context.Context, f Filter) ([]group, bool, error) {
 			}
 			for _, t := range ts {
 				if t.Category == f.Category {
-					keys = append(keys, "idx:target:"+t.ID)
+					items = append(items, "idx:target:"+t.ID)
 				}
 			}
 		}
-		gs = append(gs, group{"keys", true, keys})
-	}
-	if f.SDK != "" {
-		gs = append(gs, group{"keys", false, []string{"web:idx:sdk:" + f.SDK}})
+		gs = append(gs, group{"anyset", items})
 	}
 	if f.FirstFrom != "" || f.FirstTo != "" {
 		lo, hi := dayRange(f.FirstFrom, f.FirstTo)
-		gs = append(gs, group{"range", false, []string{"web:idx:first", lo, hi}})
+		gs = append(gs, group{"range", []string{"web:idx:first", lo, hi}})
 	}
 	if f.LastFrom != "" || f.LastTo != "" {
 		lo, hi := dayRange(f.LastFrom, f.LastTo)
-		gs = append(gs, group{"range", false, []string{"web:idx:last", lo, hi}})
+		gs = append(gs, group{"range", []string{"web:idx:last", lo, hi}})
 	}
 	if f.Q != "" {
 		var targetsNamed []string
@@ -245,7 +249,7 @@ func (s *Server) plan(ctx context.Context, f Filter) ([]group, bool, error) {
 		}
 		fps, more := s.idx.search(f.Q, s.rulesMatching(f.Q), targetsNamed, maxSearchMatches)
 		capped = more
-		gs = append(gs, group{"members", false, fps})
+		gs = append(gs, group{"members", fps})
 	}
 	return gs, capped, nil
 }
@@ -270,7 +274,7 @@ func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	if err != nil {
 		return listResult{}, err
 	}
-	sortKey := "idx:all"
+	sortKey := ""
 	switch f.Sort {
 	case "last_seen":
 		sortKey = "web:idx:last"
@@ -280,12 +284,15 @@ func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	// Severity is the high part of every index score (findings/store.go): a score range, not a set.
 	sevLo, sevHi := "", ""
 	if r := int64(findings.SeverityRank(rules.Severity(f.Severity))); r > 0 {
-		sevLo, sevHi = strconv.FormatInt(r*1e13, 10), "("+strconv.FormatInt((r+1)*1e13, 10)
+		sevLo, sevHi = strconv.FormatInt(r*1e13, 10), strconv.FormatInt((r+1)*1e13, 10)
 	}
-	args := []any{s.st.Prefix(), s.prefix + "tmp:" + randomSecret(9), sortKey, boolArg(!f.Asc),
-		(f.Page - 1) * f.Per, f.Per, boolArg(f.Sort == ""), sevLo, sevHi, len(gs)}
+	sortCap := s.sortCap
+	if sortCap <= 0 {
+		sortCap = 5000
+	}
+	args := []any{s.st.Prefix(), sortKey, boolArg(!f.Asc), (f.Page - 1) * f.Per, f.Per, sevLo, sevHi, sortCap, len(gs)}
 	for _, g := range gs {
-		args = append(args, g.kind, boolArg(g.scored), len(g.items))
+		args = append(args, g.kind, len(g.items))
 		for _, it := range g.items {
 			args = append(args, it)
 		}
@@ -318,179 +325,252 @@ func boolArg(b bool) string {
 	return "0"
 }
 
-// listScript computes one page of a filtered, sorted list on the server.
+// listScript computes one page of a filtered, sorted list on the server, reading only: it never
+// builds a temporary set (materialising tens of thousands of members per request is what made
+// the first version slow at 100,000 findings).
 //
-// ARGV: prefix, temp key base, sort key (relative to prefix), "1" for descending, offset, limit,
-// "1" when sorting by the default order (the score every idx:* set shares), the severity's score
-// range (two empty strings for none), number of groups, then per group: kind, scored ("1"/"0"),
-// n, n items. Returns {total, {fingerprints}}.
+// ARGV: prefix, sort key ("" for the default order: severity, then last seen; or web:idx:last /
+// web:idx:first), "1" for descending, offset, limit, severity score range [lo, hi) or two empty
+// strings, the most matches a date sort sorts in memory (5,000), number of groups, then per group: kind, n, n items (see group). Returns
+// {total, {fingerprints}}.
 //
-// The severity is not a set of its own: it is the high part of the shared score, so it restricts
-// the smallest scored set (or idx:all) to a score range with ZRANGESTORE, or, when it is the only
-// filter, is answered by ZCOUNT and ZRANGE BYSCORE on idx:all directly.
-//
-// With the default order the script counts with ZINTERCARD and then either walks the smallest
-// scored set in order, checking membership in the others with ZMSCORE, until the page is full
-// (cheap when matches are dense), or, when matches are sparse, intersects with ZINTERSTORE and
-// reads the page with ZRANGE. Other orders always intersect with the sort index weighted 1 and
-// the filters 0. Temporary keys live only inside the script.
+// Every idx:* set, and the dashboard's basis and SDK sets, score a finding the same way as
+// idx:all, so the severity is a score range on any of them. The script walks the smallest scored
+// set (or idx:all) in list order within that range, chunk by chunk, and keeps the members that
+// are in every other set (ZMSCORE), inside every date range, among the search matches and in one of
+// the category's target sets. The total comes from ZCARD/ZCOUNT/ZINTERCARD when the filter
+// allows, else from walking the whole range. A date sort pages through the sorted matches when
+// there are at most 5,000, else walks the date index in order. A text search checks only its
+// candidates and sorts those.
 var listScript = redis.NewScript(`
-local p, tmp, sortkey = ARGV[1], ARGV[2], ARGV[3]
-local rev = ARGV[4] == '1'
-local off, lim = tonumber(ARGV[5]), tonumber(ARGV[6])
-local defaultSort = ARGV[7] == '1'
-local sevLo, sevHi = ARGV[8], ARGV[9]
-local ng = tonumber(ARGV[10])
-local i = 11
-local sets, temps = {}, {}
-local function cleanup()
-  if #temps > 0 then redis.call('DEL', unpack(temps)) end
-end
-local function range(key, a, b)
-  if rev then return redis.call('ZRANGE', key, a, b, 'REV') end
-  return redis.call('ZRANGE', key, a, b)
-end
+local p, sortkey = ARGV[1], ARGV[2]
+local rev = ARGV[3] == '1'
+local off, lim = tonumber(ARGV[4]), tonumber(ARGV[5])
+local sevLo, sevHi = ARGV[6], ARGV[7]
+local hasSev = sevLo ~= ''
+local sortCap = tonumber(ARGV[8])
+local ng = tonumber(ARGV[9])
+local i = 10
+local sets, fields, ranges = {}, {}, {}
+local members = nil
 for g = 1, ng do
-  local kind, scored, n = ARGV[i], ARGV[i+1] == '1', tonumber(ARGV[i+2])
-  i = i + 3
-  local key
-  if kind == 'keys' then
-    if n == 0 then cleanup() return {0, {}} end
-    if n == 1 then
-      key = p .. ARGV[i]
-    else
-      key = tmp .. ':' .. g
-      local a = {key, n}
-      for j = 0, n - 1 do a[#a+1] = p .. ARGV[i+j] end
-      a[#a+1] = 'AGGREGATE'
-      a[#a+1] = 'MAX'
-      redis.call('ZUNIONSTORE', unpack(a))
-      temps[#temps+1] = key
-    end
+  local kind, n = ARGV[i], tonumber(ARGV[i+1])
+  i = i + 2
+  if kind == 'set' then
+    local key = p .. ARGV[i]
+    local card = redis.call('ZCARD', key)
+    if card == 0 then return {0, {}} end
+    sets[#sets+1] = {key = key, card = card, scored = ARGV[i+1] == '1'}
+  elseif kind == 'anyset' then
+    if n == 0 then return {0, {}} end
+    local keys = {}
+    for j = 0, n - 1 do keys[#keys+1] = p .. ARGV[i+j] end
+    fields[#fields+1] = keys
   elseif kind == 'range' then
-    key = tmp .. ':' .. g
-    redis.call('ZRANGESTORE', key, p .. ARGV[i], ARGV[i+1], ARGV[i+2], 'BYSCORE')
-    temps[#temps+1] = key
+    ranges[#ranges+1] = {key = p .. ARGV[i], lo = tonumber(ARGV[i+1]), hi = tonumber(ARGV[i+2])}
   else
-    if n == 0 then cleanup() return {0, {}} end
-    key = tmp .. ':' .. g
-    for j = 0, n - 1, 400 do
-      local a = {key}
-      for k = j, math.min(j + 399, n - 1) do
-        a[#a+1] = 0
-        a[#a+1] = ARGV[i+k]
-      end
-      redis.call('ZADD', unpack(a))
-    end
-    temps[#temps+1] = key
+    if n == 0 then return {0, {}} end
+    members = {}
+    for j = 0, n - 1 do members[ARGV[i+j]] = true end
   end
   i = i + n
-  local card = redis.call('ZCARD', key)
-  if card == 0 then cleanup() return {0, {}} end
-  sets[#sets+1] = {key = key, scored = scored, card = card}
 end
-
-local sk = p .. sortkey
 local all = p .. 'idx:all'
-if sevLo ~= '' then
-  if #sets == 0 and defaultSort then
-    local total = redis.call('ZCOUNT', all, sevLo, sevHi)
-    local page
-    if rev then
-      page = redis.call('ZRANGE', all, sevHi, sevLo, 'BYSCORE', 'REV', 'LIMIT', off, lim)
-    else
-      page = redis.call('ZRANGE', all, sevLo, sevHi, 'BYSCORE', 'LIMIT', off, lim)
-    end
-    return {total, page}
-  end
-  local base, bi = nil, nil
-  for j, s in ipairs(sets) do
-    if s.scored and (base == nil or s.card < base.card) then base, bi = s, j end
-  end
-  local key = tmp .. ':sev'
-  redis.call('ZRANGESTORE', key, (base and base.key) or all, sevLo, sevHi, 'BYSCORE')
-  temps[#temps+1] = key
-  local card = redis.call('ZCARD', key)
-  if card == 0 then cleanup() return {0, {}} end
-  if base then
-    sets[bi] = {key = key, scored = true, card = card}
-  else
-    sets[#sets+1] = {key = key, scored = true, card = card}
-  end
+
+-- The walk set: the smallest scored set, else idx:all.
+local base = nil
+for _, s in ipairs(sets) do
+  if s.scored and (base == nil or s.card < base.card) then base = s end
 end
-if #sets == 0 then
-  local total = redis.call('ZCARD', sk)
-  return {total, range(sk, off, off + lim - 1)}
+if base == nil then base = {key = all, card = redis.call('ZCARD', all), scored = true} end
+local others = {}
+for _, s in ipairs(sets) do
+  if s.key ~= base.key then others[#others+1] = s end
+end
+local simple = #fields == 0 and #ranges == 0 and members == nil
+
+-- chunk reads members of base in list order from position pos.
+local function chunk(key, pos, n, ranged)
+  if ranged and hasSev then
+    if rev then
+      return redis.call('ZRANGE', key, '(' .. sevHi, sevLo, 'BYSCORE', 'REV', 'LIMIT', pos, n)
+    end
+    return redis.call('ZRANGE', key, sevLo, '(' .. sevHi, 'BYSCORE', 'LIMIT', pos, n)
+  end
+  if rev then return redis.call('ZRANGE', key, pos, pos + n - 1, 'REV') end
+  return redis.call('ZRANGE', key, pos, pos + n - 1)
 end
 
-if defaultSort then
-  local keys = {}
-  local walk, smallest = nil, nil
-  for _, s in ipairs(sets) do
-    keys[#keys+1] = s.key
-    if s.scored and (walk == nil or s.card < walk.card) then walk = s end
-    if smallest == nil or s.card < smallest.card then smallest = s end
+-- keep returns, for a chunk of fingerprints, which pass every check but the walk set's own.
+-- extra are more sets to check (the walk set itself when walking a date index).
+local function keep(c, extra, sevCheck)
+  local ok = {}
+  for j = 1, #c do ok[j] = true end
+  local function zcheck(key, lo, hi)
+    local a = {key}
+    for j = 1, #c do a[#a+1] = c[j] end
+    local sc = redis.call('ZMSCORE', unpack(a))
+    for j = 1, #c do
+      local v = sc[j]
+      if not v then
+        ok[j] = false
+      elseif lo then
+        v = tonumber(v)
+        if v < lo or v >= hi then ok[j] = false end
+      end
+    end
   end
-  if walk == nil then walk = {key = sk, card = redis.call('ZCARD', sk), scored = true} end
-  local total
-  if #keys == 1 then
-    total = sets[1].card
-  else
-    local a = {#keys}
-    for _, k in ipairs(keys) do a[#a+1] = k end
+  for _, s in ipairs(others) do zcheck(s.key) end
+  for _, s in ipairs(extra) do zcheck(s.key) end
+  for _, r in ipairs(ranges) do zcheck(r.key, r.lo, r.hi) end
+  if sevCheck then zcheck(all, tonumber(sevLo), tonumber(sevHi)) end
+  if members then
+    for j = 1, #c do
+      if ok[j] and not members[c[j]] then ok[j] = false end
+    end
+  end
+  for _, keys in ipairs(fields) do
+    local any = {}
+    for _, k in ipairs(keys) do
+      local a = {k}
+      for j = 1, #c do a[#a+1] = c[j] end
+      local sc = redis.call('ZMSCORE', unpack(a))
+      for j = 1, #c do
+        if sc[j] then any[j] = true end
+      end
+    end
+    for j = 1, #c do
+      if not any[j] then ok[j] = false end
+    end
+  end
+  return ok
+end
+
+-- walk goes through base in list order; stops once stopAt matches are found (nil: walk all).
+-- It returns the match count and the matches at positions off+1 .. off+lim (or all of them).
+local function walk(stopAt, collectAll)
+  local count, out, pos = 0, {}, 0
+  while true do
+    local c = chunk(base.key, pos, 1000, true)
+    if #c == 0 then break end
+    pos = pos + #c
+    local ok = keep(c, {}, false)
+    for j = 1, #c do
+      if ok[j] then
+        count = count + 1
+        if collectAll or (count > off and count <= off + lim) then out[#out+1] = c[j] end
+      end
+    end
+    if stopAt and count >= stopAt then break end
+    if #c < 1000 then break end
+  end
+  return count, out
+end
+
+-- A text search names its candidates: check those, sort them by the list order, page.
+local sk = all
+if sortkey ~= '' then sk = p .. sortkey end
+local function sortedPage(matches)
+  if #matches == 0 then return {} end
+  local rows = {}
+  for s0 = 1, #matches, 1000 do
+    local a = {sk}
+    for j = s0, math.min(s0 + 999, #matches) do a[#a+1] = matches[j] end
+    local sc = redis.call('ZMSCORE', unpack(a))
+    for j = 2, #a do
+      if sc[j-1] then rows[#rows+1] = {a[j], tonumber(sc[j-1])} end
+    end
+  end
+  table.sort(rows, function(x, y)
+    if x[2] ~= y[2] then
+      if rev then return x[2] > y[2] end
+      return x[2] < y[2]
+    end
+    if rev then return x[1] > y[1] end
+    return x[1] < y[1]
+  end)
+  local out = {}
+  for j = off + 1, math.min(off + lim, #rows) do out[#out+1] = rows[j][1] end
+  return out
+end
+if members then
+  local list = {}
+  for m in pairs(members) do list[#list+1] = m end
+  local matches = {}
+  local extra = {}
+  if base.key ~= all then extra[1] = base end
+  for s0 = 1, #list, 1000 do
+    local c = {}
+    for j = s0, math.min(s0 + 999, #list) do c[#c+1] = list[j] end
+    local saved = members
+    members = nil
+    local ok = keep(c, extra, false)
+    members = saved
+    local a = {all}
+    for j = 1, #c do a[#a+1] = c[j] end
+    local sc = redis.call('ZMSCORE', unpack(a))
+    for j = 1, #c do
+      local v = sc[j] and tonumber(sc[j])
+      if ok[j] and v and (not hasSev or (v >= tonumber(sevLo) and v < tonumber(sevHi))) then
+        matches[#matches+1] = c[j]
+      end
+    end
+  end
+  return {#matches, sortedPage(matches)}
+end
+
+-- The total, cheaply when the filter allows.
+local total = nil
+if simple then
+  if #others == 0 then
+    if hasSev then total = redis.call('ZCOUNT', base.key, sevLo, '(' .. sevHi) else total = base.card end
+  elseif not hasSev then
+    local a = {#sets}
+    for _, s in ipairs(sets) do a[#a+1] = s.key end
     total = redis.call('ZINTERCARD', unpack(a))
   end
-  if total == 0 or off >= total then cleanup() return {total, {}} end
-  -- Expected walk length against the cost of an intersection (about the smallest set's size).
-  local need = off + lim
-  local expected = need * walk.card / total
-  if expected <= 4 * smallest.card then
-    local others = {}
-    for _, s in ipairs(sets) do
-      if s.key ~= walk.key then others[#others+1] = s.key end
-    end
-    local out, skipped, pos = {}, 0, 0
-    while #out < lim and pos < walk.card do
-      local chunk = range(walk.key, pos, pos + 499)
-      pos = pos + 500
-      if #chunk == 0 then break end
-      local ok = {}
-      for j = 1, #chunk do ok[j] = true end
-      for _, k in ipairs(others) do
-        local a = {k}
-        for j = 1, #chunk do a[#a+1] = chunk[j] end
-        local sc = redis.call('ZMSCORE', unpack(a))
-        for j = 1, #chunk do
-          if not sc[j] then ok[j] = false end
-        end
-      end
-      for j = 1, #chunk do
-        if ok[j] then
-          if skipped < off then
-            skipped = skipped + 1
-          elseif #out < lim then
-            out[#out+1] = chunk[j]
-          end
-        end
-      end
-    end
-    cleanup()
-    return {total, out}
-  end
 end
 
-local res = tmp .. ':r'
-local a = {res, #sets + 1, sk}
-for _, s in ipairs(sets) do a[#a+1] = s.key end
-a[#a+1] = 'WEIGHTS'
-a[#a+1] = 1
-for _ = 1, #sets do a[#a+1] = 0 end
-redis.call('ZINTERSTORE', unpack(a))
-temps[#temps+1] = res
-local total = redis.call('ZCARD', res)
-local page = range(res, off, off + lim - 1)
-cleanup()
-return {total, page}
+if sortkey == '' then
+  if total ~= nil then
+    if off >= total then return {total, {}} end
+    if #others == 0 and simple then
+      return {total, chunk(base.key, off, lim, true)}
+    end
+    local _, out = walk(off + lim, false)
+    return {total, out}
+  end
+  local count, out = walk(nil, false)
+  return {count, out}
+end
+
+-- A date order.
+if total == nil or total <= sortCap then
+  local count, matches = walk(sortCap + 1, true)
+  if count <= sortCap then
+    return {count, sortedPage(matches)}
+  end
+  if total == nil then total = walk(nil, false) end
+end
+if off >= total then return {total, {}} end
+-- Many matches: walk the date index in order; base is checked like every other set.
+local out, seen, pos = {}, 0, 0
+local extra = {}
+if base.key ~= all then extra[1] = base end
+while #out < lim do
+  local c = chunk(sk, pos, 1000, false)
+  if #c == 0 then break end
+  pos = pos + #c
+  local ok = keep(c, extra, hasSev)
+  for j = 1, #c do
+    if ok[j] then
+      seen = seen + 1
+      if seen > off and #out < lim then out[#out+1] = c[j] end
+    end
+  end
+  if #c < 1000 then break end
+end
+return {total, out}
 `)
 
 // rows reads the findings of one list page in one round trip. It reads the store's documented hash
@@ -524,40 +604,94 @@ func (s *Server) rows(ctx context.Context, fps []string) ([]findings.Finding, er
 	return out, nil
 }
 
-// filterOptions are the choices the filter form offers, refreshed at most every 10 s.
+// filterOptions are the choices the filter form offers, refreshed at most every 10 s. The long
+// lists (rules, legal bases, targets, categories, SDKs) are escaped once per refresh and language,
+// so a list page does not run the template engine over several hundred options.
 type filterOptions struct {
-	Rules    []rules.Violation
-	Bases    []string
-	Targets  []string
-	SDKs     []string
-	Category []rules.AppCategory
+	byLang map[string]optionLists
 }
 
-func (s *Server) filterOptions(ctx context.Context) filterOptions {
+type optionLists struct {
+	Rules, Bases, Targets, Categories, SDKs []option
+}
+
+// option is one <option>: raw is the value as submitted, value and label are already escaped.
+type option struct{ raw, value, label string }
+
+func newOption(raw, label string) option {
+	return option{raw: raw, value: template.HTMLEscapeString(raw), label: template.HTMLEscapeString(label)}
+}
+
+// renderOptions writes the options, marking the selected one. Everything in them was escaped by
+// newOption; nothing else is written.
+func renderOptions(opts []option, selected string) template.HTML {
+	var b strings.Builder
+	b.Grow(len(opts) * 64)
+	for _, o := range opts {
+		b.WriteString(`<option value="`)
+		b.WriteString(o.value)
+		b.WriteByte('"')
+		if o.raw == selected {
+			b.WriteString(" selected")
+		}
+		b.WriteByte('>')
+		b.WriteString(o.label)
+		b.WriteString("</option>")
+	}
+	return template.HTML(b.String())
+}
+
+func (s *Server) filterOptions(ctx context.Context, l *Lang) optionLists {
 	s.optsMu.Lock()
 	defer s.optsMu.Unlock()
-	if time.Since(s.optsTime) < 10*time.Second && s.opts.Rules != nil {
-		return s.opts
+	if time.Since(s.optsTime) < 10*time.Second && s.opts.byLang != nil {
+		return s.opts.byLang[l.Code]
 	}
-	o := filterOptions{Rules: s.cat.Violations(), Category: s.cat.AppCategories()}
+	var bases []string
 	seen := map[string]bool{}
-	for _, v := range o.Rules {
+	vs := s.cat.Violations()
+	for _, v := range vs {
 		for _, c := range v.LegalBasis {
 			if k := c.String(); !seen[k] {
 				seen[k] = true
-				o.Bases = append(o.Bases, k)
+				bases = append(bases, k)
 			}
 		}
 	}
-	slices.Sort(o.Bases)
+	slices.Sort(bases)
+	var targets []string
 	if ids, err := s.st.Client().SMembers(ctx, s.st.Prefix()+"idx:known:target").Result(); err == nil {
 		slices.Sort(ids)
 		if len(ids) > 2000 {
 			ids = ids[:2000]
 		}
-		o.Targets = ids
+		targets = ids
 	}
-	o.SDKs = s.idx.sdkIDs()
+	sdks := s.idx.sdkIDs()
+	o := filterOptions{byLang: map[string]optionLists{}}
+	for code, lang := range s.langs {
+		var ol optionLists
+		for _, v := range vs {
+			ol.Rules = append(ol.Rules, newOption(v.ID, v.ID+" · "+lang.Text(v.Title)))
+		}
+		for _, b := range bases {
+			ol.Bases = append(ol.Bases, newOption(b, b))
+		}
+		for _, t := range targets {
+			ol.Targets = append(ol.Targets, newOption(t, t))
+		}
+		for _, c := range s.cat.AppCategories() {
+			ol.Categories = append(ol.Categories, newOption(c.Key, lang.Text(c.Name)))
+		}
+		for _, sdk := range sdks {
+			name := sdk
+			if d, ok := s.cat.SDK(sdk); ok {
+				name = sdk + " · " + lang.Text(d.Name)
+			}
+			ol.SDKs = append(ol.SDKs, newOption(sdk, name))
+		}
+		o.byLang[code] = ol
+	}
 	s.opts, s.optsTime = o, time.Now()
-	return o
+	return o.byLang[l.Code]
 }

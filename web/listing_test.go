@@ -31,6 +31,12 @@ func TestListMatchesBruteForce(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	vs := e.cat.Violations()[:30]
 	tgts := []string{"t.a", "t.b", "t.c", "t.d"}
+	cats := map[string]string{"t.a": "map_navigation", "t.b": "map_navigation", "t.c": "online_shopping", e.target: "map_navigation"}
+	for id, c := range cats {
+		if _, err := e.reg.Put(ctx, scanner.Target{ID: id, Kind: scanner.TargetApp, Name: id, Category: c, Sources: []scanner.Source{{Kind: scanner.SourcePolicyURL, Locator: "https://example.com/p"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	sdks := []string{"", "umeng_analytics", "jpush", "getui"}
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var fs []findings.Finding
@@ -96,7 +102,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 			}
 		}
 	}
-	for iter := range 300 {
+	for iter := range 400 {
 		f := Filter{Per: []int{5, 20, 50}[r.IntN(3)], Page: 1 + r.IntN(4)}
 		if r.IntN(2) == 0 {
 			f.State = []string{"new", "in_review", "closed"}[r.IntN(3)]
@@ -125,7 +131,11 @@ func TestListMatchesBruteForce(t *testing.T) {
 		if r.IntN(6) == 0 {
 			f.Q = fmt.Sprintf("host0%d", r.IntN(10))
 		}
+		if r.IntN(6) == 0 {
+			f.Category = []string{"map_navigation", "online_shopping"}[r.IntN(2)]
+		}
 		f.Sort = []string{"", "", "last_seen", "first_seen"}[r.IntN(4)]
+		e.srv.sortCap = []int{0, 20}[r.IntN(2)]
 		f.Asc = r.IntN(4) == 0
 		var want []expRow
 		for _, x := range all {
@@ -133,7 +143,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 				(f.Rule != "" && x.rule != f.Rule) || (f.Target != "" && x.target != f.Target) ||
 				(f.Basis != "" && !withBasis[x.rule]) || (f.SDK != "" && x.sdk != f.SDK) ||
 				(f.LastFrom != "" && x.last < day(f.LastFrom)) || (f.FirstTo != "" && x.first >= day(f.FirstTo)+86400000) ||
-				(f.Q != "" && !strings.Contains(x.subject, f.Q)) {
+				(f.Q != "" && !strings.Contains(x.subject, f.Q)) || (f.Category != "" && cats[x.target] != f.Category) {
 				continue
 			}
 			want = append(want, x)

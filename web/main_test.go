@@ -86,9 +86,10 @@ type env struct {
 
 // XSS payloads written by "the party under investigation".
 const (
-	xssName   = `<script>alert('name')</script>"><img src=x onerror=alert('name2')>`
-	xssPolicy = `我们会收集您的信息"><img src=x onerror=alert('policy')><script>alert('policy2')</script>`
-	xssURL    = `https://evil.example/collect?imei=8613"><script>alert('url')</script><img src=https://evil.example/x.png onerror=alert(1)>`
+	xssName     = `<script>alert('name')</script>"><img src=x onerror=alert('name2')>`
+	xssPolicy   = `我们会收集您的信息"><img src=x onerror=alert('policy')><script>alert('policy2')</script>`
+	xssTargetID = `t"><img src=x onerror=alert('tid')>`
+	xssURL      = `https://evil.example/collect?imei=8613"><script>alert('url')</script><img src=https://evil.example/x.png onerror=alert(1)>`
 )
 
 type envOptions struct {
@@ -199,6 +200,8 @@ func (e *env) seed() {
 	}
 	var fs []findings.Finding
 	fs = append(fs, mk(0, e.target, auto[0], xssName, xssObs, []string{shot.SHA256, page.SHA256}, now.Add(-time.Hour)))
+	// A target id is written by whoever registered it; the option lists and links must escape it.
+	fs = append(fs, mk(0, xssTargetID, auto[1], "s", nil, nil, now.Add(-2*time.Hour)))
 	for i := 1; i < 40; i++ {
 		v := auto[i%len(auto)]
 		tgt := e.target

@@ -102,6 +102,8 @@ type Server struct {
 	routes []route
 	prefix string // web key prefix
 
+	sortCap int // see listScript; 0 means 5,000
+
 	optsMu   sync.Mutex
 	opts     filterOptions
 	optsTime time.Time

@@ -1,0 +1,362 @@
+// Command web measures the dashboard's filtered findings list with 100,000 findings in Redis, at a
+// fixed request rate from wrk on loopback, side by side with a static file served by the same Echo
+// server (the floor: same listener, middlewares and security headers, no Redis, no template).
+//
+//	go run ./bench/web [-n 100000] [-rate 100] [-duration 15s] [-conns 4]
+//
+// Debian's wrk (4.x) has no fixed-rate option, so every connection waits delay() ms between
+// requests (a Lua script): conns × 1000/delay requests per second. Latencies are wrk's, in ms.
+// Goal: p99 ≤ 50 ms and within 5× the floor.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+	"pilmon/web"
+)
+
+func main() {
+	n := flag.Int("n", 100000, "findings in Redis")
+	rate := flag.Int("rate", 100, "requests per second per endpoint (fixed rate)")
+	dur := flag.Duration("duration", 15*time.Second, "wrk duration per endpoint")
+	conns := flag.Int("conns", 4, "wrk connections")
+	inproc := flag.Int("inproc", 0, "instead of wrk: time this many sequential in-process requests per endpoint (server cost only)")
+	cpuprofile := flag.String("cpuprofile", "", "with -inproc: write a CPU profile")
+	flag.Parse()
+	inProc, cpuProfile = *inproc, *cpuprofile
+	if err := run(*n, *rate, *dur, *conns); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/web:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, rate int, dur time.Duration, conns int) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk not installed (apt-get install wrk): %w", err)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "pilmon-bench-web-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop(ctx)
+	cat, err := rules.Default()
+	if err != nil {
+		return err
+	}
+	st := findings.NewStore(srv.Client(), "")
+	ev, err := evidence.Open(dir+"/evidence", evidence.Options{})
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := seed(ctx, st, cat, n); err != nil {
+		return err
+	}
+	fmt.Printf("seeded %d findings in %s\n", n, time.Since(t0).Round(time.Millisecond))
+	ws, err := web.New(web.Config{Store: st, Evidence: ev, Catalogue: cat, Logger: log})
+	if err != nil {
+		return err
+	}
+	t0 = time.Now()
+	if err := ws.SyncIndex(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("web index built in %s\n", time.Since(t0).Round(time.Millisecond))
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ws.Run(runCtx)
+	if err := ws.Accounts().Add(ctx, "bench", web.RoleViewer, "bench password 123"); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+	cookie, err := login(base, "bench", "bench password 123")
+	if err != nil {
+		return err
+	}
+	if inProc > 0 {
+		srv.Client().ConfigResetStat(ctx)
+		if err := inProcess(ws.Handler(), cookie, endpoints(cat)); err != nil {
+			return err
+		}
+		stats, _ := srv.Client().Info(ctx, "commandstats").Result()
+		for _, l := range strings.Split(stats, "\n") {
+			if strings.Contains(l, "calls=") {
+				fmt.Println(strings.TrimSpace(l))
+			}
+		}
+		return nil
+	}
+	delayMS := max(1, conns*1000/rate)
+	script := dir + "/rate.lua"
+	if err := os.WriteFile(script, []byte(fmt.Sprintf("function delay()\n  return %d\nend\n", delayMS)), 0o644); err != nil {
+		return err
+	}
+	eps := endpoints(cat)
+	fmt.Printf("\nwrk: %d connections, %d ms between requests per connection ≈ %d req/s, %s per endpoint, loopback\n\n",
+		conns, delayMS, conns*1000/delayMS, dur)
+	fmt.Println("| endpoint | req/s | p50 ms | p99 ms | p99 / floor p99 | bytes |")
+	fmt.Println("|---|---|---|---|---|---|")
+	var floor float64
+	for i, ep := range eps {
+		size, err := probe(base+ep.path, cookie)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ep.path, err)
+		}
+		res, err := wrk(base+ep.path, cookie, script, conns, dur)
+		if err != nil {
+			return fmt.Errorf("wrk %s: %w", ep.path, err)
+		}
+		if i == 0 {
+			floor = res.p99
+		}
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f× | %d |\n", ep.name, res.rps, res.p50, res.p99, res.p99/floor, size)
+	}
+	return nil
+}
+
+var (
+	inProc     int
+	cpuProfile string
+)
+
+type endpoint struct{ name, path string }
+
+func endpoints(cat *rules.Catalogue) []endpoint {
+	rule := cat.Violations()[3].ID
+	return []endpoint{
+		{"static file (floor)", "/static/app.css"},
+		{"list, no filter", "/findings"},
+		{"list, state=new & severity=high", "/findings?state=new&severity=high"},
+		{"list, target & state", "/findings?target=t0042&state=in_review"},
+		{"list, rule & severity, page 20", "/findings?rule=" + rule + "&severity=medium&page=20"},
+		{"list, legal basis pipl:17 & state=new", "/findings?basis=pipl%3A17&state=new"},
+		{"list, SDK & last seen from", "/findings?sdk=umeng_analytics&last_from=2026-03-15"},
+		{"list, sorted by first seen", "/findings?state=new&sort=first_seen"},
+		{"list, full-text search", "/findings?q=host0042"},
+	}
+}
+
+// inProcess times sequential requests straight into the handler: the server's own cost.
+func inProcess(h http.Handler, cookie string, eps []endpoint) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	fmt.Println("| endpoint | p50 ms | p99 ms | mean ms |")
+	fmt.Println("|---|---|---|---|")
+	for _, ep := range eps {
+		d := make([]time.Duration, inProc)
+		for i := range d {
+			req := httptest.NewRequest(http.MethodGet, ep.path, nil)
+			req.Header.Set("Cookie", cookie)
+			w := httptest.NewRecorder()
+			t0 := time.Now()
+			h.ServeHTTP(w, req)
+			d[i] = time.Since(t0)
+			if w.Code != http.StatusOK {
+				return fmt.Errorf("%s: status %d", ep.path, w.Code)
+			}
+		}
+		var sum time.Duration
+		for _, x := range d {
+			sum += x
+		}
+		slices.Sort(d)
+		ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+		fmt.Printf("| %s | %.2f | %.2f | %.2f |\n", ep.name, ms(d[len(d)/2]), ms(d[len(d)*99/100]), ms(sum/time.Duration(len(d))))
+	}
+	return nil
+}
+
+// seed writes n findings over 500 targets and 40 rules, with SDKs, dates over 90 days, and moves
+// about a third of them along the case path.
+func seed(ctx context.Context, st *findings.Store, cat *rules.Catalogue, n int) error {
+	r := rand.New(rand.NewPCG(7, 7))
+	var vs []rules.Violation
+	for _, v := range cat.Violations() {
+		if v.Check.Mode == "automated" && len(vs) < 40 {
+			vs = append(vs, v)
+		}
+	}
+	sdks := []string{"", "", "umeng_analytics", "jpush", "getui", "tencent_bugly", "baidu_map"}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	batch := make([]findings.Finding, 0, 1000)
+	var fps []string
+	for i := range n {
+		v := vs[r.IntN(len(vs))]
+		last := base.Add(time.Duration(r.IntN(90*24*60)) * time.Minute)
+		attrs := map[string]any{"pi": []any{"device_id"}, "host": fmt.Sprintf("host%05d.example.cn", i)}
+		if s := sdks[r.IntN(len(sdks))]; s != "" {
+			attrs["sdk"] = s
+		}
+		batch = append(batch, findings.Finding{TargetID: fmt.Sprintf("t%04d", r.IntN(500)), RuleID: v.ID, RuleVersion: v.Version,
+			Subject: fmt.Sprintf("host%05d.example.cn", i), Severity: v.Severity, LegalBasis: v.LegalBasis,
+			Summary: rules.Text{ZH: v.Title.ZH, EN: v.Title.EN}, Caveat: v.Caveat,
+			Observations: []scanner.Observation{{Kind: "apk.endpoint", Subject: fmt.Sprintf("host%05d.example.cn", i), Attributes: attrs,
+				EvidenceRefs: []string{fmt.Sprintf("%064x", i)}, Inspector: "apkinspect", InspectorVersion: "1"}},
+			FirstSeen: last.Add(-time.Duration(r.IntN(30*24)) * time.Hour), LastSeen: last})
+		if len(batch) == cap(batch) || i == n-1 {
+			res, err := st.UpsertBatch(ctx, batch, "scan-bench")
+			if err != nil {
+				return err
+			}
+			for _, x := range res {
+				fps = append(fps, x.Fingerprint)
+			}
+			batch = batch[:0]
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(fps); i += 8 {
+				if i%3 != 0 {
+					continue
+				}
+				if _, err := st.Transition(ctx, fps[i], findings.StateInReview, "bench", findings.TransitionInput{}); err != nil {
+					errs <- err
+					return
+				}
+				if i%9 == 0 {
+					if _, err := st.Transition(ctx, fps[i], findings.StateDismissed, "bench", findings.TransitionInput{}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+func login(base, user, pw string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(base + "/login")
+	if err != nil {
+		return "", err
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfRE.FindSubmatch(b)
+	if m == nil {
+		return "", fmt.Errorf("no CSRF token on the login page")
+	}
+	res, err = c.PostForm(base+"/login", url.Values{"_csrf": {string(m[1])}, "username": {user}, "password": {pw}})
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		return "", fmt.Errorf("login: status %d", res.StatusCode)
+	}
+	u, _ := url.Parse(base)
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "pilmon_session" {
+			return ck.Name + "=" + ck.Value, nil
+		}
+	}
+	return "", fmt.Errorf("no session cookie")
+}
+
+// probe checks the endpoint answers 200 and returns the body size.
+func probe(u, cookie string) (int, error) {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Cookie", cookie)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %d", res.StatusCode)
+	}
+	return len(b), nil
+}
+
+type wrkResult struct{ rps, p50, p99 float64 }
+
+var (
+	latRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	rpsRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+)
+
+func wrk(u, cookie, script string, conns int, dur time.Duration) (wrkResult, error) {
+	out, err := exec.Command("wrk", "-t", "1", "-c", strconv.Itoa(conns), "-d", dur.String(), "--latency",
+		"-s", script, "-H", "Cookie: "+cookie, u).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("%v: %s", err, out)
+	}
+	var r wrkResult
+	if m := rpsRE.FindSubmatch(out); m != nil {
+		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	for _, m := range latRE.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		switch string(m[3]) {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if string(m[1]) == "50" {
+			r.p50 = v
+		} else {
+			r.p99 = v
+		}
+	}
+	if strings.Contains(string(out), "Non-2xx") {
+		return r, fmt.Errorf("non-2xx responses: %s", out)
+	}
+	return r, nil
+}
