@@ -318,7 +318,7 @@ func (a *Analyzer) Finish(info *Info) *Result {
 	if c != nil {
 		res.Observations = append(res.Observations, scanner.Observation{
 			Kind: "traffic.consent_event", Subject: c.Action,
-			Attributes: map[string]any{"action": c.Action, "control": c.Control},
+			Attributes: map[string]any{"action": c.Action, "control": c.Control, "time": c.Time.Format(time.RFC3339Nano), "source": c.Source},
 		})
 	}
 	type agg struct {

@@ -20,6 +20,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/traffic"
 )
 
 // multiFlag collects a repeatable string flag.
@@ -338,6 +339,13 @@ func printScanText(w io.Writer, out scanOutput) {
 				break
 			}
 			fmt.Fprintf(w, "    %s\n", o.Subject)
+		}
+	}
+	// Consent timeline of each capture (HAR import or H5 live capture), rebuilt from its observations.
+	for _, r := range res.Reports {
+		if r.Inspector == traffic.Name && (r.Status == scanner.StatusSucceeded || r.Status == scanner.StatusPartial) {
+			fmt.Fprintf(w, "\n%s\n", r.Source.Locator)
+			_ = traffic.WriteTimelineFromObservations(w, r.Observations, "zh/en")
 		}
 	}
 	fmt.Fprintf(w, "\n证据 / evidence (SHA-256): %d 件 / artifacts\n", len(out.Evidence))
