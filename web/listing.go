@@ -171,6 +171,9 @@ type listResult struct {
 	Total  int64
 	Pages  int
 	Capped bool // the text search matched more than maxSearchMatches; only those are listed
+	// AtLeast says Total is a lower bound: counting stopped there (countCap) because an exact
+	// count would have cost more than the page itself.
+	AtLeast bool
 }
 
 // dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds [lo, hi).
@@ -290,7 +293,11 @@ func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	if sortCap <= 0 {
 		sortCap = 5000
 	}
-	args := []any{s.st.Prefix(), sortKey, boolArg(!f.Asc), (f.Page - 1) * f.Per, f.Per, sevLo, sevHi, sortCap, len(gs)}
+	countCap := s.countCap
+	if countCap <= 0 {
+		countCap = 10000
+	}
+	args := []any{s.st.Prefix(), sortKey, boolArg(!f.Asc), (f.Page - 1) * f.Per, f.Per, sevLo, sevHi, sortCap, countCap, len(gs)}
 	for _, g := range gs {
 		args = append(args, g.kind, len(g.items))
 		for _, it := range g.items {
@@ -314,8 +321,12 @@ func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	if err != nil {
 		return listResult{}, err
 	}
+	atLeast := len(res) > 2 && res[2] == int64(1)
 	pages := int((total + int64(f.Per) - 1) / int64(f.Per))
-	return listResult{Items: items, Total: total, Pages: pages, Capped: capped}, nil
+	if atLeast && len(items) == f.Per {
+		pages = max(pages, f.Page+1)
+	}
+	return listResult{Items: items, Total: total, Pages: pages, Capped: capped, AtLeast: atLeast}, nil
 }
 
 func boolArg(b bool) string {
@@ -331,8 +342,10 @@ func boolArg(b bool) string {
 //
 // ARGV: prefix, sort key ("" for the default order: severity, then last seen; or web:idx:last /
 // web:idx:first), "1" for descending, offset, limit, severity score range [lo, hi) or two empty
-// strings, the most matches a date sort sorts in memory (5,000), number of groups, then per group: kind, n, n items (see group). Returns
-// {total, {fingerprints}}.
+// strings, the most matches a date sort sorts in memory (5,000), the count at which counting
+// stops when it is not free (10,000; the reply then says the total is a lower bound), number of
+// groups, then per group: kind, n, n items (see group). Returns
+// {total, {fingerprints}, 1 when total is a lower bound}.
 //
 // Every idx:* set, and the dashboard's basis and SDK sets, score a finding the same way as
 // idx:all, so the severity is a score range on any of them. The script walks the smallest scored
@@ -349,8 +362,9 @@ local off, lim = tonumber(ARGV[4]), tonumber(ARGV[5])
 local sevLo, sevHi = ARGV[6], ARGV[7]
 local hasSev = sevLo ~= ''
 local sortCap = tonumber(ARGV[8])
-local ng = tonumber(ARGV[9])
-local i = 10
+local countCap = tonumber(ARGV[9])
+local ng = tonumber(ARGV[10])
+local i = 11
 local sets, fields, ranges = {}, {}, {}
 local members = nil
 for g = 1, ng do
@@ -521,27 +535,33 @@ end
 
 -- The total, cheaply when the filter allows.
 local total = nil
+local atLeast = 0
 if simple then
   if #others == 0 then
     if hasSev then total = redis.call('ZCOUNT', base.key, sevLo, '(' .. sevHi) else total = base.card end
   elseif not hasSev then
     local a = {#sets}
     for _, s in ipairs(sets) do a[#a+1] = s.key end
+    a[#a+1] = 'LIMIT'
+    a[#a+1] = math.max(countCap, off + lim)
     total = redis.call('ZINTERCARD', unpack(a))
+    if total >= math.max(countCap, off + lim) then atLeast = 1 end
   end
 end
 
 if sortkey == '' then
   if total ~= nil then
-    if off >= total then return {total, {}} end
+    if off >= total then return {total, {}, atLeast} end
     if #others == 0 and simple then
-      return {total, chunk(base.key, off, lim, true)}
+      return {total, chunk(base.key, off, lim, true), atLeast}
     end
     local _, out = walk(off + lim, false)
-    return {total, out}
+    return {total, out, atLeast}
   end
-  local count, out = walk(nil, false)
-  return {count, out}
+  local stop = math.max(countCap, off + lim)
+  local count, out = walk(stop, false)
+  if count >= stop then atLeast = 1 end
+  return {count, out, atLeast}
 end
 
 -- A date order.
@@ -550,9 +570,13 @@ if total == nil or total <= sortCap then
   if count <= sortCap then
     return {count, sortedPage(matches)}
   end
-  if total == nil then total = walk(nil, false) end
+  if total == nil then
+    local stop = math.max(countCap, off + lim)
+    total = walk(stop, false)
+    if total >= stop then atLeast = 1 end
+  end
 end
-if off >= total then return {total, {}} end
+if off >= total then return {total, {}, atLeast} end
 -- Many matches: walk the date index in order; base is checked like every other set.
 local out, seen, pos = {}, 0, 0
 local extra = {}
@@ -570,7 +594,7 @@ while #out < lim do
   end
   if #c < 1000 then break end
 end
-return {total, out}
+return {total, out, atLeast}
 `)
 
 // rows reads the findings of one list page in one round trip. It reads the store's documented hash

@@ -102,7 +102,8 @@ type Server struct {
 	routes []route
 	prefix string // web key prefix
 
-	sortCap int // see listScript; 0 means 5,000
+	sortCap  int // see listScript; 0 means 5,000
+	countCap int // see listScript; 0 means 10,000
 
 	optsMu   sync.Mutex
 	opts     filterOptions
