@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"pilmon/findings"
+	"pilmon/pipeline"
 	"pilmon/samplegen"
 )
 
@@ -188,6 +190,22 @@ func TestScanStoresFindings(t *testing.T) {
 	}
 	if clean := stored(samplegen.Clean()); clean["n"] != float64(0) || clean["not_reobserved"] != first["n"] {
 		t.Errorf("rectified scan: %v (first %v)", clean, first)
+	}
+	// Each stored scan is in the target's history, so the dashboard can diff the rectified scan
+	// against the first one.
+	srv, err := findings.StartRedis(context.Background(), data, findings.RedisOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	hist := pipeline.NewHistory(findings.NewStore(srv.Client(), ""))
+	recs, total, err := hist.ForTarget(context.Background(), "sample:store", 0, 10)
+	if err != nil || total != 3 {
+		t.Fatalf("scan history: %d records, %v", total, err)
+	}
+	d, ok, err := hist.DiffLatest(context.Background(), "sample:store")
+	if err != nil || !ok || len(d.Gone) != int(first["n"].(float64)) || len(d.New) != 0 {
+		t.Errorf("diff of the rectified scan against the one before: %+v %v %v (records %d)", d, ok, err, len(recs))
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/traffic"
@@ -109,7 +110,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if f.store || f.common.redis != "" {
-		st, err := storeFindings(ctx, env, f.common, res, out.findings)
+		st, err := storeFindings(ctx, env, f.common, cat, store, res, out.findings)
 		if err != nil {
 			return err
 		}
@@ -268,36 +269,23 @@ func buildScanOutput(res *scanner.Result, a *assess.Assessor) (scanOutput, error
 	return out, nil
 }
 
-// storeFindings upserts the scan's findings and, when every source was inspected, marks the
-// target's earlier findings that did not reappear as not re-observed (a failed fetch is no
-// evidence of rectification).
-func storeFindings(ctx context.Context, env *cliEnv, c commonFlags, res *scanner.Result, fs []findings.Finding) (storeSummary, error) {
+// storeFindings records the scan as a worker would (pipeline.Runner.Record): findings upserted,
+// the target's earlier findings that did not reappear marked not re-observed when every source was
+// inspected (a failed fetch is no evidence of rectification), and the scan saved in the target's
+// history so the dashboard can show it and diff it against the next one.
+func storeFindings(ctx context.Context, env *cliEnv, c commonFlags, cat *rules.Catalogue, ev *evidence.Store, res *scanner.Result, fs []findings.Finding) (storeSummary, error) {
 	rdb, stop, err := openRedis(ctx, env, c)
 	if err != nil {
 		return storeSummary{}, err
 	}
 	defer stop()
-	st := findings.NewStore(rdb, "")
-	results, err := st.UpsertBatch(ctx, fs, res.ScanID)
+	runner := &pipeline.Runner{Catalogue: cat, Evidence: ev, Store: findings.NewStore(rdb, ""), Worker: "cli", Log: env.log}
+	rec, err := runner.Record(ctx, res, fs)
 	if err != nil {
 		return storeSummary{}, fmt.Errorf("存储发现失败 / storing findings: %w", err)
 	}
-	sum := storeSummary{Upserted: len(results)}
-	raised := make([]string, 0, len(results))
-	for _, r := range results {
-		raised = append(raised, r.Fingerprint)
-		if r.Created {
-			sum.Created++
-		}
-	}
-	if res.Complete() {
-		n, err := st.MarkNotReobserved(ctx, res.Target.ID, res.ScanID, raised)
-		if err != nil {
-			return sum, err
-		}
-		sum.MarkedComplete, sum.Marked = true, n
-	}
-	return sum, nil
+	return storeSummary{Upserted: len(rec.Fingerprints), Created: rec.Created, MarkedComplete: rec.Complete,
+		Marked: rec.MarkedNotReobserved}, nil
 }
 
 func printScanText(w io.Writer, out scanOutput) {
