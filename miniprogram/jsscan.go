@@ -52,59 +52,103 @@ const maxHitsPerFile = 200_000
 
 // scanJS finds wx.*/my.* member accesses, URLs in strings and, when wanted is not nil, string
 // literals equal to one of wanted's keys.
+//
+// Minified code reaches the API objects through aliases too, and those count as accesses:
+// `var e=wx;e.getLocation(…)` (and `e["getLocation"]`), `const {getLocation:t,chooseImage}=wx`
+// (each destructured key), as well as the plain `wx["getLocation"](…)`. Aliases are scoped by
+// braces: an alias holds in the block it is bound in and the blocks inside it, unless a function
+// parameter, catch binding or var/let/const of the same name shadows it there or it is assigned
+// something else.
 func scanJS(src []byte, wanted map[string]bool) jsScan {
 	var r jsScan
 	var module string
 	// member-access state machine: obj . name | obj [ "name" ]
 	var obj string
 	var objLine, state int
-	var prev, prev2 token
+	var prev, prev2, prev3 token
 	hits := 0
 	scopeAt, scopeLeft, scopePfx := -1, 0, ""
+	var al aliases
+	al.scopes = []jsScope{{}}
+	al.off = !mayAlias(src)
+	idx := 0
+	emit := func(o, name string, line int) {
+		r.APIs = append(r.APIs, apiRef{Obj: o, Name: name, Line: line, Module: module})
+		if p, ok := scopePrefix[o+"."+name]; ok {
+			scopeAt, scopeLeft, scopePfx = len(r.APIs)-1, scopeWindow, p
+		}
+		hits++
+	}
 	lexJS(src, func(t token) bool {
-		defer func() { prev2, prev = prev, t }()
+		idx++
+		defer func() { prev3, prev2, prev = prev2, prev, t }()
 		if scopeLeft > 0 {
 			scopeLeft--
 			if t.Kind == tokString && len(t.Text) < 64 && bytes.HasPrefix(t.Text, []byte(scopePfx)) && len(r.APIs[scopeAt].Scopes) < 16 {
 				r.APIs[scopeAt].Scopes = append(r.APIs[scopeAt].Scopes, string(t.Text))
 			}
 		}
+		al.before(t, idx)
 		switch state {
 		case 1:
 			state = 0
-			if t.Kind == tokPunct && t.Text[0] == '.' {
-				state = 2
-				return true
+			member := t.Kind == tokPunct && (t.Text[0] == '.' || t.Text[0] == '[')
+			if al.bind != nil {
+				b := al.bind
+				al.bind = nil
+				switch {
+				case b.keys != nil && !member:
+					for _, k := range b.keys {
+						emit(obj, k.name, k.line)
+					}
+				case b.name != "" && !member:
+					al.set(b.name, obj, b.declared)
+				case b.name != "":
+					al.set(b.name, "", b.declared)
+				}
 			}
-			if t.Kind == tokPunct && t.Text[0] == '[' {
-				state = 3
+			if member {
+				state = 2
+				if t.Text[0] == '[' {
+					state = 3
+				}
+				al.after(t, prev, prev2, prev3, idx)
 				return true
 			}
 		case 2:
 			state = 0
 			if t.Kind == tokIdent {
-				r.APIs = append(r.APIs, apiRef{Obj: obj, Name: string(t.Text), Line: objLine, Module: module})
-				if p, ok := scopePrefix[obj+"."+string(t.Text)]; ok {
-					scopeAt, scopeLeft, scopePfx = len(r.APIs)-1, scopeWindow, p
-				}
-				hits++
+				emit(obj, string(t.Text), objLine)
+				al.after(t, prev, prev2, prev3, idx)
 				return hits < maxHitsPerFile || r.truncate()
 			}
 		case 3:
 			state = 0
 			if t.Kind == tokString {
-				r.APIs = append(r.APIs, apiRef{Obj: obj, Name: string(t.Text), Line: objLine, Module: module})
-				if p, ok := scopePrefix[obj+"."+string(t.Text)]; ok {
-					scopeAt, scopeLeft, scopePfx = len(r.APIs)-1, scopeWindow, p
-				}
-				hits++
+				emit(obj, string(t.Text), objLine)
 			}
 		}
 		switch t.Kind {
 		case tokIdent:
-			if (len(t.Text) == 2 && (t.Text[0] == 'w' && t.Text[1] == 'x' || t.Text[0] == 'm' && t.Text[1] == 'y')) &&
-				!(prev.Kind == tokPunct && prev.Text[0] == '.') {
-				obj, objLine, state = string(t.Text), t.Line, 1
+			afterDot := prev.Kind == tokPunct && prev.Text[0] == '.'
+			if !afterDot {
+				o := ""
+				if len(t.Text) == 2 && (t.Text[0] == 'w' && t.Text[1] == 'x' || t.Text[0] == 'm' && t.Text[1] == 'y') {
+					o = string(t.Text)
+					// X = wx   and   {…} = wx: decided by the next token (a member access is no alias)
+					if prev.Kind == tokPunct && prev.Text[0] == '=' {
+						if prev2.Kind == tokIdent && !(prev3.Kind == tokPunct && prev3.Text[0] == '.') && !isKeyword(prev2.Text) {
+							al.bind = &pendingBind{name: string(prev2.Text), declared: al.lastDecl == idx-2}
+						} else if prev2.Kind == tokPunct && prev2.Text[0] == '}' && al.keysClosedAt == idx-2 {
+							al.bind = &pendingBind{keys: append([]destructKey{}, al.lastKeys...)}
+						}
+					}
+				} else {
+					o = al.resolve(string(t.Text))
+				}
+				if o != "" {
+					obj, objLine, state = o, t.Line, 1
+				}
 			}
 		case tokString:
 			if prev.Kind == tokPunct && prev.Text[0] == '(' && prev2.Kind == tokIdent && string(prev2.Text) == "define" {
@@ -117,9 +161,299 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 			}
 			hits += findURLs(t.Text, t.Line, module, &r.URLs)
 		}
+		al.after(t, prev, prev2, prev3, idx)
 		return hits < maxHitsPerFile || r.truncate()
 	})
+	if state == 1 && al.bind != nil && al.bind.keys != nil { // "const {getLocation}=wx" at the very end
+		for _, k := range al.bind.keys {
+			emit(obj, k.name, k.line)
+		}
+	}
 	return r
+}
+
+// ---------------------------------------------------------------- aliases of wx / my
+
+// jsScope is a block ("{…}") or the expression body of an arrow function. names maps a name
+// bound in it to the API object it aliases ("wx", "my") or "" when it shadows an alias.
+type jsScope struct {
+	nest  int
+	expr  bool
+	names map[string]string
+}
+
+type destructKey struct {
+	name string
+	line int
+}
+
+type pendingBind struct {
+	name     string        // X = wx
+	declared bool          // var/let/const X
+	keys     []destructKey // {a, b: c} = wx
+}
+
+// parenFrame collects the simple identifiers of a parenthesised list: parameters when it turns
+// out to be one.
+type parenFrame struct {
+	params   []string
+	funcLike bool // the "(" follows an identifier that is no control keyword (function, name, catch)
+}
+
+// aliases tracks bindings of wx/my to other names across a token stream, with bounded memory.
+type aliases struct {
+	off    bool // the source binds no wx/my anywhere (mayAlias): nothing to track
+	scopes []jsScope
+	nest   int
+	parens []parenFrame
+	braces [][]destructKey
+
+	lastParams     []string
+	lastParamsFunc bool
+	paramsClosedAt int
+	lastKeys       []destructKey
+	keysClosedAt   int
+	arrowParams    []string
+	arrowAt        int
+	inDecl         bool
+	declNest       int
+	lastDecl       int // token index of the last identifier bound by var/let/const
+	bind           *pendingBind
+	any            bool // an alias was bound
+}
+
+// mayAlias reports whether src has "= wx" or "= my" (any spacing) outside a member access, the
+// only way an alias is bound: files without it skip the alias bookkeeping.
+func mayAlias(src []byte) bool {
+	for _, name := range [...]string{"wx", "my"} {
+		for i := 0; ; {
+			k := bytes.Index(src[i:], []byte(name))
+			if k < 0 {
+				break
+			}
+			at := i + k
+			i = at + 2
+			if i < len(src) && isIdentPart(src[i]) || at > 0 && isIdentPart(src[at-1]) {
+				continue
+			}
+			j := at - 1
+			for j >= 0 && (src[j] == ' ' || src[j] == '\t' || src[j] == '\n' || src[j] == '\r') {
+				j--
+			}
+			if j >= 0 && src[j] == '=' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const (
+	maxAliasScopes = 4096
+	maxParams      = 32
+	maxKeys        = 64
+	maxNamesPerSc  = 256
+)
+
+var controlKeywords = map[string]bool{"if": true, "for": true, "while": true, "switch": true, "with": true, "return": true,
+	"typeof": true, "void": true, "delete": true, "new": true, "in": true, "of": true, "instanceof": true, "await": true,
+	"yield": true, "case": true, "do": true, "else": true, "throw": true}
+
+func isKeyword(b []byte) bool {
+	switch string(b) {
+	case "var", "let", "const", "this", "true", "false", "null", "undefined", "function", "class", "import", "export", "default":
+		return true
+	}
+	return controlKeywords[string(b)]
+}
+
+func (a *aliases) push(s jsScope) {
+	if len(a.scopes) < maxAliasScopes {
+		a.scopes = append(a.scopes, s)
+	}
+}
+
+// resolve returns the API object name is an alias of in the current scope, "" if none.
+func (a *aliases) resolve(name string) string {
+	if a.off || !a.any {
+		return ""
+	}
+	for i := len(a.scopes) - 1; i >= 0; i-- {
+		if o, ok := a.scopes[i].names[name]; ok {
+			return o
+		}
+	}
+	return ""
+}
+
+// set binds name to obj ("" = not an alias): in the innermost scope when declared there,
+// else in the nearest scope that has the name, else globally.
+func (a *aliases) set(name, obj string, declared bool) {
+	at := len(a.scopes) - 1
+	if !declared {
+		at = 0
+		for i := len(a.scopes) - 1; i >= 0; i-- {
+			if _, ok := a.scopes[i].names[name]; ok {
+				at = i
+				break
+			}
+		}
+		if obj == "" && a.resolve(name) == "" {
+			return // assigning a non-alias to a non-alias changes nothing
+		}
+	}
+	if obj != "" {
+		a.any = true
+	}
+	sc := &a.scopes[at]
+	if sc.names == nil {
+		sc.names = map[string]string{}
+	}
+	if _, ok := sc.names[name]; ok || len(sc.names) < maxNamesPerSc {
+		sc.names[name] = obj
+	}
+}
+
+func (a *aliases) declareParams(params []string) {
+	for _, p := range params {
+		a.set(p, "", true)
+	}
+}
+
+// before runs ahead of the member-access logic: it opens the scope of an arrow function's
+// expression body.
+func (a *aliases) before(t token, idx int) {
+	if a.off {
+		return
+	}
+	if a.arrowParams != nil && a.arrowAt == idx-1 {
+		params := a.arrowParams
+		a.arrowParams = nil
+		if !(t.Kind == tokPunct && t.Text[0] == '{') {
+			a.push(jsScope{nest: a.nest, expr: true})
+			a.declareParams(params)
+		} else {
+			a.lastParams, a.lastParamsFunc, a.paramsClosedAt = params, true, idx-1
+		}
+	}
+}
+
+// after updates nesting, scopes, parameter lists and declarations with token t.
+func (a *aliases) after(t token, prev, prev2, prev3 token, idx int) {
+	if a.off {
+		return
+	}
+	// X = <anything but wx/my>: X is no alias any more (X = wx is handled by scanJS)
+	if prev.Kind == tokPunct && prev.Text[0] == '=' && prev2.Kind == tokIdent && !isKeyword(prev2.Text) &&
+		!(prev3.Kind == tokPunct && prev3.Text[0] == '.') {
+		op := t.Kind == tokPunct && (t.Text[0] == '=' || t.Text[0] == '>')
+		api := t.Kind == tokIdent && (string(t.Text) == "wx" || string(t.Text) == "my")
+		if !op && !api {
+			a.set(string(prev2.Text), "", a.lastDecl == idx-2)
+		}
+	}
+	switch t.Kind {
+	case tokIdent:
+		switch string(t.Text) {
+		case "var", "let", "const":
+			a.inDecl, a.declNest = true, a.nest
+			return
+		}
+		afterDot := prev.Kind == tokPunct && prev.Text[0] == '.'
+		if afterDot || isKeyword(t.Text) {
+			return
+		}
+		if prev.Kind == tokIdent && (string(prev.Text) == "var" || string(prev.Text) == "let" || string(prev.Text) == "const") ||
+			a.inDecl && a.nest == a.declNest && prev.Kind == tokPunct && prev.Text[0] == ',' {
+			a.set(string(t.Text), "", true)
+			a.lastDecl = idx
+		}
+		if n := len(a.parens); n > 0 && prev.Kind == tokPunct && (prev.Text[0] == '(' || prev.Text[0] == ',') && len(a.parens[n-1].params) < maxParams {
+			a.parens[n-1].params = append(a.parens[n-1].params, string(t.Text))
+		}
+		if n := len(a.braces); n > 0 && prev.Kind == tokPunct && (prev.Text[0] == '{' || prev.Text[0] == ',') && len(a.braces[n-1]) < maxKeys {
+			a.braces[n-1] = append(a.braces[n-1], destructKey{string(t.Text), t.Line})
+		}
+		return
+	case tokString:
+		if n := len(a.braces); n > 0 && prev.Kind == tokPunct && (prev.Text[0] == '{' || prev.Text[0] == ',') && len(a.braces[n-1]) < maxKeys && len(t.Text) < 64 {
+			a.braces[n-1] = append(a.braces[n-1], destructKey{string(t.Text), t.Line})
+		}
+		return
+	case tokPunct:
+	default:
+		return
+	}
+	switch c := t.Text[0]; c {
+	case '=':
+		return
+	case '>':
+		// arrow: (a, b) => …   or   a => …
+		if prev.Kind == tokPunct && prev.Text[0] == '=' {
+			if prev2.Kind == tokPunct && prev2.Text[0] == ')' && a.paramsClosedAt == idx-2 {
+				a.arrowParams, a.arrowAt = append([]string{}, a.lastParams...), idx
+			} else if prev2.Kind == tokIdent && !isKeyword(prev2.Text) && !(prev3.Kind == tokPunct && prev3.Text[0] == '.') {
+				a.arrowParams, a.arrowAt = []string{string(prev2.Text)}, idx
+			}
+		}
+	case '(':
+		a.nest++
+		fl := prev.Kind == tokIdent && !controlKeywords[string(prev.Text)]
+		if len(a.parens) < maxAliasScopes {
+			a.parens = append(a.parens, parenFrame{funcLike: fl})
+		}
+	case '[':
+		a.nest++
+		if len(a.parens) < maxAliasScopes {
+			a.parens = append(a.parens, parenFrame{})
+		}
+	case '{':
+		a.nest++
+		a.push(jsScope{nest: a.nest})
+		if a.paramsClosedAt == idx-1 && a.lastParamsFunc { // function (…) {   m(…) {   catch (e) {   (…) => {
+			a.declareParams(a.lastParams)
+		}
+		if len(a.braces) < maxAliasScopes {
+			a.braces = append(a.braces, nil)
+		}
+	case ')', ']', '}':
+		a.closeScopes(a.nest)
+		if a.nest > 0 {
+			a.nest--
+		}
+		if a.inDecl && a.nest < a.declNest {
+			a.inDecl = false
+		}
+		switch c {
+		case '}':
+			if n := len(a.braces); n > 0 {
+				a.lastKeys, a.keysClosedAt = a.braces[n-1], idx
+				a.braces = a.braces[:n-1]
+			}
+		default:
+			if n := len(a.parens); n > 0 {
+				if c == ')' {
+					a.lastParams, a.lastParamsFunc, a.paramsClosedAt = a.parens[n-1].params, a.parens[n-1].funcLike, idx
+				}
+				a.parens = a.parens[:n-1]
+			}
+		}
+	case ',', ';':
+		// the end of an arrow's expression body at its own level
+		for len(a.scopes) > 1 && a.scopes[len(a.scopes)-1].expr && a.scopes[len(a.scopes)-1].nest == a.nest {
+			a.scopes = a.scopes[:len(a.scopes)-1]
+		}
+		if c == ';' && a.nest <= a.declNest {
+			a.inDecl = false
+		}
+	}
+}
+
+// closeScopes ends every scope opened at nesting level n or deeper (a closing bracket at level n).
+func (a *aliases) closeScopes(n int) {
+	for len(a.scopes) > 1 && a.scopes[len(a.scopes)-1].nest >= n {
+		a.scopes = a.scopes[:len(a.scopes)-1]
+	}
 }
 
 func (r *jsScan) truncate() bool { r.Truncated = true; return false }
