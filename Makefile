@@ -6,7 +6,7 @@ LISTEN  ?= 127.0.0.1:8080
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build demo test deps-demo deps-test vet fuzz bench clean
+.PHONY: all build demo docs test deps-demo deps-test vet fuzz bench clean
 
 all: build
 
@@ -19,10 +19,19 @@ deps-demo:
 deps-test:
 	@bash scripts/deps.sh test
 
-## demo: install what is missing (as root), build, start the embedded Redis, scan the generated
-## samples and serve the dashboard. Ctrl-C stops everything; a second run reuses $(DEMODIR).
+## demo: install what is missing (as root), build, start the embedded Redis, register the generated
+## demo targets, run their first scans through the real workers and scheduler (progress bar), serve
+## the dashboard and print its URL and the admin password. Ctrl-C stops everything; a second run
+## reuses $(DEMODIR). `./bin/pilmon demo --check` does the same on a fresh temporary data dir and
+## checks the findings (the test suite runs it as demo.TestDemoEndToEnd).
 demo: deps-demo build
 	./$(BIN) demo --data-dir $(DEMODIR) --listen $(LISTEN)
+
+## docs: regenerate the rule reference of the user guide from the catalogue (a test fails when the
+## committed files are stale).
+docs:
+	$(GO) run ./cmd/pilmon rules doc --lang zh > docs/zh/rules.md
+	$(GO) run ./cmd/pilmon rules doc --lang en > docs/en/rules.md
 
 ## test: the whole suite. Integration tests start their own redis-server and Chromium.
 test: deps-test
