@@ -100,6 +100,8 @@ func FuzzJSScan(f *testing.F) {
 	f.Add([]byte("}}}}`${{{{ wx"))
 	f.Add([]byte("define(\"utils/ald-stat.js\", function(){ wx.request({url:'https://a.b.cn/x'}) })"))
 	f.Add([]byte("\xff\xfe wx\u00a0.getLocation /* unterminated"))
+	f.Add([]byte("var e=wx,t;function f(e){e.getLocation()}e.chooseImage();const {getLocation:g,\"x\":y}=wx;(a,e)=>e.x;try{}catch(e){e=wx}"))
+	f.Add([]byte("e=wx\n{{{((([[[ e.getLocation }=wx"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		lines := bytes.Count(src, []byte{'\n'}) + 1
 		r := scanJS(src, map[string]bool{"getPhoneNumber": true})
