@@ -20,6 +20,7 @@ import (
 
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
@@ -111,8 +112,10 @@ type targetData struct {
 	Events   []findings.EventMessage
 	Kinds    []scanner.SourceKind
 	Uploads  bool
-	Scans    any // scan history when the pipeline provides one
-	CanScan  bool
+	Scans    []pipeline.ScanRecord
+	NScans   int64
+	Diff     *pipeline.ScanDiff
+	DiffRows map[string]findings.Finding
 	Category rules.AppCategory
 }
 
@@ -159,6 +162,35 @@ func (s *Server) targetPage(c *echo.Context) error {
 		}
 	}
 	d.Total = total.Val()
+	h := pipeline.NewHistory(s.st)
+	if d.Scans, d.NScans, err = h.ForTarget(ctx, id, 0, 20); err != nil {
+		return err
+	}
+	// The diff between two scans (?from=&to=), by default the two newest.
+	from, to := c.QueryParam("from"), c.QueryParam("to")
+	if from != "" && to != "" && scanIDRE.MatchString(from) && scanIDRE.MatchString(to) {
+		df, err := h.DiffScans(ctx, from, to)
+		if err != nil {
+			return &userError{code: http.StatusNotFound, key: "t.nodiff", err: err}
+		}
+		d.Diff = &df
+	} else if df, ok, err := h.DiffLatest(ctx, id); err == nil && ok {
+		d.Diff = &df
+	}
+	if d.Diff != nil {
+		var fps []string
+		for _, l := range [][]string{d.Diff.New, d.Diff.Gone, d.Diff.Still} {
+			fps = append(fps, l[:min(len(l), 200)]...)
+		}
+		rows, err := s.rows(ctx, fps)
+		if err != nil {
+			return err
+		}
+		d.DiffRows = map[string]findings.Finding{}
+		for _, r := range rows {
+			d.DiffRows[r.Fingerprint] = r
+		}
+	}
 	evs, err := s.recentEvents(ctx, 500)
 	if err != nil {
 		return err
@@ -195,8 +227,7 @@ func (s *Server) targetScan(c *echo.Context) error {
 }
 
 func (s *Server) enqueueScan(ctx context.Context, target, user string) (string, error) {
-	scanID := "scan-" + time.Now().UTC().Format("20060102T150405") + "-" + strings.ToLower(randomSecret(4))
-	scanID = strings.NewReplacer("_", "x").Replace(scanID)
+	scanID := scanner.NewScanID(time.Now())
 	_, err := s.st.EnqueueJob(ctx, findings.Job{ID: scanID, TargetID: target, RequestedBy: user})
 	return scanID, err
 }

@@ -111,17 +111,23 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		return err
 	}
 	if inProc > 0 {
-		srv.Client().ConfigResetStat(ctx)
-		if err := inProcess(ws.Handler(), cookie, endpoints(cat)); err != nil {
-			return err
-		}
-		stats, _ := srv.Client().Info(ctx, "commandstats").Result()
-		for _, l := range strings.Split(stats, "\n") {
-			if strings.Contains(l, "calls=") {
-				fmt.Println(strings.TrimSpace(l))
+		return inProcess(ws.Handler(), cookie, endpoints(cat), func() func() float64 {
+			srv.Client().ConfigResetStat(ctx)
+			return func() float64 {
+				stats, _ := srv.Client().Info(ctx, "commandstats").Result()
+				for _, l := range strings.Split(stats, "\n") {
+					if strings.HasPrefix(l, "cmdstat_evalsha:") {
+						for _, kv := range strings.Split(strings.TrimSpace(l[len("cmdstat_evalsha:"):]), ",") {
+							if v, ok := strings.CutPrefix(kv, "usec_per_call="); ok {
+								f, _ := strconv.ParseFloat(v, 64)
+								return f / 1000
+							}
+						}
+					}
+				}
+				return 0
 			}
-		}
-		return nil
+		})
 	}
 	delayMS := max(1, conns*1000/rate)
 	script := dir + "/rate.lua"
@@ -174,7 +180,7 @@ func endpoints(cat *rules.Catalogue) []endpoint {
 }
 
 // inProcess times sequential requests straight into the handler: the server's own cost.
-func inProcess(h http.Handler, cookie string, eps []endpoint) error {
+func inProcess(h http.Handler, cookie string, eps []endpoint, redisTime func() func() float64) error {
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -184,9 +190,10 @@ func inProcess(h http.Handler, cookie string, eps []endpoint) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Println("| endpoint | p50 ms | p99 ms | mean ms |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| endpoint | p50 ms | p99 ms | mean ms | list script in Redis, mean ms |")
+	fmt.Println("|---|---|---|---|---|")
 	for _, ep := range eps {
+		script := redisTime()
 		d := make([]time.Duration, inProc)
 		for i := range d {
 			req := httptest.NewRequest(http.MethodGet, ep.path, nil)
@@ -205,7 +212,7 @@ func inProcess(h http.Handler, cookie string, eps []endpoint) error {
 		}
 		slices.Sort(d)
 		ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-		fmt.Printf("| %s | %.2f | %.2f | %.2f |\n", ep.name, ms(d[len(d)/2]), ms(d[len(d)*99/100]), ms(sum/time.Duration(len(d))))
+		fmt.Printf("| %s | %.2f | %.2f | %.2f | %.2f |\n", ep.name, ms(d[len(d)/2]), ms(d[len(d)*99/100]), ms(sum/time.Duration(len(d))), script())
 	}
 	return nil
 }

@@ -16,9 +16,11 @@ import (
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/targets"
 	"pilmon/web"
+	"pilmon/worker"
 )
 
 // runServe starts the dashboard: the embedded Redis (or --redis), the evidence store, the target
@@ -146,10 +148,34 @@ func (x *exporter) Export(ctx context.Context, w io.Writer, target string, fps [
 	return err
 }
 
-// startInProcessWorkers runs scan workers inside serve (issue 9's worker pool once it lands).
+// startInProcessWorkers runs scan workers and the scheduler inside serve (one machine: no
+// separate pilmon worker needed); more workers on other hosts can join the same Redis.
 func startInProcessWorkers(ctx context.Context, env *cliEnv, st *findings.Store, reg *targets.Registry, ev *evidence.Store, cat *rules.Catalogue, n int) (func(), error) {
-	if n > 0 {
-		env.log.Warn("in-process workers are not available in this build; run pilmon worker", "requested", n)
+	if n == 0 {
+		return func() {}, nil
 	}
-	return func() {}, nil
+	ins, closeIns, err := buildInspectors(ctx, env, inspectorOptions{cat: cat})
+	if err != nil {
+		return nil, err
+	}
+	deps := worker.Deps{Store: st, Targets: reg, Log: env.log,
+		Runner: &pipeline.Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: st, Log: env.log}}
+	pool, err := worker.StartPool(ctx, deps, n)
+	if err != nil {
+		closeIns()
+		return nil, err
+	}
+	sched, err := worker.StartScheduler(ctx, deps, worker.SchedulerOptions{})
+	if err != nil {
+		_ = pool.Stop(context.Background())
+		closeIns()
+		return nil, err
+	}
+	return func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = sched.Stop(stopCtx)
+		_ = pool.Stop(stopCtx)
+		closeIns()
+	}, nil
 }
