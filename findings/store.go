@@ -2,6 +2,8 @@ package findings
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +26,15 @@ import (
 //	    json                  canonical JSON of the observed content, fields fingerprint … observations
 //	                          (what a scan says; replaced by the newest scan)
 //	    evidence              evidence references, the union over every scan, "\n"-separated
+//	    json_sha              hex of the first 16 bytes of SHA-256(json): a re-scan compares it
+//	                          instead of reading json back into Lua, and rewrites json only when
+//	                          it changed
 //	    state first_seen last_seen last_scan_id not_reobserved_since
 //	                          the lifecycle, owned by the store and the triage state machine
-//	    target rule severity sev_rank last_seen_ns score deadline document_no
-//	                          indexed and bookkeeping fields
+//	                          (not_reobserved_since may be absent, which means "")
+//	    last_seen_ns score deadline document_no
+//	                          bookkeeping fields (hashes written before the batched upsert also
+//	                          hold target, rule, severity and sev_rank, which nothing reads)
 //	finding:{fp}:history    list of JSON Transition, append-only (RPUSH only, never rewritten)
 //	idx:all, idx:state:{s}, idx:target:{id}, idx:rule:{id}
 //	                        sorted sets of fingerprints, score = severity rank × 1e13 + last seen
@@ -54,7 +61,8 @@ const (
 	maxContentBytes = 4 << 20 // canonical JSON of one finding's observed content
 	maxRefLen       = 256     // one evidence reference
 	maxIDLen        = 256     // target, rule and scan ids
-	maxBatch        = 1000    // commands per pipeline round trip in UpsertBatch
+	maxBatch        = 1000    // findings per pipelined round trip in UpsertBatch
+	scriptBatch     = 100     // findings per upsert script run (the server is busy ~1 ms per run)
 	maxListLimit    = 1000
 	defaultLimit    = 50
 )
@@ -137,13 +145,17 @@ type UpsertResult struct {
 	Fingerprint string
 }
 
+// preparedUpsert is one finding's share of an upsert script run: its fingerprint and its
+// upsertArgs arguments (see upsertScript).
 type preparedUpsert struct {
 	fp   string
-	keys []string
-	args []any
+	args [upsertArgs]any
 }
 
-// prepareUpsert validates f and builds the script's keys and arguments.
+// upsertArgs is the number of script arguments per finding.
+const upsertArgs = 10
+
+// prepareUpsert validates f and builds its script arguments.
 func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (preparedUpsert, error) {
 	if err := checkID("scan id", scanID); err != nil {
 		return preparedUpsert{}, err
@@ -193,24 +205,23 @@ func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (prepared
 	if len(content) > maxContentBytes {
 		return preparedUpsert{}, fmt.Errorf("finding %s: %d bytes of content, limit %d", fp, len(content), maxContentBytes)
 	}
+	digest := sha256.Sum256(content)
+	ns := strconv.FormatInt(n.LastSeen.UnixNano(), 10)
+	score := rank*1e13 + n.LastSeen.UnixMilli()
+	return preparedUpsert{fp: fp, args: [upsertArgs]any{
+		fp, f.TargetID, f.RuleID, content, hex.EncodeToString(digest[:16]), strings.Join(n.EvidenceRefs, "\n"),
+		n.FirstSeen.Format(time.RFC3339Nano), n.LastSeen.Format(time.RFC3339Nano),
+		strings.Repeat("0", max(0, 19-len(ns))) + ns, strconv.FormatInt(score, 10),
+	}}, nil
+}
+
+// creationEntry is the history entry of a finding a scan creates.
+func creationEntry(scanID string, now time.Time) (string, error) {
 	hist, err := json.Marshal(Transition{
 		At: now.UTC(), Actor: "pilmon", From: "", To: StateNew,
 		Note: fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID),
 	})
-	if err != nil {
-		return preparedUpsert{}, err
-	}
-	score := rank*1e13 + n.LastSeen.UnixMilli()
-	return preparedUpsert{
-		fp:   fp,
-		keys: []string{s.findingKey(fp), s.historyKey(fp)},
-		args: []any{
-			s.prefix, fp, f.TargetID, f.RuleID, string(f.Severity), rank, content,
-			strings.Join(n.EvidenceRefs, "\n"),
-			n.FirstSeen.Format(time.RFC3339Nano), n.LastSeen.Format(time.RFC3339Nano),
-			fmt.Sprintf("%019d", n.LastSeen.UnixNano()), strconv.FormatInt(score, 10), scanID, hist,
-		},
-	}, nil
+	return string(hist), err
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
@@ -230,20 +241,17 @@ func checkID(what, id string) error {
 // stored one) only adds its evidence references. Zero FirstSeen/LastSeen mean now; the
 // fingerprint is computed when empty and checked when given.
 func (s *Store) Upsert(ctx context.Context, f Finding, scanID string) (UpsertResult, error) {
-	p, err := s.prepareUpsert(f, scanID, s.now())
+	res, err := s.UpsertBatch(ctx, []Finding{f}, scanID)
 	if err != nil {
 		return UpsertResult{}, err
 	}
-	n, err := upsertScript.Run(ctx, s.rdb, p.keys, p.args...).Int64()
-	if err != nil {
-		return UpsertResult{}, fmt.Errorf("upsert finding %s: %w", p.fp, err)
-	}
-	return UpsertResult{Created: n == 1, Fingerprint: p.fp}, nil
+	return res[0], nil
 }
 
-// UpsertBatch upserts many findings of one scan with pipelining (one round trip per 1,000). Each
-// finding is its own atomic script run; on error the results of the findings already written are
-// returned with it. Results are in the order of fs.
+// UpsertBatch upserts many findings of one scan, each as Upsert does. Findings go to the server
+// scriptBatch at a time, each group one atomic script run, and up to maxBatch findings per
+// pipelined round trip. On error the results of the findings already written are returned with
+// it. Results are in the order of fs.
 func (s *Store) UpsertBatch(ctx context.Context, fs []Finding, scanID string) ([]UpsertResult, error) {
 	now := s.now()
 	prepared := make([]preparedUpsert, len(fs))
@@ -254,39 +262,57 @@ func (s *Store) UpsertBatch(ctx context.Context, fs []Finding, scanID string) ([
 		}
 		prepared[i] = p
 	}
+	hist, err := creationEntry(scanID, now)
+	if err != nil {
+		return nil, err
+	}
 	results := make([]UpsertResult, len(fs))
 	for start := 0; start < len(prepared); start += maxBatch {
 		end := min(start+maxBatch, len(prepared))
-		if err := s.upsertChunk(ctx, prepared, start, end, results); err != nil {
+		if err := s.upsertChunk(ctx, prepared, start, end, scanID, hist, results); err != nil {
 			return results[:start], err
 		}
 	}
 	return results, nil
 }
 
-func (s *Store) upsertChunk(ctx context.Context, prepared []preparedUpsert, start, end int, results []UpsertResult) error {
-	pending := make([]int, 0, end-start)
-	for i := start; i < end; i++ {
-		pending = append(pending, i)
+// upsertChunk writes prepared[start:end] in one pipelined round trip of script runs of up to
+// scriptBatch findings each.
+func (s *Store) upsertChunk(ctx context.Context, prepared []preparedUpsert, start, end int, scanID, hist string, results []UpsertResult) error {
+	type run struct{ from, to int }
+	var pending []run
+	for i := start; i < end; i += scriptBatch {
+		pending = append(pending, run{i, min(i+scriptBatch, end)})
 	}
+	keys := []string{s.idxKey("all")}
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(pending))
-		for j, i := range pending {
-			cmds[j] = upsertScript.EvalSha(ctx, pipe, prepared[i].keys, prepared[i].args...)
+		for j, r := range pending {
+			args := make([]any, 0, 3+upsertArgs*(r.to-r.from))
+			args = append(args, s.prefix, scanID, hist)
+			for i := r.from; i < r.to; i++ {
+				args = append(args, prepared[i].args[:]...)
+			}
+			cmds[j] = upsertScript.EvalSha(ctx, pipe, keys, args...)
 		}
 		_, _ = pipe.Exec(ctx) // errors are per command, read below
-		var retry []int
-		for j, i := range pending {
-			n, err := cmds[j].Int64()
+		var retry []run
+		for j, r := range pending {
+			created, err := cmds[j].Text()
+			if err == nil && len(created) != r.to-r.from {
+				err = fmt.Errorf("script answered %d results for %d findings", len(created), r.to-r.from)
+			}
 			if err != nil {
 				if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
-					retry = append(retry, i)
+					retry = append(retry, r)
 					continue
 				}
-				return fmt.Errorf("upsert finding %s: %w", prepared[i].fp, err)
+				return fmt.Errorf("upsert findings %s…: %w", prepared[r.from].fp, err)
 			}
-			results[i] = UpsertResult{Created: n == 1, Fingerprint: prepared[i].fp}
+			for i := r.from; i < r.to; i++ {
+				results[i] = UpsertResult{Created: created[i-r.from] == '1', Fingerprint: prepared[i].fp}
+			}
 		}
 		if len(retry) == 0 {
 			return nil

@@ -59,12 +59,16 @@ func run(n, batch, workers, benchN int) error {
 	}
 	sample, _ := findings.MarshalCanonical(fs[0])
 
-	cpu0 := serverCPU(srv)
+	srv.Client().ConfigResetStat(ctx)
+	cpu0, in0 := serverCPU(srv), netInput(srv)
 	first, err := timeUpserts(ctx, store, fs, batch, workers, "scan-1")
 	if err != nil {
 		return err
 	}
 	cpuFirst := (serverCPU(srv) - cpu0) / float64(n)
+	bytesPerUpsert := (netInput(srv) - in0) / n
+	splitFirst := commandSplit(srv, n)
+	srv.Client().ConfigResetStat(ctx)
 	// The same findings again from a later scan: the update path (evidence union, index moves).
 	for i := range fs {
 		fs[i].LastSeen = fs[i].LastSeen.Add(time.Hour)
@@ -76,6 +80,7 @@ func run(n, batch, workers, benchN int) error {
 		return err
 	}
 	cpuAgain := (serverCPU(srv) - cpu0) / float64(n)
+	splitAgain := commandSplit(srv, n)
 	counts, err := store.Counts(ctx)
 	if err != nil {
 		return err
@@ -86,23 +91,35 @@ func run(n, batch, workers, benchN int) error {
 	mem, _ := srv.Client().Info(ctx, "memory").Result()
 
 	cpu0 = serverCPU(srv)
-	ceiling, err := redisBenchmark(srv, benchN)
+	ceiling, err := redisBenchmark(srv, benchN, "eval", "return 1", "0")
 	if err != nil {
 		return err
 	}
 	cpuEval := (serverCPU(srv) - cpu0) / float64(benchN)
+	// The fairest floor: a script that does nothing but receives as many bytes as one upsert sent
+	// (measured on the server, total_net_input_bytes over the first pass), as noopArgs arguments.
+	cpu0 = serverCPU(srv)
+	floor, err := redisBenchmark(srv, benchN, noopArgs(srv, bytesPerUpsert)...)
+	if err != nil {
+		return err
+	}
+	cpuFloor := (serverCPU(srv) - cpu0) / float64(benchN)
 	fmt.Printf("redis-server %s, GOMAXPROCS %d, %d findings of ~%d bytes canonical JSON, batches of %d, %d writers\n",
 		serverVersion(srv), runtime.GOMAXPROCS(0), n, len(sample), batch, workers)
 	fmt.Printf("%-52s %12.0f /s\n", "finding upserts, new (pipelined UpsertBatch)", first)
 	fmt.Printf("%-52s %12.0f /s\n", "finding upserts, re-scan of the same findings", again)
 	fmt.Printf("%-52s %12.0f /s\n", fmt.Sprintf("redis-benchmark -n %d -P 16 eval \"return 1\" 0", benchN), ceiling)
+	fmt.Printf("%-52s %12.0f /s\n", fmt.Sprintf("redis-benchmark -P 16 evalsha no-op, %d B in %d args", bytesPerUpsert, noopArgCount), floor)
 	fmt.Printf("%-52s %11.1f %%  (goal >= 30 %%)\n", "ratio new / ceiling", 100*first/ceiling)
 	fmt.Printf("%-52s %11.1f %%\n", "ratio re-scan / ceiling", 100*again/ceiling)
+	fmt.Printf("%-52s %11.1f %%\n", "ratio new / no-op with the same bytes", 100*first/floor)
 	fmt.Printf("%-52s %12s\n", "redis used_memory", infoField(mem, "used_memory_human"))
 	// Wall-clock rates depend on what else the machine runs (here the Go writers share the cores
 	// with the server); the server's own CPU time per operation does not.
-	fmt.Printf("server CPU per operation: upsert new %.1f µs, re-scan %.1f µs, eval \"return 1\" %.2f µs\n",
-		cpuFirst*1e6, cpuAgain*1e6, cpuEval*1e6)
+	fmt.Printf("server CPU per operation: upsert new %.1f µs, re-scan %.1f µs, eval \"return 1\" %.2f µs, no-op with the same bytes %.2f µs\n",
+		cpuFirst*1e6, cpuAgain*1e6, cpuEval*1e6, cpuFloor*1e6)
+	fmt.Printf("commandstats µs per upsert, new:     %s\n", splitFirst)
+	fmt.Printf("commandstats µs per upsert, re-scan: %s\n", splitAgain)
 	fmt.Printf("%-52s %11.1f %%\n", "CPU-bound ratio new (eval CPU / upsert CPU)", 100*cpuEval/cpuFirst)
 	fmt.Printf("%-52s %11.1f %%\n", "CPU-bound ratio re-scan", 100*cpuEval/cpuAgain)
 	return nil
@@ -139,14 +156,34 @@ func timeUpserts(ctx context.Context, store *findings.Store, fs []findings.Findi
 	return float64(len(fs)) / elapsed.Seconds(), nil
 }
 
-// redisBenchmark runs redis-benchmark against the server and returns its requests per second.
-func redisBenchmark(srv *findings.RedisServer, n int) (float64, error) {
+// noopArgCount is how many arguments the no-op baseline spreads an upsert's bytes over (an upsert
+// sends about ten per finding).
+const noopArgCount = 10
+
+// noopArgs is the redis-benchmark command line of an EVALSHA of "return 1" whose request is about
+// size bytes long, like one upsert's.
+func noopArgs(srv *findings.RedisServer, size int) []string {
+	sha, _ := srv.Client().ScriptLoad(context.Background(), "return 1").Result()
+	args := []string{"evalsha", sha, "0"}
+	// RESP framing: *N\r\n, then $len\r\n…\r\n per argument (about 9 bytes each).
+	framing := 4 + 9*3 + len("evalsha") + len(sha) + 1
+	per := max(1, (size-framing)/noopArgCount-9)
+	for i := range noopArgCount {
+		args = append(args, strings.Repeat(string(rune('a'+i)), per))
+	}
+	return args
+}
+
+// redisBenchmark runs redis-benchmark with the given command against the server and returns its
+// requests per second.
+func redisBenchmark(srv *findings.RedisServer, n int, command ...string) (float64, error) {
 	bin, err := exec.LookPath("redis-benchmark")
 	if err != nil {
 		return 0, fmt.Errorf("redis-benchmark not in PATH (Debian: apt-get install redis-tools): %w", err)
 	}
-	cmd := exec.Command(bin, "-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port()), "-a", srv.Password(),
-		"-n", strconv.Itoa(n), "-P", "16", "--csv", "eval", "return 1", "0")
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(srv.Port()), "-a", srv.Password(),
+		"-n", strconv.Itoa(n), "-P", "16", "--csv"}
+	cmd := exec.Command(bin, append(args, command...)...)
 	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("redis-benchmark: %w", err)
@@ -164,6 +201,41 @@ func serverCPU(srv *findings.RedisServer) float64 {
 	u, _ := strconv.ParseFloat(infoField(info, "used_cpu_user_main_thread"), 64)
 	s, _ := strconv.ParseFloat(infoField(info, "used_cpu_sys_main_thread"), 64)
 	return u + s
+}
+
+// commandSplit is the server time per upsert by command (INFO commandstats since the last
+// CONFIG RESETSTAT): the script call (evalsha, which includes the commands it runs) and the
+// commands inside it, calls per upsert in brackets.
+func commandSplit(srv *findings.RedisServer, n int) string {
+	info, _ := srv.Client().Info(context.Background(), "commandstats").Result()
+	var parts []string
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd || name == "info" || name == "config|resetstat" || name == "ping" {
+			continue
+		}
+		var calls, usec float64
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			f, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "calls":
+				calls = f
+			case "usec":
+				usec = f
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f (%.2f)", name, usec/float64(n), calls/float64(n)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// netInput is the number of bytes the server has read from clients.
+func netInput(srv *findings.RedisServer) int {
+	info, _ := srv.Client().Info(context.Background(), "stats").Result()
+	n, _ := strconv.Atoi(infoField(info, "total_net_input_bytes"))
+	return n
 }
 
 func serverVersion(srv *findings.RedisServer) string {
