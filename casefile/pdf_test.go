@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,8 +154,8 @@ func TestPDFEnglish(t *testing.T) {
 func TestPDFVolumes(t *testing.T) {
 	pdftotext := needTool(t, "pdftotext", "poppler-utils")
 	b := newBrowser(t)
-	defer func(v, a int) { volumeSize, inlineArticleLimit = v, a }(volumeSize, inlineArticleLimit)
-	volumeSize, inlineArticleLimit = 2, 1
+	defer func(v, e, a int) { volumeSize, evidenceVolumeSize, inlineArticleLimit = v, e, a }(volumeSize, evidenceVolumeSize, inlineArticleLimit)
+	volumeSize, evidenceVolumeSize, inlineArticleLimit = 3, 3, 1
 	fx := newFixture(t)
 	d := fx.deps(false)
 	d.Browser = b
@@ -171,14 +172,27 @@ func TestPDFVolumes(t *testing.T) {
 		}
 		return spaces.ReplaceAllString(string(out), "")
 	}
-	v1, v2 := text("report-01.pdf"), text("report-02.pdf")
-	if !strings.Contains(v1, "第1册，共2册") || !strings.Contains(v2, "第2册，共2册") {
-		t.Error("volume labels missing")
+	// Volume 1: summary and history; 2: the three findings; 3 and 4: the four artifacts.
+	v1, v2, v3, v4 := text("report-01.pdf"), text("report-02.pdf"), text("report-03.pdf"), text("report-04.pdf")
+	for i, v := range []string{v1, v2, v3, v4} {
+		if !strings.Contains(v, fmt.Sprintf("第%d册，共4册", i+1)) {
+			t.Errorf("volume %d has no volume label", i+1)
+		}
 	}
-	if !strings.Contains(v1, "五、法律依据条文") || !strings.Contains(v1, "条文见第五部分") || strings.Contains(v2, "五、法律依据条文") {
-		t.Error("article appendix belongs in volume 1 only")
+	if !strings.Contains(v1, "五、法律依据条文") || !strings.Contains(v2, "条文见第五部分") || strings.Contains(v2, "五、法律依据条文") {
+		t.Error("the cited provisions belong in volume 1 only")
 	}
-	if !strings.Contains(v2, spaces.ReplaceAllString(fx.titles[2], "")) && !strings.Contains(v2, spaces.ReplaceAllString(fx.titles[0], "")) {
-		t.Error("volume 2 lacks its finding")
+	if !strings.Contains(v1, "一、发现概要") || strings.Contains(v1, "二、发现详情") {
+		t.Error("volume 1 should hold the summary and no finding sections")
+	}
+	for _, title := range fx.titles {
+		if !strings.Contains(v2, spaces.ReplaceAllString(title, "")) {
+			t.Errorf("rule title %s missing from the findings volume", title)
+		}
+	}
+	for _, h := range fx.refs {
+		if !strings.Contains(v3+v4, h) {
+			t.Errorf("evidence volumes lack %s", h)
+		}
 	}
 }

@@ -29,7 +29,8 @@ var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.F
 
 // Volumes keep each PDF (and the memory printing it takes) bounded; variables so tests can shrink them.
 var (
-	volumeSize         = 500
+	volumeSize         = 250
+	evidenceVolumeSize = 1000
 	inlineArticleLimit = 200
 )
 
@@ -60,8 +61,8 @@ type reportData struct {
 	Findings []findingView
 	All      []findingView
 	Evidence []evidenceView
-	// A large export is printed in volumes of volumeSize findings; the first (Main) also holds the
-	// summary, the chain of custody, the evidence list and the cited provisions.
+	// A large export is printed in volumes (writeReports); Main is the one with the summary,
+	// the history and the cited provisions; Custody is this volume's part of the evidence list.
 	Volume, Volumes, FirstNo, LastNo int
 	Main                             bool
 	VolumeLabel                      string
@@ -412,9 +413,9 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, 
 		template.HTMLEscapeString(d.L.PageBefore) + `<span class="pageNumber"></span>` + template.HTMLEscapeString(d.L.PageOf) +
 		`<span class="totalPages"></span>` + template.HTMLEscapeString(d.L.PageAfter) + `</div>`
 	// Chromium lays out every table row; allow for the biggest volume on a slow, busy machine.
-	rows := 3 * len(d.Findings)
+	rows := 3*len(d.Findings) + 4*len(d.Custody)
 	if d.Main {
-		rows += len(d.All) + 4*len(d.Evidence)
+		rows += 2 * len(d.All)
 	}
 	timeout := 2*time.Minute + time.Duration(rows)*100*time.Millisecond
 	pdf, err := b.PrintPDF(ctx, html, browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout})
@@ -424,21 +425,42 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, 
 	return pdf, nil
 }
 
-// writeReports prints the report, in volumes of volumeSize findings when the export is larger, and
-// writes each PDF into the bundle as soon as it is printed, so that only one is ever in memory.
+// writeReports prints the report and writes each PDF into the bundle as soon as it is printed, so
+// that only one is ever in memory. A small export is one report.pdf. A larger one is printed in
+// volumes report-NN.pdf: the first holds the cover, summary, history, verification and cited
+// provisions, then come the findings volumeSize at a time and the evidence list
+// evidenceVolumeSize artifacts at a time.
 func (j *job) writeReports(ctx context.Context, zw *zip.Writer, b *browser.Browser, rep *reportData) error {
-	n := len(rep.All)
-	vols := max(1, (n+volumeSize-1)/volumeSize)
-	for v := range vols {
+	type volume struct {
+		main            bool
+		findings        []findingView
+		custody         []custodyGroup
+		firstNo, lastNo int
+		content         string
+	}
+	var vols []volume
+	if len(rep.All) <= volumeSize && len(rep.Custody) <= evidenceVolumeSize {
+		vols = []volume{{main: true, findings: rep.All, custody: rep.Custody, firstNo: 1, lastNo: len(rep.All)}}
+	} else {
+		vols = append(vols, volume{main: true, content: rep.L.VolMain})
+		for lo := 0; lo < len(rep.All); lo += volumeSize {
+			hi := min(len(rep.All), lo+volumeSize)
+			vols = append(vols, volume{findings: rep.All[lo:hi], firstNo: lo + 1, lastNo: hi,
+				content: fmt.Sprintf(rep.L.VolFindings, lo+1, hi)})
+		}
+		for lo := 0; lo < len(rep.Custody); lo += evidenceVolumeSize {
+			hi := min(len(rep.Custody), lo+evidenceVolumeSize)
+			vols = append(vols, volume{custody: rep.Custody[lo:hi], content: fmt.Sprintf(rep.L.VolEvidence, lo+1, hi)})
+		}
+	}
+	for i, v := range vols {
 		vd := *rep
-		lo, hi := v*volumeSize, min(n, (v+1)*volumeSize)
-		vd.Findings = rep.All[lo:hi]
-		vd.Volume, vd.Volumes, vd.Main = v+1, vols, v == 0
-		vd.FirstNo, vd.LastNo = lo+1, hi
+		vd.Findings, vd.Custody, vd.Main, vd.FirstNo, vd.LastNo = v.findings, v.custody, v.main, v.firstNo, v.lastNo
+		vd.Volume, vd.Volumes = i+1, len(vols)
 		name := ReportName
-		if vols > 1 {
-			name = fmt.Sprintf("report-%02d.pdf", v+1)
-			vd.VolumeLabel = fmt.Sprintf(rep.L.VolumeFmt, v+1, vols, lo+1, hi)
+		if len(vols) > 1 {
+			name = fmt.Sprintf("report-%02d.pdf", i+1)
+			vd.VolumeLabel = fmt.Sprintf(rep.L.VolumeFmt, i+1, len(vols), v.content)
 		}
 		pdf, err := renderPDF(ctx, b, &vd)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/redis/go-redis/v9"
 
@@ -58,6 +59,11 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if who == "" {
 		who = osUser()
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Evidence streams and each report volume is dropped once written; a soft limit makes the
+		// collector return that garbage promptly instead of letting the heap double between cycles.
+		debug.SetMemoryLimit(160 << 20)
 	}
 	key, err := casefile.LoadOrCreateKey(c.dataDir)
 	if err != nil {
