@@ -3,10 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -18,42 +15,21 @@ import (
 
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/internal/testredis"
 	"pilmon/rules"
+	"pilmon/samplegen"
 	"pilmon/scanner"
 )
 
-var testRedis *findings.RedisServer
-
-func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		fmt.Fprintln(os.Stderr, "pipeline tests need a real redis-server (apt-get install redis-server)")
-		os.Exit(1)
-	}
-	dir, err := os.MkdirTemp("", "pilmon-pipeline-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	testRedis, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start redis-server:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = testRedis.Stop(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testredis.Main(m, "pipeline") }
 
 var seq atomic.Int64
 
 // policyText leaves out the retention period and account deletion; fullerPolicy only the
 // retention period (the operator rectified half of it).
 var (
-	policyText   = genPolicy(1<<8 | 1<<11)
-	fullerPolicy = genPolicy(1 << 8)
+	policyText   = samplegen.PolicyText(1<<8 | 1<<11)
+	fullerPolicy = samplegen.PolicyText(1 << 8)
 )
 
 func newRunner(t *testing.T) (*Runner, string) { return newRunnerB(t) }
@@ -74,7 +50,7 @@ func newRunnerB(t testing.TB) (*Runner, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	store := findings.NewStore(testRedis.Client(), fmt.Sprintf("pt%d:", seq.Add(1)))
+	store := findings.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1)))
 	return &Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: store, Worker: "test-worker"}, dir
 }
 
@@ -269,7 +245,7 @@ func TestDiff(t *testing.T) {
 
 func TestHistoryTrim(t *testing.T) {
 	ctx := context.Background()
-	h := NewHistory(findings.NewStore(testRedis.Client(), fmt.Sprintf("pt%d:", seq.Add(1))))
+	h := NewHistory(findings.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1))))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range MaxHistory + 5 {
 		if _, err := h.Save(ctx, ScanRecord{ID: fmt.Sprintf("s%05d", i), TargetID: "t", StartedAt: t0.Add(time.Duration(i) * time.Minute)}); err != nil {

@@ -4,45 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"pilmon/findings"
+	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
 
-var testRedis *findings.RedisServer
-
-func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		fmt.Fprintln(os.Stderr, "targets tests need a real redis-server (apt-get install redis-server)")
-		os.Exit(1)
-	}
-	dir, err := os.MkdirTemp("", "pilmon-targets-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	testRedis, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start redis-server:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = testRedis.Stop(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testredis.Main(m, "targets") }
 
 var seq atomic.Int64
 
@@ -70,7 +44,7 @@ func newRegistry(t *testing.T) (*Registry, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(testRedis.Client(), fmt.Sprintf("tt%d:", seq.Add(1)), Options{ImportRoot: root, Catalogue: cat}), root
+	return New(testredis.Server().Client(), fmt.Sprintf("tt%d:", seq.Add(1)), Options{ImportRoot: root, Catalogue: cat}), root
 }
 
 func goodTarget() scanner.Target {
@@ -170,7 +144,7 @@ func TestValidateRefuses(t *testing.T) {
 		t.Errorf("symlink inside the import folder refused: %v", err)
 	}
 	// Without an import folder every local source is refused, URLs are not.
-	noRoot := New(testRedis.Client(), "x:", Options{})
+	noRoot := New(testredis.Server().Client(), "x:", Options{})
 	if _, err := noRoot.Validate(goodTarget()); err == nil || !strings.Contains(err.Error(), "import folder") {
 		t.Errorf("no import root: %v", err)
 	}

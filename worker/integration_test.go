@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/samplegen"
 	"slices"
 	"sort"
 	"strings"
@@ -189,7 +190,7 @@ func (s *system) importTargets(t *testing.T, n int, schedule string) []scanner.T
 	for i := range n {
 		id := fmt.Sprintf("app-%03d", i)
 		omit := uint32(1<<(8+i%8)) | uint32(1<<(9+(i/8)%7))
-		if err := os.WriteFile(filepath.Join(s.root, id+".txt"), []byte(genPolicy(omit)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.root, id+".txt"), []byte(samplegen.PolicyText(omit)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&yml, "  - id: %s\n    kind: app\n    name: 示例应用%d\n    category: ride_hailing\n    sources: [{kind: policy_file, locator: %s.txt}]\n", id, i, id)

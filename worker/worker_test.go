@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,38 +18,17 @@ import (
 
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/internal/testredis"
 	"pilmon/pipeline"
 	"pilmon/rules"
+	"pilmon/samplegen"
 	"pilmon/scanner"
 	"pilmon/targets"
 )
 
-var testRedis *findings.RedisServer
-
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		fmt.Fprintln(os.Stderr, "worker tests need a real redis-server (apt-get install redis-server)")
-		os.Exit(1)
-	}
-	dir, err := os.MkdirTemp("", "pilmon-worker-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	testRedis, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: quiet})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start redis-server:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = testRedis.Stop(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testredis.Main(m, "worker") }
 
 var seq atomic.Int64
 
@@ -95,7 +73,7 @@ func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
 // addPolicyTarget writes a generated policy into the import folder and registers a target for it.
 func (e *env) addPolicyTarget(t *testing.T, id string, omit uint32, schedule string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(e.root, id+".txt"), []byte(genPolicy(omit)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.root, id+".txt"), []byte(samplegen.PolicyText(omit)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.deps.Targets.Put(context.Background(), scanner.Target{ID: id, Kind: scanner.TargetApp, Name: id,
@@ -129,7 +107,7 @@ func (e *env) jobsLeft(t *testing.T) int64 {
 
 func TestPoolRunsEveryJobOnce(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, testRedis.Client())
+	e := newEnv(t, testredis.Server().Client())
 	for i := range 5 {
 		e.addPolicyTarget(t, fmt.Sprintf("app-%d", i), 1<<(8+i), "")
 	}
@@ -188,7 +166,7 @@ func TestPoolRunsEveryJobOnce(t *testing.T) {
 
 func TestStaleJobTakenOverAndSlowJobKept(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, testRedis.Client())
+	e := newEnv(t, testredis.Server().Client())
 	// Margins of 3 on a loaded 2-core machine: heartbeats every ClaimAfter/3.
 	e.deps.ClaimAfter = time.Second
 	e.addPolicyTarget(t, "app-1", 0, "")
@@ -263,7 +241,7 @@ func (badAssessor) Assess(t scanner.Target, _ string, _ []scanner.Observation, _
 
 func TestFailingJobDeadLetteredAfterAttempts(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, testRedis.Client())
+	e := newEnv(t, testredis.Server().Client())
 	e.addPolicyTarget(t, "app-1", 0, "")
 	e.deps.Runner.Assessor = badAssessor{}
 	e.deps.Attempts = 3
@@ -289,7 +267,7 @@ func TestFailingJobDeadLetteredAfterAttempts(t *testing.T) {
 
 func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, testRedis.Client())
+	e := newEnv(t, testredis.Server().Client())
 	e.addPolicyTarget(t, "app-1", 0, "* * * * * *")
 	e.addPolicyTarget(t, "app-2", 0, "@every 2s")
 	e.addPolicyTarget(t, "manual", 0, "")

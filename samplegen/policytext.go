@@ -1,11 +1,11 @@
-package pipeline
+package samplegen
 
 import "strings"
 
-// policyParts are sentences that each satisfy one mandated element of a privacy policy, keyed by
-// element id (policies/patterns.yaml); genPolicy leaves some out so the assessor has something
+// PolicyParts are sentences that each satisfy one mandated element of a privacy policy, keyed by
+// element id (policies/patterns.yaml); PolicyText leaves some out so the assessor has something
 // to find.
-var policyParts = []struct{ id, text string }{
+var PolicyParts = []struct{ ID, Text string }{
 	{"operator_identity", "本应用的运营者为北京示例科技有限公司（以下简称“我们”）。"},
 	{"contact", "如您有任何疑问，请发送邮件至privacy@example.cn与我们联系，客服电话：400-123-4567。"},
 	{"effective_date", "更新日期：2025年5月1日。本政策自2025年5月1日起生效。"},
@@ -27,19 +27,21 @@ var policyParts = []struct{ id, text string }{
 	{"separate_consent", "在收集您的精确位置信息前，我们将单独征得您的同意。"},
 }
 
-// filler makes the text long enough to be taken for a policy (the classifier wants 500+ characters).
-const filler = "我们非常重视您的个人信息和隐私保护，将按照法律法规的要求，采取相应的安全保护措施，尽力保护您的个人信息安全可控。请您在使用我们的产品或服务前，仔细阅读并充分理解本政策的全部内容，在确认充分理解并同意后再开始使用。"
+// policyFiller makes the text long enough to be taken for a policy (the classifier wants 500+
+// characters).
+const policyFiller = "我们非常重视您的个人信息和隐私保护，将按照法律法规的要求，采取相应的安全保护措施，尽力保护您的个人信息安全可控。请您在使用我们的产品或服务前，仔细阅读并充分理解本政策的全部内容，在确认充分理解并同意后再开始使用。"
 
-// genPolicy returns a privacy policy holding every part whose bit in omit is clear.
-func genPolicy(omit uint32) string {
+// PolicyText returns a plain-text privacy policy holding every part of PolicyParts whose bit in
+// omit is clear (bit i leaves out PolicyParts[i]).
+func PolicyText(omit uint32) string {
 	var b strings.Builder
 	b.WriteString("示例出行隐私政策\n\n")
-	b.WriteString(filler + "\n\n" + filler + "\n\n")
-	for i, p := range policyParts {
+	b.WriteString(policyFiller + "\n\n" + policyFiller + "\n\n")
+	for i, p := range PolicyParts {
 		if omit&(1<<i) != 0 {
 			continue
 		}
-		b.WriteString(p.text)
+		b.WriteString(p.Text)
 		b.WriteString("\n\n")
 	}
 	return b.String()
