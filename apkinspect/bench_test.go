@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"testing"
 
 	"pilmon/apkinspect/dex"
@@ -18,7 +19,7 @@ import (
 
 // largestCorpusAPK returns the corpus APK with the most dex bytes and its dex files.
 func largestCorpusAPK(b *testing.B) (string, map[string][]byte) {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	files, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "*.apk"))
 	best, bestN := "", 0
 	var bestDex map[string][]byte
 	for _, f := range files {
@@ -130,7 +131,7 @@ func (hashOnlySink) Put(r io.Reader, _ evidence.Meta) (evidence.Ref, error) {
 
 // BenchmarkInspectCorpus inspects every corpus APK once per iteration.
 func BenchmarkInspectCorpus(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	files, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "*.apk"))
 	if len(files) == 0 {
 		b.Skip("shared corpus (../shared/corpus/apks) absent")
 	}

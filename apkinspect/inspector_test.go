@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"slices"
 	"strings"
 	"sync"
@@ -414,26 +415,9 @@ func TestHostileInputs(t *testing.T) {
 	}
 }
 
-func sharedDir() string {
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		p := filepath.Dir(dir)
-		if p == dir {
-			return ""
-		}
-		dir = p
-	}
-}
-
 // TestCorpus inspects every shared corpus APK: never failed when aapt reads it, SDKs logged.
 func TestCorpus(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	files, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "*.apk"))
 	if len(files) == 0 {
 		t.Skip("shared corpus (../shared/corpus/apks) absent")
 	}

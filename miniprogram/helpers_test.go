@@ -7,36 +7,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"sync"
 	"testing"
 
 	"pilmon/evidence"
 )
 
-// sharedDir locates ../shared beside the module root, or $PILMON_SHARED.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), "shared")
-		}
-		if filepath.Dir(d) == d {
-			return ""
-		}
-	}
-}
-
 // corpusDir returns ../shared/corpus/miniprograms/<sub> or skips the test.
 func corpusDir(t testing.TB, sub string) string {
 	t.Helper()
-	s := sharedDir(t)
+	s := corpus.SharedDir()
 	p := filepath.Join(s, "corpus", "miniprograms", sub)
 	if s == "" {
 		t.Skip("shared corpus not found (set PILMON_SHARED)")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"sort"
 	"strings"
 	"testing"
@@ -112,7 +113,7 @@ func isElement(id string) bool {
 // element (go test -run TestAccuracy -v ./policies). Mismatches are listed with -v.
 func TestAccuracy(t *testing.T) {
 	lf := loadLabels(t)
-	root := filepath.Join(sharedDir(t), "corpus", "policies")
+	root := filepath.Join(corpus.SharedDir(), "corpus", "policies")
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("policies: corpus %s absent", root)
 	}

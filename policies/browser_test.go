@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"pilmon/internal/corpus"
 	"strings"
 	"testing"
 
@@ -94,7 +95,7 @@ func BenchmarkAnalyzeCorpus(b *testing.B) {
 	var docs [][]byte
 	var names []string
 	for _, lang := range []string{"zh", "en"} {
-		dir := sharedDir(b) + "/corpus/policies/" + lang
+		dir := corpus.SharedDir() + "/corpus/policies/" + lang
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			d, err := os.ReadFile(dir + "/" + e.Name())

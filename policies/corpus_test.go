@@ -4,34 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"sort"
 	"strings"
 	"testing"
 
 	"pilmon/rules"
 )
-
-// sharedDir finds ../shared beside the module root, or $PILMON_SHARED.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skip("policies: no working directory")
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("policies: module root not found")
-		}
-		dir = parent
-	}
-}
 
 func catalogue(t testing.TB) *rules.Catalogue {
 	t.Helper()
@@ -46,7 +25,7 @@ var _ Catalogue = (*rules.Catalogue)(nil)
 
 func TestCorpus(t *testing.T) {
 	cat := catalogue(t)
-	root := filepath.Join(sharedDir(t), "corpus", "policies")
+	root := filepath.Join(corpus.SharedDir(), "corpus", "policies")
 	for _, lang := range []string{"zh", "en"} {
 		files, _ := filepath.Glob(filepath.Join(root, lang, "*"))
 		if len(files) == 0 {

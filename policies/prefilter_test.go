@@ -3,6 +3,7 @@ package policies
 import (
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"reflect"
 	"sort"
 	"strings"
@@ -56,7 +57,7 @@ func TestPrefilterNeverHidesAMatch(t *testing.T) {
 			sentences = append(sentences, ep.negative[lang]...)
 		}
 	}
-	root := filepath.Join(sharedDir(t), "corpus", "policies")
+	root := filepath.Join(corpus.SharedDir(), "corpus", "policies")
 	files, _ := filepath.Glob(filepath.Join(root, "*", "*"))
 	n := 0
 	for _, f := range files {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -235,28 +236,8 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// sharedDir finds ../shared beside the module root, or $PILMON_SHARED.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), "shared")
-		}
-		if filepath.Dir(d) == d {
-			return ""
-		}
-	}
-}
-
 func TestImportExodusCorpus(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "corpus", "trackers", "exodus_trackers_api.json")
+	path := filepath.Join(corpus.SharedDir(), "corpus", "trackers", "exodus_trackers_api.json")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("Exodus corpus file not available (%v); set PILMON_SHARED to the shared folder", err)

@@ -3,6 +3,7 @@ package traffic
 import (
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"regexp"
 	"testing"
 
@@ -22,32 +23,9 @@ func newTestAnalyzer(t testing.TB, opts Options) *Analyzer {
 	return NewAnalyzer(testCatalogue(t), opts)
 }
 
-// sharedDir finds ../shared beside the module root, or $PILMON_SHARED; "" when absent.
-func sharedDir() string {
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			s := filepath.Join(filepath.Dir(d), "shared")
-			if st, err := os.Stat(s); err == nil && st.IsDir() {
-				return s
-			}
-			return ""
-		}
-		if filepath.Dir(d) == d {
-			return ""
-		}
-	}
-}
-
 // corpusHARs lists the shared corpus HAR files (none when the corpus is absent).
 func corpusHARs(t testing.TB) []string {
-	s := sharedDir()
+	s := corpus.SharedDir()
 	if s == "" {
 		return nil
 	}

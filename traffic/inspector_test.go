@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"sort"
 	"strings"
 	"testing"
@@ -197,7 +198,7 @@ func TestCorpusHARs(t *testing.T) {
 		t.Skip("shared corpus not found (../shared/corpus/har beside the module root, or $PILMON_SHARED)")
 	}
 	var xray *XRayList
-	if l, err := LoadXRay(filepath.Join(sharedDir(), "corpus", "trackers", "xray_company_domains.json")); err == nil {
+	if l, err := LoadXRay(filepath.Join(corpus.SharedDir(), "corpus", "trackers", "xray_company_domains.json")); err == nil {
 		xray = l
 	}
 	for _, f := range files {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"regexp"
 	"sort"
 	"strconv"
@@ -19,23 +20,6 @@ import (
 )
 
 const androguardExamples = "/usr/share/doc/androguard/examples"
-
-func sharedDir() string {
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		p := filepath.Dir(dir)
-		if p == dir {
-			return ""
-		}
-		dir = p
-	}
-}
 
 // assemble builds testdata/smali into a dex file with Debian's smali, once per test binary.
 func assemble(t testing.TB) string {
@@ -230,7 +214,7 @@ func TestRealDexAgainstDexdump(t *testing.T) {
 		}
 		return nil
 	})
-	apks, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	apks, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "*.apk"))
 	tmp := t.TempDir()
 	for _, a := range apks {
 		zr, err := zip.OpenReader(a)

@@ -7,28 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 )
-
-func sharedDir() string {
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		p := filepath.Dir(dir)
-		if p == dir {
-			return ""
-		}
-		dir = p
-	}
-}
 
 const androguardExamples = "/usr/share/doc/androguard/examples"
 
@@ -100,7 +84,7 @@ func TestOracleAapt(t *testing.T) {
 	if _, err := exec.LookPath("aapt"); err != nil {
 		t.Skip("aapt not installed (Debian package aapt)")
 	}
-	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	files, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "*.apk"))
 	more, _ := filepath.Glob(filepath.Join(androguardExamples, "*", "*.apk"))
 	sort.Strings(more)
 	if len(more) > 60 {
@@ -150,7 +134,7 @@ func TestOracleAapt(t *testing.T) {
 
 // TestCorpusDetails checks facts aapt does not print in the same form.
 func TestCorpusDetails(t *testing.T) {
-	p := filepath.Join(sharedDir(), "corpus", "apks", "jpush_jbox_app-release.apk")
+	p := filepath.Join(corpus.SharedDir(), "corpus", "apks", "jpush_jbox_app-release.apk")
 	axml, arsc, ok := readAPK(t, p)
 	if !ok {
 		t.Skip("shared corpus (../shared/corpus/apks) absent")
@@ -177,7 +161,7 @@ func TestCorpusDetails(t *testing.T) {
 }
 
 func TestShortNames(t *testing.T) {
-	p := filepath.Join(sharedDir(), "corpus", "apks", "unusual_AndroidManifest_ShortName.apk")
+	p := filepath.Join(corpus.SharedDir(), "corpus", "apks", "unusual_AndroidManifest_ShortName.apk")
 	axml, arsc, ok := readAPK(t, p)
 	if !ok {
 		t.Skip("shared corpus (../shared/corpus/apks) absent")
@@ -207,7 +191,7 @@ func TestHostile(t *testing.T) {
 			t.Errorf("%s: error does not name the file: %v", filepath.Base(f), err)
 		}
 	}
-	axml, _, ok := readAPK(t, filepath.Join(sharedDir(), "corpus", "apks", "umeng_demo_yichou.apk"))
+	axml, _, ok := readAPK(t, filepath.Join(corpus.SharedDir(), "corpus", "apks", "umeng_demo_yichou.apk"))
 	if !ok {
 		return
 	}
@@ -243,7 +227,7 @@ func TestHugeStringPool(t *testing.T) {
 
 func FuzzManifest(f *testing.F) {
 	for _, name := range []string{"umeng_demo_yichou.apk", "jpush_jbox_app-release.apk", "unusual_compact-entry.apk"} {
-		if axml, arsc, ok := readAPK(f, filepath.Join(sharedDir(), "corpus", "apks", name)); ok {
+		if axml, arsc, ok := readAPK(f, filepath.Join(corpus.SharedDir(), "corpus", "apks", name)); ok {
 			f.Add(axml, []byte(nil))
 			if len(arsc) < 64<<10 {
 				f.Add(axml, arsc)

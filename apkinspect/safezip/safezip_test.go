@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"strings"
 	"testing"
 )
@@ -181,26 +182,8 @@ func TestTruncatedAndTooLarge(t *testing.T) {
 	}
 }
 
-// sharedDir finds ../shared next to the module root, or $PILMON_SHARED.
-func sharedDir(t testing.TB) string {
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		p := filepath.Dir(dir)
-		if p == dir {
-			return ""
-		}
-		dir = p
-	}
-}
-
 func TestCorpusMalformed(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(t), "corpus", "apks", "malformed_*.apk"))
+	files, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "malformed_*.apk"))
 	if len(files) == 0 {
 		t.Skip("shared corpus (../shared/corpus/apks) absent")
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/internal/corpus"
 	"regexp"
 	"sort"
 	"strings"
@@ -162,28 +163,11 @@ func TestSignedByApksigner(t *testing.T) {
 	}
 }
 
-func sharedDir() string {
-	if d := os.Getenv("PILMON_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		p := filepath.Dir(dir)
-		if p == dir {
-			return ""
-		}
-		dir = p
-	}
-}
-
 func TestCorpusAgainstApksigner(t *testing.T) {
 	if _, err := exec.LookPath("apksigner"); err != nil {
 		t.Skip("apksigner not installed (Debian package apksigner)")
 	}
-	files, _ := filepath.Glob(filepath.Join(sharedDir(), "corpus", "apks", "*.apk"))
+	files, _ := filepath.Glob(filepath.Join(corpus.SharedDir(), "corpus", "apks", "*.apk"))
 	if len(files) == 0 {
 		t.Skip("shared corpus (../shared/corpus/apks) absent")
 	}
