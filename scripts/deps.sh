@@ -6,7 +6,7 @@
 #   test: what the test suite uses as real servers and as oracles
 set -euo pipefail
 mode=${1:-demo}
-demo_pkgs=(redis-server chromium fonts-noto-cjk aapt android-framework-res smali zipalign apksigner)
+demo_pkgs=(redis-server chromium fonts-noto-cjk aapt android-framework-res libsmali-java zipalign apksigner)
 test_pkgs=("${demo_pkgs[@]}" dexdump openssl poppler-utils androguard)
 case "$mode" in
   demo) want=("${demo_pkgs[@]}") ;;
