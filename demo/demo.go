@@ -27,18 +27,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"pilmon/apkinspect"
-	"pilmon/browser"
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/findings"
-	"pilmon/miniprogram"
 	"pilmon/pipeline"
-	"pilmon/policies"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/targets"
-	"pilmon/traffic"
 	"pilmon/web"
 	"pilmon/worker"
 )
@@ -64,18 +59,18 @@ type Config struct {
 
 // Demo is a running demo.
 type Demo struct {
-	cfg   Config
-	tool  string
-	site  *site
-	store *findings.Store
-	reg   *targets.Registry
-	ev    *evidence.Store
-	web   *web.Server
-	http  *http.Server
-	ln    net.Listener
-	br    *browser.Browser
-	pool  *worker.Pool
-	sched *worker.Scheduler
+	cfg          Config
+	tool         string
+	site         *site
+	store        *findings.Store
+	reg          *targets.Registry
+	ev           *evidence.Store
+	web          *web.Server
+	http         *http.Server
+	ln           net.Listener
+	closeBrowser func() error
+	pool         *worker.Pool
+	sched        *worker.Scheduler
 
 	cancel context.CancelFunc
 	served chan struct{}
@@ -204,26 +199,17 @@ func (d *Demo) startDashboard(ctx, runCtx context.Context, importRoot string) er
 	return nil
 }
 
-// inspectors are pipeline.DefaultInspectors' with the traffic inspector's live capture configured
-// too: the demo's H5 pages live on loopback under made-up domains, which the SSRF guard lets
-// through here only.
+// inspectors are pipeline.DefaultInspectors with the SSRF guard letting the demo's loopback site
+// through (here only) and its made-up domains mapped to it.
 func (d *Demo) inspectors() ([]scanner.Inspector, error) {
-	allow := []string{"127.0.0.0/8"}
-	rules := d.site.HostResolverRules()
-	br, err := browser.New(browser.Options{Allow: allow, HostResolverRules: rules, SharedProcess: true})
+	ins, closeBrowser, err := pipeline.DefaultInspectors(d.cfg.Catalogue, pipeline.InspectorOptions{
+		Tool: d.tool, BrowserAllow: []string{"127.0.0.0/8"}, HostResolverRules: d.site.HostResolverRules(),
+		CaptureIdleQuiet: 500 * time.Millisecond, BrowserPages: 2})
 	if err != nil {
 		return nil, err
 	}
-	d.br = br
-	cat := d.cfg.Catalogue
-	ins := []scanner.Inspector{
-		apkinspect.New(cat, apkinspect.Options{Tool: d.tool}),
-		miniprogram.New(cat, miniprogram.Options{Tool: d.tool}),
-		policies.New(cat, br, policies.Options{Tool: d.tool}),
-		traffic.New(cat, traffic.Options{Tool: d.tool, Capture: traffic.CaptureOptions{Allow: allow, HostResolverRules: rules,
-			IdleQuiet: 500 * time.Millisecond}}),
-	}
-	return pipeline.LimitBrowserPages(ins, 2), nil
+	d.closeBrowser = closeBrowser
+	return ins, nil
 }
 
 func (d *Demo) startWorkers(runCtx context.Context) error {
@@ -430,8 +416,8 @@ func (d *Demo) Stop(ctx context.Context) error {
 		<-d.served
 	}
 	d.cancel()
-	if d.br != nil {
-		errs = append(errs, d.br.Close())
+	if d.closeBrowser != nil {
+		errs = append(errs, d.closeBrowser())
 	}
 	if d.site != nil {
 		errs = append(errs, d.site.Stop(stopCtx))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"time"
 
 	"pilmon/apkinspect"
 	"pilmon/browser"
@@ -23,6 +24,9 @@ type InspectorOptions struct {
 	BrowserAllow []string
 	// HostResolverRules maps made-up demo domains to loopback.
 	HostResolverRules string
+	// CaptureIdleQuiet is how long without requests counts as network idle in H5 live captures
+	// (traffic's default when zero).
+	CaptureIdleQuiet time.Duration
 	// BrowserPages bounds how many pages the one Chromium of this process captures at once
 	// (URL sources of every inspector together); default 2.
 	BrowserPages int
@@ -44,7 +48,10 @@ func DefaultInspectors(cat *rules.Catalogue, opts InspectorOptions) ([]scanner.I
 		apkinspect.New(cat, apkinspect.Options{Tool: opts.Tool}),
 		miniprogram.New(cat, miniprogram.Options{Tool: opts.Tool}),
 		policies.New(cat, br, policies.Options{Tool: opts.Tool}),
-		traffic.New(cat, traffic.Options{Tool: opts.Tool}),
+		// The live capture of H5 pages obeys the same SSRF allow-list and host mapping as the
+		// policy capture.
+		traffic.New(cat, traffic.Options{Tool: opts.Tool, Capture: traffic.CaptureOptions{
+			Allow: allow, HostResolverRules: opts.HostResolverRules, IdleQuiet: opts.CaptureIdleQuiet}}),
 	}
 	return LimitBrowserPages(out, opts.BrowserPages), br.Close, nil
 }
