@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +44,16 @@ type indexer struct {
 	maxLast  [6]int64 // per severity rank: newest last-seen ms seen
 	lastFull time.Time
 	ready    bool
+
+	// flat is every entry's text in one buffer ("\x00"-separated, lower-cased) so that a search
+	// is a few bytes.Index calls over contiguous memory rather than 100,000 small ones; it is
+	// rebuilt on the first search after the index changed.
+	flatMu  sync.Mutex
+	dirty   bool
+	flat    []byte
+	flatOff []int // start of entry k in flat
+	flatFP  []string
+	flatE   []*ixEntry
 }
 
 type ixEntry struct {
@@ -243,6 +255,7 @@ func (ix *indexer) update(ctx context.Context, fps []string, scores map[string]f
 		return err
 	}
 	ix.mu.Lock()
+	ix.dirty = ix.dirty || len(ups) > 0
 	for _, u := range ups {
 		ix.entries[u.fp] = u.e
 		r := int(u.e.score / 1e13)
@@ -258,20 +271,61 @@ func (ix *indexer) update(ctx context.Context, fps []string, scores map[string]f
 // search returns up to limit fingerprints whose text contains q (case-insensitive), whose rule is
 // in rules or whose target is in targets; more is true when there were more.
 func (ix *indexer) search(q string, rules map[string]bool, targets []string, limit int) ([]string, bool) {
-	lq := strings.ToLower(q)
+	lq := []byte(strings.ToLower(q))
 	tset := map[string]bool{}
 	for _, t := range targets {
 		tset[t] = true
 	}
+	ix.flatMu.Lock()
+	defer ix.flatMu.Unlock()
 	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	if ix.dirty || ix.flatOff == nil {
+		ix.flat, ix.flatOff, ix.flatFP, ix.flatE = ix.flat[:0], ix.flatOff[:0], ix.flatFP[:0], ix.flatE[:0]
+		for fp, e := range ix.entries {
+			ix.flatOff = append(ix.flatOff, len(ix.flat))
+			ix.flatFP = append(ix.flatFP, fp)
+			ix.flatE = append(ix.flatE, e)
+			ix.flat = append(ix.flat, e.hay...)
+			ix.flat = append(ix.flat, 0)
+		}
+		ix.dirty = false
+	}
+	ix.mu.RUnlock()
 	out := make([]string, 0, 64)
-	for fp, e := range ix.entries {
-		if rules[e.rule] || tset[e.target] || strings.Contains(e.hay, lq) {
-			if len(out) == limit {
+	hit := make([]bool, len(ix.flatFP))
+	add := func(k int) bool {
+		if hit[k] {
+			return true
+		}
+		if len(out) == limit {
+			return false
+		}
+		hit[k] = true
+		out = append(out, ix.flatFP[k])
+		return true
+	}
+	if len(lq) > 0 && !bytes.Contains(lq, []byte{0}) {
+		for pos := 0; pos < len(ix.flat); {
+			i := bytes.Index(ix.flat[pos:], lq)
+			if i < 0 {
+				break
+			}
+			k := sort.SearchInts(ix.flatOff, pos+i+1) - 1
+			if !add(k) {
 				return out, true
 			}
-			out = append(out, fp)
+			if k+1 < len(ix.flatOff) {
+				pos = ix.flatOff[k+1]
+			} else {
+				break
+			}
+		}
+	}
+	if len(rules) > 0 || len(tset) > 0 {
+		for k, e := range ix.flatE {
+			if (rules[e.rule] || tset[e.target]) && !add(k) {
+				return out, true
+			}
 		}
 	}
 	return out, false

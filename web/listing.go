@@ -665,12 +665,33 @@ func renderOptions(opts []option, selected string) template.HTML {
 	return template.HTML(b.String())
 }
 
+// filterOptions returns the cached lists; a stale cache is refreshed in the background so that no
+// request waits for it (only the very first one builds them).
 func (s *Server) filterOptions(ctx context.Context, l *Lang) optionLists {
 	s.optsMu.Lock()
-	defer s.optsMu.Unlock()
-	if time.Since(s.optsTime) < 10*time.Second && s.opts.byLang != nil {
-		return s.opts.byLang[l.Code]
+	o, at, busy := s.opts, s.optsTime, s.optsBusy
+	stale := time.Since(at) >= 10*time.Second
+	if o.byLang != nil && stale && !busy {
+		s.optsBusy = true
 	}
+	s.optsMu.Unlock()
+	if o.byLang == nil {
+		o = s.buildOptions(ctx)
+		s.optsMu.Lock()
+		s.opts, s.optsTime = o, time.Now()
+		s.optsMu.Unlock()
+	} else if stale && !busy {
+		go func() {
+			fresh := s.buildOptions(context.Background())
+			s.optsMu.Lock()
+			s.opts, s.optsTime, s.optsBusy = fresh, time.Now(), false
+			s.optsMu.Unlock()
+		}()
+	}
+	return o.byLang[l.Code]
+}
+
+func (s *Server) buildOptions(ctx context.Context) filterOptions {
 	var bases []string
 	seen := map[string]bool{}
 	vs := s.cat.Violations()
@@ -716,6 +737,5 @@ func (s *Server) filterOptions(ctx context.Context, l *Lang) optionLists {
 		}
 		o.byLang[code] = ol
 	}
-	s.opts, s.optsTime = o, time.Now()
-	return o.byLang[l.Code]
+	return o
 }

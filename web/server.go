@@ -108,6 +108,7 @@ type Server struct {
 	optsMu   sync.Mutex
 	opts     filterOptions
 	optsTime time.Time
+	optsBusy bool
 }
 
 type staticFile struct {
