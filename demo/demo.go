@@ -84,13 +84,15 @@ type Demo struct {
 	Targets []scanner.Target
 	// APKMissing says why the APKs were not built ("" when they were).
 	APKMissing string
-	// Jobs are the first scans this run enqueued (scan id → target id); empty when every target
-	// had been scanned by an earlier run.
+	// Pending are the targets without any scan when this run started: the scheduler gives each
+	// its initial scan as soon as it sees its schedule.
+	Pending map[string]bool
+	// Jobs are those first scans as WaitFirstScans sees them start (scan id → target id).
 	Jobs map[string]string
 }
 
 // Start generates and registers the demo targets, starts the loopback site, the dashboard, the
-// worker pool and the scheduler, and enqueues the first scan of every target that has none.
+// worker pool and the scheduler, whose first sight of a target's schedule enqueues its initial scan.
 // Stop undoes all of it (the caller stops Redis).
 func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if cfg.Redis == nil || cfg.Catalogue == nil || cfg.DataDir == "" {
@@ -112,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 		cfg.Version = "dev"
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d = &Demo{cfg: cfg, tool: "pilmon " + cfg.Version, cancel: cancel, served: make(chan struct{}), Jobs: map[string]string{}}
+	d = &Demo{cfg: cfg, tool: "pilmon " + cfg.Version, cancel: cancel, served: make(chan struct{}), Jobs: map[string]string{}, Pending: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			_ = d.Stop(context.Background())
@@ -152,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if err := d.startWorkers(runCtx); err != nil {
 		return d, err
 	}
-	if err := d.enqueueFirstScans(ctx); err != nil {
+	if err := d.findPending(ctx); err != nil {
 		return d, err
 	}
 	return d, nil
@@ -228,26 +230,18 @@ func (d *Demo) startWorkers(runCtx context.Context) error {
 	return nil
 }
 
-// enqueueFirstScans queues a scan of every demo target that has no scan yet, on the queue the
-// scheduler and the dashboard's "scan now" use. The scheduler counts a new schedule from the
-// moment it first sees it (it never scans the past), so without this the first scan would wait
-// for the next hour.
-func (d *Demo) enqueueFirstScans(ctx context.Context) error {
+// findPending notes the demo targets that have no scan yet. Their first scans go through the
+// real scheduler: it enqueues an initial scan the first time it sees a schedule.
+func (d *Demo) findPending(ctx context.Context) error {
 	h := pipeline.NewHistory(d.store)
-	deps := worker.Deps{Store: d.store, Targets: d.reg}
 	for _, t := range d.Targets {
 		_, total, err := h.ForTarget(ctx, t.ID, 0, 1)
 		if err != nil {
 			return err
 		}
-		if total > 0 {
-			continue
+		if total == 0 {
+			d.Pending[t.ID] = true
 		}
-		j, err := worker.Enqueue(ctx, deps, t.ID, "demo", nil)
-		if err != nil {
-			return fmt.Errorf("demo: enqueue %s: %w", t.ID, err)
-		}
-		d.Jobs[j.ID] = t.ID
 	}
 	return nil
 }
@@ -255,20 +249,19 @@ func (d *Demo) enqueueFirstScans(ctx context.Context) error {
 // WaitFirstScans shows a progress bar until every first scan is recorded (or dead-lettered), and
 // returns an error naming the scans that failed.
 func (d *Demo) WaitFirstScans(ctx context.Context) error {
-	if len(d.Jobs) == 0 {
+	if len(d.Pending) == 0 {
 		fmt.Fprintln(d.cfg.Out, "演示对象已有扫描记录，复用已有数据；调度器按计划重新扫描 / the demo targets were scanned before: reusing the data; the scheduler rescans them on schedule")
 		return nil
 	}
 	total := 0
-	srcs := map[string]int{}
-	for id, tid := range d.Jobs {
-		for _, t := range d.Targets {
-			if t.ID == tid {
-				srcs[id] = len(t.Sources)
-				total += len(t.Sources)
-			}
+	srcs := map[string]int{} // target id → sources
+	for _, t := range d.Targets {
+		if d.Pending[t.ID] {
+			srcs[t.ID] = len(t.Sources)
+			total += len(t.Sources)
 		}
 	}
+	started := map[string]bool{} // target id → its first scan has been seen
 	h := pipeline.NewHistory(d.store)
 	done := map[string]int{}        // scan id → sources finished
 	finished := map[string]string{} // scan id → status
@@ -286,7 +279,10 @@ func (d *Demo) WaitFirstScans(ctx context.Context) error {
 			after = m.StreamID
 			e := m.Event
 			if _, ours := d.Jobs[e.ScanID]; !ours {
-				continue
+				if !d.Pending[e.TargetID] || started[e.TargetID] || e.ScanID == "" {
+					continue
+				}
+				d.Jobs[e.ScanID], started[e.TargetID] = e.TargetID, true
 			}
 			switch e.Kind {
 			case pipeline.EventInspectorDone:
@@ -307,15 +303,15 @@ func (d *Demo) WaitFirstScans(ctx context.Context) error {
 					}
 				}
 				finished[id] = st
-				done[id] = srcs[id]
+				done[id] = srcs[d.Jobs[id]]
 			}
 		}
 		n := 0
-		for id := range d.Jobs {
-			n += min(done[id], srcs[id])
+		for id, tid := range d.Jobs {
+			n += min(done[id], srcs[tid])
 		}
-		bar.draw(n, total, len(finished), len(d.Jobs), time.Since(start))
-		if len(finished) == len(d.Jobs) {
+		bar.draw(n, total, len(finished), len(d.Pending), time.Since(start))
+		if len(finished) == len(d.Pending) {
 			bar.finish()
 			break
 		}

@@ -80,11 +80,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	if d.AdminPassword == "" {
 		t.Fatal("a fresh data dir must create admin with a password")
 	}
-	if len(d.Jobs) != len(TargetIDs) {
-		t.Fatalf("first run enqueued %d scans, want %d", len(d.Jobs), len(TargetIDs))
+	if len(d.Pending) != len(TargetIDs) {
+		t.Fatalf("first run found %d targets without a scan, want %d", len(d.Pending), len(TargetIDs))
 	}
 	if err := d.WaitFirstScans(ctx); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(d.Jobs) != len(TargetIDs) {
+		t.Fatalf("the scheduler ran %d initial scans, want %d: %v", len(d.Jobs), len(TargetIDs), d.Jobs)
 	}
 	res, err := d.Check(ctx)
 	for _, id := range TargetIDs {

@@ -24,8 +24,8 @@ import (
 // Redis keys of the scheduler (under the store prefix):
 //
 //	scheduler:lease            the active scheduler's id, with a TTL (SET NX PX, renewed by Lua)
-//	schedule:cursor            hash target id → Unix ms of the last tick enqueued (or, for a target
-//	                           seen for the first time, of the moment it was seen)
+//	schedule:cursor            hash target id → Unix ms of the last tick enqueued (for a target
+//	                           seen for the first time, the moment its initial scan was enqueued)
 //	schedule:tick:{tid}:{ms}   dedupe marker of one tick of one target, kept DedupeTTL
 const (
 	leaseKey  = "scheduler:lease"
@@ -259,8 +259,13 @@ func (s *Scheduler) enqueueDue(ctx context.Context) error {
 		}
 		raw, seen := cursors[t.ID]
 		if !seen {
-			// First sight of this schedule: start counting from now, do not scan the past.
-			rdb.HSetNX(ctx, s.key(cursorKey), t.ID, now.UnixMilli())
+			// First sight of this schedule: scan the target now (a prosecutor who registers a
+			// target wants to see it, not wait for its first tick), then count ticks from here;
+			// the past is never scanned. The enqueue script moves the cursor, so this happens
+			// once, whichever scheduler holds the lease.
+			if err := s.enqueueTick(ctx, t.ID, now.Truncate(time.Second), RequestedInitial); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		ms, _ := strconv.ParseInt(raw, 10, 64)
@@ -269,7 +274,7 @@ func (s *Scheduler) enqueueDue(ctx context.Context) error {
 			s.d.Log.Info("missed ticks collapsed into one scan 错过的定时合并为一次扫描", "target", t.ID, "collapsed", collapsed, "tick", ticks[0])
 		}
 		for _, tick := range ticks {
-			if err := s.enqueueTick(ctx, t.ID, tick); err != nil {
+			if err := s.enqueueTick(ctx, t.ID, tick, RequestedScheduler); err != nil {
 				errs = append(errs, err)
 				break
 			}
@@ -308,8 +313,15 @@ func ScheduledScanID(targetID string, tick time.Time) string {
 	return tick.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(h[:6])
 }
 
-func (s *Scheduler) enqueueTick(ctx context.Context, targetID string, tick time.Time) error {
-	job := findings.Job{ID: ScheduledScanID(targetID, tick), TargetID: targetID, RequestedBy: "scheduler", At: tick.UTC()}
+// RequestedBy values of the jobs the scheduler enqueues: a tick of the schedule, or the initial
+// scan of a target whose schedule it sees for the first time.
+const (
+	RequestedScheduler = "scheduler"
+	RequestedInitial   = "scheduler:initial"
+)
+
+func (s *Scheduler) enqueueTick(ctx context.Context, targetID string, tick time.Time, by string) error {
+	job := findings.Job{ID: ScheduledScanID(targetID, tick), TargetID: targetID, RequestedBy: by, At: tick.UTC()}
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err

@@ -312,10 +312,19 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
+	initial := map[string]int{}
 	for _, m := range msgs {
 		var j findings.Job
 		if err := json.Unmarshal([]byte(m.Values["job"].(string)), &j); err != nil {
 			t.Fatal(err)
+		}
+		if j.RequestedBy == RequestedInitial {
+			// The one scan a newly seen schedule gets at once, off the tick grid.
+			initial[j.TargetID]++
+			if j.ID != ScheduledScanID(j.TargetID, j.At) {
+				t.Errorf("initial job %+v", j)
+			}
+			continue
 		}
 		if j.TargetID == "manual" {
 			t.Error("a target without a schedule was enqueued")
@@ -332,13 +341,18 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 			t.Errorf("@every 2s tick not aligned: %v", j.At)
 		}
 	}
+	for _, id := range []string{"app-1", "app-2"} {
+		if initial[id] != 1 {
+			t.Errorf("target %s got %d initial scans, want exactly 1 across both schedulers", id, initial[id])
+		}
+	}
 	// Every second of app-1's schedule from the first tick to the last is there: no tick lost in
 	// the handover either.
 	var secs []int64
 	for _, m := range msgs {
 		var j findings.Job
 		_ = json.Unmarshal([]byte(m.Values["job"].(string)), &j)
-		if j.TargetID == "app-1" {
+		if j.TargetID == "app-1" && j.RequestedBy == RequestedScheduler {
 			secs = append(secs, j.At.Unix())
 		}
 	}
