@@ -149,7 +149,13 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.verbose, "v", false, "详细日志 / verbose logs")
 }
 
+// apply takes effect after parsing. The data dir is made absolute here, once: paths under it are
+// handed to child processes with other working directories (openssl, aapt, Chromium) and compared
+// with import folders, which a relative "--data-dir .pilmon-demo" would break.
 func (c *commonFlags) apply(env *cliEnv) {
+	if abs, err := filepath.Abs(c.dataDir); err == nil {
+		c.dataDir = abs
+	}
 	if c.verbose {
 		env.log = slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -258,3 +258,20 @@ func TestScanWritesVerifiableBundle(t *testing.T) {
 		t.Errorf("verify of a tampered bundle: %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// A relative --data-dir (make demo passes ".pilmon-demo") is resolved once, so paths under it
+// stay valid for child processes with other working directories and for import-folder checks.
+func TestRelativeDataDirIsMadeAbsolute(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var c commonFlags
+	fs := newFlagSet(&cliEnv{stderr: io.Discard}, "x", "")
+	c.register(fs)
+	if err := fs.Parse([]string{"--data-dir", ".pilmon-demo"}); err != nil {
+		t.Fatal(err)
+	}
+	c.apply(&cliEnv{stderr: io.Discard})
+	wd, _ := os.Getwd()
+	if c.dataDir != filepath.Join(wd, ".pilmon-demo") {
+		t.Fatalf("data dir %q, want it under %q", c.dataDir, wd)
+	}
+}
