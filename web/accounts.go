@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -144,7 +145,21 @@ func VerifyPassword(pw, phc string) bool {
 }
 
 // dummyHash is verified against when the user does not exist, so that timing does not reveal it.
-var dummyHash, _ = HashPassword("pilmon-dummy-password")
+// It is computed on first use, not at package init: argon2id takes 64 MiB and a few hundred
+// milliseconds, which every pilmon command (not only serve) would otherwise pay at start.
+var (
+	dummyHash     string
+	dummyHashOnce sync.Once
+)
+
+func dummyPasswordHash() string {
+	dummyHashOnce.Do(func() {
+		if dummyHash == "" {
+			dummyHash, _ = HashPassword("pilmon-dummy-password")
+		}
+	})
+	return dummyHash
+}
 
 func (a *Accounts) userKey(name string) string     { return a.prefix + "user:" + name }
 func (a *Accounts) sessionsKey(name string) string { return a.prefix + "sessions:" + name }
@@ -283,7 +298,7 @@ func (a *Accounts) Verify(ctx context.Context, name, password string) (User, err
 		h, _ = a.rdb.HGet(ctx, a.userKey(name), "hash").Result()
 	}
 	if h == "" {
-		VerifyPassword(password, dummyHash)
+		VerifyPassword(password, dummyPasswordHash())
 		return User{}, ErrBadCredentials
 	}
 	if !VerifyPassword(password, h) {
