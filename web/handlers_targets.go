@@ -304,6 +304,9 @@ func (s *Server) readMultipart(c *echo.Context, onFile func(field, filename stri
 // bounded. It never becomes a path.
 func cleanFileName(n string) string {
 	n = filepath.Base(strings.ReplaceAll(n, "\\", "/"))
+	if n == "/" || n == "." {
+		n = ""
+	}
 	n = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1

@@ -455,7 +455,7 @@ func safeNext(next string) string {
 		return "/"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || badPath(u.Path) {
+	if err != nil || u.Scheme != "" || u.Host != "" || badPath(u.Path) || badPath(strings.SplitN(next, "?", 2)[0]) {
 		return "/"
 	}
 	return next
