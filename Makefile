@@ -43,8 +43,11 @@ FUZZTIME ?= 60s
 fuzz:
 	@bash scripts/fuzz-all.sh $(FUZZTIME)
 
+## bench: every benchmark program, each printing pilmon's figure beside its named baseline
+## (redis-benchmark, dexdump/aapt/androguard, encoding/json, zip -r, wrk…) from the same run.
+BENCHES ?= upserts queue apk traffic miniprogram policies export web
 bench:
-	$(GO) run ./bench/upserts
+	@for b in $(BENCHES); do echo "== bench/$$b"; $(GO) run ./bench/$$b || exit 1; done
 
 clean:
 	rm -rf bin
