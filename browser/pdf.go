@@ -1,8 +1,10 @@
 package browser
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/go-rod/rod/lib/proto"
@@ -22,6 +24,16 @@ const DefaultFooter = `<div style="font-size:9px;width:100%;text-align:center;">
 // PrintPDF renders an HTML document (A4, backgrounds, CSS page size honoured) to PDF. Resources
 // the HTML refers to go through the SSRF guard like any capture; inline them for offline use.
 func (b *Browser) PrintPDF(ctx context.Context, html []byte, opts PDFOptions) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := b.PrintPDFTo(ctx, &buf, html, opts); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// PrintPDFTo is PrintPDF writing the PDF to w as Chromium streams it, so that a large report is
+// never held whole in memory (nor as one base64 message on the DevTools connection).
+func (b *Browser) PrintPDFTo(ctx context.Context, w io.Writer, html []byte, opts PDFOptions) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
@@ -35,16 +47,16 @@ func (b *Browser) PrintPDF(ctx context.Context, html []byte, opts PDFOptions) ([
 	defer cancel()
 	rb, _, release, err := b.session(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
 	page, err := rb.Context(ctx).Page(proto.TargetCreateTarget{})
 	if err != nil {
-		return nil, fmt.Errorf("browser: pdf page: %w", err)
+		return fmt.Errorf("browser: pdf page: %w", err)
 	}
 	defer func() { _ = page.Close() }()
 	if err := (proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: "*"}}}).Call(page); err != nil {
-		return nil, fmt.Errorf("browser: fetch domain: %w", err)
+		return fmt.Errorf("browser: fetch domain: %w", err)
 	}
 	go page.EachEvent(func(e *proto.FetchRequestPaused) {
 		go func() {
@@ -56,15 +68,19 @@ func (b *Browser) PrintPDF(ctx context.Context, html []byte, opts PDFOptions) ([
 		}()
 	})()
 	if err := page.SetDocumentContent(string(html)); err != nil {
-		return nil, fmt.Errorf("browser: pdf load html: %w", err)
+		return fmt.Errorf("browser: pdf load html: %w", err)
 	}
 	_ = page.WaitLoad()
 	a4w, a4h, margin := 8.27, 11.69, 0.6
-	res, err := (proto.PagePrintToPDF{Landscape: opts.Landscape, DisplayHeaderFooter: true, PrintBackground: true,
+	r, err := page.PDF(&proto.PagePrintToPDF{Landscape: opts.Landscape, DisplayHeaderFooter: true, PrintBackground: true,
 		PaperWidth: &a4w, PaperHeight: &a4h, MarginTop: &margin, MarginBottom: &margin,
-		HeaderTemplate: opts.HeaderTemplate, FooterTemplate: opts.FooterTemplate, PreferCSSPageSize: true}).Call(page)
+		HeaderTemplate: opts.HeaderTemplate, FooterTemplate: opts.FooterTemplate, PreferCSSPageSize: true})
 	if err != nil {
-		return nil, fmt.Errorf("browser: print pdf: %w", err)
+		return fmt.Errorf("browser: print pdf: %w", err)
 	}
-	return res.Data, nil
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("browser: read pdf stream: %w", err)
+	}
+	return nil
 }

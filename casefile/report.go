@@ -401,11 +401,12 @@ func renderHTML(d *reportData) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// renderPDF prints the report with Chromium: page numbers in the footer, the target in the header.
-func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, error) {
+// renderPDF prints the report with Chromium into w as it streams: page numbers in the footer, the
+// target in the header.
+func renderPDF(ctx context.Context, b *browser.Browser, d *reportData, w io.Writer) error {
 	html, err := renderHTML(d)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	header := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;margin:0 12mm;color:#555;display:flex;justify-content:space-between;">` +
 		`<span>` + template.HTMLEscapeString(d.L.ReportTitle) + `</span><span>` + template.HTMLEscapeString(d.TargetLabel) + `</span></div>`
@@ -418,11 +419,10 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData) ([]byte, 
 		rows += 2 * len(d.All)
 	}
 	timeout := 2*time.Minute + time.Duration(rows)*100*time.Millisecond
-	pdf, err := b.PrintPDF(ctx, html, browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout})
-	if err != nil {
-		return nil, fmt.Errorf("casefile: pdf: %w", err)
+	if err := b.PrintPDFTo(ctx, w, html, browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout}); err != nil {
+		return fmt.Errorf("casefile: pdf: %w", err)
 	}
-	return pdf, nil
+	return nil
 }
 
 // writeReports prints the report and writes each PDF into the bundle as soon as it is printed, so
@@ -462,12 +462,11 @@ func (j *job) writeReports(ctx context.Context, zw *zip.Writer, b *browser.Brows
 			name = fmt.Sprintf("report-%02d.pdf", i+1)
 			vd.VolumeLabel = fmt.Sprintf(rep.L.VolumeFmt, i+1, len(vols), v.content)
 		}
-		pdf, err := renderPDF(ctx, b, &vd)
-		if err != nil {
+		// Chromium's PDF stream goes straight into the zip member (and its digests).
+		if err := j.member(zw, name, RoleReport, "application/pdf", zip.Deflate, func(w io.Writer) error {
+			return renderPDF(ctx, b, &vd, w)
+		}); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
-		}
-		if err := j.member(zw, name, RoleReport, "application/pdf", zip.Deflate, bytesTo(pdf)); err != nil {
-			return err
 		}
 	}
 	return nil
