@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"pilmon/internal/testredis"
 	"slices"
 	"strings"
 	"testing"
@@ -187,7 +188,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 		}
 	}
 	// No temporary key outlives a request.
-	keys, _ := testRedis.Client().Keys(ctx, e.st.Prefix()+"web:tmp:*").Result()
+	keys, _ := testredis.Server().Client().Keys(ctx, e.st.Prefix()+"web:tmp:*").Result()
 	if len(keys) != 0 {
 		t.Fatalf("temporary keys left: %v", keys)
 	}

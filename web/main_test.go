@@ -13,8 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -24,42 +22,23 @@ import (
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/targets"
 )
 
-// One real redis-server for the package's tests (findings.StartRedis in a temporary data dir);
-// every test gets its own key prefix.
-var testRedis *findings.RedisServer
+// One real redis-server for the package's tests (internal/testredis); every test gets its own
+// key prefix.
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		fmt.Fprintln(os.Stderr, "web tests need a real redis-server and none is in PATH: install it (apt-get install redis-server)")
-		os.Exit(1)
-	}
-	dir, err := os.MkdirTemp("", "pilmon-web-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	// Production hashes cost 64 MiB and 3 passes (TestArgonDefaults); the suite logs in hundreds
 	// of times, so it hashes with cheaper parameters.
 	hashParams = argonParams{time: 1, memory: 1024, threads: 1}
 	dummyHash, _ = HashPassword("pilmon-dummy-password")
-	ctx := context.Background()
-	testRedis, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: quiet})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "web tests: start redis-server:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = testRedis.Stop(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testredis.Main(m, "web")
 }
 
 var prefixSeq atomic.Int64
@@ -104,13 +83,13 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	prefix := fmt.Sprintf("w%d:", prefixSeq.Add(1))
-	st := findings.NewStore(testRedis.Client(), prefix)
+	st := findings.NewStore(testredis.Server().Client(), prefix)
 	ev, err := evidence.Open(t.TempDir(), evidence.Options{Tool: "pilmon test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	importRoot := t.TempDir()
-	reg := targets.New(testRedis.Client(), prefix, targets.Options{ImportRoot: importRoot, Catalogue: cat})
+	reg := targets.New(testredis.Server().Client(), prefix, targets.Options{ImportRoot: importRoot, Catalogue: cat})
 	cfg := Config{Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: quiet,
 		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond}
 	if len(opts) > 0 {

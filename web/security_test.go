@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"pilmon/internal/testredis"
 	"strings"
 	"testing"
 	"time"
@@ -314,7 +315,7 @@ func TestLoginRateLimitAndLockout(t *testing.T) {
 }
 
 func TestSessionsExpireAndRevoke(t *testing.T) {
-	acc := NewAccounts(testRedis.Client(), fmt.Sprintf("s%d:", prefixSeq.Add(1)))
+	acc := NewAccounts(testredis.Server().Client(), fmt.Sprintf("s%d:", prefixSeq.Add(1)))
 	ctx := context.Background()
 	if err := acc.Add(ctx, "u1", RoleAnalyst, testPassword); err != nil {
 		t.Fatal(err)
@@ -379,7 +380,7 @@ func TestSessionsExpireAndRevoke(t *testing.T) {
 	if pw, created, err := acc.EnsureAdmin(ctx); err != nil || created || pw != "" {
 		t.Fatalf("EnsureAdmin with users: %q %v %v", pw, created, err)
 	}
-	fresh := NewAccounts(testRedis.Client(), fmt.Sprintf("s%d:", prefixSeq.Add(1)))
+	fresh := NewAccounts(testredis.Server().Client(), fmt.Sprintf("s%d:", prefixSeq.Add(1)))
 	pw, created, err := fresh.EnsureAdmin(ctx)
 	if err != nil || !created || len(pw) < 20 {
 		t.Fatalf("EnsureAdmin: %q %v %v", pw, created, err)
