@@ -3,6 +3,7 @@ package browser
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"time"
@@ -72,15 +73,46 @@ func (b *Browser) PrintPDFTo(ctx context.Context, w io.Writer, html []byte, opts
 	}
 	_ = page.WaitLoad()
 	a4w, a4h, margin := 8.27, 11.69, 0.6
-	r, err := page.PDF(&proto.PagePrintToPDF{Landscape: opts.Landscape, DisplayHeaderFooter: true, PrintBackground: true,
+	res, err := (proto.PagePrintToPDF{Landscape: opts.Landscape, DisplayHeaderFooter: true, PrintBackground: true,
 		PaperWidth: &a4w, PaperHeight: &a4h, MarginTop: &margin, MarginBottom: &margin,
-		HeaderTemplate: opts.HeaderTemplate, FooterTemplate: opts.FooterTemplate, PreferCSSPageSize: true})
+		HeaderTemplate: opts.HeaderTemplate, FooterTemplate: opts.FooterTemplate, PreferCSSPageSize: true,
+		TransferMode: proto.PagePrintToPDFTransferModeReturnAsStream}).Call(page)
 	if err != nil {
 		return fmt.Errorf("browser: print pdf: %w", err)
 	}
-	defer r.Close()
-	if _, err := io.Copy(w, r); err != nil {
-		return fmt.Errorf("browser: read pdf stream: %w", err)
+	defer func() { _ = proto.IOClose{Handle: res.Stream}.Call(page) }()
+	return copyStream(page, res.Stream, w)
+}
+
+// pdfChunk is how much of the PDF stream is asked for at a time. (rod's StreamReader asks for
+// Chromium's default and keeps every unread chunk in one growing buffer, which holds the whole
+// PDF in memory after all.)
+const pdfChunk = 1 << 20
+
+// copyStream reads a DevTools IO stream chunk by chunk into w.
+func copyStream(c proto.Client, h proto.IOStreamHandle, w io.Writer) error {
+	size := pdfChunk
+	for {
+		r, err := (proto.IORead{Handle: h, Size: &size}).Call(c)
+		if err != nil {
+			return fmt.Errorf("browser: read pdf stream: %w", err)
+		}
+		if r.Data != "" {
+			b := []byte(r.Data)
+			if r.Base64Encoded {
+				dst := make([]byte, base64.StdEncoding.DecodedLen(len(r.Data)))
+				n, err := base64.StdEncoding.Decode(dst, b)
+				if err != nil {
+					return fmt.Errorf("browser: pdf stream: %w", err)
+				}
+				b = dst[:n]
+			}
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		if r.EOF {
+			return nil
+		}
 	}
-	return nil
 }
