@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"io"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"pilmon/internal/testredis"
 	"slices"
 	"strings"
 	"sync"
@@ -240,19 +238,12 @@ func TestEndToEndCleanTarget(t *testing.T) {
 // and keep the triage state; a complete scan of the rectified (clean) inputs under the same
 // target marks every finding "not re-observed".
 func TestEndToEndStore(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("needs redis-server (Debian package redis-server)")
-	}
+	dir := t.TempDir()
+	srv := testredis.Start(t, dir)
 	tg, _ := sampleTarget(t, "violating")
 	clean, _ := sampleTarget(t, "clean")
 	a := New(mustCatalogue(t))
-	dir := t.TempDir()
 	ctx := context.Background()
-	srv, err := findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(ctx)
 	st := findings.NewStore(srv.Client(), "e2e:")
 	ev, err := evidence.Open(filepath.Join(dir, "evidence"), evidence.Options{Tool: "pilmon test"})
 	if err != nil {

@@ -5,10 +5,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"pilmon/internal/testredis"
 	"strings"
 	"testing"
 	"time"
@@ -22,16 +21,9 @@ import (
 // TestExportAndVerify runs `pilmon export` against a real redis-server holding two findings and
 // `pilmon verify` on the bundle it writes, then on tampered copies.
 func TestExportAndVerify(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("export test needs redis-server (Debian package redis-server)")
-	}
 	ctx := context.Background()
 	dataDir := t.TempDir()
-	srv, err := findings.StartRedis(ctx, filepath.Join(dataDir, "redis-test"), findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(ctx)
+	srv := testredis.Start(t, filepath.Join(dataDir, "redis-test"))
 	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/internal/testredis"
 	"strings"
 	"testing"
 
@@ -193,11 +194,7 @@ func TestScanStoresFindings(t *testing.T) {
 	}
 	// Each stored scan is in the target's history, so the dashboard can diff the rectified scan
 	// against the first one.
-	srv, err := findings.StartRedis(context.Background(), data, findings.RedisOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(context.Background())
+	srv := testredis.Start(t, data)
 	hist := pipeline.NewHistory(findings.NewStore(srv.Client(), ""))
 	recs, total, err := hist.ForTarget(context.Background(), "sample:store", 0, 10)
 	if err != nil || total != 3 {

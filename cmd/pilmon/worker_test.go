@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"pilmon/internal/testredis"
 	"strings"
 	"testing"
 
@@ -17,16 +15,9 @@ import (
 // TestTargetAndScheduleCommands drives pilmon target and pilmon schedule against a real
 // redis-server: add (and refusals), list, show, scan (enqueue), schedule list, rm.
 func TestTargetAndScheduleCommands(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("needs redis-server (apt-get install redis-server)")
-	}
 	ctx := context.Background()
 	base := t.TempDir()
-	srv, err := findings.StartRedis(ctx, filepath.Join(base, "redis"), findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(ctx)
+	srv := testredis.Start(t, filepath.Join(base, "redis"))
 	data := filepath.Join(base, "data")
 	if err := os.MkdirAll(filepath.Join(data, "import"), 0o755); err != nil {
 		t.Fatal(err)

@@ -51,3 +51,19 @@ func Server() *findings.RedisServer { return server }
 
 // Prefix returns a key prefix no other test in the process uses.
 func Prefix(name string) string { return fmt.Sprintf("%s%d:", name, seq.Add(1)) }
+
+// Start runs a redis-server of the test's own in dataDir (for tests that need a server beside a
+// data dir, such as the CLI's), stopped when the test ends. Without redis-server the test is
+// skipped, naming the package to install.
+func Start(t testing.TB, dataDir string) *findings.RedisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("needs redis-server (Debian package redis-server)")
+	}
+	srv, err := findings.StartRedis(context.Background(), dataDir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	return srv
+}
