@@ -5,7 +5,7 @@
 //	0  success
 //	1  runtime error (a file could not be read, Redis unreachable, …)
 //	2  usage error (unknown command or flag, missing argument)
-//	3  the command is not available yet in this build
+//	3  reserved (not used)
 //	4  a scan finished but at least one source failed or was only partly inspected
 package main
 
@@ -27,11 +27,12 @@ import (
 var version = "0.1.0-dev"
 
 const (
-	exitOK          = 0
-	exitError       = 1
-	exitUsage       = 2
-	exitUnavailable = 3
-	exitPartial     = 4
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+	// 3 was "not available in this build" while commands were being written; it is kept unused
+	// so that 4 keeps its meaning for scripts.
+	exitPartial = 4
 )
 
 // exitErr carries an exit code through a command's error return.
@@ -78,12 +79,6 @@ func commands() []command {
 			fmt.Fprintf(env.stdout, "pilmon %s\n", version)
 			return nil
 		}},
-	}
-}
-
-func notYet(name string, issue int) func(context.Context, *cliEnv, []string) error {
-	return func(context.Context, *cliEnv, []string) error {
-		return exitErr{exitUnavailable, fmt.Errorf("pilmon %s: 尚未提供 / not yet available in this build (tracked in issue %d)", name, issue)}
 	}
 }
 

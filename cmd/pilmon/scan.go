@@ -95,7 +95,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("evidence store: %w", err)
 	}
-	insp, closeInsp, err := buildInspectors(ctx, env, inspectorOptions{cat: cat})
+	insp, closeInsp, err := buildInspectors(env, cat, pipeline.InspectorOptions{})
 	if err != nil {
 		return err
 	}

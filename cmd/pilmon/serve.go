@@ -154,7 +154,7 @@ func startInProcessWorkers(ctx context.Context, env *cliEnv, st *findings.Store,
 	if n == 0 {
 		return func() {}, nil
 	}
-	ins, closeIns, err := buildInspectors(ctx, env, inspectorOptions{cat: cat})
+	ins, closeIns, err := buildInspectors(env, cat, pipeline.InspectorOptions{})
 	if err != nil {
 		return nil, err
 	}

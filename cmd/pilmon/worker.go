@@ -94,7 +94,7 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("evidence store: %w", err)
 	}
-	ins, closeIns, err := buildInspectors(ctx, env, inspectorOptions{cat: st.cat, browserPages: *pages})
+	ins, closeIns, err := buildInspectors(env, st.cat, pipeline.InspectorOptions{BrowserPages: *pages})
 	if err != nil {
 		return err
 	}
