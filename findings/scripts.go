@@ -57,7 +57,7 @@ local function addrefs(s, seen, list)
   end
 end
 
-local out = {}
+local out, changed = {}, {}
 for i = 4, #ARGV, 10 do
   local fp, target, rule, content, digest = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local ev, fs, ls, lsns, score = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
@@ -75,6 +75,7 @@ for i = 4, #ARGV, 10 do
     zadd(p .. 'idx:rule:' .. rule, score, fp)
     remember('target', target)
     remember('rule', rule)
+    changed[#changed + 1] = fp
     out[#out + 1] = '1'
   else
     local oldns, oldev, oldscore = cur[2] or '', cur[3] or '', cur[4] or ''
@@ -125,6 +126,7 @@ for i = 4, #ARGV, 10 do
     end
     if #set > 0 then
       redis.call('HSET', fkey, unpack(set))
+      changed[#changed + 1] = fp
     end
     out[#out + 1] = '0'
   end
@@ -137,6 +139,10 @@ if #newknown.target > 0 then
 end
 if #newknown.rule > 0 then
   redis.call('SADD', p .. 'idx:known:rule', unpack(newknown.rule))
+end
+if #changed > 0 then
+  local seq = redis.call('INCR', p .. 'findings:changes:seq')
+  redis.call('XADD', p .. 'findings:changes', 'MAXLEN', '~', '10000', '*', 'seq', seq, 'fps', table.concat(changed, '\n'))
 end
 return table.concat(out)
 `)
@@ -162,6 +168,8 @@ if docno ~= '' then
   redis.call('HSET', fkey, 'document_no', docno)
 end
 redis.call('RPUSH', hkey, entry)
+local seq = redis.call('INCR', p .. 'findings:changes:seq')
+redis.call('XADD', p .. 'findings:changes', 'MAXLEN', '~', '10000', '*', 'seq', seq, 'fps', fp)
 return {'ok', st}
 `)
 
@@ -173,7 +181,7 @@ local raised = {}
 for i = 3, #ARGV do
   raised[ARGV[i]] = true
 end
-local n = 0
+local n, marked = 0, {}
 for _, fp in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not raised[fp] then
     local k = p .. 'finding:' .. fp
@@ -182,8 +190,13 @@ for _, fp in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if (not cur[1] or cur[1] == '') and cur[2] and cur[2] ~= scan then
       redis.call('HSET', k, 'not_reobserved_since', scan)
       n = n + 1
+      marked[n] = fp
     end
   end
+end
+if n > 0 then
+  local seq = redis.call('INCR', p .. 'findings:changes:seq')
+  redis.call('XADD', p .. 'findings:changes', 'MAXLEN', '~', '10000', '*', 'seq', seq, 'fps', table.concat(marked, '\n'))
 end
 return n
 `)

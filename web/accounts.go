@@ -380,6 +380,16 @@ func (a *Accounts) CreateSession(ctx context.Context, u User, lim SessionLimits)
 	return secret, s, nil
 }
 
+// loadSessionScript reads a session and its user in one round trip (every request makes it).
+// KEYS: session key; ARGV: the user key prefix. Returns user, csrf, created, last, then the user's
+// role, disabled, created, pw_changed ("" where missing; all "" when there is no session).
+var loadSessionScript = redis.NewScript(`
+local s = redis.call('HMGET', KEYS[1], 'user', 'csrf', 'created', 'last')
+if not s[1] then return {'', '', '', '', '', '', '', ''} end
+local u = redis.call('HMGET', ARGV[1] .. s[1], 'role', 'disabled', 'created', 'pw_changed')
+return {s[1], s[2] or '', s[3] or '', s[4] or '', u[1] or '', u[2] or '', u[3] or '', u[4] or ''}
+`)
+
 // LoadSession returns the session of a cookie value, refreshing its idle timer. Expired sessions,
 // sessions of disabled or deleted users and malformed values give ErrNoSession. The user's current
 // role is read on every request, so a role change applies at once.
@@ -388,24 +398,25 @@ func (a *Accounts) LoadSession(ctx context.Context, secret string, lim SessionLi
 		return Session{}, ErrNoSession
 	}
 	id := secretID(secret)
-	v, err := a.rdb.HMGet(ctx, a.sessionKey(id), "user", "csrf", "created", "last").Result()
+	v, err := loadSessionScript.Run(ctx, a.rdb, []string{a.sessionKey(id)}, a.prefix+"user:").StringSlice()
 	if err != nil {
 		return Session{}, err
 	}
-	if v[0] == nil {
+	if len(v) < 8 || v[0] == "" {
 		return Session{}, ErrNoSession
 	}
-	str := func(i int) string { s, _ := v[i].(string); return s }
-	created, _ := strconv.ParseInt(str(2), 10, 64)
-	last, _ := strconv.ParseInt(str(3), 10, 64)
+	created, _ := strconv.ParseInt(v[2], 10, 64)
+	last, _ := strconv.ParseInt(v[3], 10, 64)
 	now := a.now()
-	s := Session{ID: id, CSRF: str(1), Created: time.UnixMilli(created), Last: time.UnixMilli(last)}
+	s := Session{ID: id, CSRF: v[1], Created: time.UnixMilli(created), Last: time.UnixMilli(last)}
 	if now.Sub(s.Created) >= lim.Absolute || now.Sub(s.Last) >= lim.Idle {
 		a.rdb.Del(ctx, a.sessionKey(id))
 		return Session{}, ErrNoSession
 	}
-	u, err := a.Get(ctx, str(0))
-	if err != nil || u.Disabled {
+	u := User{Name: v[0], Role: Role(v[4]), Disabled: v[5] == "1"}
+	u.Created, _ = time.Parse(time.RFC3339, v[6])
+	u.PwChanged, _ = time.Parse(time.RFC3339, v[7])
+	if CheckUserName(u.Name) != nil || u.Role == "" || u.Disabled {
 		a.rdb.Del(ctx, a.sessionKey(id))
 		return Session{}, ErrNoSession
 	}

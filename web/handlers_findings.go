@@ -128,23 +128,20 @@ func (s *Server) firstSeenChart(ctx context.Context, now time.Time) (chart, erro
 	ch := chart{W: w, H: h + pad, Base: h}
 	y, m, dd := now.In(Shanghai).Date()
 	start := time.Date(y, m, dd, 0, 0, 0, 0, Shanghai).AddDate(0, 0, -(chartDays - 1))
-	pipe := s.st.Client().Pipeline()
-	cmds := make([]*redis.IntCmd, chartDays)
-	for i := range chartDays {
-		a := start.AddDate(0, 0, i)
-		b := a.AddDate(0, 0, 1)
-		cmds[i] = pipe.ZCount(ctx, s.st.Prefix()+"web:idx:first", strconv.FormatInt(a.UnixMilli(), 10), "("+strconv.FormatInt(b.UnixMilli(), 10))
+	bounds := make([]int64, chartDays+1)
+	for i := range bounds {
+		bounds[i] = start.AddDate(0, 0, i).UnixMilli()
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.idx.catchUp(ctx); err != nil {
 		return ch, err
 	}
-	for _, c := range cmds {
-		ch.Max = max(ch.Max, c.Val())
-		ch.Total += c.Val()
+	counts := s.idx.snapshot().countFirstSeen(bounds)
+	for _, n := range counts {
+		ch.Max = max(ch.Max, n)
+		ch.Total += n
 	}
 	bw := float64(w) / chartDays
-	for i, c := range cmds {
-		n := c.Val()
+	for i, n := range counts {
 		bh := 0.0
 		if ch.Max > 0 {
 			bh = float64(n) / float64(ch.Max) * (h - 10)
@@ -172,6 +169,7 @@ type listData struct {
 	Titles map[string]rules.Text
 	Moves  []findings.State // bulk transitions the user may choose
 	Err    string
+	Lang   *Lang
 }
 
 func (s *Server) findingsList(c *echo.Context) error {
@@ -182,7 +180,7 @@ func (s *Server) findingsList(c *echo.Context) error {
 		return err
 	}
 	d := listData{F: f, R: r, Opts: s.filterOptions(ctx, s.lang(c)), States: findings.AllStates, Sevs: findings.Severities,
-		Titles: map[string]rules.Text{}}
+		Titles: map[string]rules.Text{}, Lang: s.lang(c)}
 	for _, it := range r.Items {
 		if v, ok := s.cat.Violation(it.RuleID); ok {
 			d.Titles[it.RuleID] = v.Title

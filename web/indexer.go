@@ -1,208 +1,338 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"pilmon/findings"
+	"pilmon/rules"
 )
 
-// indexer keeps the dashboard's own indexes beside the findings store's: what the store does not
-// index but the list filters on. It owns these keys (derived data, rebuilt from the findings at
-// any time):
+// indexer is the dashboard's in-memory copy of what the findings list filters on, sorts by and
+// shows, one small entry per finding. Redis stays the only source of truth: the copy is loaded
+// once, then follows the store's change feed (findings.ChangesStream), which every write of a
+// finding appends to in the same atomic script. Before answering, a list request reads the feed
+// after the position the copy has applied (one round trip, nothing to read in the usual case), so
+// a page always reflects every write that finished before the request, whichever process made it.
+// A gap in the feed's numbers (the copy fell behind its cap, Redis lost writes in a crash, or was
+// emptied) makes it load everything again.
 //
-//	web:idx:first          sorted set, score = first seen (Unix ms)
-//	web:idx:last           sorted set, score = last seen (Unix ms)
-//	web:idx:sdk:{id}       sorted set of findings whose observations name SDK id
-//	web:idx:basis:{cit}    sorted set of findings citing an article ("pipl:17")
-//	web:idx:of             hash fp -> the sdk:… and basis:… sets it is in (to drop stale memberships)
+// Queries run on an immutable snapshot (ixSnapshot) built from the entries after they change:
+// findings in list order with columns and posting lists, so that a filter over 100,000 findings is
+// a walk of the shortest matching list, with no Redis work beyond reading the feed.
 //
-// The SDK and basis sets score a finding like idx:all (severity rank × 1e13 + last seen ms), so the
-// list script can walk them in list order and apply the severity as a score range; they follow a
-// re-scan's new score at the next sync.
-//
-// and, in memory, a lower-cased text per finding (subject, target, host, URL, label, title) for the
-// full-text search. It notices new and re-observed findings by their idx:all score, which holds
-// the last-seen time: every interval it reads the score range above the newest it has seen for each
-// severity, and once a minute it walks idx:all with ZSCAN (small chunks, so Redis is never blocked)
-// to catch anything else. A finding is therefore searchable a few seconds after a scan writes it.
+// The first version answered the list with a Lua script over sorted sets in Redis (the store's
+// indexes plus web:idx:* sets this indexer maintained); filters whose shortest set was long (a legal
+// basis, an SDK with a date range) cost 25-120 ms per page at 100,000 findings. Those keys are
+// deleted when the copy first loads.
 type indexer struct {
-	rdb redis.UniversalClient
-	p   string // store prefix
+	st  *findings.Store
 	log *slog.Logger
 
-	mu       sync.RWMutex
-	entries  map[string]*ixEntry
-	maxLast  [6]int64 // per severity rank: newest last-seen ms seen
-	lastFull time.Time
-	ready    bool
+	syncMu sync.Mutex // one catch-up or load at a time
 
-	// flat is every entry's text in one buffer ("\x00"-separated, lower-cased) so that a search
-	// is a few bytes.Index calls over contiguous memory rather than 100,000 small ones; it is
-	// rebuilt on the first search after the index changed.
-	flatMu  sync.Mutex
-	dirty   bool
-	flat    []byte
-	flatOff []int // start of entry k in flat
-	flatFP  []string
-	flatE   []*ixEntry
+	mu      sync.RWMutex
+	entries map[string]*ixEntry
+	head    findings.ChangesHead // the feed position applied
+	loaded  bool
+	gen     uint64 // bumped at every change of entries
+	snap    *ixSnapshot
+
+	buildMu sync.Mutex // one snapshot build at a time
+	legacy  sync.Once
+
+	// strs interns the strings many entries share (states, rules, targets, citations, SDKs), so
+	// that 100,000 entries are a few objects each for the garbage collector. Used under syncMu.
+	strs map[string]string
 }
 
+func (ix *indexer) intern(s string) string {
+	if v, ok := ix.strs[s]; ok {
+		return v
+	}
+	if len(ix.strs) < 1<<20 {
+		ix.strs[s] = s
+	}
+	return s
+}
+
+// ixEntry is one finding as the list needs it. It is never modified once stored: an update
+// replaces it, so a snapshot can keep pointing to it.
 type ixEntry struct {
-	score  float64
-	hay    string
-	rule   string
-	target string
-	sdks   []string
+	fp          string
+	score       int64 // the store's index score: severity rank × 1e13 + last seen (Unix ms)
+	first, last int64 // Unix ms
+	state       string
+	rule        string
+	target      string
+	sev         int // findings.SeverityRank
+	sevName     rules.Severity
+	bases       []string
+	sdks        []string
+	hay         string // lower-cased searchable text, NUL-separated
+	subject     string
+	notReobs    string // not_reobserved_since
+	sig         signature
+}
+
+// row is the entry as a list row.
+func (e *ixEntry) row() findings.Finding {
+	return findings.Finding{Fingerprint: e.fp, TargetID: e.target, RuleID: e.rule, Subject: e.subject,
+		Severity: e.sevName, State: findings.State(e.state),
+		FirstSeen: time.UnixMilli(e.first).UTC(), LastSeen: time.UnixMilli(e.last).UTC(), NotReobservedSince: e.notReobs}
 }
 
 const (
-	fullSweepEvery = time.Minute
 	ixChunk        = 500
 	maxHay         = 2048
+	changesPerRead = 1000
+	headCheckEvery = 30 * time.Second
 )
 
-func newIndexer(rdb redis.UniversalClient, prefix string, log *slog.Logger) *indexer {
-	return &indexer{rdb: rdb, p: prefix, log: log, entries: map[string]*ixEntry{}}
+func newIndexer(st *findings.Store, log *slog.Logger) *indexer {
+	return &indexer{st: st, log: log, entries: map[string]*ixEntry{}, strs: map[string]string{}}
 }
 
-func (ix *indexer) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := ix.sync(ctx, false); err != nil && ctx.Err() == nil {
-			ix.log.Warn("web index sync", "err", err)
+// run keeps the copy current until ctx ends: it waits on the feed and applies what arrives, so that
+// requests seldom find anything to apply, and checks now and then that the feed was not reset
+// behind its back (Redis restarted without the last writes, or emptied).
+func (ix *indexer) run(ctx context.Context, retry time.Duration) {
+	lastCheck := time.Now()
+	for ctx.Err() == nil {
+		if err := ix.catchUp(ctx); err != nil {
+			if ctx.Err() == nil {
+				ix.log.Warn("findings list index", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
+			continue
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if time.Since(lastCheck) > headCheckEvery {
+			lastCheck = time.Now()
+			if h, err := ix.st.ChangesHead(ctx); err == nil {
+				ix.mu.RLock()
+				behind := h.Seq < ix.head.Seq
+				ix.mu.RUnlock()
+				if behind {
+					ix.log.Warn("findings change feed went back; reloading the list index", "feed", h.Seq)
+					ix.syncMu.Lock()
+					err := ix.reload(ctx)
+					ix.syncMu.Unlock()
+					if err != nil && ctx.Err() == nil {
+						ix.log.Warn("findings list index", "err", err)
+					}
+				}
+			}
+		}
+		ix.mu.RLock()
+		after := ix.head.ID
+		ix.mu.RUnlock()
+		// Wait for the next change (or a few seconds); catchUp applies it.
+		if _, err := ix.st.ReadChanges(ctx, after, 1, 5*time.Second); err != nil && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
 		}
 	}
 }
 
-// sync catches up with the store; full forces a sweep of every finding.
-func (ix *indexer) sync(ctx context.Context, full bool) error {
+// catchUp applies every change after the copy's position, loading everything first when the copy
+// is empty or the feed has a gap.
+func (ix *indexer) catchUp(ctx context.Context) error {
+	ix.syncMu.Lock()
+	defer ix.syncMu.Unlock()
 	ix.mu.RLock()
-	sweep := full || time.Since(ix.lastFull) > fullSweepEvery
-	maxLast := ix.maxLast
+	loaded, head := ix.loaded, ix.head
 	ix.mu.RUnlock()
-	changed := map[string]float64{}
-	if sweep {
-		var cursor uint64
-		for {
-			kv, next, err := ix.rdb.ZScan(ctx, ix.p+"idx:all", cursor, "", 2000).Result()
-			if err != nil {
-				return err
-			}
-			ix.mu.RLock()
-			for i := 0; i+1 < len(kv); i += 2 {
-				sc, _ := strconv.ParseFloat(kv[i+1], 64)
-				if e, ok := ix.entries[kv[i]]; !ok || e.score != sc {
-					changed[kv[i]] = sc
-				}
-			}
-			ix.mu.RUnlock()
-			cursor = next
-			if cursor == 0 {
-				break
-			}
-		}
-	} else {
-		for r := 1; r <= 5; r++ {
-			lo := float64(r)*1e13 + float64(max(0, maxLast[r]-120_000))
-			zs, err := ix.rdb.ZRangeByScoreWithScores(ctx, ix.p+"idx:all", &redis.ZRangeBy{
-				Min: strconv.FormatFloat(lo, 'f', 0, 64), Max: "(" + strconv.FormatFloat(float64(r+1)*1e13, 'f', 0, 64),
-			}).Result()
-			if err != nil {
-				return err
-			}
-			ix.mu.RLock()
-			for _, z := range zs {
-				fp, _ := z.Member.(string)
-				if e, ok := ix.entries[fp]; !ok || e.score != z.Score {
-					changed[fp] = z.Score
-				}
-			}
-			ix.mu.RUnlock()
-		}
-	}
-	fps := make([]string, 0, len(changed))
-	for fp := range changed {
-		fps = append(fps, fp)
-	}
-	for start := 0; start < len(fps); start += ixChunk {
-		if err := ix.update(ctx, fps[start:min(start+ixChunk, len(fps))], changed); err != nil {
+	if !loaded {
+		if err := ix.reload(ctx); err != nil {
 			return err
+		}
+		ix.mu.RLock()
+		head = ix.head
+		ix.mu.RUnlock()
+	}
+	for {
+		cs, err := ix.st.ReadChanges(ctx, head.ID, changesPerRead, 0)
+		if err != nil {
+			return err
+		}
+		if len(cs) == 0 {
+			return nil
+		}
+		seen := map[string]bool{}
+		var fps []string
+		for _, c := range cs {
+			if c.Seq != head.Seq+1 {
+				ix.log.Info("findings change feed has a gap; reloading the list index", "have", head.Seq, "next", c.Seq)
+				return ix.reload(ctx)
+			}
+			head = findings.ChangesHead{Seq: c.Seq, ID: c.ID}
+			for _, fp := range c.Fingerprints {
+				if !seen[fp] && idRE.MatchString(fp) {
+					seen[fp] = true
+					fps = append(fps, fp)
+				}
+			}
+		}
+		for start := 0; start < len(fps); start += ixChunk {
+			batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
+			if err != nil {
+				return err
+			}
+			ix.mu.Lock()
+			for fp, e := range batch {
+				if e == nil {
+					delete(ix.entries, fp)
+				} else {
+					ix.entries[fp] = e
+				}
+			}
+			ix.gen++
+			ix.snap = nil
+			ix.mu.Unlock()
+		}
+		ix.mu.Lock()
+		ix.head = head
+		ix.mu.Unlock()
+		if len(cs) < changesPerRead {
+			return nil
+		}
+	}
+}
+
+// reload reads every finding into a fresh copy. The feed's head is read first, so a write racing
+// the load is applied again afterwards rather than missed. Caller holds syncMu.
+func (ix *indexer) reload(ctx context.Context) error {
+	ix.legacy.Do(func() { ix.dropLegacyKeys(ctx) })
+	head, err := ix.st.ChangesHead(ctx)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var fps []string
+	var cursor uint64
+	for {
+		kv, next, err := ix.st.Client().ZScan(ctx, ix.st.Prefix()+"idx:all", cursor, "", 2000).Result()
+		if err != nil {
+			return fmt.Errorf("list index: %w", err)
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if !seen[kv[i]] {
+				seen[kv[i]] = true
+				fps = append(fps, kv[i])
+			}
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	entries := make(map[string]*ixEntry, len(fps))
+	for start := 0; start < len(fps); start += ixChunk {
+		batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
+		if err != nil {
+			return err
+		}
+		for fp, e := range batch {
+			if e != nil {
+				entries[fp] = e
+			}
 		}
 	}
 	ix.mu.Lock()
-	if sweep {
-		ix.lastFull = time.Now()
-	}
-	ix.ready = true
+	ix.entries, ix.head, ix.loaded = entries, head, true
+	ix.gen++
+	ix.snap = nil
 	ix.mu.Unlock()
 	return nil
 }
 
+// dropLegacyKeys deletes the web:idx:* sets of the first version (derived data nothing reads now).
+func (ix *indexer) dropLegacyKeys(ctx context.Context) {
+	rdb := ix.st.Client()
+	var cursor uint64
+	n := 0
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, ix.st.Prefix()+"web:idx:*", 1000).Result()
+		if err != nil {
+			return
+		}
+		if len(keys) > 0 {
+			rdb.Unlink(ctx, keys...)
+			n += len(keys)
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if n > 0 {
+		ix.log.Info("deleted the dashboard's old list index keys", "keys", n)
+	}
+}
+
+// ixContent is the part of a finding's JSON the list reads.
 type ixContent struct {
-	Subject    string `json:"subject"`
-	TargetID   string `json:"target_id"`
-	RuleID     string `json:"rule_id"`
+	Subject    string         `json:"subject"`
+	TargetID   string         `json:"target_id"`
+	RuleID     string         `json:"rule_id"`
+	Severity   rules.Severity `json:"severity"`
 	LegalBasis []struct {
 		Instrument string `json:"instrument"`
 		Article    string `json:"article"`
 	} `json:"legal_basis"`
 	Observations []struct {
-		Kind       string         `json:"kind"`
-		Subject    string         `json:"subject"`
 		Attributes map[string]any `json:"attributes"`
 	} `json:"observations"`
 }
 
-func (ix *indexer) update(ctx context.Context, fps []string, scores map[string]float64) error {
-	pipe := ix.rdb.Pipeline()
+// read loads the entries of fps in one round trip; a fingerprint with no finding maps to nil.
+func (ix *indexer) read(ctx context.Context, fps []string) (map[string]*ixEntry, error) {
+	pipe := ix.st.Client().Pipeline()
 	cmds := make([]*redis.SliceCmd, len(fps))
-	olds := make([]*redis.StringCmd, len(fps))
 	for i, fp := range fps {
-		cmds[i] = pipe.HMGet(ctx, ix.p+"finding:"+fp, "json", "first_seen", "last_seen")
-		olds[i] = pipe.HGet(ctx, ix.p+"web:idx:of", fp)
+		cmds[i] = pipe.HMGet(ctx, ix.st.Prefix()+"finding:"+fp, "json", "state", "first_seen", "last_seen", "not_reobserved_since", "score")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return err
+		return nil, fmt.Errorf("list index: read findings: %w", err)
 	}
-	write := ix.rdb.Pipeline()
-	type upd struct {
-		fp string
-		e  *ixEntry
-	}
-	var ups []upd
+	out := make(map[string]*ixEntry, len(fps))
 	for i, fp := range fps {
 		v := cmds[i].Val()
-		raw, _ := v[0].(string)
-		if raw == "" {
-			continue
+		str := func(k int) string {
+			if k < len(v) {
+				s, _ := v[k].(string)
+				return s
+			}
+			return ""
 		}
 		var c ixContent
-		if json.Unmarshal([]byte(raw), &c) != nil {
+		if str(0) == "" || json.Unmarshal([]byte(str(0)), &c) != nil {
+			out[fp] = nil
 			continue
 		}
-		fsStr, _ := v[1].(string)
-		lsStr, _ := v[2].(string)
-		first, _ := time.Parse(time.RFC3339Nano, fsStr)
-		last, _ := time.Parse(time.RFC3339Nano, lsStr)
-		e := &ixEntry{score: scores[fp], rule: c.RuleID, target: c.TargetID}
+		first, _ := time.Parse(time.RFC3339Nano, str(2))
+		last, _ := time.Parse(time.RFC3339Nano, str(3))
+		score, _ := strconv.ParseInt(str(5), 10, 64)
+		e := &ixEntry{fp: fp, score: score, first: first.UnixMilli(), last: last.UnixMilli(), state: ix.intern(str(1)),
+			rule: ix.intern(c.RuleID), target: ix.intern(c.TargetID), sev: findings.SeverityRank(c.Severity), sevName: rules.Severity(ix.intern(string(c.Severity))),
+			subject: c.Subject, notReobs: ix.intern(str(4))}
 		var hay strings.Builder
 		add := func(s string) {
-			if s != "" && hay.Len() < maxHay {
+			if s != "" && hay.Len() < maxHay && !strings.Contains(hay.String(), strings.ToLower(s)) {
 				hay.WriteString(strings.ToLower(s))
 				hay.WriteByte(0)
 			}
@@ -216,140 +346,53 @@ func (ix *indexer) update(ctx context.Context, fps []string, scores map[string]f
 				}
 			}
 			if sdk, ok := o.Attributes["sdk"].(string); ok && sdk != "" && ruleRE.MatchString(sdk) && !slices.Contains(e.sdks, sdk) {
-				e.sdks = append(e.sdks, sdk)
+				e.sdks = append(e.sdks, ix.intern(sdk))
 			}
 		}
 		slices.Sort(e.sdks)
+		for _, b := range c.LegalBasis {
+			if k := b.Instrument + ":" + b.Article; len(k) <= 64 && !slices.Contains(e.bases, k) {
+				e.bases = append(e.bases, ix.intern(k))
+			}
+		}
 		e.hay = hay.String()
-		write.ZAdd(ctx, ix.p+"web:idx:first", redis.Z{Score: float64(first.UnixMilli()), Member: fp})
-		write.ZAdd(ctx, ix.p+"web:idx:last", redis.Z{Score: float64(last.UnixMilli()), Member: fp})
-		var sets []string
-		for _, sdk := range e.sdks {
-			sets = append(sets, "sdk:"+sdk)
-		}
-		for _, c := range c.LegalBasis {
-			if k := "basis:" + c.Instrument + ":" + c.Article; len(k) < 80 && !slices.Contains(sets, k) {
-				sets = append(sets, k)
-			}
-		}
-		var oldSets []string
-		if old := olds[i].Val(); old != "" {
-			oldSets = strings.Split(old, "\n")
-		}
-		for _, k := range oldSets {
-			if !slices.Contains(sets, k) {
-				write.ZRem(ctx, ix.p+"web:idx:"+k, fp)
-			}
-		}
-		for _, k := range sets {
-			write.ZAdd(ctx, ix.p+"web:idx:"+k, redis.Z{Score: e.score, Member: fp})
-		}
-		if len(sets) > 0 {
-			write.HSet(ctx, ix.p+"web:idx:of", fp, strings.Join(sets, "\n"))
-		} else if len(oldSets) > 0 {
-			write.HDel(ctx, ix.p+"web:idx:of", fp)
-		}
-		ups = append(ups, upd{fp, e})
+		e.sig = signatureOf(e.hay)
+		out[fp] = e
 	}
-	if _, err := write.Exec(ctx); err != nil {
-		return err
-	}
-	ix.mu.Lock()
-	ix.dirty = ix.dirty || len(ups) > 0
-	for _, u := range ups {
-		ix.entries[u.fp] = u.e
-		r := int(u.e.score / 1e13)
-		if r >= 1 && r <= 5 {
-			ms := int64(u.e.score) - int64(r)*1e13
-			ix.maxLast[r] = max(ix.maxLast[r], ms)
-		}
-	}
-	ix.mu.Unlock()
-	return nil
+	return out, nil
 }
 
-// search returns up to limit fingerprints whose text contains q (case-insensitive), whose rule is
-// in rules or whose target is in targets; more is true when there were more.
-func (ix *indexer) search(q string, rules map[string]bool, targets []string, limit int) ([]string, bool) {
-	lq := []byte(strings.ToLower(q))
-	tset := map[string]bool{}
-	for _, t := range targets {
-		tset[t] = true
-	}
-	ix.flatMu.Lock()
-	defer ix.flatMu.Unlock()
+// snapshot returns the current snapshot, building it when the entries changed since the last one.
+func (ix *indexer) snapshot() *ixSnapshot {
 	ix.mu.RLock()
-	if ix.dirty || ix.flatOff == nil {
-		ix.flat, ix.flatOff, ix.flatFP, ix.flatE = ix.flat[:0], ix.flatOff[:0], ix.flatFP[:0], ix.flatE[:0]
-		for fp, e := range ix.entries {
-			ix.flatOff = append(ix.flatOff, len(ix.flat))
-			ix.flatFP = append(ix.flatFP, fp)
-			ix.flatE = append(ix.flatE, e)
-			ix.flat = append(ix.flat, e.hay...)
-			ix.flat = append(ix.flat, 0)
-		}
-		ix.dirty = false
+	sn := ix.snap
+	ix.mu.RUnlock()
+	if sn != nil {
+		return sn
+	}
+	ix.buildMu.Lock()
+	defer ix.buildMu.Unlock()
+	ix.mu.RLock()
+	if sn = ix.snap; sn != nil {
+		ix.mu.RUnlock()
+		return sn
+	}
+	gen := ix.gen
+	rows := make([]*ixEntry, 0, len(ix.entries))
+	for _, e := range ix.entries {
+		rows = append(rows, e)
 	}
 	ix.mu.RUnlock()
-	out := make([]string, 0, 64)
-	hit := make([]bool, len(ix.flatFP))
-	add := func(k int) bool {
-		if hit[k] {
-			return true
-		}
-		if len(out) == limit {
-			return false
-		}
-		hit[k] = true
-		out = append(out, ix.flatFP[k])
-		return true
+	sn = buildSnapshot(rows)
+	ix.mu.Lock()
+	if ix.gen == gen {
+		ix.snap = sn
 	}
-	if len(lq) > 0 && !bytes.Contains(lq, []byte{0}) {
-		for pos := 0; pos < len(ix.flat); {
-			i := bytes.Index(ix.flat[pos:], lq)
-			if i < 0 {
-				break
-			}
-			k := sort.SearchInts(ix.flatOff, pos+i+1) - 1
-			if !add(k) {
-				return out, true
-			}
-			if k+1 < len(ix.flatOff) {
-				pos = ix.flatOff[k+1]
-			} else {
-				break
-			}
-		}
-	}
-	if len(rules) > 0 || len(tset) > 0 {
-		for k, e := range ix.flatE {
-			if (rules[e.rule] || tset[e.target]) && !add(k) {
-				return out, true
-			}
-		}
-	}
-	return out, false
+	ix.mu.Unlock()
+	return sn
 }
 
-// sdkIDs lists the SDKs that appear in findings.
-func (ix *indexer) sdkIDs() []string {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	seen := map[string]bool{}
-	for _, e := range ix.entries {
-		for _, s := range e.sdks {
-			seen[s] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// size is the number of findings indexed.
+// size is the number of findings in the copy.
 func (ix *indexer) size() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()

@@ -16,6 +16,7 @@ import (
 
 	"pilmon/findings"
 	"pilmon/rules"
+	"pilmon/scanner"
 )
 
 // Filter is the findings list's query: every field is optional. It round-trips through the URL
@@ -43,9 +44,6 @@ const (
 	defaultPer = 50
 	maxPer     = 200
 	maxQLen    = 200
-	// maxSearchMatches bounds how many findings a text search hands to Redis; a broader search
-	// says so and asks for a narrower term.
-	maxSearchMatches = 20000
 )
 
 // parseFilter reads a Filter from the query string, dropping values that cannot be valid.
@@ -152,109 +150,67 @@ func (f Filter) Active() bool {
 	return g != Filter{}
 }
 
-// group is one filter term for the list script:
-//
-//	set     one sorted set; scored when its scores are the idx:all score (severity, then last
-//	        seen), so the script can walk it in list order: idx:state:*, idx:target:*, idx:rule:*
-//	        and the dashboard's own web:idx:basis:* and web:idx:sdk:*
-//	anyset  a list of sets of which a finding must be in at least one: the app category, through
-//	        the idx:target:* sets of that category's targets
-//	range   a score range on a date index (web:idx:first, web:idx:last), checked by ZMSCORE
-//	members an explicit list of fingerprints (the text search)
-type group struct {
-	kind  string
-	items []string
-}
-
 type listResult struct {
-	Items  []findings.Finding
-	Total  int64
-	Pages  int
-	Capped bool // the text search matched more than maxSearchMatches; only those are listed
-	// AtLeast says Total is a lower bound: counting stopped there (countCap) because an exact
-	// count would have cost more than the page itself.
-	AtLeast bool
+	Items []findings.Finding
+	Total int64
+	Pages int
 }
 
-// dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds [lo, hi).
-func dayRange(from, to string) (string, string) {
-	lo, hi := "-1", "1e18"
+// dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds [lo, hi); an empty
+// side is open.
+func dayRange(from, to string) (int64, int64) {
+	lo, hi := anyTime()
 	if t, err := time.ParseInLocation(time.DateOnly, from, Shanghai); err == nil {
-		lo = strconv.FormatInt(t.UnixMilli(), 10)
+		lo = t.UnixMilli()
 	}
 	if t, err := time.ParseInLocation(time.DateOnly, to, Shanghai); err == nil {
-		hi = strconv.FormatInt(t.AddDate(0, 0, 1).UnixMilli(), 10)
+		hi = t.AddDate(0, 0, 1).UnixMilli()
 	}
 	return lo, hi
 }
 
-// plan turns the filter into groups. An impossible filter (an app category with no target) yields
-// an empty group, which the script answers with no results.
-func (s *Server) plan(ctx context.Context, f Filter) ([]group, bool, error) {
-	var gs []group
-	capped := false
-	set := func(key string, scored bool) {
-		sc := "0"
-		if scored {
-			sc = "1"
+// query resolves the filter into a query on the list index. An app category or a text search
+// needs the target registry (names, categories); nothing else leaves memory.
+func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
+	q := ixQuery{state: f.State, rule: f.Rule, target: f.Target, basis: f.Basis, sdk: f.SDK,
+		sev: findings.SeverityRank(rules.Severity(f.Severity)), asc: f.Asc,
+		off: (f.Page - 1) * f.Per, lim: f.Per}
+	switch f.Sort {
+	case "first_seen":
+		q.sort = sortFirst
+	case "last_seen":
+		q.sort = sortLast
+	}
+	q.firstLo, q.firstHi = dayRange(f.FirstFrom, f.FirstTo)
+	q.lastLo, q.lastHi = dayRange(f.LastFrom, f.LastTo)
+	if f.Category == "" && f.Q == "" {
+		return q, nil
+	}
+	var ts []scanner.Target
+	if s.cfg.Targets != nil {
+		var err error
+		if ts, err = s.cfg.Targets.List(ctx); err != nil {
+			return q, err
 		}
-		gs = append(gs, group{"set", []string{key, sc}})
-	}
-	if f.State != "" {
-		set("idx:state:"+f.State, true)
-	}
-	if f.Rule != "" {
-		set("idx:rule:"+f.Rule, true)
-	}
-	if f.Target != "" {
-		set("idx:target:"+f.Target, true)
-	}
-	if f.Basis != "" {
-		set("web:idx:basis:"+f.Basis, true)
-	}
-	if f.SDK != "" {
-		set("web:idx:sdk:"+f.SDK, true)
 	}
 	if f.Category != "" {
-		var items []string
-		if s.cfg.Targets != nil {
-			ts, err := s.cfg.Targets.List(ctx)
-			if err != nil {
-				return nil, false, err
-			}
-			for _, t := range ts {
-				if t.Category == f.Category {
-					items = append(items, "idx:target:"+t.ID)
-				}
+		q.targets = map[string]bool{}
+		for _, t := range ts {
+			if t.Category == f.Category {
+				q.targets[t.ID] = true
 			}
 		}
-		gs = append(gs, group{"anyset", items})
-	}
-	if f.FirstFrom != "" || f.FirstTo != "" {
-		lo, hi := dayRange(f.FirstFrom, f.FirstTo)
-		gs = append(gs, group{"range", []string{"web:idx:first", lo, hi}})
-	}
-	if f.LastFrom != "" || f.LastTo != "" {
-		lo, hi := dayRange(f.LastFrom, f.LastTo)
-		gs = append(gs, group{"range", []string{"web:idx:last", lo, hi}})
 	}
 	if f.Q != "" {
-		var targetsNamed []string
-		if s.cfg.Targets != nil {
-			if ts, err := s.cfg.Targets.List(ctx); err == nil {
-				lq := strings.ToLower(f.Q)
-				for _, t := range ts {
-					if strings.Contains(strings.ToLower(t.Name), lq) || strings.Contains(strings.ToLower(t.Operator), lq) {
-						targetsNamed = append(targetsNamed, t.ID)
-					}
-				}
+		q.text, q.textRules, q.textTargets = f.Q, s.rulesMatching(f.Q), map[string]bool{}
+		lq := strings.ToLower(f.Q)
+		for _, t := range ts {
+			if strings.Contains(strings.ToLower(t.Name), lq) || strings.Contains(strings.ToLower(t.Operator), lq) {
+				q.textTargets[t.ID] = true
 			}
 		}
-		fps, more := s.idx.search(f.Q, s.rulesMatching(f.Q), targetsNamed, maxSearchMatches)
-		capped = more
-		gs = append(gs, group{"members", fps})
 	}
-	return gs, capped, nil
+	return q, nil
 }
 
 // rulesMatching returns the ids of rules whose id or title contains q.
@@ -270,334 +226,21 @@ func (s *Server) rulesMatching(q string) map[string]bool {
 	return out
 }
 
-// list runs the filter: one script call computes the total and the page's fingerprints on the
-// server, a pipelined HMGET reads the page.
+// list answers the filter from the in-memory list index (see indexer), after applying every change
+// the store's feed has since the index last looked: one round trip to Redis in the usual case.
 func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
-	gs, capped, err := s.plan(ctx, f)
+	q, err := s.query(ctx, f)
 	if err != nil {
 		return listResult{}, err
 	}
-	sortKey := ""
-	switch f.Sort {
-	case "last_seen":
-		sortKey = "web:idx:last"
-	case "first_seen":
-		sortKey = "web:idx:first"
-	}
-	// Severity is the high part of every index score (findings/store.go): a score range, not a set.
-	sevLo, sevHi := "", ""
-	if r := int64(findings.SeverityRank(rules.Severity(f.Severity))); r > 0 {
-		sevLo, sevHi = strconv.FormatInt(r*1e13, 10), strconv.FormatInt((r+1)*1e13, 10)
-	}
-	sortCap := s.sortCap
-	if sortCap <= 0 {
-		sortCap = 5000
-	}
-	countCap := s.countCap
-	if countCap <= 0 {
-		countCap = 10000
-	}
-	args := []any{s.st.Prefix(), sortKey, boolArg(!f.Asc), (f.Page - 1) * f.Per, f.Per, sevLo, sevHi, sortCap, countCap, len(gs)}
-	for _, g := range gs {
-		args = append(args, g.kind, len(g.items))
-		for _, it := range g.items {
-			args = append(args, it)
-		}
-	}
-	res, err := listScript.Run(ctx, s.st.Client(), nil, args...).Slice()
-	if err != nil {
-		return listResult{}, fmt.Errorf("list findings: %w", err)
-	}
-	total, _ := res[0].(int64)
-	var fps []string
-	if page, ok := res[1].([]any); ok {
-		for _, m := range page {
-			if str, ok := m.(string); ok {
-				fps = append(fps, str)
-			}
-		}
-	}
-	items, err := s.rows(ctx, fps)
-	if err != nil {
+	if err := s.idx.catchUp(ctx); err != nil {
 		return listResult{}, err
 	}
-	atLeast := len(res) > 2 && res[2] == int64(1)
-	pages := int((total + int64(f.Per) - 1) / int64(f.Per))
-	if atLeast && len(items) == f.Per {
-		pages = max(pages, f.Page+1)
-	}
-	return listResult{Items: items, Total: total, Pages: pages, Capped: capped, AtLeast: atLeast}, nil
+	total, page := s.idx.snapshot().query(q)
+	return listResult{Items: rowsOf(page), Total: int64(total), Pages: (total + f.Per - 1) / f.Per}, nil
 }
 
-func boolArg(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-// listScript computes one page of a filtered, sorted list on the server, reading only: it never
-// builds a temporary set (materialising tens of thousands of members per request is what made
-// the first version slow at 100,000 findings).
-//
-// ARGV: prefix, sort key ("" for the default order: severity, then last seen; or web:idx:last /
-// web:idx:first), "1" for descending, offset, limit, severity score range [lo, hi) or two empty
-// strings, the most matches a date sort sorts in memory (5,000), the count at which counting
-// stops when it is not free (10,000; the reply then says the total is a lower bound), number of
-// groups, then per group: kind, n, n items (see group). Returns
-// {total, {fingerprints}, 1 when total is a lower bound}.
-//
-// Every idx:* set, and the dashboard's basis and SDK sets, score a finding the same way as
-// idx:all, so the severity is a score range on any of them. The script walks the smallest scored
-// set (or idx:all) in list order within that range, chunk by chunk, and keeps the members that
-// are in every other set (ZMSCORE), inside every date range, among the search matches and in one of
-// the category's target sets. The total comes from ZCARD/ZCOUNT/ZINTERCARD when the filter
-// allows, else from walking the whole range. A date sort pages through the sorted matches when
-// there are at most 5,000, else walks the date index in order. A text search checks only its
-// candidates and sorts those.
-var listScript = redis.NewScript(`
-local p, sortkey = ARGV[1], ARGV[2]
-local rev = ARGV[3] == '1'
-local off, lim = tonumber(ARGV[4]), tonumber(ARGV[5])
-local sevLo, sevHi = ARGV[6], ARGV[7]
-local hasSev = sevLo ~= ''
-local sortCap = tonumber(ARGV[8])
-local countCap = tonumber(ARGV[9])
-local ng = tonumber(ARGV[10])
-local i = 11
-local sets, fields, ranges = {}, {}, {}
-local members = nil
-for g = 1, ng do
-  local kind, n = ARGV[i], tonumber(ARGV[i+1])
-  i = i + 2
-  if kind == 'set' then
-    local key = p .. ARGV[i]
-    local card = redis.call('ZCARD', key)
-    if card == 0 then return {0, {}} end
-    sets[#sets+1] = {key = key, card = card, scored = ARGV[i+1] == '1'}
-  elseif kind == 'anyset' then
-    if n == 0 then return {0, {}} end
-    local keys = {}
-    for j = 0, n - 1 do keys[#keys+1] = p .. ARGV[i+j] end
-    fields[#fields+1] = keys
-  elseif kind == 'range' then
-    ranges[#ranges+1] = {key = p .. ARGV[i], lo = tonumber(ARGV[i+1]), hi = tonumber(ARGV[i+2])}
-  else
-    if n == 0 then return {0, {}} end
-    members = {}
-    for j = 0, n - 1 do members[ARGV[i+j]] = true end
-  end
-  i = i + n
-end
-local all = p .. 'idx:all'
-
--- The walk set: the smallest scored set, else idx:all.
-local base = nil
-for _, s in ipairs(sets) do
-  if s.scored and (base == nil or s.card < base.card) then base = s end
-end
-if base == nil then base = {key = all, card = redis.call('ZCARD', all), scored = true} end
-local others = {}
-for _, s in ipairs(sets) do
-  if s.key ~= base.key then others[#others+1] = s end
-end
-local simple = #fields == 0 and #ranges == 0 and members == nil
-
--- chunk reads members of base in list order from position pos.
-local function chunk(key, pos, n, ranged)
-  if ranged and hasSev then
-    if rev then
-      return redis.call('ZRANGE', key, '(' .. sevHi, sevLo, 'BYSCORE', 'REV', 'LIMIT', pos, n)
-    end
-    return redis.call('ZRANGE', key, sevLo, '(' .. sevHi, 'BYSCORE', 'LIMIT', pos, n)
-  end
-  if rev then return redis.call('ZRANGE', key, pos, pos + n - 1, 'REV') end
-  return redis.call('ZRANGE', key, pos, pos + n - 1)
-end
-
--- keep returns, for a chunk of fingerprints, which pass every check but the walk set's own.
--- extra are more sets to check (the walk set itself when walking a date index).
-local function keep(c, extra, sevCheck)
-  local ok = {}
-  for j = 1, #c do ok[j] = true end
-  local function zcheck(key, lo, hi)
-    local a = {key}
-    for j = 1, #c do a[#a+1] = c[j] end
-    local sc = redis.call('ZMSCORE', unpack(a))
-    for j = 1, #c do
-      local v = sc[j]
-      if not v then
-        ok[j] = false
-      elseif lo then
-        v = tonumber(v)
-        if v < lo or v >= hi then ok[j] = false end
-      end
-    end
-  end
-  for _, s in ipairs(others) do zcheck(s.key) end
-  for _, s in ipairs(extra) do zcheck(s.key) end
-  for _, r in ipairs(ranges) do zcheck(r.key, r.lo, r.hi) end
-  if sevCheck then zcheck(all, tonumber(sevLo), tonumber(sevHi)) end
-  if members then
-    for j = 1, #c do
-      if ok[j] and not members[c[j]] then ok[j] = false end
-    end
-  end
-  for _, keys in ipairs(fields) do
-    local any = {}
-    for _, k in ipairs(keys) do
-      local a = {k}
-      for j = 1, #c do a[#a+1] = c[j] end
-      local sc = redis.call('ZMSCORE', unpack(a))
-      for j = 1, #c do
-        if sc[j] then any[j] = true end
-      end
-    end
-    for j = 1, #c do
-      if not any[j] then ok[j] = false end
-    end
-  end
-  return ok
-end
-
--- walk goes through base in list order; stops once stopAt matches are found (nil: walk all).
--- It returns the match count and the matches at positions off+1 .. off+lim (or all of them).
-local function walk(stopAt, collectAll)
-  local count, out, pos = 0, {}, 0
-  while true do
-    local c = chunk(base.key, pos, 1000, true)
-    if #c == 0 then break end
-    pos = pos + #c
-    local ok = keep(c, {}, false)
-    for j = 1, #c do
-      if ok[j] then
-        count = count + 1
-        if collectAll or (count > off and count <= off + lim) then out[#out+1] = c[j] end
-      end
-    end
-    if stopAt and count >= stopAt then break end
-    if #c < 1000 then break end
-  end
-  return count, out
-end
-
--- A text search names its candidates: check those, sort them by the list order, page.
-local sk = all
-if sortkey ~= '' then sk = p .. sortkey end
-local function sortedPage(matches)
-  if #matches == 0 then return {} end
-  local rows = {}
-  for s0 = 1, #matches, 1000 do
-    local a = {sk}
-    for j = s0, math.min(s0 + 999, #matches) do a[#a+1] = matches[j] end
-    local sc = redis.call('ZMSCORE', unpack(a))
-    for j = 2, #a do
-      if sc[j-1] then rows[#rows+1] = {a[j], tonumber(sc[j-1])} end
-    end
-  end
-  table.sort(rows, function(x, y)
-    if x[2] ~= y[2] then
-      if rev then return x[2] > y[2] end
-      return x[2] < y[2]
-    end
-    if rev then return x[1] > y[1] end
-    return x[1] < y[1]
-  end)
-  local out = {}
-  for j = off + 1, math.min(off + lim, #rows) do out[#out+1] = rows[j][1] end
-  return out
-end
-if members then
-  local list = {}
-  for m in pairs(members) do list[#list+1] = m end
-  local matches = {}
-  local extra = {}
-  if base.key ~= all then extra[1] = base end
-  for s0 = 1, #list, 1000 do
-    local c = {}
-    for j = s0, math.min(s0 + 999, #list) do c[#c+1] = list[j] end
-    local saved = members
-    members = nil
-    local ok = keep(c, extra, false)
-    members = saved
-    local a = {all}
-    for j = 1, #c do a[#a+1] = c[j] end
-    local sc = redis.call('ZMSCORE', unpack(a))
-    for j = 1, #c do
-      local v = sc[j] and tonumber(sc[j])
-      if ok[j] and v and (not hasSev or (v >= tonumber(sevLo) and v < tonumber(sevHi))) then
-        matches[#matches+1] = c[j]
-      end
-    end
-  end
-  return {#matches, sortedPage(matches)}
-end
-
--- The total, cheaply when the filter allows.
-local total = nil
-local atLeast = 0
-if simple then
-  if #others == 0 then
-    if hasSev then total = redis.call('ZCOUNT', base.key, sevLo, '(' .. sevHi) else total = base.card end
-  elseif not hasSev then
-    local a = {#sets}
-    for _, s in ipairs(sets) do a[#a+1] = s.key end
-    a[#a+1] = 'LIMIT'
-    a[#a+1] = math.max(countCap, off + lim)
-    total = redis.call('ZINTERCARD', unpack(a))
-    if total >= math.max(countCap, off + lim) then atLeast = 1 end
-  end
-end
-
-if sortkey == '' then
-  if total ~= nil then
-    if off >= total then return {total, {}, atLeast} end
-    if #others == 0 and simple then
-      return {total, chunk(base.key, off, lim, true), atLeast}
-    end
-    local _, out = walk(off + lim, false)
-    return {total, out, atLeast}
-  end
-  local stop = math.max(countCap, off + lim)
-  local count, out = walk(stop, false)
-  if count >= stop then atLeast = 1 end
-  return {count, out, atLeast}
-end
-
--- A date order.
-if total == nil or total <= sortCap then
-  local count, matches = walk(sortCap + 1, true)
-  if count <= sortCap then
-    return {count, sortedPage(matches)}
-  end
-  if total == nil then
-    local stop = math.max(countCap, off + lim)
-    total = walk(stop, false)
-    if total >= stop then atLeast = 1 end
-  end
-end
-if off >= total then return {total, {}, atLeast} end
--- Many matches: walk the date index in order; base is checked like every other set.
-local out, seen, pos = {}, 0, 0
-local extra = {}
-if base.key ~= all then extra[1] = base end
-while #out < lim do
-  local c = chunk(sk, pos, 1000, false)
-  if #c == 0 then break end
-  pos = pos + #c
-  local ok = keep(c, extra, hasSev)
-  for j = 1, #c do
-    if ok[j] then
-      seen = seen + 1
-      if seen > off and #out < lim then out[#out+1] = c[j] end
-    end
-  end
-  if #c < 1000 then break end
-end
-return {total, out, atLeast}
-`)
-
-// rows reads the findings of one list page in one round trip. It reads the store's documented hash
+// rows reads whole findings (the API answers with them) in one round trip. It reads the store's documented hash
 // layout (findings/store.go) directly: the list needs the content and the lifecycle fields only.
 func (s *Server) rows(ctx context.Context, fps []string) ([]findings.Finding, error) {
 	if len(fps) == 0 {
@@ -712,7 +355,7 @@ func (s *Server) buildOptions(ctx context.Context) filterOptions {
 		}
 		targets = ids
 	}
-	sdks := s.idx.sdkIDs()
+	sdks := s.idx.snapshot().sdkIDs()
 	o := filterOptions{byLang: map[string]optionLists{}}
 	for code, lang := range s.langs {
 		var ol optionLists

@@ -75,7 +75,8 @@ type Config struct {
 	Login   LoginLimits   // zero: DefaultLoginLimits
 	// MaxUpload bounds one uploaded file (zero: 1 GiB).
 	MaxUpload int64
-	// IndexInterval is how often the search/SDK/date index catches up with new findings (zero: 2 s).
+	// IndexInterval is how long the findings list index waits before retrying after an error
+	// reading the store (zero: 2 s); it follows the store's change feed as changes happen.
 	IndexInterval time.Duration
 	// Export writes case-file bundles; nil hides the export buttons.
 	Export Exporter
@@ -101,9 +102,6 @@ type Server struct {
 	log    *slog.Logger
 	routes []route
 	prefix string // web key prefix
-
-	sortCap  int // see listScript; 0 means 5,000
-	countCap int // see listScript; 0 means 10,000
 
 	optsMu   sync.Mutex
 	opts     filterOptions
@@ -147,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Evidence, cat: cfg.Catalogue, langs: ls, log: cfg.Logger,
 		acc: NewAccounts(cfg.Store.Client(), cfg.Store.Prefix()), prefix: cfg.Store.Prefix() + "web:",
 	}
-	s.idx = newIndexer(cfg.Store.Client(), cfg.Store.Prefix(), cfg.Logger)
+	s.idx = newIndexer(cfg.Store, cfg.Logger)
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
 	}
@@ -174,13 +172,14 @@ func (s *Server) Accounts() *Accounts { return s.acc }
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
-// Run keeps the search, SDK and date indexes up to date until ctx ends.
+// Run keeps the findings list index up to date until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	s.idx.run(ctx, s.cfg.IndexInterval)
 }
 
-// SyncIndex brings the index up to date once (tests, benchmarks).
-func (s *Server) SyncIndex(ctx context.Context) error { return s.idx.sync(ctx, true) }
+// SyncIndex brings the findings list index up to date once (tests, benchmarks; a list request
+// does the same).
+func (s *Server) SyncIndex(ctx context.Context) error { return s.idx.catchUp(ctx) }
 
 func (s *Server) loadTemplates() error {
 	funcs := template.FuncMap{
@@ -306,13 +305,23 @@ func (s *Server) render(c *echo.Context, code int, name string, p page) error {
 	if !ok {
 		return fmt.Errorf("web: no template %q", name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			renderBufs.Put(buf)
+		}
+	}()
+	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.HTMLBlob(code, buf.Bytes())
 }
+
+// renderBufs keeps page buffers between requests: a list page is about 60 KB, and allocating it
+// afresh for every request made the garbage collector run far more often.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // userError is an error whose message (a catalogue key plus arguments) is shown to the user.
 type userError struct {
@@ -337,6 +346,12 @@ func uerr(code int, key string, args ...any) *userError {
 
 func (s *Server) handleError(c *echo.Context, err error) {
 	if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Committed {
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away (closed the tab, the connection dropped): nobody reads an answer,
+		// and it is not a server failure.
+		c.Response().WriteHeader(499)
 		return
 	}
 	code := echo.StatusCode(err)

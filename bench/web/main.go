@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -44,7 +45,7 @@ func main() {
 	dur := flag.Duration("duration", 15*time.Second, "wrk duration per endpoint")
 	conns := flag.Int("conns", 4, "wrk connections")
 	inproc := flag.Int("inproc", 0, "instead of wrk: time this many sequential in-process requests per endpoint (server cost only)")
-	cpuprofile := flag.String("cpuprofile", "", "with -inproc: write a CPU profile")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server (and, with -inproc, of the requests)")
 	flag.Parse()
 	inProc, cpuProfile = *inproc, *cpuprofile
 	if err := run(*n, *rate, *dur, *conns); err != nil {
@@ -92,6 +93,10 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		return err
 	}
 	fmt.Printf("web index built in %s\n", time.Since(t0).Round(time.Millisecond))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("live heap after the index was built: %d MiB (in-process server and bench)\n", ms.HeapAlloc>>20)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go ws.Run(runCtx)
@@ -135,24 +140,37 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		return err
 	}
 	eps := endpoints(cat)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("\nwrk: %d connections, %d ms between requests per connection ≈ %d req/s, %s per endpoint, loopback\n\n",
 		conns, delayMS, conns*1000/delayMS, dur)
-	fmt.Println("| endpoint | req/s | p50 ms | p99 ms | p99 / floor p99 | bytes |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| endpoint | req/s | p50 ms | p99 ms | p99 / floor p99 | bytes | GC cycles |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	var floor float64
 	for i, ep := range eps {
 		size, err := probe(base+ep.path, cookie)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ep.path, err)
 		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		res, err := wrk(base+ep.path, cookie, script, conns, dur)
+		runtime.ReadMemStats(&after)
+		res.gcs = after.NumGC - before.NumGC
 		if err != nil {
 			return fmt.Errorf("wrk %s: %w", ep.path, err)
 		}
 		if i == 0 {
 			floor = res.p99
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f× | %d |\n", ep.name, res.rps, res.p50, res.p99, res.p99/floor, size)
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f× | %d | %d |\n", ep.name, res.rps, res.p50, res.p99, res.p99/floor, size, res.gcs)
 	}
 	return nil
 }
@@ -331,7 +349,10 @@ func probe(u, cookie string) (int, error) {
 	return len(b), nil
 }
 
-type wrkResult struct{ rps, p50, p99 float64 }
+type wrkResult struct {
+	rps, p50, p99 float64
+	gcs           uint32
+}
 
 var (
 	latRE = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
