@@ -121,19 +121,8 @@ func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 		}
 		if time.Since(lastCheck) > headCheckEvery {
 			lastCheck = time.Now()
-			if h, err := ix.st.ChangesHead(ctx); err == nil {
-				ix.mu.RLock()
-				behind := h.Seq < ix.head.Seq
-				ix.mu.RUnlock()
-				if behind {
-					ix.log.Warn("findings change feed went back; reloading the list index", "feed", h.Seq)
-					ix.syncMu.Lock()
-					err := ix.reload(ctx)
-					ix.syncMu.Unlock()
-					if err != nil && ctx.Err() == nil {
-						ix.log.Warn("findings list index", "err", err)
-					}
-				}
+			if err := ix.checkHead(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Warn("findings list index", "err", err)
 			}
 		}
 		ix.mu.RLock()
@@ -148,6 +137,26 @@ func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 			}
 		}
 	}
+}
+
+// checkHead reloads the copy when the feed's counter is behind the position applied: Redis
+// restarted without its last writes, or its data was replaced. (A counter ahead is what catchUp
+// handles.)
+func (ix *indexer) checkHead(ctx context.Context) error {
+	h, err := ix.st.ChangesHead(ctx)
+	if err != nil {
+		return err
+	}
+	ix.syncMu.Lock()
+	defer ix.syncMu.Unlock()
+	ix.mu.RLock()
+	behind := ix.loaded && h.Seq < ix.head.Seq
+	ix.mu.RUnlock()
+	if !behind {
+		return nil
+	}
+	ix.log.Warn("findings change feed went back; reloading the list index", "feed", h.Seq)
+	return ix.reload(ctx)
 }
 
 // catchUp applies every change after the copy's position, loading everything first when the copy

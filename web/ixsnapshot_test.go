@@ -1,0 +1,187 @@
+package web
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// naiveQuery is the list query written the obvious way: filter every entry, sort, cut the page.
+func naiveQuery(entries []*ixEntry, q ixQuery) (int, []string) {
+	var m []*ixEntry
+	for _, e := range entries {
+		textOK := q.text == "" && len(q.textRules) == 0 && len(q.textTargets) == 0
+		if !textOK {
+			// The searchable text separates fields with NUL: a term holding one matches no text.
+			textOK = (q.text != "" && !strings.Contains(q.text, "\x00") && strings.Contains(e.hay, strings.ToLower(q.text))) ||
+				q.textRules[e.rule] || q.textTargets[e.target]
+		}
+		if (q.state != "" && e.state != q.state) || (q.rule != "" && e.rule != q.rule) || (q.target != "" && e.target != q.target) ||
+			(q.sev > 0 && e.sev != q.sev) || (q.basis != "" && !slices.Contains(e.bases, q.basis)) ||
+			(q.sdk != "" && !slices.Contains(e.sdks, q.sdk)) || (q.targets != nil && !q.targets[e.target]) ||
+			e.first < q.firstLo || e.first >= q.firstHi || e.last < q.lastLo || e.last >= q.lastHi || !textOK {
+			continue
+		}
+		m = append(m, e)
+	}
+	key := func(e *ixEntry) int64 {
+		switch q.sort {
+		case sortFirst:
+			return e.first
+		case sortLast:
+			return e.last
+		}
+		return e.score
+	}
+	slices.SortFunc(m, func(a, b *ixEntry) int {
+		c := cmp.Or(cmp.Compare(key(a), key(b)), strings.Compare(a.fp, b.fp))
+		if !q.asc {
+			c = -c
+		}
+		return c
+	})
+	var page []string
+	for i := q.off; i < min(len(m), q.off+q.lim); i++ {
+		page = append(page, m[i].fp)
+	}
+	return len(m), page
+}
+
+// randomEntries makes n entries over few values, so that every filter has matches, ties on dates
+// and scores included.
+func randomEntries(r *rand.Rand, n int) []*ixEntry {
+	states := []string{"new", "in_review", "dismissed", "closed"}
+	words := []string{"umeng", "host", "定位", "imei", "Example", "上报"}
+	var out []*ixEntry
+	for i := range n {
+		sev := 1 + r.IntN(5)
+		last := int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
+		e := &ixEntry{fp: fmt.Sprintf("%032x", r.Uint64()%uint64(n*4+1)*7919+uint64(i)), sev: sev,
+			score: int64(sev)*1e13 + last, first: last - int64(r.IntN(20))*86_400_000, last: last,
+			state: states[r.IntN(len(states))], rule: fmt.Sprintf("rule.%d", r.IntN(8)), target: fmt.Sprintf("t%d", r.IntN(6)),
+			subject: fmt.Sprintf("s%d", i)}
+		for range r.IntN(3) {
+			if b := fmt.Sprintf("pipl:%d", 13+r.IntN(4)); !slices.Contains(e.bases, b) {
+				e.bases = append(e.bases, b)
+			}
+		}
+		for range r.IntN(3) {
+			if s := []string{"umeng_analytics", "jpush", "getui"}[r.IntN(3)]; !slices.Contains(e.sdks, s) {
+				e.sdks = append(e.sdks, s)
+			}
+		}
+		e.hay = strings.ToLower(fmt.Sprintf("%s %s\x00%s%d", words[r.IntN(len(words))], words[r.IntN(len(words))], e.target, r.IntN(100)))
+		e.sig = signatureOf(e.hay)
+		out = append(out, e)
+	}
+	return out
+}
+
+func randomQuery(r *rand.Rand) ixQuery {
+	q := ixQuery{off: r.IntN(4) * []int{1, 5, 20}[r.IntN(3)], lim: []int{1, 5, 20, 50}[r.IntN(4)], sort: r.IntN(3), asc: r.IntN(3) == 0}
+	q.firstLo, q.firstHi = anyTime()
+	q.lastLo, q.lastHi = anyTime()
+	pick := func(p int, vs ...string) string {
+		if r.IntN(p) == 0 {
+			return vs[r.IntN(len(vs))]
+		}
+		return ""
+	}
+	q.state = pick(2, "new", "in_review", "dismissed", "closed", "suit_filed")
+	q.rule = pick(3, "rule.0", "rule.1", "rule.2", "rule.9")
+	q.target = pick(4, "t0", "t1", "t5", "t9")
+	q.basis = pick(4, "pipl:13", "pipl:14", "pipl:16", "pipl:99")
+	q.sdk = pick(4, "umeng_analytics", "jpush", "getui", "bugly")
+	if r.IntN(3) == 0 {
+		q.sev = r.IntN(7)
+	}
+	if r.IntN(5) == 0 {
+		q.targets = map[string]bool{}
+		for range r.IntN(3) {
+			q.targets[fmt.Sprintf("t%d", r.IntN(8))] = true
+		}
+	}
+	if r.IntN(4) == 0 {
+		q.text = []string{"umeng", "UMENG", "定位", "os", "t1", "imei 上", "x", "\x00", "host host", "e"}[r.IntN(10)]
+	}
+	if r.IntN(8) == 0 {
+		q.textRules = map[string]bool{"rule.3": true}
+	}
+	if r.IntN(8) == 0 {
+		q.textTargets = map[string]bool{"t2": true}
+	}
+	if r.IntN(4) == 0 {
+		q.firstLo = int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
+	}
+	if r.IntN(4) == 0 {
+		q.lastHi = int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
+	}
+	return q
+}
+
+func checkQuery(t *testing.T, entries []*ixEntry, sn *ixSnapshot, q ixQuery) {
+	t.Helper()
+	wantN, want := naiveQuery(entries, q)
+	gotN, page := sn.query(q)
+	var got []string
+	for _, e := range page {
+		got = append(got, e.fp)
+	}
+	if gotN != wantN || !slices.Equal(got, want) {
+		t.Fatalf("query %#v over %d entries: total %d want %d\n got %v\nwant %v", q, len(entries), gotN, wantN, got, want)
+	}
+}
+
+// The snapshot's query (posting lists, severity ranges, bitsets, date orders, signatures) answers
+// exactly what the obvious filter-sort-page answers, over sizes that take every path: few matches
+// sorted by date, many matches walked in date order, a single term answered without a walk.
+func TestSnapshotQueryMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 7, 150, 3000} {
+		entries := randomEntries(r, n)
+		sn := buildSnapshot(slices.Clone(entries))
+		for range 1500 {
+			checkQuery(t, entries, sn, randomQuery(r))
+		}
+	}
+}
+
+// FuzzSnapshotQuery lets the fuzzer choose the data and the query.
+func FuzzSnapshotQuery(f *testing.F) {
+	f.Add(uint64(1), uint64(2), uint16(100))
+	f.Add(uint64(99), uint64(7), uint16(3))
+	f.Add(uint64(5), uint64(5), uint16(2000))
+	f.Fuzz(func(t *testing.T, a, b uint64, n uint16) {
+		r := rand.New(rand.NewPCG(a, b))
+		entries := randomEntries(r, int(n%4000))
+		sn := buildSnapshot(slices.Clone(entries))
+		for range 20 {
+			checkQuery(t, entries, sn, randomQuery(r))
+		}
+	})
+}
+
+// Trigram signatures never hide a match: a text always contains the signature of its substrings.
+func TestSignatureCoversSubstrings(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	alphabet := []rune("ab定位😀\x00Z9")
+	for range 2000 {
+		var b strings.Builder
+		for range r.IntN(40) {
+			b.WriteRune(alphabet[r.IntN(len(alphabet))])
+		}
+		s := b.String()
+		sg := signatureOf(s)
+		i := r.IntN(len(s) + 1)
+		j := i + r.IntN(len(s)-i+1)
+		sub := signatureOf(s[i:j])
+		for w := range sg {
+			if sub[w]&^sg[w] != 0 {
+				t.Fatalf("signature of %q does not cover that of its substring %q", s, s[i:j])
+			}
+		}
+	}
+}
