@@ -64,17 +64,26 @@ func (s *Store) ChangesHead(ctx context.Context) (ChangesHead, error) {
 // ReadChanges returns up to count changes after entry id after, waiting up to block for the first
 // one when block > 0 (zero: answer at once). No change gives an empty slice and no error.
 func (s *Store) ReadChanges(ctx context.Context, after string, count int64, block time.Duration) ([]Change, error) {
+	return ParseChanges(s.QueueReadChanges(ctx, s.rdb, after, count, block))
+}
+
+// QueueReadChanges adds a read of the change feed to c (a client or a pipeline, so that the read
+// shares a round trip with other commands); ParseChanges reads its answer.
+func (s *Store) QueueReadChanges(ctx context.Context, c redis.Cmdable, after string, count int64, block time.Duration) *redis.XStreamSliceCmd {
 	if block <= 0 {
 		block = -1 // go-redis: no BLOCK argument
 	}
-	streams, err := s.rdb.XRead(ctx, &redis.XReadArgs{
-		Streams: []string{s.prefix + ChangesStream, after}, Count: count, Block: block,
-	}).Result()
+	return c.XRead(ctx, &redis.XReadArgs{Streams: []string{s.prefix + ChangesStream, after}, Count: count, Block: block})
+}
+
+// ParseChanges decodes the answer of a QueueReadChanges command.
+func ParseChanges(cmd *redis.XStreamSliceCmd) ([]Change, error) {
+	streams, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read change feed after %s: %w", after, err)
+		return nil, fmt.Errorf("read change feed: %w", err)
 	}
 	var out []Change
 	for _, st := range streams {

@@ -394,11 +394,30 @@ return {s[1], s[2] or '', s[3] or '', s[4] or '', u[1] or '', u[2] or '', u[3] o
 // sessions of disabled or deleted users and malformed values give ErrNoSession. The user's current
 // role is read on every request, so a role change applies at once.
 func (a *Accounts) LoadSession(ctx context.Context, secret string, lim SessionLimits) (Session, error) {
+	return a.loadSession(ctx, secret, lim, nil)
+}
+
+// loadSession is LoadSession; queue, when set, adds more commands to the round trip that reads
+// the session (the caller reads their answers after it returns).
+func (a *Accounts) loadSession(ctx context.Context, secret string, lim SessionLimits, queue func(redis.Pipeliner)) (Session, error) {
 	if len(secret) < 20 || len(secret) > 100 {
 		return Session{}, ErrNoSession
 	}
 	id := secretID(secret)
-	v, err := loadSessionScript.Run(ctx, a.rdb, []string{a.sessionKey(id)}, a.prefix+"user:").StringSlice()
+	keys, args := []string{a.sessionKey(id)}, []any{a.prefix + "user:"}
+	var v []string
+	var err error
+	if queue == nil {
+		v, err = loadSessionScript.Run(ctx, a.rdb, keys, args...).StringSlice()
+	} else {
+		pipe := a.rdb.Pipeline()
+		cmd := loadSessionScript.EvalSha(ctx, pipe, keys, args...)
+		queue(pipe)
+		_, _ = pipe.Exec(ctx) // errors are per command
+		if v, err = cmd.StringSlice(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = loadSessionScript.Run(ctx, a.rdb, keys, args...).StringSlice()
+		}
+	}
 	if err != nil {
 		return Session{}, err
 	}

@@ -132,7 +132,7 @@ func (s *Server) firstSeenChart(ctx context.Context, now time.Time) (chart, erro
 	for i := range bounds {
 		bounds[i] = start.AddDate(0, 0, i).UnixMilli()
 	}
-	if err := s.idx.catchUp(ctx); err != nil {
+	if err := s.idx.ensureFresh(ctx); err != nil {
 		return ch, err
 	}
 	counts := s.idx.snapshot().countFirstSeen(bounds)
@@ -203,13 +203,13 @@ func (s *Server) findingsList(c *echo.Context) error {
 }
 
 // The filter form's long option lists, pre-escaped (see renderOptions).
-func (d listData) RuleOptions() template.HTML   { return renderOptions(d.Opts.Rules, d.F.Rule) }
-func (d listData) BasisOptions() template.HTML  { return renderOptions(d.Opts.Bases, d.F.Basis) }
-func (d listData) TargetOptions() template.HTML { return renderOptions(d.Opts.Targets, d.F.Target) }
+func (d listData) RuleOptions() template.HTML   { return d.Opts.render(0, d.F.Rule) }
+func (d listData) BasisOptions() template.HTML  { return d.Opts.render(1, d.F.Basis) }
+func (d listData) TargetOptions() template.HTML { return d.Opts.render(2, d.F.Target) }
 func (d listData) CategoryOptions() template.HTML {
-	return renderOptions(d.Opts.Categories, d.F.Category)
+	return d.Opts.render(3, d.F.Category)
 }
-func (d listData) SDKOptions() template.HTML { return renderOptions(d.Opts.SDKs, d.F.SDK) }
+func (d listData) SDKOptions() template.HTML { return d.Opts.render(4, d.F.SDK) }
 
 func stateIndex(s findings.State) int { return slices.Index(findings.AllStates, s) }
 

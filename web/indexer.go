@@ -26,9 +26,9 @@ import (
 // A gap in the feed's numbers (the copy fell behind its cap, Redis lost writes in a crash, or was
 // emptied) makes it load everything again.
 //
-// Queries run on an immutable snapshot (ixSnapshot) built from the entries after they change:
-// findings in list order with columns and posting lists, so that a filter over 100,000 findings is
-// a walk of the shortest matching list, with no Redis work beyond reading the feed.
+// Queries run on an immutable snapshot (ixSnapshot); each batch of changes makes the next one from
+// the last at a cost proportional to the batch, so that a filter over 100,000 findings needs no
+// Redis work beyond reading the feed, also while scans write.
 //
 // The first version answered the list with a Lua script over sorted sets in Redis (the store's
 // indexes plus web:idx:* sets this indexer maintained); filters whose shortest set was long (a legal
@@ -40,15 +40,13 @@ type indexer struct {
 
 	syncMu sync.Mutex // one catch-up or load at a time
 
-	mu      sync.RWMutex
-	entries map[string]*ixEntry
-	head    findings.ChangesHead // the feed position applied
-	loaded  bool
-	gen     uint64 // bumped at every change of entries
-	snap    *ixSnapshot
+	mu     sync.RWMutex
+	cur    *ixSnapshot          // never nil
+	head   findings.ChangesHead // the feed position applied
+	loaded bool
 
-	buildMu sync.Mutex // one snapshot build at a time
-	legacy  sync.Once
+	slots  *slotTable // used under syncMu
+	legacy sync.Once
 
 	// strs interns the strings many entries share (states, rules, targets, citations, SDKs), so
 	// that 100,000 entries are a few objects each for the garbage collector. Used under syncMu.
@@ -99,7 +97,7 @@ const (
 )
 
 func newIndexer(st *findings.Store, log *slog.Logger) *indexer {
-	return &indexer{st: st, log: log, entries: map[string]*ixEntry{}, strs: map[string]string{}}
+	return &indexer{st: st, log: log, cur: &ixSnapshot{}, slots: newSlotTable(), strs: map[string]string{}}
 }
 
 // run keeps the copy current until ctx ends: it waits on the feed and applies what arrives, so that
@@ -164,6 +162,10 @@ func (ix *indexer) checkHead(ctx context.Context) error {
 func (ix *indexer) catchUp(ctx context.Context) error {
 	ix.syncMu.Lock()
 	defer ix.syncMu.Unlock()
+	return ix.catchUpLocked(ctx)
+}
+
+func (ix *indexer) catchUpLocked(ctx context.Context) error {
 	ix.mu.RLock()
 	loaded, head := ix.loaded, ix.head
 	ix.mu.RUnlock()
@@ -183,45 +185,100 @@ func (ix *indexer) catchUp(ctx context.Context) error {
 		if len(cs) == 0 {
 			return nil
 		}
-		seen := map[string]bool{}
-		var fps []string
-		for _, c := range cs {
-			if c.Seq != head.Seq+1 {
-				ix.log.Info("findings change feed has a gap; reloading the list index", "have", head.Seq, "next", c.Seq)
-				return ix.reload(ctx)
-			}
-			head = findings.ChangesHead{Seq: c.Seq, ID: c.ID}
-			for _, fp := range c.Fingerprints {
-				if !seen[fp] && idRE.MatchString(fp) {
-					seen[fp] = true
-					fps = append(fps, fp)
-				}
-			}
+		if head, err = ix.apply(ctx, head, cs); err != nil || head.ID == "" {
+			return err // head.ID == "": a gap, and apply reloaded
 		}
-		for start := 0; start < len(fps); start += ixChunk {
-			batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
-			if err != nil {
-				return err
-			}
-			ix.mu.Lock()
-			for fp, e := range batch {
-				if e == nil {
-					delete(ix.entries, fp)
-				} else {
-					ix.entries[fp] = e
-				}
-			}
-			ix.gen++
-			ix.snap = nil
-			ix.mu.Unlock()
-		}
-		ix.mu.Lock()
-		ix.head = head
-		ix.mu.Unlock()
 		if len(cs) < changesPerRead {
 			return nil
 		}
 	}
+}
+
+// apply applies changes cs, which follow position head, and returns the new position; on a gap it
+// reloads everything and returns an empty position. Caller holds syncMu.
+func (ix *indexer) apply(ctx context.Context, head findings.ChangesHead, cs []findings.Change) (findings.ChangesHead, error) {
+	seen := map[string]bool{}
+	var fps []string
+	for _, c := range cs {
+		if c.Seq != head.Seq+1 {
+			ix.log.Info("findings change feed has a gap; reloading the list index", "have", head.Seq, "next", c.Seq)
+			return findings.ChangesHead{}, ix.reload(ctx)
+		}
+		head = findings.ChangesHead{Seq: c.Seq, ID: c.ID}
+		for _, fp := range c.Fingerprints {
+			if !seen[fp] && idRE.MatchString(fp) {
+				seen[fp] = true
+				fps = append(fps, fp)
+			}
+		}
+	}
+	for start := 0; start < len(fps); start += ixChunk {
+		batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
+		if err != nil {
+			return findings.ChangesHead{}, err
+		}
+		ix.mu.RLock()
+		cur := ix.cur
+		ix.mu.RUnlock()
+		next := cur.apply(batch, ix.slots)
+		ix.mu.Lock()
+		ix.cur = next
+		ix.mu.Unlock()
+	}
+	ix.mu.Lock()
+	ix.head = head
+	ix.mu.Unlock()
+	return head, nil
+}
+
+// prefetch adds a read of the feed after the copy's position to pipe, so that a request can learn
+// of new changes in the round trip it makes anyway (its session). The returned function, called
+// once the pipeline ran, applies what was read and reads more only when that was not all (a full
+// batch, a gap, a position another request moved meanwhile, a failed read).
+func (ix *indexer) prefetch(ctx context.Context, pipe redis.Pipeliner) func(context.Context) error {
+	ix.mu.RLock()
+	loaded, from := ix.loaded, ix.head
+	ix.mu.RUnlock()
+	if !loaded {
+		return ix.catchUp
+	}
+	cmd := ix.st.QueueReadChanges(ctx, pipe, from.ID, changesPerRead, 0)
+	return func(ctx context.Context) error {
+		cs, err := findings.ParseChanges(cmd)
+		if err != nil || len(cs) == changesPerRead {
+			return ix.catchUp(ctx)
+		}
+		ix.syncMu.Lock()
+		defer ix.syncMu.Unlock()
+		ix.mu.RLock()
+		head := ix.head
+		ix.mu.RUnlock()
+		for len(cs) > 0 && cs[0].Seq <= head.Seq {
+			cs = cs[1:] // applied by another request meanwhile
+		}
+		if len(cs) == 0 {
+			if head.Seq >= from.Seq {
+				return nil // current as of the read
+			}
+			return ix.catchUpLocked(ctx) // reloaded meanwhile: read again
+		}
+		if cs[0].Seq != head.Seq+1 {
+			return ix.catchUpLocked(ctx)
+		}
+		_, err = ix.apply(ctx, head, cs)
+		return err
+	}
+}
+
+// freshKey marks a request context whose list index was brought up to date by prefetch.
+type freshKey struct{}
+
+// ensureFresh brings the list index up to date unless the request's prefetch already did.
+func (ix *indexer) ensureFresh(ctx context.Context) error {
+	if ctx.Value(freshKey{}) != nil {
+		return nil
+	}
+	return ix.catchUp(ctx)
 }
 
 // reload reads every finding into a fresh copy. The feed's head is read first, so a write racing
@@ -250,7 +307,7 @@ func (ix *indexer) reload(ctx context.Context) error {
 			break
 		}
 	}
-	entries := make(map[string]*ixEntry, len(fps))
+	all := make(map[string]*ixEntry, len(fps))
 	for start := 0; start < len(fps); start += ixChunk {
 		batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
 		if err != nil {
@@ -258,14 +315,14 @@ func (ix *indexer) reload(ctx context.Context) error {
 		}
 		for fp, e := range batch {
 			if e != nil {
-				entries[fp] = e
+				all[fp] = e
 			}
 		}
 	}
+	slots := newSlotTable()
+	sn := (&ixSnapshot{}).apply(all, slots)
 	ix.mu.Lock()
-	ix.entries, ix.head, ix.loaded = entries, head, true
-	ix.gen++
-	ix.snap = nil
+	ix.cur, ix.slots, ix.head, ix.loaded = sn, slots, head, true
 	ix.mu.Unlock()
 	return nil
 }
@@ -371,39 +428,14 @@ func (ix *indexer) read(ctx context.Context, fps []string) (map[string]*ixEntry,
 	return out, nil
 }
 
-// snapshot returns the current snapshot, building it when the entries changed since the last one.
+// snapshot returns the current snapshot.
 func (ix *indexer) snapshot() *ixSnapshot {
 	ix.mu.RLock()
-	sn := ix.snap
-	ix.mu.RUnlock()
-	if sn != nil {
-		return sn
-	}
-	ix.buildMu.Lock()
-	defer ix.buildMu.Unlock()
-	ix.mu.RLock()
-	if sn = ix.snap; sn != nil {
-		ix.mu.RUnlock()
-		return sn
-	}
-	gen := ix.gen
-	rows := make([]*ixEntry, 0, len(ix.entries))
-	for _, e := range ix.entries {
-		rows = append(rows, e)
-	}
-	ix.mu.RUnlock()
-	sn = buildSnapshot(rows)
-	ix.mu.Lock()
-	if ix.gen == gen {
-		ix.snap = sn
-	}
-	ix.mu.Unlock()
-	return sn
+	defer ix.mu.RUnlock()
+	return ix.cur
 }
 
 // size is the number of findings in the copy.
 func (ix *indexer) size() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return len(ix.entries)
+	return ix.snapshot().n
 }

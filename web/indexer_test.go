@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -109,11 +110,11 @@ func TestListIndexReloadsOnGap(t *testing.T) {
 	if err := rdb.XTrimMaxLen(ctx, e.st.Prefix()+findings.ChangesStream, 1).Err(); err != nil {
 		t.Fatal(err)
 	}
-	before := e.srv.idx.gen
+	before := e.srv.idx.slots
 	if n, _ := e.listFPs(Filter{Target: "t.gap"}); n != 3 {
 		t.Fatalf("after a gap: %d findings of t.gap, want 3", n)
 	}
-	if e.srv.idx.gen == before {
+	if e.srv.idx.slots == before {
 		t.Fatal("the index did not reload")
 	}
 	if n, want := int64(e.srv.idx.size()), rdb.ZCard(ctx, e.st.Prefix()+"idx:all").Val(); n != want {
@@ -224,5 +225,62 @@ func TestListDuringConcurrentWrites(t *testing.T) {
 		if n, _ := e.listFPs(Filter{Target: fmt.Sprintf("t.w%d", w)}); n != 120 {
 			t.Errorf("target t.w%d: %d findings, want 120", w, n)
 		}
+	}
+}
+
+// prefetch learns of changes in a round trip made for something else; two requests that raced
+// (both read the same changes) apply them once, and a page request marked fresh reads nothing more.
+func TestListIndexPrefetch(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rdb := testredis.Server().Client()
+	has := func(fp string) bool {
+		_, page := e.srv.idx.snapshot().query(ixQuery{target: "t.pre", lim: 10, firstLo: math.MinInt64, firstHi: math.MaxInt64,
+			lastLo: math.MinInt64, lastHi: math.MaxInt64})
+		for _, x := range page {
+			if x.fp == fp {
+				return true
+			}
+		}
+		return false
+	}
+	r, err := e.st.Upsert(ctx, e.newFinding("t.pre", "pre.example", time.Now()), "scan-pre")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(r.Fingerprint) {
+		t.Fatal("the index saw the write before reading the feed")
+	}
+	p1, p2 := rdb.Pipeline(), rdb.Pipeline()
+	a1, a2 := e.srv.idx.prefetch(ctx, p1), e.srv.idx.prefetch(ctx, p2)
+	p1.Ping(ctx)
+	p2.Ping(ctx)
+	if _, err := p1.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gen := e.srv.idx.snapshot()
+	if err := a1(ctx); err != nil || !has(r.Fingerprint) {
+		t.Fatalf("after the first apply: %v, present %v", err, has(r.Fingerprint))
+	}
+	if e.srv.idx.snapshot() == gen {
+		t.Fatal("first apply changed nothing")
+	}
+	gen = e.srv.idx.snapshot()
+	if err := a2(ctx); err != nil || e.srv.idx.snapshot() != gen {
+		t.Fatalf("second apply of the same changes: %v, snapshot replaced", err)
+	}
+	// A request marked fresh does not read the feed again.
+	if _, err := e.st.Upsert(ctx, e.newFinding("t.pre", "pre-2.example", time.Now()), "scan-pre"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := context.WithValue(ctx, freshKey{}, true)
+	if res, err := e.srv.list(fresh, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 1 {
+		t.Fatalf("fresh-marked list: %d, %v (want the index as it was: 1)", res.Total, err)
+	}
+	if res, err := e.srv.list(ctx, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 2 {
+		t.Fatalf("list: %d, %v, want 2", res.Total, err)
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -142,9 +143,69 @@ func TestSnapshotQueryMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{0, 1, 7, 150, 3000} {
 		entries := randomEntries(r, n)
-		sn := buildSnapshot(slices.Clone(entries))
+		sn := snapshotOf(entries)
 		for range 1500 {
 			checkQuery(t, entries, sn, randomQuery(r))
+		}
+	}
+}
+
+func snapshotOf(entries []*ixEntry) *ixSnapshot {
+	m := map[string]*ixEntry{}
+	for _, e := range entries {
+		m[e.fp] = e
+	}
+	return (&ixSnapshot{}).apply(m, newSlotTable())
+}
+
+// Snapshots made change by change (new findings, re-scans that move them in every order, state
+// changes, findings gone, slots reused) answer like one made at once, and an older snapshot keeps
+// answering as it did (nothing it holds is written by the next).
+func TestSnapshotApplyIncremental(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	pool := randomEntries(r, 6000)
+	live := map[string]*ixEntry{}
+	slots := newSlotTable()
+	sn := &ixSnapshot{}
+	for round := range 120 {
+		batch := map[string]*ixEntry{}
+		for range 1 + r.IntN([]int{3, 40, 400}[r.IntN(3)]) {
+			e := pool[r.IntN(len(pool))]
+			switch {
+			case live[e.fp] == nil || r.IntN(4) == 0:
+				// New, or a re-scan with new dates, state and SDKs.
+				c := *randomEntries(r, 1)[0]
+				c.fp = e.fp
+				batch[e.fp] = &c
+			case r.IntN(3) == 0:
+				batch[e.fp] = nil
+			default:
+				c := *live[e.fp]
+				c.state = []string{"new", "in_review", "closed"}[r.IntN(3)]
+				batch[e.fp] = &c
+			}
+		}
+		prev, prevLive := sn, maps.Clone(live)
+		sn = sn.apply(batch, slots)
+		for fp, e := range batch {
+			if e == nil {
+				delete(live, fp)
+			} else {
+				live[fp] = e
+			}
+		}
+		entries := slices.Collect(maps.Values(live))
+		if sn.n != len(entries) {
+			t.Fatalf("round %d: snapshot has %d findings, want %d", round, sn.n, len(entries))
+		}
+		for range 40 {
+			checkQuery(t, entries, sn, randomQuery(r))
+		}
+		if round%10 == 0 {
+			old := slices.Collect(maps.Values(prevLive))
+			for range 20 {
+				checkQuery(t, old, prev, randomQuery(r))
+			}
 		}
 	}
 }
@@ -157,7 +218,7 @@ func FuzzSnapshotQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b uint64, n uint16) {
 		r := rand.New(rand.NewPCG(a, b))
 		entries := randomEntries(r, int(n%4000))
-		sn := buildSnapshot(slices.Clone(entries))
+		sn := snapshotOf(entries)
 		for range 20 {
 			checkQuery(t, entries, sn, randomQuery(r))
 		}

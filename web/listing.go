@@ -227,13 +227,14 @@ func (s *Server) rulesMatching(q string) map[string]bool {
 }
 
 // list answers the filter from the in-memory list index (see indexer), after applying every change
-// the store's feed has since the index last looked: one round trip to Redis in the usual case.
+// the store's feed has since the index last looked (read with the session when the page is one
+// of listsFindings, else here).
 func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	q, err := s.query(ctx, f)
 	if err != nil {
 		return listResult{}, err
 	}
-	if err := s.idx.catchUp(ctx); err != nil {
+	if err := s.idx.ensureFresh(ctx); err != nil {
 		return listResult{}, err
 	}
 	total, page := s.idx.snapshot().query(q)
@@ -280,6 +281,16 @@ type filterOptions struct {
 
 type optionLists struct {
 	Rules, Bases, Targets, Categories, SDKs []option
+	// none is each list rendered with nothing selected (the usual case), in the order above.
+	none [5]template.HTML
+}
+
+// render writes list i (see none) with value selected marked.
+func (ol optionLists) render(i int, selected string) template.HTML {
+	if selected == "" && ol.none[i] != "" {
+		return ol.none[i]
+	}
+	return renderOptions([][]option{ol.Rules, ol.Bases, ol.Targets, ol.Categories, ol.SDKs}[i], selected)
 }
 
 // option is one <option>: raw is the value as submitted, value and label are already escaped.
@@ -377,6 +388,9 @@ func (s *Server) buildOptions(ctx context.Context) filterOptions {
 				name = sdk + " · " + lang.Text(d.Name)
 			}
 			ol.SDKs = append(ol.SDKs, newOption(sdk, name))
+		}
+		for i, l := range [][]option{ol.Rules, ol.Bases, ol.Targets, ol.Categories, ol.SDKs} {
+			ol.none[i] = renderOptions(l, "")
 		}
 		o.byLang[code] = ol
 	}

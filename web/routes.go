@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v5"
+	"github.com/redis/go-redis/v9"
 
 	"pilmon/evidence"
 )
@@ -175,12 +177,28 @@ func (s *Server) authenticate(c *echo.Context) (*principal, error) {
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	sess, err := s.acc.LoadSession(ctx, ck.Value, s.cfg.Session)
+	// The pages that list findings read the findings change feed in the same round trip as the
+	// session (see indexer.prefetch).
+	var applyFeed func(context.Context) error
+	var queue func(redis.Pipeliner)
+	if c.Request().Method == http.MethodGet && listsFindings[c.Path()] {
+		queue = func(p redis.Pipeliner) { applyFeed = s.idx.prefetch(ctx, p) }
+	}
+	sess, err := s.acc.loadSession(ctx, ck.Value, s.cfg.Session, queue)
 	if err != nil {
 		return nil, err
 	}
+	if applyFeed != nil {
+		if err := applyFeed(ctx); err != nil {
+			return nil, err
+		}
+		c.SetRequest(c.Request().WithContext(context.WithValue(ctx, freshKey{}, true)))
+	}
 	return &principal{user: sess.User, session: &sess}, nil
 }
+
+// listsFindings are the routes whose pages are answered from the findings list index.
+var listsFindings = map[string]bool{"/": true, "/findings": true}
 
 func isUnsafe(method string) bool {
 	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions

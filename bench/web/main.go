@@ -44,11 +44,17 @@ func main() {
 	rate := flag.Int("rate", 100, "requests per second per endpoint (fixed rate)")
 	dur := flag.Duration("duration", 15*time.Second, "wrk duration per endpoint")
 	conns := flag.Int("conns", 4, "wrk connections")
+	flag.StringVar(&extra, "paths", "", "comma-separated paths to measure instead of the list pages (after the floor)")
+	closed := flag.Bool("closed", false, "closed loop: wrk sends the next request as soon as the last is answered (no fixed rate)")
 	inproc := flag.Int("inproc", 0, "instead of wrk: time this many sequential in-process requests per endpoint (server cost only)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server (and, with -inproc, of the requests)")
+	memprofile := flag.String("memprofile", "", "write an allocation profile at the end")
 	flag.Parse()
-	inProc, cpuProfile = *inproc, *cpuprofile
-	if err := run(*n, *rate, *dur, *conns); err != nil {
+	inProc, cpuProfile, memProfile, closedLoop = *inproc, *cpuprofile, *memprofile, *closed
+	runtime.MemProfileRate = 64 << 10
+	err := run(*n, *rate, *dur, *conns)
+	writeMemProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/web:", err)
 		os.Exit(1)
 	}
@@ -140,6 +146,12 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		return err
 	}
 	eps := endpoints(cat)
+	if extra != "" {
+		eps = eps[:1]
+		for _, p := range strings.Split(extra, ",") {
+			eps = append(eps, endpoint{name: p, path: p})
+		}
+	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -159,10 +171,23 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", ep.path, err)
 		}
+		epScript := script
+		if ep.lua != "" {
+			epScript = fmt.Sprintf("%s/ep%d.lua", dir, i)
+			body := fmt.Sprintf("function delay()\n  return %d\nend\n%s", delayMS, ep.lua)
+			if err := os.WriteFile(epScript, []byte(body), 0o644); err != nil {
+				return err
+			}
+		}
+		stopWrites := func() {}
+		if ep.writes > 0 {
+			stopWrites = rescans(ctx, st, cat, ep.writes)
+		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		res, err := wrk(base+ep.path, cookie, script, conns, dur)
+		res, err := wrk(base+ep.path, cookie, epScript, conns, dur)
 		runtime.ReadMemStats(&after)
+		stopWrites()
 		res.gcs = after.NumGC - before.NumGC
 		if err != nil {
 			return fmt.Errorf("wrk %s: %w", ep.path, err)
@@ -178,23 +203,70 @@ func run(n, rate int, dur time.Duration, conns int) error {
 var (
 	inProc     int
 	cpuProfile string
+	memProfile string
+	closedLoop bool
+	extra      string
 )
 
-type endpoint struct{ name, path string }
+func writeMemProfile() {
+	if memProfile == "" {
+		return
+	}
+	if f, err := os.Create(memProfile); err == nil {
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+}
+
+type endpoint struct {
+	name, path string
+	lua        string // more wrk Lua (a request() that varies the path)
+	writes     int    // findings re-scanned per second while this endpoint is measured
+}
 
 func endpoints(cat *rules.Catalogue) []endpoint {
 	rule := cat.Violations()[3].ID
 	return []endpoint{
-		{"static file (floor)", "/static/app.css"},
-		{"list, no filter", "/findings"},
-		{"list, state=new & severity=high", "/findings?state=new&severity=high"},
-		{"list, target & state", "/findings?target=t0042&state=in_review"},
-		{"list, rule & severity, page 20", "/findings?rule=" + rule + "&severity=medium&page=20"},
-		{"list, legal basis pipl:17 & state=new", "/findings?basis=pipl%3A17&state=new"},
-		{"list, SDK & last seen from", "/findings?sdk=umeng_analytics&last_from=2026-03-15"},
-		{"list, sorted by first seen", "/findings?state=new&sort=first_seen"},
-		{"list, full-text search", "/findings?q=host0042"},
+		{name: "static file (floor)", path: "/static/app.css"},
+		{name: "list, no filter", path: "/findings"},
+		{name: "list, state=new & severity=high", path: "/findings?state=new&severity=high"},
+		{name: "list, target & state", path: "/findings?target=t0042&state=in_review"},
+		{name: "list, rule & severity, page 20", path: "/findings?rule=" + rule + "&severity=medium&page=20"},
+		{name: "list, legal basis pipl:17 & state=new", path: "/findings?basis=pipl%3A17&state=new"},
+		{name: "list, SDK & last seen from", path: "/findings?sdk=umeng_analytics&last_from=2026-03-15"},
+		{name: "list, sorted by first seen", path: "/findings?state=new&sort=first_seen"},
+		{name: "list, full-text search", path: "/findings?q=host0042"},
+		{name: "list, full-text search, a new term every request", path: "/findings?q=host00001",
+			lua: "n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, string.format(\"/findings?q=host%05d\", (n * 7919) % 100000))\nend\n"},
+		{name: "list, no filter, while scans write 200 findings/s", path: "/findings", writes: 200},
+		{name: "list, legal basis & state, while scans write 200 findings/s", path: "/findings?basis=pipl%3A17&state=new", writes: 200},
 	}
+}
+
+// rescans re-observes perSecond existing findings every second (a re-scan of a few targets: new
+// last-seen times, so the list order changes) until the returned function is called.
+func rescans(ctx context.Context, st *findings.Store, cat *rules.Catalogue, perSecond int) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := rand.New(rand.NewPCG(11, 11))
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// The seed's findings are reproducible: re-create a tenth of a second's worth of them.
+			batch := seedFindings(cat, r.IntN(100000-perSecond/10), perSecond/10, time.Now().UTC())
+			if _, err := st.UpsertBatch(ctx, batch, fmt.Sprintf("scan-rescan-%d", time.Now().UnixNano())); err != nil && ctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "rescan:", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // inProcess times sequential requests straight into the handler: the server's own cost.
@@ -235,10 +307,9 @@ func inProcess(h http.Handler, cookie string, eps []endpoint, redisTime func() f
 	return nil
 }
 
-// seed writes n findings over 500 targets and 40 rules, with SDKs, dates over 90 days, and moves
-// about a third of them along the case path.
-func seed(ctx context.Context, st *findings.Store, cat *rules.Catalogue, n int) error {
-	r := rand.New(rand.NewPCG(7, 7))
+// seedFindings returns findings start … start+count-1 of the seed, each the same whenever it is
+// made; a non-zero seen replaces the last-seen time (a re-scan).
+func seedFindings(cat *rules.Catalogue, start, count int, seen time.Time) []findings.Finding {
 	var vs []rules.Violation
 	for _, v := range cat.Violations() {
 		if v.Check.Mode == "automated" && len(vs) < 40 {
@@ -247,30 +318,40 @@ func seed(ctx context.Context, st *findings.Store, cat *rules.Catalogue, n int) 
 	}
 	sdks := []string{"", "", "umeng_analytics", "jpush", "getui", "tencent_bugly", "baidu_map"}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	batch := make([]findings.Finding, 0, 1000)
-	var fps []string
-	for i := range n {
+	out := make([]findings.Finding, 0, count)
+	for i := start; i < start+count; i++ {
+		r := rand.New(rand.NewPCG(7, uint64(i)))
 		v := vs[r.IntN(len(vs))]
 		last := base.Add(time.Duration(r.IntN(90*24*60)) * time.Minute)
 		attrs := map[string]any{"pi": []any{"device_id"}, "host": fmt.Sprintf("host%05d.example.cn", i)}
 		if s := sdks[r.IntN(len(sdks))]; s != "" {
 			attrs["sdk"] = s
 		}
-		batch = append(batch, findings.Finding{TargetID: fmt.Sprintf("t%04d", r.IntN(500)), RuleID: v.ID, RuleVersion: v.Version,
+		f := findings.Finding{TargetID: fmt.Sprintf("t%04d", r.IntN(500)), RuleID: v.ID, RuleVersion: v.Version,
 			Subject: fmt.Sprintf("host%05d.example.cn", i), Severity: v.Severity, LegalBasis: v.LegalBasis,
 			Summary: rules.Text{ZH: v.Title.ZH, EN: v.Title.EN}, Caveat: v.Caveat,
 			Observations: []scanner.Observation{{Kind: "apk.endpoint", Subject: fmt.Sprintf("host%05d.example.cn", i), Attributes: attrs,
 				EvidenceRefs: []string{fmt.Sprintf("%064x", i)}, Inspector: "apkinspect", InspectorVersion: "1"}},
-			FirstSeen: last.Add(-time.Duration(r.IntN(30*24)) * time.Hour), LastSeen: last})
-		if len(batch) == cap(batch) || i == n-1 {
-			res, err := st.UpsertBatch(ctx, batch, "scan-bench")
-			if err != nil {
-				return err
-			}
-			for _, x := range res {
-				fps = append(fps, x.Fingerprint)
-			}
-			batch = batch[:0]
+			FirstSeen: last.Add(-time.Duration(r.IntN(30*24)) * time.Hour), LastSeen: last}
+		if !seen.IsZero() {
+			f.LastSeen = seen
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// seed writes n findings over 500 targets and 40 rules, with SDKs, dates over 90 days, and moves
+// about a third of them along the case path.
+func seed(ctx context.Context, st *findings.Store, cat *rules.Catalogue, n int) error {
+	var fps []string
+	for start := 0; start < n; start += 1000 {
+		res, err := st.UpsertBatch(ctx, seedFindings(cat, start, min(1000, n-start), time.Time{}), "scan-bench")
+		if err != nil {
+			return err
+		}
+		for _, x := range res {
+			fps = append(fps, x.Fingerprint)
 		}
 	}
 	var wg sync.WaitGroup
@@ -360,8 +441,11 @@ var (
 )
 
 func wrk(u, cookie, script string, conns int, dur time.Duration) (wrkResult, error) {
-	out, err := exec.Command("wrk", "-t", "1", "-c", strconv.Itoa(conns), "-d", dur.String(), "--latency",
-		"-s", script, "-H", "Cookie: "+cookie, u).CombinedOutput()
+	args := []string{"-t", "1", "-c", strconv.Itoa(conns), "-d", dur.String(), "--latency", "-H", "Cookie: " + cookie}
+	if !closedLoop {
+		args = append(args, "-s", script)
+	}
+	out, err := exec.Command("wrk", append(args, u)...).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("%v: %s", err, out)
 	}
