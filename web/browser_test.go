@@ -252,7 +252,8 @@ func TestBrowserXSSInert(t *testing.T) {
 	e := newEnv(t)
 	w := openPage(t, b, e.hs.URL)
 	browserLogin(t, w, e.hs.URL, "pat")
-	pages := []string{"/", "/findings", "/findings?q=evil", "/findings/" + e.fps[0], "/targets", "/targets/" + e.target,
+	pages := []string{"/", "/findings", "/findings?q=evil", "/findings?target=" + url.QueryEscape(xssTargetID) + "&q=" + url.QueryEscape(`"><img src=x onerror=alert('q')>`),
+		"/findings/" + e.fps[0], "/targets", "/targets/" + e.target,
 		"/targets/" + e.target + "/checklist", "/evidence/" + e.page, "/evidence/" + e.shot, "/progress"}
 	for _, p := range pages {
 		w.visit(t, e.hs.URL+p)

@@ -170,6 +170,9 @@ type listData struct {
 	Moves  []findings.State // bulk transitions the user may choose
 	Err    string
 	Lang   *Lang
+	// From the page, for Content.
+	CSRF, Path string
+	CanExport  bool
 }
 
 func (s *Server) findingsList(c *echo.Context) error {
@@ -199,7 +202,10 @@ func (s *Server) findingsList(c *echo.Context) error {
 		}
 		slices.SortFunc(d.Moves, func(a, b findings.State) int { return stateIndex(a) - stateIndex(b) })
 	}
-	return s.render(c, http.StatusOK, "findings", s.newPage(c, "findings", "title.findings", d))
+	p := s.newPage(c, "findings", "title.findings", nil)
+	d.CSRF, d.Path, d.CanExport = p.CSRF, p.Path, p.Can(string(PermExport))
+	p.D = d
+	return s.render(c, http.StatusOK, "findings", p)
 }
 
 // The filter form's long option lists, pre-escaped (see renderOptions).

@@ -460,23 +460,39 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 		}
 	}
 	match := func(slot int32) bool { return (acc == nil || acc.has(slot)) && dateOK(slot) }
+	// Count; with dates, keep the matches while they are few (the page is then read from them).
 	total := 0
+	var matches []int32
+	few := max(64, sn.n/16)
+	keep := func(slot int32) {
+		if total++; total <= few {
+			matches = append(matches, slot)
+		}
+	}
 	switch {
 	case acc == nil:
 		for _, slot := range ord {
 			if dateOK(slot) {
-				total++
+				keep(slot)
 			}
 		}
 	case !dates:
 		for _, w := range acc {
 			total += bits.OnesCount64(w)
 		}
+		if total <= few {
+			matches = make([]int32, 0, total)
+			for w, word := range acc {
+				for ; word != 0; word &= word - 1 {
+					matches = append(matches, int32(w*64+bits.TrailingZeros64(word)))
+				}
+			}
+		}
 	default:
 		for w, word := range acc {
 			for ; word != 0; word &= word - 1 {
-				if dateOK(int32(w*64 + bits.TrailingZeros64(word))) {
-					total++
+				if slot := int32(w*64 + bits.TrailingZeros64(word)); dateOK(slot) {
+					keep(slot)
 				}
 			}
 		}
@@ -484,15 +500,7 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 	if q.off >= total {
 		return total, nil
 	}
-	if acc != nil && total*16 < sn.n {
-		matches := make([]int32, 0, total)
-		for w, word := range acc {
-			for ; word != 0; word &= word - 1 {
-				if slot := int32(w*64 + bits.TrailingZeros64(word)); dateOK(slot) {
-					matches = append(matches, slot)
-				}
-			}
-		}
+	if total <= few {
 		return total, sn.sortedPage(matches, q)
 	}
 	var page []*ixEntry
@@ -512,21 +520,44 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 	return total, page
 }
 
-// sortedPage sorts matching slots by their rank in the query's order and returns its page.
+// sortedPage returns the page of the matching slots in the query's order: their ranks in the
+// order are marked in a bitset, which is then read from the requested end, so that the cost is
+// the number of matches plus n/64 words, whatever the page.
 func (sn *ixSnapshot) sortedPage(matches []int32, q ixQuery) []*ixEntry {
 	if q.off >= len(matches) {
 		return nil
 	}
-	rank := sn.ranks(q.sort)
-	slices.SortFunc(matches, func(a, b int32) int {
-		if q.asc {
-			return cmp.Compare(rank[a], rank[b])
-		}
-		return cmp.Compare(rank[b], rank[a])
-	})
+	rank, ord := sn.ranks(q.sort), sn.ord[q.sort]
+	rb := newBitset(len(ord))
+	for _, slot := range matches {
+		rb.set(rank[slot])
+	}
 	var page []*ixEntry
-	for _, slot := range matches[q.off:min(len(matches), q.off+q.lim)] {
-		page = append(page, at(sn.rows, slot))
+	seen := 0
+	take := func(r int) bool {
+		if seen++; seen > q.off {
+			page = append(page, at(sn.rows, ord[r]))
+		}
+		return len(page) < q.lim
+	}
+	if q.asc {
+		for w, word := range rb {
+			for ; word != 0; word &= word - 1 {
+				if !take(w*64 + bits.TrailingZeros64(word)) {
+					return page
+				}
+			}
+		}
+		return page
+	}
+	for w := len(rb) - 1; w >= 0; w-- {
+		for word := rb[w]; word != 0; {
+			b := 63 - bits.LeadingZeros64(word)
+			word &^= 1 << uint(b)
+			if !take(w*64 + b) {
+				return page
+			}
+		}
 	}
 	return page
 }

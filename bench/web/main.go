@@ -48,6 +48,7 @@ func main() {
 	closed := flag.Bool("closed", false, "closed loop: wrk sends the next request as soon as the last is answered (no fixed rate)")
 	inproc := flag.Int("inproc", 0, "instead of wrk: time this many sequential in-process requests per endpoint (server cost only)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the server (and, with -inproc, of the requests)")
+	flag.DurationVar(&pace, "pace", 0, "with -inproc: pause this long between requests (an idle server between requests, as at a fixed rate)")
 	memprofile := flag.String("memprofile", "", "write an allocation profile at the end")
 	flag.Parse()
 	inProc, cpuProfile, memProfile, closedLoop = *inproc, *cpuprofile, *memprofile, *closed
@@ -113,7 +114,16 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = ws.Handler()
+	if os.Getenv("BENCH_SERVER_TIMING") != "" {
+		inner := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t0 := time.Now()
+			inner.ServeHTTP(w, r)
+			serverTimes.add(time.Since(t0))
+		})
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
@@ -122,7 +132,14 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		return err
 	}
 	if inProc > 0 {
-		return inProcess(ws.Handler(), cookie, endpoints(cat), func() func() float64 {
+		eps := endpoints(cat)
+		if extra != "" {
+			eps = eps[:1]
+			for _, p := range strings.Split(extra, ",") {
+				eps = append(eps, endpoint{name: p, path: p})
+			}
+		}
+		return inProcess(ws.Handler(), cookie, eps, func() func() float64 {
 			srv.Client().ConfigResetStat(ctx)
 			return func() float64 {
 				stats, _ := srv.Client().Info(ctx, "commandstats").Result()
@@ -195,12 +212,36 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		if i == 0 {
 			floor = res.p99
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f× | %d | %d |\n", ep.name, res.rps, res.p50, res.p99, res.p99/floor, size, res.gcs)
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f× | %d | %d |%s\n", ep.name, res.rps, res.p50, res.p99, res.p99/floor, size, res.gcs, serverTimes.take())
 	}
 	return nil
 }
 
+// serverTimes collects the time spent in the handler (BENCH_SERVER_TIMING=1), to tell the server's
+// share of wrk's latency from the network's and the client's.
+var serverTimes timings
+
+type timings struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (t *timings) add(d time.Duration) { t.mu.Lock(); t.d = append(t.d, d); t.mu.Unlock() }
+
+func (t *timings) take() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.d) == 0 {
+		return ""
+	}
+	slices.Sort(t.d)
+	s := fmt.Sprintf(" handler p50 %.2f p99 %.2f |", float64(t.d[len(t.d)/2].Microseconds())/1000, float64(t.d[len(t.d)*99/100].Microseconds())/1000)
+	t.d = t.d[:0]
+	return s
+}
+
 var (
+	pace       time.Duration
 	inProc     int
 	cpuProfile string
 	memProfile string
@@ -292,6 +333,9 @@ func inProcess(h http.Handler, cookie string, eps []endpoint, redisTime func() f
 			t0 := time.Now()
 			h.ServeHTTP(w, req)
 			d[i] = time.Since(t0)
+			if pace > 0 {
+				time.Sleep(pace)
+			}
 			if w.Code != http.StatusOK {
 				return fmt.Errorf("%s: status %d", ep.path, w.Code)
 			}
