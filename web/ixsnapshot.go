@@ -116,7 +116,13 @@ func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnap
 	}
 	ownRows, ownFirst, ownLast, ownSig := map[int]bool{}, map[int]bool{}, map[int]bool{}, map[int]bool{}
 	adds, dels := map[string][]int32{}, map[string][]int32{}
-	changed := map[int32]bool{} // slots whose place in the orders may move
+	changed := map[int32]bool{} // slots written or freed
+	// movedIn[k]: slots whose place in order k may change (a new key, a new or freed slot). A
+	// state change moves nothing, and a re-scan does not move a finding in first-seen order.
+	var movedIn [3]map[int32]bool
+	for k := range movedIn {
+		movedIn[k] = map[int32]bool{}
+	}
 	for fp, e := range batch {
 		slot, had := slots.of[fp]
 		if had {
@@ -137,6 +143,11 @@ func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnap
 				}
 			}
 			changed[slot] = true
+			for k := range movedIn {
+				if e == nil || orderKey(old, k) != orderKey(e, k) {
+					movedIn[k][slot] = true
+				}
+			}
 			if e == nil {
 				delete(slots.of, fp)
 				slots.free = append(slots.free, slot)
@@ -160,6 +171,9 @@ func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnap
 				adds[k] = append(adds[k], slot)
 			}
 			changed[slot] = true
+			for k := range movedIn {
+				movedIn[k][slot] = true
+			}
 		}
 		next.rows = setAt(next.rows, ownRows, slot, e)
 		next.first = setAt(next.first, ownFirst, slot, e.first)
@@ -181,24 +195,28 @@ func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnap
 			next.post[k] = l
 		}
 	}
-	// Each order: drop the changed slots, sort them by their new keys, and insert each where a
-	// binary search puts it, copying the runs between.
-	var moved []int32
-	isChanged := newBitset(next.nslots)
-	for slot := range changed {
-		isChanged.set(slot)
-		if at(next.rows, slot) != nil {
-			moved = append(moved, slot)
-		}
-	}
+	// Each order: drop the slots that move, sort them by their new keys, and insert each where a
+	// binary search puts it, copying the runs between. An order nothing moves in is shared.
 	for k := range next.ord {
-		kept := sn.ord[k]
-		if len(changed) > 0 {
-			kept = make([]int32, 0, len(sn.ord[k]))
-			for _, slot := range sn.ord[k] {
-				if !isChanged.has(slot) {
-					kept = append(kept, slot)
-				}
+		if len(movedIn[k]) == 0 {
+			next.ord[k] = sn.ord[k]
+			sn.mu.Lock()
+			next.rank[k] = sn.rank[k]
+			sn.mu.Unlock()
+			continue
+		}
+		isMoved := newBitset(next.nslots)
+		var moved []int32
+		for slot := range movedIn[k] {
+			isMoved.set(slot)
+			if at(next.rows, slot) != nil {
+				moved = append(moved, slot)
+			}
+		}
+		kept := make([]int32, 0, len(sn.ord[k]))
+		for _, slot := range sn.ord[k] {
+			if !isMoved.has(slot) {
+				kept = append(kept, slot)
 			}
 		}
 		slices.SortFunc(moved, func(a, b int32) int { return compareIn(k, at(next.rows, a), at(next.rows, b)) })
@@ -213,17 +231,21 @@ func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnap
 		}
 		next.ord[k] = append(ord, kept[from:]...)
 	}
-	// Bitsets of the lists that did not change stay valid.
+	// Bitsets of the lists that did not change stay valid; those of changed lists in use are made
+	// again now, so that the next request does not wait for them.
 	sn.mu.Lock()
-	for k, b := range sn.bits {
-		if !touched[k] {
+	old := sn.bits
+	sn.mu.Unlock()
+	for k := range old {
+		if touched[k] {
+			next.bitsOf(k)
+		} else {
 			if next.bits == nil {
 				next.bits = map[string]bitset{}
 			}
-			next.bits[k] = b
+			next.bits[k] = old[k]
 		}
 	}
-	sn.mu.Unlock()
 	return next
 }
 

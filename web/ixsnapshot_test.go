@@ -179,6 +179,12 @@ func TestSnapshotApplyIncremental(t *testing.T) {
 				batch[e.fp] = &c
 			case r.IntN(3) == 0:
 				batch[e.fp] = nil
+			case r.IntN(2) == 0:
+				// A re-scan: seen again later, nothing else changes (it moves in two orders only).
+				c := *live[e.fp]
+				c.last += int64(1+r.IntN(3)) * 86_400_000
+				c.score += int64(1+r.IntN(3)) * 86_400_000
+				batch[e.fp] = &c
 			default:
 				c := *live[e.fp]
 				c.state = []string{"new", "in_review", "closed"}[r.IntN(3)]
