@@ -7,6 +7,16 @@
 // Debian's wrk (4.x) has no fixed-rate option, so every connection waits delay() ms between
 // requests (a Lua script): conns × 1000/delay requests per second. Latencies are wrk's, in ms.
 // Goal: p99 ≤ 50 ms and within 5× the floor.
+//
+// Two rows go beyond the goal's static case: a search for a new term on every request (no cached
+// answer), and lists while re-scans write 200 findings a second (every list request may have to
+// apply changes first). Other modes, to find where time goes:
+//
+//	-closed            wrk without pauses (a hot server: no idle wake-ups between requests)
+//	-inproc N [-pace]  N sequential requests straight into the handler, optionally pausing
+//	-paths a,b         measure these paths instead of the list pages
+//	-cpuprofile/-memprofile FILE
+//	BENCH_SERVER_TIMING=1  also print the handler's own p50/p99 beside wrk's
 package main
 
 import (
@@ -321,7 +331,7 @@ func inProcess(h http.Handler, cookie string, eps []endpoint, redisTime func() f
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Println("| endpoint | p50 ms | p99 ms | mean ms | list script in Redis, mean ms |")
+	fmt.Println("| endpoint | p50 ms | p99 ms | mean ms | Redis script (session), mean ms per call |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, ep := range eps {
 		script := redisTime()
