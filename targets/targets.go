@@ -264,10 +264,31 @@ func (r *Registry) Put(ctx context.Context, t scanner.Target) (scanner.Target, e
 	if err != nil {
 		return t, err
 	}
-	if err := r.rdb.HSet(ctx, r.key(), t.ID, b).Err(); err != nil {
+	pipe := r.rdb.TxPipeline()
+	pipe.HSet(ctx, r.key(), t.ID, b)
+	pipe.Incr(ctx, r.prefix+VersionKey)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return t, fmt.Errorf("store target %s: %w", t.ID, err)
 	}
 	return t, nil
+}
+
+// VersionKey counts the changes to the registry: every Put, Delete and Import increments it in the
+// same transaction, so that a reader holding a copy of the targets knows when to read them again.
+const VersionKey = "targets:version"
+
+// QueueVersion adds a read of the registry's version to c (a client or a pipeline).
+func (r *Registry) QueueVersion(ctx context.Context, c redis.Cmdable) *redis.StringCmd {
+	return c.Get(ctx, r.prefix+VersionKey)
+}
+
+// ParseVersion reads the answer of QueueVersion (0 when nothing was ever stored).
+func ParseVersion(cmd *redis.StringCmd) (int64, error) {
+	v, err := cmd.Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return v, err
 }
 
 // Get returns the target with the given id, or an error wrapping ErrNotFound.
@@ -313,7 +334,11 @@ func (r *Registry) List(ctx context.Context) ([]scanner.Target, error) {
 
 // Delete removes the target and reports whether it existed. Its findings and scan history stay.
 func (r *Registry) Delete(ctx context.Context, id string) (bool, error) {
-	n, err := r.rdb.HDel(ctx, r.key(), id).Result()
+	pipe := r.rdb.TxPipeline()
+	del := pipe.HDel(ctx, r.key(), id)
+	pipe.Incr(ctx, r.prefix+VersionKey)
+	_, err := pipe.Exec(ctx)
+	n := del.Val()
 	if err != nil {
 		return false, fmt.Errorf("delete target %.80q: %w", id, err)
 	}
@@ -387,7 +412,10 @@ func (r *Registry) Import(ctx context.Context, data []byte) ([]scanner.Target, e
 		ts[i] = v
 		args = append(args, v.ID, b)
 	}
-	if err := r.rdb.HSet(ctx, r.key(), args...).Err(); err != nil {
+	pipe := r.rdb.TxPipeline()
+	pipe.HSet(ctx, r.key(), args...)
+	pipe.Incr(ctx, r.prefix+VersionKey)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("import targets: %w", err)
 	}
 	return ts, nil

@@ -80,7 +80,7 @@ func (s *Server) overview(c *echo.Context) error {
 	d.Targets = topRows(cn.ByTarget, 15, func(id string) string { return id })
 	if s.cfg.Targets != nil {
 		names := map[string]string{}
-		if ts, err := s.cfg.Targets.List(ctx); err == nil {
+		if ts, err := s.targets(ctx); err == nil {
 			for _, t := range ts {
 				names[t.ID] = t.Name
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"pilmon/findings"
 	"pilmon/internal/testredis"
 	"pilmon/rules"
+	"pilmon/scanner"
 )
 
 // newFinding is a finding of target t on the env's first automated rule.
@@ -282,5 +284,42 @@ func TestListIndexPrefetch(t *testing.T) {
 	}
 	if res, err := e.srv.list(ctx, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 2 {
 		t.Fatalf("list: %d, %v, want 2", res.Total, err)
+	}
+}
+
+// The list keeps a copy of the target registry for the app-category filter and name search, and
+// reads it again after any change to the registry, whoever made it.
+func TestListFollowsTargetChanges(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	n0, _ := e.listFPs(Filter{Category: "online_shopping"})
+	if _, err := e.st.Upsert(ctx, e.newFinding("t.shop", "shop.example", time.Now()), "scan-shop"); err != nil {
+		t.Fatal(err)
+	}
+	put := func(cat, name string) {
+		t.Helper()
+		if _, err := e.reg.Put(ctx, scanner.Target{ID: "t.shop", Kind: scanner.TargetApp, Name: name, Category: cat,
+			Sources: []scanner.Source{{Kind: scanner.SourcePolicyURL, Locator: "https://shop.example/privacy"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("online_shopping", "某购物应用")
+	if n, _ := e.listFPs(Filter{Category: "online_shopping"}); n != n0+1 {
+		t.Fatalf("online_shopping: %d findings, want %d", n, n0+1)
+	}
+	if n, _ := e.listFPs(Filter{Q: "某购物"}); n != 1 {
+		t.Fatalf("search by target name: %d findings, want 1", n)
+	}
+	put("map_navigation", "改名后的应用")
+	if n, _ := e.listFPs(Filter{Category: "online_shopping"}); n != n0 {
+		t.Fatalf("after the category changed: %d findings in online_shopping, want %d", n, n0)
+	}
+	if n, _ := e.listFPs(Filter{Q: "某购物"}); n != 0 {
+		t.Fatalf("after the rename the old name still finds %d", n)
+	}
+	// The same through the page, where the version is read with the session.
+	_, body := e.login(RoleViewer).get("/findings?q=" + url.QueryEscape("改名后"))
+	if !strings.Contains(body, "shop.example") {
+		t.Fatal("the list page does not find the renamed target's finding")
 	}
 }

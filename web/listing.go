@@ -16,7 +16,6 @@ import (
 
 	"pilmon/findings"
 	"pilmon/rules"
-	"pilmon/scanner"
 )
 
 // Filter is the findings list's query: every field is optional. It round-trips through the URL
@@ -186,12 +185,9 @@ func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
 	if f.Category == "" && f.Q == "" {
 		return q, nil
 	}
-	var ts []scanner.Target
-	if s.cfg.Targets != nil {
-		var err error
-		if ts, err = s.cfg.Targets.List(ctx); err != nil {
-			return q, err
-		}
+	ts, err := s.targets(ctx)
+	if err != nil {
+		return q, err
 	}
 	if f.Category != "" {
 		q.targets = map[string]bool{}

@@ -179,10 +179,17 @@ func (s *Server) authenticate(c *echo.Context) (*principal, error) {
 	}
 	// The pages that list findings read the findings change feed in the same round trip as the
 	// session (see indexer.prefetch).
+	// (and the target registry's version: see targetDir).
 	var applyFeed func(context.Context) error
+	var version *redis.StringCmd
 	var queue func(redis.Pipeliner)
 	if c.Request().Method == http.MethodGet && listsFindings[c.Path()] {
-		queue = func(p redis.Pipeliner) { applyFeed = s.idx.prefetch(ctx, p) }
+		queue = func(p redis.Pipeliner) {
+			applyFeed = s.idx.prefetch(ctx, p)
+			if vr, ok := s.cfg.Targets.(versionedRegistry); ok {
+				version = vr.QueueVersion(ctx, p)
+			}
+		}
 	}
 	sess, err := s.acc.loadSession(ctx, ck.Value, s.cfg.Session, queue)
 	if err != nil {
@@ -192,7 +199,13 @@ func (s *Server) authenticate(c *echo.Context) (*principal, error) {
 		if err := applyFeed(ctx); err != nil {
 			return nil, err
 		}
-		c.SetRequest(c.Request().WithContext(context.WithValue(ctx, freshKey{}, true)))
+		ctx = context.WithValue(ctx, freshKey{}, true)
+		if version != nil {
+			if v, err := parseVersion(version); err == nil {
+				ctx = context.WithValue(ctx, targetsVersionKey{}, v)
+			}
+		}
+		c.SetRequest(c.Request().WithContext(ctx))
 	}
 	return &principal{user: sess.User, session: &sess}, nil
 }

@@ -103,6 +103,8 @@ type Server struct {
 	routes []route
 	prefix string // web key prefix
 
+	dir targetDir
+
 	optsMu   sync.Mutex
 	opts     filterOptions
 	optsTime time.Time

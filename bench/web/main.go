@@ -46,6 +46,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/targets"
 	"pilmon/web"
 )
 
@@ -101,7 +102,18 @@ func run(n, rate int, dur time.Duration, conns int) error {
 		return err
 	}
 	fmt.Printf("seeded %d findings in %s\n", n, time.Since(t0).Round(time.Millisecond))
-	ws, err := web.New(web.Config{Store: st, Evidence: ev, Catalogue: cat, Logger: log})
+	// The 500 targets the findings belong to, registered with names and app categories (the
+	// category filter and the name search read them).
+	reg := targets.New(srv.Client(), "", targets.Options{ImportRoot: dir, Catalogue: cat})
+	cats := cat.AppCategories()
+	for i := range 500 {
+		if _, err := reg.Put(ctx, scanner.Target{ID: fmt.Sprintf("t%04d", i), Kind: scanner.TargetApp,
+			Name: fmt.Sprintf("应用%04d", i), Operator: fmt.Sprintf("某某科技有限公司%03d", i%120), Category: cats[i%5].Key,
+			Sources: []scanner.Source{{Kind: scanner.SourcePolicyURL, Locator: fmt.Sprintf("https://app%04d.example.cn/privacy", i)}}}); err != nil {
+			return err
+		}
+	}
+	ws, err := web.New(web.Config{Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -286,6 +298,7 @@ func endpoints(cat *rules.Catalogue) []endpoint {
 		{name: "list, legal basis pipl:17 & state=new", path: "/findings?basis=pipl%3A17&state=new"},
 		{name: "list, SDK & last seen from", path: "/findings?sdk=umeng_analytics&last_from=2026-03-15"},
 		{name: "list, sorted by first seen", path: "/findings?state=new&sort=first_seen"},
+		{name: "list, app category & state", path: "/findings?category=" + cat.AppCategories()[1].Key + "&state=in_review"},
 		{name: "list, full-text search", path: "/findings?q=host0042"},
 		{name: "list, full-text search, a new term every request", path: "/findings?q=host00001",
 			lua: "n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, string.format(\"/findings?q=host%05d\", (n * 7919) % 100000))\nend\n"},

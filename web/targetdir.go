@@ -1,0 +1,71 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"pilmon/scanner"
+)
+
+// versionedRegistry is a target registry that counts its changes (targets.Registry does), so that
+// the server can keep a copy of the targets and read them again only after a change.
+type versionedRegistry interface {
+	QueueVersion(ctx context.Context, c redis.Cmdable) *redis.StringCmd
+}
+
+// targetDir is that copy: the list filters by app category and searches target names and
+// operators on every request, and decoding every target's JSON each time cost milliseconds with a
+// few hundred targets.
+type targetDir struct {
+	mu      sync.Mutex
+	loaded  bool
+	version int64
+	ts      []scanner.Target
+}
+
+// targetsVersionKey carries, in a request context, the registry version read with the session.
+type targetsVersionKey struct{}
+
+func parseVersion(cmd *redis.StringCmd) (int64, error) {
+	v, err := cmd.Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// targets returns every target (nil without a registry), from the copy when the registry has not
+// changed since it was read.
+func (s *Server) targets(ctx context.Context) ([]scanner.Target, error) {
+	reg := s.cfg.Targets
+	if reg == nil {
+		return nil, nil
+	}
+	vr, ok := reg.(versionedRegistry)
+	if !ok {
+		return reg.List(ctx)
+	}
+	ver, ok := ctx.Value(targetsVersionKey{}).(int64)
+	if !ok {
+		var err error
+		if ver, err = parseVersion(vr.QueueVersion(ctx, s.st.Client())); err != nil {
+			return nil, err
+		}
+	}
+	s.dir.mu.Lock()
+	defer s.dir.mu.Unlock()
+	if s.dir.loaded && s.dir.version == ver {
+		return s.dir.ts, nil
+	}
+	// A change between the version read and this List makes the copy newer than its version
+	// says; the next request then reads again, which is only wasted work.
+	ts, err := reg.List(ctx)
+	if err != nil {
+		return ts, err
+	}
+	s.dir.loaded, s.dir.version, s.dir.ts = true, ver, ts
+	return ts, nil
+}
