@@ -41,6 +41,7 @@ type ixSnapshot struct {
 	rank     [3][]int32        // slot → position in ord, built on first use
 	bits     map[string]bitset // posting lists as bitsets, built on first use
 	searches map[string]searchResult
+	unions   map[string]bitset
 }
 
 const (
@@ -308,12 +309,42 @@ func (sn *ixSnapshot) bitsOf(key string) bitset {
 	return b
 }
 
+func union(n int, lists [][]int32) bitset {
+	b := newBitset(n)
+	for _, l := range lists {
+		b.addAll(l)
+	}
+	return b
+}
+
+// cachedUnion is union, remembered in this snapshot only (it depends on lists that the next
+// snapshot may change without knowing it belongs to key).
+func (sn *ixSnapshot) cachedUnion(key string, lists [][]int32) bitset {
+	sn.mu.Lock()
+	b, ok := sn.unions[key]
+	sn.mu.Unlock()
+	if ok {
+		return b
+	}
+	b = union(sn.nslots, lists)
+	sn.mu.Lock()
+	if sn.unions == nil || len(sn.unions) >= 64 {
+		sn.unions = map[string]bitset{}
+	}
+	sn.unions[key] = b
+	sn.mu.Unlock()
+	return b
+}
+
 // ixQuery is a Filter resolved against a snapshot's values.
 type ixQuery struct {
 	state, rule, target, basis, sdk string // "" = any
 	sev                             int    // severity rank, 0 = any
-	// targets, when not nil, are the targets a finding's must be one of (an app category's).
-	targets map[string]bool
+	// targets, when not nil, are the targets a finding's must be one of (an app category's);
+	// targetsKey names that set (the category and the registry version) so that its bitset is
+	// made once per snapshot.
+	targets    map[string]bool
+	targetsKey string
 	// text, when set, must occur in the finding's searchable text, unless its rule is in textRules
 	// or its target in textTargets (a search for a rule title or a target name).
 	text                   string
@@ -343,6 +374,8 @@ func (b bitset) addAll(ps []int32) {
 // the slots as a bitset.
 type term struct {
 	list []int32
+	size int            // len(list), known before the list is made
+	mk   func() []int32 // makes list when it is needed (a union of several lists)
 	test func(e *ixEntry) bool
 	bits func() bitset
 }
@@ -365,7 +398,7 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 		if len(l) == 0 {
 			return false
 		}
-		terms = append(terms, &term{list: l, test: test, bits: func() bitset { return sn.bitsOf(key) }})
+		terms = append(terms, &term{list: l, size: len(l), test: test, bits: func() bitset { return sn.bitsOf(key) }})
 		return true
 	}
 	sev := ""
@@ -381,16 +414,34 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 		return 0, nil
 	}
 	if q.targets != nil {
-		var u []int32
+		// An app category: the union of its targets' lists, made only when it is walked (as a
+		// sorted list) or intersected (as a bitset).
+		var lists [][]int32
+		size := 0
 		for t := range q.targets {
-			u = append(u, sn.post["target\x00"+t]...)
+			if l := sn.post["target\x00"+t]; len(l) > 0 {
+				lists = append(lists, l)
+				size += len(l)
+			}
 		}
-		if len(u) == 0 {
+		if size == 0 {
 			return 0, nil
 		}
-		slices.Sort(u)
-		terms = append(terms, &term{list: u, test: func(e *ixEntry) bool { return q.targets[e.target] },
-			bits: func() bitset { b := newBitset(sn.nslots); b.addAll(u); return b }})
+		terms = append(terms, &term{size: size, test: func(e *ixEntry) bool { return q.targets[e.target] },
+			mk: func() []int32 {
+				u := make([]int32, 0, size)
+				for _, l := range lists {
+					u = append(u, l...)
+				}
+				slices.Sort(u)
+				return u
+			},
+			bits: func() bitset {
+				if q.targetsKey != "" {
+					return sn.cachedUnion("category\x00"+q.targetsKey, lists)
+				}
+				return union(sn.nslots, lists)
+			}})
 	}
 	if q.text != "" || len(q.textRules) > 0 || len(q.textTargets) > 0 {
 		l, b := sn.cachedSearch(q.text, q.textRules, q.textTargets)
@@ -398,7 +449,7 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 			return 0, nil
 		}
 		// No entry test: the text term is tested on its bitset.
-		terms = append(terms, &term{list: l, bits: func() bitset { return b }})
+		terms = append(terms, &term{list: l, size: len(l), bits: func() bitset { return b }})
 	}
 	hasFirst := q.firstLo != math.MinInt64 || q.firstHi != math.MaxInt64
 	hasLast := q.lastLo != math.MinInt64 || q.lastHi != math.MaxInt64
@@ -433,12 +484,15 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 	}
 	var base *term
 	for _, t := range terms {
-		if base == nil || len(t.list) < len(base.list) {
+		if base == nil || t.size < base.size {
 			base = t
 		}
 	}
 	// Few candidates: test each, sort the matches by rank.
-	if base != nil && len(base.list) <= max(64, sn.n/32) {
+	if base != nil && base.size <= max(64, sn.n/32) {
+		if base.list == nil {
+			base.list = base.mk()
+		}
 		var matches []int32
 		for _, slot := range base.list {
 			e := at(sn.rows, slot)

@@ -185,12 +185,15 @@ func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
 	if f.Category == "" && f.Q == "" {
 		return q, nil
 	}
-	ts, err := s.targets(ctx)
+	ts, ver, err := s.targetsVersion(ctx)
 	if err != nil {
 		return q, err
 	}
 	if f.Category != "" {
 		q.targets = map[string]bool{}
+		if ver >= 0 {
+			q.targetsKey = f.Category + "\x00" + strconv.FormatInt(ver, 10)
+		}
 		for _, t := range ts {
 			if t.Category == f.Category {
 				q.targets[t.ID] = true

@@ -40,32 +40,41 @@ func parseVersion(cmd *redis.StringCmd) (int64, error) {
 // targets returns every target (nil without a registry), from the copy when the registry has not
 // changed since it was read.
 func (s *Server) targets(ctx context.Context) ([]scanner.Target, error) {
+	ts, _, err := s.targetsVersion(ctx)
+	return ts, err
+}
+
+// targetsVersion is targets, with the registry version they are of (-1 when unknown).
+func (s *Server) targetsVersion(ctx context.Context) ([]scanner.Target, int64, error) {
 	reg := s.cfg.Targets
 	if reg == nil {
-		return nil, nil
+		return nil, -1, nil
 	}
 	vr, ok := reg.(versionedRegistry)
 	if !ok {
-		return reg.List(ctx)
+		ts, err := reg.List(ctx)
+		return ts, -1, err
 	}
 	ver, ok := ctx.Value(targetsVersionKey{}).(int64)
 	if !ok {
 		var err error
 		if ver, err = parseVersion(vr.QueueVersion(ctx, s.st.Client())); err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 	}
 	s.dir.mu.Lock()
 	defer s.dir.mu.Unlock()
 	if s.dir.loaded && s.dir.version == ver {
-		return s.dir.ts, nil
+		return s.dir.ts, ver, nil
 	}
 	// A change between the version read and this List makes the copy newer than its version
 	// says; the next request then reads again, which is only wasted work.
 	ts, err := reg.List(ctx)
 	if err != nil {
-		return ts, err
+		return ts, -1, err
 	}
 	s.dir.loaded, s.dir.version, s.dir.ts = true, ver, ts
-	return ts, nil
+	// The copy may be newer than ver (see above), never older: whatever is keyed by ver holds
+	// targets at least as new as ver.
+	return ts, ver, nil
 }
