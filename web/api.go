@@ -24,14 +24,25 @@ type apiList struct {
 
 func (s *Server) apiFindings(c *echo.Context) error {
 	f := parseFilter(c)
-	r, err := s.list(c.Request().Context(), f)
+	ctx := c.Request().Context()
+	r, err := s.list(ctx, f)
 	if err != nil {
 		return err
 	}
-	if r.Items == nil {
-		r.Items = []findings.Finding{}
+	// The list index holds what a list row shows; the API answers with whole findings
+	// (observations, evidence, texts), read in one round trip.
+	fps := make([]string, len(r.Items))
+	for i, it := range r.Items {
+		fps[i] = it.Fingerprint
 	}
-	return c.JSON(http.StatusOK, apiList{Total: r.Total, Page: f.Page, Per: f.Per, Findings: r.Items})
+	full, err := s.rows(ctx, fps)
+	if err != nil {
+		return err
+	}
+	if full == nil {
+		full = []findings.Finding{}
+	}
+	return c.JSON(http.StatusOK, apiList{Total: r.Total, Page: f.Page, Per: f.Per, Findings: full})
 }
 
 type apiFindingDoc struct {

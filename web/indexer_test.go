@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -321,5 +323,32 @@ func TestListFollowsTargetChanges(t *testing.T) {
 	_, body := e.login(RoleViewer).get("/findings?q=" + url.QueryEscape("改名后"))
 	if !strings.Contains(body, "shop.example") {
 		t.Fatal("the list page does not find the renamed target's finding")
+	}
+}
+
+// The JSON API lists whole findings (observations and texts), filtered and paged by the same index
+// as the page, with a bearer token.
+func TestAPIListsWholeFindings(t *testing.T) {
+	e := newEnv(t)
+	tok, err := e.srv.Accounts().NewToken(context.Background(), "vic", "script")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.hs.URL+"/api/v1/findings?sdk=umeng_analytics&per=5", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, body := e.anon().do(req)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	var got struct {
+		Total    int64              `json:"total"`
+		Findings []findings.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 1 || len(got.Findings) != 1 || got.Findings[0].Fingerprint != e.fps[0] ||
+		len(got.Findings[0].Observations) != 3 || got.Findings[0].Summary.ZH == "" || got.Findings[0].State == "" {
+		t.Fatalf("API answer: %+v", got)
 	}
 }
