@@ -17,7 +17,8 @@ import "github.com/redis/go-redis/v9"
 // one batch behaves like two calls), but a field is written only when its value changes, and the
 // index writes are collected and sent as one ZADD per index key at the end: a re-delivery writes
 // nothing, a re-scan rewrites the four index entries (their score holds last_seen) and the changed
-// fields, and a batch of new findings costs one ZADD per key rather than four per finding.
+// fields, and a batch of new findings costs one ZADD per key rather than four per finding. The
+// fingerprints it created or changed go to the change feed as one entry (changes.go).
 var upsertScript = redis.NewScript(`
 local p, scan, hist = ARGV[1], ARGV[2], ARGV[3]
 local zadds, zorder = {}, {}
@@ -149,7 +150,7 @@ return table.concat(out)
 
 // transitionScript: KEYS finding, history; ARGV prefix, fp, expected from, to, history entry,
 // deadline, document no. Compare-and-set on the state: returns {"ok", from}, {"conflict", actual}
-// or {"missing", ""}.
+// or {"missing", ""}. A move is announced on the change feed (changes.go).
 var transitionScript = redis.NewScript(`
 local fkey, hkey = KEYS[1], KEYS[2]
 local p, fp, from, to, entry, deadline, docno = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -174,7 +175,7 @@ return {'ok', st}
 `)
 
 // markScript: KEYS target index; ARGV prefix, scan id, raised fingerprints… Returns the number of
-// findings marked.
+// findings marked, which are announced on the change feed (changes.go).
 var markScript = redis.NewScript(`
 local p, scan = ARGV[1], ARGV[2]
 local raised = {}
