@@ -214,23 +214,29 @@ func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnap
 				moved = append(moved, slot)
 			}
 		}
-		kept := make([]int32, 0, len(sn.ord[k]))
-		for _, slot := range sn.ord[k] {
-			if !isMoved.has(slot) {
-				kept = append(kept, slot)
-			}
-		}
 		slices.SortFunc(moved, func(a, b int32) int { return compareIn(k, at(next.rows, a), at(next.rows, b)) })
+		// The old order is sorted by the old keys, moved slots included, so a binary search with
+		// the old entries finds where each moved slot goes among the slots that stay.
+		old := sn.ord[k]
 		ord := make([]int32, 0, next.n)
 		from := 0
 		for _, m := range moved {
 			e := at(next.rows, m)
-			i := from + sort.Search(len(kept)-from, func(i int) bool { return compareIn(k, at(next.rows, kept[from+i]), e) > 0 })
-			ord = append(ord, kept[from:i]...)
+			i := from + sort.Search(len(old)-from, func(i int) bool { return compareIn(k, at(sn.rows, old[from+i]), e) > 0 })
+			for _, slot := range old[from:i] {
+				if !isMoved.has(slot) {
+					ord = append(ord, slot)
+				}
+			}
 			ord = append(ord, m)
 			from = i
 		}
-		next.ord[k] = append(ord, kept[from:]...)
+		for _, slot := range old[from:] {
+			if !isMoved.has(slot) {
+				ord = append(ord, slot)
+			}
+		}
+		next.ord[k] = ord
 	}
 	// Bitsets of the lists that did not change stay valid; those of changed lists in use are made
 	// again now, so that the next request does not wait for them.

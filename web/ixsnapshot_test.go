@@ -162,7 +162,13 @@ func snapshotOf(entries []*ixEntry) *ixSnapshot {
 // changes, findings gone, slots reused) answer like one made at once, and an older snapshot keeps
 // answering as it did (nothing it holds is written by the next).
 func TestSnapshotApplyIncremental(t *testing.T) {
-	r := rand.New(rand.NewPCG(8, 9))
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { applyIncrementally(t, seed) })
+	}
+}
+
+func applyIncrementally(t *testing.T, seed uint64) {
+	r := rand.New(rand.NewPCG(8, 9+seed))
 	pool := randomEntries(r, 6000)
 	live := map[string]*ixEntry{}
 	slots := newSlotTable()
