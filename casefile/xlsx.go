@@ -2,9 +2,10 @@ package casefile
 
 import (
 	"archive/zip"
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -115,18 +116,33 @@ func writeXLSX(w io.Writer, d *reportData) error {
 	if err := sw.Flush(); err != nil {
 		return err
 	}
-	var raw bytes.Buffer
-	if _, err := f.WriteTo(&raw); err != nil {
+	// The workbook goes through a temporary file rather than a buffer: at 5,000 findings it is
+	// megabytes, held (and doubled by the buffer's growth) at the export's peak otherwise.
+	tmp, err := os.CreateTemp("", "pilmon-xlsx-*.zip")
+	if err != nil {
 		return err
 	}
-	return repackSorted(w, raw.Bytes())
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	if _, err := f.WriteTo(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	size, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	return repackSorted(w, tmp, size)
 }
 
 // repackSorted rewrites a zip with its entries in name order. excelize writes the parts of a
 // workbook in map order, so the same spreadsheet would otherwise hash differently from one export
 // to the next; the entries' bytes are copied unchanged.
-func repackSorted(w io.Writer, data []byte) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func repackSorted(w io.Writer, r io.ReaderAt, size int64) error {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return err
 	}
