@@ -115,6 +115,9 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		zip.Store, func(w io.Writer) error { return writeXLSX(w, rep) }); err != nil {
 		return Summary{}, err
 	}
+	// The findings and the evidence records are written (and rep, their report view, is dead from
+	// here): let the collector have them before the manifest is encoded, the last large allocation.
+	j.items, j.records, j.citedBy = nil, nil, nil
 	pub := j.opts.Key.Public().(ed25519.PublicKey)
 	if err := j.member(zw, PublicKeyName, RolePublicKey, "application/x-pem-file", zip.Deflate, bytesTo(PublicKeyPEM(pub))); err != nil {
 		return Summary{}, err
@@ -130,7 +133,7 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 			Name: j.target.Name, Operator: j.target.Operator, Category: j.target.Category},
 		ScanID:    j.scanID,
 		PublicKey: PublicKeyInfo{Algorithm: "ed25519", Key: base64.StdEncoding.EncodeToString(pub), Fingerprint: KeyFingerprint(pub)},
-		Findings:  len(j.items), Files: j.files}
+		Findings:  sum.Findings, Files: j.files}
 	mb, err := encodeManifest(m)
 	if err != nil {
 		return Summary{}, err
