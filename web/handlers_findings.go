@@ -205,7 +205,7 @@ func (s *Server) findingsList(c *echo.Context) error {
 	p := s.newPage(c, "findings", "title.findings", nil)
 	d.CSRF, d.Path, d.CanExport = p.CSRF, p.Path, p.Can(string(PermExport))
 	p.D = d
-	return s.render(c, http.StatusOK, "findings", p)
+	return s.renderContent(c, http.StatusOK, "findings", p, d.writeContent)
 }
 
 // The filter form's long option lists, pre-escaped (see renderOptions).

@@ -185,16 +185,16 @@ func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
 	if f.Category == "" && f.Q == "" {
 		return q, nil
 	}
-	ts, ver, err := s.targetsVersion(ctx)
+	dir, err := s.targetsView(ctx)
 	if err != nil {
 		return q, err
 	}
 	if f.Category != "" {
 		q.targets = map[string]bool{}
-		if ver >= 0 {
-			q.targetsKey = f.Category + "\x00" + strconv.FormatInt(ver, 10)
+		if dir.ver >= 0 {
+			q.targetsKey = f.Category + "\x00" + strconv.FormatInt(dir.ver, 10)
 		}
-		for _, t := range ts {
+		for _, t := range dir.ts {
 			if t.Category == f.Category {
 				q.targets[t.ID] = true
 			}
@@ -203,8 +203,8 @@ func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
 	if f.Q != "" {
 		q.text, q.textRules, q.textTargets = f.Q, s.rulesMatching(f.Q), map[string]bool{}
 		lq := strings.ToLower(f.Q)
-		for _, t := range ts {
-			if strings.Contains(strings.ToLower(t.Name), lq) || strings.Contains(strings.ToLower(t.Operator), lq) {
+		for i, t := range dir.ts {
+			if strings.Contains(dir.low[i], lq) {
 				q.textTargets[t.ID] = true
 			}
 		}
@@ -214,12 +214,16 @@ func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
 
 // rulesMatching returns the ids of rules whose id or title contains q.
 func (s *Server) rulesMatching(q string) map[string]bool {
+	s.ruleTextOnce.Do(func() {
+		for _, v := range s.cat.Violations() {
+			s.ruleText = append(s.ruleText, [3]string{v.ID, strings.ToLower(v.ID) + "\x00" + strings.ToLower(v.Title.EN), v.Title.ZH})
+		}
+	})
 	lq := strings.ToLower(q)
 	out := map[string]bool{}
-	for _, v := range s.cat.Violations() {
-		if strings.Contains(strings.ToLower(v.ID), lq) || strings.Contains(v.Title.ZH, q) ||
-			strings.Contains(strings.ToLower(v.Title.EN), lq) {
-			out[v.ID] = true
+	for _, r := range s.ruleText {
+		if strings.Contains(r[1], lq) || strings.Contains(r[2], q) {
+			out[r[0]] = true
 		}
 	}
 	return out

@@ -1,9 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"html/template"
 	"net/url"
-	"strings"
 )
 
 // The findings list page is the dashboard's hot path (every triage step comes back to it), and the
@@ -16,11 +16,17 @@ import (
 // come from the parties under investigation: the browser test (TestCapturedContentIsInert) and
 // TestListPageEscapes render hostile ones through this code.
 
-// Content writes the list page's content (the layout around it is a template).
+// Content is the list page's content (the layout around it is a template); the handler writes it
+// straight into the page with writeContent.
 func (d listData) Content() template.HTML {
+	var b bytes.Buffer
+	d.writeContent(&b)
+	return template.HTML(b.String())
+}
+
+func (d listData) writeContent(b *bytes.Buffer) {
 	l := d.Lang
 	esc := template.HTMLEscapeString
-	var b strings.Builder
 	b.Grow(16<<10 + len(d.R.Items)*900)
 	t := func(key string) { b.WriteString(esc(l.T(key))) }
 	raw := b.WriteString
@@ -126,7 +132,7 @@ func (d listData) Content() template.HTML {
 	raw("</th>\n  <th>")
 	link(d.F.SortURL("last_seen"), "col.last")
 	raw("</th>\n</tr></thead>\n<tbody>\n")
-	d.rows(&b)
+	d.rows(b)
 	raw("</tbody>\n</table>\n")
 	if d.R.Pages > 1 {
 		raw("<nav class=\"pager\">\n  ")
@@ -160,11 +166,10 @@ func (d listData) Content() template.HTML {
 		t("export.selected")
 		raw("</button></form>\n")
 	}
-	return template.HTML(b.String())
 }
 
 // rows writes the table rows.
-func (d listData) rows(b *strings.Builder) {
+func (d listData) rows(b *bytes.Buffer) {
 	l := d.Lang
 	esc := template.HTMLEscapeString
 	if len(d.R.Items) == 0 {

@@ -105,6 +105,9 @@ type Server struct {
 
 	dir targetDir
 
+	ruleTextOnce sync.Once
+	ruleText     [][3]string // id, lower-cased "id\x00English title", Chinese title (see rulesMatching)
+
 	optsMu   sync.Mutex
 	opts     filterOptions
 	optsTime time.Time
@@ -315,6 +318,31 @@ func (s *Server) render(c *echo.Context, code int, name string, p page) error {
 		}
 	}()
 	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(code, buf.Bytes())
+}
+
+// renderContent renders page name with its content written by content instead of the template's
+// "content" (the findings list, see listrows.go): straight into the page buffer.
+func (s *Server) renderContent(c *echo.Context, code int, name string, p page, content func(*bytes.Buffer)) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("web: no template %q", name)
+	}
+	buf := renderBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			renderBufs.Put(buf)
+		}
+	}()
+	if err := t.ExecuteTemplate(buf, "head", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	content(buf)
+	if err := t.ExecuteTemplate(buf, "foot", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

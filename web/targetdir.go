@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -24,6 +25,11 @@ type targetDir struct {
 	loaded  bool
 	version int64
 	ts      []scanner.Target
+	low     []string // lower-cased "name\x00operator" of ts[i]
+}
+
+func lowerTarget(t scanner.Target) string {
+	return strings.ToLower(t.Name) + "\x00" + strings.ToLower(t.Operator)
 }
 
 // targetsVersionKey carries, in a request context, the registry version read with the session.
@@ -40,41 +46,56 @@ func parseVersion(cmd *redis.StringCmd) (int64, error) {
 // targets returns every target (nil without a registry), from the copy when the registry has not
 // changed since it was read.
 func (s *Server) targets(ctx context.Context) ([]scanner.Target, error) {
-	ts, _, err := s.targetsVersion(ctx)
-	return ts, err
+	v, err := s.targetsView(ctx)
+	return v.ts, err
 }
 
-// targetsVersion is targets, with the registry version they are of (-1 when unknown).
-func (s *Server) targetsVersion(ctx context.Context) ([]scanner.Target, int64, error) {
+// dirView is the targets, their lower-cased "name\x00operator" and the registry version they are
+// of (-1 when unknown).
+type dirView struct {
+	ts  []scanner.Target
+	low []string
+	ver int64
+}
+
+func (s *Server) targetsView(ctx context.Context) (dirView, error) {
 	reg := s.cfg.Targets
 	if reg == nil {
-		return nil, -1, nil
+		return dirView{ver: -1}, nil
 	}
 	vr, ok := reg.(versionedRegistry)
 	if !ok {
 		ts, err := reg.List(ctx)
-		return ts, -1, err
+		low := make([]string, len(ts))
+		for i, t := range ts {
+			low[i] = lowerTarget(t)
+		}
+		return dirView{ts, low, -1}, err
 	}
 	ver, ok := ctx.Value(targetsVersionKey{}).(int64)
 	if !ok {
 		var err error
 		if ver, err = parseVersion(vr.QueueVersion(ctx, s.st.Client())); err != nil {
-			return nil, -1, err
+			return dirView{ver: -1}, err
 		}
 	}
 	s.dir.mu.Lock()
 	defer s.dir.mu.Unlock()
 	if s.dir.loaded && s.dir.version == ver {
-		return s.dir.ts, ver, nil
+		return dirView{s.dir.ts, s.dir.low, ver}, nil
 	}
 	// A change between the version read and this List makes the copy newer than its version
 	// says; the next request then reads again, which is only wasted work.
 	ts, err := reg.List(ctx)
 	if err != nil {
-		return ts, -1, err
+		return dirView{ver: -1}, err
 	}
-	s.dir.loaded, s.dir.version, s.dir.ts = true, ver, ts
+	low := make([]string, len(ts))
+	for i, t := range ts {
+		low[i] = lowerTarget(t)
+	}
+	s.dir.loaded, s.dir.version, s.dir.ts, s.dir.low = true, ver, ts, low
 	// The copy may be newer than ver (see above), never older: whatever is keyed by ver holds
 	// targets at least as new as ver.
-	return ts, ver, nil
+	return dirView{ts, low, ver}, nil
 }
