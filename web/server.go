@@ -306,26 +306,12 @@ func (s *Server) newPage(c *echo.Context, nav, title string, d any) page {
 // render executes a page template into a buffer first, so that a template error never sends half
 // a page.
 func (s *Server) render(c *echo.Context, code int, name string, p page) error {
-	t, ok := s.pages[name]
-	if !ok {
-		return fmt.Errorf("web: no template %q", name)
-	}
-	buf := renderBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			renderBufs.Put(buf)
-		}
-	}()
-	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
-		return fmt.Errorf("web: render %s: %w", name, err)
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.HTMLBlob(code, buf.Bytes())
+	return s.renderContent(c, code, name, p, nil)
 }
 
-// renderContent renders page name with its content written by content instead of the template's
-// "content" (the findings list, see listrows.go): straight into the page buffer.
+// renderContent is render with the page's content written by content, when not nil, instead of
+// its "content" template (the findings list, see listrows.go): straight into the page buffer,
+// between the layout's head and foot.
 func (s *Server) renderContent(c *echo.Context, code int, name string, p page, content func(*bytes.Buffer)) error {
 	t, ok := s.pages[name]
 	if !ok {
@@ -338,11 +324,14 @@ func (s *Server) renderContent(c *echo.Context, code int, name string, p page, c
 			renderBufs.Put(buf)
 		}
 	}()
-	if err := t.ExecuteTemplate(buf, "head", p); err != nil {
-		return fmt.Errorf("web: render %s: %w", name, err)
+	var err error
+	if content == nil {
+		err = t.ExecuteTemplate(buf, "layout", p)
+	} else if err = t.ExecuteTemplate(buf, "head", p); err == nil {
+		content(buf)
+		err = t.ExecuteTemplate(buf, "foot", p)
 	}
-	content(buf)
-	if err := t.ExecuteTemplate(buf, "foot", p); err != nil {
+	if err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

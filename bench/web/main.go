@@ -153,15 +153,17 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	if err != nil {
 		return err
 	}
-	if inProc > 0 {
-		eps := endpoints(cat)
-		if extra != "" {
-			eps = eps[:1]
-			for _, p := range strings.Split(extra, ",") {
-				eps = append(eps, endpoint{name: p, path: p})
-			}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
 		}
-		return inProcess(ws.Handler(), cookie, eps, func() func() float64 {
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if inProc > 0 {
+		return inProcess(ws.Handler(), cookie, selectEndpoints(cat), func() func() float64 {
 			srv.Client().ConfigResetStat(ctx)
 			return func() float64 {
 				stats, _ := srv.Client().Info(ctx, "commandstats").Result()
@@ -184,22 +186,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	if err := os.WriteFile(script, []byte(fmt.Sprintf("function delay()\n  return %d\nend\n", delayMS)), 0o644); err != nil {
 		return err
 	}
-	eps := endpoints(cat)
-	if extra != "" {
-		eps = eps[:1]
-		for _, p := range strings.Split(extra, ",") {
-			eps = append(eps, endpoint{name: p, path: p})
-		}
-	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	eps := selectEndpoints(cat)
 	fmt.Printf("\nwrk: %d connections, %d ms between requests per connection ≈ %d req/s, %s per endpoint, loopback\n\n",
 		conns, delayMS, conns*1000/delayMS, dur)
 	fmt.Println("| endpoint | req/s | p50 ms | p99 ms | p99 / floor p99 | bytes | GC cycles |")
@@ -287,6 +274,19 @@ type endpoint struct {
 	writes     int    // findings re-scanned per second while this endpoint is measured
 }
 
+// selectEndpoints is the floor and the list pages, or the floor and the -paths.
+func selectEndpoints(cat *rules.Catalogue) []endpoint {
+	eps := endpoints(cat)
+	if extra == "" {
+		return eps
+	}
+	eps = eps[:1]
+	for _, p := range strings.Split(extra, ",") {
+		eps = append(eps, endpoint{name: p, path: p})
+	}
+	return eps
+}
+
 func endpoints(cat *rules.Catalogue) []endpoint {
 	rule := cat.Violations()[3].ID
 	return []endpoint{
@@ -335,15 +335,6 @@ func rescans(ctx context.Context, st *findings.Store, cat *rules.Catalogue, perS
 
 // inProcess times sequential requests straight into the handler: the server's own cost.
 func inProcess(h http.Handler, cookie string, eps []endpoint, redisTime func() func() float64) error {
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	fmt.Println("| endpoint | p50 ms | p99 ms | mean ms | Redis script (session), mean ms per call |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, ep := range eps {
