@@ -23,11 +23,24 @@ import (
 // One Chromium (Debian's) for the package's browser tests, with the hardening flags of the browser
 // package; each test gets its own incognito context, so sessions never leak between tests.
 var (
-	chromeOnce sync.Once
-	chrome     *rod.Browser
-	chromeErr  error
-	chromeSkip string
+	chromeOnce     sync.Once
+	chrome         *rod.Browser
+	chromeLauncher *launcher.Launcher
+	chromeErr      error
+	chromeSkip     string
 )
+
+// stopChrome ends the package's Chromium and removes its profile (TestMain, after the tests): it
+// was launched without rod's leakless guard, so nothing else would.
+func stopChrome() {
+	if chrome != nil {
+		_ = chrome.Close()
+	}
+	if chromeLauncher != nil {
+		chromeLauncher.Kill()
+		chromeLauncher.Cleanup()
+	}
+}
 
 func testChrome(t *testing.T) *rod.Browser {
 	t.Helper()
@@ -54,6 +67,7 @@ func testChrome(t *testing.T) *rod.Browser {
 			l.Set(f)
 		}
 		l.Set("lang", "zh-CN")
+		chromeLauncher = l
 		u, err := l.Launch()
 		if err != nil {
 			chromeErr = err

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	// of times, so it hashes with cheaper parameters.
 	hashParams = argonParams{time: 1, memory: 1024, threads: 1}
 	dummyHash, _ = HashPassword("pilmon-dummy-password")
-	testredis.Main(m, "web")
+	testredis.Main(m, "web", stopChrome)
 }
 
 var prefixSeq atomic.Int64

@@ -21,9 +21,10 @@ var (
 	seq    atomic.Int64
 )
 
-// Main is a package's TestMain: it starts the server, runs the tests and stops it. A missing
-// redis-server fails the tests with a message saying how to install it (CI installs it).
-func Main(m *testing.M, pkg string) {
+// Main is a package's TestMain: it starts the server, runs the tests, then the after functions
+// (the package's own clean-up), and stops it. A missing redis-server fails the tests with a message
+// saying how to install it (CI installs it).
+func Main(m *testing.M, pkg string, after ...func()) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		fmt.Fprintf(os.Stderr, "%s tests need a real redis-server and none is in PATH: install it (apt-get install redis-server); CI installs it\n", pkg)
 		os.Exit(1)
@@ -41,6 +42,9 @@ func Main(m *testing.M, pkg string) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	_ = server.Stop(ctx)
 	os.RemoveAll(dir)
 	os.Exit(code)
