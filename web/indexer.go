@@ -105,33 +105,41 @@ func newIndexer(st *findings.Store, log *slog.Logger) *indexer {
 // behind its back (Redis restarted without the last writes, or emptied).
 func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 	lastCheck := time.Now()
+	wait := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(retry):
+		}
+	}
 	for ctx.Err() == nil {
 		if err := ix.catchUp(ctx); err != nil {
 			if ctx.Err() == nil {
 				ix.log.Warn("findings list index", "err", err)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(retry):
-			}
+			wait()
 			continue
 		}
-		if time.Since(lastCheck) > headCheckEvery {
-			lastCheck = time.Now()
-			if err := ix.checkHead(ctx); err != nil && ctx.Err() == nil {
-				ix.log.Warn("findings list index", "err", err)
+		for ctx.Err() == nil {
+			if time.Since(lastCheck) > headCheckEvery {
+				lastCheck = time.Now()
+				if err := ix.checkHead(ctx); err != nil && ctx.Err() == nil {
+					ix.log.Warn("findings list index", "err", err)
+				}
 			}
-		}
-		ix.mu.RLock()
-		after := ix.head.ID
-		ix.mu.RUnlock()
-		// Wait for the next change (or a few seconds); catchUp applies it.
-		if _, err := ix.st.ReadChanges(ctx, after, 1, 5*time.Second); err != nil && ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(retry):
+			// Wait for the next changes (or a few seconds) and apply what the wait returned.
+			ix.mu.RLock()
+			from := ix.head
+			ix.mu.RUnlock()
+			cs, err := ix.st.ReadChanges(ctx, from.ID, changesPerRead, 5*time.Second)
+			if err == nil {
+				err = ix.applyRead(ctx, from, cs)
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					ix.log.Warn("findings list index", "err", err)
+				}
+				wait()
+				break // catch up from scratch
 			}
 		}
 	}
@@ -245,29 +253,38 @@ func (ix *indexer) prefetch(ctx context.Context, pipe redis.Pipeliner) func(cont
 	cmd := ix.st.QueueReadChanges(ctx, pipe, from.ID, changesPerRead, 0)
 	return func(ctx context.Context) error {
 		cs, err := findings.ParseChanges(cmd)
-		if err != nil || len(cs) == changesPerRead {
+		if err != nil {
 			return ix.catchUp(ctx)
 		}
-		ix.syncMu.Lock()
-		defer ix.syncMu.Unlock()
-		ix.mu.RLock()
-		head := ix.head
-		ix.mu.RUnlock()
-		for len(cs) > 0 && cs[0].Seq <= head.Seq {
-			cs = cs[1:] // applied by another request meanwhile
-		}
-		if len(cs) == 0 {
-			if head.Seq >= from.Seq {
-				return nil // current as of the read
-			}
-			return ix.catchUpLocked(ctx) // reloaded meanwhile: read again
-		}
-		if cs[0].Seq != head.Seq+1 {
-			return ix.catchUpLocked(ctx)
-		}
-		_, err = ix.apply(ctx, head, cs)
-		return err
+		return ix.applyRead(ctx, from, cs)
 	}
+}
+
+// applyRead applies changes cs, read after position from (by prefetch or by run's wait), reading
+// more only when that was not all: a full batch, a gap, a position another reader moved meanwhile.
+func (ix *indexer) applyRead(ctx context.Context, from findings.ChangesHead, cs []findings.Change) error {
+	ix.syncMu.Lock()
+	defer ix.syncMu.Unlock()
+	if len(cs) == changesPerRead {
+		return ix.catchUpLocked(ctx)
+	}
+	ix.mu.RLock()
+	head := ix.head
+	ix.mu.RUnlock()
+	for len(cs) > 0 && cs[0].Seq <= head.Seq {
+		cs = cs[1:] // applied by another reader meanwhile
+	}
+	if len(cs) == 0 {
+		if head.Seq >= from.Seq {
+			return nil // current as of the read
+		}
+		return ix.catchUpLocked(ctx) // reloaded meanwhile: read again
+	}
+	if cs[0].Seq != head.Seq+1 {
+		return ix.catchUpLocked(ctx)
+	}
+	_, err := ix.apply(ctx, head, cs)
+	return err
 }
 
 // freshKey marks a request context whose list index was brought up to date by prefetch.

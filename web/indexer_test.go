@@ -352,3 +352,25 @@ func TestAPIListsWholeFindings(t *testing.T) {
 		t.Fatalf("API answer: %+v", got)
 	}
 }
+
+// With Run going, the index applies a change as it arrives, without a request asking for it.
+func TestListIndexRunAppliesChanges(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.srv.Run(ctx)
+	r, err := e.st.Upsert(ctx, e.newFinding("t.run", "run.example", time.Now()), "scan-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		_, page := e.srv.idx.snapshot().query(ixQuery{target: "t.run", lim: 5, firstLo: math.MinInt64, firstHi: math.MaxInt64,
+			lastLo: math.MinInt64, lastHi: math.MaxInt64})
+		if len(page) == 1 && page[0].fp == r.Fingerprint {
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the running index never applied the upsert")
+		}
+	}
+}
