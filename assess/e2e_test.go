@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"pilmon/internal/testredis"
+	"pilmon/store"
 	"slices"
 	"strings"
 	"sync"
@@ -244,7 +245,7 @@ func TestEndToEndStore(t *testing.T) {
 	clean, _ := sampleTarget(t, "clean")
 	a := New(mustCatalogue(t))
 	ctx := context.Background()
-	st := findings.NewStore(srv.Client(), "e2e:")
+	st := store.NewStore(srv.Client(), "e2e:")
 	ev, err := evidence.Open(filepath.Join(dir, "evidence"), evidence.Options{Tool: "pilmon test"})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func TestEndToEndStore(t *testing.T) {
 	if n, err := st.MarkNotReobserved(ctx, tg.ID, res2.ScanID, raised); err != nil || n != 0 {
 		t.Errorf("mark after an identical scan: %d, %v", n, err)
 	}
-	list, total, err := st.List(ctx, findings.Query{TargetID: tg.ID, Limit: 1000})
+	list, total, err := st.List(ctx, store.Query{TargetID: tg.ID, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

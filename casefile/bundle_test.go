@@ -18,6 +18,7 @@ import (
 
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/store"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -304,7 +305,7 @@ func TestSelections(t *testing.T) {
 	if m.Target.ID != "app-demo" || len(m.Selection.Fingerprints) != 1 {
 		t.Errorf("manifest target %q selection %+v", m.Target.ID, m.Selection)
 	}
-	if _, err := Export(context.Background(), &bytes.Buffer{}, Selection{Fingerprints: []string{"0000"}}, d); !errors.Is(err, findings.ErrNotFound) {
+	if _, err := Export(context.Background(), &bytes.Buffer{}, Selection{Fingerprints: []string{"0000"}}, d); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown fingerprint: %v", err)
 	}
 	if _, err := Export(context.Background(), &bytes.Buffer{}, Selection{TargetID: "nobody"}, d); !errors.Is(err, ErrEmpty) {

@@ -38,6 +38,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 // Limits on one export.
@@ -68,14 +69,14 @@ type Selection struct {
 	Fingerprints []string `json:"fingerprints,omitempty"`
 }
 
-// FindingStore is what Export reads findings from; *findings.Store implements it.
+// FindingStore is what Export reads findings from; *store.Store implements it.
 type FindingStore interface {
 	Get(ctx context.Context, fp string) (findings.Finding, error)
 	History(ctx context.Context, fp string) ([]findings.Transition, error)
-	List(ctx context.Context, q findings.Query) ([]findings.Finding, int64, error)
+	List(ctx context.Context, q store.Query) ([]findings.Finding, int64, error)
 }
 
-var _ FindingStore = (*findings.Store)(nil)
+var _ FindingStore = (*store.Store)(nil)
 
 // Options are shared by Export and WriteScanBundle.
 type Options struct {
@@ -202,7 +203,7 @@ func resolve(ctx context.Context, st FindingStore, sel Selection) ([]item, error
 	if sel.TargetID != "" {
 		const page = 1000
 		for off := 0; ; off += page {
-			fs, total, err := st.List(ctx, findings.Query{TargetID: sel.TargetID, Offset: off, Limit: page})
+			fs, total, err := st.List(ctx, store.Query{TargetID: sel.TargetID, Offset: off, Limit: page})
 			if err != nil {
 				return nil, fmt.Errorf("casefile: findings of target %s: %w", sel.TargetID, err)
 			}
@@ -236,7 +237,7 @@ func resolve(ctx context.Context, st FindingStore, sel Selection) ([]item, error
 			return nil, err
 		}
 		h, err := st.History(ctx, fp)
-		if err != nil && !errors.Is(err, findings.ErrNotFound) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("casefile: history of %s: %w", fp, err)
 		}
 		items = append(items, item{f: f, history: h})

@@ -19,6 +19,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 // memStore is an in-memory FindingStore for unit tests (the Redis store has its own tests, and
@@ -31,7 +32,7 @@ type memStore struct {
 func (m *memStore) Get(_ context.Context, fp string) (findings.Finding, error) {
 	f, ok := m.fs[fp]
 	if !ok {
-		return findings.Finding{}, fmt.Errorf("finding %s: %w", fp, findings.ErrNotFound)
+		return findings.Finding{}, fmt.Errorf("finding %s: %w", fp, store.ErrNotFound)
 	}
 	return f, nil
 }
@@ -40,7 +41,7 @@ func (m *memStore) History(_ context.Context, fp string) ([]findings.Transition,
 	return m.hist[fp], nil
 }
 
-func (m *memStore) List(_ context.Context, q findings.Query) ([]findings.Finding, int64, error) {
+func (m *memStore) List(_ context.Context, q store.Query) ([]findings.Finding, int64, error) {
 	var all []findings.Finding
 	for _, f := range m.fs {
 		if q.TargetID == "" || f.TargetID == q.TargetID {

@@ -29,10 +29,10 @@ import (
 
 	"pilmon/casefile"
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/web"
 	"pilmon/worker"
@@ -62,7 +62,7 @@ type Demo struct {
 	cfg          Config
 	tool         string
 	site         *site
-	store        *findings.Store
+	store        *store.Store
 	reg          *targets.Registry
 	ev           *evidence.Store
 	web          *web.Server
@@ -137,8 +137,8 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if d.ev, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence"), evidence.Options{Tool: d.tool}); err != nil {
 		return d, fmt.Errorf("demo: evidence store: %w", err)
 	}
-	d.store = findings.NewStore(cfg.Redis, findings.DefaultPrefix)
-	d.reg = targets.New(cfg.Redis, findings.DefaultPrefix, targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
+	d.store = store.NewStore(cfg.Redis, store.DefaultPrefix)
+	d.reg = targets.New(cfg.Redis, store.DefaultPrefix, targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
 	for _, t := range demoTargets(g) {
 		stored, err := d.reg.Put(ctx, t)
 		if err != nil {

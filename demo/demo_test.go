@@ -17,9 +17,9 @@ import (
 	"github.com/go-rod/rod/lib/proto"
 
 	"pilmon/browser"
-	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/samplegen/apkbuild"
+	"pilmon/store"
 )
 
 var screenshots = flag.String("screenshots", "", "write PNG screenshots of the dashboard (overview, one finding) to this folder, e.g. ../docs/img")
@@ -56,7 +56,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rs, err := findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: log})
+	rs, err := store.StartRedis(ctx, dir, store.RedisOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,12 @@ import (
 // file's hashes and the golden tests rely on. Legal basis keeps its order: the first citation is
 // the rule's anchor.
 func MarshalCanonical(f Finding) ([]byte, error) {
-	return encodeCanonical(normalize(f))
+	return EncodeCanonical(Normalize(f))
 }
 
-// normalize returns a copy of f in canonical form (see MarshalCanonical). f is not modified.
-func normalize(f Finding) Finding {
-	f.EvidenceRefs = sortedSet(f.EvidenceRefs)
+// Normalize returns a copy of f in canonical form (see MarshalCanonical). f is not modified.
+func Normalize(f Finding) Finding {
+	f.EvidenceRefs = SortedSet(f.EvidenceRefs)
 	f.LegalBasis = append([]rules.Citation{}, f.LegalBasis...)
 	f.FirstSeen = f.FirstSeen.UTC().Round(0) // Round(0) drops the monotonic reading
 	f.LastSeen = f.LastSeen.UTC().Round(0)
@@ -38,7 +38,7 @@ func normalize(f Finding) Finding {
 func canonicalObservations(obs []scanner.Observation) []scanner.Observation {
 	out := make([]scanner.Observation, 0, len(obs))
 	for _, o := range obs {
-		o.EvidenceRefs = sortedSet(o.EvidenceRefs)
+		o.EvidenceRefs = SortedSet(o.EvidenceRefs)
 		if len(o.EvidenceRefs) == 0 {
 			o.EvidenceRefs = nil
 		}
@@ -79,7 +79,7 @@ func breakTies(group []scanner.Observation) int {
 	}
 	ks := make([]keyed, len(group))
 	for i, o := range group {
-		enc, _ := encodeCanonical(o)
+		enc, _ := EncodeCanonical(o)
 		ks[i] = keyed{o, enc}
 	}
 	slices.SortStableFunc(ks, func(a, b keyed) int { return bytes.Compare(a.enc, b.enc) })
@@ -94,15 +94,15 @@ func breakTies(group []scanner.Observation) int {
 	return n
 }
 
-// sortedSet returns the sorted, de-duplicated copy of s, never nil.
-func sortedSet(s []string) []string {
+// SortedSet returns the sorted, de-duplicated copy of s, never nil.
+func SortedSet(s []string) []string {
 	out := append([]string{}, s...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// encodeCanonical is json.Marshal without HTML escaping and without the encoder's trailing newline.
-func encodeCanonical(v any) ([]byte, error) {
+// EncodeCanonical is json.Marshal without HTML escaping and without the encoder's trailing newline.
+func EncodeCanonical(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

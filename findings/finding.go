@@ -1,5 +1,6 @@
-// Package findings holds the Finding, its fingerprint, the Redis store (upsert, indexes, history,
-// the triage state machine), the scan-job and event streams, and the managed redis-server child.
+// Package findings is the finding model: the Finding, its fingerprint, its canonical JSON and the
+// triage and case-path state machine. It knows nothing of storage; package store keeps findings in
+// Redis.
 package findings
 
 import (
@@ -87,3 +88,11 @@ type Transition struct {
 	// an announcement), YYYY-MM-DD.
 	Deadline string `json:"deadline,omitempty"`
 }
+
+var severityRanks = map[rules.Severity]int{"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
+
+// SeverityRank orders severities: critical 5, high 4, medium 3, low 2, info 1, anything else 0.
+func SeverityRank(s rules.Severity) int { return severityRanks[s] }
+
+// Severities lists the known severities, most severe first.
+var Severities = []rules.Severity{"critical", "high", "medium", "low", "info"}

@@ -1,15 +1,10 @@
 package findings
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/rules"
 )
@@ -137,12 +132,11 @@ func addMonthsClamped(t time.Time, months int) time.Time {
 	return time.Date(first.Year(), first.Month(), min(d, last), 0, 0, 0, 0, time.UTC)
 }
 
-// Transition moves finding fp to state to on behalf of actor and appends the change to its history.
-// Illegal moves are refused with an *IllegalTransitionError naming the allowed next states; a move
-// that issues a document needs its number and date and records the deadline that follows. The
-// check and the write are one atomic compare-and-set: when two transitions from the same state race,
-// one wins and the other gets an error wrapping ErrConflict.
-func (s *Store) Transition(ctx context.Context, fp string, to State, actor string, in TransitionInput) (Transition, error) {
+// NewTransition checks a move from state from to state to on behalf of actor and returns the
+// history entry it makes: illegal moves are refused with an *IllegalTransitionError naming the
+// allowed next states; a move that issues a document needs its number and date and records the
+// deadline that follows. It is the whole state machine; the store only makes the write atomic.
+func NewTransition(fp string, from, to State, actor string, in TransitionInput, now time.Time) (Transition, error) {
 	if actor == "" || len(actor) > maxActorBytes || !utf8.ValidString(actor) {
 		return Transition{}, fmt.Errorf("transition %s: actor must be 1-%d bytes of UTF-8", fp, maxActorBytes)
 	}
@@ -152,15 +146,8 @@ func (s *Store) Transition(ctx context.Context, fp string, to State, actor strin
 	if !to.Valid() {
 		return Transition{}, fmt.Errorf("transition %s: unknown state %q", fp, to)
 	}
-	from, err := s.rdb.HGet(ctx, s.findingKey(fp), "state").Result()
-	if err != nil {
-		if errors.Is(err, redis.Nil) {
-			return Transition{}, fmt.Errorf("transition %s: %w", fp, ErrNotFound)
-		}
-		return Transition{}, fmt.Errorf("transition %s: %w", fp, err)
-	}
-	tr := Transition{At: s.now().UTC(), Actor: actor, From: State(from), To: to, Note: in.Note}
-	if err := checkEdge(tr.From, to); err != nil {
+	tr := Transition{At: now.UTC(), Actor: actor, From: from, To: to, Note: in.Note}
+	if err := CheckEdge(tr.From, to); err != nil {
 		return Transition{}, fmt.Errorf("finding %s: %w", fp, err)
 	}
 	if documentRequired[to] {
@@ -168,7 +155,7 @@ func (s *Store) Transition(ctx context.Context, fp string, to State, actor strin
 			return Transition{}, fmt.Errorf("finding %s: %s (%s) needs the document number and date (文书编号和日期)",
 				fp, to, to.Label().ZH)
 		}
-		if len(in.DocumentNo) > maxDocNoBytes || strings.ContainsFunc(in.DocumentNo, isControl) || !utf8.ValidString(in.DocumentNo) {
+		if len(in.DocumentNo) > maxDocNoBytes || strings.ContainsFunc(in.DocumentNo, IsControl) || !utf8.ValidString(in.DocumentNo) {
 			return Transition{}, fmt.Errorf("finding %s: bad document number %.80q", fp, in.DocumentNo)
 		}
 		d, err := time.Parse(time.DateOnly, in.DocumentDate)
@@ -182,27 +169,15 @@ func (s *Store) Transition(ctx context.Context, fp string, to State, actor strin
 	} else if in.DocumentNo != "" || in.DocumentDate != "" {
 		return Transition{}, fmt.Errorf("finding %s: %s issues no document; leave document number and date empty", fp, to)
 	}
-	entry, err := json.Marshal(tr)
-	if err != nil {
-		return Transition{}, err
-	}
-	res, err := transitionScript.Run(ctx, s.rdb, []string{s.findingKey(fp), s.historyKey(fp)},
-		s.prefix, fp, from, string(to), entry, tr.Deadline, tr.DocumentNo).StringSlice()
-	if err != nil {
-		return Transition{}, fmt.Errorf("transition %s: %w", fp, err)
-	}
-	switch res[0] {
-	case "ok":
-		return tr, nil
-	case "missing":
-		return Transition{}, fmt.Errorf("transition %s: %w", fp, ErrNotFound)
-	default:
-		return Transition{}, fmt.Errorf("transition %s %s → %s: %w (now %s); reload and retry",
-			fp, from, to, ErrConflict, res[1])
-	}
+	return tr, nil
 }
 
-func checkEdge(from, to State) error {
+// IsControl reports an ASCII control character, which no identifier, reference or document
+// number may hold.
+func IsControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// CheckEdge returns an *IllegalTransitionError when the case path has no move from from to to.
+func CheckEdge(from, to State) error {
 	for _, s := range transitions[from] {
 		if s == to {
 			return nil
@@ -210,3 +185,6 @@ func checkEdge(from, to State) error {
 	}
 	return &IllegalTransitionError{From: from, To: to, Allowed: AllowedNext(from)}
 }
+
+// RequiresDocument reports whether entering s issues a document whose number and date must be given.
+func (s State) RequiresDocument() bool { return documentRequired[s] }

@@ -3,21 +3,20 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"pilmon/store"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"pilmon/findings"
 )
 
 // eventQueue publishes progress events without making a scan wait a round trip per event: events
 // are queued, and one flusher at a time writes everything queued in a single pipelined round trip
 // (so concurrent scans share it). Order is kept. The entries are exactly what
-// findings.Store.PublishEvent writes (field "event" holding the JSON, stream capped near 10,000);
+// store.Store.PublishEvent writes (field "event" holding the JSON, stream capped near 10,000);
 // a test reads them back with ReadEvents.
 type eventQueue struct {
-	store *findings.Store
+	store *store.Store
 	now   func() time.Time
 	onErr func(error)
 
@@ -27,7 +26,7 @@ type eventQueue struct {
 }
 
 type queuedEvent struct {
-	e    findings.Event
+	e    store.Event
 	done chan struct{} // closed once written (or dropped); nil when nobody waits
 }
 
@@ -38,7 +37,7 @@ const (
 )
 
 // add queues e; the returned channel is closed once it was written (or dropped).
-func (q *eventQueue) add(e findings.Event, wait bool) <-chan struct{} {
+func (q *eventQueue) add(e store.Event, wait bool) <-chan struct{} {
 	var done chan struct{}
 	if wait {
 		done = make(chan struct{})
@@ -84,7 +83,7 @@ func (q *eventQueue) write(batch []queuedEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pipe := q.store.Client().Pipeline()
-	key := q.store.Prefix() + findings.EventsStream
+	key := q.store.Prefix() + store.EventsStream
 	n := 0
 	for _, b := range batch {
 		e := b.e

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"pilmon/findings"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 // Redis layout of the scan history (under the store prefix):
@@ -111,8 +111,8 @@ type History struct {
 }
 
 // NewHistory returns the scan history kept beside the store's findings.
-func NewHistory(store *findings.Store) *History {
-	return &History{rdb: store.Client(), prefix: store.Prefix()}
+func NewHistory(st *store.Store) *History {
+	return &History{rdb: st.Client(), prefix: st.Prefix()}
 }
 
 func (h *History) recordKey(id string) string  { return h.prefix + "scan:" + id }

@@ -20,9 +20,10 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
-// Event kinds published on the events stream (findings.Event.Kind).
+// Event kinds published on the events stream (store.Event.Kind).
 const (
 	EventScanStarted      = "scan.started"
 	EventSourceFetched    = "source.fetched"
@@ -42,7 +43,7 @@ type Runner struct {
 	Catalogue  *rules.Catalogue
 	Inspectors []scanner.Inspector
 	Evidence   *evidence.Store
-	Store      *findings.Store
+	Store      *store.Store
 	// Assessor defaults to assess.New(Catalogue).
 	Assessor Assessor
 	// Scan bounds each scan (source concurrency, per-source timeout); ScanID and Events are set
@@ -91,7 +92,7 @@ func (r *Runner) History() *History {
 //
 // When a record for scanID already exists the scan is not run again and that record is returned:
 // the job was done and only its acknowledgement was lost.
-func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, emit func(findings.Event)) (ScanRecord, error) {
+func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, emit func(store.Event)) (ScanRecord, error) {
 	r.init()
 	if r.Store == nil || r.Evidence == nil || r.Assessor == nil {
 		return ScanRecord{}, errors.New("pipeline: Runner needs Store, Evidence and Catalogue or Assessor")
@@ -220,7 +221,7 @@ func (r *Runner) record(ctx context.Context, pub *publisher, res *scanner.Result
 type publisher struct {
 	r        *Runner
 	ctx      context.Context
-	emit     func(findings.Event)
+	emit     func(store.Event)
 	scanID   string
 	targetID string
 	last     bool            // the next send is the scan's last event
@@ -231,7 +232,7 @@ func (p *publisher) send(kind, msg string, data map[string]any) {
 	if p.r.Worker != "" {
 		data["worker"] = p.r.Worker
 	}
-	e := findings.Event{Kind: kind, ScanID: p.scanID, TargetID: p.targetID, Message: msg, At: p.r.Now().UTC(), Data: data}
+	e := store.Event{Kind: kind, ScanID: p.scanID, TargetID: p.targetID, Message: msg, At: p.r.Now().UTC(), Data: data}
 	if p.emit != nil {
 		p.emit(e)
 	}

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/samplegen"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 func TestMain(m *testing.M) { testredis.Main(m, "pipeline") }
@@ -50,8 +50,8 @@ func newRunnerB(t testing.TB) (*Runner, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	store := findings.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1)))
-	return &Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: store, Worker: "test-worker"}, dir
+	st := store.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1)))
+	return &Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: st, Worker: "test-worker"}, dir
 }
 
 func writeFile(t *testing.T, path, text string) string { return writeFileB(t, path, text) }
@@ -72,7 +72,7 @@ func TestRunRecordsEventsAndIsIdempotent(t *testing.T) {
 		Sources: []scanner.Source{{Kind: scanner.SourcePolicyFile, Locator: p}}}
 	var mu sync.Mutex
 	var kinds []string
-	rec, err := r.Run(ctx, target, "scan-1", func(e findings.Event) {
+	rec, err := r.Run(ctx, target, "scan-1", func(e store.Event) {
 		mu.Lock()
 		kinds = append(kinds, e.Kind)
 		mu.Unlock()
@@ -245,7 +245,7 @@ func TestDiff(t *testing.T) {
 
 func TestHistoryTrim(t *testing.T) {
 	ctx := context.Background()
-	h := NewHistory(findings.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1))))
+	h := NewHistory(store.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1))))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range MaxHistory + 5 {
 		if _, err := h.Save(ctx, ScanRecord{ID: fmt.Sprintf("s%05d", i), TargetID: "t", StartedAt: t0.Add(time.Duration(i) * time.Minute)}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"pilmon/findings"
+	"pilmon/store"
 )
 
 // The JSON API under /api/v1 uses the same route table, permissions and audit as the pages. A
@@ -56,7 +57,7 @@ func (s *Server) apiFinding(c *echo.Context) error {
 	fp := c.Param("fp")
 	f, err := s.st.Get(ctx, fp)
 	if err != nil {
-		if errors.Is(err, findings.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return echo.ErrNotFound
 		}
 		return err

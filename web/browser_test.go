@@ -18,6 +18,7 @@ import (
 
 	"pilmon/browser"
 	"pilmon/findings"
+	"pilmon/store"
 )
 
 // One Chromium (Debian's) for the package's browser tests, with the hardening flags of the browser
@@ -315,9 +316,9 @@ func TestBrowserScreenshots(t *testing.T) {
 	e.srv.recordChecklist(ctx, e.target, ChecklistEntry{Rule: manualRule(e), Result: ResultViolation, Note: "拒绝非必要权限后应用直接退出。",
 		Evidence: []string{e.shot}, By: "ana", At: time.Now().UTC()})
 	for i, k := range []string{"scan.started", "inspector.finished", "scan.finished"} {
-		e.st.PublishEvent(ctx, findings.Event{Kind: k, ScanID: "scan-demo-1", TargetID: e.target, Message: []string{"开始扫描", "apkinspect 完成：42 条观察", "扫描完成：3 条新线索"}[i]})
+		e.st.PublishEvent(ctx, store.Event{Kind: k, ScanID: "scan-demo-1", TargetID: e.target, Message: []string{"开始扫描", "apkinspect 完成：42 条观察", "扫描完成：3 条新线索"}[i]})
 	}
-	e.st.EnqueueJob(ctx, findings.Job{ID: "scan-bad-1", TargetID: "gone.target", RequestedBy: "ana"})
+	e.st.EnqueueJob(ctx, store.Job{ID: "scan-bad-1", TargetID: "gone.target", RequestedBy: "ana"})
 	if msgs, err := e.st.ReadJobs(ctx, "w1", 1, -1); err == nil && len(msgs) == 1 {
 		e.st.DeadLetter(ctx, msgs[0], errForScreens)
 	}

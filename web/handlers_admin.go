@@ -4,30 +4,29 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"pilmon/store"
 	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v5"
 	"github.com/redis/go-redis/v9"
-
-	"pilmon/findings"
 )
 
-func decodeEvents(msgs []redis.XMessage) []findings.EventMessage {
-	out := make([]findings.EventMessage, 0, len(msgs))
+func decodeEvents(msgs []redis.XMessage) []store.EventMessage {
+	out := make([]store.EventMessage, 0, len(msgs))
 	for _, m := range msgs {
 		raw, _ := m.Values["event"].(string)
-		var e findings.Event
+		var e store.Event
 		if json.Unmarshal([]byte(raw), &e) != nil {
 			continue
 		}
-		out = append(out, findings.EventMessage{StreamID: m.ID, Event: e})
+		out = append(out, store.EventMessage{StreamID: m.ID, Event: e})
 	}
 	return out
 }
 
 type progressData struct {
-	Events []findings.EventMessage
+	Events []store.EventMessage
 	Last   string
 	Queued int64
 }
@@ -42,7 +41,7 @@ func (s *Server) progressPage(c *echo.Context) error {
 	if len(evs) > 0 {
 		d.Last = evs[0].StreamID
 	}
-	d.Queued, _ = s.st.Client().XLen(ctx, s.st.Prefix()+findings.JobsStream).Result()
+	d.Queued, _ = s.st.Client().XLen(ctx, s.st.Prefix()+store.JobsStream).Result()
 	return s.render(c, http.StatusOK, "progress", s.newPage(c, "progress", "title.progress", d))
 }
 

@@ -19,6 +19,7 @@ import (
 	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/rules"
+	"pilmon/store"
 )
 
 type countRow struct {
@@ -95,7 +96,7 @@ func (s *Server) overview(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if n, err := s.st.Client().XLen(ctx, s.st.Prefix()+findings.DeadJobsStream).Result(); err == nil {
+	if n, err := s.st.Client().XLen(ctx, s.st.Prefix()+store.DeadJobsStream).Result(); err == nil {
 		d.DeadJobs = int(n)
 	}
 	return s.render(c, http.StatusOK, "overview", s.newPage(c, "overview", "title.overview", d))
@@ -268,7 +269,7 @@ func (s *Server) findingPage(c *echo.Context) error {
 	fp := c.Param("fp")
 	f, err := s.st.Get(ctx, fp)
 	if err != nil {
-		if errors.Is(err, findings.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return echo.ErrNotFound
 		}
 		return err
@@ -374,9 +375,9 @@ func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, 
 		switch {
 		case errors.As(err, &ill):
 			return tr, &userError{code: http.StatusConflict, key: "error.illegal", err: err}
-		case errors.Is(err, findings.ErrConflict):
+		case errors.Is(err, store.ErrConflict):
 			return tr, uerr(http.StatusConflict, "error.conflict")
-		case errors.Is(err, findings.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			return tr, echo.ErrNotFound
 		}
 		return tr, &userError{code: http.StatusBadRequest, key: "error.transition", err: err}

@@ -23,6 +23,7 @@ import (
 	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 type targetRow struct {
@@ -109,7 +110,7 @@ type targetData struct {
 	Known    bool
 	ByState  []countRow
 	Total    int64
-	Events   []findings.EventMessage
+	Events   []store.EventMessage
 	Kinds    []scanner.SourceKind
 	Uploads  bool
 	Scans    []pipeline.ScanRecord
@@ -204,8 +205,8 @@ func (s *Server) targetPage(c *echo.Context) error {
 }
 
 // recentEvents returns up to n of the newest progress events, newest first.
-func (s *Server) recentEvents(ctx context.Context, n int64) ([]findings.EventMessage, error) {
-	msgs, err := s.st.Client().XRevRangeN(ctx, s.st.Prefix()+findings.EventsStream, "+", "-", n).Result()
+func (s *Server) recentEvents(ctx context.Context, n int64) ([]store.EventMessage, error) {
+	msgs, err := s.st.Client().XRevRangeN(ctx, s.st.Prefix()+store.EventsStream, "+", "-", n).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +229,7 @@ func (s *Server) targetScan(c *echo.Context) error {
 
 func (s *Server) enqueueScan(ctx context.Context, target, user string) (string, error) {
 	scanID := scanner.NewScanID(time.Now())
-	_, err := s.st.EnqueueJob(ctx, findings.Job{ID: scanID, TargetID: target, RequestedBy: user})
+	_, err := s.st.EnqueueJob(ctx, store.Job{ID: scanID, TargetID: target, RequestedBy: user})
 	return scanID, err
 }
 

@@ -15,11 +15,12 @@ import (
 
 	"pilmon/findings"
 	"pilmon/rules"
+	"pilmon/store"
 )
 
 // indexer is the dashboard's in-memory copy of what the findings list filters on, sorts by and
 // shows, one small entry per finding. Redis stays the only source of truth: the copy is loaded
-// once, then follows the store's change feed (findings.ChangesStream), which every write of a
+// once, then follows the store's change feed (store.ChangesStream), which every write of a
 // finding appends to in the same atomic script. Before answering, a list request reads the feed
 // after the position the copy has applied (one round trip, nothing to read in the usual case), so
 // a page always reflects every write that finished before the request, whichever process made it.
@@ -35,14 +36,14 @@ import (
 // basis, an SDK with a date range) cost 25-120 ms per page at 100,000 findings. Those keys are
 // deleted when the copy first loads.
 type indexer struct {
-	st  *findings.Store
+	st  *store.Store
 	log *slog.Logger
 
 	syncMu sync.Mutex // one catch-up or load at a time
 
 	mu     sync.RWMutex
-	cur    *ixSnapshot          // never nil
-	head   findings.ChangesHead // the feed position applied
+	cur    *ixSnapshot       // never nil
+	head   store.ChangesHead // the feed position applied
 	loaded bool
 
 	slots  *slotTable // used under syncMu
@@ -96,7 +97,7 @@ const (
 	headCheckEvery = 30 * time.Second
 )
 
-func newIndexer(st *findings.Store, log *slog.Logger) *indexer {
+func newIndexer(st *store.Store, log *slog.Logger) *indexer {
 	return &indexer{st: st, log: log, cur: &ixSnapshot{}, slots: newSlotTable(), strs: map[string]string{}}
 }
 
@@ -204,15 +205,15 @@ func (ix *indexer) catchUpLocked(ctx context.Context) error {
 
 // apply applies changes cs, which follow position head, and returns the new position; on a gap it
 // reloads everything and returns an empty position. Caller holds syncMu.
-func (ix *indexer) apply(ctx context.Context, head findings.ChangesHead, cs []findings.Change) (findings.ChangesHead, error) {
+func (ix *indexer) apply(ctx context.Context, head store.ChangesHead, cs []store.Change) (store.ChangesHead, error) {
 	seen := map[string]bool{}
 	var fps []string
 	for _, c := range cs {
 		if c.Seq != head.Seq+1 {
 			ix.log.Info("findings change feed has a gap; reloading the list index", "have", head.Seq, "next", c.Seq)
-			return findings.ChangesHead{}, ix.reload(ctx)
+			return store.ChangesHead{}, ix.reload(ctx)
 		}
-		head = findings.ChangesHead{Seq: c.Seq, ID: c.ID}
+		head = store.ChangesHead{Seq: c.Seq, ID: c.ID}
 		for _, fp := range c.Fingerprints {
 			if !seen[fp] && idRE.MatchString(fp) {
 				seen[fp] = true
@@ -223,7 +224,7 @@ func (ix *indexer) apply(ctx context.Context, head findings.ChangesHead, cs []fi
 	for start := 0; start < len(fps); start += ixChunk {
 		batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
 		if err != nil {
-			return findings.ChangesHead{}, err
+			return store.ChangesHead{}, err
 		}
 		ix.mu.RLock()
 		cur := ix.cur
@@ -252,7 +253,7 @@ func (ix *indexer) prefetch(ctx context.Context, pipe redis.Pipeliner) func(cont
 	}
 	cmd := ix.st.QueueReadChanges(ctx, pipe, from.ID, changesPerRead, 0)
 	return func(ctx context.Context) error {
-		cs, err := findings.ParseChanges(cmd)
+		cs, err := store.ParseChanges(cmd)
 		if err != nil {
 			return ix.catchUp(ctx)
 		}
@@ -262,7 +263,7 @@ func (ix *indexer) prefetch(ctx context.Context, pipe redis.Pipeliner) func(cont
 
 // applyRead applies changes cs, read after position from (by prefetch or by run's wait), reading
 // more only when that was not all: a full batch, a gap, a position another reader moved meanwhile.
-func (ix *indexer) applyRead(ctx context.Context, from findings.ChangesHead, cs []findings.Change) error {
+func (ix *indexer) applyRead(ctx context.Context, from store.ChangesHead, cs []store.Change) error {
 	ix.syncMu.Lock()
 	defer ix.syncMu.Unlock()
 	if len(cs) == changesPerRead {

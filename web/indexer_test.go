@@ -17,6 +17,7 @@ import (
 	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 // newFinding is a finding of target t on the env's first automated rule.
@@ -111,7 +112,7 @@ func TestListIndexReloadsOnGap(t *testing.T) {
 		}
 	}
 	// Everything but the last entry falls off the stream before the index reads it.
-	if err := rdb.XTrimMaxLen(ctx, e.st.Prefix()+findings.ChangesStream, 1).Err(); err != nil {
+	if err := rdb.XTrimMaxLen(ctx, e.st.Prefix()+store.ChangesStream, 1).Err(); err != nil {
 		t.Fatal(err)
 	}
 	before := e.srv.idx.slots

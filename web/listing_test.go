@@ -15,6 +15,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 type expRow struct {
@@ -71,7 +72,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 	// Every finding in the store, the seeded ones included.
 	var all []expRow
 	for off := 0; ; off += 1000 {
-		page, _, err := e.st.List(ctx, findings.Query{Offset: off, Limit: 1000})
+		page, _, err := e.st.List(ctx, store.Query{Offset: off, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,7 @@ import (
 	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 )
 
@@ -53,7 +54,7 @@ type env struct {
 	t      testing.TB
 	srv    *Server
 	hs     *httptest.Server
-	st     *findings.Store
+	st     *store.Store
 	ev     *evidence.Store
 	reg    *targets.Registry
 	cat    *rules.Catalogue
@@ -83,7 +84,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	prefix := fmt.Sprintf("w%d:", prefixSeq.Add(1))
-	st := findings.NewStore(testredis.Server().Client(), prefix)
+	st := store.NewStore(testredis.Server().Client(), prefix)
 	ev, err := evidence.Open(t.TempDir(), evidence.Options{Tool: "pilmon test"})
 	if err != nil {
 		t.Fatal(err)

@@ -37,9 +37,9 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 //go:embed templates/*.html
@@ -62,7 +62,7 @@ type Exporter interface {
 
 // Config wires the server to its stores.
 type Config struct {
-	Store     *findings.Store  // required
+	Store     *store.Store     // required
 	Evidence  *evidence.Store  // required
 	Catalogue *rules.Catalogue // required
 	// Targets is the target registry; nil until one is configured (the views then derive targets
@@ -92,7 +92,7 @@ type Server struct {
 	cfg    Config
 	e      *echo.Echo
 	acc    *Accounts
-	st     *findings.Store
+	st     *store.Store
 	ev     *evidence.Store
 	cat    *rules.Catalogue
 	langs  langs

@@ -3,17 +3,16 @@ package worker
 import (
 	"context"
 	"fmt"
+	"pilmon/store"
 	"sync"
 	"time"
-
-	"pilmon/findings"
 )
 
 // acker acknowledges finished jobs in batches: every job finished while a round trip is under way
 // is acknowledged by the next one, in one transaction (XACK + XDEL of all their ids, what
-// findings.Store.AckJob does for one). A caller waits for its own acknowledgement.
+// store.Store.AckJob does for one). A caller waits for its own acknowledgement.
 type acker struct {
-	store *findings.Store
+	store *store.Store
 
 	mu       sync.Mutex
 	buf      []pendingAck
@@ -65,9 +64,9 @@ func (a *acker) flush() {
 			ids[i] = b.id
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		key := a.store.Prefix() + findings.JobsStream
+		key := a.store.Prefix() + store.JobsStream
 		pipe := a.store.Client().TxPipeline()
-		pipe.XAck(ctx, key, findings.WorkersGroup, ids...)
+		pipe.XAck(ctx, key, store.WorkersGroup, ids...)
 		pipe.XDel(ctx, key, ids...)
 		_, err := pipe.Exec(ctx)
 		cancel()

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"pilmon/samplegen"
+	"pilmon/store"
 	"slices"
 	"sort"
 	"strings"
@@ -134,8 +135,8 @@ func (p *proc) stop(t *testing.T) {
 type system struct {
 	dataDir string
 	root    string
-	srv     *findings.RedisServer
-	store   *findings.Store
+	srv     *store.RedisServer
+	store   *store.Store
 	reg     *targets.Registry
 	cat     *rules.Catalogue
 }
@@ -160,13 +161,13 @@ func newSystem(t *testing.T) *system {
 // startRedis starts (or restarts) the redis-server with its AOF under a folder beside the data dir.
 func (s *system) startRedis(t *testing.T) {
 	t.Helper()
-	srv, err := findings.StartRedis(context.Background(), filepath.Join(filepath.Dir(s.dataDir), "redisdata"), findings.RedisOptions{Logger: quiet})
+	srv, err := store.StartRedis(context.Background(), filepath.Join(filepath.Dir(s.dataDir), "redisdata"), store.RedisOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.srv = srv
-	s.store = findings.NewStore(srv.Client(), "")
-	s.reg = targets.New(srv.Client(), findings.DefaultPrefix, targets.Options{ImportRoot: s.root, Catalogue: s.cat})
+	s.store = store.NewStore(srv.Client(), "")
+	s.reg = targets.New(srv.Client(), store.DefaultPrefix, targets.Options{ImportRoot: s.root, Catalogue: s.cat})
 }
 
 func (s *system) rdb() redis.UniversalClient { return s.srv.Client() }
@@ -214,7 +215,7 @@ func (s *system) importTargets(t *testing.T, n int, schedule string) []scanner.T
 }
 
 func (s *system) jobsLeft(t *testing.T) int64 {
-	n, err := s.rdb().XLen(context.Background(), findings.DefaultPrefix+findings.JobsStream).Result()
+	n, err := s.rdb().XLen(context.Background(), store.DefaultPrefix+store.JobsStream).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +224,8 @@ func (s *system) jobsLeft(t *testing.T) int64 {
 
 func (s *system) pendingOf(t *testing.T, consumer string) []string {
 	t.Helper()
-	ps, err := s.rdb().XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: findings.DefaultPrefix + findings.JobsStream,
-		Group: findings.WorkersGroup, Start: "-", End: "+", Count: 1000, Consumer: consumer}).Result()
+	ps, err := s.rdb().XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: store.DefaultPrefix + store.JobsStream,
+		Group: store.WorkersGroup, Start: "-", End: "+", Count: 1000, Consumer: consumer}).Result()
 	if err != nil && !redis.HasErrorPrefix(err, "NOGROUP") {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func (s *system) pendingOf(t *testing.T, consumer string) []string {
 }
 
 func (s *system) recordCount(t *testing.T) int64 {
-	n, err := s.rdb().ZCard(context.Background(), findings.DefaultPrefix+"scans:all").Result()
+	n, err := s.rdb().ZCard(context.Background(), store.DefaultPrefix+"scans:all").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestProcessesCrashedWorkerEveryScanOnce(t *testing.T) {
 	want := s.expectedFingerprints(t, ts)
 	var jobIDs []string
 	for i := range 200 {
-		j := findings.Job{ID: fmt.Sprintf("scan-%03d", i), TargetID: ts[i%len(ts)].ID, RequestedBy: "test"}
+		j := store.Job{ID: fmt.Sprintf("scan-%03d", i), TargetID: ts[i%len(ts)].ID, RequestedBy: "test"}
 		if _, err := s.store.EnqueueJob(ctx, j); err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +328,7 @@ func TestProcessesCrashedWorkerEveryScanOnce(t *testing.T) {
 		if total != 5 || len(recs) != 5 {
 			t.Errorf("target %s: history of %d", tg.ID, total)
 		}
-		fs, n, err := s.store.List(ctx, findings.Query{TargetID: tg.ID, Limit: 1000})
+		fs, n, err := s.store.List(ctx, store.Query{TargetID: tg.ID, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +373,7 @@ func TestProcessesTwoSchedulersEnqueueOncePerTick(t *testing.T) {
 	s.importTargets(t, 2, "* * * * * *")
 	a := s.scheduler(t, "sched-a")
 	b := s.scheduler(t, "sched-b")
-	holder := func() string { v, _ := s.rdb().Get(ctx, findings.DefaultPrefix+leaseKey).Result(); return v }
+	holder := func() string { v, _ := s.rdb().Get(ctx, store.DefaultPrefix+leaseKey).Result(); return v }
 	waitFor(t, "six scheduled scans", func() bool { return s.jobsLeft(t) >= 6 })
 	first := holder()
 	active, standby := a, b
@@ -387,13 +388,13 @@ func TestProcessesTwoSchedulersEnqueueOncePerTick(t *testing.T) {
 	waitFor(t, "scans after the takeover", func() bool { return s.jobsLeft(t) >= before+4 })
 	standby.stop(t)
 
-	msgs, err := s.rdb().XRange(ctx, findings.DefaultPrefix+findings.JobsStream, "-", "+").Result()
+	msgs, err := s.rdb().XRange(ctx, store.DefaultPrefix+store.JobsStream, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ticks := map[string][]int64{}
 	for _, m := range msgs {
-		var j findings.Job
+		var j store.Job
 		raw, _ := m.Values["job"].(string)
 		if err := json.Unmarshal([]byte(raw), &j); err != nil {
 			t.Fatal(err)
@@ -421,7 +422,7 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 	ts := s.importTargets(t, 4, "*/2 * * * * *")
 	var jobIDs []string
 	for i := range 60 {
-		j := findings.Job{ID: fmt.Sprintf("manual-%03d", i), TargetID: ts[i%len(ts)].ID, RequestedBy: "test"}
+		j := store.Job{ID: fmt.Sprintf("manual-%03d", i), TargetID: ts[i%len(ts)].ID, RequestedBy: "test"}
 		if _, err := s.store.EnqueueJob(ctx, j); err != nil {
 			t.Fatal(err)
 		}
@@ -441,8 +442,8 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ackedFindings, _, _ := s.store.List(ctx, findings.Query{Limit: 1000})
-	cursorBefore, _ := s.rdb().HGetAll(ctx, findings.DefaultPrefix+cursorKey).Result()
+	ackedFindings, _, _ := s.store.List(ctx, store.Query{Limit: 1000})
+	cursorBefore, _ := s.rdb().HGetAll(ctx, store.DefaultPrefix+cursorKey).Result()
 	if err := s.srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +481,7 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 			t.Errorf("finding %s lost in the restart: %v", f.Fingerprint, err)
 		}
 	}
-	cursorAfter, _ := s.rdb().HGetAll(ctx, findings.DefaultPrefix+cursorKey).Result()
+	cursorAfter, _ := s.rdb().HGetAll(ctx, store.DefaultPrefix+cursorKey).Result()
 	for tid, v := range cursorBefore {
 		if cursorAfter[tid] < v {
 			t.Errorf("schedule cursor of %s went back from %s to %s", tid, v, cursorAfter[tid])

@@ -25,9 +25,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 )
 
@@ -40,7 +40,7 @@ const (
 
 // Deps is what workers and the scheduler need. Runner is only needed by workers.
 type Deps struct {
-	Store   *findings.Store
+	Store   *store.Store
 	Targets *targets.Registry
 	Runner  *pipeline.Runner
 	// Name is the consumer name in the group (one per process; default host-pid).
@@ -224,7 +224,7 @@ func (p *Pool) readLoop(ctx, runCtx context.Context) {
 }
 
 // start runs one job in a slot the caller already holds.
-func (p *Pool) start(ctx context.Context, m findings.JobMessage) {
+func (p *Pool) start(ctx context.Context, m store.JobMessage) {
 	p.mu.Lock()
 	p.inflight[m.StreamID] = true
 	p.mu.Unlock()
@@ -293,7 +293,7 @@ func (p *Pool) heartbeatLoop(ctx context.Context) {
 	defer p.wg.Done()
 	t := time.NewTicker(max(p.d.ClaimAfter/3, 20*time.Millisecond))
 	defer t.Stop()
-	key := p.d.Store.Prefix() + findings.JobsStream
+	key := p.d.Store.Prefix() + store.JobsStream
 	for {
 		select {
 		case <-ctx.Done():
@@ -309,7 +309,7 @@ func (p *Pool) heartbeatLoop(ctx context.Context) {
 		for chunk := range slices.Chunk(ids, 500) {
 			// JUSTID: the delivery count is not incremented by a heartbeat.
 			err := p.d.Store.Client().XClaimJustID(ctx, &redis.XClaimArgs{
-				Stream: key, Group: findings.WorkersGroup, Consumer: p.d.Name, MinIdle: 0, Messages: chunk,
+				Stream: key, Group: store.WorkersGroup, Consumer: p.d.Name, MinIdle: 0, Messages: chunk,
 			}).Err()
 			if err != nil && ctx.Err() == nil {
 				p.d.Log.Warn("job heartbeat 任务心跳失败", "err", err)
@@ -320,7 +320,7 @@ func (p *Pool) heartbeatLoop(ctx context.Context) {
 
 func (p *Pool) errorsKey() string { return p.d.Store.Prefix() + "jobs:errors" }
 
-func (p *Pool) lastError(ctx context.Context, m findings.JobMessage) error {
+func (p *Pool) lastError(ctx context.Context, m store.JobMessage) error {
 	msg, err := p.d.Store.Client().HGet(ctx, p.errorsKey(), m.StreamID).Result()
 	if err != nil || msg == "" {
 		return fmt.Errorf("投递 %d 次仍未完成（工作进程崩溃？）/ delivered %d times without finishing (did its worker crash?)", m.Deliveries, m.Deliveries)
@@ -331,7 +331,7 @@ func (p *Pool) lastError(ctx context.Context, m findings.JobMessage) error {
 // permanentError marks a failure that no retry can fix.
 type permanentError struct{ error }
 
-func (p *Pool) process(ctx context.Context, m findings.JobMessage) {
+func (p *Pool) process(ctx context.Context, m store.JobMessage) {
 	log := p.d.Log.With("job", m.Job.ID, "target", m.Job.TargetID, "stream_id", m.StreamID, "delivery", m.Deliveries)
 	rec, err := p.runJob(ctx, m)
 	if err == nil {
@@ -362,7 +362,7 @@ func (p *Pool) process(ctx context.Context, m findings.JobMessage) {
 	p.publish(ctx, EventJobFailed, m, err.Error())
 }
 
-func (p *Pool) runJob(ctx context.Context, m findings.JobMessage) (pipeline.ScanRecord, error) {
+func (p *Pool) runJob(ctx context.Context, m store.JobMessage) (pipeline.ScanRecord, error) {
 	t, err := p.d.Targets.Get(ctx, m.Job.TargetID)
 	if errors.Is(err, targets.ErrNotFound) {
 		return pipeline.ScanRecord{}, permanentError{err}
@@ -382,7 +382,7 @@ func (p *Pool) runJob(ctx context.Context, m findings.JobMessage) (pipeline.Scan
 	return p.d.Run(ctx, t, m.Job.ID)
 }
 
-func (p *Pool) deadLetter(ctx context.Context, m findings.JobMessage, cause error) {
+func (p *Pool) deadLetter(ctx context.Context, m store.JobMessage, cause error) {
 	ctx = context.WithoutCancel(ctx)
 	if err := p.d.Store.DeadLetter(ctx, m, cause); err != nil {
 		p.d.Log.Warn("dead-letter failed 移入死信失败", "job", m.Job.ID, "err", err)
@@ -394,8 +394,8 @@ func (p *Pool) deadLetter(ctx context.Context, m findings.JobMessage, cause erro
 	p.publish(ctx, EventJobDead, m, cause.Error())
 }
 
-func (p *Pool) publish(ctx context.Context, kind string, m findings.JobMessage, msg string) {
-	_, _ = p.d.Store.PublishEvent(context.WithoutCancel(ctx), findings.Event{Kind: kind, ScanID: m.Job.ID, TargetID: m.Job.TargetID,
+func (p *Pool) publish(ctx context.Context, kind string, m store.JobMessage, msg string) {
+	_, _ = p.d.Store.PublishEvent(context.WithoutCancel(ctx), store.Event{Kind: kind, ScanID: m.Job.ID, TargetID: m.Job.TargetID,
 		Message: truncate(msg, 2000), Data: map[string]any{"worker": p.d.Name, "stream_id": m.StreamID, "deliveries": m.Deliveries}})
 }
 
@@ -416,11 +416,11 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // Enqueue asks for a scan of the target now and returns the job (its id is the scan id).
-func Enqueue(ctx context.Context, d Deps, targetID, requestedBy string, sources []scanner.Source) (findings.Job, error) {
+func Enqueue(ctx context.Context, d Deps, targetID, requestedBy string, sources []scanner.Source) (store.Job, error) {
 	if _, err := d.Targets.Get(ctx, targetID); err != nil {
-		return findings.Job{}, err
+		return store.Job{}, err
 	}
-	j := findings.Job{ID: scanner.NewScanID(time.Now()), TargetID: targetID, RequestedBy: requestedBy, Sources: sources}
+	j := store.Job{ID: scanner.NewScanID(time.Now()), TargetID: targetID, RequestedBy: requestedBy, Sources: sources}
 	if _, err := d.Store.EnqueueJob(ctx, j); err != nil {
 		return j, err
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"pilmon/findings"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 )
 
@@ -125,7 +125,7 @@ func StartScheduler(ctx context.Context, deps Deps, opts SchedulerOptions) (*Sch
 	rdb := deps.Store.Client()
 	// The group must exist before the script's XADD, or jobs added now would be invisible to a
 	// group created later from "$".
-	err := rdb.XGroupCreateMkStream(ctx, deps.Store.Prefix()+findings.JobsStream, findings.WorkersGroup, "0").Err()
+	err := rdb.XGroupCreateMkStream(ctx, deps.Store.Prefix()+store.JobsStream, store.WorkersGroup, "0").Err()
 	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -321,13 +321,13 @@ const (
 )
 
 func (s *Scheduler) enqueueTick(ctx context.Context, targetID string, tick time.Time, by string) error {
-	job := findings.Job{ID: ScheduledScanID(targetID, tick), TargetID: targetID, RequestedBy: by, At: tick.UTC()}
+	job := store.Job{ID: ScheduledScanID(targetID, tick), TargetID: targetID, RequestedBy: by, At: tick.UTC()}
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
 	ms := strconv.FormatInt(tick.UnixMilli(), 10)
-	keys := []string{s.key(tickKey + targetID + ":" + ms), s.key(findings.JobsStream), s.key(cursorKey)}
+	keys := []string{s.key(tickKey + targetID + ":" + ms), s.key(store.JobsStream), s.key(cursorKey)}
 	res, err := enqueueScript.Run(ctx, s.d.Store.Client(), keys, DedupeTTL.Milliseconds(), b, targetID, ms).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil // already enqueued by another scheduler

@@ -23,6 +23,7 @@ import (
 	"pilmon/rules"
 	"pilmon/samplegen"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 )
 
@@ -55,7 +56,7 @@ func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
 		t.Fatal(err)
 	}
 	prefix := fmt.Sprintf("wt%d:", seq.Add(1))
-	store := findings.NewStore(rdb, prefix)
+	store := store.NewStore(rdb, prefix)
 	ins, closeFn, err := pipeline.DefaultInspectors(cat, pipeline.InspectorOptions{Tool: "pilmon test"})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func (e *env) jobsLeft(t *testing.T) int64 {
-	n, err := e.deps.Store.Client().XLen(context.Background(), e.deps.Store.Prefix()+findings.JobsStream).Result()
+	n, err := e.deps.Store.Client().XLen(context.Background(), e.deps.Store.Prefix()+store.JobsStream).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestPoolRunsEveryJobOnce(t *testing.T) {
 		ids = append(ids, j.ID)
 	}
 	// A job that names a target nobody registered is dead at once, with its reason.
-	if _, err := e.deps.Store.EnqueueJob(ctx, findings.Job{ID: "orphan", TargetID: "no-such-target"}); err != nil {
+	if _, err := e.deps.Store.EnqueueJob(ctx, store.Job{ID: "orphan", TargetID: "no-such-target"}); err != nil {
 		t.Fatal(err)
 	}
 	e.deps.ClaimAfter = time.Minute // nothing here should be taken over
@@ -307,14 +308,14 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 	waitFor(t, "scans after the handover", func() bool { return countJobs() >= before+2 })
 	_ = standby.Stop(ctx)
 
-	msgs, err := e.deps.Store.Client().XRange(ctx, e.deps.Store.Prefix()+findings.JobsStream, "-", "+").Result()
+	msgs, err := e.deps.Store.Client().XRange(ctx, e.deps.Store.Prefix()+store.JobsStream, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	initial := map[string]int{}
 	for _, m := range msgs {
-		var j findings.Job
+		var j store.Job
 		if err := json.Unmarshal([]byte(m.Values["job"].(string)), &j); err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +351,7 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 	// the handover either.
 	var secs []int64
 	for _, m := range msgs {
-		var j findings.Job
+		var j store.Job
 		_ = json.Unmarshal([]byte(m.Values["job"].(string)), &j)
 		if j.TargetID == "app-1" && j.RequestedBy == RequestedScheduler {
 			secs = append(secs, j.At.Unix())

@@ -32,6 +32,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 func main() {
@@ -66,7 +67,7 @@ func run(nFindings, nArtifacts int, total int64, pdf, keep bool, profile string)
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("go build ./cmd/pilmon (run from the module root): %w", err)
 	}
-	srv, err := findings.StartRedis(ctx, filepath.Join(dir, "redis"), findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := store.StartRedis(ctx, filepath.Join(dir, "redis"), store.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func run(nFindings, nArtifacts int, total int64, pdf, keep bool, profile string)
 		return err
 	}
 	fmt.Printf("evidence: %d artifacts, %s, stored in %v\n", len(refs), mib(total), time.Since(t0).Round(time.Millisecond))
-	if err := makeFindings(ctx, findings.NewStore(srv.Client(), findings.DefaultPrefix), nFindings, refs); err != nil {
+	if err := makeFindings(ctx, store.NewStore(srv.Client(), store.DefaultPrefix), nFindings, refs); err != nil {
 		return err
 	}
 	if profile != "" {
@@ -161,7 +162,7 @@ func makeEvidence(dir string, n int, total int64) ([]string, error) {
 
 // makeFindings upserts n findings of target bench-app over the catalogue's rules; finding i cites
 // artifacts i and i+1, so artifacts are shared between findings as in real cases.
-func makeFindings(ctx context.Context, st *findings.Store, n int, refs []string) error {
+func makeFindings(ctx context.Context, st *store.Store, n int, refs []string) error {
 	cat, err := rules.Default()
 	if err != nil {
 		return err

@@ -17,8 +17,8 @@ import (
 
 	"pilmon/casefile"
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/rules"
+	"pilmon/store"
 )
 
 // profileExport runs the export in this process (as `pilmon export` does: the same casefile.Export,
@@ -52,7 +52,7 @@ func profileExport(ctx context.Context, dir, dataDir string, rdb redis.Universal
 		defer close(done)
 		sample(dir, stop)
 	}()
-	deps := casefile.Deps{Findings: findings.NewStore(rdb, findings.DefaultPrefix), Evidence: ev, Catalogue: cat, User: "bench",
+	deps := casefile.Deps{Findings: store.NewStore(rdb, store.DefaultPrefix), Evidence: ev, Catalogue: cat, User: "bench",
 		Options: casefile.Options{Key: key, SkipPDF: !pdf, Tool: "pilmon bench"}}
 	t0 := time.Now()
 	_, err = casefile.Export(ctx, io.Discard, casefile.Selection{TargetID: "bench-app"}, deps)

@@ -27,10 +27,10 @@ import (
 	"time"
 
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/worker"
 )
@@ -76,7 +76,7 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 	}
 	defer os.RemoveAll(dir)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := findings.StartRedis(ctx, filepath.Join(dir, "data"), findings.RedisOptions{Logger: log})
+	srv, err := store.StartRedis(ctx, filepath.Join(dir, "data"), store.RedisOptions{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 	if err := os.WriteFile(filepath.Join(root, "policy.txt"), []byte("隐私政策"), 0o644); err != nil {
 		return err
 	}
-	store := findings.NewStore(srv.Client(), "")
+	st := store.NewStore(srv.Client(), "")
 	reg := targets.New(srv.Client(), "", targets.Options{ImportRoot: root, Catalogue: cat})
 	for i := range nTargets {
 		_, err := reg.Put(ctx, scanner.Target{ID: fmt.Sprintf("t%04d", i), Kind: scanner.TargetApp, Name: "bench",
@@ -117,15 +117,15 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 	}
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	full, err := measure(ctx, srv, store, nJobs, nTargets, pools, conc, func(i int) worker.Deps {
-		runner := &pipeline.Runner{Catalogue: cat, Inspectors: []scanner.Inspector{trivial{}}, Evidence: ev, Store: store, Log: quiet}
-		return worker.Deps{Store: store, Targets: reg, Runner: runner, Name: fmt.Sprintf("bench-%d", i), Log: log}
+	full, err := measure(ctx, srv, st, nJobs, nTargets, pools, conc, func(i int) worker.Deps {
+		runner := &pipeline.Runner{Catalogue: cat, Inspectors: []scanner.Inspector{trivial{}}, Evidence: ev, Store: st, Log: quiet}
+		return worker.Deps{Store: st, Targets: reg, Runner: runner, Name: fmt.Sprintf("bench-%d", i), Log: log}
 	}, "scan")
 	if err != nil {
 		return err
 	}
-	queueOnly, err := measure(ctx, srv, store, nJobs, nTargets, pools, conc, func(i int) worker.Deps {
-		return worker.Deps{Store: store, Targets: reg, Name: fmt.Sprintf("queue-%d", i), Log: log,
+	queueOnly, err := measure(ctx, srv, st, nJobs, nTargets, pools, conc, func(i int) worker.Deps {
+		return worker.Deps{Store: st, Targets: reg, Name: fmt.Sprintf("queue-%d", i), Log: log,
 			Run: func(context.Context, scanner.Target, string) (pipeline.ScanRecord, error) {
 				return pipeline.ScanRecord{}, nil
 			}}
@@ -133,7 +133,7 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 	if err != nil {
 		return err
 	}
-	recs, _ := srv.Client().ZCard(ctx, store.Prefix()+"scans:all").Result()
+	recs, _ := srv.Client().ZCard(ctx, st.Prefix()+"scans:all").Result()
 	if verbose {
 		stats, _ := srv.Client().Info(ctx, "commandstats").Result()
 		fmt.Println(stats)
@@ -152,7 +152,7 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 }
 
 // redisBenchmark runs redis-benchmark's XADD against the server and returns requests per second.
-func redisBenchmark(srv *findings.RedisServer, n, pipelineDepth int) (float64, error) {
+func redisBenchmark(srv *store.RedisServer, n, pipelineDepth int) (float64, error) {
 	bin, err := exec.LookPath("redis-benchmark")
 	if err != nil {
 		return 0, fmt.Errorf("redis-benchmark not found (apt-get install redis-tools): %w", err)
@@ -182,7 +182,7 @@ type rates struct{ enqueue, dispatch float64 }
 
 // measure enqueues every job first (timed on its own), then starts the pools and times until the
 // stream is empty and every job is acknowledged.
-func measure(ctx context.Context, srv *findings.RedisServer, store *findings.Store, nJobs, nTargets, pools int,
+func measure(ctx context.Context, srv *store.RedisServer, st *store.Store, nJobs, nTargets, pools int,
 	conc int, deps func(i int) worker.Deps, tag string) (rates, error) {
 	var r rates
 	start := time.Now()
@@ -193,8 +193,8 @@ func measure(ctx context.Context, srv *findings.RedisServer, store *findings.Sto
 		go func() {
 			defer wg.Done()
 			for i := w; i < nJobs; i += 8 {
-				j := findings.Job{ID: fmt.Sprintf("%s-%07d", tag, i), TargetID: fmt.Sprintf("t%04d", i%nTargets), RequestedBy: "bench"}
-				if _, err := store.EnqueueJob(ctx, j); err != nil {
+				j := store.Job{ID: fmt.Sprintf("%s-%07d", tag, i), TargetID: fmt.Sprintf("t%04d", i%nTargets), RequestedBy: "bench"}
+				if _, err := st.EnqueueJob(ctx, j); err != nil {
 					errs <- err
 					return
 				}
@@ -228,7 +228,7 @@ func measure(ctx context.Context, srv *findings.RedisServer, store *findings.Sto
 		}
 		ps = append(ps, p)
 	}
-	key := store.Prefix() + findings.JobsStream
+	key := st.Prefix() + store.JobsStream
 	for {
 		n, err := srv.Client().XLen(ctx, key).Result()
 		if err != nil {

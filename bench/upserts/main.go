@@ -28,6 +28,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 func main() {
@@ -49,12 +50,12 @@ func run(n, batch, workers, benchN int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	srv, err := store.StartRedis(ctx, dir, store.RedisOptions{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
 	}
 	defer srv.Stop(ctx)
-	store := findings.NewStore(srv.Client(), "")
+	store := store.NewStore(srv.Client(), "")
 
 	fs := make([]findings.Finding, n)
 	for i := range fs {
@@ -136,7 +137,7 @@ func run(n, batch, workers, benchN int) error {
 	return nil
 }
 
-func timeUpserts(ctx context.Context, store *findings.Store, fs []findings.Finding, batch, workers int, scan string) (float64, error) {
+func timeUpserts(ctx context.Context, store *store.Store, fs []findings.Finding, batch, workers int, scan string) (float64, error) {
 	work := make(chan []findings.Finding)
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
@@ -173,7 +174,7 @@ const noopArgCount = 10
 
 // noopArgs is the redis-benchmark command line of an EVALSHA of "return 1" whose request is about
 // size bytes long, like one upsert's.
-func noopArgs(srv *findings.RedisServer, size int) []string {
+func noopArgs(srv *store.RedisServer, size int) []string {
 	sha, _ := srv.Client().ScriptLoad(context.Background(), "return 1").Result()
 	args := []string{"evalsha", sha, "0"}
 	// RESP framing: *N\r\n, then $len\r\n…\r\n per argument (about 9 bytes each).
@@ -187,7 +188,7 @@ func noopArgs(srv *findings.RedisServer, size int) []string {
 
 // redisBenchmark runs redis-benchmark with the given command against the server and returns its
 // requests per second.
-func redisBenchmark(srv *findings.RedisServer, n int, command ...string) (float64, error) {
+func redisBenchmark(srv *store.RedisServer, n int, command ...string) (float64, error) {
 	bin, err := exec.LookPath("redis-benchmark")
 	if err != nil {
 		return 0, fmt.Errorf("redis-benchmark not in PATH (Debian: apt-get install redis-tools): %w", err)
@@ -207,7 +208,7 @@ func redisBenchmark(srv *findings.RedisServer, n int, command ...string) (float6
 }
 
 // serverCPU is the CPU time (user + system, seconds) the server's main thread has used.
-func serverCPU(srv *findings.RedisServer) float64 {
+func serverCPU(srv *store.RedisServer) float64 {
 	info, _ := srv.Client().Info(context.Background(), "cpu").Result()
 	u, _ := strconv.ParseFloat(infoField(info, "used_cpu_user_main_thread"), 64)
 	s, _ := strconv.ParseFloat(infoField(info, "used_cpu_sys_main_thread"), 64)
@@ -217,7 +218,7 @@ func serverCPU(srv *findings.RedisServer) float64 {
 // commandSplit is the server time per upsert by command (INFO commandstats since the last
 // CONFIG RESETSTAT): the script call (evalsha, which includes the commands it runs) and the
 // commands inside it, calls per upsert in brackets.
-func commandSplit(srv *findings.RedisServer, n int) string {
+func commandSplit(srv *store.RedisServer, n int) string {
 	info, _ := srv.Client().Info(context.Background(), "commandstats").Result()
 	var parts []string
 	for _, line := range strings.Split(info, "\n") {
@@ -243,13 +244,13 @@ func commandSplit(srv *findings.RedisServer, n int) string {
 }
 
 // netInput is the number of bytes the server has read from clients.
-func netInput(srv *findings.RedisServer) int {
+func netInput(srv *store.RedisServer) int {
 	info, _ := srv.Client().Info(context.Background(), "stats").Result()
 	n, _ := strconv.Atoi(infoField(info, "total_net_input_bytes"))
 	return n
 }
 
-func serverVersion(srv *findings.RedisServer) string {
+func serverVersion(srv *store.RedisServer) string {
 	info, _ := srv.Client().Info(context.Background(), "server").Result()
 	return infoField(info, "redis_version")
 }

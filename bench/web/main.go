@@ -46,6 +46,7 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/web"
 )
@@ -83,7 +84,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	}
 	defer os.RemoveAll(dir)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: log})
+	srv, err := store.StartRedis(ctx, dir, store.RedisOptions{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	if err != nil {
 		return err
 	}
-	st := findings.NewStore(srv.Client(), "")
+	st := store.NewStore(srv.Client(), "")
 	ev, err := evidence.Open(dir+"/evidence", evidence.Options{})
 	if err != nil {
 		return err
@@ -309,7 +310,7 @@ func endpoints(cat *rules.Catalogue) []endpoint {
 
 // rescans re-observes perSecond existing findings every second (a re-scan of a few targets: new
 // last-seen times, so the list order changes) until the returned function is called.
-func rescans(ctx context.Context, st *findings.Store, cat *rules.Catalogue, perSecond int) func() {
+func rescans(ctx context.Context, st *store.Store, cat *rules.Catalogue, perSecond int) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -401,7 +402,7 @@ func seedFindings(cat *rules.Catalogue, start, count int, seen time.Time) []find
 
 // seed writes n findings over 500 targets and 40 rules, with SDKs, dates over 90 days, and moves
 // about a third of them along the case path.
-func seed(ctx context.Context, st *findings.Store, cat *rules.Catalogue, n int) error {
+func seed(ctx context.Context, st *store.Store, cat *rules.Catalogue, n int) error {
 	var fps []string
 	for start := 0; start < n; start += 1000 {
 		res, err := st.UpsertBatch(ctx, seedFindings(cat, start, min(1000, n-start), time.Time{}), "scan-bench")

@@ -18,8 +18,8 @@ import (
 
 	"pilmon/casefile"
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 )
 
@@ -82,9 +82,9 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer stop()
-	store := findings.NewStore(rdb, findings.DefaultPrefix)
-	deps := casefile.Deps{Findings: store, Evidence: ev, Catalogue: cat, User: who,
-		Target:  lookupTarget(ctx, rdb, findings.DefaultPrefix, targetID),
+	st := store.NewStore(rdb, store.DefaultPrefix)
+	deps := casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat, User: who,
+		Target:  lookupTarget(ctx, rdb, store.DefaultPrefix, targetID),
 		Options: casefile.Options{Key: key, SkipPDF: noPDF, Lang: lang, TSAURL: tsa, Tool: "pilmon " + version}}
 	sum, err := writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
 		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps}, deps)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"pilmon/internal/testredis"
+	"pilmon/store"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestExportAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := findings.NewStore(srv.Client(), findings.DefaultPrefix)
+	store := store.NewStore(srv.Client(), store.DefaultPrefix)
 	var fps []string
 	for _, subj := range []string{"a.example", "b.example"} {
 		f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", subj), TargetID: "t1", RuleID: "rdff-3.1",

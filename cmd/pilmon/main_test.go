@@ -10,10 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"pilmon/internal/testredis"
+	"pilmon/store"
 	"strings"
 	"testing"
 
-	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/samplegen"
 )
@@ -195,7 +195,7 @@ func TestScanStoresFindings(t *testing.T) {
 	// Each stored scan is in the target's history, so the dashboard can diff the rectified scan
 	// against the first one.
 	srv := testredis.Start(t, data)
-	hist := pipeline.NewHistory(findings.NewStore(srv.Client(), ""))
+	hist := pipeline.NewHistory(store.NewStore(srv.Client(), ""))
 	recs, total, err := hist.ForTarget(context.Background(), "sample:store", 0, 10)
 	if err != nil || total != 3 {
 		t.Fatalf("scan history: %d records, %v", total, err)

@@ -3,23 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"pilmon/store"
 
 	"github.com/redis/go-redis/v9"
-
-	"pilmon/findings"
 )
 
 // openRedis connects to --redis when given, else starts (or attaches to) the embedded
 // redis-server in the data dir. The returned stop function shuts an owned server down cleanly.
 func openRedis(ctx context.Context, env *cliEnv, c commonFlags) (redis.UniversalClient, func(), error) {
 	if c.redis != "" {
-		rdb, err := findings.Connect(ctx, c.redis)
+		rdb, err := store.Connect(ctx, c.redis)
 		if err != nil {
 			return nil, nil, fmt.Errorf("redis %s: %w", redactURL(c.redis), err)
 		}
 		return rdb, func() { rdb.Close() }, nil
 	}
-	srv, err := findings.StartRedis(ctx, c.dataDir, findings.RedisOptions{Logger: env.log})
+	srv, err := store.StartRedis(ctx, c.dataDir, store.RedisOptions{Logger: env.log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/traffic"
 )
 
@@ -279,7 +280,7 @@ func storeFindings(ctx context.Context, env *cliEnv, c commonFlags, cat *rules.C
 		return storeSummary{}, err
 	}
 	defer stop()
-	runner := &pipeline.Runner{Catalogue: cat, Evidence: ev, Store: findings.NewStore(rdb, ""), Worker: "cli", Log: env.log}
+	runner := &pipeline.Runner{Catalogue: cat, Evidence: ev, Store: store.NewStore(rdb, ""), Worker: "cli", Log: env.log}
 	rec, err := runner.Record(ctx, res, fs)
 	if err != nil {
 		return storeSummary{}, fmt.Errorf("存储发现失败 / storing findings: %w", err)

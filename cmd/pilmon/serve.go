@@ -15,9 +15,9 @@ import (
 
 	"pilmon/casefile"
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/rules"
+	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/web"
 	"pilmon/worker"
@@ -61,7 +61,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer stop()
-	st := findings.NewStore(rdb, "")
+	st := store.NewStore(rdb, "")
 	ev, err := evidence.Open(filepath.Join(common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ type exporter struct {
 	reg  *targets.Registry
 }
 
-func newExporter(dataDir string, st *findings.Store, ev *evidence.Store, cat *rules.Catalogue, reg *targets.Registry) (web.Exporter, error) {
+func newExporter(dataDir string, st *store.Store, ev *evidence.Store, cat *rules.Catalogue, reg *targets.Registry) (web.Exporter, error) {
 	key, err := casefile.LoadOrCreateKey(dataDir)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (x *exporter) Export(ctx context.Context, w io.Writer, target string, fps [
 
 // startInProcessWorkers runs scan workers and the scheduler inside serve (one machine: no
 // separate pilmon worker needed); more workers on other hosts can join the same Redis.
-func startInProcessWorkers(ctx context.Context, env *cliEnv, st *findings.Store, reg *targets.Registry, ev *evidence.Store, cat *rules.Catalogue, n int) (func(), error) {
+func startInProcessWorkers(ctx context.Context, env *cliEnv, st *store.Store, reg *targets.Registry, ev *evidence.Store, cat *rules.Catalogue, n int) (func(), error) {
 	if n == 0 {
 		return func() {}, nil
 	}

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"pilmon/findings"
+	"pilmon/store"
 	"pilmon/web"
 )
 
@@ -65,7 +65,7 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer stop()
-	acc := web.NewAccounts(rdb, findings.DefaultPrefix)
+	acc := web.NewAccounts(rdb, store.DefaultPrefix)
 	switch sub {
 	case "add":
 		if err := acc.Add(ctx, name, web.Role(*role), pw); err != nil {

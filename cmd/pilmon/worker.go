@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"pilmon/evidence"
-	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/worker"
 )
@@ -34,13 +34,13 @@ func (s *stateFlags) register(fs *flag.FlagSet) {
 	s.common.register(fs)
 	fs.StringVar(&s.importRoot, "import-root", os.Getenv("PILMON_IMPORT_ROOT"),
 		"本地来源所在的导入目录 / the folder local sources must live in (default <data-dir>/import)")
-	fs.StringVar(&s.prefix, "prefix", findings.DefaultPrefix, "Redis 键前缀 / Redis key prefix")
+	fs.StringVar(&s.prefix, "prefix", store.DefaultPrefix, "Redis 键前缀 / Redis key prefix")
 }
 
 // state is what the worker, schedule and target commands share.
 type state struct {
 	cat   *rules.Catalogue
-	store *findings.Store
+	store *store.Store
 	reg   *targets.Registry
 	close func()
 }
@@ -61,7 +61,7 @@ func openState(ctx context.Context, env *cliEnv, s stateFlags) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := findings.NewStore(rdb, s.prefix)
+	store := store.NewStore(rdb, s.prefix)
 	return &state{cat: cat, store: store, close: stop,
 		reg: targets.New(rdb, s.prefix, targets.Options{ImportRoot: root, Catalogue: cat})}, nil
 }

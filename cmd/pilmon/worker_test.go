@@ -6,10 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"pilmon/internal/testredis"
+	"pilmon/store"
 	"strings"
 	"testing"
-
-	"pilmon/findings"
 )
 
 // TestTargetAndScheduleCommands drives pilmon target and pilmon schedule against a real
@@ -49,11 +48,11 @@ func TestTargetAndScheduleCommands(t *testing.T) {
 		t.Fatalf("target list: %d %s", code, out)
 	}
 	code, out, _ = cli("target", "scan", "mp-1", "--json")
-	var job findings.Job
+	var job store.Job
 	if code != exitOK || json.Unmarshal([]byte(out), &job) != nil || job.TargetID != "mp-1" || job.ID == "" {
 		t.Fatalf("target scan: %d %s", code, out)
 	}
-	if n, _ := srv.Client().XLen(ctx, findings.DefaultPrefix+findings.JobsStream).Result(); n != 1 {
+	if n, _ := srv.Client().XLen(ctx, store.DefaultPrefix+store.JobsStream).Result(); n != 1 {
 		t.Errorf("%d jobs queued, want 1", n)
 	}
 	if code, out, _ = cli("target", "show", "mp-1"); code != exitOK || !strings.Contains(out, "scans (0)") {

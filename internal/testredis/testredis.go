@@ -1,5 +1,5 @@
 // Package testredis gives a package's tests one real redis-server, started through
-// findings.StartRedis in a temporary data dir, as every integration test in pilmon talks to the
+// store.StartRedis in a temporary data dir, as every integration test in pilmon talks to the
 // real thing. Tests isolate themselves with their own key prefix (Prefix).
 package testredis
 
@@ -10,14 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"pilmon/store"
 	"sync/atomic"
 	"testing"
-
-	"pilmon/findings"
 )
 
 var (
-	server *findings.RedisServer
+	server *store.RedisServer
 	seq    atomic.Int64
 )
 
@@ -35,7 +34,7 @@ func Main(m *testing.M, pkg string, after ...func()) {
 		os.Exit(1)
 	}
 	ctx := context.Background()
-	server, err = findings.StartRedis(ctx, dir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	server, err = store.StartRedis(ctx, dir, store.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s tests: start redis-server: %v\n", pkg, err)
 		os.RemoveAll(dir)
@@ -51,7 +50,7 @@ func Main(m *testing.M, pkg string, after ...func()) {
 }
 
 // Server is the running test server (nil outside Main).
-func Server() *findings.RedisServer { return server }
+func Server() *store.RedisServer { return server }
 
 // Prefix returns a key prefix no other test in the process uses.
 func Prefix(name string) string { return fmt.Sprintf("%s%d:", name, seq.Add(1)) }
@@ -59,12 +58,12 @@ func Prefix(name string) string { return fmt.Sprintf("%s%d:", name, seq.Add(1)) 
 // Start runs a redis-server of the test's own in dataDir (for tests that need a server beside a
 // data dir, such as the CLI's), stopped when the test ends. Without redis-server the test is
 // skipped, naming the package to install.
-func Start(t testing.TB, dataDir string) *findings.RedisServer {
+func Start(t testing.TB, dataDir string) *store.RedisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("needs redis-server (Debian package redis-server)")
 	}
-	srv, err := findings.StartRedis(context.Background(), dataDir, findings.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := store.StartRedis(context.Background(), dataDir, store.RedisOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package findings
+// Package store owns pilmon's Redis: the key layout, the Lua scripts and the one decoder of each
+// stored record (findings with their history and indexes, the change feed, scan jobs and events,
+// and the managed redis-server child). Nothing outside it builds a key or runs a raw command.
+package store
 
 import (
 	"context"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
@@ -74,23 +78,15 @@ var (
 	ErrConflict = errors.New("finding changed state concurrently")
 )
 
-var severityRanks = map[rules.Severity]int64{"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
-
-// SeverityRank orders severities: critical 5, high 4, medium 3, low 2, info 1, anything else 0.
-func SeverityRank(s rules.Severity) int { return int(severityRanks[s]) }
-
 // severityRange is the score range of severity sev in every index, as ZRANGEBYSCORE bounds; an
 // unknown severity gets an empty range.
 func severityRange(sev rules.Severity) (lo, hi string) {
-	r, ok := severityRanks[sev]
-	if !ok {
+	r := int64(findings.SeverityRank(sev))
+	if r == 0 {
 		return "1", "(1"
 	}
 	return strconv.FormatInt(r*1e13, 10), "(" + strconv.FormatInt((r+1)*1e13, 10)
 }
-
-// Severities lists the known severities, most severe first.
-var Severities = []rules.Severity{"critical", "high", "medium", "low", "info"}
 
 // Store keeps findings, their history and indexes in Redis.
 type Store struct {
@@ -156,7 +152,7 @@ type preparedUpsert struct {
 const upsertArgs = 10
 
 // prepareUpsert validates f and builds its script arguments.
-func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (preparedUpsert, error) {
+func (s *Store) prepareUpsert(f findings.Finding, scanID string, now time.Time) (preparedUpsert, error) {
 	if err := checkID("scan id", scanID); err != nil {
 		return preparedUpsert{}, err
 	}
@@ -166,15 +162,15 @@ func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (prepared
 	if err := checkID("rule id", f.RuleID); err != nil {
 		return preparedUpsert{}, err
 	}
-	fp := Fingerprint(f.TargetID, f.RuleID, f.Subject)
+	fp := findings.Fingerprint(f.TargetID, f.RuleID, f.Subject)
 	if f.Fingerprint != "" && f.Fingerprint != fp {
 		return preparedUpsert{}, fmt.Errorf("fingerprint %q does not match target %q, rule %q, subject %q (want %s)",
 			f.Fingerprint, f.TargetID, f.RuleID, f.Subject, fp)
 	}
 	f.Fingerprint = fp
-	rank, ok := severityRanks[f.Severity]
+	rank, ok := int64(findings.SeverityRank(f.Severity)), findings.SeverityRank(f.Severity) > 0
 	if !ok {
-		return preparedUpsert{}, fmt.Errorf("finding %s: unknown severity %q (want one of %v)", fp, f.Severity, Severities)
+		return preparedUpsert{}, fmt.Errorf("finding %s: unknown severity %q (want one of %v)", fp, f.Severity, findings.Severities)
 	}
 	if f.LastSeen.IsZero() {
 		f.LastSeen = now
@@ -188,12 +184,12 @@ func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (prepared
 		}
 	}
 	for _, r := range f.EvidenceRefs {
-		if r == "" || len(r) > maxRefLen || strings.ContainsFunc(r, isControl) || !utf8.ValidString(r) {
+		if r == "" || len(r) > maxRefLen || strings.ContainsFunc(r, findings.IsControl) || !utf8.ValidString(r) {
 			return preparedUpsert{}, fmt.Errorf("finding %s: bad evidence reference %.80q (1-%d bytes, no control characters)", fp, r, maxRefLen)
 		}
 	}
-	n := normalize(f)
-	content, err := encodeCanonical(findingContent{
+	n := findings.Normalize(f)
+	content, err := findings.EncodeCanonical(findingContent{
 		Fingerprint: n.Fingerprint, TargetID: n.TargetID, RuleID: n.RuleID, RuleVersion: n.RuleVersion,
 		Subject: n.Subject, Severity: n.Severity, LegalBasis: n.LegalBasis, Summary: n.Summary,
 		Caveat: n.Caveat, Observations: n.Observations,
@@ -217,17 +213,15 @@ func (s *Store) prepareUpsert(f Finding, scanID string, now time.Time) (prepared
 
 // creationEntry is the history entry of a finding a scan creates.
 func creationEntry(scanID string, now time.Time) (string, error) {
-	hist, err := json.Marshal(Transition{
-		At: now.UTC(), Actor: "pilmon", From: "", To: StateNew,
+	hist, err := json.Marshal(findings.Transition{
+		At: now.UTC(), Actor: "pilmon", From: "", To: findings.StateNew,
 		Note: fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID),
 	})
 	return string(hist), err
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
 func checkID(what, id string) error {
-	if id == "" || len(id) > maxIDLen || strings.ContainsFunc(id, isControl) || !utf8.ValidString(id) {
+	if id == "" || len(id) > maxIDLen || strings.ContainsFunc(id, findings.IsControl) || !utf8.ValidString(id) {
 		return fmt.Errorf("bad %s %.80q: want 1-%d bytes of UTF-8 without control characters", what, id, maxIDLen)
 	}
 	return nil
@@ -240,8 +234,8 @@ func checkID(what, id string) error {
 // (finding, scan) again changes nothing; a late delivery from an older scan (LastSeen before the
 // stored one) only adds its evidence references. Zero FirstSeen/LastSeen mean now; the
 // fingerprint is computed when empty and checked when given.
-func (s *Store) Upsert(ctx context.Context, f Finding, scanID string) (UpsertResult, error) {
-	res, err := s.UpsertBatch(ctx, []Finding{f}, scanID)
+func (s *Store) Upsert(ctx context.Context, f findings.Finding, scanID string) (UpsertResult, error) {
+	res, err := s.UpsertBatch(ctx, []findings.Finding{f}, scanID)
 	if err != nil {
 		return UpsertResult{}, err
 	}
@@ -252,7 +246,7 @@ func (s *Store) Upsert(ctx context.Context, f Finding, scanID string) (UpsertRes
 // scriptBatch at a time, each group one atomic script run, and up to maxBatch findings per
 // pipelined round trip. On error the results of the findings already written are returned with
 // it. Results are in the order of fs.
-func (s *Store) UpsertBatch(ctx context.Context, fs []Finding, scanID string) ([]UpsertResult, error) {
+func (s *Store) UpsertBatch(ctx context.Context, fs []findings.Finding, scanID string) ([]UpsertResult, error) {
 	now := s.now()
 	prepared := make([]preparedUpsert, len(fs))
 	for i, f := range fs {
@@ -329,31 +323,31 @@ func (s *Store) upsertChunk(ctx context.Context, prepared []preparedUpsert, star
 var hashFields = []string{"json", "evidence", "state", "first_seen", "last_seen", "last_scan_id", "not_reobserved_since"}
 
 // Get returns the finding with fingerprint fp, or an error wrapping ErrNotFound.
-func (s *Store) Get(ctx context.Context, fp string) (Finding, error) {
+func (s *Store) Get(ctx context.Context, fp string) (findings.Finding, error) {
 	vals, err := s.rdb.HMGet(ctx, s.findingKey(fp), hashFields...).Result()
 	if err != nil {
-		return Finding{}, fmt.Errorf("get finding %s: %w", fp, err)
+		return findings.Finding{}, fmt.Errorf("get finding %s: %w", fp, err)
 	}
 	return decodeFinding(fp, vals)
 }
 
-func decodeFinding(fp string, vals []any) (Finding, error) {
+func decodeFinding(fp string, vals []any) (findings.Finding, error) {
 	str := func(i int) string { v, _ := vals[i].(string); return v }
 	if vals[0] == nil {
-		return Finding{}, fmt.Errorf("finding %s: %w", fp, ErrNotFound)
+		return findings.Finding{}, fmt.Errorf("finding %s: %w", fp, ErrNotFound)
 	}
-	var f Finding
+	var f findings.Finding
 	if err := json.Unmarshal([]byte(str(0)), &f); err != nil {
-		return Finding{}, fmt.Errorf("finding %s: stored JSON: %w", fp, err)
+		return findings.Finding{}, fmt.Errorf("finding %s: stored JSON: %w", fp, err)
 	}
-	f.EvidenceRefs = sortedSet(strings.FieldsFunc(str(1), func(r rune) bool { return r == '\n' }))
-	f.State = State(str(2))
+	f.EvidenceRefs = findings.SortedSet(strings.FieldsFunc(str(1), func(r rune) bool { return r == '\n' }))
+	f.State = findings.State(str(2))
 	var err error
 	if f.FirstSeen, err = time.Parse(time.RFC3339Nano, str(3)); err != nil {
-		return Finding{}, fmt.Errorf("finding %s: first_seen: %w", fp, err)
+		return findings.Finding{}, fmt.Errorf("finding %s: first_seen: %w", fp, err)
 	}
 	if f.LastSeen, err = time.Parse(time.RFC3339Nano, str(4)); err != nil {
-		return Finding{}, fmt.Errorf("finding %s: last_seen: %w", fp, err)
+		return findings.Finding{}, fmt.Errorf("finding %s: last_seen: %w", fp, err)
 	}
 	f.FirstSeen, f.LastSeen = f.FirstSeen.UTC(), f.LastSeen.UTC()
 	f.LastScanID = str(5)
@@ -363,7 +357,7 @@ func decodeFinding(fp string, vals []any) (Finding, error) {
 
 // Query selects findings for List; empty fields do not filter.
 type Query struct {
-	State    State
+	State    findings.State
 	TargetID string
 	RuleID   string
 	Severity rules.Severity
@@ -373,7 +367,7 @@ type Query struct {
 
 // List returns one page of the findings matching q, most severe first, then most recently seen,
 // and the number of findings matching in all.
-func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
+func (s *Store) List(ctx context.Context, q Query) ([]findings.Finding, int64, error) {
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
@@ -418,7 +412,7 @@ func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
 			return nil, 0, fmt.Errorf("list findings: %w", err)
 		}
 		if q.Severity != "" {
-			r := float64(severityRanks[q.Severity])
+			r := float64(findings.SeverityRank(q.Severity))
 			zs = slices.DeleteFunc(zs, func(z redis.Z) bool { return z.Score < r*1e13 || z.Score >= (r+1)*1e13 })
 		}
 		slices.SortFunc(zs, func(a, b redis.Z) int {
@@ -440,9 +434,9 @@ func (s *Store) List(ctx context.Context, q Query) ([]Finding, int64, error) {
 }
 
 // getMany reads findings in one round trip, skipping any deleted since the index was read.
-func (s *Store) getMany(ctx context.Context, fps []string) ([]Finding, error) {
+func (s *Store) getMany(ctx context.Context, fps []string) ([]findings.Finding, error) {
 	if len(fps) == 0 {
-		return []Finding{}, nil
+		return []findings.Finding{}, nil
 	}
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(fps))
@@ -452,7 +446,7 @@ func (s *Store) getMany(ctx context.Context, fps []string) ([]Finding, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
-	out := make([]Finding, 0, len(fps))
+	out := make([]findings.Finding, 0, len(fps))
 	for i, c := range cmds {
 		f, err := decodeFinding(fps[i], c.Val())
 		if errors.Is(err, ErrNotFound) {
@@ -469,7 +463,7 @@ func (s *Store) getMany(ctx context.Context, fps []string) ([]Finding, error) {
 // Counts is how many findings each index holds.
 type Counts struct {
 	Total      int64
-	ByState    map[State]int64
+	ByState    map[findings.State]int64
 	BySeverity map[rules.Severity]int64
 	ByRule     map[string]int64
 	ByTarget   map[string]int64
@@ -492,13 +486,13 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		}
 		return m
 	}
-	states := make([]string, len(AllStates))
-	for i, st := range AllStates {
+	states := make([]string, len(findings.AllStates))
+	for i, st := range findings.AllStates {
 		states[i] = string(st)
 	}
 	byState := card(states, "state")
-	bySev := make(map[rules.Severity]*redis.IntCmd, len(Severities))
-	for _, sev := range Severities {
+	bySev := make(map[rules.Severity]*redis.IntCmd, len(findings.Severities))
+	for _, sev := range findings.Severities {
 		lo, hi := severityRange(sev)
 		bySev[sev] = pipe.ZCount(ctx, s.idxKey("all"), lo, hi)
 	}
@@ -507,11 +501,11 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Counts{}, fmt.Errorf("counts: %w", err)
 	}
-	c := Counts{Total: total.Val(), ByState: map[State]int64{}, BySeverity: map[rules.Severity]int64{},
+	c := Counts{Total: total.Val(), ByState: map[findings.State]int64{}, BySeverity: map[rules.Severity]int64{},
 		ByRule: map[string]int64{}, ByTarget: map[string]int64{}}
 	for k, v := range byState {
 		if n := v.Val(); n > 0 {
-			c.ByState[State(k)] = n
+			c.ByState[findings.State(k)] = n
 		}
 	}
 	for k, v := range bySev {
@@ -533,7 +527,7 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 }
 
 // History returns the finding's transitions, oldest first.
-func (s *Store) History(ctx context.Context, fp string) ([]Transition, error) {
+func (s *Store) History(ctx context.Context, fp string) ([]findings.Transition, error) {
 	raw, err := s.rdb.LRange(ctx, s.historyKey(fp), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", fp, err)
@@ -543,9 +537,9 @@ func (s *Store) History(ctx context.Context, fp string) ([]Transition, error) {
 			return nil, fmt.Errorf("history of %s: %w", fp, ErrNotFound)
 		}
 	}
-	out := make([]Transition, 0, len(raw))
+	out := make([]findings.Transition, 0, len(raw))
 	for i, r := range raw {
-		var t Transition
+		var t findings.Transition
 		if err := json.Unmarshal([]byte(r), &t); err != nil {
 			return out, fmt.Errorf("history of %s, entry %d: %w", fp, i, err)
 		}

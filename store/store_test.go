@@ -1,21 +1,24 @@
-package findings
+package store
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"pilmon/findings"
+	"pilmon/findings/findingstest"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
 
-func mustUpsert(t *testing.T, s *Store, f Finding, scan string) UpsertResult {
+func mustUpsert(t *testing.T, s *Store, f findings.Finding, scan string) UpsertResult {
 	t.Helper()
 	r, err := s.Upsert(context.Background(), f, scan)
 	if err != nil {
@@ -24,7 +27,7 @@ func mustUpsert(t *testing.T, s *Store, f Finding, scan string) UpsertResult {
 	return r
 }
 
-func mustGet(t *testing.T, s *Store, fp string) Finding {
+func mustGet(t *testing.T, s *Store, fp string) findings.Finding {
 	t.Helper()
 	f, err := s.Get(context.Background(), fp)
 	if err != nil {
@@ -54,7 +57,7 @@ func TestUpsertConcurrentIsIdempotent(t *testing.T) {
 					r, err = s.Upsert(ctx, f, "scan-1")
 					res = []UpsertResult{r}
 				} else {
-					res, err = s.UpsertBatch(ctx, []Finding{f}, "scan-1")
+					res, err = s.UpsertBatch(ctx, []findings.Finding{f}, "scan-1")
 				}
 				mu.Lock()
 				if err != nil {
@@ -80,15 +83,15 @@ func TestUpsertConcurrentIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Total != 1 || c.ByState[StateNew] != 1 {
+	if c.Total != 1 || c.ByState[findings.StateNew] != 1 {
 		t.Errorf("counts after 1,000 upserts of one finding: %+v, want one record in state new", c)
 	}
-	fp := Fingerprint(f.TargetID, f.RuleID, f.Subject)
+	fp := findings.Fingerprint(f.TargetID, f.RuleID, f.Subject)
 	h, err := s.History(ctx, fp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 1 || h[0].To != StateNew || h[0].From != "" || h[0].Actor != "pilmon" || !strings.Contains(h[0].Note, "scan-1") {
+	if len(h) != 1 || h[0].To != findings.StateNew || h[0].From != "" || h[0].Actor != "pilmon" || !strings.Contains(h[0].Note, "scan-1") {
 		t.Errorf("history = %+v, want one entry '' → new by pilmon naming scan-1", h)
 	}
 	keys, err := testRedis.Client().Keys(ctx, s.Prefix()+"finding:*").Result()
@@ -107,7 +110,7 @@ func TestRescanUpdatesObservationsButNeverTheState(t *testing.T) {
 	f := sampleFinding("app:com.example", "rdff-3.1", "telephony.getDeviceId")
 	f.LastSeen = t0
 	fp := mustUpsert(t, s, f, "scan-1").Fingerprint
-	if _, err := s.Transition(ctx, fp, StateInReview, "analyst-li", TransitionInput{Note: "看一下"}); err != nil {
+	if _, err := s.Transition(ctx, fp, findings.StateInReview, "analyst-li", findings.TransitionInput{Note: "看一下"}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.MarkNotReobserved(ctx, f.TargetID, "scan-1b", nil); err != nil || n != 1 {
@@ -120,14 +123,14 @@ func TestRescanUpdatesObservationsButNeverTheState(t *testing.T) {
 	g.Severity = "critical"
 	g.RuleVersion = 3
 	g.Summary.EN = "updated summary"
-	g.State = StateClosed // ignored: the store owns the state
+	g.State = findings.StateClosed // ignored: the store owns the state
 	g.EvidenceRefs = []string{"1111111111111111111111111111111111111111111111111111111111111111"}
 	g.Observations = g.Observations[:1]
 	if r := mustUpsert(t, s, g, "scan-2"); r.Created {
 		t.Error("re-scan reported creating the finding")
 	}
 	got := mustGet(t, s, fp)
-	if got.State != StateInReview {
+	if got.State != findings.StateInReview {
 		t.Errorf("state after re-scan = %s, want in_review", got.State)
 	}
 	if !got.FirstSeen.Equal(t0) || !got.LastSeen.Equal(g.LastSeen) || got.LastScanID != "scan-2" {
@@ -136,7 +139,7 @@ func TestRescanUpdatesObservationsButNeverTheState(t *testing.T) {
 	if got.Severity != "critical" || got.RuleVersion != 3 || got.Summary.EN != "updated summary" || len(got.Observations) != 1 {
 		t.Errorf("content not updated: %+v", got)
 	}
-	if want := sortedSet(append(f.EvidenceRefs, g.EvidenceRefs...)); !slices.Equal(got.EvidenceRefs, want) {
+	if want := findings.SortedSet(append(f.EvidenceRefs, g.EvidenceRefs...)); !slices.Equal(got.EvidenceRefs, want) {
 		t.Errorf("evidence = %v, want the union %v", got.EvidenceRefs, want)
 	}
 	if got.NotReobservedSince != "" {
@@ -146,7 +149,7 @@ func TestRescanUpdatesObservationsButNeverTheState(t *testing.T) {
 	if len(h) != 2 {
 		t.Errorf("history has %d entries, want 2 (created, in_review): %+v", len(h), h)
 	}
-	for _, q := range []Query{{Severity: "critical"}, {State: StateInReview, Severity: "critical"}} {
+	for _, q := range []Query{{Severity: "critical"}, {State: findings.StateInReview, Severity: "critical"}} {
 		if l, n, err := s.List(ctx, q); err != nil || n != 1 || len(l) != 1 {
 			t.Errorf("List(%+v) = %d findings, total %d, %v; want the re-scanned finding", q, len(l), n, err)
 		}
@@ -192,14 +195,14 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 func TestStoredFindingIsCanonical(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t)
-	f := goldenFinding()
+	f := findingstest.Golden()
 	f.FirstSeen, f.State, f.LastScanID = time.Time{}, "", ""
 	fp := mustUpsert(t, s, f, "scan-20250314-0001").Fingerprint
 	got := mustGet(t, s, fp)
 	want := f
-	want.FirstSeen, want.State, want.LastScanID = f.LastSeen, StateNew, "scan-20250314-0001"
-	a, _ := MarshalCanonical(got)
-	b, _ := MarshalCanonical(want)
+	want.FirstSeen, want.State, want.LastScanID = f.LastSeen, findings.StateNew, "scan-20250314-0001"
+	a, _ := findings.MarshalCanonical(got)
+	b, _ := findings.MarshalCanonical(want)
 	if !bytes.Equal(a, b) {
 		t.Errorf("stored finding differs from what was upserted:\n got %s\nwant %s", a, b)
 	}
@@ -225,7 +228,7 @@ func TestListOrderFiltersAndCounts(t *testing.T) {
 		{"t2", "r1", "low", 0},
 		{"t2", "r2", "medium", 3 * time.Hour},
 	}
-	var batch []Finding
+	var batch []findings.Finding
 	for i, sp := range specs {
 		f := sampleFinding(sp.target, sp.rule, fmt.Sprintf("subject-%d", i))
 		f.Severity = sp.sev
@@ -236,7 +239,7 @@ func TestListOrderFiltersAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject := func(l []Finding) []string {
+	subject := func(l []findings.Finding) []string {
 		var out []string
 		for _, f := range l {
 			out = append(out, f.Subject)
@@ -274,10 +277,10 @@ func TestListOrderFiltersAndCounts(t *testing.T) {
 	if _, total, _ = s.List(ctx, Query{Severity: "bogus"}); total != 0 {
 		t.Errorf("unknown severity matched %d", total)
 	}
-	if _, err := s.Transition(ctx, res[3].Fingerprint, StateInReview, "a", TransitionInput{}); err != nil {
+	if _, err := s.Transition(ctx, res[3].Fingerprint, findings.StateInReview, "a", findings.TransitionInput{}); err != nil {
 		t.Fatal(err)
 	}
-	l, total, _ = s.List(ctx, Query{State: StateInReview})
+	l, total, _ = s.List(ctx, Query{State: findings.StateInReview})
 	if total != 1 || l[0].Subject != "subject-3" {
 		t.Errorf("in_review = %v (total %d)", subject(l), total)
 	}
@@ -286,7 +289,7 @@ func TestListOrderFiltersAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Counts{Total: 5,
-		ByState:    map[State]int64{StateNew: 4, StateInReview: 1},
+		ByState:    map[findings.State]int64{findings.StateNew: 4, findings.StateInReview: 1},
 		BySeverity: map[rules.Severity]int64{"critical": 2, "medium": 2, "low": 1},
 		ByRule:     map[string]int64{"r1": 3, "r2": 2},
 		ByTarget:   map[string]int64{"t1": 3, "t2": 2}}
@@ -331,16 +334,22 @@ func TestUpsertRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t)
 	good := sampleFinding("t", "r", "s")
-	cases := map[string]func(f *Finding) string{
-		"unknown severity":    func(f *Finding) string { f.Severity = "urgent"; return "scan" },
-		"wrong fingerprint":   func(f *Finding) string { f.Fingerprint = "00"; return "scan" },
-		"empty target":        func(f *Finding) string { f.TargetID = ""; return "scan" },
-		"empty scan":          func(f *Finding) string { return "" },
-		"newline in scan":     func(f *Finding) string { return "a\nb" },
-		"newline in evidence": func(f *Finding) string { f.EvidenceRefs = []string{"a\nb"}; return "scan" },
-		"year 1900":           func(f *Finding) string { f.LastSeen = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); return "scan" },
-		"huge content":        func(f *Finding) string { f.Summary.ZH = strings.Repeat("长", maxContentBytes/3+1); return "scan" },
-		"unencodable attribute": func(f *Finding) string {
+	cases := map[string]func(f *findings.Finding) string{
+		"unknown severity":    func(f *findings.Finding) string { f.Severity = "urgent"; return "scan" },
+		"wrong fingerprint":   func(f *findings.Finding) string { f.Fingerprint = "00"; return "scan" },
+		"empty target":        func(f *findings.Finding) string { f.TargetID = ""; return "scan" },
+		"empty scan":          func(f *findings.Finding) string { return "" },
+		"newline in scan":     func(f *findings.Finding) string { return "a\nb" },
+		"newline in evidence": func(f *findings.Finding) string { f.EvidenceRefs = []string{"a\nb"}; return "scan" },
+		"year 1900": func(f *findings.Finding) string {
+			f.LastSeen = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+			return "scan"
+		},
+		"huge content": func(f *findings.Finding) string {
+			f.Summary.ZH = strings.Repeat("长", maxContentBytes/3+1)
+			return "scan"
+		},
+		"unencodable attribute": func(f *findings.Finding) string {
 			f.Observations = []scanner.Observation{{Kind: "k", Attributes: map[string]any{"x": make(chan int)}}}
 			return "scan"
 		},
@@ -371,7 +380,7 @@ func TestUpsertBatchSurvivesAnEmptyScriptCache(t *testing.T) {
 	if err := testRedis.Client().ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	var batch []Finding
+	var batch []findings.Finding
 	for i := range 2500 { // more than one pipeline chunk
 		batch = append(batch, sampleFinding("t", "r", fmt.Sprint(i)))
 	}
@@ -380,7 +389,7 @@ func TestUpsertBatchSurvivesAnEmptyScriptCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range res {
-		if !r.Created || r.Fingerprint != Fingerprint("t", "r", fmt.Sprint(i)) {
+		if !r.Created || r.Fingerprint != findings.Fingerprint("t", "r", fmt.Sprint(i)) {
 			t.Fatalf("result %d = %+v", i, r)
 		}
 	}
@@ -406,5 +415,19 @@ func TestConfidenceIsStoredAndUpdated(t *testing.T) {
 	mustUpsert(t, s, f, "scan-2")
 	if got := mustGet(t, s, r.Fingerprint); got.Confidence != "high" || got.ConfidenceReason.ZH != f.ConfidenceReason.ZH {
 		t.Fatalf("re-scan did not update confidence: %q %+v", got.Confidence, got.ConfidenceReason)
+	}
+}
+
+// The "json" field of a stored finding is findingContent; it must stay the leading part of Finding.
+func TestFindingContentMirrorsFinding(t *testing.T) {
+	c, f := reflect.TypeFor[findingContent](), reflect.TypeFor[findings.Finding]()
+	for i := range c.NumField() {
+		cf, ff := c.Field(i), f.Field(i)
+		if cf.Name != ff.Name || cf.Type != ff.Type || cf.Tag != ff.Tag {
+			t.Errorf("findingContent field %d is %s %s %q, findings.Finding has %s %s %q", i, cf.Name, cf.Type, cf.Tag, ff.Name, ff.Type, ff.Tag)
+		}
+	}
+	if got := f.Field(c.NumField()).Name; got != "EvidenceRefs" {
+		t.Errorf("Finding field after the content is %s; update findingContent, decodeFinding and hashFields", got)
 	}
 }

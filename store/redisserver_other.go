@@ -1,6 +1,6 @@
 //go:build !linux
 
-package findings
+package store
 
 import (
 	"os"

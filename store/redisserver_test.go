@@ -1,4 +1,4 @@
-package findings
+package store
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"pilmon/findings"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestManagedRedisSurvivesKill(t *testing.T) {
 	}
 	pw, port := r.Password(), r.Port()
 	s := NewStore(r.Client(), "")
-	var batch []Finding
+	var batch []findings.Finding
 	for i := range 50 {
 		batch = append(batch, sampleFinding("app:durable", "rdff-3.1", fmt.Sprint("subject-", i)))
 	}
@@ -85,13 +86,13 @@ func TestManagedRedisSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp := res[7].Fingerprint
-	for _, to := range []State{StateInReview, StateEscalated, StateCaseOpened} {
-		if _, err := s.Transition(ctx, fp, to, "prosecutor-wang", TransitionInput{Note: "备注 " + string(to)}); err != nil {
+	for _, to := range []findings.State{findings.StateInReview, findings.StateEscalated, findings.StateCaseOpened} {
+		if _, err := s.Transition(ctx, fp, to, "prosecutor-wang", findings.TransitionInput{Note: "备注 " + string(to)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Transition(ctx, fp, StateRecommendationIssued, "prosecutor-wang",
-		TransitionInput{DocumentNo: "沪检行公建〔2025〕12号", DocumentDate: "2025-04-01"}); err != nil {
+	if _, err := s.Transition(ctx, fp, findings.StateRecommendationIssued, "prosecutor-wang",
+		findings.TransitionInput{DocumentNo: "沪检行公建〔2025〕12号", DocumentDate: "2025-04-01"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.EnqueueJob(ctx, Job{ID: "scan-2", TargetID: "app:durable"}); err != nil {
@@ -138,7 +139,7 @@ func TestManagedRedisSurvivesKill(t *testing.T) {
 	if gotCounts, _ := s2.Counts(ctx); fmt.Sprint(gotCounts) != fmt.Sprint(wantCounts) {
 		t.Errorf("counts after restart %+v, want %+v", gotCounts, wantCounts)
 	}
-	if got := mustGet(t, s2, fp).State; got != StateRecommendationIssued {
+	if got := mustGet(t, s2, fp).State; got != findings.StateRecommendationIssued {
 		t.Errorf("state after restart = %s", got)
 	}
 	jobs, err := s2.ReadJobs(ctx, "w", 10, -1)

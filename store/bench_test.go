@@ -1,8 +1,9 @@
-package findings
+package store
 
 import (
 	"context"
 	"fmt"
+	"pilmon/findings"
 	"testing"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkUpsert(b *testing.B) {
 	})
 	b.Run("batch100", func(b *testing.B) {
 		s := newTestStore(b)
-		batch := make([]Finding, 100)
+		batch := make([]findings.Finding, 100)
 		n := 0
 		for b.Loop() {
 			for j := range batch {

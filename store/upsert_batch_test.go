@@ -1,4 +1,4 @@
-package findings
+package store
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/findings"
 	"pilmon/rules"
 )
 
@@ -27,7 +28,7 @@ func checkIndexes(t *testing.T, s *Store, fps []string) {
 	}
 	for _, fp := range fps {
 		f := mustGet(t, s, fp)
-		score := float64(int64(SeverityRank(f.Severity))*1e13 + f.LastSeen.UnixMilli())
+		score := float64(int64(findings.SeverityRank(f.Severity))*1e13 + f.LastSeen.UnixMilli())
 		add(s.idxKey("all"), fp, score)
 		add(s.idxKey("state", string(f.State)), fp, score)
 		add(s.idxKey("target", f.TargetID), fp, score)
@@ -66,7 +67,7 @@ func TestUpsertBatchKeepsEveryIndexExact(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
 	sevs := []rules.Severity{"critical", "high", "medium", "low", "info"}
-	var batch []Finding
+	var batch []findings.Finding
 	for i := range 2*scriptBatch + 37 {
 		f := sampleFinding(fmt.Sprintf("t%d", i%13), fmt.Sprintf("r%d", i%7), fmt.Sprint(i))
 		f.Severity = sevs[i%5]
@@ -86,7 +87,7 @@ func TestUpsertBatchKeepsEveryIndexExact(t *testing.T) {
 	}
 	checkIndexes(t, s, fps)
 	for _, fp := range fps[:10] {
-		if _, err := s.Transition(ctx, fp, StateInReview, "analyst-li", TransitionInput{}); err != nil {
+		if _, err := s.Transition(ctx, fp, findings.StateInReview, "analyst-li", findings.TransitionInput{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,11 +111,11 @@ func TestUpsertBatchKeepsEveryIndexExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Total != int64(len(batch)) || len(c.ByTarget) != 13 || len(c.ByRule) != 7 || c.ByState[StateInReview] != 10 {
+	if c.Total != int64(len(batch)) || len(c.ByTarget) != 13 || len(c.ByRule) != 7 || c.ByState[findings.StateInReview] != 10 {
 		t.Errorf("counts = %+v", c)
 	}
 	for _, fp := range fps[:10] {
-		if f := mustGet(t, s, fp); f.State != StateInReview || f.LastScanID != "scan-2" {
+		if f := mustGet(t, s, fp); f.State != findings.StateInReview || f.LastScanID != "scan-2" {
 			t.Errorf("%s after re-scan: state %s, scan %s", fp, f.State, f.LastScanID)
 		}
 	}
@@ -131,7 +132,7 @@ func TestUpsertBatchWithARepeatedFinding(t *testing.T) {
 	newer.LastSeen = t0.Add(time.Minute)
 	newer.Severity = "critical"
 	newer.EvidenceRefs = []string{"bbbb"}
-	res, err := s.UpsertBatch(ctx, []Finding{newer, older, newer}, "scan-1")
+	res, err := s.UpsertBatch(ctx, []findings.Finding{newer, older, newer}, "scan-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestUpsertBatchWithARepeatedFinding(t *testing.T) {
 	if !got.LastSeen.Equal(newer.LastSeen) || got.Severity != "critical" {
 		t.Errorf("stored %s %s, want the newer observation", got.LastSeen, got.Severity)
 	}
-	if want := sortedSet(append(older.EvidenceRefs, "bbbb")); fmt.Sprint(got.EvidenceRefs) != fmt.Sprint(want) {
+	if want := findings.SortedSet(append(older.EvidenceRefs, "bbbb")); fmt.Sprint(got.EvidenceRefs) != fmt.Sprint(want) {
 		t.Errorf("evidence %v, want %v", got.EvidenceRefs, want)
 	}
 	checkIndexes(t, s, []string{res[0].Fingerprint})
@@ -177,7 +178,7 @@ func dirty(t *testing.T) int64 {
 func TestRedeliveryWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
-	var batch []Finding
+	var batch []findings.Finding
 	for i := range 150 {
 		batch = append(batch, sampleFinding(fmt.Sprintf("t%d", i%4), "r", fmt.Sprint(i)))
 	}

@@ -1,62 +1,20 @@
-package findings
+// Package findingstest holds a realistic finding for the tests of the model and of the store.
+package findingstest
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"os/exec"
-	"sync/atomic"
-	"testing"
 	"time"
 
+	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
 
-// testRedis is one real redis-server for the package's tests, started through StartRedis in a
-// temporary data dir. Each test gets its own key prefix on it (newTestStore).
-var testRedis *RedisServer
+// T0 is the fixed time the samples are seen at.
+var T0 = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
 
-var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		fmt.Fprintln(os.Stderr, "findings tests need a real redis-server and none is in PATH: install it (apt-get install redis-server); CI installs it")
-		os.Exit(1)
-	}
-	dir, err := os.MkdirTemp("", "pilmon-findings-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	testRedis, err = StartRedis(ctx, dir, RedisOptions{Logger: quietLog})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "findings tests: start redis-server:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = testRedis.Stop(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-var prefixSeq atomic.Int64
-
-// newTestStore returns a store on the shared test server with a prefix no other test uses.
-func newTestStore(t testing.TB) *Store {
-	t.Helper()
-	return NewStore(testRedis.Client(), fmt.Sprintf("test%d:", prefixSeq.Add(1)))
-}
-
-var t0 = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
-
-// sampleFinding is a finding of realistic size and shape.
-func sampleFinding(target, rule, subject string) Finding {
-	return Finding{
+// Sample is a finding of realistic size and shape.
+func Sample(target, rule, subject string) findings.Finding {
+	return findings.Finding{
 		TargetID:    target,
 		RuleID:      rule,
 		RuleVersion: 2,
@@ -80,6 +38,24 @@ func sampleFinding(target, rule, subject string) Finding {
 				EvidenceRefs: []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}, Inspector: "apkinspect", InspectorVersion: "0.3.0"},
 		},
 		EvidenceRefs: []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
-		LastSeen:     t0,
+		LastSeen:     T0,
 	}
+}
+
+// Golden is the finding of the canonical-JSON golden file: times in another zone, references
+// and observations out of order with duplicates, text that JSON would escape.
+func Golden() findings.Finding {
+	f := Sample("app:com.example.快递", "rdff-3.1", "telephony.getDeviceId")
+	f.Fingerprint = findings.Fingerprint(f.TargetID, f.RuleID, f.Subject)
+	f.Summary.ZH = "在同意前收集 IMEI <script>&amp; “引号”"
+	shanghai := time.FixedZone("CST", 8*3600)
+	f.FirstSeen = time.Date(2025, 1, 2, 11, 4, 5, 0, shanghai)
+	f.LastSeen = time.Date(2025, 3, 14, 17, 26, 53, 589793238, shanghai)
+	f.LastScanID = "scan-20250314-0001"
+	f.State = findings.StateInReview
+	f.EvidenceRefs = []string{"ffff", "0000", "abcd", "0000"}
+	// Out of order on purpose, with a duplicate.
+	f.Observations = append([]scanner.Observation{f.Observations[1], f.Observations[0]}, f.Observations[1])
+	f.Observations[1].EvidenceRefs = []string{"b", "a", "b"}
+	return f
 }

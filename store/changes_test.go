@@ -1,7 +1,8 @@
-package findings
+package store
 
 import (
 	"context"
+	"pilmon/findings"
 	"slices"
 	"testing"
 	"time"
@@ -21,29 +22,29 @@ func TestChangeFeed(t *testing.T) {
 		t.Fatalf("empty feed head = %+v", head)
 	}
 	a, b := sampleFinding("t1", "r", "a.example"), sampleFinding("t1", "r", "b.example")
-	res, err := s.UpsertBatch(ctx, []Finding{a, b}, "scan-1")
+	res, err := s.UpsertBatch(ctx, []findings.Finding{a, b}, "scan-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fpA, fpB := res[0].Fingerprint, res[1].Fingerprint
 	// A re-delivery of the same batch changes nothing.
-	if _, err := s.UpsertBatch(ctx, []Finding{a, b}, "scan-1"); err != nil {
+	if _, err := s.UpsertBatch(ctx, []findings.Finding{a, b}, "scan-1"); err != nil {
 		t.Fatal(err)
 	}
 	// A re-scan that sees only a, later.
 	a2 := a
 	a2.LastSeen = a.LastSeen.Add(time.Hour)
-	if _, err := s.UpsertBatch(ctx, []Finding{a2}, "scan-2"); err != nil {
+	if _, err := s.UpsertBatch(ctx, []findings.Finding{a2}, "scan-2"); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.MarkNotReobserved(ctx, "t1", "scan-2", []string{fpA}); err != nil || n != 1 {
 		t.Fatalf("mark: %d, %v", n, err)
 	}
-	if _, err := s.Transition(ctx, fpA, StateInReview, "analyst-li", TransitionInput{}); err != nil {
+	if _, err := s.Transition(ctx, fpA, findings.StateInReview, "analyst-li", findings.TransitionInput{}); err != nil {
 		t.Fatal(err)
 	}
 	// A refused transition writes nothing.
-	if _, err := s.Transition(ctx, fpB, StateClosed, "analyst-li", TransitionInput{}); err == nil {
+	if _, err := s.Transition(ctx, fpB, findings.StateClosed, "analyst-li", findings.TransitionInput{}); err == nil {
 		t.Fatal("new → closed accepted")
 	}
 	got, err := s.ReadChanges(ctx, head.ID, 100, 0)
@@ -79,7 +80,7 @@ func TestChangeFeed(t *testing.T) {
 		done <- c
 	}()
 	time.Sleep(50 * time.Millisecond)
-	if _, err := s.Transition(ctx, fpB, StateInReview, "analyst-li", TransitionInput{}); err != nil {
+	if _, err := s.Transition(ctx, fpB, findings.StateInReview, "analyst-li", findings.TransitionInput{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := <-done; len(c) != 1 || c[0].Seq != 5 || !slices.Equal(c[0].Fingerprints, []string{fpB}) {
