@@ -6,13 +6,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"pilmon/internal/testredis"
-	"pilmon/store"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"pilmon/internal/testredis"
+	"pilmon/store"
 
 	"pilmon/apkinspect"
 	"pilmon/evidence"

@@ -3,9 +3,10 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"pilmon/store"
 	"sync"
 	"time"
+
+	"pilmon/store"
 
 	"github.com/redis/go-redis/v9"
 )

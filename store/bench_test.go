@@ -3,8 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
-	"pilmon/findings"
 	"testing"
+
+	"pilmon/findings"
 )
 
 // BenchmarkUpsert measures upserts of distinct findings against the test's real redis-server:

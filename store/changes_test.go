@@ -2,10 +2,11 @@ package store
 
 import (
 	"context"
-	"pilmon/findings"
 	"slices"
 	"testing"
 	"time"
+
+	"pilmon/findings"
 )
 
 // Every kind of write appears in the change feed with the fingerprints it changed, numbered without

@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"pilmon/findings/findingstest"
 	"sync/atomic"
 	"testing"
+
+	"pilmon/findings/findingstest"
 )
 
 // testRedis is one real redis-server for the package's tests, started through StartRedis in a

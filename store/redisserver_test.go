@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"pilmon/findings"
 	"strings"
 	"testing"
 	"time"
+
+	"pilmon/findings"
 )
 
 func startTestRedis(t *testing.T, dir string) *RedisServer {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"pilmon/findings"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"pilmon/findings"
 )
 
 // pathTo is a legal route from new to every state, with the document each step needs.

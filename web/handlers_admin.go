@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"pilmon/store"
 	"regexp"
 	"strings"
+
+	"pilmon/store"
 
 	"github.com/labstack/echo/v5"
 	"github.com/redis/go-redis/v9"

@@ -3,9 +3,10 @@ package worker
 import (
 	"context"
 	"fmt"
-	"pilmon/store"
 	"sync"
 	"time"
+
+	"pilmon/store"
 )
 
 // acker acknowledges finished jobs in batches: every job finished while a round trip is under way

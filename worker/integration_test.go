@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pilmon/samplegen"
-	"pilmon/store"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pilmon/samplegen"
+	"pilmon/store"
 
 	"github.com/redis/go-redis/v9"
 

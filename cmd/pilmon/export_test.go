@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"pilmon/internal/testredis"
-	"pilmon/store"
 	"strings"
 	"testing"
 	"time"
+
+	"pilmon/internal/testredis"
+	"pilmon/store"
 
 	"pilmon/evidence"
 	"pilmon/findings"

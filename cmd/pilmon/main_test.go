@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pilmon/internal/testredis"
-	"pilmon/store"
 	"strings"
 	"testing"
+
+	"pilmon/internal/testredis"
+	"pilmon/store"
 
 	"pilmon/pipeline"
 	"pilmon/samplegen"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+
 	"pilmon/store"
 
 	"github.com/redis/go-redis/v9"

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"pilmon/internal/testredis"
-	"pilmon/store"
 	"strings"
 	"testing"
+
+	"pilmon/internal/testredis"
+	"pilmon/store"
 )
 
 // TestTargetAndScheduleCommands drives pilmon target and pilmon schedule against a real

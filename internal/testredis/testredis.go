@@ -10,9 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"pilmon/store"
 	"sync/atomic"
 	"testing"
+
+	"pilmon/store"
 )
 
 var (
