@@ -113,6 +113,13 @@ type group struct {
 // severity (most severe first), rule and subject. Every finding is in state "new" with FirstSeen
 // = LastSeen = now; the store keeps the real first-seen time and triage state across scans.
 func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) []findings.Finding {
+	fs, _ := a.AssessWithCategory(t, scanID, obs, now)
+	return fs
+}
+
+// AssessWithCategory is Assess that also returns the app category the findings were judged
+// against and why (the one choice the rules saw, so a caller never chooses it a second time).
+func (a *Assessor) AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, CategoryChoice) {
 	sc := newScanCtx(a.cat, t, obs)
 	byKind := map[string][]rules.Fact{}
 	for i := range obs {
@@ -175,7 +182,7 @@ func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observa
 		}
 		return out[i].Subject < out[j].Subject
 	})
-	return out
+	return out, sc.category
 }
 
 func firstN(s []int, n int) []int {

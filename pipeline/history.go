@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"pilmon/assess"
 	"pilmon/scanner"
 	"pilmon/store"
 )
@@ -59,6 +60,9 @@ type ScanRecord struct {
 	MarkedNotReobserved int `json:"marked_not_reobserved"`
 	// Created is how many of the findings were new (first observed in this scan).
 	Created int `json:"created"`
+	// Category is the app category the findings were judged against and why (absent in records
+	// written before it was kept, and with an Assessor that does not say).
+	Category *assess.CategoryChoice `json:"category,omitempty"`
 }
 
 // Duration is how long the scan took.

@@ -23,31 +23,24 @@ import (
 	"pilmon/store"
 )
 
-// Event kinds published on the events stream (store.Event.Kind).
-const (
-	EventScanStarted      = "scan.started"
-	EventSourceFetched    = "source.fetched"
-	EventInspectorDone    = "inspector.finished"
-	EventFindingsUpserted = "findings.upserted"
-	EventScanFinished     = "scan.finished"
-)
-
 // Assessor turns a scan's observations into findings; *assess.Assessor is the real one.
 type Assessor interface {
 	Assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) []findings.Finding
 }
 
-// Runner runs scans. Its fields are read-only once Run is first called; Run is safe for
+// Runner runs scans. Its fields are read-only once Execute is first called; Execute is safe for
 // concurrent use.
 type Runner struct {
 	Catalogue  *rules.Catalogue
 	Inspectors []scanner.Inspector
 	Evidence   *evidence.Store
-	Store      *store.Store
+	// Store receives the findings, the record and the events; nil runs and assesses scans
+	// without storing anything (pilmon scan without --store).
+	Store *store.Store
 	// Assessor defaults to assess.New(Catalogue).
 	Assessor Assessor
 	// Scan bounds each scan (source concurrency, per-source timeout); ScanID and Events are set
-	// by Run.
+	// by Execute.
 	Scan scanner.Options
 	// Worker names who ran the scan, recorded in events and the history.
 	Worker string
@@ -72,6 +65,9 @@ func (r *Runner) init() {
 		if r.Now == nil {
 			r.Now = time.Now
 		}
+		if r.Store == nil {
+			return
+		}
 		r.history = NewHistory(r.Store)
 		r.events = &eventQueue{store: r.Store, now: r.Now, onErr: func(err error) {
 			r.Log.Warn("publish events 发布事件失败", "err", err)
@@ -79,47 +75,88 @@ func (r *Runner) init() {
 	})
 }
 
-// History returns the runner's scan history.
+// History returns the runner's scan history (nil without a Store).
 func (r *Runner) History() *History {
 	r.init()
 	return r.history
 }
 
-// Run scans target as scan scanID: every source through the first inspector that accepts it, the
-// observations through the assessor, the findings upserted by fingerprint, findings the target no
-// longer shows marked "not re-observed" when the scan is complete, then the record saved. emit,
-// when not nil, sees every event published (the CLI's progress bar); it must not block.
-//
-// When a record for scanID already exists the scan is not run again and that record is returned:
-// the job was done and only its acknowledgement was lost.
+// Request is one scan for Runner.Execute.
+type Request struct {
+	Target scanner.Target
+	// ScanID names the scan (a job's id); generated when empty.
+	ScanID string
+	// Emit, when not nil, sees every event of the scan as it happens (the CLI's progress
+	// printer), with or without a Store; it must not block.
+	Emit func(store.Event)
+}
+
+// Outcome is what one scan produced.
+type Outcome struct {
+	// Record is the scan's history entry: timing, per-inspector runs, the fingerprints raised and
+	// Category, the app category the findings were judged against and why. With a Store it is the
+	// record saved in the target's history (and Created / MarkedNotReobserved say what storing did).
+	Record ScanRecord
+	// Result is the scanner's result (reports, observations, evidence). It is nil when the scan
+	// id was already recorded and the scan was not run again (a re-delivered job).
+	Result *scanner.Result
+	// Findings are the scan's findings, most severe first (nil when Result is nil).
+	Findings []findings.Finding
+	// Stored is true when the findings were upserted and the record saved (the Runner has a Store).
+	Stored bool
+}
+
+// Run scans target as scan scanID through Execute and returns the record (what workers need).
 func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, emit func(store.Event)) (ScanRecord, error) {
+	out, err := r.Execute(ctx, Request{Target: target, ScanID: scanID, Emit: emit})
+	return out.Record, err
+}
+
+// Execute is the one composition of a scan, used by pilmon scan, the workers and the demo: every
+// source through the first inspector that accepts it, the observations through the assessor, and
+// with a Store the findings upserted by fingerprint, findings the target no longer shows marked
+// "not re-observed" when the scan is complete, then the record saved. Progress events go to
+// Request.Emit and, with a Store, to the events stream. Without a Store the scan is run and
+// assessed and nothing is written to Redis.
+//
+// Findings are assessed as of the scan's end (Result.FinishedAt), so a finding's LastSeen (and a
+// new finding's FirstSeen) is the moment the scan had observed it: by then every observation was
+// made and every artifact a finding cites was captured, so LastSeen is never earlier than the
+// finding's own evidence. The scan's start is kept in the record (StartedAt).
+//
+// With a Store, when a record for the scan id already exists the scan is not run again and that
+// record is returned: the job was done and only its acknowledgement was lost.
+func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 	r.init()
-	if r.Store == nil || r.Evidence == nil || r.Assessor == nil {
-		return ScanRecord{}, errors.New("pipeline: Runner needs Store, Evidence and Catalogue or Assessor")
+	target, scanID := req.Target, req.ScanID
+	if r.Evidence == nil || r.Assessor == nil {
+		return Outcome{}, errors.New("pipeline: Runner needs Evidence and Catalogue or Assessor")
 	}
 	if scanID == "" {
 		scanID = scanner.NewScanID(r.Now())
 	}
 	if err := ctx.Err(); err != nil {
-		return ScanRecord{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
+		return Outcome{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
 	}
-	if rec, err := r.history.Get(ctx, scanID); err == nil {
-		return rec, nil
-	} else if !errors.Is(err, ErrNoRecord) {
-		return ScanRecord{}, err
+	if r.Store != nil {
+		if rec, err := r.history.Get(ctx, scanID); err == nil {
+			return Outcome{Record: rec, Stored: true}, nil
+		} else if !errors.Is(err, ErrNoRecord) {
+			return Outcome{}, err
+		}
 	}
-	pub := &publisher{r: r, ctx: ctx, emit: emit, scanID: scanID, targetID: target.ID}
-	pub.send(EventScanStarted, fmt.Sprintf("开始扫描 %s / scanning %s", target.Name, target.ID),
+	pub := &publisher{r: r, ctx: ctx, emit: req.Emit, scanID: scanID, targetID: target.ID}
+	pub.send(scanner.EventScanStarted, fmt.Sprintf("开始扫描 %s / scanning %s", target.Name, target.ID),
 		map[string]any{"sources": len(target.Sources)})
 
 	opts := r.Scan
 	opts.ScanID = scanID
 	opts.Now = r.Now
 	opts.Events = func(e scanner.Event) {
-		if e.Kind != "inspector_finished" {
+		if e.Kind != scanner.EventInspectorFinished {
 			return
 		}
-		pub.send(EventInspectorDone, e.Message, map[string]any{
+		pub.send(scanner.EventInspectorFinished, e.Message, map[string]any{
 			"inspector": e.Inspector, "source": e.Source, "status": string(e.Status), "done": e.Done, "total": e.Total})
 	}
 	sink := &fetchSink{store: r.Evidence, pub: pub, sources: map[string]bool{}}
@@ -130,52 +167,49 @@ func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, 
 	if err := ctx.Err(); err != nil {
 		// Cancelled (shutdown): the results are incomplete and must not be recorded; the job
 		// stays pending and another delivery runs it again.
-		return ScanRecord{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
+		return Outcome{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
 	}
 
-	fs := r.Assessor.Assess(target, scanID, res.Observations(), res.StartedAt)
-	return r.record(ctx, pub, res, fs)
-}
-
-// Record stores the findings of a scan that ran outside the runner (pilmon scan --store) exactly
-// as Run would: upserted by fingerprint, absent ones marked "not re-observed" when the scan was
-// complete, the scan saved in the target's history, the events published. Recording the same
-// scan twice changes nothing.
-func (r *Runner) Record(ctx context.Context, res *scanner.Result, fs []findings.Finding) (ScanRecord, error) {
-	r.init()
+	fs, category := r.assess(target, scanID, res.Observations(), res.FinishedAt)
+	out := Outcome{Result: res, Findings: fs, Record: newRecord(r.Worker, res, fs, category)}
 	if r.Store == nil {
-		return ScanRecord{}, errors.New("pipeline: Record needs a Store")
+		pub.send(scanner.EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", out.Record.Status, out.Record.Status),
+			finishedData(out.Record))
+		return out, nil
 	}
-	if rec, err := r.history.Get(ctx, res.ScanID); err == nil {
-		return rec, nil
-	} else if !errors.Is(err, ErrNoRecord) {
-		return ScanRecord{}, err
+	rec, err := r.record(ctx, pub, out.Record, fs)
+	if err != nil {
+		return Outcome{}, err
 	}
-	pub := &publisher{r: r, ctx: ctx, scanID: res.ScanID, targetID: res.Target.ID}
-	return r.record(ctx, pub, res, fs)
+	out.Record, out.Stored = rec, true
+	return out, nil
 }
 
-// record is the part of a scan after assessment: upsert, mark, save, announce.
-func (r *Runner) record(ctx context.Context, pub *publisher, res *scanner.Result, fs []findings.Finding) (ScanRecord, error) {
-	target, scanID := res.Target, res.ScanID
-	results, err := r.Store.UpsertBatch(ctx, fs, scanID)
-	if err != nil {
-		return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target.ID, err)
+// categoryAssessor is an Assessor that says which app category it judged against
+// (*assess.Assessor is one).
+type categoryAssessor interface {
+	AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, assess.CategoryChoice)
+}
+
+func (r *Runner) assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, *assess.CategoryChoice) {
+	if ca, ok := r.Assessor.(categoryAssessor); ok {
+		fs, c := ca.AssessWithCategory(t, scanID, obs, now)
+		return fs, &c
 	}
+	return r.Assessor.Assess(t, scanID, obs, now), nil
+}
+
+// newRecord is the history entry of a scan before anything was stored.
+func newRecord(worker string, res *scanner.Result, fs []findings.Finding, category *assess.CategoryChoice) ScanRecord {
 	rec := ScanRecord{
-		ID: scanID, TargetID: target.ID, TargetName: target.Name, Worker: r.Worker,
+		ID: res.ScanID, TargetID: res.Target.ID, TargetName: res.Target.Name, Worker: worker,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, Status: res.Status(), Complete: res.Complete(),
-		Evidence: res.EvidenceRefs(), Fingerprints: []string{},
+		Evidence: res.EvidenceRefs(), Fingerprints: []string{}, Category: category,
 	}
-	created := 0
-	for _, u := range results {
-		rec.Fingerprints = append(rec.Fingerprints, u.Fingerprint)
-		if u.Created {
-			created++
-		}
+	for _, f := range fs {
+		rec.Fingerprints = append(rec.Fingerprints, f.Fingerprint)
 	}
 	rec.Fingerprints = sortedUnique(rec.Fingerprints)
-	rec.Created = created
 	if rec.Evidence == nil {
 		rec.Evidence = []string{}
 	}
@@ -187,14 +221,36 @@ func (r *Runner) record(ctx context.Context, pub *publisher, res *scanner.Result
 		}
 		rec.Runs = append(rec.Runs, run)
 	}
+	return rec
+}
+
+func finishedData(rec ScanRecord) map[string]any {
+	return map[string]any{"status": string(rec.Status), "complete": rec.Complete, "findings": len(rec.Fingerprints),
+		"duration_ms": rec.Duration().Milliseconds()}
+}
+
+// record stores a scan's findings and record: upsert, mark, save, announce.
+func (r *Runner) record(ctx context.Context, pub *publisher, rec ScanRecord, fs []findings.Finding) (ScanRecord, error) {
+	target, scanID := rec.TargetID, rec.ID
+	results, err := r.Store.UpsertBatch(ctx, fs, scanID)
+	if err != nil {
+		return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target, err)
+	}
+	created := 0
+	for _, u := range results {
+		if u.Created {
+			created++
+		}
+	}
+	rec.Created = created
 	if rec.Complete {
-		n, err := r.Store.MarkNotReobserved(ctx, target.ID, scanID, rec.Fingerprints)
+		n, err := r.Store.MarkNotReobserved(ctx, target, scanID, rec.Fingerprints)
 		if err != nil {
-			return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target.ID, err)
+			return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target, err)
 		}
 		rec.MarkedNotReobserved = n
 	}
-	pub.send(EventFindingsUpserted, fmt.Sprintf("%d 条线索（新 %d）/ %d findings (%d new)", len(results), created, len(results), created),
+	pub.send(scanner.EventFindingsUpserted, fmt.Sprintf("%d 条线索（新 %d）/ %d findings (%d new)", len(results), created, len(results), created),
 		map[string]any{"findings": len(results), "created": created, "marked_not_reobserved": rec.MarkedNotReobserved})
 	wrote, err := r.history.Save(ctx, rec)
 	if err != nil {
@@ -205,9 +261,7 @@ func (r *Runner) record(ctx context.Context, pub *publisher, res *scanner.Result
 		return r.history.Get(ctx, scanID)
 	}
 	pub.last = true
-	pub.send(EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", rec.Status, rec.Status), map[string]any{
-		"status": string(rec.Status), "complete": rec.Complete, "findings": len(rec.Fingerprints),
-		"duration_ms": rec.Duration().Milliseconds()})
+	pub.send(scanner.EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", rec.Status, rec.Status), finishedData(rec))
 	// The scan's events are in the stream when Run returns (the flush is shared with concurrent
 	// scans, so this costs at most one round trip).
 	select {
@@ -235,6 +289,9 @@ func (p *publisher) send(kind, msg string, data map[string]any) {
 	e := store.Event{Kind: kind, ScanID: p.scanID, TargetID: p.targetID, Message: msg, At: p.r.Now().UTC(), Data: data}
 	if p.emit != nil {
 		p.emit(e)
+	}
+	if p.r.events == nil {
+		return // no store: the observer is the only audience
 	}
 	// Progress is best effort: a lost event never fails a scan.
 	done := p.r.events.add(e, p.last)
@@ -265,7 +322,7 @@ func (s *fetchSink) Put(rd io.Reader, meta evidence.Meta) (evidence.Ref, error) 
 	}
 	s.mu.Unlock()
 	if !dup {
-		s.pub.send(EventSourceFetched, meta.Source, map[string]any{
+		s.pub.send(scanner.EventSourceFetched, meta.Source, map[string]any{
 			"source": meta.Source, "sha256": ref.SHA256, "size": ref.Size, "method": meta.Method})
 	}
 	return ref, nil

@@ -80,7 +80,7 @@ func TestRunRecordsEventsAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{EventScanStarted, EventSourceFetched, EventInspectorDone, EventFindingsUpserted, EventScanFinished}
+	want := []string{scanner.EventScanStarted, scanner.EventSourceFetched, scanner.EventInspectorFinished, scanner.EventFindingsUpserted, scanner.EventScanFinished}
 	if !reflect.DeepEqual(kinds, want) {
 		t.Errorf("events %v, want %v", kinds, want)
 	}

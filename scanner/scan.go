@@ -14,7 +14,7 @@ import (
 // Event is a progress event of a scan. The scan knows nothing of who shows it: the CLI progress
 // bar and the dashboard both subscribe (Options.Events).
 type Event struct {
-	Kind      string    `json:"kind"` // scan_started | inspector_started | inspector_finished | scan_finished
+	Kind      string    `json:"kind"` // one of the Event* constants (events.go)
 	ScanID    string    `json:"scan_id"`
 	TargetID  string    `json:"target_id"`
 	Inspector string    `json:"inspector,omitempty"`
@@ -161,7 +161,7 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 		res.ScanID = NewScanID(res.StartedAt)
 	}
 	total := len(t.Sources)
-	emit(Event{Kind: "scan_started", ScanID: res.ScanID, TargetID: t.ID, Total: total, At: now().UTC()})
+	emit(Event{Kind: EventScanStarted, ScanID: res.ScanID, TargetID: t.ID, Total: total, At: now().UTC()})
 
 	res.Reports = make([]Report, total)
 	sem := make(chan struct{}, opts.Concurrency)
@@ -180,7 +180,7 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 				rep = Report{Source: src, Status: StatusSkipped,
 					Errors: []string{fmt.Sprintf("%s: no inspector accepts sources of kind %q", src.Locator, src.Kind)}}
 			} else {
-				emit(Event{Kind: "inspector_started", ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
+				emit(Event{Kind: EventInspectorStarted, ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
 					Source: src.Locator, Total: total, At: now().UTC()})
 				rep = runOne(ctx, insp, src, sink, opts.SourceTimeout)
 			}
@@ -193,13 +193,13 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 			if len(rep.Errors) > 0 {
 				msg = rep.Errors[0]
 			}
-			emit(Event{Kind: "inspector_finished", ScanID: res.ScanID, TargetID: t.ID, Inspector: rep.Inspector,
+			emit(Event{Kind: EventInspectorFinished, ScanID: res.ScanID, TargetID: t.ID, Inspector: rep.Inspector,
 				Source: src.Locator, Status: rep.Status, Message: msg, Done: d, Total: total, At: now().UTC()})
 		}(i, src)
 	}
 	wg.Wait()
 	res.FinishedAt = now().UTC()
-	emit(Event{Kind: "scan_finished", ScanID: res.ScanID, TargetID: t.ID, Status: res.Status(),
+	emit(Event{Kind: EventScanFinished, ScanID: res.ScanID, TargetID: t.ID, Status: res.Status(),
 		Done: total, Total: total, At: res.FinishedAt})
 	return res
 }

@@ -83,7 +83,7 @@ func TestScanIsolatesFailures(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if events[0].Kind != "scan_started" || events[len(events)-1].Kind != "scan_finished" || events[len(events)-1].Done != 4 {
+	if events[0].Kind != EventScanStarted || events[len(events)-1].Kind != EventScanFinished || events[len(events)-1].Done != 4 {
 		t.Errorf("events: first %+v last %+v", events[0], events[len(events)-1])
 	}
 }
