@@ -44,7 +44,13 @@ type Config struct {
 	// signing key; the caller runs Redis (usually embedded in DataDir/redis).
 	DataDir string
 	// Listen is the dashboard's address (default 127.0.0.1:8080; port 0 picks a free one).
-	Listen    string
+	Listen string
+	// Store and Targets are the findings store and target registry the demo works in (pilmon's
+	// one configuration opens them: same prefix and import folder as every other command). When
+	// nil they are made on Redis under store.DefaultPrefix with the import folder DataDir/import.
+	Store   *store.Store
+	Targets *targets.Registry
+	// Redis is used only when Store is nil.
 	Redis     redis.UniversalClient
 	Catalogue *rules.Catalogue
 	// Version is shown in the footer and recorded in evidence ("pilmon <Version>").
@@ -95,8 +101,8 @@ type Demo struct {
 // worker pool and the scheduler, whose first sight of a target's schedule enqueues its initial scan.
 // Stop undoes all of it (the caller stops Redis).
 func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
-	if cfg.Redis == nil || cfg.Catalogue == nil || cfg.DataDir == "" {
-		return nil, errors.New("demo: Config needs DataDir, Redis and Catalogue")
+	if (cfg.Redis == nil && cfg.Store == nil) || cfg.Catalogue == nil || cfg.DataDir == "" {
+		return nil, errors.New("demo: Config needs DataDir, Store or Redis, and Catalogue")
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"
@@ -125,7 +131,16 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if d.site, err = startSite(); err != nil {
 		return d, err
 	}
+	d.store, d.reg = cfg.Store, cfg.Targets
+	if d.store == nil {
+		d.store = store.NewStore(cfg.Redis, store.DefaultPrefix)
+	}
 	importRoot := filepath.Join(cfg.DataDir, "import")
+	if d.reg == nil {
+		d.reg = targets.New(d.store.Client(), d.store.Prefix(), targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
+	} else if d.reg.ImportRoot() != "" {
+		importRoot = d.reg.ImportRoot()
+	}
 	fmt.Fprintln(cfg.Out, "生成演示样本（虚构运营者，标注为示例）/ generating the demo samples (fictional operator, labelled as generated)…")
 	g, err := generate(filepath.Join(importRoot, "demo"))
 	if err != nil {
@@ -137,8 +152,6 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if d.ev, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence"), evidence.Options{Tool: d.tool}); err != nil {
 		return d, fmt.Errorf("demo: evidence store: %w", err)
 	}
-	d.store = store.NewStore(cfg.Redis, store.DefaultPrefix)
-	d.reg = targets.New(cfg.Redis, store.DefaultPrefix, targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
 	for _, t := range demoTargets(g) {
 		stored, err := d.reg.Put(ctx, t)
 		if err != nil {
@@ -285,7 +298,7 @@ func (d *Demo) WaitFirstScans(ctx context.Context) error {
 				d.Jobs[e.ScanID], started[e.TargetID] = e.TargetID, true
 			}
 			switch e.Kind {
-			case pipeline.EventInspectorDone:
+			case scanner.EventInspectorFinished:
 				done[e.ScanID]++
 			case worker.EventJobDead:
 				finished[e.ScanID] = "dead: " + e.Message

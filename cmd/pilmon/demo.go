@@ -15,7 +15,7 @@ import (
 // temporary data dir, asserts through the dashboard that every target shows its expected findings
 // (and the clean one none), and exits.
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	var common commonFlags
+	var common config
 	fs := newFlagSet(env, "demo", "[--data-dir DIR] [--listen ADDR] [--workers N] | --check")
 	common.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "看板地址 / dashboard address")
@@ -37,19 +37,15 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		common.dataDir = dir
+		common.dataDir, common.importRoot = dir, "" // everything of the check lives in its own data dir
 		*listen = "127.0.0.1:0"
 	}
 	started := time.Now()
-	cat, err := loadCatalogue(common.dataDir)
+	st, err := openState(ctx, env, common)
 	if err != nil {
 		return err
 	}
-	rdb, stop, err := openRedis(ctx, env, common)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	defer st.close()
 	fmt.Fprintf(env.stdout, "内置 Redis 已启动（AOF）/ embedded Redis running in %s/redis\n", common.dataDir)
 	tty := false
 	if f, ok := env.stdout.(*os.File); ok {
@@ -57,7 +53,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 			tty = true
 		}
 	}
-	d, err := demo.Start(ctx, demo.Config{DataDir: common.dataDir, Listen: *listen, Redis: rdb, Catalogue: cat,
+	d, err := demo.Start(ctx, demo.Config{DataDir: common.dataDir, Listen: *listen, Store: st.store, Targets: st.reg, Catalogue: st.cat,
 		Version: version, Out: env.stdout, TTY: tty, Log: env.log, Workers: *workers})
 	if err != nil {
 		return err

@@ -14,17 +14,14 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
-	"github.com/redis/go-redis/v9"
-
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/scanner"
-	"pilmon/store"
 	"pilmon/targets"
 )
 
 func runExport(ctx context.Context, env *cliEnv, args []string) error {
-	var c commonFlags
+	var c config
 	var fps multiFlag
 	var targetID, out, lang, tsa, who string
 	var noPDF, jsonOut bool
@@ -73,18 +70,13 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("evidence store: %w", err)
 	}
-	cat, err := loadCatalogue(c.dataDir)
+	state, err := openState(ctx, env, c)
 	if err != nil {
 		return err
 	}
-	rdb, stop, err := openRedis(ctx, env, c)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	st := store.NewStore(rdb, store.DefaultPrefix)
-	deps := casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat, User: who,
-		Target:  lookupTarget(ctx, rdb, store.DefaultPrefix, targetID),
+	defer state.close()
+	deps := casefile.Deps{Findings: state.store, Evidence: ev, Catalogue: state.cat, User: who,
+		Target:  lookupTarget(ctx, state.reg, targetID),
 		Options: casefile.Options{Key: key, SkipPDF: noPDF, Lang: lang, TSAURL: tsa, Tool: "pilmon " + version}}
 	sum, err := writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
 		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps}, deps)
@@ -150,11 +142,11 @@ func writeAtomically(path string, write func(*bufio.Writer) (casefile.Summary, e
 }
 
 // lookupTarget reads the target's registry entry (name, operator) for the cover, when there is one.
-func lookupTarget(ctx context.Context, rdb redis.UniversalClient, prefix, id string) *scanner.Target {
+func lookupTarget(ctx context.Context, reg *targets.Registry, id string) *scanner.Target {
 	if id == "" {
 		return nil
 	}
-	t, err := targets.New(rdb, prefix, targets.Options{}).Get(ctx, id)
+	t, err := reg.Get(ctx, id)
 	if err != nil {
 		return &scanner.Target{ID: id}
 	}

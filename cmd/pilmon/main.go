@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -129,44 +128,6 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\n每个命令的参数 / flags of a command: pilmon <command> -h")
 	fmt.Fprintln(w, "退出码 / exit codes: 0 ok, 1 error, 2 usage, 3 not yet available, 4 scan partly failed")
-}
-
-// commonFlags are accepted by every command that touches state.
-type commonFlags struct {
-	dataDir string
-	redis   string
-	verbose bool
-}
-
-func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "数据目录 / data directory (evidence, embedded Redis, keys)")
-	fs.StringVar(&c.redis, "redis", os.Getenv("PILMON_REDIS"), "Redis URL; 为空时启动内置 redis-server / empty: start an embedded redis-server")
-	fs.BoolVar(&c.verbose, "v", false, "详细日志 / verbose logs")
-}
-
-// apply takes effect after parsing. The data dir is made absolute here, once: paths under it are
-// handed to child processes with other working directories (openssl, aapt, Chromium) and compared
-// with import folders, which a relative "--data-dir .pilmon-demo" would break.
-func (c *commonFlags) apply(env *cliEnv) {
-	if abs, err := filepath.Abs(c.dataDir); err == nil {
-		c.dataDir = abs
-	}
-	if c.verbose {
-		env.log = slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-}
-
-func defaultDataDir() string {
-	if d := os.Getenv("PILMON_DATA_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "pilmon")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "pilmon")
-	}
-	return "pilmon-data"
 }
 
 func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {

@@ -261,7 +261,7 @@ func TestScanWritesVerifiableBundle(t *testing.T) {
 // stay valid for child processes with other working directories and for import-folder checks.
 func TestRelativeDataDirIsMadeAbsolute(t *testing.T) {
 	t.Chdir(t.TempDir())
-	var c commonFlags
+	var c config
 	fs := newFlagSet(&cliEnv{stderr: io.Discard}, "x", "")
 	c.register(fs)
 	if err := fs.Parse([]string{"--data-dir", ".pilmon-demo"}); err != nil {

@@ -22,7 +22,7 @@ func runPolicy(ctx context.Context, env *cliEnv, args []string) error {
 		return usageErr("用法 / usage: pilmon policy %s", usage)
 	}
 	sub, args := args[0], args[1:]
-	var common commonFlags
+	var common config
 	var asJSON bool
 	fs := newFlagSet(env, "policy "+sub, usage)
 	common.register(fs)

@@ -11,7 +11,7 @@ import (
 
 // openRedis connects to --redis when given, else starts (or attaches to) the embedded
 // redis-server in the data dir. The returned stop function shuts an owned server down cleanly.
-func openRedis(ctx context.Context, env *cliEnv, c commonFlags) (redis.UniversalClient, func(), error) {
+func openRedis(ctx context.Context, env *cliEnv, c config) (redis.UniversalClient, func(), error) {
 	if c.redis != "" {
 		rdb, err := store.Connect(ctx, c.redis)
 		if err != nil {

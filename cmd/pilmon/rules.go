@@ -30,12 +30,23 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 		return usageErr("用法 / usage: pilmon rules %s", usage)
 	}
 	sub, args := args[0], args[1:]
-	var common commonFlags
+	// Each subcommand has its own flags: a flag of another subcommand is a usage error.
+	var common config
 	fs := newFlagSet(env, "rules "+sub, usage)
 	common.register(fs)
-	jsonOut := fs.Bool("json", false, "输出 JSON / JSON output")
-	section := fs.String("section", "violations", "list: violations|permissions|apis|sdks|categories|pi|instruments")
-	lang := fs.String("lang", "zh", "doc: 语言 / language zh|en")
+	jsonOut, section, lang := new(bool), new(string), new(string)
+	switch sub {
+	case "list":
+		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
+		fs.StringVar(section, "section", "violations", "violations|permissions|apis|sdks|categories|pi|instruments")
+	case "show", "validate":
+		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
+	case "doc":
+		fs.StringVar(lang, "lang", "zh", "语言 / language zh|en")
+	case "import-exodus":
+	default:
+		return usageErr("未知子命令 / unknown subcommand %q; %s", sub, usage)
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"pilmon/assess"
@@ -32,7 +33,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 type scanFlags struct {
-	common       commonFlags
+	common       config
 	jsonOut      bool
 	kind         string
 	policyURLs   multiFlag
@@ -92,33 +93,46 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 			return usageErr("--category: 未知类别 / unknown app category %q (see pilmon rules list --section categories)", f.category)
 		}
 	}
-	store, err := evidence.Open(filepath.Join(f.common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+	ev, err := openEvidence(f.common.dataDir)
 	if err != nil {
-		return fmt.Errorf("evidence store: %w", err)
+		return err
 	}
-	insp, closeInsp, err := buildInspectors(env, cat, pipeline.InspectorOptions{})
+	// The scan is the pipeline's, as a worker runs it; the CLI adds a printer. With --store (or
+	// --redis) the runner stores the findings and the record and publishes the events in the
+	// shared state every other command sees.
+	runner := &pipeline.Runner{Catalogue: cat, Evidence: ev, Worker: "cli", Log: env.log}
+	if f.store || f.common.redis != "" {
+		st, err := openState(ctx, env, f.common)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		runner.Catalogue, runner.Store = st.cat, st.store
+	}
+	insp, closeInsp, err := buildInspectors(env, runner.Catalogue, pipeline.InspectorOptions{})
 	if err != nil {
 		return err
 	}
 	defer closeInsp()
-	opts := scanner.Options{}
+	runner.Inspectors = insp
+	req := pipeline.Request{Target: target}
 	if f.progress {
-		opts.Events = progressPrinter(env.stderr)
+		req.Emit = progressPrinter(env.stderr)
 	}
-	res := scanner.Scan(ctx, target, insp, store, opts)
-	out, err := buildScanOutput(res, assess.New(cat))
+	o, err := runner.Execute(ctx, req)
+	if err != nil {
+		if runner.Store != nil {
+			return fmt.Errorf("存储发现失败 / storing findings: %w", err)
+		}
+		return err
+	}
+	out, err := buildScanOutput(o)
 	if err != nil {
 		return err
 	}
-	if f.store || f.common.redis != "" {
-		st, err := storeFindings(ctx, env, f.common, cat, store, res, out.findings)
-		if err != nil {
-			return err
-		}
-		out.Stored = &st
-	}
+	res := o.Result
 	if f.bundle != "" {
-		if err := writeScanBundle(ctx, f, cat, store, res, out.findings); err != nil {
+		if err := writeScanBundle(ctx, f, runner.Catalogue, ev, res, out.findings); err != nil {
 			return fmt.Errorf("证据包 / bundle %s: %w", f.bundle, err)
 		}
 		fmt.Fprintf(env.stderr, "证据包已写入 / bundle written: %s (pilmon verify %s)\n", f.bundle, f.bundle)
@@ -254,12 +268,18 @@ type storeSummary struct {
 	Marked         int  `json:"not_reobserved"`
 }
 
-func buildScanOutput(res *scanner.Result, a *assess.Assessor) (scanOutput, error) {
+// buildScanOutput is what the printers show of one scan run by the pipeline.
+func buildScanOutput(o pipeline.Outcome) (scanOutput, error) {
+	res := o.Result
+	if res == nil {
+		return scanOutput{}, fmt.Errorf("scan %s was recorded before and not run again", o.Record.ID)
+	}
 	obs := res.Observations()
 	out := scanOutput{ScanID: res.ScanID, Status: res.Status(), Complete: res.Complete(), Result: res,
-		Observations: obs, Evidence: res.EvidenceRefs(), Findings: []json.RawMessage{},
-		Category: a.SuggestCategory(res.Target, obs)}
-	out.findings = a.Assess(res.Target, res.ScanID, obs, res.FinishedAt)
+		Observations: obs, Evidence: res.EvidenceRefs(), Findings: []json.RawMessage{}, findings: o.Findings}
+	if c := o.Record.Category; c != nil {
+		out.Category = *c
+	}
 	for _, f := range out.findings {
 		b, err := findings.MarshalCanonical(f)
 		if err != nil {
@@ -267,26 +287,15 @@ func buildScanOutput(res *scanner.Result, a *assess.Assessor) (scanOutput, error
 		}
 		out.Findings = append(out.Findings, b)
 	}
+	if o.Stored {
+		// Stored as a worker stores a scan: findings upserted, the target's earlier findings that
+		// did not reappear marked not re-observed when every source was inspected (a failed fetch
+		// is no evidence of rectification), the scan saved in the target's history.
+		rec := o.Record
+		out.Stored = &storeSummary{Upserted: len(rec.Fingerprints), Created: rec.Created, MarkedComplete: rec.Complete,
+			Marked: rec.MarkedNotReobserved}
+	}
 	return out, nil
-}
-
-// storeFindings records the scan as a worker would (pipeline.Runner.Record): findings upserted,
-// the target's earlier findings that did not reappear marked not re-observed when every source was
-// inspected (a failed fetch is no evidence of rectification), and the scan saved in the target's
-// history so the dashboard can show it and diff it against the next one.
-func storeFindings(ctx context.Context, env *cliEnv, c commonFlags, cat *rules.Catalogue, ev *evidence.Store, res *scanner.Result, fs []findings.Finding) (storeSummary, error) {
-	rdb, stop, err := openRedis(ctx, env, c)
-	if err != nil {
-		return storeSummary{}, err
-	}
-	defer stop()
-	runner := &pipeline.Runner{Catalogue: cat, Evidence: ev, Store: store.NewStore(rdb, ""), Worker: "cli", Log: env.log}
-	rec, err := runner.Record(ctx, res, fs)
-	if err != nil {
-		return storeSummary{}, fmt.Errorf("存储发现失败 / storing findings: %w", err)
-	}
-	return storeSummary{Upserted: len(rec.Fingerprints), Created: rec.Created, MarkedComplete: rec.Complete,
-		Marked: rec.MarkedNotReobserved}, nil
 }
 
 func printScanText(w io.Writer, out scanOutput) {
@@ -392,30 +401,47 @@ func firstLine(s string) string {
 	return s
 }
 
-// progressPrinter draws a one-line progress bar on a terminal (or plain lines otherwise).
-func progressPrinter(w io.Writer) func(scanner.Event) {
+// progressPrinter draws a one-line progress bar on a terminal (or plain lines otherwise) from the
+// scan's events, the same events workers publish for the dashboard.
+func progressPrinter(w io.Writer) func(store.Event) {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	return func(e scanner.Event) {
+	var mu sync.Mutex // sources are inspected concurrently
+	return func(e store.Event) {
+		mu.Lock()
+		defer mu.Unlock()
 		switch e.Kind {
-		case "inspector_finished":
-			bar := progressBar(e.Done, e.Total, 24)
-			line := fmt.Sprintf("%s %d/%d %s %s %s", bar, e.Done, e.Total, e.Status, e.Inspector, filepath.Base(e.Source))
+		case scanner.EventInspectorFinished:
+			done, total := dataInt(e.Data, "done"), dataInt(e.Data, "total")
+			bar := progressBar(done, total, 24)
+			line := fmt.Sprintf("%s %d/%d %v %v %s", bar, done, total, e.Data["status"], e.Data["inspector"],
+				filepath.Base(fmt.Sprint(e.Data["source"])))
 			if tty {
 				fmt.Fprintf(w, "\r\033[K%s", line)
 			} else {
 				fmt.Fprintln(w, line)
 			}
-		case "scan_finished":
+		case scanner.EventScanFinished:
 			if tty {
 				fmt.Fprintln(w)
 			}
 		}
 	}
+}
+
+// dataInt reads a number from an event's data (an int in process, a float64 after JSON).
+func dataInt(d map[string]any, k string) int {
+	switch v := d[k].(type) {
+	case int:
+		return v
+	case float64:
+		return int(v)
+	}
+	return 0
 }
 
 func progressBar(done, total, width int) string {

@@ -27,47 +27,38 @@ import (
 // registry and the web server. On a first start with no users it creates "admin" with a random
 // password printed once.
 func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	var common commonFlags
-	fs := newFlagSet(env, "serve", "[--listen ADDR] [--data-dir DIR] [--redis URL] [--tls-cert FILE --tls-key FILE] [--workers N] [--import-root DIR]")
-	common.register(fs)
+	var cfg config
+	fs := newFlagSet(env, "serve", "[--listen ADDR] [--data-dir DIR] [--redis URL] [--prefix P] [--import-root DIR] [--tls-cert FILE --tls-key FILE] [--workers N]")
+	cfg.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "监听地址 / listen address")
 	tlsCert := fs.String("tls-cert", "", "TLS 证书 PEM / TLS certificate (PEM)")
 	tlsKey := fs.String("tls-key", "", "TLS 私钥 PEM / TLS key (PEM)")
 	workers := fs.Int("workers", 2, "进程内扫描工作协程数，0 为不启动 / in-process scan workers (0: none)")
-	importRoot := fs.String("import-root", "", "本地来源目录（默认 DATA/import）/ folder local sources may live in (default DATA/import)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	common.apply(env)
+	cfg.apply(env)
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return usageErr("--tls-cert 与 --tls-key 须同时给出 / give both --tls-cert and --tls-key")
 	}
 	if *workers < 0 || *workers > 256 {
 		return usageErr("--workers: 0-256")
 	}
-	if *importRoot == "" {
-		*importRoot = filepath.Join(common.dataDir, "import")
-	}
-	uploadDir := filepath.Join(*importRoot, "uploads")
+	uploadDir := filepath.Join(cfg.imports(), "uploads")
 	if err := os.MkdirAll(uploadDir, 0o755); err != nil {
 		return err
 	}
-	cat, err := loadCatalogue(common.dataDir)
+	state, err := openState(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
-	rdb, stop, err := openRedis(ctx, env, common)
+	defer state.close()
+	st, cat, reg := state.store, state.cat, state.reg
+	ev, err := openEvidence(cfg.dataDir)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	st := store.NewStore(rdb, "")
-	ev, err := evidence.Open(filepath.Join(common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
-	if err != nil {
-		return err
-	}
-	reg := targets.New(rdb, "", targets.Options{ImportRoot: *importRoot, Catalogue: cat})
-	exp, err := newExporter(common.dataDir, st, ev, cat, reg)
+	exp, err := newExporter(cfg.dataDir, st, ev, cat, reg)
 	if err != nil {
 		return err
 	}

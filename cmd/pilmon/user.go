@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"pilmon/store"
 	"pilmon/web"
 )
 
@@ -21,16 +20,25 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		return usageErr("用法 / usage: pilmon user %s", usage)
 	}
 	sub, args := args[0], args[1:]
-	var common commonFlags
+	// Each subcommand has its own flags: --role belongs to add, --label to token.
+	var cfg config
 	fs := newFlagSet(env, "user "+sub, usage)
-	common.register(fs)
-	role := fs.String("role", "", "角色 / role: admin|prosecutor|analyst|viewer")
-	label := fs.String("label", "", "令牌用途 / token label")
+	cfg.register(fs)
+	role, label := new(string), new(string)
+	switch sub {
+	case "add":
+		fs.StringVar(role, "role", "", "角色 / role: admin|prosecutor|analyst|viewer")
+	case "token":
+		fs.StringVar(label, "label", "", "令牌用途 / token label")
+	case "passwd", "disable", "enable", "list":
+	default:
+		return usageErr("pilmon user: 未知子命令 / unknown subcommand %q; usage: %s", sub, usage)
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	common.apply(env)
+	cfg.apply(env)
 	needName := sub != "list"
 	if needName && len(pos) != 1 {
 		return usageErr("pilmon user %s: 需要一个用户名 / one user name expected", sub)
@@ -41,11 +49,6 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		if err := web.CheckUserName(name); err != nil {
 			return exitErr{exitUsage, err}
 		}
-	}
-	switch sub {
-	case "add", "passwd", "disable", "enable", "token", "list":
-	default:
-		return usageErr("pilmon user: 未知子命令 / unknown subcommand %q; usage: %s", sub, usage)
 	}
 	if sub == "add" && !web.Role(*role).Valid() {
 		return usageErr("--role: %q; want one of %v", *role, web.Roles)
@@ -60,12 +63,12 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 			return exitErr{exitUsage, err}
 		}
 	}
-	rdb, stop, err := openRedis(ctx, env, common)
+	st, err := openState(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	acc := web.NewAccounts(rdb, store.DefaultPrefix)
+	defer st.close()
+	acc := web.NewAccounts(st.store.Client(), st.store.Prefix())
 	switch sub {
 	case "add":
 		if err := acc.Add(ctx, name, web.Role(*role), pw); err != nil {

@@ -1,79 +1,31 @@
 package main
 
-// Owned by the scheduling and workers work (issue 9): pilmon worker, pilmon schedule, pilmon target.
+// pilmon worker, pilmon schedule, pilmon target.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"pilmon/evidence"
 	"pilmon/pipeline"
-	"pilmon/rules"
 	"pilmon/scanner"
-	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/worker"
 )
 
-// stateFlags are the flags of every command that works on the shared state.
-type stateFlags struct {
-	common     commonFlags
-	importRoot string
-	prefix     string
-}
-
-func (s *stateFlags) register(fs *flag.FlagSet) {
-	s.common.register(fs)
-	fs.StringVar(&s.importRoot, "import-root", os.Getenv("PILMON_IMPORT_ROOT"),
-		"本地来源所在的导入目录 / the folder local sources must live in (default <data-dir>/import)")
-	fs.StringVar(&s.prefix, "prefix", store.DefaultPrefix, "Redis 键前缀 / Redis key prefix")
-}
-
-// state is what the worker, schedule and target commands share.
-type state struct {
-	cat   *rules.Catalogue
-	store *store.Store
-	reg   *targets.Registry
-	close func()
-}
-
-func openState(ctx context.Context, env *cliEnv, s stateFlags) (*state, error) {
-	cat, err := loadCatalogue(s.common.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	root := s.importRoot
-	if root == "" {
-		root = filepath.Join(s.common.dataDir, "import")
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("import folder: %w", err)
-	}
-	rdb, stop, err := openRedis(ctx, env, s.common)
-	if err != nil {
-		return nil, err
-	}
-	store := store.NewStore(rdb, s.prefix)
-	return &state{cat: cat, store: store, close: stop,
-		reg: targets.New(rdb, s.prefix, targets.Options{ImportRoot: root, Catalogue: cat})}, nil
-}
-
-func (st *state) deps(name string, log func() *cliEnv) worker.Deps {
-	return worker.Deps{Store: st.store, Targets: st.reg, Name: name, Log: log().log}
+func (st *state) deps(name string, env *cliEnv) worker.Deps {
+	return worker.Deps{Store: st.store, Targets: st.reg, Name: name, Log: env.log}
 }
 
 func runWorker(ctx context.Context, env *cliEnv, args []string) error {
-	var s stateFlags
+	var cfg config
 	fs := newFlagSet(env, "worker", "[--name N] [--concurrency N] [--claim-after D] [--attempts N] [--scheduler]")
-	s.register(fs)
+	cfg.register(fs)
 	name := fs.String("name", "", "消费者名称，每个进程唯一 / consumer name, unique per process (default host-pid)")
 	conc := fs.Int("concurrency", 2, "同时进行的扫描数 / scans at once")
 	claimAfter := fs.Duration("claim-after", 30*time.Second, "无心跳多久后由其他工作进程接管 / take over a job after this long without its worker's heartbeat")
@@ -84,22 +36,22 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	s.common.apply(env)
-	st, err := openState(ctx, env, s)
+	cfg.apply(env)
+	st, err := openState(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	ev, err := evidence.Open(filepath.Join(s.common.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+	ev, err := openEvidence(cfg.dataDir)
 	if err != nil {
-		return fmt.Errorf("evidence store: %w", err)
+		return err
 	}
 	ins, closeIns, err := buildInspectors(env, st.cat, pipeline.InspectorOptions{BrowserPages: *pages})
 	if err != nil {
 		return err
 	}
 	defer closeIns()
-	deps := st.deps(*name, func() *cliEnv { return env })
+	deps := st.deps(*name, env)
 	deps.ClaimAfter, deps.Attempts = *claimAfter, *attempts
 	deps.Runner = &pipeline.Runner{Catalogue: st.cat, Inspectors: ins, Evidence: ev, Store: st.store, Log: env.log}
 	pool, err := worker.StartPool(ctx, deps, *conc)
@@ -133,29 +85,33 @@ func runSchedule(ctx context.Context, env *cliEnv, args []string) error {
 		return usageErr("用法 / usage: pilmon schedule %s", usage)
 	}
 	sub, args := args[0], args[1:]
-	var s stateFlags
+	// Each subcommand has its own flags: a flag of another subcommand is a usage error.
+	var cfg config
 	fs := newFlagSet(env, "schedule "+sub, usage)
-	s.register(fs)
-	leaseTTL := fs.Duration("lease-ttl", 15*time.Second, "调度租约有效期 / scheduler lease TTL")
-	tick := fs.Duration("tick", time.Second, "检查间隔 / how often due scans are checked")
-	jsonOut := fs.Bool("json", false, "输出 JSON / JSON output")
-	n := fs.Int("n", 3, "list: 显示的下次运行数 / next runs to show")
-	id := fs.String("id", "", "run: 租约中的调度器名称 / scheduler id in the lease")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	s.common.apply(env)
+	cfg.register(fs)
+	leaseTTL, tick, id := new(time.Duration), new(time.Duration), new(string)
+	jsonOut, n := new(bool), new(int)
 	switch sub {
-	case "run", "list":
+	case "run":
+		fs.DurationVar(leaseTTL, "lease-ttl", 15*time.Second, "调度租约有效期 / scheduler lease TTL")
+		fs.DurationVar(tick, "tick", time.Second, "检查间隔 / how often due scans are checked")
+		fs.StringVar(id, "id", "", "租约中的调度器名称 / scheduler id in the lease")
+	case "list":
+		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
+		fs.IntVar(n, "n", 3, "显示的下次运行数 / next runs to show")
 	default:
 		return usageErr("未知子命令 / unknown subcommand %q; usage: pilmon schedule %s", sub, usage)
 	}
-	st, err := openState(ctx, env, s)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.apply(env)
+	st, err := openState(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	deps := st.deps("", func() *cliEnv { return env })
+	deps := st.deps("", env)
 	if sub == "list" {
 		infos, holder, err := worker.Schedules(ctx, deps, time.Now(), *n)
 		if err != nil {
@@ -213,37 +169,46 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 		return usageErr("用法 / usage: pilmon target %s", usage)
 	}
 	sub, args := args[0], args[1:]
-	var s stateFlags
+	// Each subcommand has its own flags: a flag of another subcommand (pilmon target list
+	// --appid X) is a usage error, not silently ignored.
+	var cfg config
 	fs := newFlagSet(env, "target "+sub, usage)
-	s.register(fs)
-	jsonOut := fs.Bool("json", false, "输出 JSON / JSON output")
+	cfg.register(fs)
+	jsonOut := new(bool)
 	var t scanner.Target
 	var sources multiFlag
-	fs.StringVar(&t.ID, "id", "", "add: 对象 ID / target id")
-	fs.StringVar((*string)(&t.Kind), "kind", "app", "add: app|miniprogram|site")
-	fs.StringVar(&t.Name, "name", "", "add: 名称 / name")
-	fs.StringVar(&t.Operator, "operator", "", "add: 运营者 / operator")
-	fs.StringVar(&t.Category, "category", "", "add: App 类别 / app category key")
-	fs.StringVar(&t.Schedule, "schedule", "", "add: cron（秒可选，默认 Asia/Shanghai）/ cron spec, seconds optional")
-	fs.Var(&sources, "source", "add: 来源 KIND=LOCATOR（可重复）/ a source, repeatable; kinds: "+kindList())
-	appID := fs.String("appid", "", "add: 加密 .wxapkg 的 AppID / app id for wxapkg sources")
-	deviceValues := fs.String("device-values", "", "add: HAR 来源的测试机标识 YAML / device-values file for har sources")
-	history := fs.Int("history", 10, "show: 显示的扫描历史条数 / scans of history to show")
+	appID, deviceValues, history := new(string), new(string), new(int)
+	switch sub {
+	case "add":
+		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
+		fs.StringVar(&t.ID, "id", "", "对象 ID / target id")
+		fs.StringVar((*string)(&t.Kind), "kind", "app", "app|miniprogram|site")
+		fs.StringVar(&t.Name, "name", "", "名称 / name")
+		fs.StringVar(&t.Operator, "operator", "", "运营者 / operator")
+		fs.StringVar(&t.Category, "category", "", "App 类别 / app category key")
+		fs.StringVar(&t.Schedule, "schedule", "", "cron（秒可选，默认 Asia/Shanghai）/ cron spec, seconds optional")
+		fs.Var(&sources, "source", "来源 KIND=LOCATOR（可重复）/ a source, repeatable; kinds: "+kindList())
+		fs.StringVar(appID, "appid", "", "加密 .wxapkg 的 AppID / app id for wxapkg sources")
+		fs.StringVar(deviceValues, "device-values", "", "HAR 来源的测试机标识 YAML / device-values file for har sources")
+	case "list", "scan":
+		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
+	case "show":
+		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
+		fs.IntVar(history, "history", 10, "显示的扫描历史条数 / scans of history to show")
+	case "rm", "import":
+	default:
+		return usageErr("未知子命令 / unknown subcommand %q; usage: pilmon target %s", sub, usage)
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	s.common.apply(env)
+	cfg.apply(env)
 	needArg := func() (string, error) {
 		if len(pos) != 1 {
 			return "", usageErr("pilmon target %s 需要一个参数 / takes exactly one argument", sub)
 		}
 		return pos[0], nil
-	}
-	switch sub {
-	case "add", "list", "show", "rm", "import", "scan":
-	default:
-		return usageErr("未知子命令 / unknown subcommand %q; usage: pilmon target %s", sub, usage)
 	}
 	var arg string
 	if sub != "add" && sub != "list" {
@@ -279,7 +244,7 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 			t.Sources = append(t.Sources, so)
 		}
 	}
-	st, err := openState(ctx, env, s)
+	st, err := openState(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
@@ -363,7 +328,7 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "已导入 / imported %d 个对象 / targets\n", len(ts))
 		return nil
 	case "scan":
-		j, err := worker.Enqueue(ctx, st.deps("", func() *cliEnv { return env }), arg, "cli", nil)
+		j, err := worker.Enqueue(ctx, st.deps("", env), arg, "cli", nil)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"pilmon/rules"
+	"pilmon/store"
+	"pilmon/targets"
+)
+
+// config is the one configuration of pilmon: where its data lives, which Redis holds its state,
+// the key prefix of everything in that Redis, and the folder local sources may come from. Every
+// command registers the same flags (register) and reads it once (apply); commands pass it down
+// and open the shared state with openState, so the dashboard, workers, the scheduler and the CLI
+// see the same targets, findings and jobs.
+//
+//	flag           environment                          default
+//	--data-dir     PILMON_DATA_DIR                      $XDG_DATA_HOME/pilmon or ~/.local/share/pilmon
+//	--redis        PILMON_REDIS_URL (or PILMON_REDIS)   "" (an embedded redis-server in DATA/redis)
+//	--prefix       PILMON_PREFIX                        store.DefaultPrefix ("pilmon:")
+//	--import-root  PILMON_IMPORT_ROOT                   DATA/import
+//	-v                                                  off
+//
+// A flag wins over its variable. An empty prefix means the default one.
+type config struct {
+	dataDir    string
+	redis      string
+	prefix     string
+	importRoot string // as given; imports() resolves the default
+	verbose    bool
+}
+
+func (c *config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "数据目录 / data directory (evidence, embedded Redis, keys) [$PILMON_DATA_DIR]")
+	fs.StringVar(&c.redis, "redis", firstEnv("PILMON_REDIS_URL", "PILMON_REDIS"),
+		"Redis URL; 为空时启动内置 redis-server / empty: start an embedded redis-server [$PILMON_REDIS_URL]")
+	fs.StringVar(&c.prefix, "prefix", firstEnv("PILMON_PREFIX"),
+		"Redis 键前缀（所有命令相同）/ Redis key prefix, the same for every command (default \""+store.DefaultPrefix+"\") [$PILMON_PREFIX]")
+	fs.StringVar(&c.importRoot, "import-root", os.Getenv("PILMON_IMPORT_ROOT"),
+		"本地来源所在的导入目录 / the folder local sources must live in (default DATA/import) [$PILMON_IMPORT_ROOT]")
+	fs.BoolVar(&c.verbose, "v", false, "详细日志 / verbose logs")
+}
+
+// apply takes effect after parsing. The data dir is made absolute here, once: paths under it are
+// handed to child processes with other working directories (openssl, aapt, Chromium) and compared
+// with import folders, which a relative "--data-dir .pilmon-demo" would break.
+func (c *config) apply(env *cliEnv) {
+	if abs, err := filepath.Abs(c.dataDir); err == nil {
+		c.dataDir = abs
+	}
+	if c.importRoot != "" {
+		if abs, err := filepath.Abs(c.importRoot); err == nil {
+			c.importRoot = abs
+		}
+	}
+	if c.prefix == "" {
+		c.prefix = store.DefaultPrefix
+	}
+	if c.verbose {
+		env.log = slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+// imports is the import folder: --import-root, else DATA/import.
+func (c config) imports() string {
+	if c.importRoot != "" {
+		return c.importRoot
+	}
+	return filepath.Join(c.dataDir, "import")
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("PILMON_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "pilmon")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "pilmon")
+	}
+	return "pilmon-data"
+}
+
+// state is the shared state a command works on, opened from the configuration in one place: the
+// rule catalogue, Redis, the findings store and the target registry, both under cfg.prefix.
+type state struct {
+	cfg   config
+	cat   *rules.Catalogue
+	store *store.Store
+	reg   *targets.Registry
+	close func()
+}
+
+func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
+	cat, err := loadCatalogue(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	root := cfg.imports()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("import folder: %w", err)
+	}
+	rdb, stop, err := openRedis(ctx, env, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := store.NewStore(rdb, cfg.prefix)
+	reg := targets.New(rdb, st.Prefix(), targets.Options{ImportRoot: root, Catalogue: cat})
+	if st.Prefix() == store.DefaultPrefix {
+		adoptUnprefixedTargets(ctx, env, targets.New(rdb, "", targets.Options{ImportRoot: root, Catalogue: cat}), reg)
+	}
+	return &state{cfg: cfg, cat: cat, store: st, reg: reg, close: stop}, nil
+}
+
+// adoptUnprefixedTargets moves the targets earlier versions of pilmon serve kept without the key
+// prefix (the dashboard's registry had none while the CLI's had the default one) into the
+// registry every command now shares. A target already in the shared registry wins; one that does
+// not validate here (another import folder) stays where it was, with a warning.
+func adoptUnprefixedTargets(ctx context.Context, env *cliEnv, legacy, reg *targets.Registry) {
+	old, err := legacy.List(ctx)
+	if err != nil || len(old) == 0 {
+		return
+	}
+	for _, t := range old {
+		if _, err := reg.Get(ctx, t.ID); errors.Is(err, targets.ErrNotFound) {
+			if _, err := reg.Put(ctx, t); err != nil {
+				env.log.Warn("target kept under the old key 旧键下的对象未迁移", "target", t.ID, "err", err)
+				continue
+			}
+		} else if err != nil {
+			return
+		}
+		if _, err := legacy.Delete(ctx, t.ID); err != nil {
+			return
+		}
+		env.log.Info("target moved under the key prefix 对象已迁移", "target", t.ID)
+	}
+}
