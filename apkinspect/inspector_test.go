@@ -169,7 +169,7 @@ func mustAbs(t testing.TB, p string) string {
 func inspect(t testing.TB, p string) (scanner.Report, *memSink) {
 	sink := &memSink{}
 	in := New(catalogue(t), Options{Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }})
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
 	return rep, sink
 }
 
@@ -378,7 +378,7 @@ func TestPacked(t *testing.T) {
 			if f := find(rep, "apk.manifest_flag", "allow_backup"); f == nil || f.Attributes["value"] != false {
 				t.Errorf("allow_backup on a packed APK: %+v", f)
 			}
-			if errs := strings.Join(rep.Errors, "\n"); !strings.Contains(errs, "code is packed by "+tc.packer) || !strings.Contains(errs, tc.marker) {
+			if errs := scanner.JoinErrors(rep.Errors, "\n"); !strings.Contains(errs, "code is packed by "+tc.packer) || !strings.Contains(errs, tc.marker) {
 				t.Errorf("errors: %v", rep.Errors)
 			}
 		})
@@ -396,7 +396,7 @@ func TestHostileInputs(t *testing.T) {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, b, 0o644)
 		rep, sink := inspect(t, p)
-		if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0], name) {
+		if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0].Error(), name) {
 			t.Errorf("%s: status %s errors %v", name, rep.Status, rep.Errors)
 		}
 		if len(sink.blobs) != 1 {
@@ -410,7 +410,7 @@ func TestHostileInputs(t *testing.T) {
 	in := New(nil, Options{MaxAPKSize: 10})
 	p := filepath.Join(dir, "big.apk")
 	os.WriteFile(p, make([]byte, 100), 0o644)
-	if rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{}); rep.Status != scanner.StatusFailed {
+	if rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{}); rep.Status != scanner.StatusFailed {
 		t.Errorf("over the size limit: %s", rep.Status)
 	}
 }

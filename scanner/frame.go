@@ -305,6 +305,9 @@ func stored(in *Input) []evidence.Ref {
 // open opens src as spec declares and stores it. A nil Input means there is nothing to inspect;
 // the returned function closes what was opened.
 func open(src Source, spec KindSpec, sink EvidenceSink, insp Inspector, now func() time.Time) (*Input, func(), []FileError) {
+	if sink == nil {
+		sink = discardSink{}
+	}
 	in := &Input{Source: src, Path: src.Locator, Sink: sink, Now: now}
 	nop := func() {}
 	if spec.URL {
@@ -456,4 +459,21 @@ func reasonOf(err error) string {
 		return pe.Op + ": " + pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// JoinErrors formats errs as "path: reason" strings separated by sep.
+func JoinErrors(errs []FileError, sep string) string {
+	s := make([]string, len(errs))
+	for i, e := range errs {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, sep)
+}
+
+// discardSink stands in for a missing sink: the input is read (so sizes are checked) and dropped.
+type discardSink struct{}
+
+func (discardSink) Put(r io.Reader, _ evidence.Meta) (evidence.Ref, error) {
+	n, err := io.Copy(io.Discard, r)
+	return evidence.Ref{Size: n}, err
 }
