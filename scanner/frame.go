@@ -159,9 +159,6 @@ type Input struct {
 	Members []*Input
 	// Files are the regular files of a source folder, sorted by path.
 	Files []TreeFile
-	// Errors are what the core met while opening (members or tree files it could not read); the
-	// core adds them to the report.
-	Errors []FileError
 	// Sink stores what the inspector derives or captures (decrypted packages, browser captures).
 	Sink EvidenceSink
 	// Now is the clock for evidence the inspector stores.

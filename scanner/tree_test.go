@@ -48,4 +48,3 @@ func TestFolderWalkBounds(t *testing.T) {
 		t.Errorf("file bound: %d files, %v", len(files), problems)
 	}
 }
-
