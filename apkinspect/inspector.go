@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"pilmon/apkinspect/dex"
 	"pilmon/apkinspect/safezip"
@@ -35,8 +34,6 @@ type Options struct {
 	Dex        dex.Limits
 	// Tool is recorded in evidence metadata (default "pilmon").
 	Tool string
-	// Now stamps evidence (default time.Now); tests fix it.
-	Now func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -52,9 +49,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Tool == "" {
 		o.Tool = "pilmon"
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	return o
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"pilmon/evidence"
 	"pilmon/rules"
@@ -169,7 +168,7 @@ func mustAbs(t testing.TB, p string) string {
 
 func inspect(t testing.TB, p string) (scanner.Report, *memSink) {
 	sink := &memSink{}
-	in := New(catalogue(t), Options{Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	in := New(catalogue(t), Options{})
 	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
 	return rep, sink
 }
