@@ -113,7 +113,7 @@ func BenchmarkInspect(b *testing.B) {
 	st, _ := os.Stat(p)
 	b.SetBytes(st.Size())
 	for i := 0; i < b.N; i++ {
-		rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{})
+		rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{})
 		if rep.Status == scanner.StatusFailed {
 			b.Fatal(rep.Errors)
 		}
@@ -145,7 +145,7 @@ func BenchmarkInspectCorpus(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		for _, f := range files {
-			in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: f}, hashOnlySink{})
+			scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: f}, hashOnlySink{})
 		}
 	}
 }

@@ -23,7 +23,7 @@ const androguardExamples = "/usr/share/doc/androguard/examples"
 
 func inspectQuiet(t testing.TB, p string) scanner.Report {
 	in := New(catalogue(t), Options{})
-	return in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, hashOnlySink{})
+	return scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, hashOnlySink{})
 }
 
 // writeZip writes entries (name → data, deflated) to dir/name and returns the path.
@@ -171,7 +171,8 @@ func TestHostileNetworkSecurityConfig(t *testing.T) {
 // wantErr fails unless one of rep's errors contains both where and why.
 func wantErr(t *testing.T, rep scanner.Report, where, why string) {
 	t.Helper()
-	for _, e := range rep.Errors {
+	for _, fe := range rep.Errors {
+		e := fe.Error()
 		if strings.Contains(e, where) && strings.Contains(e, why) {
 			return
 		}
@@ -207,7 +208,8 @@ func TestAndroguardSamples(t *testing.T) {
 		if rep.Status == scanner.StatusFailed && len(rep.Errors) == 0 {
 			t.Errorf("%s: failed without an error", base)
 		}
-		for _, e := range rep.Errors {
+		for _, fe := range rep.Errors {
+			e := fe.Error()
 			if strings.Contains(e, "panicked") || !strings.Contains(e, base) {
 				t.Errorf("%s: %s", base, e)
 			}

@@ -7,17 +7,13 @@ package apkinspect
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sort"
-	"time"
+	"strings"
 
 	"pilmon/apkinspect/dex"
 	"pilmon/apkinspect/safezip"
-	"pilmon/evidence"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
@@ -38,8 +34,6 @@ type Options struct {
 	Dex        dex.Limits
 	// Tool is recorded in evidence metadata (default "pilmon").
 	Tool string
-	// Now stamps evidence (default time.Now); tests fix it.
-	Now func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -55,9 +49,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Tool == "" {
 		o.Tool = "pilmon"
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	return o
 }
@@ -80,69 +71,35 @@ func New(cat *rules.Catalogue, opts Options) *Inspector {
 func (in *Inspector) Name() string    { return Name }
 func (in *Inspector) Version() string { return Version }
 
-// Accepts takes APK sources.
-func (in *Inspector) Accepts(src scanner.Source) bool { return src.Kind == scanner.SourceAPK }
+// Kinds declares APK files: the core opens, limits and stores them. A policy URL found in the
+// APK tells the scan that the app links its privacy policy.
+func (in *Inspector) Kinds() []scanner.KindSpec {
+	return []scanner.KindSpec{{
+		Kind:      scanner.SourceAPK,
+		File:      &scanner.FileSpec{MaxBytes: in.opts.MaxAPKSize, Store: scanner.StoreSpec{MediaType: MediaType, Tool: in.opts.Tool}},
+		Inventory: "has_app",
+		Signals:   []scanner.Signal{{Flag: "policy_link_found", Kind: "apk.policy_reference"}},
+	}}
+}
 
-// Inspect stores the APK, then reads it.
-func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink) (rep scanner.Report) {
-	rep = scanner.Report{Inspector: Name, InspectorVersion: Version, Source: src, Status: scanner.StatusFailed, Observations: []scanner.Observation{}}
-	name := filepath.Base(src.Locator)
-	defer func() {
-		if p := recover(); p != nil {
-			rep.Status = scanner.StatusFailed
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: apkinspect panicked: %v\n%s", name, p, debug.Stack()))
-		}
-	}()
-	if !in.Accepts(src) {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: source kind %q is not an APK", name, src.Kind))
-		return rep
+// Inspect reads the stored APK layer by layer; a failed layer leaves the others' observations.
+func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) scanner.Output {
+	name := filepath.Base(input.Path)
+	app := analyze(ctx, in.cat, in.apiClasses, in.opts, input.Reader, input.Size, name)
+	out := scanner.Output{Observations: in.observe(app, input.Ref.SHA256)}
+	for _, e := range app.Errors {
+		out.Errors = append(out.Errors, scanner.FileError{Path: input.Path, Reason: strings.TrimPrefix(e, name+": ")})
 	}
-	f, err := os.Open(src.Locator)
-	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", name, err))
-		return rep
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: not a regular file", name))
-		return rep
-	}
-	if st.Size() > in.opts.MaxAPKSize {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %d bytes > limit %d", name, st.Size(), in.opts.MaxAPKSize))
-		return rep
-	}
-	ref, err := sink.Put(f, evidence.Meta{
-		CapturedAt: in.opts.Now().UTC(), Method: "file_import", Source: src.Locator, Tool: in.opts.Tool,
-		Inspector: Name + "/" + Version, MediaType: MediaType,
-	})
-	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: storing evidence: %v", name, err))
-		return rep
-	}
-	rep.Evidence = []evidence.Ref{ref}
-	if ref.Size != st.Size() {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: stored %d bytes but the file has %d (changed while read?)", name, ref.Size, st.Size()))
-		return rep
-	}
-	app := analyze(ctx, in.cat, in.apiClasses, in.opts, f, st.Size(), name)
-	rep.Observations = in.observe(app, ref.SHA256)
-	rep.Errors = append(rep.Errors, app.Errors...)
-	ok := 0
-	for _, l := range []string{"manifest", "signatures", "dex"} {
-		if app.Layers[l] {
-			ok++
+	// A layer that failed without saying why still makes the report partial.
+	for _, l := range []string{"zip", "manifest", "signatures", "dex"} {
+		if !app.Layers[l] && len(out.Errors) == 0 {
+			out.Errors = append(out.Errors, scanner.Errorf(input.Path, "%s layer could not be read", l))
 		}
 	}
-	switch {
-	case !app.Layers["zip"] || len(rep.Observations) == 0:
-		rep.Status = scanner.StatusFailed
-	case ok == 3 && len(app.Errors) == 0:
-		rep.Status = scanner.StatusSucceeded
-	default:
-		rep.Status = scanner.StatusPartial
+	if !app.Layers["zip"] {
+		out.Observations = nil
 	}
-	return rep
+	return out
 }
 
 // maxMarkers bounds the markers listed per SDK.

@@ -14,12 +14,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"pilmon/evidence"
 	"pilmon/rules"
 	"pilmon/samplegen/apkbuild"
 	"pilmon/scanner"
+	"pilmon/scanner/scannertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -168,8 +168,8 @@ func mustAbs(t testing.TB, p string) string {
 
 func inspect(t testing.TB, p string) (scanner.Report, *memSink) {
 	sink := &memSink{}
-	in := New(catalogue(t), Options{Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }})
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
+	in := New(catalogue(t), Options{})
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
 	return rep, sink
 }
 
@@ -378,41 +378,26 @@ func TestPacked(t *testing.T) {
 			if f := find(rep, "apk.manifest_flag", "allow_backup"); f == nil || f.Attributes["value"] != false {
 				t.Errorf("allow_backup on a packed APK: %+v", f)
 			}
-			if errs := strings.Join(rep.Errors, "\n"); !strings.Contains(errs, "code is packed by "+tc.packer) || !strings.Contains(errs, tc.marker) {
+			if errs := scanner.JoinErrors(rep.Errors, "\n"); !strings.Contains(errs, "code is packed by "+tc.packer) || !strings.Contains(errs, tc.marker) {
 				t.Errorf("errors: %v", rep.Errors)
 			}
 		})
 	}
 }
 
-func TestHostileInputs(t *testing.T) {
-	dir := t.TempDir()
-	cases := map[string][]byte{
-		"empty.apk":     {},
-		"garbage.apk":   []byte("this is not a zip at all"),
-		"truncated.apk": []byte("PK\x03\x04\x14\x00\x00\x00"),
-	}
-	for name, b := range cases {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, b, 0o644)
-		rep, sink := inspect(t, p)
-		if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0], name) {
-			t.Errorf("%s: status %s errors %v", name, rep.Status, rep.Errors)
-		}
-		if len(sink.blobs) != 1 {
-			t.Errorf("%s: input not stored first", name)
-		}
-	}
-	rep, sink := inspect(t, filepath.Join(dir, "missing.apk"))
-	if rep.Status != scanner.StatusFailed || len(sink.blobs) != 0 {
-		t.Errorf("missing file: %+v", rep)
-	}
-	in := New(nil, Options{MaxAPKSize: 10})
-	p := filepath.Join(dir, "big.apk")
-	os.WriteFile(p, make([]byte, 100), 0o644)
-	if rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, &memSink{}); rep.Status != scanner.StatusFailed {
-		t.Errorf("over the size limit: %s", rep.Status)
-	}
+// TestConformance runs the scanner core's contract: a good APK succeeds, a packed one keeps its
+// manifest facts in a partial report, hostile files give FileErrors naming them.
+func TestConformance(t *testing.T) {
+	packed := buildFixture(t, `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.example.packed">
+<uses-sdk android:minSdkVersion="21" android:targetSdkVersion="30"/>
+<uses-permission android:name="android.permission.READ_CONTACTS"/>
+<application android:name="com.example.packed.App" android:allowBackup="false"/></manifest>`,
+		map[string]string{"App.smali": ".class public Lcom/example/packed/App;\n.super Landroid/app/Application;\n"},
+		map[string][]byte{"lib/arm64-v8a/libshella-2.10.3.0.so": []byte("\x7fELF")})
+	scannertest.Conformance(t, New(catalogue(t), Options{}), []scannertest.Input{
+		{Source: scanner.Source{Kind: scanner.SourceAPK, Locator: buildFixture(t, "", nil, nil)}, Want: []string{"apk.identity", "apk.permission"}},
+		{Source: scanner.Source{Kind: scanner.SourceAPK, Locator: packed}, Partial: true, Want: []string{"apk.identity", "apk.permission", "apk.packer"}},
+	})
 }
 
 // TestCorpus inspects every shared corpus APK: never failed when aapt reads it, SDKs logged.

@@ -88,7 +88,7 @@ var fixedNow = time.Date(2025, 1, 10, 9, 30, 0, 0, time.UTC)
 // realInspectors are the inspectors of `pilmon scan` (policies without a browser: files only).
 func realInspectors(cat *rules.Catalogue) []scanner.Inspector {
 	return []scanner.Inspector{
-		apkinspect.New(cat, apkinspect.Options{Tool: "pilmon test", Now: func() time.Time { return fixedNow }}),
+		apkinspect.New(cat, apkinspect.Options{Tool: "pilmon test"}),
 		miniprogram.New(cat, miniprogram.Options{Tool: "pilmon test"}),
 		policies.New(cat, nil, policies.Options{Tool: "pilmon test"}),
 		traffic.New(cat, traffic.Options{Tool: "pilmon test"}),

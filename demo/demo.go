@@ -312,7 +312,7 @@ func (d *Demo) WaitFirstScans(ctx context.Context) error {
 				st := string(rec.Status)
 				for _, r := range rec.Runs {
 					if r.Status != scanner.StatusSucceeded {
-						st += fmt.Sprintf(" [%s %s: %s]", r.Inspector, r.Source.Locator, strings.Join(r.Errors, " | "))
+						st += fmt.Sprintf(" [%s %s: %s]", r.Inspector, r.Source.Locator, scanner.JoinErrors(r.Errors, " | "))
 					}
 				}
 				finished[id] = st

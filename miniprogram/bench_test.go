@@ -74,7 +74,7 @@ func BenchmarkInspect(b *testing.B) {
 	in := New(catalogueForTest(b), Options{})
 	b.SetBytes(info.Size())
 	for b.Loop() {
-		rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, newMemSink())
+		rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, newMemSink())
 		if rep.Status != scanner.StatusSucceeded {
 			b.Fatal(rep.Errors)
 		}

@@ -63,15 +63,15 @@ func TestCorpusPackages(t *testing.T) {
 		}
 		t.Run(e.Name(), func(t *testing.T) {
 			sink := newMemSink()
-			rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(dir, e.Name())}, sink)
+			rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(dir, e.Name())}, sink)
 			if len(rep.Evidence) == 0 {
 				t.Fatal("input not stored")
 			}
 			if strings.HasPrefix(e.Name(), "malformed") {
-				if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0], "not a .wxapkg") || !strings.Contains(rep.Errors[0], e.Name()) {
+				if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0].Error(), "not a .wxapkg") || !strings.Contains(rep.Errors[0].Error(), e.Name()) {
 					t.Errorf("malformed: %s %v", rep.Status, rep.Errors)
 				}
-				t.Logf("malformed package: %s", rep.Errors[0])
+				t.Logf("malformed package: %s", rep.Errors[0].Error())
 				return
 			}
 			if rep.Status != scanner.StatusSucceeded {
@@ -108,7 +108,7 @@ func TestCorpusFolders(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.sub, func(t *testing.T) {
 			dir := corpusDir(t, c.sub)
-			rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
+			rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
 			if rep.Status != scanner.StatusSucceeded {
 				t.Errorf("status %s: %v", rep.Status, rep.Errors)
 			}
@@ -145,7 +145,7 @@ func TestCorpusFolders(t *testing.T) {
 // Every api_call line of a real unpacked program points at a line holding that API's name.
 func TestCorpusLineNumbers(t *testing.T) {
 	dir := corpusDir(t, "unpacked/wx0b06fea59463719b")
-	rep := New(nil, Options{}).Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, nil)
+	rep := scanner.InspectSource(context.Background(), New(nil, Options{}), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, nil)
 	n := 0
 	for _, o := range rep.Observations {
 		if o.Kind != "mp.api_call" {

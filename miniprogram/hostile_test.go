@@ -95,13 +95,14 @@ func TestInspectHostilePackages(t *testing.T) {
 				if err := os.WriteFile(p, data, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				rep := in.Inspect(t.Context(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, newMemSink())
-				all := strings.Join(rep.Errors, "\n")
+				rep := scanner.InspectSource(t.Context(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, newMemSink())
+				all := scanner.JoinErrors(rep.Errors, "\n")
 				if strings.Contains(all, "internal error") {
 					t.Fatalf("panic recovered:\n%s", all)
 				}
 				named := false
-				for _, e := range rep.Errors {
+				for _, fe := range rep.Errors {
+					e := fe.Error()
 					named = named || strings.Contains(e, p) && strings.Contains(e, c.reason)
 				}
 				if !named {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +44,7 @@ func inspectPackage(t testing.TB, in *Inspector, name string, data []byte, opts 
 	t.Helper()
 	sink := newMemSink()
 	p := writeTemp(t, name, data)
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: p, Options: opts}, sink)
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p, Options: opts}, sink)
 	return rep, sink
 }
 
@@ -165,7 +164,7 @@ func TestInspectAlipayFolder(t *testing.T) {
 		os.WriteFile(p, []byte(body), 0o644)
 	}
 	in := New(catalogueForTest(t), Options{})
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
 	if rep.Status != scanner.StatusSucceeded {
 		t.Fatalf("%s %v", rep.Status, rep.Errors)
 	}
@@ -216,7 +215,7 @@ func TestInspectEncryptedAndFolderAgree(t *testing.T) {
 	}
 	p := writeTemp(t, filepath.Join("Applet", "wx0123456789abcdef", "17", "__APP__.wxapkg"), enc)
 	sink := newMemSink()
-	got := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, sink)
+	got := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, sink)
 	if got.Status != scanner.StatusSucceeded || len(got.Evidence) != 2 {
 		t.Fatalf("encrypted: %s %v, evidence %d", got.Status, got.Errors, len(got.Evidence))
 	}
@@ -228,8 +227,8 @@ func TestInspectEncryptedAndFolderAgree(t *testing.T) {
 	}
 
 	// Wrong app id from Options: clear failure, input still stored.
-	got = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: p, Options: map[string]string{"appid": "wx1111111111111111"}}, newMemSink())
-	if got.Status != scanner.StatusFailed || len(got.Evidence) != 1 || !strings.Contains(strings.Join(got.Errors, "\n"), "wrong app id") {
+	got = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p, Options: map[string]string{"appid": "wx1111111111111111"}}, newMemSink())
+	if got.Status != scanner.StatusFailed || len(got.Evidence) != 1 || !strings.Contains(scanner.JoinErrors(got.Errors, "\n"), "wrong app id") {
 		t.Errorf("wrong app id: %s %v", got.Status, got.Errors)
 	}
 
@@ -238,7 +237,7 @@ func TestInspectEncryptedAndFolderAgree(t *testing.T) {
 	if _, err := Unpack(pkg, dir); err != nil {
 		t.Fatal(err)
 	}
-	got = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir, Options: map[string]string{"appid": "wx0123456789abcdef"}}, newMemSink())
+	got = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceMPDir, Locator: dir, Options: map[string]string{"appid": "wx0123456789abcdef"}}, newMemSink())
 	if got.Status != scanner.StatusSucceeded {
 		t.Fatalf("folder: %s %v", got.Status, got.Errors)
 	}
@@ -246,7 +245,7 @@ func TestInspectEncryptedAndFolderAgree(t *testing.T) {
 		t.Errorf("folder observations differ:\n%s\n---\n%s", a, b)
 	}
 	// The folder's archive is deterministic.
-	again := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
+	again := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceMPDir, Locator: dir}, newMemSink())
 	if again.Evidence[0].SHA256 != got.Evidence[0].SHA256 {
 		t.Error("folder archive is not deterministic")
 	}
@@ -263,64 +262,22 @@ func stripRefs(obs []scanner.Observation) string {
 	return b.String()
 }
 
-func TestFolderWalkBounds(t *testing.T) {
-	dir := t.TempDir()
-	outside := t.TempDir()
-	os.WriteFile(filepath.Join(outside, "secret.js"), []byte("wx.getLocation()"), 0o644)
-	os.WriteFile(filepath.Join(dir, "app.json"), []byte(`{"pages":["a"]}`), 0o644)
-	os.WriteFile(filepath.Join(dir, "big.js"), make([]byte, 2000), 0o644)
-	for i := range 5 {
-		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.js", i)), []byte("wx.login()"), 0o644)
-	}
-	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(outside, "secret.js"), filepath.Join(dir, "s.js")); err != nil {
-		t.Fatal(err)
-	}
-	files, problems, err := ReadDir(context.Background(), dir, Options{MaxDirFileBytes: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	joined := fmt.Sprint(problems)
-	for _, want := range []string{"big.js", "link: symlink not followed", "s.js: symlink not followed"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("no problem mentioning %q: %v", want, problems)
-		}
-	}
-	for _, f := range files {
-		if strings.Contains(f.Name, "secret") || strings.HasPrefix(f.Name, "link") || f.Name == "s.js" {
-			t.Errorf("read through a symlink: %s", f.Name)
-		}
-	}
-	if len(files) != 6 {
-		t.Errorf("%d files read, want 6", len(files))
-	}
-	files, problems, _ = ReadDir(context.Background(), dir, Options{MaxDirFiles: 4})
-	if len(files) != 4 || !strings.Contains(fmt.Sprint(problems), "more than 4 files") {
-		t.Errorf("file bound: %d files, %v", len(files), problems)
-	}
-}
-
 func TestInspectFailures(t *testing.T) {
 	in := New(nil, Options{})
 	ctx := context.Background()
-	rep := in.Inspect(ctx, scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(t.TempDir(), "missing.wxapkg")}, newMemSink())
-	if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0], "missing.wxapkg") {
+	rep := scanner.InspectSource(ctx, in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(t.TempDir(), "missing.wxapkg")}, newMemSink())
+	if rep.Status != scanner.StatusFailed || len(rep.Errors) == 0 || !strings.Contains(rep.Errors[0].Error(), "missing.wxapkg") {
 		t.Errorf("missing file: %+v", rep)
 	}
 	rep, _ = inspectPackage(t, in, "x.wxapkg", []byte("garbage garbage garbage"), nil)
-	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, " "), "not a .wxapkg") || len(rep.Evidence) != 1 {
+	if rep.Status != scanner.StatusFailed || !strings.Contains(scanner.JoinErrors(rep.Errors, " "), "not a .wxapkg") || len(rep.Evidence) != 1 {
 		t.Errorf("garbage: %+v", rep)
-	}
-	if in.Accepts(scanner.Source{Kind: scanner.SourceAPK}) || !in.Accepts(scanner.Source{Kind: scanner.SourceMPDir}) {
-		t.Error("Accepts")
 	}
 	// Encrypted without any app id.
 	plain, _ := Pack(fixtureFiles())
 	enc, _ := EncryptPC(plain, "wx0123456789abcdef")
 	rep, _ = inspectPackage(t, in, "__APP__.wxapkg", enc, nil)
-	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, " "), "needs the app id") {
+	if rep.Status != scanner.StatusFailed || !strings.Contains(scanner.JoinErrors(rep.Errors, " "), "needs the app id") {
 		t.Errorf("no app id: %+v", rep.Errors)
 	}
 }
@@ -460,7 +417,7 @@ func TestInspectPackageFolder(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, name), enc, 0o644)
 	}
 	in := New(catalogueForTest(t), Options{})
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: dir}, newMemSink())
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: dir}, newMemSink())
 	if rep.Status != scanner.StatusSucceeded || len(rep.Evidence) != 4 {
 		t.Fatalf("%s %v, %d artifacts", rep.Status, rep.Errors, len(rep.Evidence))
 	}
@@ -476,19 +433,19 @@ func TestInspectPackageFolder(t *testing.T) {
 	}
 
 	// The sub-package alone says nothing about the privacy flow.
-	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(dir, "_sub_.wxapkg")}, newMemSink())
+	rep = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: filepath.Join(dir, "_sub_.wxapkg")}, newMemSink())
 	if rep.Status != scanner.StatusSucceeded || len(find(rep, "mp.privacy_config", "privacy_authorization_handler")) != 0 || len(find(rep, "mp.api_call", "wx.getWeRunData")) != 1 {
 		t.Errorf("sub-package alone: %s %v %s", rep.Status, rep.Errors, summary(rep))
 	}
 
 	// A folder with one good and one corrupt package is partial; with none, failed.
 	os.WriteFile(filepath.Join(dir, "_bad_.wxapkg"), []byte("garbage"), 0o644)
-	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: dir}, newMemSink())
-	if rep.Status != scanner.StatusPartial || !strings.Contains(strings.Join(rep.Errors, "\n"), "_bad_.wxapkg") {
+	rep = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: dir}, newMemSink())
+	if rep.Status != scanner.StatusPartial || !strings.Contains(scanner.JoinErrors(rep.Errors, "\n"), "_bad_.wxapkg") {
 		t.Errorf("one corrupt package: %s %v", rep.Status, rep.Errors)
 	}
-	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceWxapkg, Locator: t.TempDir()}, newMemSink())
-	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, "\n"), "no .wxapkg") {
+	rep = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: t.TempDir()}, newMemSink())
+	if rep.Status != scanner.StatusFailed || !strings.Contains(scanner.JoinErrors(rep.Errors, "\n"), "no .wxapkg") {
 		t.Errorf("empty folder: %s %v", rep.Status, rep.Errors)
 	}
 }

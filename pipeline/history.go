@@ -30,13 +30,13 @@ var ErrNoRecord = errors.New("scan record not found")
 
 // InspectorRun is what one inspector did with one source in a scan.
 type InspectorRun struct {
-	Source           scanner.Source `json:"source"`
-	Inspector        string         `json:"inspector"`
-	InspectorVersion string         `json:"inspector_version"`
-	Status           scanner.Status `json:"status"`
-	Errors           []string       `json:"errors,omitempty"`
-	Observations     int            `json:"observations"`
-	Evidence         []string       `json:"evidence"`
+	Source           scanner.Source      `json:"source"`
+	Inspector        string              `json:"inspector"`
+	InspectorVersion string              `json:"inspector_version"`
+	Status           scanner.Status      `json:"status"`
+	Errors           []scanner.FileError `json:"errors,omitempty"`
+	Observations     int                 `json:"observations"`
+	Evidence         []string            `json:"evidence"`
 }
 
 // ScanRecord is the history entry of one scan.

@@ -56,9 +56,9 @@ func DefaultInspectors(cat *rules.Catalogue, opts InspectorOptions) ([]scanner.I
 	return LimitBrowserPages(out, opts.BrowserPages), br.Close, nil
 }
 
-// LimitBrowserPages wraps inspectors so that at most pages URL sources (policy_url, h5_url — the
-// ones that open a Chromium page) are inspected at once across all of them; file sources are not
-// limited. pages <= 0 means 2.
+// LimitBrowserPages wraps inspectors so that at most pages URL sources (the kinds an inspector
+// declares as URL: they open a Chromium page) are inspected at once across all of them; file
+// sources are not limited. pages <= 0 means 2.
 func LimitBrowserPages(ins []scanner.Inspector, pages int) []scanner.Inspector {
 	if pages <= 0 {
 		pages = 2
@@ -76,15 +76,15 @@ type pageLimited struct {
 	sem chan struct{}
 }
 
-func (p pageLimited) Inspect(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink) scanner.Report {
-	if src.Kind == scanner.SourcePolicyURL || src.Kind == scanner.SourceH5URL {
+func (p pageLimited) Inspect(ctx context.Context, in *scanner.Input) scanner.Output {
+	if spec, _ := scanner.SpecFor(p.Inspector, in.Source.Kind); spec.URL {
 		select {
 		case p.sem <- struct{}{}:
 			defer func() { <-p.sem }()
 		case <-ctx.Done():
-			return scanner.Report{Source: src, Status: scanner.StatusFailed,
-				Errors: []string{src.Locator + ": 等待浏览器页面超时 / timed out waiting for a browser page: " + ctx.Err().Error()}}
+			return scanner.Output{Errors: []scanner.FileError{{Path: in.Source.Locator,
+				Reason: "等待浏览器页面超时 / timed out waiting for a browser page: " + ctx.Err().Error()}}}
 		}
 	}
-	return p.Inspector.Inspect(ctx, src, sink)
+	return p.Inspector.Inspect(ctx, in)
 }

@@ -176,14 +176,17 @@ func TestRescanDiffAndNotReobserved(t *testing.T) {
 	}
 }
 
-// failing is a unit-test inspector whose source always fails.
+// failing is a unit-test inspector whose source always fails (declared like a URL kind, so the
+// core hands it the locator without opening it).
 type failing struct{}
 
-func (failing) Name() string                  { return "failing" }
-func (failing) Version() string               { return "0" }
-func (failing) Accepts(s scanner.Source) bool { return s.Kind == scanner.SourceAPK }
-func (failing) Inspect(context.Context, scanner.Source, scanner.EvidenceSink) scanner.Report {
-	return scanner.Report{Status: scanner.StatusFailed, Errors: []string{"x.apk: truncated zip"}}
+func (failing) Name() string    { return "failing" }
+func (failing) Version() string { return "0" }
+func (failing) Kinds() []scanner.KindSpec {
+	return []scanner.KindSpec{{Kind: scanner.SourceAPK, URL: true}}
+}
+func (failing) Inspect(context.Context, *scanner.Input) scanner.Output {
+	return scanner.Output{Errors: []scanner.FileError{{Path: "x.apk", Reason: "truncated zip"}}}
 }
 
 func TestIncompleteScanMarksNothing(t *testing.T) {
@@ -204,7 +207,7 @@ func TestIncompleteScanMarksNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rec.Complete || rec.Status != scanner.StatusFailed || rec.MarkedNotReobserved != 0 ||
-		len(rec.Runs) != 1 || !slices.Contains(rec.Runs[0].Errors, "x.apk: truncated zip") {
+		len(rec.Runs) != 1 || !slices.Contains(rec.Runs[0].Errors, scanner.FileError{Path: "x.apk", Reason: "truncated zip"}) {
 		t.Fatalf("record %+v", rec)
 	}
 	for _, fp := range first.Fingerprints {

@@ -63,7 +63,7 @@ func TestInspectorURL(t *testing.T) {
 	in := New(fixedCatalogue{}, br, Options{Capture: browser.CaptureOptions{NoScreenshot: true}})
 	for _, path := range []string{"/gbk", "/spa", "/frame"} {
 		sink := &memSink{}
-		rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourcePolicyURL, Locator: base + path}, sink)
+		rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: base + path}, sink)
 		if rep.Status != scanner.StatusSucceeded {
 			t.Fatalf("%s: %s %v", path, rep.Status, rep.Errors)
 		}
@@ -80,12 +80,12 @@ func TestInspectorURL(t *testing.T) {
 			t.Errorf("%s: %d elements present, %d evidence refs", path, present, len(rep.Evidence))
 		}
 	}
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourcePolicyURL, Locator: base + "/loop"}, &memSink{})
-	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, " "), "REDIRECT") {
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: base + "/loop"}, &memSink{})
+	if rep.Status != scanner.StatusFailed || !strings.Contains(scanner.JoinErrors(rep.Errors, " "), "REDIRECT") {
 		t.Errorf("redirect loop: %s %v", rep.Status, rep.Errors)
 	}
-	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourcePolicyURL, Locator: "http://127.0.0.1:" + port + "/gbk"}, &memSink{})
-	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, " "), "SSRF") {
+	rep = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: "http://127.0.0.1:" + port + "/gbk"}, &memSink{})
+	if rep.Status != scanner.StatusFailed || !strings.Contains(scanner.JoinErrors(rep.Errors, " "), "SSRF") {
 		t.Errorf("loopback URL: %s %v", rep.Status, rep.Errors)
 	}
 }

@@ -1,16 +1,10 @@
 package policies
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"runtime/debug"
-	"time"
+	"strings"
 
 	"pilmon/browser"
-	"pilmon/evidence"
 	"pilmon/scanner"
 )
 
@@ -44,20 +38,24 @@ func New(cat Catalogue, br *browser.Browser, opts Options) *Inspector {
 func (*Inspector) Name() string    { return "policies" }
 func (*Inspector) Version() string { return "1" }
 
-func (*Inspector) Accepts(src scanner.Source) bool {
-	return src.Kind == scanner.SourcePolicyURL || src.Kind == scanner.SourcePolicyFile
+// Kinds declares policy files (the core opens, limits and stores them; a longer file is analysed
+// up to the limit) and policy URLs (captured here through the browser).
+func (in *Inspector) Kinds() []scanner.KindSpec {
+	return []scanner.KindSpec{
+		{Kind: scanner.SourcePolicyFile, Inventory: "has_policy", File: &scanner.FileSpec{MaxBytes: in.opts.MaxFileBytes, KeepStart: true,
+			Store: scanner.StoreSpec{MediaTypeOf: fileMediaType, Tool: in.opts.Tool}}},
+		{Kind: scanner.SourcePolicyURL, Inventory: "has_policy", URL: true},
+	}
 }
 
-// Inspect stores the policy first, then analyses it.
-func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink) (rep scanner.Report) {
-	rep = scanner.Report{Inspector: in.Name(), InspectorVersion: in.Version(), Source: src, Status: scanner.StatusSucceeded,
-		Observations: []scanner.Observation{}, Evidence: []evidence.Ref{}}
-	defer func() {
-		if r := recover(); r != nil {
-			rep.Status = scanner.StatusFailed
-			rep.Errors = append(rep.Errors, fmt.Sprintf("policies: %s: internal error: %v\n%s", src.Locator, r, debug.Stack()))
-		}
-	}()
+// fileMediaType is the media type a policy file is stored and analysed as.
+func fileMediaType(name string, head []byte) string {
+	return map[Format]string{FormatHTML: "text/html", FormatMarkdown: "text/markdown", FormatText: "text/plain"}[DetectFormat(name, "", head)]
+}
+
+// Inspect analyses a stored policy file, or captures a policy URL and analyses what was captured.
+func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out scanner.Output) {
+	src := input.Source
 	var (
 		data      []byte
 		mediaType string
@@ -65,86 +63,49 @@ func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scann
 	)
 	switch src.Kind {
 	case scanner.SourcePolicyFile:
-		d, err := readBounded(src.Locator, in.opts.MaxFileBytes)
+		d, err := input.Bytes()
 		if err != nil {
-			rep.Status = scanner.StatusFailed
-			rep.Errors = append(rep.Errors, err.Error())
-			return rep
+			out.Errors = append(out.Errors, scanner.Errorf(input.Path, "read: %v", err))
+			return out
 		}
-		if int64(len(d)) > in.opts.MaxFileBytes {
-			d = d[:in.opts.MaxFileBytes]
-			rep.Status = scanner.StatusPartial
-			rep.Errors = append(rep.Errors, fmt.Sprintf("policies: %s: larger than %d bytes, only the start was analysed", src.Locator, in.opts.MaxFileBytes))
-		}
-		data = d
-		format := DetectFormat(src.Locator, "", d)
-		mediaType = map[Format]string{FormatHTML: "text/html", FormatMarkdown: "text/markdown", FormatText: "text/plain"}[format]
-		ref, err := sink.Put(bytes.NewReader(d), evidence.Meta{CapturedAt: time.Now().UTC(), Method: "file_import",
-			Source: src.Locator, Tool: in.opts.Tool, Inspector: in.Name() + "/" + in.Version(), MediaType: mediaType})
-		if err != nil {
-			rep.Status = scanner.StatusFailed
-			rep.Errors = append(rep.Errors, fmt.Sprintf("policies: %s: store: %v", src.Locator, err))
-			return rep
-		}
-		rep.Evidence = append(rep.Evidence, ref)
-		refs = []string{ref.SHA256}
+		data, mediaType = d, fileMediaType(input.Path, d)
+		refs = []string{input.Ref.SHA256}
 	case scanner.SourcePolicyURL:
 		if in.br == nil {
-			rep.Status = scanner.StatusFailed
-			rep.Errors = append(rep.Errors, fmt.Sprintf("policies: %s: no browser configured for URL capture", src.Locator))
-			return rep
+			out.Errors = append(out.Errors, scanner.Errorf(src.Locator, "no browser configured for URL capture"))
+			return out
 		}
-		c, crefs, err := in.br.CaptureToEvidence(ctx, sink, src.Locator, in.opts.Capture)
-		rep.Evidence = append(rep.Evidence, crefs.All()...)
+		c, crefs, err := in.br.CaptureToEvidence(ctx, input.Sink, src.Locator, in.opts.Capture)
+		out.Artifacts = append(out.Artifacts, crefs.All()...)
 		if err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("policies: %s: %v", src.Locator, err))
+			out.Errors = append(out.Errors, scanner.FileError{Path: src.Locator, Reason: err.Error()})
 		}
 		if c == nil || len(c.HTML) == 0 {
-			rep.Status = scanner.StatusFailed
-			return rep
+			if len(out.Errors) == 0 {
+				out.Errors = append(out.Errors, scanner.Errorf(src.Locator, "nothing captured"))
+			}
+			return out
 		}
 		if c.Partial || err != nil {
-			rep.Status = scanner.StatusPartial
 			for _, e := range c.Errors {
-				rep.Errors = append(rep.Errors, fmt.Sprintf("policies: %s: %s", src.Locator, e))
+				out.Errors = append(out.Errors, scanner.FileError{Path: src.Locator, Reason: e})
+			}
+			if len(out.Errors) == 0 {
+				out.Errors = append(out.Errors, scanner.Errorf(src.Locator, "capture incomplete"))
 			}
 		}
 		data, mediaType = c.HTML, "text/html; charset=utf-8"
 		if crefs.HTML.SHA256 != "" {
 			refs = []string{crefs.HTML.SHA256}
 		}
-	default:
-		rep.Status = scanner.StatusSkipped
-		return rep
 	}
 	a, err := Analyze(src.Locator, data, mediaType, in.cat)
 	if err != nil {
-		rep.Status = scanner.StatusFailed
-		rep.Errors = append(rep.Errors, err.Error())
-		return rep
+		out.Errors = append(out.Errors, scanner.FileError{Path: input.Path, Reason: strings.TrimPrefix(err.Error(), "policies: "+src.Locator+": ")})
+		return out
 	}
-	rep.Observations = Observations(a, src.Locator, refs, in.Name(), in.Version())
-	return rep
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("policies: %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("policies: %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("policies: %s: not a regular file", path)
-	}
-	d, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("policies: %s: read: %w", path, err)
-	}
-	return d, nil
+	out.Observations = Observations(a, src.Locator, refs, in.Name(), in.Version())
+	return out
 }
 
 // Observations turns an analysis into the policy.* observations of observation_kinds.yaml.

@@ -365,11 +365,8 @@ func (s *memSink) Put(r io.Reader, m evidence.Meta) (evidence.Ref, error) {
 
 func TestInspectorFile(t *testing.T) {
 	in := New(fixedCatalogue{}, nil, Options{})
-	if !in.Accepts(scanner.Source{Kind: scanner.SourcePolicyFile}) || in.Accepts(scanner.Source{Kind: scanner.SourceAPK}) {
-		t.Fatal("Accepts")
-	}
 	sink := &memSink{}
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourcePolicyFile, Locator: "testdata/zh_policy.html"}, sink)
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourcePolicyFile, Locator: "testdata/zh_policy.html"}, sink)
 	if rep.Status != scanner.StatusSucceeded || len(rep.Evidence) != 1 || sink.metas[0].Method != "file_import" {
 		t.Fatalf("report %+v", rep)
 	}
@@ -384,11 +381,11 @@ func TestInspectorFile(t *testing.T) {
 		kinds["policy.sdk_declared"] != 2 || kinds["policy.separate_consent"] == 0 {
 		t.Errorf("observation kinds %v", kinds)
 	}
-	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourcePolicyFile, Locator: "testdata/does-not-exist.html"}, sink)
-	if rep.Status != scanner.StatusFailed || !strings.Contains(strings.Join(rep.Errors, ""), "does-not-exist.html") {
+	rep = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourcePolicyFile, Locator: "testdata/does-not-exist.html"}, sink)
+	if rep.Status != scanner.StatusFailed || !strings.Contains(scanner.JoinErrors(rep.Errors, ""), "does-not-exist.html") {
 		t.Errorf("missing file: %+v", rep)
 	}
-	rep = in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourcePolicyURL, Locator: "http://example.org/"}, sink)
+	rep = scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: "http://example.org/"}, sink)
 	if rep.Status != scanner.StatusFailed {
 		t.Errorf("URL without browser: %+v", rep)
 	}

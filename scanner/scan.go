@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -81,28 +79,22 @@ func (r *Result) Status() Status {
 	}
 }
 
+// inventoryFlags are the attributes of scan.inventory, each false until a report sets it (the
+// kinds of source the scan had, declared by KindSpec.Inventory, and facts declared by
+// KindSpec.Signals such as a link to a privacy policy inside the app).
+var inventoryFlags = []string{"has_app", "has_policy", "has_traffic", "policy_link_found"}
+
 // Observations returns every report's observations plus one scan.inventory observation that
 // says which kinds of source the scan had, so rules can reason about what is absent.
 func (r *Result) Observations() []Observation {
 	var out []Observation
-	inv := map[string]any{"has_app": false, "has_policy": false, "has_traffic": false, "policy_link_found": false}
+	inv := map[string]any{}
+	for _, f := range inventoryFlags {
+		inv[f] = false
+	}
 	for _, rep := range r.Reports {
-		usable := rep.Status == StatusSucceeded || rep.Status == StatusPartial
-		switch rep.Source.Kind {
-		case SourceAPK, SourceWxapkg, SourceMPDir:
-			inv["has_app"] = inv["has_app"].(bool) || usable
-		case SourcePolicyFile, SourcePolicyURL:
-			inv["has_policy"] = inv["has_policy"].(bool) || usable
-		case SourceHAR, SourceH5URL:
-			inv["has_traffic"] = inv["has_traffic"].(bool) || usable
-		}
-		for _, o := range rep.Observations {
-			if o.Kind == "apk.policy_reference" {
-				inv["policy_link_found"] = true
-			}
-			if o.Kind == "mp.privacy_config" && o.Attributes["setting"] == "privacy_authorization_handler" && o.Attributes["present"] == true {
-				inv["policy_link_found"] = true
-			}
+		for _, f := range rep.inventory {
+			inv[f] = true
 		}
 		out = append(out, rep.Observations...)
 	}
@@ -177,12 +169,12 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 			insp := pick(inspectors, src)
 			var rep Report
 			if insp == nil {
-				rep = Report{Source: src, Status: StatusSkipped,
-					Errors: []string{fmt.Sprintf("%s: no inspector accepts sources of kind %q", src.Locator, src.Kind)}}
+				rep = Report{Source: src, Status: StatusSkipped, Observations: []Observation{},
+					Errors: []FileError{Errorf(src.Locator, "no inspector accepts sources of kind %q", src.Kind)}}
 			} else {
 				emit(Event{Kind: EventInspectorStarted, ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
 					Source: src.Locator, Total: total, At: now().UTC()})
-				rep = runOne(ctx, insp, src, sink, opts.SourceTimeout)
+				rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now)
 			}
 			mu.Lock()
 			res.Reports[i] = rep
@@ -191,7 +183,7 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 			mu.Unlock()
 			msg := ""
 			if len(rep.Errors) > 0 {
-				msg = rep.Errors[0]
+				msg = rep.Errors[0].Error()
 			}
 			emit(Event{Kind: EventInspectorFinished, ScanID: res.ScanID, TargetID: t.ID, Inspector: rep.Inspector,
 				Source: src.Locator, Status: rep.Status, Message: msg, Done: d, Total: total, At: now().UTC()})
@@ -204,39 +196,12 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 	return res
 }
 
+// pick returns the first inspector that declares src's kind.
 func pick(inspectors []Inspector, src Source) Inspector {
 	for _, in := range inspectors {
-		if in.Accepts(src) {
+		if _, ok := SpecFor(in, src.Kind); ok {
 			return in
 		}
 	}
 	return nil
-}
-
-// runOne runs one inspector with a timeout and turns a panic into a failed report, so a hostile
-// input can never take down a worker.
-func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration) (rep Report) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	defer func() {
-		if p := recover(); p != nil {
-			rep = Report{Source: src, Status: StatusFailed,
-				Errors: []string{fmt.Sprintf("%s: inspector %s crashed: %v (please report this input)", src.Locator, insp.Name(), p)}}
-			debugStack := string(debug.Stack())
-			if len(debugStack) > 4000 {
-				debugStack = debugStack[:4000]
-			}
-			rep.Errors = append(rep.Errors, debugStack)
-		}
-		rep.Inspector, rep.InspectorVersion = insp.Name(), insp.Version()
-		rep.Source = src
-		if rep.Status == "" {
-			rep.Status = StatusFailed
-			rep.Errors = append(rep.Errors, src.Locator+": inspector returned no status")
-		}
-		if rep.Observations == nil {
-			rep.Observations = []Observation{}
-		}
-	}()
-	return insp.Inspect(ctx, src, sink)
 }

@@ -1,9 +1,9 @@
 // Package scanner holds what every scan shares: targets and their sources, the Inspector
-// interface each kind of input implements, observations (facts, no judgement) and the run of one scan.
+// interface each kind of input implements, observations (facts, no judgement), and the frame
+// around every inspector: opening a source, limits, storing the input, panic recovery, status.
 package scanner
 
 import (
-	"context"
 	"io"
 
 	"pilmon/evidence"
@@ -105,27 +105,16 @@ type Report struct {
 	InspectorVersion string        `json:"inspector_version"`
 	Source           Source        `json:"source"`
 	Status           Status        `json:"status"`
-	Errors           []string      `json:"errors,omitempty"`
+	Errors           []FileError   `json:"errors,omitempty"`
 	Observations     []Observation `json:"observations"`
 	// Evidence lists every artifact stored while inspecting, the input itself first.
 	Evidence []evidence.Ref `json:"evidence"`
+	// inventory are the scan.inventory flags this report sets, as its kind declares.
+	inventory []string
 }
 
 // EvidenceSink stores captured artifacts; inspectors never write files themselves.
 // *evidence.Store implements it.
 type EvidenceSink interface {
 	Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error)
-}
-
-// Inspector reads one kind of input. Implementations must treat every input as hostile: bounded
-// memory and time, no panics, errors that name the file and the reason, partial results kept.
-type Inspector interface {
-	// Name is a short stable identifier such as "apkinspect".
-	Name() string
-	// Version changes whenever the inspector's output for the same input can change.
-	Version() string
-	// Accepts is a cheap check on the source kind (never reads the input).
-	Accepts(src Source) bool
-	// Inspect stores the input in the sink first, then returns what it observed.
-	Inspect(ctx context.Context, src Source, sink EvidenceSink) Report
 }

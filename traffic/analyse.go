@@ -41,6 +41,8 @@ type Options struct {
 	Capture CaptureOptions
 	// Tool names the program in evidence metadata ("pilmon 0.1.0").
 	Tool string
+	// MaxHARBytes refuses larger HAR files before they are stored (default 4 GiB).
+	MaxHARBytes int64
 }
 
 // Consent is the consent or refusal action that splits a capture.

@@ -493,18 +493,21 @@ func WriteHAR(w io.Writer, h *HAR) error {
 }
 
 // inspectLive captures an H5 URL, stores the HAR and the screenshots, then analyses the HAR.
-func (in *Inspector) inspectLive(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink, opts Options, rep *scanner.Report) {
+func (in *Inspector) inspectLive(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink, opts Options, out *scanner.Output) {
+	fail := func(format string, args ...any) {
+		out.Errors = append(out.Errors, scanner.Errorf(src.Locator, format, args...))
+	}
 	lc, err := Capture(ctx, src.Locator, opts.Capture)
 	if lc == nil || lc.HAR == nil {
 		if err == nil {
 			err = errors.New("nothing captured")
 		}
-		rep.Errors = append(rep.Errors, err.Error())
+		fail("%v", err)
 		return
 	}
 	var buf bytes.Buffer
 	if err := WriteHAR(&buf, lc.HAR); err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: write HAR: %v", err))
+		fail("write HAR: %v", err)
 		return
 	}
 	meta := in.meta("browser_capture", src.Locator, "application/json", "HAR 1.2 written by pilmon live capture")
@@ -513,10 +516,10 @@ func (in *Inspector) inspectLive(ctx context.Context, src scanner.Source, sink s
 	}
 	ref, err := sink.Put(bytes.NewReader(buf.Bytes()), meta)
 	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: store HAR of %s: %v", src.Locator, err))
+		fail("store HAR: %v", err)
 		return
 	}
-	rep.Evidence = append(rep.Evidence, ref)
+	out.Artifacts = append(out.Artifacts, ref)
 	for _, name := range []string{"before", "after"} {
 		png := lc.Screenshots[name]
 		if len(png) == 0 {
@@ -524,18 +527,18 @@ func (in *Inspector) inspectLive(ctx context.Context, src scanner.Source, sink s
 		}
 		m := in.meta("browser_screenshot", src.Locator, "image/png", "screenshot "+name+" the consent action")
 		if r, err := sink.Put(bytes.NewReader(png), m); err == nil {
-			rep.Evidence = append(rep.Evidence, r)
+			out.Artifacts = append(out.Artifacts, r)
 		} else {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: store screenshot: %v", err))
+			fail("store screenshot: %v", err)
 		}
 	}
 	for _, e := range lc.Errors {
-		rep.Errors = append(rep.Errors, "traffic: "+src.Locator+": "+e)
+		fail("%s", e)
 	}
 	if len(opts.FirstPartyDomains) == 0 {
 		if u, err := url.Parse(src.Locator); err == nil {
 			opts.FirstPartyDomains = []string{hostOf(u.Host)}
 		}
 	}
-	in.analyse(ctx, src.Locator, bytes.NewReader(buf.Bytes()), ref, opts, rep)
+	in.analyse(ctx, src.Locator, bytes.NewReader(buf.Bytes()), ref, opts, out)
 }

@@ -82,7 +82,7 @@ func TestLiveCaptureConsent(t *testing.T) {
 			src := scanner.Source{Kind: scanner.SourceH5URL, Locator: "http://site.example:" + port + "/",
 				Options: map[string]string{"action": action, "device_values": "testdata/device_values.example.yaml"}}
 			st := openStore(t)
-			rep := New(testCatalogue(t), opts).Inspect(context.Background(), src, st)
+			rep := scanner.InspectSource(context.Background(), New(testCatalogue(t), opts), src, st)
 			if rep.Status == scanner.StatusFailed {
 				t.Fatalf("capture failed: %v", rep.Errors)
 			}

@@ -2,12 +2,8 @@ package traffic
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -41,15 +37,25 @@ func New(cat *rules.Catalogue, opts Options) *Inspector {
 	if opts.Tool == "" {
 		opts.Tool = "pilmon traffic/" + Version
 	}
+	if opts.MaxHARBytes <= 0 {
+		opts.MaxHARBytes = defaultMaxHARBytes
+	}
 	return &Inspector{cat: cat, opts: opts}
 }
 
 func (in *Inspector) Name() string    { return Name }
 func (in *Inspector) Version() string { return Version }
 
-// Accepts HAR files and H5 URLs.
-func (in *Inspector) Accepts(src scanner.Source) bool {
-	return src.Kind == scanner.SourceHAR || src.Kind == scanner.SourceH5URL
+// defaultMaxHARBytes bounds a HAR file; the reader streams it, so the bound is on storage.
+const defaultMaxHARBytes = 4 << 30
+
+// Kinds declares HAR files (the core opens, limits and stores them) and H5 URLs (captured here).
+func (in *Inspector) Kinds() []scanner.KindSpec {
+	return []scanner.KindSpec{
+		{Kind: scanner.SourceHAR, Inventory: "has_traffic", File: &scanner.FileSpec{MaxBytes: in.opts.MaxHARBytes,
+			Store: scanner.StoreSpec{Method: "har_import", MediaType: "application/json", Note: "HAR 1.2 capture", Tool: in.opts.Tool}}},
+		{Kind: scanner.SourceH5URL, Inventory: "has_traffic", URL: true},
+	}
 }
 
 func (in *Inspector) catalogue() SDKCatalogue {
@@ -59,42 +65,30 @@ func (in *Inspector) catalogue() SDKCatalogue {
 	return in.cat
 }
 
-// Inspect stores the HAR first (method "har_import"), then streams it through the analysis; for
-// an H5 URL it captures the page live, stores the HAR and screenshots, and analyses that HAR.
-func (in *Inspector) Inspect(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink) (rep scanner.Report) {
-	rep = scanner.Report{Inspector: Name, InspectorVersion: Version, Source: src, Status: scanner.StatusFailed, Observations: []scanner.Observation{}}
-	defer func() {
-		if r := recover(); r != nil {
-			rep.Status = scanner.StatusFailed
-			rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: internal error: %v\n%s", src.Locator, r, debug.Stack()))
-		}
-	}()
+// Inspect streams a stored HAR through the analysis; for an H5 URL it captures the page live,
+// stores the HAR and screenshots, and analyses that HAR.
+func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out scanner.Output) {
+	src := input.Source
 	opts, optErrs := in.sourceOptions(src)
-	rep.Errors = append(rep.Errors, optErrs...)
+	out.Errors = append(out.Errors, optErrs...)
 	switch src.Kind {
 	case scanner.SourceHAR:
-		in.inspectHAR(ctx, src, sink, opts, &rep)
+		in.analyse(ctx, input.Path, io.NewSectionReader(input.Reader, 0, input.Size), input.Ref, opts, &out)
 	case scanner.SourceH5URL:
-		in.inspectLive(ctx, src, sink, opts, &rep)
-	default:
-		rep.Status = scanner.StatusSkipped
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: source kind %q not handled", src.Kind))
+		in.inspectLive(ctx, src, input.Sink, opts, &out)
 	}
-	if rep.Status == scanner.StatusSucceeded && len(rep.Errors) > 0 {
-		rep.Status = scanner.StatusPartial
-	}
-	return rep
+	return out
 }
 
 // sourceOptions merges per-source options into the inspector's.
-func (in *Inspector) sourceOptions(src scanner.Source) (Options, []string) {
+func (in *Inspector) sourceOptions(src scanner.Source) (Options, []scanner.FileError) {
 	opts := in.opts
-	var errs []string
+	var errs []scanner.FileError
 	o := src.Options
 	if p := o["device_values"]; p != "" {
 		dv, err := LoadDeviceValues(p)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("traffic: device values: %v", err))
+			errs = append(errs, scanner.Errorf(src.Locator, "device values: %v", err))
 		} else {
 			opts.Device = dv
 		}
@@ -102,7 +96,7 @@ func (in *Inspector) sourceOptions(src scanner.Source) (Options, []string) {
 	if s := o["consent_at"]; s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("traffic: consent_at %q: not an RFC 3339 time", s))
+			errs = append(errs, scanner.Errorf(src.Locator, "consent_at %q: not an RFC 3339 time", s))
 		} else {
 			opts.ConsentAt = t
 		}
@@ -113,7 +107,7 @@ func (in *Inspector) sourceOptions(src scanner.Source) (Options, []string) {
 	if s := o["consent_url"]; s != "" {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("traffic: consent_url: %v", err))
+			errs = append(errs, scanner.Errorf(src.Locator, "consent_url: %v", err))
 		} else {
 			opts.ConsentURL = re
 		}
@@ -142,28 +136,8 @@ func (in *Inspector) meta(method, source, mediaType, note string) evidence.Meta 
 		Inspector: Name + "/" + Version, MediaType: mediaType, Note: note}
 }
 
-func (in *Inspector) inspectHAR(ctx context.Context, src scanner.Source, sink scanner.EvidenceSink, opts Options, rep *scanner.Report) {
-	f, err := os.Open(src.Locator)
-	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %v", err))
-		return
-	}
-	defer f.Close()
-	ref, err := sink.Put(f, in.meta("har_import", src.Locator, "application/json", "HAR 1.2 capture"))
-	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: store %s: %v", src.Locator, err))
-		return
-	}
-	rep.Evidence = append(rep.Evidence, ref)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %v", src.Locator, err))
-		return
-	}
-	in.analyse(ctx, src.Locator, f, ref, opts, rep)
-}
-
-// analyse streams a HAR through the analyzer and fills the report.
-func (in *Inspector) analyse(ctx context.Context, name string, r io.Reader, ref evidence.Ref, opts Options, rep *scanner.Report) *Result {
+// analyse streams a HAR through the analyzer and fills the output.
+func (in *Inspector) analyse(ctx context.Context, name string, r io.Reader, ref evidence.Ref, opts Options, out *scanner.Output) *Result {
 	a := NewAnalyzer(in.catalogue(), opts)
 	info, err := ReadHAR(r, opts.Limits, func(e *Entry) error {
 		if err := ctx.Err(); err != nil {
@@ -173,40 +147,37 @@ func (in *Inspector) analyse(ctx context.Context, name string, r io.Reader, ref 
 		return nil
 	})
 	res := a.Finish(info)
+	add := func(format string, args ...any) {
+		out.Errors = append(out.Errors, scanner.Errorf(name, format, args...))
+	}
 	for _, ee := range info.EntryErrors {
-		if len(rep.Errors) >= 60 {
+		if len(out.Errors) >= 60 {
 			break
 		}
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %s", name, ee))
+		add("%s", ee)
 	}
 	if n := info.EntryErrorCount - len(info.EntryErrors); n > 0 {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %d more entry errors", name, n))
+		add("%d more entry errors", n)
 	}
 	for _, n := range info.Notes {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %s", name, n))
+		add("%s", n)
 	}
 	if info.Truncated > 0 {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %d entries had strings cut at %d bytes", name, info.Truncated, opts.Limits.withDefaults().MaxStringBytes))
+		add("%d entries had strings cut at %d bytes", info.Truncated, opts.Limits.withDefaults().MaxStringBytes)
 	}
 	for _, e := range res.Errors {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %s", name, e))
+		add("%s", e)
 	}
 	for _, o := range res.Observations {
 		o.Inspector, o.InspectorVersion = Name, Version
 		o.EvidenceRefs = []string{ref.SHA256}
-		rep.Observations = append(rep.Observations, o)
+		out.Observations = append(out.Observations, o)
 	}
 	switch {
 	case err != nil && info.Read == 0:
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %v", name, err))
-		rep.Status = scanner.StatusFailed
+		add("%v", err)
 	case err != nil:
-		rep.Errors = append(rep.Errors, fmt.Sprintf("traffic: %s: %v (kept the %d entries read before)", name, err, info.Read))
-		rep.Status = scanner.StatusPartial
-	case errors.Is(ctx.Err(), context.Canceled):
-		rep.Status = scanner.StatusPartial
-	default:
-		rep.Status = scanner.StatusSucceeded
+		add("%v (kept the %d entries read before)", err, info.Read)
 	}
 	return res
 }

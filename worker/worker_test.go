@@ -221,16 +221,18 @@ var slowCalls atomic.Int64
 // slow is a unit-test inspector that takes d.
 type slow struct{ d time.Duration }
 
-func (slow) Name() string                  { return "slow" }
-func (slow) Version() string               { return "0" }
-func (slow) Accepts(s scanner.Source) bool { return s.Kind == scanner.SourceAPK }
-func (s slow) Inspect(ctx context.Context, src scanner.Source, _ scanner.EvidenceSink) scanner.Report {
+func (slow) Name() string    { return "slow" }
+func (slow) Version() string { return "0" }
+func (slow) Kinds() []scanner.KindSpec {
+	return []scanner.KindSpec{{Kind: scanner.SourceAPK, URL: true}} // the core does not open the locator
+}
+func (s slow) Inspect(ctx context.Context, _ *scanner.Input) scanner.Output {
 	slowCalls.Add(1)
 	select {
 	case <-time.After(s.d):
 	case <-ctx.Done():
 	}
-	return scanner.Report{Status: scanner.StatusSucceeded}
+	return scanner.Output{}
 }
 
 // badAssessor is a unit-test assessor whose findings the store refuses, so every run fails.

@@ -402,7 +402,7 @@ func (hashSink) Put(r io.Reader, _ evidence.Meta) (evidence.Ref, error) {
 }
 
 func inspect(in *apkinspect.Inspector, p string, sink scanner.EvidenceSink) error {
-	rep := in.Inspect(context.Background(), scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
+	rep := scanner.InspectSource(context.Background(), in, scanner.Source{Kind: scanner.SourceAPK, Locator: p}, sink)
 	if rep.Status == scanner.StatusFailed {
 		return fmt.Errorf("%v", rep.Errors)
 	}

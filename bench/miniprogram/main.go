@@ -111,9 +111,9 @@ func run(rounds, gen int, paths []string) error {
 			return err
 		}},
 		{"inspect", func(p string) error {
-			rep := in.Inspect(ctx, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, hashSink{})
+			rep := scanner.InspectSource(ctx, in, scanner.Source{Kind: scanner.SourceWxapkg, Locator: p}, hashSink{})
 			if rep.Status == scanner.StatusFailed {
-				return fmt.Errorf("%s", strings.Join(rep.Errors, "; "))
+				return fmt.Errorf("%v", rep.Errors)
 			}
 			return nil
 		}},

@@ -57,16 +57,17 @@ var (
 	verbose bool
 )
 
-// trivial is the cheapest possible inspector: it accepts policy files and observes nothing, so
-// what is measured is the queue and the pipeline around the scan.
+// trivial is the cheapest possible inspector: it takes policy files without the core opening
+// them (declared like a URL kind) and observes nothing, so what is measured is the queue and the
+// pipeline around the scan.
 type trivial struct{}
 
-func (trivial) Name() string                  { return "trivial" }
-func (trivial) Version() string               { return "1" }
-func (trivial) Accepts(s scanner.Source) bool { return s.Kind == scanner.SourcePolicyFile }
-func (trivial) Inspect(context.Context, scanner.Source, scanner.EvidenceSink) scanner.Report {
-	return scanner.Report{Status: scanner.StatusSucceeded}
+func (trivial) Name() string    { return "trivial" }
+func (trivial) Version() string { return "1" }
+func (trivial) Kinds() []scanner.KindSpec {
+	return []scanner.KindSpec{{Kind: scanner.SourcePolicyFile, URL: true}}
 }
+func (trivial) Inspect(context.Context, *scanner.Input) scanner.Output { return scanner.Output{} }
 
 func run(nJobs, nTargets, pools, conc, benchN int) error {
 	ctx := context.Background()

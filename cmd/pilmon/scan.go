@@ -315,7 +315,7 @@ func printScanText(w io.Writer, out scanOutput) {
 	tw.Flush()
 	for _, r := range res.Reports {
 		for _, e := range r.Errors {
-			fmt.Fprintf(w, "  ! %s\n", firstLine(e))
+			fmt.Fprintf(w, "  ! %s\n", firstLine(e.Error()))
 		}
 	}
 	byKind := map[string][]scanner.Observation{}
