@@ -41,7 +41,7 @@ func TestJobsEnqueueReadAck(t *testing.T) {
 		t.Fatalf("empty read = %+v, %v", none, err)
 	}
 	for _, m := range append(got, rest...) {
-		if err := s.AckJob(ctx, m.StreamID); err != nil {
+		if err := s.AckJobs(ctx, m.StreamID); err != nil {
 			t.Fatal(err)
 		}
 	}
