@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"pilmon/demo"
+	"pilmon/store"
+	"pilmon/targets"
 )
 
 // runDemo is `make demo`: generated fictional targets scanned by the real queue, workers and
@@ -57,8 +59,9 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 			tty = true
 		}
 	}
-	d, err := demo.Start(ctx, demo.Config{DataDir: common.dataDir, Listen: *listen, Redis: rdb, Catalogue: cat,
-		Version: version, Out: env.stdout, TTY: tty, Log: env.log, Workers: *workers})
+	reg := targets.New(rdb, store.DefaultPrefix, targets.Options{ImportRoot: demo.ImportRoot(common.dataDir), Catalogue: cat})
+	d, err := demo.Start(ctx, demo.Config{DataDir: common.dataDir, Listen: *listen, Catalogue: cat,
+		Store: store.NewStore(rdb, store.DefaultPrefix), Targets: reg, Version: version, Out: env.stdout, TTY: tty, Log: env.log, Workers: *workers})
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
-	"github.com/redis/go-redis/v9"
-
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/scanner"
@@ -84,7 +82,7 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	defer stop()
 	st := store.NewStore(rdb, store.DefaultPrefix)
 	deps := casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat, User: who,
-		Target:  lookupTarget(ctx, rdb, store.DefaultPrefix, targetID),
+		Target:  lookupTarget(ctx, targets.New(rdb, store.DefaultPrefix, targets.Options{}), targetID),
 		Options: casefile.Options{Key: key, SkipPDF: noPDF, Lang: lang, TSAURL: tsa, Tool: "pilmon " + version}}
 	sum, err := writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
 		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps}, deps)
@@ -150,11 +148,11 @@ func writeAtomically(path string, write func(*bufio.Writer) (casefile.Summary, e
 }
 
 // lookupTarget reads the target's registry entry (name, operator) for the cover, when there is one.
-func lookupTarget(ctx context.Context, rdb redis.UniversalClient, prefix, id string) *scanner.Target {
+func lookupTarget(ctx context.Context, reg *targets.Registry, id string) *scanner.Target {
 	if id == "" {
 		return nil
 	}
-	t, err := targets.New(rdb, prefix, targets.Options{}).Get(ctx, id)
+	t, err := reg.Get(ctx, id)
 	if err != nil {
 		return &scanner.Target{ID: id}
 	}
