@@ -118,7 +118,7 @@ func StartPool(ctx context.Context, deps Deps, n int) (*Pool, error) {
 			return r.Run(ctx, t, scanID, nil)
 		}
 	}
-	// Fail fast when Redis is unreachable, and make sure the group exists.
+	// Fail fast when Redis is unreachable (ReadJobs creates the consumer group).
 	if err := deps.Store.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("worker %s: %w", deps.Name, err)
 	}
