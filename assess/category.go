@@ -6,19 +6,14 @@ import (
 	"strings"
 	"unicode"
 
+	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
 )
 
 // CategoryChoice is the app category a scan was judged against: the analyst's, or one pilmon
 // suggested from the package metadata (never silently: Suggested and Reason say so).
-type CategoryChoice struct {
-	Key       string     `json:"key,omitempty"`
-	Suggested bool       `json:"suggested,omitempty"`
-	Reason    rules.Text `json:"reason"`
-	// Candidates are the other categories that scored as high (a tie means no suggestion).
-	Candidates []string `json:"candidates,omitempty"`
-}
+type CategoryChoice = findings.CategoryChoice
 
 // scanCtx is what the rule families may look at beyond the triggering observation.
 type scanCtx struct {

@@ -25,8 +25,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/pipeline"
@@ -40,18 +38,15 @@ import (
 
 // Config configures a demo.
 type Config struct {
-	// DataDir holds the evidence store, the generated inputs (DataDir/import/demo) and the casefile
-	// signing key; the caller runs Redis (usually embedded in DataDir/redis).
+	// DataDir holds the evidence store and the casefile signing key; the caller runs Redis
+	// (usually embedded in DataDir/redis).
 	DataDir string
 	// Listen is the dashboard's address (default 127.0.0.1:8080; port 0 picks a free one).
 	Listen string
-	// Store and Targets are the findings store and target registry the demo works in (pilmon's
-	// one configuration opens them: same prefix and import folder as every other command). When
-	// nil they are made on Redis under store.DefaultPrefix with the import folder DataDir/import.
-	Store   *store.Store
-	Targets *targets.Registry
-	// Redis is used only when Store is nil.
-	Redis     redis.UniversalClient
+	// Store and Targets are the caller's, on its Redis. The generated inputs go to the
+	// registry's import folder (ImportRoot(DataDir) by convention), under demo/.
+	Store     *store.Store
+	Targets   *targets.Registry
 	Catalogue *rules.Catalogue
 	// Version is shown in the footer and recorded in evidence ("pilmon <Version>").
 	Version string
@@ -97,12 +92,18 @@ type Demo struct {
 	Jobs map[string]string
 }
 
+// ImportRoot is the demo's import folder in dataDir, for the registry given to Start.
+func ImportRoot(dataDir string) string { return filepath.Join(dataDir, "import") }
+
 // Start generates and registers the demo targets, starts the loopback site, the dashboard, the
 // worker pool and the scheduler, whose first sight of a target's schedule enqueues its initial scan.
 // Stop undoes all of it (the caller stops Redis).
 func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
-	if (cfg.Redis == nil && cfg.Store == nil) || cfg.Catalogue == nil || cfg.DataDir == "" {
-		return nil, errors.New("demo: Config needs DataDir, Store or Redis, and Catalogue")
+	if cfg.Store == nil || cfg.Targets == nil || cfg.Catalogue == nil || cfg.DataDir == "" {
+		return nil, errors.New("demo: Config needs DataDir, Store, Targets and Catalogue")
+	}
+	if cfg.Targets.ImportRoot() == "" {
+		return nil, errors.New("demo: the targets registry needs an import folder for the generated inputs")
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"
@@ -131,16 +132,7 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if d.site, err = startSite(); err != nil {
 		return d, err
 	}
-	d.store, d.reg = cfg.Store, cfg.Targets
-	if d.store == nil {
-		d.store = store.NewStore(cfg.Redis, store.DefaultPrefix)
-	}
-	importRoot := filepath.Join(cfg.DataDir, "import")
-	if d.reg == nil {
-		d.reg = targets.New(d.store.Client(), d.store.Prefix(), targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
-	} else if d.reg.ImportRoot() != "" {
-		importRoot = d.reg.ImportRoot()
-	}
+	importRoot := cfg.Targets.ImportRoot()
 	fmt.Fprintln(cfg.Out, "生成演示样本（虚构运营者，标注为示例）/ generating the demo samples (fictional operator, labelled as generated)…")
 	g, err := generate(filepath.Join(importRoot, "demo"))
 	if err != nil {
@@ -152,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if d.ev, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence"), evidence.Options{Tool: d.tool}); err != nil {
 		return d, fmt.Errorf("demo: evidence store: %w", err)
 	}
+	d.store, d.reg = cfg.Store, cfg.Targets
 	for _, t := range demoTargets(g) {
 		stored, err := d.reg.Put(ctx, t)
 		if err != nil {
@@ -246,9 +239,8 @@ func (d *Demo) startWorkers(runCtx context.Context) error {
 // findPending notes the demo targets that have no scan yet. Their first scans go through the
 // real scheduler: it enqueues an initial scan the first time it sees a schedule.
 func (d *Demo) findPending(ctx context.Context) error {
-	h := pipeline.NewHistory(d.store)
 	for _, t := range d.Targets {
-		_, total, err := h.ForTarget(ctx, t.ID, 0, 1)
+		_, total, err := d.store.ScansForTarget(ctx, t.ID, 0, 1)
 		if err != nil {
 			return err
 		}
@@ -274,8 +266,7 @@ func (d *Demo) WaitFirstScans(ctx context.Context) error {
 			total += len(t.Sources)
 		}
 	}
-	started := map[string]bool{} // target id → its first scan has been seen
-	h := pipeline.NewHistory(d.store)
+	started := map[string]bool{}    // target id → its first scan has been seen
 	done := map[string]int{}        // scan id → sources finished
 	finished := map[string]string{} // scan id → status
 	after := "0"
@@ -308,7 +299,7 @@ func (d *Demo) WaitFirstScans(ctx context.Context) error {
 			if _, ok := finished[id]; ok {
 				continue
 			}
-			if rec, err := h.Get(ctx, id); err == nil {
+			if rec, err := d.store.GetScan(ctx, id); err == nil {
 				st := string(rec.Status)
 				for _, r := range rec.Runs {
 					if r.Status != scanner.StatusSucceeded {

@@ -20,6 +20,7 @@ import (
 	"pilmon/rules"
 	"pilmon/samplegen/apkbuild"
 	"pilmon/store"
+	"pilmon/targets"
 )
 
 var screenshots = flag.String("screenshots", "", "write PNG screenshots of the dashboard (overview, one finding) to this folder, e.g. ../docs/img")
@@ -66,7 +67,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", Redis: rs.Client(), Catalogue: cat, Version: "test", Out: &out, Log: log}
+	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", Catalogue: cat,
+		Store:   store.NewStore(rs.Client(), store.DefaultPrefix),
+		Targets: targets.New(rs.Client(), store.DefaultPrefix, targets.Options{ImportRoot: ImportRoot(dir), Catalogue: cat}), Version: "test", Out: &out, Log: log}
 	d, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

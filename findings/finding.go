@@ -96,3 +96,13 @@ func SeverityRank(s rules.Severity) int { return severityRanks[s] }
 
 // Severities lists the known severities, most severe first.
 var Severities = []rules.Severity{"critical", "high", "medium", "low", "info"}
+
+// CategoryChoice is the app category a scan's findings were judged against: the target's own, or
+// one suggested from the evidence, with the reason in both languages.
+type CategoryChoice struct {
+	Key       string     `json:"key,omitempty"`
+	Suggested bool       `json:"suggested,omitempty"`
+	Reason    rules.Text `json:"reason"`
+	// Candidates are the other categories that scored as high (a tie means no suggestion).
+	Candidates []string `json:"candidates,omitempty"`
+}

@@ -2,20 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
 	"pilmon/store"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // eventQueue publishes progress events without making a scan wait a round trip per event: events
-// are queued, and one flusher at a time writes everything queued in a single pipelined round trip
-// (so concurrent scans share it). Order is kept. The entries are exactly what
-// store.Store.PublishEvent writes (field "event" holding the JSON, stream capped near 10,000);
-// a test reads them back with ReadEvents.
+// are queued, and one flusher at a time writes everything queued with one store.Store.PublishEvents
+// call, a single pipelined round trip (so concurrent scans share it). Order is kept.
 type eventQueue struct {
 	store *store.Store
 	now   func() time.Time
@@ -31,11 +26,9 @@ type queuedEvent struct {
 	done chan struct{} // closed once written (or dropped); nil when nobody waits
 }
 
-const (
-	eventsMaxLen    = 10000
-	maxQueuedEvents = 10000 // beyond this, the oldest queued events are dropped (progress is best effort)
-	maxEventBytes   = 1 << 20
-)
+// maxQueuedEvents bounds the queue: beyond it, the oldest queued events are dropped (progress is
+// best effort).
+const maxQueuedEvents = 10000
 
 // add queues e; the returned channel is closed once it was written (or dropped).
 func (q *eventQueue) add(e store.Event, wait bool) <-chan struct{} {
@@ -83,26 +76,14 @@ func (q *eventQueue) flush() {
 func (q *eventQueue) write(batch []queuedEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pipe := q.store.Client().Pipeline()
-	key := q.store.Prefix() + store.EventsStream
-	n := 0
-	for _, b := range batch {
-		e := b.e
-		if e.At.IsZero() {
-			e.At = q.now()
+	es := make([]store.Event, len(batch))
+	for i, b := range batch {
+		es[i] = b.e
+		if es[i].At.IsZero() {
+			es[i].At = q.now()
 		}
-		e.At = e.At.UTC()
-		raw, err := json.Marshal(e)
-		if err != nil || len(raw) > maxEventBytes {
-			continue
-		}
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: eventsMaxLen, Approx: true, Values: []any{"event", raw}})
-		n++
 	}
-	if n == 0 {
-		return
-	}
-	if _, err := pipe.Exec(ctx); err != nil && q.onErr != nil {
+	if _, err := q.store.PublishEvents(ctx, es...); err != nil && q.onErr != nil {
 		q.onErr(err)
 	}
 }

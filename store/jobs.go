@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,12 +15,16 @@ import (
 
 // Streams: scan jobs go through "jobs" with the consumer group "workers" (any number of worker
 // processes; a crashed worker's jobs are taken over with XAUTOCLAIM), jobs that cannot be processed
-// end in "jobs:dead", and scan progress goes to "events", capped at about 10,000 entries.
+// end in "jobs:dead", and scan progress goes to "events", capped at about 10,000 entries. The hash
+// "jobs:errors" maps the stream id of a job whose delivery failed to the error, until the job is
+// acknowledged or dead-lettered.
 const (
 	JobsStream     = "jobs"
 	DeadJobsStream = "jobs:dead"
 	EventsStream   = "events"
 	WorkersGroup   = "workers"
+
+	jobErrorsHash = "jobs:errors"
 
 	eventsMaxLen   = 10000
 	deadMaxLen     = 10000
@@ -48,9 +53,10 @@ type JobMessage struct {
 	raw        string
 }
 
-func (s *Store) jobsKey() string  { return s.prefix + JobsStream }
-func (s *Store) deadKey() string  { return s.prefix + DeadJobsStream }
-func (s *Store) eventKey() string { return s.prefix + EventsStream }
+func (s *Store) jobsKey() string      { return s.prefix + JobsStream }
+func (s *Store) deadKey() string      { return s.prefix + DeadJobsStream }
+func (s *Store) eventKey() string     { return s.prefix + EventsStream }
+func (s *Store) jobErrorsKey() string { return s.prefix + jobErrorsHash }
 
 // ensureGroup creates the consumer group (and the stream) once; "0" makes jobs enqueued before the
 // group existed visible to it.
@@ -85,22 +91,9 @@ func (s *Store) retryNoGroup(ctx context.Context, op func() error) error {
 
 // EnqueueJob adds a scan job and returns its stream id. A zero At is set to now.
 func (s *Store) EnqueueJob(ctx context.Context, j Job) (string, error) {
-	if err := checkID("job id", j.ID); err != nil {
-		return "", err
-	}
-	if err := checkID("target id", j.TargetID); err != nil {
-		return "", err
-	}
-	if j.At.IsZero() {
-		j.At = s.now()
-	}
-	j.At = j.At.UTC()
-	b, err := json.Marshal(j)
+	b, err := s.encodeJob(&j)
 	if err != nil {
 		return "", err
-	}
-	if len(b) > maxStreamEntry {
-		return "", fmt.Errorf("job %s: %d bytes, limit %d", j.ID, len(b), maxStreamEntry)
 	}
 	if err := s.ensureGroup(ctx); err != nil {
 		return "", err
@@ -110,6 +103,28 @@ func (s *Store) EnqueueJob(ctx context.Context, j Job) (string, error) {
 		return "", fmt.Errorf("enqueue job %s: %w", j.ID, err)
 	}
 	return id, nil
+}
+
+// encodeJob checks j, sets a zero At to now and returns the stream entry's JSON.
+func (s *Store) encodeJob(j *Job) ([]byte, error) {
+	if err := checkID("job id", j.ID); err != nil {
+		return nil, err
+	}
+	if err := checkID("target id", j.TargetID); err != nil {
+		return nil, err
+	}
+	if j.At.IsZero() {
+		j.At = s.now()
+	}
+	j.At = j.At.UTC()
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxStreamEntry {
+		return nil, fmt.Errorf("job %s: %d bytes, limit %d", j.ID, len(b), maxStreamEntry)
+	}
+	return b, nil
 }
 
 // ReadJobs returns up to count new jobs for consumer, waiting up to block for the first (0 waits
@@ -163,15 +178,104 @@ func (s *Store) decodeJobs(ctx context.Context, msgs []redis.XMessage, deliverie
 	return out, nil
 }
 
-// AckJob marks a job done and deletes its entry, so the stream holds only jobs not yet finished.
-func (s *Store) AckJob(ctx context.Context, streamID string) error {
+// AckJobs marks finished jobs done in one transaction: acknowledged, their entries deleted (so the
+// stream holds only jobs not yet finished) and the errors noted for their earlier deliveries
+// forgotten. It takes one id or a batch: a worker acknowledges every job finished while its
+// previous acknowledgement was under way in one call (worker/ack.go), which is what keeps the
+// queue's throughput (bench/queue).
+func (s *Store) AckJobs(ctx context.Context, streamIDs ...string) error {
+	if len(streamIDs) == 0 {
+		return nil
+	}
 	pipe := s.rdb.TxPipeline()
-	pipe.XAck(ctx, s.jobsKey(), WorkersGroup, streamID)
-	pipe.XDel(ctx, s.jobsKey(), streamID)
+	pipe.XAck(ctx, s.jobsKey(), WorkersGroup, streamIDs...)
+	pipe.XDel(ctx, s.jobsKey(), streamIDs...)
+	pipe.HDel(ctx, s.jobErrorsKey(), streamIDs...)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("ack job %s: %w", streamID, err)
+		if len(streamIDs) == 1 {
+			return fmt.Errorf("ack job %s: %w", streamIDs[0], err)
+		}
+		return fmt.Errorf("ack %d jobs: %w", len(streamIDs), err)
 	}
 	return nil
+}
+
+// maxHeartbeatIDs is how many jobs one XCLAIM of a heartbeat names.
+const maxHeartbeatIDs = 500
+
+// HeartbeatJobs resets the idle time of jobs consumer holds (XCLAIM … JUSTID, which leaves their
+// delivery counts alone), so that ClaimStale in another worker does not take a long scan over.
+// One pipelined round trip for any number of jobs.
+func (s *Store) HeartbeatJobs(ctx context.Context, consumer string, streamIDs []string) error {
+	if len(streamIDs) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for chunk := range slices.Chunk(streamIDs, maxHeartbeatIDs) {
+		pipe.XClaimJustID(ctx, &redis.XClaimArgs{
+			Stream: s.jobsKey(), Group: WorkersGroup, Consumer: consumer, MinIdle: 0, Messages: chunk,
+		})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("heartbeat of %d jobs of %s: %w", len(streamIDs), consumer, err)
+	}
+	return nil
+}
+
+// NoteJobError keeps why a delivery of the job failed, for the dead letter if no later delivery
+// succeeds. AckJobs and DeadLetter forget it.
+func (s *Store) NoteJobError(ctx context.Context, streamID, msg string) error {
+	if err := s.rdb.HSet(ctx, s.jobErrorsKey(), streamID, msg).Err(); err != nil {
+		return fmt.Errorf("note error of job %s: %w", streamID, err)
+	}
+	return nil
+}
+
+// JobError returns the error noted for the job's last failed delivery ("" when none was noted).
+func (s *Store) JobError(ctx context.Context, streamID string) (string, error) {
+	msg, err := s.rdb.HGet(ctx, s.jobErrorsKey(), streamID).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("error of job %s: %w", streamID, err)
+	}
+	return msg, nil
+}
+
+// JobCount returns how many jobs the stream holds: queued or running, not yet finished.
+func (s *Store) JobCount(ctx context.Context) (int64, error) {
+	n, err := s.rdb.XLen(ctx, s.jobsKey()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
+}
+
+// QueuedJobs returns up to count jobs of the stream (count <= 0: all), oldest first, without
+// reading them for a consumer (a listing: entries that do not decode are skipped, not
+// dead-lettered). Deliveries is 0.
+func (s *Store) QueuedJobs(ctx context.Context, count int64) ([]JobMessage, error) {
+	var msgs []redis.XMessage
+	var err error
+	if count > 0 {
+		msgs, err = s.rdb.XRangeN(ctx, s.jobsKey(), "-", "+", count).Result()
+	} else {
+		msgs, err = s.rdb.XRange(ctx, s.jobsKey(), "-", "+").Result()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	out := make([]JobMessage, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["job"].(string)
+		jm := JobMessage{StreamID: m.ID, raw: raw}
+		if raw == "" || json.Unmarshal([]byte(raw), &jm.Job) != nil {
+			continue
+		}
+		out = append(out, jm)
+	}
+	return out, nil
 }
 
 // ClaimStale takes over, for consumer, every job delivered to some consumer more than minIdle ago
@@ -219,7 +323,7 @@ func (s *Store) ClaimStale(ctx context.Context, consumer string, minIdle time.Du
 }
 
 // DeadLetter moves a job that cannot be processed to the dead-letter stream with the reason, and
-// removes it from the jobs stream, in one transaction.
+// removes it from the jobs stream (with the error noted for it), in one transaction.
 func (s *Store) DeadLetter(ctx context.Context, msg JobMessage, cause error) error {
 	reason := "unknown"
 	if cause != nil {
@@ -241,6 +345,7 @@ func (s *Store) DeadLetter(ctx context.Context, msg JobMessage, cause error) err
 	})
 	pipe.XAck(ctx, s.jobsKey(), WorkersGroup, msg.StreamID)
 	pipe.XDel(ctx, s.jobsKey(), msg.StreamID)
+	pipe.HDel(ctx, s.jobErrorsKey(), msg.StreamID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("dead-letter job %s: %w", msg.StreamID, err)
 	}
@@ -288,8 +393,59 @@ type EventMessage struct {
 
 // PublishEvent appends an event to the capped events stream and returns its id. A zero At is now.
 func (s *Store) PublishEvent(ctx context.Context, e Event) (string, error) {
+	ids, err := s.PublishEvents(ctx, e)
+	return ids[0], err
+}
+
+// PublishEvents appends events to the capped events stream, in order, in one pipelined round trip
+// (the pipeline queues a scan's progress and writes what concurrent scans queued together), and
+// returns their ids. A zero At is now. An event with no kind or more than maxStreamEntry bytes
+// of JSON is not written (its id is ""); the others are, and the error names the first failure.
+func (s *Store) PublishEvents(ctx context.Context, es ...Event) ([]string, error) {
+	ids := make([]string, len(es))
+	cmds := make([]*redis.StringCmd, len(es))
+	var first error
+	failed := 0
+	fail := func(err error) {
+		if first == nil {
+			first = err
+		}
+		failed++
+	}
+	pipe := s.rdb.Pipeline()
+	for i, e := range es {
+		b, err := s.encodeEvent(e)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{
+			Stream: s.eventKey(), MaxLen: eventsMaxLen, Approx: true, Values: []any{"event", b},
+		})
+	}
+	if pipe.Len() > 0 {
+		_, _ = pipe.Exec(ctx) // errors are per command, read below
+		for i, c := range cmds {
+			if c == nil {
+				continue
+			}
+			id, err := c.Result()
+			if err != nil {
+				fail(fmt.Errorf("publish event %s: %w", es[i].Kind, err))
+				continue
+			}
+			ids[i] = id
+		}
+	}
+	if failed > 1 {
+		return ids, fmt.Errorf("%d of %d events not published, the first: %w", failed, len(es), first)
+	}
+	return ids, first
+}
+
+func (s *Store) encodeEvent(e Event) ([]byte, error) {
 	if e.Kind == "" {
-		return "", errors.New("publish event: empty kind")
+		return nil, errors.New("publish event: empty kind")
 	}
 	if e.At.IsZero() {
 		e.At = s.now()
@@ -297,18 +453,12 @@ func (s *Store) PublishEvent(ctx context.Context, e Event) (string, error) {
 	e.At = e.At.UTC()
 	b, err := json.Marshal(e)
 	if err != nil {
-		return "", fmt.Errorf("publish event %s: %w", e.Kind, err)
+		return nil, fmt.Errorf("publish event %s: %w", e.Kind, err)
 	}
 	if len(b) > maxStreamEntry {
-		return "", fmt.Errorf("publish event %s: %d bytes, limit %d", e.Kind, len(b), maxStreamEntry)
+		return nil, fmt.Errorf("publish event %s: %d bytes, limit %d", e.Kind, len(b), maxStreamEntry)
 	}
-	id, err := s.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: s.eventKey(), MaxLen: eventsMaxLen, Approx: true, Values: []any{"event", b},
-	}).Result()
-	if err != nil {
-		return "", fmt.Errorf("publish event %s: %w", e.Kind, err)
-	}
-	return id, nil
+	return b, nil
 }
 
 // ReadEvents returns up to count events after the stream id after ("0" from the oldest kept, "" or

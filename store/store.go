@@ -48,7 +48,10 @@ import (
 //	                        sorted-set write on every upsert (the most expensive part of one)
 //	idx:known:target, idx:known:rule
 //	                        sets naming the target and rule indexes that exist (Counts)
-//	jobs, jobs:dead, events streams (jobs.go)
+//	jobs, jobs:dead, events streams, jobs:errors hash (jobs.go)
+//	scan:{id}, scans:target:{tid}, scans:all     the scan history (scans.go)
+//	{name}:lease                                 leases such as the scheduler's (leases.go)
+//	schedule:cursor, schedule:tick:{tid}:{ms}    schedule bookkeeping (schedule.go)
 //
 // Get assembles a Finding from the hash; MarshalCanonical of that Finding is the full canonical form.
 // The lifecycle lives in its own fields rather than inside "json" so that the Lua scripts never
@@ -106,10 +109,22 @@ func NewStore(rdb redis.UniversalClient, prefix string) *Store {
 }
 
 // Client returns the Redis client the store uses.
+//
+// Deprecated: only web uses this until its handlers move to typed methods.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // Prefix returns the key prefix.
+//
+// Deprecated: only web uses this until its handlers move to typed methods.
 func (s *Store) Prefix() string { return s.prefix }
+
+// Ping checks that Redis answers (a worker starting, a health check).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
 
 func (s *Store) findingKey(fp string) string { return s.prefix + "finding:" + fp }
 func (s *Store) historyKey(fp string) string { return s.prefix + "finding:" + fp + ":history" }

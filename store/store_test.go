@@ -94,7 +94,7 @@ func TestUpsertConcurrentIsIdempotent(t *testing.T) {
 	if len(h) != 1 || h[0].To != findings.StateNew || h[0].From != "" || h[0].Actor != "pilmon" || !strings.Contains(h[0].Note, "scan-1") {
 		t.Errorf("history = %+v, want one entry '' → new by pilmon naming scan-1", h)
 	}
-	keys, err := testRedis.Client().Keys(ctx, s.Prefix()+"finding:*").Result()
+	keys, err := testRedis.Client().Keys(ctx, s.prefix+"finding:*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

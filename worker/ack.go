@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -10,8 +9,8 @@ import (
 )
 
 // acker acknowledges finished jobs in batches: every job finished while a round trip is under way
-// is acknowledged by the next one, in one transaction (XACK + XDEL of all their ids, what
-// store.Store.AckJob does for one). A caller waits for its own acknowledgement.
+// is acknowledged by the next one, one store.Store.AckJobs call (one transaction) for all of
+// them. A caller waits for its own acknowledgement.
 type acker struct {
 	store *store.Store
 
@@ -65,15 +64,8 @@ func (a *acker) flush() {
 			ids[i] = b.id
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		key := a.store.Prefix() + store.JobsStream
-		pipe := a.store.Client().TxPipeline()
-		pipe.XAck(ctx, key, store.WorkersGroup, ids...)
-		pipe.XDel(ctx, key, ids...)
-		_, err := pipe.Exec(ctx)
+		err := a.store.AckJobs(ctx, ids...)
 		cancel()
-		if err != nil {
-			err = fmt.Errorf("ack %d jobs: %w", len(ids), err)
-		}
 		for _, b := range batch {
 			b.errc <- err
 		}

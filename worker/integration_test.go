@@ -3,7 +3,6 @@ package worker
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -216,7 +215,7 @@ func (s *system) importTargets(t *testing.T, n int, schedule string) []scanner.T
 }
 
 func (s *system) jobsLeft(t *testing.T) int64 {
-	n, err := s.rdb().XLen(context.Background(), store.DefaultPrefix+store.JobsStream).Result()
+	n, err := s.store.JobCount(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +237,7 @@ func (s *system) pendingOf(t *testing.T, consumer string) []string {
 }
 
 func (s *system) recordCount(t *testing.T) int64 {
-	n, err := s.rdb().ZCard(context.Background(), store.DefaultPrefix+"scans:all").Result()
+	_, n, err := s.store.RecentScans(context.Background(), 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,13 +302,13 @@ func TestProcessesCrashedWorkerEveryScanOnce(t *testing.T) {
 	w2.stop(t)
 	w3.stop(t)
 
-	h := pipeline.NewHistory(s.store)
+	h := s.store
 	if n := s.recordCount(t); n != 200 {
 		t.Errorf("%d history entries, want 200", n)
 	}
 	perTarget := map[string]int{}
 	for _, id := range jobIDs {
-		rec, err := h.Get(ctx, id)
+		rec, err := h.GetScan(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +324,7 @@ func TestProcessesCrashedWorkerEveryScanOnce(t *testing.T) {
 		if perTarget[tg.ID] != 5 {
 			t.Errorf("target %s has %d scans, want 5", tg.ID, perTarget[tg.ID])
 		}
-		recs, total, _ := h.ForTarget(ctx, tg.ID, 0, 100)
+		recs, total, _ := h.ScansForTarget(ctx, tg.ID, 0, 100)
 		if total != 5 || len(recs) != 5 {
 			t.Errorf("target %s: history of %d", tg.ID, total)
 		}
@@ -374,7 +373,7 @@ func TestProcessesTwoSchedulersEnqueueOncePerTick(t *testing.T) {
 	s.importTargets(t, 2, "* * * * * *")
 	a := s.scheduler(t, "sched-a")
 	b := s.scheduler(t, "sched-b")
-	holder := func() string { v, _ := s.rdb().Get(ctx, store.DefaultPrefix+leaseKey).Result(); return v }
+	holder := func() string { v, _ := s.store.LeaseHolder(ctx, LeaseName); return v }
 	waitFor(t, "six scheduled scans", func() bool { return s.jobsLeft(t) >= 6 })
 	first := holder()
 	active, standby := a, b
@@ -389,17 +388,16 @@ func TestProcessesTwoSchedulersEnqueueOncePerTick(t *testing.T) {
 	waitFor(t, "scans after the takeover", func() bool { return s.jobsLeft(t) >= before+4 })
 	standby.stop(t)
 
-	msgs, err := s.rdb().XRange(ctx, store.DefaultPrefix+store.JobsStream, "-", "+").Result()
+	msgs, err := s.store.QueuedJobs(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := s.jobsLeft(t); int64(len(msgs)) != n {
+		t.Fatalf("%d of the %d jobs in the stream decode", len(msgs), n)
+	}
 	ticks := map[string][]int64{}
 	for _, m := range msgs {
-		var j store.Job
-		raw, _ := m.Values["job"].(string)
-		if err := json.Unmarshal([]byte(raw), &j); err != nil {
-			t.Fatal(err)
-		}
+		j := m.Job
 		ticks[j.TargetID] = append(ticks[j.TargetID], j.At.Unix())
 	}
 	for tid, secs := range ticks {
@@ -438,13 +436,13 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 	for _, p := range procs {
 		p.kill()
 	}
-	h := pipeline.NewHistory(s.store)
-	acked, _, err := h.Recent(ctx, 0, 1000)
+	h := s.store
+	acked, _, err := h.RecentScans(ctx, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ackedFindings, _, _ := s.store.List(ctx, store.Query{Limit: 1000})
-	cursorBefore, _ := s.rdb().HGetAll(ctx, store.DefaultPrefix+cursorKey).Result()
+	cursorBefore, _ := s.store.ScheduleCursors(ctx)
 	if err := s.srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -452,15 +450,15 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 	t.Logf("killed everything with %d scans recorded, %d findings", len(acked), len(ackedFindings))
 
 	s.startRedis(t)
-	h = pipeline.NewHistory(s.store)
+	h = s.store
 	procs = start()
 	waitFor(t, "every queued scan to be done and the schedule to resume", func() bool {
 		for _, id := range jobIDs {
-			if _, err := h.Get(ctx, id); err != nil {
+			if _, err := h.GetScan(ctx, id); err != nil {
 				return false
 			}
 		}
-		recs, _, _ := h.Recent(ctx, 0, 1000)
+		recs, _, _ := h.RecentScans(ctx, 0, 1000)
 		for _, r := range recs {
 			if strings.HasPrefix(r.ID, "2") && r.StartedAt.After(crashedAt) {
 				return true // a scheduled scan (ids start with the year) ran after the restart
@@ -472,7 +470,7 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 		p.stop(t)
 	}
 	for _, r := range acked {
-		got, err := h.Get(ctx, r.ID)
+		got, err := h.GetScan(ctx, r.ID)
 		if err != nil || !slices.Equal(got.Fingerprints, r.Fingerprints) {
 			t.Errorf("scan %s recorded before the crash: %v", r.ID, err)
 		}
@@ -482,9 +480,9 @@ func TestProcessesWholeSystemRestart(t *testing.T) {
 			t.Errorf("finding %s lost in the restart: %v", f.Fingerprint, err)
 		}
 	}
-	cursorAfter, _ := s.rdb().HGetAll(ctx, store.DefaultPrefix+cursorKey).Result()
+	cursorAfter, _ := s.store.ScheduleCursors(ctx)
 	for tid, v := range cursorBefore {
-		if cursorAfter[tid] < v {
+		if cursorAfter[tid].Before(v) {
 			t.Errorf("schedule cursor of %s went back from %s to %s", tid, v, cursorAfter[tid])
 		}
 	}

@@ -18,12 +18,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/pipeline"
 	"pilmon/scanner"
@@ -53,7 +50,7 @@ type Deps struct {
 	Log      *slog.Logger
 	// Run, when set, replaces Runner.Run for each job (bench/queue measures the queue alone with a
 	// no-op here). It must be idempotent under the scan id, as Runner.Run is.
-	Run func(ctx context.Context, t scanner.Target, scanID string) (pipeline.ScanRecord, error)
+	Run func(ctx context.Context, t scanner.Target, scanID string) (store.ScanRecord, error)
 }
 
 func (d *Deps) defaults() error {
@@ -117,13 +114,13 @@ func StartPool(ctx context.Context, deps Deps, n int) (*Pool, error) {
 			deps.Runner.Worker = deps.Name
 		}
 		r := deps.Runner
-		deps.Run = func(ctx context.Context, t scanner.Target, scanID string) (pipeline.ScanRecord, error) {
+		deps.Run = func(ctx context.Context, t scanner.Target, scanID string) (store.ScanRecord, error) {
 			return r.Run(ctx, t, scanID, nil)
 		}
 	}
-	// Fail fast when Redis is unreachable, and make sure the group exists.
-	if err := deps.Store.Client().Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("worker %s: redis: %w", deps.Name, err)
+	// Fail fast when Redis is unreachable (ReadJobs creates the consumer group).
+	if err := deps.Store.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("worker %s: %w", deps.Name, err)
 	}
 	base := context.WithoutCancel(ctx)
 	runCtx, kill := context.WithCancel(base)
@@ -293,7 +290,6 @@ func (p *Pool) heartbeatLoop(ctx context.Context) {
 	defer p.wg.Done()
 	t := time.NewTicker(max(p.d.ClaimAfter/3, 20*time.Millisecond))
 	defer t.Stop()
-	key := p.d.Store.Prefix() + store.JobsStream
 	for {
 		select {
 		case <-ctx.Done():
@@ -306,22 +302,14 @@ func (p *Pool) heartbeatLoop(ctx context.Context) {
 			ids = append(ids, id)
 		}
 		p.mu.Unlock()
-		for chunk := range slices.Chunk(ids, 500) {
-			// JUSTID: the delivery count is not incremented by a heartbeat.
-			err := p.d.Store.Client().XClaimJustID(ctx, &redis.XClaimArgs{
-				Stream: key, Group: store.WorkersGroup, Consumer: p.d.Name, MinIdle: 0, Messages: chunk,
-			}).Err()
-			if err != nil && ctx.Err() == nil {
-				p.d.Log.Warn("job heartbeat 任务心跳失败", "err", err)
-			}
+		if err := p.d.Store.HeartbeatJobs(ctx, p.d.Name, ids); err != nil && ctx.Err() == nil {
+			p.d.Log.Warn("job heartbeat 任务心跳失败", "err", err)
 		}
 	}
 }
 
-func (p *Pool) errorsKey() string { return p.d.Store.Prefix() + "jobs:errors" }
-
 func (p *Pool) lastError(ctx context.Context, m store.JobMessage) error {
-	msg, err := p.d.Store.Client().HGet(ctx, p.errorsKey(), m.StreamID).Result()
+	msg, err := p.d.Store.JobError(ctx, m.StreamID)
 	if err != nil || msg == "" {
 		return fmt.Errorf("投递 %d 次仍未完成（工作进程崩溃？）/ delivered %d times without finishing (did its worker crash?)", m.Deliveries, m.Deliveries)
 	}
@@ -340,9 +328,6 @@ func (p *Pool) process(ctx context.Context, m store.JobMessage) {
 			log.Warn("ack failed 确认失败", "err", err)
 			return
 		}
-		if m.Deliveries > 1 { // only a retried job can have an error noted
-			p.d.Store.Client().HDel(context.WithoutCancel(ctx), p.errorsKey(), m.StreamID)
-		}
 		p.done.Add(1)
 		log.Debug("scan done 扫描完成", "status", rec.Status, "findings", len(rec.Fingerprints))
 		return
@@ -358,17 +343,19 @@ func (p *Pool) process(ctx context.Context, m store.JobMessage) {
 	}
 	p.failed.Add(1)
 	log.Warn("scan failed, will retry 扫描失败，将重试", "err", err)
-	p.d.Store.Client().HSet(ctx, p.errorsKey(), m.StreamID, truncate(err.Error(), 2000))
+	if nerr := p.d.Store.NoteJobError(ctx, m.StreamID, truncate(err.Error(), 2000)); nerr != nil {
+		log.Warn("note job error 记录任务错误失败", "err", nerr)
+	}
 	p.publish(ctx, EventJobFailed, m, err.Error())
 }
 
-func (p *Pool) runJob(ctx context.Context, m store.JobMessage) (pipeline.ScanRecord, error) {
+func (p *Pool) runJob(ctx context.Context, m store.JobMessage) (store.ScanRecord, error) {
 	t, err := p.d.Targets.Get(ctx, m.Job.TargetID)
 	if errors.Is(err, targets.ErrNotFound) {
-		return pipeline.ScanRecord{}, permanentError{err}
+		return store.ScanRecord{}, permanentError{err}
 	}
 	if err != nil {
-		return pipeline.ScanRecord{}, err
+		return store.ScanRecord{}, err
 	}
 	if len(m.Job.Sources) > 0 {
 		// A job may narrow the scan to some sources; they are validated like the target's own.
@@ -377,7 +364,7 @@ func (p *Pool) runJob(ctx context.Context, m store.JobMessage) (pipeline.ScanRec
 	// Check again at scan time: a symlink in the import folder may have changed since.
 	t, err = p.d.Targets.Validate(t)
 	if err != nil {
-		return pipeline.ScanRecord{}, permanentError{err}
+		return store.ScanRecord{}, permanentError{err}
 	}
 	return p.d.Run(ctx, t, m.Job.ID)
 }
@@ -388,7 +375,6 @@ func (p *Pool) deadLetter(ctx context.Context, m store.JobMessage, cause error) 
 		p.d.Log.Warn("dead-letter failed 移入死信失败", "job", m.Job.ID, "err", err)
 		return
 	}
-	p.d.Store.Client().HDel(ctx, p.errorsKey(), m.StreamID)
 	p.dead.Add(1)
 	p.d.Log.Warn("job dead-lettered 任务移入死信队列", "job", m.Job.ID, "target", m.Job.TargetID, "err", cause)
 	p.publish(ctx, EventJobDead, m, cause.Error())

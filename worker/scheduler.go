@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,23 +13,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"pilmon/scanner"
 	"pilmon/store"
 	"pilmon/targets"
 )
 
-// Redis keys of the scheduler (under the store prefix):
-//
-//	scheduler:lease            the active scheduler's id, with a TTL (SET NX PX, renewed by Lua)
-//	schedule:cursor            hash target id → Unix ms of the last tick enqueued (for a target
-//	                           seen for the first time, the moment its initial scan was enqueued)
-//	schedule:tick:{tid}:{ms}   dedupe marker of one tick of one target, kept DedupeTTL
+// The scheduler's lease and its bookkeeping (a cursor per target, a dedupe marker per tick) are
+// kept by the store (store/leases.go, store/schedule.go).
 const (
-	leaseKey  = "scheduler:lease"
-	cursorKey = "schedule:cursor"
-	tickKey   = "schedule:tick:"
+	// LeaseName is the scheduler's lease in the store: only its holder enqueues.
+	LeaseName = "scheduler"
 	// DedupeTTL is how long a tick's dedupe marker lives: longer than any lease handover.
 	DedupeTTL = 7 * 24 * time.Hour
 	// maxCatchUp bounds the walk over ticks missed while no scheduler ran.
@@ -71,35 +63,6 @@ type Scheduler struct {
 	enqueued  atomic.Int64
 }
 
-var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-`)
-
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-`)
-
-// enqueueScript: KEYS = dedupe marker, jobs stream, cursor hash; ARGV = dedupe TTL ms, job JSON,
-// target id, tick ms. Enqueues once per marker and moves the cursor forward either way. Returns
-// the stream id, or false when the tick was already enqueued.
-var enqueueScript = redis.NewScript(`
-local id = false
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
-end
-local cur = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
-if tonumber(ARGV[4]) > cur then
-  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-end
-return id
-`)
-
 // StartScheduler starts a scheduler that competes for the lease and, while it holds it, enqueues
 // due scans. Stop releases the lease at once so a stand-by need not wait for it to expire.
 func StartScheduler(ctx context.Context, deps Deps, opts SchedulerOptions) (*Scheduler, error) {
@@ -122,11 +85,9 @@ func StartScheduler(ctx context.Context, deps Deps, opts SchedulerOptions) (*Sch
 		h, _ := os.Hostname()
 		opts.ID = fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b[:]))
 	}
-	rdb := deps.Store.Client()
-	// The group must exist before the script's XADD, or jobs added now would be invisible to a
-	// group created later from "$".
-	err := rdb.XGroupCreateMkStream(ctx, deps.Store.Prefix()+store.JobsStream, store.WorkersGroup, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+	// Fail fast when Redis is unreachable (the store creates the consumer group before the
+	// first scheduled job).
+	if err := deps.Store.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -160,12 +121,10 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if s.active.Swap(false) {
-		return releaseScript.Run(ctx, s.d.Store.Client(), []string{s.key(leaseKey)}, s.o.ID).Err()
+		return s.d.Store.ReleaseLease(ctx, LeaseName, s.o.ID)
 	}
 	return nil
 }
-
-func (s *Scheduler) key(k string) string { return s.d.Store.Prefix() + k }
 
 func (s *Scheduler) loop(ctx context.Context) {
 	defer close(s.done)
@@ -183,11 +142,9 @@ func (s *Scheduler) loop(ctx context.Context) {
 
 // step renews or acquires the lease and, when held, enqueues what is due.
 func (s *Scheduler) step(ctx context.Context) {
-	rdb := s.d.Store.Client()
-	ttl := strconv.FormatInt(s.o.LeaseTTL.Milliseconds(), 10)
 	if s.active.Load() {
-		n, err := renewScript.Run(ctx, rdb, []string{s.key(leaseKey)}, s.o.ID, ttl).Int()
-		if err != nil || n == 0 {
+		held, err := s.d.Store.RenewLease(ctx, LeaseName, s.o.ID, s.o.LeaseTTL)
+		if err != nil || !held {
 			// Lost it (expired during a pause, or Redis unreachable): stand by. A Redis error
 			// does not prove another holder, but enqueuing without the lease could race one.
 			s.active.Store(false)
@@ -195,7 +152,7 @@ func (s *Scheduler) step(ctx context.Context) {
 			return
 		}
 	} else {
-		ok, err := rdb.SetNX(ctx, s.key(leaseKey), s.o.ID, s.o.LeaseTTL).Result()
+		ok, err := s.d.Store.AcquireLease(ctx, LeaseName, s.o.ID, s.o.LeaseTTL)
 		if err != nil || !ok {
 			return
 		}
@@ -242,10 +199,9 @@ func (s *Scheduler) enqueueDue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rdb := s.d.Store.Client()
-	cursors, err := rdb.HGetAll(ctx, s.key(cursorKey)).Result()
+	cursors, err := s.d.Store.ScheduleCursors(ctx)
 	if err != nil {
-		return fmt.Errorf("read schedule cursors: %w", err)
+		return err
 	}
 	var errs []error
 	for _, t := range ts {
@@ -257,7 +213,7 @@ func (s *Scheduler) enqueueDue(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("target %s: %w", t.ID, err))
 			continue
 		}
-		raw, seen := cursors[t.ID]
+		last, seen := cursors[t.ID]
 		if !seen {
 			// First sight of this schedule: scan the target now (a prosecutor who registers a
 			// target wants to see it, not wait for its first tick), then count ticks from here;
@@ -268,8 +224,7 @@ func (s *Scheduler) enqueueDue(ctx context.Context) error {
 			}
 			continue
 		}
-		ms, _ := strconv.ParseInt(raw, 10, 64)
-		ticks, collapsed := dueTicks(sc, time.UnixMilli(ms), now)
+		ticks, collapsed := dueTicks(sc, last, now)
 		if collapsed > 0 {
 			s.d.Log.Info("missed ticks collapsed into one scan 错过的定时合并为一次扫描", "target", t.ID, "collapsed", collapsed, "tick", ticks[0])
 		}
@@ -322,21 +277,12 @@ const (
 
 func (s *Scheduler) enqueueTick(ctx context.Context, targetID string, tick time.Time, by string) error {
 	job := store.Job{ID: ScheduledScanID(targetID, tick), TargetID: targetID, RequestedBy: by, At: tick.UTC()}
-	b, err := json.Marshal(job)
-	if err != nil {
-		return err
-	}
-	ms := strconv.FormatInt(tick.UnixMilli(), 10)
-	keys := []string{s.key(tickKey + targetID + ":" + ms), s.key(store.JobsStream), s.key(cursorKey)}
-	res, err := enqueueScript.Run(ctx, s.d.Store.Client(), keys, DedupeTTL.Milliseconds(), b, targetID, ms).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil // already enqueued by another scheduler
-	}
-	if err != nil {
-		return fmt.Errorf("enqueue scheduled scan of %s at %s: %w", targetID, tick.Format(time.RFC3339), err)
+	id, err := s.d.Store.EnqueueScheduledJob(ctx, job, tick, DedupeTTL)
+	if err != nil || id == "" {
+		return err // "": already enqueued by another scheduler
 	}
 	s.enqueued.Add(1)
-	s.d.Log.Debug("scheduled scan enqueued 定时扫描已入队", "target", targetID, "tick", tick, "job", job.ID, "stream_id", res)
+	s.d.Log.Debug("scheduled scan enqueued 定时扫描已入队", "target", targetID, "tick", tick, "job", job.ID, "stream_id", id)
 	return nil
 }
 
@@ -357,13 +303,12 @@ func Schedules(ctx context.Context, d Deps, now time.Time, n int) ([]ScheduleInf
 	if err != nil && ts == nil {
 		return nil, "", err
 	}
-	rdb := d.Store.Client()
-	cursors, err := rdb.HGetAll(ctx, d.Store.Prefix()+cursorKey).Result()
+	cursors, err := d.Store.ScheduleCursors(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	holder, err := rdb.Get(ctx, d.Store.Prefix()+leaseKey).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	holder, err := d.Store.LeaseHolder(ctx, LeaseName)
+	if err != nil {
 		return nil, "", err
 	}
 	var out []ScheduleInfo
@@ -372,10 +317,8 @@ func Schedules(ctx context.Context, d Deps, now time.Time, n int) ([]ScheduleInf
 			continue
 		}
 		info := ScheduleInfo{TargetID: t.ID, Name: t.Name, Spec: t.Schedule, Next: []time.Time{}}
-		if raw, ok := cursors[t.ID]; ok {
-			if ms, err := strconv.ParseInt(raw, 10, 64); err == nil {
-				info.Last = time.UnixMilli(ms)
-			}
+		if last, ok := cursors[t.ID]; ok {
+			info.Last = last
 		}
 		next, err := targets.NextRuns(t.Schedule, now, n)
 		if err != nil {

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -99,7 +98,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func (e *env) jobsLeft(t *testing.T) int64 {
-	n, err := e.deps.Store.Client().XLen(context.Background(), e.deps.Store.Prefix()+store.JobsStream).Result()
+	n, err := e.deps.Store.JobCount(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,10 +150,10 @@ func TestPoolRunsEveryJobOnce(t *testing.T) {
 	if len(dead) != 1 || !strings.Contains(dead[0].Job, "orphan") || !strings.Contains(dead[0].Error, "not found") {
 		t.Errorf("dead letters %+v", dead)
 	}
-	h := pipeline.NewHistory(e.deps.Store)
+	h := e.deps.Store
 	workers := map[string]int{}
 	for _, id := range ids {
-		rec, err := h.Get(ctx, id)
+		rec, err := h.GetScan(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,9 +204,9 @@ func TestStaleJobTakenOverAndSlowJobKept(t *testing.T) {
 	if s1.Reclaimed+s2.Reclaimed != 1 || s1.Done+s2.Done != 2 {
 		t.Errorf("want the ghost's job reclaimed once and the slow job never: %+v %+v", s1, s2)
 	}
-	h := pipeline.NewHistory(e.deps.Store)
+	h := e.deps.Store
 	for _, id := range []string{j.ID, slowJob.ID} {
-		if _, err := h.Get(ctx, id); err != nil {
+		if _, err := h.GetScan(ctx, id); err != nil {
 			t.Error(err)
 		}
 	}
@@ -263,7 +262,7 @@ func TestFailingJobDeadLetteredAfterAttempts(t *testing.T) {
 	if len(dead) != 1 || !strings.Contains(dead[0].Job, j.ID) || !strings.Contains(dead[0].Error, "unknown severity") {
 		t.Fatalf("dead letters %+v", dead)
 	}
-	if _, err := pipeline.NewHistory(e.deps.Store).Get(ctx, j.ID); err == nil {
+	if _, err := e.deps.Store.GetScan(ctx, j.ID); err == nil {
 		t.Error("a failed scan has a history entry")
 	}
 }
@@ -310,17 +309,17 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 	waitFor(t, "scans after the handover", func() bool { return countJobs() >= before+2 })
 	_ = standby.Stop(ctx)
 
-	msgs, err := e.deps.Store.Client().XRange(ctx, e.deps.Store.Prefix()+store.JobsStream, "-", "+").Result()
+	msgs, err := e.deps.Store.QueuedJobs(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := e.jobsLeft(t); int64(len(msgs)) != n {
+		t.Fatalf("%d of the %d jobs in the stream decode", len(msgs), n)
 	}
 	seen := map[string]bool{}
 	initial := map[string]int{}
 	for _, m := range msgs {
-		var j store.Job
-		if err := json.Unmarshal([]byte(m.Values["job"].(string)), &j); err != nil {
-			t.Fatal(err)
-		}
+		j := m.Job
 		if j.RequestedBy == RequestedInitial {
 			// The one scan a newly seen schedule gets at once, off the tick grid.
 			initial[j.TargetID]++
@@ -353,8 +352,7 @@ func TestSchedulersOneActiveOneEnqueuePerTick(t *testing.T) {
 	// the handover either.
 	var secs []int64
 	for _, m := range msgs {
-		var j store.Job
-		_ = json.Unmarshal([]byte(m.Values["job"].(string)), &j)
+		j := m.Job
 		if j.TargetID == "app-1" && j.RequestedBy == RequestedScheduler {
 			secs = append(secs, j.At.Unix())
 		}

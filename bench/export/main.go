@@ -79,11 +79,12 @@ func run(nFindings, nArtifacts int, total int64, pdf, keep bool, profile string)
 		return err
 	}
 	fmt.Printf("evidence: %d artifacts, %s, stored in %v\n", len(refs), mib(total), time.Since(t0).Round(time.Millisecond))
-	if err := makeFindings(ctx, store.NewStore(srv.Client(), store.DefaultPrefix), nFindings, refs); err != nil {
+	st := store.NewStore(srv.Client(), store.DefaultPrefix)
+	if err := makeFindings(ctx, st, nFindings, refs); err != nil {
 		return err
 	}
 	if profile != "" {
-		return profileExport(ctx, profile, dataDir, srv.Client(), pdf)
+		return profileExport(ctx, profile, dataDir, st, pdf)
 	}
 
 	out := filepath.Join(dir, "case.zip")

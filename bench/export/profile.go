@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/rules"
@@ -25,7 +23,7 @@ import (
 // the same soft memory limit) while a sampler records the RSS and heap every 20 ms; at each new
 // peak of the heap it writes a heap profile (as of the last GC) and the goroutines' stacks into
 // dir, so that what holds the memory at the peak can be read with `go tool pprof`.
-func profileExport(ctx context.Context, dir, dataDir string, rdb redis.UniversalClient, pdf bool) error {
+func profileExport(ctx context.Context, dir, dataDir string, st *store.Store, pdf bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -52,7 +50,7 @@ func profileExport(ctx context.Context, dir, dataDir string, rdb redis.Universal
 		defer close(done)
 		sample(dir, stop)
 	}()
-	deps := casefile.Deps{Findings: store.NewStore(rdb, store.DefaultPrefix), Evidence: ev, Catalogue: cat, User: "bench",
+	deps := casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat, User: "bench",
 		Options: casefile.Options{Key: key, SkipPDF: !pdf, Tool: "pilmon bench"}}
 	t0 := time.Now()
 	_, err = casefile.Export(ctx, io.Discard, casefile.Selection{TargetID: "bench-app"}, deps)

@@ -127,14 +127,14 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 	}
 	queueOnly, err := measure(ctx, srv, st, nJobs, nTargets, pools, conc, func(i int) worker.Deps {
 		return worker.Deps{Store: st, Targets: reg, Name: fmt.Sprintf("queue-%d", i), Log: log,
-			Run: func(context.Context, scanner.Target, string) (pipeline.ScanRecord, error) {
-				return pipeline.ScanRecord{}, nil
+			Run: func(context.Context, scanner.Target, string) (store.ScanRecord, error) {
+				return store.ScanRecord{}, nil
 			}}
 	}, "queue")
 	if err != nil {
 		return err
 	}
-	recs, _ := srv.Client().ZCard(ctx, st.Prefix()+"scans:all").Result()
+	_, recs, _ := st.RecentScans(ctx, 0, 1)
 	if verbose {
 		stats, _ := srv.Client().Info(ctx, "commandstats").Result()
 		fmt.Println(stats)
@@ -229,9 +229,8 @@ func measure(ctx context.Context, srv *store.RedisServer, st *store.Store, nJobs
 		}
 		ps = append(ps, p)
 	}
-	key := st.Prefix() + store.JobsStream
 	for {
-		n, err := srv.Client().XLen(ctx, key).Result()
+		n, err := st.JobCount(ctx)
 		if err != nil {
 			return r, err
 		}

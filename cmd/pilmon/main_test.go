@@ -15,7 +15,6 @@ import (
 	"pilmon/internal/testredis"
 	"pilmon/store"
 
-	"pilmon/pipeline"
 	"pilmon/samplegen"
 )
 
@@ -196,12 +195,12 @@ func TestScanStoresFindings(t *testing.T) {
 	// Each stored scan is in the target's history, so the dashboard can diff the rectified scan
 	// against the first one.
 	srv := testredis.Start(t, data)
-	hist := pipeline.NewHistory(store.NewStore(srv.Client(), ""))
-	recs, total, err := hist.ForTarget(context.Background(), "sample:store", 0, 10)
+	hist := store.NewStore(srv.Client(), "")
+	recs, total, err := hist.ScansForTarget(context.Background(), "sample:store", 0, 10)
 	if err != nil || total != 3 {
 		t.Fatalf("scan history: %d records, %v", total, err)
 	}
-	d, ok, err := hist.DiffLatest(context.Background(), "sample:store")
+	d, ok, err := hist.DiffLatestScans(context.Background(), "sample:store")
 	if err != nil || !ok || len(d.Gone) != int(first["n"].(float64)) || len(d.New) != 0 {
 		t.Errorf("diff of the rectified scan against the one before: %+v %v %v (records %d)", d, ok, err, len(recs))
 	}

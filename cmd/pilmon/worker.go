@@ -14,6 +14,7 @@ import (
 
 	"pilmon/pipeline"
 	"pilmon/scanner"
+	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/worker"
 )
@@ -286,14 +287,13 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		h := pipeline.NewHistory(st.store)
-		recs, total, err := h.ForTarget(ctx, arg, 0, *history)
+		recs, total, err := st.store.ScansForTarget(ctx, arg, 0, *history)
 		if err != nil {
 			return err
 		}
-		var diff *pipeline.ScanDiff
+		var diff *store.ScanDiff
 		if len(recs) >= 2 {
-			d := pipeline.Diff(recs[1], recs[0])
+			d := store.DiffScanRecords(recs[1], recs[0])
 			diff = &d
 		}
 		if *jsonOut {

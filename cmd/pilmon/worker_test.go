@@ -53,7 +53,7 @@ func TestTargetAndScheduleCommands(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(out), &job) != nil || job.TargetID != "mp-1" || job.ID == "" {
 		t.Fatalf("target scan: %d %s", code, out)
 	}
-	if n, _ := srv.Client().XLen(ctx, store.DefaultPrefix+store.JobsStream).Result(); n != 1 {
+	if n, _ := store.NewStore(srv.Client(), store.DefaultPrefix).JobCount(ctx); n != 1 {
 		t.Errorf("%d jobs queued, want 1", n)
 	}
 	if code, out, _ = cli("target", "show", "mp-1"); code != exitOK || !strings.Contains(out, "scans (0)") {
