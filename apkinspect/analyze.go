@@ -31,7 +31,7 @@ type App struct {
 	// NativeLibs and Assets are entry names under lib/ and assets/.
 	NativeLibs []string
 	Assets     []string
-	// FileSignals are native libraries and assets that name an SDK (sdk_signals.yaml), at most
+	// FileSignals are native libraries and assets that name an SDK (rules/data/sdk_signals.yaml), at most
 	// maxSignalFiles per SDK and kind.
 	FileSignals []FileSignal
 	// Endpoints are hosts found in string constants, with the first URL seen.

@@ -13,6 +13,11 @@
 //	legal_instruments.yaml  -> []Instrument       (key "instruments")
 //	observation_kinds.yaml  -> []ObservationKind  (key "kinds")
 //	violations.yaml         -> []Violation        (key "violations")
+//	families.yaml           -> []Family           (key "families")
+//	sdk_signals.yaml        -> []SDKSignal        (key "signals")
+//	cross_border_trackers.yaml -> []CrossBorderTracker (key "trackers")
+//	policy_elements.yaml    -> []PolicyElement    (key "elements")
+//	policy_patterns.yaml    -> raw bytes, compiled by package policies
 //
 // Every file also has a top-level "version: 1".
 package rules
