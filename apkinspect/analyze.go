@@ -31,7 +31,7 @@ type App struct {
 	// NativeLibs and Assets are entry names under lib/ and assets/.
 	NativeLibs []string
 	Assets     []string
-	// FileSignals are native libraries and assets that name an SDK (sdk_signals.yaml), at most
+	// FileSignals are native libraries and assets that name an SDK (rules/data/sdk_signals.yaml), at most
 	// maxSignalFiles per SDK and kind.
 	FileSignals []FileSignal
 	// Endpoints are hosts found in string constants, with the first URL seen.
@@ -353,6 +353,12 @@ func (a *analyzer) packerClass(class, marker string) {
 // apiClassSet is the set of class descriptors ("Landroid/telephony/TelephonyManager;") on which
 // the catalogue names sensitive APIs: a reference to any other class cannot match, so its
 // descriptor is never rendered.
+// classSDK names the SDK a dex class (type descriptor "Lpkg/Cls;") belongs to. The SDK entries'
+// examples run through it (TestSDKExamplesThroughClassMatcher).
+func classSDK(cat *rules.Catalogue, typeName string) (rules.SDK, bool) {
+	return cat.SDKForClass(dex.JavaName(typeName))
+}
+
 func apiClassSet(cat *rules.Catalogue) map[string]bool {
 	set := map[string]bool{}
 	if cat == nil {
@@ -391,7 +397,7 @@ func (a *analyzer) indexDex(f *dex.File) {
 		cls := dex.JavaName(f.TypeName(c.Type))
 		a.packerClass(cls, f.Name+": class "+cls)
 		if a.cat != nil {
-			if sdk, ok := a.cat.SDKForClass(cls); ok {
+			if sdk, ok := classSDK(a.cat, f.TypeName(c.Type)); ok {
 				a.app.SDKClasses[sdk.ID]++
 			}
 		}

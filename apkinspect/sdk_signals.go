@@ -1,28 +1,17 @@
 package apkinspect
 
 import (
-	_ "embed"
-	"fmt"
 	"path"
 	"strings"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"pilmon/rules"
 )
 
-// sdkSignalsYAML names SDKs by native-library and asset file names; see the file's header.
-//
-//go:embed sdk_signals.yaml
-var sdkSignalsYAML []byte
-
-// sdkSignal is one entry of sdk_signals.yaml.
-type sdkSignal struct {
-	SDK     string `yaml:"sdk"`
-	Kind    string `yaml:"kind"` // lib | asset
-	Glob    string `yaml:"glob"`
-	Example string `yaml:"example"`
-	Source  string `yaml:"source"`
-}
+// sdkSignal is one entry of rules/data/sdk_signals.yaml: an SDK named by a native-library or
+// asset file name. The rules package loads and checks the table (every sdk id resolves, every glob
+// compiles); this package matches it.
+type sdkSignal struct{ rules.SDKSignal }
 
 // via is the apk.sdk via value of the signal.
 func (s sdkSignal) via() string {
@@ -32,34 +21,18 @@ func (s sdkSignal) via() string {
 	return "asset_file"
 }
 
-// loadSDKSignals parses and checks the embedded table once.
+// loadSDKSignals takes the table from the embedded catalogue once.
 var loadSDKSignals = sync.OnceValues(func() ([]sdkSignal, error) {
-	return parseSDKSignals(sdkSignalsYAML)
+	cat, err := rules.Default()
+	if err != nil {
+		return nil, err
+	}
+	var out []sdkSignal
+	for _, s := range cat.SDKSignals() {
+		out = append(out, sdkSignal{s})
+	}
+	return out, nil
 })
-
-func parseSDKSignals(b []byte) ([]sdkSignal, error) {
-	var doc struct {
-		Signals []sdkSignal `yaml:"signals"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("sdk_signals.yaml: %w", err)
-	}
-	for i, s := range doc.Signals {
-		where := fmt.Sprintf("sdk_signals.yaml: signal %d (%s %s)", i+1, s.SDK, s.Glob)
-		switch {
-		case s.SDK == "" || s.Glob == "" || s.Source == "" || s.Example == "":
-			return nil, fmt.Errorf("%s: sdk, glob, example and source are required", where)
-		case s.Kind != "lib" && s.Kind != "asset":
-			return nil, fmt.Errorf("%s: kind %q is not lib or asset", where, s.Kind)
-		}
-		if _, err := path.Match(s.Glob, ""); err != nil {
-			return nil, fmt.Errorf("%s: %v", where, err)
-		}
-	}
-	return doc.Signals, nil
-}
 
 // signalKey returns what a signal of each kind is matched against for an APK entry: the file
 // name of lib/<abi>/<name>.so, the path below assets/. ok is false for other entries.

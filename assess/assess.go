@@ -2,19 +2,18 @@
 // catalogue into findings a prosecutor can act on.
 //
 // The generic engine runs every automated violation of the catalogue through rules.Catalogue.Fires.
-// What the catalogue's triggers cannot say is added by one small function per rule family
-// (families.go), registered with the violation ids it handles: the finding's subject (stable across
-// re-scans), severity adjustments, the confidence and its reason, and vetoes the triggers cannot
-// express (PIPL Art. 31 only for targets that suggest minors). Matches of one rule with the same
-// subject become one finding carrying all the observations and evidence behind it. Summaries come
-// from templates kept as data (templates.yaml) and say specifically what was seen.
+// What the triggers cannot say is in the rule's YAML entry, its family (families.yaml) and the
+// observation kinds (observation_kinds.yaml), and applied by families.go: the finding's subject
+// (stable across re-scans), the confidence and its reason, severity adjustments, and vetoes the
+// triggers cannot express (PIPL Art. 31 only for targets that suggest minors). Matches of one rule
+// with the same subject become one finding carrying all the observations and evidence behind it.
+// Summaries come from the rule's summary templates and say specifically what was seen.
 package assess
 
 import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"pilmon/findings"
@@ -35,9 +34,11 @@ const MaxObservationsPerFinding = 200
 
 // Assessor turns observations into findings. It is safe for concurrent use.
 type Assessor struct {
-	cat   *rules.Catalogue
-	rules []autoRule
-	tmpl  *templateSet
+	cat      *rules.Catalogue
+	rules    []autoRule
+	tmpl     *templateSet
+	kinds    map[string]*kindData
+	appKinds []string // observation kinds that show an app or mini-program was inspected
 }
 
 // autoRule is one automated violation with what the engine needs to run it cheaply.
@@ -48,22 +49,30 @@ type autoRule struct {
 	kinds []string
 	// requires maps a trigger kind to the kinds its triggers require (attached as context).
 	requires map[string][]string
-	fam      *family
+	data     *ruleData
 }
 
-// New returns an Assessor over the catalogue. It panics if the embedded summary templates do not
-// parse, which a test rules out.
+// New returns an Assessor over the catalogue. It panics if a template of the catalogue does not
+// parse, which loading the catalogue already rules out.
 func New(cat *rules.Catalogue) *Assessor {
-	ts, err := loadTemplates()
+	ts, err := loadTemplates(cat)
 	if err != nil {
 		panic(err)
 	}
-	a := &Assessor{cat: cat, tmpl: ts}
+	kinds, app, err := compileKinds(cat)
+	if err != nil {
+		panic(err)
+	}
+	a := &Assessor{cat: cat, tmpl: ts, kinds: kinds, appKinds: app}
 	for _, v := range cat.Violations() {
 		if v.Check.Mode != "automated" || len(v.Check.Triggers) == 0 {
 			continue
 		}
-		r := autoRule{v: v, requires: map[string][]string{}, fam: familyFor(v.ID)}
+		rd, err := compileRule(cat, &v)
+		if err != nil {
+			panic(err)
+		}
+		r := autoRule{v: v, requires: map[string][]string{}, data: rd}
 		seen := map[string]bool{}
 		add := func(k string) {
 			if k != "" && !seen[k] {
@@ -121,6 +130,7 @@ func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observa
 // against and why (the one choice the rules saw, so a caller never chooses it a second time).
 func (a *Assessor) AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, CategoryChoice) {
 	sc := newScanCtx(a.cat, t, obs)
+	sc.appKinds = a.appKinds
 	byKind := map[string][]rules.Fact{}
 	for i := range obs {
 		byKind[obs[i].Kind] = append(byKind[obs[i].Kind], obsFact{&obs[i], i})
@@ -146,12 +156,9 @@ func (a *Assessor) AssessWithCategory(t scanner.Target, scanID string, obs []sca
 			if !sc.staticReadPossible(of.o) {
 				continue
 			}
-			h, keep := r.fam.refine(sc, &r.v, of.o)
+			h, keep := a.refine(sc, r, of.o)
 			if !keep {
 				continue
-			}
-			if h.subject == "" {
-				h.subject = defaultSubject(of.o)
 			}
 			key := r.v.ID + "\x00" + h.subject
 			g := index[key]
@@ -214,7 +221,7 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 	if best >= 0 {
 		conf, reason = g.hits[best].confidence, g.hits[best].reason
 	}
-	if g.rule.fam.categoryDependent && sc.category.Suggested && sc.category.Key != "" {
+	if g.rule.data.categoryDependent && sc.category.Suggested && sc.category.Key != "" {
 		conf = lowerConfidence(conf)
 		reason = joinText(reason, sc.category.Reason)
 	}
@@ -318,54 +325,6 @@ func joinText(a, b rules.Text) rules.Text {
 		return x + sep + y
 	}
 	return rules.Text{ZH: j(a.ZH, b.ZH, "；"), EN: j(a.EN, b.EN, "; ")}
-}
-
-// defaultSubject names what a finding is about from the observation that triggered it, stable
-// across re-scans: never a file path or a time.
-func defaultSubject(o *scanner.Observation) string {
-	switch o.Kind {
-	case "apk.permission":
-		return "perm:" + o.Subject
-	case "apk.sensitive_api":
-		owner := str(o, "sdk")
-		if owner == "" {
-			owner = "app"
-		} else {
-			owner = "sdk:" + owner
-		}
-		return "api:" + str(o, "api") + "@" + owner
-	case "apk.sdk", "mp.sdk":
-		return "sdk:" + firstNonEmpty(str(o, "sdk"), o.Subject)
-	case "apk.manifest_flag":
-		return "flag:" + firstNonEmpty(str(o, "flag"), o.Subject)
-	case "apk.component":
-		return "component:" + o.Subject
-	case "apk.endpoint", "mp.domain":
-		return "host:" + firstNonEmpty(str(o, "host"), o.Subject)
-	case "mp.api_call":
-		return "mpapi:" + firstNonEmpty(str(o, "api"), o.Subject)
-	case "mp.privacy_config":
-		return "mpconfig:" + firstNonEmpty(str(o, "setting"), o.Subject)
-	case "traffic.pi_sent":
-		return "pi:" + strings.Join(strs(o, "pi"), "+") + "->" + str(o, "host")
-	case "traffic.tracker_contacted":
-		return "tracker:" + firstNonEmpty(str(o, "host"), o.Subject)
-	case "policy.element":
-		return "element:" + firstNonEmpty(str(o, "element"), o.Subject)
-	case "policy.separate_consent", "policy.pi_declared":
-		return "pi:" + strings.Join(strs(o, "pi"), "+")
-	case "policy.sdk_declared":
-		return "sdk:" + str(o, "sdk")
-	case "policy.document":
-		// the locator may be a temporary path; the claim is about the target's policy
-		if b, ok := o.Attributes["is_privacy_policy"].(bool); ok && !b {
-			return "policy:not_privacy_policy"
-		}
-		return "policy:document"
-	case "scan.inventory":
-		return "policy:none"
-	}
-	return o.Kind + ":" + o.Subject
 }
 
 func firstNonEmpty(s ...string) string {

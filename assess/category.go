@@ -2,6 +2,7 @@ package assess
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -32,6 +33,7 @@ type scanCtx struct {
 	separate    set // sensitive PI the policy asks separate consent for
 	policyTitle string
 	scanSDKs    []string // every SDK the package embeds
+	appKinds    []string // observation kinds that show an app or mini-program was inspected
 	// requested holds the permissions the manifest requests and "pi:"+id for the PI they reach;
 	// nil when no manifest was read.
 	requested set
@@ -146,15 +148,20 @@ func (sc *scanCtx) staticReadPossible(o *scanner.Observation) bool {
 func (sc *scanCtx) has(kind string) bool { return len(sc.byKind[kind]) > 0 }
 
 // hasApp reports whether an app or mini-program was inspected (from scan.inventory, or from the
-// presence of apk.* / mp.* observations when there is no inventory).
+// presence of observations of a kind observation_kinds.yaml marks app_evidence when there is no
+// inventory).
 func (sc *scanCtx) hasApp() bool {
 	for _, i := range sc.byKind["scan.inventory"] {
 		if b, ok := boolAttr(&sc.obs[i], "has_app"); ok {
 			return b
 		}
 	}
-	return sc.has("apk.identity") || sc.has("mp.identity") || sc.has("apk.permission") || sc.has("mp.api_call")
+	return slices.ContainsFunc(sc.appKinds, sc.has)
 }
+
+// scanPractice reports whether the scan looked at practice (an app, a mini-program or traffic),
+// not only at a policy.
+func (sc *scanCtx) scanPractice() bool { return sc.hasApp() || sc.has("traffic.pi_sent") }
 
 // SuggestCategory returns the category the assessor would judge a scan against: the target's own
 // when set, else one suggested from package names, labels, mini-program names and policy titles

@@ -2,10 +2,10 @@ package assess
 
 import "testing"
 
-// Every policy element the vocabulary names has a display name in templates.yaml.
+// Every policy element the vocabulary names has a display name in policy_elements.yaml.
 func TestEveryPolicyElementHasAName(t *testing.T) {
 	cat := mustCatalogue(t)
-	ts, err := loadTemplates()
+	ts, err := loadTemplates(cat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func TestEveryPolicyElementHasAName(t *testing.T) {
 			if e, ok := tr.Where["element"].(string); ok {
 				seen++
 				if _, ok := ts.elements[e]; !ok {
-					t.Errorf("%s: element %q has no name in templates.yaml", v.ID, e)
+					t.Errorf("%s: element %q has no name in policy_elements.yaml", v.ID, e)
 				}
 			}
 		}

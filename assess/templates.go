@@ -2,7 +2,6 @@ package assess
 
 import (
 	"bytes"
-	_ "embed"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,64 +9,36 @@ import (
 	"text/template"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	"pilmon/rules"
 	"pilmon/scanner"
 )
 
-//go:embed templates.yaml
-var templatesYAML []byte
-
-// templateFile is templates.yaml: summary templates per (rule, observation kind), and the names
-// of the policy elements they use.
-type templateFile struct {
-	Version   int                   `yaml:"version"`
-	Elements  map[string]rules.Text `yaml:"elements"`
-	Templates []templateEntry       `yaml:"templates"`
-}
-
-type templateEntry struct {
-	Rules []string `yaml:"rules"`
-	Kind  string   `yaml:"kind"` // observation kind of the triggering observation, "*" for any
-	ZH    string   `yaml:"zh"`
-	EN    string   `yaml:"en"`
-}
-
 type compiled struct{ zh, en *template.Template }
 
+// templateSet holds the summary templates of every rule (violations.yaml, summaries) and the names
+// of the policy elements (policy_elements.yaml).
 type templateSet struct {
 	elements map[string]rules.Text
 	byKey    map[string]compiled // rule + "|" + kind
 }
 
-func loadTemplates() (*templateSet, error) {
-	var tf templateFile
-	dec := yaml.NewDecoder(bytes.NewReader(templatesYAML))
-	dec.KnownFields(true)
-	if err := dec.Decode(&tf); err != nil {
-		return nil, fmt.Errorf("assess/templates.yaml: %w", err)
+func loadTemplates(cat *rules.Catalogue) (*templateSet, error) {
+	ts := &templateSet{elements: map[string]rules.Text{}, byKey: map[string]compiled{}}
+	for _, e := range cat.PolicyElements() {
+		ts.elements[e.ID] = e.Name
 	}
-	ts := &templateSet{elements: tf.Elements, byKey: map[string]compiled{}}
-	for n, e := range tf.Templates {
-		if len(e.Rules) == 0 || e.Kind == "" || e.ZH == "" || e.EN == "" {
-			return nil, fmt.Errorf("assess/templates.yaml: template %d: rules, kind, zh and en are required", n+1)
-		}
-		name := strings.Join(e.Rules, ",") + "|" + e.Kind
-		zh, err := template.New(name + "/zh").Funcs(ts.funcs("zh")).Option("missingkey=error").Parse(e.ZH)
-		if err != nil {
-			return nil, fmt.Errorf("assess/templates.yaml: %s zh: %w", name, err)
-		}
-		en, err := template.New(name + "/en").Funcs(ts.funcs("en")).Option("missingkey=error").Parse(e.EN)
-		if err != nil {
-			return nil, fmt.Errorf("assess/templates.yaml: %s en: %w", name, err)
-		}
-		for _, r := range e.Rules {
-			key := r + "|" + e.Kind
-			if _, dup := ts.byKey[key]; dup {
-				return nil, fmt.Errorf("assess/templates.yaml: two templates for rule %s, kind %s", r, e.Kind)
+	for _, v := range cat.Violations() {
+		for _, e := range v.Summaries {
+			name := v.ID + "|" + e.Kind
+			zh, err := template.New(name + "/zh").Funcs(ts.funcs("zh")).Option("missingkey=error").Parse(e.ZH)
+			if err != nil {
+				return nil, fmt.Errorf("violation %s: summary for %s zh: %w", v.ID, e.Kind, err)
 			}
-			ts.byKey[key] = compiled{zh, en}
+			en, err := template.New(name + "/en").Funcs(ts.funcs("en")).Option("missingkey=error").Parse(e.EN)
+			if err != nil {
+				return nil, fmt.Errorf("violation %s: summary for %s en: %w", v.ID, e.Kind, err)
+			}
+			ts.byKey[name] = compiled{zh, en}
 		}
 	}
 	return ts, nil
@@ -335,7 +306,7 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 		}
 	}
 	d.ScanSensitive = sc.sensitiveSeen
-	d.ScanPractice = sc.hasApp() || sc.has("traffic.pi_sent")
+	d.ScanPractice = sc.scanPractice()
 
 	if ac, ok := sc.cat.AppCategory(sc.category.Key); ok {
 		d.Category, d.CategoryZH, d.CategoryEN = ac.Key, strings.TrimSuffix(ac.Name.ZH, "类")+"类", ac.Name.EN

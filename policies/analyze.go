@@ -1,7 +1,6 @@
 package policies
 
 import (
-	_ "embed"
 	"fmt"
 	"regexp"
 	"slices"
@@ -16,8 +15,9 @@ import (
 	"pilmon/rules"
 )
 
-//go:embed patterns.yaml
-var patternsYAML []byte
+// patternsYAML is rules/data/policy_patterns.yaml; the rules package embeds it and checks its element
+// ids, this package compiles the patterns.
+var patternsYAML = rules.EmbeddedPolicyPatterns()
 
 // ElementIDs are the mandated elements, in report order (ids of issue 5).
 var ElementIDs = []string{"operator_identity", "contact", "effective_date", "purposes_by_function", "pi_collected",
@@ -98,14 +98,14 @@ func loadPatterns() (*patternSet, error) {
 func parsePatterns(data []byte) (*patternSet, error) {
 	var f patternFile
 	if err := yaml.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("policies: patterns.yaml: %w", err)
+		return nil, fmt.Errorf("policies: policy_patterns.yaml: %w", err)
 	}
 	ps := &patternSet{collect: map[string]*regexp.Regexp{}, purpose: map[string][]*regexp.Regexp{},
 		aliases: f.SDKAliases, title: map[string]*regexp.Regexp{}}
 	compile := func(where, s string) (*regexp.Regexp, error) {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return nil, fmt.Errorf("policies: patterns.yaml: %s: %w", where, err)
+			return nil, fmt.Errorf("policies: policy_patterns.yaml: %s: %w", where, err)
 		}
 		return re, nil
 	}
@@ -137,7 +137,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		}
 		for lang, list := range e.Exclude {
 			if lang != "zh" && lang != "en" {
-				return nil, fmt.Errorf("policies: patterns.yaml: %s: exclude language %q", e.ID, lang)
+				return nil, fmt.Errorf("policies: policy_patterns.yaml: %s: exclude language %q", e.ID, lang)
 			}
 			if err := add(ep.exclude, nil, lang, list); err != nil {
 				return nil, err
@@ -148,7 +148,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	}
 	for _, id := range ElementIDs {
 		if !seen[id] {
-			return nil, fmt.Errorf("policies: patterns.yaml: element %s has no patterns", id)
+			return nil, fmt.Errorf("policies: policy_patterns.yaml: element %s has no patterns", id)
 		}
 	}
 	for lang, p := range f.Collect {

@@ -67,7 +67,7 @@ func TestPatternExamples(t *testing.T) {
 	}
 }
 
-// The PI ids in patterns.yaml must be catalogue ids; aliases should name catalogue SDKs.
+// The PI ids in rules/data/policy_patterns.yaml must be catalogue ids; aliases should name catalogue SDKs.
 func TestPatternIDsInCatalogue(t *testing.T) {
 	cat := catalogue(t)
 	ps, _ := loadPatterns()

@@ -18,6 +18,12 @@ type Catalogue struct {
 	instruments   []Instrument
 	kinds         []ObservationKind
 	violations    []Violation
+	families      []Family
+	signals       []SDKSignal
+	trackers      []CrossBorderTracker
+	elements      []PolicyElement
+	// policyPatterns is policy_patterns.yaml, compiled by package policies.
+	policyPatterns []byte
 
 	files   []string // catalogue files loaded, in load order
 	overlay string   // overlay file merged in, if any
@@ -236,9 +242,10 @@ func (c *Catalogue) SDKForClass(javaDottedClass string) (SDK, bool) {
 }
 
 // SDKForHost returns the SDK owning a host: the most specific domain d with host == d or host
-// ending in "." + d. A domain claimed by several SDKs (qq.com, baidu.com) names none of them; the
-// search then continues with the parent domain, and fails if that is ambiguous too. Use
-// SDKsForHost to see every candidate.
+// ending in "." + d. A domain several entries list is named by the one of highest priority (in
+// sdks.yaml equal priorities are a load error); among overlay entries of equal priority it names
+// none of them, and the search continues with the parent domain. Use SDKsForHost to see every
+// candidate.
 func (c *Catalogue) SDKForHost(host string) (SDK, bool) {
 	h := normHost(host)
 	for h != "" {
@@ -390,10 +397,13 @@ func (c *Catalogue) buildIndexes() {
 	c.sdkByKey = map[string]int{}
 	c.sdkByDomain = map[string]int{}
 	domainOrigin := map[string]string{}
+	domainPriority := map[string]int{}
 	for i, d := range c.sdks {
 		setFirst(c.sdkByID, d.ID, i)
 		for _, p := range d.ClassPrefixes {
-			setFirst(c.sdkByPrefix, p, i)
+			if prev, ok := c.sdkByPrefix[p]; !ok || d.Priority > c.sdks[prev].Priority {
+				c.sdkByPrefix[p] = i
+			}
 		}
 		for _, k := range d.ManifestKeys {
 			setFirst(c.sdkByKey, k, i)
@@ -405,10 +415,16 @@ func (c *Catalogue) buildIndexes() {
 			case !claimed:
 				c.sdkByDomain[dom] = i
 				domainOrigin[dom] = d.Origin
+				domainPriority[dom] = d.Priority
 			case prev >= 0 && c.sdks[prev].ID == d.ID:
 			case domainOrigin[dom] != OriginExodusOverlay && d.Origin == OriginExodusOverlay:
 				// the reviewed catalogue's claim stands
+			case d.Priority < domainPriority[dom]:
+			case d.Priority > domainPriority[dom]:
+				c.sdkByDomain[dom] = i
+				domainPriority[dom] = d.Priority
 			default:
+				// equal claims: a load error in sdks.yaml; an overlay's names none of them
 				c.sdkByDomain[dom] = -1
 			}
 		}

@@ -109,7 +109,7 @@ func TestSDKForClass(t *testing.T) {
 func TestSDKForHostAndKeys(t *testing.T) {
 	c := mustDefault(t)
 	cases := []struct{ host, want string }{
-		{"alog.umeng.com", ""}, // umeng.com is claimed by several Umeng SDKs: ambiguous
+		{"alog.umeng.com", "umeng_analytics"}, // listed by several Umeng SDKs; U-App Analytics has priority
 		{"gdt.qq.com", "gdt"},
 		{"v.gdt.qq.com", "gdt"},
 		{"qq.com", ""},     // shared by many Tencent SDKs
@@ -272,9 +272,39 @@ func TestBrokenReferencesNameFileAndLine(t *testing.T) {
 	})
 	t.Run("duplicate class prefix", func(t *testing.T) {
 		m := copyFS(t)
-		line := replaceOnce(t, m, FileSDKs, "class_prefixes: [com.umeng.socialize]", "class_prefixes: [com.umeng.analytics]")
+		line := replaceOnce(t, m, FileSDKs, "class_prefixes: [com.umeng.socialize]", "class_prefixes: [com.umeng.message]")
 		_, err := Load(m)
-		wantProblem(t, err, "sdks.yaml:"+itoa(line)+": SDK umeng_share: class prefix \"com.umeng.analytics\" already belongs to SDK umeng_analytics")
+		wantProblem(t, err, "sdks.yaml:"+itoa(line)+": SDK umeng_share: class prefix \"com.umeng.message\" already belongs to SDK umeng_push")
+	})
+	t.Run("shared domain without priority", func(t *testing.T) {
+		m := copyFS(t)
+		replaceOnce(t, m, FileSDKs, "  priority: 1\n  examples:\n    positive: {classes: [com.umeng.analytics.a", "  examples:\n    positive: {classes: [com.umeng.analytics.a")
+		_, err := Load(m)
+		wantProblem(t, err, "SDK umeng_push: domain \"umeng.com\" is also listed by SDK umeng_analytics with the same priority")
+	})
+	t.Run("SDK without examples", func(t *testing.T) {
+		m := copyFS(t)
+		replaceOnce(t, m, FileSDKs, "    positive: {classes: [com.umeng.socialize.a]}\n", "")
+		_, err := Load(m)
+		wantProblem(t, err, "SDK umeng_share: needs examples with at least one positive and one negative")
+	})
+	t.Run("unknown family", func(t *testing.T) {
+		m := copyFS(t)
+		line := replaceOnce(t, m, FileViolations, "family: minors", "family: minor")
+		_, err := Load(m)
+		wantProblem(t, err, "violations.yaml:"+itoa(line)+": violation pipl-31-minors-rules-missing names unknown family \"minor\"")
+	})
+	t.Run("unknown summary placeholder", func(t *testing.T) {
+		m := copyFS(t)
+		replaceOnce(t, m, FileViolations, "{{list .Hosts}} 收到", "{{list .Host}} 收到")
+		_, err := Load(m)
+		wantProblem(t, err, "violation rdff-3.3 summary for traffic.pi_sent zh: placeholder .Host is not one of")
+	})
+	t.Run("confidence reason placeholder", func(t *testing.T) {
+		m := copyFS(t)
+		replaceOnce(t, m, FileObservationKinds, "的真实标识（{{.detector}}）", "的真实标识（{{.detectr}}）")
+		_, err := Load(m)
+		wantProblem(t, err, "kind traffic.pi_sent confidence 1 zh: placeholder .detectr is not one of")
 	})
 	t.Run("unknown field", func(t *testing.T) {
 		m := copyFS(t)

@@ -47,6 +47,10 @@ var catalogueFiles = []struct{ name, key string }{
 	{FileInstruments, "instruments"},
 	{FileObservationKinds, "kinds"},
 	{FileViolations, "violations"},
+	{FileFamilies, "families"},
+	{FileSDKSignals, "signals"},
+	{FileCrossBorder, "trackers"},
+	{FilePolicyElements, "elements"},
 }
 
 // Limits on catalogue and overlay files: they are reviewed data, but an overlay is user input and
@@ -172,7 +176,22 @@ func Load(fsys fs.FS) (*Catalogue, error) {
 			c.kinds = decodeItems[ObservationKind](l, f.name, items)
 		case FileViolations:
 			c.violations = decodeItems[Violation](l, f.name, items)
+		case FileFamilies:
+			c.families = decodeItems[Family](l, f.name, items)
+		case FileSDKSignals:
+			c.signals = decodeItems[SDKSignal](l, f.name, items)
+		case FileCrossBorder:
+			c.trackers = decodeItems[CrossBorderTracker](l, f.name, items)
+		case FilePolicyElements:
+			c.elements = decodeItems[PolicyElement](l, f.name, items)
 		}
+	}
+	known[FilePolicyPatterns] = true
+	if data, err := readLimited(fsys, FilePolicyPatterns); err == nil {
+		c.files = append(c.files, FilePolicyPatterns)
+		c.policyPatterns = data
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		l.add(FilePolicyPatterns, nil, "%v", err)
 	}
 	if entries, err := fs.ReadDir(fsys, "."); err == nil {
 		for _, e := range entries {
@@ -183,6 +202,9 @@ func Load(fsys fs.FS) (*Catalogue, error) {
 	}
 	c.buildIndexes()
 	l.validate(c)
+	if c.policyPatterns != nil {
+		l.checkPolicyPatterns(c, c.policyPatterns)
+	}
 	if len(l.problems) > 0 {
 		return nil, &LoadError{Problems: l.problems}
 	}
@@ -194,7 +216,7 @@ func fileNames() []string {
 	for _, f := range catalogueFiles {
 		s = append(s, f.name)
 	}
-	return s
+	return append(s, FilePolicyPatterns)
 }
 
 func readLimited(fsys fs.FS, name string) ([]byte, error) {

@@ -13,6 +13,11 @@
 //	legal_instruments.yaml  -> []Instrument       (key "instruments")
 //	observation_kinds.yaml  -> []ObservationKind  (key "kinds")
 //	violations.yaml         -> []Violation        (key "violations")
+//	families.yaml           -> []Family           (key "families")
+//	sdk_signals.yaml        -> []SDKSignal        (key "signals")
+//	cross_border_trackers.yaml -> []CrossBorderTracker (key "trackers")
+//	policy_elements.yaml    -> []PolicyElement    (key "elements")
+//	policy_patterns.yaml    -> raw bytes, compiled by package policies
 //
 // Every file also has a top-level "version: 1".
 package rules
@@ -106,6 +111,25 @@ type SDK struct {
 	// Origin is "catalogue" for embedded entries and "exodus-overlay" for imported ones.
 	Origin       string `yaml:"origin,omitempty" json:"origin,omitempty"`
 	Verification string `yaml:"verification" json:"verification"`
+	// Priority resolves a domain or class prefix that two entries list: the higher one is named.
+	// Two entries of equal priority listing the same domain or prefix are a load error.
+	Priority int `yaml:"priority,omitempty" json:"priority,omitempty"`
+	// Examples are class names and hosts that must be attributed to this SDK and ones that must
+	// not (look-alikes); load checks them against the catalogue's matchers and the apkinspect and
+	// traffic tests run them through theirs. Required in sdks.yaml.
+	Examples *SDKExamples `yaml:"examples,omitempty" json:"examples,omitempty"`
+}
+
+// SDKExamples are an SDK entry's true and false positives.
+type SDKExamples struct {
+	Positive SDKExampleSet `yaml:"positive" json:"positive"`
+	Negative SDKExampleSet `yaml:"negative" json:"negative"`
+}
+
+// SDKExampleSet is a list of Java class names (dotted) and hosts.
+type SDKExampleSet struct {
+	Classes []string `yaml:"classes,omitempty" json:"classes,omitempty"`
+	Hosts   []string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
 }
 
 // NecessaryPI is one item of an app category's necessary PI.
@@ -167,6 +191,13 @@ type ObservationKind struct {
 	Description Text            `yaml:"description" json:"description"`
 	Subject     string          `yaml:"subject" json:"subject"` // what Subject holds
 	Attributes  []AttributeSpec `yaml:"attributes" json:"attributes"`
+	// FindingSubject names what a finding triggered by this kind is about, stable across re-scans
+	// (never a file path or a time): a template over the attributes and .subject ("perm:{{.subject}}").
+	FindingSubject string `yaml:"finding_subject,omitempty" json:"finding_subject,omitempty"`
+	// Confidence is what an observation of this kind supports, and why (see ConfidenceRule).
+	Confidence []ConfidenceRule `yaml:"confidence,omitempty" json:"confidence,omitempty"`
+	// AppEvidence: an observation of this kind shows that an app or mini-program was inspected.
+	AppEvidence bool `yaml:"app_evidence,omitempty" json:"app_evidence,omitempty"`
 }
 
 // AttributeSpec declares one attribute: type is string | bool | int | float | []string.
@@ -192,6 +223,18 @@ type Violation struct {
 	// shown with every finding ("whether the app refuses service without it needs a device test").
 	Caveat       Text   `yaml:"caveat,omitempty" json:"caveat,omitempty"`
 	Verification string `yaml:"verification" json:"verification"`
+
+	// What assess adds to a match of an automated rule (see assessment.go).
+	// Family names an entry of families.yaml.
+	Family string `yaml:"family,omitempty" json:"family,omitempty"`
+	// Subject overrides the triggering kind's finding_subject (same template form).
+	Subject string `yaml:"subject,omitempty" json:"subject,omitempty"`
+	// Confidence overrides the triggering kind's confidence rules, per trigger kind.
+	Confidence []ConfidenceRule `yaml:"confidence,omitempty" json:"confidence,omitempty"`
+	// Adjust applies after the family's adjustments.
+	Adjust []Adjustment `yaml:"adjust,omitempty" json:"adjust,omitempty"`
+	// Summaries are the finding's summary templates, per triggering kind.
+	Summaries []Summary `yaml:"summaries,omitempty" json:"summaries,omitempty"`
 }
 
 // Check says how a violation is found: automatically from observations, or by an analyst.

@@ -36,6 +36,10 @@ func (l *loader) validate(c *Catalogue) {
 	l.validateInstruments(c)
 	l.validateKinds(c)
 	l.validateViolations(c)
+	l.validateFamilies(c)
+	l.validateSignals(c)
+	l.validateTrackers(c)
+	l.validateElements(c)
 }
 
 func (l *loader) text(file string, n *yaml.Node, field string, t Text) {
@@ -154,6 +158,8 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 	seen := map[string]int{}
 	prefixes := map[string]string{}
 	keys := map[string]string{}
+	domains := map[string][]domainClaim{}
+	priorities := map[string]int{}
 	for i, d := range sdks {
 		n := nodes[i]
 		l.unique(f, n, "id", d.ID, seen)
@@ -170,8 +176,8 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 			switch {
 			case !javaPrefixRe.MatchString(p) || !strings.Contains(p, "."):
 				l.add(f, at(n, "class_prefixes", j), "SDK %s: class prefix %q is not a dotted Java package or class name", d.ID, p)
-			case prefixes[p] != "":
-				l.add(f, at(n, "class_prefixes", j), "SDK %s: class prefix %q already belongs to SDK %s", d.ID, p, prefixes[p])
+			case prefixes[p] != "" && priorities[prefixes[p]] == d.Priority:
+				l.add(f, at(n, "class_prefixes", j), "SDK %s: class prefix %q already belongs to SDK %s (set a different priority on one of them, or list it once)", d.ID, p, prefixes[p])
 			default:
 				prefixes[p] = d.ID
 			}
@@ -180,6 +186,11 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 			if !hostRe.MatchString(h) {
 				l.add(f, at(n, "domains", j), "SDK %s: domain %q is not a lower-case host name", d.ID, h)
 			}
+			domains[h] = append(domains[h], domainClaim{d.ID, d.Priority, at(n, "domains", j)})
+		}
+		priorities[d.ID] = d.Priority
+		if f == FileSDKs {
+			l.sdkExamples(c, f, n, d)
 		}
 		for j, k := range d.ManifestKeys {
 			switch {
@@ -202,6 +213,30 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 			l.add(f, at(n, "origin"), "SDK %s: origin in sdks.yaml must be %q or absent", d.ID, OriginCatalogue)
 		}
 	}
+	if f != FileSDKs {
+		return // an overlay's shared domains name none of its entries (buildIndexes)
+	}
+	for _, h := range sortedKeys(domains) {
+		claims := domains[h]
+		top := claims[0]
+		for _, cl := range claims[1:] {
+			if cl.priority > top.priority {
+				top = cl
+			}
+		}
+		for _, cl := range claims {
+			if cl.id != top.id && cl.priority == top.priority {
+				l.add(f, cl.node, "SDK %s: domain %q is also listed by SDK %s with the same priority (set a higher priority on the one to name, or list it once)", cl.id, h, top.id)
+			}
+		}
+	}
+}
+
+// domainClaim is one SDK entry listing a domain.
+type domainClaim struct {
+	id       string
+	priority int
+	node     *yaml.Node
 }
 
 func (l *loader) validateAppCategories(c *Catalogue) {
@@ -509,4 +544,37 @@ func (c *Catalogue) String() string {
 	s := c.Stats()
 	return fmt.Sprintf("catalogue: %d PI categories, %d permissions, %d sensitive APIs, %d SDKs (%d overlay), %d app categories, %d instruments (%d articles), %d observation kinds, %d violations (%d automated, %d manual)",
 		s.PICategories, s.Permissions, s.SensitiveAPIs, s.SDKs, s.OverlaySDKs, s.AppCategories, s.Instruments, s.Articles, s.ObservationKinds, s.Violations, s.AutomatedViolations, s.ManualViolations)
+}
+
+// sdkExamples checks that a catalogue SDK entry has true and false positives and that the
+// catalogue's own matchers agree with them.
+func (l *loader) sdkExamples(c *Catalogue, f string, n *yaml.Node, d SDK) {
+	ex := d.Examples
+	if ex == nil || len(ex.Positive.Classes)+len(ex.Positive.Hosts) == 0 || len(ex.Negative.Classes)+len(ex.Negative.Hosts) == 0 {
+		l.add(f, at(n, "examples"), "SDK %s: needs examples with at least one positive and one negative class name or host", d.ID)
+		return
+	}
+	en := at(n, "examples")
+	check := func(kind, v string, want bool, match func(string) (SDK, bool)) {
+		got, ok := match(v)
+		if (ok && got.ID == d.ID) != want {
+			verb := "must be"
+			if !want {
+				verb = "must not be"
+			}
+			l.add(f, en, "SDK %s: example %s %q %s attributed to it (the catalogue names %q)", d.ID, kind, v, verb, got.ID)
+		}
+	}
+	for _, v := range ex.Positive.Classes {
+		check("class", v, true, c.SDKForClass)
+	}
+	for _, v := range ex.Negative.Classes {
+		check("class", v, false, c.SDKForClass)
+	}
+	for _, v := range ex.Positive.Hosts {
+		check("host", v, true, c.SDKForHost)
+	}
+	for _, v := range ex.Negative.Hosts {
+		check("host", v, false, c.SDKForHost)
+	}
 }

@@ -1,7 +1,6 @@
 package traffic
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"sync"
 
 	"golang.org/x/net/publicsuffix"
-	"gopkg.in/yaml.v3"
 
 	"pilmon/rules"
 )
@@ -21,35 +19,17 @@ type SDKCatalogue interface {
 	SDKForHost(host string) (rules.SDK, bool)
 }
 
-//go:embed data/cross_border_trackers.yaml
-var crossBorderYAML []byte
-
-type crossBorderTracker struct {
-	ID      string   `yaml:"id"`
-	Name    string   `yaml:"name"`
-	Country string   `yaml:"country"`
-	Domains []string `yaml:"domains"`
-}
-
-var crossBorder = sync.OnceValues(func() (map[string]crossBorderTracker, error) {
-	var doc struct {
-		Version  int                  `yaml:"version"`
-		Trackers []crossBorderTracker `yaml:"trackers"`
+// crossBorder maps each domain of rules/data/cross_border_trackers.yaml to its tracker (the rules
+// package loads the file and rejects a domain listed twice).
+var crossBorder = sync.OnceValues(func() (map[string]rules.CrossBorderTracker, error) {
+	cat, err := rules.Default()
+	if err != nil {
+		return nil, err
 	}
-	if err := yaml.Unmarshal(crossBorderYAML, &doc); err != nil {
-		return nil, fmt.Errorf("traffic: data/cross_border_trackers.yaml: %w", err)
-	}
-	m := map[string]crossBorderTracker{}
-	for _, t := range doc.Trackers {
-		if t.ID == "" || t.Country == "" || t.Country == "cn" || len(t.Domains) == 0 {
-			return nil, fmt.Errorf("traffic: data/cross_border_trackers.yaml: entry %q needs id, a non-cn country and domains", t.ID)
-		}
+	m := map[string]rules.CrossBorderTracker{}
+	for _, t := range cat.CrossBorderTrackers() {
 		for _, d := range t.Domains {
-			d = strings.ToLower(d)
-			if _, dup := m[d]; dup {
-				return nil, fmt.Errorf("traffic: data/cross_border_trackers.yaml: domain %s listed twice", d)
-			}
-			m[d] = t
+			m[strings.ToLower(d)] = t
 		}
 	}
 	return m, nil
