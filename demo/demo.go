@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 		return d, fmt.Errorf("demo: evidence store: %w", err)
 	}
 	d.store = store.NewStore(cfg.Redis, store.DefaultPrefix)
-	d.reg = targets.New(cfg.Redis, store.DefaultPrefix, targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
+	d.reg = targets.New(d.store, targets.Options{ImportRoot: importRoot, Catalogue: cfg.Catalogue})
 	for _, t := range demoTargets(g) {
 		stored, err := d.reg.Put(ctx, t)
 		if err != nil {

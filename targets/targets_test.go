@@ -14,6 +14,7 @@ import (
 	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 func TestMain(m *testing.M) { testredis.Main(m, "targets") }
@@ -44,7 +45,7 @@ func newRegistry(t *testing.T) (*Registry, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(testredis.Server().Client(), fmt.Sprintf("tt%d:", seq.Add(1)), Options{ImportRoot: root, Catalogue: cat}), root
+	return New(store.NewStore(testredis.Server().Client(), fmt.Sprintf("tt%d:", seq.Add(1))), Options{ImportRoot: root, Catalogue: cat}), root
 }
 
 func goodTarget() scanner.Target {
@@ -79,7 +80,7 @@ func TestPutGetListDelete(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("round trip:\n%s\n%s", a, b)
 	}
-	raw, _ := r.rdb.HGet(ctx, r.key(), stored.ID).Result()
+	raw, _ := testredis.Server().Client().HGet(ctx, r.st.Prefix()+"targets", stored.ID).Result()
 	if raw != string(b) {
 		t.Errorf("stored form is not canonical:\n%s\n%s", raw, b)
 	}
@@ -144,7 +145,7 @@ func TestValidateRefuses(t *testing.T) {
 		t.Errorf("symlink inside the import folder refused: %v", err)
 	}
 	// Without an import folder every local source is refused, URLs are not.
-	noRoot := New(testredis.Server().Client(), "x:", Options{})
+	noRoot := New(store.NewStore(testredis.Server().Client(), "x:"), Options{})
 	if _, err := noRoot.Validate(goodTarget()); err == nil || !strings.Contains(err.Error(), "import folder") {
 		t.Errorf("no import root: %v", err)
 	}

@@ -154,7 +154,7 @@ func lookupTarget(ctx context.Context, rdb redis.UniversalClient, prefix, id str
 	if id == "" {
 		return nil
 	}
-	t, err := targets.New(rdb, prefix, targets.Options{}).Get(ctx, id)
+	t, err := targets.New(store.NewStore(rdb, prefix), targets.Options{}).Get(ctx, id)
 	if err != nil {
 		return &scanner.Target{ID: id}
 	}

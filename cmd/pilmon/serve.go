@@ -66,7 +66,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := targets.New(rdb, "", targets.Options{ImportRoot: *importRoot, Catalogue: cat})
+	reg := targets.New(st, targets.Options{ImportRoot: *importRoot, Catalogue: cat})
 	exp, err := newExporter(common.dataDir, st, ev, cat, reg)
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func openState(ctx context.Context, env *cliEnv, s stateFlags) (*state, error) {
 	}
 	store := store.NewStore(rdb, s.prefix)
 	return &state{cat: cat, store: store, close: stop,
-		reg: targets.New(rdb, s.prefix, targets.Options{ImportRoot: root, Catalogue: cat})}, nil
+		reg: targets.New(store, targets.Options{ImportRoot: root, Catalogue: cat})}, nil
 }
 
 func (st *state) deps(name string, log func() *cliEnv) worker.Deps {
