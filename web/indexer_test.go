@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/findings"
 	"pilmon/internal/testredis"
+	"pilmon/listindex"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -94,7 +96,7 @@ func TestListSeesEveryWriteAtOnce(t *testing.T) {
 		t.Fatalf("after the mark: %+v", r.Items)
 	}
 	// The same through HTTP, in the page a prosecutor sees.
-	res2, body := e.login(RoleViewer).get("/findings?target=t.fresh&state=new")
+	res2, body := e.login(accounts.RoleViewer).get("/findings?target=t.fresh&state=new")
 	if res2.StatusCode != 200 || !strings.Contains(body, fp2) || !strings.Contains(body, "scan-fresh-2") {
 		t.Fatalf("list page lacks the marked finding:\n%s", body)
 	}
@@ -115,14 +117,14 @@ func TestListIndexReloadsOnGap(t *testing.T) {
 	if err := rdb.XTrimMaxLen(ctx, e.st.Prefix()+store.ChangesStream, 1).Err(); err != nil {
 		t.Fatal(err)
 	}
-	before := e.srv.idx.slots
+	before := e.srv.idx.Loads()
 	if n, _ := e.listFPs(Filter{Target: "t.gap"}); n != 3 {
 		t.Fatalf("after a gap: %d findings of t.gap, want 3", n)
 	}
-	if e.srv.idx.slots == before {
+	if e.srv.idx.Loads() == before {
 		t.Fatal("the index did not reload")
 	}
-	if n, want := int64(e.srv.idx.size()), rdb.ZCard(ctx, e.st.Prefix()+"idx:all").Val(); n != want {
+	if n, want := int64(e.srv.idx.Size()), rdb.ZCard(ctx, e.st.Prefix()+"idx:all").Val(); n != want {
 		t.Fatalf("index holds %d findings, store %d", n, want)
 	}
 }
@@ -152,7 +154,7 @@ func TestListIndexReloadsWhenFeedGoesBack(t *testing.T) {
 	if _, err := e.st.Upsert(ctx, e.newFinding("t.new", "after-reset.example", time.Now()), "scan-r"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.srv.idx.checkHead(ctx); err != nil {
+	if err := e.srv.idx.CheckHead(ctx); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := e.listFPs(Filter{})
@@ -233,17 +235,17 @@ func TestListDuringConcurrentWrites(t *testing.T) {
 	}
 }
 
-// prefetch learns of changes in a round trip made for something else; two requests that raced
-// (both read the same changes) apply them once, and a page request marked fresh reads nothing more.
+// Prefetch learns of changes in a round trip made for something else (store.PageState); two
+// requests that raced (both read the same changes) apply them once, and a page request marked
+// fresh reads nothing more.
 func TestListIndexPrefetch(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	rdb := testredis.Server().Client()
 	has := func(fp string) bool {
-		_, page := e.srv.idx.snapshot().query(ixQuery{target: "t.pre", lim: 10, firstLo: math.MinInt64, firstHi: math.MaxInt64,
-			lastLo: math.MinInt64, lastHi: math.MaxInt64})
+		_, page := e.srv.idx.Snapshot().Query(listindex.Query{Target: "t.pre", Lim: 10, FirstLo: math.MinInt64, FirstHi: math.MaxInt64,
+			LastLo: math.MinInt64, LastHi: math.MaxInt64})
 		for _, x := range page {
-			if x.fp == fp {
+			if x.Fingerprint() == fp {
 				return true
 			}
 		}
@@ -256,32 +258,37 @@ func TestListIndexPrefetch(t *testing.T) {
 	if has(r.Fingerprint) {
 		t.Fatal("the index saw the write before reading the feed")
 	}
-	p1, p2 := rdb.Pipeline(), rdb.Pipeline()
-	a1, a2 := e.srv.idx.prefetch(ctx, p1), e.srv.idx.prefetch(ctx, p2)
-	p1.Ping(ctx)
-	p2.Ping(ctx)
-	if _, err := p1.Exec(ctx); err != nil {
+	// Two page requests read the feed with their sessions before either applies what it read.
+	sid, _ := accounts.SessionID(accounts.RandomSecret(32))
+	after1, a1 := e.srv.idx.Prefetch()
+	after2, a2 := e.srv.idx.Prefetch()
+	ps1, err := e.st.PageState(ctx, sid, after1, listindex.ChangesPerRead)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p2.Exec(ctx); err != nil {
+	ps2, err := e.st.PageState(ctx, sid, after2, listindex.ChangesPerRead)
+	if err != nil {
 		t.Fatal(err)
 	}
-	gen := e.srv.idx.snapshot()
-	if err := a1(ctx); err != nil || !has(r.Fingerprint) {
+	if len(ps1.Changes) == 0 || ps1.ChangesErr != nil {
+		t.Fatalf("the page read no changes: %v", ps1.ChangesErr)
+	}
+	gen := e.srv.idx.Snapshot()
+	if err := a1(ctx, ps1.Changes, ps1.ChangesErr); err != nil || !has(r.Fingerprint) {
 		t.Fatalf("after the first apply: %v, present %v", err, has(r.Fingerprint))
 	}
-	if e.srv.idx.snapshot() == gen {
+	if e.srv.idx.Snapshot() == gen {
 		t.Fatal("first apply changed nothing")
 	}
-	gen = e.srv.idx.snapshot()
-	if err := a2(ctx); err != nil || e.srv.idx.snapshot() != gen {
+	gen = e.srv.idx.Snapshot()
+	if err := a2(ctx, ps2.Changes, ps2.ChangesErr); err != nil || e.srv.idx.Snapshot() != gen {
 		t.Fatalf("second apply of the same changes: %v, snapshot replaced", err)
 	}
 	// A request marked fresh does not read the feed again.
 	if _, err := e.st.Upsert(ctx, e.newFinding("t.pre", "pre-2.example", time.Now()), "scan-pre"); err != nil {
 		t.Fatal(err)
 	}
-	fresh := context.WithValue(ctx, freshKey{}, true)
+	fresh := listindex.MarkFresh(ctx)
 	if res, err := e.srv.list(fresh, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 1 {
 		t.Fatalf("fresh-marked list: %d, %v (want the index as it was: 1)", res.Total, err)
 	}
@@ -321,7 +328,7 @@ func TestListFollowsTargetChanges(t *testing.T) {
 		t.Fatalf("after the rename the old name still finds %d", n)
 	}
 	// The same through the page, where the version is read with the session.
-	_, body := e.login(RoleViewer).get("/findings?q=" + url.QueryEscape("改名后"))
+	_, body := e.login(accounts.RoleViewer).get("/findings?q=" + url.QueryEscape("改名后"))
 	if !strings.Contains(body, "shop.example") {
 		t.Fatal("the list page does not find the renamed target's finding")
 	}
@@ -365,9 +372,9 @@ func TestListIndexRunAppliesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
-		_, page := e.srv.idx.snapshot().query(ixQuery{target: "t.run", lim: 5, firstLo: math.MinInt64, firstHi: math.MaxInt64,
-			lastLo: math.MinInt64, lastHi: math.MaxInt64})
-		if len(page) == 1 && page[0].fp == r.Fingerprint {
+		_, page := e.srv.idx.Snapshot().Query(listindex.Query{Target: "t.run", Lim: 5, FirstLo: math.MinInt64, FirstHi: math.MaxInt64,
+			LastLo: math.MinInt64, LastHi: math.MaxInt64})
+		if len(page) == 1 && page[0].Fingerprint() == r.Fingerprint {
 			return
 		}
 		if time.Since(start) > 30*time.Second {

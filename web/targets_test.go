@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/findings"
 	"pilmon/pipeline"
 	"pilmon/scanner"
@@ -21,7 +22,7 @@ import (
 func TestTargetsScansChecklistAndExport(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	admin, ana, pat := e.login(RoleAdmin), e.login(RoleAnalyst), e.login(RoleProsecutor)
+	admin, ana, pat := e.login(accounts.RoleAdmin), e.login(accounts.RoleAnalyst), e.login(accounts.RoleProsecutor)
 
 	// Add a target, scan it now: a job is queued for the workers and audited.
 	res := admin.postForm("/targets", url.Values{"id": {"mp.new"}, "kind": {"miniprogram"}, "name": {"某小程序"},
@@ -68,7 +69,7 @@ func TestTargetsScansChecklistAndExport(t *testing.T) {
 	if res, _ := ana.do(req); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("checklist record: %d", res.StatusCode)
 	}
-	cl, err := e.srv.checklist(ctx, e.target)
+	cl, err := e.st.Checklist(ctx, e.target)
 	if err != nil || cl[rule].Result != ResultViolation || len(cl[rule].Evidence) != 1 || cl[rule].By != "ana" {
 		t.Fatalf("checklist %+v %v", cl[rule], err)
 	}
@@ -79,7 +80,7 @@ func TestTargetsScansChecklistAndExport(t *testing.T) {
 		t.Fatalf("uploaded evidence %+v %v", rec, err)
 	}
 	// A viewer may read the checklist but not record.
-	vic := e.login(RoleViewer)
+	vic := e.login(accounts.RoleViewer)
 	if _, body := vic.get("/targets/" + e.target + "/checklist"); !strings.Contains(body, "拒绝定位权限后应用退出") {
 		t.Error("checklist page lacks the recorded note")
 	}

@@ -42,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/rules"
@@ -130,7 +131,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go ws.Run(runCtx)
-	if err := ws.Accounts().Add(ctx, "bench", web.RoleViewer, "bench password 123"); err != nil {
+	if err := ws.Accounts().Add(ctx, "bench", accounts.RoleViewer, "bench password 123"); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -8,8 +8,8 @@ import (
 	"io"
 	"strings"
 
+	"pilmon/accounts"
 	"pilmon/store"
-	"pilmon/web"
 )
 
 // runUser manages dashboard accounts: add NAME --role ROLE | passwd NAME | disable NAME |
@@ -38,7 +38,7 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 	var name string
 	if needName {
 		name = pos[0]
-		if err := web.CheckUserName(name); err != nil {
+		if err := accounts.CheckUserName(name); err != nil {
 			return exitErr{exitUsage, err}
 		}
 	}
@@ -47,8 +47,8 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 	default:
 		return usageErr("pilmon user: 未知子命令 / unknown subcommand %q; usage: %s", sub, usage)
 	}
-	if sub == "add" && !web.Role(*role).Valid() {
-		return usageErr("--role: %q; want one of %v", *role, web.Roles)
+	if sub == "add" && !accounts.Role(*role).Valid() {
+		return usageErr("--role: %q; want one of %v", *role, accounts.Roles)
 	}
 	var pw string
 	if sub == "add" || sub == "passwd" {
@@ -56,7 +56,7 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := web.CheckPassword(pw); err != nil {
+		if err := accounts.CheckPassword(pw); err != nil {
 			return exitErr{exitUsage, err}
 		}
 	}
@@ -65,11 +65,11 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer stop()
-	acc := web.NewAccounts(rdb, store.DefaultPrefix)
+	acc := accounts.New(store.NewStore(rdb, store.DefaultPrefix))
 	switch sub {
 	case "add":
-		if err := acc.Add(ctx, name, web.Role(*role), pw); err != nil {
-			if errors.Is(err, web.ErrUserExists) {
+		if err := acc.Add(ctx, name, accounts.Role(*role), pw); err != nil {
+			if errors.Is(err, accounts.ErrUserExists) {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			return err
@@ -119,7 +119,7 @@ func readPassword(r io.Reader) (string, error) {
 	if r == nil {
 		return "", errors.New("密码从标准输入读取 / the password is read from stdin")
 	}
-	line, err := bufio.NewReader(io.LimitReader(r, web.MaxPasswordLen+2)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(r, accounts.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
