@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -380,5 +381,90 @@ func TestListIndexRunAppliesChanges(t *testing.T) {
 		if time.Since(start) > 30*time.Second {
 			t.Fatal("the running index never applied the upsert")
 		}
+	}
+}
+
+// The list API and the one-finding API answer with the same JSON for the same finding, field for
+// field (evidence references, last scan id and lifecycle included): both decode the store's hash
+// with the store's one decoder.
+func TestAPIListAndGetAgree(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A finding with everything set: evidence from two scans, a later scan id, a triage state and
+	// the not-re-observed mark.
+	f := e.newFinding("t.agree", "agree.example", time.Now().Add(-time.Hour))
+	f.EvidenceRefs = []string{e.shot}
+	r, err := e.st.Upsert(ctx, f, "scan-agree-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.EvidenceRefs, f.LastSeen = []string{e.page}, time.Now()
+	if _, err := e.st.Upsert(ctx, f, "scan-agree-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Transition(ctx, r.Fingerprint, findings.StateInReview, "ana", findings.TransitionInput{Note: "看一下"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.MarkNotReobserved(ctx, "t.agree", "scan-agree-3", nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.srv.Accounts().NewToken(ctx, "vic", "script")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.hs.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, body := e.anon().do(req)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: status %d: %s", path, res.StatusCode, body)
+		}
+		return []byte(body)
+	}
+	var list struct {
+		Total    int64             `json:"total"`
+		Findings []json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal(get("/api/v1/findings?per=200"), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Total < 2 || int64(len(list.Findings)) != list.Total {
+		t.Fatalf("list: total %d, %d findings", list.Total, len(list.Findings))
+	}
+	checked := false
+	for _, raw := range list.Findings {
+		var id struct {
+			Fingerprint string `json:"fingerprint"`
+		}
+		if err := json.Unmarshal(raw, &id); err != nil || id.Fingerprint == "" {
+			t.Fatalf("list entry without a fingerprint: %s", raw)
+		}
+		var one struct {
+			Finding json.RawMessage `json:"finding"`
+		}
+		if err := json.Unmarshal(get("/api/v1/findings/"+id.Fingerprint), &one); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, one.Finding) {
+			t.Errorf("finding %s differs:\nlist: %s\none:  %s", id.Fingerprint, raw, one.Finding)
+		}
+		if id.Fingerprint == r.Fingerprint {
+			checked = true
+			var got findings.Finding
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{e.page, e.shot}
+			slices.Sort(want)
+			if got.LastScanID != "scan-agree-2" || !slices.Equal(got.EvidenceRefs, want) || got.State != findings.StateInReview ||
+				got.NotReobservedSince != "scan-agree-3" {
+				t.Errorf("list entry of the full finding: last_scan_id %q, evidence %v, state %s, not re-observed %q",
+					got.LastScanID, got.EvidenceRefs, got.State, got.NotReobservedSince)
+			}
+		}
+	}
+	if !checked {
+		t.Fatal("the full finding was not listed")
 	}
 }
