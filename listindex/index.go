@@ -33,7 +33,7 @@ import (
 // Redis work beyond reading the feed, also while scans write.
 //
 // The first version answered the list with a Lua script over sorted sets in Redis (the store's
-// indexes plus web:idx:* sets this indexer maintained); filters whose shortest set was long (a legal
+// indexes plus web:idx:* sets this index maintained); filters whose shortest set was long (a legal
 // basis, an SDK with a date range) cost 25-120 ms per page at 100,000 findings. Those keys are
 // deleted when the copy first loads.
 type Index struct {
