@@ -104,7 +104,6 @@ const (
 // ChangesPerRead is the most changes one read of the feed returns.
 const ChangesPerRead = 1000
 
-
 // New returns an empty index of the findings in st; it loads on first use.
 func New(st *store.Store, log *slog.Logger) *Index {
 	return &Index{st: st, log: log, cur: &Snapshot{}, slots: newSlotTable(), strs: map[string]string{}}
