@@ -49,9 +49,8 @@ type Runner struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
-	once    sync.Once
-	history *History
-	events  *eventQueue
+	once   sync.Once
+	events *eventQueue
 }
 
 func (r *Runner) init() {
@@ -68,17 +67,10 @@ func (r *Runner) init() {
 		if r.Store == nil {
 			return
 		}
-		r.history = NewHistory(r.Store)
 		r.events = &eventQueue{store: r.Store, now: r.Now, onErr: func(err error) {
 			r.Log.Warn("publish events 发布事件失败", "err", err)
 		}}
 	})
-}
-
-// History returns the runner's scan history (nil without a Store).
-func (r *Runner) History() *History {
-	r.init()
-	return r.history
 }
 
 // Request is one scan for Runner.Execute.
@@ -96,7 +88,7 @@ type Outcome struct {
 	// Record is the scan's history entry: timing, per-inspector runs, the fingerprints raised and
 	// Category, the app category the findings were judged against and why. With a Store it is the
 	// record saved in the target's history (and Created / MarkedNotReobserved say what storing did).
-	Record ScanRecord
+	Record store.ScanRecord
 	// Result is the scanner's result (reports, observations, evidence). It is nil when the scan
 	// id was already recorded and the scan was not run again (a re-delivered job).
 	Result *scanner.Result
@@ -107,7 +99,7 @@ type Outcome struct {
 }
 
 // Run scans target as scan scanID through Execute and returns the record (what workers need).
-func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, emit func(store.Event)) (ScanRecord, error) {
+func (r *Runner) Run(ctx context.Context, target scanner.Target, scanID string, emit func(store.Event)) (store.ScanRecord, error) {
 	out, err := r.Execute(ctx, Request{Target: target, ScanID: scanID, Emit: emit})
 	return out.Record, err
 }
@@ -139,9 +131,9 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
 	}
 	if r.Store != nil {
-		if rec, err := r.history.Get(ctx, scanID); err == nil {
+		if rec, err := r.Store.GetScan(ctx, scanID); err == nil {
 			return Outcome{Record: rec, Stored: true}, nil
-		} else if !errors.Is(err, ErrNoRecord) {
+		} else if !errors.Is(err, store.ErrNoScanRecord) {
 			return Outcome{}, err
 		}
 	}
@@ -200,8 +192,8 @@ func (r *Runner) assess(t scanner.Target, scanID string, obs []scanner.Observati
 }
 
 // newRecord is the history entry of a scan before anything was stored.
-func newRecord(worker string, res *scanner.Result, fs []findings.Finding, category *assess.CategoryChoice) ScanRecord {
-	rec := ScanRecord{
+func newRecord(worker string, res *scanner.Result, fs []findings.Finding, category *assess.CategoryChoice) store.ScanRecord {
+	rec := store.ScanRecord{
 		ID: res.ScanID, TargetID: res.Target.ID, TargetName: res.Target.Name, Worker: worker,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, Status: res.Status(), Complete: res.Complete(),
 		Evidence: res.EvidenceRefs(), Fingerprints: []string{}, Category: category,
@@ -209,12 +201,12 @@ func newRecord(worker string, res *scanner.Result, fs []findings.Finding, catego
 	for _, f := range fs {
 		rec.Fingerprints = append(rec.Fingerprints, f.Fingerprint)
 	}
-	rec.Fingerprints = sortedUnique(rec.Fingerprints)
+	rec.Fingerprints = findings.SortedSet(rec.Fingerprints)
 	if rec.Evidence == nil {
 		rec.Evidence = []string{}
 	}
 	for _, rep := range res.Reports {
-		run := InspectorRun{Source: rep.Source, Inspector: rep.Inspector, InspectorVersion: rep.InspectorVersion,
+		run := store.InspectorRun{Source: rep.Source, Inspector: rep.Inspector, InspectorVersion: rep.InspectorVersion,
 			Status: rep.Status, Errors: rep.Errors, Observations: len(rep.Observations), Evidence: []string{}}
 		for _, e := range rep.Evidence {
 			run.Evidence = append(run.Evidence, e.SHA256)
@@ -224,17 +216,17 @@ func newRecord(worker string, res *scanner.Result, fs []findings.Finding, catego
 	return rec
 }
 
-func finishedData(rec ScanRecord) map[string]any {
+func finishedData(rec store.ScanRecord) map[string]any {
 	return map[string]any{"status": string(rec.Status), "complete": rec.Complete, "findings": len(rec.Fingerprints),
 		"duration_ms": rec.Duration().Milliseconds()}
 }
 
 // record stores a scan's findings and record: upsert, mark, save, announce.
-func (r *Runner) record(ctx context.Context, pub *publisher, rec ScanRecord, fs []findings.Finding) (ScanRecord, error) {
+func (r *Runner) record(ctx context.Context, pub *publisher, rec store.ScanRecord, fs []findings.Finding) (store.ScanRecord, error) {
 	target, scanID := rec.TargetID, rec.ID
 	results, err := r.Store.UpsertBatch(ctx, fs, scanID)
 	if err != nil {
-		return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target, err)
+		return store.ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target, err)
 	}
 	created := 0
 	for _, u := range results {
@@ -246,19 +238,19 @@ func (r *Runner) record(ctx context.Context, pub *publisher, rec ScanRecord, fs 
 	if rec.Complete {
 		n, err := r.Store.MarkNotReobserved(ctx, target, scanID, rec.Fingerprints)
 		if err != nil {
-			return ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target, err)
+			return store.ScanRecord{}, fmt.Errorf("scan %s of %s: %w", scanID, target, err)
 		}
 		rec.MarkedNotReobserved = n
 	}
 	pub.send(scanner.EventFindingsUpserted, fmt.Sprintf("%d 条线索（新 %d）/ %d findings (%d new)", len(results), created, len(results), created),
 		map[string]any{"findings": len(results), "created": created, "marked_not_reobserved": rec.MarkedNotReobserved})
-	wrote, err := r.history.Save(ctx, rec)
+	wrote, err := r.Store.SaveScan(ctx, rec)
 	if err != nil {
-		return ScanRecord{}, err
+		return store.ScanRecord{}, err
 	}
 	if !wrote {
 		// Another delivery of the same job finished first: its record is the history entry.
-		return r.history.Get(ctx, scanID)
+		return r.Store.GetScan(ctx, scanID)
 	}
 	pub.last = true
 	pub.send(scanner.EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", rec.Status, rec.Status), finishedData(rec))

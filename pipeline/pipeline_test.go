@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"pilmon/evidence"
 	"pilmon/internal/testredis"
@@ -112,7 +111,7 @@ func TestRunRecordsEventsAndIsIdempotent(t *testing.T) {
 	if !reflect.DeepEqual(normal(again), normal(rec)) {
 		t.Errorf("re-run changed the record:\n%+v\n%+v", again, rec)
 	}
-	hist, total, err := r.History().ForTarget(ctx, "app-1", 0, 10)
+	hist, total, err := r.Store.ScansForTarget(ctx, "app-1", 0, 10)
 	if err != nil || total != 1 || len(hist) != 1 {
 		t.Fatalf("history %d entries (%v)", total, err)
 	}
@@ -125,7 +124,7 @@ func TestRunRecordsEventsAndIsIdempotent(t *testing.T) {
 }
 
 // normal drops what JSON does not keep (monotonic clock readings).
-func normal(r ScanRecord) ScanRecord {
+func normal(r store.ScanRecord) store.ScanRecord {
 	r.StartedAt, r.FinishedAt = r.StartedAt.Round(0).UTC(), r.FinishedAt.Round(0).UTC()
 	return r
 }
@@ -145,14 +144,14 @@ func TestRescanDiffAndNotReobserved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ok, err := r.History().DiffLatest(ctx, "app-2")
+	d, ok, err := r.Store.DiffLatestScans(ctx, "app-2")
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if d.From != "s1" || d.To != "s2" || len(d.Gone) == 0 || len(d.Still) == 0 {
 		t.Fatalf("diff %+v", d)
 	}
-	if !reflect.DeepEqual(d, Diff(first, second)) {
+	if !reflect.DeepEqual(d, store.DiffScanRecords(first, second)) {
 		t.Error("DiffLatest and Diff disagree")
 	}
 	if second.MarkedNotReobserved != len(d.Gone) {
@@ -170,7 +169,7 @@ func TestRescanDiffAndNotReobserved(t *testing.T) {
 			t.Errorf("still finding %s: %+v", fp, f)
 		}
 	}
-	recent, total, _ := r.History().Recent(ctx, 0, 10)
+	recent, total, _ := r.Store.RecentScans(ctx, 0, 10)
 	if total != 2 || recent[0].ID != "s2" {
 		t.Errorf("recent: %d, %+v", total, recent)
 	}
@@ -227,46 +226,7 @@ func TestCancelledScanIsNotRecorded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("err %v", err)
 	}
-	if _, err := r.History().Get(context.Background(), "s1"); err == nil {
+	if _, err := r.Store.GetScan(context.Background(), "s1"); err == nil {
 		t.Error("an interrupted scan was recorded")
-	}
-}
-
-func TestDiff(t *testing.T) {
-	a := ScanRecord{ID: "a", Fingerprints: []string{"1", "2", "3"}}
-	b := ScanRecord{ID: "b", Fingerprints: []string{"3", "4", "4"}}
-	d := Diff(a, b)
-	want := ScanDiff{From: "a", To: "b", New: []string{"4"}, Gone: []string{"1", "2"}, Still: []string{"3"}}
-	if !reflect.DeepEqual(d, want) {
-		t.Errorf("%+v", d)
-	}
-	empty := Diff(ScanRecord{}, ScanRecord{})
-	if empty.New == nil || empty.Gone == nil || empty.Still == nil {
-		t.Error("empty diff has nil lists (JSON null)")
-	}
-}
-
-func TestHistoryTrim(t *testing.T) {
-	ctx := context.Background()
-	h := NewHistory(store.NewStore(testredis.Server().Client(), fmt.Sprintf("pt%d:", seq.Add(1))))
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range MaxHistory + 5 {
-		if _, err := h.Save(ctx, ScanRecord{ID: fmt.Sprintf("s%05d", i), TargetID: "t", StartedAt: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recs, total, _ := h.ForTarget(ctx, "t", 0, 1)
-	if total != MaxHistory || recs[0].ID != fmt.Sprintf("s%05d", MaxHistory+4) {
-		t.Fatalf("total %d newest %+v", total, recs)
-	}
-	if _, err := h.Get(ctx, "s00004"); err == nil {
-		t.Error("trimmed record still readable")
-	}
-	if _, all, _ := h.Recent(ctx, 0, 1); all != MaxHistory {
-		t.Errorf("all index %d", all)
-	}
-	// First completion wins.
-	if wrote, _ := h.Save(ctx, ScanRecord{ID: "s00010", TargetID: "t", Status: "failed"}); wrote {
-		t.Error("an existing record was overwritten")
 	}
 }

@@ -481,14 +481,21 @@ func (s *Store) ReadEvents(ctx context.Context, after string, count int64, block
 	}
 	var out []EventMessage
 	for _, st := range streams {
-		for _, m := range st.Messages {
-			raw, _ := m.Values["event"].(string)
-			var e Event
-			if json.Unmarshal([]byte(raw), &e) != nil {
-				continue
-			}
-			out = append(out, EventMessage{StreamID: m.ID, Event: e})
-		}
+		out = append(out, decodeEvents(st.Messages)...)
 	}
 	return out, nil
+}
+
+// decodeEvents is the one decoder of events stream entries; entries that do not decode are skipped.
+func decodeEvents(msgs []redis.XMessage) []EventMessage {
+	out := make([]EventMessage, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["event"].(string)
+		var e Event
+		if json.Unmarshal([]byte(raw), &e) != nil {
+			continue
+		}
+		out = append(out, EventMessage{StreamID: m.ID, Event: e})
+	}
+	return out
 }

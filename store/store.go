@@ -108,16 +108,6 @@ func NewStore(rdb redis.UniversalClient, prefix string) *Store {
 	return &Store{rdb: rdb, prefix: prefix, now: time.Now}
 }
 
-// Client returns the Redis client the store uses.
-//
-// Deprecated: only web uses this until its handlers move to typed methods.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
-
-// Prefix returns the key prefix.
-//
-// Deprecated: only web uses this until its handlers move to typed methods.
-func (s *Store) Prefix() string { return s.prefix }
-
 // Ping checks that Redis answers (a worker starting, a health check).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -335,7 +325,8 @@ func (s *Store) upsertChunk(ctx context.Context, prepared []preparedUpsert, star
 	}
 }
 
-var hashFields = []string{"json", "evidence", "state", "first_seen", "last_seen", "last_scan_id", "not_reobserved_since"}
+// hashFields are the fields of a finding hash that decodeFinding reads, in its order.
+var hashFields = []string{"json", "evidence", "state", "first_seen", "last_seen", "last_scan_id", "not_reobserved_since", "score"}
 
 // Get returns the finding with fingerprint fp, or an error wrapping ErrNotFound.
 func (s *Store) Get(ctx context.Context, fp string) (findings.Finding, error) {
@@ -343,31 +334,95 @@ func (s *Store) Get(ctx context.Context, fp string) (findings.Finding, error) {
 	if err != nil {
 		return findings.Finding{}, fmt.Errorf("get finding %s: %w", fp, err)
 	}
-	return decodeFinding(fp, vals)
+	r := decodeFinding(fp, vals)
+	return r.Finding, r.Err
 }
 
-func decodeFinding(fp string, vals []any) (findings.Finding, error) {
-	str := func(i int) string { v, _ := vals[i].(string); return v }
-	if vals[0] == nil {
-		return findings.Finding{}, fmt.Errorf("finding %s: %w", fp, ErrNotFound)
+// Stored is one finding as ReadFindings found it.
+type Stored struct {
+	Finding findings.Finding
+	// Score is the finding's score in every index: severity rank × 1e13 + last seen (Unix ms).
+	Score int64
+	// Err is nil for a finding that was read; it wraps ErrNotFound when there is none, and says
+	// what is wrong with a stored hash that does not decode.
+	Err error
+}
+
+// decodeFinding is the one decoder of a stored finding hash: vals are the values of hashFields.
+func decodeFinding(fp string, vals []any) Stored {
+	str := func(i int) string {
+		if i < len(vals) {
+			v, _ := vals[i].(string)
+			return v
+		}
+		return ""
+	}
+	if len(vals) == 0 || vals[0] == nil {
+		return Stored{Err: fmt.Errorf("finding %s: %w", fp, ErrNotFound)}
 	}
 	var f findings.Finding
 	if err := json.Unmarshal([]byte(str(0)), &f); err != nil {
-		return findings.Finding{}, fmt.Errorf("finding %s: stored JSON: %w", fp, err)
+		return Stored{Err: fmt.Errorf("finding %s: stored JSON: %w", fp, err)}
 	}
 	f.EvidenceRefs = findings.SortedSet(strings.FieldsFunc(str(1), func(r rune) bool { return r == '\n' }))
 	f.State = findings.State(str(2))
 	var err error
 	if f.FirstSeen, err = time.Parse(time.RFC3339Nano, str(3)); err != nil {
-		return findings.Finding{}, fmt.Errorf("finding %s: first_seen: %w", fp, err)
+		return Stored{Err: fmt.Errorf("finding %s: first_seen: %w", fp, err)}
 	}
 	if f.LastSeen, err = time.Parse(time.RFC3339Nano, str(4)); err != nil {
-		return findings.Finding{}, fmt.Errorf("finding %s: last_seen: %w", fp, err)
+		return Stored{Err: fmt.Errorf("finding %s: last_seen: %w", fp, err)}
 	}
 	f.FirstSeen, f.LastSeen = f.FirstSeen.UTC(), f.LastSeen.UTC()
 	f.LastScanID = str(5)
 	f.NotReobservedSince = str(6)
-	return f, nil
+	score, err := strconv.ParseInt(str(7), 10, 64)
+	if err != nil {
+		// Hashes are written with their score; one without is scored as the upsert would.
+		score = int64(findings.SeverityRank(f.Severity))*1e13 + f.LastSeen.UnixMilli()
+	}
+	return Stored{Finding: f, Score: score}
+}
+
+// ReadFindings reads the findings fps in one round trip, in the order of fps; a fingerprint with
+// no finding, or whose hash does not decode, has Err set. The error is a failed read.
+func (s *Store) ReadFindings(ctx context.Context, fps []string) ([]Stored, error) {
+	if len(fps) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(fps))
+	for i, fp := range fps {
+		cmds[i] = pipe.HMGet(ctx, s.findingKey(fp), hashFields...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	out := make([]Stored, len(fps))
+	for i, c := range cmds {
+		out[i] = decodeFinding(fps[i], c.Val())
+	}
+	return out, nil
+}
+
+// GetMany returns the findings fps that exist, in the order of fps, in one round trip; a
+// fingerprint with no finding is skipped, one whose hash does not decode is an error.
+func (s *Store) GetMany(ctx context.Context, fps []string) ([]findings.Finding, error) {
+	rs, err := s.ReadFindings(ctx, fps)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]findings.Finding, 0, len(rs))
+	for _, r := range rs {
+		if errors.Is(r.Err, ErrNotFound) {
+			continue
+		}
+		if r.Err != nil {
+			return out, r.Err
+		}
+		out = append(out, r.Finding)
+	}
+	return out, nil
 }
 
 // Query selects findings for List; empty fields do not filter.
@@ -444,35 +499,11 @@ func (s *Store) List(ctx context.Context, q Query) ([]findings.Finding, int64, e
 			fps = append(fps, zs[i].Member.(string))
 		}
 	}
-	out, err := s.getMany(ctx, fps)
+	out, err := s.GetMany(ctx, fps)
+	if out == nil {
+		out = []findings.Finding{}
+	}
 	return out, total, err
-}
-
-// getMany reads findings in one round trip, skipping any deleted since the index was read.
-func (s *Store) getMany(ctx context.Context, fps []string) ([]findings.Finding, error) {
-	if len(fps) == 0 {
-		return []findings.Finding{}, nil
-	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.SliceCmd, len(fps))
-	for i, fp := range fps {
-		cmds[i] = pipe.HMGet(ctx, s.findingKey(fp), hashFields...)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read findings: %w", err)
-	}
-	out := make([]findings.Finding, 0, len(fps))
-	for i, c := range cmds {
-		f, err := decodeFinding(fps[i], c.Val())
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, f)
-	}
-	return out, nil
 }
 
 // Counts is how many findings each index holds.

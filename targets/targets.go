@@ -1,13 +1,12 @@
 // Package targets is the registry of what pilmon watches: apps, mini-programs and sites with their
-// sources and scan schedules, kept in Redis (one hash, canonical JSON per target) and importable
-// from YAML. Every target is validated before it is stored and again before it is scanned, because
+// sources and scan schedules, kept by the store (one hash, canonical JSON per target) and
+// importable from YAML. Every target is validated before it is stored and again before it is scanned, because
 // a source locator is a path or URL that a worker will open.
 package targets
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,20 +14,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
-
-// Key is the hash holding every target (under the store prefix): field = target id, value =
-// canonical JSON of the scanner.Target.
-const Key = "targets"
 
 // Limits on what one target and one import may hold.
 const (
@@ -42,7 +36,7 @@ const (
 )
 
 // ErrNotFound is returned (wrapped) for a target id the registry does not hold.
-var ErrNotFound = errors.New("target not found")
+var ErrNotFound = store.ErrTargetNotFound
 
 // ErrInvalid wraps every validation error, so callers can tell a bad target (never retried) from
 // a Redis failure.
@@ -60,27 +54,24 @@ type Options struct {
 	Catalogue *rules.Catalogue
 }
 
-// Registry stores targets in Redis.
+// Registry validates targets and keeps them in the store.
 type Registry struct {
-	rdb    redis.UniversalClient
-	prefix string
-	opts   Options
+	st   *store.Store
+	opts Options
 }
 
-// New returns a registry on rdb under the key prefix (the findings store's prefix).
-func New(rdb redis.UniversalClient, prefix string, opts Options) *Registry {
+// New returns a registry kept in st (under the store's key prefix).
+func New(st *store.Store, opts Options) *Registry {
 	if opts.ImportRoot != "" {
 		if abs, err := filepath.Abs(opts.ImportRoot); err == nil {
 			opts.ImportRoot = abs
 		}
 	}
-	return &Registry{rdb: rdb, prefix: prefix, opts: opts}
+	return &Registry{st: st, opts: opts}
 }
 
 // ImportRoot returns the absolute import folder ("" when local sources are refused).
 func (r *Registry) ImportRoot() string { return r.opts.ImportRoot }
-
-func (r *Registry) key() string { return r.prefix + Key }
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
@@ -244,15 +235,7 @@ func within(root, p string) bool {
 
 // Canonical returns the stored form of a target: JSON with the fields in declaration order, map
 // keys sorted, no HTML escaping.
-func Canonical(t scanner.Target) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(t); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
+func Canonical(t scanner.Target) ([]byte, error) { return store.CanonicalTarget(t) }
 
 // Put validates and stores t (replacing a target with the same id) and returns what was stored.
 func (r *Registry) Put(ctx context.Context, t scanner.Target) (scanner.Target, error) {
@@ -260,89 +243,29 @@ func (r *Registry) Put(ctx context.Context, t scanner.Target) (scanner.Target, e
 	if err != nil {
 		return t, err
 	}
-	b, err := Canonical(t)
-	if err != nil {
-		return t, err
-	}
-	pipe := r.rdb.TxPipeline()
-	pipe.HSet(ctx, r.key(), t.ID, b)
-	pipe.Incr(ctx, r.prefix+VersionKey)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := r.st.PutTargets(ctx, t); err != nil {
 		return t, fmt.Errorf("store target %s: %w", t.ID, err)
 	}
 	return t, nil
 }
 
-// VersionKey counts the changes to the registry: every Put, Delete and Import increments it in the
-// same transaction, so that a reader holding a copy of the targets knows when to read them again.
-const VersionKey = "targets:version"
-
-// QueueVersion adds a read of the registry's version to c (a client or a pipeline).
-func (r *Registry) QueueVersion(ctx context.Context, c redis.Cmdable) *redis.StringCmd {
-	return c.Get(ctx, r.prefix+VersionKey)
-}
-
-// ParseVersion reads the answer of QueueVersion (0 when nothing was ever stored).
-func ParseVersion(cmd *redis.StringCmd) (int64, error) {
-	v, err := cmd.Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	return v, err
-}
+// Version counts the changes to the registry: every Put, Delete and Import increments it in the
+// same transaction, so that a reader holding a copy of the targets knows when to read them again
+// (0 when nothing was ever stored).
+func (r *Registry) Version(ctx context.Context) (int64, error) { return r.st.TargetsVersion(ctx) }
 
 // Get returns the target with the given id, or an error wrapping ErrNotFound.
 func (r *Registry) Get(ctx context.Context, id string) (scanner.Target, error) {
-	raw, err := r.rdb.HGet(ctx, r.key(), id).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return scanner.Target{}, fmt.Errorf("target %.80q: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return scanner.Target{}, fmt.Errorf("read target %.80q: %w", id, err)
-	}
-	var t scanner.Target
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return t, fmt.Errorf("target %.80q: stored JSON: %w", id, err)
-	}
-	return t, nil
+	return r.st.Target(ctx, id)
 }
 
 // List returns every target sorted by id. Entries that do not decode are skipped and named in
 // the returned error, with the rest still returned.
-func (r *Registry) List(ctx context.Context) ([]scanner.Target, error) {
-	all, err := r.rdb.HGetAll(ctx, r.key()).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list targets: %w", err)
-	}
-	out := make([]scanner.Target, 0, len(all))
-	var bad []string
-	for id, raw := range all {
-		var t scanner.Target
-		if err := json.Unmarshal([]byte(raw), &t); err != nil {
-			bad = append(bad, id)
-			continue
-		}
-		out = append(out, t)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return out, fmt.Errorf("list targets: %d stored targets do not decode: %s", len(bad), strings.Join(bad, ", "))
-	}
-	return out, nil
-}
+func (r *Registry) List(ctx context.Context) ([]scanner.Target, error) { return r.st.Targets(ctx) }
 
 // Delete removes the target and reports whether it existed. Its findings and scan history stay.
 func (r *Registry) Delete(ctx context.Context, id string) (bool, error) {
-	pipe := r.rdb.TxPipeline()
-	del := pipe.HDel(ctx, r.key(), id)
-	pipe.Incr(ctx, r.prefix+VersionKey)
-	_, err := pipe.Exec(ctx)
-	n := del.Val()
-	if err != nil {
-		return false, fmt.Errorf("delete target %.80q: %w", id, err)
-	}
-	return n == 1, nil
+	return r.st.DeleteTarget(ctx, id)
 }
 
 // importFile is the YAML form of an import: either a list of targets or {targets: [...]}.
@@ -395,7 +318,6 @@ func (r *Registry) Import(ctx context.Context, data []byte) ([]scanner.Target, e
 		return nil, fmt.Errorf("%w: the file holds no targets", ErrInvalid)
 	}
 	seen := map[string]int{}
-	args := make([]any, 0, 2*len(ts))
 	for i, t := range ts {
 		v, err := r.Validate(t)
 		if err != nil {
@@ -405,17 +327,9 @@ func (r *Registry) Import(ctx context.Context, data []byte) ([]scanner.Target, e
 			return nil, invalid("targets %d and %d of the import share the id %q", j+1, i+1, v.ID)
 		}
 		seen[v.ID] = i
-		b, err := Canonical(v)
-		if err != nil {
-			return nil, err
-		}
 		ts[i] = v
-		args = append(args, v.ID, b)
 	}
-	pipe := r.rdb.TxPipeline()
-	pipe.HSet(ctx, r.key(), args...)
-	pipe.Incr(ctx, r.prefix+VersionKey)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := r.st.PutTargets(ctx, ts...); err != nil {
 		return nil, fmt.Errorf("import targets: %w", err)
 	}
 	return ts, nil

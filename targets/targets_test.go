@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"pilmon/internal/testredis"
 	"pilmon/rules"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 func TestMain(m *testing.M) { testredis.Main(m, "targets") }
@@ -44,8 +46,14 @@ func newRegistry(t *testing.T) (*Registry, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(testredis.Server().Client(), fmt.Sprintf("tt%d:", seq.Add(1)), Options{ImportRoot: root, Catalogue: cat}), root
+	prefix := fmt.Sprintf("tt%d:", seq.Add(1))
+	r := New(store.NewStore(testredis.Server().Client(), prefix), Options{ImportRoot: root, Catalogue: cat})
+	prefixes.Store(r, prefix)
+	return r, root
 }
+
+// prefixes holds each test registry's key prefix, for the tests that read Redis directly.
+var prefixes sync.Map
 
 func goodTarget() scanner.Target {
 	return scanner.Target{
@@ -79,7 +87,7 @@ func TestPutGetListDelete(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("round trip:\n%s\n%s", a, b)
 	}
-	raw, _ := r.rdb.HGet(ctx, r.key(), stored.ID).Result()
+	raw, _ := testredis.Server().Client().HGet(ctx, prefixOf(r)+"targets", stored.ID).Result()
 	if raw != string(b) {
 		t.Errorf("stored form is not canonical:\n%s\n%s", raw, b)
 	}
@@ -144,7 +152,7 @@ func TestValidateRefuses(t *testing.T) {
 		t.Errorf("symlink inside the import folder refused: %v", err)
 	}
 	// Without an import folder every local source is refused, URLs are not.
-	noRoot := New(testredis.Server().Client(), "x:", Options{})
+	noRoot := New(store.NewStore(testredis.Server().Client(), "x:"), Options{})
 	if _, err := noRoot.Validate(goodTarget()); err == nil || !strings.Contains(err.Error(), "import folder") {
 		t.Errorf("no import root: %v", err)
 	}
@@ -262,3 +270,5 @@ func FuzzParseYAML(f *testing.F) {
 		}
 	})
 }
+
+func prefixOf(r *Registry) string { p, _ := prefixes.Load(r); return p.(string) }

@@ -31,17 +31,15 @@ func (s *Server) apiFindings(c *echo.Context) error {
 		return err
 	}
 	// The list index holds what a list row shows; the API answers with whole findings
-	// (observations, evidence, texts), read in one round trip.
+	// (observations, evidence, texts), read in one round trip and decoded as GET
+	// /api/v1/findings/:fp decodes its finding (store.GetMany and store.Get share the decoder).
 	fps := make([]string, len(r.Items))
 	for i, it := range r.Items {
 		fps[i] = it.Fingerprint
 	}
-	full, err := s.rows(ctx, fps)
+	full, err := s.st.GetMany(ctx, fps)
 	if err != nil {
 		return err
-	}
-	if full == nil {
-		full = []findings.Finding{}
 	}
 	return c.JSON(http.StatusOK, apiList{Total: r.Total, Page: f.Page, Per: f.Per, Findings: full})
 }
@@ -49,7 +47,7 @@ func (s *Server) apiFindings(c *echo.Context) error {
 type apiFindingDoc struct {
 	Finding findings.Finding      `json:"finding"`
 	History []findings.Transition `json:"history"`
-	Notes   []Note                `json:"notes"`
+	Notes   []store.Note          `json:"notes"`
 }
 
 func (s *Server) apiFinding(c *echo.Context) error {
@@ -66,7 +64,7 @@ func (s *Server) apiFinding(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.notes(ctx, fp)
+	n, err := s.st.Notes(ctx, fp)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"pilmon/accounts"
 )
 
 // TestRouteRoleTable requests every route as every role (and anonymously) and checks that the
@@ -14,7 +16,7 @@ import (
 func TestRouteRoleTable(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := e.srv.Accounts().Add(ctx, "temp", RoleViewer, testPassword); err != nil {
+	if err := e.srv.Accounts().Add(ctx, "temp", accounts.RoleViewer, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	manual := ""
@@ -25,7 +27,7 @@ func TestRouteRoleTable(t *testing.T) {
 		}
 	}
 	params := strings.NewReplacer(":fp", e.fps[1], ":hash", e.shot, ":id", e.target, ":rule", manual, ":name", "temp", ":code", "en")
-	clients := map[Role]*client{}
+	clients := map[accounts.Role]*client{}
 	for r := range roleUsers {
 		clients[r] = e.login(r)
 	}
@@ -41,7 +43,7 @@ func TestRouteRoleTable(t *testing.T) {
 			continue
 		}
 		path := params.Replace(rt.Path)
-		for _, r := range Roles {
+		for _, r := range accounts.Roles {
 			c := clients[r]
 			var res *http.Response
 			var body string
@@ -54,7 +56,7 @@ func TestRouteRoleTable(t *testing.T) {
 				req.Header.Set("X-CSRF-Token", c.csrf)
 				res, body = c.do(req)
 			}
-			allowed := r.Can(rt.Perm)
+			allowed := can(r, rt.Perm)
 			refused := res.StatusCode == http.StatusForbidden && strings.Contains(body, refusal)
 			if strings.HasPrefix(rt.Path, "/api/") {
 				refused = res.StatusCode == http.StatusForbidden && strings.Contains(body, jsonEscape(refusal))
@@ -83,7 +85,7 @@ func TestRouteRoleTable(t *testing.T) {
 		t.Fatalf("only %d route×role checks", checked)
 	}
 	for _, rt := range logoutRoutes {
-		for _, r := range Roles {
+		for _, r := range accounts.Roles {
 			c := e.login(r)
 			res := c.postForm(rt.Path, url.Values{})
 			if res.StatusCode != http.StatusSeeOther {
@@ -109,7 +111,7 @@ func TestTransitionRights(t *testing.T) {
 	move := func(c *client, to string) int {
 		return c.postForm("/findings/"+fp+"/transition", url.Values{"to": {to}}).StatusCode
 	}
-	viewer, admin, analyst, pros := e.login(RoleViewer), e.login(RoleAdmin), e.login(RoleAnalyst), e.login(RoleProsecutor)
+	viewer, admin, analyst, pros := e.login(accounts.RoleViewer), e.login(accounts.RoleAdmin), e.login(accounts.RoleAnalyst), e.login(accounts.RoleProsecutor)
 	if s := move(viewer, "in_review"); s != http.StatusForbidden {
 		t.Errorf("viewer → in_review: %d", s)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/go-rod/rod/lib/launcher/flags"
 	"github.com/go-rod/rod/lib/proto"
 
+	"pilmon/accounts"
 	"pilmon/browser"
 	"pilmon/findings"
 	"pilmon/store"
@@ -307,13 +308,13 @@ func TestBrowserScreenshots(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	// Some history, notes, checklist results, events and a dead letter so the pages have content.
-	pat := e.login(RoleProsecutor)
+	pat := e.login(accounts.RoleProsecutor)
 	pat.postForm("/findings/"+e.fps[0]+"/transition", url.Values{"to": {"in_review"}, "note": {"开始评估"}})
 	pat.postForm("/findings/"+e.fps[0]+"/notes", url.Values{"text": {"已在测试机上复现：首次启动即上传 IMEI。"}})
 	for _, fp := range e.fps[4:12] {
 		pat.postForm("/findings/"+fp+"/transition", url.Values{"to": {"in_review"}})
 	}
-	e.srv.recordChecklist(ctx, e.target, ChecklistEntry{Rule: manualRule(e), Result: ResultViolation, Note: "拒绝非必要权限后应用直接退出。",
+	e.srv.recordChecklist(ctx, e.target, store.ChecklistEntry{Rule: manualRule(e), Result: ResultViolation, Note: "拒绝非必要权限后应用直接退出。",
 		Evidence: []string{e.shot}, By: "ana", At: time.Now().UTC()})
 	for i, k := range []string{"scan.started", "inspector.finished", "scan.finished"} {
 		e.st.PublishEvent(ctx, store.Event{Kind: k, ScanID: "scan-demo-1", TargetID: e.target, Message: []string{"开始扫描", "apkinspect 完成：42 条观察", "扫描完成：3 条新线索"}[i]})

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"pilmon/accounts"
 )
 
 // FuzzRequestInputs feeds hostile strings to every function that interprets request input
@@ -33,7 +35,7 @@ func FuzzRequestInputs(f *testing.F) {
 			}
 		}
 		if len(s) < 200 {
-			VerifyPassword("pw", s)
+			accounts.VerifyPassword("pw", s)
 		}
 		if cs := charsetOf(s); strings.ContainsAny(cs, "\"<>; ") {
 			t.Fatalf("charsetOf(%q) = %q", s, cs)

@@ -1,30 +1,16 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"strings"
 
-	"pilmon/store"
-
 	"github.com/labstack/echo/v5"
-	"github.com/redis/go-redis/v9"
-)
 
-func decodeEvents(msgs []redis.XMessage) []store.EventMessage {
-	out := make([]store.EventMessage, 0, len(msgs))
-	for _, m := range msgs {
-		raw, _ := m.Values["event"].(string)
-		var e store.Event
-		if json.Unmarshal([]byte(raw), &e) != nil {
-			continue
-		}
-		out = append(out, store.EventMessage{StreamID: m.ID, Event: e})
-	}
-	return out
-}
+	"pilmon/accounts"
+	"pilmon/store"
+)
 
 type progressData struct {
 	Events []store.EventMessage
@@ -34,7 +20,7 @@ type progressData struct {
 
 func (s *Server) progressPage(c *echo.Context) error {
 	ctx := c.Request().Context()
-	evs, err := s.recentEvents(ctx, 100)
+	evs, err := s.st.RecentEvents(ctx, 100)
 	if err != nil {
 		return err
 	}
@@ -42,7 +28,7 @@ func (s *Server) progressPage(c *echo.Context) error {
 	if len(evs) > 0 {
 		d.Last = evs[0].StreamID
 	}
-	d.Queued, _ = s.st.Client().XLen(ctx, s.st.Prefix()+store.JobsStream).Result()
+	d.Queued, _ = s.st.JobCount(ctx)
 	return s.render(c, http.StatusOK, "progress", s.newPage(c, "progress", "title.progress", d))
 }
 
@@ -91,7 +77,7 @@ func (s *Server) deadPage(c *echo.Context) error {
 }
 
 type auditData struct {
-	Entries []AuditEntry
+	Entries []store.AuditEntry
 	Next    string
 }
 
@@ -112,8 +98,8 @@ func (s *Server) auditPage(c *echo.Context) error {
 }
 
 type usersData struct {
-	Users []User
-	Roles []Role
+	Users []accounts.User
+	Roles []accounts.Role
 	Token string // a new token, shown once
 	For   string
 }
@@ -123,14 +109,14 @@ func (s *Server) usersPage(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "users", s.newPage(c, "users", "title.users", usersData{Users: us, Roles: Roles}))
+	return s.render(c, http.StatusOK, "users", s.newPage(c, "users", "title.users", usersData{Users: us, Roles: accounts.Roles}))
 }
 
 func (s *Server) userAdd(c *echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	role := Role(c.FormValue("role"))
+	role := accounts.Role(c.FormValue("role"))
 	if err := s.acc.Add(c.Request().Context(), name, role, c.FormValue("password")); err != nil {
-		if errors.Is(err, ErrUserExists) {
+		if errors.Is(err, accounts.ErrUserExists) {
 			return uerr(http.StatusConflict, "users.exists")
 		}
 		return &userError{code: http.StatusBadRequest, key: "users.invalid", err: err}
@@ -142,7 +128,7 @@ func (s *Server) userAdd(c *echo.Context) error {
 func (s *Server) userAction(c *echo.Context, action string, fn func(name string) error) error {
 	name := c.Param("name")
 	if err := fn(name); err != nil {
-		if errors.Is(err, ErrNoUser) {
+		if errors.Is(err, accounts.ErrNoUser) {
 			return echo.ErrNotFound
 		}
 		return &userError{code: http.StatusBadRequest, key: "users.invalid", err: err}
@@ -173,7 +159,7 @@ func (s *Server) userRole(c *echo.Context) error {
 		return uerr(http.StatusBadRequest, "users.self")
 	}
 	return s.userAction(c, "user.role", func(n string) error {
-		return s.acc.SetRole(c.Request().Context(), n, Role(c.FormValue("role")))
+		return s.acc.SetRole(c.Request().Context(), n, accounts.Role(c.FormValue("role")))
 	})
 }
 
@@ -190,7 +176,7 @@ func (s *Server) userToken(c *echo.Context) error {
 	name := c.Param("name")
 	tok, err := s.acc.NewToken(ctx, name, strings.TrimSpace(c.FormValue("label")))
 	if err != nil {
-		if errors.Is(err, ErrNoUser) {
+		if errors.Is(err, accounts.ErrNoUser) {
 			return echo.ErrNotFound
 		}
 		return &userError{code: http.StatusBadRequest, key: "users.invalid", err: err}
@@ -200,5 +186,5 @@ func (s *Server) userToken(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "users", s.newPage(c, "users", "title.users", usersData{Users: us, Roles: Roles, Token: tok, For: name}))
+	return s.render(c, http.StatusOK, "users", s.newPage(c, "users", "title.users", usersData{Users: us, Roles: accounts.Roles, Token: tok, For: name}))
 }

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v5"
+
+	"pilmon/accounts"
 )
 
 func (s *Server) healthz(c *echo.Context) error {
-	if err := s.st.Client().Ping(c.Request().Context()).Err(); err != nil {
+	if err := s.st.Ping(c.Request().Context()); err != nil {
 		return c.String(http.StatusServiceUnavailable, "redis unavailable")
 	}
 	return c.String(http.StatusOK, "ok")
@@ -21,7 +23,7 @@ const preLoginCookie = "pilmon_prelogin"
 // loginPage shows the form with a pre-session CSRF token (double submit: a cookie and the same
 // value in the form), so that the login request itself cannot be forged by another site.
 func (s *Server) loginPage(c *echo.Context) error {
-	tok := randomSecret(24)
+	tok := accounts.RandomSecret(24)
 	c.SetCookie(&http.Cookie{Name: preLoginCookie, Value: tok, Path: "/login", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.cfg.TLS, MaxAge: 3600})
 	p := s.newPage(c, "login", "title.login", map[string]string{"Next": safeNext(c.QueryParam("next"))})
@@ -42,13 +44,13 @@ func (s *Server) loginSubmit(c *echo.Context) error {
 	name, pw := c.FormValue("username"), c.FormValue("password")
 	next := safeNext(c.FormValue("next"))
 	bucket := name
-	if CheckUserName(name) != nil {
+	if accounts.CheckUserName(name) != nil {
 		bucket = "-invalid-"
 	}
 	ip := c.RealIP()
 	fail := func(key string, code int) error {
 		p := s.newPage(c, "login", "title.login", map[string]string{"Next": next})
-		tok := randomSecret(24)
+		tok := accounts.RandomSecret(24)
 		c.SetCookie(&http.Cookie{Name: preLoginCookie, Value: tok, Path: "/login", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: s.cfg.TLS, MaxAge: 3600})
 		p.CSRF = tok
@@ -57,7 +59,7 @@ func (s *Server) loginSubmit(c *echo.Context) error {
 	}
 	if err := s.acc.CheckLoginAllowed(ctx, bucket, ip, s.cfg.Login); err != nil {
 		s.audit(c, bucket, "login.refused", bucket, map[string]string{"reason": err.Error()})
-		if errors.Is(err, ErrLocked) {
+		if errors.Is(err, accounts.ErrLocked) {
 			return fail("login.locked", http.StatusTooManyRequests)
 		}
 		return fail("login.toomany", http.StatusTooManyRequests)
@@ -70,7 +72,7 @@ func (s *Server) loginSubmit(c *echo.Context) error {
 			s.audit(c, bucket, "login.locked", bucket, nil)
 			return fail("login.locked", http.StatusTooManyRequests)
 		}
-		if errors.Is(err, ErrDisabled) {
+		if errors.Is(err, accounts.ErrDisabled) {
 			return fail("login.disabled", http.StatusForbidden)
 		}
 		return fail("login.bad", http.StatusUnauthorized)
@@ -137,8 +139,8 @@ func (s *Server) accountPassword(c *echo.Context) error {
 	if pw != c.FormValue("confirm") {
 		return uerr(http.StatusBadRequest, "account.mismatch")
 	}
-	if err := CheckPassword(pw); err != nil {
-		return uerr(http.StatusBadRequest, "account.weak", MinPasswordLen)
+	if err := accounts.CheckPassword(pw); err != nil {
+		return uerr(http.StatusBadRequest, "account.weak", accounts.MinPasswordLen)
 	}
 	if err := s.acc.SetPassword(ctx, pr.user.Name, pw); err != nil {
 		return err

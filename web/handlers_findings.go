@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v5"
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/evidence"
 	"pilmon/findings"
@@ -65,7 +64,7 @@ func (s *Server) overview(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := overviewData{Total: cn.Total, Indexed: s.idx.size()}
+	d := overviewData{Total: cn.Total, Indexed: s.idx.Size()}
 	for _, st := range findings.AllStates {
 		d.States = append(d.States, countRow{string(st), l.State(st), cn.ByState[st]})
 	}
@@ -96,7 +95,7 @@ func (s *Server) overview(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if n, err := s.st.Client().XLen(ctx, s.st.Prefix()+store.DeadJobsStream).Result(); err == nil {
+	if n, err := s.st.DeadJobsLength(ctx); err == nil {
 		d.DeadJobs = int(n)
 	}
 	return s.render(c, http.StatusOK, "overview", s.newPage(c, "overview", "title.overview", d))
@@ -133,10 +132,10 @@ func (s *Server) firstSeenChart(ctx context.Context, now time.Time) (chart, erro
 	for i := range bounds {
 		bounds[i] = start.AddDate(0, 0, i).UnixMilli()
 	}
-	if err := s.idx.ensureFresh(ctx); err != nil {
+	if err := s.idx.EnsureFresh(ctx); err != nil {
 		return ch, err
 	}
-	counts := s.idx.snapshot().countFirstSeen(bounds)
+	counts := s.idx.Snapshot().CountFirstSeen(bounds)
 	for _, n := range counts {
 		ch.Max = max(ch.Max, n)
 		ch.Total += n
@@ -191,7 +190,7 @@ func (s *Server) findingsList(c *echo.Context) error {
 		}
 	}
 	pr := current(c)
-	if pr.user.Role.Can(PermTriage) {
+	if can(pr.user.Role, PermTriage) {
 		seen := map[findings.State]bool{}
 		for _, from := range findings.AllStates {
 			for _, to := range allowedMoves(pr.user.Role, from) {
@@ -257,7 +256,7 @@ type findingData struct {
 	Basis     []citationView
 	Evidence  []evidenceView
 	History   []findings.Transition
-	Notes     []Note
+	Notes     []store.Note
 	Moves     []move
 	Target    string // target name when the registry knows it
 	Operator  string
@@ -302,7 +301,7 @@ func (s *Server) findingPage(c *echo.Context) error {
 	if d.History, err = s.st.History(ctx, fp); err != nil {
 		return err
 	}
-	if d.Notes, err = s.notes(ctx, fp); err != nil {
+	if d.Notes, err = s.st.Notes(ctx, fp); err != nil {
 		return err
 	}
 	for _, to := range allowedMoves(current(c).user.Role, f.State) {
@@ -358,15 +357,15 @@ func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, 
 	if !to.Valid() {
 		return findings.Transition{}, uerr(http.StatusBadRequest, "error.badstate")
 	}
-	state, err := s.st.Client().HGet(ctx, s.st.Prefix()+"finding:"+fp, "state").Result()
+	state, err := s.st.State(ctx, fp)
 	if err != nil {
-		if errors.Is(err, redis.Nil) {
+		if errors.Is(err, store.ErrNotFound) {
 			return findings.Transition{}, echo.ErrNotFound
 		}
 		return findings.Transition{}, err
 	}
-	if !canTransition(pr.user.Role, findings.State(state), to) {
-		s.audit(c, pr.user.Name, "denied", "transition "+fp, map[string]string{"from": state, "to": string(to)})
+	if !canTransition(pr.user.Role, state, to) {
+		s.audit(c, pr.user.Name, "denied", "transition "+fp, map[string]string{"from": string(state), "to": string(to)})
 		return findings.Transition{}, uerr(http.StatusForbidden, "error.role.transition")
 	}
 	tr, err := s.st.Transition(ctx, fp, to, pr.user.Name, in)
@@ -448,11 +447,11 @@ func (s *Server) bulkTransition(c *echo.Context) error {
 func (s *Server) addNote(c *echo.Context) error {
 	ctx := c.Request().Context()
 	fp := c.Param("fp")
-	if n, err := s.st.Client().Exists(ctx, s.st.Prefix()+"finding:"+fp).Result(); err != nil || n == 0 {
+	if ok, err := s.st.Exists(ctx, fp); err != nil || !ok {
 		return echo.ErrNotFound
 	}
 	pr := current(c)
-	if err := s.appendNote(ctx, fp, Note{At: time.Now().UTC(), Author: pr.user.Name, Text: c.FormValue("text")}); err != nil {
+	if err := s.appendNote(ctx, fp, store.Note{At: time.Now().UTC(), Author: pr.user.Name, Text: c.FormValue("text")}); err != nil {
 		return err
 	}
 	s.audit(c, pr.user.Name, "note", fp, nil)

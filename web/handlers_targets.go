@@ -16,11 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v5"
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/evidence"
 	"pilmon/findings"
-	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -113,9 +111,9 @@ type targetData struct {
 	Events   []store.EventMessage
 	Kinds    []scanner.SourceKind
 	Uploads  bool
-	Scans    []pipeline.ScanRecord
+	Scans    []store.ScanRecord
 	NScans   int64
-	Diff     *pipeline.ScanDiff
+	Diff     *store.ScanDiff
 	DiffRows map[string]findings.Finding
 	Category rules.AppCategory
 }
@@ -127,11 +125,11 @@ func (s *Server) loadTarget(ctx context.Context, id string) (scanner.Target, boo
 			return t, true, nil
 		}
 	}
-	n, err := s.st.Client().Exists(ctx, s.st.Prefix()+"idx:target:"+id).Result()
+	ok, err := s.st.HasTargetFindings(ctx, id)
 	if err != nil {
 		return scanner.Target{}, false, err
 	}
-	if n == 0 {
+	if !ok {
 		return scanner.Target{}, false, echo.ErrNotFound
 	}
 	return scanner.Target{ID: id}, false, nil
@@ -148,34 +146,28 @@ func (s *Server) targetPage(c *echo.Context) error {
 	d := targetData{T: t, Known: known, Uploads: s.cfg.UploadDir != "" && known,
 		Kinds: []scanner.SourceKind{scanner.SourceAPK, scanner.SourceWxapkg, scanner.SourceHAR, scanner.SourcePolicyFile}}
 	d.Category, _ = s.cat.AppCategory(t.Category)
-	pipe := s.st.Client().Pipeline()
-	cmds := make([]*redis.IntCmd, len(findings.AllStates))
-	for i, st := range findings.AllStates {
-		cmds[i] = pipe.ZInterCard(ctx, 0, s.st.Prefix()+"idx:target:"+id, s.st.Prefix()+"idx:state:"+string(st))
-	}
-	total := pipe.ZCard(ctx, s.st.Prefix()+"idx:target:"+id)
-	if _, err := pipe.Exec(ctx); err != nil {
+	byState, total, err := s.st.TargetStateCounts(ctx, id)
+	if err != nil {
 		return err
 	}
-	for i, st := range findings.AllStates {
-		if n := cmds[i].Val(); n > 0 {
+	for _, st := range findings.AllStates {
+		if n := byState[st]; n > 0 {
 			d.ByState = append(d.ByState, countRow{string(st), l.State(st), n})
 		}
 	}
-	d.Total = total.Val()
-	h := pipeline.NewHistory(s.st)
-	if d.Scans, d.NScans, err = h.ForTarget(ctx, id, 0, 20); err != nil {
+	d.Total = total
+	if d.Scans, d.NScans, err = s.st.ScansForTarget(ctx, id, 0, 20); err != nil {
 		return err
 	}
 	// The diff between two scans (?from=&to=), by default the two newest.
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	if from != "" && to != "" && scanIDRE.MatchString(from) && scanIDRE.MatchString(to) {
-		df, err := h.DiffScans(ctx, from, to)
+		df, err := s.st.DiffScans(ctx, from, to)
 		if err != nil {
 			return &userError{code: http.StatusNotFound, key: "t.nodiff", err: err}
 		}
 		d.Diff = &df
-	} else if df, ok, err := h.DiffLatest(ctx, id); err == nil && ok {
+	} else if df, ok, err := s.st.DiffLatestScans(ctx, id); err == nil && ok {
 		d.Diff = &df
 	}
 	if d.Diff != nil {
@@ -183,7 +175,7 @@ func (s *Server) targetPage(c *echo.Context) error {
 		for _, l := range [][]string{d.Diff.New, d.Diff.Gone, d.Diff.Still} {
 			fps = append(fps, l[:min(len(l), 200)]...)
 		}
-		rows, err := s.rows(ctx, fps)
+		rows, err := s.st.GetMany(ctx, fps)
 		if err != nil {
 			return err
 		}
@@ -192,7 +184,7 @@ func (s *Server) targetPage(c *echo.Context) error {
 			d.DiffRows[r.Fingerprint] = r
 		}
 	}
-	evs, err := s.recentEvents(ctx, 500)
+	evs, err := s.st.RecentEvents(ctx, 500)
 	if err != nil {
 		return err
 	}
@@ -202,15 +194,6 @@ func (s *Server) targetPage(c *echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "target", s.newPage(c, "targets", "title.target", d))
-}
-
-// recentEvents returns up to n of the newest progress events, newest first.
-func (s *Server) recentEvents(ctx context.Context, n int64) ([]store.EventMessage, error) {
-	msgs, err := s.st.Client().XRevRangeN(ctx, s.st.Prefix()+store.EventsStream, "+", "-", n).Result()
-	if err != nil {
-		return nil, err
-	}
-	return decodeEvents(msgs), nil
 }
 
 func (s *Server) targetScan(c *echo.Context) error {
@@ -426,7 +409,7 @@ type checkItem struct {
 	V        rules.Violation
 	Manual   bool
 	Findings int64
-	Entry    ChecklistEntry
+	Entry    store.ChecklistEntry
 	Has      bool
 	Evidence []evidenceView
 }
@@ -446,21 +429,21 @@ func (s *Server) checklistPage(c *echo.Context) error {
 		return err
 	}
 	vs := s.cat.Violations()
-	pipe := s.st.Client().Pipeline()
-	cmds := make([]*redis.IntCmd, len(vs))
+	ids := make([]string, len(vs))
 	for i, v := range vs {
-		cmds[i] = pipe.ZInterCard(ctx, 0, s.st.Prefix()+"idx:target:"+id, s.st.Prefix()+"idx:rule:"+v.ID)
+		ids[i] = v.ID
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	counts, err := s.st.TargetRuleCounts(ctx, id, ids)
+	if err != nil {
 		return err
 	}
-	entries, err := s.checklist(ctx, id)
+	entries, err := s.st.Checklist(ctx, id)
 	if err != nil {
 		return err
 	}
 	d := checklistData{T: t, Results: ChecklistResults, Summary: map[string]int{}}
 	for i, v := range vs {
-		it := checkItem{V: v, Manual: v.Check.Mode == "manual", Findings: cmds[i].Val()}
+		it := checkItem{V: v, Manual: v.Check.Mode == "manual", Findings: counts[i]}
 		it.Entry, it.Has = entries[v.ID]
 		for _, h := range it.Entry.Evidence {
 			it.Evidence = append(it.Evidence, s.evidenceView(h))
@@ -506,7 +489,7 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.recordChecklist(ctx, id, ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
+	e, err := s.recordChecklist(ctx, id, store.ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
 		Evidence: hashes, By: pr.user.Name, At: time.Now().UTC()})
 	if err != nil {
 		return &userError{code: http.StatusBadRequest, key: "checklist.invalid", err: err}

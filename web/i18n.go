@@ -9,6 +9,7 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Shanghai without relying on the host's zoneinfo
 
+	"pilmon/accounts"
 	"pilmon/findings"
 	"pilmon/rules"
 )
@@ -123,7 +124,7 @@ func (l *Lang) Severity(s rules.Severity) string {
 }
 
 // Role names a role.
-func (l *Lang) Role(r Role) string {
+func (l *Lang) Role(r accounts.Role) string {
 	if k := "role." + string(r); l.Has(k) {
 		return l.T(k)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/findings"
 	"pilmon/internal/testredis"
+	"pilmon/listindex"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -94,7 +97,7 @@ func TestListSeesEveryWriteAtOnce(t *testing.T) {
 		t.Fatalf("after the mark: %+v", r.Items)
 	}
 	// The same through HTTP, in the page a prosecutor sees.
-	res2, body := e.login(RoleViewer).get("/findings?target=t.fresh&state=new")
+	res2, body := e.login(accounts.RoleViewer).get("/findings?target=t.fresh&state=new")
 	if res2.StatusCode != 200 || !strings.Contains(body, fp2) || !strings.Contains(body, "scan-fresh-2") {
 		t.Fatalf("list page lacks the marked finding:\n%s", body)
 	}
@@ -112,17 +115,17 @@ func TestListIndexReloadsOnGap(t *testing.T) {
 		}
 	}
 	// Everything but the last entry falls off the stream before the index reads it.
-	if err := rdb.XTrimMaxLen(ctx, e.st.Prefix()+store.ChangesStream, 1).Err(); err != nil {
+	if err := rdb.XTrimMaxLen(ctx, e.prefix+store.ChangesStream, 1).Err(); err != nil {
 		t.Fatal(err)
 	}
-	before := e.srv.idx.slots
+	before := e.srv.idx.Loads()
 	if n, _ := e.listFPs(Filter{Target: "t.gap"}); n != 3 {
 		t.Fatalf("after a gap: %d findings of t.gap, want 3", n)
 	}
-	if e.srv.idx.slots == before {
+	if e.srv.idx.Loads() == before {
 		t.Fatal("the index did not reload")
 	}
-	if n, want := int64(e.srv.idx.size()), rdb.ZCard(ctx, e.st.Prefix()+"idx:all").Val(); n != want {
+	if n, want := int64(e.srv.idx.Size()), rdb.ZCard(ctx, e.prefix+"idx:all").Val(); n != want {
 		t.Fatalf("index holds %d findings, store %d", n, want)
 	}
 }
@@ -136,7 +139,7 @@ func TestListIndexReloadsWhenFeedGoesBack(t *testing.T) {
 	n0, _ := e.listFPs(Filter{})
 	// Replace the data: every finding of the store is gone, one new one is written, and the feed
 	// restarts from 1.
-	keys, err := rdb.Keys(ctx, e.st.Prefix()+"*").Result()
+	keys, err := rdb.Keys(ctx, e.prefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +155,7 @@ func TestListIndexReloadsWhenFeedGoesBack(t *testing.T) {
 	if _, err := e.st.Upsert(ctx, e.newFinding("t.new", "after-reset.example", time.Now()), "scan-r"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.srv.idx.checkHead(ctx); err != nil {
+	if err := e.srv.idx.CheckHead(ctx); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := e.listFPs(Filter{})
@@ -233,17 +236,17 @@ func TestListDuringConcurrentWrites(t *testing.T) {
 	}
 }
 
-// prefetch learns of changes in a round trip made for something else; two requests that raced
-// (both read the same changes) apply them once, and a page request marked fresh reads nothing more.
+// Prefetch learns of changes in a round trip made for something else (store.PageState); two
+// requests that raced (both read the same changes) apply them once, and a page request marked
+// fresh reads nothing more.
 func TestListIndexPrefetch(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	rdb := testredis.Server().Client()
 	has := func(fp string) bool {
-		_, page := e.srv.idx.snapshot().query(ixQuery{target: "t.pre", lim: 10, firstLo: math.MinInt64, firstHi: math.MaxInt64,
-			lastLo: math.MinInt64, lastHi: math.MaxInt64})
+		_, page := e.srv.idx.Snapshot().Query(listindex.Query{Target: "t.pre", Lim: 10, FirstLo: math.MinInt64, FirstHi: math.MaxInt64,
+			LastLo: math.MinInt64, LastHi: math.MaxInt64})
 		for _, x := range page {
-			if x.fp == fp {
+			if x.Fingerprint() == fp {
 				return true
 			}
 		}
@@ -256,32 +259,37 @@ func TestListIndexPrefetch(t *testing.T) {
 	if has(r.Fingerprint) {
 		t.Fatal("the index saw the write before reading the feed")
 	}
-	p1, p2 := rdb.Pipeline(), rdb.Pipeline()
-	a1, a2 := e.srv.idx.prefetch(ctx, p1), e.srv.idx.prefetch(ctx, p2)
-	p1.Ping(ctx)
-	p2.Ping(ctx)
-	if _, err := p1.Exec(ctx); err != nil {
+	// Two page requests read the feed with their sessions before either applies what it read.
+	sid, _ := accounts.SessionID(accounts.RandomSecret(32))
+	after1, a1 := e.srv.idx.Prefetch()
+	after2, a2 := e.srv.idx.Prefetch()
+	ps1, err := e.st.PageState(ctx, sid, after1, listindex.ChangesPerRead)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p2.Exec(ctx); err != nil {
+	ps2, err := e.st.PageState(ctx, sid, after2, listindex.ChangesPerRead)
+	if err != nil {
 		t.Fatal(err)
 	}
-	gen := e.srv.idx.snapshot()
-	if err := a1(ctx); err != nil || !has(r.Fingerprint) {
+	if len(ps1.Changes) == 0 || ps1.ChangesErr != nil {
+		t.Fatalf("the page read no changes: %v", ps1.ChangesErr)
+	}
+	gen := e.srv.idx.Snapshot()
+	if err := a1(ctx, ps1.Changes, ps1.ChangesErr); err != nil || !has(r.Fingerprint) {
 		t.Fatalf("after the first apply: %v, present %v", err, has(r.Fingerprint))
 	}
-	if e.srv.idx.snapshot() == gen {
+	if e.srv.idx.Snapshot() == gen {
 		t.Fatal("first apply changed nothing")
 	}
-	gen = e.srv.idx.snapshot()
-	if err := a2(ctx); err != nil || e.srv.idx.snapshot() != gen {
+	gen = e.srv.idx.Snapshot()
+	if err := a2(ctx, ps2.Changes, ps2.ChangesErr); err != nil || e.srv.idx.Snapshot() != gen {
 		t.Fatalf("second apply of the same changes: %v, snapshot replaced", err)
 	}
 	// A request marked fresh does not read the feed again.
 	if _, err := e.st.Upsert(ctx, e.newFinding("t.pre", "pre-2.example", time.Now()), "scan-pre"); err != nil {
 		t.Fatal(err)
 	}
-	fresh := context.WithValue(ctx, freshKey{}, true)
+	fresh := listindex.MarkFresh(ctx)
 	if res, err := e.srv.list(fresh, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 1 {
 		t.Fatalf("fresh-marked list: %d, %v (want the index as it was: 1)", res.Total, err)
 	}
@@ -321,7 +329,7 @@ func TestListFollowsTargetChanges(t *testing.T) {
 		t.Fatalf("after the rename the old name still finds %d", n)
 	}
 	// The same through the page, where the version is read with the session.
-	_, body := e.login(RoleViewer).get("/findings?q=" + url.QueryEscape("改名后"))
+	_, body := e.login(accounts.RoleViewer).get("/findings?q=" + url.QueryEscape("改名后"))
 	if !strings.Contains(body, "shop.example") {
 		t.Fatal("the list page does not find the renamed target's finding")
 	}
@@ -365,13 +373,98 @@ func TestListIndexRunAppliesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
-		_, page := e.srv.idx.snapshot().query(ixQuery{target: "t.run", lim: 5, firstLo: math.MinInt64, firstHi: math.MaxInt64,
-			lastLo: math.MinInt64, lastHi: math.MaxInt64})
-		if len(page) == 1 && page[0].fp == r.Fingerprint {
+		_, page := e.srv.idx.Snapshot().Query(listindex.Query{Target: "t.run", Lim: 5, FirstLo: math.MinInt64, FirstHi: math.MaxInt64,
+			LastLo: math.MinInt64, LastHi: math.MaxInt64})
+		if len(page) == 1 && page[0].Fingerprint() == r.Fingerprint {
 			return
 		}
 		if time.Since(start) > 30*time.Second {
 			t.Fatal("the running index never applied the upsert")
 		}
+	}
+}
+
+// The list API and the one-finding API answer with the same JSON for the same finding, field for
+// field (evidence references, last scan id and lifecycle included): both decode the store's hash
+// with the store's one decoder.
+func TestAPIListAndGetAgree(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A finding with everything set: evidence from two scans, a later scan id, a triage state and
+	// the not-re-observed mark.
+	f := e.newFinding("t.agree", "agree.example", time.Now().Add(-time.Hour))
+	f.EvidenceRefs = []string{e.shot}
+	r, err := e.st.Upsert(ctx, f, "scan-agree-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.EvidenceRefs, f.LastSeen = []string{e.page}, time.Now()
+	if _, err := e.st.Upsert(ctx, f, "scan-agree-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Transition(ctx, r.Fingerprint, findings.StateInReview, "ana", findings.TransitionInput{Note: "看一下"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.MarkNotReobserved(ctx, "t.agree", "scan-agree-3", nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.srv.Accounts().NewToken(ctx, "vic", "script")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.hs.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, body := e.anon().do(req)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: status %d: %s", path, res.StatusCode, body)
+		}
+		return []byte(body)
+	}
+	var list struct {
+		Total    int64             `json:"total"`
+		Findings []json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal(get("/api/v1/findings?per=200"), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Total < 2 || int64(len(list.Findings)) != list.Total {
+		t.Fatalf("list: total %d, %d findings", list.Total, len(list.Findings))
+	}
+	checked := false
+	for _, raw := range list.Findings {
+		var id struct {
+			Fingerprint string `json:"fingerprint"`
+		}
+		if err := json.Unmarshal(raw, &id); err != nil || id.Fingerprint == "" {
+			t.Fatalf("list entry without a fingerprint: %s", raw)
+		}
+		var one struct {
+			Finding json.RawMessage `json:"finding"`
+		}
+		if err := json.Unmarshal(get("/api/v1/findings/"+id.Fingerprint), &one); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, one.Finding) {
+			t.Errorf("finding %s differs:\nlist: %s\none:  %s", id.Fingerprint, raw, one.Finding)
+		}
+		if id.Fingerprint == r.Fingerprint {
+			checked = true
+			var got findings.Finding
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{e.page, e.shot}
+			slices.Sort(want)
+			if got.LastScanID != "scan-agree-2" || !slices.Equal(got.EvidenceRefs, want) || got.State != findings.StateInReview ||
+				got.NotReobservedSince != "scan-agree-3" {
+				t.Errorf("list entry of the full finding: last_scan_id %q, evidence %v, state %s, not re-observed %q",
+					got.LastScanID, got.EvidenceRefs, got.State, got.NotReobservedSince)
+			}
+		}
+	}
+	if !checked {
+		t.Fatal("the full finding was not listed")
 	}
 }

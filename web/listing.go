@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"html/template"
 	"net/url"
 	"slices"
@@ -12,9 +10,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v5"
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/findings"
+	"pilmon/listindex"
 	"pilmon/rules"
 )
 
@@ -158,7 +156,7 @@ type listResult struct {
 // dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds [lo, hi); an empty
 // side is open.
 func dayRange(from, to string) (int64, int64) {
-	lo, hi := anyTime()
+	lo, hi := listindex.AnyTime()
 	if t, err := time.ParseInLocation(time.DateOnly, from, Shanghai); err == nil {
 		lo = t.UnixMilli()
 	}
@@ -170,18 +168,18 @@ func dayRange(from, to string) (int64, int64) {
 
 // query resolves the filter into a query on the list index. An app category or a text search
 // needs the target registry (names, categories); nothing else leaves memory.
-func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
-	q := ixQuery{state: f.State, rule: f.Rule, target: f.Target, basis: f.Basis, sdk: f.SDK,
-		sev: findings.SeverityRank(rules.Severity(f.Severity)), asc: f.Asc,
-		off: (f.Page - 1) * f.Per, lim: f.Per}
+func (s *Server) query(ctx context.Context, f Filter) (listindex.Query, error) {
+	q := listindex.Query{State: f.State, Rule: f.Rule, Target: f.Target, Basis: f.Basis, SDK: f.SDK,
+		Sev: findings.SeverityRank(rules.Severity(f.Severity)), Asc: f.Asc,
+		Off: (f.Page - 1) * f.Per, Lim: f.Per}
 	switch f.Sort {
 	case "first_seen":
-		q.sort = sortFirst
+		q.Sort = listindex.SortFirst
 	case "last_seen":
-		q.sort = sortLast
+		q.Sort = listindex.SortLast
 	}
-	q.firstLo, q.firstHi = dayRange(f.FirstFrom, f.FirstTo)
-	q.lastLo, q.lastHi = dayRange(f.LastFrom, f.LastTo)
+	q.FirstLo, q.FirstHi = dayRange(f.FirstFrom, f.FirstTo)
+	q.LastLo, q.LastHi = dayRange(f.LastFrom, f.LastTo)
 	if f.Category == "" && f.Q == "" {
 		return q, nil
 	}
@@ -190,22 +188,22 @@ func (s *Server) query(ctx context.Context, f Filter) (ixQuery, error) {
 		return q, err
 	}
 	if f.Category != "" {
-		q.targets = map[string]bool{}
+		q.Targets = map[string]bool{}
 		if dir.ver >= 0 {
-			q.targetsKey = f.Category + "\x00" + strconv.FormatInt(dir.ver, 10)
+			q.TargetsKey = f.Category + "\x00" + strconv.FormatInt(dir.ver, 10)
 		}
 		for _, t := range dir.ts {
 			if t.Category == f.Category {
-				q.targets[t.ID] = true
+				q.Targets[t.ID] = true
 			}
 		}
 	}
 	if f.Q != "" {
-		q.text, q.textRules, q.textTargets = f.Q, s.rulesMatching(f.Q), map[string]bool{}
+		q.Text, q.TextRules, q.TextTargets = f.Q, s.rulesMatching(f.Q), map[string]bool{}
 		lq := strings.ToLower(f.Q)
 		for i, t := range dir.ts {
 			if strings.Contains(dir.low[i], lq) {
-				q.textTargets[t.ID] = true
+				q.TextTargets[t.ID] = true
 			}
 		}
 	}
@@ -229,7 +227,7 @@ func (s *Server) rulesMatching(q string) map[string]bool {
 	return out
 }
 
-// list answers the filter from the in-memory list index (see indexer), after applying every change
+// list answers the filter from the in-memory list index (package listindex), after applying every change
 // the store's feed has since the index last looked (read with the session when the page is one
 // of listsFindings, else here).
 func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
@@ -237,42 +235,11 @@ func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
 	if err != nil {
 		return listResult{}, err
 	}
-	if err := s.idx.ensureFresh(ctx); err != nil {
+	if err := s.idx.EnsureFresh(ctx); err != nil {
 		return listResult{}, err
 	}
-	total, page := s.idx.snapshot().query(q)
-	return listResult{Items: rowsOf(page), Total: int64(total), Pages: (total + f.Per - 1) / f.Per}, nil
-}
-
-// rows reads whole findings (the API answers with them) in one round trip. It reads the store's documented hash
-// layout (findings/store.go) directly: the list needs the content and the lifecycle fields only.
-func (s *Server) rows(ctx context.Context, fps []string) ([]findings.Finding, error) {
-	if len(fps) == 0 {
-		return nil, nil
-	}
-	pipe := s.st.Client().Pipeline()
-	cmds := make([]*redis.SliceCmd, len(fps))
-	for i, fp := range fps {
-		cmds[i] = pipe.HMGet(ctx, s.st.Prefix()+"finding:"+fp, "json", "state", "first_seen", "last_seen", "not_reobserved_since")
-	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("read findings: %w", err)
-	}
-	out := make([]findings.Finding, 0, len(fps))
-	for _, c := range cmds {
-		v := c.Val()
-		str := func(i int) string { s, _ := v[i].(string); return s }
-		var f findings.Finding
-		if len(v) < 5 || json.Unmarshal([]byte(str(0)), &f) != nil {
-			continue
-		}
-		f.State = findings.State(str(1))
-		f.FirstSeen, _ = time.Parse(time.RFC3339Nano, str(2))
-		f.LastSeen, _ = time.Parse(time.RFC3339Nano, str(3))
-		f.NotReobservedSince = str(4)
-		out = append(out, f)
-	}
-	return out, nil
+	total, page := s.idx.Snapshot().Query(q)
+	return listResult{Items: listindex.Rows(page), Total: int64(total), Pages: (total + f.Per - 1) / f.Per}, nil
 }
 
 // filterOptions are the choices the filter form offers, refreshed at most every 10 s. The long
@@ -362,14 +329,14 @@ func (s *Server) buildOptions(ctx context.Context) filterOptions {
 	}
 	slices.Sort(bases)
 	var targets []string
-	if ids, err := s.st.Client().SMembers(ctx, s.st.Prefix()+"idx:known:target").Result(); err == nil {
+	if ids, err := s.st.KnownTargets(ctx); err == nil {
 		slices.Sort(ids)
 		if len(ids) > 2000 {
 			ids = ids[:2000]
 		}
 		targets = ids
 	}
-	sdks := s.idx.snapshot().sdkIDs()
+	sdks := s.idx.Snapshot().SDKIDs()
 	o := filterOptions{byLang: map[string]optionLists{}}
 	for code, lang := range s.langs {
 		var ol optionLists

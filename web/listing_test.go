@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
@@ -191,7 +192,7 @@ func TestListPageEscapes(t *testing.T) {
 	e := newEnv(t)
 	q := `"><img src=x onerror=alert('q')><script>alert(1)</script>`
 	for _, lang := range []string{"zh-CN", "en"} {
-		c := e.login(RoleProsecutor)
+		c := e.login(accounts.RoleProsecutor)
 		c.get("/lang/" + lang + "?next=/findings")
 		path := "/findings?target=" + url.QueryEscape(xssTargetID) + "&q=" + url.QueryEscape(q) + "&first_from=2020-01-01&page=1&per=5"
 		for _, p := range []string{"/findings", "/findings?per=5&target=" + url.QueryEscape(xssTargetID), path} {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/findings"
@@ -37,8 +38,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func TestMain(m *testing.M) {
 	// Production hashes cost 64 MiB and 3 passes (TestArgonDefaults); the suite logs in hundreds
 	// of times, so it hashes with cheaper parameters.
-	hashParams = argonParams{time: 1, memory: 1024, threads: 1}
-	dummyHash, _ = HashPassword("pilmon-dummy-password")
+	accounts.UseArgon2(accounts.Argon2Params{Time: 1, Memory: 1024, Threads: 1})
 	testredis.Main(m, "web", stopChrome)
 }
 
@@ -47,7 +47,7 @@ var prefixSeq atomic.Int64
 // Passwords of the seeded users (one per role).
 const testPassword = "correct horse battery staple"
 
-var roleUsers = map[Role]string{RoleAdmin: "alice", RoleProsecutor: "pat", RoleAnalyst: "ana", RoleViewer: "vic"}
+var roleUsers = map[accounts.Role]string{accounts.RoleAdmin: "alice", accounts.RoleProsecutor: "pat", accounts.RoleAnalyst: "ana", accounts.RoleViewer: "vic"}
 
 // env is one test's server, stores and seeded data.
 type env struct {
@@ -55,6 +55,7 @@ type env struct {
 	srv    *Server
 	hs     *httptest.Server
 	st     *store.Store
+	prefix string // the store's key prefix, for tests that reach Redis directly
 	ev     *evidence.Store
 	reg    *targets.Registry
 	cat    *rules.Catalogue
@@ -73,7 +74,7 @@ const (
 )
 
 type envOptions struct {
-	login LoginLimits
+	login accounts.LoginLimits
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -90,7 +91,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	importRoot := t.TempDir()
-	reg := targets.New(testredis.Server().Client(), prefix, targets.Options{ImportRoot: importRoot, Catalogue: cat})
+	reg := targets.New(st, targets.Options{ImportRoot: importRoot, Catalogue: cat})
 	cfg := Config{Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: quiet,
 		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond}
 	if len(opts) > 0 {
@@ -106,7 +107,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, st: st, ev: ev, reg: reg, cat: cat}
+	e := &env{t: t, srv: srv, st: st, prefix: prefix, ev: ev, reg: reg, cat: cat}
 	for r, n := range roleUsers {
 		if err := srv.Accounts().Add(ctx, n, r, testPassword); err != nil {
 			t.Fatal(err)
@@ -233,7 +234,7 @@ func (e *env) anon() *client {
 }
 
 // login logs in as the user of role r and reads a page to learn the CSRF token.
-func (e *env) login(r Role) *client {
+func (e *env) login(r accounts.Role) *client {
 	c := e.anon()
 	res := c.loginAs(roleUsers[r], testPassword)
 	if res.StatusCode != http.StatusSeeOther {

@@ -10,9 +10,10 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v5"
-	"github.com/redis/go-redis/v9"
 
+	"pilmon/accounts"
 	"pilmon/evidence"
+	"pilmon/listindex"
 )
 
 // route is one entry of the route table: every route names the permission it needs ("" only for
@@ -124,7 +125,7 @@ func checkParam(name, v string) bool {
 	case "rule":
 		return ruleRE.MatchString(v)
 	case "name":
-		return CheckUserName(v) == nil
+		return accounts.CheckUserName(v) == nil
 	case "code":
 		return v == LangZH || v == LangEN
 	case "name*", "*":
@@ -146,8 +147,8 @@ func checkParams(c *echo.Context) error {
 
 // principal is who is making a request and how they proved it.
 type principal struct {
-	user    User
-	session *Session // nil for API tokens
+	user    accounts.User
+	session *accounts.Session // nil for API tokens
 }
 
 const principalKey = "pilmon.principal"
@@ -165,7 +166,7 @@ func (s *Server) authenticate(c *echo.Context) (*principal, error) {
 	if h := c.Request().Header.Get("Authorization"); h != "" {
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
-			return nil, ErrBadCredentials
+			return nil, accounts.ErrBadCredentials
 		}
 		u, err := s.acc.TokenUser(ctx, strings.TrimSpace(tok))
 		if err != nil {
@@ -175,38 +176,39 @@ func (s *Server) authenticate(c *echo.Context) (*principal, error) {
 	}
 	ck, err := c.Cookie(s.sessionCookieName())
 	if err != nil {
-		return nil, ErrNoSession
+		return nil, accounts.ErrNoSession
 	}
-	// The pages that list findings read the findings change feed in the same round trip as the
-	// session (see indexer.prefetch).
-	// (and the target registry's version: see targetDir).
-	var applyFeed func(context.Context) error
-	var version *redis.StringCmd
-	var queue func(redis.Pipeliner)
-	if c.Request().Method == http.MethodGet && listsFindings[c.Path()] {
-		queue = func(p redis.Pipeliner) {
-			applyFeed = s.idx.prefetch(ctx, p)
-			if vr, ok := s.cfg.Targets.(versionedRegistry); ok {
-				version = vr.QueueVersion(ctx, p)
-			}
+	if c.Request().Method != http.MethodGet || !listsFindings[c.Path()] {
+		sess, err := s.acc.LoadSession(ctx, ck.Value, s.cfg.Session)
+		if err != nil {
+			return nil, err
 		}
+		return &principal{user: sess.User, session: &sess}, nil
 	}
-	sess, err := s.acc.loadSession(ctx, ck.Value, s.cfg.Session, queue)
+	// The pages that list findings read, in the same round trip as the session, the findings
+	// change feed after the list index's position (see listindex.Index.Prefetch) and the target
+	// registry's version (see targetDir).
+	id, ok := accounts.SessionID(ck.Value)
+	if !ok {
+		return nil, accounts.ErrNoSession
+	}
+	after, applyFeed := s.idx.Prefetch()
+	ps, err := s.st.PageState(ctx, id, after, listindex.ChangesPerRead)
 	if err != nil {
 		return nil, err
 	}
-	if applyFeed != nil {
-		if err := applyFeed(ctx); err != nil {
-			return nil, err
-		}
-		ctx = context.WithValue(ctx, freshKey{}, true)
-		if version != nil {
-			if v, err := parseVersion(version); err == nil {
-				ctx = context.WithValue(ctx, targetsVersionKey{}, v)
-			}
-		}
-		c.SetRequest(c.Request().WithContext(ctx))
+	sess, err := s.acc.Accept(ctx, ps.Session, s.cfg.Session)
+	if err != nil {
+		return nil, err
 	}
+	if err := applyFeed(ctx, ps.Changes, ps.ChangesErr); err != nil {
+		return nil, err
+	}
+	ctx = listindex.MarkFresh(ctx)
+	if _, ok := s.cfg.Targets.(versionedRegistry); ok && ps.TargetsVersion >= 0 {
+		ctx = context.WithValue(ctx, targetsVersionKey{}, ps.TargetsVersion)
+	}
+	c.SetRequest(c.Request().WithContext(ctx))
 	return &principal{user: sess.User, session: &sess}, nil
 }
 
@@ -233,7 +235,7 @@ func (s *Server) wrap(rt route) echo.HandlerFunc {
 			if !api && c.Request().Method == http.MethodGet {
 				return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 			}
-			if errors.Is(err, ErrDisabled) {
+			if errors.Is(err, accounts.ErrDisabled) {
 				return uerr(http.StatusForbidden, "error.disabled")
 			}
 			return uerr(http.StatusUnauthorized, "error.401")
@@ -242,7 +244,7 @@ func (s *Server) wrap(rt route) echo.HandlerFunc {
 			// Tokens are for the JSON API only; pages need a browser session.
 			return uerr(http.StatusUnauthorized, "error.401")
 		}
-		if !pr.user.Role.Can(rt.perm) {
+		if !can(pr.user.Role, rt.perm) {
 			s.audit(c, pr.user.Name, "denied", c.Request().Method+" "+c.Request().URL.Path, nil)
 			return uerr(http.StatusForbidden, "error.403")
 		}

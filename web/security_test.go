@@ -11,15 +11,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"pilmon/internal/testredis"
 	"strings"
 	"testing"
 	"time"
+
+	"pilmon/accounts"
 )
 
 func TestCSRFRefused(t *testing.T) {
 	e := newEnv(t)
-	pros := e.login(RoleProsecutor)
+	pros := e.login(accounts.RoleProsecutor)
 	fp := e.fps[3]
 	state := func() string {
 		f, err := e.st.Get(context.Background(), fp)
@@ -44,7 +45,7 @@ func TestCSRFRefused(t *testing.T) {
 	}{
 		{"no token", url.Values{"to": {"in_review"}}, nil},
 		{"wrong token", url.Values{"to": {"in_review"}, "_csrf": {strings.Repeat("A", len(pros.csrf))}}, nil},
-		{"token of another session", url.Values{"to": {"in_review"}, "_csrf": {e.login(RoleProsecutor).csrf}}, nil},
+		{"token of another session", url.Values{"to": {"in_review"}, "_csrf": {e.login(accounts.RoleProsecutor).csrf}}, nil},
 		{"foreign origin", url.Values{"to": {"in_review"}, "_csrf": {pros.csrf}}, map[string]string{"Origin": "https://evil.example"}},
 		{"null origin", url.Values{"to": {"in_review"}, "_csrf": {pros.csrf}}, map[string]string{"Origin": "null"}},
 		{"cross-site fetch", url.Values{"to": {"in_review"}, "_csrf": {pros.csrf}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
@@ -140,7 +141,7 @@ func rawRequest(t *testing.T, base, method, target string, hdr map[string]string
 
 func TestDotDotRefused(t *testing.T) {
 	e := newEnv(t)
-	c := e.login(RoleAdmin)
+	c := e.login(accounts.RoleAdmin)
 	var cookie string
 	u, _ := url.Parse(e.hs.URL)
 	for _, ck := range c.hc.Jar.Cookies(u) {
@@ -225,7 +226,7 @@ func TestSecurityHeadersAndCookies(t *testing.T) {
 
 func TestEvidenceServing(t *testing.T) {
 	e := newEnv(t)
-	c := e.login(RoleViewer)
+	c := e.login(accounts.RoleViewer)
 	res, body := c.get("/evidence/" + e.shot + "/raw")
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/octet-stream" ||
 		!strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") || !strings.HasPrefix(body, "\x89PNG") {
@@ -270,7 +271,7 @@ func TestEvidenceServing(t *testing.T) {
 }
 
 func TestLoginRateLimitAndLockout(t *testing.T) {
-	e := newEnv(t, envOptions{login: LoginLimits{PerUser: 3, PerIP: 8, Window: time.Minute, LockFor: time.Minute}})
+	e := newEnv(t, envOptions{login: accounts.LoginLimits{PerUser: 3, PerIP: 8, Window: time.Minute, LockFor: time.Minute}})
 	c := e.anon()
 	for i := 1; i <= 3; i++ {
 		res := c.loginAs("vic", "wrong password!")
@@ -297,7 +298,7 @@ func TestLoginRateLimitAndLockout(t *testing.T) {
 		t.Error("no login.locked audit entry")
 	}
 	// An administrator lifts the lock.
-	admin := e.login(RoleAdmin)
+	admin := e.login(accounts.RoleAdmin)
 	if res := admin.postForm("/users/vic/unlock", url.Values{}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("unlock: %d", res.StatusCode)
 	}
@@ -311,99 +312,5 @@ func TestLoginRateLimitAndLockout(t *testing.T) {
 	}
 	if res := e.anon().loginAs("pat", testPassword); res.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("address over its limit: %d", res.StatusCode)
-	}
-}
-
-func TestSessionsExpireAndRevoke(t *testing.T) {
-	acc := NewAccounts(testredis.Server().Client(), fmt.Sprintf("s%d:", prefixSeq.Add(1)))
-	ctx := context.Background()
-	if err := acc.Add(ctx, "u1", RoleAnalyst, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	u, err := acc.Verify(ctx, "u1", testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.Verify(ctx, "u1", "not the password"); err != ErrBadCredentials {
-		t.Fatalf("wrong password: %v", err)
-	}
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	acc.now = func() time.Time { return now }
-	lim := SessionLimits{Idle: 10 * time.Minute, Absolute: time.Hour}
-	secret, _, err := acc.CreateSession(ctx, u, lim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Activity every 9 minutes keeps it alive until the absolute limit.
-	for i := range 6 {
-		now = now.Add(9 * time.Minute)
-		if _, err := acc.LoadSession(ctx, secret, lim); err != nil {
-			t.Fatalf("after %d min: %v", (i+1)*9, err)
-		}
-	}
-	now = now.Add(7 * time.Minute) // 61 minutes after login
-	if _, err := acc.LoadSession(ctx, secret, lim); err != ErrNoSession {
-		t.Fatalf("past the absolute limit: %v", err)
-	}
-	secret, _, _ = acc.CreateSession(ctx, u, lim)
-	now = now.Add(11 * time.Minute)
-	if _, err := acc.LoadSession(ctx, secret, lim); err != ErrNoSession {
-		t.Fatalf("idle: %v", err)
-	}
-	s1, _, _ := acc.CreateSession(ctx, u, lim)
-	s2, _, _ := acc.CreateSession(ctx, u, lim)
-	if n, _ := acc.SessionCount(ctx, "u1"); n != 2 {
-		t.Fatalf("%d sessions", n)
-	}
-	if err := acc.SetPassword(ctx, "u1", "another good password"); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{s1, s2} {
-		if _, err := acc.LoadSession(ctx, s, lim); err != ErrNoSession {
-			t.Fatalf("session survived a password change: %v", err)
-		}
-	}
-	s3, _, _ := acc.CreateSession(ctx, u, lim)
-	if err := acc.SetDisabled(ctx, "u1", true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := acc.LoadSession(ctx, s3, lim); err != ErrNoSession {
-		t.Fatalf("session of a disabled user: %v", err)
-	}
-	if _, err := acc.Verify(ctx, "u1", "another good password"); err != ErrDisabled {
-		t.Fatalf("disabled login: %v", err)
-	}
-	h, _ := HashPassword("x")
-	if !strings.HasPrefix(h, "$argon2id$v=19$") || !VerifyPassword("x", h) || VerifyPassword("y", h) {
-		t.Fatalf("hash %s", h)
-	}
-	if pw, created, err := acc.EnsureAdmin(ctx); err != nil || created || pw != "" {
-		t.Fatalf("EnsureAdmin with users: %q %v %v", pw, created, err)
-	}
-	fresh := NewAccounts(testredis.Server().Client(), fmt.Sprintf("s%d:", prefixSeq.Add(1)))
-	pw, created, err := fresh.EnsureAdmin(ctx)
-	if err != nil || !created || len(pw) < 20 {
-		t.Fatalf("EnsureAdmin: %q %v %v", pw, created, err)
-	}
-	if u, err := fresh.Verify(ctx, "admin", pw); err != nil || u.Role != RoleAdmin {
-		t.Fatalf("admin login: %+v %v", u, err)
-	}
-}
-
-// TestArgonDefaults pins the production parameters and checks a hash made with them.
-func TestArgonDefaults(t *testing.T) {
-	if DefaultArgon2 != (argonParams{time: 3, memory: 64 * 1024, threads: 2}) {
-		t.Fatalf("defaults %+v", DefaultArgon2)
-	}
-	saved := hashParams
-	hashParams = DefaultArgon2
-	defer func() { hashParams = saved }()
-	h, _ := HashPassword("pw")
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=2$") || !VerifyPassword("pw", h) {
-		t.Fatalf("hash %s", h)
-	}
-	// A hash claiming absurd parameters is refused without being computed.
-	if VerifyPassword("pw", "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdA$a2V5") {
-		t.Fatal("absurd parameters accepted")
 	}
 }

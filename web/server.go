@@ -36,7 +36,9 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"pilmon/accounts"
 	"pilmon/evidence"
+	"pilmon/listindex"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -71,8 +73,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// TLS makes cookies Secure (and __Host- prefixed).
 	TLS     bool
-	Session SessionLimits // zero: 30 min idle, 12 h absolute
-	Login   LoginLimits   // zero: DefaultLoginLimits
+	Session accounts.SessionLimits // zero: 30 min idle, 12 h absolute
+	Login   accounts.LoginLimits   // zero: accounts.DefaultLoginLimits
 	// MaxUpload bounds one uploaded file (zero: 1 GiB).
 	MaxUpload int64
 	// IndexInterval is how long the findings list index waits before retrying after an error
@@ -91,17 +93,16 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	e      *echo.Echo
-	acc    *Accounts
+	acc    *accounts.Accounts
 	st     *store.Store
 	ev     *evidence.Store
 	cat    *rules.Catalogue
 	langs  langs
 	pages  map[string]*template.Template
 	static map[string]staticFile
-	idx    *indexer
+	idx    *listindex.Index
 	log    *slog.Logger
 	routes []route
-	prefix string // web key prefix
 
 	dir targetDir
 
@@ -134,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Session.Absolute = 12 * time.Hour
 	}
 	if cfg.Login.PerUser <= 0 {
-		cfg.Login = DefaultLoginLimits
+		cfg.Login = accounts.DefaultLoginLimits
 	}
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 1 << 30
@@ -148,9 +149,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, st: cfg.Store, ev: cfg.Evidence, cat: cfg.Catalogue, langs: ls, log: cfg.Logger,
-		acc: NewAccounts(cfg.Store.Client(), cfg.Store.Prefix()), prefix: cfg.Store.Prefix() + "web:",
+		acc: accounts.New(cfg.Store), idx: listindex.New(cfg.Store, cfg.Logger),
 	}
-	s.idx = newIndexer(cfg.Store, cfg.Logger)
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
 	}
@@ -172,19 +172,19 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Accounts returns the account store (for the CLI's user commands and tests).
-func (s *Server) Accounts() *Accounts { return s.acc }
+func (s *Server) Accounts() *accounts.Accounts { return s.acc }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
 // Run keeps the findings list index up to date until ctx ends.
 func (s *Server) Run(ctx context.Context) {
-	s.idx.run(ctx, s.cfg.IndexInterval)
+	s.idx.Run(ctx, s.cfg.IndexInterval)
 }
 
 // SyncIndex brings the findings list index up to date once (tests, benchmarks; a list request
 // does the same).
-func (s *Server) SyncIndex(ctx context.Context) error { return s.idx.catchUp(ctx) }
+func (s *Server) SyncIndex(ctx context.Context) error { return s.idx.CatchUp(ctx) }
 
 func (s *Server) loadTemplates() error {
 	funcs := template.FuncMap{
@@ -266,7 +266,7 @@ func (s *Server) serveStatic(c *echo.Context) error {
 // page is what every template gets.
 type page struct {
 	L     *Lang
-	User  *User
+	User  *accounts.User
 	CSRF  string
 	Nav   string
 	Title string // catalogue key
@@ -279,7 +279,7 @@ type page struct {
 
 // Can reports whether the current user has a permission (templates hide what they may not use;
 // the server checks again).
-func (p page) Can(perm string) bool { return p.User != nil && p.User.Role.Can(Perm(perm)) }
+func (p page) Can(perm string) bool { return p.User != nil && can(p.User.Role, Perm(perm)) }
 
 func (s *Server) lang(c *echo.Context) *Lang {
 	if ck, err := c.Cookie("pilmon_lang"); err == nil {

@@ -2,19 +2,17 @@ package web
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
-
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/scanner"
 )
 
-// versionedRegistry is a target registry that counts its changes (targets.Registry does), so that
-// the server can keep a copy of the targets and read them again only after a change.
+// versionedRegistry is a target registry that counts its changes in the store's targets version
+// (targets.Registry does), so that the server can keep a copy of the targets and read them again
+// only after a change; list pages read that version with the session (store.PageState).
 type versionedRegistry interface {
-	QueueVersion(ctx context.Context, c redis.Cmdable) *redis.StringCmd
+	Version(ctx context.Context) (int64, error)
 }
 
 // targetDir is that copy: the list filters by app category and searches target names and
@@ -34,14 +32,6 @@ func lowerTarget(t scanner.Target) string {
 
 // targetsVersionKey carries, in a request context, the registry version read with the session.
 type targetsVersionKey struct{}
-
-func parseVersion(cmd *redis.StringCmd) (int64, error) {
-	v, err := cmd.Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	return v, err
-}
 
 // targets returns every target (nil without a registry), from the copy when the registry has not
 // changed since it was read.
@@ -75,7 +65,7 @@ func (s *Server) targetsView(ctx context.Context) (dirView, error) {
 	ver, ok := ctx.Value(targetsVersionKey{}).(int64)
 	if !ok {
 		var err error
-		if ver, err = parseVersion(vr.QueueVersion(ctx, s.st.Client())); err != nil {
+		if ver, err = vr.Version(ctx); err != nil {
 			return dirView{ver: -1}, err
 		}
 	}

@@ -13,15 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/findings"
-	"pilmon/pipeline"
 	"pilmon/scanner"
+	"pilmon/store"
 )
 
 func TestTargetsScansChecklistAndExport(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	admin, ana, pat := e.login(RoleAdmin), e.login(RoleAnalyst), e.login(RoleProsecutor)
+	admin, ana, pat := e.login(accounts.RoleAdmin), e.login(accounts.RoleAnalyst), e.login(accounts.RoleProsecutor)
 
 	// Add a target, scan it now: a job is queued for the workers and audited.
 	res := admin.postForm("/targets", url.Values{"id": {"mp.new"}, "kind": {"miniprogram"}, "name": {"某小程序"},
@@ -38,10 +39,9 @@ func TestTargetsScansChecklistAndExport(t *testing.T) {
 	}
 
 	// Scan history and the diff of the two newest scans.
-	h := pipeline.NewHistory(e.st)
 	t0 := time.Now().Add(-time.Hour)
 	for i, fps := range [][]string{{e.fps[0], e.fps[2]}, {e.fps[2], e.fps[4]}} {
-		if _, err := h.Save(ctx, pipeline.ScanRecord{ID: []string{"20260101T000000Z-aaaaaaaaaaaa", "20260102T000000Z-bbbbbbbbbbbb"}[i],
+		if _, err := e.st.SaveScan(ctx, store.ScanRecord{ID: []string{"20260101T000000Z-aaaaaaaaaaaa", "20260102T000000Z-bbbbbbbbbbbb"}[i],
 			TargetID: e.target, StartedAt: t0.Add(time.Duration(i) * time.Minute), FinishedAt: t0.Add(time.Duration(i)*time.Minute + time.Second),
 			Status: scanner.StatusSucceeded, Complete: true, Fingerprints: fps}); err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestTargetsScansChecklistAndExport(t *testing.T) {
 	if res, _ := ana.do(req); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("checklist record: %d", res.StatusCode)
 	}
-	cl, err := e.srv.checklist(ctx, e.target)
+	cl, err := e.st.Checklist(ctx, e.target)
 	if err != nil || cl[rule].Result != ResultViolation || len(cl[rule].Evidence) != 1 || cl[rule].By != "ana" {
 		t.Fatalf("checklist %+v %v", cl[rule], err)
 	}
@@ -79,7 +79,7 @@ func TestTargetsScansChecklistAndExport(t *testing.T) {
 		t.Fatalf("uploaded evidence %+v %v", rec, err)
 	}
 	// A viewer may read the checklist but not record.
-	vic := e.login(RoleViewer)
+	vic := e.login(accounts.RoleViewer)
 	if _, body := vic.get("/targets/" + e.target + "/checklist"); !strings.Contains(body, "拒绝定位权限后应用退出") {
 		t.Error("checklist page lacks the recorded note")
 	}

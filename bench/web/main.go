@@ -42,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"pilmon/accounts"
 	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/rules"
@@ -105,7 +106,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	fmt.Printf("seeded %d findings in %s\n", n, time.Since(t0).Round(time.Millisecond))
 	// The 500 targets the findings belong to, registered with names and app categories (the
 	// category filter and the name search read them).
-	reg := targets.New(srv.Client(), "", targets.Options{ImportRoot: dir, Catalogue: cat})
+	reg := targets.New(st, targets.Options{ImportRoot: dir, Catalogue: cat})
 	cats := cat.AppCategories()
 	for i := range 500 {
 		if _, err := reg.Put(ctx, scanner.Target{ID: fmt.Sprintf("t%04d", i), Kind: scanner.TargetApp,
@@ -130,7 +131,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go ws.Run(runCtx)
-	if err := ws.Accounts().Add(ctx, "bench", web.RoleViewer, "bench password 123"); err != nil {
+	if err := ws.Accounts().Add(ctx, "bench", accounts.RoleViewer, "bench password 123"); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -121,9 +121,9 @@ func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
 		return nil, err
 	}
 	st := store.NewStore(rdb, cfg.prefix)
-	reg := targets.New(rdb, st.Prefix(), targets.Options{ImportRoot: root, Catalogue: cat})
-	if st.Prefix() == store.DefaultPrefix {
-		adoptUnprefixedTargets(ctx, env, targets.New(rdb, "", targets.Options{ImportRoot: root, Catalogue: cat}), reg)
+	reg := targets.New(st, targets.Options{ImportRoot: root, Catalogue: cat})
+	if cfg.prefix == store.DefaultPrefix {
+		adoptUnprefixedTargets(ctx, env, targets.New(st.Unprefixed(), targets.Options{ImportRoot: root, Catalogue: cat}), reg)
 	}
 	return &state{cfg: cfg, cat: cat, store: st, reg: reg, close: stop}, nil
 }

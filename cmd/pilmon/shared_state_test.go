@@ -22,7 +22,6 @@ import (
 
 	"pilmon/findings"
 	"pilmon/internal/testredis"
-	"pilmon/pipeline"
 	"pilmon/samplegen"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -258,7 +257,7 @@ func TestDashboardScanRunsOnSeparateWorker(t *testing.T) {
 	defer stopWorker()
 
 	var shown struct {
-		Scans []pipeline.ScanRecord `json:"scans"`
+		Scans []store.ScanRecord `json:"scans"`
 	}
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		code, out, _ := runCLI(t, "target", "show", "site:queued", "--json", "--data-dir", data)
@@ -331,8 +330,7 @@ func TestCLIScanAndWorkerScanAgree(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cli); err != nil || len(cli.Findings) == 0 {
 		t.Fatalf("scan --json: %v, %d findings", err, len(cli.Findings))
 	}
-	hist := pipeline.NewHistory(st)
-	cliRec, err := hist.Get(ctx, cli.ScanID)
+	cliRec, err := st.GetScan(ctx, cli.ScanID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,9 +379,9 @@ func TestCLIScanAndWorkerScanAgree(t *testing.T) {
 		defer wg.Done()
 		run(wctx, append([]string{"worker", "--name", "w-test"}, common...), strings.NewReader(""), &wout, &werr)
 	}()
-	var workerRec pipeline.ScanRecord
+	var workerRec store.ScanRecord
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if workerRec, err = hist.Get(ctx, job.ID); err == nil {
+		if workerRec, err = st.GetScan(ctx, job.ID); err == nil {
 			break
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"pilmon/web"
+	"pilmon/accounts"
 )
 
 // runUser manages dashboard accounts: add NAME --role ROLE | passwd NAME | disable NAME |
@@ -46,12 +46,12 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 	var name string
 	if needName {
 		name = pos[0]
-		if err := web.CheckUserName(name); err != nil {
+		if err := accounts.CheckUserName(name); err != nil {
 			return exitErr{exitUsage, err}
 		}
 	}
-	if sub == "add" && !web.Role(*role).Valid() {
-		return usageErr("--role: %q; want one of %v", *role, web.Roles)
+	if sub == "add" && !accounts.Role(*role).Valid() {
+		return usageErr("--role: %q; want one of %v", *role, accounts.Roles)
 	}
 	var pw string
 	if sub == "add" || sub == "passwd" {
@@ -59,7 +59,7 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := web.CheckPassword(pw); err != nil {
+		if err := accounts.CheckPassword(pw); err != nil {
 			return exitErr{exitUsage, err}
 		}
 	}
@@ -68,11 +68,11 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer st.close()
-	acc := web.NewAccounts(st.store.Client(), st.store.Prefix())
+	acc := accounts.New(st.store)
 	switch sub {
 	case "add":
-		if err := acc.Add(ctx, name, web.Role(*role), pw); err != nil {
-			if errors.Is(err, web.ErrUserExists) {
+		if err := acc.Add(ctx, name, accounts.Role(*role), pw); err != nil {
+			if errors.Is(err, accounts.ErrUserExists) {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			return err
@@ -122,7 +122,7 @@ func readPassword(r io.Reader) (string, error) {
 	if r == nil {
 		return "", errors.New("密码从标准输入读取 / the password is read from stdin")
 	}
-	line, err := bufio.NewReader(io.LimitReader(r, web.MaxPasswordLen+2)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(r, accounts.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}

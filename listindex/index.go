@@ -1,24 +1,25 @@
-package web
+// Package listindex is the dashboard's in-memory findings list index: a copy of what the list
+// filters on, sorts by and shows, one small entry per finding, loaded from the store once and then
+// following the store's change feed, queried on immutable snapshots.
+package listindex
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/store"
 )
 
-// indexer is the dashboard's in-memory copy of what the findings list filters on, sorts by and
+// Index is the dashboard's in-memory copy of what the findings list filters on, sorts by and
 // shows, one small entry per finding. Redis stays the only source of truth: the copy is loaded
 // once, then follows the store's change feed (store.ChangesStream), which every write of a
 // finding appends to in the same atomic script. Before answering, a list request reads the feed
@@ -27,34 +28,35 @@ import (
 // A gap in the feed's numbers (the copy fell behind its cap, Redis lost writes in a crash, or was
 // emptied) makes it load everything again.
 //
-// Queries run on an immutable snapshot (ixSnapshot); each batch of changes makes the next one from
+// Queries run on an immutable snapshot (Snapshot); each batch of changes makes the next one from
 // the last at a cost proportional to the batch, so that a filter over 100,000 findings needs no
 // Redis work beyond reading the feed, also while scans write.
 //
 // The first version answered the list with a Lua script over sorted sets in Redis (the store's
-// indexes plus web:idx:* sets this indexer maintained); filters whose shortest set was long (a legal
+// indexes plus web:idx:* sets this index maintained); filters whose shortest set was long (a legal
 // basis, an SDK with a date range) cost 25-120 ms per page at 100,000 findings. Those keys are
 // deleted when the copy first loads.
-type indexer struct {
+type Index struct {
 	st  *store.Store
 	log *slog.Logger
 
 	syncMu sync.Mutex // one catch-up or load at a time
 
 	mu     sync.RWMutex
-	cur    *ixSnapshot       // never nil
+	cur    *Snapshot         // never nil
 	head   store.ChangesHead // the feed position applied
 	loaded bool
 
 	slots  *slotTable // used under syncMu
 	legacy sync.Once
+	loads  atomic.Int64 // full loads so far
 
 	// strs interns the strings many entries share (states, rules, targets, citations, SDKs), so
 	// that 100,000 entries are a few objects each for the garbage collector. Used under syncMu.
 	strs map[string]string
 }
 
-func (ix *indexer) intern(s string) string {
+func (ix *Index) intern(s string) string {
 	if v, ok := ix.strs[s]; ok {
 		return v
 	}
@@ -64,9 +66,9 @@ func (ix *indexer) intern(s string) string {
 	return s
 }
 
-// ixEntry is one finding as the list needs it. It is never modified once stored: an update
+// Entry is one finding as the list needs it. It is never modified once stored: an update
 // replaces it, so a snapshot can keep pointing to it.
-type ixEntry struct {
+type Entry struct {
 	fp          string
 	score       int64 // the store's index score: severity rank × 1e13 + last seen (Unix ms)
 	first, last int64 // Unix ms
@@ -83,8 +85,11 @@ type ixEntry struct {
 	sig         signature
 }
 
-// row is the entry as a list row.
-func (e *ixEntry) row() findings.Finding {
+// Fingerprint is the entry's finding's fingerprint.
+func (e *Entry) Fingerprint() string { return e.fp }
+
+// Row is the entry as a list row: the finding's identity, subject, severity, state and dates.
+func (e *Entry) Row() findings.Finding {
 	return findings.Finding{Fingerprint: e.fp, TargetID: e.target, RuleID: e.rule, Subject: e.subject,
 		Severity: e.sevName, State: findings.State(e.state),
 		FirstSeen: time.UnixMilli(e.first).UTC(), LastSeen: time.UnixMilli(e.last).UTC(), NotReobservedSince: e.notReobs}
@@ -93,18 +98,21 @@ func (e *ixEntry) row() findings.Finding {
 const (
 	ixChunk        = 500
 	maxHay         = 2048
-	changesPerRead = 1000
 	headCheckEvery = 30 * time.Second
 )
 
-func newIndexer(st *store.Store, log *slog.Logger) *indexer {
-	return &indexer{st: st, log: log, cur: &ixSnapshot{}, slots: newSlotTable(), strs: map[string]string{}}
+// ChangesPerRead is the most changes one read of the feed returns.
+const ChangesPerRead = 1000
+
+// New returns an empty index of the findings in st; it loads on first use.
+func New(st *store.Store, log *slog.Logger) *Index {
+	return &Index{st: st, log: log, cur: &Snapshot{}, slots: newSlotTable(), strs: map[string]string{}}
 }
 
-// run keeps the copy current until ctx ends: it waits on the feed and applies what arrives, so that
+// Run keeps the copy current until ctx ends: it waits on the feed and applies what arrives, so that
 // requests seldom find anything to apply, and checks now and then that the feed was not reset
 // behind its back (Redis restarted without the last writes, or emptied).
-func (ix *indexer) run(ctx context.Context, retry time.Duration) {
+func (ix *Index) Run(ctx context.Context, retry time.Duration) {
 	lastCheck := time.Now()
 	wait := func() {
 		select {
@@ -113,7 +121,7 @@ func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 		}
 	}
 	for ctx.Err() == nil {
-		if err := ix.catchUp(ctx); err != nil {
+		if err := ix.CatchUp(ctx); err != nil {
 			if ctx.Err() == nil {
 				ix.log.Warn("findings list index", "err", err)
 			}
@@ -123,7 +131,7 @@ func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 		for ctx.Err() == nil {
 			if time.Since(lastCheck) > headCheckEvery {
 				lastCheck = time.Now()
-				if err := ix.checkHead(ctx); err != nil && ctx.Err() == nil {
+				if err := ix.CheckHead(ctx); err != nil && ctx.Err() == nil {
 					ix.log.Warn("findings list index", "err", err)
 				}
 			}
@@ -131,7 +139,7 @@ func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 			ix.mu.RLock()
 			from := ix.head
 			ix.mu.RUnlock()
-			cs, err := ix.st.ReadChanges(ctx, from.ID, changesPerRead, 5*time.Second)
+			cs, err := ix.st.ReadChanges(ctx, from.ID, ChangesPerRead, 5*time.Second)
 			if err == nil {
 				err = ix.applyRead(ctx, from, cs)
 			}
@@ -146,10 +154,10 @@ func (ix *indexer) run(ctx context.Context, retry time.Duration) {
 	}
 }
 
-// checkHead reloads the copy when the feed's counter is behind the position applied: Redis
+// CheckHead reloads the copy when the feed's counter is behind the position applied: Redis
 // restarted without its last writes, or its data was replaced. (A counter ahead is what catchUp
 // handles.)
-func (ix *indexer) checkHead(ctx context.Context) error {
+func (ix *Index) CheckHead(ctx context.Context) error {
 	h, err := ix.st.ChangesHead(ctx)
 	if err != nil {
 		return err
@@ -166,15 +174,15 @@ func (ix *indexer) checkHead(ctx context.Context) error {
 	return ix.reload(ctx)
 }
 
-// catchUp applies every change after the copy's position, loading everything first when the copy
+// CatchUp applies every change after the copy's position, loading everything first when the copy
 // is empty or the feed has a gap.
-func (ix *indexer) catchUp(ctx context.Context) error {
+func (ix *Index) CatchUp(ctx context.Context) error {
 	ix.syncMu.Lock()
 	defer ix.syncMu.Unlock()
 	return ix.catchUpLocked(ctx)
 }
 
-func (ix *indexer) catchUpLocked(ctx context.Context) error {
+func (ix *Index) catchUpLocked(ctx context.Context) error {
 	ix.mu.RLock()
 	loaded, head := ix.loaded, ix.head
 	ix.mu.RUnlock()
@@ -187,7 +195,7 @@ func (ix *indexer) catchUpLocked(ctx context.Context) error {
 		ix.mu.RUnlock()
 	}
 	for {
-		cs, err := ix.st.ReadChanges(ctx, head.ID, changesPerRead, 0)
+		cs, err := ix.st.ReadChanges(ctx, head.ID, ChangesPerRead, 0)
 		if err != nil {
 			return err
 		}
@@ -197,7 +205,7 @@ func (ix *indexer) catchUpLocked(ctx context.Context) error {
 		if head, err = ix.apply(ctx, head, cs); err != nil || head.ID == "" {
 			return err // head.ID == "": a gap, and apply reloaded
 		}
-		if len(cs) < changesPerRead {
+		if len(cs) < ChangesPerRead {
 			return nil
 		}
 	}
@@ -205,7 +213,7 @@ func (ix *indexer) catchUpLocked(ctx context.Context) error {
 
 // apply applies changes cs, which follow position head, and returns the new position; on a gap it
 // reloads everything and returns an empty position. Caller holds syncMu.
-func (ix *indexer) apply(ctx context.Context, head store.ChangesHead, cs []store.Change) (store.ChangesHead, error) {
+func (ix *Index) apply(ctx context.Context, head store.ChangesHead, cs []store.Change) (store.ChangesHead, error) {
 	seen := map[string]bool{}
 	var fps []string
 	for _, c := range cs {
@@ -215,7 +223,7 @@ func (ix *indexer) apply(ctx context.Context, head store.ChangesHead, cs []store
 		}
 		head = store.ChangesHead{Seq: c.Seq, ID: c.ID}
 		for _, fp := range c.Fingerprints {
-			if !seen[fp] && idRE.MatchString(fp) {
+			if !seen[fp] && fpRE.MatchString(fp) {
 				seen[fp] = true
 				fps = append(fps, fp)
 			}
@@ -240,33 +248,32 @@ func (ix *indexer) apply(ctx context.Context, head store.ChangesHead, cs []store
 	return head, nil
 }
 
-// prefetch adds a read of the feed after the copy's position to pipe, so that a request can learn
-// of new changes in the round trip it makes anyway (its session). The returned function, called
-// once the pipeline ran, applies what was read and reads more only when that was not all (a full
-// batch, a gap, a position another request moved meanwhile, a failed read).
-func (ix *indexer) prefetch(ctx context.Context, pipe redis.Pipeliner) func(context.Context) error {
+// Prefetch lets a request learn of new changes in a round trip it makes anyway (its session, see
+// store.PageState): it returns the feed position to read after ("" when the index has not loaded,
+// and nothing should be read) and the function that applies what was read, once read. That
+// function reads more only when the read was not all (a full batch, a gap, a position another
+// request moved meanwhile, a failed read).
+func (ix *Index) Prefetch() (after string, apply func(ctx context.Context, cs []store.Change, readErr error) error) {
 	ix.mu.RLock()
 	loaded, from := ix.loaded, ix.head
 	ix.mu.RUnlock()
 	if !loaded {
-		return ix.catchUp
+		return "", func(ctx context.Context, _ []store.Change, _ error) error { return ix.CatchUp(ctx) }
 	}
-	cmd := ix.st.QueueReadChanges(ctx, pipe, from.ID, changesPerRead, 0)
-	return func(ctx context.Context) error {
-		cs, err := store.ParseChanges(cmd)
-		if err != nil {
-			return ix.catchUp(ctx)
+	return from.ID, func(ctx context.Context, cs []store.Change, readErr error) error {
+		if readErr != nil {
+			return ix.CatchUp(ctx)
 		}
 		return ix.applyRead(ctx, from, cs)
 	}
 }
 
-// applyRead applies changes cs, read after position from (by prefetch or by run's wait), reading
+// applyRead applies changes cs, read after position from (by Prefetch or by Run's wait), reading
 // more only when that was not all: a full batch, a gap, a position another reader moved meanwhile.
-func (ix *indexer) applyRead(ctx context.Context, from store.ChangesHead, cs []store.Change) error {
+func (ix *Index) applyRead(ctx context.Context, from store.ChangesHead, cs []store.Change) error {
 	ix.syncMu.Lock()
 	defer ix.syncMu.Unlock()
-	if len(cs) == changesPerRead {
+	if len(cs) == ChangesPerRead {
 		return ix.catchUpLocked(ctx)
 	}
 	ix.mu.RLock()
@@ -288,44 +295,34 @@ func (ix *indexer) applyRead(ctx context.Context, from store.ChangesHead, cs []s
 	return err
 }
 
-// freshKey marks a request context whose list index was brought up to date by prefetch.
+// freshKey marks a request context whose list index was brought up to date by Prefetch.
 type freshKey struct{}
 
-// ensureFresh brings the list index up to date unless the request's prefetch already did.
-func (ix *indexer) ensureFresh(ctx context.Context) error {
+// MarkFresh returns ctx marked as brought up to date (by Prefetch's apply): EnsureFresh then
+// reads nothing more.
+func MarkFresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
+
+// EnsureFresh brings the list index up to date unless ctx is marked fresh.
+func (ix *Index) EnsureFresh(ctx context.Context) error {
 	if ctx.Value(freshKey{}) != nil {
 		return nil
 	}
-	return ix.catchUp(ctx)
+	return ix.CatchUp(ctx)
 }
 
 // reload reads every finding into a fresh copy. The feed's head is read first, so a write racing
 // the load is applied again afterwards rather than missed. Caller holds syncMu.
-func (ix *indexer) reload(ctx context.Context) error {
+func (ix *Index) reload(ctx context.Context) error {
 	ix.legacy.Do(func() { ix.dropLegacyKeys(ctx) })
 	head, err := ix.st.ChangesHead(ctx)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	var fps []string
-	var cursor uint64
-	for {
-		kv, next, err := ix.st.Client().ZScan(ctx, ix.st.Prefix()+"idx:all", cursor, "", 2000).Result()
-		if err != nil {
-			return fmt.Errorf("list index: %w", err)
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if !seen[kv[i]] {
-				seen[kv[i]] = true
-				fps = append(fps, kv[i])
-			}
-		}
-		if cursor = next; cursor == 0 {
-			break
-		}
+	fps, err := ix.st.AllFingerprints(ctx)
+	if err != nil {
+		return fmt.Errorf("list index: %w", err)
 	}
-	all := make(map[string]*ixEntry, len(fps))
+	all := make(map[string]*Entry, len(fps))
 	for start := 0; start < len(fps); start += ixChunk {
 		batch, err := ix.read(ctx, fps[start:min(start+ixChunk, len(fps))])
 		if err != nil {
@@ -338,122 +335,95 @@ func (ix *indexer) reload(ctx context.Context) error {
 		}
 	}
 	slots := newSlotTable()
-	sn := (&ixSnapshot{}).apply(all, slots)
+	sn := (&Snapshot{}).apply(all, slots)
 	ix.mu.Lock()
 	ix.cur, ix.slots, ix.head, ix.loaded = sn, slots, head, true
 	ix.mu.Unlock()
+	ix.loads.Add(1)
 	return nil
 }
 
+// Loads returns how many times the index loaded every finding.
+func (ix *Index) Loads() int64 { return ix.loads.Load() }
+
 // dropLegacyKeys deletes the web:idx:* sets of the first version (derived data nothing reads now).
-func (ix *indexer) dropLegacyKeys(ctx context.Context) {
-	rdb := ix.st.Client()
-	var cursor uint64
-	n := 0
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, ix.st.Prefix()+"web:idx:*", 1000).Result()
-		if err != nil {
-			return
-		}
-		if len(keys) > 0 {
-			rdb.Unlink(ctx, keys...)
-			n += len(keys)
-		}
-		if cursor = next; cursor == 0 {
-			break
-		}
-	}
-	if n > 0 {
+func (ix *Index) dropLegacyKeys(ctx context.Context) {
+	if n, _ := ix.st.DropLegacyListKeys(ctx); n > 0 {
 		ix.log.Info("deleted the dashboard's old list index keys", "keys", n)
 	}
 }
 
-// ixContent is the part of a finding's JSON the list reads.
-type ixContent struct {
-	Subject    string         `json:"subject"`
-	TargetID   string         `json:"target_id"`
-	RuleID     string         `json:"rule_id"`
-	Severity   rules.Severity `json:"severity"`
-	LegalBasis []struct {
-		Instrument string `json:"instrument"`
-		Article    string `json:"article"`
-	} `json:"legal_basis"`
-	Observations []struct {
-		Attributes map[string]any `json:"attributes"`
-	} `json:"observations"`
-}
-
-// read loads the entries of fps in one round trip; a fingerprint with no finding maps to nil.
-func (ix *indexer) read(ctx context.Context, fps []string) (map[string]*ixEntry, error) {
-	pipe := ix.st.Client().Pipeline()
-	cmds := make([]*redis.SliceCmd, len(fps))
-	for i, fp := range fps {
-		cmds[i] = pipe.HMGet(ctx, ix.st.Prefix()+"finding:"+fp, "json", "state", "first_seen", "last_seen", "not_reobserved_since", "score")
+// read loads the entries of fps in one round trip; a fingerprint with no finding (or one whose
+// stored hash does not decode) maps to nil.
+func (ix *Index) read(ctx context.Context, fps []string) (map[string]*Entry, error) {
+	rs, err := ix.st.ReadFindings(ctx, fps)
+	if err != nil {
+		return nil, fmt.Errorf("list index: %w", err)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("list index: read findings: %w", err)
-	}
-	out := make(map[string]*ixEntry, len(fps))
+	out := make(map[string]*Entry, len(fps))
 	for i, fp := range fps {
-		v := cmds[i].Val()
-		str := func(k int) string {
-			if k < len(v) {
-				s, _ := v[k].(string)
-				return s
-			}
-			return ""
-		}
-		var c ixContent
-		if str(0) == "" || json.Unmarshal([]byte(str(0)), &c) != nil {
+		if rs[i].Err != nil {
 			out[fp] = nil
 			continue
 		}
-		first, _ := time.Parse(time.RFC3339Nano, str(2))
-		last, _ := time.Parse(time.RFC3339Nano, str(3))
-		score, _ := strconv.ParseInt(str(5), 10, 64)
-		e := &ixEntry{fp: fp, score: score, first: first.UnixMilli(), last: last.UnixMilli(), state: ix.intern(str(1)),
-			rule: ix.intern(c.RuleID), target: ix.intern(c.TargetID), sev: findings.SeverityRank(c.Severity), sevName: rules.Severity(ix.intern(string(c.Severity))),
-			subject: c.Subject, notReobs: ix.intern(str(4))}
-		var hay strings.Builder
-		add := func(s string) {
-			if s != "" && hay.Len() < maxHay && !strings.Contains(hay.String(), strings.ToLower(s)) {
-				hay.WriteString(strings.ToLower(s))
-				hay.WriteByte(0)
-			}
-		}
-		add(c.Subject)
-		add(c.TargetID)
-		for _, o := range c.Observations {
-			for _, k := range []string{"label", "package", "host", "url", "title", "appid", "quote"} {
-				if sv, ok := o.Attributes[k].(string); ok {
-					add(sv)
-				}
-			}
-			if sdk, ok := o.Attributes["sdk"].(string); ok && sdk != "" && ruleRE.MatchString(sdk) && !slices.Contains(e.sdks, sdk) {
-				e.sdks = append(e.sdks, ix.intern(sdk))
-			}
-		}
-		slices.Sort(e.sdks)
-		for _, b := range c.LegalBasis {
-			if k := b.Instrument + ":" + b.Article; len(k) <= 64 && !slices.Contains(e.bases, k) {
-				e.bases = append(e.bases, ix.intern(k))
-			}
-		}
-		e.hay = hay.String()
-		e.sig = signatureOf(e.hay)
-		out[fp] = e
+		out[fp] = ix.entry(fp, rs[i])
 	}
 	return out, nil
 }
 
-// snapshot returns the current snapshot.
-func (ix *indexer) snapshot() *ixSnapshot {
+// searched are the observation attributes the text search looks in.
+var searched = []string{"label", "package", "host", "url", "title", "appid", "quote"}
+
+// entry is the list's entry of a stored finding.
+func (ix *Index) entry(fp string, r store.Stored) *Entry {
+	f := &r.Finding
+	e := &Entry{fp: fp, score: r.Score, first: f.FirstSeen.UnixMilli(), last: f.LastSeen.UnixMilli(), state: ix.intern(string(f.State)),
+		rule: ix.intern(f.RuleID), target: ix.intern(f.TargetID), sev: findings.SeverityRank(f.Severity),
+		sevName: rules.Severity(ix.intern(string(f.Severity))), subject: f.Subject, notReobs: ix.intern(f.NotReobservedSince)}
+	var hay strings.Builder
+	add := func(s string) {
+		if s != "" && hay.Len() < maxHay && !strings.Contains(hay.String(), strings.ToLower(s)) {
+			hay.WriteString(strings.ToLower(s))
+			hay.WriteByte(0)
+		}
+	}
+	add(f.Subject)
+	add(f.TargetID)
+	for _, o := range f.Observations {
+		for _, k := range searched {
+			if sv, ok := o.Attributes[k].(string); ok {
+				add(sv)
+			}
+		}
+		if sdk, ok := o.Attributes["sdk"].(string); ok && sdk != "" && sdkRE.MatchString(sdk) && !slices.Contains(e.sdks, sdk) {
+			e.sdks = append(e.sdks, ix.intern(sdk))
+		}
+	}
+	slices.Sort(e.sdks)
+	for _, b := range f.LegalBasis {
+		if k := b.Instrument + ":" + b.Article; len(k) <= 64 && !slices.Contains(e.bases, k) {
+			e.bases = append(e.bases, ix.intern(k))
+		}
+	}
+	e.hay = hay.String()
+	e.sig = signatureOf(e.hay)
+	return e
+}
+
+// fpRE and sdkRE are what a fingerprint named in the feed and an SDK id must look like.
+var (
+	fpRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
+	sdkRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+)
+
+// Snapshot returns the current snapshot.
+func (ix *Index) Snapshot() *Snapshot {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.cur
 }
 
-// size is the number of findings in the copy.
-func (ix *indexer) size() int {
-	return ix.snapshot().n
+// Size is the number of findings in the copy.
+func (ix *Index) Size() int {
+	return ix.Snapshot().n
 }

@@ -1,4 +1,4 @@
-package web
+package listindex
 
 import (
 	"fmt"
@@ -13,28 +13,28 @@ import (
 func BenchmarkSnapshotApply(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	entries := randomEntries(r, 100000)
-	all := map[string]*ixEntry{}
+	all := map[string]*Entry{}
 	for _, e := range entries {
 		all[e.fp] = e
 	}
 	b.Run("build 100000", func(b *testing.B) {
 		for b.Loop() {
-			(&ixSnapshot{}).apply(all, newSlotTable())
+			(&Snapshot{}).apply(all, newSlotTable())
 		}
 	})
 	slots := newSlotTable()
-	sn := (&ixSnapshot{}).apply(all, slots)
+	sn := (&Snapshot{}).apply(all, slots)
 	b.Run("apply 1 state change", func(b *testing.B) {
 		for b.Loop() {
 			c := *entries[r.IntN(len(entries))]
 			c.state = "in_review"
-			sn = sn.apply(map[string]*ixEntry{c.fp: &c}, slots)
+			sn = sn.apply(map[string]*Entry{c.fp: &c}, slots)
 		}
 	})
 	for _, size := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("apply %d changes", size), func(b *testing.B) {
 			for b.Loop() {
-				batch := map[string]*ixEntry{}
+				batch := map[string]*Entry{}
 				for range size {
 					c := *entries[r.IntN(len(entries))]
 					c.last += 86_400_000

@@ -1,4 +1,4 @@
-package web
+package listindex
 
 import (
 	"cmp"
@@ -11,41 +11,41 @@ import (
 )
 
 // naiveQuery is the list query written the obvious way: filter every entry, sort, cut the page.
-func naiveQuery(entries []*ixEntry, q ixQuery) (int, []string) {
-	var m []*ixEntry
+func naiveQuery(entries []*Entry, q Query) (int, []string) {
+	var m []*Entry
 	for _, e := range entries {
-		textOK := q.text == "" && len(q.textRules) == 0 && len(q.textTargets) == 0
+		textOK := q.Text == "" && len(q.TextRules) == 0 && len(q.TextTargets) == 0
 		if !textOK {
 			// The searchable text separates fields with NUL: a term holding one matches no text.
-			textOK = (q.text != "" && !strings.Contains(q.text, "\x00") && strings.Contains(e.hay, strings.ToLower(q.text))) ||
-				q.textRules[e.rule] || q.textTargets[e.target]
+			textOK = (q.Text != "" && !strings.Contains(q.Text, "\x00") && strings.Contains(e.hay, strings.ToLower(q.Text))) ||
+				q.TextRules[e.rule] || q.TextTargets[e.target]
 		}
-		if (q.state != "" && e.state != q.state) || (q.rule != "" && e.rule != q.rule) || (q.target != "" && e.target != q.target) ||
-			(q.sev > 0 && e.sev != q.sev) || (q.basis != "" && !slices.Contains(e.bases, q.basis)) ||
-			(q.sdk != "" && !slices.Contains(e.sdks, q.sdk)) || (q.targets != nil && !q.targets[e.target]) ||
-			e.first < q.firstLo || e.first >= q.firstHi || e.last < q.lastLo || e.last >= q.lastHi || !textOK {
+		if (q.State != "" && e.state != q.State) || (q.Rule != "" && e.rule != q.Rule) || (q.Target != "" && e.target != q.Target) ||
+			(q.Sev > 0 && e.sev != q.Sev) || (q.Basis != "" && !slices.Contains(e.bases, q.Basis)) ||
+			(q.SDK != "" && !slices.Contains(e.sdks, q.SDK)) || (q.Targets != nil && !q.Targets[e.target]) ||
+			e.first < q.FirstLo || e.first >= q.FirstHi || e.last < q.LastLo || e.last >= q.LastHi || !textOK {
 			continue
 		}
 		m = append(m, e)
 	}
-	key := func(e *ixEntry) int64 {
-		switch q.sort {
-		case sortFirst:
+	key := func(e *Entry) int64 {
+		switch q.Sort {
+		case SortFirst:
 			return e.first
-		case sortLast:
+		case SortLast:
 			return e.last
 		}
 		return e.score
 	}
-	slices.SortFunc(m, func(a, b *ixEntry) int {
+	slices.SortFunc(m, func(a, b *Entry) int {
 		c := cmp.Or(cmp.Compare(key(a), key(b)), strings.Compare(a.fp, b.fp))
-		if !q.asc {
+		if !q.Asc {
 			c = -c
 		}
 		return c
 	})
 	var page []string
-	for i := q.off; i < min(len(m), q.off+q.lim); i++ {
+	for i := q.Off; i < min(len(m), q.Off+q.Lim); i++ {
 		page = append(page, m[i].fp)
 	}
 	return len(m), page
@@ -53,14 +53,14 @@ func naiveQuery(entries []*ixEntry, q ixQuery) (int, []string) {
 
 // randomEntries makes n entries over few values, so that every filter has matches, ties on dates
 // and scores included.
-func randomEntries(r *rand.Rand, n int) []*ixEntry {
+func randomEntries(r *rand.Rand, n int) []*Entry {
 	states := []string{"new", "in_review", "dismissed", "closed"}
 	words := []string{"umeng", "host", "定位", "imei", "Example", "上报"}
-	var out []*ixEntry
+	var out []*Entry
 	for i := range n {
 		sev := 1 + r.IntN(5)
 		last := int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
-		e := &ixEntry{fp: fmt.Sprintf("%032x", r.Uint64()%uint64(n*4+1)*7919+uint64(i)), sev: sev,
+		e := &Entry{fp: fmt.Sprintf("%032x", r.Uint64()%uint64(n*4+1)*7919+uint64(i)), sev: sev,
 			score: int64(sev)*1e13 + last, first: last - int64(r.IntN(20))*86_400_000, last: last,
 			state: states[r.IntN(len(states))], rule: fmt.Sprintf("rule.%d", r.IntN(8)), target: fmt.Sprintf("t%d", r.IntN(6)),
 			subject: fmt.Sprintf("s%d", i)}
@@ -81,52 +81,52 @@ func randomEntries(r *rand.Rand, n int) []*ixEntry {
 	return out
 }
 
-func randomQuery(r *rand.Rand) ixQuery {
-	q := ixQuery{off: r.IntN(4) * []int{1, 5, 20}[r.IntN(3)], lim: []int{1, 5, 20, 50}[r.IntN(4)], sort: r.IntN(3), asc: r.IntN(3) == 0}
-	q.firstLo, q.firstHi = anyTime()
-	q.lastLo, q.lastHi = anyTime()
+func randomQuery(r *rand.Rand) Query {
+	q := Query{Off: r.IntN(4) * []int{1, 5, 20}[r.IntN(3)], Lim: []int{1, 5, 20, 50}[r.IntN(4)], Sort: r.IntN(3), Asc: r.IntN(3) == 0}
+	q.FirstLo, q.FirstHi = AnyTime()
+	q.LastLo, q.LastHi = AnyTime()
 	pick := func(p int, vs ...string) string {
 		if r.IntN(p) == 0 {
 			return vs[r.IntN(len(vs))]
 		}
 		return ""
 	}
-	q.state = pick(2, "new", "in_review", "dismissed", "closed", "suit_filed")
-	q.rule = pick(3, "rule.0", "rule.1", "rule.2", "rule.9")
-	q.target = pick(4, "t0", "t1", "t5", "t9")
-	q.basis = pick(4, "pipl:13", "pipl:14", "pipl:16", "pipl:99")
-	q.sdk = pick(4, "umeng_analytics", "jpush", "getui", "bugly")
+	q.State = pick(2, "new", "in_review", "dismissed", "closed", "suit_filed")
+	q.Rule = pick(3, "rule.0", "rule.1", "rule.2", "rule.9")
+	q.Target = pick(4, "t0", "t1", "t5", "t9")
+	q.Basis = pick(4, "pipl:13", "pipl:14", "pipl:16", "pipl:99")
+	q.SDK = pick(4, "umeng_analytics", "jpush", "getui", "bugly")
 	if r.IntN(3) == 0 {
-		q.sev = r.IntN(7)
+		q.Sev = r.IntN(7)
 	}
 	if r.IntN(5) == 0 {
-		q.targets = map[string]bool{}
+		q.Targets = map[string]bool{}
 		for range r.IntN(3) {
-			q.targets[fmt.Sprintf("t%d", r.IntN(8))] = true
+			q.Targets[fmt.Sprintf("t%d", r.IntN(8))] = true
 		}
 	}
 	if r.IntN(4) == 0 {
-		q.text = []string{"umeng", "UMENG", "定位", "os", "t1", "imei 上", "x", "\x00", "host host", "e"}[r.IntN(10)]
+		q.Text = []string{"umeng", "UMENG", "定位", "os", "t1", "imei 上", "x", "\x00", "host host", "e"}[r.IntN(10)]
 	}
 	if r.IntN(8) == 0 {
-		q.textRules = map[string]bool{"rule.3": true}
+		q.TextRules = map[string]bool{"rule.3": true}
 	}
 	if r.IntN(8) == 0 {
-		q.textTargets = map[string]bool{"t2": true}
+		q.TextTargets = map[string]bool{"t2": true}
 	}
 	if r.IntN(4) == 0 {
-		q.firstLo = int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
+		q.FirstLo = int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
 	}
 	if r.IntN(4) == 0 {
-		q.lastHi = int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
+		q.LastHi = int64(1_700_000_000_000 + r.IntN(40)*86_400_000)
 	}
 	return q
 }
 
-func checkQuery(t *testing.T, entries []*ixEntry, sn *ixSnapshot, q ixQuery) {
+func checkQuery(t *testing.T, entries []*Entry, sn *Snapshot, q Query) {
 	t.Helper()
 	wantN, want := naiveQuery(entries, q)
-	gotN, page := sn.query(q)
+	gotN, page := sn.Query(q)
 	var got []string
 	for _, e := range page {
 		got = append(got, e.fp)
@@ -150,12 +150,12 @@ func TestSnapshotQueryMatchesNaive(t *testing.T) {
 	}
 }
 
-func snapshotOf(entries []*ixEntry) *ixSnapshot {
-	m := map[string]*ixEntry{}
+func snapshotOf(entries []*Entry) *Snapshot {
+	m := map[string]*Entry{}
 	for _, e := range entries {
 		m[e.fp] = e
 	}
-	return (&ixSnapshot{}).apply(m, newSlotTable())
+	return (&Snapshot{}).apply(m, newSlotTable())
 }
 
 // Snapshots made change by change (new findings, re-scans that move them in every order, state
@@ -170,11 +170,11 @@ func TestSnapshotApplyIncremental(t *testing.T) {
 func applyIncrementally(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(8, 9+seed))
 	pool := randomEntries(r, 6000)
-	live := map[string]*ixEntry{}
+	live := map[string]*Entry{}
 	slots := newSlotTable()
-	sn := &ixSnapshot{}
+	sn := &Snapshot{}
 	for round := range 120 {
-		batch := map[string]*ixEntry{}
+		batch := map[string]*Entry{}
 		for range 1 + r.IntN([]int{3, 40, 400}[r.IntN(3)]) {
 			e := pool[r.IntN(len(pool))]
 			switch {

@@ -1,4 +1,4 @@
-package web
+package listindex
 
 import (
 	"cmp"
@@ -14,7 +14,7 @@ import (
 	"pilmon/findings"
 )
 
-// ixSnapshot is an immutable view of every finding for the list. Each finding has a slot, stable
+// Snapshot is an immutable view of every finding for the list. Each finding has a slot, stable
 // while it is in the index; the snapshot holds, by slot, the entry and the columns a query reads
 // (dates, search signatures), a posting list (ascending slots) per filter value, and the slots in
 // each list order (ascending: by the store's score, by first seen, by last seen, each then by
@@ -25,17 +25,17 @@ import (
 // the chunks written, posting lists only for the values that changed, and each order is merged
 // in one pass. A scan that re-observes 100 findings therefore costs about a millisecond, where
 // rebuilding 100,000 findings cost about 170 ms (BenchmarkSnapshotApply).
-type ixSnapshot struct {
+type Snapshot struct {
 	n      int // findings
 	nslots int
 
-	rows  [][]*ixEntry // by slot, chunked; nil for a free slot
-	first [][]int64    // by slot, chunked
+	rows  [][]*Entry // by slot, chunked; nil for a free slot
+	first [][]int64  // by slot, chunked
 	last  [][]int64
 	sig   [][]signature
 
 	post map[string][]int32 // "state\x00new", "rule\x00…", "target\x00…", "basis\x00…", "sdk\x00…", "sev\x00<rank>"
-	ord  [3][]int32         // slots in sortDefault, sortFirst, sortLast order, ascending
+	ord  [3][]int32         // slots in SortDefault, SortFirst, SortLast order, ascending
 
 	mu       sync.Mutex
 	rank     [3][]int32        // slot → position in ord, built on first use
@@ -44,10 +44,12 @@ type ixSnapshot struct {
 	unions   map[string]bitset
 }
 
+// The list orders: by severity, then last seen (the store's index score); by first seen; by
+// last seen. Each breaks ties by fingerprint.
 const (
-	sortDefault = iota
-	sortFirst
-	sortLast
+	SortDefault = iota
+	SortFirst
+	SortLast
 )
 
 const (
@@ -81,7 +83,7 @@ type slotTable struct {
 func newSlotTable() *slotTable { return &slotTable{of: map[string]int32{}} }
 
 // postingKeys are the posting lists an entry belongs to.
-func postingKeys(e *ixEntry) []string {
+func postingKeys(e *Entry) []string {
 	keys := []string{"state\x00" + e.state, "rule\x00" + e.rule, "target\x00" + e.target, "sev\x00" + strconv.Itoa(e.sev)}
 	for _, b := range e.bases {
 		keys = append(keys, "basis\x00"+b)
@@ -93,24 +95,24 @@ func postingKeys(e *ixEntry) []string {
 }
 
 // orderKey is an entry's key in list order k.
-func orderKey(e *ixEntry, k int) int64 {
+func orderKey(e *Entry, k int) int64 {
 	switch k {
-	case sortFirst:
+	case SortFirst:
 		return e.first
-	case sortLast:
+	case SortLast:
 		return e.last
 	}
 	return e.score
 }
 
-func compareIn(k int, a, b *ixEntry) int {
+func compareIn(k int, a, b *Entry) int {
 	return cmp.Or(cmp.Compare(orderKey(a, k), orderKey(b, k)), strings.Compare(a.fp, b.fp))
 }
 
 // apply returns the snapshot with batch applied: fingerprint → new entry, or nil for a finding
 // that is gone. slots is updated.
-func (sn *ixSnapshot) apply(batch map[string]*ixEntry, slots *slotTable) *ixSnapshot {
-	next := &ixSnapshot{n: sn.n, nslots: sn.nslots, rows: slices.Clone(sn.rows), first: slices.Clone(sn.first),
+func (sn *Snapshot) apply(batch map[string]*Entry, slots *slotTable) *Snapshot {
+	next := &Snapshot{n: sn.n, nslots: sn.nslots, rows: slices.Clone(sn.rows), first: slices.Clone(sn.first),
 		last: slices.Clone(sn.last), sig: slices.Clone(sn.sig), post: maps.Clone(sn.post)}
 	if next.post == nil {
 		next.post = map[string][]int32{}
@@ -283,7 +285,7 @@ func mergePosting(l, add, del []int32) []int32 {
 }
 
 // ranks returns, for list order k, each slot's position.
-func (sn *ixSnapshot) ranks(k int) []int32 {
+func (sn *Snapshot) ranks(k int) []int32 {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if sn.rank[k] == nil {
@@ -298,7 +300,7 @@ func (sn *ixSnapshot) ranks(k int) []int32 {
 
 // bitsOf returns posting list key as a bitset over the slots, built once per snapshot (and kept by
 // the next snapshots while the list does not change).
-func (sn *ixSnapshot) bitsOf(key string) bitset {
+func (sn *Snapshot) bitsOf(key string) bitset {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if b, ok := sn.bits[key]; ok {
@@ -325,7 +327,7 @@ func union(n int, lists [][]int32) bitset {
 
 // cachedUnion is union, remembered in this snapshot only (it depends on lists that the next
 // snapshot may change without knowing it belongs to key).
-func (sn *ixSnapshot) cachedUnion(key string, lists [][]int32) bitset {
+func (sn *Snapshot) cachedUnion(key string, lists [][]int32) bitset {
 	sn.mu.Lock()
 	b, ok := sn.unions[key]
 	sn.mu.Unlock()
@@ -342,27 +344,28 @@ func (sn *ixSnapshot) cachedUnion(key string, lists [][]int32) bitset {
 	return b
 }
 
-// ixQuery is a Filter resolved against a snapshot's values.
-type ixQuery struct {
-	state, rule, target, basis, sdk string // "" = any
-	sev                             int    // severity rank, 0 = any
-	// targets, when not nil, are the targets a finding's must be one of (an app category's);
-	// targetsKey names that set (the category and the registry version) so that its bitset is
-	// made once per snapshot.
-	targets    map[string]bool
-	targetsKey string
-	// text, when set, must occur in the finding's searchable text, unless its rule is in textRules
-	// or its target in textTargets (a search for a rule title or a target name).
-	text                   string
-	textRules, textTargets map[string]bool
-	firstLo, firstHi       int64 // [lo, hi) in Unix ms
-	lastLo, lastHi         int64
-	sort                   int
-	asc                    bool
-	off, lim               int
+// Query is a Filter resolved against a snapshot's values.
+type Query struct {
+	State, Rule, Target, Basis, SDK string // "" = any
+	Sev                             int    // severity rank (findings.SeverityRank), 0 = any
+	// Targets, when not nil, are the targets a finding's must be one of (an app category's);
+	// TargetsKey names that set (the category and the registry version) so that its bitset is
+	// made once per snapshot ("" makes it per query).
+	Targets    map[string]bool
+	TargetsKey string
+	// Text, when set, must occur in the finding's searchable text, unless its rule is in TextRules
+	// or its target in TextTargets (a search for a rule title or a target name).
+	Text                   string
+	TextRules, TextTargets map[string]bool
+	FirstLo, FirstHi       int64 // [lo, hi) in Unix ms; AnyTime for no bound
+	LastLo, LastHi         int64
+	Sort                   int // SortDefault, SortFirst or SortLast
+	Asc                    bool
+	Off, Lim               int // the page
 }
 
-func anyTime() (int64, int64) { return math.MinInt64, math.MaxInt64 }
+// AnyTime is the date range [lo, hi) that excludes nothing.
+func AnyTime() (int64, int64) { return math.MinInt64, math.MaxInt64 }
 
 // bitset is a set of slots.
 type bitset []uint64
@@ -382,20 +385,20 @@ type term struct {
 	list []int32
 	size int            // len(list), known before the list is made
 	mk   func() []int32 // makes list when it is needed (a union of several lists)
-	test func(e *ixEntry) bool
+	test func(e *Entry) bool
 	bits func() bitset
 }
 
-// query returns the number of matching findings and the page [off, off+lim) of them in the
+// Query returns the number of matching findings and the page [off, off+lim) of them in the
 // requested order.
 //
 // Every condition but the dates is a posting list. When the shortest is short, its entries are
 // tested against the others and the few matches sorted by their rank in the order; otherwise the
 // lists are intersected as bitsets a word at a time (popcount gives the total) and the order is
 // walked from its start until the page is full. With no condition the order itself is the answer.
-func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
+func (sn *Snapshot) Query(q Query) (int, []*Entry) {
 	var terms []*term
-	add := func(kind, v string, test func(e *ixEntry) bool) bool {
+	add := func(kind, v string, test func(e *Entry) bool) bool {
 		if v == "" {
 			return true
 		}
@@ -408,23 +411,23 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 		return true
 	}
 	sev := ""
-	if q.sev > 0 {
-		sev = strconv.Itoa(q.sev)
+	if q.Sev > 0 {
+		sev = strconv.Itoa(q.Sev)
 	}
-	if !add("state", q.state, func(e *ixEntry) bool { return e.state == q.state }) ||
-		!add("rule", q.rule, func(e *ixEntry) bool { return e.rule == q.rule }) ||
-		!add("target", q.target, func(e *ixEntry) bool { return e.target == q.target }) ||
-		!add("basis", q.basis, func(e *ixEntry) bool { return slices.Contains(e.bases, q.basis) }) ||
-		!add("sdk", q.sdk, func(e *ixEntry) bool { return slices.Contains(e.sdks, q.sdk) }) ||
-		!add("sev", sev, func(e *ixEntry) bool { return e.sev == q.sev }) {
+	if !add("state", q.State, func(e *Entry) bool { return e.state == q.State }) ||
+		!add("rule", q.Rule, func(e *Entry) bool { return e.rule == q.Rule }) ||
+		!add("target", q.Target, func(e *Entry) bool { return e.target == q.Target }) ||
+		!add("basis", q.Basis, func(e *Entry) bool { return slices.Contains(e.bases, q.Basis) }) ||
+		!add("sdk", q.SDK, func(e *Entry) bool { return slices.Contains(e.sdks, q.SDK) }) ||
+		!add("sev", sev, func(e *Entry) bool { return e.sev == q.Sev }) {
 		return 0, nil
 	}
-	if q.targets != nil {
+	if q.Targets != nil {
 		// An app category: the union of its targets' lists, made only when it is walked (as a
 		// sorted list) or intersected (as a bitset).
 		var lists [][]int32
 		size := 0
-		for t := range q.targets {
+		for t := range q.Targets {
 			if l := sn.post["target\x00"+t]; len(l) > 0 {
 				lists = append(lists, l)
 				size += len(l)
@@ -433,7 +436,7 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 		if size == 0 {
 			return 0, nil
 		}
-		terms = append(terms, &term{size: size, test: func(e *ixEntry) bool { return q.targets[e.target] },
+		terms = append(terms, &term{size: size, test: func(e *Entry) bool { return q.Targets[e.target] },
 			mk: func() []int32 {
 				u := make([]int32, 0, size)
 				for _, l := range lists {
@@ -443,47 +446,47 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 				return u
 			},
 			bits: func() bitset {
-				if q.targetsKey != "" {
-					return sn.cachedUnion("category\x00"+q.targetsKey, lists)
+				if q.TargetsKey != "" {
+					return sn.cachedUnion("category\x00"+q.TargetsKey, lists)
 				}
 				return union(sn.nslots, lists)
 			}})
 	}
-	if q.text != "" || len(q.textRules) > 0 || len(q.textTargets) > 0 {
-		l, b := sn.cachedSearch(q.text, q.textRules, q.textTargets)
+	if q.Text != "" || len(q.TextRules) > 0 || len(q.TextTargets) > 0 {
+		l, b := sn.cachedSearch(q.Text, q.TextRules, q.TextTargets)
 		if len(l) == 0 {
 			return 0, nil
 		}
 		// No entry test: the text term is tested on its bitset.
 		terms = append(terms, &term{list: l, size: len(l), bits: func() bitset { return b }})
 	}
-	hasFirst := q.firstLo != math.MinInt64 || q.firstHi != math.MaxInt64
-	hasLast := q.lastLo != math.MinInt64 || q.lastHi != math.MaxInt64
+	hasFirst := q.FirstLo != math.MinInt64 || q.FirstHi != math.MaxInt64
+	hasLast := q.LastLo != math.MinInt64 || q.LastHi != math.MaxInt64
 	dates := hasFirst || hasLast
 	dateOK := func(slot int32) bool {
 		if hasFirst {
-			if f := at(sn.first, slot); f < q.firstLo || f >= q.firstHi {
+			if f := at(sn.first, slot); f < q.FirstLo || f >= q.FirstHi {
 				return false
 			}
 		}
 		if hasLast {
-			if l := at(sn.last, slot); l < q.lastLo || l >= q.lastHi {
+			if l := at(sn.last, slot); l < q.LastLo || l >= q.LastHi {
 				return false
 			}
 		}
 		return true
 	}
-	ord := sn.ord[q.sort]
+	ord := sn.ord[q.Sort]
 	// pos returns the k-th slot of the order in the requested direction.
 	pos := func(k int) int32 {
-		if q.asc {
+		if q.Asc {
 			return ord[k]
 		}
 		return ord[len(ord)-1-k]
 	}
 	if len(terms) == 0 && !dates {
-		var page []*ixEntry
-		for k := q.off; k < min(sn.n, q.off+q.lim); k++ {
+		var page []*Entry
+		for k := q.Off; k < min(sn.n, q.Off+q.Lim); k++ {
 			page = append(page, at(sn.rows, pos(k)))
 		}
 		return sn.n, page
@@ -579,22 +582,22 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 			}
 		}
 	}
-	if q.off >= total {
+	if q.Off >= total {
 		return total, nil
 	}
 	if total <= few {
 		return total, sn.sortedPage(matches, q)
 	}
-	var page []*ixEntry
+	var page []*Entry
 	seen := 0
 	for k := range ord {
 		slot := pos(k)
 		if !match(slot) {
 			continue
 		}
-		if seen++; seen > q.off {
+		if seen++; seen > q.Off {
 			page = append(page, at(sn.rows, slot))
-			if len(page) == q.lim {
+			if len(page) == q.Lim {
 				break
 			}
 		}
@@ -605,24 +608,24 @@ func (sn *ixSnapshot) query(q ixQuery) (int, []*ixEntry) {
 // sortedPage returns the page of the matching slots in the query's order: their ranks in the
 // order are marked in a bitset, which is then read from the requested end, so that the cost is
 // the number of matches plus n/64 words, whatever the page.
-func (sn *ixSnapshot) sortedPage(matches []int32, q ixQuery) []*ixEntry {
-	if q.off >= len(matches) {
+func (sn *Snapshot) sortedPage(matches []int32, q Query) []*Entry {
+	if q.Off >= len(matches) {
 		return nil
 	}
-	rank, ord := sn.ranks(q.sort), sn.ord[q.sort]
+	rank, ord := sn.ranks(q.Sort), sn.ord[q.Sort]
 	rb := newBitset(len(ord))
 	for _, slot := range matches {
 		rb.set(rank[slot])
 	}
-	var page []*ixEntry
+	var page []*Entry
 	seen := 0
 	take := func(r int) bool {
-		if seen++; seen > q.off {
+		if seen++; seen > q.Off {
 			page = append(page, at(sn.rows, ord[r]))
 		}
-		return len(page) < q.lim
+		return len(page) < q.Lim
 	}
-	if q.asc {
+	if q.Asc {
 		for w, word := range rb {
 			for ; word != 0; word &= word - 1 {
 				if !take(w*64 + bits.TrailingZeros64(word)) {
@@ -672,7 +675,7 @@ type searchResult struct {
 const maxCachedSearches = 32
 
 // cachedSearch is search, remembered per snapshot.
-func (sn *ixSnapshot) cachedSearch(q string, ruleSet, targetSet map[string]bool) ([]int32, bitset) {
+func (sn *Snapshot) cachedSearch(q string, ruleSet, targetSet map[string]bool) ([]int32, bitset) {
 	key := q + "\x00" + strings.Join(slices.Sorted(maps.Keys(ruleSet)), ",") + "\x00" + strings.Join(slices.Sorted(maps.Keys(targetSet)), ",")
 	sn.mu.Lock()
 	r, ok := sn.searches[key]
@@ -692,7 +695,7 @@ func (sn *ixSnapshot) cachedSearch(q string, ruleSet, targetSet map[string]bool)
 
 // search returns, ascending and as a bitset, the slots whose text contains q (case-insensitive),
 // whose rule is in ruleSet or whose target is in targetSet.
-func (sn *ixSnapshot) search(q string, ruleSet, targetSet map[string]bool) ([]int32, bitset) {
+func (sn *Snapshot) search(q string, ruleSet, targetSet map[string]bool) ([]int32, bitset) {
 	lq := strings.ToLower(q)
 	hit := newBitset(sn.nslots)
 	for r := range ruleSet {
@@ -728,13 +731,13 @@ func (sn *ixSnapshot) search(q string, ruleSet, targetSet map[string]bool) ([]in
 	return out, hit
 }
 
-// countFirstSeen counts the findings first seen in each [bounds[i], bounds[i+1]) (Unix ms).
-func (sn *ixSnapshot) countFirstSeen(bounds []int64) []int64 {
+// CountFirstSeen counts the findings first seen in each [bounds[i], bounds[i+1]) (Unix ms).
+func (sn *Snapshot) CountFirstSeen(bounds []int64) []int64 {
 	out := make([]int64, max(0, len(bounds)-1))
 	if len(out) == 0 {
 		return out
 	}
-	for _, slot := range sn.ord[sortFirst] {
+	for _, slot := range sn.ord[SortFirst] {
 		t := at(sn.first, slot)
 		if t < bounds[0] || t >= bounds[len(bounds)-1] {
 			continue
@@ -745,8 +748,8 @@ func (sn *ixSnapshot) countFirstSeen(bounds []int64) []int64 {
 	return out
 }
 
-// sdkIDs lists the SDKs that appear in findings.
-func (sn *ixSnapshot) sdkIDs() []string {
+// SDKIDs lists the SDKs that appear in findings.
+func (sn *Snapshot) SDKIDs() []string {
 	var out []string
 	for k := range sn.post {
 		if id, ok := strings.CutPrefix(k, "sdk\x00"); ok {
@@ -757,11 +760,11 @@ func (sn *ixSnapshot) sdkIDs() []string {
 	return out
 }
 
-// rowsOf returns the list rows of a page.
-func rowsOf(page []*ixEntry) []findings.Finding {
+// Rows returns the list rows of a page.
+func Rows(page []*Entry) []findings.Finding {
 	out := make([]findings.Finding, len(page))
 	for i, e := range page {
-		out[i] = e.row()
+		out[i] = e.Row()
 	}
 	return out
 }

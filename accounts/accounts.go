@@ -1,4 +1,6 @@
-package web
+// Package accounts is the dashboard's users: argon2id password hashing, sessions, API tokens and
+// the login lock-out. The store keeps the records; this package decides what they mean.
+package accounts
 
 import (
 	"context"
@@ -10,40 +12,51 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/argon2"
+
+	"pilmon/store"
 )
 
-// Accounts keeps users, their sessions and API tokens in Redis:
-//
-//	web:users               set of user names
-//	web:user:{name}         hash: role, hash (argon2id, PHC string), disabled ("1"), created, pw_changed
-//	web:sessions:{name}     set of the user's session ids (logout everywhere, revocation)
-//	web:session:{id}        hash: user, csrf, created, last; TTL = the idle timeout, capped by the absolute one
-//	web:tokens:{name}       set of the user's token ids
-//	web:token:{id}          hash: user, label, created
-//	web:login:fail:{name}   failed logins in the current window; web:login:lock:{name} while locked
-//	web:login:ip:{ip}       failed logins from one address in the current window
-//
-// Session and token ids are SHA-256 of the secret the client holds, so a dump of Redis does not
-// yield usable cookies or tokens.
+// Accounts are the dashboard's users, their sessions and API tokens, and the login lock-out,
+// kept in the store (see store/accounts.go for the layout). Session and token ids are SHA-256 of
+// the secret the client holds, so that a dump of Redis does not yield usable cookies or tokens.
 type Accounts struct {
-	rdb    redis.UniversalClient
-	prefix string
-	now    func() time.Time
+	st  *store.Store
+	now func() time.Time
 }
 
-// NewAccounts returns the account store; prefix is the store's key prefix (the findings prefix).
-func NewAccounts(rdb redis.UniversalClient, prefix string) *Accounts {
-	return &Accounts{rdb: rdb, prefix: prefix + "web:", now: time.Now}
+// New returns the accounts kept in st.
+func New(st *store.Store) *Accounts {
+	return &Accounts{st: st, now: time.Now}
 }
+
+// Role is what a user may do; the dashboard's authorisation policy says what each role may do.
+type Role string
+
+const (
+	// RoleAdmin manages users and targets, reads the audit history and the dead-letter list.
+	RoleAdmin Role = "admin"
+	// RoleProsecutor makes every triage and case transition and exports case files.
+	RoleProsecutor Role = "prosecutor"
+	// RoleAnalyst writes notes and checklist results, moves new findings into review and proposes
+	// escalation.
+	RoleAnalyst Role = "analyst"
+	// RoleViewer reads.
+	RoleViewer Role = "viewer"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleProsecutor, RoleAnalyst, RoleViewer}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 
 // User is an account.
 type User struct {
@@ -93,18 +106,26 @@ func CheckPassword(pw string) error {
 	return nil
 }
 
-// argon2id parameters (RFC 9106 second recommended option scaled to a server that hashes only at
-// login): 64 MiB, 3 passes, 2 lanes.
-type argonParams struct {
-	time, memory uint32
-	threads      uint8
+// Argon2Params are argon2id parameters: passes, memory in KiB, lanes.
+type Argon2Params struct {
+	Time, Memory uint32
+	Threads      uint8
 }
 
-// DefaultArgon2 are the parameters new hashes use; verification reads them from each hash.
-var DefaultArgon2 = argonParams{time: 3, memory: 64 * 1024, threads: 2}
+// DefaultArgon2 are the parameters new hashes use (RFC 9106 second recommended option scaled to a
+// server that hashes only at login: 64 MiB, 3 passes, 2 lanes); verification reads them from each
+// hash.
+var DefaultArgon2 = Argon2Params{Time: 3, Memory: 64 * 1024, Threads: 2}
 
-// hashParams is what HashPassword uses (tests lower it to keep the suite fast).
+// hashParams is what HashPassword uses.
 var hashParams = DefaultArgon2
+
+// UseArgon2 makes HashPassword use p from now on. Test suites that log in hundreds of times call
+// it first with cheap parameters; a server never does.
+func UseArgon2(p Argon2Params) {
+	hashParams = p
+	dummyHash, _ = HashPassword("pilmon-dummy-password")
+}
 
 const argonKeyLen = 32
 
@@ -115,8 +136,8 @@ func HashPassword(pw string) (string, error) {
 		return "", err
 	}
 	p := hashParams
-	key := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
@@ -161,12 +182,6 @@ func dummyPasswordHash() string {
 	return dummyHash
 }
 
-func (a *Accounts) userKey(name string) string     { return a.prefix + "user:" + name }
-func (a *Accounts) sessionsKey(name string) string { return a.prefix + "sessions:" + name }
-func (a *Accounts) sessionKey(id string) string    { return a.prefix + "session:" + id }
-func (a *Accounts) tokensKey(name string) string   { return a.prefix + "tokens:" + name }
-func (a *Accounts) tokenKey(id string) string      { return a.prefix + "token:" + id }
-
 // Add creates a user. It fails with ErrUserExists when the name is taken.
 func (a *Accounts) Add(ctx context.Context, name string, role Role, password string) error {
 	if err := CheckUserName(name); err != nil {
@@ -182,19 +197,12 @@ func (a *Accounts) Add(ctx context.Context, name string, role Role, password str
 	if err != nil {
 		return err
 	}
-	now := a.now().UTC().Format(time.RFC3339)
-	ok, err := a.rdb.HSetNX(ctx, a.userKey(name), "role", string(role)).Result()
+	ok, err := a.st.AddUser(ctx, name, string(role), h, a.now())
 	if err != nil {
 		return fmt.Errorf("add user %s: %w", name, err)
 	}
 	if !ok {
 		return fmt.Errorf("add user %s: %w", name, ErrUserExists)
-	}
-	pipe := a.rdb.TxPipeline()
-	pipe.HSet(ctx, a.userKey(name), "hash", h, "created", now, "pw_changed", now, "disabled", "")
-	pipe.SAdd(ctx, a.prefix+"users", name)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("add user %s: %w", name, err)
 	}
 	return nil
 }
@@ -204,23 +212,23 @@ func (a *Accounts) Get(ctx context.Context, name string) (User, error) {
 	if CheckUserName(name) != nil {
 		return User{}, ErrNoUser
 	}
-	v, err := a.rdb.HMGet(ctx, a.userKey(name), "role", "disabled", "created", "pw_changed").Result()
+	r, err := a.st.User(ctx, name)
 	if err != nil {
 		return User{}, fmt.Errorf("user %s: %w", name, err)
 	}
-	if v[0] == nil {
+	if r.Name == "" {
 		return User{}, ErrNoUser
 	}
-	str := func(i int) string { s, _ := v[i].(string); return s }
-	u := User{Name: name, Role: Role(str(0)), Disabled: str(1) == "1"}
-	u.Created, _ = time.Parse(time.RFC3339, str(2))
-	u.PwChanged, _ = time.Parse(time.RFC3339, str(3))
-	return u, nil
+	return userOf(r), nil
+}
+
+func userOf(r store.UserRecord) User {
+	return User{Name: r.Name, Role: Role(r.Role), Disabled: r.Disabled, Created: r.Created, PwChanged: r.PwChanged}
 }
 
 // List returns every user, sorted by name.
 func (a *Accounts) List(ctx context.Context) ([]User, error) {
-	names, err := a.rdb.SMembers(ctx, a.prefix+"users").Result()
+	names, err := a.st.UserNames(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +246,7 @@ func (a *Accounts) List(ctx context.Context) ([]User, error) {
 
 // Count returns the number of users.
 func (a *Accounts) Count(ctx context.Context) (int64, error) {
-	return a.rdb.SCard(ctx, a.prefix+"users").Result()
+	return a.st.UserCount(ctx)
 }
 
 // SetPassword replaces a user's password and ends every session of the user.
@@ -253,7 +261,7 @@ func (a *Accounts) SetPassword(ctx context.Context, name, password string) error
 	if err != nil {
 		return err
 	}
-	if err := a.rdb.HSet(ctx, a.userKey(name), "hash", h, "pw_changed", a.now().UTC().Format(time.RFC3339)).Err(); err != nil {
+	if err := a.st.SetPasswordHash(ctx, name, h, a.now()); err != nil {
 		return err
 	}
 	return a.RevokeSessions(ctx, name)
@@ -264,11 +272,7 @@ func (a *Accounts) SetDisabled(ctx context.Context, name string, disabled bool) 
 	if _, err := a.Get(ctx, name); err != nil {
 		return err
 	}
-	v := ""
-	if disabled {
-		v = "1"
-	}
-	if err := a.rdb.HSet(ctx, a.userKey(name), "disabled", v).Err(); err != nil {
+	if err := a.st.SetUserDisabled(ctx, name, disabled); err != nil {
 		return err
 	}
 	if disabled {
@@ -285,7 +289,7 @@ func (a *Accounts) SetRole(ctx context.Context, name string, role Role) error {
 	if _, err := a.Get(ctx, name); err != nil {
 		return err
 	}
-	return a.rdb.HSet(ctx, a.userKey(name), "role", string(role)).Err()
+	return a.st.SetUserRole(ctx, name, string(role))
 }
 
 // Verify checks a password. Unknown users cost the same hashing time as known ones.
@@ -295,7 +299,7 @@ func (a *Accounts) Verify(ctx context.Context, name, password string) (User, err
 	}
 	var h string
 	if CheckUserName(name) == nil {
-		h, _ = a.rdb.HGet(ctx, a.userKey(name), "hash").Result()
+		h, _ = a.st.PasswordHash(ctx, name)
 	}
 	if h == "" {
 		VerifyPassword(password, dummyPasswordHash())
@@ -324,7 +328,7 @@ func (a *Accounts) EnsureAdmin(ctx context.Context) (password string, created bo
 	if n > 0 {
 		return "", false, nil
 	}
-	password = randomSecret(18)
+	password = RandomSecret(18)
 	if err := a.Add(ctx, "admin", RoleAdmin, password); err != nil {
 		if errors.Is(err, ErrUserExists) {
 			return "", false, nil
@@ -334,8 +338,8 @@ func (a *Accounts) EnsureAdmin(ctx context.Context) (password string, created bo
 	return password, true, nil
 }
 
-// randomSecret returns n random bytes, base64url-encoded.
-func randomSecret(n int) string {
+// RandomSecret returns n random bytes, base64url-encoded.
+func RandomSecret(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic("crypto/rand: " + err.Error())
@@ -365,131 +369,80 @@ type SessionLimits struct {
 
 // CreateSession starts a session for u and returns the cookie value.
 func (a *Accounts) CreateSession(ctx context.Context, u User, lim SessionLimits) (string, Session, error) {
-	secret := randomSecret(32)
+	secret := RandomSecret(32)
 	id := secretID(secret)
 	now := a.now()
-	s := Session{ID: id, User: u, CSRF: randomSecret(32), Created: now, Last: now}
-	pipe := a.rdb.TxPipeline()
-	pipe.HSet(ctx, a.sessionKey(id), "user", u.Name, "csrf", s.CSRF,
-		"created", strconv.FormatInt(now.UnixMilli(), 10), "last", strconv.FormatInt(now.UnixMilli(), 10))
-	pipe.PExpire(ctx, a.sessionKey(id), min(lim.Idle, lim.Absolute))
-	pipe.SAdd(ctx, a.sessionsKey(u.Name), id)
-	if _, err := pipe.Exec(ctx); err != nil {
+	s := Session{ID: id, User: u, CSRF: RandomSecret(32), Created: now, Last: now}
+	if err := a.st.CreateSession(ctx, id, u.Name, s.CSRF, now, min(lim.Idle, lim.Absolute)); err != nil {
 		return "", Session{}, fmt.Errorf("create session: %w", err)
 	}
 	return secret, s, nil
 }
 
-// loadSessionScript reads a session and its user in one round trip (every request makes it).
-// KEYS: session key; ARGV: the user key prefix. Returns user, csrf, created, last, then the user's
-// role, disabled, created, pw_changed ("" where missing; all "" when there is no session).
-var loadSessionScript = redis.NewScript(`
-local s = redis.call('HMGET', KEYS[1], 'user', 'csrf', 'created', 'last')
-if not s[1] then return {'', '', '', '', '', '', '', ''} end
-local u = redis.call('HMGET', ARGV[1] .. s[1], 'role', 'disabled', 'created', 'pw_changed')
-return {s[1], s[2] or '', s[3] or '', s[4] or '', u[1] or '', u[2] or '', u[3] or '', u[4] or ''}
-`)
+// SessionID returns the id a session cookie value is stored under; ok is false for a value that
+// cannot be a session.
+func SessionID(secret string) (id string, ok bool) {
+	if len(secret) < 20 || len(secret) > 100 {
+		return "", false
+	}
+	return secretID(secret), true
+}
 
 // LoadSession returns the session of a cookie value, refreshing its idle timer. Expired sessions,
 // sessions of disabled or deleted users and malformed values give ErrNoSession. The user's current
 // role is read on every request, so a role change applies at once.
 func (a *Accounts) LoadSession(ctx context.Context, secret string, lim SessionLimits) (Session, error) {
-	return a.loadSession(ctx, secret, lim, nil)
-}
-
-// loadSession is LoadSession; queue, when set, adds more commands to the round trip that reads
-// the session (the caller reads their answers after it returns).
-func (a *Accounts) loadSession(ctx context.Context, secret string, lim SessionLimits, queue func(redis.Pipeliner)) (Session, error) {
-	if len(secret) < 20 || len(secret) > 100 {
+	id, ok := SessionID(secret)
+	if !ok {
 		return Session{}, ErrNoSession
 	}
-	id := secretID(secret)
-	keys, args := []string{a.sessionKey(id)}, []any{a.prefix + "user:"}
-	var v []string
-	var err error
-	if queue == nil {
-		v, err = loadSessionScript.Run(ctx, a.rdb, keys, args...).StringSlice()
-	} else {
-		pipe := a.rdb.Pipeline()
-		cmd := loadSessionScript.EvalSha(ctx, pipe, keys, args...)
-		queue(pipe)
-		_, _ = pipe.Exec(ctx) // errors are per command
-		if v, err = cmd.StringSlice(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			v, err = loadSessionScript.Run(ctx, a.rdb, keys, args...).StringSlice()
-		}
-	}
+	r, err := a.st.Session(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
-	if len(v) < 8 || v[0] == "" {
+	return a.Accept(ctx, r, lim)
+}
+
+// Accept checks a session record read from the store (LoadSession reads it; a page reads it with
+// store.PageState) and returns the session, refreshing its idle timer. Expired sessions and
+// sessions of disabled or deleted users give ErrNoSession, and are deleted.
+func (a *Accounts) Accept(ctx context.Context, r store.SessionRecord, lim SessionLimits) (Session, error) {
+	if r.User == "" {
 		return Session{}, ErrNoSession
 	}
-	created, _ := strconv.ParseInt(v[2], 10, 64)
-	last, _ := strconv.ParseInt(v[3], 10, 64)
 	now := a.now()
-	s := Session{ID: id, CSRF: v[1], Created: time.UnixMilli(created), Last: time.UnixMilli(last)}
+	s := Session{ID: r.ID, CSRF: r.CSRF, Created: r.Created, Last: r.Last}
 	if now.Sub(s.Created) >= lim.Absolute || now.Sub(s.Last) >= lim.Idle {
-		a.rdb.Del(ctx, a.sessionKey(id))
+		_ = a.st.DropSession(ctx, r.ID)
 		return Session{}, ErrNoSession
 	}
-	u := User{Name: v[0], Role: Role(v[4]), Disabled: v[5] == "1"}
-	u.Created, _ = time.Parse(time.RFC3339, v[6])
-	u.PwChanged, _ = time.Parse(time.RFC3339, v[7])
+	u := userOf(r.Account)
+	u.Name = r.User
 	if CheckUserName(u.Name) != nil || u.Role == "" || u.Disabled {
-		a.rdb.Del(ctx, a.sessionKey(id))
+		_ = a.st.DropSession(ctx, r.ID)
 		return Session{}, ErrNoSession
 	}
 	s.User = u
 	// Refresh the idle timer at most every few seconds: a page with several requests costs one write.
 	if now.Sub(s.Last) > 5*time.Second {
-		ttl := min(lim.Idle, lim.Absolute-now.Sub(s.Created))
-		pipe := a.rdb.Pipeline()
-		pipe.HSet(ctx, a.sessionKey(id), "last", strconv.FormatInt(now.UnixMilli(), 10))
-		pipe.PExpire(ctx, a.sessionKey(id), ttl)
-		_, _ = pipe.Exec(ctx)
+		_ = a.st.TouchSession(ctx, r.ID, now, min(lim.Idle, lim.Absolute-now.Sub(s.Created)))
 	}
 	return s, nil
 }
 
 // DeleteSession ends one session (logout).
 func (a *Accounts) DeleteSession(ctx context.Context, s Session) error {
-	pipe := a.rdb.TxPipeline()
-	pipe.Del(ctx, a.sessionKey(s.ID))
-	pipe.SRem(ctx, a.sessionsKey(s.User.Name), s.ID)
-	_, err := pipe.Exec(ctx)
-	return err
+	return a.st.DeleteSession(ctx, s.ID, s.User.Name)
 }
 
 // RevokeSessions ends every session of a user (logout everywhere, password change, disabling).
 func (a *Accounts) RevokeSessions(ctx context.Context, name string) error {
-	ids, err := a.rdb.SMembers(ctx, a.sessionsKey(name)).Result()
-	if err != nil {
-		return err
-	}
-	pipe := a.rdb.TxPipeline()
-	for _, id := range ids {
-		pipe.Del(ctx, a.sessionKey(id))
-	}
-	pipe.Del(ctx, a.sessionsKey(name))
-	_, err = pipe.Exec(ctx)
-	return err
+	return a.st.DeleteSessions(ctx, name)
 }
 
 // SessionCount returns how many sessions of the user are still alive.
 func (a *Accounts) SessionCount(ctx context.Context, name string) (int, error) {
-	ids, err := a.rdb.SMembers(ctx, a.sessionsKey(name)).Result()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		if ok, _ := a.rdb.Exists(ctx, a.sessionKey(id)).Result(); ok == 1 {
-			n++
-		} else {
-			a.rdb.SRem(ctx, a.sessionsKey(name), id)
-		}
-	}
-	return n, nil
+	return a.st.LiveSessions(ctx, name)
 }
 
 // TokenPrefix starts every API token, so that a leaked one is easy to recognise.
@@ -503,12 +456,9 @@ func (a *Accounts) NewToken(ctx context.Context, name, label string) (string, er
 	if len(label) > 200 || !utf8.ValidString(label) {
 		return "", errors.New("token label: at most 200 bytes of UTF-8")
 	}
-	secret := TokenPrefix + randomSecret(32)
+	secret := TokenPrefix + RandomSecret(32)
 	id := secretID(secret)
-	pipe := a.rdb.TxPipeline()
-	pipe.HSet(ctx, a.tokenKey(id), "user", name, "label", label, "created", a.now().UTC().Format(time.RFC3339))
-	pipe.SAdd(ctx, a.tokensKey(name), id)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := a.st.AddToken(ctx, id, name, label, a.now()); err != nil {
 		return "", err
 	}
 	return secret, nil
@@ -519,8 +469,8 @@ func (a *Accounts) TokenUser(ctx context.Context, secret string) (User, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
 		return User{}, ErrBadCredentials
 	}
-	name, err := a.rdb.HGet(ctx, a.tokenKey(secretID(secret)), "user").Result()
-	if err != nil {
+	name, err := a.st.TokenOwner(ctx, secretID(secret))
+	if err != nil || name == "" {
 		return User{}, ErrBadCredentials
 	}
 	u, err := a.Get(ctx, name)
@@ -535,17 +485,7 @@ func (a *Accounts) TokenUser(ctx context.Context, secret string) (User, error) {
 
 // RevokeTokens deletes every API token of a user.
 func (a *Accounts) RevokeTokens(ctx context.Context, name string) error {
-	ids, err := a.rdb.SMembers(ctx, a.tokensKey(name)).Result()
-	if err != nil {
-		return err
-	}
-	pipe := a.rdb.TxPipeline()
-	for _, id := range ids {
-		pipe.Del(ctx, a.tokenKey(id))
-	}
-	pipe.Del(ctx, a.tokensKey(name))
-	_, err = pipe.Exec(ctx)
-	return err
+	return a.st.DeleteTokens(ctx, name)
 }
 
 // LoginLimits bound password guessing.
@@ -570,14 +510,11 @@ var (
 
 // CheckLoginAllowed refuses a login attempt from ip for name when either is over its limit.
 func (a *Accounts) CheckLoginAllowed(ctx context.Context, name, ip string, lim LoginLimits) error {
-	pipe := a.rdb.Pipeline()
-	lock := pipe.Exists(ctx, a.prefix+"login:lock:"+name)
-	ipn := pipe.Get(ctx, a.prefix+"login:ip:"+ip)
-	_, _ = pipe.Exec(ctx)
-	if n, _ := ipn.Int(); n >= lim.PerIP {
+	locked, ipn := a.st.LoginState(ctx, name, ip)
+	if ipn >= int64(lim.PerIP) {
 		return ErrTooManyAttempts
 	}
-	if lock.Val() == 1 {
+	if locked {
 		return ErrLocked
 	}
 	return nil
@@ -585,15 +522,8 @@ func (a *Accounts) CheckLoginAllowed(ctx context.Context, name, ip string, lim L
 
 // LoginFailed counts a failure; it returns true when this failure locked the account.
 func (a *Accounts) LoginFailed(ctx context.Context, name, ip string, lim LoginLimits) (locked bool) {
-	pipe := a.rdb.Pipeline()
-	un := pipe.Incr(ctx, a.prefix+"login:fail:"+name)
-	pipe.ExpireNX(ctx, a.prefix+"login:fail:"+name, lim.Window)
-	pipe.Incr(ctx, a.prefix+"login:ip:"+ip)
-	pipe.ExpireNX(ctx, a.prefix+"login:ip:"+ip, lim.Window)
-	_, _ = pipe.Exec(ctx)
-	if un.Val() >= int64(lim.PerUser) {
-		a.rdb.Set(ctx, a.prefix+"login:lock:"+name, "1", lim.LockFor)
-		a.rdb.Del(ctx, a.prefix+"login:fail:"+name)
+	if a.st.CountLoginFailure(ctx, name, ip, lim.Window) >= int64(lim.PerUser) {
+		a.st.LockLogin(ctx, name, lim.LockFor)
 		return true
 	}
 	return false
@@ -601,10 +531,10 @@ func (a *Accounts) LoginFailed(ctx context.Context, name, ip string, lim LoginLi
 
 // LoginSucceeded clears the user's failure count.
 func (a *Accounts) LoginSucceeded(ctx context.Context, name string) {
-	a.rdb.Del(ctx, a.prefix+"login:fail:"+name)
+	a.st.ClearLoginFailures(ctx, name)
 }
 
 // Unlock lifts a lock-out (admin action).
 func (a *Accounts) Unlock(ctx context.Context, name string) error {
-	return a.rdb.Del(ctx, a.prefix+"login:lock:"+name, a.prefix+"login:fail:"+name).Err()
+	return a.st.Unlock(ctx, name)
 }
