@@ -71,11 +71,16 @@ func New(cat *rules.Catalogue, opts Options) *Inspector {
 func (in *Inspector) Name() string    { return Name }
 func (in *Inspector) Version() string { return Version }
 
-// Kinds declares APK files: the core opens, limits and stores them. A policy URL found in the
-// APK tells the scan that the app links its privacy policy.
+// Kinds declares APK files: the core opens, limits and stores them. An APK is a zip archive
+// with AndroidManifest.xml. A policy URL found in the APK tells the scan that the app links its
+// privacy policy.
 func (in *Inspector) Kinds() []scanner.KindSpec {
 	return []scanner.KindSpec{{
 		Kind:      scanner.SourceAPK,
+		Label:     scanner.Label{ZH: "APK 安装包", EN: "APK"},
+		Target:    scanner.TargetApp,
+		Detect:    &scanner.DetectSpec{ZipMembers: []string{"AndroidManifest.xml"}},
+		Upload:    &scanner.UploadSpec{Exts: []string{".apk"}},
 		File:      &scanner.FileSpec{MaxBytes: in.opts.MaxAPKSize, Store: scanner.StoreSpec{MediaType: MediaType, Tool: in.opts.Tool}},
 		Inventory: "has_app",
 		Signals:   []scanner.Signal{{Flag: "policy_link_found", Kind: "apk.policy_reference"}},

@@ -75,12 +75,24 @@ func (in *Inspector) Version() string { return Version }
 func (in *Inspector) Kinds() []scanner.KindSpec {
 	signals := []scanner.Signal{{Flag: "policy_link_found", Kind: "mp.privacy_config",
 		Attrs: map[string]any{"setting": "privacy_authorization_handler", "present": true}}}
+	appid := []scanner.OptionSpec{{Name: "appid", Help: "小程序 AppID（解密 PC 加密包）/ the mini-program's app id (decrypts PC-encrypted packages)"}}
 	return []scanner.KindSpec{
 		{Kind: scanner.SourceWxapkg, Inventory: "has_app", Signals: signals,
+			Label: scanner.Label{ZH: "小程序包 .wxapkg", EN: "Mini-program package .wxapkg"}, Target: scanner.TargetMiniProgram,
+			// A plain package starts with 0xBE and has 0xED at offset 13; a PC-encrypted one starts
+			// with "V1MMWX".
+			Detect: &scanner.DetectSpec{Magic: []scanner.Magic{scanner.Prefix("V1MMWX"),
+				{{Offset: 0, Bytes: []byte{0xBE}}, {Offset: 13, Bytes: []byte{0xED}}}}},
+			Upload: &scanner.UploadSpec{Exts: []string{".wxapkg"}}, Options: appid,
 			File: &scanner.FileSpec{MaxBytes: in.opts.Limits.MaxPackageBytes,
 				Store: scanner.StoreSpec{MediaType: wxapkgMediaType, Tool: in.opts.Tool}},
 			Members: &scanner.MembersSpec{Suffix: ".wxapkg", Max: maxPackagesPerDir}},
 		{Kind: scanner.SourceMPDir, Inventory: "has_app", Signals: signals,
+			Label: scanner.Label{ZH: "小程序源码目录", EN: "Mini-program source folder"}, Target: scanner.TargetMiniProgram,
+			// WeChat (app.json), its compiled form (app-config.json), Alipay (mini.project.json) or a
+			// WeChat developer-tools project (project.config.json).
+			Detect:  &scanner.DetectSpec{FolderMarkers: []string{"app.json", "app-config.json", "mini.project.json", "project.config.json"}},
+			Options: appid,
 			Tree: &scanner.TreeSpec{MaxFiles: in.opts.MaxDirFiles, MaxFileBytes: in.opts.MaxDirFileBytes,
 				MaxTotalBytes: in.opts.MaxDirTotalBytes, SkipDirs: []string{"node_modules", ".git"},
 				Store: scanner.StoreSpec{MediaType: "application/zip", Tool: in.opts.Tool,

@@ -32,6 +32,30 @@ type InspectorOptions struct {
 	BrowserPages int
 }
 
+// build is what an inspector of this build is constructed with.
+type build struct {
+	cat   *rules.Catalogue
+	opts  InspectorOptions
+	allow []string
+	// br is the one Chromium of the process; nil when only the declarations are wanted (Kinds).
+	br *browser.Browser
+}
+
+// registered lists the inspectors of this build, in the order they are asked to accept a source.
+// A new kind of input is its package and one line here: detection, target validation, the CLI
+// and the dashboard read the kinds an inspector declares (scanner.KindSpec) and nothing else.
+var registered = []func(b build) scanner.Inspector{
+	func(b build) scanner.Inspector { return apkinspect.New(b.cat, apkinspect.Options{Tool: b.opts.Tool}) },
+	func(b build) scanner.Inspector { return miniprogram.New(b.cat, miniprogram.Options{Tool: b.opts.Tool}) },
+	func(b build) scanner.Inspector { return policies.New(b.cat, b.br, policies.Options{Tool: b.opts.Tool}) },
+	// The live capture of H5 pages obeys the same SSRF allow-list and host mapping as the
+	// policy capture.
+	func(b build) scanner.Inspector {
+		return traffic.New(b.cat, traffic.Options{Tool: b.opts.Tool, Capture: traffic.CaptureOptions{
+			Allow: b.allow, HostResolverRules: b.opts.HostResolverRules, IdleQuiet: b.opts.CaptureIdleQuiet}})
+	},
+}
+
 // DefaultInspectors returns every inspector of this build, in the order they are asked to accept
 // a source, sharing one Chromium (started only when a URL source is inspected), and a function
 // that releases it.
@@ -44,16 +68,24 @@ func DefaultInspectors(cat *rules.Catalogue, opts InspectorOptions) ([]scanner.I
 	if err != nil {
 		return nil, nil, err
 	}
-	out := []scanner.Inspector{
-		apkinspect.New(cat, apkinspect.Options{Tool: opts.Tool}),
-		miniprogram.New(cat, miniprogram.Options{Tool: opts.Tool}),
-		policies.New(cat, br, policies.Options{Tool: opts.Tool}),
-		// The live capture of H5 pages obeys the same SSRF allow-list and host mapping as the
-		// policy capture.
-		traffic.New(cat, traffic.Options{Tool: opts.Tool, Capture: traffic.CaptureOptions{
-			Allow: allow, HostResolverRules: opts.HostResolverRules, IdleQuiet: opts.CaptureIdleQuiet}}),
+	b := build{cat: cat, opts: opts, allow: allow, br: br}
+	out := make([]scanner.Inspector, len(registered))
+	for i, reg := range registered {
+		out[i] = reg(b)
 	}
 	return LimitBrowserPages(out, opts.BrowserPages), br.Close, nil
+}
+
+// Kinds returns the source kinds of this build as its inspectors declare them, without a browser
+// or a catalogue: what target validation, detection, the CLI and the dashboard need. The
+// declarations of kinds do not depend on the catalogue; cat is handed to the constructors only.
+func Kinds(cat *rules.Catalogue) []scanner.KindSpec {
+	b := build{cat: cat}
+	ins := make([]scanner.Inspector, len(registered))
+	for i, reg := range registered {
+		ins[i] = reg(b)
+	}
+	return scanner.KindsOf(ins)
 }
 
 // LimitBrowserPages wraps inspectors so that at most pages URL sources (the kinds an inspector

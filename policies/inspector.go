@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"pilmon/browser"
 	"pilmon/scanner"
@@ -42,10 +43,38 @@ func (*Inspector) Version() string { return "1" }
 // up to the limit) and policy URLs (captured here through the browser).
 func (in *Inspector) Kinds() []scanner.KindSpec {
 	return []scanner.KindSpec{
-		{Kind: scanner.SourcePolicyFile, Inventory: "has_policy", File: &scanner.FileSpec{MaxBytes: in.opts.MaxFileBytes, KeepStart: true,
-			Store: scanner.StoreSpec{MediaTypeOf: fileMediaType, Tool: in.opts.Tool}}},
-		{Kind: scanner.SourcePolicyURL, Inventory: "has_policy", URL: true},
+		{Kind: scanner.SourcePolicyFile, Inventory: "has_policy",
+			Label: scanner.Label{ZH: "隐私政策文件", EN: "Privacy policy file"},
+			// Text that no other kind claims is a policy: HTML, Markdown or plain text in UTF-8 or a
+			// legacy Chinese encoding.
+			Detect: &scanner.DetectSpec{Fallback: true, Text: func(head []byte) bool { return utf8.Valid(head) || likelyLegacyCJK(head) }},
+			Upload: &scanner.UploadSpec{Exts: []string{".html", ".txt"}},
+			File: &scanner.FileSpec{MaxBytes: in.opts.MaxFileBytes, KeepStart: true,
+				Store: scanner.StoreSpec{MediaTypeOf: fileMediaType, Tool: in.opts.Tool}}},
+		{Kind: scanner.SourcePolicyURL, Inventory: "has_policy", URL: true,
+			Label: scanner.Label{ZH: "隐私政策网址", EN: "Privacy policy URL"}},
 	}
+}
+
+// likelyLegacyCJK is a cheap test for GBK/GB18030/Big5 text: mostly bytes that form valid
+// double-byte lead/trail pairs, and no C0 control characters other than whitespace.
+func likelyLegacyCJK(b []byte) bool {
+	pairs, bad := 0, 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c < 0x80:
+			if c < 0x20 && !strings.ContainsRune("\t\r\n\f", rune(c)) {
+				bad++
+			}
+		case c >= 0x81 && c <= 0xFE && i+1 < len(b) && b[i+1] >= 0x40 && b[i+1] != 0x7F && b[i+1] != 0xFF:
+			pairs++
+			i++
+		default:
+			bad++
+		}
+	}
+	return pairs > 0 && bad*20 < pairs
 }
 
 // fileMediaType is the media type a policy file is stored and analysed as.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -18,22 +19,66 @@ const maxSniff = 64 << 10
 // zipEntryLimit bounds the central directory DetectKind is willing to list.
 const zipEntryLimit = 200000
 
-// DetectKind recognises an input by its content: a zip with AndroidManifest.xml is an APK, the
-// .wxapkg magic (plain 0xBE…0xED or PC-encrypted "V1MMWX") a mini-program package, HAR JSON
-// traffic, HTML or text a privacy policy, and a folder with app.json / app-config.json /
-// mini.project.json mini-program source (or a WeChat project folder with project.config.json). The error names the file and the reason.
-func DetectKind(path string) (SourceKind, error) {
+// DetectSpec says how DetectKind recognises a kind by its content. It is data wherever a byte
+// pattern can say it; Text is the last resort for formats only a look at the text tells apart.
+type DetectSpec struct {
+	// Magic recognises a file whose start matches any one of the patterns.
+	Magic []Magic
+	// ZipMembers recognise a zip archive holding an entry with any of these exact names.
+	ZipMembers []string
+	// FolderMarkers recognise a folder holding a regular file with any of these names.
+	FolderMarkers []string
+	// Text recognises a file whose head (its first 64 KiB as read; a multi-byte character may be
+	// cut at the end) holds no NUL byte.
+	Text func(head []byte) bool
+	// Fallback kinds are asked only after every other kind has said no: the catch-all (text that
+	// is nothing more specific is a privacy policy).
+	Fallback bool
+}
+
+// Magic matches bytes at fixed offsets of a file's start; every part must match.
+type Magic []MagicPart
+
+// MagicPart is Bytes at Offset.
+type MagicPart struct {
+	Offset int
+	Bytes  []byte
+}
+
+// Prefix is the magic of a file starting with p.
+func Prefix(p string) Magic { return Magic{{Offset: 0, Bytes: []byte(p)}} }
+
+func (m Magic) matches(head []byte) bool {
+	if len(m) == 0 {
+		return false
+	}
+	for _, p := range m {
+		if p.Offset < 0 || len(head) < p.Offset+len(p.Bytes) || !bytes.Equal(head[p.Offset:p.Offset+len(p.Bytes)], p.Bytes) {
+			return false
+		}
+	}
+	return true
+}
+
+// zipMagics are the signatures of a zip archive (a local file header, or the end record of an
+// empty archive).
+var zipMagics = []Magic{Prefix("PK\x03\x04"), Prefix("PK\x05\x06")}
+
+// DetectKind recognises an input by its content, as kinds declare (KindSpec.Detect): a folder by
+// its marker files; a file as a zip archive with a declared member, by a magic, by a text
+// predicate, or by a fallback kind's predicate when no other kind claims it. The error names the
+// file and the reason.
+func DetectKind(path string, kinds []KindSpec) (SourceKind, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	if fi.IsDir() {
-		for _, name := range []string{"app.json", "app-config.json", "mini.project.json", "project.config.json"} {
-			if st, err := os.Stat(filepath.Join(path, name)); err == nil && st.Mode().IsRegular() {
-				return SourceMPDir, nil
-			}
+		kind, err := detectFolder(path, kinds)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
 		}
-		return "", fmt.Errorf("%s: folder has no app.json, app-config.json, mini.project.json or project.config.json: not a mini-program source", path)
+		return kind, nil
 	}
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("%s: not a regular file", path)
@@ -52,36 +97,62 @@ func DetectKind(path string) (SourceKind, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	head = head[:n]
-	kind, err := sniff(head, f, fi.Size())
+	kind, err := sniff(head, f, fi.Size(), kinds)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return kind, nil
 }
 
-func sniff(head []byte, r io.ReaderAt, size int64) (SourceKind, error) {
-	switch {
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
-		return sniffZip(r, size)
-	case bytes.HasPrefix(head, []byte("V1MMWX")):
-		return SourceWxapkg, nil
-	case len(head) >= 14 && head[0] == 0xBE && head[13] == 0xED:
-		return SourceWxapkg, nil
+func detectFolder(path string, kinds []KindSpec) (SourceKind, error) {
+	var markers, names []string
+	for _, k := range kinds {
+		if k.Detect == nil || len(k.Detect.FolderMarkers) == 0 {
+			continue
+		}
+		for _, name := range k.Detect.FolderMarkers {
+			if st, err := os.Stat(filepath.Join(path, name)); err == nil && st.Mode().IsRegular() {
+				return k.Kind, nil
+			}
+		}
+		markers = append(markers, k.Detect.FolderMarkers...)
+		names = append(names, "a "+lowerFirst(k.label()))
 	}
-	if bytes.IndexByte(head, 0) >= 0 {
-		return "", errors.New("binary file of unknown kind (not an APK, .wxapkg, HAR, HTML or text); use --kind to override")
+	if len(markers) == 0 {
+		return "", errors.New("is a folder, and no source kind of this build is recognised as a folder; use --kind to override")
 	}
-	text := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if looksLikeHAR(text) {
-		return SourceHAR, nil
-	}
-	if utf8.Valid(head) || likelyLegacyCJK(head) {
-		return SourcePolicyFile, nil
-	}
-	return "", errors.New("not valid text in UTF-8, GBK/GB18030 or Big5, and not a known binary format; use --kind to override")
+	return "", fmt.Errorf("folder has no %s: not %s", orList(markers), orList(names))
 }
 
-func sniffZip(r io.ReaderAt, size int64) (SourceKind, error) {
+func sniff(head []byte, r io.ReaderAt, size int64, kinds []KindSpec) (SourceKind, error) {
+	var zipKinds []KindSpec
+	for _, k := range kinds {
+		if k.Detect != nil && len(k.Detect.ZipMembers) > 0 {
+			zipKinds = append(zipKinds, k)
+		}
+	}
+	if len(zipKinds) > 0 && matchesAny(zipMagics, head) {
+		return sniffZip(r, size, zipKinds, kinds)
+	}
+	for _, k := range kinds {
+		if k.Detect != nil && matchesAny(k.Detect.Magic, head) {
+			return k.Kind, nil
+		}
+	}
+	if bytes.IndexByte(head, 0) >= 0 {
+		return "", fmt.Errorf("binary file of unknown kind (not %s); use --kind to override", orList(fileLabels(kinds)))
+	}
+	for _, fallback := range []bool{false, true} {
+		for _, k := range kinds {
+			if d := k.Detect; d != nil && d.Fallback == fallback && d.Text != nil && d.Text(head) {
+				return k.Kind, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("text of no known kind and no known binary format (not %s); use --kind to override", orList(fileLabels(kinds)))
+}
+
+func sniffZip(r io.ReaderAt, size int64, zipKinds, kinds []KindSpec) (SourceKind, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return "", fmt.Errorf("zip archive cannot be read: %v", err)
@@ -89,58 +160,92 @@ func sniffZip(r io.ReaderAt, size int64) (SourceKind, error) {
 	if len(zr.File) > zipEntryLimit {
 		return "", fmt.Errorf("zip archive has %d entries, more than the %d pilmon accepts", len(zr.File), zipEntryLimit)
 	}
+	names := make(map[string]bool, len(zr.File))
 	for _, f := range zr.File {
-		if f.Name == "AndroidManifest.xml" {
-			return SourceAPK, nil
-		}
+		names[f.Name] = true
 	}
-	return "", errors.New("zip archive without AndroidManifest.xml: not an APK (unpack mini-program archives into a folder)")
-}
-
-// looksLikeHAR accepts a JSON object whose first key is "log" and which mentions "entries" or
-// the HAR "creator"/"version" fields near the start.
-func looksLikeHAR(text []byte) bool {
-	if len(text) == 0 || text[0] != '{' {
-		return false
-	}
-	rest := bytes.TrimLeft(text[1:], " \t\r\n")
-	if !bytes.HasPrefix(rest, []byte(`"log"`)) {
-		return false
-	}
-	return bytes.Contains(text, []byte(`"entries"`)) || bytes.Contains(text, []byte(`"creator"`)) || bytes.Contains(text, []byte(`"version"`))
-}
-
-// likelyLegacyCJK is a cheap test for GBK/GB18030/Big5 text: mostly bytes that form valid
-// double-byte lead/trail pairs, and no C0 control characters other than whitespace.
-func likelyLegacyCJK(b []byte) bool {
-	pairs, bad := 0, 0
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c < 0x80:
-			if c < 0x20 && !strings.ContainsRune("\t\r\n\f", rune(c)) {
-				bad++
+	var members, labels []string
+	for _, k := range zipKinds {
+		for _, m := range k.Detect.ZipMembers {
+			if names[m] {
+				return k.Kind, nil
 			}
-		case c >= 0x81 && c <= 0xFE && i+1 < len(b) && b[i+1] >= 0x40 && b[i+1] != 0x7F && b[i+1] != 0xFF:
-			pairs++
-			i++
-		default:
-			bad++
+		}
+		members = append(members, k.Detect.ZipMembers...)
+		labels = append(labels, k.label())
+	}
+	msg := fmt.Sprintf("zip archive without %s: not %s", orList(members), orList(labels))
+	var folders []string
+	for _, k := range kinds {
+		if k.Detect != nil && len(k.Detect.FolderMarkers) > 0 {
+			folders = append(folders, lowerFirst(k.label()))
 		}
 	}
-	return pairs > 0 && bad*20 < pairs
+	if len(folders) > 0 {
+		msg += fmt.Sprintf(" (unpack an archived %s into a folder)", orList(folders))
+	}
+	return "", errors.New(msg)
 }
 
-// ParseKind validates a --kind value.
-func ParseKind(s string) (SourceKind, error) {
-	for _, k := range AllSourceKinds {
-		if string(k) == s {
-			return k, nil
+func matchesAny(ms []Magic, head []byte) bool {
+	for _, m := range ms {
+		if m.matches(head) {
+			return true
 		}
 	}
-	names := make([]string, len(AllSourceKinds))
-	for i, k := range AllSourceKinds {
-		names[i] = string(k)
+	return false
+}
+
+// label is the kind's English name, or the kind itself when it declares none.
+func (k KindSpec) label() string {
+	if k.Label.EN != "" {
+		return k.Label.EN
 	}
-	return "", fmt.Errorf("unknown source kind %q (one of: %s)", s, strings.Join(names, ", "))
+	return string(k.Kind)
+}
+
+// fileLabels names the kinds a file may be recognised as.
+func fileLabels(kinds []KindSpec) []string {
+	var out []string
+	for _, k := range kinds {
+		if d := k.Detect; d != nil && (len(d.Magic) > 0 || len(d.ZipMembers) > 0 || d.Text != nil) {
+			out = append(out, k.label())
+		}
+	}
+	return out
+}
+
+func orList(s []string) string {
+	switch len(s) {
+	case 0:
+		return "any known kind"
+	case 1:
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	// Keep acronyms ("APK") as they are.
+	if n < len(s) {
+		if r2, _ := utf8.DecodeRuneInString(s[n:]); unicode.IsUpper(r2) {
+			return s
+		}
+	}
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// TrimText is a text head without a UTF-8 byte-order mark and leading white space, for text
+// predicates that look at the first token.
+func TrimText(head []byte) []byte {
+	return bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+}
+
+// ParseKind validates a --kind value against the kinds of this build.
+func ParseKind(s string, kinds []KindSpec) (SourceKind, error) {
+	if k, ok := LookupKind(kinds, SourceKind(s)); ok {
+		return k.Kind, nil
+	}
+	return "", fmt.Errorf("unknown source kind %q (one of: %s)", s, strings.Join(KindNames(kinds), ", "))
 }

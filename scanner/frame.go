@@ -66,8 +66,25 @@ func StatusFrom(errs []FileError, observations int) Status {
 
 // KindSpec declares one source kind an inspector reads and how the core opens it. Exactly the
 // layouts set are accepted: a locator of another layout is refused with a FileError.
+//
+// Besides how it is opened, a kind declares everything the rest of pilmon needs to know about it:
+// its label, the target kind it implies, how it is recognised by content, whether the dashboard
+// accepts uploads of it, and the source options it reads. Detection (DetectKind), validation
+// (targets), the CLI and the dashboard read these declarations; none of them lists kinds itself.
 type KindSpec struct {
 	Kind SourceKind
+	// Label names the kind for people (the dashboard's upload form, errors, help texts).
+	Label Label
+	// Target is the kind of target a source of this kind implies (TargetMiniProgram for a
+	// mini-program package); empty when it implies none (a policy or a capture may belong to any).
+	Target TargetKind
+	// Detect recognises a file or folder of this kind by its content; nil: never detected, the
+	// kind is given explicitly.
+	Detect *DetectSpec
+	// Upload lets the dashboard accept files of this kind; nil: not uploadable.
+	Upload *UploadSpec
+	// Options are the source options the kind reads; targets refuse any other.
+	Options []OptionSpec
 	// File accepts a regular file: the core opens it, applies the limit, stores it and hands it over.
 	File *FileSpec
 	// Members accepts a folder of files of this kind (such as the packages of one mini-program side
@@ -84,6 +101,95 @@ type KindSpec struct {
 	Inventory string
 	// Signals set further scan.inventory flags when an observation of this kind's reports matches.
 	Signals []Signal
+}
+
+// Label is a name in Chinese and English.
+type Label struct {
+	ZH string `json:"zh"`
+	EN string `json:"en"`
+}
+
+// String gives both names, "zh / en".
+func (l Label) String() string {
+	switch {
+	case l.ZH == "":
+		return l.EN
+	case l.EN == "":
+		return l.ZH
+	}
+	return l.ZH + " / " + l.EN
+}
+
+// UploadSpec describes how the dashboard stores an uploaded file of a kind.
+type UploadSpec struct {
+	// Exts are the file extensions an uploaded copy may be named with (".apk"); the first is the
+	// default, another is kept when the uploaded file's name ends with it (".txt" for a policy).
+	Exts []string
+}
+
+// Ext is the extension for an uploaded file of this name.
+func (u UploadSpec) Ext(name string) string {
+	lower := strings.ToLower(name)
+	for _, e := range u.Exts[1:] {
+		if strings.HasSuffix(lower, strings.ToLower(e)) {
+			return e
+		}
+	}
+	return u.Exts[0]
+}
+
+// OptionSpec declares one source option of a kind.
+type OptionSpec struct {
+	Name string
+	// Help says what the option means, for help texts and errors.
+	Help string
+	// Path options name a local file: they are resolved inside the import folder as locators are.
+	Path bool
+}
+
+// Option returns the kind's declaration of the option name.
+func (k KindSpec) Option(name string) (OptionSpec, bool) {
+	for _, o := range k.Options {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return OptionSpec{}, false
+}
+
+// KindsOf returns the kinds the inspectors declare, in the order they are asked; a kind declared
+// twice is the first inspector's (the one the scan hands such sources to).
+func KindsOf(ins []Inspector) []KindSpec {
+	var out []KindSpec
+	seen := map[SourceKind]bool{}
+	for _, in := range ins {
+		for _, k := range in.Kinds() {
+			if !seen[k.Kind] {
+				seen[k.Kind] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// LookupKind returns the declaration of kind among kinds.
+func LookupKind(kinds []KindSpec, kind SourceKind) (KindSpec, bool) {
+	for _, k := range kinds {
+		if k.Kind == kind {
+			return k, true
+		}
+	}
+	return KindSpec{}, false
+}
+
+// KindNames lists the kinds' names, for help texts and errors.
+func KindNames(kinds []KindSpec) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k.Kind)
+	}
+	return out
 }
 
 // Signal sets the scan.inventory flag Flag when an observation has kind Kind and every attribute

@@ -18,7 +18,9 @@ const (
 	TargetSite        TargetKind = "site"
 )
 
-// SourceKind says what a Source's locator points at.
+// SourceKind says what a Source's locator points at. The kinds of a build are those its
+// inspectors declare (KindsOf); the constants name the kinds of the inspectors pilmon started
+// with, for their code and tests; a new kind needs none here.
 type SourceKind string
 
 const (
@@ -30,9 +32,6 @@ const (
 	SourceHAR        SourceKind = "har"
 	SourceH5URL      SourceKind = "h5_url"
 )
-
-// AllSourceKinds lists every SourceKind, for validation and help text.
-var AllSourceKinds = []SourceKind{SourceAPK, SourceWxapkg, SourceMPDir, SourcePolicyURL, SourcePolicyFile, SourceHAR, SourceH5URL}
 
 // Source is one input of a target: a local file or folder, or a URL.
 type Source struct {

@@ -1,9 +1,11 @@
 package traffic
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,9 +55,43 @@ const defaultMaxHARBytes = 4 << 30
 func (in *Inspector) Kinds() []scanner.KindSpec {
 	return []scanner.KindSpec{
 		{Kind: scanner.SourceHAR, Inventory: "has_traffic", File: &scanner.FileSpec{MaxBytes: in.opts.MaxHARBytes,
-			Store: scanner.StoreSpec{Method: "har_import", MediaType: "application/json", Note: "HAR 1.2 capture", Tool: in.opts.Tool}}},
-		{Kind: scanner.SourceH5URL, Inventory: "has_traffic", URL: true},
+			Store: scanner.StoreSpec{Method: "har_import", MediaType: "application/json", Note: "HAR 1.2 capture", Tool: in.opts.Tool}},
+			Label:  scanner.Label{ZH: "HAR 抓包文件", EN: "HAR capture"},
+			Detect: &scanner.DetectSpec{Text: func(head []byte) bool { return looksLikeHAR(scanner.TrimText(head)) }},
+			Upload: &scanner.UploadSpec{Exts: []string{".har"}}, Options: captureOptions},
+		{Kind: scanner.SourceH5URL, Inventory: "has_traffic", URL: true,
+			Label: scanner.Label{ZH: "H5 页面网址", EN: "H5 page URL"}, Target: scanner.TargetSite,
+			Options: append(slices.Clip(captureOptions), liveOptions...)},
 	}
+}
+
+// captureOptions are the source options of a capture, imported or live (sourceOptions reads them).
+var captureOptions = []scanner.OptionSpec{
+	{Name: "device_values", Path: true, Help: "测试机真实标识 YAML / device-values YAML of the test phone"},
+	{Name: "consent_at", Help: "同意时间 RFC 3339 / time of the consent click (RFC 3339)"},
+	{Name: "consent_action", Help: "agree | refuse"},
+	{Name: "consent_url", Help: "正则：首个匹配的请求即同意 / regexp: the first matching request marks consent"},
+	{Name: "first_party", Help: "第一方域名（逗号分隔）/ the target's own domains, comma-separated"},
+}
+
+// liveOptions are the further options of a live H5 capture.
+var liveOptions = []scanner.OptionSpec{
+	{Name: "action", Help: "agree | refuse: 在同意弹窗上点击 / what to click in the consent dialog"},
+	{Name: "consent_selector", Help: "同意按钮 CSS 选择器 / CSS selector of the agree button"},
+	{Name: "refuse_selector", Help: "拒绝按钮 CSS 选择器 / CSS selector of the refuse button"},
+}
+
+// looksLikeHAR accepts a JSON object whose first key is "log" and which mentions "entries" or
+// the HAR "creator"/"version" fields near the start.
+func looksLikeHAR(text []byte) bool {
+	if len(text) == 0 || text[0] != '{' {
+		return false
+	}
+	rest := bytes.TrimLeft(text[1:], " \t\r\n")
+	if !bytes.HasPrefix(rest, []byte(`"log"`)) {
+		return false
+	}
+	return bytes.Contains(text, []byte(`"entries"`)) || bytes.Contains(text, []byte(`"creator"`)) || bytes.Contains(text, []byte(`"version"`))
 }
 
 func (in *Inspector) catalogue() SDKCatalogue {
