@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -52,6 +51,9 @@ type Options struct {
 	ImportRoot string
 	// Catalogue resolves app category keys; nil skips that check (unit tests only).
 	Catalogue *rules.Catalogue
+	// Kinds are the source kinds of this build (pipeline.Kinds): a source of another kind, or
+	// with an option its kind does not declare, is refused. None: every source is refused.
+	Kinds []scanner.KindSpec
 }
 
 // Registry validates targets and keeps them in the store.
@@ -133,19 +135,19 @@ func (r *Registry) Validate(t scanner.Target) (scanner.Target, error) {
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func (r *Registry) validateSource(s scanner.Source) (scanner.Source, error) {
-	if !slices.Contains(scanner.AllSourceKinds, s.Kind) {
-		return s, fmt.Errorf("kind %q: want one of %v", s.Kind, scanner.AllSourceKinds)
+	spec, ok := scanner.LookupKind(r.opts.Kinds, s.Kind)
+	if !ok {
+		return s, fmt.Errorf("kind %q: want one of %v", s.Kind, scanner.KindNames(r.opts.Kinds))
 	}
 	s.Locator = strings.TrimSpace(s.Locator)
 	if s.Locator == "" || len(s.Locator) > maxLocatorLen || !utf8.ValidString(s.Locator) || strings.ContainsFunc(s.Locator, isControl) {
 		return s, fmt.Errorf("locator %.80q: want 1-%d bytes of UTF-8 without control characters", s.Locator, maxLocatorLen)
 	}
-	switch s.Kind {
-	case scanner.SourcePolicyURL, scanner.SourceH5URL:
+	if spec.URL {
 		if err := checkURL(s.Locator); err != nil {
 			return s, err
 		}
-	default:
+	} else {
 		p, err := r.LocalPath(s.Locator)
 		if err != nil {
 			return s, err
@@ -160,10 +162,14 @@ func (r *Registry) validateSource(s scanner.Source) (scanner.Source, error) {
 		if k == "" || len(k) > 64 || len(v) > maxOptionLen || strings.ContainsFunc(k+v, isControl) {
 			return s, fmt.Errorf("option %.40q: bad key or value", k)
 		}
-		if k == "device_values" && v != "" {
+		o, ok := spec.Option(k)
+		if !ok {
+			return s, fmt.Errorf("option %.40q: a %s source has %s", k, s.Kind, optionNames(spec))
+		}
+		if o.Path && v != "" {
 			p, err := r.LocalPath(v)
 			if err != nil {
-				return s, fmt.Errorf("option device_values: %w", err)
+				return s, fmt.Errorf("option %s: %w", k, err)
 			}
 			v = p
 		}
@@ -174,6 +180,18 @@ func (r *Registry) validateSource(s scanner.Source) (scanner.Source, error) {
 		s.Options = opts
 	}
 	return s, nil
+}
+
+// optionNames words the options a kind declares, for the error refusing another.
+func optionNames(spec scanner.KindSpec) string {
+	if len(spec.Options) == 0 {
+		return "no options"
+	}
+	names := make([]string, len(spec.Options))
+	for i, o := range spec.Options {
+		names[i] = o.Name
+	}
+	return "only the options " + strings.Join(names, ", ")
 }
 
 func checkURL(raw string) error {

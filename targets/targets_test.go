@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"pilmon/internal/testredis"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -47,7 +48,7 @@ func newRegistry(t *testing.T) (*Registry, string) {
 		t.Fatal(err)
 	}
 	prefix := fmt.Sprintf("tt%d:", seq.Add(1))
-	r := New(store.NewStore(testredis.Server().Client(), prefix), Options{ImportRoot: root, Catalogue: cat})
+	r := New(store.NewStore(testredis.Server().Client(), prefix), Options{ImportRoot: root, Catalogue: cat, Kinds: pipeline.Kinds(cat)})
 	prefixes.Store(r, prefix)
 	return r, root
 }
@@ -133,6 +134,12 @@ func TestValidateRefuses(t *testing.T) {
 			t.Sources[0].Options = map[string]string{"device_values": "../secret.txt"}
 		},
 		"control chars": func(t *scanner.Target) { t.Name = "a\x00b" },
+		"undeclared option": func(t *scanner.Target) {
+			t.Sources[0].Options = map[string]string{"devcie_values": "dv.yaml"}
+		},
+		"option of another kind": func(t *scanner.Target) { t.Sources[1].Options = map[string]string{"appid": "wx1"} },
+		"live option on a file":  func(t *scanner.Target) { t.Sources[0].Options = map[string]string{"action": "agree"} },
+		"path of a URL kind":     func(t *scanner.Target) { t.Sources[2].Locator = "sub/policy.txt" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -151,8 +158,24 @@ func TestValidateRefuses(t *testing.T) {
 	if _, err := r.Validate(tg); err != nil {
 		t.Errorf("symlink inside the import folder refused: %v", err)
 	}
+	// An undeclared option is refused naming the ones the kind has.
+	tg = goodTarget()
+	tg.Sources[1].Options = map[string]string{"appid": "wx1"}
+	if _, err := r.Validate(tg); err == nil || !strings.Contains(err.Error(), `option "appid": a policy_file source has no options`) {
+		t.Errorf("undeclared option: %v", err)
+	}
+	tg = goodTarget()
+	tg.Sources[0].Options = map[string]string{"devcie_values": "x"}
+	if _, err := r.Validate(tg); err == nil || !strings.Contains(err.Error(), "only the options device_values, consent_at") {
+		t.Errorf("misspelt option: %v", err)
+	}
+	// Without kinds nothing is accepted.
+	bare := New(nil, Options{ImportRoot: root})
+	if _, err := bare.Validate(goodTarget()); err == nil || !strings.Contains(err.Error(), `kind "har"`) {
+		t.Errorf("no kinds: %v", err)
+	}
 	// Without an import folder every local source is refused, URLs are not.
-	noRoot := New(store.NewStore(testredis.Server().Client(), "x:"), Options{})
+	noRoot := New(store.NewStore(testredis.Server().Client(), "x:"), Options{Kinds: pipeline.Kinds(nil)})
 	if _, err := noRoot.Validate(goodTarget()); err == nil || !strings.Contains(err.Error(), "import folder") {
 		t.Errorf("no import root: %v", err)
 	}
