@@ -17,6 +17,7 @@ import (
 	"github.com/go-rod/rod/lib/proto"
 
 	"pilmon/browser"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/samplegen/apkbuild"
 	"pilmon/store"
@@ -69,7 +70,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	var out bytes.Buffer
 	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", Catalogue: cat,
 		Store:   store.NewStore(rs.Client(), store.DefaultPrefix),
-		Targets: targets.New(store.NewStore(rs.Client(), store.DefaultPrefix), targets.Options{ImportRoot: ImportRoot(dir), Catalogue: cat}), Version: "test", Out: &out, Log: log}
+		Targets: targets.New(store.NewStore(rs.Client(), store.DefaultPrefix), targets.Options{ImportRoot: ImportRoot(dir), Catalogue: cat, Kinds: pipeline.Kinds(cat)}), Version: "test", Out: &out, Log: log}
 	d, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -167,7 +167,7 @@ func (s *system) startRedis(t *testing.T) {
 	}
 	s.srv = srv
 	s.store = store.NewStore(srv.Client(), "")
-	s.reg = targets.New(s.store, targets.Options{ImportRoot: s.root, Catalogue: s.cat})
+	s.reg = targets.New(s.store, targets.Options{ImportRoot: s.root, Catalogue: s.cat, Kinds: pipeline.Kinds(s.cat)})
 }
 
 func (s *system) rdb() redis.UniversalClient { return s.srv.Client() }

@@ -63,7 +63,7 @@ func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
 	t.Cleanup(func() { _ = closeFn() })
 	return &env{root: root, cat: cat, deps: Deps{
 		Store:      store,
-		Targets:    targets.New(store, targets.Options{ImportRoot: root, Catalogue: cat}),
+		Targets:    targets.New(store, targets.Options{ImportRoot: root, Catalogue: cat, Kinds: pipeline.Kinds(cat)}),
 		Runner:     &pipeline.Runner{Catalogue: cat, Inspectors: ins, Evidence: ev, Store: store},
 		ClaimAfter: 300 * time.Millisecond,
 		Log:        quiet,

@@ -104,7 +104,7 @@ func run(nJobs, nTargets, pools, conc, benchN int) error {
 		return err
 	}
 	st := store.NewStore(srv.Client(), "")
-	reg := targets.New(st, targets.Options{ImportRoot: root, Catalogue: cat})
+	reg := targets.New(st, targets.Options{ImportRoot: root, Catalogue: cat, Kinds: pipeline.Kinds(cat)})
 	for i := range nTargets {
 		_, err := reg.Put(ctx, scanner.Target{ID: fmt.Sprintf("t%04d", i), Kind: scanner.TargetApp, Name: "bench",
 			Sources: []scanner.Source{{Kind: scanner.SourcePolicyFile, Locator: "policy.txt"}}})

@@ -45,6 +45,7 @@ import (
 	"pilmon/accounts"
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -106,7 +107,7 @@ func run(n, rate int, dur time.Duration, conns int) error {
 	fmt.Printf("seeded %d findings in %s\n", n, time.Since(t0).Round(time.Millisecond))
 	// The 500 targets the findings belong to, registered with names and app categories (the
 	// category filter and the name search read them).
-	reg := targets.New(st, targets.Options{ImportRoot: dir, Catalogue: cat})
+	reg := targets.New(st, targets.Options{ImportRoot: dir, Catalogue: cat, Kinds: pipeline.Kinds(cat)})
 	cats := cat.AppCategories()
 	for i := range 500 {
 		if _, err := reg.Put(ctx, scanner.Target{ID: fmt.Sprintf("t%04d", i), Kind: scanner.TargetApp,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/store"
 	"pilmon/targets"
@@ -121,9 +122,11 @@ func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
 		return nil, err
 	}
 	st := store.NewStore(rdb, cfg.prefix)
-	reg := targets.New(st, targets.Options{ImportRoot: root, Catalogue: cat})
+	// The registry accepts the source kinds the inspectors of this build declare.
+	topts := targets.Options{ImportRoot: root, Catalogue: cat, Kinds: pipeline.Kinds(cat)}
+	reg := targets.New(st, topts)
 	if cfg.prefix == store.DefaultPrefix {
-		adoptUnprefixedTargets(ctx, env, targets.New(st.Unprefixed(), targets.Options{ImportRoot: root, Catalogue: cat}), reg)
+		adoptUnprefixedTargets(ctx, env, targets.New(st.Unprefixed(), topts), reg)
 	}
 	return &state{cfg: cfg, cat: cat, store: st, reg: reg, close: stop}, nil
 }

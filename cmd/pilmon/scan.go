@@ -33,43 +33,44 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 type scanFlags struct {
-	common       config
-	jsonOut      bool
-	kind         string
-	policyURLs   multiFlag
-	h5URLs       multiFlag
-	targetID     string
-	targetName   string
-	category     string
-	appID        string
-	deviceValues string
-	consentAt    string
-	progress     bool
-	operator     string
-	store        bool
-	bundle       string
-	noPDF        bool
+	common     config
+	jsonOut    bool
+	kind       string
+	policyURLs multiFlag
+	h5URLs     multiFlag
+	targetID   string
+	targetName string
+	category   string
+	options    *optionFlags
+	progress   bool
+	operator   string
+	store      bool
+	bundle     string
+	noPDF      bool
 }
 
 func runScan(ctx context.Context, env *cliEnv, args []string) error {
-	var f scanFlags
-	fs := newFlagSet(env, "scan", "[--json] [--kind K] [--policy URL] [--h5 URL] [--category KEY] [--operator NAME] [--device FILE] [--store | --redis URL] INPUT…")
+	f := scanFlags{options: newOptionFlags()}
+	kinds := pipeline.Kinds(nil)
+	fs := newFlagSet(env, "scan", "[--json] [--kind K] [--policy URL] [--h5 URL] [--category KEY] [--operator NAME] [--device FILE] [--opt NAME=VALUE] [--store | --redis URL] INPUT…")
 	f.common.register(fs)
 	fs.BoolVar(&f.jsonOut, "json", false, "输出 JSON / print the full result as JSON")
-	fs.StringVar(&f.kind, "kind", "", "强制输入类型 / force the kind of every INPUT: "+kindList())
+	fs.StringVar(&f.kind, "kind", "", "强制输入类型 / force the kind of every INPUT: "+kindList(kinds))
 	fs.Var(&f.policyURLs, "policy", "隐私政策网址（可重复）/ privacy-policy URL (repeatable)")
 	fs.Var(&f.h5URLs, "h5", "H5 页面网址（可重复）/ H5 page URL (repeatable)")
 	fs.StringVar(&f.targetID, "target-id", "", "监测对象 ID；默认由输入路径导出 / target id; default derived from the inputs")
 	fs.StringVar(&f.targetName, "name", "", "监测对象名称 / target name")
 	fs.StringVar(&f.category, "category", "", "App 类别（2021 必要个人信息范围）/ app category key, see `pilmon rules list --section categories`")
-	fs.StringVar(&f.appID, "appid", "", "加密 .wxapkg 的 AppID / app id of a PC-encrypted .wxapkg")
-	fs.StringVar(&f.deviceValues, "device-values", "", "测试机真实标识 YAML（用于 HAR）/ device-values YAML for HAR inputs")
-	fs.StringVar(&f.deviceValues, "device", "", "同 --device-values / alias of --device-values")
+	fs.StringVar(f.options.shortcut("appid"), "appid", "", "加密 .wxapkg 的 AppID（同 --opt appid=）/ app id of a PC-encrypted .wxapkg (as --opt appid=)")
+	deviceValues := f.options.shortcut("device_values")
+	fs.StringVar(deviceValues, "device-values", "", "测试机真实标识 YAML（用于 HAR，同 --opt device_values=）/ device-values YAML for HAR inputs")
+	fs.StringVar(deviceValues, "device", "", "同 --device-values / alias of --device-values")
 	fs.StringVar(&f.operator, "operator", "", "运营者名称 / operator (company) name")
 	fs.BoolVar(&f.store, "store", false, "将发现存入数据目录中的内置 Redis / store findings in the embedded Redis of the data dir (--redis URL stores in that server)")
 	fs.StringVar(&f.bundle, "bundle", "", "将本次扫描写成签名证据包 / write this scan as a signed evidence bundle (.zip)")
 	fs.BoolVar(&f.noPDF, "no-pdf", false, "证据包不含 PDF 报告（无需 Chromium）/ leave the PDF out of --bundle")
-	fs.StringVar(&f.consentAt, "consent-at", "", "同意时间 RFC3339（用于 HAR）/ consent time for HAR inputs")
+	fs.StringVar(f.options.shortcut("consent_at"), "consent-at", "", "同意时间 RFC3339（用于 HAR，同 --opt consent_at=）/ consent time for HAR inputs")
+	fs.Var(&f.options.opts, "opt", optUsage)
 	fs.BoolVar(&f.progress, "progress", false, "显示进度 / show progress on stderr")
 	inputs, err := parseFlags(fs, args)
 	if err != nil {
@@ -80,7 +81,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Usage()
 		return usageErr("需要至少一个输入 / at least one INPUT, --policy or --h5 is required")
 	}
-	target, err := buildTarget(f, inputs)
+	target, err := buildTarget(f, inputs, kinds)
 	if err != nil {
 		return err
 	}
@@ -153,18 +154,13 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
-func kindList() string {
-	var s []string
-	for _, k := range scanner.AllSourceKinds {
-		s = append(s, string(k))
-	}
-	return strings.Join(s, "|")
-}
-
-func buildTarget(f scanFlags, inputs []string) (scanner.Target, error) {
+// buildTarget makes the target of a scan on the command line: each INPUT of the forced kind or
+// the kind its content declares, the URLs, the options on the sources whose kinds declare them,
+// and the target kind the sources imply.
+func buildTarget(f scanFlags, inputs []string, kinds []scanner.KindSpec) (scanner.Target, error) {
 	var forced scanner.SourceKind
 	if f.kind != "" {
-		k, err := scanner.ParseKind(f.kind)
+		k, err := scanner.ParseKind(f.kind, kinds)
 		if err != nil {
 			return scanner.Target{}, usageErr("--kind: %v", err)
 		}
@@ -179,33 +175,12 @@ func buildTarget(f scanFlags, inputs []string) (scanner.Target, error) {
 		}
 		kind := forced
 		if kind == "" {
-			kind, err = scanner.DetectKind(abs)
+			kind, err = scanner.DetectKind(abs, kinds)
 			if err != nil {
 				return t, exitErr{exitError, err}
 			}
 		}
-		src := scanner.Source{Kind: kind, Locator: abs, Options: map[string]string{}}
-		switch kind {
-		case scanner.SourceWxapkg:
-			if f.appID != "" {
-				src.Options["appid"] = f.appID
-			}
-		case scanner.SourceHAR:
-			if f.deviceValues != "" {
-				dv, err := filepath.Abs(f.deviceValues)
-				if err != nil {
-					return t, err
-				}
-				src.Options["device_values"] = dv
-			}
-			if f.consentAt != "" {
-				src.Options["consent_at"] = f.consentAt
-			}
-		}
-		if len(src.Options) == 0 {
-			src.Options = nil
-		}
-		t.Sources = append(t.Sources, src)
+		t.Sources = append(t.Sources, scanner.Source{Kind: kind, Locator: abs})
 		ids = append(ids, abs)
 	}
 	for _, u := range f.policyURLs {
@@ -215,6 +190,11 @@ func buildTarget(f scanFlags, inputs []string) (scanner.Target, error) {
 	for _, u := range f.h5URLs {
 		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourceH5URL, Locator: u})
 		ids = append(ids, u)
+	}
+	if f.options != nil {
+		if err := f.options.apply(t.Sources, kinds, true); err != nil {
+			return t, err
+		}
 	}
 	t.ID = f.targetID
 	if t.ID == "" {
@@ -228,17 +208,7 @@ func buildTarget(f scanFlags, inputs []string) (scanner.Target, error) {
 	}
 	t.Category = f.category
 	t.Operator = f.operator
-	t.Kind = scanner.TargetApp
-	for _, s := range t.Sources {
-		switch s.Kind {
-		case scanner.SourceWxapkg, scanner.SourceMPDir:
-			t.Kind = scanner.TargetMiniProgram
-		case scanner.SourceH5URL:
-			if t.Kind == scanner.TargetApp && len(inputs) == 0 {
-				t.Kind = scanner.TargetSite
-			}
-		}
-	}
+	t.Kind = impliedTarget(t.Sources, kinds)
 	return t, nil
 }
 

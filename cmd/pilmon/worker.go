@@ -164,7 +164,7 @@ func shanghai() *time.Location {
 }
 
 func runTarget(ctx context.Context, env *cliEnv, args []string) error {
-	const usage = "add --id ID --kind app|miniprogram|site --source KIND=LOCATOR… [--name N] [--operator O] [--category KEY] [--schedule CRON]\n" +
+	const usage = "add --id ID [--kind app|miniprogram|site] --source KIND=LOCATOR… [--opt NAME=VALUE…] [--name N] [--operator O] [--category KEY] [--schedule CRON]\n" +
 		"  | list [--json] | show ID [--json] [--history N] | rm ID | import FILE.yaml | scan ID"
 	if len(args) == 0 {
 		return usageErr("用法 / usage: pilmon target %s", usage)
@@ -178,19 +178,22 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 	jsonOut := new(bool)
 	var t scanner.Target
 	var sources multiFlag
-	appID, deviceValues, history := new(string), new(string), new(int)
+	options, history := newOptionFlags(), new(int)
+	kinds := pipeline.Kinds(nil)
 	switch sub {
 	case "add":
 		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
 		fs.StringVar(&t.ID, "id", "", "对象 ID / target id")
-		fs.StringVar((*string)(&t.Kind), "kind", "app", "app|miniprogram|site")
+		fs.StringVar((*string)(&t.Kind), "kind", "", "app|miniprogram|site；默认由来源类型推断 / default: the kind the sources imply")
 		fs.StringVar(&t.Name, "name", "", "名称 / name")
 		fs.StringVar(&t.Operator, "operator", "", "运营者 / operator")
 		fs.StringVar(&t.Category, "category", "", "App 类别 / app category key")
 		fs.StringVar(&t.Schedule, "schedule", "", "cron（秒可选，默认 Asia/Shanghai）/ cron spec, seconds optional")
-		fs.Var(&sources, "source", "来源 KIND=LOCATOR（可重复）/ a source, repeatable; kinds: "+kindList())
-		fs.StringVar(appID, "appid", "", "加密 .wxapkg 的 AppID / app id for wxapkg sources")
-		fs.StringVar(deviceValues, "device-values", "", "HAR 来源的测试机标识 YAML / device-values file for har sources")
+		fs.Var(&sources, "source", "来源 KIND=LOCATOR（可重复）/ a source, repeatable; kinds: "+kindList(kinds))
+		fs.StringVar(options.shortcut("appid"), "appid", "", "加密 .wxapkg 的 AppID（同 --opt appid=）/ app id for wxapkg sources")
+		fs.StringVar(options.shortcut("device_values"), "device-values", "", "HAR 来源的测试机标识 YAML（同 --opt device_values=）/ device-values file for har sources")
+		fs.StringVar(options.shortcut("consent_at"), "consent-at", "", "同意时间 RFC3339（同 --opt consent_at=）/ consent time for har sources")
+		fs.Var(&options.opts, "opt", optUsage)
 	case "list", "scan":
 		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
 	case "show":
@@ -235,14 +238,14 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 			if !ok {
 				return usageErr("--source %q: want KIND=LOCATOR", src)
 			}
-			so := scanner.Source{Kind: scanner.SourceKind(kind), Locator: loc}
-			if so.Kind == scanner.SourceWxapkg && *appID != "" {
-				so.Options = map[string]string{"appid": *appID}
-			}
-			if so.Kind == scanner.SourceHAR && *deviceValues != "" {
-				so.Options = map[string]string{"device_values": *deviceValues}
-			}
-			t.Sources = append(t.Sources, so)
+			t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourceKind(kind), Locator: loc})
+		}
+		// Path options stay as given: the registry resolves them inside the import folder.
+		if err := options.apply(t.Sources, kinds, false); err != nil {
+			return err
+		}
+		if t.Kind == "" {
+			t.Kind = impliedTarget(t.Sources, kinds)
 		}
 	}
 	st, err := openState(ctx, env, cfg)
