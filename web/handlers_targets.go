@@ -109,7 +109,7 @@ type targetData struct {
 	ByState  []countRow
 	Total    int64
 	Events   []store.EventMessage
-	Kinds    []scanner.SourceKind
+	Kinds    []uploadKind
 	Uploads  bool
 	Scans    []store.ScanRecord
 	NScans   int64
@@ -143,8 +143,8 @@ func (s *Server) targetPage(c *echo.Context) error {
 		return err
 	}
 	l := s.lang(c)
-	d := targetData{T: t, Known: known, Uploads: s.cfg.UploadDir != "" && known,
-		Kinds: []scanner.SourceKind{scanner.SourceAPK, scanner.SourceWxapkg, scanner.SourceHAR, scanner.SourcePolicyFile}}
+	d := targetData{T: t, Known: known, Kinds: s.uploadKinds()}
+	d.Uploads = s.cfg.UploadDir != "" && known && len(d.Kinds) > 0
 	d.Category, _ = s.cat.AppCategory(t.Category)
 	byState, total, err := s.st.TargetStateCounts(ctx, id)
 	if err != nil {
@@ -323,13 +323,26 @@ func (s *Server) putUpload(r io.Reader, source, note string) (evidence.Ref, stri
 	return ref, mt, nil
 }
 
-var sourceExt = map[scanner.SourceKind]string{
-	scanner.SourceAPK: ".apk", scanner.SourceWxapkg: ".wxapkg", scanner.SourceHAR: ".har", scanner.SourcePolicyFile: ".html",
+// uploadKind is a source kind the upload form offers.
+type uploadKind struct {
+	Kind  scanner.SourceKind
+	Label rules.Text
 }
 
-// targetUpload stores an uploaded APK, .wxapkg, HAR or policy file as evidence, writes a copy
-// named by its SHA-256 into the upload folder (inside the registry's import folder) and adds it to
-// the target's sources.
+// uploadKinds are the declared kinds that accept uploads, in the inspectors' order.
+func (s *Server) uploadKinds() []uploadKind {
+	var out []uploadKind
+	for _, k := range s.cfg.Kinds {
+		if k.Upload != nil && len(k.Upload.Exts) > 0 {
+			out = append(out, uploadKind{Kind: k.Kind, Label: rules.Text{ZH: k.Label.ZH, EN: k.Label.EN}})
+		}
+	}
+	return out
+}
+
+// targetUpload stores an uploaded file of a kind that accepts uploads (an APK, a .wxapkg, a HAR, a
+// policy file…) as evidence, writes a copy named by its SHA-256 and the kind's extension into the
+// upload folder (inside the registry's import folder) and adds it to the target's sources.
 func (s *Server) targetUpload(c *echo.Context) error {
 	if s.cfg.Targets == nil || s.cfg.UploadDir == "" {
 		return uerr(http.StatusServiceUnavailable, "upload.disabled")
@@ -355,13 +368,11 @@ func (s *Server) targetUpload(c *echo.Context) error {
 		return err
 	}
 	kind := scanner.SourceKind(fields["kind"])
-	ext, ok := sourceExt[kind]
-	if !ok || len(refs) == 0 {
+	spec, ok := scanner.LookupKind(s.cfg.Kinds, kind)
+	if !ok || spec.Upload == nil || len(spec.Upload.Exts) == 0 || len(refs) == 0 {
 		return uerr(http.StatusBadRequest, "upload.badkind")
 	}
-	if kind == scanner.SourcePolicyFile && strings.HasSuffix(strings.ToLower(names[0]), ".txt") {
-		ext = ".txt"
-	}
+	ext := spec.Upload.Ext(names[0])
 	for _, ref := range refs {
 		dst := filepath.Join(s.cfg.UploadDir, ref.SHA256+ext)
 		if err := s.copyEvidenceTo(ref.SHA256, dst); err != nil {

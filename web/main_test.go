@@ -24,6 +24,7 @@ import (
 	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/internal/testredis"
+	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
 	"pilmon/store"
@@ -75,6 +76,8 @@ const (
 
 type envOptions struct {
 	login accounts.LoginLimits
+	// kinds are source kinds added to those of this build.
+	kinds []scanner.KindSpec
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -91,9 +94,14 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	importRoot := t.TempDir()
-	reg := targets.New(st, targets.Options{ImportRoot: importRoot, Catalogue: cat})
+	// The kinds of this build, as serve passes them; a test may add its own.
+	kinds := pipeline.Kinds(cat)
+	if len(opts) > 0 {
+		kinds = append(kinds, opts[0].kinds...)
+	}
+	reg := targets.New(st, targets.Options{ImportRoot: importRoot, Catalogue: cat, Kinds: kinds})
 	cfg := Config{Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: quiet,
-		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond}
+		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond, Kinds: kinds}
 	if len(opts) > 0 {
 		cfg.Login = opts[0].login
 	}

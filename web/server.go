@@ -87,6 +87,9 @@ type Config struct {
 	UploadDir string
 	// Version is shown in the footer.
 	Version string
+	// Kinds are the source kinds of this build as its inspectors declare them (pipeline.Kinds):
+	// the upload form offers those with an Upload declaration, under their labels.
+	Kinds []scanner.KindSpec
 }
 
 // Server is the dashboard.

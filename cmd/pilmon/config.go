@@ -11,6 +11,7 @@ import (
 
 	"pilmon/pipeline"
 	"pilmon/rules"
+	"pilmon/scanner"
 	"pilmon/store"
 	"pilmon/targets"
 )
@@ -105,6 +106,8 @@ type state struct {
 	cat   *rules.Catalogue
 	store *store.Store
 	reg   *targets.Registry
+	// kinds are the source kinds of this build, as its inspectors declare them.
+	kinds []scanner.KindSpec
 	close func()
 }
 
@@ -128,7 +131,7 @@ func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
 	if cfg.prefix == store.DefaultPrefix {
 		adoptUnprefixedTargets(ctx, env, targets.New(st.Unprefixed(), topts), reg)
 	}
-	return &state{cfg: cfg, cat: cat, store: st, reg: reg, close: stop}, nil
+	return &state{cfg: cfg, cat: cat, store: st, reg: reg, kinds: topts.Kinds, close: stop}, nil
 }
 
 // adoptUnprefixedTargets moves the targets earlier versions of pilmon serve kept without the key

@@ -64,7 +64,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	srv, err := web.New(web.Config{
 		Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: env.log, TLS: *tlsCert != "",
-		Export: exp, UploadDir: uploadDir, Version: version,
+		Export: exp, UploadDir: uploadDir, Version: version, Kinds: state.kinds,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pilmon/accounts"
+	"pilmon/internal/testlog"
+	"pilmon/scanner"
+)
+
+// TestUploadFormOffersDeclaredKinds: the upload form lists the kinds of Config.Kinds that declare
+// an upload, under their labels (a kind scanner has never heard of included), and an upload is
+// named with the kind's extension; kinds without an upload declaration are refused.
+func TestUploadFormOffersDeclaredKinds(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: testlog.New().Kinds()})
+	admin := e.login(accounts.RoleAdmin)
+	_, body := admin.get("/targets/" + e.target)
+	for _, want := range []string{`<option value="apk">APK 安装包</option>`, `<option value="wxapkg">`, `<option value="har">`,
+		`<option value="policy_file">隐私政策文件</option>`, `<option value="testlog">测试钩子日志</option>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("upload form lacks %s", want)
+		}
+	}
+	for _, never := range []string{`<option value="mpdir">`, `<option value="policy_url">`, `<option value="h5_url">`} {
+		if strings.Contains(body, never) {
+			t.Errorf("upload form offers %s, which declares no upload", never)
+		}
+	}
+
+	upload := func(kind, name, content string) *http.Response {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("_csrf", admin.csrf)
+		mw.WriteField("kind", kind)
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write([]byte(content))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, admin.base+"/targets/"+e.target+"/upload", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		res, _ := admin.do(req)
+		return res
+	}
+	last := func() scanner.Source {
+		tg, err := e.reg.Get(context.Background(), e.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg.Sources[len(tg.Sources)-1]
+	}
+	for _, c := range []struct{ kind, name, ext string }{
+		{"testlog", "phone1.log", ".jsonl"},
+		{"policy_file", "policy.TXT", ".txt"},
+		{"policy_file", "policy.htm", ".html"},
+	} {
+		if res := upload(c.kind, c.name, `{"hook":"getDeviceId"} `+c.name); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("upload %s: %d", c.kind, res.StatusCode)
+		}
+		if s := last(); string(s.Kind) != c.kind || filepath.Dir(s.Locator) != e.srv.cfg.UploadDir || filepath.Ext(s.Locator) != c.ext {
+			t.Errorf("upload %s %s: source %+v, want extension %s", c.kind, c.name, s, c.ext)
+		}
+	}
+	for _, kind := range []string{"mpdir", "h5_url", "ipa"} {
+		if res := upload(kind, "x.bin", "x"); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("upload of kind %s: %d, want 400", kind, res.StatusCode)
+		}
+	}
+}
