@@ -80,12 +80,14 @@ func requestMarker(e *Entry, u *url.URL) string {
 // Built-in consent endpoint words. A path token agree/agreed/consent or 同意, or one of
 // privacy/policy/protocol/cookie next to agree/accept/confirm/consent ("privacyAgree",
 // "accept_policy", "/privacy/confirm"). "agreement" is a document (用户协议), never the act, and
-// refusals (disagree, refuse, reject, decline, 不同意, 拒绝) are not consent.
+// refusals (disagree, refuse, reject, decline, 不同意, 拒绝) are not consent. In a query or body
+// the whole key must be the word (isAgree, privacy_agree, consent), so an ad beacon's
+// gdpr_consent field is not the user's act.
 var (
 	consentPathWord = regexp.MustCompile(`(?:^|[/_\-.=&?])(?:agree|agreed|consent|consented|同意)(?:$|[/_\-.=&?])|` +
 		`(?:privacy|policy|protocol|cookies?|terms|隐私)[a-z_\-/]{0,12}(?:agree|accept|confirm|consent)|` +
 		`(?:agree|accept|confirm|consent)[a-z_\-/]{0,12}(?:privacy|policy|protocol|cookies?|terms|隐私)`)
-	consentBodyWord = regexp.MustCompile(`(?:^|[^a-z])(?:is_?)?(?:privacy_?|policy_?|protocol_?|user_?)?(?:agree|agreed|consent|accept)` +
+	consentBodyWord = regexp.MustCompile(`(?:^|[&?"'{,\s])(?:is_?)?(?:privacy_?|policy_?|protocol_?|user_?)?(?:agree|agreed|consent|accept)` +
 		`(?:_?(?:privacy|policy|protocol|terms))?["']?\s*[:=]\s*["']?(?:true|1|yes|y|agree|同意)(?:$|[^a-z0-9])`)
 	refusalWord = regexp.MustCompile(`disagree|refuse|reject|decline|deny|revoke|withdraw|不同意|拒绝|撤回`)
 	staticPath  = regexp.MustCompile(`\.(?:js|mjs|css|png|jpe?g|gif|webp|svg|ico|woff2?|ttf|otf|eot|mp4|mp3|html?|txt|pdf|map)$`)
