@@ -19,17 +19,18 @@ func TestCorpusMeasure(t *testing.T) {
 	}
 	hits := map[string]int{}
 	obs := map[string]int{}
+	consent := map[string]int{}
+	requests := 0
 	var lines []string
 	for _, f := range files {
 		a := newTestAnalyzer(t, Options{})
-		var entries []*Entry
 		fh, err := os.Open(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = ReadHAR(fh, Limits{}, func(e *Entry) error { a.Add(e); entries = append(entries, e); return nil })
-		fh.Close()
-		for _, e := range entries {
+		_, _ = ReadHAR(fh, Limits{}, func(e *Entry) error {
+			a.Add(e)
+			requests++
 			hs, _ := DetectEntry(e, nil, Limits{})
 			for _, h := range hs {
 				hits[h.Detector]++
@@ -40,10 +41,15 @@ func TestCorpusMeasure(t *testing.T) {
 				}
 				lines = append(lines, fmt.Sprintf("%s\t%s\t%s\t%s\t%q\t%q", h.Detector, filepath.Base(f), host, h.Location, h.Key, h.Value))
 			}
-		}
+			return nil
+		})
+		fh.Close()
 		for _, o := range a.Finish(nil).Observations {
-			if o.Kind == "traffic.pi_sent" {
+			switch o.Kind {
+			case "traffic.pi_sent":
 				obs[o.Attributes["detector"].(string)]++
+			case "traffic.consent_event":
+				consent[fmt.Sprint(o.Attributes["source"])]++
 			}
 		}
 	}
@@ -57,6 +63,7 @@ func TestCorpusMeasure(t *testing.T) {
 		}
 	}
 	sort.Strings(ds)
+	t.Logf("%d files, %d requests; consent events by source %v", len(files), requests, consent)
 	for _, d := range ds {
 		t.Logf("%-14s hits %5d  pi_sent %4d", d, hits[d], obs[d])
 	}
