@@ -8,7 +8,7 @@ import (
 
 // Hit is one piece of PI found in a request.
 type Hit struct {
-	// Detector is imei | meid | imsi | iccid | mac | android_id | oaid | gaid | serial | phone |
+	// Detector is imei | meid | imsi | iccid | mac | android_id | oaid | gaid | phone |
 	// id_number | email | coordinates | wifi | app_list | contacts | known_value:<name>.
 	Detector string
 	// PI is the PI category id (rules/data/pi_categories.yaml).
