@@ -3,6 +3,7 @@ package traffic
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -22,16 +23,22 @@ const (
 // Options tune the analysis of one capture.
 type Options struct {
 	// FirstPartyDomains are the target's own domains; when empty, the registrable domain of the
-	// capture's first document request is used (H5 pages); for app captures with no document,
-	// only hosts attributed to an SDK or tracker count as third parties.
+	// capture's first document request is used (H5 pages) and the one AppPackage names. Hosts of
+	// neither the operator nor a known SDK or tracker are "unknown", never third parties.
 	FirstPartyDomains []string
+	// AppPackage is the app's package name ("com.example.shop"): its reversed domain
+	// (example.com) counts as the operator's.
+	AppPackage string
 	// ConsentAt is when the analyst clicked agree (or refuse, see ConsentAction); it overrides any
 	// marker in the HAR.
 	ConsentAt time.Time
 	// ConsentAction is "agree" (default) or "refuse".
 	ConsentAction string
-	// ConsentURL marks consent at the first entry whose URL matches (e.g. the app's consent API).
+	// ConsentURL marks consent at the earliest entry whose URL matches (e.g. the app's consent API);
+	// when nil, pilmon's built-in consent-endpoint words are used (consentEndpoint).
 	ConsentURL *regexp.Regexp
+	// NoConsentEndpoint turns the built-in consent-endpoint detection off.
+	NoConsentEndpoint bool
 	// Device holds the test device's real identifiers for known-value matching.
 	Device *DeviceValues
 	// XRay optionally attributes more hosts (LoadXRay).
@@ -50,11 +57,24 @@ type Consent struct {
 	Action  string    `json:"action"` // agree | refuse
 	Time    time.Time `json:"time"`
 	Control string    `json:"control,omitempty"`
-	// Source says where it came from: options | har_marker | page_title | entry_pattern.
+	// Source says where it came from: options | har_marker | page_title | request_marker |
+	// entry_pattern (the consent_url option) | consent_endpoint (built-in words); PhaseSource
+	// groups them.
 	Source string `json:"source"`
 }
 
 const noTime = math.MinInt64
+
+// ConsentNone is the action and subject of the traffic.consent_event that says a capture shows no
+// consent moment.
+const ConsentNone = "none"
+
+// How a traffic.pi_sent observation matched (its "match" attribute): a device value the analyst
+// supplied, or a pattern whose value passed its detector's validation. Nothing else is emitted.
+const (
+	matchKnown   = "known_value"
+	matchPattern = "validated_pattern"
+)
 
 type groupKey struct {
 	pi, detector, location, encoding string
@@ -94,8 +114,9 @@ type Analyzer struct {
 	reqs    []reqRec
 	urls    map[int32]string
 	times   map[int32]string
-	doc     string // first document URL
-	pattern *Consent
+	doc     string   // first document URL
+	pattern *Consent // earliest entry matching consent_url or the built-in endpoint words
+	reqMark *Consent // earliest request carrying the _pilmon_consent marker
 	dropped int
 	entries int
 	errs    []string
@@ -113,7 +134,7 @@ const (
 func NewAnalyzer(cat SDKCatalogue, opts Options) *Analyzer {
 	a := &Analyzer{
 		opts: opts, lim: opts.Limits.withDefaults(), kv: CompileKnownValues(opts.Device),
-		att:     newAttributor(cat, opts.XRay, opts.FirstPartyDomains),
+		att:     newAttributor(cat, opts.XRay, append(opts.FirstPartyDomains[:len(opts.FirstPartyDomains):len(opts.FirstPartyDomains)], packageDomain(opts.AppPackage))),
 		hostIdx: map[string]int32{}, gIdx: map[groupKey]int32{},
 		urls: map[int32]string{}, times: map[int32]string{},
 	}
@@ -157,8 +178,8 @@ func (a *Analyzer) Add(e *Entry) {
 	if a.doc == "" && (strings.EqualFold(string(e.ResourceType), "document") || e.Index == 0 && strings.Contains(string(e.Response.Content.MimeType), "html")) {
 		a.doc = host
 	}
-	if a.opts.ConsentURL != nil && a.pattern == nil && tms != noTime && a.opts.ConsentURL.MatchString(string(e.Request.URL)) {
-		a.pattern = &Consent{Action: a.action(), Time: time.UnixMilli(tms).UTC(), Control: "entry " + fmt.Sprint(e.Index) + ": " + truncate(string(e.Request.URL), 200), Source: "entry_pattern"}
+	if tms != noTime {
+		a.noteConsent(e, u, tms)
 	}
 	if a.att.raw(host).Tracker && len(a.reqs) < maxHits {
 		a.reqs = append(a.reqs, reqRec{host: hi, tms: tms})
@@ -198,6 +219,29 @@ func (a *Analyzer) Add(e *Entry) {
 			continue
 		}
 		a.hits = append(a.hits, hitRec{group: g, entry: idx, tms: tms, clear: clear})
+	}
+}
+
+// noteConsent keeps the earliest request that marks the consent moment (entries may come in any
+// order): pilmon's request marker, else the consent_url pattern or the built-in endpoint words.
+func (a *Analyzer) noteConsent(e *Entry, u *url.URL, tms int64) {
+	at := time.UnixMilli(tms).UTC()
+	control := "entry " + fmt.Sprint(e.Index) + ": " + truncate(string(e.Request.URL), 200)
+	if act := requestMarker(e, u); act != "" && (a.reqMark == nil || at.Before(a.reqMark.Time)) {
+		a.reqMark = &Consent{Action: act, Time: at, Control: control, Source: "request_marker"}
+	}
+	if a.pattern != nil && !at.Before(a.pattern.Time) {
+		return
+	}
+	switch {
+	case a.opts.ConsentURL != nil:
+		if a.opts.ConsentURL.MatchString(string(e.Request.URL)) {
+			a.pattern = &Consent{Action: a.action(), Time: at, Control: control, Source: "entry_pattern"}
+		}
+	case !a.opts.NoConsentEndpoint:
+		if consentEndpoint(e, u) {
+			a.pattern = &Consent{Action: "agree", Time: at, Control: control, Source: "consent_endpoint"}
+		}
 	}
 }
 
@@ -269,6 +313,9 @@ func (a *Analyzer) consent(info *Info) *Consent {
 			return &Consent{Action: act, Time: t.UTC(), Control: "page title: " + title, Source: "page_title"}
 		}
 	}
+	if a.reqMark != nil {
+		return a.reqMark
+	}
 	return a.pattern
 }
 
@@ -289,6 +336,7 @@ type TimelineRow struct {
 	OffsetMS *int64   `json:"offset_ms,omitempty"`
 	Phase    string   `json:"phase"`
 	Host     string   `json:"host"`
+	Party    string   `json:"party,omitempty"`
 	SDK      string   `json:"sdk,omitempty"`
 	URL      string   `json:"url,omitempty"`
 	PI       []string `json:"pi"`
@@ -300,6 +348,9 @@ func phaseOf(c *Consent, tms int64) (string, *int64) {
 		return PhaseUnknown, nil
 	}
 	off := tms - c.Time.UnixMilli()
+	if off < 0 && phaseSource(c) == PhaseSourceEndpoint && off > -endpointGraceMS {
+		return PhaseUnknown, &off
+	}
 	if off < 0 {
 		return PhaseBefore, &off
 	}
@@ -311,16 +362,17 @@ func phaseOf(c *Consent, tms int64) (string, *int64) {
 
 // Finish builds the observations; info may be nil for captures not read from a HAR.
 func (a *Analyzer) Finish(info *Info) *Result {
-	if len(a.att.firstParty) == 0 && a.doc != "" {
+	if len(a.opts.FirstPartyDomains) == 0 && a.doc != "" {
 		a.att.firstParty[registrable(a.doc)] = true
 	}
 	res := &Result{Entries: a.entries}
 	c := a.consent(info)
 	res.Consent = c
+	psrc := phaseSource(c)
 	if c != nil {
 		res.Observations = append(res.Observations, scanner.Observation{
 			Kind: "traffic.consent_event", Subject: c.Action,
-			Attributes: map[string]any{"action": c.Action, "control": c.Control, "time": c.Time.Format(time.RFC3339Nano), "source": c.Source},
+			Attributes: map[string]any{"action": c.Action, "control": c.Control, "time": c.Time.Format(time.RFC3339Nano), "source": c.Source, "phase_source": psrc},
 		})
 	}
 	type agg struct {
@@ -376,7 +428,7 @@ func (a *Analyzer) Finish(info *Info) *Result {
 			if r == nil {
 				p, off := phaseOf(c, h.tms)
 				at := a.att.attribute(a.hosts[g.host])
-				r = &TimelineRow{Entry: int(h.entry), Time: a.times[h.entry], OffsetMS: off, Phase: p, Host: a.hosts[g.host], SDK: at.SDK, URL: a.urls[h.entry]}
+				r = &TimelineRow{Entry: int(h.entry), Time: a.times[h.entry], OffsetMS: off, Phase: p, Host: a.hosts[g.host], Party: at.Party, SDK: at.SDK, URL: a.urls[h.entry]}
 				rows[h.entry] = r
 			}
 			if !contains(r.PI, g.pi) {
@@ -421,6 +473,11 @@ func (a *Analyzer) Finish(info *Info) *Result {
 			"cross_border": at.CrossBorder, "known_value": ag.known, "requests": len(ag.entries),
 			"entry_index": int(rep.entry), "entry_time": a.times[rep.entry], "url": a.urls[rep.entry],
 			"key": g.key, "sample": g.sample,
+			"phase_source": psrc, "match": matchPattern,
+			"recipient": host, "recipient_party": at.Party, "recipient_name": at.Owner,
+		}
+		if ag.known {
+			attrs["match"] = matchKnown
 		}
 		if g.known {
 			attrs["encoding"] = g.encoding
@@ -457,8 +514,17 @@ func (a *Analyzer) Finish(info *Info) *Result {
 		}
 		res.Observations = append(res.Observations, scanner.Observation{
 			Kind: "traffic.tracker_contacted", Subject: at.Host,
-			Attributes: map[string]any{"host": at.Host, "sdk": at.SDK, "phase": k.phase, "requests": counts[k], "cross_border": at.CrossBorder},
+			Attributes: map[string]any{"host": at.Host, "sdk": at.SDK, "phase": k.phase, "phase_source": psrc, "requests": counts[k], "cross_border": at.CrossBorder,
+				"recipient_party": at.Party, "recipient_name": at.Owner},
 		})
+	}
+	if c == nil && len(res.Observations) > 0 {
+		// PI or trackers whose phase nobody can tell: say so once, first, so that a report shows
+		// why no before-consent or after-refusal rule could fire
+		res.Observations = append([]scanner.Observation{{
+			Kind: "traffic.consent_event", Subject: ConsentNone,
+			Attributes: map[string]any{"action": ConsentNone, "source": ConsentNone, "phase_source": PhaseSourceNone},
+		}}, res.Observations...)
 	}
 	for _, h := range a.hosts {
 		res.Hosts = append(res.Hosts, a.att.attribute(h))

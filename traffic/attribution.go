@@ -118,10 +118,16 @@ type Attribution struct {
 	// first party or unknown.
 	SDK string `json:"sdk,omitempty"`
 	// Owner is a display name for the SDK/tracker.
-	Owner       string `json:"owner,omitempty"`
-	ThirdParty  bool   `json:"third_party"`
-	Tracker     bool   `json:"tracker"`
-	CrossBorder bool   `json:"cross_border"`
+	Owner string `json:"owner,omitempty"`
+	// Party is who receives what is sent to the host: "sdk:<id>" (a catalogue SDK's domain),
+	// "tracker:<id>" (the cross-border tracker list or X-Ray), "operator" (the target's own
+	// domains, or the registrable domain of the page or app) or "unknown".
+	Party string `json:"party"`
+	// ThirdParty is set for hosts of an SDK or tracker vendor that are not the operator's: an
+	// unknown host is not a third party, only not known to be the operator's.
+	ThirdParty  bool `json:"third_party"`
+	Tracker     bool `json:"tracker"`
+	CrossBorder bool `json:"cross_border"`
 	// Country is the operator's country when known (cross-border list or X-Ray).
 	Country string `json:"country,omitempty"`
 }
@@ -184,9 +190,9 @@ func (a *attributor) raw(host string) Attribution {
 	at := Attribution{Host: host}
 	if a.cat != nil {
 		if sdk, ok := a.cat.SDKForHost(host); ok {
-			at.SDK, at.Owner, at.Tracker = sdk.ID, sdk.Name.ZH, true
+			at.SDK, at.Owner, at.Tracker, at.Party = sdk.ID, sdk.Name.ZH, true, "sdk:"+sdk.ID
 		} else if sdk, ok := oneVendor(a.cat, host); ok {
-			at.SDK, at.Owner, at.Tracker = sdk.ID, sdk.Name.ZH, true
+			at.SDK, at.Owner, at.Tracker, at.Party = sdk.ID, sdk.Name.ZH, true, "sdk:"+sdk.ID
 		}
 	}
 	if cb, err := crossBorder(); err == nil {
@@ -221,18 +227,46 @@ func (a *attributor) raw(host string) Attribution {
 	return at
 }
 
-// party decides first or third party; a first-party host is attributed to no SDK.
+// Recipient parties besides sdk:<id> and tracker:<id>.
+const (
+	PartyOperator = "operator"
+	PartyUnknown  = "unknown"
+)
+
+// party decides who receives what goes to the host: the operator (its own domains win over any
+// vendor list: a Tencent app's qq.com is Tencent's own), an SDK or tracker vendor (third party),
+// or unknown (neither list names it: not claimed to be a third party). Only a third-party host
+// keeps its SDK.
 func (a *attributor) party(at Attribution) Attribution {
-	if len(a.firstParty) > 0 {
-		at.ThirdParty = !a.firstParty[registrable(at.Host)]
-	} else {
-		// without the target's own domains, only attributed hosts are known third parties
-		at.ThirdParty = at.Tracker
+	switch {
+	case a.firstParty[registrable(at.Host)]:
+		at.Party, at.ThirdParty = PartyOperator, false
+	case at.Tracker:
+		at.ThirdParty = true
+		if at.Party == "" {
+			at.Party = "tracker:" + at.SDK
+		}
+	default:
+		at.Party, at.ThirdParty = PartyUnknown, false
 	}
 	if !at.ThirdParty {
 		at.SDK, at.Owner, at.Tracker = "", "", false
 	}
 	return at
+}
+
+// packageDomain turns an app package into the registrable domain it names ("com.example.shop" ->
+// "example.com"), "" when it names none (a public suffix alone, or one label).
+func packageDomain(pkg string) string {
+	parts := strings.Split(strings.ToLower(strings.TrimSpace(pkg)), ".")
+	if len(parts) < 2 {
+		return ""
+	}
+	d := parts[1] + "." + parts[0]
+	if r, err := publicsuffix.EffectiveTLDPlusOne(d); err != nil || r != d {
+		return ""
+	}
+	return d
 }
 
 func slug(s string) string {

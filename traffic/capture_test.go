@@ -108,7 +108,9 @@ func TestLiveCaptureConsent(t *testing.T) {
 			if err != nil || info.Read < 3 || len(info.Consent) != 1 || info.Consent[0].Action != action {
 				t.Fatalf("stored HAR: err=%v read=%d consent=%+v", err, info.Read, info.Consent)
 			}
-			before := find(rep, "traffic.pi_sent", map[string]any{"host": "tracker.example", "pi": []string{"device_id_hw"}, "phase": PhaseBefore, "known_value": true, "third_party": true, "cleartext": true, "location": "body"})
+			before := find(rep, "traffic.pi_sent", map[string]any{"host": "tracker.example", "pi": []string{"device_id_hw"}, "phase": PhaseBefore, "known_value": true, "cleartext": true, "location": "body",
+				// tracker.example is on no SDK or tracker list: not the page's domain, but not known to be a third party either
+				"third_party": false, "recipient_party": PartyUnknown, "phase_source": PhaseSourceMarker, "match": "known_value"})
 			if len(before) != 1 {
 				t.Errorf("IMEI to tracker.example before consent not found:\n%s", dump(rep))
 			} else if off, _ := before[0].Attributes["offset_ms"].(int); off >= 0 {
@@ -125,7 +127,7 @@ func TestLiveCaptureConsent(t *testing.T) {
 				if len(find(rep, "traffic.pi_sent", map[string]any{"host": "tracker.example", "pi": []string{"device_id_resettable"}, "phase": PhaseAfterConsent, "detector": "known_value:oaid"})) != 1 {
 					t.Errorf("OAID after consent not found:\n%s", dump(rep))
 				}
-				if len(find(rep, "traffic.pi_sent", map[string]any{"host": "site.example", "pi": []string{"phone_number"}, "phase": PhaseAfterConsent, "third_party": false})) != 1 {
+				if len(find(rep, "traffic.pi_sent", map[string]any{"host": "site.example", "pi": []string{"phone_number"}, "phase": PhaseAfterConsent, "third_party": false, "recipient_party": PartyOperator})) != 1 {
 					t.Errorf("first-party phone after consent not found:\n%s", dump(rep))
 				}
 			case "refuse":

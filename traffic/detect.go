@@ -8,7 +8,7 @@ import (
 
 // Hit is one piece of PI found in a request.
 type Hit struct {
-	// Detector is imei | meid | imsi | iccid | mac | android_id | oaid | gaid | serial | phone |
+	// Detector is imei | meid | imsi | iccid | mac | android_id | oaid | gaid | phone |
 	// id_number | email | coordinates | wifi | app_list | contacts | known_value:<name>.
 	Detector string
 	// PI is the PI category id (rules/data/pi_categories.yaml).
@@ -46,6 +46,11 @@ type structDetector struct {
 }
 
 // leafDetectors is the table of value detectors; each has positive and negative tests in detect_test.go.
+//
+// Every detector validates the value itself (a check digit, a numbering plan, a well-formed and
+// non-placeholder identifier); a key name may narrow where a detector looks but never makes a value
+// PI on its own. Values nobody can check (a device serial, a Wi-Fi SSID: free text) come out only as
+// known values, matched against what the analyst read off the test device.
 var leafDetectors = []leafDetector{
 	{"imei", "device_id_hw", findIMEI},
 	{"meid", "device_id_hw", findMEID},
@@ -56,7 +61,6 @@ var leafDetectors = []leafDetector{
 	{"android_id", "device_id_resettable", findAndroidID},
 	{"oaid", "device_id_resettable", findOAID},
 	{"gaid", "device_id_resettable", findGAID},
-	{"serial", "device_id_hw", findSerial},
 	{"phone", "phone_number", findPhone},
 	{"id_number", "identity_document", findIDNumber},
 	{"email", "accounts", findEmail},
@@ -159,14 +163,44 @@ func allSame(s string) bool {
 	return true
 }
 
+// sequential reports whether digits is mostly a run of consecutive digits going up or down
+// (123456789012…, 987654…): test and placeholder values, not issued identifiers.
+func sequential(digits string) bool {
+	if len(digits) < 8 {
+		return false
+	}
+	best, up, down := 0, 0, 0
+	for i := 1; i < len(digits); i++ {
+		d := (int(digits[i]) - int(digits[i-1]) + 10) % 10
+		if d == 1 {
+			up++
+		} else {
+			up = 0
+		}
+		if d == 9 {
+			down++
+		} else {
+			down = 0
+		}
+		best = max(best, up, down)
+	}
+	return best+1 >= len(digits)*2/3
+}
+
 // timeKey: values under these keys are timestamps or counters, never identifiers.
 func timeKey(k string) bool {
 	return keyIs(k, "t", "ts", "time", "timestamp", "_", "stime", "etime", "ctime", "mtime", "rnd", "random", "r", "cb", "v", "seq", "nonce") ||
 		keyHas(k, "timestamp", "time", "date", "expire", "duration", "size", "length", "count", "price", "amount", "order", "trace", "span", "requestid")
 }
 
-// IMEI: 15 digits with a valid Luhn check digit, under an IMEI-like key or with a common
-// reporting-body prefix (the first two digits of the TAC).
+// validIMEI: 15 digits whose last is the Luhn check digit of the first 14 (3GPP TS 23.003), not
+// all one digit and not a counting sequence.
+func validIMEI(r string) bool {
+	return len(r) == 15 && luhn(r) && !allSame(r[:14]) && !sequential(r[:14])
+}
+
+// IMEI: a valid IMEI under an IMEI-like key or with a common reporting-body prefix (the first two
+// digits of the TAC).
 var imeiRB = map[string]bool{"01": true, "30": true, "33": true, "35": true, "44": true, "45": true, "49": true, "50": true, "51": true, "52": true, "53": true, "54": true, "86": true, "91": true, "98": true, "99": true}
 
 func imeiKey(k string) bool {
@@ -179,7 +213,7 @@ func findIMEI(f field) []string {
 	}
 	var out []string
 	for _, r := range runs(f.val, isDigit, 15, 15) {
-		if !luhn(r) || allSame(r[:14]) {
+		if !validIMEI(r) {
 			continue
 		}
 		if imeiKey(f.knorm) || imeiRB[r[:2]] {
@@ -189,7 +223,8 @@ func findIMEI(f field) []string {
 	return out
 }
 
-// MEID: 14 hex digits under an MEID/IMEI-like key (hex MEIDs start A0..FF).
+// MEID: 14 hex digits under an MEID/IMEI-like key; hex MEIDs have a regional code A0..FF (3GPP2
+// S.R0048), so the first digit is a letter; the serial part is not one digit repeated.
 func findMEID(f field) []string {
 	if !keyHas(f.knorm, "meid", "imei", "deviceid") {
 		return nil
@@ -197,14 +232,17 @@ func findMEID(f field) []string {
 	var out []string
 	for _, r := range runs(f.val, isHex, 14, 14) {
 		u := strings.ToUpper(r)
-		if u[0] >= 'A' && !allSame(u) {
+		if u[0] >= 'A' && !allSame(u[2:]) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// IMSI: 15 digits, MCC 460 and a Chinese MNC.
+// IMSI: 15 digits, MCC 460 (mainland China, ITU-T E.212) and an MNC assigned to a mainland
+// operator (00–09, 11, 15, 20); the MSIN is not one digit repeated. Other
+// MCCs are left out: pilmon's test devices carry mainland SIMs, and a 15-digit number starting with
+// any of the ~240 valid MCCs would match far too much.
 var cnMNC = map[string]bool{"00": true, "01": true, "02": true, "03": true, "04": true, "05": true, "06": true, "07": true, "08": true, "09": true, "11": true, "15": true, "20": true}
 
 func findIMSI(f field) []string {
@@ -278,14 +316,30 @@ func normMAC(m string) string {
 	return b.String()
 }
 
+// placeholderMAC: not a device's address. 02:00:00:00:00:00 is what Android (6.0 and later)
+// returns to apps that ask for the Wi-Fi MAC without privilege: a constant, so it identifies nobody
+// (the app still tried to read it, which hook logs show). All zeros and all ones
+// (ff:ff:ff:ff:ff:ff, broadcast) are placeholders too, and a multicast address (low bit of the
+// first octet set) is never a network card's own.
 func placeholderMAC(m string) bool {
 	n := normMAC(m)
-	return n == "020000000000" || allSame(n)
+	if len(n) != 12 || n == "020000000000" || allSame(n) {
+		return true
+	}
+	first, _ := strconv.ParseUint(n[:2], 16, 8)
+	return first&1 == 1
 }
 
-func wifiKey(k string) bool { return keyHas(k, "bssid", "ssid", "wifi", "wlan", "apmac", "routermac") }
+func wifiKey(k string) bool { return keyHas(k, "bssid", "wifi", "wlan", "apmac", "routermac") }
 
-func macKey(k string) bool { return keyHas(k, "mac") }
+// macKey: keys whose bare 12-hex value is read as a MAC ("hmac", "machine", "macro" are not).
+func macKey(k string) bool {
+	if keyHas(k, "hmac", "machine", "macro", "mach") {
+		return false
+	}
+	return keyHas(k, "macaddr", "macaddress", "bssid", "apmac", "routermac", "wifimac", "wlanmac", "btmac", "bluetoothmac") ||
+		keyIs(k, "mac", "mac1", "mac2", "devmac", "devicemac", "localmac") || strings.HasSuffix(k, "mac")
+}
 
 func findMACs(f field) []string {
 	var out []string
@@ -294,9 +348,9 @@ func findMACs(f field) []string {
 			out = append(out, m)
 		}
 	}
-	if len(out) == 0 && (macKey(f.knorm) || wifiKey(f.knorm)) {
+	if len(out) == 0 && macKey(f.knorm) {
 		for _, r := range runs(f.val, isHex, 12, 12) {
-			if !placeholderMAC(r) && !allSame(r) {
+			if !placeholderMAC(r) {
 				out = append(out, r)
 			}
 		}
@@ -304,8 +358,9 @@ func findMACs(f field) []string {
 	return out
 }
 
-// MAC: a MAC address (not 02:00:00:00:00:00, the Android placeholder, nor all zeros/ones), unless
-// it is under a Wi-Fi key (then it is a BSSID, reported by the wifi detector).
+// MAC: six octets ("3c:5a:b4:01:02:03", "3c-5a-…", or 12 bare hex under a MAC key), not a
+// placeholder (see placeholderMAC), unless it is under a Wi-Fi key (then it is a BSSID, reported
+// by the wifi detector).
 func findMAC(f field) []string {
 	if wifiKey(f.knorm) {
 		return nil
@@ -313,35 +368,40 @@ func findMAC(f field) []string {
 	return findMACs(f)
 }
 
-// Wi-Fi: BSSIDs under Wi-Fi keys, or a non-empty SSID.
+// Wi-Fi: BSSIDs (valid MACs) under Wi-Fi keys. An SSID is free text that nothing can validate,
+// and keys containing "ssid" are mostly session cookies (Google's SSID, Baidu's H_PS_PSSID), so a
+// network name is reported only as a known value.
 func findWifiLeaf(f field) []string {
 	if !wifiKey(f.knorm) {
 		return nil
 	}
-	if macs := findMACs(f); len(macs) > 0 {
-		return macs
-	}
-	if keyHas(f.knorm, "ssid") && !keyHas(f.knorm, "bssid") && !f.num {
-		v := strings.Trim(f.val, "\" ")
-		if v != "" && v != "<unknown ssid>" && v != "unknown" && v != "null" && len(v) <= 64 {
-			return []string{v}
-		}
-	}
-	return nil
+	return findMACs(f)
 }
 
 func androidIDKey(k string) bool {
 	return keyHas(k, "androidid", "ssaid") || keyIs(k, "aid", "adid", "andid", "anid", "android")
 }
 
-// Android ID: 16 hex digits under an Android-ID-like key.
+// randomHex: a hex string that looks drawn at random: at least one letter a–f (a 16-digit decimal
+// number is a microsecond timestamp or a counter far more often than a random 64-bit value without a
+// letter, odds 1 in 1,800) and neither one digit repeated nor a counting sequence.
+func randomHex(r string) bool {
+	letter := false
+	for i := 0; i < len(r); i++ {
+		letter = letter || !isDigit(r[i])
+	}
+	return letter && !allSame(r) && !sequential(r)
+}
+
+// Android ID: 16 hex digits (Settings.Secure.ANDROID_ID, a random 64-bit value) under an
+// Android-ID-like key, not all zeros.
 func findAndroidID(f field) []string {
 	if !androidIDKey(f.knorm) {
 		return nil
 	}
 	var out []string
 	for _, r := range runs(f.val, isHex, 16, 16) {
-		if !allSame(r) {
+		if randomHex(r) {
 			out = append(out, r)
 		}
 	}
@@ -377,7 +437,8 @@ func zeroID(s string) bool {
 	return allSame(strings.ReplaceAll(s, "-", ""))
 }
 
-// OAID: a UUID, 64 hex or 16 hex under an OAID key (all-zero = tracking limited, not reported).
+// OAID: a UUID (Huawei, Honor), 64 hex (vivo, OPPO) or 16 hex (Xiaomi) under an OAID key; the
+// all-zero OAID means the user limited ad tracking and identifies nobody.
 func findOAID(f field) []string {
 	if !keyHas(f.knorm, "oaid") {
 		return nil
@@ -390,7 +451,7 @@ func findOAID(f field) []string {
 	}
 	if len(out) == 0 {
 		for _, r := range append(runs(f.val, isHex, 64, 64), runs(f.val, isHex, 16, 16)...) {
-			if !allSame(r) {
+			if randomHex(r) {
 				out = append(out, r)
 			}
 		}
@@ -398,7 +459,8 @@ func findOAID(f field) []string {
 	return out
 }
 
-// GAID/IDFA: a UUID under an advertising-id key.
+// GAID/IDFA: a well-formed UUID under an advertising-id key, not all zeros (the value iOS and
+// Android return when the user limited ad tracking).
 func findGAID(f field) []string {
 	if !(keyHas(f.knorm, "gaid", "idfa", "idfv", "advertisingid", "adid", "aaid", "googleadid", "gpsadid") || keyIs(f.knorm, "ifa", "adid")) {
 		return nil
@@ -412,43 +474,49 @@ func findGAID(f field) []string {
 	return out
 }
 
-// Serial: the device serial under a serial-like key.
-func findSerial(f field) []string {
-	if !(keyHas(f.knorm, "serialno", "serialnumber", "buildserial", "deviceserial", "roserialno") || keyIs(f.knorm, "serial", "sn", "devsn", "devicesn")) {
-		return nil
-	}
-	v := strings.TrimSpace(f.val)
-	if len(v) < 6 || len(v) > 24 {
-		return nil
-	}
-	hasDigit := false
-	for i := 0; i < len(v); i++ {
-		if !isAlnum(v[i]) {
-			return nil
-		}
-		hasDigit = hasDigit || isDigit(v[i])
-	}
-	if !hasDigit || allSame(v) || strings.EqualFold(v, "unknown") {
-		return nil
-	}
-	return []string{v}
-}
-
 func phoneKey(k string) bool {
 	return keyHas(k, "phone", "mobile", "msisdn", "cellphone", "telnum", "telephone", "手机", "电话", "号码") || keyIs(k, "tel", "mob", "pn")
 }
 
+// mobilePrefixes are the three-digit prefixes of mainland mobile numbers in the MIIT numbering
+// plan (telecom operators and MVNOs; 140/141/144/146/148 are 13-digit IoT and data-only numbers).
+var mobilePrefixes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range strings.Fields("130 131 132 133 134 135 136 137 138 139 145 147 149 150 151 152 153 155 156 157 158 159 " +
+		"162 165 166 167 170 171 172 173 174 175 176 177 178 180 181 182 183 184 185 186 187 188 189 " +
+		"190 191 192 193 195 196 197 198 199") {
+		m[p] = true
+	}
+	return m
+}()
+
+// isPhone: an 11-digit mainland mobile number (1[3-9] and an assigned prefix) whose subscriber
+// digits are not one digit repeated.
 func isPhone(r string) bool {
-	return len(r) == 11 && r[0] == '1' && r[1] >= '3' && r[1] <= '9' && !allSame(r[2:])
+	if len(r) != 11 || !mobilePrefixes[r[:3]] {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		if !isDigit(r[i]) {
+			return false
+		}
+	}
+	return !allSame(r[3:])
 }
 
-// Phone: a mainland mobile number (1[3-9] + 9 digits, digit-bounded) under a phone-like key, or a
-// value that is nothing but the number (with an optional +86/86 prefix).
+// Phone: a mainland mobile number (see isPhone) that is a whole digit run — never part of a longer
+// one such as a millisecond timestamp — with an optional 86/+86/0086 prefix, under a phone-like key,
+// or a value that is nothing but the number.
 func findPhone(f field) []string {
 	if phoneKey(f.knorm) {
 		var out []string
-		for _, r := range runs(f.val, isDigit, 11, 13) {
-			r = strings.TrimPrefix(r, "86")
+		for _, r := range runs(f.val, isDigit, 11, 15) {
+			switch {
+			case len(r) == 13 && strings.HasPrefix(r, "86"):
+				r = r[2:]
+			case len(r) == 15 && strings.HasPrefix(r, "0086"):
+				r = r[4:]
+			}
 			if isPhone(r) {
 				out = append(out, r)
 			}
@@ -459,7 +527,7 @@ func findPhone(f field) []string {
 		return nil
 	}
 	v := strings.TrimSpace(f.val)
-	v = strings.TrimPrefix(strings.TrimPrefix(v, "+86"), "0086")
+	v = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(v, "+86"), "0086"), "(+86)")
 	v = strings.TrimPrefix(strings.TrimSpace(v), "-")
 	if len(v) == 13 && strings.HasPrefix(v, "86") {
 		v = v[2:]
@@ -474,9 +542,17 @@ var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
 const idCheck = "10X98765432"
 
-// validIDNumber checks an 18-character resident ID: region, a real birth date and the GB 11643 check.
+// idProvinces are the first two digits of GB/T 2260 province-level codes (71 Taiwan, 81 Hong Kong,
+// 82 Macao, 83 the residence permits of Taiwan residents).
+var idProvinces = map[string]bool{"11": true, "12": true, "13": true, "14": true, "15": true, "21": true, "22": true, "23": true,
+	"31": true, "32": true, "33": true, "34": true, "35": true, "36": true, "37": true, "41": true, "42": true, "43": true, "44": true,
+	"45": true, "46": true, "50": true, "51": true, "52": true, "53": true, "54": true, "61": true, "62": true, "63": true, "64": true,
+	"65": true, "71": true, "81": true, "82": true, "83": true}
+
+// validIDNumber checks an 18-character resident ID (GB 11643): a province code, a real birth date
+// not in the future and the ISO 7064 MOD 11-2 check character.
 func validIDNumber(s string) bool {
-	if len(s) != 18 || s[0] < '1' || s[0] > '8' {
+	if len(s) != 18 || !idProvinces[s[:2]] {
 		return false
 	}
 	sum := 0
@@ -500,13 +576,14 @@ func validIDNumber(s string) bool {
 		return false
 	}
 	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	return t.Year() == y && int(t.Month()) == m && t.Day() == d
+	return t.Year() == y && int(t.Month()) == m && t.Day() == d && !t.After(time.Now())
 }
 
-// ID number: 17 digits + check character, with a valid date and checksum.
+// ID number: 17 digits + check character, with a valid date and checksum, standing alone (not
+// cut out of a longer alphanumeric token such as a hash).
 func findIDNumber(f field) []string {
 	var out []string
-	for _, r := range runs(f.val, func(c byte) bool { return isDigit(c) || c == 'X' || c == 'x' }, 18, 18) {
+	for _, r := range runs(f.val, isAlnum, 18, 18) {
 		if validIDNumber(r) {
 			out = append(out, r)
 		}
@@ -535,6 +612,11 @@ func findEmail(f field) []string {
 			b++
 		}
 		local, dom := s[a:i], strings.TrimRight(s[i+1:b], ".-")
+		// user@host after "://" is a URL's userinfo (a Sentry DSN key, basic-auth), not a mailbox
+		if a >= 3 && s[a-3:a] == "://" {
+			i = b
+			continue
+		}
 		dot := strings.LastIndexByte(dom, '.')
 		if len(local) == 0 || len(local) > 64 || dot <= 0 {
 			continue
@@ -644,7 +726,8 @@ func findCoordPair(n *node) []string {
 	return nil
 }
 
-// Wi-Fi lists: objects with bssid/ssid keys in an array, or MACs in an array under a Wi-Fi key.
+// Wi-Fi lists: an array of objects each with a BSSID (a valid MAC under a bssid/mac key): a scan
+// of nearby networks, which locates the device.
 func findWifiList(n *node) []string {
 	if n.kind != nArr {
 		return nil
@@ -655,8 +738,12 @@ func findWifiList(n *node) []string {
 			continue
 		}
 		for _, m := range k.kids {
-			if kn := normKey(m.key); keyHas(kn, "bssid", "ssid") && m.val != "" {
-				out = append(out, m.val)
+			kn := normKey(m.key)
+			if m.kind != nStr || !keyHas(kn, "bssid", "mac") {
+				continue
+			}
+			if macs := findMACs(field{key: m.key, knorm: kn, val: m.val}); len(macs) > 0 {
+				out = append(out, macs[0])
 				break
 			}
 		}
@@ -749,8 +836,29 @@ func findAppListString(f field) []string {
 	return nil
 }
 
-// Contacts: an array of ≥2 objects that each have a name and a phone number, or one such object
-// under a contacts-like key.
+// contactNumber: a mainland mobile number or a landline (0 + area code + 7–8 digits, separators
+// allowed), the forms an address book holds.
+func contactNumber(v string) bool {
+	var d strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case isDigit(c):
+			d.WriteByte(c)
+		case c == '-' || c == ' ' || c == '+' || c == '(' || c == ')':
+		default:
+			return false
+		}
+	}
+	n := d.String()
+	n = strings.TrimPrefix(strings.TrimPrefix(n, "0086"), "86")
+	if isPhone(n) {
+		return true
+	}
+	return len(n) >= 10 && len(n) <= 12 && n[0] == '0' && n[1] != '0' && !allSame(n[3:])
+}
+
+// Contacts: an array of ≥2 objects that each have a name and a valid phone number (contactNumber),
+// or one such object under a contacts-like key.
 func findContacts(n *node) []string {
 	if n.kind != nArr {
 		return nil
@@ -766,7 +874,7 @@ func findContacts(n *node) []string {
 			if keyHas(kn, "name", "姓名", "联系人") {
 				hasName = true
 			}
-			if phoneKey(kn) || keyHas(kn, "number", "tel") {
+			if (phoneKey(kn) || keyHas(kn, "number", "tel")) && (m.kind == nStr || m.kind == nNum) && contactNumber(strings.TrimSpace(m.val)) {
 				hasPhone = true
 			}
 		}

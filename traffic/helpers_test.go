@@ -3,9 +3,10 @@ package traffic
 import (
 	"os"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"regexp"
 	"testing"
+
+	"pilmon/internal/corpus"
 
 	"pilmon/rules"
 )

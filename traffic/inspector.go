@@ -25,7 +25,9 @@ const (
 // Source options: "device_values" (path to a device-values YAML, see
 // testdata/device_values.example.yaml), "consent_at" (RFC 3339 time of the consent click),
 // "consent_action" (agree | refuse), "consent_url" (regexp: the first matching request marks
-// consent), "first_party" (comma-separated domains of the target), and for H5 URLs "action"
+// consent; without it pilmon's built-in consent-endpoint words are used, "consent_url: none" turns
+// that off), "first_party" (comma-separated domains of the target), "app_package" (the app's
+// package name, whose reversed domain is the operator's), and for H5 URLs "action"
 // (agree | refuse), "consent_selector", "refuse_selector".
 type Inspector struct {
 	cat  *rules.Catalogue
@@ -140,7 +142,9 @@ func (in *Inspector) sourceOptions(src scanner.Source) (Options, []scanner.FileE
 	if s := o["consent_action"]; s != "" {
 		opts.ConsentAction = s
 	}
-	if s := o["consent_url"]; s != "" {
+	if s := o["consent_url"]; s == "none" {
+		opts.NoConsentEndpoint = true
+	} else if s != "" {
 		re, err := regexp.Compile(s)
 		if err != nil {
 			errs = append(errs, scanner.Errorf(src.Locator, "consent_url: %v", err))
@@ -154,6 +158,9 @@ func (in *Inspector) sourceOptions(src scanner.Source) (Options, []scanner.FileE
 				opts.FirstPartyDomains = append(opts.FirstPartyDomains, d)
 			}
 		}
+	}
+	if s := o["app_package"]; s != "" {
+		opts.AppPackage = s
 	}
 	if s := o["action"]; s != "" {
 		opts.Capture.Action = s

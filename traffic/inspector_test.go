@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"sort"
 	"strings"
 	"testing"
+
+	"pilmon/internal/corpus"
 
 	"pilmon/evidence"
 	"pilmon/scanner"
@@ -163,8 +164,13 @@ func TestInspectHARConsentSources(t *testing.T) {
 	a = NewAnalyzer(nil, Options{})
 	a.Add(&Entry{StartedDateTime: "2024-05-01T10:00:00Z", Request: Request{URL: "https://x.example/?imei=358240051111110"}})
 	res = a.Finish(&Info{})
-	if len(res.Observations) != 1 || res.Observations[0].Attributes["phase"] != PhaseUnknown || res.Observations[0].Attributes["offset_ms"] != nil {
+	if len(res.Observations) != 2 || res.Observations[1].Attributes["phase"] != PhaseUnknown || res.Observations[1].Attributes["offset_ms"] != nil ||
+		res.Observations[1].Attributes["phase_source"] != PhaseSourceNone {
 		t.Errorf("unknown phase: %+v", res.Observations)
+	}
+	// … and the scan says no consent moment was seen
+	if o := res.Observations[0]; o.Kind != "traffic.consent_event" || o.Attributes["action"] != ConsentNone || o.Attributes["phase_source"] != PhaseSourceNone {
+		t.Errorf("no consent_event none: %+v", o)
 	}
 	// bad options are reported, the rest still runs
 	src.Options = map[string]string{"consent_at": "yesterday", "device_values": "testdata/missing.yaml"}
@@ -288,7 +294,13 @@ func TestBlockedEntriesNotSent(t *testing.T) {
 	if err != nil || info.Read != 2 {
 		t.Fatal(err, info)
 	}
-	if len(res.Observations) != 1 || res.Observations[0].Attributes["host"] != "t.example" {
+	var sent []string
+	for _, o := range res.Observations {
+		if o.Kind == "traffic.pi_sent" {
+			sent = append(sent, o.Attributes["host"].(string))
+		}
+	}
+	if len(sent) != 1 || sent[0] != "t.example" {
 		t.Errorf("blocked entry analysed: %v", res.Observations)
 	}
 }

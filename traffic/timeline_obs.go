@@ -64,7 +64,9 @@ func WriteTimelineFromObservations(w io.Writer, obs []scanner.Observation, lang 
 		a := o.Attributes
 		switch o.Kind {
 		case "traffic.consent_event":
-			consent = append(consent, o)
+			if attrString(a["action"]) != ConsentNone { // "none" says no consent moment: the line below
+				consent = append(consent, o)
+			}
 		case "traffic.tracker_contacted":
 			n, _ := attrInt(a["requests"])
 			trackers = append(trackers, tracker{host: attrString(a["host"]), sdk: attrString(a["sdk"]), phase: attrString(a["phase"]),
@@ -145,6 +147,9 @@ func WriteTimelineFromObservations(w io.Writer, obs []scanner.Observation, lang 
 			line += "  (" + ctl + ")"
 		}
 		if src := attrString(c.Attributes["source"]); src != "" {
+			if ps := attrString(c.Attributes["phase_source"]); ps != "" && ps != src {
+				src = ps + ": " + src
+			}
 			line += "  [" + src + "]"
 		}
 		fmt.Fprintln(w, line)

@@ -44,7 +44,7 @@ func TestWriteTimelineFromObservations(t *testing.T) {
 		outs[lang] = b.String()
 	}
 	zh, en := outs["zh"], outs["en"]
-	for _, want := range []string{"同意操作: 同意  2024-05-01T10:00:05Z  (text: 同意)  [har_marker]", "同意前", "同意后", "alog.umeng.com (umeng_analytics)", "-1.5s", "[真实值]", "known_value:android_id@"} {
+	for _, want := range []string{"同意操作: 同意  2024-05-01T10:00:05Z  (text: 同意)  [marker: har_marker]", "同意前", "同意后", "alog.umeng.com (umeng_analytics)", "-1.5s", "[真实值]", "known_value:android_id@"} {
 		if !strings.Contains(zh, want) {
 			t.Errorf("zh timeline lacks %q:\n%s", want, zh)
 		}
