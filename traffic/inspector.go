@@ -74,6 +74,7 @@ var captureOptions = []scanner.OptionSpec{
 	{Name: "consent_action", Help: "agree | refuse"},
 	{Name: "consent_url", Help: "正则：首个匹配的请求即同意 / regexp: the first matching request marks consent"},
 	{Name: "first_party", Help: "第一方域名（逗号分隔）/ the target's own domains, comma-separated"},
+	{Name: "app_package", Help: "App 包名，其注册域名视为第一方 / the app's package name; its registrable domain counts as first party"},
 }
 
 // liveOptions are the further options of a live H5 capture.
