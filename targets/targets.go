@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -159,6 +160,11 @@ func (r *Registry) validateSource(s scanner.Source) (scanner.Source, error) {
 	for k, v := range s.Options {
 		if k == "" || len(k) > 64 || len(v) > maxOptionLen || strings.ContainsFunc(k+v, isControl) {
 			return s, fmt.Errorf("option %.40q: bad key or value", k)
+		}
+		if k == "as_of" && v != "" { // the analyst's date for what the source shows (assess.OptionAsOf)
+			if _, err := time.Parse("2006-01-02", v); err != nil {
+				return s, fmt.Errorf("option as_of %.40q: want a date YYYY-MM-DD", v)
+			}
 		}
 		if k == "device_values" && v != "" {
 			p, err := r.LocalPath(v)
