@@ -12,6 +12,7 @@ package assess
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"time"
@@ -39,6 +40,8 @@ type Assessor struct {
 	tmpl     *templateSet
 	kinds    map[string]*kindData
 	appKinds []string // observation kinds that show an app or mini-program was inspected
+	// Log receives why a rule was not raised (its anchor not in force at as_of); nil is slog.Default.
+	Log *slog.Logger
 }
 
 // autoRule is one automated violation with what the engine needs to run it cheaply.
@@ -129,7 +132,12 @@ func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observa
 // AssessWithCategory is Assess that also returns the app category the findings were judged
 // against and why (the one choice the rules saw, so a caller never chooses it a second time).
 func (a *Assessor) AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, CategoryChoice) {
+	return a.assess(t, scanID, obs, now, targetProvenance(t, now))
+}
+
+func (a *Assessor) assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time, prov *Provenance) ([]findings.Finding, CategoryChoice) {
 	sc := newScanCtx(a.cat, t, obs)
+	sc.prov = prov
 	sc.appKinds = a.appKinds
 	byKind := map[string][]rules.Fact{}
 	for i := range obs {
@@ -177,7 +185,9 @@ func (a *Assessor) AssessWithCategory(t scanner.Target, scanID string, obs []sca
 	}
 	out := make([]findings.Finding, 0, len(groups))
 	for _, g := range groups {
-		out = append(out, a.finding(sc, g, scanID, now))
+		if f, ok := a.finding(sc, g, scanID, now); ok {
+			out = append(out, f)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		ri, rj := findings.SeverityRank(out[i].Severity), findings.SeverityRank(out[j].Severity)
@@ -200,8 +210,9 @@ func firstN(s []int, n int) []int {
 }
 
 // finding builds one finding from a group: the most severe adjusted severity, the strongest
-// confidence, the summary rendered from the triggering observations.
-func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) findings.Finding {
+// confidence, the summary rendered from the triggering observations, the law in force at its
+// as_of; ok is false when the rule's anchor was not in force then.
+func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) (findings.Finding, bool) {
 	v := g.rule.v
 	sev := v.Severity
 	best := -1
@@ -268,7 +279,7 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 		sum.ZH += fmt.Sprintf("（另有 %d 条相关观察未列出）", more)
 		sum.EN += fmt.Sprintf(" (%d more related observations not listed)", more)
 	}
-	return findings.Finding{
+	f := findings.Finding{
 		Fingerprint:      findings.Fingerprint(sc.target.ID, v.ID, g.subject),
 		TargetID:         sc.target.ID,
 		RuleID:           v.ID,
@@ -287,6 +298,8 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 		Confidence:       conf,
 		ConfidenceReason: reason,
 	}
+	f.AsOf, f.AsOfSource = sc.prov.asOf(trigObs, sc.obs)
+	return f, a.dateLaw(&f, &v)
 }
 
 func uniqueInts(s []int) []int {

@@ -23,6 +23,7 @@ type scanCtx struct {
 	obs      []scanner.Observation
 	byKind   map[string][]int
 	category CategoryChoice
+	prov     *Provenance // where the observations came from, to date findings
 
 	sensitiveSeen []string // sensitive PI reached by permissions, APIs, mini-program calls or traffic
 	targetSDK     int

@@ -151,8 +151,9 @@ func newFixtureWith(t testing.TB, synthetic bool) *fixture {
 		} else if !ok {
 			t.Fatalf("rule %s not in the catalogue", rule)
 		}
+		basis, _, _ := cat.BasisAt(v.LegalBasis, t1) // as assess cites them: in force at as_of, with levels
 		return findings.Finding{Fingerprint: findings.Fingerprint(target, rule, subject), TargetID: target, RuleID: rule,
-			RuleVersion: v.Version, Subject: subject, Severity: v.Severity, LegalBasis: v.LegalBasis,
+			RuleVersion: v.Version, Subject: subject, Severity: v.Severity, LegalBasis: basis, AsOf: t1, AsOfSource: findings.AsOfCapture,
 			Summary: rules.Text{ZH: "在同意前向 tracker.example 发送 IMEI（" + subject + "）。", EN: "IMEI sent to tracker.example before consent (" + subject + ")."},
 			Caveat:  v.Caveat, Observations: obs, EvidenceRefs: refs, FirstSeen: t1, LastSeen: t1.Add(24 * time.Hour),
 			LastScanID: "scan-0002", State: findings.StateInReview, Confidence: "high",

@@ -164,29 +164,10 @@ func (j *job) text(t rules.Text) string {
 	return t.ZH
 }
 
-// cite formats a citation: 《个人信息保护法》第17条 / PIPL, Art. 17.
+// cite formats a citation (rules.Catalogue.CiteLabel: 《个人信息保护法》第17条 / PIPL, Art. 17, with
+// its version and 参考 / for reference on recommended standards) with the article's text.
 func (j *job) cite(c rules.Citation) basisView {
-	in, ok := j.cat.Instrument(c.Instrument)
-	if !ok {
-		return basisView{Cite: c.Instrument + ":" + c.Article}
-	}
-	title := j.text(in.Title)
-	if in.Kind == "standard" && in.DocNo != "" && !strings.Contains(title, in.DocNo) {
-		title += " (" + in.DocNo + ")"
-	}
-	numeric := c.Article != "" && strings.Trim(c.Article, "0123456789") == ""
-	var s string
-	switch {
-	case j.opts.Lang == "en" && in.Kind == "standard":
-		s = fmt.Sprintf("%s, cl. %s", title, c.Article)
-	case j.opts.Lang == "en":
-		s = fmt.Sprintf("%s, Art. %s", title, c.Article)
-	case numeric && in.Kind != "standard":
-		s = fmt.Sprintf("《%s》第%s条", title, c.Article)
-	default:
-		s = fmt.Sprintf("《%s》%s", title, c.Article)
-	}
-	bv := basisView{Cite: s}
+	bv := basisView{Cite: j.cat.CiteLabel(c, j.opts.Lang)}
 	if a, ok := j.cat.Article(c); ok {
 		bv.Text = j.text(a.Text)
 		bv.Verification = a.Verification

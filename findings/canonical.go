@@ -26,6 +26,7 @@ func MarshalCanonical(f Finding) ([]byte, error) {
 func Normalize(f Finding) Finding {
 	f.EvidenceRefs = SortedSet(f.EvidenceRefs)
 	f.LegalBasis = append([]rules.Citation{}, f.LegalBasis...)
+	f.AsOf = f.AsOf.UTC().Round(0)
 	f.FirstSeen = f.FirstSeen.UTC().Round(0) // Round(0) drops the monotonic reading
 	f.LastSeen = f.LastSeen.UTC().Round(0)
 	f.Observations = canonicalObservations(f.Observations)

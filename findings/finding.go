@@ -39,7 +39,12 @@ type Finding struct {
 	Subject     string           `json:"subject"`
 	Severity    rules.Severity   `json:"severity"`
 	LegalBasis  []rules.Citation `json:"legal_basis"`
-	Summary     rules.Text       `json:"summary"`
+	// AsOf is the time the law is judged at: only articles in force then are cited. AsOfSource
+	// says where it came from: the capture time of a live capture, the date a document states for
+	// itself, the analyst's as_of, or the scan time (AsOf* constants).
+	AsOf       time.Time  `json:"as_of"`
+	AsOfSource string     `json:"as_of_source,omitempty"`
+	Summary    rules.Text `json:"summary"`
 	// Caveat is what the check cannot know, copied from the rule.
 	Caveat       rules.Text            `json:"caveat"`
 	Observations []scanner.Observation `json:"observations"`
@@ -60,6 +65,14 @@ type Finding struct {
 	// empty while it is still observed.
 	NotReobservedSince string `json:"not_reobserved_since,omitempty"`
 }
+
+// Where a finding's AsOf came from.
+const (
+	AsOfCapture  = "capture"
+	AsOfDocument = "document"
+	AsOfAnalyst  = "analyst"
+	AsOfScan     = "scan"
+)
 
 // Fingerprint is hex(sha256(targetID ‖ ruleID ‖ subject))[:32], with a 0x00 separator so that
 // ("ab","c") and ("a","bc") differ.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -151,7 +152,7 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 		pub.send(scanner.EventInspectorFinished, e.Message, map[string]any{
 			"inspector": e.Inspector, "source": e.Source, "status": string(e.Status), "done": e.Done, "total": e.Total})
 	}
-	sink := &fetchSink{store: r.Evidence, pub: pub, sources: map[string]bool{}}
+	sink := &fetchSink{store: r.Evidence, pub: pub, sources: map[string]bool{}, captured: map[string]time.Time{}}
 	for _, s := range target.Sources {
 		sink.sources[s.Locator] = true
 	}
@@ -162,7 +163,7 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
 	}
 
-	fs, category := r.assess(target, scanID, res.Observations(), res.FinishedAt)
+	fs, category := r.assess(res, sink.capturedTimes())
 	out := Outcome{Result: res, Findings: fs, Record: newRecord(r.Worker, res, fs, category)}
 	if r.Store == nil {
 		pub.send(scanner.EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", out.Record.Status, out.Record.Status),
@@ -183,12 +184,23 @@ type categoryAssessor interface {
 	AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, assess.CategoryChoice)
 }
 
-func (r *Runner) assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, *assess.CategoryChoice) {
+func (r *Runner) assess(res *scanner.Result, captured map[string]time.Time) ([]findings.Finding, *assess.CategoryChoice) {
+	if sa, ok := r.Assessor.(scanAssessor); ok {
+		fs, c := sa.AssessScan(res, captured)
+		return fs, &c
+	}
+	t, scanID, obs, now := res.Target, res.ScanID, res.Observations(), res.FinishedAt
 	if ca, ok := r.Assessor.(categoryAssessor); ok {
 		fs, c := ca.AssessWithCategory(t, scanID, obs, now)
 		return fs, &c
 	}
 	return r.Assessor.Assess(t, scanID, obs, now), nil
+}
+
+// scanAssessor assesses a whole scan result, dating each finding from where its observations came
+// from and when the live sources were captured (*assess.Assessor is one).
+type scanAssessor interface {
+	AssessScan(res *scanner.Result, captured map[string]time.Time) ([]findings.Finding, assess.CategoryChoice)
 }
 
 // newRecord is the history entry of a scan before anything was stored.
@@ -300,10 +312,28 @@ type fetchSink struct {
 	sources map[string]bool
 	mu      sync.Mutex
 	seen    []string
+	// captured is the capture time of each stored artifact (the as_of of live captures).
+	captured map[string]time.Time
+}
+
+func (s *fetchSink) capturedTimes() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.captured)
 }
 
 func (s *fetchSink) Put(rd io.Reader, meta evidence.Meta) (evidence.Ref, error) {
+	if meta.CapturedAt.IsZero() {
+		meta.CapturedAt = time.Now().UTC()
+	}
 	ref, err := s.store.Put(rd, meta)
+	if err == nil {
+		s.mu.Lock()
+		if _, dup := s.captured[ref.SHA256]; !dup {
+			s.captured[ref.SHA256] = meta.CapturedAt.UTC()
+		}
+		s.mu.Unlock()
+	}
 	if err != nil || meta.Method == "derived" || !s.sources[meta.Source] {
 		return ref, err
 	}

@@ -334,7 +334,7 @@ func (c *Catalogue) Article(cit Citation) (Article, bool) {
 	if !ok {
 		return Article{}, false
 	}
-	j, ok := c.articles[cit.Instrument][cit.Article]
+	j, ok := c.articleIndex(cit)
 	if !ok {
 		return Article{}, false
 	}
@@ -447,7 +447,7 @@ func (c *Catalogue) buildIndexes() {
 		setFirst(c.instrByID, in.ID, i)
 		m := make(map[string]int, len(in.Articles))
 		for j, a := range in.Articles {
-			setFirst(m, a.No, j)
+			setFirst(m, a.key(), j)
 		}
 		if _, dup := c.articles[in.ID]; !dup {
 			c.articles[in.ID] = m

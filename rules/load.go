@@ -513,12 +513,22 @@ func (c *Citation) UnmarshalYAML(n *yaml.Node) error {
 	if !ok || in == "" || art == "" {
 		return &posError{n.Line, fmt.Sprintf("legal citation %q must be \"instrument:article\"", n.Value)}
 	}
-	c.Instrument, c.Article = in, art
+	art, ver, _ := strings.Cut(art, "@")
+	art, ver = strings.TrimSpace(art), strings.TrimSpace(ver)
+	if art == "" || (strings.Contains(n.Value, "@") && ver == "") {
+		return &posError{n.Line, fmt.Sprintf("legal citation %q must be \"instrument:article\" or \"instrument:article@version\"", n.Value)}
+	}
+	c.Instrument, c.Article, c.Version = in, art, ver
 	return nil
 }
 
 // MarshalYAML writes the citation back as "instrument:article".
 func (c Citation) MarshalYAML() (any, error) { return c.String(), nil }
 
-// String returns "instrument:article".
-func (c Citation) String() string { return c.Instrument + ":" + c.Article }
+// String returns "instrument:article" or "instrument:article@version".
+func (c Citation) String() string {
+	if c.Version != "" {
+		return c.Instrument + ":" + c.Article + "@" + c.Version
+	}
+	return c.Instrument + ":" + c.Article
+}

@@ -155,32 +155,61 @@ type AppCategory struct {
 	Verification string   `yaml:"verification" json:"verification"`
 }
 
-// Instrument is a law, regulation, normative document or standard that rules cite
-// (legal_instruments.yaml). IDs used by citations: "pipl", "rdff2019" (认定方法), "npi2021"
-// (必要个人信息范围规定), "gbt35273" (GB/T 35273-2020), "gbt41391" (GB/T 41391-2022), "csl"
-// (网络安全法), "minors_law" (未成年人保护法), "minors_net" (未成年人网络保护条例), "ndsr2024"
-// (网络数据安全管理条例), "miit164" (工信部164号), "cpl" (民事诉讼法), "apl" (行政诉讼法).
+// Instrument is a law, regulation, rule, normative document, standard, platform rule or draft that
+// rules cite or show (legal_instruments.yaml). IDs used by citations: "pipl", "rdff2019" (认定方法),
+// "npi2021" (必要个人信息范围规定), "gbt35273" (GB/T 35273-2020), "gbt41391" (GB/T 41391-2022), "csl"
+// (网络安全法, with its 2017 and 2026 numbering), "minors_law" (未成年人保护法), "minors_net"
+// (未成年人网络保护条例), "ndsr2024" (网络数据安全管理条例), "miit164" (工信部164号), "cpl" (民事诉讼法),
+// "apl" (行政诉讼法); see law.go for levels and in-force intervals.
 type Instrument struct {
-	ID        string    `yaml:"id" json:"id"`
-	Title     Text      `yaml:"title" json:"title"`
-	DocNo     string    `yaml:"doc_no,omitempty" json:"doc_no,omitempty"`
-	Kind      string    `yaml:"kind" json:"kind"` // law | regulation | normative | standard
-	Effective string    `yaml:"effective,omitempty" json:"effective,omitempty"`
-	URL       string    `yaml:"url,omitempty" json:"url,omitempty"`
-	Articles  []Article `yaml:"articles" json:"articles"`
+	ID    string `yaml:"id" json:"id"`
+	Title Text   `yaml:"title" json:"title"`
+	DocNo string `yaml:"doc_no,omitempty" json:"doc_no,omitempty"`
+	// Level is where the instrument stands (Levels, highest first); a draft is never cited.
+	Level string `yaml:"level" json:"level"`
+	// Published, Effective, Repealed and Superseded are dates (YYYY-MM-DD). Effective is required
+	// except for drafts; the instrument is in force from Effective until the day before Repealed or
+	// Superseded.
+	Published  string `yaml:"published,omitempty" json:"published,omitempty"`
+	Effective  string `yaml:"effective,omitempty" json:"effective,omitempty"`
+	Repealed   string `yaml:"repealed,omitempty" json:"repealed,omitempty"`
+	Superseded string `yaml:"superseded,omitempty" json:"superseded,omitempty"`
+	URL        string `yaml:"url,omitempty" json:"url,omitempty"`
+	// Verification says how far the instrument's status and dates were checked (articles carry
+	// their own).
+	Verification string    `yaml:"verification,omitempty" json:"verification,omitempty"`
+	Articles     []Article `yaml:"articles" json:"articles"`
 }
 
-// Article is one article, item or clause: "17", "3.1", "5.3", "D.1".
+// Article is one article, item or clause: "17", "3.1", "5.3", "D.1". An instrument amended with
+// renumbering lists each version of an article separately (Version "2017", "2026") with its
+// in-force interval, and the newer one names the older one it Replaces; a citation of either
+// resolves to the one in force at a finding's as_of.
 type Article struct {
-	No           string `yaml:"no" json:"no"`
+	No      string    `yaml:"no" json:"no"`
+	Version string    `yaml:"version,omitempty" json:"version,omitempty"`
+	InForce *Interval `yaml:"in_force,omitempty" json:"in_force,omitempty"` // default: the instrument's
+	// Replaces is the article of an earlier version this one continues, "41@2017".
+	Replaces     string `yaml:"replaces,omitempty" json:"replaces,omitempty"`
 	Text         Text   `yaml:"text" json:"text"` // verbatim zh where verified, else a summary marked as such
 	Verification string `yaml:"verification" json:"verification"`
 }
 
-// Citation names an article of an instrument; written in YAML as "pipl:17" or "rdff2019:3.1".
+// Interval is an in-force interval of dates (YYYY-MM-DD, both days included); an empty From is the
+// instrument's effective date, an empty To means still in force.
+type Interval struct {
+	From string `yaml:"from,omitempty" json:"from,omitempty"`
+	To   string `yaml:"to,omitempty" json:"to,omitempty"`
+}
+
+// Citation names an article of an instrument; written in YAML as "pipl:17", "rdff2019:3.1" or, for
+// an article that exists in several versions, "csl:41@2017". Level is the instrument's level,
+// filled in on findings (never written in YAML).
 type Citation struct {
 	Instrument string `json:"instrument"`
 	Article    string `json:"article"`
+	Version    string `json:"version,omitempty"`
+	Level      string `json:"level,omitempty"`
 }
 
 // ObservationKind declares one kind of observation and its attributes (observation_kinds.yaml).

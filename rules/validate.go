@@ -5,19 +5,19 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 var (
-	sensitivities   = []string{"yes", "likely", "depends", "no"}
-	permKinds       = []string{"runtime", "normal", "special", "signature"}
-	apiKinds        = []string{"method", "field", "provider"}
-	sdkKinds        = []string{"analytics", "push", "push_vendor", "ads", "crash", "map", "login", "login_share", "login_share_payment", "payment", "risk_control", "device_id", "webview", "im", "voice", "other"}
-	piSources       = []string{"vendor_doc", "app_disclosure", "exodus", "none"}
-	instrumentKinds = []string{"law", "regulation", "normative", "standard"}
-	attrTypeNames   = []string{"string", "bool", "int", "float", "[]string"}
-	severities      = []string{"critical", "high", "medium", "low", "info"}
+	sensitivities = []string{"yes", "likely", "depends", "no"}
+	permKinds     = []string{"runtime", "normal", "special", "signature"}
+	apiKinds      = []string{"method", "field", "provider"}
+	sdkKinds      = []string{"analytics", "push", "push_vendor", "ads", "crash", "map", "login", "login_share", "login_share_payment", "payment", "risk_control", "device_id", "webview", "im", "voice", "other"}
+	piSources     = []string{"vendor_doc", "app_disclosure", "exodus", "none"}
+	attrTypeNames = []string{"string", "bool", "int", "float", "[]string"}
+	severities    = []string{"critical", "high", "medium", "low", "info"}
 
 	idRe         = regexp.MustCompile(`^[a-z0-9][a-z0-9_.\-]*$`)
 	javaPrefixRe = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
@@ -284,12 +284,104 @@ func (l *loader) validateInstruments(c *Catalogue) {
 		n := l.nodes[f][i]
 		l.unique(f, n, "id", in.ID, seen)
 		l.text(f, n, "title", in.Title)
-		l.oneOf(f, n, "kind", in.Kind, instrumentKinds)
+		l.oneOf(f, n, "level", in.Level, Levels)
+		dates := map[string]time.Time{}
+		for _, d := range []struct{ field, val string }{{"published", in.Published}, {"effective", in.Effective}, {"repealed", in.Repealed}, {"superseded", in.Superseded}} {
+			if d.val == "" {
+				continue
+			}
+			t, err := parseDate(d.val)
+			if err != nil {
+				l.add(f, at(n, d.field), "instrument %s: %s %q is not a date YYYY-MM-DD", in.ID, d.field, d.val)
+				continue
+			}
+			dates[d.field] = t
+		}
+		eff, hasEff := dates["effective"]
+		if in.Level != LevelDraft && in.Effective == "" {
+			l.add(f, n, "instrument %s: needs an effective date (only a draft has none)", in.ID)
+		}
+		if pub, ok := dates["published"]; ok && hasEff && eff.Before(pub) {
+			l.add(f, at(n, "effective"), "instrument %s: effective %s is before published %s", in.ID, in.Effective, in.Published)
+		}
+		for _, end := range []string{"repealed", "superseded"} {
+			if e, ok := dates[end]; ok && hasEff && !e.After(eff) {
+				l.add(f, at(n, end), "instrument %s: %s %s is not after effective %s", in.ID, end, e.Format(DateLayout), in.Effective)
+			}
+		}
+		ifrom, ito, spanOK := in.Span()
 		arts := map[string]int{}
 		for j, a := range in.Articles {
 			an := at(n, "articles", j)
-			l.unique(f, an, "no", a.No, arts)
+			l.unique(f, an, "no", a.key(), arts)
 			l.text(f, an, "text", a.Text)
+			if a.InForce != nil {
+				var from, to time.Time
+				var err error
+				if a.InForce.From != "" {
+					if from, err = parseDate(a.InForce.From); err != nil {
+						l.add(f, at(an, "in_force", "from"), "instrument %s article %s: in_force.from %q is not a date YYYY-MM-DD", in.ID, a.Label(), a.InForce.From)
+					}
+				}
+				if a.InForce.To != "" {
+					if to, err = parseDate(a.InForce.To); err != nil {
+						l.add(f, at(an, "in_force", "to"), "instrument %s article %s: in_force.to %q is not a date YYYY-MM-DD", in.ID, a.Label(), a.InForce.To)
+					}
+				}
+				if in.Level == LevelDraft {
+					l.add(f, at(an, "in_force"), "instrument %s article %s: a draft's articles are never in force", in.ID, a.Label())
+				}
+				if !from.IsZero() && !to.IsZero() && to.Before(from) {
+					l.add(f, at(an, "in_force"), "instrument %s article %s: in_force.to %s is before in_force.from %s", in.ID, a.Label(), a.InForce.To, a.InForce.From)
+				}
+				if spanOK && ((!from.IsZero() && from.Before(ifrom)) || (!to.IsZero() && !ito.IsZero() && to.After(ito))) {
+					l.add(f, at(an, "in_force"), "instrument %s article %s: in_force lies outside the instrument's (%s)", in.ID, a.Label(), SpanLabel(ifrom, ito, true, "en"))
+				}
+			}
+		}
+		for j, a := range in.Articles {
+			if a.Replaces == "" {
+				continue
+			}
+			an := at(n, "articles", j, "replaces")
+			k, ok := c.articles[in.ID][a.Replaces]
+			if !ok {
+				l.add(f, an, "instrument %s article %s: replaces unknown article %q (write no@version)", in.ID, a.Label(), a.Replaces)
+				continue
+			}
+			_, oldTo, _ := ArticleSpan(in, in.Articles[k])
+			newFrom, _, _ := ArticleSpan(in, a)
+			if oldTo.IsZero() || !oldTo.Before(newFrom) {
+				l.add(f, an, "instrument %s article %s: the article it replaces (%s) must be out of force before it comes into force", in.ID, a.Label(), a.Replaces)
+			}
+		}
+	}
+}
+
+// validateCitation checks one legal_basis citation: it names an article (with its version when
+// several share the number) of an instrument that is not a draft.
+func (l *loader) validateCitation(c *Catalogue, f string, cn *yaml.Node, who string, cit Citation) {
+	ii, ok := c.instrByID[cit.Instrument]
+	if !ok {
+		l.add(f, cn, "%s cites unknown instrument %s", who, cit)
+		return
+	}
+	in := c.instruments[ii]
+	if in.Level == LevelDraft {
+		l.add(f, cn, "%s cites %s, a draft for comment: a draft is never cited as law", who, cit)
+		return
+	}
+	if _, ok := c.articleIndex(cit); !ok {
+		n := 0
+		for _, a := range in.Articles {
+			if a.No == cit.Article {
+				n++
+			}
+		}
+		if cit.Version == "" && n > 1 {
+			l.add(f, cn, "%s cites %s, which exists in %d versions: write %s@<version>", who, cit, n, cit)
+		} else {
+			l.add(f, cn, "%s cites unknown article %s", who, cit)
 		}
 	}
 }
@@ -330,12 +422,7 @@ func (l *loader) validateViolations(c *Catalogue) {
 			l.add(f, at(n, "legal_basis"), "%s: needs at least one legal_basis citation", who)
 		}
 		for j, cit := range v.LegalBasis {
-			cn := at(n, "legal_basis", j)
-			if _, ok := c.instrByID[cit.Instrument]; !ok {
-				l.add(f, cn, "%s cites unknown instrument %s", who, cit)
-			} else if _, ok := c.articles[cit.Instrument][cit.Article]; !ok {
-				l.add(f, cn, "%s cites unknown article %s", who, cit)
-			}
+			l.validateCitation(c, f, at(n, "legal_basis", j), who, cit)
 		}
 		chk := at(n, "check")
 		switch v.Check.Mode {

@@ -145,11 +145,25 @@ type OptionSpec struct {
 	Help string
 	// Path options name a local file: they are resolved inside the import folder as locators are.
 	Path bool
+	// Date options hold a calendar date, YYYY-MM-DD.
+	Date bool
 }
 
-// Option returns the kind's declaration of the option name.
+// CommonOptions are the options every source kind takes besides its own.
+var CommonOptions = []OptionSpec{
+	// The law a finding cites is the law in force on the date its evidence speaks for; an analyst
+	// who knows that date better than pilmon (an archived copy, a saved page) gives it here.
+	{Name: "as_of", Date: true, Help: "证据所反映的日期 YYYY-MM-DD，决定适用的法律版本 / the date the source shows the app as of (YYYY-MM-DD); chooses the law in force"},
+}
+
+// Option returns the kind's declaration of the option name, or the common option of that name.
 func (k KindSpec) Option(name string) (OptionSpec, bool) {
 	for _, o := range k.Options {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	for _, o := range CommonOptions {
 		if o.Name == name {
 			return o, true
 		}

@@ -132,6 +132,8 @@ type findingContent struct {
 	Subject      string                `json:"subject"`
 	Severity     rules.Severity        `json:"severity"`
 	LegalBasis   []rules.Citation      `json:"legal_basis"`
+	AsOf         time.Time             `json:"as_of"`
+	AsOfSource   string                `json:"as_of_source,omitempty"`
 	Summary      rules.Text            `json:"summary"`
 	Caveat       rules.Text            `json:"caveat"`
 	Observations []scanner.Observation `json:"observations"`
@@ -196,7 +198,7 @@ func (s *Store) prepareUpsert(f findings.Finding, scanID string, now time.Time) 
 	n := findings.Normalize(f)
 	content, err := findings.EncodeCanonical(findingContent{
 		Fingerprint: n.Fingerprint, TargetID: n.TargetID, RuleID: n.RuleID, RuleVersion: n.RuleVersion,
-		Subject: n.Subject, Severity: n.Severity, LegalBasis: n.LegalBasis, Summary: n.Summary,
+		Subject: n.Subject, Severity: n.Severity, LegalBasis: n.LegalBasis, AsOf: n.AsOf, AsOfSource: n.AsOfSource, Summary: n.Summary,
 		Caveat: n.Caveat, Observations: n.Observations,
 		Confidence: n.Confidence, ConfidenceReason: n.ConfidenceReason,
 	})

@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -166,6 +168,11 @@ func (r *Registry) validateSource(s scanner.Source) (scanner.Source, error) {
 		if !ok {
 			return s, fmt.Errorf("option %.40q: a %s source has %s", k, s.Kind, optionNames(spec))
 		}
+		if o.Date && v != "" {
+			if _, err := time.Parse(time.DateOnly, v); err != nil {
+				return s, fmt.Errorf("option %s %.40q: want a date YYYY-MM-DD", k, v)
+			}
+		}
 		if o.Path && v != "" {
 			p, err := r.LocalPath(v)
 			if err != nil {
@@ -184,12 +191,9 @@ func (r *Registry) validateSource(s scanner.Source) (scanner.Source, error) {
 
 // optionNames words the options a kind declares, for the error refusing another.
 func optionNames(spec scanner.KindSpec) string {
-	if len(spec.Options) == 0 {
-		return "no options"
-	}
-	names := make([]string, len(spec.Options))
-	for i, o := range spec.Options {
-		names[i] = o.Name
+	var names []string
+	for _, o := range append(slices.Clip(spec.Options), scanner.CommonOptions...) {
+		names = append(names, o.Name)
 	}
 	return "only the options " + strings.Join(names, ", ")
 }

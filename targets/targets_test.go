@@ -161,7 +161,7 @@ func TestValidateRefuses(t *testing.T) {
 	// An undeclared option is refused naming the ones the kind has.
 	tg = goodTarget()
 	tg.Sources[1].Options = map[string]string{"appid": "wx1"}
-	if _, err := r.Validate(tg); err == nil || !strings.Contains(err.Error(), `option "appid": a policy_file source has no options`) {
+	if _, err := r.Validate(tg); err == nil || !strings.Contains(err.Error(), `option "appid": a policy_file source has only the options as_of`) {
 		t.Errorf("undeclared option: %v", err)
 	}
 	tg = goodTarget()

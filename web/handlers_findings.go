@@ -228,7 +228,9 @@ var docStates = map[findings.State]bool{
 }
 
 type citationView struct {
-	Citation   rules.Citation
+	Citation rules.Citation
+	// Label is the citation as people read it (rules.Catalogue.CiteLabel), in both languages.
+	Label      rules.Text
 	Instrument rules.Text
 	DocNo      string
 	Article    rules.Article
@@ -280,7 +282,7 @@ func (s *Server) findingPage(c *echo.Context) error {
 		basis = d.Rule.LegalBasis
 	}
 	for _, cit := range basis {
-		cv := citationView{Citation: cit}
+		cv := citationView{Citation: cit, Label: rules.Text{ZH: s.cat.CiteLabel(cit, "zh"), EN: s.cat.CiteLabel(cit, "en")}}
 		if in, ok := s.cat.Instrument(cit.Instrument); ok {
 			cv.Instrument, cv.DocNo = in.Title, in.DocNo
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"pilmon/rules"
@@ -61,6 +60,7 @@ func writeRulesDoc(out io.Writer, cat *rules.Catalogue, lang string) error {
 		}
 	}
 	fmt.Fprintln(w)
+	writeInstruments(w, cat, lang)
 	fmt.Fprintf(w, "## %s\n\n", L("目录", "Index"))
 	fmt.Fprintf(w, "| ID | %s | %s | %s |\n|---|---|---|---|\n", L("标题", "title"), L("严重程度", "severity"), L("方式", "check"))
 	for _, v := range vs {
@@ -78,11 +78,13 @@ func writeRulesDoc(out io.Writer, cat *rules.Catalogue, lang string) error {
 		}
 		fmt.Fprintf(w, "%s\n\n", L("**法律依据**（第一项为主要依据）", "**Legal basis** (the first is the anchor)"))
 		for _, c := range v.LegalBasis {
-			name := c.Instrument
+			head := cat.CiteLabel(c, lang)
 			if ins, ok := cat.Instrument(c.Instrument); ok {
-				name = t(ins.Title)
+				if a, ok := cat.Article(c); ok {
+					from, to, ok := rules.ArticleSpan(ins, a)
+					head += " · " + rules.LevelName(ins.Level, lang) + " · " + rules.SpanLabel(from, to, ok, lang)
+				}
 			}
-			head := citeLabel(name, c.Article, zh)
 			if a, ok := cat.Article(c); ok {
 				fmt.Fprintf(w, "- %s\n\n  > %s\n\n", head, t(a.Text))
 			} else {
@@ -143,17 +145,61 @@ func modeLabel(m string, zh bool) string {
 
 // citeLabel names an article: 《…》第十三条-style numbering is left to the reader; a plain number
 // is an article (第 N 条 / Art. N), anything else a clause or item.
-func citeLabel(instrument, article string, zh bool) string {
-	_, err := strconv.Atoi(article)
-	switch {
-	case zh && err == nil:
-		return fmt.Sprintf("《%s》第 %s 条", instrument, article)
-	case zh:
-		return fmt.Sprintf("《%s》%s", instrument, article)
-	case err == nil:
-		return fmt.Sprintf("%s, Art. %s", instrument, article)
+// writeInstruments lists every instrument with its level and in-force dates, and the articles of
+// an amended instrument with their own intervals (the Cybersecurity Law's two numberings).
+func writeInstruments(w io.Writer, cat *rules.Catalogue, lang string) {
+	zh := lang == "zh"
+	L := func(zhs, ens string) string {
+		if zh {
+			return zhs
+		}
+		return ens
 	}
-	return fmt.Sprintf("%s, %s", instrument, article)
+	fmt.Fprintf(w, "## %s\n\n", L("法律文件", "Instruments"))
+	fmt.Fprintln(w, L("发现只引用其 as_of（取证时间、文件自述日期、分析人员指定日期或扫描时间）时有效的条文；推荐性国家标准仅供参考，平台规则不是法律，征求意见稿只作趋势展示、从不作为依据。",
+		"A finding cites only the articles in force at its as_of (capture time, the date a document states, the analyst's date or the scan time); recommended standards are for reference, platform rules are not law, and a draft for comment is shown as a trend and never cited."))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| ID | %s | %s | %s | %s |\n|---|---|---|---|---|\n", L("名称", "title"), L("层级", "level"), L("效力", "in force"), L("核实状态", "verification"))
+	for _, in := range cat.Instruments() {
+		title := in.Title.ZH
+		if !zh {
+			title = in.Title.EN
+		}
+		from, to, ok := in.Span()
+		span := rules.SpanLabel(from, to, ok, lang)
+		if in.Level == rules.LevelDraft && in.Published != "" {
+			span = L(in.Published+" 公布征求意见，未生效", "published for comment "+in.Published+", not in force")
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", in.ID, mdCell(title), rules.LevelName(in.Level, lang), span, mdCell(in.Verification))
+	}
+	fmt.Fprintln(w)
+	for _, in := range cat.Instruments() {
+		var rows []string
+		for _, a := range in.Articles {
+			if a.Version == "" && a.InForce == nil {
+				continue
+			}
+			from, to, ok := rules.ArticleSpan(in, a)
+			row := fmt.Sprintf("| %s | %s | %s |", a.Label(), rules.SpanLabel(from, to, ok, lang), mdCell(a.Verification))
+			if a.Replaces != "" {
+				row = fmt.Sprintf("| %s ← %s | %s | %s |", a.Label(), strings.Replace(a.Replaces, "@", " (", 1)+")", rules.SpanLabel(from, to, ok, lang), mdCell(a.Verification))
+			}
+			rows = append(rows, row)
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		title := in.Title.ZH
+		if !zh {
+			title = in.Title.EN
+		}
+		fmt.Fprintf(w, "### %s: %s\n\n", in.ID, title)
+		fmt.Fprintf(w, "| %s | %s | %s |\n|---|---|---|\n", L("条", "article"), L("效力", "in force"), L("核实状态", "verification"))
+		for _, r := range rows {
+			fmt.Fprintln(w, r)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // anchor is the GitHub-style heading anchor of an id heading.

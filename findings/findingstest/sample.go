@@ -20,7 +20,9 @@ func Sample(target, rule, subject string) findings.Finding {
 		RuleVersion: 2,
 		Subject:     subject,
 		Severity:    "high",
-		LegalBasis:  []rules.Citation{{Instrument: "rdff2019", Article: "3.1"}, {Instrument: "pipl", Article: "17"}},
+		LegalBasis:  []rules.Citation{{Instrument: "rdff2019", Article: "3.1", Level: "normative_document"}, {Instrument: "pipl", Article: "17", Level: "law"}},
+		AsOf:        T0,
+		AsOfSource:  findings.AsOfScan,
 		Summary: rules.Text{
 			ZH: "应用在用户同意隐私政策前调用 TelephonyManager.getDeviceId 读取设备标识符（IMEI），属于未经同意收集个人信息。",
 			EN: "The app reads the device identifier (IMEI) through TelephonyManager.getDeviceId before the user agrees to the privacy policy.",
@@ -51,6 +53,8 @@ func Golden() findings.Finding {
 	shanghai := time.FixedZone("CST", 8*3600)
 	f.FirstSeen = time.Date(2025, 1, 2, 11, 4, 5, 0, shanghai)
 	f.LastSeen = time.Date(2025, 3, 14, 17, 26, 53, 589793238, shanghai)
+	f.AsOf = time.Date(2025, 3, 1, 0, 0, 0, 0, shanghai) // another zone: written in UTC
+	f.AsOfSource = findings.AsOfDocument
 	f.LastScanID = "scan-20250314-0001"
 	f.State = findings.StateInReview
 	f.EvidenceRefs = []string{"ffff", "0000", "abcd", "0000"}
