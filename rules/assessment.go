@@ -83,9 +83,12 @@ type ConfidenceRule struct {
 }
 
 // Summary is the template of a finding's summary for one kind of triggering observation ("*":
-// any), over the fields listed in SummaryFields with the functions of SummaryFuncs.
+// any) and, when Grade is set, for records of that grade only (a lead worded as what the code or
+// text shows and what to check, a finding as what was established), over the fields listed in
+// SummaryFields with the functions of SummaryFuncs.
 type Summary struct {
-	Kind string `yaml:"kind" json:"kind"`
+	Kind  string `yaml:"kind" json:"kind"`
+	Grade string `yaml:"grade,omitempty" json:"grade,omitempty"`
 	ZH   string `yaml:"zh" json:"zh"`
 	EN   string `yaml:"en" json:"en"`
 }
@@ -375,10 +378,10 @@ func (l *loader) validateFamilies(c *Catalogue) {
 			if s.Kind != "*" {
 				l.kindRef(c, f, sn, w, s.Kind)
 			}
-			if sk[s.Kind] {
-				l.add(f, sn, "%s: two summaries for kind %s", who, s.Kind)
+			if sk[s.Kind+"|"+s.Grade] {
+				l.add(f, sn, "%s: two summaries for kind %s grade %q", who, s.Kind, s.Grade)
 			}
-			sk[s.Kind] = true
+			sk[s.Kind+"|"+s.Grade] = true
 			if s.ZH == "" || s.EN == "" {
 				l.add(f, sn, "%s: zh and en are required", w)
 			}
