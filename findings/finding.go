@@ -31,6 +31,9 @@ const (
 
 // Finding is a claim that a target probably breaks a named provision, with the evidence for it.
 // Its JSON form is canonical (fixed field order, UTC times, sorted sets) and golden-tested.
+// Tier is "finding" (认定事实) when the record alone establishes what its title states and "lead"
+// (待核实线索) when it needs confirmation; Grade is what its evidence establishes: observed,
+// declared, static or inferred (rules/grade.go). Both are empty on records from before tiers.
 type Finding struct {
 	Fingerprint string           `json:"fingerprint"`
 	TargetID    string           `json:"target_id"`
@@ -38,6 +41,8 @@ type Finding struct {
 	RuleVersion int              `json:"rule_version"`
 	Subject     string           `json:"subject"`
 	Severity    rules.Severity   `json:"severity"`
+	Tier        string           `json:"tier,omitempty"`
+	Grade       string           `json:"grade,omitempty"`
 	// Tier is "finding" (认定事实) when the record alone establishes what its title states and
 	// "lead" (待核实线索) when it needs confirmation; Grade is what its evidence establishes:
 	// observed, declared, static or inferred (rules/grade.go). Empty on records from before tiers.
