@@ -43,11 +43,6 @@ type Finding struct {
 	Severity    rules.Severity   `json:"severity"`
 	Tier        string           `json:"tier,omitempty"`
 	Grade       string           `json:"grade,omitempty"`
-	// Tier is "finding" (认定事实) when the record alone establishes what its title states and
-	// "lead" (待核实线索) when it needs confirmation; Grade is what its evidence establishes:
-	// observed, declared, static or inferred (rules/grade.go). Empty on records from before tiers.
-	Tier        string           `json:"tier,omitempty"`
-	Grade       string           `json:"grade,omitempty"`
 	LegalBasis  []rules.Citation `json:"legal_basis"`
 	Summary     rules.Text       `json:"summary"`
 	// Caveat is what the check cannot know, copied from the rule.
