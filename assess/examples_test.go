@@ -167,10 +167,18 @@ func TestEveryTriggerKindHasATemplate(t *testing.T) {
 	used := map[string]bool{}
 	for _, v := range cat.Violations() {
 		for _, tr := range v.Check.Triggers {
-			if _, ok := ts.lookup(v.ID, tr.Kind); !ok {
-				t.Errorf("no summary template for %s, kind %s", v.ID, tr.Kind)
+			for _, g := range rules.Grades {
+				if _, ok := ts.lookup(v.ID, tr.Kind, g); !ok {
+					t.Errorf("no summary template for %s, kind %s, grade %s", v.ID, tr.Kind, g)
+				}
+				used[v.ID+"|"+tr.Kind+"|"+g] = true
+				used[v.ID+"|"+tr.Kind+"|"] = true
 			}
-			used[v.ID+"|"+tr.Kind] = true
+		}
+		for _, s := range v.Summaries {
+			if s.Kind == "*" {
+				used[v.ID+"|*|"+s.Grade] = true
+			}
 		}
 	}
 	for _, k := range ts.templateKeys() {

@@ -111,3 +111,10 @@ type CategoryChoice struct {
 	// Candidates are the other categories that scored as high (a tie means no suggestion).
 	Candidates []string `json:"candidates,omitempty"`
 }
+
+// NotAssessed is a rule a scan's inputs could not decide, and why (the inputs it needed and did
+// not have), listed in the scan report instead of the rule firing or staying silent.
+type NotAssessed struct {
+	RuleID string     `json:"rule_id"`
+	Reason rules.Text `json:"reason"`
+}
