@@ -123,6 +123,12 @@ func checkFinding(t *testing.T, cat *rules.Catalogue, v rules.Violation, f findi
 	if _, ok := cat.Violation(f.RuleID); !ok {
 		t.Errorf("unknown rule %s", f.RuleID)
 	}
+	if rules.GradeRank(f.Grade) == 0 || rules.TierRank(f.Tier) == 0 {
+		t.Errorf("%s: tier %q grade %q", v.ID, f.Tier, f.Grade)
+	}
+	if f.Tier == rules.TierFinding && rules.TierOf(&v, f.Grade) != rules.TierFinding {
+		t.Errorf("%s: a finding of grade %s", v.ID, f.Grade)
+	}
 }
 
 // Every automated violation names a family of families.yaml, so none is assessed without a

@@ -53,4 +53,3 @@ func (a *Assessor) NotAssessed(c CategoryChoice, obs []scanner.Observation) []fi
 	}
 	return out
 }
-
