@@ -162,8 +162,9 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
 	}
 
-	fs, category := r.assess(target, scanID, res.Observations(), res.FinishedAt)
+	fs, category, na := r.assess(target, scanID, res.Observations(), res.FinishedAt)
 	out := Outcome{Result: res, Findings: fs, Record: newRecord(r.Worker, res, fs, category)}
+	out.Record.NotAssessed = na
 	if r.Store == nil {
 		pub.send(scanner.EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", out.Record.Status, out.Record.Status),
 			finishedData(out.Record))
@@ -183,12 +184,22 @@ type categoryAssessor interface {
 	AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, assess.CategoryChoice)
 }
 
-func (r *Runner) assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, *assess.CategoryChoice) {
+// reportAssessor is an Assessor that also lists the rules the inputs could not decide
+// (*assess.Assessor is one).
+type reportAssessor interface {
+	AssessReport(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) assess.Report
+}
+
+func (r *Runner) assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, *assess.CategoryChoice, []findings.NotAssessed) {
+	if ra, ok := r.Assessor.(reportAssessor); ok {
+		rep := ra.AssessReport(t, scanID, obs, now)
+		return rep.Findings, &rep.Category, rep.NotAssessed
+	}
 	if ca, ok := r.Assessor.(categoryAssessor); ok {
 		fs, c := ca.AssessWithCategory(t, scanID, obs, now)
-		return fs, &c
+		return fs, &c, nil
 	}
-	return r.Assessor.Assess(t, scanID, obs, now), nil
+	return r.Assessor.Assess(t, scanID, obs, now), nil, nil
 }
 
 // newRecord is the history entry of a scan before anything was stored.

@@ -89,8 +89,8 @@ type ConfidenceRule struct {
 type Summary struct {
 	Kind  string `yaml:"kind" json:"kind"`
 	Grade string `yaml:"grade,omitempty" json:"grade,omitempty"`
-	ZH   string `yaml:"zh" json:"zh"`
-	EN   string `yaml:"en" json:"en"`
+	ZH    string `yaml:"zh" json:"zh"`
+	EN    string `yaml:"en" json:"en"`
 }
 
 // Placeholders and functions of the templates; assess provides exactly these (a test there checks
