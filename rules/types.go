@@ -256,7 +256,7 @@ type Violation struct {
 
 // TitleFor is the rule's title for a record of the tier: the lead title for a lead when the rule
 // has one.
-func (v *Violation) TitleFor(tier string) Text {
+func (v Violation) TitleFor(tier string) Text {
 	if tier == TierLead && v.LeadTitle != (Text{}) {
 		return v.LeadTitle
 	}
