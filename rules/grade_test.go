@@ -34,7 +34,9 @@ func TestGradeAndTierValidation(t *testing.T) {
 		t.Error("CapGrade")
 	}
 	k := ObservationKind{Grade: GradeRules{{When: map[string]any{"known_value": true}, Grade: GradeObserved}, {Grade: GradeInferred}}}
-	attr := func(m map[string]any) func(string) (any, bool) { return func(n string) (any, bool) { v, ok := m[n]; return v, ok } }
+	attr := func(m map[string]any) func(string) (any, bool) {
+		return func(n string) (any, bool) { v, ok := m[n]; return v, ok }
+	}
 	if KindGrade(k, attr(map[string]any{"known_value": true})) != GradeObserved || KindGrade(k, attr(map[string]any{})) != GradeInferred ||
 		KindGrade(k, attr(map[string]any{"known_value": false})) != GradeInferred {
 		t.Error("KindGrade")
