@@ -314,8 +314,10 @@ func (a *Assessor) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// AssessScan assesses a scan result: AssessWithCategory with each finding dated from where its
-// observations came from (ProvenanceOf; captured as there).
-func (a *Assessor) AssessScan(res *scanner.Result, captured map[string]time.Time) ([]findings.Finding, CategoryChoice) {
-	return a.assess(res.Target, res.ScanID, res.Observations(), res.FinishedAt, ProvenanceOf(res, captured))
+// AssessScan assesses a scan result: each finding dated from where its observations came from
+// (ProvenanceOf; captured as there), with the category and the rules the inputs could not decide.
+func (a *Assessor) AssessScan(res *scanner.Result, captured map[string]time.Time) Report {
+	obs := res.Observations()
+	fs, c := a.assess(res.Target, res.ScanID, obs, res.FinishedAt, ProvenanceOf(res, captured))
+	return Report{Findings: fs, Category: c, NotAssessed: a.NotAssessed(c, obs)}
 }

@@ -124,7 +124,7 @@ func TestCaptureAndScanTimeAndCSLVersion(t *testing.T) {
 	res.Target = tg
 	res.Reports = []scanner.Report{{Source: tg.Sources[0], Status: scanner.StatusSucceeded, Observations: obs, Evidence: []evidence.Ref{{SHA256: "policy-sha"}}}}
 	captured := time.Date(2025, 12, 31, 15, 0, 0, 0, time.UTC) // 2025-12-31 23:00 in Beijing
-	fs, _ := a.AssessScan(res, map[string]time.Time{"policy-sha": captured})
+	fs := a.AssessScan(res, map[string]time.Time{"policy-sha": captured}).Findings
 	f, ok := byRule(fs, "pipl-17-no-contact")
 	if !ok {
 		t.Fatalf("not raised: %v", ruleIDs(fs))

@@ -121,8 +121,8 @@ type group struct {
 	context []int
 }
 
-// Assess returns the findings that the observations of one scan of target t support, sorted by
-// severity (most severe first), rule and subject. Every finding is in state "new" with FirstSeen
+// Assess returns the findings and leads that the observations of one scan of target t support,
+// findings first, then by severity (most severe first), rule and subject. Every finding is in state "new" with FirstSeen
 // = LastSeen = now; the store keeps the real first-seen time and triage state across scans.
 func (a *Assessor) Assess(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) []findings.Finding {
 	fs, _ := a.AssessWithCategory(t, scanID, obs, now)
@@ -190,6 +190,9 @@ func (a *Assessor) assess(t scanner.Target, scanID string, obs []scanner.Observa
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
+		if ti, tj := rules.TierRank(out[i].Tier), rules.TierRank(out[j].Tier); ti != tj {
+			return ti > tj // findings before leads
+		}
 		ri, rj := findings.SeverityRank(out[i].Severity), findings.SeverityRank(out[j].Severity)
 		if ri != rj {
 			return ri > rj
@@ -232,9 +235,21 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 	if best >= 0 {
 		conf, reason = g.hits[best].confidence, g.hits[best].reason
 	}
+	// The grade is the strongest any triggering observation supports for the rule's claim; the
+	// tier follows from it (rules.TierOf: static and inferred records are always leads).
+	grade := rules.GradeInferred
+	for _, h := range g.hits {
+		if rules.GradeRank(h.grade) > rules.GradeRank(grade) {
+			grade = h.grade
+		}
+	}
+	tier := rules.TierOf(&v, grade)
 	if g.rule.data.categoryDependent && sc.category.Suggested && sc.category.Key != "" {
+		// a category pilmon only suggested cannot carry a finding: the record is a lead that
+		// says which category was suggested and why
 		conf = lowerConfidence(conf)
 		reason = joinText(reason, sc.category.Reason)
+		tier = rules.TierLead
 	}
 	trig := uniqueInts(g.trig)
 	seen := map[int]bool{}
@@ -274,7 +289,7 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 	for _, i := range trig {
 		trigObs = append(trigObs, sc.obs[i])
 	}
-	sum := a.tmpl.render(sc, &v, g.subject, trigObs)
+	sum := a.tmpl.render(sc, &v, g.subject, grade, tier, trigObs)
 	if more > 0 {
 		sum.ZH += fmt.Sprintf("（另有 %d 条相关观察未列出）", more)
 		sum.EN += fmt.Sprintf(" (%d more related observations not listed)", more)
@@ -286,6 +301,8 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 		RuleVersion:      v.Version,
 		Subject:          g.subject,
 		Severity:         sev,
+		Tier:             tier,
+		Grade:            grade,
 		LegalBasis:       slices.Clone(v.LegalBasis),
 		Summary:          sum,
 		Caveat:           v.Caveat,

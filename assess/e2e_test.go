@@ -186,19 +186,35 @@ func TestEndToEndViolatingTarget(t *testing.T) {
 	_, fs := scanAndAssess(t, a, tg, store, "scan-e2e-1")
 	compareGolden(t, "e2e_violating.golden.json", goldenJSON(t, fs, tmp))
 
-	planted := []string{
-		"rdff-4.1 perm:android.permission.READ_CONTACTS",                             // contacts outside online shopping's scope
-		"rdff-2.1 sdk:jpush",                                                         // JPush embedded, not disclosed
-		"pipl-47-no-deletion element:account_cancellation",                           // deletion channel omitted
-		"rdff-3.1 pi:device_id_hw->" + samplegen.TrackerHost,                         // IMEI to Umeng before consent
-		"mp-undeclared-private-api mpapi:wx.getLocation",                             // no requiredPrivateInfos
-		"gbt41391-f-non-resettable-id api:telephony.getDeviceId@sdk:umeng_analytics", // Umeng reads the IMEI
-		"gbt41391-app-list-read api:pm.getInstalledPackages@app",                     // own code reads the app list
+	// Each planted violation at the tier its evidence supports: what traffic matched to the
+	// test phone's values and the policy's own text establish are findings; what the package's
+	// code or a comparison with the necessary-PI list shows are leads.
+	planted := []struct{ rule, tier string }{
+		{"rdff-4.1 perm:android.permission.READ_CONTACTS", rules.TierLead},                   // contacts outside online shopping's scope
+		{"rdff-2.1 sdk:jpush", rules.TierLead},                                               // JPush embedded, not disclosed
+		{"pipl-47-no-deletion element:account_cancellation", rules.TierFinding},              // deletion channel omitted
+		{"rdff-3.1 pi:device_id_hw->" + samplegen.TrackerHost, rules.TierFinding},            // IMEI to Umeng before consent
+		{"mp-undeclared-private-api mpapi:wx.getLocation", rules.TierLead},                   // no requiredPrivateInfos
+		{"gbt41391-f-non-resettable-id pi:device_id_hw@sdk:umeng_analytics", rules.TierLead}, // Umeng's code can read the IMEI
+		{"gbt41391-app-list-read pi:app_list@app", rules.TierLead},                           // own code can list installed apps
 	}
-	got := rulesOf(fs)
+	got := map[string]findings.Finding{}
+	for _, f := range fs {
+		got[f.RuleID+" "+f.Subject] = f
+	}
 	for _, p := range planted {
-		if !slices.Contains(got, p) {
-			t.Errorf("planted violation not found: %s\nfindings: %s", p, strings.Join(got, "\n  "))
+		f, ok := got[p.rule]
+		switch {
+		case !ok:
+			t.Errorf("planted violation not found: %s\nfindings: %s", p.rule, strings.Join(rulesOf(fs), "\n  "))
+		case f.Tier != p.tier:
+			t.Errorf("%s: tier %s (grade %s), want %s", p.rule, f.Tier, f.Grade, p.tier)
+		}
+	}
+	// findings come before leads
+	for i := 1; i < len(fs); i++ {
+		if rules.TierRank(fs[i].Tier) > rules.TierRank(fs[i-1].Tier) {
+			t.Errorf("%s %s (a %s) after %s %s (a %s)", fs[i].RuleID, fs[i].Subject, fs[i].Tier, fs[i-1].RuleID, fs[i-1].Subject, fs[i-1].Tier)
 		}
 	}
 	for _, f := range fs {

@@ -123,6 +123,12 @@ func checkFinding(t *testing.T, cat *rules.Catalogue, v rules.Violation, f findi
 	if _, ok := cat.Violation(f.RuleID); !ok {
 		t.Errorf("unknown rule %s", f.RuleID)
 	}
+	if rules.GradeRank(f.Grade) == 0 || rules.TierRank(f.Tier) == 0 {
+		t.Errorf("%s: tier %q grade %q", v.ID, f.Tier, f.Grade)
+	}
+	if f.Tier == rules.TierFinding && rules.TierOf(&v, f.Grade) != rules.TierFinding {
+		t.Errorf("%s: a finding of grade %s", v.ID, f.Grade)
+	}
 }
 
 // Every automated violation names a family of families.yaml, so none is assessed without a
@@ -167,10 +173,18 @@ func TestEveryTriggerKindHasATemplate(t *testing.T) {
 	used := map[string]bool{}
 	for _, v := range cat.Violations() {
 		for _, tr := range v.Check.Triggers {
-			if _, ok := ts.lookup(v.ID, tr.Kind); !ok {
-				t.Errorf("no summary template for %s, kind %s", v.ID, tr.Kind)
+			for _, g := range rules.Grades {
+				if _, ok := ts.lookup(v.ID, tr.Kind, g); !ok {
+					t.Errorf("no summary template for %s, kind %s, grade %s", v.ID, tr.Kind, g)
+				}
+				used[v.ID+"|"+tr.Kind+"|"+g] = true
+				used[v.ID+"|"+tr.Kind+"|"] = true
 			}
-			used[v.ID+"|"+tr.Kind] = true
+		}
+		for _, s := range v.Summaries {
+			if s.Kind == "*" {
+				used[v.ID+"|*|"+s.Grade] = true
+			}
 		}
 	}
 	for _, k := range ts.templateKeys() {

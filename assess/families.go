@@ -22,6 +22,7 @@ type hit struct {
 	subject    string
 	severity   rules.Severity // "" keeps the rule's
 	confidence string
+	grade      string // what the observation supports for the rule's claim (capped by the rule)
 	reason     rules.Text
 	context    []int // indexes of further observations to attach (consent events)
 }
@@ -40,6 +41,7 @@ type kindData struct {
 	attrs      map[string]string // attribute → type
 	subject    *template.Template
 	confidence []confRule
+	kind       rules.ObservationKind // for its grade rules
 }
 
 // ruleData is what a rule's entry and its family add to its triggers.
@@ -117,7 +119,7 @@ func compileKinds(cat *rules.Catalogue) (map[string]*kindData, []string, error) 
 	m := map[string]*kindData{}
 	var app []string
 	for _, k := range cat.ObservationKinds() {
-		kd := &kindData{attrs: map[string]string{}}
+		kd := &kindData{attrs: map[string]string{}, kind: k}
 		for _, a := range k.Attributes {
 			kd.attrs[a.Name] = a.Type
 		}
@@ -150,8 +152,11 @@ func compileRule(cat *rules.Catalogue, v *rules.Violation) (*ruleData, error) {
 		rd.confKinds = append(rd.confKinds, r.Kind)
 	}
 	adj := v.Adjust
+	for _, t := range v.Check.Triggers {
+		rd.categoryDependent = rd.categoryDependent || t.OutsideNecessaryScope
+	}
 	if f, ok := cat.Family(v.Family); ok {
-		rd.categoryDependent = f.CategoryDependent
+		rd.categoryDependent = rd.categoryDependent || f.CategoryDependent
 		rd.context = f.Context
 		adj = append(slices.Clone(f.Adjust), adj...)
 	}
@@ -233,7 +238,13 @@ func whenHolds(when map[string]any, o *scanner.Observation) bool {
 func (a *Assessor) refine(sc *scanCtx, r *autoRule, o *scanner.Observation) (hit, bool) {
 	kd := a.kinds[o.Kind]
 	vals := obsValues(kd, o)
-	h := hit{confidence: ConfidenceLow}
+	h := hit{confidence: ConfidenceLow, grade: rules.GradeInferred}
+	if kd != nil {
+		if g := rules.KindGrade(kd.kind, o.FactAttr); g != "" {
+			h.grade = g
+		}
+	}
+	h.grade = rules.CapGrade(&r.v, o.Kind, h.grade)
 	conf := func(cs []confRule, kinds []string) bool {
 		for i, c := range cs {
 			if kinds != nil && kinds[i] != o.Kind {

@@ -19,7 +19,7 @@ type compiled struct{ zh, en *template.Template }
 // of the policy elements (policy_elements.yaml).
 type templateSet struct {
 	elements map[string]rules.Text
-	byKey    map[string]compiled // rule + "|" + kind
+	byKey    map[string]compiled // rule + "|" + kind + "|" + grade ("" for any grade)
 }
 
 func loadTemplates(cat *rules.Catalogue) (*templateSet, error) {
@@ -29,7 +29,7 @@ func loadTemplates(cat *rules.Catalogue) (*templateSet, error) {
 	}
 	for _, v := range cat.Violations() {
 		for _, e := range v.Summaries {
-			name := v.ID + "|" + e.Kind
+			name := v.ID + "|" + e.Kind + "|" + e.Grade
 			zh, err := template.New(name + "/zh").Funcs(ts.funcs("zh")).Option("missingkey=error").Parse(e.ZH)
 			if err != nil {
 				return nil, fmt.Errorf("violation %s: summary for %s zh: %w", v.ID, e.Kind, err)
@@ -44,13 +44,16 @@ func loadTemplates(cat *rules.Catalogue) (*templateSet, error) {
 	return ts, nil
 }
 
-// lookup finds the template for a rule and the kind of its triggering observation.
-func (ts *templateSet) lookup(rule, kind string) (compiled, bool) {
-	if c, ok := ts.byKey[rule+"|"+kind]; ok {
-		return c, true
+// lookup finds the template for a rule, the kind of its triggering observation and the grade of
+// the record: the kind's template for the grade, any kind's for the grade, the kind's for every
+// grade, any kind's for every grade.
+func (ts *templateSet) lookup(rule, kind, grade string) (compiled, bool) {
+	for _, k := range []string{kind + "|" + grade, "*|" + grade, kind + "|", "*|"} {
+		if c, ok := ts.byKey[rule+"|"+k]; ok {
+			return c, true
+		}
 	}
-	c, ok := ts.byKey[rule+"|*"]
-	return c, ok
+	return compiled{}, false
 }
 
 // catalogue is set per render; funcs read it through the data (templates are shared).
@@ -201,20 +204,24 @@ type tmplData struct {
 	// ScanPractice: the scan looked at an app, a mini-program or traffic, not only a policy.
 	ScanPractice bool
 	TargetSDK    int
+	// Grade is the record's grade and Lead whether it is a lead (for templates shared by grades).
+	Grade string
+	Lead  bool
 }
 
-func (ts *templateSet) render(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Observation) rules.Text {
+func (ts *templateSet) render(sc *scanCtx, v *rules.Violation, subject, grade, tier string, obs []scanner.Observation) rules.Text {
 	d := buildData(sc, v, subject, obs)
-	c, ok := ts.lookup(v.ID, d.Kind)
+	d.Grade, d.Lead = grade, tier == rules.TierLead
+	c, ok := ts.lookup(v.ID, d.Kind, grade)
 	if !ok {
-		return fallbackSummary(v, subject)
+		return fallbackLeadSummary(v, subject, tier)
 	}
 	var zh, en bytes.Buffer
 	if err := c.zh.Execute(&zh, d); err != nil {
-		return fallbackSummary(v, subject)
+		return fallbackLeadSummary(v, subject, tier)
 	}
 	if err := c.en.Execute(&en, d); err != nil {
-		return fallbackSummary(v, subject)
+		return fallbackLeadSummary(v, subject, tier)
 	}
 	return rules.Text{ZH: strings.TrimSpace(zh.String()), EN: strings.TrimSpace(en.String())}
 }
@@ -223,6 +230,12 @@ func (ts *templateSet) render(sc *scanCtx, v *rules.Violation, subject string, o
 // need it.
 func fallbackSummary(v *rules.Violation, subject string) rules.Text {
 	return rules.Text{ZH: v.Title.ZH + "：" + subject, EN: v.Title.EN + ": " + subject}
+}
+
+// fallbackLeadSummary is fallbackSummary for a lead: the lead title when the rule has one.
+func fallbackLeadSummary(v *rules.Violation, subject, tier string) rules.Text {
+	t := v.TitleFor(tier)
+	return rules.Text{ZH: t.ZH + "：" + subject, EN: t.EN + ": " + subject}
 }
 
 type set map[string]bool

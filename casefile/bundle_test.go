@@ -18,6 +18,7 @@ import (
 
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/rules"
 	"pilmon/store"
 )
 
@@ -364,7 +365,7 @@ func TestXLSX(t *testing.T) {
 			t.Errorf("header %d = %q, want %q", i, rows[0][i], h)
 		}
 	}
-	for _, want := range []string{"指纹", "对象", "规则", "标题", "严重度", "状态", "法律依据", "首次发现", "最近发现", "证据数"} {
+	for _, want := range []string{"指纹", "对象", "层级", "证据类型", "规则", "标题", "严重度", "状态", "法律依据", "首次发现", "最近发现", "证据数"} {
 		if !slices.ContainsFunc(rows[0], func(h string) bool { return strings.HasPrefix(h, want) }) {
 			t.Errorf("no column %s", want)
 		}
@@ -378,11 +379,11 @@ func TestXLSX(t *testing.T) {
 	for _, r := range rows[1:] {
 		f := fx.store.fs[r[1]]
 		v, _ := fx.cat.Violation(f.RuleID)
-		if r[2] != "app-demo" || r[3] != f.RuleID || r[4] != v.Title.ZH || r[6] != "待审查" && r[6] != f.State.Label().ZH {
-			t.Errorf("row %v does not match finding %+v", r[:8], f.RuleID)
+		if r[2] != "app-demo" || r[3] != "未分级" || r[5] != f.RuleID || r[6] != v.Title.ZH || r[8] != "待审查" && r[8] != f.State.Label().ZH {
+			t.Errorf("row %v does not match finding %+v", r[:10], f.RuleID)
 		}
-		if !strings.Contains(r[7], "《") {
-			t.Errorf("legal basis cell %q", r[7])
+		if !strings.Contains(r[9], "《") {
+			t.Errorf("legal basis cell %q", r[9])
 		}
 	}
 	ev, err := x.GetRows(SheetEvidence)
@@ -427,5 +428,44 @@ func TestLoadOrCreateKey(t *testing.T) {
 	}
 	if len(KeyFingerprint(pub)) != 64 || GroupFingerprint("abcdefgh") != "abcd efgh" {
 		t.Error("fingerprint format")
+	}
+}
+
+// Findings (认定事实) come before leads (待核实线索) in every export, and the report opens a part
+// of its findings section for each tier, with the lead title for a lead.
+func TestFindingsBeforeLeads(t *testing.T) {
+	cat, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(rule, tier string, sev rules.Severity) item {
+		return item{f: findings.Finding{Fingerprint: rule + tier, RuleID: rule, Subject: "s", Severity: sev, Tier: tier, Grade: rules.GradeStatic}}
+	}
+	items := []item{mk("rdff-3.9", rules.TierLead, "high"), mk("pipl-47-no-deletion", rules.TierFinding, "medium"),
+		mk("rdff-4.1", rules.TierLead, "critical"), mk("rdff-3.1", rules.TierFinding, "high")}
+	sortItems(items)
+	var got []string
+	for _, it := range items {
+		got = append(got, it.f.Tier+" "+it.f.RuleID)
+	}
+	want := []string{"finding rdff-3.1", "finding pipl-47-no-deletion", "lead rdff-4.1", "lead rdff-3.9"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	j := &job{cat: cat, items: items, opts: Options{Lang: "zh", Key: key}, records: map[string]evidence.Record{}}
+	d := j.reportData()
+	var heads []string
+	for _, fv := range d.Findings {
+		if fv.TierHeading != "" {
+			heads = append(heads, fv.TierHeading)
+		}
+	}
+	if len(heads) != 2 || !strings.Contains(heads[0], "认定事实") || !strings.Contains(heads[1], "待核实线索") {
+		t.Errorf("report headings %q", heads)
+	}
+	v, _ := cat.Violation("rdff-3.9")
+	if d.Findings[3].Title != v.LeadTitle.ZH || d.Findings[3].Tier != "待核实线索" {
+		t.Errorf("lead shown as %q / %q", d.Findings[3].Title, d.Findings[3].Tier)
 	}
 }

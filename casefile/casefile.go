@@ -246,10 +246,13 @@ func resolve(ctx context.Context, st FindingStore, sel Selection) ([]item, error
 	return items, nil
 }
 
-// sortItems orders findings most severe first, then by rule, subject and fingerprint, so the same
-// selection always gives the same bundle order.
+// sortItems orders findings (认定事实) before leads (待核实线索), each most severe first, then by
+// rule, subject and fingerprint, so the same selection always gives the same bundle order.
 func sortItems(items []item) {
 	slices.SortFunc(items, func(a, b item) int {
+		if ta, tb := rules.TierRank(a.f.Tier), rules.TierRank(b.f.Tier); ta != tb {
+			return tb - ta
+		}
 		if ra, rb := findings.SeverityRank(a.f.Severity), findings.SeverityRank(b.f.Severity); ra != rb {
 			return rb - ra
 		}

@@ -80,17 +80,22 @@ type countRow struct {
 }
 
 type findingView struct {
-	No           int
-	Anchor       string
-	Fingerprint  string
-	TargetID     string
-	RuleID       string
-	RuleVersion  int
-	Title        string
-	TitleZH      string
-	Subject      string
-	Severity     string
-	SeverityKey  string
+	No          int
+	Anchor      string
+	Fingerprint string
+	TargetID    string
+	RuleID      string
+	RuleVersion int
+	Title       string
+	TitleZH     string
+	Subject     string
+	Severity    string
+	SeverityKey string
+	Tier        string // 认定事实 / 待核实线索 in the report's language
+	TierKey     string
+	Grade       string
+	// TierHeading opens the findings section's part for the item's tier (on its first item).
+	TierHeading  string
 	State        string
 	Confidence   string
 	Summary      string
@@ -236,7 +241,12 @@ func (j *job) reportData() *reportData {
 			LastScanID: f.LastScanID, NotReobs: f.NotReobservedSince, Confidence: f.Confidence}
 		fv.Title, fv.TitleZH = f.RuleID, f.RuleID
 		if v, ok := j.cat.Violation(f.RuleID); ok {
-			fv.Title, fv.TitleZH = j.text(v.Title), v.Title.ZH
+			t := v.TitleFor(f.Tier)
+			fv.Title, fv.TitleZH = j.text(t), t.ZH
+		}
+		fv.TierKey, fv.Tier, fv.Grade = f.Tier, j.text(tierLabel(f.Tier)), j.text(gradeLabel(f.Grade))
+		if i == 0 || f.Tier != j.items[i-1].f.Tier {
+			fv.TierHeading = j.text(tierHeading(f.Tier))
 		}
 		var short []string
 		for _, c := range f.LegalBasis {
@@ -451,4 +461,44 @@ func (j *job) writeReports(ctx context.Context, zw *zip.Writer, b *browser.Brows
 		}
 	}
 	return nil
+}
+
+// Tiers in the report: what the record alone establishes (认定事实) and what needs confirmation
+// (待核实线索); records from before tiers are shown as not graded.
+var tierLabels = map[string]rules.Text{
+	rules.TierFinding: {ZH: "认定事实", EN: "Established finding"},
+	rules.TierLead:    {ZH: "待核实线索", EN: "Lead to verify"},
+}
+
+var tierHeadings = map[string]rules.Text{
+	rules.TierFinding: {ZH: "（一）认定事实：记录本身即可证明标题所述事实", EN: "2.1 Established findings: the record alone shows what the title states"},
+	rules.TierLead:    {ZH: "（二）待核实线索：需在测试机上或通过阅读核实", EN: "2.2 Leads: to verify on a test phone or by reading"},
+}
+
+var gradeLabels = map[string]rules.Text{
+	rules.GradeObserved: {ZH: "运行时观察", EN: "observed at run time"},
+	rules.GradeDeclared: {ZH: "运营者自身声明", EN: "the operator's own declaration"},
+	rules.GradeStatic:   {ZH: "代码静态分析", EN: "static code analysis"},
+	rules.GradeInferred: {ZH: "推断", EN: "inferred"},
+}
+
+func tierLabel(t string) rules.Text {
+	if l, ok := tierLabels[t]; ok {
+		return l
+	}
+	return rules.Text{ZH: "未分级", EN: "not graded"}
+}
+
+func tierHeading(t string) rules.Text {
+	if l, ok := tierHeadings[t]; ok {
+		return l
+	}
+	return rules.Text{ZH: "（三）未分级记录", EN: "2.3 Records without a tier"}
+}
+
+func gradeLabel(g string) rules.Text {
+	if l, ok := gradeLabels[g]; ok {
+		return l
+	}
+	return rules.Text{ZH: "—", EN: "—"}
 }

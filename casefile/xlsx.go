@@ -19,7 +19,7 @@ const (
 	SheetEvidence = "证据"
 )
 
-var findingHeaders = []string{"序号 No.", "指纹 Fingerprint", "对象 Target", "规则 Rule", "标题 Title", "严重度 Severity",
+var findingHeaders = []string{"序号 No.", "指纹 Fingerprint", "对象 Target", "层级 Tier", "证据类型 Grade", "规则 Rule", "标题 Title", "严重度 Severity",
 	"状态 State", "法律依据 Legal basis", "主体 Subject", "摘要 Summary", "首次发现 First seen", "最近发现 Last seen",
 	"最近扫描 Last scan", "未再观察到 Not re-observed since", "置信度 Confidence", "证据数 Evidence", "观察数 Observations",
 	"证据 SHA-256"}
@@ -77,7 +77,7 @@ func writeXLSX(w io.Writer, d *reportData) error {
 		for k, e := range fv.Evidence {
 			hashes[k] = e.SHA256
 		}
-		row := []any{fv.No, fv.Fingerprint, fv.TargetID, fv.RuleID, cell(fv.Title), fv.Severity, fv.State, cell(fv.BasisShort),
+		row := []any{fv.No, fv.Fingerprint, fv.TargetID, fv.Tier, fv.Grade, fv.RuleID, cell(fv.Title), fv.Severity, fv.State, cell(fv.BasisShort),
 			cell(fv.Subject), cell(fv.Summary), fv.FirstSeen, fv.LastSeen, fv.LastScanID, fv.NotReobs, fv.Confidence,
 			len(fv.Evidence), len(fv.Observations) + fv.MoreObs, cell(strings.Join(hashes, "\n"))}
 		if err := sw.SetRow(fmt.Sprintf("A%d", i+2), row); err != nil {

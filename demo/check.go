@@ -157,6 +157,9 @@ func (d *Demo) Check(ctx context.Context) (CheckResult, error) {
 				problems = append(problems, fmt.Sprintf("%s: missing %s %s (shown: %s)", tid, e.Rule, e.Subject, strings.Join(res.Findings[tid], "; ")))
 				continue
 			}
+			if f.Tier != e.Tier {
+				problems = append(problems, fmt.Sprintf("%s: %s %s is a %q (grade %s), want a %q", tid, e.Rule, e.Subject, f.Tier, f.Grade, e.Tier))
+			}
 			if i > 0 && res.FindingPages[tid] != "" {
 				continue
 			}

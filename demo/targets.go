@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"pilmon/rules"
 	"pilmon/samplegen"
 	"pilmon/scanner"
 )
@@ -23,9 +24,10 @@ const (
 	CleanTargetID = "demo:shilishop-clean"
 )
 
-// Expectation is one finding a demo target must show: its rule and subject.
+// Expectation is one record a demo target must show: its rule, subject and the tier its evidence
+// supports (rules.TierFinding or rules.TierLead).
 type Expectation struct {
-	Rule, Subject string
+	Rule, Subject, Tier string
 	// NeedsAPK: only the generated APK shows it (left out when the APK tools are missing).
 	NeedsAPK bool
 }
@@ -34,24 +36,25 @@ type Expectation struct {
 // clean target must show none). They are what the generated inputs were made to violate.
 var Expected = map[string][]Expectation{
 	AppTargetID: {
-		// APK: Umeng reads the IMEI, the app's own code lists installed apps, READ_CONTACTS in a
-		// shopping app, JPush embedded
-		{"gbt41391-f-non-resettable-id", "api:telephony.getDeviceId@sdk:umeng_analytics", true},
-		{"gbt41391-app-list-read", "api:pm.getInstalledPackages@app", true},
-		{"rdff-4.1", "perm:android.permission.READ_CONTACTS", true},
-		// policy (served on loopback): no deletion channel, JPush not disclosed
-		{"pipl-47-no-deletion", "element:account_cancellation", false},
-		{"rdff-2.1", "sdk:jpush", true},
+		// APK (leads: code that can, a permission outside the necessary scope): Umeng's code can
+		// read the IMEI, the app's own code can list installed apps, READ_CONTACTS in a shopping
+		// app, JPush embedded and not disclosed
+		{"gbt41391-f-non-resettable-id", "pi:device_id_hw@sdk:umeng_analytics", rules.TierLead, true},
+		{"gbt41391-app-list-read", "pi:app_list@app", rules.TierLead, true},
+		{"rdff-4.1", "perm:android.permission.READ_CONTACTS", rules.TierLead, true},
+		{"rdff-2.1", "sdk:jpush", rules.TierLead, true},
+		// policy (served on loopback): the operator's own text has no deletion channel
+		{"pipl-47-no-deletion", "element:account_cancellation", rules.TierFinding, false},
 		// HAR with the test phone's values: the IMEI to Umeng before consent
-		{"rdff-3.1", "pi:device_id_hw->ulogs.umeng.com", false},
+		{"rdff-3.1", "pi:device_id_hw->ulogs.umeng.com", rules.TierFinding, false},
 	},
 	H5TargetID: {
 		// live capture in Chromium: the IMEI to the tracker before 同意 is clicked
-		{"rdff-3.1", "pi:device_id_hw->" + TrackerHost, false},
+		{"rdff-3.1", "pi:device_id_hw->" + TrackerHost, rules.TierFinding, false},
 	},
 	MPTargetID: {
-		{"mp-undeclared-private-api", "mpapi:wx.getLocation", false},
-		{"mp-privacy-check-missing", "mpconfig:privacy_authorization_handler", false},
+		{"mp-undeclared-private-api", "mpapi:wx.getLocation", rules.TierLead, false},
+		{"mp-privacy-check-missing", "mpconfig:privacy_authorization_handler", rules.TierLead, false},
 	},
 	CleanTargetID: nil,
 }

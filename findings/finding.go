@@ -31,6 +31,9 @@ const (
 
 // Finding is a claim that a target probably breaks a named provision, with the evidence for it.
 // Its JSON form is canonical (fixed field order, UTC times, sorted sets) and golden-tested.
+// Tier is "finding" (认定事实) when the record alone establishes what its title states and "lead"
+// (待核实线索) when it needs confirmation; Grade is what its evidence establishes: observed,
+// declared, static or inferred (rules/grade.go). Both are empty on records from before tiers.
 type Finding struct {
 	Fingerprint string           `json:"fingerprint"`
 	TargetID    string           `json:"target_id"`
@@ -38,6 +41,8 @@ type Finding struct {
 	RuleVersion int              `json:"rule_version"`
 	Subject     string           `json:"subject"`
 	Severity    rules.Severity   `json:"severity"`
+	Tier        string           `json:"tier,omitempty"`
+	Grade       string           `json:"grade,omitempty"`
 	LegalBasis  []rules.Citation `json:"legal_basis"`
 	// AsOf is the time the law is judged at: only articles in force then are cited. AsOfSource
 	// says where it came from: the capture time of a live capture, the date a document states for
@@ -118,4 +123,11 @@ type CategoryChoice struct {
 	Reason    rules.Text `json:"reason"`
 	// Candidates are the other categories that scored as high (a tie means no suggestion).
 	Candidates []string `json:"candidates,omitempty"`
+}
+
+// NotAssessed is a rule a scan's inputs could not decide, and why (the inputs it needed and did
+// not have), listed in the scan report instead of the rule firing or staying silent.
+type NotAssessed struct {
+	RuleID string     `json:"rule_id"`
+	Reason rules.Text `json:"reason"`
 }

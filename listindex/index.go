@@ -77,6 +77,8 @@ type Entry struct {
 	target      string
 	sev         int // findings.SeverityRank
 	sevName     rules.Severity
+	tier        string // "finding", "lead" or "" (before tiers)
+	grade       string
 	bases       []string
 	sdks        []string
 	hay         string // lower-cased searchable text, NUL-separated
@@ -91,7 +93,7 @@ func (e *Entry) Fingerprint() string { return e.fp }
 // Row is the entry as a list row: the finding's identity, subject, severity, state and dates.
 func (e *Entry) Row() findings.Finding {
 	return findings.Finding{Fingerprint: e.fp, TargetID: e.target, RuleID: e.rule, Subject: e.subject,
-		Severity: e.sevName, State: findings.State(e.state),
+		Severity: e.sevName, Tier: e.tier, Grade: e.grade, State: findings.State(e.state),
 		FirstSeen: time.UnixMilli(e.first).UTC(), LastSeen: time.UnixMilli(e.last).UTC(), NotReobservedSince: e.notReobs}
 }
 
@@ -379,7 +381,8 @@ func (ix *Index) entry(fp string, r store.Stored) *Entry {
 	f := &r.Finding
 	e := &Entry{fp: fp, score: r.Score, first: f.FirstSeen.UnixMilli(), last: f.LastSeen.UnixMilli(), state: ix.intern(string(f.State)),
 		rule: ix.intern(f.RuleID), target: ix.intern(f.TargetID), sev: findings.SeverityRank(f.Severity),
-		sevName: rules.Severity(ix.intern(string(f.Severity))), subject: f.Subject, notReobs: ix.intern(f.NotReobservedSince)}
+		sevName: rules.Severity(ix.intern(string(f.Severity))), subject: f.Subject, notReobs: ix.intern(f.NotReobservedSince),
+		tier: ix.intern(f.Tier), grade: ix.intern(f.Grade)}
 	var hay strings.Builder
 	add := func(s string) {
 		if s != "" && hay.Len() < maxHay && !strings.Contains(hay.String(), strings.ToLower(s)) {

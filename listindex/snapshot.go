@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"pilmon/findings"
+	"pilmon/rules"
 )
 
 // Snapshot is an immutable view of every finding for the list. Each finding has a slot, stable
@@ -44,8 +45,8 @@ type Snapshot struct {
 	unions   map[string]bitset
 }
 
-// The list orders: by severity, then last seen (the store's index score); by first seen; by
-// last seen. Each breaks ties by fingerprint.
+// The list orders: findings before leads, then by severity, then last seen (the store's index
+// score); by first seen; by last seen. Each breaks ties by fingerprint.
 const (
 	SortDefault = iota
 	SortFirst
@@ -84,7 +85,7 @@ func newSlotTable() *slotTable { return &slotTable{of: map[string]int32{}} }
 
 // postingKeys are the posting lists an entry belongs to.
 func postingKeys(e *Entry) []string {
-	keys := []string{"state\x00" + e.state, "rule\x00" + e.rule, "target\x00" + e.target, "sev\x00" + strconv.Itoa(e.sev)}
+	keys := []string{"state\x00" + e.state, "rule\x00" + e.rule, "target\x00" + e.target, "sev\x00" + strconv.Itoa(e.sev), "tier\x00" + e.tier}
 	for _, b := range e.bases {
 		keys = append(keys, "basis\x00"+b)
 	}
@@ -102,8 +103,16 @@ func orderKey(e *Entry, k int) int64 {
 	case SortLast:
 		return e.last
 	}
+	// findings (认定事实) before leads in the default order, each by the store's score
+	if e.tier == rules.TierFinding {
+		return e.score + findingFirst
+	}
 	return e.score
 }
+
+// findingFirst lifts a finding above every lead in the default order: scores stay below 1e14
+// (severity rank ≤ 5 × 1e13 + Unix ms).
+const findingFirst = 1e15
 
 func compareIn(k int, a, b *Entry) int {
 	return cmp.Or(cmp.Compare(orderKey(a, k), orderKey(b, k)), strings.Compare(a.fp, b.fp))
@@ -348,6 +357,7 @@ func (sn *Snapshot) cachedUnion(key string, lists [][]int32) bitset {
 type Query struct {
 	State, Rule, Target, Basis, SDK string // "" = any
 	Sev                             int    // severity rank (findings.SeverityRank), 0 = any
+	Tier                            string // "finding" | "lead", "" = any
 	// Targets, when not nil, are the targets a finding's must be one of (an app category's);
 	// TargetsKey names that set (the category and the registry version) so that its bitset is
 	// made once per snapshot ("" makes it per query).
@@ -419,7 +429,8 @@ func (sn *Snapshot) Query(q Query) (int, []*Entry) {
 		!add("target", q.Target, func(e *Entry) bool { return e.target == q.Target }) ||
 		!add("basis", q.Basis, func(e *Entry) bool { return slices.Contains(e.bases, q.Basis) }) ||
 		!add("sdk", q.SDK, func(e *Entry) bool { return slices.Contains(e.sdks, q.SDK) }) ||
-		!add("sev", sev, func(e *Entry) bool { return e.sev == q.Sev }) {
+		!add("sev", sev, func(e *Entry) bool { return e.sev == q.Sev }) ||
+		!add("tier", q.Tier, func(e *Entry) bool { return e.tier == q.Tier }) {
 		return 0, nil
 	}
 	if q.Targets != nil {

@@ -163,8 +163,9 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("scan %s of %s interrupted: %w", scanID, target.ID, err)
 	}
 
-	fs, category := r.assess(res, sink.capturedTimes())
+	fs, category, na := r.assess(res, sink.capturedTimes())
 	out := Outcome{Result: res, Findings: fs, Record: newRecord(r.Worker, res, fs, category)}
+	out.Record.NotAssessed = na
 	if r.Store == nil {
 		pub.send(scanner.EventScanFinished, fmt.Sprintf("扫描完成 %s / scan done: %s", out.Record.Status, out.Record.Status),
 			finishedData(out.Record))
@@ -184,23 +185,24 @@ type categoryAssessor interface {
 	AssessWithCategory(t scanner.Target, scanID string, obs []scanner.Observation, now time.Time) ([]findings.Finding, assess.CategoryChoice)
 }
 
-func (r *Runner) assess(res *scanner.Result, captured map[string]time.Time) ([]findings.Finding, *assess.CategoryChoice) {
+func (r *Runner) assess(res *scanner.Result, captured map[string]time.Time) ([]findings.Finding, *assess.CategoryChoice, []findings.NotAssessed) {
 	if sa, ok := r.Assessor.(scanAssessor); ok {
-		fs, c := sa.AssessScan(res, captured)
-		return fs, &c
+		rep := sa.AssessScan(res, captured)
+		return rep.Findings, &rep.Category, rep.NotAssessed
 	}
 	t, scanID, obs, now := res.Target, res.ScanID, res.Observations(), res.FinishedAt
 	if ca, ok := r.Assessor.(categoryAssessor); ok {
 		fs, c := ca.AssessWithCategory(t, scanID, obs, now)
-		return fs, &c
+		return fs, &c, nil
 	}
-	return r.Assessor.Assess(t, scanID, obs, now), nil
+	return r.Assessor.Assess(t, scanID, obs, now), nil, nil
 }
 
 // scanAssessor assesses a whole scan result, dating each finding from where its observations came
-// from and when the live sources were captured (*assess.Assessor is one).
+// from and when the live sources were captured, and lists the rules the inputs could not decide
+// (*assess.Assessor is one).
 type scanAssessor interface {
-	AssessScan(res *scanner.Result, captured map[string]time.Time) ([]findings.Finding, assess.CategoryChoice)
+	AssessScan(res *scanner.Result, captured map[string]time.Time) assess.Report
 }
 
 // newRecord is the history entry of a scan before anything was stored.

@@ -83,11 +83,14 @@ type ConfidenceRule struct {
 }
 
 // Summary is the template of a finding's summary for one kind of triggering observation ("*":
-// any), over the fields listed in SummaryFields with the functions of SummaryFuncs.
+// any) and, when Grade is set, for records of that grade only (a lead worded as what the code or
+// text shows and what to check, a finding as what was established), over the fields listed in
+// SummaryFields with the functions of SummaryFuncs.
 type Summary struct {
-	Kind string `yaml:"kind" json:"kind"`
-	ZH   string `yaml:"zh" json:"zh"`
-	EN   string `yaml:"en" json:"en"`
+	Kind  string `yaml:"kind" json:"kind"`
+	Grade string `yaml:"grade,omitempty" json:"grade,omitempty"`
+	ZH    string `yaml:"zh" json:"zh"`
+	EN    string `yaml:"en" json:"en"`
 }
 
 // Placeholders and functions of the templates; assess provides exactly these (a test there checks
@@ -97,7 +100,7 @@ var (
 		"NoSeparate", "Hosts", "SDKs", "APIs", "Permissions", "Callers", "Files", "Phases", "Detectors", "Elements", "Settings",
 		"Components", "Actions", "Flags", "Quotes", "Titles", "Via", "PersistentPI", "KnownValue", "OwnCode", "HasOffset",
 		"OffsetMS", "Line", "Category", "CategoryZH", "CategoryEN", "CategorySuggested", "NoPICategory", "PolicyTitle",
-		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK"}
+		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK", "Grade", "Lead"}
 	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has"}
 	ObservationFuncs = []string{"join", "no"} // subject and confidence-reason templates
 	AdjustFields     = []string{"minors", "sensitive_seen"}
@@ -375,10 +378,10 @@ func (l *loader) validateFamilies(c *Catalogue) {
 			if s.Kind != "*" {
 				l.kindRef(c, f, sn, w, s.Kind)
 			}
-			if sk[s.Kind] {
-				l.add(f, sn, "%s: two summaries for kind %s", who, s.Kind)
+			if sk[s.Kind+"|"+s.Grade] {
+				l.add(f, sn, "%s: two summaries for kind %s grade %q", who, s.Kind, s.Grade)
 			}
-			sk[s.Kind] = true
+			sk[s.Kind+"|"+s.Grade] = true
 			if s.ZH == "" || s.EN == "" {
 				l.add(f, sn, "%s: zh and en are required", w)
 			}

@@ -227,6 +227,9 @@ type ObservationKind struct {
 	Confidence []ConfidenceRule `yaml:"confidence,omitempty" json:"confidence,omitempty"`
 	// AppEvidence: an observation of this kind shows that an app or mini-program was inspected.
 	AppEvidence bool `yaml:"app_evidence,omitempty" json:"app_evidence,omitempty"`
+	// Grade is what an observation of this kind establishes (observed | declared | static |
+	// inferred), with attribute conditions where one kind can be two grades (see grade.go).
+	Grade GradeRules `yaml:"grade,omitempty" json:"grade,omitempty"`
 }
 
 // AttributeSpec declares one attribute: type is string | bool | int | float | []string.
@@ -262,8 +265,31 @@ type Violation struct {
 	Confidence []ConfidenceRule `yaml:"confidence,omitempty" json:"confidence,omitempty"`
 	// Adjust applies after the family's adjustments.
 	Adjust []Adjustment `yaml:"adjust,omitempty" json:"adjust,omitempty"`
-	// Summaries are the finding's summary templates, per triggering kind.
+	// Summaries are the finding's summary templates, per triggering kind and grade.
 	Summaries []Summary `yaml:"summaries,omitempty" json:"summaries,omitempty"`
+	// GradeCap caps the grade of the rule's records whatever their evidence (a comparison with a
+	// list is inferred even when the compared fact was declared).
+	GradeCap string `yaml:"grade_cap,omitempty" json:"grade_cap,omitempty"`
+	// GradeCaps caps the grade per trigger kind (a connection to a tracker shows no PI, so it
+	// supports a claim of collection only as inferred).
+	GradeCaps map[string]string `yaml:"grade_caps,omitempty" json:"grade_caps,omitempty"`
+	// Tier "lead" makes every record of the rule a lead (a claim that needs functional context or
+	// a device test whatever the evidence); empty lets the grade decide.
+	Tier string `yaml:"tier,omitempty" json:"tier,omitempty"`
+	// LeadTitle is the title shown for a lead where Title would claim more than a lead shows.
+	LeadTitle Text `yaml:"lead_title,omitempty" json:"lead_title,omitzero"`
+	// Inputs is the input inventory the rule needs to be decided; a scan without it lists the
+	// rule as not assessed.
+	Inputs *Inputs `yaml:"inputs,omitempty" json:"inputs,omitempty"`
+}
+
+// TitleFor is the rule's title for a record of the tier: the lead title for a lead when the rule
+// has one.
+func (v Violation) TitleFor(tier string) Text {
+	if tier == TierLead && v.LeadTitle != (Text{}) {
+		return v.LeadTitle
+	}
+	return v.Title
 }
 
 // Check says how a violation is found: automatically from observations, or by an analyst.

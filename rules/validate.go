@@ -40,6 +40,7 @@ func (l *loader) validate(c *Catalogue) {
 	l.validateSignals(c)
 	l.validateTrackers(c)
 	l.validateElements(c)
+	l.validateGrades(c)
 }
 
 func (l *loader) text(file string, n *yaml.Node, field string, t Text) {

@@ -62,6 +62,9 @@ type ScanRecord struct {
 	// Category is the app category the findings were judged against and why (absent in records
 	// written before it was kept, and with an Assessor that does not say).
 	Category *findings.CategoryChoice `json:"category,omitempty"`
+	// NotAssessed are the rules the scan's inputs could not decide, with the reason (absent in
+	// records written before it was kept).
+	NotAssessed []findings.NotAssessed `json:"not_assessed,omitempty"`
 }
 
 // Duration is how long the scan took.

@@ -131,6 +131,8 @@ type findingContent struct {
 	RuleVersion  int                   `json:"rule_version"`
 	Subject      string                `json:"subject"`
 	Severity     rules.Severity        `json:"severity"`
+	Tier         string                `json:"tier,omitempty"`
+	Grade        string                `json:"grade,omitempty"`
 	LegalBasis   []rules.Citation      `json:"legal_basis"`
 	AsOf         time.Time             `json:"as_of"`
 	AsOfSource   string                `json:"as_of_source,omitempty"`
@@ -198,7 +200,8 @@ func (s *Store) prepareUpsert(f findings.Finding, scanID string, now time.Time) 
 	n := findings.Normalize(f)
 	content, err := findings.EncodeCanonical(findingContent{
 		Fingerprint: n.Fingerprint, TargetID: n.TargetID, RuleID: n.RuleID, RuleVersion: n.RuleVersion,
-		Subject: n.Subject, Severity: n.Severity, LegalBasis: n.LegalBasis, AsOf: n.AsOf, AsOfSource: n.AsOfSource, Summary: n.Summary,
+		Subject: n.Subject, Severity: n.Severity, Tier: n.Tier, Grade: n.Grade, LegalBasis: n.LegalBasis,
+		AsOf: n.AsOf, AsOfSource: n.AsOfSource, Summary: n.Summary,
 		Caveat: n.Caveat, Observations: n.Observations,
 		Confidence: n.Confidence, ConfidenceReason: n.ConfidenceReason,
 	})

@@ -167,9 +167,11 @@ type listData struct {
 	States []findings.State
 	Sevs   []rules.Severity
 	Titles map[string]rules.Text
-	Moves  []findings.State // bulk transitions the user may choose
-	Err    string
-	Lang   *Lang
+	// LeadTitles are the titles shown for leads, where a rule has one
+	LeadTitles map[string]rules.Text
+	Moves      []findings.State // bulk transitions the user may choose
+	Err        string
+	Lang       *Lang
 	// From the page, for Content.
 	CSRF, Path string
 	CanExport  bool
@@ -183,10 +185,11 @@ func (s *Server) findingsList(c *echo.Context) error {
 		return err
 	}
 	d := listData{F: f, R: r, Opts: s.filterOptions(ctx, s.lang(c)), States: findings.AllStates, Sevs: findings.Severities,
-		Titles: map[string]rules.Text{}, Lang: s.lang(c)}
+		Titles: map[string]rules.Text{}, LeadTitles: map[string]rules.Text{}, Lang: s.lang(c)}
 	for _, it := range r.Items {
 		if v, ok := s.cat.Violation(it.RuleID); ok {
 			d.Titles[it.RuleID] = v.Title
+			d.LeadTitles[it.RuleID] = v.TitleFor(rules.TierLead)
 		}
 	}
 	pr := current(c)

@@ -123,6 +123,23 @@ func (l *Lang) Severity(s rules.Severity) string {
 	return string(s)
 }
 
+// Tier names a tier: 认定事实 (the record establishes what its title states) or 待核实线索 (it
+// needs confirmation); "—" for records from before tiers.
+func (l *Lang) Tier(t string) string {
+	if k := "tier." + t; t != "" && l.Has(k) {
+		return l.T(k)
+	}
+	return "—"
+}
+
+// Grade names what a record's evidence establishes.
+func (l *Lang) Grade(g string) string {
+	if k := "grade." + g; g != "" && l.Has(k) {
+		return l.T(k)
+	}
+	return "—"
+}
+
 // Role names a role.
 func (l *Lang) Role(r accounts.Role) string {
 	if k := "role." + string(r); l.Has(k) {

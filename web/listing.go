@@ -21,6 +21,7 @@ import (
 type Filter struct {
 	State     string
 	Severity  string
+	Tier      string // "finding" | "lead"
 	Rule      string
 	Basis     string // citation, e.g. "pipl:17"
 	Target    string
@@ -47,7 +48,7 @@ const (
 func parseFilter(c *echo.Context) Filter {
 	q := c.QueryParam
 	f := Filter{
-		State: q("state"), Severity: q("severity"), Rule: q("rule"), Basis: q("basis"), Target: q("target"),
+		State: q("state"), Severity: q("severity"), Tier: q("tier"), Rule: q("rule"), Basis: q("basis"), Target: q("target"),
 		Category: q("category"), SDK: q("sdk"), FirstFrom: q("first_from"), FirstTo: q("first_to"),
 		LastFrom: q("last_from"), LastTo: q("last_to"), Q: strings.TrimSpace(q("q")), Sort: q("sort"),
 		Asc: q("dir") == "asc",
@@ -57,6 +58,9 @@ func parseFilter(c *echo.Context) Filter {
 	}
 	if findings.SeverityRank(rules.Severity(f.Severity)) == 0 {
 		f.Severity = ""
+	}
+	if rules.TierRank(f.Tier) == 0 {
+		f.Tier = ""
 	}
 	for _, p := range []*string{&f.Rule, &f.SDK, &f.Category} {
 		if *p != "" && !ruleRE.MatchString(*p) {
@@ -100,6 +104,7 @@ func (f Filter) Values() url.Values {
 	}
 	set("state", f.State)
 	set("severity", f.Severity)
+	set("tier", f.Tier)
 	set("rule", f.Rule)
 	set("basis", f.Basis)
 	set("target", f.Target)
@@ -170,7 +175,7 @@ func dayRange(from, to string) (int64, int64) {
 // needs the target registry (names, categories); nothing else leaves memory.
 func (s *Server) query(ctx context.Context, f Filter) (listindex.Query, error) {
 	q := listindex.Query{State: f.State, Rule: f.Rule, Target: f.Target, Basis: f.Basis, SDK: f.SDK,
-		Sev: findings.SeverityRank(rules.Severity(f.Severity)), Asc: f.Asc,
+		Sev: findings.SeverityRank(rules.Severity(f.Severity)), Tier: f.Tier, Asc: f.Asc,
 		Off: (f.Page - 1) * f.Per, Lim: f.Per}
 	switch f.Sort {
 	case "first_seen":

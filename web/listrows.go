@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"html/template"
 	"net/url"
+
+	"pilmon/rules"
 )
 
 // The findings list page is the dashboard's hot path (every triage step comes back to it), and the
@@ -63,6 +65,7 @@ func (d listData) writeContent(b *bytes.Buffer) {
 	t("f.q.placeholder")
 	raw("\"></label>\n")
 	sel("f.state", "state", d.StateOptions())
+	sel("f.tier", "tier", d.TierOptions())
 	sel("f.severity", "severity", d.SeverityOptions())
 	sel("f.rule", "rule", d.RuleOptions())
 	sel("f.basis", "basis", d.BasisOptions())
@@ -122,6 +125,8 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		raw("\"></th>\n")
 	}
 	raw("  <th>")
+	t("col.tier")
+	raw("</th>\n  <th>")
 	link(d.F.SortURL(""), "col.severity")
 	for _, k := range []string{"col.rule", "col.subject", "col.target", "col.state"} {
 		raw("</th>\n  <th>")
@@ -173,7 +178,7 @@ func (d listData) rows(b *bytes.Buffer) {
 	l := d.Lang
 	esc := template.HTMLEscapeString
 	if len(d.R.Items) == 0 {
-		b.WriteString(`<tr><td colspan="8">`)
+		b.WriteString(`<tr><td colspan="9">`)
 		b.WriteString(esc(l.T("list.empty")))
 		b.WriteString("</td></tr>\n")
 		return
@@ -188,6 +193,11 @@ func (d listData) rows(b *bytes.Buffer) {
 			b.WriteString(box)
 			b.WriteString("\"></td>\n")
 		}
+		b.WriteString(`  <td><span class="tier tier-`)
+		b.WriteString(esc(it.Tier))
+		b.WriteString(`">`)
+		b.WriteString(esc(l.Tier(it.Tier)))
+		b.WriteString("</span></td>\n")
 		b.WriteString(`  <td><span class="sev sev-`)
 		b.WriteString(esc(string(it.Severity)))
 		b.WriteString(`">`)
@@ -196,7 +206,9 @@ func (d listData) rows(b *bytes.Buffer) {
 		b.WriteString(`  <td><a href="/findings/`)
 		b.WriteString(esc(url.PathEscape(it.Fingerprint)))
 		b.WriteString(`">`)
-		if t, ok := d.Titles[it.RuleID]; ok {
+		if t, ok := d.LeadTitles[it.RuleID]; ok && it.Tier == rules.TierLead {
+			b.WriteString(esc(l.Text(t)))
+		} else if t, ok := d.Titles[it.RuleID]; ok {
 			b.WriteString(esc(l.Text(t)))
 		} else {
 			b.WriteString(esc(it.RuleID))
@@ -246,6 +258,15 @@ func (d listData) SeverityOptions() template.HTML {
 		opts[i] = newOption(string(sv), d.Lang.Severity(sv))
 	}
 	return renderOptions(opts, d.F.Severity)
+}
+
+// TierOptions lists the tiers: findings (认定事实) and leads (待核实线索).
+func (d listData) TierOptions() template.HTML {
+	opts := make([]option, len(rules.Tiers))
+	for i, t := range rules.Tiers {
+		opts[i] = newOption(t, d.Lang.Tier(t))
+	}
+	return renderOptions(opts, d.F.Tier)
 }
 
 func (d listData) MoveOptions() template.HTML {

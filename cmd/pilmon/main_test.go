@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,15 +139,42 @@ func TestScanPrintsFindings(t *testing.T) {
 		t.Fatalf("scan --json: %d %s", code, errs)
 	}
 	var res struct {
-		Result   struct{ Target struct{ Operator string } }
-		Category struct{ Key string }
-		Findings []map[string]any
+		Result      struct{ Target struct{ Operator string } }
+		Category    struct{ Key string }
+		Findings    []map[string]any
+		NotAssessed []struct {
+			RuleID string `json:"rule_id"`
+		} `json:"not_assessed"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("--json output: %v", err)
 	}
 	if len(res.Findings) == 0 || res.Category.Key != "online_shopping" || res.Result.Target.Operator != samplegen.Operator {
 		t.Errorf("--json: %d findings, category %q, operator %q", len(res.Findings), res.Category.Key, res.Result.Target.Operator)
+	}
+	if len(res.Findings) > 0 && (res.Findings[0]["tier"] != "finding" || res.Findings[0]["grade"] == nil) {
+		t.Errorf("--json: the first record is not a finding with a grade: %v %v", res.Findings[0]["tier"], res.Findings[0]["grade"])
+	}
+	if !strings.Contains(out, `"not_assessed":`) {
+		t.Error("--json has no not_assessed")
+	}
+	// the mini-program alone: no policy, no traffic, so the policy and traffic rules are listed
+	// as not assessed rather than judged
+	inputs := writeSampleInputs(t, samplegen.Violating())
+	code, out, errs = runCLI(t, "scan", "--data-dir", t.TempDir(), "--target-id", "sample:mp", "--json", inputs[len(inputs)-1])
+	if code != exitOK {
+		t.Fatalf("scan of the mini-program alone: %d %s", code, errs)
+	}
+	res.NotAssessed = nil
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	var na []string
+	for _, n := range res.NotAssessed {
+		na = append(na, n.RuleID)
+	}
+	if !slices.Contains(na, "rdff-1.1") || !slices.Contains(na, "rdff-3.1") || slices.Contains(na, "mp-undeclared-private-api") {
+		t.Errorf("mini-program alone: not assessed %v", na)
 	}
 	for _, f := range res.Findings {
 		if f["fingerprint"] == "" || f["confidence"] == nil || f["summary"] == nil {

@@ -222,8 +222,11 @@ type scanOutput struct {
 	Evidence     []string              `json:"evidence"`
 	// Category is the app category the findings were judged against and where it came from.
 	Category assess.CategoryChoice `json:"category"`
-	// Findings are the canonical JSON of each finding (findings.MarshalCanonical), most severe first.
+	// Findings are the canonical JSON of each finding and lead (findings.MarshalCanonical),
+	// findings (tier "finding") before leads, most severe first.
 	Findings []json.RawMessage `json:"findings"`
+	// NotAssessed are the rules the scan's inputs could not decide, with the reason.
+	NotAssessed []findings.NotAssessed `json:"not_assessed"`
 	// Stored says what was written to Redis (--store or --redis), absent otherwise.
 	Stored *storeSummary `json:"stored,omitempty"`
 
@@ -249,6 +252,10 @@ func buildScanOutput(o pipeline.Outcome) (scanOutput, error) {
 		Observations: obs, Evidence: res.EvidenceRefs(), Findings: []json.RawMessage{}, findings: o.Findings}
 	if c := o.Record.Category; c != nil {
 		out.Category = *c
+	}
+	out.NotAssessed = o.Record.NotAssessed
+	if out.NotAssessed == nil {
+		out.NotAssessed = []findings.NotAssessed{}
 	}
 	for _, f := range out.findings {
 		b, err := findings.MarshalCanonical(f)
@@ -335,15 +342,27 @@ func printFindings(w io.Writer, out scanOutput) {
 	default:
 		fmt.Fprintf(w, "类别 / category: %s  %s\n", c.Key, c.Reason.ZH)
 	}
-	fmt.Fprintf(w, "\n发现 / findings: %d\n", len(out.findings))
+	nf := 0
+	for _, f := range out.findings {
+		if f.Tier == rules.TierFinding {
+			nf++
+		}
+	}
+	fmt.Fprintf(w, "\n发现 / findings: %d（认定事实 %d / established, 待核实线索 %d / leads）\n", len(out.findings), nf, len(out.findings)-nf)
 	if len(out.findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-		fmt.Fprintln(tw, "严重程度 / severity\t可信度 / confidence\t规则 / rule\t对象 / subject\t摘要 / summary")
+		fmt.Fprintln(tw, "层级 / tier\t依据 / grade\t严重程度 / severity\t可信度 / confidence\t规则 / rule\t对象 / subject\t摘要 / summary")
 		for _, f := range out.findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Confidence, f.RuleID, f.Subject, oneLine(f.Summary.ZH))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tierLabel(f.Tier), f.Grade, f.Severity, f.Confidence, f.RuleID, f.Subject, oneLine(f.Summary.ZH))
 		}
 		tw.Flush()
 		fmt.Fprintln(w, "（完整中英文摘要、法律依据与证据见 --json / full zh/en summaries, legal basis and evidence with --json）")
+	}
+	if len(out.NotAssessed) > 0 {
+		fmt.Fprintf(w, "\n未能判断的规则 / not assessed (inputs missing): %d\n", len(out.NotAssessed))
+		for _, n := range out.NotAssessed {
+			fmt.Fprintf(w, "    %s  %s / %s\n", n.RuleID, n.Reason.ZH, n.Reason.EN)
+		}
 	}
 	if s := out.Stored; s != nil {
 		fmt.Fprintf(w, "\n已存储 / stored: %d 条（新 %d）/ %d findings (%d new)", s.Upserted, s.Created, s.Upserted, s.Created)
@@ -442,4 +461,16 @@ func writeScanBundle(ctx context.Context, f scanFlags, cat *rules.Catalogue, ev 
 		})
 	})
 	return err
+}
+
+// tierLabel names a tier in both languages: 认定事实 (the record establishes what its title
+// says) or 待核实线索 (it needs confirmation).
+func tierLabel(t string) string {
+	switch t {
+	case rules.TierFinding:
+		return "认定事实/finding"
+	case rules.TierLead:
+		return "待核实线索/lead"
+	}
+	return "-"
 }
