@@ -386,7 +386,7 @@ func (d *Demo) Summary(ctx context.Context, w io.Writer, dataDir string) error {
 	}
 	fmt.Fprintln(w, "\n演示对象 / demo targets:")
 	for _, t := range d.Targets {
-		fmt.Fprintf(w, "  %-22s %3d 条线索 / findings  %s\n", t.ID, c.ByTarget[t.ID], t.Name)
+		fmt.Fprintf(w, "  %-22s %3d 条记录 / records  %s\n", t.ID, c.ByTarget[t.ID], t.Name)
 	}
 	fmt.Fprintf(w, "\n看板 / dashboard: %s\n", d.URL)
 	if d.AdminPassword != "" {

@@ -256,7 +256,7 @@ func (r *Runner) record(ctx context.Context, pub *publisher, rec store.ScanRecor
 		}
 		rec.MarkedNotReobserved = n
 	}
-	pub.send(scanner.EventFindingsUpserted, fmt.Sprintf("%d 条线索（新 %d）/ %d findings (%d new)", len(results), created, len(results), created),
+	pub.send(scanner.EventFindingsUpserted, fmt.Sprintf("%d 条记录（新 %d）/ %d records (%d new)", len(results), created, len(results), created),
 		map[string]any{"findings": len(results), "created": created, "marked_not_reobserved": rec.MarkedNotReobserved})
 	wrote, err := r.Store.SaveScan(ctx, rec)
 	if err != nil {

@@ -78,7 +78,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		for _, id := range demo.TargetIDs {
-			fmt.Fprintf(env.stdout, "  %-22s %2d 条线索 / findings on the dashboard, %d 条预期 / expected\n", id, len(res.Findings[id]), len(demo.Expected[id]))
+			fmt.Fprintf(env.stdout, "  %-22s %2d 条记录 / records on the dashboard, %d 条预期 / expected\n", id, len(res.Findings[id]), len(demo.Expected[id]))
 		}
 		if d.APKMissing != "" {
 			fmt.Fprintf(env.stdout, "注意 / note: APK 相关的预期已跳过 / expectations needing the APK were skipped: %s\n", d.APKMissing)

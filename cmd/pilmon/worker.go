@@ -305,7 +305,7 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 		b, _ := json.MarshalIndent(t, "", "  ")
 		fmt.Fprintf(env.stdout, "%s\n\n扫描历史 / scans (%d):\n", b, total)
 		for _, r := range recs {
-			fmt.Fprintf(env.stdout, "  %s  %s  %-9s  %d 条线索 / findings  %s\n", r.ID, r.StartedAt.In(shanghai()).Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(env.stdout, "  %s  %s  %-9s  %d 条记录 / records  %s\n", r.ID, r.StartedAt.In(shanghai()).Format("2006-01-02 15:04:05"),
 				r.Status, len(r.Fingerprints), r.Duration().Round(time.Millisecond))
 		}
 		if diff != nil {
