@@ -493,11 +493,32 @@ func (a *analysis) declared(h *apiHit) (d declaration, ok bool) {
 		return d, false
 	}
 	d.listed = contains(a.config.RequiredPrivateInfos, h.name)
-	if info.Scope != "" && a.config.Permissions[info.Scope] != "" {
-		d.scope = info.Scope
+	for _, sc := range declaringScopes(info) {
+		if a.config.Permissions[sc] != "" {
+			d.scope = sc
+			break
+		}
 	}
 	d.declared = d.listed || d.scope != ""
 	return d, true
+}
+
+// declaringScopes are the permission scopes whose stated reason declares a use of the API: its own
+// scope, and for a foreground location API the location scope (the reason given for using the
+// user's location covers chooseLocation and onLocationChange as much as getLocation). Background
+// location is a use of its own: only its own scope declares it.
+func declaringScopes(info piAPI) []string {
+	var out []string
+	if info.Scope != "" {
+		out = append(out, info.Scope)
+	}
+	if slices.Contains(info.PI, "location_background") {
+		return append(out, "scope.userLocationBackground")
+	}
+	if slices.Contains(info.PI, "location_precise") {
+		out = append(out, "scope.userLocation")
+	}
+	return out
 }
 
 func contains(s []string, v string) bool {

@@ -327,7 +327,7 @@ func stringURLContext(s []byte, n, reqDepth int, prev, prev2 token) string {
 	}
 	key := ""
 	if prev.Kind == tokPunct && (prev.Text[0] == ':' || prev.Text[0] == '=' && len(prev.Text) == 1) &&
-		(prev2.Kind == tokIdent || prev2.Kind == tokString) {
+		(prev2.Kind == tokIdent || prev2.Kind == tokString && identLike(prev2.Text)) {
 		key = string(prev2.Text)
 	}
 	switch {
@@ -339,6 +339,20 @@ func stringURLContext(s []byte, n, reqDepth int, prev, prev2 token) string {
 		return URLContextURLVariable
 	}
 	return URLContextString
+}
+
+// identLike reports whether a quoted key could be a name ("baseUrl"), not a value before ":" (the
+// other branch of a ternary).
+func identLike(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
+	}
+	for _, c := range b {
+		if !isIdentPart(c) || c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // ---------------------------------------------------------------- aliases of wx / my
