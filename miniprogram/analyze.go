@@ -86,8 +86,11 @@ type apiHit struct {
 	scopes         []string
 }
 
+// domainHit is what was seen of one host: its strongest URL context and whether an http:// or
+// ws:// URL of it sits in that context (a cleartext string elsewhere says nothing about requests).
 type domainHit struct {
 	sdk       string
+	context   string
 	cleartext bool
 }
 
@@ -168,8 +171,14 @@ func (a *analysis) readConfigs(files []File) {
 		}
 		for _, s := range c.Strings {
 			var urls []urlRef
-			findURLs([]byte(s), 1, "", &urls)
+			findURLs([]byte(s.Value), 1, "", &urls)
 			for _, u := range urls {
+				u.Context = URLContextString
+				if s.Domain {
+					u.Context = URLContextConfig
+				} else if isAssetURL(u.URL) {
+					u.Context = URLContextAsset
+				}
 				a.addDomain(u, f.Name, "")
 			}
 		}
@@ -305,9 +314,14 @@ func (a *analysis) markup(name string, data []byte, compiled bool) {
 			}
 		}
 	}
+	// Markup only shows and links: its URLs are assets or strings, never requests.
 	var urls []urlRef
 	findURLs(data, 1, "", &urls)
 	for _, u := range urls {
+		u.Context = URLContextString
+		if isAssetURL(u.URL) {
+			u.Context = URLContextAsset
+		}
 		a.addDomain(u, name, "")
 	}
 }
@@ -394,8 +408,12 @@ func (a *analysis) addDomain(u urlRef, file, sdk string) {
 			a.addSDK(d.sdk, file)
 		}
 	}
-	if u.Scheme == "http" || u.Scheme == "ws" {
-		d.cleartext = true
+	clear := u.Scheme == "http" || u.Scheme == "ws"
+	switch r, cur := urlContextRank(u.Context), urlContextRank(d.context); {
+	case r > cur:
+		d.context, d.cleartext = u.Context, clear
+	case r == cur:
+		d.cleartext = d.cleartext || clear
 	}
 }
 
@@ -454,24 +472,53 @@ func sdkForName(name string) string {
 	return ""
 }
 
-// declared says whether a WeChat API is declared where the platform requires it; ok is false when
-// the platform requires nothing for it.
-func (a *analysis) declared(h *apiHit) (declared, ok bool) {
-	if a.platform != PlatformWeChat || h.obj != "wx" {
-		return false, false
+// declaration is what app.json says of a WeChat API that needs a declaration: those the platform
+// requires in requiredPrivateInfos (getLocation & co.; the wechat_mp platform rule). The use is
+// declared when requiredPrivateInfos lists the API or its permission scope states a reason (desc):
+// a location use explained in permission.scope.userLocation is declared, whatever
+// requiredPrivateInfos says. ok is false when the API needs no declaration, or when no app config
+// was read (a sub-package alone): then nothing is known either way.
+type declaration struct {
+	declared bool
+	listed   bool   // in requiredPrivateInfos
+	scope    string // the permission scope whose desc states a reason, "" if none
+}
+
+func (a *analysis) declared(h *apiHit) (d declaration, ok bool) {
+	if a.platform != PlatformWeChat || h.obj != "wx" || a.config == nil {
+		return d, false
 	}
 	info := wxAPIs[h.name]
-	if !info.PrivateInfo && info.Scope == "" {
-		return false, false
+	if !info.PrivateInfo {
+		return d, false
 	}
-	declared = true
-	if info.PrivateInfo {
-		declared = a.config != nil && contains(a.config.RequiredPrivateInfos, h.name)
+	d.listed = contains(a.config.RequiredPrivateInfos, h.name)
+	for _, sc := range declaringScopes(info) {
+		if a.config.Permissions[sc] != "" {
+			d.scope = sc
+			break
+		}
 	}
+	d.declared = d.listed || d.scope != ""
+	return d, true
+}
+
+// declaringScopes are the permission scopes whose stated reason declares a use of the API: its own
+// scope, and for a foreground location API the location scope (the reason given for using the
+// user's location covers chooseLocation and onLocationChange as much as getLocation). Background
+// location is a use of its own: only its own scope declares it.
+func declaringScopes(info piAPI) []string {
+	var out []string
 	if info.Scope != "" {
-		declared = declared && a.config != nil && a.config.Permissions[info.Scope] != ""
+		out = append(out, info.Scope)
 	}
-	return declared, true
+	if slices.Contains(info.PI, "location_background") {
+		return append(out, "scope.userLocationBackground")
+	}
+	if slices.Contains(info.PI, "location_precise") {
+		out = append(out, "scope.userLocation")
+	}
+	return out
 }
 
 func contains(s []string, v string) bool {
@@ -523,7 +570,9 @@ func (a *analysis) observations(id identity) []scanner.Observation {
 	for _, h := range a.apis {
 		attrs := map[string]any{"api": h.api, "pi": h.pi, "file": h.file, "line": h.line, "sdk": h.sdk}
 		if d, ok := a.declared(h); ok {
-			attrs["declared"] = d
+			attrs["declared"] = d.declared
+			attrs["in_required_private_infos"] = d.listed
+			attrs["permission_scope"] = d.scope
 		}
 		if len(h.scopes) > 0 {
 			attrs["scopes"] = h.scopes
@@ -531,7 +580,7 @@ func (a *analysis) observations(id identity) []scanner.Observation {
 		out = append(out, a.obs("mp.api_call", h.api, attrs))
 	}
 	for host, d := range a.domains {
-		out = append(out, a.obs("mp.domain", host, map[string]any{"host": host, "sdk": d.sdk, "cleartext": d.cleartext}))
+		out = append(out, a.obs("mp.domain", host, map[string]any{"host": host, "sdk": d.sdk, "cleartext": d.cleartext, "context": d.context}))
 	}
 	for id, file := range a.sdks {
 		pi := []string{}

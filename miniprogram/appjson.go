@@ -20,8 +20,8 @@ type appConfig struct {
 	// UsePrivacyCheck is the __usePrivacyCheck__ value; HasPrivacyCheck says the key is present.
 	UsePrivacyCheck bool
 	HasPrivacyCheck bool
-	// Strings are all string values of the document, for URL extraction (bounded).
-	Strings []string
+	// Strings are the string values of the document that hold a URL, for URL extraction (bounded).
+	Strings []configString
 }
 
 const maxConfigBytes = 8 << 20
@@ -94,16 +94,65 @@ func parseAppConfig(data []byte) (*appConfig, []error) {
 	return c, errs
 }
 
-// collectStrings gathers up to 10,000 string values that look like they hold a URL.
-func collectStrings(data []byte, out *[]string) {
+// configString is a string value of a config file. Domain says it sits under a key naming
+// domains ("requestDomain", "socketDomain", …: a domain list the program requests from); any other
+// URL of a config (an icon, a link) is no request.
+type configString struct {
+	Value  string
+	Domain bool
+}
+
+// collectStrings gathers up to 10,000 string values that look like they hold a URL, with whether
+// a key above them names domains.
+func collectStrings(data []byte, out *[]configString) {
+	type frame struct {
+		object, wantKey bool
+		key             string
+	}
+	var stack []frame
+	underDomain := func() bool {
+		for _, f := range stack {
+			if strings.Contains(strings.ToLower(f.key), "domain") {
+				return true
+			}
+		}
+		return false
+	}
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for len(*out) < 10_000 {
 		t, err := dec.Token()
 		if err != nil {
 			return
 		}
-		if s, ok := t.(string); ok && strings.Contains(s, "://") {
-			*out = append(*out, s)
+		switch v := t.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, frame{object: true, wantKey: true})
+			case '[':
+				stack = append(stack, frame{})
+			default:
+				if len(stack) > 0 {
+					stack = stack[:len(stack)-1]
+				}
+				valueDone()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+				stack[n-1].key, stack[n-1].wantKey = v, false
+				continue
+			}
+			if strings.Contains(v, "://") {
+				*out = append(*out, configString{Value: v, Domain: underDomain()})
+			}
+			valueDone()
+		default:
+			valueDone()
 		}
 	}
 }

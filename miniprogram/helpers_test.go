@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"sync"
 	"testing"
+
+	"pilmon/internal/corpus"
 
 	"pilmon/evidence"
 )

@@ -28,6 +28,117 @@ type urlRef struct {
 	Scheme string
 	Line   int
 	Module string
+	// Context says where the URL sits (URLContext*): only a request-making position shows that the
+	// program talks to the host.
+	Context string
+}
+
+// Where a URL was found, strongest first. A URL is a request only where the code or configuration
+// hands it to the network: an argument of a request API, a domain list in the configuration, or
+// (a judgement call, kept because wrappers around wx.request almost always take their base URL
+// from such a variable) a bare URL assigned to a variable or property named like a request URL
+// ("baseUrl", "apiHost", "serverDomain"; names of media such as "imgUrl" excluded). Everything else
+// is a string in the code: warning and error texts of libraries ("see http://… for details"),
+// links in markup, data. Image and static-resource paths are assets. Comments are never read.
+const (
+	URLContextRequest     = "request"
+	URLContextConfig      = "config"
+	URLContextURLVariable = "url_variable"
+	URLContextString      = "string_literal"
+	URLContextAsset       = "asset"
+)
+
+// urlContextRank orders contexts: a host's strongest context is what its observation reports.
+func urlContextRank(c string) int {
+	switch c {
+	case URLContextRequest, URLContextConfig:
+		return 4
+	case URLContextURLVariable:
+		return 3
+	case URLContextString:
+		return 2
+	case URLContextAsset:
+		return 1
+	}
+	return 0
+}
+
+// requestAPIs are the APIs whose url argument is a network request.
+var requestAPIs = map[string]bool{
+	"wx.request": true, "wx.uploadFile": true, "wx.downloadFile": true, "wx.connectSocket": true,
+	"my.request": true, "my.httpRequest": true, "my.uploadFile": true, "my.downloadFile": true, "my.connectSocket": true,
+}
+
+// assetExts are the extensions of static resources; a URL whose last path segment carries one
+// (qiniu's "x.jpg-CONminb" and "x.png!thumb" styles included) is an asset, not a request.
+var assetExts = []string{".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico", ".bmp", ".css", ".woff", ".woff2",
+	".ttf", ".otf", ".eot", ".mp3", ".mp4", ".m4a", ".wav", ".aac", ".ogg", ".webm", ".mov", ".avi", ".flv", ".m3u8"}
+
+// isAssetURL reports whether u points at an image or another static resource.
+func isAssetURL(u string) bool {
+	u = strings.ToLower(u)
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	rest := u
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return false
+	}
+	path := rest[slash:]
+	for _, dir := range []string{"/static/", "/images/", "/image/", "/img/", "/imgs/", "/icons/", "/assets/", "/fonts/"} {
+		if strings.Contains(path, dir) && !strings.HasSuffix(path, "/") {
+			return true
+		}
+	}
+	seg := path[strings.LastIndexByte(path, '/')+1:]
+	for _, ext := range assetExts {
+		k := strings.Index(seg, ext)
+		if k < 0 {
+			continue
+		}
+		end := k + len(ext)
+		if end == len(seg) || !isIdentPart(seg[end]) {
+			return true
+		}
+	}
+	return false
+}
+
+// urlName says a variable or property name holds a request URL ("baseUrl", "API_HOST",
+// "serverDomain"), not a media one ("imgUrl", "avatarUrl").
+func urlName(name string) bool {
+	n := strings.ToLower(name)
+	for _, m := range []string{"img", "image", "pic", "icon", "avatar", "cover", "logo", "banner", "video", "audio", "music", "photo", "thumb", "poster", "bg", "background", "font", "link", "href", "page", "share", "doc", "help", "agreement", "policy"} {
+		if strings.Contains(n, m) {
+			return false
+		}
+	}
+	for _, m := range []string{"url", "uri", "host", "domain", "api", "server", "endpoint", "base", "gateway", "socket"} {
+		if strings.Contains(n, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// bareURL reports whether the string literal s is one URL (possibly the head of a concatenation:
+// "http://host/api/" + path), not a sentence or markup that mentions one.
+func bareURL(s []byte) bool {
+	s = bytes.TrimSpace(s)
+	for i := 0; i < len(s) && i < 6; i++ {
+		if s[i] == ':' {
+			return i >= 2 && (bytes.HasPrefix(s[i:], []byte("://")) || bytes.HasPrefix(s[i:], []byte(`:\/\/`))) &&
+				bytes.IndexAny(s, " \t\n\r<>\"'") < 0
+		}
+		if (s[i]|0x20) < 'a' || (s[i]|0x20) > 'z' {
+			return false
+		}
+	}
+	return false
 }
 
 // strRef is a string literal equal to one of the values the caller asked for.
@@ -72,16 +183,40 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 	al.scopes = []jsScope{{}}
 	al.off = !mayAlias(src)
 	idx := 0
+	// A request API's call: reqAt is the index of its name token, reqDepth the bracket depth inside
+	// its argument list (0 outside one).
+	reqAt, reqDepth := -1, 0
 	emit := func(o, name string, line int) {
 		r.APIs = append(r.APIs, apiRef{Obj: o, Name: name, Line: line, Module: module})
 		if p, ok := scopePrefix[o+"."+name]; ok {
 			scopeAt, scopeLeft, scopePfx = len(r.APIs)-1, scopeWindow, p
+		}
+		if requestAPIs[o+"."+name] {
+			reqAt = idx
 		}
 		hits++
 	}
 	lexJS(src, func(t token) bool {
 		idx++
 		defer func() { prev3, prev2, prev = prev2, prev, t }()
+		if t.Kind == tokPunct {
+			switch t.Text[0] {
+			case '(':
+				if reqDepth > 0 {
+					reqDepth++
+				} else if reqAt == idx-1 || reqAt == idx-2 && prev.Kind == tokPunct && prev.Text[0] == ']' { // wx.request(  wx["request"](
+					reqDepth = 1
+				}
+			case '[', '{':
+				if reqDepth > 0 {
+					reqDepth++
+				}
+			case ')', ']', '}':
+				if reqDepth > 0 {
+					reqDepth--
+				}
+			}
+		}
 		if scopeLeft > 0 {
 			scopeLeft--
 			if t.Kind == tokString && len(t.Text) < 64 && bytes.HasPrefix(t.Text, []byte(scopePfx)) && len(r.APIs[scopeAt].Scopes) < 16 {
@@ -159,7 +294,17 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 				r.Strings = append(r.Strings, strRef{string(t.Text), t.Line})
 				hits++
 			}
-			hits += findURLs(t.Text, t.Line, module, &r.URLs)
+			n := findURLs(t.Text, t.Line, module, &r.URLs)
+			if n > 0 {
+				ctx := stringURLContext(t.Text, n, reqDepth, prev, prev2)
+				for i := len(r.URLs) - n; i < len(r.URLs); i++ {
+					r.URLs[i].Context = ctx
+					if isAssetURL(r.URLs[i].URL) {
+						r.URLs[i].Context = URLContextAsset
+					}
+				}
+			}
+			hits += n
 		}
 		al.after(t, prev, prev2, prev3, idx)
 		return hits < maxHitsPerFile || r.truncate()
@@ -170,6 +315,44 @@ func scanJS(src []byte, wanted map[string]bool) jsScan {
 		}
 	}
 	return r
+}
+
+// stringURLContext is the context of the n URLs of string literal s: a request when it is the url of
+// a request API's call (its first argument, or the "url" of the options object, reqDepth 1 or 2),
+// a URL variable when it is assigned to a name like a request URL, a plain string otherwise (and
+// always when s is more than one URL).
+func stringURLContext(s []byte, n, reqDepth int, prev, prev2 token) string {
+	if n != 1 || !bareURL(s) {
+		return URLContextString
+	}
+	key := ""
+	if prev.Kind == tokPunct && (prev.Text[0] == ':' || prev.Text[0] == '=' && len(prev.Text) == 1) &&
+		(prev2.Kind == tokIdent || prev2.Kind == tokString && identLike(prev2.Text)) {
+		key = string(prev2.Text)
+	}
+	switch {
+	case reqDepth == 1 && prev.Kind == tokPunct && prev.Text[0] == '(':
+		return URLContextRequest
+	case reqDepth == 2 && prev.Kind == tokPunct && prev.Text[0] == ':' && strings.EqualFold(key, "url"):
+		return URLContextRequest
+	case key != "" && urlName(key):
+		return URLContextURLVariable
+	}
+	return URLContextString
+}
+
+// identLike reports whether a quoted key could be a name ("baseUrl"), not a value before ":" (the
+// other branch of a ternary).
+func identLike(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
+	}
+	for _, c := range b {
+		if !isIdentPart(c) || c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // ---------------------------------------------------------------- aliases of wx / my

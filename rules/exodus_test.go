@@ -6,10 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"pilmon/internal/corpus"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

@@ -137,7 +137,7 @@ func TestBasisOrderAnchorFirstThenByLevel(t *testing.T) {
 
 func TestDraftCannotBeALegalBasis(t *testing.T) {
 	m := copyFS(t)
-	line := replaceOnce(t, m, FileViolations, `"npi2021:2", "wechat_mp:requiredPrivateInfos"]`, `"npi2021:2", "cac_app_pi_draft2026:38"]`)
+	line := replaceOnce(t, m, FileViolations, `["wechat_mp:requiredPrivateInfos", "pipl:7"]`, `["wechat_mp:requiredPrivateInfos", "pipl:7", "cac_app_pi_draft2026:38"]`)
 	_, err := Load(m)
 	wantProblem(t, err, "violations.yaml:"+itoa(line)+": violation mp-undeclared-private-api cites cac_app_pi_draft2026:38, a draft for comment")
 	// the same rule citing the platform rule loads (the positive case is the embedded catalogue)
