@@ -134,7 +134,7 @@ func TestStaticLeadsAndTrafficFindings(t *testing.T) {
 	tg := scanner.Target{ID: "apk", Category: "online_shopping"}
 	perm := obs("apk.permission", "android.permission.READ_PHONE_STATE", map[string]any{"permission": "android.permission.READ_PHONE_STATE", "pi": []string{"device_id_hw"}, "protection": "runtime"})
 	api := func(api, caller, sdk string) scanner.Observation {
-		return obs("apk.sensitive_api", api+" @ "+caller, map[string]any{"api": api, "caller_class": caller, "caller_method": "init", "sdk": sdk, "pi": []string{"device_id_hw"}})
+		return obs("apk.sensitive_api", api+" @ "+caller, map[string]any{"api": api, "caller_class": caller, "caller_method": "init", "sdk": sdk, "library": "", "pi": []string{"device_id_hw"}})
 	}
 	in := []scanner.Observation{inventory(true, false, false), apkIdentity(), perm,
 		api("telephony.getDeviceId", "com.umeng.a.ImeiTracker", "umeng_analytics"),
