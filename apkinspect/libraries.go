@@ -17,6 +17,7 @@ var libraries = []struct{ id, prefix string }{
 	{"play_services", "com.google.android.gms.internal"},
 	{"play_services", "com.google.android.gms.dynamite"},
 	{"play_services", "com.google.android.gms.tasks"},
+	{"play_services", "com.google.android.gms.dynamic"},
 	{"kotlin", "kotlin"},
 	{"kotlinx", "kotlinx"},
 	{"okhttp", "okhttp3"},
