@@ -205,9 +205,12 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		hit(fs.SDK, fs.Via, fs.Entry)
 	}
 	for _, api := range app.APIs {
-		sdk := sdkOfClass(api.CallerClass)
+		sdk, lib := sdkOfClass(api.CallerClass), ""
+		if sdk == "" {
+			lib = libraryOfClass(api.CallerClass)
+		}
 		add("apk.sensitive_api", api.API.ID+" @ "+api.CallerClass, map[string]any{"api": api.API.ID, "descriptor": api.Descriptor,
-			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "sdk": sdk, "pi": append([]string{}, api.API.PI...)})
+			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "sdk": sdk, "library": lib, "pi": append([]string{}, api.API.PI...)})
 	}
 	for _, e := range app.Endpoints {
 		sdk := ""

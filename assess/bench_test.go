@@ -46,7 +46,7 @@ func benchObservations(t testing.TB, n int) []scanner.Observation {
 			}
 			sdk, caller = s.ID, fmt.Sprintf("%s.x%d.Y%d", prefix, i%20, i)
 		}
-		add("apk.sensitive_api", a.ID+" @ "+caller, map[string]any{"api": a.ID, "descriptor": "", "caller_class": caller, "caller_method": "m", "sdk": sdk, "pi": a.PI})
+		add("apk.sensitive_api", a.ID+" @ "+caller, map[string]any{"api": a.ID, "descriptor": "", "caller_class": caller, "caller_method": "m", "sdk": sdk, "library": "", "pi": a.PI})
 	}
 	phases := []string{"before_consent", "after_consent", "after_refusal", "unknown"}
 	pis := []string{"device_id_hw", "device_id_resettable", "app_list", "location_precise", "phone_number", "mac_address"}

@@ -186,7 +186,7 @@ type tmplData struct {
 	// PersistentPI are the non-resettable identifiers and the app list among PI.
 	PersistentPI []string
 	KnownValue   bool
-	OwnCode      bool // a sensitive API called from the app's own code (no SDK)
+	OwnCode      bool // a sensitive API called from the app's or the mini-program's own code (no SDK)
 	HasOffset    bool
 	OffsetMS     int // the offset furthest before (or after) consent
 	Line         int
@@ -294,6 +294,9 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 				d.OwnCode = true
 			}
 		case "mp.api_call":
+			if str(o, "sdk") == "" {
+				d.OwnCode = true
+			}
 			if n, ok := intAttr(o, "line"); ok && d.Line == 0 {
 				d.Line = n
 			}

@@ -110,11 +110,12 @@ func TestNoPolicyFindingFromAbsentInput(t *testing.T) {
 		t.Errorf("APK alone: traffic rules must be listed, manifest rules not: %+v", rep.NotAssessed)
 	}
 
-	// the analyst gave a policy URL and it is a terms-of-service page: established
+	// the analyst gave a policy URL and no collection rules were recognised in it: whether it is
+	// a privacy policy at all is read from its wording by patterns, so it is a lead to read it
 	doc := obs("policy.document", "https://example.com/tos", map[string]any{"title": "用户协议", "is_privacy_policy": false})
 	rep = a.AssessReport(tg, "s", []scanner.Observation{inventory(true, true, false), apkIdentity(), doc}, t0)
 	got := raised(rep.Findings, "rdff-1.1")
-	if len(got) != 1 || got[0].Tier != rules.TierFinding || got[0].Grade != rules.GradeDeclared {
+	if len(got) != 1 || got[0].Tier != rules.TierLead || got[0].Grade != rules.GradeInferred {
 		t.Fatalf("policy source that is no policy: %+v", got)
 	}
 	if notAssessed(rep.NotAssessed, "rdff-1.1") {
@@ -134,7 +135,7 @@ func TestStaticLeadsAndTrafficFindings(t *testing.T) {
 	tg := scanner.Target{ID: "apk", Category: "online_shopping"}
 	perm := obs("apk.permission", "android.permission.READ_PHONE_STATE", map[string]any{"permission": "android.permission.READ_PHONE_STATE", "pi": []string{"device_id_hw"}, "protection": "runtime"})
 	api := func(api, caller, sdk string) scanner.Observation {
-		return obs("apk.sensitive_api", api+" @ "+caller, map[string]any{"api": api, "caller_class": caller, "caller_method": "init", "sdk": sdk, "pi": []string{"device_id_hw"}})
+		return obs("apk.sensitive_api", api+" @ "+caller, map[string]any{"api": api, "caller_class": caller, "caller_method": "init", "sdk": sdk, "library": "", "pi": []string{"device_id_hw"}})
 	}
 	in := []scanner.Observation{inventory(true, false, false), apkIdentity(), perm,
 		api("telephony.getDeviceId", "com.umeng.a.ImeiTracker", "umeng_analytics"),

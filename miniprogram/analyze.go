@@ -396,15 +396,21 @@ func (a *analysis) addDomain(u urlRef, file, sdk string) {
 	if !ok {
 		d = &domainHit{}
 		a.domains[u.Host] = d
+		embedded := false
 		if a.cat != nil {
 			if s, ok := a.cat.SDKForHost(u.Host); ok {
 				d.sdk = s.ID
+				// A host names its vendor; it reveals an SDK embedded in the program only when the
+				// vendor ships one for mini-programs. An app-native SDK's host (weixin.qq.com of
+				// the WeChat Open SDK) is the platform or a web service the program talks to.
+				embedded = len(s.MiniProgramMarkers) > 0
 			}
 		}
 		if d.sdk == "" {
 			d.sdk = sdkForHostHint(u.Host)
+			embedded = d.sdk != ""
 		}
-		if d.sdk != "" {
+		if embedded {
 			a.addSDK(d.sdk, file)
 		}
 	}
