@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,7 +52,14 @@ type APIRef struct {
 	Descriptor   string
 	CallerClass  string // Java dotted
 	CallerMethod string
+	// Argument is, for an API whose catalogue entry has strings, the constant that reaches the
+	// call's key parameter (a string, or a static field's descriptor), ArgumentUnresolved when it
+	// is not a constant of the calling method, and "" when the API takes no such argument.
+	Argument string
 }
+
+// ArgumentUnresolved is APIRef.Argument when the argument is not a constant of the method.
+const ArgumentUnresolved = "unresolved"
 
 // Endpoint is a host named by a string constant.
 type Endpoint struct {
@@ -420,12 +428,23 @@ func (a *analyzer) indexDex(f *dex.File) {
 					cache[r.Target] = apis
 				}
 				for _, api := range apis {
+					arg := ""
+					if len(api.Strings) > 0 && r.Kind == dex.Invoke {
+						var match bool
+						if arg, match = argument(f, r, api); !match {
+							continue // a constant argument names something else
+						}
+					}
 					key := api.ID + "@" + cls
-					if _, dup := a.apis[key]; dup {
+					if i, dup := a.apis[key]; dup {
+						// A resolved call site says more than an unresolved one of the same class.
+						if prev := &a.app.APIs[i]; prev.Argument == ArgumentUnresolved && arg != ArgumentUnresolved {
+							prev.Argument, prev.Descriptor, prev.CallerMethod = arg, render(r.Target), f.MethodName(r.Caller)
+						}
 						continue
 					}
 					a.apis[key] = len(a.app.APIs)
-					a.app.APIs = append(a.app.APIs, APIRef{API: api, Descriptor: render(r.Target), CallerClass: cls, CallerMethod: f.MethodName(r.Caller)})
+					a.app.APIs = append(a.app.APIs, APIRef{API: api, Descriptor: render(r.Target), CallerClass: cls, CallerMethod: f.MethodName(r.Caller), Argument: arg})
 				}
 			case dex.StringConst:
 				w, m := r.Target/64, uint64(1)<<(r.Target%64)
@@ -437,6 +456,38 @@ func (a *analyzer) indexDex(f *dex.File) {
 			}
 		}
 	}
+}
+
+// argument resolves the key parameter of a call to an API whose catalogue entry lists strings:
+// the first String, Uri or String[] parameter (the Settings key, the property name, the command, the
+// content URI). It returns the constant, ArgumentUnresolved, or "" when the method has no such
+// parameter (the entry's strings then name something other than an argument, e.g. a class name
+// used by reflection), and whether the call counts as the API: a constant that matches none of
+// the entry's strings (a string containing one, or a static field the entry names) does not.
+func argument(f *dex.File, r dex.Ref, api rules.SensitiveAPI) (string, bool) {
+	param := -1
+	for i, t := range f.MethodParams(r.Target) {
+		if t == "Ljava/lang/String;" || t == "Landroid/net/Uri;" || t == "[Ljava/lang/String;" {
+			param = i
+			break
+		}
+	}
+	if param < 0 {
+		return "", true
+	}
+	v, ok := f.ConstArg(r, param)
+	if !ok || !v.Resolved {
+		return ArgumentUnresolved, true
+	}
+	if v.Field != "" {
+		return v.Field, slices.Contains(api.Descriptors, v.Field)
+	}
+	for _, s := range api.Strings {
+		if strings.Contains(v.String, s) {
+			return v.String, true
+		}
+	}
+	return v.String, false
 }
 
 // str looks at one string constant for endpoints and policy links.

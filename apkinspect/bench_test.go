@@ -9,8 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"testing"
+
+	"pilmon/internal/corpus"
 
 	"pilmon/apkinspect/dex"
 	"pilmon/evidence"

@@ -209,8 +209,12 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		if sdk == "" {
 			lib = libraryOfClass(api.CallerClass)
 		}
-		add("apk.sensitive_api", api.API.ID+" @ "+api.CallerClass, map[string]any{"api": api.API.ID, "descriptor": api.Descriptor,
-			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "sdk": sdk, "library": lib, "pi": append([]string{}, api.API.PI...)})
+		attrs := map[string]any{"api": api.API.ID, "descriptor": api.Descriptor,
+			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "sdk": sdk, "library": lib, "pi": append([]string{}, api.API.PI...)}
+		if api.Argument != "" {
+			attrs["argument"] = api.Argument
+		}
+		add("apk.sensitive_api", api.API.ID+" @ "+api.CallerClass, attrs)
 	}
 	for _, e := range app.Endpoints {
 		sdk := ""

@@ -9,11 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"pilmon/internal/corpus"
 
 	"pilmon/evidence"
 	"pilmon/rules"

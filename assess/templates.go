@@ -187,9 +187,13 @@ type tmplData struct {
 	PersistentPI []string
 	KnownValue   bool
 	OwnCode      bool // a sensitive API called from the app's or the mini-program's own code (no SDK)
-	HasOffset    bool
-	OffsetMS     int // the offset furthest before (or after) consent
-	Line         int
+	// Unresolved are the APIs whose every call site in the record has an argument that is not a
+	// constant (apk.sensitive_api argument "unresolved"); AllUnresolved says every API is one.
+	Unresolved    []string
+	AllUnresolved bool
+	HasOffset     bool
+	OffsetMS      int // the offset furthest before (or after) consent
+	Line          int
 
 	Category          string
 	CategoryZH        string
@@ -315,6 +319,23 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 	d.Callers, d.Files, d.Phases, d.Detectors, d.Elements = callers.sorted(), files.sorted(), phases.sorted(), dets.sorted(), elems.sorted()
 	d.Settings, d.Components, d.Actions, d.Flags, d.Quotes = settings.sorted(), comps.sorted(), actions.sorted(), flags.sorted(), quotes.sorted()
 	d.Titles, d.Via = titles.sorted(), via.sorted()
+	unresolved, resolved := set{}, set{}
+	for i := range obs {
+		if obs[i].Kind != "apk.sensitive_api" {
+			continue
+		}
+		if str(&obs[i], "argument") == "unresolved" {
+			unresolved.add(str(&obs[i], "api"))
+		} else {
+			resolved.add(str(&obs[i], "api"))
+		}
+	}
+	for _, a := range unresolved.sorted() {
+		if !resolved[a] {
+			d.Unresolved = append(d.Unresolved, a)
+		}
+	}
+	d.AllUnresolved = len(d.Unresolved) > 0 && len(resolved) == 0
 	for _, p := range d.PI {
 		switch p {
 		case "device_id_hw", "device_id_sim", "mac_address", "app_list":

@@ -47,6 +47,8 @@ type Ref struct {
 	Kind   RefKind
 	Caller uint32
 	Target uint32
+	// Pos is the file offset of the instruction (ConstArg reads the call site from it).
+	Pos uint32
 }
 
 // Class is one class definition with the references of its code, in code order.
@@ -77,6 +79,8 @@ type File struct {
 	// other strings are decoded on each call, since callers read each at most a few times.
 	typeCache   map[uint32]string
 	methodCache map[uint32]string
+	// codeOf maps a caller (method_ids index) to the offset of the code item walked for it.
+	codeOf map[uint32]uint32
 	// strBudget bounds the bytes scanned decoding strings over the file's life: a hostile file
 	// can point many string ids at long unterminated data.
 	strBudget int64
@@ -180,6 +184,7 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 	f.typeCache = make(map[uint32]string)
 	f.strBudget = 8*int64(len(b)) + 1<<20
 	f.methodCache = make(map[uint32]string)
+	f.codeOf = make(map[uint32]uint32)
 	// Code items are 4-aligned, class_data items are not: one bit per possible start.
 	w := walker{f: f, seenCode: newBitset(len(b) / 4), seenData: newBitset(len(b)), maxRefs: lim.MaxRefs}
 	f.Classes = make([]Class, 0, nClasses)
@@ -332,20 +337,22 @@ func (w *walker) code(off, caller uint32) error {
 	if w.seenCode.testAndSet(off / 4) {
 		return nil
 	}
+	w.f.codeOf[caller] = off
 	n := le32(b, off+12)
 	start := off + 16
 	if uint64(start)+2*uint64(n) > uint64(len(b)) {
 		return fmt.Errorf("code_item at %d: %d code units run past the end", off, n)
 	}
 	insn := func(i uint32) uint32 { return uint32(le16(b, start+2*i)) }
+	var i uint32
 	add := func(k RefKind, t uint32) error {
 		if len(w.refs) >= w.maxRefs {
 			return fmt.Errorf("%w: more than %d references", errRefBudget, w.maxRefs)
 		}
-		w.refs = append(w.refs, Ref{Kind: k, Caller: caller, Target: t})
+		w.refs = append(w.refs, Ref{Kind: k, Caller: caller, Target: t, Pos: start + 2*i})
 		return nil
 	}
-	for i := uint32(0); i < n; {
+	for i = 0; i < n; {
 		u := insn(i)
 		op := u & 0xff
 		width := uint32(widths[op])

@@ -10,13 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"pilmon/internal/corpus"
 )
 
 const androguardExamples = "/usr/share/doc/androguard/examples"

@@ -7,11 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"pilmon/internal/corpus"
 )
 
 const androguardExamples = "/usr/share/doc/androguard/examples"

@@ -8,9 +8,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"strings"
 	"testing"
+
+	"pilmon/internal/corpus"
 )
 
 type zent struct {

@@ -6,12 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"pilmon/internal/corpus"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"pilmon/internal/corpus"
 
 	"pilmon/apkinspect/safezip"
 	"pilmon/samplegen/apkbuild"
