@@ -363,8 +363,32 @@ func (a *analyzer) packerClass(class, marker string) {
 // descriptor is never rendered.
 // classSDK names the SDK a dex class (type descriptor "Lpkg/Cls;") belongs to. The SDK entries'
 // examples run through it (TestSDKExamplesThroughClassMatcher).
-func classSDK(cat *rules.Catalogue, typeName string) (rules.SDK, bool) {
-	return cat.SDKForClass(dex.JavaName(typeName))
+func classSDK(cat *rules.Catalogue, typeName, appPkg string) (rules.SDK, bool) {
+	return sdkForClass(cat, dex.JavaName(typeName), appPkg)
+}
+
+// sdkForClass names the SDK a Java class (dotted) belongs to, leaving the app's own package to
+// the app: when the class is under the manifest package appPkg and the SDK prefix that matches it
+// is appPkg or a parent of it (cn.jiguang for the app cn.jiguang.demo), the class is the app's.
+// Classes of the SDK outside the app package still count.
+func sdkForClass(cat *rules.Catalogue, cls, appPkg string) (rules.SDK, bool) {
+	if cat == nil {
+		return rules.SDK{}, false
+	}
+	s, ok := cat.SDKForClass(cls)
+	if !ok || appPkg == "" || (cls != appPkg && !strings.HasPrefix(cls, appPkg+".")) {
+		return s, ok
+	}
+	best := ""
+	for _, p := range s.ClassPrefixes {
+		if (cls == p || strings.HasPrefix(cls, p+".")) && len(p) > len(best) {
+			best = p
+		}
+	}
+	if best != "" && (appPkg == best || strings.HasPrefix(appPkg, best+".")) {
+		return rules.SDK{}, false
+	}
+	return s, true
 }
 
 func apiClassSet(cat *rules.Catalogue) map[string]bool {
@@ -400,12 +424,16 @@ func (a *analyzer) indexDex(f *dex.File) {
 	methodAPIs := map[uint32][]rules.SensitiveAPI{}
 	fieldAPIs := map[uint32][]rules.SensitiveAPI{}
 	seenStr := make([]uint64, f.StringCount()/64+1)
+	appPkg := ""
+	if a.app.Manifest != nil {
+		appPkg = a.app.Manifest.Package
+	}
 	for _, c := range f.Classes {
 		a.app.Classes++
 		cls := dex.JavaName(f.TypeName(c.Type))
 		a.packerClass(cls, f.Name+": class "+cls)
 		if a.cat != nil {
-			if sdk, ok := classSDK(a.cat, f.TypeName(c.Type)); ok {
+			if sdk, ok := classSDK(a.cat, f.TypeName(c.Type), appPkg); ok {
 				a.app.SDKClasses[sdk.ID]++
 			}
 		}

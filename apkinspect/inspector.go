@@ -139,11 +139,12 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 			h.markers = append(h.markers, via+": "+marker)
 		}
 	}
+	appPkg := ""
+	if app.Manifest != nil {
+		appPkg = app.Manifest.Package
+	}
 	sdkOfClass := func(cls string) string {
-		if c == nil {
-			return ""
-		}
-		if s, ok := c.SDKForClass(cls); ok {
+		if s, ok := sdkForClass(c, cls, appPkg); ok {
 			return s.ID
 		}
 		return ""

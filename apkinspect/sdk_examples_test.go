@@ -19,7 +19,7 @@ func TestSDKExamplesThroughClassMatcher(t *testing.T) {
 		check := func(cls string, want bool) {
 			n++
 			desc := "L" + strings.ReplaceAll(cls, ".", "/") + ";"
-			got, ok := classSDK(cat, desc)
+			got, ok := classSDK(cat, desc, "")
 			if (ok && got.ID == s.ID) != want {
 				t.Errorf("SDK %s: class %s (%s) attributed to %q, want it attributed to %s: %v", s.ID, cls, desc, got.ID, s.ID, want)
 			}
