@@ -1,7 +1,10 @@
 import json,re,sys,os,yaml,glob,html,functools
 NEWDEL=os.environ.get('NEWDEL')=='1'
-C='/work/shared/corpus'
-RD='/work/wt-judged/rules/data'
+# The checkout's root is two folders up; the shared corpus sits beside the checkout
+# ($PILMON_SHARED overrides it, as for the Go tests).
+ROOT=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+C=os.path.join(os.environ.get('PILMON_SHARED') or os.path.join(os.path.dirname(ROOT),'shared'),'corpus')
+RD=os.path.join(ROOT,'rules','data')
 inst={i['id']:i for i in yaml.safe_load(open(RD+'/legal_instruments.yaml'))['instruments']}
 def cite_ok(b,asof):
     i=inst.get(b['instrument'])
