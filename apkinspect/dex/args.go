@@ -306,6 +306,7 @@ func (f *File) joinPoints(code uint32, insn func(uint32) uint32, n uint32) map[u
 	return j
 }
 
+// uleb reads an unsigned LEB128 of at most 5 bytes at *p; false past the end or when longer.
 func uleb(b []byte, p *uint32) (uint32, bool) {
 	var v uint32
 	for k := 0; k < 5; k++ {

@@ -257,20 +257,11 @@ func (s bitset) testAndSet(i uint32) bool {
 
 // uleb reads an unsigned LEB128 of at most 5 bytes at *p.
 func (w *walker) uleb(p *uint32) (uint32, error) {
-	b := w.f.b
-	var v uint32
-	for i := uint32(0); i < 5; i++ {
-		if *p >= uint32(len(b)) {
-			return 0, errors.New("uleb128 past end of file")
-		}
-		c := b[*p]
-		*p++
-		v |= uint32(c&0x7f) << (7 * i)
-		if c&0x80 == 0 {
-			return v, nil
-		}
+	v, ok := uleb(w.f.b, p)
+	if !ok {
+		return 0, errors.New("uleb128 past the end of the file or longer than 5 bytes")
 	}
-	return 0, errors.New("uleb128 longer than 5 bytes")
+	return v, nil
 }
 
 func (w *walker) classData(off uint32) error {
