@@ -44,7 +44,7 @@ const (
 	// which makes 65535 attributes fit in 20 bytes.
 	maxAXMLAttributes = 1 << 20
 	// maxAXMLNotes bounds the oddities recorded per kind.
-	maxAXMLNotes = 8
+	maxAXMLNotes = 3
 
 	noIndex = 0xffffffff
 )
@@ -506,7 +506,8 @@ func formatTyped(typ uint8, data uint32) string {
 }
 
 // disagreement lists the facts findings rest on that a and b read differently, "" when none:
-// identity, SDK levels, requested permissions, components and the application flags.
+// identity, SDK levels, requested permissions, components and the application flags. Components
+// are compared with their actions, so a set holds no commas of its own.
 func disagreement(a, b *Manifest) string {
 	var d []string
 	diff := func(what string, x, y any) {
@@ -519,8 +520,27 @@ func disagreement(a, b *Manifest) string {
 	diff("versionName", a.VersionName, b.VersionName)
 	diff("minSdkVersion", a.MinSDK, b.MinSDK)
 	diff("targetSdkVersion", a.TargetSDK, b.TargetSDK)
-	diff("permissions", permSet(a), permSet(b))
-	diff("components", compSet(a), compSet(b))
+	setDiff := func(what, x, y string) {
+		if x == y || len(d) >= 6 {
+			return
+		}
+		only := func(p, q string) []string {
+			in := map[string]bool{}
+			for _, s := range strings.Split(q, ",") {
+				in[s] = true
+			}
+			var out []string
+			for _, s := range strings.Split(p, ",") {
+				if !in[s] && len(out) < 3 {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
+		d = append(d, fmt.Sprintf("%s: only in the first reading %q, only in the second %q", what, only(x, y), only(y, x)))
+	}
+	setDiff("permissions", permSet(a), permSet(b))
+	setDiff("components", compSet(a), compSet(b))
 	diff("debuggable", a.Debuggable, b.Debuggable)
 	diff("allowBackup", a.AllowBackup, b.AllowBackup)
 	diff("usesCleartextTraffic", a.CleartextTraffic, b.CleartextTraffic)

@@ -129,7 +129,7 @@ func Parse(axml, arsc []byte) (m *Manifest, err error) {
 		if berr != nil {
 			m.Problems = append(m.Problems, fmt.Sprintf("androidbinary cannot read AndroidManifest.xml (%v); read with the tolerant decoder", berr))
 		} else if d := disagreement(tm, bm); d != "" {
-			m.Problems = append(m.Problems, "androidbinary reads AndroidManifest.xml differently ("+d+"); reported as the device reads it")
+			m.Problems = append(m.Problems, "androidbinary reads AndroidManifest.xml differently (first the device's reading, then androidbinary's: "+d+"); reported as the device reads it")
 		}
 	case berr == nil:
 		m = bm
