@@ -38,6 +38,9 @@ type genTricks struct {
 	decoyPool bool
 	// bigHeaders writes node headers of 24 bytes instead of 16 and attributes 24 bytes apart.
 	bigHeaders bool
+	// rawDecoy gives android:versionName a raw string other than its typed one: aapt and
+	// androidbinary print the raw one, the framework reads the typed one.
+	rawDecoy bool
 	// appended adds bytes after the declared document size.
 	appended []byte
 }
@@ -211,6 +214,9 @@ func genManifest(root *genNode, tr genTricks) []byte {
 			if a.typ == typeString {
 				raw = w.str(a.str)
 				data = raw
+				if tr.rawDecoy && a.id == 0x0101021c {
+					raw = w.str("9.9-decoy")
+				}
 			}
 			ext = le32(ext, ns)
 			ext = le32(ext, name)

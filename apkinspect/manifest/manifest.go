@@ -1,7 +1,8 @@
-// Package manifest reads AndroidManifest.xml (binary XML) and the application label from
-// resources.arsc through github.com/shogo82148/androidbinary, behind a structural guard, a size
-// bound and a recover, and computes what Android would: effective exported state of components,
-// usesCleartextTraffic by targetSdk, full component class names.
+// Package manifest reads AndroidManifest.xml (binary XML) with its own tolerant decoder, which
+// follows the device's parser, cross-checked by github.com/shogo82148/androidbinary behind a
+// structural guard; the application label from resources.arsc through androidbinary; all behind
+// size bounds and a recover. It computes what Android would: effective exported state of
+// components, usesCleartextTraffic by targetSdk, full component class names.
 package manifest
 
 import (
@@ -95,14 +96,14 @@ type MetaData struct {
 // from resources.arsc. A broken resource table is a Problem, not an error.
 //
 // The manifest is read twice: by the tolerant decoder (axml.go), whose reading is the one
-// reported, and by androidbinary as a cross-check. The tolerant decoder leads because it reads the
-// file as the device does (attributes by resource id, the first string pool, typed values), so on
-// a manifest built to show parsers something else its reading is what the phone installs; on
-// every sample where both read the file they agree field for field (TestDecodersAgree: the shared
-// corpus and androguard's 330 example APKs). When androidbinary fails or reads the facts a finding
-// rests on differently, a Problem says so, which marks the manifest as built to mislead parsers.
-// When the tolerant decoder refuses a file the device would refuse too, androidbinary's reading is
-// kept, with a Problem.
+// reported, and by androidbinary as a cross-check. The tolerant decoder leads because it reads
+// the file as the device does (attributes by resource id, the first string pool, typed values),
+// so on a manifest built to show parsers something else its reading is what the phone installs;
+// on every sample where both read the file they agree field for field (TestDecodersAgree: the
+// shared corpus and every APK under androguard's examples, 342 manifests). When androidbinary
+// fails or reads the facts a finding rests on differently, a Problem says so: the manifest was
+// built to mislead parsers. When the tolerant decoder refuses a file, which the device refuses
+// too, androidbinary's reading is kept, with a Problem.
 func Parse(axml, arsc []byte) (m *Manifest, err error) {
 	defer func() {
 		if p := recover(); p != nil {
