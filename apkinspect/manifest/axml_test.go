@@ -395,3 +395,39 @@ func TestAttrIDsMatchAapt(t *testing.T) {
 		t.Skip("no manifest aapt reads")
 	}
 }
+
+// BenchmarkDecoders times each decoder and Parse (both) on a generated manifest and, when the
+// shared corpus is present, on a real one with a resource table.
+func BenchmarkDecoders(b *testing.B) {
+	inputs := map[string][2][]byte{"generated": {genManifest(sampleManifest(), genTricks{}), nil}}
+	if axml, arsc, ok := readAPK(b, filepath.Join(corpus.SharedDir(), "corpus", "apks", "jpush_jbox_app-release.apk")); ok {
+		inputs["jpush"] = [2][]byte{axml, arsc}
+	}
+	for name, in := range inputs {
+		res, _ := loadResources(in[1])
+		if in[1] == nil {
+			res = nil
+		}
+		b.Run(name+"/tolerant", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := parseTolerant(in[0], res); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/androidbinary", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := parseAndroidbinary(in[0], res); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/Parse", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Parse(in[0], in[1]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
