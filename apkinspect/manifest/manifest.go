@@ -1,7 +1,8 @@
-// Package manifest reads AndroidManifest.xml (binary XML) and the application label from
-// resources.arsc through github.com/shogo82148/androidbinary, behind a structural guard, a size
-// bound and a recover, and computes what Android would: effective exported state of components,
-// usesCleartextTraffic by targetSdk, full component class names.
+// Package manifest reads AndroidManifest.xml (binary XML) with its own tolerant decoder, which
+// follows the device's parser, cross-checked by github.com/shogo82148/androidbinary behind a
+// structural guard; the application label from resources.arsc through androidbinary; all behind
+// size bounds and a recover. It computes what Android would: effective exported state of
+// components, usesCleartextTraffic by targetSdk, full component class names.
 package manifest
 
 import (
@@ -93,6 +94,16 @@ type MetaData struct {
 
 // Parse reads the binary manifest and, when arsc is not nil, resolves labels and references
 // from resources.arsc. A broken resource table is a Problem, not an error.
+//
+// The manifest is read twice: by the tolerant decoder (axml.go), whose reading is the one
+// reported, and by androidbinary as a cross-check. The tolerant decoder leads because it reads
+// the file as the device does (attributes by resource id, the first string pool, typed values),
+// so on a manifest built to show parsers something else its reading is what the phone installs;
+// on every sample where both read the file they agree field for field (TestDecodersAgree: the
+// shared corpus and every APK under androguard's examples, 342 manifests). When androidbinary
+// fails or reads the facts a finding rests on differently, a Problem says so: the manifest was
+// built to mislead parsers. When the tolerant decoder refuses a file, which the device refuses
+// too, androidbinary's reading is kept, with a Problem.
 func Parse(axml, arsc []byte) (m *Manifest, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -102,26 +113,114 @@ func Parse(axml, arsc []byte) (m *Manifest, err error) {
 	if len(axml) > MaxManifestSize {
 		return nil, fmt.Errorf("AndroidManifest.xml: %d bytes > %d", len(axml), MaxManifestSize)
 	}
-	if err := validateXML(axml); err != nil {
-		return nil, fmt.Errorf("AndroidManifest.xml: malformed binary XML: %v", err)
-	}
-	xf, err := androidbinary.NewXMLFile(bytes.NewReader(axml))
-	if err != nil {
-		return nil, fmt.Errorf("AndroidManifest.xml: %v", err)
-	}
-	m = &Manifest{}
 	var res *resources
+	var resProblem string
 	if arsc != nil {
 		res, err = loadResources(arsc)
 		if err != nil {
-			m.Problems = append(m.Problems, "resources.arsc: "+err.Error())
+			resProblem = "resources.arsc: " + err.Error()
 			res = nil
 		}
 	}
-	if err := m.decode(xf.Reader(), res); err != nil {
-		return nil, fmt.Errorf("AndroidManifest.xml: %v", err)
+	tm, terr := parseTolerant(axml, res)
+	bm, berr := parseAndroidbinary(axml, res)
+	switch {
+	case terr == nil:
+		m = tm
+		if berr != nil {
+			m.Problems = append(m.Problems, fmt.Sprintf("androidbinary cannot read AndroidManifest.xml (%v); read with the tolerant decoder", berr))
+		} else if d := disagreement(tm, bm); d != "" {
+			m.Problems = append(m.Problems, "androidbinary reads AndroidManifest.xml differently (first the device's reading, then androidbinary's: "+d+"); reported as the device reads it")
+		}
+	case berr == nil:
+		m = bm
+		m.Problems = append(m.Problems, fmt.Sprintf("tolerant decoder: %v (the device refuses such a file); read with androidbinary", terr))
+	default:
+		return nil, fmt.Errorf("AndroidManifest.xml: %v", terr)
+	}
+	if resProblem != "" {
+		m.Problems = append([]string{resProblem}, m.Problems...)
 	}
 	return m, nil
+}
+
+// parseAndroidbinary reads the manifest with androidbinary behind the structural guard.
+func parseAndroidbinary(axml []byte, res *resources) (*Manifest, error) {
+	if err := validateXML(axml); err != nil {
+		return nil, fmt.Errorf("malformed binary XML: %v", err)
+	}
+	xf, err := androidbinary.NewXMLFile(bytes.NewReader(axml))
+	if err != nil {
+		return nil, err
+	}
+	evs, err := xmlEvents(xf.Reader())
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{}
+	if err := m.decode(evs, res); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parseTolerant reads the manifest with the tolerant decoder; the oddities it met are Problems.
+func parseTolerant(axml []byte, res *resources) (*Manifest, error) {
+	doc, err := decodeAXML(axml)
+	if err != nil {
+		return nil, fmt.Errorf("malformed binary XML: %v", err)
+	}
+	m := &Manifest{}
+	if err := m.decode(doc.Events, res); err != nil {
+		if doc.Truncated != "" {
+			return nil, fmt.Errorf("malformed binary XML: %s", doc.Truncated)
+		}
+		return nil, err
+	}
+	for _, n := range doc.Notes {
+		m.Problems = append(m.Problems, "AndroidManifest.xml: "+n)
+	}
+	if doc.Truncated != "" {
+		m.Problems = append(m.Problems, "AndroidManifest.xml: decoding stopped "+doc.Truncated+" (the device refuses such a file); what precedes it is reported")
+	}
+	return m, nil
+}
+
+// xmlEvents turns androidbinary's textual rendering into the tolerant decoder's events. On a
+// repeated local name the namespaced attribute wins.
+func xmlEvents(r io.Reader) ([]axmlEvent, error) {
+	dec := xml.NewDecoder(r)
+	dec.Strict = false
+	var evs []axmlEvent
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return evs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decoding XML: %v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(evs) > 2*maxElements {
+				return nil, errors.New("too many elements")
+			}
+			ev := axmlEvent{Start: true, Name: t.Name.Local}
+			for _, at := range t.Attr {
+				if at.Name.Space == "xmlns" || at.Name.Local == "xmlns" {
+					continue
+				}
+				rank := 1
+				if at.Name.Space != "" {
+					rank = 2
+				}
+				ev.Attrs = append(ev.Attrs, axmlAttr{Key: at.Name.Local, NS: at.Name.Space, Name: at.Name.Local, Value: at.Value, rank: rank})
+			}
+			evs = append(evs, ev)
+		case xml.EndElement:
+			evs = append(evs, axmlEvent{End: true, Name: t.Name.Local})
+		}
+	}
 }
 
 type resources struct {
@@ -218,9 +317,7 @@ func (r *resources) resolve(ref, locale string) (s string, ok bool) {
 
 type attrs map[string]string
 
-func (m *Manifest) decode(r io.Reader, res *resources) error {
-	dec := xml.NewDecoder(r)
-	dec.Strict = false
+func (m *Manifest) decode(evs []axmlEvent, res *resources) error {
 	var stack []string
 	var comp *Component
 	var inFilter bool
@@ -232,28 +329,19 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 		explicit  string
 	}
 	var comps []pending
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("decoding XML: %v", err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+	for _, t := range evs {
+		switch {
+		case t.Start:
 			elements++
 			if elements > maxElements || len(stack) >= maxDepth {
 				return errors.New("too many or too deeply nested elements")
 			}
-			stack = append(stack, t.Name.Local)
+			stack = append(stack, t.Name)
 			a := attrs{}
-			for _, at := range t.Attr {
-				if at.Name.Space == "xmlns" || at.Name.Local == "xmlns" {
-					continue
-				}
-				if _, dup := a[at.Name.Local]; !dup || at.Name.Space != "" {
-					a[at.Name.Local] = at.Value
+			rank := map[string]int{}
+			for _, at := range t.Attrs {
+				if r, dup := rank[at.Key]; !dup || at.rank > r {
+					a[at.Key], rank[at.Key] = at.Value, at.rank
 				}
 			}
 			path := strings.Join(stack, "/")
@@ -266,7 +354,7 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 				m.MinSDK = m.int(a["minSdkVersion"], res)
 				m.TargetSDK = m.int(a["targetSdkVersion"], res)
 			case "manifest/uses-permission", "manifest/uses-permission-sdk-23", "manifest/uses-permission-sdk-m":
-				el := t.Name.Local
+				el := t.Name
 				if el == "uses-permission-sdk-m" {
 					el = "uses-permission-sdk-23"
 				}
@@ -285,7 +373,7 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 				}
 			case "manifest/application/activity", "manifest/application/activity-alias", "manifest/application/service",
 				"manifest/application/receiver", "manifest/application/provider":
-				typ := t.Name.Local
+				typ := t.Name
 				if typ == "activity-alias" {
 					typ = "activity"
 				}
@@ -296,7 +384,7 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 				m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: "application"})
 			}
 			if len(stack) == 4 && comp != nil {
-				switch t.Name.Local {
+				switch t.Name {
 				case "intent-filter":
 					inFilter = true
 					comps[len(comps)-1].hasFilter = true
@@ -304,12 +392,12 @@ func (m *Manifest) decode(r io.Reader, res *resources) error {
 					m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: comp.Name})
 				}
 			}
-			if len(stack) == 5 && inFilter && t.Name.Local == "action" && comp != nil {
+			if len(stack) == 5 && inFilter && t.Name == "action" && comp != nil {
 				if n := m.str(a["name"], res); n != "" {
 					comp.Actions = append(comp.Actions, n)
 				}
 			}
-		case xml.EndElement:
+		case t.End:
 			if len(stack) == 0 {
 				continue
 			}
