@@ -32,8 +32,11 @@ type ClassParty struct {
 // attribute all ask it.
 type ownership struct {
 	cat *rules.Catalogue
-	// appPkgs are the app's own packages, longest first.
+	// appPkgs are the app's own packages, longest first (for tests and reports); appSet holds the
+	// same, looked up per package level of a class so that a manifest with many components costs
+	// no more per class than one with few.
 	appPkgs []string
+	appSet  map[string]bool
 }
 
 // newOwnership derives the app's own packages from the manifest: the manifest package, the
@@ -46,16 +49,15 @@ type ownership struct {
 // the package com.shop.app) shows code the manifest package does not cover. A one-label package
 // (obfuscated "a") never counts: it would claim every class of that name space.
 func newOwnership(cat *rules.Catalogue, m *manifest.Manifest) *ownership {
-	o := &ownership{cat: cat}
+	o := &ownership{cat: cat, appSet: map[string]bool{}}
 	if m == nil {
 		return o
 	}
-	seen := map[string]bool{}
 	add := func(pkg string) {
-		if pkg == "" || !strings.Contains(pkg, ".") || seen[pkg] {
+		if pkg == "" || !strings.Contains(pkg, ".") || o.appSet[pkg] {
 			return
 		}
-		seen[pkg] = true
+		o.appSet[pkg] = true
 		o.appPkgs = append(o.appPkgs, pkg)
 		sort.Slice(o.appPkgs, func(i, j int) bool {
 			if a, b := o.appPkgs[i], o.appPkgs[j]; len(a) != len(b) {
@@ -97,10 +99,9 @@ func newOwnership(cat *rules.Catalogue, m *manifest.Manifest) *ownership {
 // Between an SDK prefix and a library prefix the longest wins (rules.Catalogue.ClassOwner).
 func (o *ownership) of(cls string) ClassParty {
 	app := ""
-	for _, p := range o.appPkgs {
-		if cls == p || strings.HasPrefix(cls, p+".") {
-			app = p
-			break
+	for name := cls; name != "" && app == ""; name = javaPackage(name) {
+		if o.appSet[name] {
+			app = name
 		}
 	}
 	if o.cat != nil {

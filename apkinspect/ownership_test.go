@@ -195,3 +195,38 @@ func TestSharedSubPackageIsNoSDK(t *testing.T) {
 		t.Errorf("AdMob: classes %v strength %v, want 8 strong (the identifier classes are the library's)", o.Attributes["classes"], o.Attributes["strength"])
 	}
 }
+
+// FuzzOwnership: manifest names and class names come from the APK under investigation; the
+// ownership rule never panics, names one well-formed party, and the app's packages only ever
+// come from the manifest.
+func FuzzOwnership(f *testing.F) {
+	f.Add("com.shop.app", "com.shop.core.App", "com.shop.ui.Main", "com.shop.app.a.B")
+	f.Add("cn.jiguang.demo", "", "cn.jiguang.demo.Main", "cn.jiguang.internal.Core")
+	f.Add("uni.app.demo", "io.dcloud.application.DCloudApplication", "io.dcloud.PandoraEntry", "io.dcloud.common.A")
+	f.Add("a", ".", "..", "com.google.android.gms.ads.identifier.AdvertisingIdClient")
+	f.Add("com.x", "com.x.", ".com.x.Y", "com.x..Y")
+	cat := catalogue(f)
+	f.Fuzz(func(t *testing.T, pkg, application, component, cls string) {
+		m := &manifest.Manifest{Package: pkg, Application: application}
+		for _, c := range strings.Split(component, ";") {
+			m.Components = append(m.Components, manifest.Component{Name: c})
+		}
+		own := newOwnership(cat, m)
+		for _, p := range own.appPkgs {
+			if p != pkg && p != javaPackage(application) && !strings.Contains(component, p) {
+				t.Fatalf("app package %q comes from nowhere in the manifest", p)
+			}
+		}
+		p := own.of(cls)
+		switch {
+		case p.Party == PartyApp || p.Party == PartyUnidentified:
+			if p.SDK != "" || p.Library != "" {
+				t.Fatalf("%q: party %s with sdk %q library %q", cls, p.Party, p.SDK, p.Library)
+			}
+		case p.SDK != "" && p.Library == "" && p.Party == "sdk:"+p.SDK:
+		case p.Library != "" && p.SDK == "" && p.Party == "library:"+p.Library:
+		default:
+			t.Fatalf("%q: malformed party %+v", cls, p)
+		}
+	})
+}
