@@ -49,6 +49,9 @@ func TestCorpusPartiesAndStrength(t *testing.T) {
 		for _, o := range obs {
 			if o.Kind == "apk.sdk" {
 				sdks = append(sdks, fmt.Sprintf("%s(%v,%d)", o.Subject, o.Attributes["strength"], o.Attributes["classes"]))
+				if o.Attributes["strength"] == "weak" {
+					t.Logf("%s: weak %s on %v", name, o.Subject, o.Attributes["signals"])
+				}
 			}
 		}
 		for id, n := range app.LibraryClasses {
