@@ -27,8 +27,15 @@ type App struct {
 	Classes  int
 	// APIs are sensitive-API references, one per API id and calling class.
 	APIs []APIRef
-	// SDKClasses counts classes per SDK id (class-prefix signatures).
-	SDKClasses map[string]int
+	// SDKClasses counts classes per SDK id (class-prefix signatures, after the ownership rule),
+	// SDKExamples keeps up to maxSDKExamples readable class names of each, sorted.
+	SDKClasses  map[string]int
+	SDKExamples map[string][]string
+	// LibraryClasses counts classes per library id; AppClasses and UnidentifiedClasses count the
+	// app's own classes and those of no one catalogued.
+	LibraryClasses      map[string]int
+	AppClasses          int
+	UnidentifiedClasses int
 	// NativeLibs and Assets are entry names under lib/ and assets/.
 	NativeLibs []string
 	Assets     []string
@@ -44,6 +51,8 @@ type App struct {
 	Errors []string
 	// Layers records which parts succeeded: "zip", "manifest", "signatures", "dex".
 	Layers map[string]bool
+	// own decides whose code each class is, from the manifest and the catalogue.
+	own *ownership
 }
 
 // APIRef is one sensitive API referenced from one class.
@@ -137,7 +146,8 @@ type analyzer struct {
 // analyze reads the APK in r (size bytes); name is used in errors.
 // apiClasses is apiClassSet(cat).
 func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bool, opts Options, r io.ReaderAt, size int64, name string) *App {
-	a := &analyzer{cat: cat, apiClasses: apiClasses, opts: opts, app: &App{SDKClasses: map[string]int{}, Layers: map[string]bool{}},
+	a := &analyzer{cat: cat, apiClasses: apiClasses, opts: opts,
+		app:  &App{SDKClasses: map[string]int{}, SDKExamples: map[string][]string{}, LibraryClasses: map[string]int{}, Layers: map[string]bool{}},
 		apis: map[string]int{}, eps: map[string]int{}, pols: map[string]bool{}, pack: map[string]bool{}}
 	app := a.app
 	fail := func(format string, args ...any) {
@@ -180,6 +190,8 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 			}
 		}
 	}
+
+	app.own = newOwnership(cat, app.Manifest)
 
 	// Signing certificates.
 	var v1 []sigblock.Cert
@@ -361,36 +373,6 @@ func (a *analyzer) packerClass(class, marker string) {
 // apiClassSet is the set of class descriptors ("Landroid/telephony/TelephonyManager;") on which
 // the catalogue names sensitive APIs: a reference to any other class cannot match, so its
 // descriptor is never rendered.
-// classSDK names the SDK a dex class (type descriptor "Lpkg/Cls;") belongs to. The SDK entries'
-// examples run through it (TestSDKExamplesThroughClassMatcher).
-func classSDK(cat *rules.Catalogue, typeName, appPkg string) (rules.SDK, bool) {
-	return sdkForClass(cat, dex.JavaName(typeName), appPkg)
-}
-
-// sdkForClass names the SDK a Java class (dotted) belongs to, leaving the app's own package to
-// the app: when the class is under the manifest package appPkg and the SDK prefix that matches it
-// is appPkg or a parent of it (cn.jiguang for the app cn.jiguang.demo), the class is the app's.
-// Classes of the SDK outside the app package still count.
-func sdkForClass(cat *rules.Catalogue, cls, appPkg string) (rules.SDK, bool) {
-	if cat == nil {
-		return rules.SDK{}, false
-	}
-	s, ok := cat.SDKForClass(cls)
-	if !ok || appPkg == "" || (cls != appPkg && !strings.HasPrefix(cls, appPkg+".")) {
-		return s, ok
-	}
-	best := ""
-	for _, p := range s.ClassPrefixes {
-		if (cls == p || strings.HasPrefix(cls, p+".")) && len(p) > len(best) {
-			best = p
-		}
-	}
-	if best != "" && (appPkg == best || strings.HasPrefix(appPkg, best+".")) {
-		return rules.SDK{}, false
-	}
-	return s, true
-}
-
 func apiClassSet(cat *rules.Catalogue) map[string]bool {
 	set := map[string]bool{}
 	if cat == nil {
@@ -424,19 +406,11 @@ func (a *analyzer) indexDex(f *dex.File) {
 	methodAPIs := map[uint32][]rules.SensitiveAPI{}
 	fieldAPIs := map[uint32][]rules.SensitiveAPI{}
 	seenStr := make([]uint64, f.StringCount()/64+1)
-	appPkg := ""
-	if a.app.Manifest != nil {
-		appPkg = a.app.Manifest.Package
-	}
 	for _, c := range f.Classes {
 		a.app.Classes++
 		cls := dex.JavaName(f.TypeName(c.Type))
 		a.packerClass(cls, f.Name+": class "+cls)
-		if a.cat != nil {
-			if sdk, ok := classSDK(a.cat, f.TypeName(c.Type), appPkg); ok {
-				a.app.SDKClasses[sdk.ID]++
-			}
-		}
+		a.countClass(cls)
 		for _, r := range c.Refs {
 			switch r.Kind {
 			case dex.Invoke, dex.FieldRead:
@@ -483,6 +457,27 @@ func (a *analyzer) indexDex(f *dex.File) {
 				a.str(f.String(r.Target))
 			}
 		}
+	}
+}
+
+// maxSDKExamples bounds the class names kept per SDK as evidence of its detection.
+const maxSDKExamples = 5
+
+// countClass adds one defined class to its party's count.
+func (a *analyzer) countClass(cls string) {
+	p := a.app.own.of(cls)
+	switch {
+	case p.SDK != "":
+		a.app.SDKClasses[p.SDK]++
+		if ex := a.app.SDKExamples[p.SDK]; len(ex) < maxSDKExamples && readableClass(cls) {
+			a.app.SDKExamples[p.SDK] = append(ex, cls)
+		}
+	case p.Library != "":
+		a.app.LibraryClasses[p.Library]++
+	case p.Party == PartyApp:
+		a.app.AppClasses++
+	default:
+		a.app.UnidentifiedClasses++
 	}
 }
 

@@ -139,16 +139,11 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 			h.markers = append(h.markers, via+": "+marker)
 		}
 	}
-	appPkg := ""
-	if app.Manifest != nil {
-		appPkg = app.Manifest.Package
+	own := app.own
+	if own == nil {
+		own = newOwnership(c, app.Manifest)
 	}
-	sdkOfClass := func(cls string) string {
-		if s, ok := sdkForClass(c, cls, appPkg); ok {
-			return s.ID
-		}
-		return ""
-	}
+	sdkOfClass := func(cls string) string { return own.of(cls).SDK }
 
 	if m := app.Manifest; m != nil {
 		add("apk.identity", m.Package, map[string]any{"package": m.Package, "version_code": m.VersionCode,
@@ -206,12 +201,9 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		hit(fs.SDK, fs.Via, fs.Entry)
 	}
 	for _, api := range app.APIs {
-		sdk, lib := sdkOfClass(api.CallerClass), ""
-		if sdk == "" {
-			lib = libraryOfClass(api.CallerClass)
-		}
+		p := own.of(api.CallerClass)
 		attrs := map[string]any{"api": api.API.ID, "descriptor": api.Descriptor,
-			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "sdk": sdk, "library": lib, "pi": append([]string{}, api.API.PI...)}
+			"caller_class": api.CallerClass, "caller_method": api.CallerMethod, "party": p.Party, "sdk": p.SDK, "library": p.Library, "pi": append([]string{}, api.API.PI...)}
 		if api.Argument != "" {
 			attrs["argument"] = api.Argument
 		}
@@ -248,7 +240,9 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 			}
 		}
 		sort.Strings(h.markers)
-		add("apk.sdk", id, map[string]any{"sdk": id, "sdk_kind": s.Kind, "via": via, "markers": append([]string{}, h.markers...), "pi": append([]string{}, s.PI...), "classes": h.classes})
+		examples := slices.Sorted(slices.Values(app.SDKExamples[id]))
+		add("apk.sdk", id, map[string]any{"sdk": id, "sdk_kind": s.Kind, "via": via, "markers": append([]string{}, h.markers...), "pi": append([]string{}, s.PI...), "classes": h.classes,
+			"strength": sdkStrength(h.classes, h.via), "signals": sdkSignals(h.classes, examples, h.markers)})
 	}
 	sort.SliceStable(obs, func(i, j int) bool {
 		if a, b := kindOrder[obs[i].Kind], kindOrder[obs[j].Kind]; a != b {

@@ -2,6 +2,7 @@ package apkinspect
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -44,12 +45,13 @@ func TestSDKPrefixLeavesAppPackage(t *testing.T) {
 	}
 	if o := find(rep, "apk.sensitive_api", "telephony.getDeviceId @ cn.jiguang.demo.util.DeviceUtil"); o == nil {
 		t.Error("getDeviceId call of the app not reported")
-	} else if o.Attributes["sdk"] != "" {
-		t.Errorf("the app's own call is attributed to sdk %v", o.Attributes["sdk"])
+	} else if o.Attributes["sdk"] != "" || o.Attributes["party"] != "app" {
+		t.Errorf("the app's own call is attributed to sdk %v, party %v", o.Attributes["sdk"], o.Attributes["party"])
 	}
 
 	// Positive: JPush classes outside the app package still count, and only they.
-	with := map[string]string{"Core.smali": plainClass("Lcn/jiguang/internal/Core;"), "Push.smali": plainClass("Lcn/jpush/android/api/JPushInterface;")}
+	with := map[string]string{"Core.smali": plainClass("Lcn/jiguang/internal/Core;"), "Push.smali": plainClass("Lcn/jpush/android/api/JPushInterface;"),
+		"SdkID.smali": strings.ReplaceAll(devID, "cn/jiguang/demo/util/DeviceUtil", "cn/jiguang/internal/DeviceInfo")}
 	for k, v := range own {
 		with[k] = v
 	}
@@ -58,7 +60,16 @@ func TestSDKPrefixLeavesAppPackage(t *testing.T) {
 	if o == nil {
 		t.Fatal("JPush classes outside the app package not recognised")
 	}
-	if n, _ := o.Attributes["classes"].(int); n != 2 {
-		t.Errorf("JPush claims %v classes, want 2 (cn.jiguang.internal.Core, cn.jpush.android.api.JPushInterface)", o.Attributes["classes"])
+	if n, _ := o.Attributes["classes"].(int); n != 3 {
+		t.Errorf("JPush claims %v classes, want 3 (cn.jiguang.internal.Core and DeviceInfo, cn.jpush.android.api.JPushInterface)", o.Attributes["classes"])
+	}
+	// The same call is the app's in the app package and JPush's outside it.
+	for subject, party := range map[string]string{
+		"telephony.getDeviceId @ cn.jiguang.demo.util.DeviceUtil": "app",
+		"telephony.getDeviceId @ cn.jiguang.internal.DeviceInfo":  "sdk:jpush",
+	} {
+		if o := find(rep, "apk.sensitive_api", subject); o == nil || o.Attributes["party"] != party {
+			t.Errorf("%s: %v, want party %s", subject, o, party)
+		}
 	}
 }

@@ -34,7 +34,9 @@ type scanCtx struct {
 	separate    set // sensitive PI the policy asks separate consent for
 	policyTitle string
 	scanSDKs    []string // every SDK the package embeds
-	appKinds    []string // observation kinds that show an app or mini-program was inspected
+	// scanWeakSDKs are those of scanSDKs whose apk.sdk detection is weak.
+	scanWeakSDKs []string
+	appKinds     []string // observation kinds that show an app or mini-program was inspected
 	// requested holds the permissions the manifest requests and "pi:"+id for the PI they reach;
 	// nil when no manifest was read.
 	requested set
@@ -84,13 +86,16 @@ func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observatio
 			sc.policyTitle = t
 		}
 	}
-	sdks := set{}
+	sdks, weak := set{}, set{}
 	for _, k := range []string{"apk.sdk", "mp.sdk"} {
 		for _, i := range sc.byKind[k] {
 			sdks.add(str(&obs[i], "sdk"))
+			if str(&obs[i], "strength") == "weak" {
+				weak.add(str(&obs[i], "sdk"))
+			}
 		}
 	}
-	sc.scanSDKs = sdks.sorted()
+	sc.scanSDKs, sc.scanWeakSDKs = sdks.sorted(), weak.sorted()
 	if sc.has("apk.identity") || sc.has("apk.permission") {
 		sc.requested = set{}
 		for _, i := range sc.byKind["apk.permission"] {

@@ -186,7 +186,13 @@ type tmplData struct {
 	// PersistentPI are the non-resettable identifiers and the app list among PI.
 	PersistentPI []string
 	KnownValue   bool
-	OwnCode      bool // a sensitive API called from the app's or the mini-program's own code (no SDK)
+	// OwnCode: a sensitive API called from the app's own code (apk.sensitive_api party "app") or
+	// the mini-program's (mp.api_call without SDK). Unidentified: called from code outside the
+	// app's packages that no catalogue names (party "unidentified"), and none from the app's own.
+	OwnCode      bool
+	Unidentified bool
+	// WeakSDKs are the SDKs of the record's apk.sdk observations whose detection is weak.
+	WeakSDKs []string
 	// Unresolved are the APIs whose every call site in the record has an argument that is not a
 	// constant (apk.sensitive_api argument "unresolved"); AllUnresolved says every API is one.
 	Unresolved    []string
@@ -203,6 +209,8 @@ type tmplData struct {
 
 	PolicyTitle string
 	ScanSDKs    []string // every SDK the package embeds
+	// ScanWeakSDKs are those of ScanSDKs detected only weakly (apk.sdk strength "weak").
+	ScanWeakSDKs []string
 	// ScanSensitive is the sensitive PI the scan saw reached (permissions, APIs, traffic).
 	ScanSensitive []string
 	// ScanPractice: the scan looked at an app, a mini-program or traffic, not only a policy.
@@ -269,7 +277,8 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 	}
 	pi, hosts, sdks, apis, perms, callers, files, phases, dets, elems, settings, comps, actions, flags, quotes :=
 		set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}
-	titles, via := set{}, set{}
+	titles, via, weak := set{}, set{}, set{}
+	unidentified := false
 	first := true
 	for i := range obs {
 		o := &obs[i]
@@ -294,8 +303,17 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 		case "apk.component":
 			comps.add(o.Subject)
 		case "apk.sensitive_api":
-			if str(o, "sdk") == "" {
+			switch party := str(o, "party"); {
+			case party == "app":
 				d.OwnCode = true
+			case party == "unidentified":
+				unidentified = true
+			case party == "" && str(o, "sdk") == "" && str(o, "library") == "":
+				d.OwnCode = true // an observation from before parties: neither SDK nor library
+			}
+		case "apk.sdk":
+			if str(o, "strength") == "weak" {
+				weak.add(str(o, "sdk"))
 			}
 		case "mp.api_call":
 			if str(o, "sdk") == "" {
@@ -318,7 +336,8 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 	d.PI, d.Hosts, d.SDKs, d.APIs, d.Permissions = pi.sorted(), hosts.sorted(), sdks.sorted(), apis.sorted(), perms.sorted()
 	d.Callers, d.Files, d.Phases, d.Detectors, d.Elements = callers.sorted(), files.sorted(), phases.sorted(), dets.sorted(), elems.sorted()
 	d.Settings, d.Components, d.Actions, d.Flags, d.Quotes = settings.sorted(), comps.sorted(), actions.sorted(), flags.sorted(), quotes.sorted()
-	d.Titles, d.Via = titles.sorted(), via.sorted()
+	d.Titles, d.Via, d.WeakSDKs = titles.sorted(), via.sorted(), weak.sorted()
+	d.Unidentified = unidentified && !d.OwnCode
 	unresolved, resolved := set{}, set{}
 	for i := range obs {
 		if obs[i].Kind != "apk.sensitive_api" {
@@ -366,7 +385,7 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 			d.Undeclared = append(d.Undeclared, p)
 		}
 	}
-	d.PolicyTitle, d.ScanSDKs = sc.policyTitle, sc.scanSDKs
+	d.PolicyTitle, d.ScanSDKs, d.ScanWeakSDKs = sc.policyTitle, sc.scanSDKs, sc.scanWeakSDKs
 	return d
 }
 

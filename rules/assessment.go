@@ -100,7 +100,8 @@ var (
 		"NoSeparate", "Hosts", "SDKs", "APIs", "Permissions", "Callers", "Files", "Phases", "Detectors", "Elements", "Settings",
 		"Components", "Actions", "Flags", "Quotes", "Titles", "Via", "PersistentPI", "KnownValue", "OwnCode", "HasOffset",
 		"OffsetMS", "Line", "Category", "CategoryZH", "CategoryEN", "CategorySuggested", "NoPICategory", "PolicyTitle",
-		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK", "Grade", "Lead", "Unresolved", "AllUnresolved"}
+		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK", "Grade", "Lead", "Unresolved", "AllUnresolved",
+		"Unidentified", "WeakSDKs", "ScanWeakSDKs"}
 	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has"}
 	ObservationFuncs = []string{"join", "no"} // subject and confidence-reason templates
 	AdjustFields     = []string{"minors", "sensitive_seen"}

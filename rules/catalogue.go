@@ -22,6 +22,7 @@ type Catalogue struct {
 	signals       []SDKSignal
 	trackers      []CrossBorderTracker
 	elements      []PolicyElement
+	libraries     []Library
 	// policyPatterns is policy_patterns.yaml, compiled by package policies.
 	policyPatterns []byte
 
@@ -44,6 +45,7 @@ type Catalogue struct {
 	attrTypes     map[string]map[string]string // kind → attribute → type
 	violByID      map[string]int
 	necessaryPI   map[string]map[string]bool // app category key → necessary PI ids
+	libByPrefix   map[string]int
 }
 
 type prefixIndex struct {
@@ -471,6 +473,7 @@ func (c *Catalogue) buildIndexes() {
 	for i, v := range c.violations {
 		setFirst(c.violByID, v.ID, i)
 	}
+	c.buildLibraryIndex()
 }
 
 func setFirst(m map[string]int, k string, v int) {

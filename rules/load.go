@@ -51,6 +51,7 @@ var catalogueFiles = []struct{ name, key string }{
 	{FileSDKSignals, "signals"},
 	{FileCrossBorder, "trackers"},
 	{FilePolicyElements, "elements"},
+	{FileLibraries, "libraries"},
 }
 
 // Limits on catalogue and overlay files: they are reviewed data, but an overlay is user input and
@@ -184,6 +185,8 @@ func Load(fsys fs.FS) (*Catalogue, error) {
 			c.trackers = decodeItems[CrossBorderTracker](l, f.name, items)
 		case FilePolicyElements:
 			c.elements = decodeItems[PolicyElement](l, f.name, items)
+		case FileLibraries:
+			c.libraries = decodeItems[Library](l, f.name, items)
 		}
 	}
 	known[FilePolicyPatterns] = true

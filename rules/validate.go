@@ -40,6 +40,7 @@ func (l *loader) validate(c *Catalogue) {
 	l.validateSignals(c)
 	l.validateTrackers(c)
 	l.validateElements(c)
+	l.validateLibraries(c)
 	l.validateGrades(c)
 }
 

@@ -39,7 +39,10 @@ type Manifest struct {
 	Permissions       []UsesPermission `json:"permissions,omitempty"`
 	CustomPermissions []Permission     `json:"custom_permissions,omitempty"`
 	Components        []Component      `json:"components,omitempty"`
-	MetaData          []MetaData       `json:"meta_data,omitempty"`
+	// Application is the <application android:name> class (dotted, relative names resolved), "" when
+	// the app uses the platform's.
+	Application string     `json:"application,omitempty"`
+	MetaData    []MetaData `json:"meta_data,omitempty"`
 	// Flags: effective values, and whether the attribute was written.
 	AllowBackup           bool   `json:"allow_backup"`
 	Debuggable            bool   `json:"debuggable"`
@@ -443,6 +446,7 @@ func (m *Manifest) decode(evs []axmlEvent, res *resources) error {
 			m.AllowBackup = false
 		}
 		m.Debuggable = app["debuggable"] == "true"
+		m.Application = m.className(app["name"])
 		m.CleartextTraffic = sdk < 28
 		if v := app["usesCleartextTraffic"]; v == "true" || v == "false" {
 			m.CleartextTraffic, m.CleartextExplicit = v == "true", true
