@@ -84,6 +84,17 @@ func TestDexdumpAcceptsGenerated(t *testing.T) {
 			t.Errorf("dump lacks\n%s", want)
 		}
 	}
+	// FirstExtending names a class a manifest can declare as that component, and none for a
+	// framework class no chain starts at.
+	for _, root := range []string{"Landroid/app/Activity;", "Landroid/app/Application;"} {
+		i := o.FirstExtending(root)
+		if i < 0 || !strings.Contains(all, "Class descriptor  : '"+o.ClassName(i)+"'\n  Access flags      : 0x0001 (PUBLIC)\n  Superclass        : '"+root+"'") {
+			t.Errorf("FirstExtending(%s) = %d, not a class extending it", root, i)
+		}
+	}
+	if i := o.FirstExtending("Landroid/content/ContentProvider;"); i != -1 {
+		t.Errorf("FirstExtending(ContentProvider) = %d", i)
+	}
 }
 
 // JavaDump renders m the way dexdump prints a call target: "Lpkg/C;.name:(args)ret".

@@ -67,6 +67,7 @@ func (o *Options) defaults() {
 	def(&o.Methods, 6)
 	def(&o.Statics, 2)
 	def(&o.Depth, 3)
+	o.Depth = max(o.Depth, 1)
 	def(&o.Calls, 2)
 	def(&o.Framework, 3)
 	def(&o.Strings, 2)
@@ -108,13 +109,45 @@ var (
 	mSBInit     = Method{"Ljava/lang/StringBuilder;", "<init>", nil, "V"}
 	mSBAppend   = Method{"Ljava/lang/StringBuilder;", "append", []string{tString}, "Ljava/lang/StringBuilder;"}
 	mSBToString = Method{"Ljava/lang/StringBuilder;", "toString", nil, tString}
-	// Roots of the generated chains extend these (all have a public no-argument constructor).
-	roots = []string{tObject, tObject, tObject, "Landroid/app/Activity;", "Landroid/app/Service;", "Landroid/content/BroadcastReceiver;"}
+	// Roots of the generated chains extend these in turn (all have a public no-argument
+	// constructor), so that a manifest can name generated components.
+	roots = []string{tObject, tObject, tObject, "Landroid/app/Activity;", "Landroid/app/Service;",
+		"Landroid/content/BroadcastReceiver;", "Landroid/app/Application;"}
 )
 
 // words are the vocabulary of generated string constants.
 var words = strings.Fields("user device config privacy policy token session upload report sdk init push " +
 	"location account login share cache http https api v1 v2 json key id name event 用户 隐私 设备 配置")
+
+// ClassName is the descriptor of generated class i ("Lcom/example/gen/p0000/C000000;").
+func (o Options) ClassName(i int) string {
+	o.defaults()
+	return fmt.Sprintf("L%s/p%04d/C%06d;", strings.ReplaceAll(o.Package, ".", "/"), i/100, i)
+}
+
+// SuperName is the descriptor of the superclass of class i: class i-1 inside a chain, else a
+// framework class (java.lang.Object, Activity, Service, BroadcastReceiver or Application, in
+// turn from one chain to the next).
+func (o Options) SuperName(i int) string {
+	o.defaults()
+	if o.Depth > 1 && i%o.Depth != 0 {
+		return o.ClassName(i - 1)
+	}
+	return roots[(i/o.Depth)%len(roots)]
+}
+
+// FirstExtending is the first generated class whose chain starts at the framework class root
+// (a descriptor such as "Landroid/app/Activity;"), or -1: the class a manifest names as that
+// component.
+func (o Options) FirstExtending(root string) int {
+	o.defaults()
+	for i := 0; i < o.Classes; i += o.Depth {
+		if o.SuperName(i) == root {
+			return i
+		}
+	}
+	return -1
+}
 
 // Generate builds the program Options describe, one []byte per dex file (classes.dex first).
 func Generate(o Options) ([][]byte, Stats, error) {
@@ -138,7 +171,7 @@ func Each(o Options, emit func(name string, dex []byte) error) (Stats, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x70696c6d6f6e))
 	pkg := strings.ReplaceAll(o.Package, ".", "/")
-	name := func(i int) string { return fmt.Sprintf("L%s/p%04d/C%06d;", pkg, i/100, i) }
+	name := o.ClassName
 	per := (o.Classes + o.DexFiles - 1) / o.DexFiles
 	st := Stats{DexFiles: o.DexFiles, Classes: o.Classes}
 	// An invoke names a method id in 16 bits: when a dex file defines more methods than that,
@@ -152,12 +185,7 @@ func Each(o Options, emit func(name string, dex []byte) error) (Stats, error) {
 		return Stats{}, fmt.Errorf("dexgen: %d methods per dex file need a package that sorts after java/ (such as zz.gen), "+
 			"so that the framework methods keep ids an invoke can name; %q sorts before", per*perClass, o.Package)
 	}
-	superOf := func(i int) string {
-		if o.Depth > 1 && i%o.Depth != 0 {
-			return name(i - 1)
-		}
-		return roots[(i/max(o.Depth, 1))%len(roots)]
-	}
+	superOf := o.SuperName
 	// pick chooses a callee class for class i in dex d.
 	pick := func(i, d int) int {
 		lo, hi := d*per, min((d+1)*per, o.Classes)
