@@ -591,12 +591,13 @@ func bigAPK(tmp string, spec bigSpec, pipes []pipeline) error {
 		sh.classes, goalBigClasses, verdict(sh.classes >= goalBigClasses),
 		sh.dexFiles, goalBigDex, verdict(sh.dexFiles >= goalBigDex))
 
+	// Rows are printed as they finish (androguard takes many minutes on this APK).
 	costs := map[string]cost{}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "pipeline (median of %d)\tCPU ms\twall ms\tpeak RSS MiB\t\n", spec.n)
+	row := "  %-14s %12s %12s %13s\n"
+	fmt.Printf(row, "pipeline", "CPU ms", "wall ms", "peak RSS MiB")
 	for _, pl := range pipes {
 		if pl.name == "androguard" && !spec.androguard {
-			fmt.Fprintln(tw, "androguard\tskipped (-big-androguard)\t\t\t")
+			fmt.Printf(row, "androguard", "skipped", "(-big-androguard)", "")
 			continue
 		}
 		runs := spec.n
@@ -617,13 +618,12 @@ func bigAPK(tmp string, spec bigSpec, pipes []pipeline) error {
 		c := median(cs)
 		costs[pl.name] = c
 		if c.err != nil {
-			fmt.Fprintf(tw, "%s\terr: %v\t\t\t\n", pl.name, c.err)
+			fmt.Printf("  %-14s err: %v\n", pl.name, c.err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t\n", pl.name, ms(c.cpu), ms(c.wall), float64(c.rssKiB)/1024)
-		fmt.Fprintf(os.Stderr, "  generated APK: %s done\n", pl.name)
+		fmt.Printf(row, pl.name, ms(c.cpu), ms(c.wall), fmt.Sprintf("%.1f", float64(c.rssKiB)/1024))
 	}
-	tw.Flush()
+	fmt.Printf("  (median of %d runs; androguard one run; peak RSS the largest of the runs)\n", spec.n)
 	for _, p := range []string{"pilmon", "pilmon+store"} {
 		pc := costs[p]
 		if pc.err != nil || pc.cpu == 0 {
