@@ -83,7 +83,8 @@ func TestSDKForClass(t *testing.T) {
 	}{
 		{"com.loc.x.Y", "amap"},
 		{"com.loc", "amap"},
-		{"com.localytics.android.Localytics", ""},
+		{"com.localytics.android.Localytics", "localytics"}, // derived from Exodus; not amap's com.loc
+		{"com.localyticsx.Foo", ""},
 		{"com.umeng.analytics.MobclickAgent", "umeng_analytics"},
 		{"com.umeng.message.PushAgent", "umeng_push"},
 		{"com.umeng", ""},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,12 +31,18 @@ type Overlay struct {
 	Extensions []SDKExtension `yaml:"extensions,omitempty" json:"extensions,omitempty"`
 }
 
-// SDKExtension adds signatures to a catalogue SDK.
+// SDKExtension adds signatures to a catalogue SDK (in an overlay, or in sdks_derived.yaml where
+// it extends a hand-written entry).
 type SDKExtension struct {
 	SDK           string   `yaml:"sdk" json:"sdk"`
 	Exodus        []string `yaml:"exodus,omitempty" json:"exodus,omitempty"`
 	ClassPrefixes []string `yaml:"class_prefixes,omitempty" json:"class_prefixes,omitempty"`
 	Domains       []string `yaml:"domains,omitempty" json:"domains,omitempty"`
+	// The fields below are used by sdks_derived.yaml only.
+	ManifestKeys []string     `yaml:"manifest_keys,omitempty" json:"manifest_keys,omitempty"`
+	Camille      []string     `yaml:"camille,omitempty" json:"camille,omitempty"`
+	Sources      []string     `yaml:"sources,omitempty" json:"sources,omitempty"`
+	Examples     *SDKExamples `yaml:"examples,omitempty" json:"examples,omitempty"`
 }
 
 // ImportStats summarises an import.
@@ -46,6 +53,7 @@ type ImportStats struct {
 	Skipped         int      `json:"skipped"`          // trackers without a usable signature
 	PrefixesCovered int      `json:"prefixes_covered"` // code signatures the catalogue already had
 	BadSignatures   int      `json:"bad_signatures"`   // alternatives that are not a plain package or host
+	BroadPrefixes   int      `json:"broad_prefixes"`   // packages too broad to name one SDK (com.bytedance)
 	Warnings        []string `json:"warnings,omitempty"`
 }
 
@@ -150,6 +158,14 @@ func ImportExodus(r io.Reader, existing *Catalogue) (Overlay, ImportStats, error
 		}
 		var fresh []string
 		coveredBy := map[string]bool{}
+		prefixes = slices.DeleteFunc(prefixes, func(p string) bool {
+			if why := existing.tooBroad(p); why != "" {
+				st.BroadPrefixes++
+				warn("tracker %s: prefix %s rejected: %s", id, p, why)
+				return true
+			}
+			return false
+		})
 		for _, p := range prefixes {
 			if sdk, ok := existing.SDKForClass(p); ok && sdk.Origin != OriginExodusOverlay {
 				coveredBy[sdk.ID] = true
@@ -457,32 +473,62 @@ func SaveOverlay(path string, o Overlay) error {
 // empty path, or a path that does not exist (no import done yet), gives the plain catalogue.
 // The result is a new catalogue; Default's cached one is not changed.
 func LoadWithOverlay(overlayPath string) (*Catalogue, error) {
-	if overlayPath == "" {
-		return Default()
+	return LoadWithOverlays(overlayPath)
+}
+
+// LoadWithOverlays is LoadWithOverlay for several overlay files (the Exodus and the LibChecker
+// imports), merged in order: an entry of a later overlay never takes a prefix, key or id an
+// earlier one has.
+func LoadWithOverlays(paths ...string) (*Catalogue, error) {
+	return loadWithOverlays(nil, paths...)
+}
+
+// loadWithOverlays merges the overlays into the catalogue of fsys (nil: the embedded one).
+func loadWithOverlays(fsys fs.FS, paths ...string) (*Catalogue, error) {
+	type file struct {
+		path string
+		data []byte
 	}
-	f, err := os.Open(overlayPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return Default()
+	var files []file
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("overlay: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, MaxExodusBytes+1))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("overlay %s: %w", p, err)
+		}
+		if len(data) > MaxExodusBytes {
+			return nil, fmt.Errorf("overlay %s: larger than %d MiB", p, MaxExodusBytes>>20)
+		}
+		files = append(files, file{p, data})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("overlay: %w", err)
+	if fsys == nil {
+		if len(files) == 0 {
+			return Default()
+		}
+		fsys = embeddedData()
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxExodusBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("overlay %s: %w", overlayPath, err)
-	}
-	if len(data) > MaxExodusBytes {
-		return nil, fmt.Errorf("overlay %s: larger than %d MiB", overlayPath, MaxExodusBytes>>20)
-	}
-	c, err := Load(embeddedData())
+	c, err := Load(fsys)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.mergeOverlay(filepath.Base(overlayPath), data); err != nil {
-		return nil, err
+	var names []string
+	for _, f := range files {
+		if err := c.mergeOverlay(filepath.Base(f.path), f.data); err != nil {
+			return nil, err
+		}
+		names = append(names, f.path)
 	}
-	c.overlay = overlayPath
+	c.overlay = strings.Join(names, ", ")
 	return c, nil
 }
 
