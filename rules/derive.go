@@ -1034,17 +1034,17 @@ func setFlow(n *yaml.Node) {
 // Coverage is how much of camille's list and of the Exodus trackers with a code signature the
 // catalogue recognises (see MeasureCoverage).
 type Coverage struct {
-	CamilleEntries int      `json:"camille_entries"`
-	CamilleHits    int      `json:"camille_hits"`
-	ExodusTrackers int      `json:"exodus_trackers"` // trackers with a code signature
-	ExodusHits     int      `json:"exodus_hits"`
-	SDKs           int      `json:"sdks"`
+	CamilleEntries int `json:"camille_entries"`
+	CamilleHits    int `json:"camille_hits"`
+	ExodusTrackers int `json:"exodus_trackers"` // trackers with a code signature
+	ExodusHits     int `json:"exodus_hits"`
+	SDKs           int `json:"sdks"`
 	// CamilleAttributed and ExodusAttributed count entries whose classes are attributed to some
 	// SDK, whatever its name: the looser measure of coverage by prefixes alone.
 	CamilleAttributed int      `json:"camille_attributed"`
 	ExodusAttributed  int      `json:"exodus_attributed"`
 	CamilleMisses     []string `json:"camille_misses"`
-	ExodusMisses   []string `json:"exodus_misses"`
+	ExodusMisses      []string `json:"exodus_misses"`
 }
 
 // CamillePercent and ExodusPercent are the hit rates in percent.

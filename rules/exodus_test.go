@@ -5,11 +5,11 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
