@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -29,6 +30,8 @@ type Overlay struct {
 	Source     string         `yaml:"source,omitempty" json:"source,omitempty"`
 	SDKs       []SDK          `yaml:"sdks" json:"sdks"`
 	Extensions []SDKExtension `yaml:"extensions,omitempty" json:"extensions,omitempty"`
+	// Signals are native-library (and asset) signals, written by the LibChecker import.
+	Signals []SDKSignal `yaml:"signals,omitempty" json:"signals,omitempty"`
 }
 
 // SDKExtension adds signatures to a catalogue SDK (in an overlay, or in sdks_derived.yaml where
@@ -394,6 +397,7 @@ func (o Overlay) Canonical() Overlay {
 			d.PI = []string{}
 		}
 		d.Exodus = sortedUnique(d.Exodus)
+		d.Sources = sortedUnique(d.Sources)
 		out.SDKs = append(out.SDKs, d)
 	}
 	sort.SliceStable(out.SDKs, func(i, j int) bool { return out.SDKs[i].ID < out.SDKs[j].ID })
@@ -404,6 +408,14 @@ func (o Overlay) Canonical() Overlay {
 		out.Extensions = append(out.Extensions, e)
 	}
 	sort.SliceStable(out.Extensions, func(i, j int) bool { return out.Extensions[i].SDK < out.Extensions[j].SDK })
+	out.Signals = slices.Clone(o.Signals)
+	sort.SliceStable(out.Signals, func(i, j int) bool {
+		a, b := out.Signals[i], out.Signals[j]
+		if a.SDK != b.SDK {
+			return a.SDK < b.SDK
+		}
+		return a.Glob < b.Glob
+	})
 	if out.SDKs == nil {
 		out.SDKs = []SDK{}
 	}
@@ -422,7 +434,11 @@ func sortedUnique(s []string) []string {
 // MarshalCanonical returns the overlay's canonical YAML.
 func (o Overlay) MarshalCanonical() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString("# pilmon SDK overlay: imported tracker signatures, not reviewed. Regenerate with\n# `pilmon rules import-exodus FILE`; edit with care.\n")
+	cmd := "import-exodus"
+	if o.Source == "libchecker" {
+		cmd = "import-libchecker"
+	}
+	buf.WriteString("# pilmon SDK overlay: imported tracker signatures, not reviewed. Regenerate with\n# `pilmon rules " + cmd + " FILE`; edit with care.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(o.Canonical()); err != nil {
@@ -572,12 +588,20 @@ func (c *Catalogue) mergeOverlay(name string, data []byte) error {
 	// dropped (the reviewed entry wins) rather than refused, so a release does not break overlays.
 	var kept []SDK
 	var keptNodes []*yaml.Node
+	signalSDK := map[string]bool{}
+	for _, s := range ov.Signals {
+		signalSDK[s.SDK] = true
+	}
 	for i, d := range ov.SDKs {
 		n := sdkNodes[i]
-		if d.Origin != OriginExodusOverlay {
-			l.add(name, at(n, "origin"), "overlay SDK %s: origin must be %q", d.ID, OriginExodusOverlay)
-		}
-		if !strings.HasPrefix(d.ID, exodusIDPrefix) {
+		switch {
+		case d.Origin == OriginLibCheckerOverlay:
+			if !strings.HasPrefix(d.ID, libCheckerIDPrefix) {
+				l.add(name, at(n, "id"), "overlay SDK id %q must start with %q", d.ID, libCheckerIDPrefix)
+			}
+		case d.Origin != OriginExodusOverlay:
+			l.add(name, at(n, "origin"), "overlay SDK %s: origin must be %q or %q", d.ID, OriginExodusOverlay, OriginLibCheckerOverlay)
+		case !strings.HasPrefix(d.ID, exodusIDPrefix):
 			l.add(name, at(n, "id"), "overlay SDK id %q must start with %q", d.ID, exodusIDPrefix)
 		}
 		if _, clash := c.sdkByID[d.ID]; clash {
@@ -597,13 +621,41 @@ func (c *Catalogue) mergeOverlay(name string, data []byte) error {
 			}
 		}
 		d.ManifestKeys = keys
-		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 {
+		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 && !signalSDK[d.ID] {
 			continue // nothing left that the catalogue does not already have
 		}
 		kept = append(kept, d)
 		keptNodes = append(keptNodes, n)
 	}
+	l.signalOnly = signalSDK
 	l.validateSDKs(c, name, kept, keptNodes)
+	keptIDs := map[string]bool{}
+	for _, d := range kept {
+		keptIDs[d.ID] = true
+	}
+	for j, sg := range ov.Signals {
+		n := at(root, "signals", j)
+		who := "signal " + sg.Kind + " " + sg.Glob
+		_, inCatalogue := c.sdkByID[sg.SDK]
+		switch {
+		case sg.SDK == "" || sg.Glob == "" || sg.Example == "" || sg.Source == "":
+			l.add(name, n, "%s: sdk, glob, example and source are required", who)
+		case sg.Kind != "lib" && sg.Kind != "asset":
+			l.add(name, at(n, "kind"), "%s: kind %q is not lib or asset", who, sg.Kind)
+		case !inCatalogue && !keptIDs[sg.SDK]:
+			l.add(name, at(n, "sdk"), "%s names unknown SDK %q", who, sg.SDK)
+		default:
+			key := sg.Example
+			if sg.Kind == "lib" {
+				key = path.Base(key)
+			} else {
+				key = strings.TrimPrefix(key, "assets/")
+			}
+			if m, err := path.Match(sg.Glob, key); err != nil || !m {
+				l.add(name, at(n, "example"), "%s: example %q does not match", who, sg.Example)
+			}
+		}
+	}
 	for j, e := range ov.Extensions {
 		n := at(root, "extensions", j)
 		i, ok := c.sdkByID[e.SDK]
@@ -646,6 +698,7 @@ func (c *Catalogue) mergeOverlay(name string, data []byte) error {
 		return &LoadError{Problems: l.problems}
 	}
 	c.sdks = append(c.sdks, kept...)
+	c.signals = append(c.signals, ov.Signals...)
 	c.buildIndexes()
 	return nil
 }

@@ -128,6 +128,9 @@ func EmbeddedFS() fs.FS { return embeddedData() }
 type loader struct {
 	problems []Problem
 	nodes    map[string][]*yaml.Node // file → item nodes, parallel to the entry slices
+	// signalOnly names overlay SDKs that an overlay signal (a native library) identifies, so
+	// that they need no class prefix, domain or key of their own.
+	signalOnly map[string]bool
 }
 
 func (l *loader) add(file string, n *yaml.Node, format string, args ...any) {

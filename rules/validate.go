@@ -198,7 +198,7 @@ func (l *loader) validateSDKEntries(c *Catalogue, kind string, files []string, s
 		l.text(f, n, "name", d.Name)
 		l.oneOf(f, n, "kind", d.Kind, sdkKinds)
 		l.oneOf(f, n, "pi_source", d.PISource, piSources)
-		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 {
+		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 && !l.signalOnly[d.ID] {
 			l.add(f, n, "SDK %s: needs class_prefixes, domains, manifest_keys or miniprogram_markers", d.ID)
 		}
 		for j, p := range d.ClassPrefixes {
