@@ -124,6 +124,10 @@ var genericRoots = map[string]bool{
 // platformRoots are namespaces of the platform and the language: no SDK lives directly in them.
 var platformRoots = map[string]bool{"android": true, "androidx": true, "java": true, "javax": true, "kotlin": true, "kotlinx": true, "dalvik": true}
 
+// frameworkPackages are packages outside android.* that the platform itself ships (android.jar):
+// a class there is the operating system's, whoever else lists the name.
+var frameworkPackages = setOf("org.json", "org.w3c", "org.xml", "org.xmlpull", "org.apache.http")
+
 // androidFramework are android.* packages of the operating system itself.
 var androidFramework = map[string]bool{
 	"app": true, "content": true, "os": true, "speech": true, "telephony": true, "net": true,
@@ -291,6 +295,8 @@ func broadReason(p string, subBranches int) string {
 		return "one label: names a whole namespace"
 	case platformRoots[labels[0]] && len(labels) == 2:
 		return "a platform or language namespace"
+	case frameworkPackages[strings.Join(labels[:2], ".")] || len(labels) >= 3 && frameworkPackages[strings.Join(labels[:3], ".")]:
+		return "a package of the Android platform (android.jar), not an SDK"
 	case labels[0] == "android" && androidFramework[labels[1]]:
 		return "an Android framework package (part of the OS, not an SDK)"
 	case len(labels) == 2 && genericRoots[p]:

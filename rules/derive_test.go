@@ -191,6 +191,7 @@ func TestBroadReason(t *testing.T) {
 		{"com.google.android.gms", 3, true}, {"com.google.android.gms", 1, false},
 		{"com.appsflyer", 0, false}, {"com.tencent.bugly", 0, false}, {"rx.android", 0, false},
 		{"cn.com.chinatelecom.account", 0, false}, {"android.support.transition", 0, false},
+		{"org.json", 0, true}, {"org.apache.http.client", 0, true}, {"org.jsonx", 0, false}, {"org.apache.cordova", 0, false},
 	}
 	for _, tc := range cases {
 		if got := broadReason(tc.p, tc.branches); (got != "") != tc.broad {
