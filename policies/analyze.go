@@ -526,7 +526,7 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 			}
 		}
 		for _, n := range []string{sdk.Name.ZH, sdk.Name.EN} {
-			if core := nameCore(n); utf8.RuneCountInString(core) >= 4 {
+			if core := nameCore(n); utf8.RuneCountInString(core) >= 4 && !(sdk.Origin == rules.OriginDerived && plainWord(core)) {
 				names = append(names, core)
 			}
 		}
@@ -559,6 +559,21 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SDK < out[j].SDK })
 	return out
+}
+
+// plainWord reports whether a name is one capitalised Latin word ("Payment", "Smart", "Branch"):
+// the derived catalogue's names come from tracker lists unreviewed, and such a name is as often
+// the ordinary word in a policy as the SDK, so it is matched by the SDK's packages only.
+func plainWord(name string) bool {
+	for i, r := range name {
+		switch {
+		case r >= utf8.RuneSelf, r == ' ', r >= '0' && r <= '9':
+			return false
+		case i > 0 && unicode.IsUpper(r):
+			return false // AppsFlyer, OneSignal: brand casing
+		}
+	}
+	return true
 }
 
 // containsKey finds k in s; an ASCII key must stand as a word ("Adjust" is not "adjusting").

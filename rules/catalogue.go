@@ -27,7 +27,11 @@ type Catalogue struct {
 	policyPatterns []byte
 
 	files   []string // catalogue files loaded, in load order
-	overlay string   // overlay file merged in, if any
+	overlay string   // overlay file(s) merged in, if any
+	// derivedStart is the index in sdks of the first entry of sdks_derived.yaml (len(sdks) when
+	// there is none); extensions are that file's additions to hand-written entries.
+	derivedStart int
+	extensions   []derivedExtension
 
 	piByID        map[string]int
 	permByName    map[string]int
@@ -60,6 +64,7 @@ type Stats struct {
 	Permissions         int      `json:"permissions"`
 	SensitiveAPIs       int      `json:"sensitive_apis"`
 	SDKs                int      `json:"sdks"`
+	DerivedSDKs         int      `json:"derived_sdks"`
 	OverlaySDKs         int      `json:"overlay_sdks"`
 	AppCategories       int      `json:"app_categories"`
 	Instruments         int      `json:"instruments"`
@@ -92,8 +97,11 @@ func (c *Catalogue) Stats() Stats {
 		}
 	}
 	for _, d := range c.sdks {
-		if d.Origin == OriginExodusOverlay {
+		switch {
+		case isOverlayOrigin(d.Origin):
 			s.OverlaySDKs++
+		case d.Origin == OriginDerived:
+			s.DerivedSDKs++
 		}
 	}
 	for _, in := range c.instruments {
@@ -419,7 +427,7 @@ func (c *Catalogue) buildIndexes() {
 				domainOrigin[dom] = d.Origin
 				domainPriority[dom] = d.Priority
 			case prev >= 0 && c.sdks[prev].ID == d.ID:
-			case domainOrigin[dom] != OriginExodusOverlay && d.Origin == OriginExodusOverlay:
+			case !isOverlayOrigin(domainOrigin[dom]) && isOverlayOrigin(d.Origin):
 				// the reviewed catalogue's claim stands
 			case d.Priority < domainPriority[dom]:
 			case d.Priority > domainPriority[dom]:
@@ -475,6 +483,9 @@ func (c *Catalogue) buildIndexes() {
 	}
 	c.buildLibraryIndex()
 }
+
+// isOverlayOrigin reports whether an entry was imported into the data dir rather than shipped.
+func isOverlayOrigin(o string) bool { return o == OriginExodusOverlay || o == OriginLibCheckerOverlay }
 
 func setFirst(m map[string]int, k string, v int) {
 	if _, ok := m[k]; !ok {

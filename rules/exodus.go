@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -28,14 +30,22 @@ type Overlay struct {
 	Source     string         `yaml:"source,omitempty" json:"source,omitempty"`
 	SDKs       []SDK          `yaml:"sdks" json:"sdks"`
 	Extensions []SDKExtension `yaml:"extensions,omitempty" json:"extensions,omitempty"`
+	// Signals are native-library (and asset) signals, written by the LibChecker import.
+	Signals []SDKSignal `yaml:"signals,omitempty" json:"signals,omitempty"`
 }
 
-// SDKExtension adds signatures to a catalogue SDK.
+// SDKExtension adds signatures to a catalogue SDK (in an overlay, or in sdks_derived.yaml where
+// it extends a hand-written entry).
 type SDKExtension struct {
 	SDK           string   `yaml:"sdk" json:"sdk"`
 	Exodus        []string `yaml:"exodus,omitempty" json:"exodus,omitempty"`
 	ClassPrefixes []string `yaml:"class_prefixes,omitempty" json:"class_prefixes,omitempty"`
 	Domains       []string `yaml:"domains,omitempty" json:"domains,omitempty"`
+	// The fields below are used by sdks_derived.yaml only.
+	ManifestKeys []string     `yaml:"manifest_keys,omitempty" json:"manifest_keys,omitempty"`
+	Camille      []string     `yaml:"camille,omitempty" json:"camille,omitempty"`
+	Sources      []string     `yaml:"sources,omitempty" json:"sources,omitempty"`
+	Examples     *SDKExamples `yaml:"examples,omitempty" json:"examples,omitempty"`
 }
 
 // ImportStats summarises an import.
@@ -46,6 +56,7 @@ type ImportStats struct {
 	Skipped         int      `json:"skipped"`          // trackers without a usable signature
 	PrefixesCovered int      `json:"prefixes_covered"` // code signatures the catalogue already had
 	BadSignatures   int      `json:"bad_signatures"`   // alternatives that are not a plain package or host
+	BroadPrefixes   int      `json:"broad_prefixes"`   // packages too broad to name one SDK (com.bytedance)
 	Warnings        []string `json:"warnings,omitempty"`
 }
 
@@ -150,6 +161,14 @@ func ImportExodus(r io.Reader, existing *Catalogue) (Overlay, ImportStats, error
 		}
 		var fresh []string
 		coveredBy := map[string]bool{}
+		prefixes = slices.DeleteFunc(prefixes, func(p string) bool {
+			if why := existing.tooBroad(p); why != "" {
+				st.BroadPrefixes++
+				warn("tracker %s: prefix %s rejected: %s", id, p, why)
+				return true
+			}
+			return false
+		})
 		for _, p := range prefixes {
 			if sdk, ok := existing.SDKForClass(p); ok && sdk.Origin != OriginExodusOverlay {
 				coveredBy[sdk.ID] = true
@@ -378,6 +397,7 @@ func (o Overlay) Canonical() Overlay {
 			d.PI = []string{}
 		}
 		d.Exodus = sortedUnique(d.Exodus)
+		d.Sources = sortedUnique(d.Sources)
 		out.SDKs = append(out.SDKs, d)
 	}
 	sort.SliceStable(out.SDKs, func(i, j int) bool { return out.SDKs[i].ID < out.SDKs[j].ID })
@@ -388,6 +408,14 @@ func (o Overlay) Canonical() Overlay {
 		out.Extensions = append(out.Extensions, e)
 	}
 	sort.SliceStable(out.Extensions, func(i, j int) bool { return out.Extensions[i].SDK < out.Extensions[j].SDK })
+	out.Signals = slices.Clone(o.Signals)
+	sort.SliceStable(out.Signals, func(i, j int) bool {
+		a, b := out.Signals[i], out.Signals[j]
+		if a.SDK != b.SDK {
+			return a.SDK < b.SDK
+		}
+		return a.Glob < b.Glob
+	})
 	if out.SDKs == nil {
 		out.SDKs = []SDK{}
 	}
@@ -406,7 +434,11 @@ func sortedUnique(s []string) []string {
 // MarshalCanonical returns the overlay's canonical YAML.
 func (o Overlay) MarshalCanonical() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString("# pilmon SDK overlay: imported tracker signatures, not reviewed. Regenerate with\n# `pilmon rules import-exodus FILE`; edit with care.\n")
+	cmd := "import-exodus"
+	if o.Source == "libchecker" {
+		cmd = "import-libchecker"
+	}
+	buf.WriteString("# pilmon SDK overlay: imported tracker signatures, not reviewed. Regenerate with\n# `pilmon rules " + cmd + " FILE`; edit with care.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(o.Canonical()); err != nil {
@@ -457,32 +489,62 @@ func SaveOverlay(path string, o Overlay) error {
 // empty path, or a path that does not exist (no import done yet), gives the plain catalogue.
 // The result is a new catalogue; Default's cached one is not changed.
 func LoadWithOverlay(overlayPath string) (*Catalogue, error) {
-	if overlayPath == "" {
-		return Default()
+	return LoadWithOverlays(overlayPath)
+}
+
+// LoadWithOverlays is LoadWithOverlay for several overlay files (the Exodus and the LibChecker
+// imports), merged in order: an entry of a later overlay never takes a prefix, key or id an
+// earlier one has.
+func LoadWithOverlays(paths ...string) (*Catalogue, error) {
+	return loadWithOverlays(nil, paths...)
+}
+
+// loadWithOverlays merges the overlays into the catalogue of fsys (nil: the embedded one).
+func loadWithOverlays(fsys fs.FS, paths ...string) (*Catalogue, error) {
+	type file struct {
+		path string
+		data []byte
 	}
-	f, err := os.Open(overlayPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return Default()
+	var files []file
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("overlay: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, MaxExodusBytes+1))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("overlay %s: %w", p, err)
+		}
+		if len(data) > MaxExodusBytes {
+			return nil, fmt.Errorf("overlay %s: larger than %d MiB", p, MaxExodusBytes>>20)
+		}
+		files = append(files, file{p, data})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("overlay: %w", err)
+	if fsys == nil {
+		if len(files) == 0 {
+			return Default()
+		}
+		fsys = embeddedData()
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxExodusBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("overlay %s: %w", overlayPath, err)
-	}
-	if len(data) > MaxExodusBytes {
-		return nil, fmt.Errorf("overlay %s: larger than %d MiB", overlayPath, MaxExodusBytes>>20)
-	}
-	c, err := Load(embeddedData())
+	c, err := Load(fsys)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.mergeOverlay(filepath.Base(overlayPath), data); err != nil {
-		return nil, err
+	var names []string
+	for _, f := range files {
+		if err := c.mergeOverlay(filepath.Base(f.path), f.data); err != nil {
+			return nil, err
+		}
+		names = append(names, f.path)
 	}
-	c.overlay = overlayPath
+	c.overlay = strings.Join(names, ", ")
 	return c, nil
 }
 
@@ -526,12 +588,20 @@ func (c *Catalogue) mergeOverlay(name string, data []byte) error {
 	// dropped (the reviewed entry wins) rather than refused, so a release does not break overlays.
 	var kept []SDK
 	var keptNodes []*yaml.Node
+	signalSDK := map[string]bool{}
+	for _, s := range ov.Signals {
+		signalSDK[s.SDK] = true
+	}
 	for i, d := range ov.SDKs {
 		n := sdkNodes[i]
-		if d.Origin != OriginExodusOverlay {
-			l.add(name, at(n, "origin"), "overlay SDK %s: origin must be %q", d.ID, OriginExodusOverlay)
-		}
-		if !strings.HasPrefix(d.ID, exodusIDPrefix) {
+		switch {
+		case d.Origin == OriginLibCheckerOverlay:
+			if !strings.HasPrefix(d.ID, libCheckerIDPrefix) {
+				l.add(name, at(n, "id"), "overlay SDK id %q must start with %q", d.ID, libCheckerIDPrefix)
+			}
+		case d.Origin != OriginExodusOverlay:
+			l.add(name, at(n, "origin"), "overlay SDK %s: origin must be %q or %q", d.ID, OriginExodusOverlay, OriginLibCheckerOverlay)
+		case !strings.HasPrefix(d.ID, exodusIDPrefix):
 			l.add(name, at(n, "id"), "overlay SDK id %q must start with %q", d.ID, exodusIDPrefix)
 		}
 		if _, clash := c.sdkByID[d.ID]; clash {
@@ -551,13 +621,41 @@ func (c *Catalogue) mergeOverlay(name string, data []byte) error {
 			}
 		}
 		d.ManifestKeys = keys
-		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 {
+		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 && !signalSDK[d.ID] {
 			continue // nothing left that the catalogue does not already have
 		}
 		kept = append(kept, d)
 		keptNodes = append(keptNodes, n)
 	}
+	l.signalOnly = signalSDK
 	l.validateSDKs(c, name, kept, keptNodes)
+	keptIDs := map[string]bool{}
+	for _, d := range kept {
+		keptIDs[d.ID] = true
+	}
+	for j, sg := range ov.Signals {
+		n := at(root, "signals", j)
+		who := "signal " + sg.Kind + " " + sg.Glob
+		_, inCatalogue := c.sdkByID[sg.SDK]
+		switch {
+		case sg.SDK == "" || sg.Glob == "" || sg.Example == "" || sg.Source == "":
+			l.add(name, n, "%s: sdk, glob, example and source are required", who)
+		case sg.Kind != "lib" && sg.Kind != "asset":
+			l.add(name, at(n, "kind"), "%s: kind %q is not lib or asset", who, sg.Kind)
+		case !inCatalogue && !keptIDs[sg.SDK]:
+			l.add(name, at(n, "sdk"), "%s names unknown SDK %q", who, sg.SDK)
+		default:
+			key := sg.Example
+			if sg.Kind == "lib" {
+				key = path.Base(key)
+			} else {
+				key = strings.TrimPrefix(key, "assets/")
+			}
+			if m, err := path.Match(sg.Glob, key); err != nil || !m {
+				l.add(name, at(n, "example"), "%s: example %q does not match", who, sg.Example)
+			}
+		}
+	}
 	for j, e := range ov.Extensions {
 		n := at(root, "extensions", j)
 		i, ok := c.sdkByID[e.SDK]
@@ -600,6 +698,7 @@ func (c *Catalogue) mergeOverlay(name string, data []byte) error {
 		return &LoadError{Problems: l.problems}
 	}
 	c.sdks = append(c.sdks, kept...)
+	c.signals = append(c.signals, ov.Signals...)
 	c.buildIndexes()
 	return nil
 }

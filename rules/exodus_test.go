@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -22,12 +25,26 @@ func importFixture(t *testing.T) (Overlay, ImportStats) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ov, st, err := ImportExodus(f, mustDefault(t))
+	ov, st, err := ImportExodus(f, handWritten(t))
 	if err != nil {
 		t.Fatalf("ImportExodus: %v", err)
 	}
 	return ov, st
 }
+
+// handWritten is the catalogue without sdks_derived.yaml: the importer's mechanics are tested
+// against it, because the derived file already covers the fixture's real trackers.
+func handWritten(t testing.TB) *Catalogue {
+	t.Helper()
+	c, err := HandWritten()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// handWrittenFS is the embedded data folder without sdks_derived.yaml.
+func handWrittenFS() fs.FS { return withoutFile{embeddedData(), FileSDKsDerived} }
 
 func TestImportExodusFixture(t *testing.T) {
 	ov, st := importFixture(t)
@@ -116,7 +133,7 @@ func TestOverlayGoldenAndMerge(t *testing.T) {
 		t.Error("SaveOverlay is not deterministic")
 	}
 
-	c, err := LoadWithOverlay(path)
+	c, err := loadWithOverlays(handWrittenFS(), path)
 	if err != nil {
 		t.Fatalf("LoadWithOverlay: %v", err)
 	}
@@ -145,6 +162,18 @@ func TestOverlayGoldenAndMerge(t *testing.T) {
 	}
 	if d, _ := def.SDK("umeng_analytics"); strings.Contains(strings.Join(d.Domains, ","), "uop.umeng.com") {
 		t.Error("LoadWithOverlay modified a Default catalogue entry")
+	}
+	// On the shipped catalogue the derived entries own Teemo's and DoubleClick's signatures:
+	// the overlay's copies of them are dropped, its entry of a fictitious tracker stays.
+	full, err := LoadWithOverlay(path)
+	if err != nil {
+		t.Fatalf("LoadWithOverlay: %v", err)
+	}
+	if d, ok := full.SDKForClass("com.databerries.sdk.Tracker"); !ok || d.Origin != OriginDerived || !slices.Contains(d.Exodus, "Teemo") {
+		t.Errorf("derived Teemo must win over the overlay: %q %q %v", d.ID, d.Origin, ok)
+	}
+	if d, ok := full.SDKForClass("com.adsinc.sdk.Banner"); !ok || d.ID != "exodus-902" {
+		t.Errorf("overlay-only tracker: %q %v", d.ID, ok)
 	}
 	// missing overlay file → plain catalogue
 	if c, err := LoadWithOverlay(filepath.Join(dir, "absent.yaml")); err != nil || c.Stats().OverlaySDKs != 0 {
@@ -244,13 +273,26 @@ func TestImportExodusCorpus(t *testing.T) {
 		t.Skipf("Exodus corpus file not available (%v); set PILMON_SHARED to the shared folder", err)
 	}
 	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Against the hand-written entries alone most trackers are new; against the shipped
+	// catalogue, whose derived file was generated from this database, almost none are.
+	_, hst, err := ImportExodus(bytes.NewReader(data), handWritten(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hst.Trackers != 432 || hst.NewSDKs < 300 || hst.Extended < 20 {
+		t.Errorf("against sdks.yaml alone: stats = %+v", hst)
+	}
 	c := mustDefault(t)
-	ov, st, err := ImportExodus(f, c)
+	ov, st, err := ImportExodus(bytes.NewReader(data), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", ImportStats{Trackers: st.Trackers, NewSDKs: st.NewSDKs, Extended: st.Extended, Skipped: st.Skipped, PrefixesCovered: st.PrefixesCovered, BadSignatures: st.BadSignatures})
-	if st.Trackers != 432 || st.NewSDKs < 300 || st.Extended < 20 {
+	if st.Trackers != 432 || st.NewSDKs > 20 || st.Extended < 400 {
 		t.Errorf("stats = %+v", st)
 	}
 	out := filepath.Join(t.TempDir(), "overlay.yaml")
@@ -261,16 +303,19 @@ func TestImportExodusCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadWithOverlay: %v", err)
 	}
-	if d, ok := merged.SDKForClass("com.krux.androidsdk.Krux"); !ok || d.Origin != OriginExodusOverlay {
-		t.Errorf("Krux (Exodus only) = %+v %v", d.ID, ok)
+	if d, ok := merged.SDKForClass("com.krux.androidsdk.Krux"); !ok || d.Origin != OriginDerived || !slices.Contains(d.Exodus, "Audience Studio (Krux)") {
+		t.Errorf("Krux (Exodus only, derived) = %+v %v", d.ID, ok)
 	}
 	for class, want := range map[string]string{"com.umeng.analytics.X": "umeng_analytics", "com.appsflyer.AppsFlyerLib": "appsflyer", "com.loc.x": "amap", "cn.jpush.android.api.JPushInterface": "jpush"} {
 		if d, ok := merged.SDKForClass(class); !ok || d.ID != want {
 			t.Errorf("SDKForClass(%s) = %q, want catalogue %q", class, d.ID, want)
 		}
 	}
-	if merged.Stats().SDKs <= c.Stats().SDKs {
-		t.Error("overlay added nothing")
+	if _, ok := merged.SDKForClass("com.bytedance.Whatever"); ok {
+		t.Error("an imported umbrella prefix (com.bytedance) claims classes")
+	}
+	if merged.Stats().SDKs < c.Stats().SDKs {
+		t.Error("overlay removed entries")
 	}
 }
 

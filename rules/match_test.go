@@ -125,12 +125,56 @@ func TestViolationExamples(t *testing.T) {
 	t.Logf("%d automated violations checked", n)
 }
 
+// BenchmarkSDKForClass measures the class matcher apkinspect runs for every class of every APK:
+// one map lookup per package level, so the ~800 entries of the shipped catalogue cost what the 75
+// hand-written ones do.
 func BenchmarkSDKForClass(b *testing.B) {
-	c := mustDefault(b)
 	classes := []string{"com.umeng.analytics.pro.a.b.c", "com.example.app.ui.main.MainActivity", "androidx.core.app.NotificationCompat$Builder",
-		"com.tencent.mm.opensdk.modelpay.PayReq", "a.b.c", "com.loc.bz"}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.SDKForClass(classes[i%len(classes)])
+		"com.tencent.mm.opensdk.modelpay.PayReq", "a.b.c", "com.loc.bz", "com.krux.androidsdk.aggregator.Krux"}
+	for _, tc := range []struct {
+		name string
+		cat  func() (*Catalogue, error)
+	}{{"hand-written", HandWritten}, {"shipped", Default}} {
+		c, err := tc.cat()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				c.SDKForClass(classes[i%len(classes)])
+			}
+		})
+	}
+}
+
+// rdff-2.1 asks a policy to disclose an embedded SDK, not an open-source library: a derived
+// library entry (camille's okhttp) does not fire it, a derived service SDK does.
+func TestLibrarySDKNeedsNoDisclosure(t *testing.T) {
+	c := mustDefault(t)
+	v, ok := c.Violation("rdff-2.1")
+	if !ok {
+		t.Fatal("rdff-2.1 missing")
+	}
+	lib, ok := c.SDKForClass("okhttp3.OkHttpClient")
+	if ok && lib.Kind != "library" {
+		t.Fatalf("okhttp3 attributed to %s of kind %s", lib.ID, lib.Kind)
+	}
+	lib, ok = c.SDKForClass("com.squareup.okhttp.OkHttpClient")
+	if !ok || lib.Kind != "library" {
+		t.Fatalf("com.squareup.okhttp = %+v %v, want a library entry", lib.ID, ok)
+	}
+	svc, ok := c.SDKForClass("com.umeng.fb.FeedbackAgent")
+	if !ok || svc.Kind == "library" {
+		t.Fatalf("com.umeng.fb = %+v %v, want a service SDK", svc.ID, ok)
+	}
+	doc := ExampleFact{Kind: "policy.document", Subject: "https://www.example.com/privacy.html", Attributes: map[string]any{"language": "zh", "is_privacy_policy": true}}
+	for _, tc := range []struct {
+		sdk  SDK
+		fire bool
+	}{{lib, false}, {svc, true}} {
+		o := ExampleFact{Kind: "apk.sdk", Subject: tc.sdk.ID, Attributes: map[string]any{"sdk": tc.sdk.ID, "sdk_kind": tc.sdk.Kind, "via": []any{"class_prefix"}, "pi": []any{}, "classes": 40}}
+		if got := len(c.Fires(v, "", []Fact{o, doc})) > 0; got != tc.fire {
+			t.Errorf("%s (kind %s): fires = %v, want %v", tc.sdk.ID, tc.sdk.Kind, got, tc.fire)
+		}
 	}
 }

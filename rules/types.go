@@ -88,7 +88,10 @@ type SDK struct {
 	Name   Text   `yaml:"name" json:"name"`
 	Vendor string `yaml:"vendor" json:"vendor"`
 	// Kind: analytics | push | push_vendor | ads | crash | map | login | login_share |
-	// login_share_payment | payment | risk_control | device_id | webview | im | voice | other
+	// login_share_payment | payment | risk_control | device_id | webview | im | voice | other |
+	// library. "library" is an open-source or developer library that an SDK list names (OkHttp,
+	// Glide, Tinker): third-party code, but no service of its vendor receives data through it, so
+	// the disclosure rules do not ask for it in a policy's SDK list.
 	Kind string `yaml:"kind" json:"kind"`
 	// ClassPrefixes match on package boundaries: prefix P matches class C when C == P or C has
 	// prefix P + ".".
@@ -108,7 +111,9 @@ type SDK struct {
 	// Exodus names the Exodus Privacy tracker(s) this entry corresponds to, when known.
 	Exodus []string `yaml:"exodus,omitempty" json:"exodus,omitempty"`
 	Notes  string   `yaml:"notes,omitempty" json:"notes,omitempty"`
-	// Origin is "catalogue" for embedded entries and "exodus-overlay" for imported ones.
+	// Origin says who owns the entry: "catalogue" (hand-written, sdks.yaml), "derived" (generated
+	// from the tracker lists, sdks_derived.yaml), "exodus-overlay" or "libchecker-overlay" (imported
+	// into the data dir). Sources lists every source that contributed to it.
 	Origin       string `yaml:"origin,omitempty" json:"origin,omitempty"`
 	Verification string `yaml:"verification" json:"verification"`
 	// Priority resolves a domain or class prefix that two entries list: the higher one is named.
@@ -118,6 +123,19 @@ type SDK struct {
 	// not (look-alikes); load checks them against the catalogue's matchers and the apkinspect and
 	// traffic tests run them through theirs. Required in sdks.yaml.
 	Examples *SDKExamples `yaml:"examples,omitempty" json:"examples,omitempty"`
+	// VendorVerified is true only when someone checked that Vendor is the legal entity behind the
+	// SDK; a vendor taken from a list (X-Ray owner names, an Exodus website) or from recall is not.
+	VendorVerified bool `yaml:"vendor_verified,omitempty" json:"vendor_verified"`
+	// VendorSource names where Vendor comes from: "xray" (X-Ray company list), "exodus-website"
+	// (the tracker's website domain), "none"; empty on hand-written entries, whose verification
+	// says it.
+	VendorSource string `yaml:"vendor_source,omitempty" json:"vendor_source,omitempty"`
+	// Sources lists every source that contributed to the entry: catalogue, camille, exodus, xray,
+	// libchecker.
+	Sources []string `yaml:"sources,omitempty" json:"sources,omitempty"`
+	// Camille names the entries of camille's Chinese SDK list (sdk_name) whose package this entry
+	// owns.
+	Camille []string `yaml:"camille,omitempty" json:"camille,omitempty"`
 }
 
 // SDKExamples are an SDK entry's true and false positives.
@@ -126,10 +144,11 @@ type SDKExamples struct {
 	Negative SDKExampleSet `yaml:"negative" json:"negative"`
 }
 
-// SDKExampleSet is a list of Java class names (dotted) and hosts.
+// SDKExampleSet is a list of Java class names (dotted), hosts and manifest <meta-data> names.
 type SDKExampleSet struct {
-	Classes []string `yaml:"classes,omitempty" json:"classes,omitempty"`
-	Hosts   []string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
+	Classes      []string `yaml:"classes,omitempty" json:"classes,omitempty"`
+	Hosts        []string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
+	ManifestKeys []string `yaml:"manifest_keys,omitempty" json:"manifest_keys,omitempty"`
 }
 
 // NecessaryPI is one item of an app category's necessary PI.

@@ -14,7 +14,7 @@ var (
 	sensitivities = []string{"yes", "likely", "depends", "no"}
 	permKinds     = []string{"runtime", "normal", "special", "signature"}
 	apiKinds      = []string{"method", "field", "provider"}
-	sdkKinds      = []string{"analytics", "push", "push_vendor", "ads", "crash", "map", "login", "login_share", "login_share_payment", "payment", "risk_control", "device_id", "webview", "im", "voice", "other"}
+	sdkKinds      = []string{"analytics", "push", "push_vendor", "ads", "crash", "map", "login", "login_share", "login_share_payment", "payment", "risk_control", "device_id", "webview", "im", "voice", "other", "library"}
 	piSources     = []string{"vendor_doc", "app_disclosure", "exodus", "none"}
 	attrTypeNames = []string{"string", "bool", "int", "float", "[]string"}
 	severities    = []string{"critical", "high", "medium", "low", "info"}
@@ -31,7 +31,16 @@ func (l *loader) validate(c *Catalogue) {
 	l.validatePI(c)
 	l.validatePermissions(c)
 	l.validateAPIs(c)
-	l.validateSDKs(c, FileSDKs, c.sdks, l.nodes[FileSDKs])
+	files := make([]string, len(c.sdks))
+	nodes := make([]*yaml.Node, len(c.sdks))
+	for i := range c.sdks {
+		files[i], nodes[i] = FileSDKs, nodeAt(l.nodes[FileSDKs], i)
+		if i >= c.derivedStart {
+			files[i], nodes[i] = FileSDKsDerived, nodeAt(l.nodes[FileSDKsDerived], i-c.derivedStart)
+		}
+	}
+	l.validateSDKEntries(c, FileSDKs, files, c.sdks, nodes)
+	l.validateDerivedExtensions(c)
 	l.validateAppCategories(c)
 	l.validateInstruments(c)
 	l.validateKinds(c)
@@ -155,15 +164,34 @@ func (l *loader) validateAPIs(c *Catalogue) {
 	}
 }
 
-// validateSDKs checks SDK entries of the catalogue or of an overlay.
+func nodeAt(nodes []*yaml.Node, i int) *yaml.Node {
+	if i < len(nodes) {
+		return nodes[i]
+	}
+	return nil
+}
+
+// validateSDKs checks SDK entries of an overlay.
 func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.Node) {
+	files := make([]string, len(sdks))
+	for i := range files {
+		files[i] = f
+	}
+	l.validateSDKEntries(c, f, files, sdks, nodes)
+}
+
+// validateSDKEntries checks SDK entries, each from files[i]: the shipped catalogue (kind is
+// FileSDKs: sdks.yaml and sdks_derived.yaml, checked together so that a prefix or domain the two
+// files share is found) or an overlay.
+func (l *loader) validateSDKEntries(c *Catalogue, kind string, files []string, sdks []SDK, nodes []*yaml.Node) {
 	seen := map[string]int{}
 	prefixes := map[string]string{}
+	prefixFile := map[string]string{}
 	keys := map[string]string{}
 	domains := map[string][]domainClaim{}
 	priorities := map[string]int{}
 	for i, d := range sdks {
-		n := nodes[i]
+		n, f := nodes[i], files[i]
 		l.unique(f, n, "id", d.ID, seen)
 		if d.ID != "" && !idRe.MatchString(d.ID) {
 			l.add(f, at(n, "id"), "SDK id %q: use lower-case letters, digits, _ and -", d.ID)
@@ -171,27 +199,30 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 		l.text(f, n, "name", d.Name)
 		l.oneOf(f, n, "kind", d.Kind, sdkKinds)
 		l.oneOf(f, n, "pi_source", d.PISource, piSources)
-		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 {
+		if len(d.ClassPrefixes)+len(d.Domains)+len(d.ManifestKeys)+len(d.MiniProgramMarkers) == 0 && !l.signalOnly[d.ID] {
 			l.add(f, n, "SDK %s: needs class_prefixes, domains, manifest_keys or miniprogram_markers", d.ID)
 		}
 		for j, p := range d.ClassPrefixes {
 			switch {
 			case !javaPrefixRe.MatchString(p) || !strings.Contains(p, "."):
 				l.add(f, at(n, "class_prefixes", j), "SDK %s: class prefix %q is not a dotted Java package or class name", d.ID, p)
+			case prefixes[p] != "" && f == FileSDKsDerived && prefixFile[p] == FileSDKs:
+				l.add(f, at(n, "class_prefixes", j), "SDK %s: class prefix %q already belongs to SDK %s of %s (a derived entry never takes a hand-written one's prefix)", d.ID, p, prefixes[p], FileSDKs)
 			case prefixes[p] != "" && priorities[prefixes[p]] == d.Priority:
 				l.add(f, at(n, "class_prefixes", j), "SDK %s: class prefix %q already belongs to SDK %s (set a different priority on one of them, or list it once)", d.ID, p, prefixes[p])
 			default:
 				prefixes[p] = d.ID
+				prefixFile[p] = f
 			}
 		}
 		for j, h := range d.Domains {
 			if !hostRe.MatchString(h) {
 				l.add(f, at(n, "domains", j), "SDK %s: domain %q is not a lower-case host name", d.ID, h)
 			}
-			domains[h] = append(domains[h], domainClaim{d.ID, d.Priority, at(n, "domains", j)})
+			domains[h] = append(domains[h], domainClaim{d.ID, d.Priority, at(n, "domains", j), f})
 		}
 		priorities[d.ID] = d.Priority
-		if f == FileSDKs {
+		if kind == FileSDKs {
 			l.sdkExamples(c, f, n, d)
 		}
 		for j, k := range d.ManifestKeys {
@@ -211,11 +242,17 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 		}
 		l.piRefs(c, f, n, "SDK "+d.ID, "pi", d.PI)
 		l.verification(f, n, "SDK "+d.ID, d.Verification)
-		if f == FileSDKs && d.Origin != OriginCatalogue {
+		switch {
+		case f == FileSDKs && d.Origin != OriginCatalogue:
 			l.add(f, at(n, "origin"), "SDK %s: origin in sdks.yaml must be %q or absent", d.ID, OriginCatalogue)
+		case f == FileSDKsDerived && d.Origin != OriginDerived:
+			l.add(f, at(n, "origin"), "SDK %s: origin in %s must be %q", d.ID, FileSDKsDerived, OriginDerived)
+		}
+		if d.VendorVerified && d.Origin != OriginCatalogue {
+			l.add(f, at(n, "vendor_verified"), "SDK %s: only a hand-written entry can have a verified vendor", d.ID)
 		}
 	}
-	if f != FileSDKs {
+	if kind != FileSDKs {
 		return // an overlay's shared domains name none of its entries (buildIndexes)
 	}
 	for _, h := range sortedKeys(domains) {
@@ -228,7 +265,7 @@ func (l *loader) validateSDKs(c *Catalogue, f string, sdks []SDK, nodes []*yaml.
 		}
 		for _, cl := range claims {
 			if cl.id != top.id && cl.priority == top.priority {
-				l.add(f, cl.node, "SDK %s: domain %q is also listed by SDK %s with the same priority (set a higher priority on the one to name, or list it once)", cl.id, h, top.id)
+				l.add(cl.file, cl.node, "SDK %s: domain %q is also listed by SDK %s with the same priority (set a higher priority on the one to name, or list it once)", cl.id, h, top.id)
 			}
 		}
 	}
@@ -239,6 +276,7 @@ type domainClaim struct {
 	id       string
 	priority int
 	node     *yaml.Node
+	file     string
 }
 
 func (l *loader) validateAppCategories(c *Catalogue) {
@@ -639,8 +677,8 @@ func (c *Catalogue) String() string {
 // catalogue's own matchers agree with them.
 func (l *loader) sdkExamples(c *Catalogue, f string, n *yaml.Node, d SDK) {
 	ex := d.Examples
-	if ex == nil || len(ex.Positive.Classes)+len(ex.Positive.Hosts) == 0 || len(ex.Negative.Classes)+len(ex.Negative.Hosts) == 0 {
-		l.add(f, at(n, "examples"), "SDK %s: needs examples with at least one positive and one negative class name or host", d.ID)
+	if ex == nil || len(ex.Positive.Classes)+len(ex.Positive.Hosts)+len(ex.Positive.ManifestKeys) == 0 || len(ex.Negative.Classes)+len(ex.Negative.Hosts)+len(ex.Negative.ManifestKeys) == 0 {
+		l.add(f, at(n, "examples"), "SDK %s: needs examples with at least one positive and one negative class name, host or manifest key", d.ID)
 		return
 	}
 	en := at(n, "examples")
@@ -665,5 +703,11 @@ func (l *loader) sdkExamples(c *Catalogue, f string, n *yaml.Node, d SDK) {
 	}
 	for _, v := range ex.Negative.Hosts {
 		check("host", v, false, c.SDKForHost)
+	}
+	for _, v := range ex.Positive.ManifestKeys {
+		check("manifest key", v, true, c.SDKForManifestKey)
+	}
+	for _, v := range ex.Negative.ManifestKeys {
+		check("manifest key", v, false, c.SDKForManifestKey)
 	}
 }

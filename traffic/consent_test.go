@@ -131,9 +131,9 @@ func TestRecipientParty(t *testing.T) {
 	}
 	want := map[string][2]any{
 		"ulogs.umeng.com":          {"sdk:umeng_analytics", true},
-		"www.google-analytics.com": {"tracker:google_analytics", true},
-		"api.shop.example.com":     {PartyOperator, false}, // com.example.shop -> example.com
-		"cdn.other.example.net":    {PartyUnknown, false},  // on no list: not claimed a third party
+		"www.google-analytics.com": {"sdk:google_analytics", true}, // derived from Exodus's Google Analytics
+		"api.shop.example.com":     {PartyOperator, false},         // com.example.shop -> example.com
+		"cdn.other.example.net":    {PartyUnknown, false},          // on no list: not claimed a third party
 	}
 	for _, o := range a.Finish(nil).Observations {
 		if o.Kind != "traffic.pi_sent" {

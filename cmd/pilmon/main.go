@@ -65,7 +65,7 @@ func commands() []command {
 	return []command{
 		{"scan", "扫描 APK、小程序、隐私政策、HAR / scan APKs, mini-programs, policies, HAR", runScan},
 		{"policy", "隐私政策版本 diff|history / privacy-policy versions", runPolicy},
-		{"rules", "规则目录 list|show|validate|import-exodus / the rule catalogue", runRules},
+		{"rules", "规则目录 list|show|validate|import-exodus|import-libchecker / the rule catalogue", runRules},
 		{"serve", "启动看板（含内置 Redis 与工作进程）/ serve the dashboard", runServe},
 		{"worker", "扫描工作进程 / scan worker", runWorker},
 		{"schedule", "定时扫描 / scheduled scans", runSchedule},

@@ -104,6 +104,40 @@ func TestImportExodusOverlay(t *testing.T) {
 	}
 }
 
+func TestImportLibCheckerOverlay(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "libchecker.json")
+	os.WriteFile(rulesFile, []byte(`[{"id": 1, "name": "com.examplelc.pushkit", "label": "Example LC Push", "type": 5, "isRegexRule": 0},
+		{"id": 2, "name": "libexamplelc(.*)\\.so", "label": "Example LC Push", "type": 0, "isRegexRule": 1},
+		{"id": 3, "name": "kotlin.(.*)", "label": "Kotlin", "type": 5, "isRegexRule": 1}]`), 0o644)
+	// an Exodus import first: the LibChecker one must not replace it
+	exodus := filepath.Join(dir, "trackers.json")
+	os.WriteFile(exodus, []byte(`{"trackers": {"999": {"id": 999, "name": "Example Tracker", "code_signature": "com\\.example\\.tracker\\.", "network_signature": "tracker\\.example\\.com", "categories": ["Analytics"]}}}`), 0o644)
+	if code, _, errs := runCLI(t, "rules", "import-exodus", "--data-dir", dir, exodus); code != exitOK {
+		t.Fatalf("import-exodus: %d %s", code, errs)
+	}
+	code, out, errs := runCLI(t, "rules", "import-libchecker", "--data-dir", dir, rulesFile)
+	if code != exitOK {
+		t.Fatalf("import-libchecker: %d %s", code, errs)
+	}
+	if !strings.Contains(out, "rules-overlay-libchecker.yaml") || !strings.Contains(errs, "kotlin rejected") {
+		t.Errorf("import output should name the overlay and the rejected prefix: %s / %s", out, errs)
+	}
+	code, out, _ = runCLI(t, "rules", "list", "--section", "sdks", "--data-dir", dir)
+	if code != exitOK || !strings.Contains(out, "com.examplelc.pushkit") || !strings.Contains(out, "libchecker-overlay") || !strings.Contains(out, "com.example.tracker") {
+		t.Errorf("both overlays should be listed after the imports: %d\n%s", code, out)
+	}
+	// the SQLite database is refused with a message saying what to do
+	db := filepath.Join(dir, "rules.db")
+	os.WriteFile(db, []byte("SQLite format 3\x00..."), 0o644)
+	if code, _, errs := runCLI(t, "rules", "import-libchecker", "--data-dir", dir, db); code == exitOK || !strings.Contains(errs, "export its rules_table as JSON") {
+		t.Errorf("SQLite input: %d %s", code, errs)
+	}
+	if code, _, _ := runCLI(t, "rules", "import-libchecker", "--data-dir", dir); code != exitUsage {
+		t.Errorf("no file: %d", code)
+	}
+}
+
 // writeSampleInputs writes the generated target's policy, HAR, device values and mini-program
 // folder (no APK: the assess end-to-end test covers it) and returns the scan arguments.
 func writeSampleInputs(t *testing.T, o samplegen.Options) []string {

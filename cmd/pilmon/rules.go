@@ -15,17 +15,20 @@ import (
 
 func overlayPath(dataDir string) string { return filepath.Join(dataDir, "rules-overlay.yaml") }
 
-// loadCatalogue returns the embedded catalogue merged with the local Exodus overlay, if any.
+// libCheckerOverlayPath is the LibChecker import's own file, so that re-importing one source never
+// drops what the other added.
+func libCheckerOverlayPath(dataDir string) string {
+	return filepath.Join(dataDir, "rules-overlay-libchecker.yaml")
+}
+
+// loadCatalogue returns the embedded catalogue merged with the local Exodus and LibChecker
+// overlays, if any (the Exodus one first: its entries keep the prefixes both list).
 func loadCatalogue(dataDir string) (*rules.Catalogue, error) {
-	p := overlayPath(dataDir)
-	if _, err := os.Stat(p); err == nil {
-		return rules.LoadWithOverlay(p)
-	}
-	return rules.Default()
+	return rules.LoadWithOverlays(overlayPath(dataDir), libCheckerOverlayPath(dataDir))
 }
 
 func runRules(ctx context.Context, env *cliEnv, args []string) error {
-	const usage = "list [--section S] [--json] | show ID [--json] | validate | import-exodus FILE | doc [--lang zh|en]"
+	const usage = "list [--section S] [--json] | show ID [--json] | validate | import-exodus FILE | import-libchecker FILE | doc [--lang zh|en]"
 	if len(args) == 0 {
 		return usageErr("用法 / usage: pilmon rules %s", usage)
 	}
@@ -43,7 +46,7 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
 	case "doc":
 		fs.StringVar(lang, "lang", "zh", "语言 / language zh|en")
-	case "import-exodus":
+	case "import-exodus", "import-libchecker":
 	default:
 		return usageErr("未知子命令 / unknown subcommand %q; %s", sub, usage)
 	}
@@ -113,10 +116,45 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 		if err := rules.SaveOverlay(overlayPath(common.dataDir), ov); err != nil {
 			return err
 		}
-		if _, err := rules.LoadWithOverlay(overlayPath(common.dataDir)); err != nil {
+		if _, err := loadCatalogue(common.dataDir); err != nil {
 			return fmt.Errorf("imported overlay does not load: %w", err)
 		}
 		fmt.Fprintf(env.stdout, "已导入 / imported %+v\n覆盖文件 / overlay: %s\n", st, overlayPath(common.dataDir))
+		return nil
+	case "import-libchecker":
+		if len(pos) != 1 {
+			return usageErr("rules import-libchecker FILE (LibChecker's rules as JSON)")
+		}
+		// The import is checked against what the data dir already has (the Exodus overlay too), so
+		// that it only adds what nothing else claims.
+		cat, err := rules.LoadWithOverlays(overlayPath(common.dataDir))
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		ov, st, err := rules.ImportLibChecker(f, cat)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
+		if err := os.MkdirAll(common.dataDir, 0o700); err != nil {
+			return err
+		}
+		out := libCheckerOverlayPath(common.dataDir)
+		if err := rules.SaveOverlay(out, ov); err != nil {
+			return err
+		}
+		if _, err := loadCatalogue(common.dataDir); err != nil {
+			return fmt.Errorf("imported overlay does not load: %w", err)
+		}
+		for _, w := range st.Warnings {
+			fmt.Fprintln(env.stderr, "注意 / note:", w)
+		}
+		st.Warnings = nil
+		fmt.Fprintf(env.stdout, "已导入 / imported %+v\n覆盖文件 / overlay: %s\n", st, out)
 		return nil
 	default:
 		return usageErr("未知子命令 / unknown subcommand %q; %s", sub, usage)
