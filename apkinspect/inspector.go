@@ -230,7 +230,9 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 			break
 		}
 		s, ok := c.SDK(id)
-		if !ok {
+		if !ok || s.Kind == rules.SDKKindLibrary {
+			// an open-source library a derived list files among SDKs: its classes are a
+			// library's (party library:<id>), not a vendor's SDK
 			continue
 		}
 		var via []string

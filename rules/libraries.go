@@ -56,14 +56,32 @@ func (o Owner) Party() string {
 // Libraries returns the entries of libraries.yaml, in file order.
 func (c *Catalogue) Libraries() []Library { return slices.Clone(c.libraries) }
 
-// Library returns the library with the given id.
+// Library returns the library with the given id: an entry of libraries.yaml, or an SDK entry of
+// kind "library" (an open-source library a derived SDK list names, e.g. camille's), seen as one.
 func (c *Catalogue) Library(id string) (Library, bool) {
 	for _, l := range c.libraries {
 		if l.ID == id {
 			return l, true
 		}
 	}
+	if s, ok := c.SDK(id); ok && s.Kind == SDKKindLibrary {
+		return sdkAsLibrary(s), true
+	}
 	return Library{}, false
+}
+
+// SDKKindLibrary is the SDK kind of an open-source library a derived list names among SDKs. Its
+// classes are a library's (ClassOwner), never a vendor's SDK collecting for itself.
+const SDKKindLibrary = "library"
+
+// sdkAsLibrary is an SDK entry of kind library seen as a library.
+func sdkAsLibrary(s SDK) Library {
+	name := s.Name.ZH
+	if s.Name.EN != "" {
+		name = s.Name.EN
+	}
+	return Library{ID: s.ID, Name: name, Kind: "open_source", ClassPrefixes: slices.Clone(s.ClassPrefixes),
+		Source: "sdk catalogue entry of kind library (" + s.Origin + ")", Verification: s.Verification}
 }
 
 // LibraryForClass returns the library whose class prefix is the longest one containing the class on
@@ -96,6 +114,9 @@ func (c *Catalogue) ClassOwner(javaDottedClass string) Owner {
 			return Owner{Kind: "library", ID: c.libraries[i].ID, Prefix: name}
 		}
 		if i, ok := c.sdkByPrefix[name]; ok {
+			if c.sdks[i].Kind == SDKKindLibrary {
+				return Owner{Kind: "library", ID: c.sdks[i].ID, Prefix: name}
+			}
 			return Owner{Kind: "sdk", ID: c.sdks[i].ID, Prefix: name}
 		}
 		j := strings.LastIndexByte(name, '.')
