@@ -1,0 +1,465 @@
+// Package callgraph answers, for a method of an APK's code, whether the code the manifest makes
+// Android run can call it, from which entry point, and along which chain of calls.
+//
+// The graph spans every dex file of the APK: a method is one node however many dex files
+// reference it (interned by class, name and prototype), and a class defined in several dex files
+// is the first file's, as the class loader takes it. The graph is built while each dex file is
+// indexed (AddDex) and keeps only interned ids, so the dex bytes can go; Solve then resolves the
+// calls and searches from the entry points.
+//
+// Edges, and why each is sound:
+//   - invoke-direct, invoke-static and invoke-super go to the method the named class or its
+//     nearest superclass defines, as the VM resolves them;
+//   - invoke-virtual and invoke-interface go to every method that can run for a receiver of the
+//     named type: the named class's resolution and every override in an app subclass or
+//     implementor (class hierarchy analysis over the app's classes; framework classes are not
+//     in the APK, so they end a chain);
+//   - a class is initialised (its <clinit>, and its superclasses' first) when code instantiates
+//     it, calls a static method of it, reads or writes a static field of it, or loads it with
+//     Class.forName;
+//   - asynchronous hand-offs: when code instantiates a class that extends or implements
+//     Runnable, Thread, Callable, TimerTask, Handler, Handler.Callback or AsyncTask, the
+//     callbacks that framework type runs (run, call, handleMessage, doInBackground,
+//     onPostExecute…) become callees of that code. This covers Thread.start, Handler.post and
+//     sendMessage, Executor.execute, ExecutorService.submit, AsyncTask.execute and
+//     Timer.schedule, whoever hands the object over, at the price of counting a callback as
+//     reached when the object is built and never handed over;
+//   - reflection by constant: a method that names a class by a constant (Class.forName("…"),
+//     ClassLoader.loadClass("…") or X.class) and looks a method up by a constant name
+//     (getMethod/getDeclaredMethod("…")) calls every method of that name of the class; with
+//     Class.newInstance or getConstructor/getDeclaredConstructor, its constructors.
+//
+// What the graph cannot see makes it incomplete (Result.Complete false, Result.Problems says
+// why): a limit reached, a class hierarchy deeper than the limit, and dynamic code loading
+// (DexClassLoader, InMemoryDexClassLoader, PathClassLoader, DexFile.loadDex) reachable from an
+// entry point, since loaded code may call any method. A caller of the package must then not
+// call an unreached method "not reached". Reflection by a non-constant name, native code calling
+// into Java and framework callbacks other than the hand-offs above are not followed; component
+// roots (see Root) take every method of a component class for that reason.
+package callgraph
+
+import (
+	"fmt"
+	"strings"
+
+	"pilmon/apkinspect/dex"
+)
+
+// Limits bound the graph of one APK.
+type Limits struct {
+	MaxMethods int // interned methods (defined and referenced)
+	MaxClasses int // interned classes
+	MaxSites   int // recorded call and initialisation sites
+	MaxDepth   int // superclass chain length followed
+	// MaxWork bounds the steps of resolution and dispatch expansion in Solve (a hostile
+	// hierarchy makes class hierarchy analysis quadratic).
+	MaxWork int
+	// MaxEdges bounds the resolved edges.
+	MaxEdges int
+	// MaxLabels bounds the distinct root labels searched.
+	MaxLabels int
+}
+
+// DefaultLimits hold the largest real apps (a few hundred thousand methods over a dozen dex
+// files) with room to spare.
+func DefaultLimits() Limits {
+	return Limits{MaxMethods: 1 << 21, MaxClasses: 1 << 19, MaxSites: 1 << 24, MaxDepth: 512,
+		MaxWork: 1 << 27, MaxEdges: 1 << 25, MaxLabels: 1024}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, p := range []struct{ v, d *int }{{&l.MaxMethods, &d.MaxMethods}, {&l.MaxClasses, &d.MaxClasses},
+		{&l.MaxSites, &d.MaxSites}, {&l.MaxDepth, &d.MaxDepth}, {&l.MaxWork, &d.MaxWork},
+		{&l.MaxEdges, &d.MaxEdges}, {&l.MaxLabels, &d.MaxLabels}} {
+		if *p.v <= 0 {
+			*p.v = *p.d
+		}
+	}
+	return l
+}
+
+// Node is a method of the graph; None is no method.
+type Node int32
+
+// None is the Node of a method the graph does not hold.
+const None Node = -1
+
+type mkey struct{ cls, name, proto uint32 }
+
+// site kinds
+const (
+	sCall      uint8 = iota + 1 // invoke-direct/static/super: target is a method
+	sVirtual                    // invoke-virtual/interface: target is a method
+	sTouch                      // class initialised: target is a class
+	sNew                        // new-instance: target is a class (initialised, callbacks bridged)
+	sReflClass                  // class named by constant for reflection: target is a class
+	sReflName                   // method looked up by constant name: target is a name
+	sReflNew                    // constructor looked up or Class.newInstance
+	sDynLoad                    // dynamic code loading
+)
+
+type site struct {
+	caller Node
+	target uint32
+	kind   uint8
+}
+
+// Graph is built dex file by dex file (AddDex), then solved once.
+type Graph struct {
+	lim      Limits
+	Problems []string
+	complete bool
+
+	classID   map[string]uint32
+	classDesc []string
+	class     []classInfo
+	nameID    map[string]uint32
+	names     []string
+	protoID   map[string]uint32
+	protos    []string
+	method    map[mkey]Node
+	mkeys     []mkey
+	defined   []bool
+	sites     []site
+	// siteStart and siteEnd delimit each node's sites (a method's code is walked once, so its
+	// sites are contiguous).
+	siteStart, siteEnd []int32
+
+	// well-known ids
+	idClinit, idInit uint32
+	wk               map[uint32]string // class id -> role for reflection and loading
+}
+
+type classInfo struct {
+	defined bool
+	super   int32 // class id, -1 none
+	ifaces  []uint32
+}
+
+// New returns an empty graph.
+func New(lim Limits) *Graph {
+	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
+		protoID: map[string]uint32{}, method: map[mkey]Node{}, wk: map[uint32]string{}}
+	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
+	for desc, role := range wellKnown {
+		if id, ok := g.internClass(desc); ok {
+			g.wk[id] = role
+		}
+	}
+	return g
+}
+
+// roles of framework classes the builder looks at
+var wellKnown = map[string]string{
+	"Ljava/lang/Class;":                       "class",
+	"Ljava/lang/ClassLoader;":                 "loader",
+	"Ldalvik/system/DexClassLoader;":          "dynload",
+	"Ldalvik/system/InMemoryDexClassLoader;":  "dynload",
+	"Ldalvik/system/PathClassLoader;":         "dynload",
+	"Ldalvik/system/BaseDexClassLoader;":      "dynload",
+	"Ldalvik/system/DelegateLastClassLoader;": "dynload",
+	"Ldalvik/system/DexFile;":                 "dexfile",
+}
+
+// cut records that the graph is incomplete and why (once per reason).
+func (g *Graph) cut(format string, a ...any) {
+	g.complete = false
+	msg := "call graph cut: " + fmt.Sprintf(format, a...)
+	for _, p := range g.Problems {
+		if p == msg {
+			return
+		}
+	}
+	if len(g.Problems) < 64 {
+		g.Problems = append(g.Problems, msg)
+	}
+}
+
+// Incomplete marks the graph incomplete for a reason found outside it (a dex file that failed,
+// a packer that hides the code); the caller reports the reason itself.
+func (g *Graph) Incomplete() { g.complete = false }
+
+func (g *Graph) internClass(desc string) (uint32, bool) {
+	if id, ok := g.classID[desc]; ok {
+		return id, true
+	}
+	if len(g.classDesc) >= g.lim.MaxClasses {
+		g.cut("more than %d classes", g.lim.MaxClasses)
+		return 0, false
+	}
+	id := uint32(len(g.classDesc))
+	g.classID[desc] = id
+	g.classDesc = append(g.classDesc, desc)
+	g.class = append(g.class, classInfo{super: -1})
+	return id, true
+}
+
+func (g *Graph) internName(s string) uint32 {
+	if id, ok := g.nameID[s]; ok {
+		return id
+	}
+	id := uint32(len(g.names))
+	g.nameID[s] = id
+	g.names = append(g.names, s)
+	return id
+}
+
+func (g *Graph) internProto(s string) uint32 {
+	if id, ok := g.protoID[s]; ok {
+		return id
+	}
+	id := uint32(len(g.protos))
+	g.protoID[s] = id
+	g.protos = append(g.protos, s)
+	return id
+}
+
+func (g *Graph) internMethod(k mkey) Node {
+	if n, ok := g.method[k]; ok {
+		return n
+	}
+	if len(g.mkeys) >= g.lim.MaxMethods {
+		g.cut("more than %d methods", g.lim.MaxMethods)
+		return None
+	}
+	n := Node(len(g.mkeys))
+	g.method[k] = n
+	g.mkeys = append(g.mkeys, k)
+	g.defined = append(g.defined, false)
+	g.siteStart = append(g.siteStart, 0)
+	g.siteEnd = append(g.siteEnd, 0)
+	return n
+}
+
+// FileIndex maps one dex file's ids to the graph's; it lives as long as the file is indexed.
+type FileIndex struct {
+	g       *Graph
+	f       *dex.File
+	classes []int64 // type_ids -> class id + 1 (0: not interned yet, -1: failed)
+	names   map[uint32]uint32
+	protos  map[uint32]uint32
+	methods []Node // method_ids -> node + 1 encoded as node+2 (0 unset, 1 None)
+}
+
+// Class is the class id of type_ids[t] in f, false when the graph is full.
+func (x *FileIndex) class(t uint32) (uint32, bool) {
+	if int64(t) >= int64(len(x.classes)) {
+		return 0, false
+	}
+	switch v := x.classes[t]; {
+	case v > 0:
+		return uint32(v - 1), true
+	case v < 0:
+		return 0, false
+	}
+	id, ok := x.g.internClass(x.f.TypeName(t))
+	if !ok {
+		x.classes[t] = -1
+		return 0, false
+	}
+	x.classes[t] = int64(id) + 1
+	return id, true
+}
+
+// Node is the graph node of method_ids[i] of the file (None when the graph is full).
+func (x *FileIndex) Node(i uint32) Node {
+	if int64(i) >= int64(len(x.methods)) {
+		return None
+	}
+	if v := x.methods[i]; v != 0 {
+		return v - 2
+	}
+	n := None
+	ct, proto, name, ok := x.f.MethodID(i)
+	if ok {
+		if c, ok := x.class(ct); ok {
+			nm, ok := x.names[name]
+			if !ok {
+				nm = x.g.internName(x.f.String(name))
+				x.names[name] = nm
+			}
+			pr, ok := x.protos[proto]
+			if !ok {
+				pr = x.g.internProto(x.f.Proto(proto))
+				x.protos[proto] = pr
+			}
+			n = x.g.internMethod(mkey{c, nm, pr})
+		}
+	}
+	x.methods[i] = n + 2
+	return n
+}
+
+// maxReflect bounds the reflective calls whose constant arguments are resolved per dex file
+// (each resolution reads the calling method again).
+const maxReflect = 1 << 14
+
+// AddDex adds the classes of f not defined by an earlier file, with their methods and sites.
+// The returned index maps f's method ids to nodes while f is alive.
+func (g *Graph) AddDex(f *dex.File) *FileIndex {
+	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: map[uint32]uint32{},
+		protos: map[uint32]uint32{}, methods: make([]Node, f.MethodCount())}
+	reflected := 0
+	seen := map[uint64]bool{}
+	for _, c := range f.Classes {
+		id, ok := x.class(c.Type)
+		if !ok || g.class[id].defined {
+			continue // the first dex file's definition is the one that runs
+		}
+		ci := &g.class[id]
+		ci.defined = true
+		if c.Super != dex.NoIndex {
+			if s, ok := x.class(c.Super); ok && s != id {
+				ci.super = int32(s)
+			}
+		}
+		for _, t := range c.Interfaces {
+			if s, ok := x.class(t); ok && len(ci.ifaces) < 1<<10 {
+				ci.ifaces = append(ci.ifaces, s)
+			}
+		}
+		for _, list := range [][]uint32{c.Direct, c.Virtual} {
+			for _, m := range list {
+				// A method_ids entry of another class in this class's data is malformed; it
+				// is not taken as this class's.
+				if ct, _, _, ok := f.MethodID(m); !ok || ct != c.Type {
+					continue
+				}
+				if n := x.Node(m); n != None {
+					g.defined[n] = true
+				}
+			}
+		}
+		caller, start := None, int32(0)
+		flush := func() {
+			if caller != None && g.siteEnd[caller] == 0 && g.siteStart[caller] == 0 {
+				g.siteStart[caller], g.siteEnd[caller] = start, int32(len(g.sites))
+			}
+		}
+		for _, r := range c.Refs {
+			n := x.Node(r.Caller)
+			if n != caller {
+				flush()
+				caller, start = n, int32(len(g.sites))
+				clear(seen)
+				if n != None && g.siteEnd[n] != 0 {
+					caller = None // a second code item for the same method: keep the first
+				}
+			}
+			if caller == None {
+				continue
+			}
+			if len(g.sites) >= g.lim.MaxSites {
+				g.cut("more than %d call sites", g.lim.MaxSites)
+				break
+			}
+			add := func(kind uint8, target uint32) {
+				k := uint64(kind)<<32 | uint64(target)
+				if !seen[k] {
+					seen[k] = true
+					g.sites = append(g.sites, site{caller, target, kind})
+				}
+			}
+			switch r.Kind {
+			case dex.Invoke:
+				t := x.Node(r.Target)
+				if t == None {
+					continue
+				}
+				k := g.mkeys[t]
+				switch r.InvokeKind() {
+				case dex.Virtual, dex.Interface:
+					add(sVirtual, uint32(t))
+				case dex.Static:
+					add(sCall, uint32(t))
+					add(sTouch, k.cls)
+				default:
+					add(sCall, uint32(t))
+				}
+				switch g.wk[k.cls] {
+				case "class", "loader":
+					if reflected < maxReflect {
+						reflected++
+						g.reflect(f, x, r, k, add)
+					} else if reflected == maxReflect {
+						reflected++
+						g.cut("%s: more than %d reflective calls; the rest not resolved", f.Name, maxReflect)
+					}
+				case "dexfile":
+					if g.names[k.name] == "loadDex" || g.names[k.name] == "<init>" {
+						add(sDynLoad, 0)
+					}
+				}
+			case dex.NewInstance:
+				if id, ok := x.class(r.Target); ok {
+					add(sNew, id)
+					if g.wk[id] == "dynload" {
+						add(sDynLoad, 0)
+					}
+				}
+			case dex.ConstClass:
+				if id, ok := x.class(r.Target); ok {
+					add(sReflClass, id)
+				}
+			case dex.FieldRead, dex.StaticWrite:
+				if r.StaticField() {
+					if id, ok := x.class(f.FieldClassType(r.Target)); ok {
+						add(sTouch, id)
+					}
+				}
+			}
+		}
+		flush()
+	}
+	return x
+}
+
+// reflect records what a call on java.lang.Class or ClassLoader names by constant.
+func (g *Graph) reflect(f *dex.File, x *FileIndex, r dex.Ref, k mkey, add func(uint8, uint32)) {
+	name := g.names[k.name]
+	switch name {
+	case "newInstance", "getConstructor", "getDeclaredConstructor":
+		add(sReflNew, 0)
+		return
+	case "forName", "loadClass", "getMethod", "getDeclaredMethod":
+	default:
+		return
+	}
+	a, ok := f.ConstArg(r, 0)
+	if !ok || !a.Resolved || a.String == "" || len(a.String) > 1024 {
+		return
+	}
+	if name == "getMethod" || name == "getDeclaredMethod" {
+		add(sReflName, g.internName(a.String))
+		return
+	}
+	desc := "L" + strings.ReplaceAll(a.String, ".", "/") + ";"
+	if id, ok := g.internClass(desc); ok {
+		add(sReflClass, id)
+		if name == "forName" {
+			add(sTouch, id)
+		}
+	}
+}
+
+// MethodName renders n as "com.example.Cls.method".
+func (g *Graph) MethodName(n Node) string {
+	if n < 0 || int(n) >= len(g.mkeys) {
+		return ""
+	}
+	k := g.mkeys[n]
+	return dex.JavaName(g.classDesc[k.cls]) + "." + g.names[k.name]
+}
+
+// Descriptor renders n as "Lpkg/Cls;->name(args)ret".
+func (g *Graph) Descriptor(n Node) string {
+	if n < 0 || int(n) >= len(g.mkeys) {
+		return ""
+	}
+	k := g.mkeys[n]
+	return g.classDesc[k.cls] + "->" + g.names[k.name] + g.protos[k.proto]
+}
+
+// Methods is the number of methods interned, Defined those some dex file defines.
+func (g *Graph) Methods() int { return len(g.mkeys) }
