@@ -57,28 +57,47 @@ func entryPoints(m *manifest.Manifest) []callgraph.Root {
 	}
 	desc := func(cls string) string { return "L" + strings.ReplaceAll(cls, ".", "/") + ";" }
 	var roots []callgraph.Root
+	// The start-up methods are app_start only; the class's other methods are its component root.
+	appStart := []string{"<init>", "<clinit>", "attachBaseContext", "onCreate"}
+	providerStart := []string{"<init>", "<clinit>", "attachInfo", "onCreate"}
 	if m.Application != "" {
-		roots = append(roots, callgraph.Root{Label: "app_start", Class: desc(m.Application), Methods: []string{"<init>", "attachBaseContext", "onCreate"}},
-			callgraph.Root{Label: "component:" + m.Application, Class: desc(m.Application)})
+		roots = append(roots, callgraph.Root{Label: "app_start", Class: desc(m.Application), Methods: appStart},
+			callgraph.Root{Label: "component:" + m.Application, Class: desc(m.Application), Skip: appStart})
 	}
 	if m.AppComponentFactory != "" {
 		roots = append(roots, callgraph.Root{Label: "app_start", Class: desc(m.AppComponentFactory)})
 	}
 	for _, c := range m.Components {
 		if c.Type == "provider" {
-			roots = append(roots, callgraph.Root{Label: "app_start", Class: desc(c.Name), Methods: []string{"<init>", "attachInfo", "onCreate"}})
+			roots = append(roots, callgraph.Root{Label: "app_start", Class: desc(c.Name), Methods: providerStart})
+		}
+	}
+	// A launcher activity is the launcher root only, however many other declarations name it.
+	launchers := map[string]bool{}
+	target := func(c manifest.Component) string {
+		if c.Target != "" {
+			return c.Target
+		}
+		return c.Name
+	}
+	for _, c := range m.Components {
+		if c.Type == "activity" && slices.Contains(c.Actions, "android.intent.action.MAIN") && slices.Contains(c.Categories, "android.intent.category.LAUNCHER") {
+			if cls := target(c); !launchers[cls] {
+				launchers[cls] = true
+				roots = append(roots, callgraph.Root{Label: "launcher", Class: desc(cls)})
+			}
 		}
 	}
 	for _, c := range m.Components {
-		cls := c.Name
-		if c.Target != "" {
-			cls = c.Target
+		cls := target(c)
+		if launchers[cls] {
+			continue
 		}
-		label := "component:" + cls
-		if c.Type == "activity" && slices.Contains(c.Actions, "android.intent.action.MAIN") && slices.Contains(c.Categories, "android.intent.category.LAUNCHER") {
-			label = "launcher"
+		var skip []string
+		if c.Type == "provider" {
+			skip = providerStart
 		}
-		roots = append(roots, callgraph.Root{Label: label, Class: desc(cls)})
+		roots = append(roots, callgraph.Root{Label: "component:" + cls, Class: desc(cls), Skip: skip})
 	}
 	return roots
 }

@@ -18,6 +18,8 @@ type Root struct {
 	// component's lifecycle and callback methods cannot be told from its other methods without
 	// the framework's class list, so all count.
 	Methods []string
+	// Skip are names left out when Methods is empty (those another root already starts from).
+	Skip []string
 }
 
 // Group is the kind of root a label belongs to; a path is kept per group.
@@ -482,6 +484,9 @@ func (r *Result) search(s *solver, roots []Root) {
 					if c != cid && (k.name == g.idInit || k.name == g.idClinit) {
 						continue // a superclass's constructors run through the class's own
 					}
+					if slices.Contains(rt.Skip, g.names[k.name]) {
+						continue
+					}
 					if !seen[pk] {
 						seen[pk] = true
 						nodes = append(nodes, m)
@@ -497,7 +502,9 @@ func (r *Result) search(s *solver, roots []Root) {
 			}
 		}
 		// The class is initialised before any of its methods runs.
-		nodes = append(nodes, s.clinitOf(cid))
+		if !slices.Contains(rt.Skip, "<clinit>") {
+			nodes = append(nodes, s.clinitOf(cid))
+		}
 		for _, nd := range nodes {
 			if nd != None {
 				starts = append(starts, rootNode{nd, li})
