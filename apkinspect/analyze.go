@@ -68,6 +68,8 @@ type APIRef struct {
 	// each step is reached.
 	Path  []string
 	Steps []callgraph.Step
+	// Sites are the calling methods (at most maxSites) and the entry points of each.
+	Sites []CallSite
 	// sites are the calling methods (graph nodes), at most maxSites.
 	sites []callgraph.Node
 }

@@ -41,6 +41,12 @@ type GraphStats struct {
 	Reasons  []string
 }
 
+// CallSite is one calling method of an APIRef and the entry points that reach it.
+type CallSite struct {
+	Method      string // descriptor "Lpkg/Cls;->name(args)ret"
+	ReachedFrom []string
+}
+
 // maxSites bounds the calling methods kept per APIRef.
 const maxSites = 32
 
@@ -136,6 +142,7 @@ func (a *analyzer) reach(name string) {
 			for _, x := range l {
 				set[x] = true
 			}
+			api.Sites = append(api.Sites, CallSite{Method: g.Descriptor(n), ReachedFrom: l})
 		}
 		if len(api.sites) == 0 {
 			set[ReachUnknown] = true

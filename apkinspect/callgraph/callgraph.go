@@ -31,7 +31,7 @@
 //
 // What the graph cannot see makes it incomplete (Result.Complete false, Result.Problems says
 // why): a limit reached, a class hierarchy deeper than the limit, and dynamic code loading
-// (DexClassLoader, InMemoryDexClassLoader, PathClassLoader, DexFile.loadDex) reachable from an
+// (DexClassLoader, InMemoryDexClassLoader, PathClassLoader, DexFile.loadDex/loadClass) reachable from an
 // entry point, since loaded code may call any method. A caller of the package must then not
 // call an unreached method "not reached". Reflection by a non-constant name, native code calling
 // into Java and framework callbacks other than the hand-offs above are not followed; component
@@ -387,7 +387,9 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 						g.cut("%s: more than %d reflective calls; the rest not resolved", f.Name, maxReflect)
 					}
 				case "dexfile":
-					if g.names[k.name] == "loadDex" || g.names[k.name] == "<init>" {
+					// Opening a DexFile to list its classes (ActiveAndroid, ARouter) runs
+					// nothing; loadDex and loadClass load code.
+					if nm := g.names[k.name]; nm == "loadDex" || nm == "loadClass" {
 						add(sDynLoad, 0)
 					}
 				}
