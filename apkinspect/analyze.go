@@ -327,6 +327,10 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 	}
 	if ctx.Err() == nil {
 		a.reach(name)
+	} else {
+		for i := range app.APIs {
+			app.APIs[i].ReachedFrom = []string{ReachUnknown}
+		}
 	}
 	return app
 }

@@ -39,6 +39,7 @@
 package callgraph
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -87,6 +88,24 @@ const None Node = -1
 
 type mkey struct{ cls, name, proto uint32 }
 
+// Bits of a packed method key: the method table is keyed by one uint64 (a struct key hashes
+// several times slower). Limits keep every id within its bits.
+const (
+	clsBits   = 20
+	nameBits  = 22
+	protoBits = 22
+)
+
+func (k mkey) pack() uint64 {
+	return uint64(k.cls)<<(nameBits+protoBits) | uint64(k.name)<<protoBits | uint64(k.proto)
+}
+
+// lookup is the node of k, if interned.
+func (g *Graph) lookup(k mkey) (Node, bool) {
+	n, ok := g.method[k.pack()]
+	return n, ok
+}
+
 // site kinds
 const (
 	sCall      uint8 = iota + 1 // invoke-direct/static/super: target is a method
@@ -118,10 +137,14 @@ type Graph struct {
 	names     []string
 	protoID   map[string]uint32
 	protos    []string
-	method    map[mkey]Node
-	mkeys     []mkey
-	defined   []bool
-	sites     []site
+	// protoKey interns prototypes by the class ids of their types (4 bytes each, the return
+	// type first); protoTypes keeps that key per prototype until it is rendered.
+	protoKey   map[string]uint32
+	protoTypes [][]byte
+	method     map[uint64]Node
+	mkeys      []mkey
+	defined    []bool
+	sites      []site
 	// siteStart and siteEnd delimit each node's sites (a method's code is walked once, so its
 	// sites are contiguous).
 	siteStart, siteEnd []int32
@@ -140,7 +163,7 @@ type classInfo struct {
 // New returns an empty graph.
 func New(lim Limits) *Graph {
 	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
-		protoID: map[string]uint32{}, method: map[mkey]Node{}, wk: map[uint32]string{}}
+		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, method: map[uint64]Node{}, wk: map[uint32]string{}}
 	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
 	for desc, role := range wellKnown {
 		if id, ok := g.internClass(desc); ok {
@@ -184,7 +207,7 @@ func (g *Graph) internClass(desc string) (uint32, bool) {
 	if id, ok := g.classID[desc]; ok {
 		return id, true
 	}
-	if len(g.classDesc) >= g.lim.MaxClasses {
+	if len(g.classDesc) >= min(g.lim.MaxClasses, 1<<clsBits) {
 		g.cut("more than %d classes", g.lim.MaxClasses)
 		return 0, false
 	}
@@ -199,6 +222,10 @@ func (g *Graph) internName(s string) uint32 {
 	if id, ok := g.nameID[s]; ok {
 		return id
 	}
+	if len(g.names) >= 1<<nameBits {
+		g.cut("more than %d method names", 1<<nameBits)
+		return 0
+	}
 	id := uint32(len(g.names))
 	g.nameID[s] = id
 	g.names = append(g.names, s)
@@ -209,14 +236,19 @@ func (g *Graph) internProto(s string) uint32 {
 	if id, ok := g.protoID[s]; ok {
 		return id
 	}
+	if len(g.protos) >= 1<<protoBits {
+		g.cut("more than %d method prototypes", 1<<protoBits)
+		return 0
+	}
 	id := uint32(len(g.protos))
 	g.protoID[s] = id
 	g.protos = append(g.protos, s)
+	g.protoTypes = append(g.protoTypes, nil)
 	return id
 }
 
 func (g *Graph) internMethod(k mkey) Node {
-	if n, ok := g.method[k]; ok {
+	if n, ok := g.method[k.pack()]; ok {
 		return n
 	}
 	if len(g.mkeys) >= g.lim.MaxMethods {
@@ -224,7 +256,7 @@ func (g *Graph) internMethod(k mkey) Node {
 		return None
 	}
 	n := Node(len(g.mkeys))
-	g.method[k] = n
+	g.method[k.pack()] = n
 	g.mkeys = append(g.mkeys, k)
 	g.defined = append(g.defined, false)
 	g.siteStart = append(g.siteStart, 0)
@@ -236,10 +268,12 @@ func (g *Graph) internMethod(k mkey) Node {
 type FileIndex struct {
 	g       *Graph
 	f       *dex.File
-	classes []int64 // type_ids -> class id + 1 (0: not interned yet, -1: failed)
-	names   map[uint32]uint32
-	protos  map[uint32]uint32
-	methods []Node // method_ids -> node + 1 encoded as node+2 (0 unset, 1 None)
+	classes []int64  // type_ids -> class id + 1 (0: not interned yet, -1: failed)
+	names   []uint32 // string_ids -> name id + 1 (0: not interned yet)
+	protos  []uint32 // proto_ids -> proto id + 1
+	methods []Node   // method_ids -> node + 2 (0: not looked up, 1: None)
+	tbuf    []uint32
+	kbuf    []byte
 }
 
 // Class is the class id of type_ids[t] in f, false when the graph is full.
@@ -274,21 +308,90 @@ func (x *FileIndex) Node(i uint32) Node {
 	ct, proto, name, ok := x.f.MethodID(i)
 	if ok {
 		if c, ok := x.class(ct); ok {
-			nm, ok := x.names[name]
-			if !ok {
-				nm = x.g.internName(x.f.String(name))
-				x.names[name] = nm
+			var nm, pr uint32
+			if int64(name) < int64(len(x.names)) {
+				if x.names[name] == 0 {
+					x.names[name] = x.g.internNameData(x.f.StringData(name)) + 1
+				}
+				nm = x.names[name] - 1
+			} else {
+				nm = x.g.internName("")
 			}
-			pr, ok := x.protos[proto]
-			if !ok {
-				pr = x.g.internProto(x.f.Proto(proto))
-				x.protos[proto] = pr
+			if x.protos[proto] == 0 {
+				x.protos[proto] = x.proto(proto) + 1
 			}
+			pr = x.protos[proto] - 1
 			n = x.g.internMethod(mkey{c, nm, pr})
 		}
 	}
 	x.methods[i] = n + 2
 	return n
+}
+
+// internNameData interns a name given as MUTF-8 bytes: ASCII and most other names are the same
+// bytes in UTF-8, so the lookup needs no decoding; the table is keyed by the decoded name.
+func (g *Graph) internNameData(b []byte) uint32 {
+	if id, ok := g.nameID[string(b)]; ok {
+		return id
+	}
+	id := g.internName(dex.DecodeMUTF8(b))
+	g.nameID[string(b)] = id
+	return id
+}
+
+// proto interns proto_ids[p] of the file by the graph's ids of its types (rendering the
+// prototype only the first time the graph sees it).
+func (x *FileIndex) proto(p uint32) uint32 {
+	g := x.g
+	types, ok := x.f.ProtoTypes(p, x.tbuf[:0])
+	x.tbuf = types
+	if !ok {
+		return g.internProto(x.f.Proto(p))
+	}
+	key := x.kbuf[:0]
+	for _, t := range types {
+		id, ok := x.class(t)
+		if !ok {
+			return g.internProto(x.f.Proto(p))
+		}
+		key = binary.LittleEndian.AppendUint32(key, id)
+	}
+	x.kbuf = key
+	if id, ok := g.protoKey[string(key)]; ok {
+		return id
+	}
+	if len(g.protos) >= 1<<protoBits {
+		g.cut("more than %d method prototypes", 1<<protoBits)
+		return 0
+	}
+	// Rendered when a result names the method (protoString).
+	id := uint32(len(g.protos))
+	g.protos = append(g.protos, "")
+	g.protoTypes = append(g.protoTypes, []byte(string(key)))
+	g.protoKey[string(key)] = id
+	return id
+}
+
+// protoString renders prototype id as "(args)ret".
+func (g *Graph) protoString(id uint32) string {
+	if int(id) >= len(g.protos) {
+		return ""
+	}
+	if s := g.protos[id]; s != "" || int(id) >= len(g.protoTypes) || g.protoTypes[id] == nil {
+		return s
+	}
+	key := g.protoTypes[id]
+	var b strings.Builder
+	b.WriteByte('(')
+	for k := 4; k+4 <= len(key); k += 4 {
+		b.WriteString(g.classDesc[binary.LittleEndian.Uint32(key[k:])])
+	}
+	b.WriteByte(')')
+	if len(key) >= 4 {
+		b.WriteString(g.classDesc[binary.LittleEndian.Uint32(key)])
+	}
+	g.protos[id] = b.String()
+	return g.protos[id]
 }
 
 // maxReflect bounds the reflective calls whose constant arguments are resolved per dex file
@@ -298,10 +401,14 @@ const maxReflect = 1 << 14
 // AddDex adds the classes of f not defined by an earlier file, with their methods and sites.
 // The returned index maps f's method ids to nodes while f is alive.
 func (g *Graph) AddDex(f *dex.File) *FileIndex {
-	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: map[uint32]uint32{},
-		protos: map[uint32]uint32{}, methods: make([]Node, f.MethodCount())}
+	// proto_ids indices are 16 bits in method_ids.
+	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: make([]uint32, f.StringCount()),
+		protos: make([]uint32, 1<<16), methods: make([]Node, f.MethodCount())}
+	if len(g.mkeys) == 0 {
+		// Most of an APK's methods are in its first dex file: size the table once.
+		g.method = make(map[uint64]Node, f.MethodCount())
+	}
 	reflected := 0
-	seen := map[uint64]bool{}
 	for _, c := range f.Classes {
 		id, ok := x.class(c.Type)
 		if !ok || g.class[id].defined {
@@ -342,7 +449,6 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 			if n != caller {
 				flush()
 				caller, start = n, int32(len(g.sites))
-				clear(seen)
 				if n != None && g.siteEnd[n] != 0 {
 					caller = None // a second code item for the same method: keep the first
 				}
@@ -354,12 +460,13 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 				g.cut("more than %d call sites", g.lim.MaxSites)
 				break
 			}
+			// Repeated sites are kept (Solve drops repeated edges): a set per method costs more
+			// than the few bytes a repeat takes; the previous site alone is checked.
 			add := func(kind uint8, target uint32) {
-				k := uint64(kind)<<32 | uint64(target)
-				if !seen[k] {
-					seen[k] = true
-					g.sites = append(g.sites, site{caller, target, kind})
+				if k := len(g.sites); k > int(start) && g.sites[k-1].target == target && g.sites[k-1].kind == kind {
+					return
 				}
+				g.sites = append(g.sites, site{caller, target, kind})
 			}
 			switch r.Kind {
 			case dex.Invoke:
@@ -460,7 +567,7 @@ func (g *Graph) Descriptor(n Node) string {
 		return ""
 	}
 	k := g.mkeys[n]
-	return g.classDesc[k.cls] + "->" + g.names[k.name] + g.protos[k.proto]
+	return g.classDesc[k.cls] + "->" + g.names[k.name] + g.protoString(k.proto)
 }
 
 // Methods is the number of methods interned, Defined those some dex file defines.

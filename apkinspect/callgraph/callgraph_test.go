@@ -26,14 +26,13 @@ func build(t testing.TB, lim Limits, files ...[]byte) *Graph {
 
 func node(t testing.TB, g *Graph, desc string) Node {
 	t.Helper()
-	i := strings.Index(desc, "->")
-	j := strings.Index(desc, "(")
-	k := mkey{g.classID[desc[:i]], g.nameID[desc[i+2:j]], g.protoID[desc[j:]]}
-	n, ok := g.method[k]
-	if !ok {
-		t.Fatalf("no node %s", desc)
+	for n := range g.mkeys {
+		if g.Descriptor(Node(n)) == desc {
+			return Node(n)
+		}
 	}
-	return n
+	t.Fatalf("no node %s", desc)
+	return None
 }
 
 func methods(steps []Step) []string {

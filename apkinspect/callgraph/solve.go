@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"encoding/binary"
 	"slices"
 	"sort"
 
@@ -121,6 +122,11 @@ type solver struct {
 	sub     [][]uint32 // class id -> direct subclasses and implementors
 	bridge  map[uint32][]Node
 	broke   bool
+	protoV  uint32 // "()V"
+	// subtypes' visit marks (one stamp per walk) and stack, reused.
+	visited []uint32
+	stamp   uint32
+	stack   []uint32
 }
 
 func (s *solver) spend(n int) bool {
@@ -159,7 +165,7 @@ func (s *solver) chain(c uint32, f func(uint32) bool) {
 func (s *solver) resolve(k mkey) Node {
 	found := None
 	s.chain(k.cls, func(c uint32) bool {
-		if n, ok := s.g.method[mkey{c, k.name, k.proto}]; ok && s.g.defined[n] {
+		if n, ok := s.g.lookup(mkey{c, k.name, k.proto}); ok && s.g.defined[n] {
 			found = n
 			return false
 		}
@@ -195,7 +201,7 @@ func (s *solver) clinitOf(c uint32) Node {
 	}
 	found := None
 	s.chain(c, func(c uint32) bool {
-		if n, ok := s.g.method[mkey{c, s.g.idClinit, s.g.protoID["()V"]}]; ok && s.g.defined[n] {
+		if n, ok := s.g.lookup(mkey{c, s.g.idClinit, s.protoV}); ok && s.g.defined[n] {
 			found = n
 			return false
 		}
@@ -207,22 +213,24 @@ func (s *solver) clinitOf(c uint32) Node {
 
 // subtypes calls f for every class and interface below c (not c), each once.
 func (s *solver) subtypes(c uint32, f func(uint32)) {
-	seen := map[uint32]bool{c: true}
-	stack := []uint32{c}
+	if int(c) >= len(s.sub) || len(s.sub[c]) == 0 {
+		return
+	}
+	s.stamp++
+	s.visited[c] = s.stamp
+	stack := append(s.stack[:0], c)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if int(x) >= len(s.sub) {
-			continue
-		}
 		for _, y := range s.sub[x] {
-			if !seen[y] && s.spend(1) {
-				seen[y] = true
+			if s.visited[y] != s.stamp && s.spend(1) {
+				s.visited[y] = s.stamp
 				f(y)
 				stack = append(stack, y)
 			}
 		}
 	}
+	s.stack = stack
 }
 
 // dispatch is the node standing for a virtual call of m: its edges go to every method that
@@ -249,7 +257,7 @@ func (s *solver) dispatchTargets(k mkey) []Node {
 	addN(s.resolve(k))
 	s.subtypes(k.cls, func(c uint32) {
 		ci := g.class[c]
-		if n, ok := g.method[mkey{c, k.name, k.proto}]; ok && g.defined[n] {
+		if n, ok := g.lookup(mkey{c, k.name, k.proto}); ok && g.defined[n] {
 			addN(n)
 		}
 		// A class implementing an interface may inherit the method from a superclass outside
@@ -322,6 +330,13 @@ func (g *Graph) Solve(roots []Root) *Result {
 		}
 	}
 	s.sub = make([][]uint32, len(g.class))
+	s.visited = make([]uint32, len(g.class))
+	s.protoV = g.internProto("()V")
+	if v, ok := g.classID["V"]; ok {
+		if id, ok := g.protoKey[string(binary.LittleEndian.AppendUint32(nil, v))]; ok {
+			s.protoV = id
+		}
+	}
 	for c, ci := range g.class {
 		if !ci.defined {
 			continue
@@ -350,15 +365,22 @@ func (s *solver) edges() {
 	s.off = make([]int32, 0, len(g.mkeys)+1)
 	var tmp []Node
 	var tkind []uint8
+	// mark[n] is the source+1 of the last edge emitted to n: an edge is emitted once per source
+	// (the first kind found for it stays).
+	mark := make([]int32, len(g.mkeys))
+	src := int32(0)
 	emit := func(n Node, k uint8) {
 		if n == None {
 			return
 		}
-		for i, t := range tmp {
-			if t == n && tkind[i] == k {
-				return
-			}
+		if int(n) >= len(mark) {
+			// A dispatch node, created after mark was sized.
+			mark = append(mark, make([]int32, int(n)+1-len(mark))...)
 		}
+		if mark[n] == src+1 {
+			return
+		}
+		mark[n] = src + 1
 		tmp = append(tmp, n)
 		tkind = append(tkind, k)
 	}
@@ -376,11 +398,13 @@ func (s *solver) edges() {
 		return true
 	}
 	ok := true
+	resolved := make([]Node, len(g.mkeys)) // target -> resolution + 2 (0: not resolved yet)
 	for n := range g.mkeys {
 		s.off = append(s.off, int32(len(s.dst)))
 		if !ok || !g.defined[n] {
 			continue
 		}
+		src = int32(n)
 		k := g.mkeys[n]
 		if k.name == g.idClinit {
 			// Initialising a class initialises its superclass first.
@@ -396,7 +420,10 @@ func (s *solver) edges() {
 			}
 			switch st.kind {
 			case sCall:
-				emit(s.resolve(g.mkeys[st.target]), eCall)
+				if resolved[st.target] == 0 {
+					resolved[st.target] = s.resolve(g.mkeys[st.target]) + 2
+				}
+				emit(resolved[st.target]-2, eCall)
 			case sVirtual:
 				emit(s.dispatch(Node(st.target)), eDispatch)
 			case sTouch:
@@ -440,6 +467,7 @@ func (s *solver) edges() {
 		if !ok || s.broke {
 			continue
 		}
+		src = int32(len(g.mkeys) + i)
 		for _, t := range s.dispatchTargets(g.mkeys[s.via[i]]) {
 			emit(t, eVirtual)
 		}

@@ -569,9 +569,51 @@ func (f *File) StringCount() int { return int(f.nStrings) }
 func (f *File) MethodCount() int { return int(f.nMethods) }
 
 func (f *File) decodeString(off uint32) string {
+	return DecodeMUTF8(f.rawString(off))
+}
+
+// StringData returns string_ids[i] as its MUTF-8 bytes without the terminator (nil when out of
+// range); the bytes are the file's, not to be modified. Interning by these bytes saves decoding
+// strings seen before.
+func (f *File) StringData(i uint32) []byte {
+	if i >= f.nStrings {
+		return nil
+	}
+	b := f.rawString(le32(f.b, f.strOff+4*i))
+	for k, c := range b {
+		if c == 0 {
+			return b[:k]
+		}
+	}
+	return b
+}
+
+// ProtoTypes appends to dst the type_ids of proto_ids[i]: the return type, then the parameters.
+func (f *File) ProtoTypes(i uint32, dst []uint32) ([]uint32, bool) {
+	if i >= f.nProtos {
+		return dst, false
+	}
+	off := f.protoOff + 12*i
+	dst = append(dst, le32(f.b, off+4))
+	params := le32(f.b, off+8)
+	if params != 0 && uint64(params)+4 <= uint64(len(f.b)) {
+		n := le32(f.b, params)
+		if uint64(params)+4+2*uint64(n) > uint64(len(f.b)) || n > 255 {
+			return dst, false
+		}
+		for k := uint32(0); k < n; k++ {
+			dst = append(dst, uint32(le16(f.b, params+4+2*k)))
+		}
+	}
+	return dst, true
+}
+
+// rawString returns the bytes of the string data at off, up to the end its length allows,
+// within the file's decoding budget.
+func (f *File) rawString(off uint32) []byte {
 	b := f.b
 	if off >= uint32(len(b)) {
-		return ""
+		return nil
 	}
 	p := off
 	// utf16_size (uleb128): a string takes at most three bytes per UTF-16 unit before its NUL.
@@ -593,10 +635,10 @@ func (f *File) decodeString(off uint32) string {
 			f.Problems = append(f.Problems, "string decoding budget exhausted; later strings read as empty")
 			f.strBudget = -1
 		}
-		return ""
+		return nil
 	}
 	f.strBudget -= int64(end - uint64(p))
-	return DecodeMUTF8(b[p:end])
+	return b[p:end]
 }
 
 // DecodeMUTF8 decodes modified UTF-8 up to its NUL terminator (or the end of b): 0xC0 0x80 is
@@ -706,16 +748,19 @@ func (f *File) proto(i uint32) string {
 	off := f.protoOff + 12*i
 	ret := f.TypeName(le32(f.b, off+4))
 	params := le32(f.b, off+8)
-	s := "("
+	var s strings.Builder
+	s.WriteByte('(')
 	if params != 0 && uint64(params)+4 <= uint64(len(f.b)) {
 		n := le32(f.b, params)
 		if uint64(params)+4+2*uint64(n) <= uint64(len(f.b)) && n <= 255 {
 			for k := uint32(0); k < n; k++ {
-				s += f.TypeName(uint32(le16(f.b, params+4+2*k)))
+				s.WriteString(f.TypeName(uint32(le16(f.b, params+4+2*k))))
 			}
 		}
 	}
-	return s + ")" + ret
+	s.WriteByte(')')
+	s.WriteString(ret)
+	return s.String()
 }
 
 // FieldDescriptor renders field_ids[i] as "Lpkg/Class;->name:Type".
