@@ -118,11 +118,13 @@ const (
 	sDynLoad                    // dynamic code loading
 )
 
-type site struct {
-	caller Node
-	target uint32
-	kind   uint8
-}
+// site is one call or initialisation site: its kind in the top 4 bits, its target (a method,
+// class or name id, all below 1<<28) in the rest. The caller is implied: a method's sites are
+// contiguous (siteStart, siteEnd).
+type site uint32
+
+func (s site) kind() uint8    { return uint8(s >> 28) }
+func (s site) target() uint32 { return uint32(s) & (1<<28 - 1) }
 
 // Graph is built dex file by dex file (AddDex), then solved once.
 type Graph struct {
@@ -148,6 +150,9 @@ type Graph struct {
 	// siteStart and siteEnd delimit each node's sites (a method's code is walked once, so its
 	// sites are contiguous).
 	siteStart, siteEnd []int32
+	// Per-target marks that keep a method's sites unique (see AddDex).
+	nodeStamp, classStamp []int32
+	nodeBits, classBits   []uint8
 
 	// well-known ids
 	idClinit, idInit uint32
@@ -460,13 +465,26 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 				g.cut("more than %d call sites", g.lim.MaxSites)
 				break
 			}
-			// Repeated sites are kept (Solve drops repeated edges): a set per method costs more
-			// than the few bytes a repeat takes; the previous site alone is checked.
+			// A site is recorded once per method: stamps per target say which method last
+			// recorded it and with which kinds (a method calls the same few methods many times).
 			add := func(kind uint8, target uint32) {
-				if k := len(g.sites); k > int(start) && g.sites[k-1].target == target && g.sites[k-1].kind == kind {
+				stamp, bits := &g.nodeStamp, &g.nodeBits
+				if kind != sCall && kind != sVirtual {
+					stamp, bits = &g.classStamp, &g.classBits
+				}
+				if int(target) >= len(*stamp) {
+					grow := max(int(target)+1, 2*len(*stamp))
+					*stamp = append(*stamp, make([]int32, grow-len(*stamp))...)
+					*bits = append(*bits, make([]uint8, grow-len(*bits))...)
+				}
+				if (*stamp)[target] != int32(caller)+1 {
+					(*stamp)[target], (*bits)[target] = int32(caller)+1, 0
+				}
+				if (*bits)[target]&(1<<kind) != 0 {
 					return
 				}
-				g.sites = append(g.sites, site{caller, target, kind})
+				(*bits)[target] |= 1 << kind
+				g.sites = append(g.sites, site(uint32(kind)<<28|target&(1<<28-1)))
 			}
 			switch r.Kind {
 			case dex.Invoke:

@@ -80,8 +80,9 @@ type Result struct {
 	masks  [][]uint64 // per chunk of 64 labels, per node
 	parent [nGroups][]int32
 	pedge  [nGroups][]uint8
-	via    []Node // dispatch node -> the invoked method
-	nodes  int
+	via     []Node // dispatch node -> the invoked method
+	nodes   int
+	loaders []Node // methods that load code at run time
 }
 
 const (
@@ -351,7 +352,18 @@ func (g *Graph) Solve(roots []Root) *Result {
 		}
 	}
 	s.edges()
-	r := &Result{g: g, Edges: len(s.dst), via: s.via}
+	// The sites are resolved: only the dynamic loaders among them are still needed.
+	var loaders []Node
+	for n := range g.mkeys {
+		for _, st := range g.sites[g.siteStart[n]:g.siteEnd[n]] {
+			if st.kind() == sDynLoad {
+				loaders = append(loaders, Node(n))
+				break
+			}
+		}
+	}
+	g.sites, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = nil, nil, nil, nil, nil
+	r := &Result{g: g, Edges: len(s.dst), via: s.via, loaders: loaders}
 	r.nodes = len(s.off) - 1
 	r.search(s, roots)
 	r.Complete = g.complete
@@ -418,28 +430,28 @@ func (s *solver) edges() {
 			if s.broke {
 				break
 			}
-			switch st.kind {
+			switch st.kind() {
 			case sCall:
-				if resolved[st.target] == 0 {
-					resolved[st.target] = s.resolve(g.mkeys[st.target]) + 2
+				if resolved[st.target()] == 0 {
+					resolved[st.target()] = s.resolve(g.mkeys[st.target()]) + 2
 				}
-				emit(resolved[st.target]-2, eCall)
+				emit(resolved[st.target()]-2, eCall)
 			case sVirtual:
-				emit(s.dispatch(Node(st.target)), eDispatch)
+				emit(s.dispatch(Node(st.target())), eDispatch)
 			case sTouch:
-				emit(s.clinitOf(st.target), eInit)
+				emit(s.clinitOf(st.target()), eInit)
 			case sNew:
-				emit(s.clinitOf(st.target), eInit)
-				for _, b := range s.bridged(st.target) {
+				emit(s.clinitOf(st.target()), eInit)
+				for _, b := range s.bridged(st.target()) {
 					emit(b, eBridge)
 				}
 			case sReflClass:
 				if len(reflClasses) < 64 {
-					reflClasses = append(reflClasses, st.target)
+					reflClasses = append(reflClasses, st.target())
 				}
 			case sReflName:
 				if len(reflNames) < 64 {
-					reflNames = append(reflNames, st.target)
+					reflNames = append(reflNames, st.target())
 				}
 			case sReflNew:
 				reflNew = true
@@ -602,15 +614,9 @@ func (r *Result) search(s *solver, roots []Root) {
 		r.parent[grp], r.pedge[grp] = parent, pedge
 	}
 	// Dynamic code loading reached from an entry point hides callers.
-	for m := range g.mkeys {
-		if !r.reached(Node(m)) {
-			continue
-		}
-		for _, st := range g.sites[g.siteStart[m]:g.siteEnd[m]] {
-			if st.kind == sDynLoad {
-				r.DynamicLoaders = append(r.DynamicLoaders, g.MethodName(Node(m)))
-				break
-			}
+	for _, m := range r.loaders {
+		if r.reached(m) && !slices.Contains(r.DynamicLoaders, g.MethodName(m)) {
+			r.DynamicLoaders = append(r.DynamicLoaders, g.MethodName(m))
 		}
 	}
 	if len(r.DynamicLoaders) > 0 {
