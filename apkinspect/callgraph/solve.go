@@ -76,10 +76,10 @@ type Result struct {
 	// Edges is the number of resolved edges.
 	Edges int
 
-	labels []string
-	masks  [][]uint64 // per chunk of 64 labels, per node
-	parent [nGroups][]int32
-	pedge  [nGroups][]uint8
+	labels  []string
+	masks   [][]uint64 // per chunk of 64 labels, per node
+	parent  [nGroups][]int32
+	pedge   [nGroups][]uint8
 	via     []Node // dispatch node -> the invoked method
 	nodes   int
 	loaders []Node // methods that load code at run time
