@@ -121,6 +121,9 @@ func (a *analyzer) reach(name string) {
 	}
 	app.Graph = GraphStats{Methods: g.Methods(), Edges: res.Edges, Complete: res.Complete,
 		Reasons: append(append([]string{}, a.dexIncomplete...), res.Problems...)}
+	if len(res.DynamicLoaders) > 0 {
+		app.Graph.Reasons = append(app.Graph.Reasons, fmt.Sprintf("code reached from an entry point loads code at run time (%s): it may call any method", res.DynamicLoaders[0]))
+	}
 	if app.Manifest == nil {
 		app.Graph.Complete = false
 		app.Graph.Reasons = append(app.Graph.Reasons, "no manifest: no entry points")

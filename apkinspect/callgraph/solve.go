@@ -71,7 +71,8 @@ type Result struct {
 	// what): an unreached method is then of unknown reachability, not unreached.
 	Complete bool
 	Problems []string
-	// DynamicLoaders are reached methods that load code at run time.
+	// DynamicLoaders are reached methods that load code at run time; the graph is then
+	// incomplete (loaded code may call any method) without a problem being reported.
 	DynamicLoaders []string
 	// Edges is the number of resolved edges.
 	Edges int
@@ -620,8 +621,9 @@ func (r *Result) search(s *solver, roots []Root) {
 		}
 	}
 	if len(r.DynamicLoaders) > 0 {
+		// Not a problem of the graph: a fact of the app, which makes the graph incomplete.
 		sort.Strings(r.DynamicLoaders)
-		g.cut("code loaded at run time (%s): it may call any method", r.DynamicLoaders[0])
+		g.complete = false
 	}
 }
 
