@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"pilmon/apkinspect/callgraph"
 	"pilmon/apkinspect/dex"
 	"pilmon/apkinspect/manifest"
 	"pilmon/apkinspect/safezip"
@@ -53,6 +54,8 @@ type App struct {
 	Layers map[string]bool
 	// own decides whose code each class is, from the manifest and the catalogue.
 	own *ownership
+	// Graph summarises the call graph: its size, whether it is complete and why not.
+	Graph GraphStats
 }
 
 // APIRef is one sensitive API referenced from one class.
@@ -65,6 +68,19 @@ type APIRef struct {
 	// call's key parameter (a string, or a static field's descriptor), ArgumentUnresolved when it
 	// is not a constant of the calling method, and "" when the API takes no such argument.
 	Argument string
+	// ReachedFrom is the union over the class's calling methods of the entry points that reach
+	// them (reach.go): "app_start", "launcher", "component:<class>", and "not_reached" or
+	// "unknown" for a calling method none reaches. Sorted.
+	ReachedFrom []string
+	// Path is the shortest chain from an entry point to a calling method, of the strongest
+	// entry point reached (app_start, then launcher, then a component); Steps the same with how
+	// each step is reached.
+	Path  []string
+	Steps []callgraph.Step
+	// Sites are the calling methods (at most maxSites) and the entry points of each.
+	Sites []CallSite
+	// sites are the calling methods (graph nodes), at most maxSites.
+	sites []callgraph.Node
 }
 
 // ArgumentUnresolved is APIRef.Argument when the argument is not a constant of the method.
@@ -141,6 +157,9 @@ type analyzer struct {
 	eps        map[string]int
 	pols       map[string]bool
 	pack       map[string]bool
+	graph      *callgraph.Graph
+	// dexIncomplete names why the dex index misses code (a failed or truncated file).
+	dexIncomplete []string
 }
 
 // analyze reads the APK in r (size bytes); name is used in errors.
@@ -148,7 +167,8 @@ type analyzer struct {
 func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bool, opts Options, r io.ReaderAt, size int64, name string) *App {
 	a := &analyzer{cat: cat, apiClasses: apiClasses, opts: opts,
 		app:  &App{SDKClasses: map[string]int{}, SDKExamples: map[string][]string{}, LibraryClasses: map[string]int{}, Layers: map[string]bool{}},
-		apis: map[string]int{}, eps: map[string]int{}, pols: map[string]bool{}, pack: map[string]bool{}}
+		apis: map[string]int{}, eps: map[string]int{}, pols: map[string]bool{}, pack: map[string]bool{},
+		graph: callgraph.New(opts.Graph)}
 	app := a.app
 	fail := func(format string, args ...any) {
 		app.Errors = append(app.Errors, fmt.Sprintf("%s: %s", name, fmt.Sprintf(format, args...)))
@@ -288,12 +308,14 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 		b, err := zr.ReadFile(dn, opts.Dex.MaxSize)
 		if err != nil {
 			app.Errors = append(app.Errors, err.Error())
+			a.dexIncomplete = append(a.dexIncomplete, dn+" not read")
 			dexOK = false
 			continue
 		}
 		f, err := dex.Parse(ctx, name+"!"+dn, b, opts.Dex)
 		if err != nil {
 			app.Errors = append(app.Errors, err.Error())
+			a.dexIncomplete = append(a.dexIncomplete, dn+" not fully indexed")
 			dexOK = false
 		}
 		if f == nil {
@@ -302,15 +324,24 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 		app.DexFiles = append(app.DexFiles, dn)
 		if len(f.Problems) > 0 {
 			fail("%s: %d problems, first: %s", dn, len(f.Problems), f.Problems[0])
+			a.dexIncomplete = append(a.dexIncomplete, dn+" has code that could not be read")
 		}
-		a.indexDex(f)
+		a.indexDex(f, a.graph.AddDex(f))
 	}
 	app.Layers["dex"] = dexOK
 	for _, p := range app.Packers {
 		if p.Shell {
 			fail("code is packed by %s (%s): the dex index sees only the packer's stub", p.Name, p.Marker)
 			app.Layers["dex"] = false
+			a.dexIncomplete = append(a.dexIncomplete, "packed by "+p.Name)
 			break
+		}
+	}
+	if ctx.Err() == nil {
+		a.reach(name)
+	} else {
+		for i := range app.APIs {
+			app.APIs[i].ReachedFrom = []string{ReachUnknown}
 		}
 	}
 	return app
@@ -388,7 +419,7 @@ func apiClassSet(cat *rules.Catalogue) map[string]bool {
 	return set
 }
 
-func (a *analyzer) indexDex(f *dex.File) {
+func (a *analyzer) indexDex(f *dex.File, x *callgraph.FileIndex) {
 	// Per type: 0 not looked at yet, 1 a class with sensitive APIs, 2 any other type.
 	classState := make([]uint8, f.TypeCount())
 	apiClass := func(t uint32) bool {
@@ -439,14 +470,17 @@ func (a *analyzer) indexDex(f *dex.File) {
 					}
 					key := api.ID + "@" + cls
 					if i, dup := a.apis[key]; dup {
+						prev := &a.app.APIs[i]
 						// A resolved call site says more than an unresolved one of the same class.
-						if prev := &a.app.APIs[i]; prev.Argument == ArgumentUnresolved && arg != ArgumentUnresolved {
+						if prev.Argument == ArgumentUnresolved && arg != ArgumentUnresolved {
 							prev.Argument, prev.Descriptor, prev.CallerMethod = arg, render(r.Target), f.MethodName(r.Caller)
 						}
+						prev.addSite(x.Node(r.Caller))
 						continue
 					}
 					a.apis[key] = len(a.app.APIs)
 					a.app.APIs = append(a.app.APIs, APIRef{API: api, Descriptor: render(r.Target), CallerClass: cls, CallerMethod: f.MethodName(r.Caller), Argument: arg})
+					a.app.APIs[len(a.app.APIs)-1].addSite(x.Node(r.Caller))
 				}
 			case dex.StringConst:
 				w, m := r.Target/64, uint64(1)<<(r.Target%64)

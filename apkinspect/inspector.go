@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"pilmon/apkinspect/callgraph"
 	"pilmon/apkinspect/dex"
 	"pilmon/apkinspect/safezip"
 	"pilmon/rules"
@@ -32,6 +33,7 @@ type Options struct {
 	MaxAPKSize int64
 	Zip        safezip.Limits
 	Dex        dex.Limits
+	Graph      callgraph.Limits
 	// Tool is recorded in evidence metadata (default "pilmon").
 	Tool string
 }
@@ -207,6 +209,8 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 		if api.Argument != "" {
 			attrs["argument"] = api.Argument
 		}
+		attrs["reached_from"] = append([]string{}, api.ReachedFrom...)
+		attrs["path"] = append([]string{}, api.Path...)
 		add("apk.sensitive_api", api.API.ID+" @ "+api.CallerClass, attrs)
 	}
 	for _, e := range app.Endpoints {

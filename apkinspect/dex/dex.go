@@ -39,23 +39,67 @@ const (
 	Invoke      RefKind = iota + 1 // invoke-* of a method
 	FieldRead                      // sget-* / iget-* of a field
 	StringConst                    // const-string(/jumbo)
+	// The call graph's kinds: a class is initialised (its <clinit> runs) when it is instantiated,
+	// a static method of it is called or a static field of it is read or written; an
+	// instantiated class's callbacks can run; const-class names a class for reflection.
+	NewInstance // new-instance of a type (Target: type_ids index)
+	ConstClass  // const-class of a type (Target: type_ids index)
+	StaticWrite // sput-* of a field
 )
 
 // Ref is one reference from code: Caller is a method_ids index, Target a method, field or
 // string index according to Kind.
 type Ref struct {
-	Kind   RefKind
+	Kind RefKind
+	// Op is the instruction's opcode: for an Invoke it says how the target is dispatched (see
+	// InvokeKind); for a FieldRead whether the field is static.
+	Op     uint8
 	Caller uint32
 	Target uint32
 	// Pos is the file offset of the instruction (ConstArg reads the call site from it).
 	Pos uint32
 }
 
+// Dispatch is how an invoke finds the method it runs.
+type Dispatch uint8
+
+const (
+	Virtual   Dispatch = iota + 1 // invoke-virtual(/range): the receiver's class decides
+	Super                         // invoke-super(/range): the named method, looked up from the named class
+	Direct                        // invoke-direct(/range): constructors and private methods, no dispatch
+	Static                        // invoke-static(/range)
+	Interface                     // invoke-interface(/range): the receiver's class decides
+)
+
+// InvokeKind is the dispatch of an Invoke reference (0 for other kinds).
+func (r Ref) InvokeKind() Dispatch {
+	if r.Kind != Invoke {
+		return 0
+	}
+	switch {
+	case r.Op >= 0x6e && r.Op <= 0x72:
+		return Dispatch(r.Op - 0x6e + 1)
+	case r.Op >= 0x74 && r.Op <= 0x78:
+		return Dispatch(r.Op - 0x74 + 1)
+	}
+	return 0
+}
+
+// StaticField reports whether a FieldRead or StaticWrite reads or writes a static field.
+func (r Ref) StaticField() bool {
+	return r.Kind == StaticWrite || r.Kind == FieldRead && r.Op >= 0x60 && r.Op <= 0x66
+}
+
 // Class is one class definition with the references of its code, in code order.
 type Class struct {
 	Type  uint32 // type_ids index
 	Super uint32 // type_ids index, NoIndex when none
-	Refs  []Ref
+	// Interfaces are the type_ids indices the class implements directly (class_def interfaces_off).
+	Interfaces []uint32
+	// Direct and Virtual are the method_ids indices of the methods the class defines
+	// (class_data direct_methods: constructors, static and private methods; virtual_methods).
+	Direct, Virtual []uint32
+	Refs            []Ref
 }
 
 // NoIndex marks an absent index.
@@ -213,9 +257,12 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 		if c.Super != NoIndex && c.Super >= f.nTypes {
 			c.Super = NoIndex
 		}
+		if err := f.interfaces(&c, le32(b, off+12)); err != nil {
+			f.Problems = append(f.Problems, fmt.Sprintf("class %s: %v", f.TypeName(c.Type), err))
+		}
 		if dataOff := le32(b, off+24); dataOff != 0 {
 			start := len(w.refs)
-			err := w.classData(dataOff)
+			err := w.classData(dataOff, &c)
 			windows = append(windows, window{len(f.Classes), start, len(w.refs)})
 			if err != nil {
 				if errors.Is(err, errRefBudget) {
@@ -231,6 +278,34 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 }
 
 var errRefBudget = errors.New("reference budget exhausted")
+
+// maxInterfaces bounds the interfaces one class lists (Java allows 65535).
+const maxInterfaces = 1 << 16
+
+// interfaces reads the type_list at off into c.Interfaces, dropping out-of-range entries.
+func (f *File) interfaces(c *Class, off uint32) error {
+	if off == 0 {
+		return nil
+	}
+	b := f.b
+	if off%4 != 0 || uint64(off)+4 > uint64(len(b)) {
+		return fmt.Errorf("interfaces at %d out of range", off)
+	}
+	n := le32(b, off)
+	if n > maxInterfaces || uint64(off)+4+2*uint64(n) > uint64(len(b)) {
+		return fmt.Errorf("interfaces at %d: %d entries run past the end", off, n)
+	}
+	if n == 0 {
+		return nil
+	}
+	c.Interfaces = make([]uint32, 0, n)
+	for k := uint32(0); k < n; k++ {
+		if t := uint32(le16(b, off+4+2*k)); t < f.nTypes {
+			c.Interfaces = append(c.Interfaces, t)
+		}
+	}
+	return nil
+}
 
 type walker struct {
 	f        *File
@@ -264,7 +339,7 @@ func (w *walker) uleb(p *uint32) (uint32, error) {
 	return v, nil
 }
 
-func (w *walker) classData(off uint32) error {
+func (w *walker) classData(off uint32, c *Class) error {
 	if w.seenData.testAndSet(off) {
 		return fmt.Errorf("class_data at %d shared with another class; not walked twice", off)
 	}
@@ -308,6 +383,11 @@ func (w *walker) classData(off uint32) error {
 			if idx >= w.f.nMethods {
 				return fmt.Errorf("class_data at %d: method index %d out of range", off, idx)
 			}
+			if list == 2 {
+				c.Direct = append(c.Direct, idx)
+			} else {
+				c.Virtual = append(c.Virtual, idx)
+			}
 			if code == 0 {
 				continue
 			}
@@ -335,17 +415,17 @@ func (w *walker) code(off, caller uint32) error {
 		return fmt.Errorf("code_item at %d: %d code units run past the end", off, n)
 	}
 	insn := func(i uint32) uint32 { return uint32(le16(b, start+2*i)) }
-	var i uint32
+	var i, op uint32
 	add := func(k RefKind, t uint32) error {
 		if len(w.refs) >= w.maxRefs {
 			return fmt.Errorf("%w: more than %d references", errRefBudget, w.maxRefs)
 		}
-		w.refs = append(w.refs, Ref{Kind: k, Caller: caller, Target: t, Pos: start + 2*i})
+		w.refs = append(w.refs, Ref{Kind: k, Op: uint8(op), Caller: caller, Target: t, Pos: start + 2*i})
 		return nil
 	}
 	for i = 0; i < n; {
 		u := insn(i)
-		op := u & 0xff
+		op = u & 0xff
 		width := uint32(widths[op])
 		if op == 0 && u != 0 {
 			// Payload pseudo-instructions live in the stream after the code that uses them.
@@ -399,6 +479,18 @@ func (w *walker) code(off, caller uint32) error {
 		case op == 0x1b:
 			if t := insn(i+1) | insn(i+2)<<16; t < w.f.nStrings {
 				err = add(StringConst, t)
+			}
+		case op == 0x22:
+			if t := insn(i + 1); t < w.f.nTypes {
+				err = add(NewInstance, t)
+			}
+		case op == 0x1c:
+			if t := insn(i + 1); t < w.f.nTypes {
+				err = add(ConstClass, t)
+			}
+		case op >= 0x67 && op <= 0x6d:
+			if t := insn(i + 1); t < w.f.nFields {
+				err = add(StaticWrite, t)
 			}
 		}
 		if err != nil {
@@ -477,9 +569,51 @@ func (f *File) StringCount() int { return int(f.nStrings) }
 func (f *File) MethodCount() int { return int(f.nMethods) }
 
 func (f *File) decodeString(off uint32) string {
+	return DecodeMUTF8(f.rawString(off))
+}
+
+// StringData returns string_ids[i] as its MUTF-8 bytes without the terminator (nil when out of
+// range); the bytes are the file's, not to be modified. Interning by these bytes saves decoding
+// strings seen before.
+func (f *File) StringData(i uint32) []byte {
+	if i >= f.nStrings {
+		return nil
+	}
+	b := f.rawString(le32(f.b, f.strOff+4*i))
+	for k, c := range b {
+		if c == 0 {
+			return b[:k]
+		}
+	}
+	return b
+}
+
+// ProtoTypes appends to dst the type_ids of proto_ids[i]: the return type, then the parameters.
+func (f *File) ProtoTypes(i uint32, dst []uint32) ([]uint32, bool) {
+	if i >= f.nProtos {
+		return dst, false
+	}
+	off := f.protoOff + 12*i
+	dst = append(dst, le32(f.b, off+4))
+	params := le32(f.b, off+8)
+	if params != 0 && uint64(params)+4 <= uint64(len(f.b)) {
+		n := le32(f.b, params)
+		if uint64(params)+4+2*uint64(n) > uint64(len(f.b)) || n > 255 {
+			return dst, false
+		}
+		for k := uint32(0); k < n; k++ {
+			dst = append(dst, uint32(le16(f.b, params+4+2*k)))
+		}
+	}
+	return dst, true
+}
+
+// rawString returns the bytes of the string data at off, up to the end its length allows,
+// within the file's decoding budget.
+func (f *File) rawString(off uint32) []byte {
 	b := f.b
 	if off >= uint32(len(b)) {
-		return ""
+		return nil
 	}
 	p := off
 	// utf16_size (uleb128): a string takes at most three bytes per UTF-16 unit before its NUL.
@@ -501,10 +635,10 @@ func (f *File) decodeString(off uint32) string {
 			f.Problems = append(f.Problems, "string decoding budget exhausted; later strings read as empty")
 			f.strBudget = -1
 		}
-		return ""
+		return nil
 	}
 	f.strBudget -= int64(end - uint64(p))
-	return DecodeMUTF8(b[p:end])
+	return b[p:end]
 }
 
 // DecodeMUTF8 decodes modified UTF-8 up to its NUL terminator (or the end of b): 0xC0 0x80 is
@@ -614,16 +748,19 @@ func (f *File) proto(i uint32) string {
 	off := f.protoOff + 12*i
 	ret := f.TypeName(le32(f.b, off+4))
 	params := le32(f.b, off+8)
-	s := "("
+	var s strings.Builder
+	s.WriteByte('(')
 	if params != 0 && uint64(params)+4 <= uint64(len(f.b)) {
 		n := le32(f.b, params)
 		if uint64(params)+4+2*uint64(n) <= uint64(len(f.b)) && n <= 255 {
 			for k := uint32(0); k < n; k++ {
-				s += f.TypeName(uint32(le16(f.b, params+4+2*k)))
+				s.WriteString(f.TypeName(uint32(le16(f.b, params+4+2*k))))
 			}
 		}
 	}
-	return s + ")" + ret
+	s.WriteByte(')')
+	s.WriteString(ret)
+	return s.String()
 }
 
 // FieldDescriptor renders field_ids[i] as "Lpkg/Class;->name:Type".
@@ -670,3 +807,17 @@ func IsDexName(name string) bool {
 	}
 	return mid != "1"
 }
+
+// MethodID returns the parts of method_ids[i]: its class (type_ids index), its proto (proto_ids
+// index) and its name (string_ids index); ok is false when i is out of range. A call graph
+// interns methods by these parts instead of rendering every descriptor.
+func (f *File) MethodID(i uint32) (class, proto, name uint32, ok bool) {
+	if i >= f.nMethods {
+		return 0, 0, 0, false
+	}
+	off := f.methodOff + 8*i
+	return uint32(le16(f.b, off)), uint32(le16(f.b, off+2)), le32(f.b, off+4), true
+}
+
+// Proto renders proto_ids[i] as "(args)ret".
+func (f *File) Proto(i uint32) string { return f.proto(i) }

@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 }
 
 var (
-	reDump = regexp.MustCompile(`\|[0-9a-f]{4}: (invoke-(?:virtual|super|direct|static|interface)(?:/range)?|[is]get(?:-wide|-object|-boolean|-byte|-char|-short)?) .* // (method|field)@([0-9a-f]+)$`)
+	reDump = regexp.MustCompile(`\|[0-9a-f]{4}: (invoke-(?:virtual|super|direct|static|interface)(?:/range)?|[is]get(?:-wide|-object|-boolean|-byte|-char|-short)?|sput(?:-wide|-object|-boolean|-byte|-char|-short)?|new-instance|const-class) .* // (method|field|type)@([0-9a-f]+)$`)
 	// A string constant may span lines (dexdump prints it raw): its reference ends the last one.
 	reDumpString = regexp.MustCompile(`" // (string)@([0-9a-f]+)$`)
 )
@@ -91,7 +91,7 @@ func dexdumpRefs(t testing.TB, path string) ([]string, bool) {
 
 func ourRefs(f *File) []string {
 	var refs []string
-	names := map[RefKind]string{Invoke: "method", FieldRead: "field", StringConst: "string"}
+	names := map[RefKind]string{Invoke: "method", FieldRead: "field", StringConst: "string", NewInstance: "type", ConstClass: "type", StaticWrite: "field"}
 	for _, c := range f.Classes {
 		for _, r := range c.Refs {
 			refs = append(refs, fmt.Sprintf("%s@%d", names[r.Kind], r.Target))

@@ -92,6 +92,7 @@ var androidAttrs = map[uint32]string{
 	0x010102b7: "installLocation",
 	0x010104ec: "usesCleartextTraffic",
 	0x01010527: "networkSecurityConfig",
+	0x0101057a: "appComponentFactory",
 }
 
 // axmlAttr is one attribute of a start element.

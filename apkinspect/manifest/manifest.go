@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,10 +40,11 @@ type Manifest struct {
 	Permissions       []UsesPermission `json:"permissions,omitempty"`
 	CustomPermissions []Permission     `json:"custom_permissions,omitempty"`
 	Components        []Component      `json:"components,omitempty"`
-	// Application is the <application android:name> class (dotted, relative names resolved), "" when
-	// the app uses the platform's.
-	Application string     `json:"application,omitempty"`
-	MetaData    []MetaData `json:"meta_data,omitempty"`
+	// Application and AppComponentFactory are the classes named by <application android:name>
+	// and android:appComponentFactory: Android instantiates them before any component.
+	Application         string     `json:"application,omitempty"`
+	AppComponentFactory string     `json:"app_component_factory,omitempty"`
+	MetaData            []MetaData `json:"meta_data,omitempty"`
 	// Flags: effective values, and whether the attribute was written.
 	AllowBackup           bool   `json:"allow_backup"`
 	Debuggable            bool   `json:"debuggable"`
@@ -85,7 +87,11 @@ type Component struct {
 	Explicit   bool     `json:"exported_explicit"`
 	Permission string   `json:"permission,omitempty"`
 	Actions    []string `json:"actions,omitempty"`
-	Enabled    bool     `json:"enabled"`
+	// Categories are the intent-filter categories (MAIN + LAUNCHER marks the launcher activity).
+	Categories []string `json:"categories,omitempty"`
+	// Target is, for an activity-alias, the activity it starts (android:targetActivity).
+	Target  string `json:"target,omitempty"`
+	Enabled bool   `json:"enabled"`
 }
 
 // MetaData is a meta-data element and where it sits ("application" or a component name).
@@ -382,6 +388,9 @@ func (m *Manifest) decode(evs []axmlEvent, res *resources) error {
 				}
 				comps = append(comps, pending{c: Component{Type: typ, Name: m.className(m.str(a["name"], res)),
 					Permission: m.str(a["permission"], res), Enabled: m.str(a["enabled"], res) != "false"}, explicit: m.str(a["exported"], res)})
+				if t.Name == "activity-alias" {
+					comps[len(comps)-1].c.Target = m.className(m.str(a["targetActivity"], res))
+				}
 				comp = &comps[len(comps)-1].c
 			case "manifest/application/meta-data":
 				m.MetaData = append(m.MetaData, MetaData{Name: m.str(a["name"], res), Value: m.str(firstOf(a["value"], a["resource"]), res), Scope: "application"})
@@ -398,6 +407,11 @@ func (m *Manifest) decode(evs []axmlEvent, res *resources) error {
 			if len(stack) == 5 && inFilter && t.Name == "action" && comp != nil {
 				if n := m.str(a["name"], res); n != "" {
 					comp.Actions = append(comp.Actions, n)
+				}
+			}
+			if len(stack) == 5 && inFilter && t.Name == "category" && comp != nil {
+				if n := m.str(a["name"], res); n != "" && !slices.Contains(comp.Categories, n) {
+					comp.Categories = append(comp.Categories, n)
 				}
 			}
 		case t.End:
@@ -446,7 +460,6 @@ func (m *Manifest) decode(evs []axmlEvent, res *resources) error {
 			m.AllowBackup = false
 		}
 		m.Debuggable = app["debuggable"] == "true"
-		m.Application = m.className(app["name"])
 		m.CleartextTraffic = sdk < 28
 		if v := app["usesCleartextTraffic"]; v == "true" || v == "false" {
 			m.CleartextTraffic, m.CleartextExplicit = v == "true", true
@@ -458,6 +471,8 @@ func (m *Manifest) decode(evs []axmlEvent, res *resources) error {
 			m.NetworkSecurityConfig = v
 		}
 		m.labels(app["label"], res)
+		m.Application = m.className(app["name"])
+		m.AppComponentFactory = m.className(app["appComponentFactory"])
 	}
 	return nil
 }

@@ -1,0 +1,592 @@
+// Package callgraph answers, for a method of an APK's code, whether the code the manifest makes
+// Android run can call it, from which entry point, and along which chain of calls.
+//
+// The graph spans every dex file of the APK: a method is one node however many dex files
+// reference it (interned by class, name and prototype), and a class defined in several dex files
+// is the first file's, as the class loader takes it. The graph is built while each dex file is
+// indexed (AddDex) and keeps only interned ids, so the dex bytes can go; Solve then resolves the
+// calls and searches from the entry points.
+//
+// Edges, and why each is sound:
+//   - invoke-direct, invoke-static and invoke-super go to the method the named class or its
+//     nearest superclass defines, as the VM resolves them;
+//   - invoke-virtual and invoke-interface go to every method that can run for a receiver of the
+//     named type: the named class's resolution and every override in an app subclass or
+//     implementor (class hierarchy analysis over the app's classes; framework classes are not
+//     in the APK, so they end a chain);
+//   - a class is initialised (its <clinit>, and its superclasses' first) when code instantiates
+//     it, calls a static method of it, reads or writes a static field of it, or loads it with
+//     Class.forName;
+//   - asynchronous hand-offs: when code instantiates a class that extends or implements
+//     Runnable, Thread, Callable, TimerTask, Handler, Handler.Callback or AsyncTask, the
+//     callbacks that framework type runs (run, call, handleMessage, doInBackground,
+//     onPostExecute…) become callees of that code. This covers Thread.start, Handler.post and
+//     sendMessage, Executor.execute, ExecutorService.submit, AsyncTask.execute and
+//     Timer.schedule, whoever hands the object over, at the price of counting a callback as
+//     reached when the object is built and never handed over;
+//   - reflection by constant: a method that names a class by a constant (Class.forName("…"),
+//     ClassLoader.loadClass("…") or X.class) and looks a method up by a constant name
+//     (getMethod/getDeclaredMethod("…")) calls every method of that name of the class; with
+//     Class.newInstance or getConstructor/getDeclaredConstructor, its constructors.
+//
+// What the graph cannot see makes it incomplete (Result.Complete false, Result.Problems says
+// why): a limit reached, a class hierarchy deeper than the limit, and dynamic code loading
+// (DexClassLoader, InMemoryDexClassLoader, PathClassLoader, DexFile.loadDex/loadClass) reachable from an
+// entry point, since loaded code may call any method. A caller of the package must then not
+// call an unreached method "not reached". Reflection by a non-constant name, native code calling
+// into Java and framework callbacks other than the hand-offs above are not followed; component
+// roots (see Root) take every method of a component class for that reason.
+package callgraph
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"pilmon/apkinspect/dex"
+)
+
+// Limits bound the graph of one APK.
+type Limits struct {
+	MaxMethods int // interned methods (defined and referenced)
+	MaxClasses int // interned classes
+	MaxSites   int // recorded call and initialisation sites
+	MaxDepth   int // superclass chain length followed
+	// MaxWork bounds the steps of resolution and dispatch expansion in Solve (a hostile
+	// hierarchy makes class hierarchy analysis quadratic).
+	MaxWork int
+	// MaxEdges bounds the resolved edges.
+	MaxEdges int
+	// MaxLabels bounds the distinct root labels searched.
+	MaxLabels int
+}
+
+// DefaultLimits hold the largest real apps (a few hundred thousand methods over a dozen dex
+// files) with room to spare.
+func DefaultLimits() Limits {
+	return Limits{MaxMethods: 1 << 21, MaxClasses: 1 << 19, MaxSites: 1 << 24, MaxDepth: 512,
+		MaxWork: 1 << 27, MaxEdges: 1 << 25, MaxLabels: 1024}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, p := range []struct{ v, d *int }{{&l.MaxMethods, &d.MaxMethods}, {&l.MaxClasses, &d.MaxClasses},
+		{&l.MaxSites, &d.MaxSites}, {&l.MaxDepth, &d.MaxDepth}, {&l.MaxWork, &d.MaxWork},
+		{&l.MaxEdges, &d.MaxEdges}, {&l.MaxLabels, &d.MaxLabels}} {
+		if *p.v <= 0 {
+			*p.v = *p.d
+		}
+	}
+	return l
+}
+
+// Node is a method of the graph; None is no method.
+type Node int32
+
+// None is the Node of a method the graph does not hold.
+const None Node = -1
+
+type mkey struct{ cls, name, proto uint32 }
+
+// Bits of a packed method key: the method table is keyed by one uint64 (a struct key hashes
+// several times slower). Limits keep every id within its bits.
+const (
+	clsBits   = 20
+	nameBits  = 22
+	protoBits = 22
+)
+
+func (k mkey) pack() uint64 {
+	return uint64(k.cls)<<(nameBits+protoBits) | uint64(k.name)<<protoBits | uint64(k.proto)
+}
+
+// lookup is the node of k, if interned.
+func (g *Graph) lookup(k mkey) (Node, bool) {
+	n, ok := g.method[k.pack()]
+	return n, ok
+}
+
+// site kinds
+const (
+	sCall      uint8 = iota + 1 // invoke-direct/static/super: target is a method
+	sVirtual                    // invoke-virtual/interface: target is a method
+	sTouch                      // class initialised: target is a class
+	sNew                        // new-instance: target is a class (initialised, callbacks bridged)
+	sReflClass                  // class named by constant for reflection: target is a class
+	sReflName                   // method looked up by constant name: target is a name
+	sReflNew                    // constructor looked up or Class.newInstance
+	sDynLoad                    // dynamic code loading
+)
+
+// site is one call or initialisation site: its kind in the top 4 bits, its target (a method,
+// class or name id, all below 1<<28) in the rest. The caller is implied: a method's sites are
+// contiguous (siteStart, siteEnd).
+type site uint32
+
+func (s site) kind() uint8    { return uint8(s >> 28) }
+func (s site) target() uint32 { return uint32(s) & (1<<28 - 1) }
+
+// Graph is built dex file by dex file (AddDex), then solved once.
+type Graph struct {
+	lim      Limits
+	Problems []string
+	complete bool
+
+	classID   map[string]uint32
+	classDesc []string
+	class     []classInfo
+	nameID    map[string]uint32
+	names     []string
+	protoID   map[string]uint32
+	protos    []string
+	// protoKey interns prototypes by the class ids of their types (4 bytes each, the return
+	// type first); protoTypes keeps that key per prototype until it is rendered.
+	protoKey   map[string]uint32
+	protoTypes [][]byte
+	method     map[uint64]Node
+	mkeys      []mkey
+	defined    []bool
+	sites      []site
+	// siteStart and siteEnd delimit each node's sites (a method's code is walked once, so its
+	// sites are contiguous).
+	siteStart, siteEnd []int32
+	// Per-target marks that keep a method's sites unique (see AddDex).
+	nodeStamp, classStamp []int32
+	nodeBits, classBits   []uint8
+
+	// well-known ids
+	idClinit, idInit uint32
+	wk               map[uint32]string // class id -> role for reflection and loading
+}
+
+type classInfo struct {
+	defined bool
+	super   int32 // class id, -1 none
+	ifaces  []uint32
+}
+
+// New returns an empty graph.
+func New(lim Limits) *Graph {
+	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
+		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, method: map[uint64]Node{}, wk: map[uint32]string{}}
+	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
+	for desc, role := range wellKnown {
+		if id, ok := g.internClass(desc); ok {
+			g.wk[id] = role
+		}
+	}
+	return g
+}
+
+// roles of framework classes the builder looks at
+var wellKnown = map[string]string{
+	"Ljava/lang/Class;":                       "class",
+	"Ljava/lang/ClassLoader;":                 "loader",
+	"Ldalvik/system/DexClassLoader;":          "dynload",
+	"Ldalvik/system/InMemoryDexClassLoader;":  "dynload",
+	"Ldalvik/system/PathClassLoader;":         "dynload",
+	"Ldalvik/system/BaseDexClassLoader;":      "dynload",
+	"Ldalvik/system/DelegateLastClassLoader;": "dynload",
+	"Ldalvik/system/DexFile;":                 "dexfile",
+}
+
+// cut records that the graph is incomplete and why (once per reason).
+func (g *Graph) cut(format string, a ...any) {
+	g.complete = false
+	msg := "call graph cut: " + fmt.Sprintf(format, a...)
+	for _, p := range g.Problems {
+		if p == msg {
+			return
+		}
+	}
+	if len(g.Problems) < 64 {
+		g.Problems = append(g.Problems, msg)
+	}
+}
+
+// Incomplete marks the graph incomplete for a reason found outside it (a dex file that failed,
+// a packer that hides the code); the caller reports the reason itself.
+func (g *Graph) Incomplete() { g.complete = false }
+
+func (g *Graph) internClass(desc string) (uint32, bool) {
+	if id, ok := g.classID[desc]; ok {
+		return id, true
+	}
+	if len(g.classDesc) >= min(g.lim.MaxClasses, 1<<clsBits) {
+		g.cut("more than %d classes", g.lim.MaxClasses)
+		return 0, false
+	}
+	id := uint32(len(g.classDesc))
+	g.classID[desc] = id
+	g.classDesc = append(g.classDesc, desc)
+	g.class = append(g.class, classInfo{super: -1})
+	return id, true
+}
+
+func (g *Graph) internName(s string) uint32 {
+	if id, ok := g.nameID[s]; ok {
+		return id
+	}
+	if len(g.names) >= 1<<nameBits {
+		g.cut("more than %d method names", 1<<nameBits)
+		return 0
+	}
+	id := uint32(len(g.names))
+	g.nameID[s] = id
+	g.names = append(g.names, s)
+	return id
+}
+
+func (g *Graph) internProto(s string) uint32 {
+	if id, ok := g.protoID[s]; ok {
+		return id
+	}
+	if len(g.protos) >= 1<<protoBits {
+		g.cut("more than %d method prototypes", 1<<protoBits)
+		return 0
+	}
+	id := uint32(len(g.protos))
+	g.protoID[s] = id
+	g.protos = append(g.protos, s)
+	g.protoTypes = append(g.protoTypes, nil)
+	return id
+}
+
+func (g *Graph) internMethod(k mkey) Node {
+	if n, ok := g.method[k.pack()]; ok {
+		return n
+	}
+	if len(g.mkeys) >= g.lim.MaxMethods {
+		g.cut("more than %d methods", g.lim.MaxMethods)
+		return None
+	}
+	n := Node(len(g.mkeys))
+	g.method[k.pack()] = n
+	g.mkeys = append(g.mkeys, k)
+	g.defined = append(g.defined, false)
+	g.siteStart = append(g.siteStart, 0)
+	g.siteEnd = append(g.siteEnd, 0)
+	return n
+}
+
+// FileIndex maps one dex file's ids to the graph's; it lives as long as the file is indexed.
+type FileIndex struct {
+	g       *Graph
+	f       *dex.File
+	classes []int64  // type_ids -> class id + 1 (0: not interned yet, -1: failed)
+	names   []uint32 // string_ids -> name id + 1 (0: not interned yet)
+	protos  []uint32 // proto_ids -> proto id + 1
+	methods []Node   // method_ids -> node + 2 (0: not looked up, 1: None)
+	tbuf    []uint32
+	kbuf    []byte
+}
+
+// Class is the class id of type_ids[t] in f, false when the graph is full.
+func (x *FileIndex) class(t uint32) (uint32, bool) {
+	if int64(t) >= int64(len(x.classes)) {
+		return 0, false
+	}
+	switch v := x.classes[t]; {
+	case v > 0:
+		return uint32(v - 1), true
+	case v < 0:
+		return 0, false
+	}
+	id, ok := x.g.internClass(x.f.TypeName(t))
+	if !ok {
+		x.classes[t] = -1
+		return 0, false
+	}
+	x.classes[t] = int64(id) + 1
+	return id, true
+}
+
+// Node is the graph node of method_ids[i] of the file (None when the graph is full).
+func (x *FileIndex) Node(i uint32) Node {
+	if int64(i) >= int64(len(x.methods)) {
+		return None
+	}
+	if v := x.methods[i]; v != 0 {
+		return v - 2
+	}
+	n := None
+	ct, proto, name, ok := x.f.MethodID(i)
+	if ok {
+		if c, ok := x.class(ct); ok {
+			var nm, pr uint32
+			if int64(name) < int64(len(x.names)) {
+				if x.names[name] == 0 {
+					x.names[name] = x.g.internNameData(x.f.StringData(name)) + 1
+				}
+				nm = x.names[name] - 1
+			} else {
+				nm = x.g.internName("")
+			}
+			if x.protos[proto] == 0 {
+				x.protos[proto] = x.proto(proto) + 1
+			}
+			pr = x.protos[proto] - 1
+			n = x.g.internMethod(mkey{c, nm, pr})
+		}
+	}
+	x.methods[i] = n + 2
+	return n
+}
+
+// internNameData interns a name given as MUTF-8 bytes: ASCII and most other names are the same
+// bytes in UTF-8, so the lookup needs no decoding; the table is keyed by the decoded name.
+func (g *Graph) internNameData(b []byte) uint32 {
+	if id, ok := g.nameID[string(b)]; ok {
+		return id
+	}
+	id := g.internName(dex.DecodeMUTF8(b))
+	g.nameID[string(b)] = id
+	return id
+}
+
+// proto interns proto_ids[p] of the file by the graph's ids of its types (rendering the
+// prototype only the first time the graph sees it).
+func (x *FileIndex) proto(p uint32) uint32 {
+	g := x.g
+	types, ok := x.f.ProtoTypes(p, x.tbuf[:0])
+	x.tbuf = types
+	if !ok {
+		return g.internProto(x.f.Proto(p))
+	}
+	key := x.kbuf[:0]
+	for _, t := range types {
+		id, ok := x.class(t)
+		if !ok {
+			return g.internProto(x.f.Proto(p))
+		}
+		key = binary.LittleEndian.AppendUint32(key, id)
+	}
+	x.kbuf = key
+	if id, ok := g.protoKey[string(key)]; ok {
+		return id
+	}
+	if len(g.protos) >= 1<<protoBits {
+		g.cut("more than %d method prototypes", 1<<protoBits)
+		return 0
+	}
+	// Rendered when a result names the method (protoString).
+	id := uint32(len(g.protos))
+	g.protos = append(g.protos, "")
+	g.protoTypes = append(g.protoTypes, []byte(string(key)))
+	g.protoKey[string(key)] = id
+	return id
+}
+
+// protoString renders prototype id as "(args)ret".
+func (g *Graph) protoString(id uint32) string {
+	if int(id) >= len(g.protos) {
+		return ""
+	}
+	if s := g.protos[id]; s != "" || int(id) >= len(g.protoTypes) || g.protoTypes[id] == nil {
+		return s
+	}
+	key := g.protoTypes[id]
+	var b strings.Builder
+	b.WriteByte('(')
+	for k := 4; k+4 <= len(key); k += 4 {
+		b.WriteString(g.classDesc[binary.LittleEndian.Uint32(key[k:])])
+	}
+	b.WriteByte(')')
+	if len(key) >= 4 {
+		b.WriteString(g.classDesc[binary.LittleEndian.Uint32(key)])
+	}
+	g.protos[id] = b.String()
+	return g.protos[id]
+}
+
+// maxReflect bounds the reflective calls whose constant arguments are resolved per dex file
+// (each resolution reads the calling method again).
+const maxReflect = 1 << 14
+
+// AddDex adds the classes of f not defined by an earlier file, with their methods and sites.
+// The returned index maps f's method ids to nodes while f is alive.
+func (g *Graph) AddDex(f *dex.File) *FileIndex {
+	// proto_ids indices are 16 bits in method_ids.
+	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: make([]uint32, f.StringCount()),
+		protos: make([]uint32, 1<<16), methods: make([]Node, f.MethodCount())}
+	if len(g.mkeys) == 0 {
+		// Most of an APK's methods are in its first dex file: size the table once.
+		g.method = make(map[uint64]Node, f.MethodCount())
+	}
+	reflected := 0
+	for _, c := range f.Classes {
+		id, ok := x.class(c.Type)
+		if !ok || g.class[id].defined {
+			continue // the first dex file's definition is the one that runs
+		}
+		ci := &g.class[id]
+		ci.defined = true
+		if c.Super != dex.NoIndex {
+			if s, ok := x.class(c.Super); ok && s != id {
+				ci.super = int32(s)
+			}
+		}
+		for _, t := range c.Interfaces {
+			if s, ok := x.class(t); ok && len(ci.ifaces) < 1<<10 {
+				ci.ifaces = append(ci.ifaces, s)
+			}
+		}
+		for _, list := range [][]uint32{c.Direct, c.Virtual} {
+			for _, m := range list {
+				// A method_ids entry of another class in this class's data is malformed; it
+				// is not taken as this class's.
+				if ct, _, _, ok := f.MethodID(m); !ok || ct != c.Type {
+					continue
+				}
+				if n := x.Node(m); n != None {
+					g.defined[n] = true
+				}
+			}
+		}
+		caller, start := None, int32(0)
+		flush := func() {
+			if caller != None && g.siteEnd[caller] == 0 && g.siteStart[caller] == 0 {
+				g.siteStart[caller], g.siteEnd[caller] = start, int32(len(g.sites))
+			}
+		}
+		for _, r := range c.Refs {
+			n := x.Node(r.Caller)
+			if n != caller {
+				flush()
+				caller, start = n, int32(len(g.sites))
+				if n != None && g.siteEnd[n] != 0 {
+					caller = None // a second code item for the same method: keep the first
+				}
+			}
+			if caller == None {
+				continue
+			}
+			if len(g.sites) >= g.lim.MaxSites {
+				g.cut("more than %d call sites", g.lim.MaxSites)
+				break
+			}
+			// A site is recorded once per method: stamps per target say which method last
+			// recorded it and with which kinds (a method calls the same few methods many times).
+			add := func(kind uint8, target uint32) {
+				stamp, bits := &g.nodeStamp, &g.nodeBits
+				if kind != sCall && kind != sVirtual {
+					stamp, bits = &g.classStamp, &g.classBits
+				}
+				if int(target) >= len(*stamp) {
+					grow := max(int(target)+1, 2*len(*stamp))
+					*stamp = append(*stamp, make([]int32, grow-len(*stamp))...)
+					*bits = append(*bits, make([]uint8, grow-len(*bits))...)
+				}
+				if (*stamp)[target] != int32(caller)+1 {
+					(*stamp)[target], (*bits)[target] = int32(caller)+1, 0
+				}
+				if (*bits)[target]&(1<<kind) != 0 {
+					return
+				}
+				(*bits)[target] |= 1 << kind
+				g.sites = append(g.sites, site(uint32(kind)<<28|target&(1<<28-1)))
+			}
+			switch r.Kind {
+			case dex.Invoke:
+				t := x.Node(r.Target)
+				if t == None {
+					continue
+				}
+				k := g.mkeys[t]
+				switch r.InvokeKind() {
+				case dex.Virtual, dex.Interface:
+					add(sVirtual, uint32(t))
+				case dex.Static:
+					add(sCall, uint32(t))
+					add(sTouch, k.cls)
+				default:
+					add(sCall, uint32(t))
+				}
+				switch g.wk[k.cls] {
+				case "class", "loader":
+					if reflected < maxReflect {
+						reflected++
+						g.reflect(f, x, r, k, add)
+					} else if reflected == maxReflect {
+						reflected++
+						g.cut("%s: more than %d reflective calls; the rest not resolved", f.Name, maxReflect)
+					}
+				case "dexfile":
+					// Opening a DexFile to list its classes (ActiveAndroid, ARouter) runs
+					// nothing; loadDex and loadClass load code.
+					if nm := g.names[k.name]; nm == "loadDex" || nm == "loadClass" {
+						add(sDynLoad, 0)
+					}
+				}
+			case dex.NewInstance:
+				if id, ok := x.class(r.Target); ok {
+					add(sNew, id)
+					if g.wk[id] == "dynload" {
+						add(sDynLoad, 0)
+					}
+				}
+			case dex.ConstClass:
+				if id, ok := x.class(r.Target); ok {
+					add(sReflClass, id)
+				}
+			case dex.FieldRead, dex.StaticWrite:
+				if r.StaticField() {
+					if id, ok := x.class(f.FieldClassType(r.Target)); ok {
+						add(sTouch, id)
+					}
+				}
+			}
+		}
+		flush()
+	}
+	return x
+}
+
+// reflect records what a call on java.lang.Class or ClassLoader names by constant.
+func (g *Graph) reflect(f *dex.File, x *FileIndex, r dex.Ref, k mkey, add func(uint8, uint32)) {
+	name := g.names[k.name]
+	switch name {
+	case "newInstance", "getConstructor", "getDeclaredConstructor":
+		add(sReflNew, 0)
+		return
+	case "forName", "loadClass", "getMethod", "getDeclaredMethod":
+	default:
+		return
+	}
+	a, ok := f.ConstArg(r, 0)
+	if !ok || !a.Resolved || a.String == "" || len(a.String) > 1024 {
+		return
+	}
+	if name == "getMethod" || name == "getDeclaredMethod" {
+		add(sReflName, g.internName(a.String))
+		return
+	}
+	desc := "L" + strings.ReplaceAll(a.String, ".", "/") + ";"
+	if id, ok := g.internClass(desc); ok {
+		add(sReflClass, id)
+		if name == "forName" {
+			add(sTouch, id)
+		}
+	}
+}
+
+// MethodName renders n as "com.example.Cls.method".
+func (g *Graph) MethodName(n Node) string {
+	if n < 0 || int(n) >= len(g.mkeys) {
+		return ""
+	}
+	k := g.mkeys[n]
+	return dex.JavaName(g.classDesc[k.cls]) + "." + g.names[k.name]
+}
+
+// Descriptor renders n as "Lpkg/Cls;->name(args)ret".
+func (g *Graph) Descriptor(n Node) string {
+	if n < 0 || int(n) >= len(g.mkeys) {
+		return ""
+	}
+	k := g.mkeys[n]
+	return g.classDesc[k.cls] + "->" + g.names[k.name] + g.protoString(k.proto)
+}
+
+// Methods is the number of methods interned, Defined those some dex file defines.
+func (g *Graph) Methods() int { return len(g.mkeys) }

@@ -1,0 +1,262 @@
+package callgraph
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"pilmon/apkinspect/dex"
+)
+
+func build(t testing.TB, lim Limits, files ...[]byte) *Graph {
+	t.Helper()
+	g := New(lim)
+	for i, b := range files {
+		f, err := dex.Parse(context.Background(), fmt.Sprintf("classes%d.dex", i+1), b, dex.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.AddDex(f)
+	}
+	return g
+}
+
+func node(t testing.TB, g *Graph, desc string) Node {
+	t.Helper()
+	for n := range g.mkeys {
+		if g.Descriptor(Node(n)) == desc {
+			return Node(n)
+		}
+	}
+	t.Fatalf("no node %s", desc)
+	return None
+}
+
+func methods(steps []Step) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, s.Method)
+	}
+	return out
+}
+
+// TestAcrossDexFiles: a method referenced from two dex files is one node; a class defined twice
+// is the first file's; a cyclic call chain and a cyclic class hierarchy terminate.
+func TestAcrossDexFiles(t *testing.T) {
+	var d1, d2 tDex
+	// classes.dex: A.entry -> B.a (defined in classes2.dex) ; A.dup is the one that runs.
+	entry := d1.method("La/A;", "entry", "V")
+	ba1 := d1.method("La/B;", "a", "V")
+	dup1 := d1.method("La/D;", "dup", "V")
+	d1.classes = []tClass{
+		{typ: d1.typ("La/A;"), super: -1, direct: []tDef{{method: entry, code: code(invokeStatic(ba1))}}},
+		{typ: d1.typ("La/D;"), super: -1, direct: []tDef{{method: dup1, code: code()}}},
+	}
+	// classes2.dex: B.a -> B.b -> B.a (a cycle), B.b -> D.dup; D again, calling Dead.
+	ba := d2.method("La/B;", "a", "V")
+	bb := d2.method("La/B;", "b", "V")
+	dup2 := d2.method("La/D;", "dup", "V")
+	dead := d2.method("La/Dead;", "x", "V")
+	// X and Y extend each other (malformed); a virtual call on X terminates.
+	xw := d2.method("La/X;", "w", "V")
+	yw := d2.method("La/Y;", "w", "V")
+	d2.classes = []tClass{
+		{typ: d2.typ("La/B;"), super: -1, direct: []tDef{{method: ba, code: code(invokeStatic(bb))}, {method: bb, code: code(invokeStatic(ba), invokeStatic(dup2), invokeVirtual(xw))}}},
+		{typ: d2.typ("La/D;"), super: -1, direct: []tDef{{method: dup2, code: code(invokeStatic(dead))}}},
+		{typ: d2.typ("La/Dead;"), super: -1, direct: []tDef{{method: dead, code: code()}}},
+		{typ: d2.typ("La/X;"), super: d2.typ("La/Y;"), virtual: []tDef{{method: xw, code: code()}}},
+		{typ: d2.typ("La/Y;"), super: d2.typ("La/X;"), virtual: []tDef{{method: yw, code: code()}}},
+	}
+	g := build(t, Limits{}, d1.bytes(), d2.bytes())
+	r := g.Solve([]Root{{Label: "app_start", Class: "La/A;", Methods: []string{"entry"}}})
+	for desc, want := range map[string]string{
+		"La/B;->a()V": "app_start", "La/B;->b()V": "app_start", "La/D;->dup()V": "app_start",
+		"La/Dead;->x()V": "", // D.dup of classes2.dex never runs: classes.dex defines D
+		"La/X;->w()V":    "app_start", "La/Y;->w()V": "app_start",
+	} {
+		if got := strings.Join(r.Labels(node(t, g, desc)), ","); got != want {
+			t.Errorf("%s: labels %q, want %q", desc, got, want)
+		}
+	}
+	if p := methods(r.Path(AppStart, node(t, g, "La/D;->dup()V"))); !slices.Equal(p, []string{"a.A.entry", "a.B.a", "a.B.b", "a.D.dup"}) {
+		t.Errorf("path %v", p)
+	}
+	if r.Path(Launcher, node(t, g, "La/B;->a()V")) != nil {
+		t.Error("a launcher path with no launcher root")
+	}
+}
+
+// TestMillionMethods: a dex file with 1,000,000 methods whose calls form one long cycle is
+// indexed and searched within bounded memory; with a lower method limit the graph says it was
+// cut and is incomplete.
+func TestMillionMethods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 30 MB dex")
+	}
+	const classes, per = 1000, 1000
+	var d tDex
+	for c := 0; c < classes; c++ {
+		d.typ(fmt.Sprintf("Lm/C%04d;", c))
+	}
+	for c := 0; c < classes; c++ {
+		for k := 0; k < per; k++ {
+			d.methods = append(d.methods, tMethod{class: c, name: fmt.Sprintf("m%03d", k), ret: "V"})
+		}
+	}
+	for c := 0; c < classes; c++ {
+		cl := tClass{typ: c, super: -1}
+		for k := 0; k < per; k++ {
+			m := c*per + k
+			if m < 1<<16 {
+				// The first 65536 methods (all an invoke can name) call the next, the last the first.
+				cl.direct = append(cl.direct, tDef{method: m, code: code(invokeStatic((m + 1) % (1 << 16)))})
+			} else {
+				cl.direct = append(cl.direct, tDef{method: m, code: code(invokeStatic(0)), share: 1})
+			}
+		}
+		d.classes = append(d.classes, cl)
+	}
+	b := d.bytes()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g := build(t, Limits{}, b)
+	r := g.Solve([]Root{{Label: "app_start", Class: "Lm/C0000;", Methods: []string{"m000"}}})
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if g.Methods() != classes*per || !r.Complete {
+		t.Fatalf("%d methods, complete %v %v", g.Methods(), r.Complete, r.Problems)
+	}
+	last := node(t, g, "Lm/C0065;->m535()V") // method 65535
+	if got := r.Labels(last); !slices.Equal(got, []string{"app_start"}) {
+		t.Errorf("method 65535: %v", got)
+	}
+	if p := r.Path(AppStart, last); len(p) != 1<<16 || p[0].Method != "m.C0000.m000" {
+		t.Errorf("path of %d steps from %v", len(p), p[:min(1, len(p))])
+	}
+	if got := r.Labels(node(t, g, "Lm/C0999;->m999()V")); got != nil {
+		t.Errorf("an uncalled method: %v", got)
+	}
+	// The graph's own memory: the dex bytes (about 30 MB) are still held here.
+	if held := int64(after.HeapAlloc) - int64(before.HeapAlloc); held > 400<<20 {
+		t.Errorf("graph and dex hold %d MiB", held>>20)
+	}
+	t.Logf("dex %d MiB, %d methods, %d edges, heap held %d MiB", len(b)>>20, g.Methods(), r.Edges, (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20)
+
+	g = build(t, Limits{MaxMethods: 500000}, b)
+	r = g.Solve([]Root{{Label: "app_start", Class: "Lm/C0000;", Methods: []string{"m000"}}})
+	if r.Complete || len(r.Problems) == 0 || !strings.Contains(r.Problems[0], "call graph cut: more than 500000 methods") {
+		t.Errorf("limit: complete %v, problems %v", r.Complete, r.Problems)
+	}
+}
+
+// TestDeepHierarchy: a chain of 10,000 subclasses, each overriding work(): a virtual call on the
+// root class reaches every override, and following the chain upwards stops at MaxDepth with a
+// problem that makes the result incomplete.
+func TestDeepHierarchy(t *testing.T) {
+	const depth = 10000
+	var d tDex
+	for i := 0; i < depth; i++ {
+		d.method(fmt.Sprintf("Lh/C%05d;", i), "work", "V")
+	}
+	entry := d.method("Lh/Main;", "entry", "V")
+	for i := 0; i < depth; i++ {
+		super := -1
+		if i > 0 {
+			super = d.typ(fmt.Sprintf("Lh/C%05d;", i-1))
+		}
+		d.classes = append(d.classes, tClass{typ: d.typ(fmt.Sprintf("Lh/C%05d;", i)), super: super, virtual: []tDef{{method: i, code: code()}}})
+	}
+	d.classes = append(d.classes, tClass{typ: d.typ("Lh/Main;"), super: -1, direct: []tDef{{method: entry,
+		code: code(newInstance(d.typ(fmt.Sprintf("Lh/C%05d;", depth-1))), invokeVirtual(0))}}})
+	g := build(t, Limits{}, d.bytes())
+	r := g.Solve([]Root{{Label: "launcher", Class: "Lh/Main;", Methods: []string{"entry"}}})
+	deepest := node(t, g, fmt.Sprintf("Lh/C%05d;->work()V", depth-1))
+	if got := r.Labels(deepest); !slices.Equal(got, []string{"launcher"}) {
+		t.Errorf("deepest override: %v", got)
+	}
+	if p := r.Path(Launcher, deepest); len(p) != 2 || p[1].Edge != EdgeVirtual || p[1].Via != "Lh/C00000;->work()V" {
+		t.Errorf("path %+v", p)
+	}
+	if r.Complete || !strings.Contains(strings.Join(r.Problems, "\n"), "class hierarchy deeper than 512") {
+		t.Errorf("complete %v, problems %v", r.Complete, r.Problems)
+	}
+	// A work budget stops class hierarchy analysis on a hostile hierarchy and says so.
+	g = build(t, Limits{MaxWork: 1000}, d.bytes())
+	r = g.Solve([]Root{{Label: "launcher", Class: "Lh/Main;", Methods: []string{"entry"}}})
+	if r.Complete || !strings.Contains(strings.Join(r.Problems, "\n"), "resolution stopped after 1000 steps") {
+		t.Errorf("budget: complete %v, problems %v", r.Complete, r.Problems)
+	}
+}
+
+// TestBridgesAndRoots: an instantiated Runnable's run is a callee of the instantiating method,
+// one not instantiated is not; an all-methods root skips the names it is told to.
+func TestBridgesAndRoots(t *testing.T) {
+	var d tDex
+	entry := d.method("Lb/Main;", "entry", "V")
+	other := d.method("Lb/Main;", "other", "V")
+	run := d.method("Lb/Task;", "run", "V")
+	init := d.method("Lb/Task;", "<init>", "V")
+	idle := d.method("Lb/Idle;", "run", "V")
+	runnable := d.typ("Ljava/lang/Runnable;")
+	d.classes = []tClass{
+		{typ: d.typ("Lb/Main;"), super: -1, direct: []tDef{{method: entry, code: code(newInstance(d.typ("Lb/Task;")), invokeDirect(init))}, {method: other, code: code()}}},
+		{typ: d.typ("Lb/Task;"), super: -1, ifaces: []int{runnable}, direct: []tDef{{method: init, code: code()}}, virtual: []tDef{{method: run, code: code()}}},
+		{typ: d.typ("Lb/Idle;"), super: -1, ifaces: []int{runnable}, virtual: []tDef{{method: idle, code: code()}}},
+	}
+	g := build(t, Limits{}, d.bytes())
+	r := g.Solve([]Root{{Label: "component:b.Main", Class: "Lb/Main;", Skip: []string{"other"}}})
+	if p := r.Path(Component, node(t, g, "Lb/Task;->run()V")); len(p) != 2 || p[1].Edge != EdgeBridge {
+		t.Errorf("bridge path %+v", p)
+	}
+	for desc, want := range map[string]bool{"Lb/Idle;->run()V": false, "Lb/Main;->other()V": false, "Lb/Task;-><init>()V": true} {
+		if got := r.Labels(node(t, g, desc)) != nil; got != want {
+			t.Errorf("%s reached %v, want %v", desc, got, want)
+		}
+	}
+}
+
+// FuzzCallGraph: any bytes that index as dex build and solve a graph without panicking, and the
+// results stay within the graph.
+func FuzzCallGraph(f *testing.F) {
+	var d tDex
+	a := d.method("Lf/A;", "a", "V")
+	b := d.method("Lf/B;", "b", "V")
+	d.classes = []tClass{
+		{typ: d.typ("Lf/A;"), super: -1, ifaces: []int{d.typ("Ljava/lang/Runnable;")}, direct: []tDef{{method: a, code: code(invokeStatic(b), newInstance(0), invokeVirtual(a))}}},
+		{typ: d.typ("Lf/B;"), super: d.typ("Lf/A;"), virtual: []tDef{{method: b, code: code(invokeStatic(a))}}},
+	}
+	f.Add(d.bytes())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		df, _ := dex.Parse(context.Background(), "fuzz.dex", in, dex.Limits{MaxRefs: 1 << 16})
+		if df == nil {
+			return
+		}
+		g := New(Limits{MaxWork: 1 << 20})
+		x := g.AddDex(df)
+		var roots []Root
+		for i, c := range df.Classes {
+			if i >= 4 {
+				break
+			}
+			roots = append(roots, Root{Label: fmt.Sprintf("component:%d", i), Class: df.TypeName(c.Type)})
+		}
+		r := g.Solve(roots)
+		for i := 0; i < df.MethodCount() && i < 256; i++ {
+			n := x.Node(uint32(i))
+			for _, l := range r.Labels(n) {
+				if !strings.HasPrefix(l, "component:") {
+					t.Fatalf("label %q", l)
+				}
+			}
+			for grp := AppStart; grp < nGroups; grp++ {
+				if p := r.Path(grp, n); p != nil && p[len(p)-1].Descriptor != g.Descriptor(n) {
+					t.Fatalf("path to %s ends at %s", g.Descriptor(n), p[len(p)-1].Descriptor)
+				}
+			}
+		}
+	})
+}
