@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"pilmon/apkinspect/dex"
+	"pilmon/rules"
 )
 
 // throughMatcher names the party of an example class the way a dex class is named: from its type
@@ -25,9 +26,18 @@ func TestSDKExamplesThroughClassMatcher(t *testing.T) {
 			t.Errorf("SDK %s has no examples", s.ID)
 			continue
 		}
+		// an entry of kind library (an open-source library a derived list files among SDKs)
+		// owns its classes as a library
 		check := func(cls string, want bool) {
 			n++
-			if got := throughMatcher(own, cls); (got.SDK == s.ID) != want {
+			got := throughMatcher(own, cls)
+			if s.Kind == rules.SDKKindLibrary {
+				if (got.Library == s.ID && got.Party == "library:"+s.ID && got.SDK == "") != want {
+					t.Errorf("library-kind SDK entry %s: class %s is %+v, want it attributed to library:%s: %v", s.ID, cls, got, s.ID, want)
+				}
+				return
+			}
+			if (got.SDK == s.ID) != want {
 				t.Errorf("SDK %s: class %s attributed to %q, want it attributed to %s: %v", s.ID, cls, got.Party, s.ID, want)
 			}
 		}

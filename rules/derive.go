@@ -390,6 +390,10 @@ func DeriveSDKs(hand *Catalogue, in DeriveInputs) (Derived, DeriveReport, error)
 				pl.owners[d.ID]++
 				continue
 			}
+			if lib, ok := hand.LibraryForClass(probeClass(p)); ok {
+				reject(g, p, "a library's package (libraries.yaml "+lib.ID+"): its classes are the library's, not a vendor SDK's")
+				continue
+			}
 			owner := g.source + ":" + g.key
 			if why := broadReason(p, subBranches(owner, p)); why != "" {
 				reject(g, p, why)
@@ -975,8 +979,19 @@ func HandWritten() (*Catalogue, error) {
 			sdks[i].Origin = OriginCatalogue
 		}
 	}
-	c := &Catalogue{sdks: sdks, files: []string{FileSDKs}, derivedStart: len(sdks)}
+	// The library catalogue comes along: a package libraries.yaml lists is a library's, never a
+	// derived SDK's (DeriveSDKs rejects it).
+	ldata, err := fs.ReadFile(embeddedData(), FileLibraries)
+	if err != nil {
+		return nil, err
+	}
+	libs := decodeItems[Library](l, FileLibraries, l.parseFile(FileLibraries, "libraries", ldata))
+	if len(l.problems) > 0 {
+		return nil, &LoadError{Problems: l.problems}
+	}
+	c := &Catalogue{sdks: sdks, libraries: libs, files: []string{FileSDKs, FileLibraries}, derivedStart: len(sdks)}
 	c.buildIndexes()
+	c.buildLibraryIndex()
 	return c, nil
 }
 
@@ -1077,10 +1092,13 @@ type Coverage struct {
 	SDKs           int `json:"sdks"`
 	// CamilleAttributed and ExodusAttributed count entries whose classes are attributed to some
 	// SDK, whatever its name: the looser measure of coverage by prefixes alone.
-	CamilleAttributed int      `json:"camille_attributed"`
-	ExodusAttributed  int      `json:"exodus_attributed"`
-	CamilleMisses     []string `json:"camille_misses"`
-	ExodusMisses      []string `json:"exodus_misses"`
+	CamilleAttributed int `json:"camille_attributed"`
+	// CamilleLibraries counts the camille entries recognised as a catalogued library (libraries.yaml
+	// or an SDK entry of kind library): their classes are a library's, not a vendor SDK's.
+	CamilleLibraries int      `json:"camille_libraries"`
+	ExodusAttributed int      `json:"exodus_attributed"`
+	CamilleMisses    []string `json:"camille_misses"`
+	ExodusMisses     []string `json:"exodus_misses"`
 }
 
 // CamillePercent and ExodusPercent are the hit rates in percent.
@@ -1137,6 +1155,15 @@ func MeasureCoverage(c *Catalogue, in DeriveInputs) (Coverage, error) {
 		}
 		if ok {
 			cov.CamilleAttributed++
+		}
+		if !ok && v.key == "" {
+			// an open-source library camille lists among SDKs, recognised as that library
+			if o := c.ClassOwner(probeClass(v.prefix)); o.Kind == "library" {
+				cov.CamilleAttributed++
+				cov.CamilleHits++
+				cov.CamilleLibraries++
+				continue
+			}
 		}
 		switch {
 		case !ok:

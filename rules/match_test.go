@@ -159,9 +159,23 @@ func TestLibrarySDKNeedsNoDisclosure(t *testing.T) {
 	if ok && lib.Kind != "library" {
 		t.Fatalf("okhttp3 attributed to %s of kind %s", lib.ID, lib.Kind)
 	}
-	lib, ok = c.SDKForClass("com.squareup.okhttp.OkHttpClient")
+	// a derived library entry whose package libraries.yaml does not list (camille's "chuck")
+	lib, ok = c.SDKForClass("com.readystatesoftware.chuck.ChuckInterceptor")
 	if !ok || lib.Kind != "library" {
-		t.Fatalf("com.squareup.okhttp = %+v %v, want a library entry", lib.ID, ok)
+		t.Fatalf("com.readystatesoftware.chuck = %+v %v, want a library entry", lib.ID, ok)
+	}
+	if o := c.ClassOwner("com.readystatesoftware.chuck.ChuckInterceptor"); o.Kind != "library" || o.ID != lib.ID {
+		t.Fatalf("ClassOwner(chuck) = %+v, want library:%s", o, lib.ID)
+	}
+	if l, ok := c.Library(lib.ID); !ok || l.Kind != "open_source" {
+		t.Fatalf("Library(%s) = %+v %v, want the SDK entry seen as an open-source library", lib.ID, l, ok)
+	}
+	// one libraries.yaml lists is not a derived SDK at all
+	if s, ok := c.SDKForClass("com.squareup.okhttp.OkHttpClient"); ok {
+		t.Fatalf("com.squareup.okhttp attributed to SDK %s; libraries.yaml owns it", s.ID)
+	}
+	if o := c.ClassOwner("com.squareup.okhttp.OkHttpClient"); o.Kind != "library" {
+		t.Fatalf("ClassOwner(com.squareup.okhttp) = %+v, want a library", o)
 	}
 	svc, ok := c.SDKForClass("com.umeng.fb.FeedbackAgent")
 	if !ok || svc.Kind == "library" {
