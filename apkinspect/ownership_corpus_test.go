@@ -27,7 +27,7 @@ func TestCorpusPartiesAndStrength(t *testing.T) {
 	// non-app party).
 	notApp := map[string]string{
 		"androidx.appcompat": "library:androidx_appcompat", "android.support.v7": "library:android_support_v7",
-		"android.support.v4": "library:android_support_v4", "u.aly": "unidentified", "com.tencent.tinker": "library:tinker",
+		"android.support.v4": "library:android_support_v4", "u.aly": "sdk:umeng_analytics", "com.tencent.tinker": "library:tinker",
 		"cn.bingoogolapple": "library:photopicker_bga", "io.dcloud": "library:dcloud_runtime", "com.blankj": "library:blankj_utilcode",
 		"com.google.android.gms": "", "com.google.common": "library:guava", "okhttp3": "library:okhttp",
 	}

@@ -30,7 +30,7 @@ func TestPartyWording(t *testing.T) {
 	}
 	for subject, c := range map[string]struct{ want, not []string }{
 		"pi:device_id_hw@app":                 {[]string{"App 自有代码", "The app's own code", "cn.example.shop.Main"}, []string{"未识别", "Unidentified"}},
-		"pi:device_id_hw@unidentified":        {[]string{"未识别的第三方代码", "Unidentified third-party code", "com.vendor.kit.DeviceHelper"}, []string{"App 自有代码", "own code"}},
+		"pi:device_id_hw@unidentified":        {[]string{"归属未识别的代码", "Code of unidentified ownership", "com.vendor.kit.DeviceHelper"}, []string{"App 自有代码", "own code"}},
 		"pi:device_id_hw@sdk:umeng_analytics": {[]string{"com.umeng.a.ImeiTracker"}, []string{"App 自有代码", "未识别"}},
 	} {
 		s, ok := by[subject]
