@@ -197,6 +197,10 @@ func (a *Assessor) assess(t scanner.Target, scanID string, obs []scanner.Observa
 		if ri != rj {
 			return ri > rj
 		}
+		// among leads of one severity, a call reached at app start first (reach.go)
+		if ci, cj := reachRank(out[i].Observations), reachRank(out[j].Observations); ci != cj {
+			return ci > cj
+		}
 		if out[i].RuleID != out[j].RuleID {
 			return out[i].RuleID < out[j].RuleID
 		}
@@ -290,6 +294,10 @@ func (a *Assessor) finding(sc *scanCtx, g *group, scanID string, now time.Time) 
 		trigObs = append(trigObs, sc.obs[i])
 	}
 	sum := a.tmpl.render(sc, &v, g.subject, grade, tier, trigObs)
+	if zh, en := reachSentence(trigObs); zh != "" {
+		sum.ZH += zh
+		sum.EN += en
+	}
 	if more > 0 {
 		sum.ZH += fmt.Sprintf("（另有 %d 条相关观察未列出）", more)
 		sum.EN += fmt.Sprintf(" (%d more related observations not listed)", more)
