@@ -101,23 +101,12 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(pos[0])
+		st, err := importOverlay(common.dataDir, pos[0], overlayPath(common.dataDir), func(r io.Reader) (rules.Overlay, any, error) {
+			ov, st, err := rules.ImportExodus(r, cat)
+			return ov, st, err
+		})
 		if err != nil {
 			return err
-		}
-		defer f.Close()
-		ov, st, err := rules.ImportExodus(f, cat)
-		if err != nil {
-			return fmt.Errorf("%s: %w", pos[0], err)
-		}
-		if err := os.MkdirAll(common.dataDir, 0o700); err != nil {
-			return err
-		}
-		if err := rules.SaveOverlay(overlayPath(common.dataDir), ov); err != nil {
-			return err
-		}
-		if _, err := loadCatalogue(common.dataDir); err != nil {
-			return fmt.Errorf("imported overlay does not load: %w", err)
 		}
 		fmt.Fprintf(env.stdout, "已导入 / imported %+v\n覆盖文件 / overlay: %s\n", st, overlayPath(common.dataDir))
 		return nil
@@ -131,24 +120,14 @@ func runRules(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(pos[0])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		ov, st, err := rules.ImportLibChecker(f, cat)
-		if err != nil {
-			return fmt.Errorf("%s: %w", pos[0], err)
-		}
-		if err := os.MkdirAll(common.dataDir, 0o700); err != nil {
-			return err
-		}
 		out := libCheckerOverlayPath(common.dataDir)
-		if err := rules.SaveOverlay(out, ov); err != nil {
+		var st rules.LibCheckerStats
+		if _, err := importOverlay(common.dataDir, pos[0], out, func(r io.Reader) (rules.Overlay, any, error) {
+			ov, s, err := rules.ImportLibChecker(r, cat)
+			st = s
+			return ov, s, err
+		}); err != nil {
 			return err
-		}
-		if _, err := loadCatalogue(common.dataDir); err != nil {
-			return fmt.Errorf("imported overlay does not load: %w", err)
 		}
 		for _, w := range st.Warnings {
 			fmt.Fprintln(env.stderr, "注意 / note:", w)
@@ -308,4 +287,28 @@ func printViolation(w io.Writer, cat *rules.Catalogue, v rules.Violation) {
 			len(v.Check.Triggers), len(v.Check.Examples.Positive), len(v.Check.Examples.Negative))
 	}
 	fmt.Fprintf(w, "核实状态 / verification: %s\n", v.Verification)
+}
+
+// importOverlay reads an import FILE with read, writes the overlay it returns to out under the data
+// dir, and checks that the data dir's catalogue still loads with it; it returns read's statistics.
+func importOverlay(dataDir, file, out string, read func(io.Reader) (rules.Overlay, any, error)) (any, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ov, st, err := read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := rules.SaveOverlay(out, ov); err != nil {
+		return nil, err
+	}
+	if _, err := loadCatalogue(dataDir); err != nil {
+		return nil, fmt.Errorf("imported overlay does not load: %w", err)
+	}
+	return st, nil
 }
