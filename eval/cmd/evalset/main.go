@@ -1,7 +1,7 @@
 // Command evalset works with the judged evaluation set of eval/judged:
 //
 //	go run ./eval/cmd/evalset precision   # precision per family of the judged records (no scan)
-//	go run ./eval/cmd/evalset rescan      # re-scan the inputs, compare, and print the precision
+//	go run ./eval/cmd/evalset rescan      # re-scan the inputs, compare, and print the precision of what is raised now and of every judged record
 //	go run ./eval/cmd/evalset dump        # re-scan and print every record as unjudged JSONL, with
 //	                                      # its summary and observations, for judging new records
 //
@@ -66,7 +66,9 @@ func main() {
 		check(err)
 		cmp := eval.Compare(recs, res)
 		cmp.Print(os.Stdout)
-		fmt.Println()
+		fmt.Printf("\nprecision of what pilmon raises now (%d judged records raised again):\n", len(cmp.Produced))
+		eval.Measure(cmp.Produced).Print(os.Stdout)
+		fmt.Printf("\nall %d judged records, including those no longer raised:\n", len(recs))
 		eval.Measure(recs).Print(os.Stdout)
 	default:
 		fmt.Fprintln(os.Stderr, "usage: evalset [-dir eval/judged] precision|rescan|dump")
