@@ -88,11 +88,11 @@ func reachSentence(obs []scanner.Observation) (zh, en string) {
 		return fmt.Sprintf("静态调用图中有一条从应用启动时（Application 或 ContentProvider 初始化）到该调用的路径：%s；这条路径若实际执行，调用早于任何界面，即早于用户能够同意隐私政策。调用图把虚方法调用展开到所有可能的实现，路径中可能有实际不会发生的调用，应优先在测试机上核实首次启动、同意前的行为。", pathText(path)),
 			fmt.Sprintf(" The static call graph has a path from app start (the Application or a ContentProvider's initialisation) to the call: %s; if that path runs, the call comes before any screen and so before the user can consent. The graph expands virtual calls to every possible implementation, so the path may contain calls that never happen: verify the first launch before consent on a test phone first.", pathText(path))
 	case reachLauncher:
-		return fmt.Sprintf("调用可从启动界面到达（路径：%s）。", pathText(path)),
-			fmt.Sprintf(" The call is reachable from the launcher screen (path: %s).", pathText(path))
+		return fmt.Sprintf("静态调用图中，调用可从启动界面到达（路径：%s）。", pathText(path)),
+			fmt.Sprintf(" In the static call graph the call is reachable from the launcher screen (path: %s).", pathText(path))
 	case reachComponent:
-		return fmt.Sprintf("调用仅从组件 %s 到达（路径：%s），不在启动路径上。", comp, pathText(path)),
-			fmt.Sprintf(" The call is reached only from the component %s (path: %s), not on the start-up path.", comp, pathText(path))
+		return fmt.Sprintf("静态调用图中，调用仅从组件 %s 到达（路径：%s），不在启动路径上。", comp, pathText(path)),
+			fmt.Sprintf(" In the static call graph the call is reached only from the component %s (path: %s), not on the start-up path.", comp, pathText(path))
 	case reachNotReached:
 		return "静态调用图中没有入口可到达该调用（可能是未使用的代码）；仍需在测试机上核实。",
 			" No entry point of the static call graph reaches the call (it may be unused code); still verify on a test phone."

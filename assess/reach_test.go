@@ -60,3 +60,49 @@ func TestReachRankAndSentence(t *testing.T) {
 		t.Errorf("long path: %q", zh)
 	}
 }
+
+// TestBeforeConsentWording: a lead says the code "may run before consent" unless the call graph
+// placed every call site and none at app start; a call reached at app start says both.
+func TestBeforeConsentWording(t *testing.T) {
+	a := New(mustCatalogue(t))
+	tg := scanner.Target{ID: "apk", Category: "online_shopping"}
+	api := func(caller string, from, path []string) scanner.Observation {
+		o := obs("apk.sensitive_api", "telephony.getDeviceId @ "+caller, map[string]any{"api": "telephony.getDeviceId", "caller_class": caller, "caller_method": "id",
+			"party": "sdk:umeng_analytics", "sdk": "umeng_analytics", "library": "", "pi": []string{"device_id_hw"}})
+		if from != nil {
+			o.Attributes["reached_from"], o.Attributes["path"] = from, path
+		}
+		return o
+	}
+	for _, c := range []struct {
+		name      string
+		o         scanner.Observation
+		want, not []string
+	}{
+		{"app start", api("com.umeng.a.Init", []string{"app_start"}, []string{"com.shop.App.onCreate", "com.umeng.a.Init.run"}),
+			[]string{"可能在用户同意前执行", "possibly before the user consents", "com.shop.App.onCreate → com.umeng.a.Init.run"}, nil},
+		{"component only", api("com.umeng.a.Svc", []string{"component:com.umeng.a.PushService"}, []string{"com.umeng.a.PushService.onCreate"}),
+			[]string{"仅从组件 com.umeng.a.PushService 到达"}, []string{"可能在用户同意前执行", "possibly before the user consents"}},
+		{"no reachability", api("com.umeng.a.Old", nil, nil),
+			[]string{"可能在用户同意前执行"}, []string{"静态调用图"}},
+	} {
+		perm := obs("apk.permission", "android.permission.READ_PHONE_STATE", map[string]any{"permission": "android.permission.READ_PHONE_STATE", "pi": []string{"device_id_hw"}, "protection": "runtime"})
+		in := []scanner.Observation{inventory(true, false, false), apkIdentity(), perm, c.o}
+		fs := raised(a.Assess(tg, "s", in, t0), "gbt41391-f-non-resettable-id")
+		if len(fs) != 1 {
+			t.Errorf("%s: %d leads", c.name, len(fs))
+			continue
+		}
+		s := fs[0].Summary.ZH + " | " + fs[0].Summary.EN
+		for _, w := range c.want {
+			if !strings.Contains(s, w) {
+				t.Errorf("%s: summary lacks %q: %s", c.name, w, s)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(s, w) {
+				t.Errorf("%s: summary says %q: %s", c.name, w, s)
+			}
+		}
+	}
+}

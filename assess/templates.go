@@ -191,6 +191,10 @@ type tmplData struct {
 	// app's packages that no catalogue names (party "unidentified"), and none from the app's own.
 	OwnCode      bool
 	Unidentified bool
+	// NotAtStart: the call graph placed every call site of the record's apk.sensitive_api
+	// observations and none is reached at app start (reach.go); "may run before consent" is then
+	// not said.
+	NotAtStart bool
 	// WeakSDKs are the SDKs of the record's apk.sdk observations whose detection is weak.
 	WeakSDKs []string
 	// Unresolved are the APIs whose every call site in the record has an argument that is not a
@@ -338,6 +342,9 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 	d.Settings, d.Components, d.Actions, d.Flags, d.Quotes = settings.sorted(), comps.sorted(), actions.sorted(), flags.sorted(), quotes.sorted()
 	d.Titles, d.Via, d.WeakSDKs = titles.sorted(), via.sorted(), weak.sorted()
 	d.Unidentified = unidentified && !d.OwnCode
+	if r := reachRank(obs); r != reachNone && r != reachAppStart {
+		d.NotAtStart = true
+	}
 	unresolved, resolved := set{}, set{}
 	for i := range obs {
 		if obs[i].Kind != "apk.sensitive_api" {

@@ -101,7 +101,7 @@ var (
 		"Components", "Actions", "Flags", "Quotes", "Titles", "Via", "PersistentPI", "KnownValue", "OwnCode", "HasOffset",
 		"OffsetMS", "Line", "Category", "CategoryZH", "CategoryEN", "CategorySuggested", "NoPICategory", "PolicyTitle",
 		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK", "Grade", "Lead", "Unresolved", "AllUnresolved",
-		"Unidentified", "WeakSDKs", "ScanWeakSDKs"}
+		"Unidentified", "WeakSDKs", "ScanWeakSDKs", "NotAtStart"}
 	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has"}
 	ObservationFuncs = []string{"join", "no"} // subject and confidence-reason templates
 	AdjustFields     = []string{"minors", "sensitive_seen"}
