@@ -194,6 +194,7 @@ type solver struct {
 	visited []uint32
 	stamp   uint32
 	stack   []uint32
+	up      []uint32 // instantiable's stack, reused
 }
 
 func (s *solver) spend(n int) bool {
@@ -351,23 +352,24 @@ func (s *solver) instantiable(c uint32, live func(uint32) bool, f func(uint32)) 
 	if int(c) >= len(g.class) || live(c) {
 		return
 	}
-	stack := []uint32{c}
 	f(c)
+	stack := append(s.up[:0], c)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		ci := g.class[x]
-		up := ci.ifaces
-		if ci.super >= 0 {
-			up = append([]uint32{uint32(ci.super)}, up...)
+		if y := ci.super; y >= 0 && !live(uint32(y)) {
+			f(uint32(y))
+			stack = append(stack, uint32(y))
 		}
-		for _, y := range up {
+		for _, y := range ci.ifaces {
 			if !live(y) {
 				f(y)
 				stack = append(stack, y)
 			}
 		}
 	}
+	s.up = stack
 }
 
 // isBelow reports whether c is a subclass of (or is) top along the superclass chain.
