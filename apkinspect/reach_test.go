@@ -288,3 +288,121 @@ func TestReachabilityUnknown(t *testing.T) {
 		}
 	}
 }
+
+// implementor is a class extending super and implementing iface (none when empty) whose method
+// (name and prototype) calls <name>Reads.read and returns void, or false for a Z method.
+func implementor(name, super, iface, method string) string {
+	impl, ret := "", "    return-void\n"
+	if iface != "" {
+		impl = ".implements " + iface + "\n"
+	}
+	if strings.HasSuffix(method, ")Z") {
+		ret = "    const/4 v0, 0x0\n    return v0\n"
+	}
+	return fmt.Sprintf(`.class public Lcom/example/reach/%s;
+.super %s
+%s
+.method public constructor <init>()V
+    .registers 1
+    invoke-direct {p0}, %s-><init>()V
+    return-void
+.end method
+
+.method public %s
+    .registers 8
+%s%s.end method
+`, name, super, impl, super, method, call(name+"Reads"), ret)
+}
+
+func newObj(cls string) string {
+	return "    new-instance v0, Lcom/example/reach/" + cls + ";\n    invoke-direct {v0}, Lcom/example/reach/" + cls + ";-><init>()V\n"
+}
+
+const registerReceiver = "    const/4 v1, 0x0\n    invoke-virtual {p0, v0, v1}, Landroid/content/Context;->registerReceiver(Landroid/content/BroadcastReceiver;Landroid/content/IntentFilter;)Landroid/content/Intent;\n"
+
+// TestReachTypesAndListeners: a virtual or interface call reaches an override only in a class
+// the same entry point (or one that runs before it) instantiates, and a listener's callbacks
+// are reached from the code that instantiates it; each case has its negative beside it.
+func TestReachTypesAndListeners(t *testing.T) {
+	s := map[string]string{}
+	for _, r := range []string{"CbA", "CbB", "Click", "NeverClick", "Rcv", "LateRcv", "Circle", "Square", "Widget", "Shape"} {
+		s[r+"Reads.smali"] = reader(r + "Reads")
+	}
+	s["CbA.smali"] = implementor("CbA", "Ljava/lang/Object;", "Landroid/os/Handler$Callback;", "handleMessage(Landroid/os/Message;)Z")
+	s["CbB.smali"] = implementor("CbB", "Ljava/lang/Object;", "Landroid/os/Handler$Callback;", "handleMessage(Landroid/os/Message;)Z")
+	s["Click.smali"] = implementor("Click", "Ljava/lang/Object;", "Landroid/view/View$OnClickListener;", "onClick(Landroid/view/View;)V")
+	s["NeverClick.smali"] = implementor("NeverClick", "Ljava/lang/Object;", "Landroid/view/View$OnClickListener;", "onClick(Landroid/view/View;)V")
+	s["Rcv.smali"] = implementor("Rcv", "Landroid/content/BroadcastReceiver;", "", "onReceive(Landroid/content/Context;Landroid/content/Intent;)V")
+	s["LateRcv.smali"] = implementor("LateRcv", "Landroid/content/BroadcastReceiver;", "", "onReceive(Landroid/content/Context;Landroid/content/Intent;)V")
+	s["Shape.smali"] = implementor("Shape", "Ljava/lang/Object;", "", "draw()V")
+	s["Circle.smali"] = implementor("Circle", "Lcom/example/reach/Shape;", "", "draw()V")
+	s["Square.smali"] = implementor("Square", "Lcom/example/reach/Shape;", "", "draw()V")
+	s["Widget.smali"] = implementor("Widget", "Ljava/lang/Object;", "", "show()V")
+	s["Init.smali"] = component("Init", "Landroid/content/ContentProvider;", "query()V", "")
+	// Start-up code instantiates CbA and a Circle, calls the Handler.Callback and Shape.draw
+	// virtually, and registers Rcv.
+	s["App.smali"] = component("App", "Landroid/app/Application;", "onCreate()V", newObj("CbA")+
+		"    const/4 v1, 0x0\n    invoke-interface {v0, v1}, Landroid/os/Handler$Callback;->handleMessage(Landroid/os/Message;)Z\n"+
+		newObj("Circle")+"    invoke-virtual {v0}, Lcom/example/reach/Shape;->draw()V\n"+
+		newObj("Rcv")+registerReceiver)
+	// The launcher instantiates CbB, a Square (and calls Shape.draw) and Click, and calls
+	// Widget.show on a widget it never builds (a layout's view, say).
+	s["Main.smali"] = component("Main", "Landroid/app/Activity;", "onCreate(Landroid/os/Bundle;)V", newObj("CbB")+newObj("Square")+
+		"    invoke-virtual {v0}, Lcom/example/reach/Shape;->draw()V\n"+newObj("Click")+
+		"    const/4 v0, 0x0\n    invoke-virtual {v0}, Lcom/example/reach/Widget;->show()V\n")
+	s["Hidden.smali"] = component("Hidden", "Landroid/app/Activity;", "onCreate(Landroid/os/Bundle;)V", newObj("LateRcv")+registerReceiver)
+
+	app := analyzeFile(t, buildSpec(t, fixture{Manifest: reachManifest, Smali: s}))
+	if !app.Graph.Complete {
+		t.Fatalf("graph incomplete: %v", app.Graph.Reasons)
+	}
+	for _, c := range []struct {
+		class, from string
+		path        []string // without the package prefix; nil: not checked
+		edge, via   string   // how the step after the root is reached ("": not checked)
+	}{
+		{"CbAReads", "app_start", []string{"App.onCreate", "CbA.handleMessage", "CbAReads.read"}, "bridge", ""},
+		// Start-up code calls Handler.Callback.handleMessage, but no CbB exists before the
+		// launcher builds one.
+		{"CbBReads", "launcher", []string{"Main.onCreate", "CbB.handleMessage", "CbBReads.read"}, "bridge", ""},
+		{"CircleReads", "app_start,launcher", []string{"App.onCreate", "Circle.draw", "CircleReads.read"}, "virtual", "Lcom/example/reach/Shape;->draw()V"},
+		// Only the launcher builds a Square: its draw is not reached from start-up's
+		// Shape.draw call (the launcher's objects do not exist at start), only from the
+		// launcher's. Shape.draw counts wherever a Shape subtype exists.
+		{"SquareReads", "launcher", []string{"Main.onCreate", "Square.draw", "SquareReads.read"}, "virtual", "Lcom/example/reach/Shape;->draw()V"},
+		{"ShapeReads", "app_start,launcher", nil, "", ""},
+		{"ClickReads", "launcher", []string{"Main.onCreate", "Click.onClick", "ClickReads.read"}, "bridge", ""},
+		{"NeverClickReads", "not_reached", nil, "", ""},
+		{"RcvReads", "app_start", []string{"App.onCreate", "Rcv.onReceive", "RcvReads.read"}, "bridge", ""},
+		{"LateRcvReads", "component:com.example.reach.Hidden", []string{"Hidden.onCreate", "LateRcv.onReceive", "LateRcvReads.read"}, "bridge", ""},
+		// Nothing builds a Widget: it comes from where the graph cannot see, and the call
+		// dispatches by class hierarchy.
+		{"WidgetReads", "launcher", []string{"Main.onCreate", "Widget.show", "WidgetReads.read"}, "virtual", "Lcom/example/reach/Widget;->show()V"},
+	} {
+		var api *APIRef
+		for i := range app.APIs {
+			if app.APIs[i].CallerClass == "com.example.reach."+c.class {
+				api = &app.APIs[i]
+			}
+		}
+		if api == nil {
+			t.Errorf("%s: not reported", c.class)
+			continue
+		}
+		if got := strings.Join(api.ReachedFrom, ","); got != c.from {
+			t.Errorf("%s: reached_from %s, want %s", c.class, got, c.from)
+		}
+		if c.path != nil {
+			want := make([]string, len(c.path))
+			for i, p := range c.path {
+				want[i] = "com.example.reach." + p
+			}
+			if !slices.Equal(api.Path, want) {
+				t.Errorf("%s: path %v, want %v", c.class, api.Path, want)
+			}
+		}
+		if c.edge != "" && (len(api.Steps) < 2 || api.Steps[1].Edge != c.edge || api.Steps[1].Via != c.via) {
+			t.Errorf("%s: steps %+v, want the second by %s via %q", c.class, api.Steps, c.edge, c.via)
+		}
+	}
+}

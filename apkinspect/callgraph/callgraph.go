@@ -11,19 +11,36 @@
 //   - invoke-direct, invoke-static and invoke-super go to the method the named class or its
 //     nearest superclass defines, as the VM resolves them;
 //   - invoke-virtual and invoke-interface go to every method that can run for a receiver of the
-//     named type: the named class's resolution and every override in an app subclass or
-//     implementor (class hierarchy analysis over the app's classes; framework classes are not
-//     in the APK, so they end a chain);
+//     named type that exists (rapid type analysis): the named class's resolution and every
+//     override in an app subclass or implementor (framework classes are not in the APK, so they
+//     end a chain), each only when its class, or a class below it, has an instance. A class
+//     has an instance in an entry point's group (see Group) when code that group reaches
+//     instantiates it (new-instance, or names it by constant: X.class, Class.forName, which
+//     reflection and deserialisers instantiate; a <clinit> that builds an instance counts once
+//     the class is initialised), when it is the class of one of the group's roots (the
+//     framework builds components, the Application and the AppComponentFactory), or when a
+//     group that runs before has one (app start, then the launcher, then other components:
+//     an object built at start lives on). The reached code and the instantiated classes grow
+//     together to a fixed point per group, within the work budget; past it, every class
+//     counts as instantiated (class hierarchy analysis) and the graph is cut. A call on a class
+//     that nothing in the app's code instantiates, at or below it, goes to every override
+//     regardless: its objects are built where the graph cannot see (a view inflated from a
+//     layout, a fragment named in XML, native code);
 //   - a class is initialised (its <clinit>, and its superclasses' first) when code instantiates
 //     it, calls a static method of it, reads or writes a static field of it, or loads it with
 //     Class.forName;
-//   - asynchronous hand-offs: when code instantiates a class that extends or implements
-//     Runnable, Thread, Callable, TimerTask, Handler, Handler.Callback or AsyncTask, the
-//     callbacks that framework type runs (run, call, handleMessage, doInBackground,
-//     onPostExecute…) become callees of that code. This covers Thread.start, Handler.post and
-//     sendMessage, Executor.execute, ExecutorService.submit, AsyncTask.execute and
-//     Timer.schedule, whoever hands the object over, at the price of counting a callback as
-//     reached when the object is built and never handed over;
+//   - hand-offs and listeners (the table bridges): when code instantiates a class that extends
+//     or implements Runnable, Thread, Callable, TimerTask, Handler, Handler.Callback or
+//     AsyncTask, or a framework listener (View's and DialogInterface's On…Listeners,
+//     AdapterView's, TextWatcher, LocationListener, SensorEventListener, BroadcastReceiver,
+//     ServiceConnection, ContentObserver, WebViewClient, WebChromeClient,
+//     ActivityLifecycleCallbacks), the callbacks that framework type runs (run, handleMessage,
+//     doInBackground, onClick, onReceive, onLocationChanged, onPageFinished…) become callees
+//     of that code. This covers Thread.start, Handler.post, Executor.execute,
+//     View.setOnClickListener, registerReceiver, bindService, requestLocationUpdates and the
+//     like, whoever hands the object over, at the price of counting a callback as reached
+//     when the object is built and never handed over. A listener built by the launcher is
+//     reached from the launcher (the user acts on that screen), not from app start;
 //   - reflection by constant: a method that names a class by a constant (Class.forName("…"),
 //     ClassLoader.loadClass("…") or X.class) and looks a method up by a constant name
 //     (getMethod/getDeclaredMethod("…")) calls every method of that name of the class; with
@@ -34,7 +51,7 @@
 // (DexClassLoader, InMemoryDexClassLoader, PathClassLoader, DexFile.loadDex/loadClass) reachable from an
 // entry point, since loaded code may call any method. A caller of the package must then not
 // call an unreached method "not reached". Reflection by a non-constant name, native code calling
-// into Java and framework callbacks other than the hand-offs above are not followed; component
+// into Java and framework callbacks other than the bridges above are not followed; component
 // roots (see Root) take every method of a component class for that reason.
 package callgraph
 

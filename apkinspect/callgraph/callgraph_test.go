@@ -260,3 +260,71 @@ func FuzzCallGraph(f *testing.F) {
 		}
 	})
 }
+
+// TestRapidTypes: a virtual call reaches the override of a class the group instantiates and
+// not that of a class only a later group instantiates; a later group sees the earlier one's
+// objects. When the analysis runs out of budget, dispatch falls back to the class hierarchy
+// and the graph says it is cut.
+func TestRapidTypes(t *testing.T) {
+	var d tDex
+	start := d.method("Lr/Main;", "start", "V")
+	click := d.method("Lr/Main;", "click", "V")
+	baseM := d.method("Lr/Base;", "m", "V")
+	aM := d.method("Lr/A;", "m", "V")
+	bM := d.method("Lr/B;", "m", "V")
+	base := d.typ("Lr/Base;")
+	// Many reached edges to few targets: more work for the analysis than for resolution.
+	var helpers, calls [][]uint16
+	var defs []tDef
+	for i := 0; i < 5; i++ {
+		h := d.method("Lr/Main;", fmt.Sprintf("h%d", i), "V")
+		defs = append(defs, tDef{method: h, code: code()})
+		helpers = append(helpers, invokeStatic(h))
+	}
+	for i := 0; i < 30; i++ {
+		m := d.method("Lr/Main;", fmt.Sprintf("m%02d", i), "V")
+		defs = append(defs, tDef{method: m, code: code(helpers...)})
+		calls = append(calls, invokeStatic(m))
+	}
+	d.classes = []tClass{
+		{typ: d.typ("Lr/Main;"), super: -1, direct: append([]tDef{ // in method_ids order
+			{method: start, code: code(append(calls, newInstance(d.typ("Lr/A;")), invokeVirtual(baseM))...)},
+			{method: click, code: code(newInstance(d.typ("Lr/B;")), invokeVirtual(baseM))}}, defs...)},
+		{typ: base, super: -1},
+		{typ: d.typ("Lr/A;"), super: base, virtual: []tDef{{method: aM, code: code()}}},
+		{typ: d.typ("Lr/B;"), super: base, virtual: []tDef{{method: bM, code: code()}}},
+	}
+	roots := []Root{{Label: "app_start", Class: "Lr/Main;", Methods: []string{"start"}},
+		{Label: "launcher", Class: "Lr/Main;", Methods: []string{"click"}}}
+	g := build(t, Limits{}, d.bytes())
+	r := g.Solve(roots)
+	if !r.Complete {
+		t.Fatalf("incomplete: %v", r.Problems)
+	}
+	for desc, want := range map[string][]string{"Lr/A;->m()V": {"app_start", "launcher"}, "Lr/B;->m()V": {"launcher"}} {
+		if got := r.Labels(node(t, g, desc)); !slices.Equal(got, want) {
+			t.Errorf("%s: labels %v, want %v", desc, got, want)
+		}
+	}
+	if p := r.Path(AppStart, node(t, g, "Lr/B;->m()V")); p != nil {
+		t.Errorf("app_start path to B.m: %+v", p)
+	}
+	// The smallest budget that stops the analysis (and not resolution) reaches B.m from
+	// start as class hierarchy analysis does.
+	cut := false
+	for w := 1; w < 1000 && !cut; w++ {
+		g := build(t, Limits{MaxWork: w}, d.bytes())
+		r := g.Solve(roots)
+		problems := strings.Join(r.Problems, "\n")
+		if !strings.Contains(problems, "rapid type analysis stopped") || strings.Contains(problems, "resolution stopped") {
+			continue
+		}
+		cut = true
+		if r.Complete || !slices.Equal(r.Labels(node(t, g, "Lr/B;->m()V")), []string{"app_start", "launcher"}) {
+			t.Errorf("budget %d: complete %v, B.m %v", w, r.Complete, r.Labels(node(t, g, "Lr/B;->m()V")))
+		}
+	}
+	if !cut {
+		t.Error("no budget stops the analysis alone")
+	}
+}

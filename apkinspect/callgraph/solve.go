@@ -50,7 +50,7 @@ const (
 	EdgeCall    = "call"    // invoke-direct/static/super, resolved
 	EdgeVirtual = "virtual" // invoke-virtual/interface of Via, dispatched to an override
 	EdgeInit    = "clinit"  // class initialisation
-	EdgeBridge  = "bridge"  // the caller instantiates the callee's class, a Runnable/Handler/… callback
+	EdgeBridge  = "bridge"  // the caller instantiates the callee's class, a Runnable/Handler/listener callback
 	EdgeReflect = "reflect" // reflection by constant name
 )
 
@@ -98,7 +98,8 @@ const (
 var edgeNames = [...]string{eCall: EdgeCall, eVirtual: EdgeVirtual, eInit: EdgeInit, eBridge: EdgeBridge, eReflect: EdgeReflect}
 
 // bridges are the framework types whose callbacks run after the object is handed over, and
-// the names of those callbacks.
+// the names of those callbacks: asynchronous hand-offs (a thread, a handler, an executor) and
+// listeners the framework calls on an event (a click, a broadcast, a page load, a location).
 var bridges = map[string][]string{
 	"Ljava/lang/Runnable;":                  {"run"},
 	"Ljava/lang/Thread;":                    {"run"},
@@ -109,6 +110,59 @@ var bridges = map[string][]string{
 	"Landroid/os/AsyncTask;":                {"onPreExecute", "doInBackground", "onProgressUpdate", "onPostExecute"},
 	"Ljava/util/concurrent/FutureTask;":     {"run", "done"},
 	"Landroid/os/MessageQueue$IdleHandler;": {"queueIdle"},
+
+	"Landroid/view/View$OnClickListener;":                          {"onClick"},
+	"Landroid/view/View$OnLongClickListener;":                      {"onLongClick"},
+	"Landroid/view/View$OnTouchListener;":                          {"onTouch"},
+	"Landroid/view/View$OnFocusChangeListener;":                    {"onFocusChange"},
+	"Landroid/view/View$OnKeyListener;":                            {"onKey"},
+	"Landroid/view/View$OnAttachStateChangeListener;":              {"onViewAttachedToWindow", "onViewDetachedFromWindow"},
+	"Landroid/view/View$OnLayoutChangeListener;":                   {"onLayoutChange"},
+	"Landroid/view/View$OnScrollChangeListener;":                   {"onScrollChange"},
+	"Landroid/view/View$OnCreateContextMenuListener;":              {"onCreateContextMenu"},
+	"Landroid/view/View$OnDragListener;":                           {"onDrag"},
+	"Landroid/view/View$OnGenericMotionListener;":                  {"onGenericMotion"},
+	"Landroid/view/View$OnHoverListener;":                          {"onHover"},
+	"Landroid/view/View$OnContextClickListener;":                   {"onContextClick"},
+	"Landroid/view/View$OnApplyWindowInsetsListener;":              {"onApplyWindowInsets"},
+	"Landroid/view/View$OnSystemUiVisibilityChangeListener;":       {"onSystemUiVisibilityChange"},
+	"Landroid/view/View$OnCapturedPointerListener;":                {"onCapturedPointer"},
+	"Landroid/content/DialogInterface$OnClickListener;":            {"onClick"},
+	"Landroid/content/DialogInterface$OnMultiChoiceClickListener;": {"onClick"},
+	"Landroid/content/DialogInterface$OnCancelListener;":           {"onCancel"},
+	"Landroid/content/DialogInterface$OnDismissListener;":          {"onDismiss"},
+	"Landroid/content/DialogInterface$OnShowListener;":             {"onShow"},
+	"Landroid/content/DialogInterface$OnKeyListener;":              {"onKey"},
+	"Landroid/widget/AdapterView$OnItemClickListener;":             {"onItemClick"},
+	"Landroid/widget/AdapterView$OnItemLongClickListener;":         {"onItemLongClick"},
+	"Landroid/widget/AdapterView$OnItemSelectedListener;":          {"onItemSelected", "onNothingSelected"},
+	"Landroid/widget/CompoundButton$OnCheckedChangeListener;":      {"onCheckedChanged"},
+	"Landroid/widget/TextView$OnEditorActionListener;":             {"onEditorAction"},
+	"Landroid/widget/SeekBar$OnSeekBarChangeListener;":             {"onProgressChanged", "onStartTrackingTouch", "onStopTrackingTouch"},
+	"Landroid/text/TextWatcher;":                                   {"beforeTextChanged", "onTextChanged", "afterTextChanged"},
+	"Landroid/location/LocationListener;":                          {"onLocationChanged", "onStatusChanged", "onProviderEnabled", "onProviderDisabled", "onFlushComplete"},
+	"Landroid/hardware/SensorEventListener;":                       {"onSensorChanged", "onAccuracyChanged"},
+	// A receiver the manifest declares is a component root; one registered with
+	// registerReceiver is only instantiated by the code that registers it.
+	"Landroid/content/BroadcastReceiver;": {"onReceive"},
+	"Landroid/content/ServiceConnection;": {"onServiceConnected", "onServiceDisconnected", "onBindingDied", "onNullBinding"},
+	"Landroid/database/ContentObserver;":  {"onChange"},
+	"Landroid/webkit/WebViewClient;": {"shouldOverrideUrlLoading", "onPageStarted", "onPageFinished", "onPageCommitVisible",
+		"onLoadResource", "shouldInterceptRequest", "onReceivedError", "onReceivedHttpError", "onReceivedSslError",
+		"onReceivedHttpAuthRequest", "onReceivedClientCertRequest", "onReceivedLoginRequest", "onFormResubmission",
+		"doUpdateVisitedHistory", "onRenderProcessGone", "onSafeBrowsingHit", "onScaleChanged", "onTooManyRedirects",
+		"shouldOverrideKeyEvent", "onUnhandledKeyEvent"},
+	"Landroid/webkit/WebChromeClient;": {"onProgressChanged", "onReceivedTitle", "onReceivedIcon", "onReceivedTouchIconUrl",
+		"onJsAlert", "onJsConfirm", "onJsPrompt", "onJsBeforeUnload", "onJsTimeout", "onConsoleMessage",
+		"onGeolocationPermissionsShowPrompt", "onGeolocationPermissionsHidePrompt", "onPermissionRequest",
+		"onPermissionRequestCanceled", "onShowFileChooser", "onCreateWindow", "onCloseWindow", "onRequestFocus",
+		"onShowCustomView", "onHideCustomView", "getDefaultVideoPoster", "getVideoLoadingProgressView",
+		"getVisitedHistory", "onExceededDatabaseQuota"},
+	"Landroid/app/Application$ActivityLifecycleCallbacks;": {"onActivityPreCreated", "onActivityCreated", "onActivityPostCreated",
+		"onActivityPreStarted", "onActivityStarted", "onActivityPostStarted", "onActivityPreResumed", "onActivityResumed",
+		"onActivityPostResumed", "onActivityPrePaused", "onActivityPaused", "onActivityPostPaused", "onActivityPreStopped",
+		"onActivityStopped", "onActivityPostStopped", "onActivityPreSaveInstanceState", "onActivitySaveInstanceState",
+		"onActivityPostSaveInstanceState", "onActivityPreDestroyed", "onActivityDestroyed", "onActivityPostDestroyed"},
 }
 
 type solver struct {
@@ -124,11 +178,23 @@ type solver struct {
 	sub     [][]uint32 // class id -> direct subclasses and implementors
 	bridge  map[uint32][]Node
 	broke   bool
+	// Rapid type analysis. dispStart is the first edge of a dispatch node; cond[e-dispStart] is
+	// the class that must have an instance (of it or a subtype) for edge e to be taken, -1 none.
+	dispStart int32
+	cond      []int32
+	// newOff/newCls list, per method, the classes it instantiates (new-instance, or a class it
+	// names by constant, which reflection or a deserialiser may instantiate).
+	newOff []int32
+	newCls []uint32
+	// created marks the classes with an instance somewhere in the app's code or from the
+	// framework (a root's class), or a subtype with one (see instantiable).
+	created []bool
 	protoV  uint32 // "()V"
 	// subtypes' visit marks (one stamp per walk) and stack, reused.
 	visited []uint32
 	stamp   uint32
 	stack   []uint32
+	up      []uint32 // instantiable's stack, reused
 }
 
 func (s *solver) spend(n int) bool {
@@ -247,28 +313,63 @@ func (s *solver) dispatch(m Node) Node {
 	return d
 }
 
-// dispatchTargets lists what a virtual call of k can run.
-func (s *solver) dispatchTargets(k mkey) []Node {
+// target is a method a virtual call can run, when class cond (or a subtype of it) has an
+// instance.
+type target struct {
+	n    Node
+	cond uint32
+}
+
+// dispatchTargets lists what a virtual call of k can run: the method each subtype of k's class
+// defines, taken when an instance of that subtype (or one below it) exists. A subtype that
+// overrides it again still lets the overridden method count (an over-approximation).
+func (s *solver) dispatchTargets(k mkey) []target {
 	g := s.g
-	var out []Node
-	addN := func(n Node) {
-		if n != None && !slices.Contains(out, n) {
-			out = append(out, n)
-		}
+	var out []target
+	if n := s.resolve(k); n != None {
+		out = append(out, target{n, k.cls})
 	}
-	addN(s.resolve(k))
 	s.subtypes(k.cls, func(c uint32) {
 		ci := g.class[c]
 		if n, ok := g.lookup(mkey{c, k.name, k.proto}); ok && g.defined[n] {
-			addN(n)
+			out = append(out, target{n, c})
 		}
 		// A class implementing an interface may inherit the method from a superclass outside
 		// the interface's subtypes.
 		if ci.defined && ci.super >= 0 && !s.isBelow(uint32(ci.super), k.cls) {
-			addN(s.resolve(mkey{c, k.name, k.proto}))
+			if n := s.resolve(mkey{c, k.name, k.proto}); n != None {
+				out = append(out, target{n, c})
+			}
 		}
 	})
 	return out
+}
+
+// instantiable marks c and every class and interface above it as having an instance, calling
+// f for each newly marked; live is the mark per class.
+func (s *solver) instantiable(c uint32, live func(uint32) bool, f func(uint32)) {
+	g := s.g
+	if int(c) >= len(g.class) || live(c) {
+		return
+	}
+	f(c)
+	stack := append(s.up[:0], c)
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		ci := g.class[x]
+		if y := ci.super; y >= 0 && !live(uint32(y)) {
+			f(uint32(y))
+			stack = append(stack, uint32(y))
+		}
+		for _, y := range ci.ifaces {
+			if !live(y) {
+				f(y)
+				stack = append(stack, y)
+			}
+		}
+	}
+	s.up = stack
 }
 
 // isBelow reports whether c is a subclass of (or is) top along the superclass chain.
@@ -352,7 +453,13 @@ func (g *Graph) Solve(roots []Root) *Result {
 			}
 		}
 	}
-	s.edges()
+	var rootClasses []uint32
+	for _, rt := range roots {
+		if id, ok := g.classID[rt.Class]; ok {
+			rootClasses = append(rootClasses, id)
+		}
+	}
+	s.edges(rootClasses)
 	// The sites are resolved: only the dynamic loaders among them are still needed.
 	var loaders []Node
 	for n := range g.mkeys {
@@ -373,11 +480,13 @@ func (g *Graph) Solve(roots []Root) *Result {
 }
 
 // edges builds the adjacency of every method, then of every dispatch node created on the way.
-func (s *solver) edges() {
+func (s *solver) edges(rootClasses []uint32) {
 	g := s.g
 	s.off = make([]int32, 0, len(g.mkeys)+1)
+	s.newOff = make([]int32, 0, len(g.mkeys)+1)
 	var tmp []Node
 	var tkind []uint8
+	var tcond []int32 // per dispatch edge in tmp
 	// mark[n] is the source+1 of the last edge emitted to n: an edge is emitted once per source
 	// (the first kind found for it stays).
 	mark := make([]int32, len(g.mkeys))
@@ -407,13 +516,15 @@ func (s *solver) edges() {
 			s.dst = append(s.dst, int32(t))
 			s.kind = append(s.kind, tkind[i])
 		}
-		tmp, tkind = tmp[:0], tkind[:0]
+		s.cond = append(s.cond, tcond...)
+		tmp, tkind, tcond = tmp[:0], tkind[:0], tcond[:0]
 		return true
 	}
 	ok := true
 	resolved := make([]Node, len(g.mkeys)) // target -> resolution + 2 (0: not resolved yet)
 	for n := range g.mkeys {
 		s.off = append(s.off, int32(len(s.dst)))
+		s.newOff = append(s.newOff, int32(len(s.newCls)))
 		if !ok || !g.defined[n] {
 			continue
 		}
@@ -442,11 +553,13 @@ func (s *solver) edges() {
 			case sTouch:
 				emit(s.clinitOf(st.target()), eInit)
 			case sNew:
+				s.newCls = append(s.newCls, st.target())
 				emit(s.clinitOf(st.target()), eInit)
 				for _, b := range s.bridged(st.target()) {
 					emit(b, eBridge)
 				}
 			case sReflClass:
+				s.newCls = append(s.newCls, st.target())
 				if len(reflClasses) < 64 {
 					reflClasses = append(reflClasses, st.target())
 				}
@@ -474,15 +587,35 @@ func (s *solver) edges() {
 		}
 		ok = flush()
 	}
+	s.newOff = append(s.newOff, int32(len(s.newCls)))
+	// A class with no instance anywhere in the app's code, nor below it, is created where the
+	// graph cannot see (a view inflated from a layout, a fragment or a deserialised object
+	// named in data, native code): calls on it dispatch by class hierarchy alone.
+	s.created = make([]bool, len(g.class))
+	live := func(c uint32) bool { return s.created[c] }
+	create := func(c uint32) { s.created[c] = true }
+	for _, c := range append(rootClasses, s.newCls...) {
+		s.instantiable(c, live, create)
+	}
 	// Dispatch nodes; expanding one never creates another.
+	s.dispStart = int32(len(s.dst))
 	for i := 0; i < len(s.via); i++ {
 		s.off = append(s.off, int32(len(s.dst)))
 		if !ok || s.broke {
 			continue
 		}
 		src = int32(len(g.mkeys) + i)
-		for _, t := range s.dispatchTargets(g.mkeys[s.via[i]]) {
-			emit(t, eVirtual)
+		k := g.mkeys[s.via[i]]
+		for _, t := range s.dispatchTargets(k) {
+			if !s.created[k.cls] {
+				before := len(tmp)
+				emit(t.n, eVirtual)
+				if len(tmp) > before {
+					tcond = append(tcond, -1)
+				}
+				continue
+			}
+			tmp, tkind, tcond = append(tmp, t.n), append(tkind, eVirtual), append(tcond, int32(t.cond))
 		}
 		ok = flush()
 	}
@@ -494,10 +627,6 @@ func (s *solver) edges() {
 func (r *Result) search(s *solver, roots []Root) {
 	g := r.g
 	n := r.nodes
-	type rootNode struct {
-		node  Node
-		label int
-	}
 	var starts []rootNode
 	labelIdx := map[string]int{}
 	for _, rt := range roots {
@@ -548,12 +677,29 @@ func (r *Result) search(s *solver, roots []Root) {
 		}
 		for _, nd := range nodes {
 			if nd != None {
-				starts = append(starts, rootNode{nd, li})
+				starts = append(starts, rootNode{nd, li, cid})
 			}
 		}
 	}
+	level := r.rta(s, starts)
+	// take says whether edge e can be taken by a root of group grp.
+	take := func(e int32, grp Group) bool {
+		if e < s.dispStart || int(e-s.dispStart) >= len(s.cond) {
+			return true
+		}
+		c := s.cond[e-s.dispStart]
+		return c < 0 || Group(level[c]) <= grp
+	}
 	// Label sets: propagate bit masks, 64 labels at a time, to a fixpoint.
 	for base := 0; base < len(r.labels); base += 64 {
+		// allowed[l] are the labels of this chunk that may take an edge whose class has an
+		// instance from group l on.
+		var allowed [nGroups + 1]uint64
+		for i := base; i < len(r.labels) && i < base+64; i++ {
+			for l := Group(0); l <= GroupOf(r.labels[i]); l++ {
+				allowed[l] |= 1 << (i - base)
+			}
+		}
 		mask := make([]uint64, n)
 		inQ := make([]bool, n)
 		var q []int32
@@ -572,8 +718,14 @@ func (r *Result) search(s *solver, roots []Root) {
 			inQ[v] = false
 			for e := s.off[v]; e < s.off[v+1]; e++ {
 				w := s.dst[e]
-				if mask[w]|mask[v] != mask[w] {
-					mask[w] |= mask[v]
+				m := mask[v]
+				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+					if c := s.cond[e-s.dispStart]; c >= 0 {
+						m &= allowed[level[c]]
+					}
+				}
+				if mask[w]|m != mask[w] {
+					mask[w] |= m
 					if !inQ[w] {
 						inQ[w] = true
 						q = append(q, w)
@@ -606,7 +758,7 @@ func (r *Result) search(s *solver, roots []Root) {
 			q = q[1:]
 			for e := s.off[v]; e < s.off[v+1]; e++ {
 				w := s.dst[e]
-				if parent[w] == -2 {
+				if parent[w] == -2 && take(e, grp) {
 					parent[w], pedge[w] = v, s.kind[e]
 					q = append(q, w)
 				}
@@ -625,6 +777,83 @@ func (r *Result) search(s *solver, roots []Root) {
 		sort.Strings(r.DynamicLoaders)
 		g.complete = false
 	}
+}
+
+type rootNode struct {
+	node  Node
+	label int
+	class uint32
+}
+
+// rta runs rapid type analysis per group, in the order the groups run (app start, then the
+// launcher, then any component): the code a group reaches and the classes it instantiates grow
+// together to a fixed point, a virtual call taking an edge only when the edge's class has an
+// instance. A group inherits the instances of the groups before it (an object built at start
+// lives on). The result is, per class, the first group with an instance (nGroups: none). When
+// the work budget runs out, every class counts as instantiated from the start (class hierarchy
+// analysis, as without this step) and the graph is cut.
+func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
+	g := r.g
+	level := make([]uint8, len(g.class))
+	for i := range level {
+		level[i] = uint8(nGroups)
+	}
+	if s.dispStart >= int32(len(s.dst)) {
+		return level // no conditional edge
+	}
+	reached := make([]bool, r.nodes)
+	work, budget := 0, g.lim.MaxWork
+	var q []int32
+	for grp := Group(0); grp < nGroups && work <= budget; grp++ {
+		clear(reached)
+		waiting := map[uint32][]int32{} // class -> edges waiting for an instance of it
+		visit := func(v int32) {
+			if !reached[v] {
+				reached[v] = true
+				q = append(q, v)
+			}
+		}
+		live := func(c uint32) bool { return Group(level[c]) <= grp }
+		mark := func(c uint32) {
+			work++
+			level[c] = uint8(grp)
+			for _, e := range waiting[c] {
+				visit(s.dst[e])
+			}
+			delete(waiting, c)
+		}
+		for _, st := range starts {
+			if GroupOf(r.labels[st.label]) == grp {
+				s.instantiable(st.class, live, mark)
+				visit(int32(st.node))
+			}
+		}
+		for len(q) > 0 && work <= budget {
+			v := q[len(q)-1]
+			q = q[:len(q)-1]
+			if int(v) < len(g.mkeys) {
+				for _, c := range s.newCls[s.newOff[v]:s.newOff[v+1]] {
+					s.instantiable(c, live, mark)
+				}
+			}
+			for e := s.off[v]; e < s.off[v+1]; e++ {
+				work++
+				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+					if c := s.cond[e-s.dispStart]; c >= 0 && !live(uint32(c)) {
+						waiting[uint32(c)] = append(waiting[uint32(c)], e)
+						continue
+					}
+				}
+				visit(s.dst[e])
+			}
+		}
+		q = q[:0]
+	}
+	if work > budget {
+		g.cut("rapid type analysis stopped after %d steps; virtual calls dispatch by class hierarchy", budget)
+		clear(level)
+	}
+	return level
 }
 
 func (r *Result) reached(m Node) bool {
