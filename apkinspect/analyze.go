@@ -56,6 +56,9 @@ type App struct {
 	own *ownership
 	// Graph summarises the call graph: its size, whether it is complete and why not.
 	Graph GraphStats
+	// IntentURISites counts the reads of a provider-URI field not reported as the provider's
+	// API because the value only becomes an Intent's data (intentData).
+	IntentURISites int
 }
 
 // APIRef is one sensitive API referenced from one class.
@@ -461,6 +464,12 @@ func (a *analyzer) indexDex(f *dex.File, x *callgraph.FileIndex) {
 					cache[r.Target] = apis
 				}
 				for _, api := range apis {
+					if r.Kind == dex.FieldRead && api.Kind == "provider" && len(api.PI) > 0 && f.OnlyPassedTo(r, intentData(f)) {
+						// The URI only becomes an Intent's data (ACTION_PICK, VIEW…): the app asks
+						// another app to act on it and reads nothing from the provider here.
+						a.app.IntentURISites++
+						continue
+					}
 					arg := ""
 					if len(api.Strings) > 0 && r.Kind == dex.Invoke {
 						var match bool
@@ -491,6 +500,25 @@ func (a *analyzer) indexDex(f *dex.File, x *callgraph.FileIndex) {
 				a.str(f.String(r.Target))
 			}
 		}
+	}
+}
+
+// intentData accepts the parameters through which a content URI becomes an Intent's data: the
+// Uri parameter of an Intent constructor (Intent(String, Uri), Intent(String, Uri, Context,
+// Class)) and of setData, setDataAndType, setDataAndNormalize and setDataAndTypeAndNormalize.
+// The receiving activity reads the provider, under its own permissions, if the user picks.
+func intentData(f *dex.File) func(method uint32, param int) bool {
+	return func(m uint32, param int) bool {
+		if param < 0 || f.MethodClass(m) != "Landroid/content/Intent;" {
+			return false
+		}
+		switch f.MethodName(m) {
+		case "<init>", "setData", "setDataAndType", "setDataAndNormalize", "setDataAndTypeAndNormalize":
+		default:
+			return false
+		}
+		params := f.MethodParams(m)
+		return param < len(params) && params[param] == "Landroid/net/Uri;"
 	}
 }
 

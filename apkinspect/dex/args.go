@@ -55,21 +55,9 @@ func (f *File) ConstArg(r Ref, param int) (a Arg, ok bool) {
 	if r.Kind != Invoke {
 		return Arg{}, false
 	}
-	code, found := f.codeOf[r.Caller]
-	if !found || uint64(code)+16 > uint64(len(f.b)) {
+	code, n, pos, insn, found := f.site(r)
+	if !found {
 		return Arg{}, false
-	}
-	n := le32(f.b, code+12)
-	start := code + 16
-	if uint64(start)+2*uint64(n) > uint64(len(f.b)) || r.Pos < start || (r.Pos-start)%2 != 0 || (r.Pos-start)/2 >= n {
-		return Arg{}, false
-	}
-	pos := (r.Pos - start) / 2
-	insn := func(i uint32) uint32 {
-		if i >= n {
-			panic("past code")
-		}
-		return uint32(le16(f.b, start+2*i))
 	}
 	params := f.MethodParams(r.Target)
 	if param < 0 || param >= len(params) {
@@ -139,6 +127,29 @@ func (f *File) ConstArg(r Ref, param int) (a Arg, ok bool) {
 	return Arg{}, true
 }
 
+// site locates the instruction of r in the code of its caller: the code_item's offset, its
+// length in code units, the instruction's index and a reader of code units that panics past the
+// end (the callers recover). found is false when r does not point at an instruction start of
+// code this file walked.
+func (f *File) site(r Ref) (code, n, pos uint32, insn func(uint32) uint32, found bool) {
+	code, found = f.codeOf[r.Caller]
+	if !found || uint64(code)+16 > uint64(len(f.b)) {
+		return 0, 0, 0, nil, false
+	}
+	n = le32(f.b, code+12)
+	start := code + 16
+	if uint64(start)+2*uint64(n) > uint64(len(f.b)) || r.Pos < start || (r.Pos-start)%2 != 0 || (r.Pos-start)/2 >= n {
+		return 0, 0, 0, nil, false
+	}
+	insn = func(i uint32) uint32 {
+		if i >= n {
+			panic("past code")
+		}
+		return uint32(le16(f.b, start+2*i))
+	}
+	return code, n, (r.Pos - start) / 2, insn, true
+}
+
 // invokeReg is the register holding parameter param of the invoke at unit i.
 func (f *File) invokeReg(insn func(uint32) uint32, i, target uint32, param int, params []string) (uint32, bool) {
 	u := insn(i)
@@ -153,22 +164,7 @@ func (f *File) invokeReg(insn func(uint32) uint32, i, target uint32, param int, 
 			slot++
 		}
 	}
-	switch {
-	case op >= 0x6e && op <= 0x72:
-		count := u >> 12
-		if slot >= count {
-			return 0, false
-		}
-		w := insn(i + 2)
-		regs := [5]uint32{w & 0xf, (w >> 4) & 0xf, (w >> 8) & 0xf, w >> 12, (u >> 8) & 0xf}
-		return regs[slot], true
-	case op >= 0x74 && op <= 0x78:
-		if slot >= u>>8 {
-			return 0, false
-		}
-		return insn(i+2) + slot, true
-	}
-	return 0, false
+	return invokeSlot(insn, i, slot)
 }
 
 func copyReg(state map[uint32]Arg, dst, src uint32) {
@@ -229,7 +225,6 @@ func payloadSize(insn func(uint32) uint32, i uint32) uint32 {
 // exception handlers.
 func (f *File) joinPoints(code uint32, insn func(uint32) uint32, n uint32) map[uint32]bool {
 	j := map[uint32]bool{}
-	mark := func(i uint32, off int32) { j[uint32(int64(i)+int64(off))] = true }
 	for i := uint32(0); i < n; {
 		u := insn(i)
 		op := u & 0xff
@@ -241,53 +236,92 @@ func (f *File) joinPoints(code uint32, insn func(uint32) uint32, n uint32) map[u
 		if width == 0 {
 			break
 		}
-		switch {
-		case op == 0x28:
-			mark(i, int32(int8(u>>8)))
-		case op == 0x29, op >= 0x32 && op <= 0x3d:
-			mark(i, int32(int16(insn(i+1))))
-		case op == 0x2a:
-			mark(i, int32(insn(i+1)|insn(i+2)<<16))
-		case op == 0x2b || op == 0x2c:
-			p := uint32(int64(i) + int64(int32(insn(i+1)|insn(i+2)<<16)))
-			if p < n {
-				size := insn(p + 1)
-				first := p + 4
-				if op == 0x2c {
-					first = p + 2 + 2*size
-				}
-				for k := uint32(0); k < size && first+2*k+1 < n; k++ {
-					mark(i, int32(insn(first+2*k)|insn(first+2*k+1)<<16))
-				}
-			}
+		for _, t := range branchTargets(insn, i, n) {
+			j[t] = true
 		}
 		i += width
 	}
-	// Exception handlers: try_item[tries] after the code (4-aligned), then the handler list.
+	for _, t := range f.tries(code, n) {
+		for _, h := range t.handlers {
+			j[h] = true
+		}
+	}
+	return j
+}
+
+// branchTargets are the code units the instruction at i can jump to (goto, if-*, and the
+// cases of a switch whose payload lies inside the code), not counting the next instruction.
+func branchTargets(insn func(uint32) uint32, i, n uint32) []uint32 {
+	u := insn(i)
+	op := u & 0xff
+	at := func(off int32) uint32 { return uint32(int64(i) + int64(off)) }
+	switch {
+	case op == 0x28:
+		return []uint32{at(int32(int8(u >> 8)))}
+	case op == 0x29, op >= 0x32 && op <= 0x3d:
+		return []uint32{at(int32(int16(insn(i + 1))))}
+	case op == 0x2a:
+		return []uint32{at(int32(insn(i+1) | insn(i+2)<<16))}
+	case op == 0x2b || op == 0x2c:
+		p := at(int32(insn(i+1) | insn(i+2)<<16))
+		if p >= n || p+1 >= n {
+			return nil
+		}
+		size := insn(p + 1)
+		first := p + 4
+		if op == 0x2c {
+			first = p + 2 + 2*size
+		}
+		var out []uint32
+		for k := uint32(0); k < size && first+2*k+1 < n; k++ {
+			out = append(out, at(int32(insn(first+2*k)|insn(first+2*k+1)<<16)))
+		}
+		return out
+	}
+	return nil
+}
+
+// maxHandlers bounds the handler addresses read from one code item's try blocks.
+const maxHandlers = 1 << 16
+
+// try is one try_item: the code units [start, end) it covers and the addresses of its handlers.
+type try struct {
+	start, end uint32
+	handlers   []uint32
+}
+
+// tries reads the try_items after the code (4-aligned) and their handler lists, at most 1024
+// handlers each and maxHandlers in all.
+func (f *File) tries(code, n uint32) []try {
 	b := f.b
-	tries := uint32(le16(b, code+6))
-	if tries == 0 {
-		return j
+	count := uint32(le16(b, code+6))
+	if count == 0 {
+		return nil
 	}
 	t := code + 16 + 2*n
 	if n%2 == 1 {
 		t += 2
 	}
-	list := t + 8*tries
+	list := t + 8*count
 	if uint64(list) > uint64(len(b)) {
-		return j
+		return nil
 	}
-	for k := uint32(0); k < tries; k++ {
+	out := make([]try, 0, count)
+	total := 0
+	for k := uint32(0); k < count; k++ {
+		start := le32(b, t+8*k)
+		it := try{start: start, end: start + uint32(le16(b, t+8*k+4))}
 		p := list + uint32(le16(b, t+8*k+6))
 		size, ok := sleb(b, &p)
 		if !ok {
+			out = append(out, it)
 			continue
 		}
 		pairs := size
 		if pairs < 0 {
 			pairs = -pairs
 		}
-		for h := int32(0); h < pairs && h < 1024; h++ {
+		for h := int32(0); h < pairs && h < 1024 && total < maxHandlers; h++ {
 			if _, ok := uleb(b, &p); !ok {
 				break
 			}
@@ -295,15 +329,17 @@ func (f *File) joinPoints(code uint32, insn func(uint32) uint32, n uint32) map[u
 			if !ok {
 				break
 			}
-			j[addr] = true
+			it.handlers = append(it.handlers, addr)
+			total++
 		}
 		if size <= 0 {
 			if addr, ok := uleb(b, &p); ok {
-				j[addr] = true
+				it.handlers = append(it.handlers, addr)
 			}
 		}
+		out = append(out, it)
 	}
-	return j
+	return out
 }
 
 // uleb reads an unsigned LEB128 of at most 5 bytes at *p; false past the end or when longer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"pilmon/samplegen/dexgen"
@@ -33,7 +34,8 @@ func argSeeds(t testing.TB) [][]byte {
 	return append(seeds, b)
 }
 
-// argShapes is one class whose methods hold the shapes ConstArg distinguishes.
+// argShapes is one class whose methods hold the shapes ConstArg distinguishes, and URIs that
+// OnlyPassedTo follows into an Intent only (intent) or also into a field store (intentBranch).
 func argShapes() ([]byte, error) {
 	const (
 		str = "Ljava/lang/String;"
@@ -46,6 +48,9 @@ func argShapes() ([]byte, error) {
 	exec := dexgen.Method{Class: "Ljava/lang/Runtime;", Name: "exec", Params: []string{str}, Return: "Ljava/lang/Process;"}
 	wide := dexgen.Method{Class: "La/W;", Name: "w", Params: []string{"J", str}, Return: "V"}
 	field := dexgen.Field{Class: "Landroid/provider/ContactsContract$Contacts;", Name: "CONTENT_URI", Type: uri}
+	media := dexgen.Field{Class: "Landroid/provider/MediaStore$Images$Media;", Name: "EXTERNAL_CONTENT_URI", Type: uri}
+	setData := dexgen.Method{Class: "Landroid/content/Intent;", Name: "setData", Params: []string{uri}, Return: "Landroid/content/Intent;"}
+	newIntent := dexgen.Insn{Op: dexgen.OpNewInstance, A: 0, Type: "Landroid/content/Intent;"}
 	ret := dexgen.Insn{Op: dexgen.OpReturnVoid}
 	// Registers: locals v0…v(locals-1), then the ContentResolver and String parameters.
 	m := func(name string, locals int, code ...dexgen.Insn) dexgen.MethodDef {
@@ -65,6 +70,10 @@ func argShapes() ([]byte, error) {
 			dexgen.Invoke(dexgen.OpInvokeVirtual, insert, 4, 1, 2)),
 		m("field", 4, dexgen.Insn{Op: dexgen.OpSgetObject, A: 1, Field: &field}, dexgen.Insn{Op: dexgen.OpConst4, A: 2},
 			dexgen.Invoke(dexgen.OpInvokeVirtual, insert, 4, 1, 2)),
+		m("intent", 4, newIntent, dexgen.Insn{Op: dexgen.OpSgetObject, A: 1, Field: &media},
+			dexgen.Invoke(dexgen.OpInvokeVirtual, setData, 0, 1)),
+		m("intentBranch", 4, newIntent, dexgen.Insn{Op: dexgen.OpSgetObject, A: 1, Field: &media}, dexgen.Insn{Op: dexgen.OpIfEqz, A: 5, Label: "a"},
+			dexgen.Invoke(dexgen.OpInvokeVirtual, setData, 0, 1), dexgen.Label("a"), dexgen.Insn{Op: dexgen.OpSputObject, A: 1, Field: &media}),
 		m("range", 18, dexgen.ConstString(17, "android_id"), dexgen.Insn{Op: dexgen.OpMoveObject, A: 15, B: 0},
 			dexgen.Invoke(dexgen.OpInvokeStatic, getString, 16, 17)),
 		m("exec", 4, dexgen.Insn{Op: dexgen.OpConst4, A: 1}, dexgen.ConstString(0, "cat /sys/class/net/wlan0/address"),
@@ -111,17 +120,19 @@ func TestArgShapesSeed(t *testing.T) {
 		}
 	}
 	want := map[string]Arg{
-		"constant/getString": {Resolved: true, String: "android_id"},
-		"copied/getString":   {Resolved: true, String: "android_id"},
-		"param/getString":    {},
-		"joined/getString":   {},
-		"uri/parse":          {Resolved: true, String: "content://sms/inbox"},
-		"uri/insert":         {Resolved: true, String: "content://sms/inbox"},
-		"field/insert":       {Resolved: true, Field: "Landroid/provider/ContactsContract$Contacts;->CONTENT_URI:Landroid/net/Uri;"},
-		"range/getString":    {Resolved: true, String: "android_id"},
-		"exec/exec":          {Resolved: true, String: "cat /sys/class/net/wlan0/address"},
-		"wide/w":             {Resolved: true, String: "x"},
-		"wide/getString":     {Resolved: true, String: "x"}, // dead code after a goto is still read in order
+		"constant/getString":   {Resolved: true, String: "android_id"},
+		"copied/getString":     {Resolved: true, String: "android_id"},
+		"param/getString":      {},
+		"joined/getString":     {},
+		"uri/parse":            {Resolved: true, String: "content://sms/inbox"},
+		"uri/insert":           {Resolved: true, String: "content://sms/inbox"},
+		"field/insert":         {Resolved: true, Field: "Landroid/provider/ContactsContract$Contacts;->CONTENT_URI:Landroid/net/Uri;"},
+		"range/getString":      {Resolved: true, String: "android_id"},
+		"intent/setData":       {Resolved: true, Field: "Landroid/provider/MediaStore$Images$Media;->EXTERNAL_CONTENT_URI:Landroid/net/Uri;"},
+		"intentBranch/setData": {Resolved: true, Field: "Landroid/provider/MediaStore$Images$Media;->EXTERNAL_CONTENT_URI:Landroid/net/Uri;"},
+		"exec/exec":            {Resolved: true, String: "cat /sys/class/net/wlan0/address"},
+		"wide/w":               {Resolved: true, String: "x"},
+		"wide/getString":       {Resolved: true, String: "x"}, // dead code after a goto is still read in order
 	}
 	for k, w := range want {
 		if g, ok := got[k]; !ok || g != w {
@@ -131,12 +142,24 @@ func TestArgShapesSeed(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("call sites %v, want %d", got, len(want))
 	}
+	only := map[string]bool{}
+	for _, c := range f.Classes {
+		for _, r := range c.Refs {
+			if r.Kind == FieldRead && strings.HasPrefix(f.MethodName(r.Caller), "intent") {
+				only[f.MethodName(r.Caller)] = f.OnlyPassedTo(r, func(m uint32, p int) bool { return f.MethodName(m) == "setData" && p == 0 })
+			}
+		}
+	}
+	if !only["intent"] || only["intentBranch"] || len(only) != 2 {
+		t.Errorf("OnlyPassedTo %v, want intent only, intentBranch used", only)
+	}
 }
 
-// FuzzConstArg feeds ConstArg and MethodParams every invoke of random dex files, and one
+// FuzzConstArg feeds ConstArg and MethodParams every invoke of random dex files, OnlyPassedTo
+// every field read, and one
 // forged reference per input (a real call site's caller with a position moved by shift code
 // units and another target), as a caller holding a stale or foreign Ref would. Nothing may
-// panic out of Parse, ConstArg or MethodParams, loop, or read outside the file.
+// panic out of Parse, ConstArg, OnlyPassedTo or MethodParams, loop, or read outside the file.
 func FuzzConstArg(f *testing.F) {
 	for _, b := range argSeeds(f) {
 		f.Add(b, uint16(0), int8(0))
@@ -177,6 +200,16 @@ func FuzzConstArg(f *testing.F) {
 				}
 			}
 		}
+		// OnlyPassedTo on every field read: accepting more uses never turns a used value into
+		// one passed only to accepted calls.
+		all, none := func(uint32, int) bool { return true }, func(uint32, int) bool { return false }
+		for _, c := range df.Classes {
+			for _, r := range c.Refs {
+				if r.Kind == FieldRead && df.OnlyPassedTo(r, none) && !df.OnlyPassedTo(r, all) && df.useSteps <= maxFileUseSteps {
+					t.Fatalf("%s: a value passed nowhere is used when every call accepts it", df.MethodName(r.Caller))
+				}
+			}
+		}
 		if len(invokes) == 0 {
 			return
 		}
@@ -190,5 +223,7 @@ func FuzzConstArg(f *testing.F) {
 		if _, ok := df.ConstArg(r, 0); ok {
 			t.Fatal("ConstArg accepted a field read")
 		}
+		r.Op = 0x62
+		df.OnlyPassedTo(r, func(uint32, int) bool { return true })
 	})
 }

@@ -128,6 +128,9 @@ type File struct {
 	// strBudget bounds the bytes scanned decoding strings over the file's life: a hostile file
 	// can point many string ids at long unterminated data.
 	strBudget int64
+	// useSteps counts the instructions OnlyPassedTo has visited over the file's life (see
+	// maxFileUseSteps): a hostile file can read a provider URI at every unit of a huge method.
+	useSteps int
 }
 
 type header struct {
