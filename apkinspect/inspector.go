@@ -22,7 +22,7 @@ import (
 // Name and Version identify the inspector in reports and evidence.
 const (
 	Name    = "apkinspect"
-	Version = "1"
+	Version = "2"
 	// MediaType of an APK.
 	MediaType = "application/vnd.android.package-archive"
 )

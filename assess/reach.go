@@ -85,8 +85,8 @@ func reachSentence(obs []scanner.Observation) (zh, en string) {
 	rank, path, comp, unknown := reachOf(obs)
 	switch rank {
 	case reachAppStart:
-		return fmt.Sprintf("静态调用图中有一条从应用启动时（Application 或 ContentProvider 初始化）到该调用的路径：%s；这条路径若实际执行，调用早于任何界面，即早于用户能够同意隐私政策。调用图把虚方法调用展开到所有可能的实现，路径中可能有实际不会发生的调用，应优先在测试机上核实首次启动、同意前的行为。", pathText(path)),
-			fmt.Sprintf(" The static call graph has a path from app start (the Application or a ContentProvider's initialisation) to the call: %s; if that path runs, the call comes before any screen and so before the user can consent. The graph expands virtual calls to every possible implementation, so the path may contain calls that never happen: verify the first launch before consent on a test phone first.", pathText(path))
+		return fmt.Sprintf("静态调用图中有一条从应用启动时（Application 或 ContentProvider 初始化）到该调用的路径：%s；这条路径若实际执行，调用早于任何界面，即早于用户能够同意隐私政策。调用图只把虚方法调用展开到代码中创建了对象的实现类（快速类型分析），路径中仍可能有实际不会发生的调用，应优先在测试机上核实首次启动、同意前的行为。", pathText(path)),
+			fmt.Sprintf(" The static call graph has a path from app start (the Application or a ContentProvider's initialisation) to the call: %s; if that path runs, the call comes before any screen and so before the user can consent. The graph expands a virtual call only to implementations whose objects the code creates (rapid type analysis), yet the path may still contain calls that never happen: verify the first launch before consent on a test phone first.", pathText(path))
 	case reachLauncher:
 		return fmt.Sprintf("静态调用图中，调用可从启动界面到达（路径：%s）。", pathText(path)),
 			fmt.Sprintf(" In the static call graph the call is reachable from the launcher screen (path: %s).", pathText(path))
