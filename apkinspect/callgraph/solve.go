@@ -376,6 +376,9 @@ func (g *Graph) Solve(roots []Root) *Result {
 func (s *solver) edges() {
 	g := s.g
 	s.off = make([]int32, 0, len(g.mkeys)+1)
+	// Most sites are one edge each: room for them up front saves growing the largest slices.
+	nEdges := min(len(g.sites), g.lim.MaxEdges)
+	s.dst, s.kind = make([]int32, 0, nEdges), make([]uint8, 0, nEdges)
 	var tmp []Node
 	var tkind []uint8
 	// mark[n] is the source+1 of the last edge emitted to n: an edge is emitted once per source
