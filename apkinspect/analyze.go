@@ -302,13 +302,22 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 	if !dexOK {
 		fail("no classes.dex")
 	}
+	// One buffer serves every dex file in turn: nothing keeps a file's bytes once it is indexed
+	// (names, descriptors and constants are copied out as strings).
+	var dexBuf []byte
 	for _, dn := range dexNames {
 		if ctx.Err() != nil {
 			fail("dex index stopped: %v", ctx.Err())
 			dexOK = false
 			break
 		}
-		b, err := zr.ReadFile(dn, opts.Dex.MaxSize)
+		var b []byte
+		e, ok := zr.Lookup(dn)
+		if ok {
+			b, err = zr.ReadInto(e, opts.Dex.MaxSize, dexBuf)
+		} else {
+			_, err = zr.ReadFile(dn, opts.Dex.MaxSize)
+		}
 		if err != nil {
 			app.Errors = append(app.Errors, err.Error())
 			a.dexIncomplete = append(a.dexIncomplete, dn+" not read")
@@ -330,6 +339,7 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 			a.dexIncomplete = append(a.dexIncomplete, dn+" has code that could not be read")
 		}
 		a.indexDex(f, a.graph.AddDex(f))
+		dexBuf = b
 	}
 	app.Layers["dex"] = dexOK
 	for _, p := range app.Packers {

@@ -339,10 +339,14 @@ func (x *FileIndex) Node(i uint32) Node {
 			} else {
 				nm = x.g.internName("")
 			}
-			if x.protos[proto] == 0 {
-				x.protos[proto] = x.proto(proto) + 1
+			if int(proto) >= len(x.protos) {
+				pr = x.proto(proto) // beyond proto_ids: malformed, not worth a cache
+			} else {
+				if x.protos[proto] == 0 {
+					x.protos[proto] = x.proto(proto) + 1
+				}
+				pr = x.protos[proto] - 1
 			}
-			pr = x.protos[proto] - 1
 			n = x.g.internMethod(mkey{c, nm, pr})
 		}
 	}
@@ -356,8 +360,11 @@ func (g *Graph) internNameData(b []byte) uint32 {
 	if id, ok := g.nameID[string(b)]; ok {
 		return id
 	}
-	id := g.internName(dex.DecodeMUTF8(b))
-	g.nameID[string(b)] = id
+	name := dex.DecodeMUTF8(b)
+	id := g.internName(name)
+	if name != string(b) {
+		g.nameID[string(b)] = id
+	}
 	return id
 }
 
@@ -416,6 +423,15 @@ func (g *Graph) protoString(id uint32) string {
 	return g.protos[id]
 }
 
+// sized returns m's entries in a map with room for n.
+func sized[V any](m map[string]V, n int) map[string]V {
+	out := make(map[string]V, max(n, len(m)))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 // maxReflect bounds the reflective calls whose constant arguments are resolved per dex file
 // (each resolution reads the calling method again).
 const maxReflect = 1 << 14
@@ -425,10 +441,30 @@ const maxReflect = 1 << 14
 func (g *Graph) AddDex(f *dex.File) *FileIndex {
 	// proto_ids indices are 16 bits in method_ids.
 	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: make([]uint32, f.StringCount()),
-		protos: make([]uint32, 1<<16), methods: make([]Node, f.MethodCount())}
+		protos: make([]uint32, min(f.ProtoCount(), 1<<16)), methods: make([]Node, f.MethodCount())}
 	if len(g.mkeys) == 0 {
-		// Most of an APK's methods are in its first dex file: size the table once.
-		g.method = make(map[uint64]Node, f.MethodCount())
+		// Most of an APK's methods, types and prototypes are in its first dex file: size the
+		// tables for it once rather than grow them (each id table is bounded by the file, whose
+		// own tables take 4 to 12 bytes an entry).
+		nm, nt := f.MethodCount(), f.TypeCount()
+		g.method = make(map[uint64]Node, nm)
+		g.mkeys = make([]mkey, 0, nm)
+		g.defined = make([]bool, 0, nm)
+		g.siteStart, g.siteEnd = make([]int32, 0, nm), make([]int32, 0, nm)
+		g.nodeStamp, g.nodeBits = make([]int32, nm), make([]uint8, nm)
+		g.classID = sized(g.classID, nt)
+		g.classDesc, g.class = append(make([]string, 0, nt), g.classDesc...), append(make([]classInfo, 0, nt), g.class...)
+		g.classStamp, g.classBits = make([]int32, nt), make([]uint8, nt)
+		g.protoKey = sized(g.protoKey, f.ProtoCount())
+	}
+	// Room for about one site per reference (most references are one site, those made twice by
+	// one method none), doubling so that a large APK's dex files do not each copy all the sites.
+	refs := 0
+	for _, c := range f.Classes {
+		refs += len(c.Refs)
+	}
+	if need := min(len(g.sites)+refs, g.lim.MaxSites); need > cap(g.sites) {
+		g.sites = append(make([]site, 0, max(need, 2*cap(g.sites))), g.sites...)
 	}
 	reflected := 0
 	for _, c := range f.Classes {

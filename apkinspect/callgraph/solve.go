@@ -484,6 +484,9 @@ func (s *solver) edges(rootClasses []uint32) {
 	g := s.g
 	s.off = make([]int32, 0, len(g.mkeys)+1)
 	s.newOff = make([]int32, 0, len(g.mkeys)+1)
+	// Most sites are one edge each: room for them up front saves growing the largest slices.
+	nEdges := min(len(g.sites), g.lim.MaxEdges)
+	s.dst, s.kind = make([]int32, 0, nEdges), make([]uint8, 0, nEdges)
 	var tmp []Node
 	var tkind []uint8
 	var tcond []int32 // per dispatch edge in tmp

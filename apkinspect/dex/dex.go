@@ -119,9 +119,12 @@ type File struct {
 	b                                                    []byte
 	nStrings, strOff, nTypes, typeOff, nProtos, protoOff uint32
 	nFields, fieldOff, nMethods, methodOff               uint32
-	// typeCache holds decoded type descriptors (read per class and per rendered reference);
-	// other strings are decoded on each call, since callers read each at most a few times.
-	typeCache   map[uint32]string
+	// typeSlot and typeNames cache decoded type descriptors (read per class and per rendered
+	// reference); other strings are decoded on each call, since callers read each at most a few
+	// times. typeSlot holds 1 + the descriptor's index in typeNames (0: not decoded yet): an array
+	// rather than a map since every class reads it, 4 bytes per type as type_ids takes in the file.
+	typeSlot    []uint32
+	typeNames   []string
 	methodCache map[uint32]string
 	// codeOf maps a caller (method_ids index) to the offset of the code item walked for it.
 	codeOf map[uint32]uint32
@@ -228,10 +231,13 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 	if err != nil {
 		return nil, err
 	}
-	f.typeCache = make(map[uint32]string)
+	f.typeSlot = make([]uint32, f.nTypes)
 	f.strBudget = 8*int64(len(b)) + 1<<20
 	f.methodCache = make(map[uint32]string)
-	f.codeOf = make(map[uint32]uint32)
+	// Sized once so that it does not rehash as the walk fills it: about half of a file's
+	// method_ids are its own methods with code (8 bytes each in the file, so the size is bounded
+	// by it).
+	f.codeOf = make(map[uint32]uint32, f.nMethods/2)
 	// Code items are 4-aligned, class_data items are not: one bit per possible start.
 	w := walker{f: f, seenCode: newBitset(len(b) / 4), seenData: newBitset(len(b)), maxRefs: lim.MaxRefs}
 	f.Classes = make([]Class, 0, nClasses)
@@ -423,6 +429,11 @@ func (w *walker) code(off, caller uint32) error {
 		if len(w.refs) >= w.maxRefs {
 			return fmt.Errorf("%w: more than %d references", errRefBudget, w.maxRefs)
 		}
+		if len(w.refs) == cap(w.refs) {
+			// Double rather than let append grow a slice of millions by a quarter at a time
+			// (each step copies all of it).
+			w.refs = append(make([]Ref, 0, min(2*cap(w.refs)+1024, w.maxRefs)), w.refs...)
+		}
 		w.refs = append(w.refs, Ref{Kind: k, Op: uint8(op), Caller: caller, Target: t, Pos: start + 2*i})
 		return nil
 	}
@@ -568,6 +579,9 @@ func (f *File) String(i uint32) string {
 // StringCount is the size of string_ids.
 func (f *File) StringCount() int { return int(f.nStrings) }
 
+// ProtoCount is the size of proto_ids.
+func (f *File) ProtoCount() int { return int(f.nProtos) }
+
 // MethodCount is the size of method_ids.
 func (f *File) MethodCount() int { return int(f.nMethods) }
 
@@ -648,13 +662,19 @@ func (f *File) rawString(off uint32) []byte {
 // NUL, supplementary characters are surrogate pairs each written as three bytes.
 func DecodeMUTF8(b []byte) string {
 	// Fast path: plain ASCII.
+	ascii := true
 	for i, c := range b {
 		if c == 0 {
 			return string(b[:i])
 		}
 		if c >= 0x80 {
+			ascii = false
 			break
 		}
+	}
+	if ascii {
+		// No terminator in b (StringData's bytes): the whole of b.
+		return string(b)
 	}
 	var units []uint16
 	for i := 0; i < len(b); {
@@ -684,11 +704,12 @@ func (f *File) TypeName(i uint32) string {
 	if i >= f.nTypes {
 		return ""
 	}
-	if s, ok := f.typeCache[i]; ok {
-		return s
+	if k := f.typeSlot[i]; k != 0 {
+		return f.typeNames[k-1]
 	}
 	s := f.String(le32(f.b, f.typeOff+4*i))
-	f.typeCache[i] = s
+	f.typeNames = append(f.typeNames, s)
+	f.typeSlot[i] = uint32(len(f.typeNames))
 	return s
 }
 

@@ -110,7 +110,7 @@ func Open(r io.ReaderAt, size int64, name string, lim Limits) (a *Archive, err e
 	if n, ok := declaredEntries(r, size); ok && n > uint64(lim.MaxEntries) {
 		return nil, fmt.Errorf("%s: %w: %d > %d", name, ErrTooMany, n, lim.MaxEntries)
 	}
-	zr, err := zip.NewReader(r, size)
+	zr, err := zip.NewReader(newBlockReader(r, size), size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, fmt.Errorf("%s: not a readable zip: %w", name, err)
 	}
@@ -303,6 +303,13 @@ func (a *Archive) ReadFile(name string, max int64) ([]byte, error) {
 
 // Read reads entry e fully, refusing more than max (0: the entry limit) inflated bytes.
 func (a *Archive) Read(e *Entry, max int64) (data []byte, err error) {
+	return a.ReadInto(e, max, nil)
+}
+
+// ReadInto is Read into buf's storage when it is large enough (a caller reading entries one
+// after another, such as the dex files, then allocates and clears one buffer, not one per entry).
+// The result aliases buf: the caller must be done with buf's previous contents.
+func (a *Archive) ReadInto(e *Entry, max int64, buf []byte) (data []byte, err error) {
 	rc, err := a.Open(e, max)
 	if err != nil {
 		return nil, err
@@ -315,7 +322,11 @@ func (a *Archive) Read(e *Entry, max int64) (data []byte, err error) {
 	if e.Method != 0 && want > 32*e.CompressedSize+(1<<20) {
 		want = 32*e.CompressedSize + (1 << 20)
 	}
-	data = make([]byte, 0, want+1)
+	if int64(cap(buf)) >= want+1 {
+		data = buf[:0]
+	} else {
+		data = make([]byte, 0, want+1)
+	}
 	for {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
@@ -399,3 +410,52 @@ func (l *limited) Read(p []byte) (int, error) {
 }
 
 func (l *limited) Close() error { return l.rc.Close() }
+
+// readBlock is the size of blockReader's reads.
+const readBlock = 256 << 10
+
+// blockReader serves the small reads archive/zip makes (its inflater reads 4 KiB at a time) from
+// one block read ahead of them: entries are read front to back, so most reads hit the block, and
+// a file-backed APK costs one system call per block instead of one per 4 KiB.
+type blockReader struct {
+	r    io.ReaderAt
+	size int64
+	mu   sync.Mutex
+	buf  []byte
+	off  int64 // file offset of buf[0]
+}
+
+func newBlockReader(r io.ReaderAt, size int64) *blockReader {
+	return &blockReader{r: r, size: size, off: -1}
+}
+
+func (b *blockReader) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) >= readBlock/2 || off < 0 {
+		return b.r.ReadAt(p, off)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for n < len(p) {
+		at := off + int64(n)
+		if b.off < 0 || at < b.off || at >= b.off+int64(len(b.buf)) {
+			if at >= b.size {
+				return n, io.EOF
+			}
+			if b.buf == nil {
+				b.buf = make([]byte, readBlock)
+			}
+			m, err := b.r.ReadAt(b.buf[:min(int64(readBlock), b.size-at)], at)
+			b.buf, b.off = b.buf[:m], at
+			if m == 0 {
+				b.off = -1
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
+		}
+		n += copy(p[n:], b.buf[at-b.off:])
+	}
+	return n, nil
+}

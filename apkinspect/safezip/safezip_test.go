@@ -240,3 +240,68 @@ func FuzzSafeZip(f *testing.F) {
 		}
 	})
 }
+
+// TestBlockReaderSameBytes reads a file through blockReader at offsets and lengths around its
+// block boundaries and the end of the file, and compares every result with the file's own reader.
+func TestBlockReaderSameBytes(t *testing.T) {
+	data := make([]byte, 2*readBlock+777)
+	for i := range data {
+		data[i] = byte(i*7 + i/251)
+	}
+	src := bytes.NewReader(data)
+	br := newBlockReader(src, int64(len(data)))
+	offs := []int64{0, 1, 4095, readBlock - 1, readBlock, readBlock + 5, 2*readBlock - 3, int64(len(data)) - 10, int64(len(data)) - 1, int64(len(data)), int64(len(data)) + 9, 3}
+	lens := []int{0, 1, 17, 4096, readBlock/2 - 1, readBlock / 2, readBlock + 3}
+	for _, off := range offs {
+		for _, n := range lens {
+			want, got := make([]byte, n), make([]byte, n)
+			wn, werr := src.ReadAt(want, off)
+			gn, gerr := br.ReadAt(got, off)
+			if gn != wn || !bytes.Equal(got[:gn], want[:wn]) {
+				t.Fatalf("ReadAt(%d bytes at %d) = %d bytes, want %d (or different bytes)", n, off, gn, wn)
+			}
+			// (An empty read may or may not say EOF: readers differ, and the zip reader never asks.)
+			if n > 0 && (gerr == nil) != (werr == nil) {
+				t.Fatalf("ReadAt(%d bytes at %d) error %v, want %v", n, off, gerr, werr)
+			}
+		}
+	}
+	if n, err := br.ReadAt(make([]byte, 4), -1); err == nil {
+		t.Fatalf("ReadAt at -1 read %d bytes without error", n)
+	}
+}
+
+// TestBlockReaderShortFile: a file shorter than the size it was opened with (truncated after the
+// size was taken) reads as an error, not as zeros or a loop.
+func TestBlockReaderShortFile(t *testing.T) {
+	br := newBlockReader(bytes.NewReader([]byte("0123456789")), 100)
+	p := make([]byte, 20)
+	n, err := br.ReadAt(p, 5)
+	if n != 5 || err == nil || string(p[:n]) != "56789" {
+		t.Fatalf("ReadAt past the real end = %d %q %v, want 5 \"56789\" and an error", n, p[:n], err)
+	}
+}
+
+// TestReadIntoReuses: ReadInto fills a large enough buffer in place and allocates when it is not;
+// the bytes are the entry's either way.
+func TestReadIntoReuses(t *testing.T) {
+	body := bytes.Repeat([]byte("dex\n"), 1000)
+	a, err := open(t, mkzip(t, zent{"classes.dex", body}), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := a.Lookup("classes.dex")
+	buf := make([]byte, 0, 2*len(body))
+	got, err := a.ReadInto(e, 0, buf)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("ReadInto = %d bytes, %v", len(got), err)
+	}
+	if &got[:1][0] != &buf[:1][0] {
+		t.Fatal("ReadInto allocated although the buffer was large enough")
+	}
+	small := make([]byte, 0, 10)
+	got, err = a.ReadInto(e, 0, small)
+	if err != nil || !bytes.Equal(got, body) || cap(got) <= cap(small) {
+		t.Fatalf("ReadInto with a small buffer = %d bytes (cap %d), %v", len(got), cap(got), err)
+	}
+}
