@@ -741,28 +741,12 @@ func readSourceGroups(in DeriveInputs, reject func(*sourceGroup, string, string)
 		if g.name == "" || !trackerIDRe.MatchString(id) {
 			continue
 		}
-		for _, alt := range strings.Split(tr.CodeSignature, "|") {
-			alt = strings.TrimSpace(alt)
-			if alt == "" {
-				continue
-			}
-			if p, ok := derivePrefix(alt); ok {
-				g.prefixes = appendNew(g.prefixes, p)
-			} else {
-				reject(g, alt, "code signature is not a plain package name")
-			}
-		}
-		for _, alt := range strings.Split(tr.NetworkSignature, "|") {
-			alt = strings.TrimSpace(alt)
-			if alt == "" {
-				continue
-			}
-			if h, ok := plainDomain(alt); ok {
-				g.domains = appendNew(g.domains, h)
-			} else {
-				reject(g, alt, "network signature is a regex, not a plain domain")
-			}
-		}
+		g.prefixes, _ = splitSignature(tr.CodeSignature, derivePrefix, func(alt string) {
+			reject(g, alt, "code signature is not a plain package name")
+		})
+		g.domains, _ = splitSignature(tr.NetworkSignature, plainDomain, func(alt string) {
+			reject(g, alt, "network signature is a regex, not a plain domain")
+		})
 		groups = append(groups, g)
 	}
 	return groups, nil

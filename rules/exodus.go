@@ -91,12 +91,9 @@ var trackerIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 // code signature the existing catalogue already covers is not added again. existing may be nil.
 func ImportExodus(r io.Reader, existing *Catalogue) (Overlay, ImportStats, error) {
 	var st ImportStats
-	data, err := io.ReadAll(io.LimitReader(r, MaxExodusBytes+1))
+	data, err := readImport(r, "exodus", MaxExodusBytes)
 	if err != nil {
-		return Overlay{}, st, fmt.Errorf("exodus: read: %w", err)
-	}
-	if len(data) > MaxExodusBytes {
-		return Overlay{}, st, fmt.Errorf("exodus: input larger than %d MiB", MaxExodusBytes>>20)
+		return Overlay{}, st, err
 	}
 	if err := checkJSONDepth(data, maxExodusDepth); err != nil {
 		return Overlay{}, st, fmt.Errorf("exodus: %w", err)
@@ -148,9 +145,9 @@ func ImportExodus(r io.Reader, existing *Catalogue) (Overlay, ImportStats, error
 		if name == "" {
 			name = "Exodus tracker " + id
 		}
-		prefixes, bad := splitSignature(tr.CodeSignature, derivePrefix)
+		prefixes, bad := splitSignature(tr.CodeSignature, derivePrefix, nil)
 		st.BadSignatures += bad
-		domains, bad := splitSignature(tr.NetworkSignature, deriveDomain)
+		domains, bad := splitSignature(tr.NetworkSignature, deriveDomain, nil)
 		st.BadSignatures += bad
 		if len(tr.CodeSignature) > maxSignatureLen || len(tr.NetworkSignature) > maxSignatureLen {
 			warn("tracker %s: signature longer than %d characters truncated", id, maxSignatureLen)
@@ -291,9 +288,22 @@ func cleanText(s string, max int) string {
 
 var reflectTypeOverlay = reflect.TypeOf(Overlay{})
 
+// readImport reads an import file of at most max bytes; what names the import in errors.
+func readImport(r io.Reader, what string, max int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", what, err)
+	}
+	if len(data) > max {
+		return nil, fmt.Errorf("%s: input larger than %d MiB", what, max>>20)
+	}
+	return data, nil
+}
+
 // splitSignature splits a regex of alternatives and keeps those derive accepts (deduplicated, in
-// order); it returns how many alternatives it rejected.
-func splitSignature(sig string, derive func(string) (string, bool)) ([]string, int) {
+// order); it returns how many alternatives it rejected, and hands each rejected one (too long, or
+// not accepted by derive) to rejected when it is not nil.
+func splitSignature(sig string, derive func(string) (string, bool), rejected func(alt string)) ([]string, int) {
 	if len(sig) > maxSignatureLen {
 		sig = sig[:maxSignatureLen]
 	}
@@ -308,13 +318,15 @@ func splitSignature(sig string, derive func(string) (string, bool)) ([]string, i
 		if alt == "" {
 			continue
 		}
-		if len(alt) > maxAlternativeLen {
-			bad++
-			continue
+		v, ok := "", len(alt) <= maxAlternativeLen
+		if ok {
+			v, ok = derive(alt)
 		}
-		v, ok := derive(alt)
 		if !ok {
 			bad++
+			if rejected != nil {
+				rejected(alt)
+			}
 			continue
 		}
 		out = appendNew(out, v)

@@ -34,12 +34,9 @@ import (
 // (that would need a SQLite dependency): export the table as JSON first.
 func ImportLibChecker(r io.Reader, existing *Catalogue) (Overlay, LibCheckerStats, error) {
 	var st LibCheckerStats
-	data, err := io.ReadAll(io.LimitReader(r, MaxLibCheckerBytes+1))
+	data, err := readImport(r, "libchecker", MaxLibCheckerBytes)
 	if err != nil {
-		return Overlay{}, st, fmt.Errorf("libchecker: read: %w", err)
-	}
-	if len(data) > MaxLibCheckerBytes {
-		return Overlay{}, st, fmt.Errorf("libchecker: input larger than %d MiB", MaxLibCheckerBytes>>20)
+		return Overlay{}, st, err
 	}
 	if bytes.HasPrefix(data, []byte("SQLite format 3\x00")) {
 		return Overlay{}, st, errors.New("libchecker: this is the SQLite rules.db; export its rules_table as JSON (sqlite3 -json rules.db 'select * from rules_table')")
