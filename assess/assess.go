@@ -189,6 +189,11 @@ func (a *Assessor) assess(t scanner.Target, scanID string, obs []scanner.Observa
 			out = append(out, f)
 		}
 	}
+	// reachability ranks once per record, not once per comparison
+	reach := make(map[string]int, len(out))
+	for i := range out {
+		reach[out[i].Fingerprint] = reachRank(out[i].Observations)
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if ti, tj := rules.TierRank(out[i].Tier), rules.TierRank(out[j].Tier); ti != tj {
 			return ti > tj // findings before leads
@@ -198,7 +203,7 @@ func (a *Assessor) assess(t scanner.Target, scanID string, obs []scanner.Observa
 			return ri > rj
 		}
 		// among leads of one severity, a call reached at app start first (reach.go)
-		if ci, cj := reachRank(out[i].Observations), reachRank(out[j].Observations); ci != cj {
+		if ci, cj := reach[out[i].Fingerprint], reach[out[j].Fingerprint]; ci != cj {
 			return ci > cj
 		}
 		if out[i].RuleID != out[j].RuleID {
