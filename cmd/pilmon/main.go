@@ -65,6 +65,7 @@ func commands() []command {
 	return []command{
 		{"scan", "扫描 APK、小程序、隐私政策、HAR / scan APKs, mini-programs, policies, HAR", runScan},
 		{"policy", "隐私政策版本 diff|history / privacy-policy versions", runPolicy},
+		{"hooks", "测试手机运行时挂钩脚本 script|plan / the Frida script for test phones", runHooks},
 		{"rules", "规则目录 list|show|validate|import-exodus|import-libchecker / the rule catalogue", runRules},
 		{"serve", "启动看板（含内置 Redis 与工作进程）/ serve the dashboard", runServe},
 		{"worker", "扫描工作进程 / scan worker", runWorker},

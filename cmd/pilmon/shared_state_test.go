@@ -290,6 +290,8 @@ func TestSubcommandFlagsAreTheirOwn(t *testing.T) {
 		{"rules", "validate", "--section", "pi"},
 		{"rules", "doc", "--json"},
 		{"user", "list", "--role", "admin"},
+		{"hooks", "plan", "--redact"},
+		{"hooks", "script", "--json"},
 	} {
 		code, _, errs := runCLI(t, append(args, "--data-dir", dir)...)
 		flagName := args[len(args)-2]
