@@ -101,6 +101,10 @@ type KindSpec struct {
 	Inventory string
 	// Signals set further scan.inventory flags when an observation of this kind's reports matches.
 	Signals []Signal
+	// ProvidesKnown: sources of this kind report device values the app was seen reading
+	// (Output.Known). In a scan they run before the other sources of their session, which receive
+	// those values in Input.Known.
+	ProvidesKnown bool
 }
 
 // Label is a name in Chinese and English.
@@ -154,6 +158,9 @@ var CommonOptions = []OptionSpec{
 	// The law a finding cites is the law in force on the date its evidence speaks for; an analyst
 	// who knows that date better than pilmon (an archived copy, a saved page) gives it here.
 	{Name: "as_of", Date: true, Help: "证据所反映的日期 YYYY-MM-DD，决定适用的法律版本 / the date the source shows the app as of (YYYY-MM-DD); chooses the law in force"},
+	// Sources recorded together on one test phone (a hook log and the traffic captured meanwhile)
+	// share a session name: what the hook log saw the app read is then looked for in the traffic.
+	{Name: SessionOption, Help: "同一测试会话的名称：同名来源（挂钩日志、同时抓取的流量）互相关联 / the test session the source was recorded in: sources with the same name (hook log, traffic captured meanwhile) are joined"},
 }
 
 // Option returns the kind's declaration of the option name, or the common option of that name.
@@ -283,6 +290,9 @@ type Input struct {
 	Sink EvidenceSink
 	// Now is the clock for evidence the inspector stores.
 	Now func() time.Time
+	// Known are the device values the sources of this source's session that provide them
+	// (KindSpec.ProvidesKnown) saw the app read; empty outside a session.
+	Known []KnownValue
 }
 
 // Bytes reads the whole file input (the core has already bounded Size).
@@ -307,6 +317,9 @@ type Output struct {
 	// Artifacts are what the inspector stored through Input.Sink, after the input itself.
 	Artifacts []evidence.Ref
 	Errors    []FileError
+	// Known are device values the app was seen reading, for the other sources of the session
+	// (kinds with ProvidesKnown only).
+	Known []KnownValue
 }
 
 // Inspector reads one or more kinds of input. The core opens, limits, stores and recovers; an
@@ -335,12 +348,12 @@ func SpecFor(insp Inspector, kind SourceKind) (KindSpec, bool) {
 // InspectSource runs insp on one source through the core's frame with a background clock: the
 // entry point for tests and benchmarks of a single inspector.
 func InspectSource(ctx context.Context, insp Inspector, src Source, sink EvidenceSink) Report {
-	return runOne(ctx, insp, src, sink, 0, time.Now)
+	return runOne(ctx, insp, src, sink, 0, time.Now, nil)
 }
 
 // runOne opens src, lets insp analyse it with a timeout, and turns a panic into a FileError, so a
 // hostile input can never take down a worker.
-func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration, now func() time.Time) (rep Report) {
+func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration, now func() time.Time, known []KnownValue) (rep Report) {
 	rep = Report{Inspector: insp.Name(), InspectorVersion: insp.Version(), Source: src,
 		Observations: []Observation{}, Evidence: []evidence.Ref{}}
 	spec, ok := SpecFor(insp, src.Kind)
@@ -362,7 +375,11 @@ func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, 
 		return rep
 	}
 	rep.Evidence = append(rep.Evidence, stored(in)...)
+	in.Known = known
 	out, panicked := inspect(ctx, insp, in)
+	if spec.ProvidesKnown {
+		rep.known = out.Known
+	}
 	rep.Errors = append(rep.Errors, out.Errors...)
 	if panicked {
 		rep.Errors = append(rep.Errors, Errorf(src.Locator, "inspector %s/%s failed on this input (internal error; the debug log has the details, please report the input)", insp.Name(), insp.Version()))

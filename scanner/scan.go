@@ -157,43 +157,87 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 
 	res.Reports = make([]Report, total)
 	sem := make(chan struct{}, opts.Concurrency)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	for i, src := range t.Sources {
-		wg.Add(1)
-		go func(i int, src Source) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			insp := pick(inspectors, src)
-			var rep Report
-			if insp == nil {
-				rep = Report{Source: src, Status: StatusSkipped, Observations: []Observation{},
-					Errors: []FileError{Errorf(src.Locator, "no inspector accepts sources of kind %q", src.Kind)}}
-			} else {
-				emit(Event{Kind: EventInspectorStarted, ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
-					Source: src.Locator, Total: total, At: now().UTC()})
-				rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now)
-			}
-			mu.Lock()
-			res.Reports[i] = rep
-			done++
-			d := done
-			mu.Unlock()
-			msg := ""
-			if len(rep.Errors) > 0 {
-				msg = rep.Errors[0].Error()
-			}
-			emit(Event{Kind: EventInspectorFinished, ScanID: res.ScanID, TargetID: t.ID, Inspector: rep.Inspector,
-				Source: src.Locator, Status: rep.Status, Message: msg, Done: d, Total: total, At: now().UTC()})
-		}(i, src)
+	run := func(idx []int, known map[string][]KnownValue) {
+		var wg sync.WaitGroup
+		for _, i := range idx {
+			src := t.Sources[i]
+			wg.Add(1)
+			go func(i int, src Source) {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				insp := pick(inspectors, src)
+				var rep Report
+				if insp == nil {
+					rep = Report{Source: src, Status: StatusSkipped, Observations: []Observation{},
+						Errors: []FileError{Errorf(src.Locator, "no inspector accepts sources of kind %q", src.Kind)}}
+				} else {
+					emit(Event{Kind: EventInspectorStarted, ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
+						Source: src.Locator, Total: total, At: now().UTC()})
+					var kv []KnownValue
+					if s := sessionOf(src); s != "" {
+						kv = known[s]
+					}
+					rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now, kv)
+				}
+				mu.Lock()
+				res.Reports[i] = rep
+				done++
+				d := done
+				mu.Unlock()
+				msg := ""
+				if len(rep.Errors) > 0 {
+					msg = rep.Errors[0].Error()
+				}
+				emit(Event{Kind: EventInspectorFinished, ScanID: res.ScanID, TargetID: t.ID, Inspector: rep.Inspector,
+					Source: src.Locator, Status: rep.Status, Message: msg, Done: d, Total: total, At: now().UTC()})
+			}(i, src)
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	// Sources that provide known values for a session run first; the rest of that session then
+	// look for what they saw. Sources outside any session run in the first wave too.
+	var first, second []int
+	sessions := map[string]bool{}
+	for _, src := range t.Sources {
+		if s := sessionOf(src); s != "" && providesKnown(inspectors, src) {
+			sessions[s] = true
+		}
+	}
+	for i, src := range t.Sources {
+		if s := sessionOf(src); s != "" && sessions[s] && !providesKnown(inspectors, src) {
+			second = append(second, i)
+		} else {
+			first = append(first, i)
+		}
+	}
+	run(first, nil)
+	if len(second) > 0 {
+		known := map[string][]KnownValue{}
+		for _, i := range first {
+			rep := res.Reports[i]
+			if s := sessionOf(rep.Source); s != "" && len(rep.known) > 0 {
+				known[s] = append(known[s], rep.known...)
+			}
+		}
+		run(second, known)
+	}
 	res.FinishedAt = now().UTC()
 	emit(Event{Kind: EventScanFinished, ScanID: res.ScanID, TargetID: t.ID, Status: res.Status(),
 		Done: total, Total: total, At: res.FinishedAt})
 	return res
+}
+
+// providesKnown tells whether src's kind reports known values for its session.
+func providesKnown(inspectors []Inspector, src Source) bool {
+	insp := pick(inspectors, src)
+	if insp == nil {
+		return false
+	}
+	spec, ok := SpecFor(insp, src.Kind)
+	return ok && spec.ProvidesKnown
 }
 
 // pick returns the first inspector that declares src's kind.

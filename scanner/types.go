@@ -110,6 +110,8 @@ type Report struct {
 	Evidence []evidence.Ref `json:"evidence"`
 	// inventory are the scan.inventory flags this report sets, as its kind declares.
 	inventory []string
+	// known are the device values a source of a ProvidesKnown kind saw read, for its session.
+	known []KnownValue
 }
 
 // EvidenceSink stores captured artifacts; inspectors never write files themselves.
