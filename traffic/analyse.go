@@ -41,6 +41,9 @@ type Options struct {
 	NoConsentEndpoint bool
 	// Device holds the test device's real identifiers for known-value matching.
 	Device *DeviceValues
+	// Known are the values the session's hook log saw the app read (scanner.Input.Known): matched
+	// like Device's, and a match names the read.
+	Known []scanner.KnownValue
 	// XRay optionally attributes more hosts (LoadXRay).
 	XRay   *XRayList
 	Limits Limits
@@ -80,6 +83,8 @@ type groupKey struct {
 	pi, detector, location, encoding string
 	host                             int32
 	known                            bool
+	// hooked: the matched text is a form of a value the session's hook log saw read.
+	hooked bool
 }
 
 type hitGroup struct {
@@ -105,6 +110,7 @@ type Analyzer struct {
 	opts    Options
 	lim     Limits
 	kv      *KnownValues
+	hookKV  *KnownValues // the hook log's values alone
 	att     *attributor
 	hosts   []string
 	hostIdx map[string]int32
@@ -132,8 +138,9 @@ const (
 
 // NewAnalyzer prepares an analysis; cat may be nil (no catalogue attribution).
 func NewAnalyzer(cat SDKCatalogue, opts Options) *Analyzer {
+	device, hooked := withSessionValues(opts.Device, opts.Known)
 	a := &Analyzer{
-		opts: opts, lim: opts.Limits.withDefaults(), kv: CompileKnownValues(opts.Device),
+		opts: opts, lim: opts.Limits.withDefaults(), kv: CompileKnownValues(device), hookKV: CompileKnownValues(hooked),
 		att:     newAttributor(cat, opts.XRay, append(opts.FirstPartyDomains[:len(opts.FirstPartyDomains):len(opts.FirstPartyDomains)], packageDomain(opts.AppPackage))),
 		hostIdx: map[string]int32{}, gIdx: map[groupKey]int32{},
 		urls: map[int32]string{}, times: map[int32]string{},
@@ -200,6 +207,9 @@ func (a *Analyzer) Add(e *Entry) {
 	}
 	for _, h := range hits {
 		k := groupKey{pi: h.PI, detector: h.Detector, location: h.Location, encoding: h.Encoding, host: hi, known: h.Known}
+		if h.Known && a.hookKV != nil {
+			k.hooked = a.hookKV.has(strings.TrimPrefix(h.Detector, "known_value:"), h.Value)
+		}
 		g, ok := a.gIdx[k]
 		if !ok {
 			if len(a.groups) >= 100_000 {
@@ -381,6 +391,9 @@ func (a *Analyzer) Finish(info *Info) *Result {
 		known     bool
 		knownG    int32
 		knownRec  hitRec
+		hooked    bool
+		hookedG   int32
+		hookedRec hitRec
 		entries   map[int32]bool
 		detectors map[string]bool
 		clear     bool
@@ -419,6 +432,9 @@ func (a *Analyzer) Finish(info *Info) *Result {
 		if g.known && (!ag.known || earlier(h, ag.knownRec)) {
 			ag.known, ag.knownG, ag.knownRec = true, h.group, h
 		}
+		if g.hooked && (!ag.hooked || earlier(h, ag.hookedRec)) {
+			ag.hooked, ag.hookedG, ag.hookedRec = true, h.group, h
+		}
 		if len(ag.entries) < 100_000 {
 			ag.entries[h.entry] = true
 		}
@@ -456,7 +472,11 @@ func (a *Analyzer) Finish(info *Info) *Result {
 	for _, k := range keys {
 		ag := aggs[k]
 		rep, repG := ag.first, ag.firstG
-		if ag.known {
+		switch {
+		case ag.hooked:
+			// The request that carries a value the hook log saw read is the evidence of the chain.
+			rep, repG = ag.hookedRec, ag.hookedG
+		case ag.known:
 			rep, repG = ag.knownRec, ag.knownG
 		}
 		g := a.groups[repG]
@@ -478,6 +498,14 @@ func (a *Analyzer) Finish(info *Info) *Result {
 		}
 		if ag.known {
 			attrs["match"] = matchKnown
+			attrs["known_source"] = "analyst"
+		}
+		if ag.hooked {
+			if k, ok := firstRead(a.opts.Known, strings.TrimPrefix(g.detector, "known_value:")); ok {
+				for n, v := range readAttributes(k) {
+					attrs[n] = v
+				}
+			}
 		}
 		if g.known {
 			attrs["encoding"] = g.encoding

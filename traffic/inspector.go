@@ -17,7 +17,7 @@ import (
 // Name and Version identify the inspector in observations and evidence.
 const (
 	Name    = "traffic"
-	Version = "1"
+	Version = "2"
 )
 
 // Inspector reads HAR files (scanner.SourceHAR) and captures H5 pages (scanner.SourceH5URL).
@@ -109,6 +109,7 @@ func (in *Inspector) catalogue() SDKCatalogue {
 func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out scanner.Output) {
 	src := input.Source
 	opts, optErrs := in.sourceOptions(src)
+	opts.Known = input.Known
 	out.Errors = append(out.Errors, optErrs...)
 	switch src.Kind {
 	case scanner.SourceHAR:

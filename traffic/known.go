@@ -119,6 +119,13 @@ type KnownValues struct {
 	bloom    []uint64
 	short    map[string][]int32
 	loc      *Coord
+	// forms holds name+"\x00"+text of every pattern, to tell whether a matched text is one of them.
+	forms map[string]bool
+}
+
+// has tells whether text is a searchable form of a value of the field name.
+func (kv *KnownValues) has(name, text string) bool {
+	return kv != nil && kv.forms[name+"\x00"+text]
 }
 
 // CompileKnownValues prepares the matcher; nil in, nil out.
@@ -234,6 +241,7 @@ func CompileKnownValues(dv *DeviceValues) *KnownValues {
 			kv.short[p.text] = append(kv.short[p.text], int32(i))
 		}
 	}
+	kv.forms = seen
 	return kv
 }
 
