@@ -39,14 +39,14 @@ const (
 // a buffer reused by the next call, so at most one record (≤ 64 KiB by its 16-bit length) is
 // held at a time.
 type recReader struct {
-	br      *bufio.Reader
-	pos     int64 // stream offset of the current record's header
-	next    int64 // stream offset of the next record's header
-	size    int64
-	typ     uint16
-	data    []byte
-	unread  bool
-	hdr     [4]byte
+	br     *bufio.Reader
+	pos    int64 // stream offset of the current record's header
+	next   int64 // stream offset of the next record's header
+	size   int64
+	typ    uint16
+	data   []byte
+	unread bool
+	hdr    [4]byte
 }
 
 func newRecReader(r io.ReaderAt, size, off int64) *recReader {

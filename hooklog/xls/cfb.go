@@ -98,8 +98,8 @@ func openCFB(r io.ReaderAt, size int64) (*cfb, error) {
 	c.miniCutoff = uint64(le.Uint32(h[56:]))
 	c.miniFATAt = le.Uint32(h[60:])
 	c.nMiniFAT = le.Uint32(h[64:])
+	// The header's DIFAT sector count (offset 72) is not needed: the FAT count bounds the chain.
 	difatAt := le.Uint32(h[68:])
-	nDIFAT := le.Uint32(h[72:])
 	if nFAT > c.nsec {
 		return nil, corruptf("header claims %d FAT sectors, the file has %d sectors", nFAT, c.nsec)
 	}
@@ -112,14 +112,15 @@ func openCFB(r io.ReaderAt, size int64) (*cfb, error) {
 	}
 	per := int(c.ss/4) - 1
 	buf := make([]byte, c.ss)
-	seen := 0
+	seen := map[uint32]bool{} // at most nFAT/127 entries: every DIFAT sector adds FAT sectors
 	for s := difatAt; uint32(len(fatSecs)) < nFAT; {
 		if s == secEnd || s == secFree {
 			return nil, corruptf("DIFAT chain ends after %d of %d FAT sectors", len(fatSecs), nFAT)
 		}
-		if seen++; seen > int(nDIFAT) || seen > int(c.nsec) {
-			return nil, corruptf("DIFAT chain longer than its %d sectors (a cycle)", nDIFAT)
+		if seen[s] {
+			return nil, corruptf("DIFAT chain visits sector %d twice (a cycle)", s)
 		}
+		seen[s] = true
 		if err := c.readSector(s, buf); err != nil {
 			return nil, corruptf("DIFAT sector %d: %v", s, err)
 		}
@@ -201,6 +202,7 @@ func (c *cfb) readSector(s uint32, buf []byte) error {
 // length that goes on past max (the sector count) is a cycle and reported.
 func (c *cfb) chain(table []uint32, start uint32, max int, what string, sized bool) ([]uint32, error) {
 	var out []uint32
+	seen := make([]uint64, (len(table)+63)/64)
 	for s := start; s != secEnd; s = table[s] {
 		if len(out) >= max {
 			if sized {
@@ -211,6 +213,10 @@ func (c *cfb) chain(table []uint32, start uint32, max int, what string, sized bo
 		if s >= uint32(len(table)) {
 			return nil, corruptf("%s chain: sector index %#x out of range (%d entries)", what, s, len(table))
 		}
+		if seen[s/64]&(1<<(s%64)) != 0 {
+			return nil, corruptf("%s chain visits sector %d twice (a cycle)", what, s)
+		}
+		seen[s/64] |= 1 << (s % 64)
 		out = append(out, s)
 	}
 	return out, nil
