@@ -50,7 +50,10 @@ type recReader struct {
 }
 
 func newRecReader(r io.ReaderAt, size, off int64) *recReader {
-	return &recReader{br: bufio.NewReaderSize(io.NewSectionReader(r, off, size-off), 64<<10), next: off, size: size}
+	// The buffer is no larger than what is left to read: a workbook of thousands of tiny
+	// sheets costs thousands of small buffers, not thousands of 64 KiB ones.
+	buf := int(min(64<<10, max(size-off, 16)))
+	return &recReader{br: bufio.NewReaderSize(io.NewSectionReader(r, off, size-off), buf), next: off, size: size}
 }
 
 // read moves to the next record; io.EOF when the stream has no room for another header.

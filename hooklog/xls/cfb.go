@@ -129,12 +129,18 @@ func openCFB(r io.ReaderAt, size int64) (*cfb, error) {
 		}
 		s = le.Uint32(buf[4*per:])
 	}
-	c.fat = make([]uint32, 0, len(fatSecs)*int(c.ss/4))
+	// Entries past the file's last sector can never be followed (the chain walk rejects such
+	// indices), so the FAT is kept to nsec entries however many FAT sectors the header claims:
+	// its memory is a 128th of the file, not the file's size in a file made of FAT sectors.
+	c.fat = make([]uint32, 0, min(len(fatSecs)*int(c.ss/4), int(c.nsec)))
 	for _, s := range fatSecs {
+		if uint32(len(c.fat)) >= c.nsec {
+			break
+		}
 		if err := c.readSector(s, buf); err != nil {
 			return nil, corruptf("FAT sector %d: %v", s, err)
 		}
-		for i := 0; i < int(c.ss/4); i++ {
+		for i := 0; i < int(c.ss/4) && uint32(len(c.fat)) < c.nsec; i++ {
 			c.fat = append(c.fat, le.Uint32(buf[4*i:]))
 		}
 	}

@@ -32,7 +32,7 @@ type Limits struct {
 	MaxRows       int   // per sheet: row indices at or above it are an error (default 65536, BIFF8's limit)
 	MaxCols       int   // per row: column indices at or above it are an error (default 256, BIFF8's limit)
 	MaxCellBytes  int   // one cell's text after decoding to UTF-8 (default 1 MiB)
-	MaxTotalBytes int64 // all decoded text: the shared strings plus one Rows call's inline text (default 512 MiB)
+	MaxTotalBytes int64 // all decoded text: the shared strings (16 bytes more each) plus one Rows call's inline text (default 512 MiB)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -252,7 +252,9 @@ func (w *Workbook) readSST(rr *recReader) error {
 		if err != nil {
 			return fmt.Errorf("string %d: %v", i, err)
 		}
-		w.sstBytes += int64(len(scratch))
+		// A string counts its text and its 16-byte header: a table of millions of empty
+		// strings is bounded too.
+		w.sstBytes += int64(len(scratch)) + 16
 		if w.sstBytes > w.lim.MaxTotalBytes {
 			return fmt.Errorf("the shared strings exceed the limit of %d bytes of text", w.lim.MaxTotalBytes)
 		}
