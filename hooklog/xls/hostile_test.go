@@ -74,6 +74,14 @@ func TestHostile(t *testing.T) {
 		{"DIFAT cycle", "DIFAT chain visits sector", difatLoop(base), Limits{}},
 		{"FAT count beyond the file", "FAT sectors", patch(func(d []byte) { binary.LittleEndian.PutUint32(d[44:], 1<<30) }), Limits{}},
 		{"no Workbook stream", "no Workbook stream", patch(func(d []byte) { copy(d[wbEntry:], []byte{'X', 0}) }), Limits{}},
+		{"encrypted xlsx", "password-protected .xlsx", patch(func(d []byte) {
+			name := []byte{}
+			for _, r := range "EncryptedPackage\x00" {
+				name = append(name, byte(r), 0)
+			}
+			copy(d[wbEntry:], name)
+			binary.LittleEndian.PutUint16(d[wbEntry+64:], uint16(len(name)))
+		}), Limits{}},
 		{"BIFF5 Book stream", "BIFF5", patch(func(d []byte) {
 			copy(d[wbEntry:], []byte{'B', 0, 'o', 0, 'o', 0, 'k', 0, 0, 0})
 			binary.LittleEndian.PutUint16(d[wbEntry+64:], 10)

@@ -117,6 +117,9 @@ func Open(r io.ReaderAt, size int64, name string, lim Limits) (*Workbook, error)
 	}
 	e, which := c.rootStream("Workbook", "Book")
 	if e == nil {
+		if p, _ := c.rootStream("EncryptedPackage"); p != nil {
+			return fail(errors.New("not an .xls file: a password-protected .xlsx (an OLE2 file holding an EncryptedPackage stream)"))
+		}
 		return fail(errors.New("no Workbook stream: the compound file is not an Excel workbook"))
 	}
 	if which == "Book" {
@@ -358,6 +361,12 @@ func (sr *sheetReader) run(s sheet) error {
 				return 0, 0, sr.fail(-1, "offset %d: record 0x%04X of %d bytes, needs %d", rr.pos, rr.typ, len(d), minLen)
 			}
 			return int(binary.LittleEndian.Uint16(d)), int(binary.LittleEndian.Uint16(d[2:])), nil
+		}
+		switch rr.typ {
+		case recNumber, recRK, recMulRK, recLabelSST, recLabel, recRString, recBoolErr, recBlank, recMulBlank:
+			// A STRING record belongs to the formula right before it (SHRFMLA or ARRAY may sit
+			// between them); after another cell it is stray.
+			strRow, strCol = -1, -1
 		}
 		switch rr.typ {
 		case recBOF:
