@@ -290,7 +290,7 @@ func (w *Workbook) Rows(sheetName string, fn func(row int, cells []string) error
 		return &Error{File: w.name, Sheet: sheetName, Row: -1, Reason: "no such sheet"}
 	}
 	s := w.sheets[idx]
-	sr := &sheetReader{w: w, name: s.name, pending: map[int][]string{}, delivered: -1,
+	sr := &sheetReader{w: w, name: s.name, delivered: -1,
 		budget: w.lim.MaxTotalBytes - w.sstBytes, fn: fn}
 	err := sr.run(s)
 	var fe fnError
@@ -305,11 +305,16 @@ type fnError struct{ err error }
 
 func (e fnError) Error() string { return e.err.Error() }
 
+type pendingRow struct {
+	row   int
+	cells []string
+}
+
 type sheetReader struct {
 	w         *Workbook
 	name      string
-	pending   map[int][]string
-	delivered int // highest row delivered to fn
+	pending   []pendingRow // sorted by row, at most rowWindow
+	delivered int          // highest row delivered to fn
 	budget    int64
 	fn        func(int, []string) error
 	scratch   []byte
@@ -507,50 +512,57 @@ func (sr *sheetReader) set(r, c int, text string) error {
 	if r <= sr.delivered {
 		return sr.fail(r, "a cell (column %d) after row %d was delivered: rows more than %d out of order", c, sr.delivered, rowWindow)
 	}
-	row, ok := sr.pending[r]
-	if !ok && len(sr.pending) >= rowWindow {
-		if err := sr.flush(r); err != nil {
-			return err
-		}
-		if r <= sr.delivered {
-			return sr.fail(r, "a cell (column %d) below row %d, already delivered: rows more than %d out of order", c, sr.delivered, rowWindow)
-		}
+	// Cells come in row order almost always: the row is the last pending one or a new last.
+	i := len(sr.pending)
+	if i == 0 || sr.pending[i-1].row != r {
+		i, _ = slices.BinarySearchFunc(sr.pending, r, func(p pendingRow, r int) int { return p.row - r })
+	} else {
+		i--
 	}
-	if c >= len(row) {
+	if i == len(sr.pending) || sr.pending[i].row != r {
 		if text == "" {
 			return nil
 		}
-		row = append(row, make([]string, c+1-len(row))...)
+		if len(sr.pending) >= rowWindow {
+			if i == 0 {
+				return sr.fail(r, "a cell (column %d) below all %d buffered rows: rows more than %d out of order", c, rowWindow, rowWindow)
+			}
+			if err := sr.flush(1); err != nil {
+				return err
+			}
+			i--
+		}
+		sr.pending = slices.Insert(sr.pending, i, pendingRow{row: r})
 	}
-	row[c] = text
-	sr.pending[r] = row
+	p := &sr.pending[i]
+	if c >= len(p.cells) {
+		if text == "" {
+			return nil
+		}
+		p.cells = append(p.cells, make([]string, c+1-len(p.cells))...)
+	}
+	p.cells[c] = text
 	return nil
 }
 
-// flush delivers pending rows in order: all of them when upTo is -1, otherwise the lowest one
-// (making room for row upTo).
-func (sr *sheetReader) flush(upTo int) error {
-	keys := make([]int, 0, len(sr.pending))
-	for k := range sr.pending {
-		keys = append(keys, k)
+// flush delivers the n lowest pending rows in order, all of them when n is -1.
+func (sr *sheetReader) flush(n int) error {
+	if n < 0 || n > len(sr.pending) {
+		n = len(sr.pending)
 	}
-	slices.Sort(keys)
-	if upTo >= 0 && len(keys) > 0 {
-		keys = keys[:1]
-	}
-	for _, k := range keys {
-		row := sr.pending[k]
-		delete(sr.pending, k)
-		sr.delivered = k
+	for _, p := range sr.pending[:n] {
+		sr.delivered = p.row
+		row := p.cells
 		for len(row) > 0 && row[len(row)-1] == "" {
 			row = row[:len(row)-1]
 		}
 		if len(row) == 0 {
 			continue
 		}
-		if err := sr.fn(k, row); err != nil {
+		if err := sr.fn(p.row, row); err != nil {
 			return fnError{err}
 		}
 	}
+	sr.pending = slices.Delete(sr.pending, 0, n)
 	return nil
 }
