@@ -24,6 +24,7 @@ type tsheet struct {
 	name  string
 	cells []tcell
 	mulrk *[3]int // row, first col, count: a MULRK of integers col*10
+	chart bool    // an embedded chart substream (BOF … EOF) among the cells, with a NUMBER inside
 }
 
 func rec(typ uint16, data []byte) []byte {
@@ -171,6 +172,11 @@ func buildBIFF(sheets []tsheet, chunk int) []byte {
 	for _, sh := range sheets {
 		s := bof(0x10)
 		s = append(s, rec(recDimensions, make([]byte, 14))...)
+		if sh.chart {
+			s = append(s, bof(0x20)...)
+			s = append(s, rec(recNumber, append(append(u16(0), u16(0)...), 15, 0, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F))...)
+			s = append(s, rec(recEOF, nil)...)
+		}
 		for _, c := range sh.cells {
 			rc := append(u16(c.row), u16(c.col)...)
 			rc = append(rc, u16(15)...)

@@ -311,7 +311,7 @@ func sample() []tsheet {
 			{row: 3, col: 1, kind: "fnum", f: 3}, {row: 3, col: 2, kind: "fstr", s: "公式结果"},
 			{row: 5, col: 0, kind: "blank"},
 		}, mulrk: &[3]int{4, 2, 3}},
-		{name: "第二页", cells: []tcell{{row: 7, col: 1, kind: "sst", s: "隐私政策状态"}}},
+		{name: "第二页", cells: []tcell{{row: 7, col: 1, kind: "sst", s: "隐私政策状态"}}, chart: true},
 		{name: "empty"},
 	}
 }
