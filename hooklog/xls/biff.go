@@ -72,7 +72,7 @@ func (rr *recReader) read() error {
 	rr.typ = binary.LittleEndian.Uint16(rr.hdr[:])
 	n := int64(binary.LittleEndian.Uint16(rr.hdr[2:]))
 	if rr.pos+4+n > rr.size {
-		return fmt.Errorf("offset %d: record 0x%04X claims %d bytes, the stream has %d left", rr.pos, rr.typ, n, rr.size-rr.pos-4)
+		return fmt.Errorf("offset %d: record 0x%04X claims %d bytes, %d remain before offset %d (the next sheet or the end of the stream)", rr.pos, rr.typ, n, rr.size-rr.pos-4, rr.size)
 	}
 	if cap(rr.data) < int(n) {
 		rr.data = make([]byte, n, max(n, 1024))

@@ -87,10 +87,23 @@ func TestHostile(t *testing.T) {
 			binary.LittleEndian.PutUint16(d[wbEntry+64:], 10)
 		}), Limits{}},
 		{"BIFF5 BOF", "BIFF5", patch(func(d []byte) { binary.LittleEndian.PutUint16(d[streamOff+4:], 0x0500) }), Limits{}},
-		{"record longer than the stream", "claims", patch(func(d []byte) { binary.LittleEndian.PutUint16(d[streamOff+2:], 0xFFFF) }), Limits{}},
+		{"record longer than the stream", "remain before offset", patch(func(d []byte) { binary.LittleEndian.PutUint16(d[streamOff+2:], 0xFFFF) }), Limits{}},
 		{"sheet offset anywhere", "offset", patch(func(d []byte) { setSheetOffset(t, d[streamOff:], 0, 7) }), Limits{}},
 		{"sheet offset past the stream", "outside the Workbook stream", patch(func(d []byte) { setSheetOffset(t, d[streamOff:], 0, 0x7FFFFFFF) }), Limits{}},
 		{"sheet offset at the globals", "globals", patch(func(d []byte) { setSheetOffset(t, d[streamOff:], 0, 0) }), Limits{}},
+		{"two sheets at one offset", "same offset", patch(func(d []byte) {
+			st := d[streamOff:]
+			first := findRec(t, st, recBoundSheet)
+			second := first + 4 + int(binary.LittleEndian.Uint16(st[first+2:]))
+			copy(st[second+4:second+8], st[first+4:first+8])
+		}), Limits{}},
+		{"a sheet without EOF stops at the next sheet", "no EOF record before offset", patch(func(d []byte) {
+			st := d[streamOff:]
+			first := findRec(t, st, recBoundSheet)
+			second := first + 4 + int(binary.LittleEndian.Uint16(st[first+2:]))
+			next := int(binary.LittleEndian.Uint32(st[second+4:]))
+			binary.LittleEndian.PutUint16(st[next-4:], 0x0001) // sheet 0's EOF becomes an unknown record
+		}), Limits{}},
 		{"SST over MaxTotalBytes", "exceed the limit", base, Limits{MaxTotalBytes: 10000}},
 		{"cell over MaxCellBytes", "cell limit", base, Limits{MaxCellBytes: 1000}},
 		{"row over MaxRows", "limit of 3 rows", base, Limits{MaxRows: 3}},

@@ -80,6 +80,7 @@ func (e *Error) Error() string {
 type sheet struct {
 	name   string
 	offset int64
+	end    int64 // the next sheet's offset, or the stream's end: where this substream must have ended
 	typ    byte // BOUNDSHEET dt: 0 worksheet, 1 macro sheet, 2 chart, 6 VBA module
 }
 
@@ -133,7 +134,35 @@ func Open(r io.ReaderAt, size int64, name string, lim Limits) (*Workbook, error)
 	if err := w.readGlobals(); err != nil {
 		return fail(err)
 	}
+	if err := w.bound(); err != nil {
+		return fail(err)
+	}
 	return w, nil
+}
+
+// bound gives each sheet the end of its substream: the next sheet's offset. Substreams follow
+// one another in the stream, so reading is confined to [offset, end) and reading every sheet
+// costs one pass over the stream at most. Without it, thousands of BOUNDSHEETs pointing at the
+// same offset, or at fake BOF records inside string data, would each read to the stream's end.
+func (w *Workbook) bound() error {
+	offs := make([]int64, len(w.sheets))
+	for i, s := range w.sheets {
+		offs[i] = s.offset
+	}
+	slices.Sort(offs)
+	for i := 1; i < len(offs); i++ {
+		if offs[i] == offs[i-1] {
+			return fmt.Errorf("two sheets start at the same offset %d", offs[i])
+		}
+	}
+	for i := range w.sheets {
+		s := &w.sheets[i]
+		s.end = w.size
+		if j, _ := slices.BinarySearch(offs, s.offset); j+1 < len(offs) {
+			s.end = min(offs[j+1], w.size)
+		}
+	}
+	return nil
 }
 
 // Sheets lists the sheet names in workbook order (worksheets, and chart or macro sheets, which
@@ -325,10 +354,10 @@ func (sr *sheetReader) fail(row int, format string, a ...any) error {
 }
 
 func (sr *sheetReader) run(s sheet) error {
-	if s.offset < 0 || s.offset+4 > sr.w.size {
+	if s.offset+4 > sr.w.size {
 		return sr.fail(-1, "the sheet's offset %d is outside the Workbook stream (%d bytes)", s.offset, sr.w.size)
 	}
-	rr := newRecReader(sr.w.stream, sr.w.size, s.offset)
+	rr := newRecReader(sr.w.stream, s.end, s.offset)
 	if err := rr.read(); err != nil {
 		return sr.fail(-1, "%v", err)
 	}
@@ -344,7 +373,7 @@ func (sr *sheetReader) run(s sheet) error {
 	for {
 		if err := rr.read(); err != nil {
 			if err == io.EOF {
-				return sr.fail(-1, "truncated: the sheet ends without an EOF record")
+				return sr.fail(-1, "truncated: no EOF record before offset %d (the next sheet or the end of the stream)", s.end)
 			}
 			return sr.fail(-1, "%v", err)
 		}
