@@ -81,7 +81,7 @@ type sheet struct {
 	name   string
 	offset int64
 	end    int64 // the next sheet's offset, or the stream's end: where this substream must have ended
-	typ    byte // BOUNDSHEET dt: 0 worksheet, 1 macro sheet, 2 chart, 6 VBA module
+	typ    byte  // BOUNDSHEET dt: 0 worksheet, 1 macro sheet, 2 chart, 6 VBA module
 }
 
 // Workbook is an opened .xls file. Its methods may be called from several goroutines when the
