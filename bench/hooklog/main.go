@@ -1,0 +1,271 @@
+// Command hooklog measures pilmon's .xls reader (hooklog/xls) on a runtime hook log as camille
+// exports it, beside Python's xlrd reading the same file in the same run:
+//
+//	go run ./bench/hooklog [-rows 65536] [-stacks 20000] [-n 1] [-keep] [-xls FILE]
+//
+// The workbook is written by Debian's python3-xlwt (camille's writer): one sheet
+// App_privacy_compliance_testing, a bold header and camille's seven columns, -rows rows in all
+// (65,536 is BIFF8's limit), Chinese text, "\r\n" inside cells and Java stack traces of 1–3 KiB
+// drawn from a pool of -stacks distinct ones (a hook fires many times from the same call site,
+// and xlwt stores each distinct string once in the shared-string table).
+//
+// Then each reader runs -n times in a child process of its own (the median by CPU is reported):
+//   - xls: xls.Open and Rows over the sheet, every cell's text touched;
+//   - xlrd: xlrd.open_workbook and every row's cells turned into text (str), the baseline.
+//
+// Each child reports its wall time, CPU time (user+system, getrusage) and peak RSS (VmHWM from
+// /proc/self/status for Go; ru_maxrss for Python, the same high-water mark).
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"pilmon/hooklog/xls"
+)
+
+const childEnv = "PILMON_BENCH_HOOKLOG_CHILD"
+
+// genScript writes the camille-layout workbook: argv path rows stacks.
+const genScript = `
+import random, sys, xlwt
+path, nrows, nstacks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(20)
+apis = [('获取设备ID', 'android.telephony.TelephonyManager.getDeviceId'), ('获取IMEI', 'android.telephony.TelephonyManager.getImei'),
+        ('获取Android ID', 'android.provider.Settings$Secure.getString'), ('获取MAC地址', 'java.net.NetworkInterface.getHardwareAddress'),
+        ('获取应用列表', 'android.app.ApplicationPackageManager.getInstalledPackages'), ('获取位置', 'android.location.LocationManager.getLastKnownLocation'),
+        ('读取剪切板', 'android.content.ClipboardManager.getPrimaryClip')]
+sdks = ['com.umeng.commonsdk', 'com.tencent.bugly', 'com.baidu.location', 'cn.jpush.android', 'com.bytedance.sdk.openadsdk', 'com.example.app']
+def frame():
+    pkg = rnd.choice(sdks)
+    cls = pkg + '.' + rnd.choice(['internal', 'utils', 'core', 'a.b']) + '.' + rnd.choice(['DeviceInfo', 'Collector', 'c', 'Tracker', 'IdHelper'])
+    return 'at %s.%s(%s.java:%d)' % (cls, rnd.choice(['a', 'get', 'collect', 'run', 'init']), cls.split('.')[-1], rnd.randint(10, 900))
+stacks = []
+for i in range(nstacks):
+    target = rnd.randint(1024, 3072)
+    lines, n = ['java.lang.Throwable'], 0
+    while n < target:
+        l = frame(); lines.append(l); n += len(l) + 2
+    stacks.append('\r\n'.join(lines)[:target])
+wb = xlwt.Workbook(encoding='utf-8')
+ws = wb.add_sheet('App_privacy_compliance_testing')
+bold = xlwt.easyxf('font: bold on')
+for c, h in enumerate(['隐私政策状态', '时间点', '行为主体', '操作行为', '行为描述', '传入参数', '调用堆栈']):
+    ws.write(0, c, h, bold)
+for r in range(1, nrows):
+    act, api = apis[r % len(apis)]
+    ws.write(r, 0, '同意隐私政策前' if r < nrows // 3 else '同意隐私政策后')
+    ws.write(r, 1, '2024-05-20 10:%02d:%02d.%03d' % ((r // 60000) % 60, (r // 1000) % 60, r % 1000))
+    ws.write(r, 2, 'APP' if r % 5 == 0 else 'SDK')
+    ws.write(r, 3, act)
+    ws.write(r, 4, '%s\r\n调用次数: %d' % (api, r % 97))
+    ws.write(r, 5, '' if r % 3 else 'slotIndex=%d' % (r % 2))
+    ws.write(r, 6, stacks[rnd.randrange(nstacks)])
+    if r % 4096 == 0:
+        ws.flush_row_data()
+wb.save(path)
+`
+
+// xlrdScript reads argv[1] with xlrd, turning every cell into text, and prints the result.
+const xlrdScript = `
+import json, resource, sys, time, xlrd
+t0, c0 = time.time(), time.process_time()
+bk = xlrd.open_workbook(sys.argv[1])
+rows = cells = nbytes = 0
+for sh in bk.sheets():
+    for r in range(sh.nrows):
+        row = [str(c.value) for c in sh.row(r)]
+        if any(row):
+            rows += 1
+            cells += len(row)
+            nbytes += sum(len(v.encode('utf-8')) for v in row)
+ru = resource.getrusage(resource.RUSAGE_SELF)
+json.dump({'wall_s': time.time() - t0, 'cpu_s': ru.ru_utime + ru.ru_stime, 'peak_rss_mib': ru.ru_maxrss / 1024,
+           'rows': rows, 'cells': cells, 'text_bytes': nbytes}, sys.stdout)
+`
+
+func main() {
+	if os.Getenv(childEnv) != "" {
+		if err := child(os.Args[1]); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	rows := flag.Int("rows", 65536, "rows in the generated workbook, header included (BIFF8 allows 65536)")
+	stacks := flag.Int("stacks", 20000, "distinct stack traces in the generated workbook")
+	n := flag.Int("n", 1, "runs per reader (the median by CPU is reported)")
+	keep := flag.Bool("keep", false, "keep the generated workbook (its path is printed)")
+	file := flag.String("xls", "", "measure this .xls instead of generating one")
+	flag.Parse()
+	if err := run(*rows, *stacks, *n, *keep, *file); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/hooklog:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	Wall  float64 `json:"wall_s"`
+	CPU   float64 `json:"cpu_s"`
+	RSS   float64 `json:"peak_rss_mib"`
+	Rows  int     `json:"rows"`
+	Cells int     `json:"cells"`
+	Bytes int64   `json:"text_bytes"`
+}
+
+func python() (string, error) {
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if exe, err := exec.LookPath(p); err == nil && exec.Command(exe, "-c", "import xlwt, xlrd").Run() == nil {
+			return exe, nil
+		}
+	}
+	return "", fmt.Errorf("python3 with xlwt and xlrd is needed (Debian: python3-xlwt python3-xlrd)")
+}
+
+func run(rows, stacks, n int, keep bool, file string) error {
+	py, err := python()
+	if err != nil {
+		return err
+	}
+	if file == "" {
+		dir, err := os.MkdirTemp("", "pilmon-bench-hooklog-")
+		if err != nil {
+			return err
+		}
+		file = filepath.Join(dir, "camille.xls")
+		if !keep {
+			defer os.RemoveAll(dir)
+		}
+		t0 := time.Now()
+		if out, err := exec.Command(py, "-c", genScript, file, strconv.Itoa(rows), strconv.Itoa(stacks)).CombinedOutput(); err != nil {
+			return fmt.Errorf("xlwt: %v: %s", err, out)
+		}
+		fmt.Printf("generated %s with xlwt in %.1fs\n", file, time.Since(t0).Seconds())
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("workbook: %.1f MiB\n\n", float64(st.Size())/(1<<20))
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	readers := []struct {
+		name string
+		cmd  func() *exec.Cmd
+	}{
+		{"xls (pilmon)", func() *exec.Cmd {
+			c := exec.Command(exe, file)
+			c.Env = append(os.Environ(), childEnv+"=1")
+			return c
+		}},
+		{"xlrd (Python)", func() *exec.Cmd { return exec.Command(py, "-c", xlrdScript, file) }},
+	}
+	med := make([]result, len(readers))
+	for i, rd := range readers {
+		var rs []result
+		for j := 0; j < n; j++ {
+			r, err := runChild(rd.cmd())
+			if err != nil {
+				return fmt.Errorf("%s: %w", rd.name, err)
+			}
+			rs = append(rs, r)
+		}
+		sort.Slice(rs, func(a, b int) bool { return rs[a].CPU < rs[b].CPU })
+		med[i] = rs[len(rs)/2]
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "reader\trows\tcells\ttext MiB\twall s\tCPU s\trows/s (CPU)\trows/s (wall)\tpeak RSS MiB\t")
+	for i, rd := range readers {
+		r := med[i]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f\t\n", rd.name, r.Rows, r.Cells, float64(r.Bytes)/(1<<20), r.Wall, r.CPU, float64(r.Rows)/r.CPU, float64(r.Rows)/r.Wall, r.RSS)
+	}
+	tw.Flush()
+	g, p := med[0], med[1]
+	fmt.Printf("\nxls vs xlrd: %.1f× the rows/s (CPU), %.2f× the peak RSS\n", p.CPU/g.CPU, g.RSS/p.RSS)
+	if g.Rows != p.Rows {
+		fmt.Printf("WARNING: the readers disagree on the number of non-empty rows (%d vs %d)\n", g.Rows, p.Rows)
+	}
+	return nil
+}
+
+func runChild(cmd *exec.Cmd) (result, error) {
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%v: %s", err, errb.String())
+	}
+	var r result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return result{}, fmt.Errorf("child output %q: %w", out.String(), err)
+	}
+	return r, nil
+}
+
+// child reads the workbook with hooklog/xls and reports what the xlrd child reports.
+func child(path string) error {
+	t0 := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	w, err := xls.Open(f, st.Size(), path, xls.Limits{})
+	if err != nil {
+		return err
+	}
+	var r result
+	for _, s := range w.Sheets() {
+		if err := w.Rows(s, func(_ int, cells []string) error {
+			r.Rows++
+			r.Cells += len(cells)
+			for _, c := range cells {
+				r.Bytes += int64(len(c))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	r.Wall, r.CPU, r.RSS = time.Since(t0).Seconds(), cpu(), peakRSS()
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func cpu() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// peakRSS reads VmHWM (Linux) in MiB, 0 elsewhere.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
