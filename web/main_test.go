@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -75,7 +76,8 @@ const (
 )
 
 type envOptions struct {
-	login accounts.LoginLimits
+	login   accounts.LoginLimits
+	trusted []netip.Prefix // Config.TrustedProxies
 	// kinds are source kinds added to those of this build.
 	kinds []scanner.KindSpec
 }
@@ -104,6 +106,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond, Kinds: kinds}
 	if len(opts) > 0 {
 		cfg.Login = opts[0].login
+		cfg.TrustedProxies = opts[0].trusted
 	}
 	key, err := casefile.LoadOrCreateKey(t.TempDir())
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -75,6 +76,11 @@ type Config struct {
 	TLS     bool
 	Session accounts.SessionLimits // zero: 30 min idle, 12 h absolute
 	Login   accounts.LoginLimits   // zero: accounts.DefaultLoginLimits
+	// Hashing bounds concurrent argon2id computations (zero: accounts.DefaultHashLimits).
+	Hashing accounts.HashLimits
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For / X-Real-IP name the client;
+	// from any other peer those headers are ignored and the socket's address is the client's.
+	TrustedProxies []netip.Prefix
 	// MaxUpload bounds one uploaded file (zero: 1 GiB).
 	MaxUpload int64
 	// IndexInterval is how long the findings list index waits before retrying after an error
@@ -154,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Evidence, cat: cfg.Catalogue, langs: ls, log: cfg.Logger,
 		acc: accounts.New(cfg.Store), idx: listindex.New(cfg.Store, cfg.Logger),
 	}
+	s.acc.LimitHashing(cfg.Hashing)
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
 	}
@@ -163,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	s.e = echo.New()
 	s.e.Logger = cfg.Logger
 	s.e.HTTPErrorHandler = s.handleError
+	s.e.IPExtractor = clientIP(cfg.TrustedProxies)
 	s.e.Pre(refuseDotSegments)
 	s.e.Use(s.recoverer, securityHeaders)
 	s.routes = s.routeTable()
