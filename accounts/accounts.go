@@ -4,10 +4,10 @@ package accounts
 
 import (
 	"context"
-	_ "embed"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"

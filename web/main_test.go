@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -38,6 +39,9 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestMain(m *testing.M) {
+	if os.Getenv(loginServerEnv) != "" {
+		os.Exit(runLoginServer())
+	}
 	// Production hashes cost 64 MiB and 3 passes (TestArgonDefaults); the suite logs in hundreds
 	// of times, so it hashes with cheaper parameters.
 	accounts.UseArgon2(accounts.Argon2Params{Time: 1, Memory: 1024, Threads: 1})
@@ -237,9 +241,12 @@ type client struct {
 
 var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
-func (e *env) anon() *client {
+func (e *env) anon() *client { return e.anonAt(e.hs.URL) }
+
+// anonAt is anon for a server at base.
+func (e *env) anonAt(base string) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: e.t, base: e.hs.URL, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &client{t: e.t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }

@@ -36,12 +36,12 @@ import (
 type config struct {
 	dataDir    string
 	redis      string
-	// redisPasswordFile holds the Redis password (first line); PILMON_REDIS_PASSWORD is the
-	// password itself. Either keeps it off the command line, which every local user can read.
-	redisPasswordFile string
 	prefix     string
 	importRoot string // as given; imports() resolves the default
 	verbose    bool
+	// redisPasswordFile holds the Redis password (first line); PILMON_REDIS_PASSWORD is the
+	// password itself. Either keeps it off the command line, which every local user can read.
+	redisPasswordFile string
 }
 
 func (c *config) register(fs *flag.FlagSet) {
