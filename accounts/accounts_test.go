@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"pilmon/internal/testredis"
 	"pilmon/store"
@@ -326,4 +327,24 @@ func TestHashingBounded(t *testing.T) {
 	if acc.HashStats().Total != before {
 		t.Fatal("a refused verification hashed")
 	}
+}
+
+// FuzzCheckPassword: the policy never panics on hostile form input, and a password it accepts
+// keeps the length bounds and contains no user name of 3 or more characters.
+func FuzzCheckPassword(f *testing.F) {
+	for _, s := range []string{testPassword, "          ", "aaaaaaaaaa", "1234567890", "qwertyuiop", "alicealice", "\xff\xfe\xfd",
+		strings.Repeat("ab", 600), "红色的猫在屋顶上睡觉了"} {
+		f.Add("alice", s)
+	}
+	f.Fuzz(func(t *testing.T, name, pw string) {
+		if CheckPassword(name, pw) != nil {
+			return
+		}
+		if len(pw) > MaxPasswordLen || utf8.RuneCountInString(pw) < MinPasswordLen || strings.TrimSpace(pw) == "" {
+			t.Fatalf("accepted %q", pw)
+		}
+		if len(name) >= 3 && strings.Contains(strings.ToLower(pw), strings.ToLower(name)) {
+			t.Fatalf("accepted %q containing %q", pw, name)
+		}
+	})
 }

@@ -8,8 +8,16 @@
 //     check runs before the handler, and path parameters are validated by name before that;
 //   - sessions are random 256-bit cookie values (HttpOnly, SameSite=Strict, Secure and __Host- with
 //     TLS) stored in Redis by their SHA-256, with idle and absolute expiry;
-//   - every state-changing request carries the session's CSRF token (form field or header) and,
-//     when the browser says where it comes from, a same-origin Origin / Sec-Fetch-Site;
+//   - every state-changing request carries the session's CSRF token (header, or form field of the
+//     body; never the query string) and, when the browser says where it comes from, a same-origin
+//     Origin / Sec-Fetch-Site;
+//   - a login attempt is counted per (user, client address) before its password is hashed, and
+//     hashing runs in a few slots (accounts.HashLimits); the client address is the socket peer
+//     unless the peer is a configured trusted proxy;
+//   - API tokens are the user's own (minted on the account page), expire, and die with a password
+//     reset, a log-out everywhere, a forced log-out or disabling; what a token does is recorded as
+//     "user (token t_…)";
+//   - no authenticated response may be cached (Cache-Control: no-store);
 //   - everything the party under investigation wrote (app names, policy text, URLs) is rendered by
 //     html/template, escaped for its context; captured HTML is shown only in a sandboxed frame
 //     served from its own path with CSP sandbox, never inline;
