@@ -48,8 +48,10 @@ func TestConcurrentWrongLoginsReserved(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := acc.HashStats().Total - before; n > 5 || n < 1 {
-		t.Fatalf("%d password checks for 25 concurrent guesses, limit 5 (statuses %v)", n, codes)
+	n := acc.HashStats().Total - before
+	t.Logf("%d password checks for 25 concurrent guesses, limit 5 (statuses %v)", n, codes)
+	if n > 5 || n < 1 {
+		t.Fatalf("%d password checks for 25 concurrent guesses, limit 5", n)
 	}
 	for _, c := range codes {
 		if c != http.StatusUnauthorized && c != http.StatusTooManyRequests {
