@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -30,11 +32,93 @@ import (
 type Accounts struct {
 	st  *store.Store
 	now func() time.Time
+
+	// slots bound how many argon2id computations run at once: each takes the hash's memory
+	// (64 MiB by default), so unbounded concurrent logins exhaust the server's memory.
+	slots  chan struct{}
+	wait   time.Duration
+	hashes atomic.Int64 // computations started
+	active atomic.Int64
+	peak   atomic.Int64
 }
 
-// New returns the accounts kept in st.
+// New returns the accounts kept in st, hashing with DefaultHashLimits.
 func New(st *store.Store) *Accounts {
-	return &Accounts{st: st, now: time.Now}
+	a := &Accounts{st: st, now: time.Now}
+	a.LimitHashing(DefaultHashLimits)
+	return a
+}
+
+// HashLimits bound password hashing.
+type HashLimits struct {
+	// Concurrent computations at most; more wait up to Wait for a slot, then fail with ErrBusy.
+	Concurrent int
+	Wait       time.Duration
+}
+
+// DefaultHashLimits: 2 computations at once (128 MiB with the default parameters), a request
+// waits up to 3 s for its turn.
+var DefaultHashLimits = HashLimits{Concurrent: 2, Wait: 3 * time.Second}
+
+// LimitHashing sets the hashing limits (zero fields take the defaults). Call it before use.
+func (a *Accounts) LimitHashing(l HashLimits) {
+	if l.Concurrent <= 0 {
+		l.Concurrent = DefaultHashLimits.Concurrent
+	}
+	if l.Wait <= 0 {
+		l.Wait = DefaultHashLimits.Wait
+	}
+	a.slots = make(chan struct{}, l.Concurrent)
+	a.wait = l.Wait
+}
+
+// HashStats are counts of argon2id computations since New.
+type HashStats struct {
+	Total int64 // computations started
+	Peak  int64 // most running at once
+}
+
+// HashStats returns how many argon2id computations ran and the most that ran at once.
+func (a *Accounts) HashStats() HashStats {
+	return HashStats{Total: a.hashes.Load(), Peak: a.peak.Load()}
+}
+
+// ErrBusy refuses a login or password change when every hashing slot stayed taken for the wait.
+var ErrBusy = errors.New("服务器繁忙，请稍后再试 / server busy, try again shortly")
+
+// hashing runs f (one argon2id computation) in a slot.
+func (a *Accounts) hashing(ctx context.Context, f func()) error {
+	t := time.NewTimer(a.wait)
+	defer t.Stop()
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return ErrBusy
+	}
+	defer func() { <-a.slots }()
+	a.hashes.Add(1)
+	n := a.active.Add(1)
+	defer a.active.Add(-1)
+	for {
+		p := a.peak.Load()
+		if n <= p || a.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	f()
+	return nil
+}
+
+// hash is HashPassword in a hashing slot.
+func (a *Accounts) hash(ctx context.Context, pw string) (string, error) {
+	var h string
+	var err error
+	if serr := a.hashing(ctx, func() { h, err = HashPassword(pw) }); serr != nil {
+		return "", serr
+	}
+	return h, err
 }
 
 // Role is what a user may do; the dashboard's authorisation policy says what each role may do.
@@ -97,13 +181,107 @@ const (
 	MaxPasswordLen = 1024
 )
 
-// CheckPassword enforces the password policy.
-func CheckPassword(pw string) error {
+//go:embed common_passwords.txt
+var commonPasswordsText string
+
+// commonPasswords are the common passwords of MinPasswordLen characters or more, lower-cased
+// (common_passwords.txt says where they come from).
+var commonPasswords = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for line := range strings.SplitSeq(commonPasswordsText, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			m[line] = true
+		}
+	}
+	return m
+})
+
+// PasswordError says why a password was refused, in both languages.
+type PasswordError struct{ ZH, EN string }
+
+func (e *PasswordError) Error() string { return e.ZH + " / " + e.EN }
+
+// CheckPassword enforces the password policy for user name: MinPasswordLen-MaxPasswordLen of
+// UTF-8, not only white space, not mostly one character, not a keyboard or alphabet sequence or a
+// short unit repeated, not a common password and not containing the user name. Errors are
+// *PasswordError.
+func CheckPassword(name, pw string) error {
 	if utf8.RuneCountInString(pw) < MinPasswordLen || len(pw) > MaxPasswordLen || !utf8.ValidString(pw) {
-		return fmt.Errorf("密码须为 %d 至 %d 字节的 UTF-8 / password must be %d-%d bytes of UTF-8 (at least %d characters)",
-			MinPasswordLen, MaxPasswordLen, MinPasswordLen, MaxPasswordLen, MinPasswordLen)
+		return &PasswordError{fmt.Sprintf("密码须为 %d 至 %d 字节的 UTF-8（至少 %d 个字符）", MinPasswordLen, MaxPasswordLen, MinPasswordLen),
+			fmt.Sprintf("the password must be %d-%d bytes of UTF-8 (at least %d characters)", MinPasswordLen, MaxPasswordLen, MinPasswordLen)}
+	}
+	if strings.TrimSpace(pw) == "" {
+		return &PasswordError{"密码不能只有空白字符", "the password cannot be only white space"}
+	}
+	lower := strings.ToLower(pw)
+	rs := []rune(lower)
+	if mostlyOneRune(rs) || repeatedUnit(rs) {
+		return &PasswordError{"密码不能主要由同一字符或重复片段组成", "the password cannot be mostly one character or a repeated pattern"}
+	}
+	if sequential(rs) {
+		return &PasswordError{"密码不能是连续的字母、数字或键盘序列", "the password cannot be a run of letters, digits or keys"}
+	}
+	if commonPasswords()[lower] {
+		return &PasswordError{"该密码属于常见密码，请换一个", "this password is one of the most common ones: choose another"}
+	}
+	if n := strings.ToLower(name); len(n) >= 3 && strings.Contains(lower, n) {
+		return &PasswordError{"密码不能包含用户名", "the password cannot contain the user name"}
 	}
 	return nil
+}
+
+// mostlyOneRune: one character makes up half of the password or more.
+func mostlyOneRune(rs []rune) bool {
+	n := map[rune]int{}
+	for _, r := range rs {
+		n[r]++
+		if 2*n[r] >= len(rs) {
+			return true
+		}
+	}
+	return false
+}
+
+// repeatedUnit: the password is a unit of at most half its length repeated ("abcabcabca").
+func repeatedUnit(rs []rune) bool {
+	for p := 1; 2*p <= len(rs); p++ {
+		ok := true
+		for i := p; i < len(rs) && ok; i++ {
+			ok = rs[i] == rs[i-p]
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// keyboardRows are runs a password must not mostly follow.
+var keyboardRows = []string{"`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "abcdefghijklmnopqrstuvwxyz"}
+
+// sequential: at least 80 % of the steps between neighbouring characters go to the next or
+// previous one in code point order or along a keyboard row ("1234567890", "qwertyuiop",
+// "9876543210", "abcdefghijk").
+func sequential(rs []rune) bool {
+	next := func(a, b rune) bool {
+		if d := a - b; d == 1 || d == -1 {
+			return true
+		}
+		for _, row := range keyboardRows {
+			i, j := strings.IndexRune(row, a), strings.IndexRune(row, b)
+			if i >= 0 && j >= 0 && (i-j == 1 || j-i == 1) {
+				return true
+			}
+		}
+		return false
+	}
+	steps := 0
+	for i := 1; i < len(rs); i++ {
+		if next(rs[i-1], rs[i]) {
+			steps++
+		}
+	}
+	return steps*5 >= (len(rs)-1)*4
 }
 
 // Argon2Params are argon2id parameters: passes, memory in KiB, lanes.
@@ -190,10 +368,10 @@ func (a *Accounts) Add(ctx context.Context, name string, role Role, password str
 	if !role.Valid() {
 		return fmt.Errorf("角色无效 / unknown role %q (want one of %v)", role, Roles)
 	}
-	if err := CheckPassword(password); err != nil {
+	if err := CheckPassword(name, password); err != nil {
 		return err
 	}
-	h, err := HashPassword(password)
+	h, err := a.hash(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -249,25 +427,27 @@ func (a *Accounts) Count(ctx context.Context) (int64, error) {
 	return a.st.UserCount(ctx)
 }
 
-// SetPassword replaces a user's password and ends every session of the user.
+// SetPassword replaces a user's password and ends every session and API token of the user: a
+// reset after a suspected compromise must shut out whoever held them.
 func (a *Accounts) SetPassword(ctx context.Context, name, password string) error {
 	if _, err := a.Get(ctx, name); err != nil {
 		return err
 	}
-	if err := CheckPassword(password); err != nil {
+	if err := CheckPassword(name, password); err != nil {
 		return err
 	}
-	h, err := HashPassword(password)
+	h, err := a.hash(ctx, password)
 	if err != nil {
 		return err
 	}
 	if err := a.st.SetPasswordHash(ctx, name, h, a.now()); err != nil {
 		return err
 	}
-	return a.RevokeSessions(ctx, name)
+	return a.LogoutEverywhere(ctx, name)
 }
 
-// SetDisabled disables or re-enables a user; disabling ends every session and makes tokens unusable.
+// SetDisabled disables or re-enables a user. Disabling ends every session and deletes every API
+// token, so that re-enabling the user revives none of them.
 func (a *Accounts) SetDisabled(ctx context.Context, name string, disabled bool) error {
 	if _, err := a.Get(ctx, name); err != nil {
 		return err
@@ -276,9 +456,17 @@ func (a *Accounts) SetDisabled(ctx context.Context, name string, disabled bool) 
 		return err
 	}
 	if disabled {
-		return a.RevokeSessions(ctx, name)
+		return a.LogoutEverywhere(ctx, name)
 	}
 	return nil
+}
+
+// LogoutEverywhere ends every session and deletes every API token of a user.
+func (a *Accounts) LogoutEverywhere(ctx context.Context, name string) error {
+	if err := a.RevokeSessions(ctx, name); err != nil {
+		return err
+	}
+	return a.RevokeTokens(ctx, name)
 }
 
 // SetRole changes a user's role; it applies to existing sessions at their next request.
@@ -292,7 +480,8 @@ func (a *Accounts) SetRole(ctx context.Context, name string, role Role) error {
 	return a.st.SetUserRole(ctx, name, string(role))
 }
 
-// Verify checks a password. Unknown users cost the same hashing time as known ones.
+// Verify checks a password in a hashing slot (ErrBusy when none came free in time). Unknown users
+// cost the same hashing time as known ones.
 func (a *Accounts) Verify(ctx context.Context, name, password string) (User, error) {
 	if len(password) > MaxPasswordLen {
 		return User{}, ErrBadCredentials
@@ -302,10 +491,14 @@ func (a *Accounts) Verify(ctx context.Context, name, password string) (User, err
 		h, _ = a.st.PasswordHash(ctx, name)
 	}
 	if h == "" {
-		VerifyPassword(password, dummyPasswordHash())
-		return User{}, ErrBadCredentials
+		h = dummyPasswordHash()
+		name = ""
 	}
-	if !VerifyPassword(password, h) {
+	ok := false
+	if err := a.hashing(ctx, func() { ok = VerifyPassword(password, h) }); err != nil {
+		return User{}, err
+	}
+	if !ok || name == "" {
 		return User{}, ErrBadCredentials
 	}
 	u, err := a.Get(ctx, name)
@@ -448,39 +641,131 @@ func (a *Accounts) SessionCount(ctx context.Context, name string) (int, error) {
 // TokenPrefix starts every API token, so that a leaked one is easy to recognise.
 const TokenPrefix = "pmt_"
 
-// NewToken creates an API token for a user (for scripts, sent as "Authorization: Bearer …").
-func (a *Accounts) NewToken(ctx context.Context, name, label string) (string, error) {
-	if _, err := a.Get(ctx, name); err != nil {
-		return "", err
-	}
-	if len(label) > 200 || !utf8.ValidString(label) {
-		return "", errors.New("token label: at most 200 bytes of UTF-8")
-	}
-	secret := TokenPrefix + RandomSecret(32)
-	id := secretID(secret)
-	if err := a.st.AddToken(ctx, id, name, label, a.now()); err != nil {
-		return "", err
-	}
-	return secret, nil
+// Token lifetimes: DefaultTokenTTL unless the creator says otherwise, never more than MaxTokenTTL.
+const (
+	DefaultTokenTTL = 90 * 24 * time.Hour
+	MaxTokenTTL     = 366 * 24 * time.Hour
+)
+
+// Token is an API token as its holder sees it (never the secret, which is shown once).
+type Token struct {
+	ID       string // SHA-256 of the secret
+	User     string
+	Label    string
+	Created  time.Time
+	Expires  time.Time
+	LastUsed time.Time // zero: never used
 }
 
-// TokenUser returns the user an API token belongs to.
-func (a *Accounts) TokenUser(ctx context.Context, secret string) (User, error) {
-	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
-		return User{}, ErrBadCredentials
+// Short names the token in audit entries and history without giving anything usable away:
+// "t_" and the first 12 hex digits of its id.
+func (t Token) Short() string {
+	if len(t.ID) < 12 {
+		return "t_" + t.ID
 	}
-	name, err := a.st.TokenOwner(ctx, secretID(secret))
-	if err != nil || name == "" {
-		return User{}, ErrBadCredentials
-	}
+	return "t_" + t.ID[:12]
+}
+
+func tokenOf(r store.TokenRecord) Token {
+	return Token{ID: r.ID, User: r.User, Label: r.Label, Created: r.Created, Expires: r.Expires, LastUsed: r.LastUsed}
+}
+
+// NewToken creates an API token for a user (for scripts, sent as "Authorization: Bearer …"),
+// valid for ttl (zero: DefaultTokenTTL; at most MaxTokenTTL). The secret is returned once.
+func (a *Accounts) NewToken(ctx context.Context, name, label string, ttl time.Duration) (string, Token, error) {
 	u, err := a.Get(ctx, name)
 	if err != nil {
-		return User{}, ErrBadCredentials
+		return "", Token{}, err
 	}
 	if u.Disabled {
-		return User{}, ErrDisabled
+		return "", Token{}, ErrDisabled
 	}
-	return u, nil
+	if len(label) > 200 || !utf8.ValidString(label) {
+		return "", Token{}, errors.New("令牌用途最多 200 字节 UTF-8 / token label: at most 200 bytes of UTF-8")
+	}
+	if ttl == 0 {
+		ttl = DefaultTokenTTL
+	}
+	if ttl < time.Minute || ttl > MaxTokenTTL {
+		return "", Token{}, fmt.Errorf("令牌有效期须在 1 分钟至 %d 天之间 / token lifetime must be 1 minute to %d days",
+			int(MaxTokenTTL.Hours()/24), int(MaxTokenTTL.Hours()/24))
+	}
+	secret := TokenPrefix + RandomSecret(32)
+	now := a.now()
+	t := Token{ID: secretID(secret), User: name, Label: label, Created: now.UTC().Truncate(time.Second),
+		Expires: now.Add(ttl).UTC().Truncate(time.Second)}
+	if err := a.st.AddToken(ctx, t.ID, name, label, t.Created, t.Expires); err != nil {
+		return "", Token{}, err
+	}
+	return secret, t, nil
+}
+
+// TokenUser returns the user an API token belongs to and the token. Unknown, revoked and expired
+// tokens give ErrBadCredentials; tokens of a disabled user ErrDisabled.
+func (a *Accounts) TokenUser(ctx context.Context, secret string) (User, Token, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
+		return User{}, Token{}, ErrBadCredentials
+	}
+	r, err := a.st.Token(ctx, secretID(secret))
+	if err != nil || r.User == "" {
+		return User{}, Token{}, ErrBadCredentials
+	}
+	t := tokenOf(r)
+	now := a.now()
+	if !now.Before(t.Expires) {
+		return User{}, Token{}, ErrBadCredentials
+	}
+	u, err := a.Get(ctx, t.User)
+	if err != nil {
+		return User{}, Token{}, ErrBadCredentials
+	}
+	if u.Disabled {
+		return User{}, Token{}, ErrDisabled
+	}
+	// The list page shows when a token was last used; to the minute is enough, and saves a write
+	// per request.
+	if now.Sub(t.LastUsed) >= time.Minute {
+		_ = a.st.TouchToken(ctx, t.ID, now)
+		t.LastUsed = now
+	}
+	return u, t, nil
+}
+
+// Tokens returns a user's unexpired API tokens, newest first.
+func (a *Accounts) Tokens(ctx context.Context, name string) ([]Token, error) {
+	rs, err := a.st.Tokens(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of %s: %w", name, err)
+	}
+	now := a.now()
+	out := make([]Token, 0, len(rs))
+	for _, r := range rs {
+		if t := tokenOf(r); now.Before(t.Expires) {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// ErrNoToken is returned when revoking a token the user does not have.
+var ErrNoToken = errors.New("令牌不存在 / no such token")
+
+// RevokeToken deletes one API token of a user.
+func (a *Accounts) RevokeToken(ctx context.Context, name, id string) error {
+	ok, err := a.st.DeleteToken(ctx, id, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNoToken
+	}
+	return nil
 }
 
 // RevokeTokens deletes every API token of a user.
@@ -488,19 +773,22 @@ func (a *Accounts) RevokeTokens(ctx context.Context, name string) error {
 	return a.st.DeleteTokens(ctx, name)
 }
 
-// LoginLimits bound password guessing.
+// LoginLimits bound password guessing. Attempts are counted per (user, client address), so that
+// a guesser locks the account only from the guesser's address, and per address over all users.
 type LoginLimits struct {
-	// PerUser failures within Window lock the account for LockFor.
+	// PerUser attempts of one user from one address within Window lock that user out from that
+	// address for LockFor.
 	PerUser int
-	// PerIP failures within Window refuse further attempts from that address until the window ends.
+	// PerIP attempts from one address, any user, within Window refuse that address until the
+	// window ends. Users behind one proxy share it: it is set high.
 	PerIP   int
 	Window  time.Duration
 	LockFor time.Duration
 }
 
-// DefaultLoginLimits: 5 failures lock an account for 15 minutes; 30 failures from one address
-// within 15 minutes refuse that address.
-var DefaultLoginLimits = LoginLimits{PerUser: 5, PerIP: 30, Window: 15 * time.Minute, LockFor: 15 * time.Minute}
+// DefaultLoginLimits: 5 failures of one user from one address lock that user out from it for 15
+// minutes; 200 failures from one address within 15 minutes refuse that address.
+var DefaultLoginLimits = LoginLimits{PerUser: 5, PerIP: 200, Window: 15 * time.Minute, LockFor: 15 * time.Minute}
 
 // ErrLocked and ErrTooManyAttempts refuse a login before the password is checked.
 var (
@@ -508,33 +796,40 @@ var (
 	ErrTooManyAttempts = errors.New("登录尝试过多，请稍后再试 / too many login attempts, try later")
 )
 
-// CheckLoginAllowed refuses a login attempt from ip for name when either is over its limit.
-func (a *Accounts) CheckLoginAllowed(ctx context.Context, name, ip string, lim LoginLimits) error {
-	locked, ipn := a.st.LoginState(ctx, name, ip)
-	if ipn >= int64(lim.PerIP) {
-		return ErrTooManyAttempts
+// ReserveLogin counts a login attempt of name from ip before the password is checked, atomically,
+// so that concurrent guesses cannot outrun the limit; it refuses the attempt (ErrLocked,
+// ErrTooManyAttempts) when the limit is reached. A reserved attempt ends in LoginFailed,
+// LoginSucceeded or ReleaseLogin.
+func (a *Accounts) ReserveLogin(ctx context.Context, name, ip string, lim LoginLimits) error {
+	r, err := a.st.ReserveLogin(ctx, name, ip, lim.PerUser, lim.PerIP, lim.Window)
+	if err != nil {
+		return err
 	}
-	if locked {
+	switch r {
+	case store.LoginLocked:
 		return ErrLocked
+	case store.LoginTooMany:
+		return ErrTooManyAttempts
 	}
 	return nil
 }
 
-// LoginFailed counts a failure; it returns true when this failure locked the account.
+// LoginFailed ends a reserved attempt that failed; it returns true when it locked name out from ip.
 func (a *Accounts) LoginFailed(ctx context.Context, name, ip string, lim LoginLimits) (locked bool) {
-	if a.st.CountLoginFailure(ctx, name, ip, lim.Window) >= int64(lim.PerUser) {
-		a.st.LockLogin(ctx, name, lim.LockFor)
-		return true
-	}
-	return false
+	return a.st.LoginFailed(ctx, name, ip, lim.PerUser, lim.LockFor)
 }
 
-// LoginSucceeded clears the user's failure count.
-func (a *Accounts) LoginSucceeded(ctx context.Context, name string) {
-	a.st.ClearLoginFailures(ctx, name)
+// LoginSucceeded ends a reserved attempt that succeeded: the user's failures from ip are forgotten.
+func (a *Accounts) LoginSucceeded(ctx context.Context, name, ip string) {
+	a.st.LoginSucceeded(ctx, name, ip)
 }
 
-// Unlock lifts a lock-out (admin action).
+// ReleaseLogin gives back a reserved attempt whose password was not checked (ErrBusy).
+func (a *Accounts) ReleaseLogin(ctx context.Context, name, ip string) {
+	a.st.ReleaseLogin(ctx, name, ip)
+}
+
+// Unlock lifts the user's lock-outs (admin action).
 func (a *Accounts) Unlock(ctx context.Context, name string) error {
 	return a.st.Unlock(ctx, name)
 }

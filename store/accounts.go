@@ -18,9 +18,13 @@ import (
 //	web:session:{id}        hash: user, csrf, created, last (Unix ms); TTL = the idle timeout,
 //	                        capped by the absolute one
 //	web:tokens:{name}       set of the user's token ids
-//	web:token:{id}          hash: user, label, created
-//	web:login:fail:{name}   failed logins in the current window; web:login:lock:{name} while locked
-//	web:login:ip:{ip}       failed logins from one address in the current window
+//	web:token:{id}          hash: user, label, created, expires, last_used (RFC 3339); expires in
+//	                        Redis at its expiry too
+//	web:login:fail:{name}:{ip}  login attempts of name from ip in the current window that have not
+//	                        succeeded (reserved before the password is checked, released on success)
+//	web:login:lock:{name}:{ip}  while name is locked out from ip
+//	web:login:locks:{name}  set of the addresses name is locked out from (for Unlock)
+//	web:login:ip:{ip}       unreleased login attempts from one address, any user, in the window
 //
 // Session and token ids are what the caller passes (accounts passes SHA-256 of the secret the
 // client holds, so that a dump of Redis does not yield usable cookies or tokens).
@@ -255,22 +259,92 @@ func (s *Store) LiveSessions(ctx context.Context, user string) (int, error) {
 	return n, nil
 }
 
-// AddToken stores API token id of user with its label, created at now.
-func (s *Store) AddToken(ctx context.Context, id, user, label string, now time.Time) error {
+// TokenRecord is a stored API token. A zero User means there is none.
+type TokenRecord struct {
+	ID       string
+	User     string
+	Label    string
+	Created  time.Time
+	Expires  time.Time
+	LastUsed time.Time // zero: never used
+}
+
+// AddToken stores API token id of user with its label, created at now and valid until expires.
+func (s *Store) AddToken(ctx context.Context, id, user, label string, now, expires time.Time) error {
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.tokenKey(id), "user", user, "label", label, "created", now.UTC().Format(time.RFC3339))
+	pipe.HSet(ctx, s.tokenKey(id), "user", user, "label", label, "created", now.UTC().Format(time.RFC3339),
+		"expires", expires.UTC().Format(time.RFC3339))
+	pipe.PExpireAt(ctx, s.tokenKey(id), expires)
 	pipe.SAdd(ctx, s.tokensKey(user), id)
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
-// TokenOwner returns the user of API token id ("" when there is no such token).
-func (s *Store) TokenOwner(ctx context.Context, id string) (string, error) {
-	u, err := s.rdb.HGet(ctx, s.tokenKey(id), "user").Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
+// Token returns API token id (zero User when there is none).
+func (s *Store) Token(ctx context.Context, id string) (TokenRecord, error) {
+	v, err := s.rdb.HMGet(ctx, s.tokenKey(id), "user", "label", "created", "expires", "last_used").Result()
+	if err != nil {
+		return TokenRecord{}, err
 	}
-	return u, err
+	return decodeToken(id, anyStrings(v)), nil
+}
+
+// decodeToken is the one decoder of a stored token: v holds user, label, created, expires, last_used.
+func decodeToken(id string, v []string) TokenRecord {
+	if len(v) < 5 || v[0] == "" {
+		return TokenRecord{}
+	}
+	t := TokenRecord{ID: id, User: v[0], Label: v[1]}
+	t.Created, _ = time.Parse(time.RFC3339, v[2])
+	t.Expires, _ = time.Parse(time.RFC3339, v[3])
+	t.LastUsed, _ = time.Parse(time.RFC3339, v[4])
+	return t
+}
+
+// Tokens returns the API tokens of user, forgetting those Redis has expired.
+func (s *Store) Tokens(ctx context.Context, user string) ([]TokenRecord, error) {
+	ids, err := s.rdb.SMembers(ctx, s.tokensKey(user)).Result()
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, s.tokenKey(id), "user", "label", "created", "expires", "last_used")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	var out []TokenRecord
+	for i, c := range cmds {
+		t := decodeToken(ids[i], anyStrings(c.Val()))
+		if t.User != user {
+			s.rdb.SRem(ctx, s.tokensKey(user), ids[i])
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// TouchToken records that API token id was used at at.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	// HSETXX semantics: a token revoked meanwhile must not be recreated as a bare hash.
+	return touchTokenScript.Run(ctx, s.rdb, []string{s.tokenKey(id)}, at.UTC().Format(time.RFC3339)).Err()
+}
+
+var touchTokenScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'last_used', ARGV[1]) end
+return 0
+`)
+
+// DeleteToken deletes API token id of user; it returns false when user has no such token.
+func (s *Store) DeleteToken(ctx context.Context, id, user string) (bool, error) {
+	n, err := s.rdb.SRem(ctx, s.tokensKey(user), id).Result()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	return true, s.rdb.Del(ctx, s.tokenKey(id)).Err()
 }
 
 // DeleteTokens deletes every API token of user.
@@ -278,41 +352,100 @@ func (s *Store) DeleteTokens(ctx context.Context, user string) error {
 	return s.deleteAll(ctx, s.tokensKey(user), s.tokenKey)
 }
 
-// LoginState says whether name is locked out and how many failed logins came from ip in the
-// current window, in one round trip.
-func (s *Store) LoginState(ctx context.Context, name, ip string) (locked bool, ipFailures int64) {
-	pipe := s.rdb.Pipeline()
-	lock := pipe.Exists(ctx, s.webKey("login", "lock", name))
-	ipn := pipe.Get(ctx, s.webKey("login", "ip", ip))
-	_, _ = pipe.Exec(ctx)
-	n, _ := ipn.Int64()
-	return lock.Val() == 1, n
+func (s *Store) loginKeys(name, ip string) []string {
+	return []string{s.webKey("login", "lock", name, ip), s.webKey("login", "fail", name, ip), s.webKey("login", "ip", ip),
+		s.webKey("login", "locks", name)}
 }
 
-// CountLoginFailure counts a failed login of name from ip, each count expiring window after its
-// first failure, and returns the user's count.
-func (s *Store) CountLoginFailure(ctx context.Context, name, ip string, window time.Duration) int64 {
-	pipe := s.rdb.Pipeline()
-	un := pipe.Incr(ctx, s.webKey("login", "fail", name))
-	pipe.ExpireNX(ctx, s.webKey("login", "fail", name), window)
-	pipe.Incr(ctx, s.webKey("login", "ip", ip))
-	pipe.ExpireNX(ctx, s.webKey("login", "ip", ip), window)
-	_, _ = pipe.Exec(ctx)
-	return un.Val()
+// LoginReservation is the answer of ReserveLogin.
+type LoginReservation int
+
+const (
+	// LoginReserved: the attempt may check the password; it must end in LoginFailed,
+	// LoginSucceeded or ReleaseLogin.
+	LoginReserved LoginReservation = iota
+	// LoginLocked: name is locked out from ip.
+	LoginLocked
+	// LoginTooMany: ip, or name from ip, has used up its attempts in the window.
+	LoginTooMany
+)
+
+// reserveLoginScript reserves one login attempt of a user from an address, atomically, so that
+// concurrent guesses cannot all pass a check made before any of them is counted.
+// KEYS: lock, fail, ip (see loginKeys); ARGV: per-user limit, per-address limit, window (ms).
+var reserveLoginScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then return 2 end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+if n > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[2])
+  return 2
+end
+if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[3]) end
+return 0
+`)
+
+// ReserveLogin counts one login attempt of name from ip before its password is checked, unless
+// name is locked out from ip, or the attempts of name from ip (perUser) or of ip (perIP) in the
+// current window are used up.
+func (s *Store) ReserveLogin(ctx context.Context, name, ip string, perUser, perIP int, window time.Duration) (LoginReservation, error) {
+	n, err := reserveLoginScript.Run(ctx, s.rdb, s.loginKeys(name, ip)[:3], perUser, perIP, window.Milliseconds()).Int()
+	if err != nil {
+		return LoginTooMany, fmt.Errorf("reserve login: %w", err)
+	}
+	return LoginReservation(n), nil
 }
 
-// LockLogin locks name out for d and restarts its failure count.
-func (s *Store) LockLogin(ctx context.Context, name string, d time.Duration) {
-	s.rdb.Set(ctx, s.webKey("login", "lock", name), "1", d)
-	s.rdb.Del(ctx, s.webKey("login", "fail", name))
+// failLoginScript locks a user out from an address when its reserved attempts reached the limit.
+// KEYS: lock, fail, ip, locks; ARGV: per-user limit, lock duration (ms), the address.
+var failLoginScript = redis.NewScript(`
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
+return 1
+`)
+
+// LoginFailed ends a reserved attempt of name from ip that failed: the attempt stays counted, and
+// when the count reached perUser, name is locked out from ip for lockFor (locked is true).
+func (s *Store) LoginFailed(ctx context.Context, name, ip string, perUser int, lockFor time.Duration) (locked bool) {
+	n, _ := failLoginScript.Run(ctx, s.rdb, s.loginKeys(name, ip), perUser, lockFor.Milliseconds(), ip).Int()
+	return n == 1
 }
 
-// ClearLoginFailures restarts name's failure count.
-func (s *Store) ClearLoginFailures(ctx context.Context, name string) {
-	s.rdb.Del(ctx, s.webKey("login", "fail", name))
+// releaseLoginScript gives a reserved attempt back. KEYS: fail, ip; ARGV: "1" to forget the user's
+// attempts from the address altogether (a success).
+var releaseLoginScript = redis.NewScript(`
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1])
+elseif tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+return 0
+`)
+
+// LoginSucceeded ends a reserved attempt that succeeded: name's attempts from ip are forgotten
+// and the address's count gives this one back.
+func (s *Store) LoginSucceeded(ctx context.Context, name, ip string) {
+	releaseLoginScript.Run(ctx, s.rdb, s.loginKeys(name, ip)[1:3], "1")
 }
 
-// Unlock lifts name's lock-out and restarts its failure count.
+// ReleaseLogin gives back a reserved attempt whose password was never checked.
+func (s *Store) ReleaseLogin(ctx context.Context, name, ip string) {
+	releaseLoginScript.Run(ctx, s.rdb, s.loginKeys(name, ip)[1:3], "0")
+}
+
+// Unlock lifts every lock-out of name and forgets its attempts from those addresses.
 func (s *Store) Unlock(ctx context.Context, name string) error {
-	return s.rdb.Del(ctx, s.webKey("login", "lock", name), s.webKey("login", "fail", name)).Err()
+	setKey := s.webKey("login", "locks", name)
+	ips, err := s.rdb.SMembers(ctx, setKey).Result()
+	if err != nil {
+		return err
+	}
+	keys := []string{setKey}
+	for _, ip := range ips {
+		k := s.loginKeys(name, ip)
+		keys = append(keys, k[0], k[1])
+	}
+	return s.rdb.Del(ctx, keys...).Err()
 }

@@ -407,11 +407,15 @@ func (s *RedisServer) release() {
 }
 
 // Connect returns a client for the Redis at rawURL (redis://, rediss:// or unix://) after checking
-// that it answers PING and is recent enough (6.2+: XAUTOCLAIM, ZINTER).
-func Connect(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
+// that it answers PING and is recent enough (6.2+: XAUTOCLAIM, ZINTER). A non-empty password
+// replaces the URL's, so that the URL can be given without it (command lines are visible in ps).
+func Connect(ctx context.Context, rawURL, password string) (redis.UniversalClient, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	if password != "" {
+		opt.Password = password
 	}
 	c := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -53,14 +53,14 @@ func TestManagedRedisConfiguration(t *testing.T) {
 		t.Errorf("URL = %s", r.URL())
 	}
 	// Without the password the server refuses to work.
-	c, err := Connect(ctx, fmt.Sprintf("redis://127.0.0.1:%d/0", r.Port()))
+	c, err := Connect(ctx, fmt.Sprintf("redis://127.0.0.1:%d/0", r.Port()), "")
 	if err == nil {
 		c.Close()
 		t.Error("connected without the password")
 	} else if strings.Contains(err.Error(), r.Password()) {
 		t.Error("error leaks the password")
 	}
-	c, err = Connect(ctx, r.URL())
+	c, err = Connect(ctx, r.URL(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +264,10 @@ func TestManagedRedisReportsAFailedStart(t *testing.T) {
 
 func TestConnectRefusesUnreachable(t *testing.T) {
 	t.Parallel()
-	if _, err := Connect(context.Background(), "redis://:secret@127.0.0.1:1/0"); err == nil || strings.Contains(err.Error(), "secret") {
+	if _, err := Connect(context.Background(), "redis://:secret@127.0.0.1:1/0", ""); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("err = %v, want a refusal without the password", err)
 	}
-	if _, err := Connect(context.Background(), "http://x"); err == nil {
+	if _, err := Connect(context.Background(), "http://x", ""); err == nil {
 		t.Error("http URL accepted")
 	}
 }

@@ -123,11 +123,11 @@ func (s *Server) apiScan(c *echo.Context) error {
 	if _, _, err := s.loadTarget(ctx, id); err != nil {
 		return err
 	}
-	scanID, err := s.enqueueScan(ctx, id, current(c).user.Name)
+	scanID, err := s.enqueueScan(ctx, id, current(c).actor())
 	if err != nil {
 		return err
 	}
-	s.audit(c, current(c).user.Name, "scan.requested", id, map[string]string{"scan": scanID})
+	s.audit(c, current(c).actor(), "scan.requested", id, map[string]string{"scan": scanID})
 	return c.JSON(http.StatusAccepted, map[string]string{"scan_id": scanID, "target_id": id})
 }
 

@@ -26,7 +26,7 @@ func TestRouteRoleTable(t *testing.T) {
 			break
 		}
 	}
-	params := strings.NewReplacer(":fp", e.fps[1], ":hash", e.shot, ":id", e.target, ":rule", manual, ":name", "temp", ":code", "en")
+	params := strings.NewReplacer(":fp", e.fps[1], ":hash", e.shot, ":id", e.target, ":rule", manual, ":name", "temp", ":code", "en", ":tok", strings.Repeat("a", 64))
 	clients := map[accounts.Role]*client{}
 	for r := range roleUsers {
 		clients[r] = e.login(r)

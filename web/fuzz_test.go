@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -29,13 +31,20 @@ func FuzzRequestInputs(f *testing.F) {
 				}
 			}
 		}
-		for _, name := range []string{"fp", "hash", "id", "rule", "name", "code", "a"} {
+		for _, name := range []string{"fp", "hash", "id", "rule", "name", "code", "a", "tok"} {
 			if checkParam(name, s) && (strings.ContainsAny(s, "/\\\x00") || (name != "id" && strings.Contains(s, ".."))) {
 				t.Fatalf("checkParam(%s, %q) accepted", name, s)
 			}
 		}
 		if len(s) < 200 {
 			accounts.VerifyPassword("pw", s)
+		}
+		// A client address from forwarding headers is an IP address or the peer, never header text.
+		r := &http.Request{RemoteAddr: "10.0.0.1:4000", Header: http.Header{"X-Forwarded-For": {s}, "X-Real-Ip": {s}}}
+		if ip := fuzzClientIP(r); ip != "10.0.0.1" {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				t.Fatalf("clientIP from %q = %q", s, ip)
+			}
 		}
 		if cs := charsetOf(s); strings.ContainsAny(cs, "\"<>; ") {
 			t.Fatalf("charsetOf(%q) = %q", s, cs)
@@ -45,3 +54,5 @@ func FuzzRequestInputs(f *testing.F) {
 		}
 	})
 }
+
+var fuzzClientIP = clientIP([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})

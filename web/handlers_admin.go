@@ -100,8 +100,6 @@ func (s *Server) auditPage(c *echo.Context) error {
 type usersData struct {
 	Users []accounts.User
 	Roles []accounts.Role
-	Token string // a new token, shown once
-	For   string
 }
 
 func (s *Server) usersPage(c *echo.Context) error {
@@ -115,13 +113,17 @@ func (s *Server) usersPage(c *echo.Context) error {
 func (s *Server) userAdd(c *echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	role := accounts.Role(c.FormValue("role"))
-	if err := s.acc.Add(c.Request().Context(), name, role, c.FormValue("password")); err != nil {
+	if err := s.acc.Add(c.Request().Context(), name, role, postForm(c, "password")); err != nil {
 		if errors.Is(err, accounts.ErrUserExists) {
 			return uerr(http.StatusConflict, "users.exists")
 		}
+		var pe *accounts.PasswordError
+		if errors.As(err, &pe) {
+			return weakPassword(c, s, err)
+		}
 		return &userError{code: http.StatusBadRequest, key: "users.invalid", err: err}
 	}
-	s.audit(c, current(c).user.Name, "user.add", name, map[string]string{"role": string(role)})
+	s.audit(c, current(c).actor(), "user.add", name, map[string]string{"role": string(role)})
 	return c.Redirect(http.StatusSeeOther, "/users?flash=saved")
 }
 
@@ -131,9 +133,13 @@ func (s *Server) userAction(c *echo.Context, action string, fn func(name string)
 		if errors.Is(err, accounts.ErrNoUser) {
 			return echo.ErrNotFound
 		}
+		var pe *accounts.PasswordError
+		if errors.As(err, &pe) {
+			return weakPassword(c, s, err)
+		}
 		return &userError{code: http.StatusBadRequest, key: "users.invalid", err: err}
 	}
-	s.audit(c, current(c).user.Name, action, name, nil)
+	s.audit(c, current(c).actor(), action, name, nil)
 	return c.Redirect(http.StatusSeeOther, "/users?flash=saved")
 }
 
@@ -150,7 +156,7 @@ func (s *Server) userEnable(c *echo.Context) error {
 
 func (s *Server) userPassword(c *echo.Context) error {
 	return s.userAction(c, "user.password", func(n string) error {
-		return s.acc.SetPassword(c.Request().Context(), n, c.FormValue("password"))
+		return s.acc.SetPassword(c.Request().Context(), n, postForm(c, "password"))
 	})
 }
 
@@ -168,23 +174,7 @@ func (s *Server) userUnlock(c *echo.Context) error {
 }
 
 func (s *Server) userLogout(c *echo.Context) error {
-	return s.userAction(c, "user.logout", func(n string) error { return s.acc.RevokeSessions(c.Request().Context(), n) })
-}
-
-func (s *Server) userToken(c *echo.Context) error {
-	ctx := c.Request().Context()
-	name := c.Param("name")
-	tok, err := s.acc.NewToken(ctx, name, strings.TrimSpace(c.FormValue("label")))
-	if err != nil {
-		if errors.Is(err, accounts.ErrNoUser) {
-			return echo.ErrNotFound
-		}
-		return &userError{code: http.StatusBadRequest, key: "users.invalid", err: err}
-	}
-	s.audit(c, current(c).user.Name, "token.create", name, nil)
-	us, err := s.acc.List(ctx)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "users", s.newPage(c, "users", "title.users", usersData{Users: us, Roles: accounts.Roles, Token: tok, For: name}))
+	// A forced log-out ends the user's API tokens too: it is what an administrator does when an
+	// account may be in the wrong hands.
+	return s.userAction(c, "user.logout", func(n string) error { return s.acc.LogoutEverywhere(c.Request().Context(), n) })
 }

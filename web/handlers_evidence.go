@@ -127,7 +127,7 @@ func (s *Server) evidenceImage(c *echo.Context) error {
 	hdr := c.Response().Header()
 	hdr.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	hdr.Set("Content-Disposition", `inline; filename="sha256-`+h+extOf(ct)+`"`)
-	hdr.Set("Cache-Control", "private, max-age=3600")
+	hdr.Set("Cache-Control", "private, no-store")
 	return c.Blob(http.StatusOK, ct, b)
 }
 

@@ -370,10 +370,10 @@ func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, 
 		return findings.Transition{}, err
 	}
 	if !canTransition(pr.user.Role, state, to) {
-		s.audit(c, pr.user.Name, "denied", "transition "+fp, map[string]string{"from": string(state), "to": string(to)})
+		s.audit(c, pr.actor(), "denied", "transition "+fp, map[string]string{"from": string(state), "to": string(to)})
 		return findings.Transition{}, uerr(http.StatusForbidden, "error.role.transition")
 	}
-	tr, err := s.st.Transition(ctx, fp, to, pr.user.Name, in)
+	tr, err := s.st.Transition(ctx, fp, to, pr.actor(), in)
 	if err != nil {
 		var ill *findings.IllegalTransitionError
 		switch {
@@ -393,7 +393,7 @@ func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, 
 	if tr.Note != "" {
 		detail["note"] = tr.Note
 	}
-	s.audit(c, pr.user.Name, "transition", fp, detail)
+	s.audit(c, pr.actor(), "transition", fp, detail)
 	return tr, nil
 }
 
@@ -456,10 +456,10 @@ func (s *Server) addNote(c *echo.Context) error {
 		return echo.ErrNotFound
 	}
 	pr := current(c)
-	if err := s.appendNote(ctx, fp, store.Note{At: time.Now().UTC(), Author: pr.user.Name, Text: c.FormValue("text")}); err != nil {
+	if err := s.appendNote(ctx, fp, store.Note{At: time.Now().UTC(), Author: pr.actor(), Text: c.FormValue("text")}); err != nil {
 		return err
 	}
-	s.audit(c, pr.user.Name, "note", fp, nil)
+	s.audit(c, pr.actor(), "note", fp, nil)
 	return c.Redirect(http.StatusSeeOther, "/findings/"+fp+"?flash=noted#notes")
 }
 
@@ -486,7 +486,7 @@ func (s *Server) exportFindings(c *echo.Context) error {
 		return uerr(http.StatusBadRequest, "bulk.none")
 	}
 	pr := current(c)
-	s.audit(c, pr.user.Name, "export", fmt.Sprintf("target=%s findings=%d", target, len(fps)), nil)
+	s.audit(c, pr.actor(), "export", fmt.Sprintf("target=%s findings=%d", target, len(fps)), nil)
 	name := "pilmon-casefile-" + time.Now().In(Shanghai).Format("20060102-150405") + ".zip"
 	if target != "" {
 		name = "pilmon-casefile-" + target + "-" + time.Now().In(Shanghai).Format("20060102-150405") + ".zip"

@@ -99,7 +99,7 @@ func (s *Server) targetAdd(c *echo.Context) error {
 	if err != nil {
 		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
 	}
-	s.audit(c, current(c).user.Name, "target.add", t.ID, map[string]string{"name": t.Name})
+	s.audit(c, current(c).actor(), "target.add", t.ID, map[string]string{"name": t.Name})
 	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
 }
 
@@ -206,7 +206,7 @@ func (s *Server) targetScan(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, current(c).user.Name, "scan.requested", id, map[string]string{"scan": scanID})
+	s.audit(c, current(c).actor(), "scan.requested", id, map[string]string{"scan": scanID})
 	return c.Redirect(http.StatusSeeOther, "/progress?flash=queued")
 }
 
@@ -229,7 +229,7 @@ func (s *Server) targetSchedule(c *echo.Context) error {
 	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
 		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
 	}
-	s.audit(c, current(c).user.Name, "target.schedule", t.ID, map[string]string{"schedule": t.Schedule})
+	s.audit(c, current(c).actor(), "target.schedule", t.ID, map[string]string{"schedule": t.Schedule})
 	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
 }
 
@@ -379,7 +379,7 @@ func (s *Server) targetUpload(c *echo.Context) error {
 			return err
 		}
 		t.Sources = append(t.Sources, scanner.Source{Kind: kind, Locator: dst})
-		s.audit(c, pr.user.Name, "upload", t.ID, map[string]string{"sha256": ref.SHA256, "kind": string(kind)})
+		s.audit(c, pr.actor(), "upload", t.ID, map[string]string{"sha256": ref.SHA256, "kind": string(kind)})
 	}
 	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
 		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
@@ -505,6 +505,6 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	if err != nil {
 		return &userError{code: http.StatusBadRequest, key: "checklist.invalid", err: err}
 	}
-	s.audit(c, pr.user.Name, "checklist", id+"/"+rule, map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")})
+	s.audit(c, pr.actor(), "checklist", id+"/"+rule, map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")})
 	return c.Redirect(http.StatusSeeOther, "/targets/"+id+"/checklist?flash=recorded#"+rule)
 }

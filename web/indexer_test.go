@@ -339,7 +339,7 @@ func TestListFollowsTargetChanges(t *testing.T) {
 // as the page, with a bearer token.
 func TestAPIListsWholeFindings(t *testing.T) {
 	e := newEnv(t)
-	tok, err := e.srv.Accounts().NewToken(context.Background(), "vic", "script")
+	tok, _, err := e.srv.Accounts().NewToken(context.Background(), "vic", "script", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestAPIListAndGetAgree(t *testing.T) {
 	if _, err := e.st.MarkNotReobserved(ctx, "t.agree", "scan-agree-3", nil); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := e.srv.Accounts().NewToken(ctx, "vic", "script")
+	tok, _, err := e.srv.Accounts().NewToken(ctx, "vic", "script", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -37,6 +39,9 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestMain(m *testing.M) {
+	if os.Getenv(loginServerEnv) != "" {
+		os.Exit(runLoginServer())
+	}
 	// Production hashes cost 64 MiB and 3 passes (TestArgonDefaults); the suite logs in hundreds
 	// of times, so it hashes with cheaper parameters.
 	accounts.UseArgon2(accounts.Argon2Params{Time: 1, Memory: 1024, Threads: 1})
@@ -75,7 +80,8 @@ const (
 )
 
 type envOptions struct {
-	login accounts.LoginLimits
+	login   accounts.LoginLimits
+	trusted []netip.Prefix // Config.TrustedProxies
 	// kinds are source kinds added to those of this build.
 	kinds []scanner.KindSpec
 }
@@ -104,6 +110,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond, Kinds: kinds}
 	if len(opts) > 0 {
 		cfg.Login = opts[0].login
+		cfg.TrustedProxies = opts[0].trusted
 	}
 	key, err := casefile.LoadOrCreateKey(t.TempDir())
 	if err != nil {
@@ -234,9 +241,12 @@ type client struct {
 
 var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
-func (e *env) anon() *client {
+func (e *env) anon() *client { return e.anonAt(e.hs.URL) }
+
+// anonAt is anon for a server at base.
+func (e *env) anonAt(base string) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: e.t, base: e.hs.URL, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &client{t: e.t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -40,6 +42,8 @@ func (s *Server) routeTable() []route {
 		{P, "/logout-all", PermSelf, (*Server).logoutAll, false},
 		{G, "/account", PermSelf, (*Server).accountPage, false},
 		{P, "/account/password", PermSelf, (*Server).accountPassword, false},
+		{P, "/account/tokens", PermSelf, (*Server).tokenCreate, false},
+		{P, "/account/tokens/:tok/revoke", PermSelf, (*Server).tokenRevoke, false},
 
 		{G, "/", PermRead, (*Server).overview, false},
 		{G, "/findings", PermRead, (*Server).findingsList, false},
@@ -75,7 +79,6 @@ func (s *Server) routeTable() []route {
 		{P, "/users/:name/password", PermUsers, (*Server).userPassword, false},
 		{P, "/users/:name/role", PermUsers, (*Server).userRole, false},
 		{P, "/users/:name/unlock", PermUsers, (*Server).userUnlock, false},
-		{P, "/users/:name/token", PermUsers, (*Server).userToken, false},
 		{P, "/users/:name/logout", PermUsers, (*Server).userLogout, false},
 
 		{G, "/api/v1/findings", PermRead, (*Server).apiFindings, false},
@@ -106,6 +109,7 @@ func (s *Server) Routes() []RouteInfo {
 // Path parameters are validated by name before anything else sees them.
 var (
 	fpRE     = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	tokRE    = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	idRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
 	ruleRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	scanIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
@@ -124,6 +128,8 @@ func checkParam(name, v string) bool {
 		return idRE.MatchString(v) && v != "." && v != ".." && !strings.HasPrefix(v, "..")
 	case "rule":
 		return ruleRE.MatchString(v)
+	case "tok":
+		return tokRE.MatchString(v)
 	case "name":
 		return accounts.CheckUserName(v) == nil
 	case "code":
@@ -149,6 +155,17 @@ func checkParams(c *echo.Context) error {
 type principal struct {
 	user    accounts.User
 	session *accounts.Session // nil for API tokens
+	token   *accounts.Token   // the API token, when the request came with one
+}
+
+// actor names who acted in audit entries and history: the user, and the token when the request
+// came with one ("alice (token t_0123456789ab)"), so that an action taken by a script can be told
+// from one taken in a browser and traced to the token.
+func (pr *principal) actor() string {
+	if pr.token != nil {
+		return pr.user.Name + " (token " + pr.token.Short() + ")"
+	}
+	return pr.user.Name
 }
 
 const principalKey = "pilmon.principal"
@@ -168,11 +185,11 @@ func (s *Server) authenticate(c *echo.Context) (*principal, error) {
 		if !ok {
 			return nil, accounts.ErrBadCredentials
 		}
-		u, err := s.acc.TokenUser(ctx, strings.TrimSpace(tok))
+		u, t, err := s.acc.TokenUser(ctx, strings.TrimSpace(tok))
 		if err != nil {
 			return nil, err
 		}
-		return &principal{user: u}, nil
+		return &principal{user: u, token: &t}, nil
 	}
 	ck, err := c.Cookie(s.sessionCookieName())
 	if err != nil {
@@ -245,10 +262,13 @@ func (s *Server) wrap(rt route) echo.HandlerFunc {
 			return uerr(http.StatusUnauthorized, "error.401")
 		}
 		if !can(pr.user.Role, rt.perm) {
-			s.audit(c, pr.user.Name, "denied", c.Request().Method+" "+c.Request().URL.Path, nil)
+			s.audit(c, pr.actor(), "denied", c.Request().Method+" "+c.Request().URL.Path, nil)
 			return uerr(http.StatusForbidden, "error.403")
 		}
 		c.Set(principalKey, pr)
+		// Everything behind a login shows or serves personal data or evidence: no cache may keep
+		// it (a handler may only make this stricter).
+		c.Response().Header().Set("Cache-Control", "no-store")
 		if isUnsafe(c.Request().Method) && pr.session != nil {
 			if err := checkOrigin(c); err != nil {
 				return err
@@ -280,14 +300,15 @@ func checkOrigin(c *echo.Context) error {
 	return nil
 }
 
-// checkCSRF compares the request's token (header X-CSRF-Token, else form field _csrf, else got)
-// with the session's in constant time.
+// checkCSRF compares the request's token (header X-CSRF-Token, else form field _csrf of the
+// body, else got) with the session's in constant time. A token in the query string is never
+// read: URLs end up in logs, history and Referer headers.
 func checkCSRF(c *echo.Context, want, got string) error {
 	if got == "" {
 		got = c.Request().Header.Get("X-CSRF-Token")
 	}
 	if got == "" {
-		got = c.FormValue("_csrf")
+		got = postForm(c, "_csrf")
 	}
 	if want == "" || len(got) != len(want) || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return uerr(http.StatusForbidden, "error.csrf")
@@ -298,4 +319,57 @@ func checkCSRF(c *echo.Context, want, got string) error {
 func current(c *echo.Context) *principal {
 	pr, _ := c.Get(principalKey).(*principal)
 	return pr
+}
+
+// postForm returns a field of a url-encoded or multipart request body, never of the query string.
+func postForm(c *echo.Context, name string) string {
+	r := c.Request()
+	if r.PostForm == nil {
+		_ = r.ParseMultipartForm(32 << 20)
+	}
+	return r.PostFormValue(name)
+}
+
+// clientIP returns the IP extractor for the trusted proxies: the socket peer, unless the peer is a
+// trusted proxy; then the address the proxies recorded (X-Forwarded-For read from the right,
+// skipping trusted proxies, else X-Real-IP). A client that is not a trusted proxy cannot choose
+// its address by sending the headers itself.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(r *http.Request) string {
+		peer := r.RemoteAddr
+		if ap, err := netip.ParseAddrPort(peer); err == nil {
+			peer = ap.Addr().Unmap().String()
+		} else if h, _, err := net.SplitHostPort(peer); err == nil {
+			peer = h
+		}
+		pa, err := netip.ParseAddr(peer)
+		if err != nil || !isTrusted(pa) {
+			return peer
+		}
+		hops := r.Header.Values("X-Forwarded-For")
+		for i := len(hops) - 1; i >= 0; i-- {
+			parts := strings.Split(hops[i], ",")
+			for j := len(parts) - 1; j >= 0; j-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+				if err != nil {
+					return peer
+				}
+				if !isTrusted(a) {
+					return a.Unmap().String()
+				}
+			}
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+			return a.Unmap().String()
+		}
+		return peer
+	}
 }

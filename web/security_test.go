@@ -76,7 +76,7 @@ func TestCSRFRefused(t *testing.T) {
 	if res, _ := pros.do(req); res.StatusCode != http.StatusForbidden {
 		t.Errorf("API with session, no CSRF header: %d", res.StatusCode)
 	}
-	tok, err := e.srv.Accounts().NewToken(context.Background(), "pat", "test")
+	tok, _, err := e.srv.Accounts().NewToken(context.Background(), "pat", "test", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

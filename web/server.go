@@ -8,8 +8,16 @@
 //     check runs before the handler, and path parameters are validated by name before that;
 //   - sessions are random 256-bit cookie values (HttpOnly, SameSite=Strict, Secure and __Host- with
 //     TLS) stored in Redis by their SHA-256, with idle and absolute expiry;
-//   - every state-changing request carries the session's CSRF token (form field or header) and,
-//     when the browser says where it comes from, a same-origin Origin / Sec-Fetch-Site;
+//   - every state-changing request carries the session's CSRF token (header, or form field of the
+//     body; never the query string) and, when the browser says where it comes from, a same-origin
+//     Origin / Sec-Fetch-Site;
+//   - a login attempt is counted per (user, client address) before its password is hashed, and
+//     hashing runs in a few slots (accounts.HashLimits); the client address is the socket peer
+//     unless the peer is a configured trusted proxy;
+//   - API tokens are the user's own (minted on the account page), expire, and die with a password
+//     reset, a log-out everywhere, a forced log-out or disabling; what a token does is recorded as
+//     "user (token t_…)";
+//   - no authenticated response may be cached (Cache-Control: no-store);
 //   - everything the party under investigation wrote (app names, policy text, URLs) is rendered by
 //     html/template, escaped for its context; captured HTML is shown only in a sandboxed frame
 //     served from its own path with CSP sandbox, never inline;
@@ -28,6 +36,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -75,6 +84,11 @@ type Config struct {
 	TLS     bool
 	Session accounts.SessionLimits // zero: 30 min idle, 12 h absolute
 	Login   accounts.LoginLimits   // zero: accounts.DefaultLoginLimits
+	// Hashing bounds concurrent argon2id computations (zero: accounts.DefaultHashLimits).
+	Hashing accounts.HashLimits
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For / X-Real-IP name the client;
+	// from any other peer those headers are ignored and the socket's address is the client's.
+	TrustedProxies []netip.Prefix
 	// MaxUpload bounds one uploaded file (zero: 1 GiB).
 	MaxUpload int64
 	// IndexInterval is how long the findings list index waits before retrying after an error
@@ -154,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Evidence, cat: cfg.Catalogue, langs: ls, log: cfg.Logger,
 		acc: accounts.New(cfg.Store), idx: listindex.New(cfg.Store, cfg.Logger),
 	}
+	s.acc.LimitHashing(cfg.Hashing)
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
 	}
@@ -163,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 	s.e = echo.New()
 	s.e.Logger = cfg.Logger
 	s.e.HTTPErrorHandler = s.handleError
+	s.e.IPExtractor = clientIP(cfg.TrustedProxies)
 	s.e.Pre(refuseDotSegments)
 	s.e.Use(s.recoverer, securityHeaders)
 	s.routes = s.routeTable()

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"pilmon/pipeline"
 	"pilmon/rules"
@@ -25,6 +27,7 @@ import (
 //	flag           environment                          default
 //	--data-dir     PILMON_DATA_DIR                      $XDG_DATA_HOME/pilmon or ~/.local/share/pilmon
 //	--redis        PILMON_REDIS_URL (or PILMON_REDIS)   "" (an embedded redis-server in DATA/redis)
+//	--redis-password-file  PILMON_REDIS_PASSWORD (the password itself)  the URL's
 //	--prefix       PILMON_PREFIX                        store.DefaultPrefix ("pilmon:")
 //	--import-root  PILMON_IMPORT_ROOT                   DATA/import
 //	-v                                                  off
@@ -36,12 +39,17 @@ type config struct {
 	prefix     string
 	importRoot string // as given; imports() resolves the default
 	verbose    bool
+	// redisPasswordFile holds the Redis password (first line); PILMON_REDIS_PASSWORD is the
+	// password itself. Either keeps it off the command line, which every local user can read.
+	redisPasswordFile string
 }
 
 func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "数据目录 / data directory (evidence, embedded Redis, keys) [$PILMON_DATA_DIR]")
 	fs.StringVar(&c.redis, "redis", firstEnv("PILMON_REDIS_URL", "PILMON_REDIS"),
 		"Redis URL; 为空时启动内置 redis-server / empty: start an embedded redis-server [$PILMON_REDIS_URL]")
+	fs.StringVar(&c.redisPasswordFile, "redis-password-file", "",
+		"Redis 密码文件（首行）；也可用 $PILMON_REDIS_PASSWORD / file whose first line is the Redis password (or $PILMON_REDIS_PASSWORD)")
 	fs.StringVar(&c.prefix, "prefix", firstEnv("PILMON_PREFIX"),
 		"Redis 键前缀（所有命令相同）/ Redis key prefix, the same for every command (default \""+store.DefaultPrefix+"\") [$PILMON_PREFIX]")
 	fs.StringVar(&c.importRoot, "import-root", os.Getenv("PILMON_IMPORT_ROOT"),
@@ -67,6 +75,32 @@ func (c *config) apply(env *cliEnv) {
 	if c.verbose {
 		env.log = slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+}
+
+// redisPassword returns the Redis password from --redis-password-file, else
+// $PILMON_REDIS_PASSWORD, else "" (the URL's, if any).
+func (c config) redisPassword() (string, error) {
+	if c.redisPasswordFile == "" {
+		return os.Getenv("PILMON_REDIS_PASSWORD"), nil
+	}
+	f, err := os.Open(c.redisPasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("--redis-password-file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4097))
+	if err != nil {
+		return "", fmt.Errorf("--redis-password-file %s: %w", c.redisPasswordFile, err)
+	}
+	if len(b) > 4096 {
+		return "", fmt.Errorf("--redis-password-file %s: longer than 4096 bytes", c.redisPasswordFile)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimRight(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("--redis-password-file %s: empty first line", c.redisPasswordFile)
+	}
+	return line, nil
 }
 
 // imports is the import folder: --import-root, else DATA/import.

@@ -13,7 +13,11 @@ import (
 // redis-server in the data dir. The returned stop function shuts an owned server down cleanly.
 func openRedis(ctx context.Context, env *cliEnv, c config) (redis.UniversalClient, func(), error) {
 	if c.redis != "" {
-		rdb, err := store.Connect(ctx, c.redis)
+		pw, err := c.redisPassword()
+		if err != nil {
+			return nil, nil, err
+		}
+		rdb, err := store.Connect(ctx, c.redis, pw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("redis %s: %w", redactURL(c.redis), err)
 		}

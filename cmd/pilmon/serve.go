@@ -7,12 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v5"
 
+	"pilmon/accounts"
 	"pilmon/casefile"
 	"pilmon/evidence"
 	"pilmon/pipeline"
@@ -34,6 +37,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "TLS 证书 PEM / TLS certificate (PEM)")
 	tlsKey := fs.String("tls-key", "", "TLS 私钥 PEM / TLS key (PEM)")
 	workers := fs.Int("workers", 2, "进程内扫描工作协程数，0 为不启动 / in-process scan workers (0: none)")
+	proxies := fs.String("trusted-proxy", os.Getenv("PILMON_TRUSTED_PROXIES"),
+		"可信反向代理地址或网段（逗号分隔），仅其 X-Forwarded-For/X-Real-IP 被采信 / trusted reverse proxies (IPs or CIDRs, comma-separated): only their X-Forwarded-For / X-Real-IP are believed [$PILMON_TRUSTED_PROXIES]")
+	hashers := fs.Int("login-hashers", accounts.DefaultHashLimits.Concurrent,
+		"同时进行的密码哈希数（每个 64 MiB）/ concurrent password hashes (64 MiB each)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +50,13 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *workers < 0 || *workers > 256 {
 		return usageErr("--workers: 0-256")
+	}
+	if *hashers < 1 || *hashers > 64 {
+		return usageErr("--login-hashers: 1-64")
+	}
+	trusted, err := parseProxies(*proxies)
+	if err != nil {
+		return usageErr("--trusted-proxy: %v", err)
 	}
 	uploadDir := filepath.Join(cfg.imports(), "uploads")
 	if err := os.MkdirAll(uploadDir, 0o755); err != nil {
@@ -65,6 +79,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	srv, err := web.New(web.Config{
 		Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: env.log, TLS: *tlsCert != "",
 		Export: exp, UploadDir: uploadDir, Version: version, Kinds: state.kinds,
+		TrustedProxies: trusted, Hashing: accounts.HashLimits{Concurrent: *hashers},
 	})
 	if err != nil {
 		return err
@@ -110,6 +125,27 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// parseProxies reads a comma-separated list of IP addresses and CIDR prefixes.
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // exporter adapts casefile.Export to the dashboard's export buttons.

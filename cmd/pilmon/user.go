@@ -7,15 +7,17 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"pilmon/accounts"
 )
 
 // runUser manages dashboard accounts: add NAME --role ROLE | passwd NAME | disable NAME |
-// enable NAME | token NAME [--label L] | list. Passwords are read from stdin (one line), never
-// from the command line.
+// enable NAME | token NAME [--label L] [--days N] | list. Passwords are read from stdin (one
+// line), never from the command line. token issues a token in any user's name: whoever holds the
+// data dir and Redis can do anything anyway, while the dashboard lets users mint only their own.
 func runUser(ctx context.Context, env *cliEnv, args []string) error {
-	const usage = "add NAME --role admin|prosecutor|analyst|viewer | passwd NAME | disable NAME | enable NAME | token NAME [--label L] | list"
+	const usage = "add NAME --role admin|prosecutor|analyst|viewer | passwd NAME | disable NAME | enable NAME | token NAME [--label L] [--days N] | list"
 	if len(args) == 0 {
 		return usageErr("用法 / usage: pilmon user %s", usage)
 	}
@@ -24,12 +26,13 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 	var cfg config
 	fs := newFlagSet(env, "user "+sub, usage)
 	cfg.register(fs)
-	role, label := new(string), new(string)
+	role, label, days := new(string), new(string), new(int)
 	switch sub {
 	case "add":
 		fs.StringVar(role, "role", "", "角色 / role: admin|prosecutor|analyst|viewer")
 	case "token":
 		fs.StringVar(label, "label", "", "令牌用途 / token label")
+		fs.IntVar(days, "days", int(accounts.DefaultTokenTTL.Hours()/24), "令牌有效天数 / days the token is valid")
 	case "passwd", "disable", "enable", "list":
 	default:
 		return usageErr("pilmon user: 未知子命令 / unknown subcommand %q; usage: %s", sub, usage)
@@ -53,13 +56,16 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 	if sub == "add" && !accounts.Role(*role).Valid() {
 		return usageErr("--role: %q; want one of %v", *role, accounts.Roles)
 	}
+	if sub == "token" && (*days < 1 || time.Duration(*days)*24*time.Hour > accounts.MaxTokenTTL) {
+		return usageErr("--days: 1-%d", int(accounts.MaxTokenTTL.Hours()/24))
+	}
 	var pw string
 	if sub == "add" || sub == "passwd" {
 		pw, err = readPassword(env.stdin)
 		if err != nil {
 			return err
 		}
-		if err := accounts.CheckPassword(pw); err != nil {
+		if err := accounts.CheckPassword(name, pw); err != nil {
 			return exitErr{exitUsage, err}
 		}
 	}
@@ -88,19 +94,17 @@ func runUser(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		if sub == "disable" {
-			if err := acc.RevokeTokens(ctx, name); err != nil {
-				return err
-			}
 			fmt.Fprintf(env.stdout, "已停用 / disabled %s (sessions and API tokens ended)\n", name)
 		} else {
 			fmt.Fprintf(env.stdout, "已启用 / enabled %s\n", name)
 		}
 	case "token":
-		tok, err := acc.NewToken(ctx, name, *label)
+		tok, t, err := acc.NewToken(ctx, name, *label, time.Duration(*days)*24*time.Hour)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(env.stdout, tok)
+		fmt.Fprintf(env.stderr, "令牌 / token %s of %s, 到期 / expires %s\n", t.Short(), name, t.Expires.Format(time.RFC3339))
 	case "list":
 		us, err := acc.List(ctx)
 		if err != nil {
