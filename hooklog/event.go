@@ -135,12 +135,12 @@ type ClockJump struct {
 type Log struct {
 	Format string `json:"format"`
 	// Package, Device and Script come from pilmon's session line.
-	Package      string   `json:"package,omitempty"`
-	Device       string   `json:"device,omitempty"`
-	Script       string   `json:"script,omitempty"`
-	ConsentWords []string `json:"consent_words,omitempty"`
-	Events       []Event  `json:"events"`
-	Marks        []Mark   `json:"marks,omitempty"`
+	Package      string      `json:"package,omitempty"`
+	Device       string      `json:"device,omitempty"`
+	Script       string      `json:"script,omitempty"`
+	ConsentWords []string    `json:"consent_words,omitempty"`
+	Events       []Event     `json:"events"`
+	Marks        []Mark      `json:"marks,omitempty"`
 	Assertions   []Assertion `json:"assertions,omitempty"`
 	// Dropped counts calls beyond Limits.MaxEvents; Invalid the rows or lines that could not be
 	// read (their reasons are in the error returned beside the log, the first few of them).

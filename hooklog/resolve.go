@@ -16,7 +16,7 @@ type resolver struct {
 	byMethod map[string][]rules.SensitiveAPI
 	// ids are the catalogue ids: pilmon's own script names the call by its id.
 	ids map[string]bool
-	own      apkinspect.Ownership
+	own apkinspect.Ownership
 }
 
 func newResolver(cat *rules.Catalogue, appPackage string) *resolver {

@@ -55,7 +55,9 @@ var registered = []func(b build) scanner.Inspector{
 		return traffic.New(b.cat, traffic.Options{Tool: b.opts.Tool, Capture: traffic.CaptureOptions{
 			Allow: b.allow, HostResolverRules: b.opts.HostResolverRules, IdleQuiet: b.opts.CaptureIdleQuiet}})
 	},
-	func(b build) scanner.Inspector { return hooklog.New(b.cat, hooklog.InspectorOptions{Tool: b.opts.Tool}) },
+	func(b build) scanner.Inspector {
+		return hooklog.New(b.cat, hooklog.InspectorOptions{Tool: b.opts.Tool})
+	},
 }
 
 // DefaultInspectors returns every inspector of this build, in the order they are asked to accept
