@@ -29,10 +29,16 @@ type builder struct {
 	lim  Limits
 	log  *Log
 	errs *ReadError
+	// unit names a place in the file in errors: "row" of a sheet, "line" of a text log.
+	unit string
 }
 
 func newBuilder(name, format string, lim Limits) *builder {
-	return &builder{name: name, lim: lim, log: &Log{Format: format, Events: []Event{}}}
+	unit := "row"
+	if format == FormatPilmon || format == FormatPrivacyMonitor {
+		unit = "line"
+	}
+	return &builder{name: name, lim: lim, unit: unit, log: &Log{Format: format, Events: []Event{}}}
 }
 
 // fail records a reason for a row or line (row 0: the file as a whole).
@@ -46,7 +52,7 @@ func (b *builder) fail(row int, format string, args ...any) {
 	}
 	msg := fmt.Sprintf(format, args...)
 	if row > 0 {
-		msg = fmt.Sprintf("row %d: %s", row, msg)
+		msg = fmt.Sprintf("%s %d: %s", b.unit, row, msg)
 	}
 	b.errs.Reasons = append(b.errs.Reasons, msg)
 }
