@@ -2,9 +2,12 @@ package hooklog
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"pilmon/evidence"
 	"pilmon/rules"
 )
 
@@ -312,3 +316,25 @@ func eventsByAPI(l *Log, api string) []Event {
 }
 
 func errorsAs(err error, target **ReadError) bool { return errors.As(err, target) }
+
+// memSink keeps stored evidence in memory, named by its SHA-256.
+type memSink struct {
+	mu    sync.Mutex
+	metas map[string]evidence.Meta
+}
+
+func (s *memSink) Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return evidence.Ref{}, err
+	}
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metas == nil {
+		s.metas = map[string]evidence.Meta{}
+	}
+	s.metas[h] = meta
+	return evidence.Ref{SHA256: h, Size: int64(len(data))}, nil
+}

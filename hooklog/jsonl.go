@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -36,11 +37,17 @@ type pilmonLine struct {
 	Activity string `json:"activity"`
 }
 
+// pilmonStart is how the script starts every line; it decides a first line longer than the
+// sniffed head.
+var pilmonStart = regexp.MustCompile(`^\{\s*"v"\s*:\s*1\s*,\s*"type"\s*:\s*"[a-z]+"`)
+
 // looksLikePilmon accepts text whose first line is a JSON object with "v":1 and a "type".
 func looksLikePilmon(head []byte) bool {
 	line := head
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
 		line = head[:i]
+	} else if len(head) >= sniffLen {
+		return pilmonStart.Match(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")))
 	}
 	line = bytes.TrimSpace(bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")))
 	if len(line) == 0 || line[0] != '{' {
@@ -63,7 +70,8 @@ func deviceMs(ms int64) string {
 // else from the last lifecycle event.
 func readPilmon(r io.Reader, b *builder) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), b.lim.MaxLineBytes)
+	// The larger of the buffer's capacity and max bounds a line: the capacity must not exceed it.
+	sc.Buffer(make([]byte, 0, min(64<<10, b.lim.MaxLineBytes)), b.lim.MaxLineBytes)
 	phase, source := PhaseUnknown, PhaseSourceNone
 	fg := ForegroundUnknown
 	var pending []int // calls before the first consent or refusal: before_consent once one comes

@@ -42,7 +42,8 @@ func looksLikeMonitor(head []byte) bool {
 
 func readMonitor(r io.Reader, b *builder) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), b.lim.MaxLineBytes)
+	// The larger of the buffer's capacity and max bounds a line: the capacity must not exceed it.
+	sc.Buffer(make([]byte, 0, min(64<<10, b.lim.MaxLineBytes)), b.lim.MaxLineBytes)
 	var cur *Event
 	var frames []string
 	dropped := 0

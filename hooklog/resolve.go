@@ -149,8 +149,8 @@ func (r *resolver) mapAPI(e *Event) int {
 }
 
 // platformPrefixes are the Android platform and Java runtime: code on every phone, never a party.
-// Kotlin's standard library and coroutines are runtime glue between a caller and the API (lambdas,
-// dispatchers); the catalogue lists no owner for them.
+// The catalogue is asked first (libraries.yaml names kotlinx.coroutines, android.support, androidx):
+// these prefixes only catch what it does not own; Kotlin's standard library is runtime glue.
 var platformPrefixes = []string{"android.", "java.", "javax.", "dalvik.", "libcore.", "sun.", "jdk.",
 	"com.android.internal.", "com.android.server.", "org.apache.harmony.", "org.json.", "org.xml.", "org.w3c.",
 	"kotlin.", "kotlinx.coroutines."}
