@@ -338,3 +338,12 @@ func (s *memSink) Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error) {
 	s.metas[h] = meta
 	return evidence.Ref{SHA256: h, Size: int64(len(data))}, nil
 }
+
+func readBytes(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
