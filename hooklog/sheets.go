@@ -78,8 +78,9 @@ func cell(cells []string, i int) string {
 }
 
 // walkSheet calls fn for every data row after the header (found in the first 5 rows), with the
-// spreadsheet row number (1-based) and the cells by header column.
-func walkSheet(wb workbook, sheet string, header []string, b *builder, fn func(row int, vals []string)) {
+// spreadsheet row number (1-based) and the cells by header column; rows of calls (calls) beyond
+// MaxEvents are only counted.
+func walkSheet(wb workbook, sheet string, header []string, calls bool, b *builder, fn func(row int, vals []string)) {
 	var cols []int
 	err := wb.Rows(sheet, func(row int, cells []string) error {
 		if cols == nil {
@@ -90,7 +91,7 @@ func walkSheet(wb workbook, sheet string, header []string, b *builder, fn func(r
 			}
 			return nil
 		}
-		if b.full() {
+		if calls && b.full() {
 			b.log.Dropped++
 			if b.log.Dropped == 1 {
 				b.fail(0, "more than %d calls: the rest are counted, not kept", b.lim.MaxEvents)
@@ -173,7 +174,7 @@ func camilleArgs(s string, b *builder) []string {
 // no '前' row shows no consent moment, and its phases are unknown.
 func readCamille(wb workbook, b *builder) {
 	sawBefore := false
-	walkSheet(wb, camilleSheet, camilleHeader, b, func(row int, v []string) {
+	walkSheet(wb, camilleSheet, camilleHeader, true, b, func(row int, v []string) {
 		e := Event{Row: row, Phase: PhaseUnknown, PhaseSource: PhaseSourceHostFlag, TimeSource: TimeNone,
 			Foreground: ForegroundUnknown, ToolParty: b.text(strings.TrimSpace(v[2]))}
 		switch strings.TrimSpace(v[0]) {
@@ -255,7 +256,7 @@ func readPrivacySentry(wb workbook, b *builder) {
 		has      bool
 	}
 	var marks []pseudo
-	walkSheet(wb, sentrySheet, sentryHeader, b, func(row int, v []string) {
+	walkSheet(wb, sentrySheet, sentryHeader, true, b, func(row int, v []string) {
 		dt, ms, ok := parseSentryTime(v[0])
 		if !ok && strings.TrimSpace(v[0]) != "" {
 			b.fail(row, "调用时间 %q is not PrivacySentry's MM-dd HH:mm:ss.SSS: time unknown", b.text(v[0]))
@@ -352,7 +353,7 @@ func readAppScan(wb workbook, b *builder) {
 		sheets[s] = true
 	}
 	if sheets[appscanSheet] {
-		walkSheet(wb, appscanSheet, appscanHeader, b, func(row int, v []string) {
+		walkSheet(wb, appscanSheet, appscanHeader, true, b, func(row int, v []string) {
 			e := Event{Row: row, Phase: PhaseUnknown, PhaseSource: PhaseSourceNone, TimeSource: TimeNone,
 				Foreground: ForegroundUnknown, ToolParty: b.text(strings.TrimSpace(v[1])),
 				ToolAPI: b.text(strings.TrimSpace(v[2])), Args: []string{}}
@@ -361,7 +362,7 @@ func readAppScan(wb workbook, b *builder) {
 		})
 	}
 	if sheets[appscanRiskSheet] {
-		walkSheet(wb, appscanRiskSheet, riskHeader, b, func(row int, v []string) {
+		walkSheet(wb, appscanRiskSheet, riskHeader, false, b, func(row int, v []string) {
 			if len(b.log.Assertions) >= b.lim.MaxEvents {
 				return
 			}
