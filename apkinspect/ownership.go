@@ -188,3 +188,18 @@ func sdkSignals(classes int, examples, markers []string) []string {
 	}
 	return append(out, markers...)
 }
+
+// Ownership decides whose code a class is by the same rules as the apk.sensitive_api party, for
+// inputs that name classes but carry no manifest (the stack frames of a runtime hook log): the app's
+// own packages are those of appPackage alone. An empty appPackage claims nothing, so code outside
+// the catalogued SDKs and libraries is PartyUnidentified, never PartyApp.
+type Ownership struct{ o *ownership }
+
+// ClassOwnership returns the ownership rules for an app of package appPackage; cat may be nil (no
+// catalogued SDKs or libraries).
+func ClassOwnership(cat *rules.Catalogue, appPackage string) Ownership {
+	return Ownership{newOwnership(cat, &manifest.Manifest{Package: appPackage})}
+}
+
+// Of returns whose code the class cls (Java dotted, "$" for nested classes) is.
+func (w Ownership) Of(cls string) ClassParty { return w.o.of(cls) }

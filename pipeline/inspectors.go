@@ -8,6 +8,7 @@ import (
 
 	"pilmon/apkinspect"
 	"pilmon/browser"
+	"pilmon/hooklog"
 	"pilmon/miniprogram"
 	"pilmon/policies"
 	"pilmon/rules"
@@ -53,6 +54,9 @@ var registered = []func(b build) scanner.Inspector{
 	func(b build) scanner.Inspector {
 		return traffic.New(b.cat, traffic.Options{Tool: b.opts.Tool, Capture: traffic.CaptureOptions{
 			Allow: b.allow, HostResolverRules: b.opts.HostResolverRules, IdleQuiet: b.opts.CaptureIdleQuiet}})
+	},
+	func(b build) scanner.Inspector {
+		return hooklog.New(b.cat, hooklog.InspectorOptions{Tool: b.opts.Tool})
 	},
 }
 
