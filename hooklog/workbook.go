@@ -2,9 +2,9 @@ package hooklog
 
 import (
 	"archive/zip"
-	"errors"
 	"fmt"
 	"io"
+	"pilmon/hooklog/xls"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -17,21 +17,21 @@ type workbook interface {
 	Rows(sheet string, fn func(row int, cells []string) error) error
 }
 
-// errNoXLS is what openXLS says until the legacy .xls reader is wired in.
-var errNoXLS = errors.New("legacy .xls reader not available in this build")
-
 // openXLS opens a legacy BIFF8 .xls workbook (camille and PrivacySentry write them).
 //
-// MERGE: replace the body with the pilmon/hooklog/xls reader:
-//
-//	wb, err := xls.Open(r, size, name, xls.Limits{...from lim...})
-//	if err != nil { return nil, err }
-//	return wb, nil
-//
-// (*xls.Workbook already has the Sheets and Rows methods of workbook.)
+// openXLS reads a legacy BIFF8 workbook (camille's xlwt, PrivacySentry's JExcelApi) with the
+// bounded reader of hooklog/xls. Its cell limit stays at the reader's default (a camille stack
+// cell holds up to 32,767 characters): cells are cut to MaxCellBytes when events are built.
 func openXLS(r io.ReaderAt, size int64, name string, lim Limits) (workbook, error) {
-	_, _, _, _ = r, size, name, lim
-	return nil, errNoXLS
+	rows := lim.MaxRows
+	if rows <= 0 || rows > 65536 {
+		rows = 65536 // BIFF8's own limit
+	}
+	wb, err := xls.Open(r, size, name, xls.Limits{MaxRows: rows})
+	if err != nil {
+		return nil, err
+	}
+	return wb, nil
 }
 
 // xlsxBook reads an .xlsx through excelize with its unzip limits set; excelize's row iterator
