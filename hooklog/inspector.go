@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"pilmon/rules"
@@ -60,13 +61,20 @@ func (in *Inspector) Version() string { return Version }
 func (in *Inspector) Kinds() []scanner.KindSpec {
 	return []scanner.KindSpec{{
 		Kind: Kind, Label: scanner.Label{ZH: "运行时 Hook 日志", EN: "runtime hook log"}, Target: scanner.TargetApp,
-		// No scan.inventory flag yet: the flags are a fixed list in the scanner and the rules'
-		// not-assessed texts; which one a runtime log sets is the rules' decision.
+		// has_runtime: the rules that runtime evidence decides (reads before consent, after
+		// refusal, in the background) are assessed; those that need traffic still need a HAR.
+		Inventory: "has_runtime",
+		// What the log saw read is looked for in the traffic of the same session.
+		ProvidesKnown: true,
 		Detect: &scanner.DetectSpec{Magic: []scanner.Magic{{{Offset: 0, Bytes: cfbMagic}}},
 			ZipMembers: []string{"xl/workbook.xml"},
 			Text:       func(head []byte) bool { return textFormat(scanner.TrimText(head)) != "" }},
-		Upload:  &scanner.UploadSpec{Exts: []string{".jsonl", ".xls", ".xlsx", ".log", ".txt"}},
-		Options: []scanner.OptionSpec{{Name: "app_package", Help: "App 包名：堆栈中属于 App 自身代码的包 / the app's package name: which stack frames are the app's own code"}},
+		Upload: &scanner.UploadSpec{Exts: []string{".jsonl", ".xls", ".xlsx", ".log", ".txt"}},
+		Options: []scanner.OptionSpec{
+			{Name: "app_package", Help: "App 包名：堆栈中属于 App 自身代码的包 / the app's package name: which stack frames are the app's own code"},
+			{Name: "max_calls_per_second", Help: "同一调用方每秒读取同一接口的次数上限（默认 1，平台实践，非法律）/ reads of one API by one party per second before a frequency lead (default 1: platform practice, not law)"},
+			{Name: "max_calls_per_session", Help: "同一调用方一次会话读取同一接口的次数上限（默认 3，平台实践，非法律）/ reads of one API by one party per session before a frequency lead (default 3: platform practice, not law)"},
+		},
 		File: &scanner.FileSpec{MaxBytes: in.opts.MaxBytes, Store: scanner.StoreSpec{Method: "file_import",
 			MediaTypeOf: mediaType, Note: "runtime hook log from a test phone", Tool: in.opts.Tool}},
 	}}
@@ -111,10 +119,23 @@ func (in *Inspector) Inspect(_ context.Context, input *scanner.Input) (out scann
 	case log.Package != "":
 		src = "session"
 	}
-	for _, o := range Observe(log, in.cat, src) {
+	th, thSource := DefaultThresholds, ThresholdSource
+	for name, dst := range map[string]*int{"max_calls_per_second": &th.PerSecond, "max_calls_per_session": &th.PerSession} {
+		if v := strings.TrimSpace(input.Source.Options[name]); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				out.Errors = append(out.Errors, scanner.Errorf(input.Path, "option %s=%q: a whole number of at least 1 is required", name, v))
+				continue
+			}
+			*dst, thSource = n, "analyst (source options)"
+		}
+	}
+	obs := append(Observe(log, in.cat, src), Frequency(log, in.cat, th, thSource)...)
+	for _, o := range obs {
 		o.Inspector, o.InspectorVersion = Name, Version
 		o.EvidenceRefs = []string{input.Ref.SHA256}
 		out.Observations = append(out.Observations, o)
 	}
+	out.Known = KnownValues(log, input.Ref.SHA256)
 	return out
 }

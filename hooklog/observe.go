@@ -144,6 +144,7 @@ func Observe(l *Log, cat *rules.Catalogue, appPackageSource string) []scanner.Ob
 			"first_time": e.DeviceTime, "last_time": g.last.DeviceTime, "rows": g.rows,
 			"stack": slices.Clone(stack), "args": slices.Clone(e.Args), "return_value": e.ReturnValue,
 			"has_return": e.HasReturn, "thread": e.Thread, "note": e.Note}
+		addParty(attrs, e.Party)
 		if anchor != nil && anchor.hasMs && e.hasMs && anchor.TimeSource == e.TimeSource {
 			attrs["first_ms_from_consent"] = int(e.ms - anchor.ms)
 		}

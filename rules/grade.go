@@ -118,7 +118,8 @@ type Inputs struct {
 var InputFlags = map[string]Text{
 	"has_app":     {ZH: "本次扫描未提供安装包或小程序", EN: "no APK or mini-program was scanned"},
 	"has_policy":  {ZH: "本次扫描未提供隐私政策（文件或网址）", EN: "no privacy policy (file or URL) was given"},
-	"has_traffic": {ZH: "本次扫描未提供抓包或运行时记录", EN: "no traffic capture or runtime log was analysed"},
+	"has_traffic": {ZH: "本次扫描未提供抓包", EN: "no traffic capture was analysed"},
+	"has_runtime": {ZH: "本次扫描未提供测试机运行时记录（挂钩日志）", EN: "no runtime hook log from a test phone was analysed"},
 	"category":    {ZH: "未指定 App 类别，也无法推断", EN: "no app category was set and none could be suggested"},
 }
 
@@ -194,7 +195,7 @@ func (l *loader) validateGrades(c *Catalogue) {
 		if v.Inputs != nil {
 			for _, fl := range append(slices.Clone(v.Inputs.All), v.Inputs.Any...) {
 				if _, ok := InputFlags[fl]; !ok {
-					l.add(f, at(n, "inputs"), "%s: inputs names unknown flag %q (known: has_app, has_policy, has_traffic, category)", who, fl)
+					l.add(f, at(n, "inputs"), "%s: inputs names unknown flag %q (known: has_app, has_policy, has_traffic, has_runtime, category)", who, fl)
 				}
 			}
 		}

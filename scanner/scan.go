@@ -82,7 +82,7 @@ func (r *Result) Status() Status {
 // inventoryFlags are the attributes of scan.inventory, each false until a report sets it (the
 // kinds of source the scan had, declared by KindSpec.Inventory, and facts declared by
 // KindSpec.Signals such as a link to a privacy policy inside the app).
-var inventoryFlags = []string{"has_app", "has_policy", "has_traffic", "policy_link_found"}
+var inventoryFlags = []string{"has_app", "has_policy", "has_traffic", "has_runtime", "policy_link_found"}
 
 // Observations returns every report's observations plus one scan.inventory observation that
 // says which kinds of source the scan had, so rules can reason about what is absent.
