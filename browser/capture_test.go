@@ -279,7 +279,7 @@ func TestCaptureToEvidenceAndPDF(t *testing.T) {
 // A capture with its own Chromium process and profile, the default mode.
 func TestCaptureOwnProcess(t *testing.T) {
 	_, base := testBrowser(t)
-	tmp := t.TempDir()
+	tmp := reachableTempDir(t)
 	t.Setenv("TMPDIR", tmp) // the profile directory goes here; it must be gone afterwards
 	b, err := New(Options{Allow: []string{"*.allowed.test"}, HostResolverRules: "MAP *.allowed.test 127.0.0.1"})
 	if err != nil {
@@ -294,7 +294,7 @@ func TestCaptureOwnProcess(t *testing.T) {
 	}
 	left, _ := os.ReadDir(tmp)
 	for _, e := range left {
-		if strings.HasPrefix(e.Name(), "pilmon-chromium-") {
+		if strings.HasPrefix(e.Name(), "pilmon-") {
 			t.Errorf("profile directory %s left behind", e.Name())
 		}
 	}
