@@ -110,6 +110,7 @@ func siteHandler() http.Handler {
 		}
 	}
 	mux.HandleFunc("/hang", hang)
+	mux.HandleFunc("/probe", probeHandler)
 	mux.HandleFunc("/slow-image.png", hang)
 	mux.HandleFunc("/hanging-subresource", page(`<!doctype html><html><body><p>正文已经显示</p><img src="/slow-image.png"></body></html>`))
 	return mux

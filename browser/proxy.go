@@ -237,7 +237,11 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway
 	if errors.Is(err, ErrRefused) {
 		code = http.StatusForbidden
-		p.noteRefused(r.Method + " " + truncateString(r.URL.String(), 300) + ": " + err.Error())
+		target := r.URL.String()
+		if r.Method == http.MethodConnect {
+			target = r.Host
+		}
+		p.noteRefused(r.Method + " " + truncateString(target, 300) + ": " + err.Error())
 	}
 	http.Error(w, err.Error(), code)
 }

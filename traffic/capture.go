@@ -332,7 +332,7 @@ func Capture(ctx context.Context, pageURL string, o CaptureOptions) (*LiveCaptur
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.TotalTimeout)
 	defer cancel()
-	rb, release, err := browser.Launch(ctx, browser.LaunchOptions{Bin: o.Bin, HostResolverRules: o.HostResolverRules})
+	rb, release, err := browser.Launch(ctx, browser.LaunchOptions{Bin: o.Bin, Allow: o.Allow, HostResolverRules: o.HostResolverRules})
 	if err != nil {
 		return lc, fmt.Errorf("traffic: %w", err)
 	}
