@@ -199,7 +199,9 @@ func TestProxyServesOnlyItsProcessGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	p.dialAddr = func(context.Context, netip.AddrPort) (net.Conn, error) { return nil, errors.New("test: not connecting") }
+	p.dialAddr = func(context.Context, netip.AddrPort) (net.Conn, error) {
+		return nil, errors.New("test: not connecting")
+	}
 	req := "CONNECT public.test:443 HTTP/1.1\r\nHost: public.test:443\r\n\r\n"
 	if code := rawProxyRequest(t, p.Addr(), req); code != 0 {
 		t.Errorf("proxy with no chromium attached answered %d", code)
