@@ -137,7 +137,23 @@ func Launch(ctx context.Context, o LaunchOptions) (*rod.Browser, func(), error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	return p.rod, p.close, nil
+	launched.Store(p.rod, p)
+	return p.rod, func() { launched.Delete(p.rod); p.close() }, nil
+}
+
+// launched maps a Browser returned by Launch to its process, for RemoteIP.
+var launched sync.Map
+
+// RemoteIP is the server address to record for a response of a Browser returned by Launch:
+// Chromium reports the filtering proxy (ip:port) as the remote end of every request, so this
+// returns the address the proxy connected to for rawURL's host and port instead. Any other
+// ip, or a Browser not from Launch, is returned unchanged.
+func RemoteIP(rb *rod.Browser, rawURL, ip string, port *int) string {
+	v, ok := launched.Load(rb)
+	if !ok {
+		return ip
+	}
+	return v.(*process).remoteIP(rawURL, ip, port)
 }
 
 // session gives a capture an isolated browser context and a way to release it.

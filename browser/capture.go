@@ -108,6 +108,7 @@ type requestLog struct {
 	dropped  int
 	guard    *Guard
 	proxy    netip.AddrPort // the filtering proxy Chromium connects through
+	remoteIP func(rawURL, ip string, port *int) string
 	mainFrm  proto.PageFrameID
 	blockedN map[proto.NetworkRequestID]string
 }
@@ -132,7 +133,7 @@ func (l *requestLog) sent(e *proto.NetworkRequestWillBeSent) {
 		if i, ok := l.byID[e.RequestID]; ok && i >= 0 {
 			l.entries[i].Status = e.RedirectResponse.Status
 			l.entries[i].Redirect = true
-			l.entries[i].RemoteIP = e.RedirectResponse.RemoteIPAddress
+			l.entries[i].RemoteIP = l.remoteIP(e.RedirectResponse.URL, e.RedirectResponse.RemoteIPAddress, e.RedirectResponse.RemotePort)
 			l.entries[i].Duration = l.ms(now) - l.entries[i].StartMS
 			l.checkRemote(e.RedirectResponse.RemoteIPAddress, e.RedirectResponse.RemotePort, e.RedirectResponse.URL)
 		}
@@ -174,7 +175,7 @@ func (l *requestLog) response(e *proto.NetworkResponseReceived) {
 	l.last = time.Now()
 	if i, ok := l.byID[e.RequestID]; ok && i >= 0 {
 		l.entries[i].Status = e.Response.Status
-		l.entries[i].RemoteIP = e.Response.RemoteIPAddress
+		l.entries[i].RemoteIP = l.remoteIP(e.Response.URL, e.Response.RemoteIPAddress, e.Response.RemotePort)
 	}
 	if e.RequestID == l.mainDoc {
 		l.status = e.Response.Status
@@ -250,7 +251,7 @@ func (b *Browser) Capture(ctx context.Context, rawURL string, opts CaptureOption
 	defer func() { _ = page.Close() }()
 
 	log := &requestLog{start: time.Now(), max: opts.MaxRequests, byID: map[proto.NetworkRequestID]int{},
-		inflight: map[proto.NetworkRequestID]bool{}, guard: b.guard, proxy: proc.proxyAddr(), mainFrm: page.FrameID,
+		inflight: map[proto.NetworkRequestID]bool{}, guard: b.guard, proxy: proc.proxyAddr(), remoteIP: proc.remoteIP, mainFrm: page.FrameID,
 		blockedN: map[proto.NetworkRequestID]string{}}
 	log.last = log.start
 

@@ -195,9 +195,28 @@ func TestEgressOnlyThroughGuard(t *testing.T) {
 	if hits := cn.seen(); len(hits) > 0 {
 		t.Errorf("the canary on a refused address was reached %d times: %v", len(hits), hits)
 	}
+	// Chromium reports the proxy as every response's remote end; the log records the server.
+	var docIP string
+	for _, r := range c.Requests {
+		if r.URL == page {
+			docIP = r.RemoteIP
+		}
+	}
+	if docIP != "127.0.0.2" {
+		t.Errorf("document's remote IP %q, want the server's 127.0.0.2", docIP)
+	}
 	b.mu.Lock()
-	px := b.shared.proxy
+	proc := b.shared
+	px := proc.proxy
 	b.mu.Unlock()
+	proxyPort := int(proc.proxyAddr().Port())
+	otherPort := proxyPort + 1
+	if got := proc.remoteIP(page, "127.0.0.1", &proxyPort); got != "127.0.0.2" {
+		t.Errorf("remoteIP through the proxy = %q, want 127.0.0.2", got)
+	}
+	if got := proc.remoteIP(page, "127.0.0.1", &otherPort); got != "127.0.0.1" {
+		t.Errorf("remoteIP of a connection not through the proxy = %q, want it unchanged", got)
+	}
 	refused, n := px.Refused()
 	target := fmt.Sprintf("127.0.0.1:%d", cn.port)
 	var toCanary []string

@@ -328,6 +328,20 @@ func (p *process) proxyAddr() netip.AddrPort {
 	return ap
 }
 
+// remoteIP is the server address for a request Chromium reports as fetched from ip:port: the
+// address the proxy connected to when ip:port is the proxy, else ip as reported.
+func (p *process) remoteIP(rawURL, ip string, port *int) string {
+	ap := p.proxyAddr()
+	a, err := netip.ParseAddr(strings.Trim(ip, "[]"))
+	if err != nil || port == nil || a.Unmap() != ap.Addr() || *port != int(ap.Port()) {
+		return ip
+	}
+	if up, ok := p.proxy.Upstream(rawURL); ok {
+		return up.String()
+	}
+	return ip
+}
+
 // kill stops the whole process group at once.
 func (p *process) kill() {
 	if p.cmd.Process != nil {

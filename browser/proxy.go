@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,7 @@ type proxy struct {
 
 	mu       sync.Mutex
 	tunnels  map[net.Conn]struct{}
+	upstream map[string]netip.Addr // "host:port" as requested → address last connected to
 	refused  []string
 	refusedN int
 	closed   bool
@@ -62,7 +64,7 @@ const (
 
 // newProxy builds the handler without listening (the fuzz target drives it directly).
 func newProxy(g *Guard) *proxy {
-	p := &proxy{guard: g, tunnels: map[net.Conn]struct{}{}}
+	p := &proxy{guard: g, tunnels: map[net.Conn]struct{}{}, upstream: map[string]netip.Addr{}}
 	p.checkPeer = p.peerInGroup
 	p.dialAddr = func(ctx context.Context, ap netip.AddrPort) (net.Conn, error) {
 		d := net.Dialer{Timeout: proxyDialTimeout}
@@ -224,11 +226,54 @@ func (p *proxy) dialChecked(ctx context.Context, host string, port uint16) (net.
 	for _, a := range addrs {
 		c, err := p.dialAddr(ctx, netip.AddrPortFrom(a.Unmap(), port))
 		if err == nil {
+			p.noteUpstream(host, port, a.Unmap())
 			return c, nil
 		}
 		last = err
 	}
 	return nil, fmt.Errorf("browser: proxy: connect %s: %w", net.JoinHostPort(host, strconv.Itoa(int(port))), last)
+}
+
+// maxUpstream bounds the host → address record; it starts afresh when full.
+const maxUpstream = 4096
+
+func (p *proxy) noteUpstream(host string, port uint16, a netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.upstream) >= maxUpstream {
+		clear(p.upstream)
+	}
+	p.upstream[upstreamKey(host, port)] = a
+}
+
+func upstreamKey(host string, port uint16) string {
+	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), ".")), strconv.Itoa(int(port)))
+}
+
+// Upstream returns the address the proxy last connected to for rawURL's host and port. Chromium
+// reports the proxy as the remote end of every request; this is the server's address.
+func (p *proxy) Upstream(rawURL string) (netip.Addr, bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return netip.Addr{}, false
+	}
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https", "wss":
+			port = "443"
+		default:
+			port = "80"
+		}
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.upstream[upstreamKey(u.Hostname(), uint16(n))]
+	return a, ok
 }
 
 // fail answers a request the proxy could not complete: 403 with the guard's reason when
