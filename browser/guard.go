@@ -79,6 +79,30 @@ func NewGuard(allow []string, hostResolverRules string) (*Guard, error) {
 	return g, nil
 }
 
+// mappedPort returns the port of a "MAP pattern host:port" rule that applies to host, if any:
+// Chromium connects to that port instead of the URL's, and so must the proxy.
+func (g *Guard) mappedPort(host string) (uint16, bool) {
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	for _, r := range g.rules {
+		if ok, _ := path.Match(r.pattern, host); !ok {
+			continue
+		}
+		if r.exclude {
+			return 0, false
+		}
+		_, p, err := net.SplitHostPort(r.target)
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return 0, false
+		}
+		return uint16(n), true
+	}
+	return 0, false
+}
+
 // hostRule is one "MAP pattern target" or "EXCLUDE pattern" of Chromium's --host-resolver-rules.
 type hostRule struct {
 	exclude bool

@@ -222,9 +222,13 @@ func (p *proxy) dialChecked(ctx context.Context, host string, port uint16) (net.
 	if err != nil {
 		return nil, err
 	}
+	dialPort := port
+	if mp, ok := p.guard.mappedPort(host); ok {
+		dialPort = mp
+	}
 	var last error
 	for _, a := range addrs {
-		c, err := p.dialAddr(ctx, netip.AddrPortFrom(a.Unmap(), port))
+		c, err := p.dialAddr(ctx, netip.AddrPortFrom(a.Unmap(), dialPort))
 		if err == nil {
 			p.noteUpstream(host, port, a.Unmap())
 			return c, nil

@@ -170,6 +170,30 @@ func TestProxyRefusesPrivateDestinations(t *testing.T) {
 
 // A name that rebinds between lookups is connected to at the address that was checked, never
 // at the one a second lookup would give.
+// A host-resolver rule with a port ("MAP * 127.0.0.1:PORT", as the demo uses) sends the
+// connection to that port, as Chromium itself would without a proxy; one without keeps the URL's.
+func TestProxyAppliesMappedPort(t *testing.T) {
+	g, err := NewGuard([]string{"127.0.0.0/8"}, "MAP *.demo.test 127.0.0.1:4567, MAP *.plain.test 127.0.0.3, EXCLUDE x.demo.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(g)
+	var dialed []string
+	p.dialAddr = func(_ context.Context, ap netip.AddrPort) (net.Conn, error) {
+		dialed = append(dialed, ap.String())
+		return nil, errors.New("test: not connecting")
+	}
+	for _, hp := range []struct {
+		host string
+		port uint16
+	}{{"h5.demo.test", 80}, {"h5.demo.test", 443}, {"a.plain.test", 8080}} {
+		_, _ = p.dialChecked(context.Background(), hp.host, hp.port)
+	}
+	if want := "[127.0.0.1:4567 127.0.0.1:4567 127.0.0.3:8080]"; fmt.Sprint(dialed) != want {
+		t.Errorf("dialed %v, want %s", dialed, want)
+	}
+}
+
 func TestProxyClosesDNSRebinding(t *testing.T) {
 	p, dialed := testProxy(t, nil)
 	codes := map[int]int{}
