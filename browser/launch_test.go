@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-rod/rod/lib/proto"
 )
@@ -66,6 +67,7 @@ func TestLaunchHardenedFreshProfile(t *testing.T) {
 	}
 	// The browser process's command line (Linux /proc) carries the hardening flags.
 	pid, cmd := processCmdline(dirs[0])
+	var procs []int
 	if cmd == "" {
 		t.Log("no /proc command line found for the profile; flags not checked")
 	} else {
@@ -96,6 +98,7 @@ func TestLaunchHardenedFreshProfile(t *testing.T) {
 		if !sandboxed {
 			t.Errorf("no chromium child of %d runs in its own PID namespace: sandbox off", pid)
 		}
+		procs = descendants(pid)
 	}
 	cleanup()
 	if _, err := os.Stat(dirs[0]); !os.IsNotExist(err) {
@@ -104,11 +107,14 @@ func TestLaunchHardenedFreshProfile(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
 		t.Errorf("left behind in TMPDIR: %v", left)
 	}
-	if pid > 0 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(st), ") Z") {
-				t.Errorf("chromium %d still running after cleanup", pid)
-			}
+	// cleanup has killed the process group and waited for the browser: none of its processes
+	// may still run (zombies awaiting their reaper aside).
+	for _, p := range procs {
+		if running(p) && p == pid {
+			t.Errorf("chromium %d still running after cleanup", p)
+		}
+		for running(p) {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
@@ -185,4 +191,54 @@ func processCmdline(dir string) (int, string) {
 		return pid, string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 	}
 	return 0, ""
+}
+
+// When the context a process was started with ends, its whole process group dies: the
+// browser, its zygotes and renderers, with nothing left running.
+func TestProcessKilledWhenContextEnds(t *testing.T) {
+	bin := ResolveBin("")
+	if err := available(bin); err != nil {
+		t.Skipf("browser: Chromium not installed, skipping: %v", err)
+	}
+	t.Setenv("TMPDIR", reachableTempDir(t))
+	g, err := NewGuard(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := startProcess(ctx, launchConfig{bin: bin, guard: g})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer p.close()
+	if _, err := p.rod.Page(proto.TargetCreateTarget{URL: "about:blank"}); err != nil {
+		t.Fatal(err)
+	}
+	procs := append(descendants(p.cmd.Process.Pid), p.cmd.Process.Pid)
+	if len(procs) < 2 {
+		t.Fatalf("chromium %d has no child processes: %v", p.cmd.Process.Pid, procs)
+	}
+	cancel()
+	<-p.exited
+	for _, pid := range procs {
+		// SIGKILL has been sent to the group; wait until each member is gone or a zombie.
+		for running(pid) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, err := (proto.BrowserGetVersion{}).Call(p.rod); err == nil {
+		t.Error("devtools still answers after the context ended")
+	}
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
 }
