@@ -21,7 +21,7 @@ import (
 const DefaultBin = "/usr/bin/chromium"
 
 // Version of the capture code, recorded in evidence metadata.
-const Version = "1"
+const Version = "2"
 
 // Options configure a Browser.
 type Options struct {
