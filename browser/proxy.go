@@ -33,8 +33,9 @@ import (
 // The port is reachable by every local user, so the proxy serves only its own Chromium: on
 // accept it finds the client socket in /proc/net/tcp and refuses the connection unless a
 // process of Chromium's process group holds it. A shared secret would have to be answered to a
-// 407 challenge by each target's Fetch domain (workers have none), and a unix socket is not an
-// option for an HTTP proxy in Chromium.
+// 407 challenge by each target's Fetch domain, and workers and browser-initiated requests have
+// none; the peer check needs no cooperation from Chromium. (Whether Chromium would take a unix
+// socket as an HTTP proxy was not tried.)
 type proxy struct {
 	guard *Guard
 	ln    net.Listener
