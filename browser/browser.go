@@ -1,6 +1,8 @@
 // Package browser is the one place pilmon drives Chromium (Debian's /usr/bin/chromium, never a
-// downloaded build) through go-rod: hardened flags, a fresh profile per capture, an SSRF guard on
-// every request, and captures (rendered HTML incl. same-origin iframes, MHTML, screenshot, request
+// downloaded build) through go-rod over a DevTools pipe (no debugging port): hardened flags, a
+// fresh profile per capture, an unprivileged sandboxed process, all egress through a filtering
+// proxy that applies the SSRF guard to every connection, the guard again on every request the
+// page makes, and captures (rendered HTML incl. same-origin iframes, MHTML, screenshot, request
 // log) that go into the evidence store.
 package browser
 
@@ -11,19 +13,15 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-rod/rod"
-	"github.com/go-rod/rod/lib/launcher"
-	"github.com/go-rod/rod/lib/launcher/flags"
-	"github.com/go-rod/rod/lib/proto"
 )
 
 // DefaultBin is Debian's Chromium; PILMON_CHROMIUM overrides it.
 const DefaultBin = "/usr/bin/chromium"
 
 // Version of the capture code, recorded in evidence metadata.
-const Version = "1"
+const Version = "2"
 
 // Options configure a Browser.
 type Options struct {
@@ -39,6 +37,10 @@ type Options struct {
 	// own fresh --user-data-dir removed at Close) and a new incognito browser context per capture.
 	// When false each capture starts its own Chromium with a fresh --user-data-dir.
 	SharedProcess bool
+	// User is the account Chromium runs as when pilmon runs as root; empty means
+	// $PILMON_CHROMIUM_USER, then "nobody". Chromium keeps its sandbox as that user. Ignored
+	// (Chromium runs as pilmon's own user, sandboxed) when pilmon is not root.
+	User string
 }
 
 // Browser starts Chromium and captures pages. It is safe for concurrent use.
@@ -93,26 +95,22 @@ func (b *Browser) Close() error {
 	return nil
 }
 
-// process is one running Chromium.
-type process struct {
-	l       *launcher.Launcher
-	rod     *rod.Browser
-	dataDir string
-	product string
-}
-
 func (b *Browser) launch(ctx context.Context) (*process, error) {
-	return startProcess(ctx, b.opts.Bin, b.opts.HostResolverRules)
+	return startProcess(ctx, launchConfig{bin: b.opts.Bin, hostRules: b.opts.HostResolverRules, guard: b.guard, user: b.opts.User})
 }
 
 // LaunchOptions configure a Chromium started by Launch.
 type LaunchOptions struct {
 	// Bin is the Chromium binary; empty means $PILMON_CHROMIUM, then DefaultBin.
 	Bin string
-	// HostResolverRules is passed as --host-resolver-rules ("MAP * 127.0.0.1" in tests). Launch
-	// does not install the SSRF guard: a caller that loads pages must check every request with
-	// NewGuard (as Browser's captures and traffic's live capture do).
+	// Allow and HostResolverRules configure the SSRF guard of the launch's filtering proxy, as
+	// Options do; HostResolverRules is passed to Chromium as well. A caller that intercepts
+	// requests should still check them with NewGuard (as traffic's live capture does): the proxy
+	// is the first layer, the interception the second.
+	Allow             []string
 	HostResolverRules string
+	// User is the account Chromium runs as when pilmon runs as root (see Options.User).
+	User string
 }
 
 // ResolveBin returns the Chromium binary to use: bin, else $PILMON_CHROMIUM, else DefaultBin.
@@ -126,94 +124,58 @@ func ResolveBin(bin string) string {
 	return bin
 }
 
-// Launch starts one headless Chromium the way every pilmon capture does: Debian's binary (or
-// PILMON_CHROMIUM), a fresh --user-data-dir, the hardening flags (no background networking,
-// component updates, sync, extensions, pings, QUIC, GPU, permission prompts…), --no-sandbox
-// only when running as root, lang zh-CN. cleanup closes the browser, stops the process (killing
-// it after 5 s) and removes the profile; call it exactly once. ctx bounds the start only.
+// Launch starts one headless Chromium the way every pilmon capture does (see startProcess):
+// driven over a DevTools pipe, its network only through a filtering proxy that applies
+// o.Allow and o.HostResolverRules. cleanup closes the browser, kills its process group and
+// removes the profile; call it exactly once. The process is also killed when ctx ends.
 func Launch(ctx context.Context, o LaunchOptions) (*rod.Browser, func(), error) {
-	p, err := startProcess(ctx, ResolveBin(o.Bin), o.HostResolverRules)
+	g, err := NewGuard(o.Allow, o.HostResolverRules)
 	if err != nil {
 		return nil, nil, err
 	}
-	return p.rod, p.close, nil
+	p, err := startProcess(ctx, launchConfig{bin: ResolveBin(o.Bin), hostRules: o.HostResolverRules, guard: g, user: o.User})
+	if err != nil {
+		return nil, nil, err
+	}
+	launched.Store(p.rod, p)
+	return p.rod, func() { launched.Delete(p.rod); p.close() }, nil
 }
 
-// hardeningFlags are added to go-rod's launcher defaults for every Chromium pilmon starts.
-var hardeningFlags = []flags.Flag{"disable-gpu", "disable-quic", "no-first-run", "disable-background-networking",
-	"disable-component-update", "disable-sync", "disable-default-apps", "mute-audio", "disable-extensions",
-	"no-default-browser-check", "disable-breakpad", "disable-domain-reliability", "no-pings",
-	"disable-notifications", "deny-permission-prompts", "hide-scrollbars"}
+// launched maps a Browser returned by Launch to its process, for RemoteIP.
+var launched sync.Map
 
-func startProcess(ctx context.Context, bin, hostRules string) (*process, error) {
-	if err := available(bin); err != nil {
-		return nil, err
+// RemoteIP is the server address to record for a response of a Browser returned by Launch:
+// Chromium reports the filtering proxy (ip:port) as the remote end of every request, so this
+// returns the address the proxy connected to for rawURL's host and port instead. Any other
+// ip, or a Browser not from Launch, is returned unchanged.
+func RemoteIP(rb *rod.Browser, rawURL, ip string, port *int) string {
+	v, ok := launched.Load(rb)
+	if !ok {
+		return ip
 	}
-	dir, err := os.MkdirTemp("", "pilmon-chromium-")
-	if err != nil {
-		return nil, fmt.Errorf("browser: profile dir: %w", err)
-	}
-	l := launcher.New().Context(ctx).Bin(bin).Leakless(false).Headless(true).
-		UserDataDir(dir).NoSandbox(os.Geteuid() == 0)
-	// rod's defaults ask for automation conveniences; keep its flags but add the hardening ones.
-	for _, f := range hardeningFlags {
-		l.Set(f)
-	}
-	l.Delete("enable-automation")
-	if hostRules != "" {
-		l.Set("host-resolver-rules", hostRules)
-	}
-	l.Set("lang", "zh-CN")
-	u, err := l.Launch()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("browser: start %s: %w", bin, err)
-	}
-	rb := rod.New().ControlURL(u).NoDefaultDevice()
-	if err := rb.Connect(); err != nil {
-		l.Kill()
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("browser: connect to %s: %w", bin, err)
-	}
-	p := &process{l: l, rod: rb, dataDir: dir}
-	if v, err := (proto.BrowserGetVersion{}).Call(rb); err == nil {
-		p.product = v.Product
-	}
-	return p, nil
-}
-
-func (p *process) close() {
-	_ = p.rod.Close()
-	done := make(chan struct{})
-	go func() { p.l.Cleanup(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.l.Kill()
-		<-done
-	}
-	_ = os.RemoveAll(p.dataDir)
+	return v.(*process).remoteIP(rawURL, ip, port)
 }
 
 // session gives a capture an isolated browser context and a way to release it.
-func (b *Browser) session(ctx context.Context) (*rod.Browser, string, func(), error) {
+func (b *Browser) session(ctx context.Context) (*rod.Browser, *process, func(), error) {
 	if !b.opts.SharedProcess {
-		p, err := b.launch(context.Background())
+		// The capture's context bounds the process: it is killed when the capture ends.
+		p, err := b.launch(ctx)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, nil, nil, err
 		}
-		return p.rod, p.product, p.close, nil
+		return p.rod, p, p.close, nil
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, "", nil, errors.New("browser: closed")
+		return nil, nil, nil, errors.New("browser: closed")
 	}
 	if b.shared == nil {
 		p, err := b.launch(context.Background())
 		if err != nil {
 			b.mu.Unlock()
-			return nil, "", nil, err
+			return nil, nil, nil, err
 		}
 		b.shared = p
 	}
@@ -221,9 +183,9 @@ func (b *Browser) session(ctx context.Context) (*rod.Browser, string, func(), er
 	b.mu.Unlock()
 	inc, err := p.rod.Incognito()
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("browser: new browser context: %w", err)
+		return nil, nil, nil, fmt.Errorf("browser: new browser context: %w", err)
 	}
-	return inc, p.product, func() { _ = inc.Close() }, nil
+	return inc, p, func() { _ = inc.Close() }, nil
 }
 
 // tool names the capturing program for evidence metadata.

@@ -107,6 +107,8 @@ type requestLog struct {
 	rebinds  []string
 	dropped  int
 	guard    *Guard
+	proxy    netip.AddrPort // the filtering proxy Chromium connects through
+	remoteIP func(rawURL, ip string, port *int) string
 	mainFrm  proto.PageFrameID
 	blockedN map[proto.NetworkRequestID]string
 }
@@ -131,9 +133,9 @@ func (l *requestLog) sent(e *proto.NetworkRequestWillBeSent) {
 		if i, ok := l.byID[e.RequestID]; ok && i >= 0 {
 			l.entries[i].Status = e.RedirectResponse.Status
 			l.entries[i].Redirect = true
-			l.entries[i].RemoteIP = e.RedirectResponse.RemoteIPAddress
+			l.entries[i].RemoteIP = l.remoteIP(e.RedirectResponse.URL, e.RedirectResponse.RemoteIPAddress, e.RedirectResponse.RemotePort)
 			l.entries[i].Duration = l.ms(now) - l.entries[i].StartMS
-			l.checkRemote(e.RedirectResponse.RemoteIPAddress, e.RedirectResponse.URL)
+			l.checkRemote(e.RedirectResponse.RemoteIPAddress, e.RedirectResponse.RemotePort, e.RedirectResponse.URL)
 		}
 	}
 	isMain := e.Type == proto.NetworkResourceTypeDocument && (l.mainDoc == "" || l.mainDoc == e.RequestID) &&
@@ -151,11 +153,17 @@ func (l *requestLog) sent(e *proto.NetworkRequestWillBeSent) {
 	l.inflight[e.RequestID] = true
 }
 
-func (l *requestLog) checkRemote(ip, u string) {
+// checkRemote checks the address Chromium reports it fetched u from. Through the proxy that is
+// the proxy itself, which connected only to an address the guard accepted; any other address
+// means Chromium went around the proxy.
+func (l *requestLog) checkRemote(ip string, port *int, u string) {
 	if ip == "" {
 		return
 	}
 	a, err := netip.ParseAddr(strings.Trim(ip, "[]"))
+	if err == nil && l.proxy.IsValid() && a.Unmap() == l.proxy.Addr() && port != nil && *port == int(l.proxy.Port()) {
+		return
+	}
 	if err == nil && !l.guard.RemoteAllowed(u, a) {
 		l.rebinds = append(l.rebinds, fmt.Sprintf("%s was fetched from %s, which the guard refuses (DNS rebinding?)", u, a))
 	}
@@ -167,12 +175,12 @@ func (l *requestLog) response(e *proto.NetworkResponseReceived) {
 	l.last = time.Now()
 	if i, ok := l.byID[e.RequestID]; ok && i >= 0 {
 		l.entries[i].Status = e.Response.Status
-		l.entries[i].RemoteIP = e.Response.RemoteIPAddress
+		l.entries[i].RemoteIP = l.remoteIP(e.Response.URL, e.Response.RemoteIPAddress, e.Response.RemotePort)
 	}
 	if e.RequestID == l.mainDoc {
 		l.status = e.Response.Status
 	}
-	l.checkRemote(e.Response.RemoteIPAddress, e.Response.URL)
+	l.checkRemote(e.Response.RemoteIPAddress, e.Response.RemotePort, e.Response.URL)
 }
 
 func (l *requestLog) done(id proto.NetworkRequestID, errText string) {
@@ -229,12 +237,12 @@ func (b *Browser) Capture(ctx context.Context, rawURL string, opts CaptureOption
 	ctx, cancel := context.WithTimeout(ctx, opts.TotalTimeout)
 	defer cancel()
 
-	rb, product, release, err := b.session(ctx)
+	rb, proc, release, err := b.session(ctx)
 	if err != nil {
 		return c, err
 	}
 	defer release()
-	c.Tool = tool(product)
+	c.Tool = tool(proc.product)
 
 	page, err := rb.Context(ctx).Page(proto.TargetCreateTarget{})
 	if err != nil {
@@ -243,7 +251,7 @@ func (b *Browser) Capture(ctx context.Context, rawURL string, opts CaptureOption
 	defer func() { _ = page.Close() }()
 
 	log := &requestLog{start: time.Now(), max: opts.MaxRequests, byID: map[proto.NetworkRequestID]int{},
-		inflight: map[proto.NetworkRequestID]bool{}, guard: b.guard, mainFrm: page.FrameID,
+		inflight: map[proto.NetworkRequestID]bool{}, guard: b.guard, proxy: proc.proxyAddr(), remoteIP: proc.remoteIP, mainFrm: page.FrameID,
 		blockedN: map[proto.NetworkRequestID]string{}}
 	log.last = log.start
 

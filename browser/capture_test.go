@@ -110,6 +110,7 @@ func siteHandler() http.Handler {
 		}
 	}
 	mux.HandleFunc("/hang", hang)
+	mux.HandleFunc("/probe", probeHandler)
 	mux.HandleFunc("/slow-image.png", hang)
 	mux.HandleFunc("/hanging-subresource", page(`<!doctype html><html><body><p>正文已经显示</p><img src="/slow-image.png"></body></html>`))
 	return mux
@@ -279,7 +280,7 @@ func TestCaptureToEvidenceAndPDF(t *testing.T) {
 // A capture with its own Chromium process and profile, the default mode.
 func TestCaptureOwnProcess(t *testing.T) {
 	_, base := testBrowser(t)
-	tmp := t.TempDir()
+	tmp := reachableTempDir(t)
 	t.Setenv("TMPDIR", tmp) // the profile directory goes here; it must be gone afterwards
 	b, err := New(Options{Allow: []string{"*.allowed.test"}, HostResolverRules: "MAP *.allowed.test 127.0.0.1"})
 	if err != nil {
@@ -294,7 +295,7 @@ func TestCaptureOwnProcess(t *testing.T) {
 	}
 	left, _ := os.ReadDir(tmp)
 	for _, e := range left {
-		if strings.HasPrefix(e.Name(), "pilmon-chromium-") {
+		if strings.HasPrefix(e.Name(), "pilmon-") {
 			t.Errorf("profile directory %s left behind", e.Name())
 		}
 	}

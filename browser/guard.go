@@ -8,17 +8,20 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 )
 
 // blockedPrefixes are the address ranges a capture may never reach unless the operator allows
 // them: loopback, private (RFC 1918, ULA), CGNAT, link-local (incl. the 169.254.169.254 and
 // fd00:ec2::254 metadata services), multicast, unspecified, benchmarking, reserved and broadcast.
+// ::/96 is the deprecated IPv4-compatible IPv6 block: ::127.0.0.1 carries a loopback address
+// that some stacks and proxies route to IPv4, and no public host lives there.
 var blockedPrefixes = mustPrefixes(
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
 	"192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
 	"203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32",
+	"::/96", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32",
 	"fd00:ec2::254/128",
 )
 
@@ -74,6 +77,30 @@ func NewGuard(allow []string, hostResolverRules string) (*Guard, error) {
 	}
 	g.rules = rules
 	return g, nil
+}
+
+// mappedPort returns the port of a "MAP pattern host:port" rule that applies to host, if any:
+// Chromium connects to that port instead of the URL's, and so must the proxy.
+func (g *Guard) mappedPort(host string) (uint16, bool) {
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	for _, r := range g.rules {
+		if ok, _ := path.Match(r.pattern, host); !ok {
+			continue
+		}
+		if r.exclude {
+			return 0, false
+		}
+		_, p, err := net.SplitHostPort(r.target)
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return 0, false
+		}
+		return uint16(n), true
+	}
+	return 0, false
 }
 
 // hostRule is one "MAP pattern target" or "EXCLUDE pattern" of Chromium's --host-resolver-rules.
@@ -191,31 +218,129 @@ func (g *Guard) Check(ctx context.Context, rawURL string) error {
 		return fmt.Errorf("%w: no host in %q", ErrRefused, rawURL)
 	}
 	if g.hostAllowed(host) {
+		// The operator vouches for the name; the proxy still resolves it before connecting.
 		return nil
 	}
+	_, err = g.Resolve(ctx, host)
+	return err
+}
+
+// Resolve returns the addresses a connection to host (a name or an address literal, without
+// port or brackets) may use, or an error wrapping ErrRefused. The resolver rules apply first;
+// a host on the allow-list may use whatever it resolves to; otherwise every address must be
+// allowed, so that a name with one public and one private address is refused as a whole. A
+// caller that connects must use one of exactly these addresses: resolving again could give
+// another answer (DNS rebinding).
+func (g *Guard) Resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "" {
+		return nil, fmt.Errorf("%w: empty host", ErrRefused)
+	}
+	byName := g.hostAllowed(host)
 	target := host
 	if m, ok := g.mapHost(host); ok {
 		if m == "~NOTFOUND" {
-			return fmt.Errorf("%w: %s does not resolve", ErrRefused, host)
+			return nil, fmt.Errorf("%w: %s does not resolve", ErrRefused, host)
 		}
 		target = m
 	}
 	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(target); err == nil {
+	if ip, ok := parseIPHost(target); ok {
 		addrs = []netip.Addr{ip}
+	} else if endsInNumber(target) {
+		// Chromium reads such a host as an IPv4 address; one that does not parse is no name either.
+		return nil, fmt.Errorf("%w: %s is a malformed IPv4 address", ErrRefused, host)
 	} else {
+		var err error
 		addrs, err = g.lookup(ctx, target)
 		if err != nil {
-			return fmt.Errorf("%w: cannot resolve %s: %v", ErrRefused, host, err)
+			return nil, fmt.Errorf("%w: cannot resolve %s: %v", ErrRefused, host, err)
 		}
 		if len(addrs) == 0 {
-			return fmt.Errorf("%w: %s has no address", ErrRefused, host)
+			return nil, fmt.Errorf("%w: %s has no address", ErrRefused, host)
 		}
+		if len(addrs) > 64 {
+			addrs = addrs[:64]
+		}
+	}
+	if byName {
+		return addrs, nil
 	}
 	for _, ip := range addrs {
 		if !g.AddrAllowed(ip) {
-			return fmt.Errorf("%w: %s resolves to %s (private, loopback, link-local, metadata or reserved)", ErrRefused, host, ip)
+			return nil, fmt.Errorf("%w: %s resolves to %s (private, loopback, link-local, metadata or reserved)", ErrRefused, host, ip)
 		}
 	}
-	return nil
+	return addrs, nil
+}
+
+// parseIPHost reads an address literal the way a URL parser does (WHATWG URL, which Chromium
+// follows): IPv6, dotted IPv4, and the legacy IPv4 forms with one to four parts in decimal,
+// octal (leading 0) or hex (0x), e.g. 2130706433, 0177.0.0.1 and 0x7f.1 are all 127.0.0.1.
+func parseIPHost(h string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip, true
+	}
+	if len(h) > 64 {
+		return netip.Addr{}, false
+	}
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	nums := make([]uint64, len(parts))
+	for i, p := range parts {
+		n, ok := parseIPv4Part(p)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		if i < len(parts)-1 && n > 255 {
+			return netip.Addr{}, false
+		}
+		nums[i] = n
+	}
+	last := nums[len(nums)-1]
+	if last >= 1<<(8*(5-len(nums))) {
+		return netip.Addr{}, false
+	}
+	v := uint32(last)
+	for i, n := range nums[:len(nums)-1] {
+		v |= uint32(n) << (8 * (3 - i))
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// parseIPv4Part reads one part of a legacy IPv4 literal: decimal, 0-prefixed octal or 0x hex.
+func parseIPv4Part(p string) (uint64, bool) {
+	base := 10
+	switch {
+	case len(p) >= 2 && (p[:2] == "0x" || p[:2] == "0X"):
+		base, p = 16, p[2:]
+		if p == "" {
+			return 0, true
+		}
+	case len(p) >= 2 && p[0] == '0':
+		base, p = 8, p[1:]
+	}
+	if p == "" || len(p) > 12 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(p, base, 64)
+	return n, err == nil
+}
+
+// endsInNumber reports whether the last label of h is numeric (decimal digits or 0x hex), which
+// makes a URL parser treat the whole host as an IPv4 address.
+func endsInNumber(h string) bool {
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if strings.Trim(last, "0123456789") == "" {
+		return true
+	}
+	if len(last) >= 2 && (last[:2] == "0x" || last[:2] == "0X") {
+		return strings.Trim(last[2:], "0123456789abcdefABCDEF") == ""
+	}
+	return false
 }

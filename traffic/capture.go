@@ -91,6 +91,8 @@ type harRecorder struct {
 	dropped  int
 	blocked  []string
 	refused  map[proto.NetworkRequestID]bool
+	// remoteIP maps the address Chromium reports (the browser package's proxy) to the server's.
+	remoteIP func(rawURL, ip string, port *int) string
 }
 
 func headerList(h proto.NetworkHeaders) []NV {
@@ -109,7 +111,7 @@ func (r *harRecorder) sent(e *proto.NetworkRequestWillBeSent, page *rod.Page) {
 	now := time.Now()
 	r.last = now
 	if prev, ok := r.byID[e.RequestID]; ok && e.RedirectResponse != nil {
-		fillResponse(prev, e.RedirectResponse)
+		fillResponse(prev, e.RedirectResponse, r.remoteIP)
 	}
 	if len(r.entries) >= r.max {
 		r.dropped++
@@ -192,7 +194,9 @@ func postData(body, mime string, max int) *PostData {
 
 func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && mostlyPrintable(b) }
 
-func fillResponse(ent *Entry, resp *proto.NetworkResponse) {
+// fillResponse copies a response into its entry; remoteIP (nil: as reported) turns the address
+// Chromium reports, which is pilmon's filtering proxy, into the server's.
+func fillResponse(ent *Entry, resp *proto.NetworkResponse, remoteIP func(rawURL, ip string, port *int) string) {
 	ent.Response.Status = flexNum(resp.Status)
 	ent.Response.StatusText = flexString(resp.StatusText)
 	ent.Response.Headers = headerList(resp.Headers)
@@ -208,7 +212,11 @@ func fillResponse(ent *Entry, resp *proto.NetworkResponse) {
 			}
 		}
 	}
-	ent.ServerIPAddress = flexString(resp.RemoteIPAddress)
+	ip := resp.RemoteIPAddress
+	if remoteIP != nil {
+		ip = remoteIP(resp.URL, ip, resp.RemotePort)
+	}
+	ent.ServerIPAddress = flexString(ip)
 }
 
 func (r *harRecorder) extraInfo(e *proto.NetworkRequestWillBeSentExtraInfo) {
@@ -229,7 +237,7 @@ func (r *harRecorder) response(e *proto.NetworkResponseReceived) {
 	defer r.mu.Unlock()
 	r.last = time.Now()
 	if ent, ok := r.byID[e.RequestID]; ok {
-		fillResponse(ent, e.Response)
+		fillResponse(ent, e.Response, r.remoteIP)
 	}
 }
 
@@ -332,7 +340,7 @@ func Capture(ctx context.Context, pageURL string, o CaptureOptions) (*LiveCaptur
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.TotalTimeout)
 	defer cancel()
-	rb, release, err := browser.Launch(ctx, browser.LaunchOptions{Bin: o.Bin, HostResolverRules: o.HostResolverRules})
+	rb, release, err := browser.Launch(ctx, browser.LaunchOptions{Bin: o.Bin, Allow: o.Allow, HostResolverRules: o.HostResolverRules})
 	if err != nil {
 		return lc, fmt.Errorf("traffic: %w", err)
 	}
@@ -351,7 +359,8 @@ func Capture(ctx context.Context, pageURL string, o CaptureOptions) (*LiveCaptur
 	}
 	defer func() { _ = page.Close() }()
 	rec := &harRecorder{max: o.MaxEntries, maxBody: o.MaxBodyBytes, byID: map[proto.NetworkRequestID]*Entry{},
-		extra: map[proto.NetworkRequestID][]NV{}, inflight: map[proto.NetworkRequestID]bool{}, refused: map[proto.NetworkRequestID]bool{}, last: time.Now()}
+		extra: map[proto.NetworkRequestID][]NV{}, inflight: map[proto.NetworkRequestID]bool{}, refused: map[proto.NetworkRequestID]bool{}, last: time.Now(),
+		remoteIP: func(u, ip string, port *int) string { return browser.RemoteIP(rb, u, ip, port) }}
 	_ = proto.EmulationSetDeviceMetricsOverride{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}.Call(page)
 	if err := (proto.NetworkEnable{MaxPostDataSize: gson.Int(o.MaxBodyBytes)}).Call(page); err != nil {
 		return lc, fmt.Errorf("traffic: network domain: %w", err)
