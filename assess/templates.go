@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -122,7 +123,51 @@ func (ts *templateSet) funcs(lang string) template.FuncMap {
 			return s[0]
 		},
 		"has": func(s []string, v string) bool { return slices.Contains(s, v) },
+		// party names whose code it is: the app's own, a catalogued SDK or library by name, or code
+		// of unidentified ownership.
+		"party": func(d *tmplData, parties []string) string {
+			out := make([]string, 0, len(parties))
+			for _, p := range parties {
+				out = append(out, partyName(d.cat, p, lang))
+			}
+			return strings.Join(out, sep)
+		},
 	}
+}
+
+// partyName is how a record names a party (apkinspect's and hooklog's party strings).
+func partyName(cat *rules.Catalogue, party, lang string) string {
+	en := lang == "en"
+	kind, id, _ := strings.Cut(party, ":")
+	switch kind {
+	case "app":
+		if en {
+			return "the app's own code"
+		}
+		return "App 自有代码"
+	case "sdk":
+		name := id
+		if s, ok := cat.SDK(id); ok && pick(s.Name, lang) != "" {
+			name = pick(s.Name, lang)
+		}
+		if en {
+			return "the SDK " + name
+		}
+		return name + " SDK"
+	case "library":
+		name := id
+		if l, ok := cat.Library(id); ok && l.Name != "" {
+			name = l.Name
+		}
+		if en {
+			return "the library " + name
+		}
+		return "开源库 " + name
+	}
+	if en {
+		return "code of unidentified ownership"
+	}
+	return "归属未识别的代码"
 }
 
 func pick(t rules.Text, lang string) string {
@@ -205,6 +250,25 @@ type tmplData struct {
 	OffsetMS      int // the offset furthest before (or after) consent
 	Line          int
 
+	// Runtime evidence (runtime.api_call, runtime.frequency): the parties whose code made the calls
+	// (app | sdk:<id> | library:<id> | unidentified; shown with {{party .D .Parties}}), the calls
+	// counted, the most within one second, whether the phase rests on a flag set on the host
+	// computer, the hook tool's format, and the rows of the first calls.
+	Parties   []string
+	Calls     int
+	PerSecond int
+	HostFlag  bool
+	Formats   []string
+	Rows      []string
+	// Threshold describes the frequency thresholds applied (runtime.frequency).
+	ThresholdPerSecond, ThresholdPerSession int
+	// Read* link a value sent in traffic to its read in the session's hook log
+	// (traffic.pi_sent known_source hooklog): the API, the party, the device time and the row.
+	ReadAPIs    []string
+	ReadParties []string
+	ReadAt      string
+	ReadRows    []string
+
 	Category          string
 	CategoryZH        string
 	CategoryEN        string
@@ -282,6 +346,7 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 	pi, hosts, sdks, apis, perms, callers, files, phases, dets, elems, settings, comps, actions, flags, quotes :=
 		set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}, set{}
 	titles, via, weak := set{}, set{}, set{}
+	parties, formats, rows, readAPIs, readParties, readRows := set{}, set{}, []string{}, set{}, set{}, []string{}
 	unidentified := false
 	first := true
 	for i := range obs {
@@ -330,7 +395,45 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 		if kv, _ := boolAttr(o, "known_value"); kv {
 			d.KnownValue = true
 		}
-		if off, ok := intAttr(o, "offset_ms"); ok {
+		switch o.Kind {
+		case "runtime.api_call", "runtime.frequency":
+			parties.add(str(o, "party"))
+			formats.add(str(o, "format"))
+			if n, ok := intAttr(o, "count"); ok {
+				d.Calls += n
+			}
+			if n, ok := intAttr(o, "max_per_second"); ok && n > d.PerSecond {
+				d.PerSecond = n
+			}
+			if n, ok := intAttr(o, "threshold_per_second"); ok {
+				d.ThresholdPerSecond = n
+			}
+			if n, ok := intAttr(o, "threshold_per_session"); ok {
+				d.ThresholdPerSession = n
+			}
+			if str(o, "phase_source") == "host_flag" {
+				d.HostFlag = true
+			}
+			if len(rows) < 5 {
+				rows = append(rows, strs(o, "rows")...)
+			}
+		case "traffic.pi_sent":
+			if str(o, "known_source") == "hooklog" {
+				readAPIs.add(str(o, "read_api"))
+				readParties.add(str(o, "read_party"))
+				if at := str(o, "read_at"); at != "" && (d.ReadAt == "" || at < d.ReadAt) {
+					d.ReadAt = at
+				}
+				if n, ok := intAttr(o, "read_row"); ok && len(readRows) < 5 {
+					readRows = append(readRows, strconv.Itoa(n))
+				}
+			}
+		}
+		off, ok := intAttr(o, "offset_ms")
+		if !ok {
+			off, ok = intAttr(o, "first_ms_from_consent")
+		}
+		if ok {
 			if first || abs(off) > abs(d.OffsetMS) {
 				d.OffsetMS = off
 			}
@@ -341,6 +444,11 @@ func buildData(sc *scanCtx, v *rules.Violation, subject string, obs []scanner.Ob
 	d.Callers, d.Files, d.Phases, d.Detectors, d.Elements = callers.sorted(), files.sorted(), phases.sorted(), dets.sorted(), elems.sorted()
 	d.Settings, d.Components, d.Actions, d.Flags, d.Quotes = settings.sorted(), comps.sorted(), actions.sorted(), flags.sorted(), quotes.sorted()
 	d.Titles, d.Via, d.WeakSDKs = titles.sorted(), via.sorted(), weak.sorted()
+	d.Parties, d.Formats, d.Rows = parties.sorted(), formats.sorted(), rows
+	if len(d.Rows) > 5 {
+		d.Rows = d.Rows[:5]
+	}
+	d.ReadAPIs, d.ReadParties, d.ReadRows = readAPIs.sorted(), readParties.sorted(), readRows
 	d.Unidentified = unidentified && !d.OwnCode
 	if r := reachRank(obs); r != reachNone && r != reachAppStart {
 		d.NotAtStart = true

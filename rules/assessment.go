@@ -101,8 +101,9 @@ var (
 		"Components", "Actions", "Flags", "Quotes", "Titles", "Via", "PersistentPI", "KnownValue", "OwnCode", "HasOffset",
 		"OffsetMS", "Line", "Category", "CategoryZH", "CategoryEN", "CategorySuggested", "NoPICategory", "PolicyTitle",
 		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK", "Grade", "Lead", "Unresolved", "AllUnresolved",
-		"Unidentified", "WeakSDKs", "ScanWeakSDKs", "NotAtStart"}
-	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has"}
+		"Unidentified", "WeakSDKs", "ScanWeakSDKs", "NotAtStart", "Parties", "Calls", "PerSecond", "HostFlag", "Formats", "Rows",
+		"ThresholdPerSecond", "ThresholdPerSession", "ReadAPIs", "ReadParties", "ReadAt", "ReadRows"}
+	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has", "party"}
 	ObservationFuncs = []string{"join", "no"} // subject and confidence-reason templates
 	AdjustFields     = []string{"minors", "sensitive_seen"}
 	AdjustFuncs      = []string{"pi"}
