@@ -145,6 +145,17 @@ func (s *Store) Path(h string) (string, error) {
 // is left untouched (after checking it still matches) and meta is appended to its sidecar as one
 // more capture: the same APK captured on two days is two custody events.
 func (s *Store) Put(r io.Reader, meta Meta) (ref Ref, err error) {
+	return s.PutMax(r, meta, s.opts.MaxSize)
+}
+
+// PutMax is Put with a tighter size limit for this one artifact (an upload's, or what is left of
+// a user's quota): bytes beyond max fail with ErrTooLarge and nothing is stored, since the bytes
+// only reach the store's address once all of them have been read and counted. A max of zero or
+// above Options.MaxSize means Options.MaxSize.
+func (s *Store) PutMax(r io.Reader, meta Meta, max int64) (ref Ref, err error) {
+	if max <= 0 || max > s.opts.MaxSize {
+		max = s.opts.MaxSize
+	}
 	meta, err = s.normalize(meta)
 	if err != nil {
 		return Ref{}, err
@@ -161,12 +172,12 @@ func (s *Store) Put(r io.Reader, meta Meta) (ref Ref, err error) {
 
 	sh, sm := sha256.New(), sm3.New()
 	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, sh, sm), io.LimitReader(r, s.opts.MaxSize+1), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, sh, sm), io.LimitReader(r, max+1), buf)
 	if err != nil {
 		return Ref{}, fmt.Errorf("evidence: put %q: after %d bytes: %w", src, n, err)
 	}
-	if n > s.opts.MaxSize {
-		return Ref{}, fmt.Errorf("evidence: put %q: %w of %d bytes (Options.MaxSize)", src, ErrTooLarge, s.opts.MaxSize)
+	if n > max {
+		return Ref{}, fmt.Errorf("evidence: put %q: %w of %d bytes", src, ErrTooLarge, max)
 	}
 	if err := tmp.Chmod(0o444); err != nil {
 		return Ref{}, fmt.Errorf("evidence: put %q: %w", src, err)

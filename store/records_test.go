@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -64,5 +65,33 @@ func TestMigrateChecklistLogs(t *testing.T) {
 	}
 	if n, err := s.MigrateChecklistLogs(ctx); err != nil || n != 0 {
 		t.Fatalf("second migration: %d moved, %v; want 0", n, err)
+	}
+}
+
+// TestUploadQuota: reservations stop at the quota, a partial reservation gets what is left, and
+// released bytes can be reserved again.
+func TestUploadQuota(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	if got, err := s.ReserveUpload(ctx, "ana", 60, 100); err != nil || got != 60 {
+		t.Fatalf("first reservation: %d %v", got, err)
+	}
+	if got, err := s.ReserveUpload(ctx, "ana", 60, 100); err != nil || got != 40 {
+		t.Fatalf("second reservation: %d %v, want the 40 left", got, err)
+	}
+	if _, err := s.ReserveUpload(ctx, "ana", 1, 100); !errors.Is(err, ErrQuotaExceeded) {
+		t.Fatalf("reservation past the quota: %v, want ErrQuotaExceeded", err)
+	}
+	if got, err := s.ReserveUpload(ctx, "bob", 100, 100); err != nil || got != 100 {
+		t.Fatalf("another user's reservation: %d %v", got, err)
+	}
+	if err := s.ReleaseUpload(ctx, "ana", 30); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.UploadBytes(ctx, "ana"); err != nil || n != 70 {
+		t.Fatalf("after release: %d %v, want 70", n, err)
+	}
+	if got, err := s.ReserveUpload(ctx, "ana", 50, 100); err != nil || got != 30 {
+		t.Fatalf("after release: reserved %d %v, want 30", got, err)
 	}
 }

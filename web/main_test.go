@@ -78,6 +78,8 @@ type envOptions struct {
 	login accounts.LoginLimits
 	// kinds are source kinds added to those of this build.
 	kinds []scanner.KindSpec
+	// maxUpload and uploadQuota set Config.MaxUpload and Config.UploadQuota.
+	maxUpload, uploadQuota int64
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -104,6 +106,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		UploadDir: importRoot + "/uploads", Version: "test", IndexInterval: 50 * time.Millisecond, Kinds: kinds}
 	if len(opts) > 0 {
 		cfg.Login = opts[0].login
+		cfg.MaxUpload, cfg.UploadQuota = opts[0].maxUpload, opts[0].uploadQuota
 	}
 	key, err := casefile.LoadOrCreateKey(t.TempDir())
 	if err != nil {

@@ -34,6 +34,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "TLS 证书 PEM / TLS certificate (PEM)")
 	tlsKey := fs.String("tls-key", "", "TLS 私钥 PEM / TLS key (PEM)")
 	workers := fs.Int("workers", 2, "进程内扫描工作协程数，0 为不启动 / in-process scan workers (0: none)")
+	maxUpload := fs.Int64("max-upload", 1024, "单个上传文件上限（MiB）/ largest uploaded file, MiB")
+	uploadQuota := fs.Int64("upload-quota", 20480, "每个用户的上传总量上限（MiB），0 为不限 / bytes one user may upload in total, MiB (0: no quota)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +45,14 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *workers < 0 || *workers > 256 {
 		return usageErr("--workers: 0-256")
+	}
+	// 1 TiB in MiB: far above any disk pilmon runs on, far below an overflow of the byte count.
+	const maxMiB = 1 << 20
+	if *maxUpload < 1 || *maxUpload > maxMiB {
+		return usageErr("--max-upload: 1-%d MiB", maxMiB)
+	}
+	if *uploadQuota < 0 || *uploadQuota > maxMiB {
+		return usageErr("--upload-quota: 0-%d MiB", maxMiB)
 	}
 	uploadDir := filepath.Join(cfg.imports(), "uploads")
 	if err := os.MkdirAll(uploadDir, 0o755); err != nil {
@@ -65,6 +75,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	srv, err := web.New(web.Config{
 		Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: env.log, TLS: *tlsCert != "",
 		Export: exp, UploadDir: uploadDir, Version: version, Kinds: state.kinds,
+		MaxUpload: *maxUpload << 20, UploadQuota: *uploadQuota << 20,
 	})
 	if err != nil {
 		return err
