@@ -183,7 +183,7 @@ func (s *Store) writeSidecar(h string, rec Record) error {
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("sidecar of %s: %w", h, err)
 	}
-	if err := tmp.Chmod(0o444); err != nil {
+	if err := tmp.Chmod(fileMode); err != nil {
 		return fmt.Errorf("sidecar of %s: %w", h, err)
 	}
 	if err := tmp.Sync(); err != nil {

@@ -429,7 +429,7 @@ func (s *Server) copyEvidenceTo(h, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	rc, _, err := s.ev.Get(h)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,6 +103,16 @@ func TestOverLimitUploadStoresNothing(t *testing.T) {
 		if after := e.storeFiles(); len(after) <= len(before) {
 			t.Errorf("%s at the limit stored nothing", r.name)
 		}
+	}
+	// What the uploads left is private: the upload folder 0700, its copies 0600, evidence 0400.
+	for _, p := range e.storeFiles() {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v %v, want no group or other permissions", p, fi.Mode().Perm(), err)
+		}
+	}
+	if fi, err := os.Stat(e.srv.cfg.UploadDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("upload folder: %v %v, want mode 0700", fi.Mode().Perm(), err)
 	}
 }
 

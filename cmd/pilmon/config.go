@@ -117,7 +117,7 @@ func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
 		return nil, err
 	}
 	root := cfg.imports()
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("import folder: %w", err)
 	}
 	rdb, stop, err := openRedis(ctx, env, cfg)

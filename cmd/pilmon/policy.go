@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -48,7 +49,11 @@ func runPolicy(ctx context.Context, env *cliEnv, args []string) error {
 	}
 }
 
-func openEvidence(dataDir string) (*evidence.Store, error) {
+// openEvidence makes the data dir private (secureDataDir) and opens its evidence store.
+func openEvidence(dataDir string, log *slog.Logger) (*evidence.Store, error) {
+	if err := secureDataDir(dataDir, log); err != nil {
+		return nil, err
+	}
 	st, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
 	if err != nil {
 		return nil, fmt.Errorf("evidence store: %w", err)
@@ -57,7 +62,7 @@ func openEvidence(dataDir string) (*evidence.Store, error) {
 }
 
 func policyHistory(ctx context.Context, env *cliEnv, dataDir, source string, asJSON bool) error {
-	st, err := openEvidence(dataDir)
+	st, err := openEvidence(dataDir, env.log)
 	if err != nil {
 		return err
 	}
@@ -98,7 +103,7 @@ func policyDiff(env *cliEnv, dataDir, a, b string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := openEvidence(dataDir)
+	st, err := openEvidence(dataDir, env.log)
 	if err != nil {
 		return err
 	}

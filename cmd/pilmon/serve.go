@@ -55,8 +55,15 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return usageErr("--upload-quota: 0-%d MiB", maxMiB)
 	}
 	uploadDir := filepath.Join(cfg.imports(), "uploads")
-	if err := os.MkdirAll(uploadDir, 0o755); err != nil {
+	// Uploads are evidence copies (personal data): private, like the data dir, also when the
+	// import root lies outside it.
+	if err := os.MkdirAll(uploadDir, 0o700); err != nil {
 		return err
+	}
+	if n, err := tightenTree(uploadDir); err != nil {
+		return err
+	} else if n > 0 {
+		env.log.Warn("收紧了上传目录的权限 / took group and other permissions off the upload folder", "dir", uploadDir, "entries", n)
 	}
 	state, err := openState(ctx, env, cfg)
 	if err != nil {
@@ -64,7 +71,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer state.close()
 	st, cat, reg := state.store, state.cat, state.reg
-	ev, err := openEvidence(cfg.dataDir)
+	ev, err := openEvidence(cfg.dataDir, env.log)
 	if err != nil {
 		return err
 	}
