@@ -72,11 +72,13 @@ func verifyParagraph(lang string) string {
 	if lang == "en" {
 		return `This report is one member of an evidence bundle (.zip). manifest.json in the bundle lists every member with its SHA-256 and SM3 digest, size and capture records, and is signed with the installation's ed25519 key (signature.ed25519); its fingerprint is on the cover.
 Run "pilmon verify bundle.zip --pubkey publickey.pem" with the key obtained from the exporting office: it re-computes every digest offline and names any member added, removed or altered, and a bad signature.
-Without pilmon: VERIFY.txt in the bundle gives the openssl and sha256sum commands.`
+Without pilmon: VERIFY.txt in the bundle gives the openssl and sha256sum commands.
+Captured web pages, graphics and scripts (evidence/….html.txt, ….mhtml.txt, ….svg.txt, ….js.txt) are the investigated party's code, unaltered but named .txt so that they do not run when opened: read them in a text editor, look at the screenshot of the same capture (the "rendered" field in manifest.json) to see the page, and open a page in a browser only in an isolated, offline environment with scripts disabled.`
 	}
 	return `本报告是证据包（.zip）中的一个文件。证据包内 manifest.json 列出每个文件的 SHA-256 与 SM3 摘要、大小及采集记录，并以本系统的 ed25519 密钥签名（signature.ed25519），公钥指纹见封面。
 校验方法：向导出单位取得公钥后执行 "pilmon verify bundle.zip --pubkey publickey.pem"，程序离线重新计算全部摘要，并指出被添加、删除或改动的文件以及无效的签名。
-不使用 pilmon：证据包内 VERIFY.txt 给出以 openssl 与 sha256sum 校验的命令。`
+不使用 pilmon：证据包内 VERIFY.txt 给出以 openssl 与 sha256sum 校验的命令。
+采集的网页、图形与脚本（evidence/….html.txt、….mhtml.txt、….svg.txt、….js.txt）是被调查方的代码原件，未作改动，仅以 .txt 命名以免打开时运行：请用文本编辑器查看，页面外观见同次采集的截图（manifest.json 中的 rendered 字段）；确需用浏览器打开时，只在断网的隔离环境中禁用脚本后打开。`
 }
 
 // verifyText is VERIFY.txt, Chinese first.
@@ -107,6 +109,13 @@ Compare it with the fingerprint the exporting office publishes (dashboard, repor
   5. 如有 timestamp.tsr（RFC 3161 时间戳，覆盖 manifest.json 的 SHA-256）：
        openssl ts -verify -in timestamp.tsr -data manifest.json -CAfile 时间戳机构证书.pem
 
+三、查看网页证据
+  evidence/ 中以 .html.txt、.mhtml.txt、.svg.txt、.js.txt 结尾的文件是从被调查方采集的网页、
+  图形和脚本原件，字节未作任何改动（哈希与 manifest.json 一致），只是加了 .txt 后缀，以免双击时
+  在浏览器中运行被调查方的脚本。请用文本编辑器查看其内容；要看页面外观，请看 manifest.json 中
+  该文件 rendered 字段所列的同次采集截图或 PDF。确需在浏览器中打开时，请在断网的隔离环境
+  （专用虚拟机）中、禁用脚本后打开副本，切勿在办案电脑上直接打开。
+
 1. With pilmon (offline: no network, no database)
     pilmon verify bundle.zip --pubkey the-office-public-key.pem
   Exit status 0 means everything matches; 1 means verification failed, and the files added,
@@ -127,6 +136,15 @@ Compare it with the fingerprint the exporting office publishes (dashboard, repor
      manifest.json does not list.
   5. If timestamp.tsr is present (RFC 3161 token over the SHA-256 of manifest.json):
        openssl ts -verify -in timestamp.tsr -data manifest.json -CAfile tsa-certificate.pem
+
+3. Viewing captured web pages
+  Files in evidence/ ending in .html.txt, .mhtml.txt, .svg.txt or .js.txt are pages, graphics
+  and scripts captured from the party under investigation, byte for byte (their hashes match
+  manifest.json); only the .txt suffix was added, so that a double click does not run that
+  party's scripts in your browser. Read them in a text editor; to see how a page looked, open the
+  screenshot or PDF of the same capture that manifest.json lists in the file's "rendered" field.
+  If a page must be opened in a browser, open a copy with scripts disabled in an isolated,
+  offline environment (a dedicated virtual machine), never on the case officer's own computer.
 `
 	return []byte(strings.ReplaceAll(t, "\n", "\r\n"))
 }
