@@ -42,6 +42,10 @@ type Options struct {
 	MaxSize int64
 	// Tool fills Meta.Tool when a caller leaves it empty, e.g. "pilmon 0.1.0".
 	Tool string
+	// SealKey, when set (at least MinSealKeySize bytes, kept outside the store's directory: see
+	// LoadOrCreateSealKey), seals every sidecar with an HMAC under it, and every read refuses a
+	// sidecar that is not so sealed. See the sidecar type for why.
+	SealKey []byte
 }
 
 // Store is a directory of write-once artifacts:
@@ -77,6 +81,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Tool == "" {
 		opts.Tool = "pilmon"
+	}
+	if opts.SealKey != nil && len(opts.SealKey) < MinSealKeySize {
+		return nil, fmt.Errorf("evidence: open %s: seal key of %d bytes, want at least %d", abs, len(opts.SealKey), MinSealKeySize)
 	}
 	for _, d := range []string{abs, filepath.Join(abs, blobRoot), filepath.Join(abs, tmpRoot), filepath.Join(abs, lockRoot)} {
 		if err := os.MkdirAll(d, dirMode); err != nil {
