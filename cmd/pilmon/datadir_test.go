@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +113,72 @@ func TestDataDirModes(t *testing.T) {
 	code, stdout, stderr = runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out, "--no-pdf")
 	if code == exitOK || !strings.Contains(stdout+stderr, "chmod 600") {
 		t.Errorf("export with a 0644 private key: %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestEditedSidecarRefusesExport: the capture record of an exported artifact is edited on disk and
+// resealed the way anyone can (the unkeyed SHA-256 seal); the next export is refused with an error
+// naming the sidecar file, and the case file exported before still verifies.
+func TestEditedSidecarRefusesExport(t *testing.T) {
+	ctx := context.Background()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	srv := testredis.Start(t, filepath.Join(t.TempDir(), "redis-test"))
+	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ev.Put(strings.NewReader("IMEI 861234567890123"), evidence.Meta{Method: "http_fetch", Source: "https://example.cn/c", MediaType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewStore(srv.Client(), store.DefaultPrefix)
+	f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", "a.example"), TargetID: "t1", RuleID: "rdff-3.1",
+		RuleVersion: 1, Subject: "a.example", Severity: "high", LegalBasis: []rules.Citation{{Instrument: "pipl", Article: "13"}},
+		Summary:      rules.Text{ZH: "同意前发送设备标识", EN: "device id before consent"},
+		EvidenceRefs: []string{ref.SHA256}, FirstSeen: time.Now(), LastSeen: time.Now()}
+	if _, err := st.Upsert(ctx, f, "scan-1"); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(t.TempDir(), "first.zip")
+	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", first, "--no-pdf")
+	if code != exitOK {
+		t.Fatalf("export: %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "sealed the existing evidence records with the new seal key") {
+		t.Errorf("the first command does not log that it sealed the existing records:\n%s", stderr)
+	}
+
+	// Edit the capture record: another source, resealed with the SHA-256 anyone can compute.
+	blob, _ := ev.Path(ref.SHA256)
+	sidecar := blob + ".json"
+	orig, err := os.ReadFile(sidecar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(orig, []byte("https://example.cn/c"), []byte("https://example.cn/d"), 1)
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, edited); err != nil {
+		t.Fatal(err)
+	}
+	body := regexp.MustCompile(`,"seal":"[^"]*"}$`).ReplaceAll(compact.Bytes(), []byte("}"))
+	sum := sha256.Sum256(body)
+	edited = regexp.MustCompile(`"seal": "[^"]*"`).ReplaceAll(edited, []byte(`"seal": "`+hex.EncodeToString(sum[:])+`"`))
+	if err := os.WriteFile(sidecar+".tmp", edited, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(sidecar+".tmp", sidecar); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(t.TempDir(), "second.zip")
+	code, stdout, stderr = runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", second, "--no-pdf")
+	if code == exitOK || !strings.Contains(stdout+stderr, sidecar) || !strings.Contains(stdout+stderr, "封存校验失败") {
+		t.Fatalf("export after the sidecar was edited: %d, want a refusal naming %s\n%s%s", code, sidecar, stdout, stderr)
+	}
+	if _, err := os.Stat(second); err == nil {
+		t.Error("a refused export left a case file")
+	}
+	pub := filepath.Join(dataDir, "keys", "casefile-ed25519.pub.pem")
+	if code, stdout, stderr := runCLI(t, "verify", first, "--pubkey", pub); code != exitOK || !strings.Contains(stdout, "verification OK") {
+		t.Fatalf("verify of the earlier case file: %d\n%s%s", code, stdout, stderr)
 	}
 }
