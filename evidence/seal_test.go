@@ -124,6 +124,13 @@ func TestResealAdoptsUnkeyedSidecars(t *testing.T) {
 	if _, err := other.Stat(hs[0]); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), SealKeyID(testSealKey(1))) {
 		t.Fatalf("read with another key: %v, want the sealing key's id named", err)
 	}
+	// Reseal with another key leaves them alone and says so in one error.
+	if n, err := other.Reseal(context.Background()); n != 0 || err == nil || !strings.Contains(err.Error(), "2 sidecars are sealed with another key") {
+		t.Fatalf("Reseal with another key: %d %v", n, err)
+	}
+	if _, err := s.Stat(hs[0]); err != nil {
+		t.Fatalf("after another key's Reseal: %v", err)
+	}
 	if _, err := Open(dir, Options{SealKey: []byte("short")}); err == nil {
 		t.Fatal("a 5-byte seal key was accepted")
 	}

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -94,7 +95,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("evidence: reseal %s: %w", root, err)
 	}
-	n := 0
+	n, otherKey := 0, 0
 	var problems []error
 	for _, p := range prefixes {
 		if !p.IsDir() || len(p.Name()) != 2 || !isLowerHex(p.Name()) {
@@ -114,7 +115,10 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 				return n, err
 			}
 			done, err := s.resealOne(p.Name() + rest)
-			if err != nil {
+			switch {
+			case errors.Is(err, errOtherKey):
+				otherKey++
+			case err != nil:
 				problems = append(problems, err)
 			}
 			if done {
@@ -122,8 +126,16 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	if otherKey > 0 {
+		// One line, not one per sidecar: on a shared evidence volume this is every record another
+		// installation sealed, and the cure is one copy of its key.
+		problems = append(problems, fmt.Errorf("evidence: reseal %s: %d sidecars are sealed with another key, not with %s; copy keys/evidence-seal.key from the installation that captured them", s.dir, otherKey, SealKeyID(s.opts.SealKey)))
+	}
 	return n, errors.Join(problems...)
 }
+
+// errOtherKey: a sidecar carries a keyed seal that the store's key did not make.
+var errOtherKey = errors.New("sealed with another key")
 
 func (s *Store) resealOne(h string) (bool, error) {
 	unlock, err := s.lock(h)
@@ -143,6 +155,9 @@ func (s *Store) resealOne(h string) (bool, error) {
 	}
 	if _, err := decodeSidecarWith(data, h, p, s.opts.SealKey); err == nil {
 		return false, nil
+	}
+	if bytes.Contains(data, []byte(`"seal": "`+keyedSealPrefix)) && !bytes.Contains(data, []byte(`"seal": "`+keyedSealPrefix+SealKeyID(s.opts.SealKey)+":")) {
+		return false, fmt.Errorf("evidence: reseal %s: %w", p, errOtherKey)
 	}
 	rec, err := decodeSidecarWith(data, h, p, nil)
 	if err != nil {
