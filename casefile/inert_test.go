@@ -110,4 +110,21 @@ func TestCapturedPagesAreBundledInert(t *testing.T) {
 			t.Errorf("the %s report's verification section does not say how captured pages are bundled and viewed", lang)
 		}
 	}
+	// The report's evidence list points the page to its screenshot too.
+	j := &job{cat: fx.cat, ev: fx.ev, opts: Options{Lang: "en", Key: testKey()}, records: map[string]evidence.Record{}}
+	for _, h := range refs {
+		rec, err := fx.ev.Stat(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.refs, j.records[h] = append(j.refs, h), rec
+	}
+	slices.Sort(j.refs)
+	html, err := renderHTML(j.reportData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "Screenshot of the same capture") || !strings.Contains(string(html), EvidenceDir+refs["shot"]+".png") {
+		t.Error("the report does not point the captured page to its screenshot")
+	}
 }
