@@ -18,7 +18,7 @@ import (
 //	web:checklist-log:{target} list of JSON ChecklistEntry, every result ever recorded, append-only
 //
 // A target id may contain ':' (targets.idPattern), so no key may be another key plus a suffix:
-// with the log at "checklist:{target}:log", target "a"'s log was target "a:log"'s checklist.
+// a log at "checklist:{target}:log" would be the checklist of target "{target}:log".
 // Each kind of record has its own namespace and the target id is the key's last component, so
 // the key determines the target. MigrateChecklistLogs moves logs written under the old layout.
 
@@ -188,10 +188,13 @@ func (s *Store) MigrateChecklistLogs(ctx context.Context) (int, error) {
 				continue
 			}
 			target := strings.TrimSuffix(strings.TrimPrefix(k, oldPrefix), ":log")
-			if err := migrateLogScript.Run(ctx, s.rdb, []string{k, s.webKey("checklist-log", target)}).Err(); err != nil {
+			n, err := migrateLogScript.Run(ctx, s.rdb, []string{k, s.webKey("checklist-log", target)}).Int()
+			if err != nil {
 				return moved, fmt.Errorf("migrate checklist log %s: %w", k, err)
 			}
-			moved++
+			if n > 0 {
+				moved++
+			}
 		}
 		cursor = next
 		if cursor == 0 {
