@@ -312,8 +312,67 @@ func (j *job) copyEvidence(zw *zip.Writer, h string, buf []byte) error {
 	got.Path, got.Role, got.MediaType = name, RoleEvidence, mt
 	got.Captures = rec.Captures
 	got.Findings = j.citedBy[h]
+	got.Rendered = j.renderedCopies(h)
 	j.files = append(j.files, got)
 	return nil
+}
+
+// renderedCopies returns, for a captured page (HTML, MHTML), the member names of the bundled
+// renderings of it: screenshots and PDFs that the same browser capture stored (method
+// browser_capture, same source URL, same capture time). Only artifacts in this bundle are named.
+func (j *job) renderedCopies(h string) []string {
+	if !isPageType(j.records[h].First().MediaType) {
+		return nil
+	}
+	type captureKey struct {
+		source string
+		at     time.Time
+	}
+	mine := map[captureKey]bool{}
+	for _, c := range j.records[h].Captures {
+		if c.Method == "browser_capture" {
+			mine[captureKey{c.Source, c.CapturedAt}] = true
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	var out []string
+	for _, o := range j.refs {
+		rec := j.records[o]
+		if o == h || !isRenderingType(rec.First().MediaType) {
+			continue
+		}
+		for _, c := range rec.Captures {
+			if c.Method == "browser_capture" && mine[captureKey{c.Source, c.CapturedAt}] {
+				out = append(out, evidencePath(o, rec.First().MediaType))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func baseType(mt string) string {
+	return strings.ToLower(strings.TrimSpace(strings.SplitN(mt, ";", 2)[0]))
+}
+
+// isPageType: captured pages, whose bytes are the investigated party's markup and scripts.
+func isPageType(mt string) bool {
+	switch baseType(mt) {
+	case "text/html", "application/xhtml+xml", "multipart/related", "application/x-mimearchive":
+		return true
+	}
+	return false
+}
+
+// isRenderingType: what a browser capture renders a page to, safe to open.
+func isRenderingType(mt string) bool {
+	switch baseType(mt) {
+	case "image/png", "image/jpeg", "image/webp", "application/pdf":
+		return true
+	}
+	return false
 }
 
 // member writes one generated member and records it in the manifest.
@@ -439,10 +498,14 @@ func precompressed(mt string) bool {
 	return false
 }
 
-// extFor gives the file extension a case officer's tools open an artifact with.
+// extFor gives the file extension a case officer's tools open an artifact with. Captured markup
+// and script (HTML, MHTML, SVG, JavaScript) are the investigated party's code: under their own
+// extension a double click would run them in the officer's browser (or, for .js, Windows Script
+// Host). They keep their bytes, and so their hashes, but get a second extension, .txt, so that
+// they open as text; VERIFY.txt says how to view them safely, and the manifest points to the
+// screenshot of the same capture (FileEntry.Rendered).
 func extFor(mt string) string {
-	mt = strings.ToLower(strings.TrimSpace(strings.SplitN(mt, ";", 2)[0]))
-	switch mt {
+	switch baseType(mt) {
 	case "application/vnd.android.package-archive":
 		return ".apk"
 	case "image/png":
@@ -452,9 +515,13 @@ func extFor(mt string) string {
 	case "image/webp":
 		return ".webp"
 	case "text/html", "application/xhtml+xml":
-		return ".html"
+		return ".html.txt"
 	case "multipart/related", "application/x-mimearchive":
-		return ".mhtml"
+		return ".mhtml.txt"
+	case "image/svg+xml":
+		return ".svg.txt"
+	case "application/javascript", "text/javascript":
+		return ".js.txt"
 	case "application/json", "application/har+json":
 		return ".json"
 	case "text/plain":
@@ -463,8 +530,6 @@ func extFor(mt string) string {
 		return ".pdf"
 	case "application/zip":
 		return ".zip"
-	case "application/javascript", "text/javascript":
-		return ".js"
 	case "application/x-wxapkg":
 		return ".wxapkg"
 	}

@@ -46,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 			continue
 		}
 		evCount++
-		h := strings.TrimSuffix(strings.TrimPrefix(fe.Path, EvidenceDir), filepath.Ext(fe.Path))
+		h, _, _ := strings.Cut(strings.TrimPrefix(fe.Path, EvidenceDir), ".")
 		if !bytes.Equal(member(t, bundle, fe.Path), fx.evBytes[h]) {
 			t.Errorf("%s differs from the stored artifact", fe.Path)
 		}
@@ -111,7 +111,7 @@ func TestVerifyNamesTampering(t *testing.T) {
 		expect(t, verifyBytes(t, bad, VerifyOptions{PublicKey: pub}), ProblemAdded, "evidence/planted.txt")
 	})
 	t.Run("drop", func(t *testing.T) {
-		victim := EvidenceDir + fx.refs["policy"] + ".html"
+		victim := EvidenceDir + fx.refs["policy"] + ".html.txt"
 		bad := rewrite(t, bundle, func(name string, d []byte) ([]byte, bool) { return d, name == victim }, nil)
 		expect(t, verifyBytes(t, bad, VerifyOptions{PublicKey: pub}), ProblemRemoved, victim)
 	})

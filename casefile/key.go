@@ -106,7 +106,8 @@ func writePublic(path string, pub ed25519.PublicKey) error {
 		return nil
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, want, 0o644); err != nil {
+	// Public, but inside the private key dir like everything in the data dir; copy it out to distribute.
+	if err := os.WriteFile(tmp, want, 0o600); err != nil {
 		return fmt.Errorf("casefile: write public key: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

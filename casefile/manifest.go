@@ -72,6 +72,10 @@ type FileEntry struct {
 	Captures []evidence.Capture `json:"captures,omitempty"`
 	// Findings are the fingerprints of the findings citing an evidence artifact.
 	Findings []string `json:"findings,omitempty"`
+	// Rendered names, for a captured web page (bundled inert as ….html.txt / ….mhtml.txt), the
+	// members holding a rendering of it from the same browser capture (screenshot, PDF): what an
+	// officer looks at instead of opening the page's own code.
+	Rendered []string `json:"rendered,omitempty"`
 }
 
 // encodeManifest returns the canonical bytes of m.

@@ -144,6 +144,8 @@ type histView struct {
 type custodyGroup struct {
 	SHA256, SM3, Path, Size, MediaType string
 	Rows                               []custodyRow
+	// Rendered are the members holding a rendering of a captured page (FileEntry.Rendered).
+	Rendered []string
 }
 
 type custodyRow struct {
@@ -318,7 +320,7 @@ func (j *job) reportData() *reportData {
 	for _, h := range j.refs {
 		ev := j.evidenceView(h)
 		d.Evidence = append(d.Evidence, ev)
-		g := custodyGroup{SHA256: h, SM3: ev.SM3, Path: ev.Path, Size: ev.Size, MediaType: ev.MediaType}
+		g := custodyGroup{SHA256: h, SM3: ev.SM3, Path: ev.Path, Size: ev.Size, MediaType: ev.MediaType, Rendered: j.renderedCopies(h)}
 		for _, c := range j.records[h].Captures {
 			g.Rows = append(g.Rows, custodyRow{Seq: fmt.Sprint(c.Seq), At: fmtTime(c.CapturedAt),
 				Method: c.Method, Source: c.Source, Tool: c.Tool, Inspector: c.Inspector})

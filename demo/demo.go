@@ -56,6 +56,9 @@ type Config struct {
 	Log *slog.Logger
 	// Workers is the number of concurrent scans (default 2).
 	Workers int
+	// Evidence is the caller's evidence store (with its seal key); nil opens DataDir/evidence
+	// without a key.
+	Evidence *evidence.Store
 }
 
 // Demo is a running demo.
@@ -141,8 +144,10 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if d.APKMissing = g.apkMissing(); d.APKMissing != "" {
 		fmt.Fprintf(cfg.Out, "注意 / note: 未生成 APK，App 对象不含 APK 来源 / the APKs were not built: %s\n", d.APKMissing)
 	}
-	if d.ev, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence"), evidence.Options{Tool: d.tool}); err != nil {
-		return d, fmt.Errorf("demo: evidence store: %w", err)
+	if d.ev = cfg.Evidence; d.ev == nil {
+		if d.ev, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence"), evidence.Options{Tool: d.tool}); err != nil {
+			return d, fmt.Errorf("demo: evidence store: %w", err)
+		}
 	}
 	d.store, d.reg = cfg.Store, cfg.Targets
 	for _, t := range demoTargets(g) {

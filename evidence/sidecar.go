@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -47,9 +49,16 @@ const (
 // sidecar is the on-disk form (<blob>.json). It is canonical: two-space indented encoding/json of
 // this struct in field order, with a trailing newline; a reader re-encodes what it decoded and
 // refuses a file that differs by a byte, so hand edits, duplicate keys or reordered fields show.
-// Seal is the SHA-256 of the compact encoding of the other fields; it catches a careless edit, not
-// a deliberate one (anyone who can write the file can recompute it). Proof against deliberate
-// tampering is the signed casefile bundle.
+//
+// Seal covers the compact encoding of the other fields. In a store opened with Options.SealKey
+// (every pilmon command: keys/evidence-seal.key in the data dir) it is
+// "hmac-sha256:<key id>:<HMAC-SHA256 under that key>", written at capture time with every
+// capture: whoever can edit the evidence folder but not read the key cannot make an edited
+// sidecar pass, and every read (Stat, so the dashboard, scans and exports) checks it. A keyed MAC
+// rather than a digest in the Redis custody log, because evidence is written and read by commands
+// that have no Redis (pilmon scan without --store, pilmon policy), and because the check needs
+// nothing but the data dir, offline. Without a key (tests, benchmarks, throwaway stores) the seal
+// is the plain SHA-256, which catches a careless edit, not a deliberate one.
 type sidecar struct {
 	Format   string    `json:"format"`
 	Ref      Ref       `json:"ref"`
@@ -57,7 +66,22 @@ type sidecar struct {
 	Seal     string    `json:"seal"`
 }
 
-func seal(rec Record) (string, error) {
+// keyedSealPrefix starts a seal made with a key.
+const keyedSealPrefix = "hmac-sha256:"
+
+// MinSealKeySize is the shortest Options.SealKey accepted.
+const MinSealKeySize = 32
+
+// SealKeyID names a seal key in seals and errors without revealing it: the first 8 bytes of its
+// SHA-256, in hex.
+func SealKeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:8])
+}
+
+func seal(rec Record) (string, error) { return sealWith(rec, nil) }
+
+func sealWith(rec Record, key []byte) (string, error) {
 	b, err := json.Marshal(struct {
 		Format   string    `json:"format"`
 		Ref      Ref       `json:"ref"`
@@ -66,13 +90,21 @@ func seal(rec Record) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	if key == nil {
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]), nil
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	return keyedSealPrefix + SealKeyID(key) + ":" + hex.EncodeToString(m.Sum(nil)), nil
 }
 
-// encodeSidecar returns the canonical bytes of rec's sidecar.
-func encodeSidecar(rec Record) ([]byte, error) {
-	sl, err := seal(rec)
+// encodeSidecar returns the canonical bytes of rec's sidecar with an unkeyed seal.
+func encodeSidecar(rec Record) ([]byte, error) { return encodeSidecarWith(rec, nil) }
+
+// encodeSidecarWith returns the canonical bytes of rec's sidecar, sealed with key (nil: unkeyed).
+func encodeSidecarWith(rec Record, key []byte) ([]byte, error) {
+	sl, err := sealWith(rec, key)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +118,19 @@ func encodeSidecar(rec Record) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeSidecar parses and checks a sidecar that should describe the blob addressed by h. Errors
-// wrap ErrTampered and name h and the reason.
-func decodeSidecar(data []byte, h string) (Record, error) {
+// decodeSidecar parses and checks an unkeyed sidecar that should describe the blob addressed by h.
+func decodeSidecar(data []byte, h string) (Record, error) { return decodeSidecarWith(data, h, "", nil) }
+
+// decodeSidecarWith parses and checks a sidecar that should describe the blob addressed by h,
+// read from file (named in errors when not empty), whose seal must be made with key (nil: an
+// unkeyed seal). Errors wrap ErrTampered and name h, the file and the reason.
+func decodeSidecarWith(data []byte, h, file string, key []byte) (Record, error) {
+	where := h
+	if file != "" {
+		where = h + " (" + file + ")"
+	}
 	bad := func(format string, args ...any) (Record, error) {
-		return Record{}, fmt.Errorf("evidence: sidecar of %s: %w: "+format, append([]any{h, ErrTampered}, args...)...)
+		return Record{}, fmt.Errorf("evidence: sidecar of %s: %w: "+format, append([]any{where, ErrTampered}, args...)...)
 	}
 	if len(data) > maxSidecarSize {
 		return bad("%d bytes, more than the %d a sidecar may have", len(data), maxSidecarSize)
@@ -127,14 +167,25 @@ func decodeSidecar(data []byte, h string) (Record, error) {
 			return bad("capture %d time %s is not a UTC time", i+1, c.CapturedAt.Format(time.RFC3339Nano))
 		}
 	}
-	want, err := seal(rec)
+	keyed := strings.HasPrefix(sc.Seal, keyedSealPrefix)
+	switch {
+	case key != nil && !keyed:
+		return bad("封存校验失败 / seal check failed: it has no keyed seal (the installation's key %s did not seal it: edited, or written before keyed seals and not resealed)", SealKeyID(key))
+	case key == nil && keyed:
+		return bad("封存校验失败 / seal check failed: it is sealed with a key and this store was opened without one")
+	case keyed:
+		if id, _, _ := strings.Cut(strings.TrimPrefix(sc.Seal, keyedSealPrefix), ":"); id != SealKeyID(key) {
+			return bad("封存校验失败 / seal check failed: sealed with key %q, this installation's key is %s (copy keys/evidence-seal.key from the installation that captured it)", truncate(id), SealKeyID(key))
+		}
+	}
+	want, err := sealWith(rec, key)
 	if err != nil {
 		return bad("%v", err)
 	}
-	if sc.Seal != want {
-		return bad("seal %q does not match its content (edited after it was written)", truncate(sc.Seal))
+	if !hmac.Equal([]byte(sc.Seal), []byte(want)) {
+		return bad("封存校验失败 / seal check failed: seal %q does not match its content (edited after it was written)", truncate(sc.Seal))
 	}
-	canon, err := encodeSidecar(rec)
+	canon, err := encodeSidecarWith(rec, key)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -162,13 +213,13 @@ func (s *Store) readSidecar(h string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("evidence: sidecar of %s: %w", h, err)
 	}
-	return decodeSidecar(data, h)
+	return decodeSidecarWith(data, h, p, s.opts.SealKey)
 }
 
 // writeSidecar replaces h's sidecar atomically: temporary file, fsync, rename, fsync the directory.
 // The caller holds h's prefix lock.
 func (s *Store) writeSidecar(h string, rec Record) error {
-	data, err := encodeSidecar(rec)
+	data, err := encodeSidecarWith(rec, s.opts.SealKey)
 	if err != nil {
 		return fmt.Errorf("sidecar of %s: %w", h, err)
 	}
@@ -183,7 +234,7 @@ func (s *Store) writeSidecar(h string, rec Record) error {
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("sidecar of %s: %w", h, err)
 	}
-	if err := tmp.Chmod(0o444); err != nil {
+	if err := tmp.Chmod(fileMode); err != nil {
 		return fmt.Errorf("sidecar of %s: %w", h, err)
 	}
 	if err := tmp.Sync(); err != nil {

@@ -34,6 +34,11 @@ func FuzzReadSidecar(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(bytes.Replace(b, []byte("pilmon"), []byte("PILMON"), 1))
+		kb, err := encodeSidecarWith(sampleRecord(n), fuzzKey)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(kb)
 	}
 	f.Add([]byte(`{"format":"pilmon-evidence-sidecar/1","ref":{},"captures":[],"seal":""}`))
 	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`))
@@ -54,6 +59,37 @@ func FuzzReadSidecar(f *testing.F) {
 		again, err := encodeSidecar(rec)
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("accepted non-canonical input (%v)", err)
+		}
+	})
+}
+
+var fuzzKey = bytes.Repeat([]byte{7}, 32)
+
+// FuzzReadKeyedSidecar: the keyed reader never panics, names the file, and accepts only what the
+// key sealed, in canonical form.
+func FuzzReadKeyedSidecar(f *testing.F) {
+	for _, n := range []int{1, 3} {
+		for _, key := range [][]byte{nil, fuzzKey, bytes.Repeat([]byte{8}, 32)} {
+			b, err := encodeSidecarWith(sampleRecord(n), key)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"format":"pilmon-evidence-sidecar/1","ref":{},"captures":[],"seal":"hmac-sha256::"}`))
+	h := strings.Repeat("5a", 32)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := decodeSidecarWith(data, h, "x/5a.json", fuzzKey)
+		if err != nil {
+			if !strings.Contains(err.Error(), "x/5a.json") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		again, err := encodeSidecarWith(rec, fuzzKey)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("accepted input the key did not seal in canonical form (%v)", err)
 		}
 	})
 }

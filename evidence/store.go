@@ -42,11 +42,15 @@ type Options struct {
 	MaxSize int64
 	// Tool fills Meta.Tool when a caller leaves it empty, e.g. "pilmon 0.1.0".
 	Tool string
+	// SealKey, when set (at least MinSealKeySize bytes, kept outside the store's directory: see
+	// LoadOrCreateSealKey), seals every sidecar with an HMAC under it, and every read refuses a
+	// sidecar that is not so sealed. See the sidecar type for why.
+	SealKey []byte
 }
 
 // Store is a directory of write-once artifacts:
 //
-//	<dir>/sha256/ab/cdef…        the bytes, mode 0444, named by their SHA-256
+//	<dir>/sha256/ab/cdef…        the bytes, mode 0400, named by their SHA-256
 //	<dir>/sha256/ab/cdef….json   the sidecar: Ref and every capture of those bytes
 //	<dir>/tmp/                   files being written (and, after a crash, left for Sweep)
 //	<dir>/locks/ab               lock files that serialise sidecar updates across processes
@@ -78,13 +82,36 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Tool == "" {
 		opts.Tool = "pilmon"
 	}
+	if opts.SealKey != nil && len(opts.SealKey) < MinSealKeySize {
+		return nil, fmt.Errorf("evidence: open %s: seal key of %d bytes, want at least %d", abs, len(opts.SealKey), MinSealKeySize)
+	}
 	for _, d := range []string{abs, filepath.Join(abs, blobRoot), filepath.Join(abs, tmpRoot), filepath.Join(abs, lockRoot)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, dirMode); err != nil {
 			return nil, fmt.Errorf("evidence: open %s: %w", abs, err)
+		}
+		// A directory that already existed keeps its mode through MkdirAll: a store created by an
+		// older pilmon (0755) or in a folder the operator made. Blobs and sidecars below it are
+		// tightened by the data-dir check of pilmon's commands; these four gate access to them.
+		fi, err := os.Stat(d)
+		if err != nil {
+			return nil, fmt.Errorf("evidence: open %s: %w", d, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(d, dirMode); err != nil {
+				return nil, fmt.Errorf("evidence: open %s: mode %v lets other accounts read evidence and it cannot be tightened: %w", d, fi.Mode().Perm(), err)
+			}
 		}
 	}
 	return &Store{dir: abs, opts: opts}, nil
 }
+
+// Evidence holds personal information of the people whose data the investigated party collected,
+// so only the account pilmon runs as may read it: directories 0700, blobs and sidecars 0400
+// (write-once: not even the owner writes them after they are placed), lock files 0600.
+const (
+	dirMode  fs.FileMode = 0o700
+	fileMode fs.FileMode = 0o400
+)
 
 const (
 	blobRoot = "sha256"
@@ -145,6 +172,17 @@ func (s *Store) Path(h string) (string, error) {
 // is left untouched (after checking it still matches) and meta is appended to its sidecar as one
 // more capture: the same APK captured on two days is two custody events.
 func (s *Store) Put(r io.Reader, meta Meta) (ref Ref, err error) {
+	return s.PutMax(r, meta, s.opts.MaxSize)
+}
+
+// PutMax is Put with a tighter size limit for this one artifact (an upload's, or what is left of
+// a user's quota): bytes beyond max fail with ErrTooLarge and nothing is stored, since the bytes
+// only reach the store's address once all of them have been read and counted. A max of zero or
+// above Options.MaxSize means Options.MaxSize.
+func (s *Store) PutMax(r io.Reader, meta Meta, max int64) (ref Ref, err error) {
+	if max <= 0 || max > s.opts.MaxSize {
+		max = s.opts.MaxSize
+	}
 	meta, err = s.normalize(meta)
 	if err != nil {
 		return Ref{}, err
@@ -161,14 +199,14 @@ func (s *Store) Put(r io.Reader, meta Meta) (ref Ref, err error) {
 
 	sh, sm := sha256.New(), sm3.New()
 	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, sh, sm), io.LimitReader(r, s.opts.MaxSize+1), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, sh, sm), io.LimitReader(r, max+1), buf)
 	if err != nil {
 		return Ref{}, fmt.Errorf("evidence: put %q: after %d bytes: %w", src, n, err)
 	}
-	if n > s.opts.MaxSize {
-		return Ref{}, fmt.Errorf("evidence: put %q: %w of %d bytes (Options.MaxSize)", src, ErrTooLarge, s.opts.MaxSize)
+	if n > max {
+		return Ref{}, fmt.Errorf("evidence: put %q: %w of %d bytes", src, ErrTooLarge, max)
 	}
-	if err := tmp.Chmod(0o444); err != nil {
+	if err := tmp.Chmod(fileMode); err != nil {
 		return Ref{}, fmt.Errorf("evidence: put %q: %w", src, err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -178,7 +216,7 @@ func (s *Store) Put(r io.Reader, meta Meta) (ref Ref, err error) {
 	h := ref.SHA256
 
 	prefixDir := filepath.Join(s.dir, blobRoot, h[:2])
-	if err := os.Mkdir(prefixDir, 0o755); err == nil {
+	if err := os.Mkdir(prefixDir, dirMode); err == nil {
 		if err := syncDir(filepath.Dir(prefixDir)); err != nil {
 			return Ref{}, fmt.Errorf("evidence: put %q as %s: %w", src, h, err)
 		}
@@ -506,7 +544,7 @@ func (s *Store) lock(h string) (unlock func(), err error) {
 	b, _ := hex.DecodeString(h[:2])
 	mu := &s.mu[b[0]]
 	mu.Lock()
-	f, err := os.OpenFile(filepath.Join(s.dir, lockRoot, h[:2]), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.dir, lockRoot, h[:2]), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		mu.Unlock()
 		return nil, err

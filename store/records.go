@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,7 +15,12 @@ import (
 //	web:audit                  stream, capped at ~1,000,000 entries: who did what, when, from where
 //	web:notes:{fp}             list of JSON Note, append-only
 //	web:checklist:{target}     hash: rule id -> JSON ChecklistEntry (the current result)
-//	web:checklist:{target}:log list of JSON ChecklistEntry, every result ever recorded, append-only
+//	web:checklist-log:{target} list of JSON ChecklistEntry, every result ever recorded, append-only
+//
+// A target id may contain ':' (targets.idPattern), so no key may be another key plus a suffix:
+// a log at "checklist:{target}:log" would be the checklist of target "{target}:log".
+// Each kind of record has its own namespace and the target id is the key's last component, so
+// the key determines the target. MigrateChecklistLogs moves logs written under the old layout.
 
 // AuditEntry is one line of the audit history.
 type AuditEntry struct {
@@ -133,10 +139,89 @@ func (s *Store) RecordChecklist(ctx context.Context, target string, e ChecklistE
 	if err != nil {
 		return err
 	}
-	key := s.webKey("checklist", target)
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, key, e.Rule, b)
-	pipe.RPush(ctx, key+":log", b)
+	pipe.HSet(ctx, s.webKey("checklist", target), e.Rule, b)
+	pipe.RPush(ctx, s.webKey("checklist-log", target), b)
 	_, err = pipe.Exec(ctx)
 	return err
+}
+
+// maxChecklistLogRead bounds the entries ChecklistLog returns.
+const maxChecklistLogRead = 10_000
+
+// ChecklistLog returns the first 10,000 results recorded on target's checklist, oldest first;
+// entries that do not decode are skipped.
+func (s *Store) ChecklistLog(ctx context.Context, target string) ([]ChecklistEntry, error) {
+	raw, err := s.rdb.LRange(ctx, s.webKey("checklist-log", target), 0, maxChecklistLogRead-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("checklist log of %s: %w", target, err)
+	}
+	out := make([]ChecklistEntry, 0, len(raw))
+	for _, r := range raw {
+		var e ChecklistEntry
+		if json.Unmarshal([]byte(r), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// MigrateChecklistLogs moves checklist logs of the old layout, "checklist:{target}:log", to
+// "checklist-log:{target}" and returns how many it moved. Only lists move: a hash under such a
+// name is the checklist of a target whose id ends in ":log". A log already under the new name
+// (written by a newer process before this ran) keeps its entries after the old ones.
+func (s *Store) MigrateChecklistLogs(ctx context.Context) (int, error) {
+	oldPrefix := s.webKey("checklist") + ":"
+	moved := 0
+	var cursor uint64
+	for {
+		keys, next, err := s.rdb.Scan(ctx, cursor, escapeGlob(oldPrefix)+"*:log", 1000).Result()
+		if err != nil {
+			return moved, fmt.Errorf("migrate checklist logs: %w", err)
+		}
+		for _, k := range keys {
+			typ, err := s.rdb.Type(ctx, k).Result()
+			if err != nil {
+				return moved, fmt.Errorf("migrate checklist log %s: %w", k, err)
+			}
+			if typ != "list" {
+				continue
+			}
+			target := strings.TrimSuffix(strings.TrimPrefix(k, oldPrefix), ":log")
+			n, err := migrateLogScript.Run(ctx, s.rdb, []string{k, s.webKey("checklist-log", target)}).Int()
+			if err != nil {
+				return moved, fmt.Errorf("migrate checklist log %s: %w", k, err)
+			}
+			if n > 0 {
+				moved++
+			}
+		}
+		cursor = next
+		if cursor == 0 {
+			return moved, nil
+		}
+	}
+}
+
+// migrateLogScript prepends the old list to the new one and deletes the old, atomically, so that a
+// process recording a result meanwhile neither loses it nor sees it twice.
+var migrateLogScript = redis.NewScript(`
+if redis.call('TYPE', KEYS[1]).ok ~= 'list' then return 0 end
+local old = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = #old, 1, -1 do redis.call('LPUSH', KEYS[2], old[i]) end
+redis.call('DEL', KEYS[1])
+return #old
+`)
+
+// escapeGlob quotes the characters SCAN MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -306,21 +306,57 @@ func cleanFileName(n string) string {
 	return n
 }
 
-// putUpload stores one uploaded file in the evidence store, sniffing its media type.
-func (s *Server) putUpload(r io.Reader, source, note string) (evidence.Ref, string, error) {
+// putUpload stores one file uploaded by user in the evidence store, sniffing its media type. The
+// size limit (Config.MaxUpload, and what is left of the user's Config.UploadQuota) is enforced by
+// the store while it streams the bytes to a temporary file: a refused upload leaves nothing behind.
+func (s *Server) putUpload(ctx context.Context, user string, r io.Reader, source, note string) (evidence.Ref, string, error) {
+	limit, reserved := s.cfg.MaxUpload, int64(0)
+	if q := s.cfg.UploadQuota; q > 0 {
+		n, err := s.st.ReserveUpload(ctx, user, limit, q)
+		if errors.Is(err, store.ErrQuotaExceeded) {
+			return evidence.Ref{}, "", &userError{code: http.StatusInsufficientStorage, key: "upload.quota", args: []any{formatBytes(q)}, err: err}
+		}
+		if err != nil {
+			return evidence.Ref{}, "", err
+		}
+		limit, reserved = n, n
+	}
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(512)
 	mt := http.DetectContentType(head)
-	ref, err := s.ev.Put(io.LimitReader(br, s.cfg.MaxUpload+1), evidence.Meta{
+	ref, err := s.ev.PutMax(br, evidence.Meta{
 		CapturedAt: time.Now().UTC(), Method: "analyst_upload", Source: source, MediaType: mt, Note: note,
-	})
-	if err == nil && ref.Size > s.cfg.MaxUpload {
-		return ref, mt, uerr(http.StatusRequestEntityTooLarge, "upload.toolarge")
+	}, limit)
+	if reserved > 0 {
+		unused := reserved - ref.Size
+		if err != nil {
+			unused = reserved
+		}
+		if rerr := s.st.ReleaseUpload(context.WithoutCancel(ctx), user, unused); rerr != nil {
+			s.log.Error("upload quota not released", "user", user, "bytes", unused, "err", rerr)
+		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, evidence.ErrTooLarge) && limit < s.cfg.MaxUpload:
+		return evidence.Ref{}, mt, &userError{code: http.StatusInsufficientStorage, key: "upload.quota", args: []any{formatBytes(s.cfg.UploadQuota)}, err: err}
+	case errors.Is(err, evidence.ErrTooLarge):
+		return evidence.Ref{}, mt, &userError{code: http.StatusRequestEntityTooLarge, key: "upload.toolarge", err: err}
+	case err != nil:
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return evidence.Ref{}, mt, &userError{code: http.StatusRequestEntityTooLarge, key: "upload.toolarge", err: err}
+		}
 		return ref, mt, &userError{code: http.StatusBadRequest, key: "upload.failed", err: err}
 	}
 	return ref, mt, nil
+}
+
+// formatBytes writes a size for a message: whole MiB from 1 MiB up, else bytes.
+func formatBytes(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // uploadKind is a source kind the upload form offers.
@@ -356,7 +392,7 @@ func (s *Server) targetUpload(c *echo.Context) error {
 	var refs []evidence.Ref
 	var names []string
 	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
-		ref, _, err := s.putUpload(r, "upload by "+pr.user.Name+" for target "+t.ID+": "+name, "")
+		ref, _, err := s.putUpload(ctx, pr.user.Name, r, "upload by "+pr.user.Name+" for target "+t.ID+": "+name, "")
 		if err != nil {
 			return err
 		}
@@ -393,7 +429,7 @@ func (s *Server) copyEvidenceTo(h, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	rc, _, err := s.ev.Get(h)
@@ -488,7 +524,7 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	pr := current(c)
 	var hashes []string
 	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
-		ref, _, err := s.putUpload(r, fmt.Sprintf("checklist %s/%s by %s: %s", id, rule, pr.user.Name, name), "")
+		ref, _, err := s.putUpload(ctx, pr.user.Name, r, fmt.Sprintf("checklist %s/%s by %s: %s", id, rule, pr.user.Name, name), "")
 		if err != nil {
 			return err
 		}

@@ -84,6 +84,8 @@ type envOptions struct {
 	trusted []netip.Prefix // Config.TrustedProxies
 	// kinds are source kinds added to those of this build.
 	kinds []scanner.KindSpec
+	// maxUpload and uploadQuota set Config.MaxUpload and Config.UploadQuota.
+	maxUpload, uploadQuota int64
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -111,6 +113,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if len(opts) > 0 {
 		cfg.Login = opts[0].login
 		cfg.TrustedProxies = opts[0].trusted
+		cfg.MaxUpload, cfg.UploadQuota = opts[0].maxUpload, opts[0].uploadQuota
 	}
 	key, err := casefile.LoadOrCreateKey(t.TempDir())
 	if err != nil {

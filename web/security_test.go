@@ -232,6 +232,13 @@ func TestEvidenceServing(t *testing.T) {
 		!strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") || !strings.HasPrefix(body, "\x89PNG") {
 		t.Errorf("raw: %d %v", res.StatusCode, res.Header)
 	}
+	// Captured HTML downloads as an inert attachment: not HTML, not named .html, sandboxed.
+	res, body = c.get("/evidence/" + e.page + "/raw")
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/octet-stream" ||
+		!strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") || strings.Contains(res.Header.Get("Content-Disposition"), ".htm") ||
+		!strings.HasPrefix(res.Header.Get("Content-Security-Policy"), "sandbox") || !strings.Contains(body, "<script>") {
+		t.Errorf("raw HTML: %d %v", res.StatusCode, res.Header)
+	}
 	res, _ = c.get("/evidence/" + e.shot + "/image")
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/png" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "sandbox") {
 		t.Errorf("image: %d %v", res.StatusCode, res.Header)

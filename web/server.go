@@ -91,6 +91,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxUpload bounds one uploaded file (zero: 1 GiB).
 	MaxUpload int64
+	// UploadQuota bounds the bytes one user may upload in total, counted in the store (zero: no
+	// quota). Uploads past it are refused with 507 before anything is stored.
+	UploadQuota int64
 	// IndexInterval is how long the findings list index waits before retrying after an error
 	// reading the store (zero: 2 s); it follows the store's change feed as changes happen.
 	IndexInterval time.Duration

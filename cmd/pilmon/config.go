@@ -151,7 +151,7 @@ func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
 		return nil, err
 	}
 	root := cfg.imports()
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("import folder: %w", err)
 	}
 	rdb, stop, err := openRedis(ctx, env, cfg)
@@ -164,6 +164,12 @@ func openState(ctx context.Context, env *cliEnv, cfg config) (*state, error) {
 	reg := targets.New(st, topts)
 	if cfg.prefix == store.DefaultPrefix {
 		adoptUnprefixedTargets(ctx, env, targets.New(st.Unprefixed(), topts), reg)
+	}
+	if n, err := st.MigrateChecklistLogs(ctx); err != nil {
+		stop()
+		return nil, err
+	} else if n > 0 {
+		env.log.Info("moved checklist logs to their own key namespace 已迁移检查清单记录", "count", n)
 	}
 	return &state{cfg: cfg, cat: cat, store: st, reg: reg, kinds: topts.Kinds, close: stop}, nil
 }

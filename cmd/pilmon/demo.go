@@ -53,8 +53,12 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 			tty = true
 		}
 	}
+	ev, err := openEvidence(common.dataDir, env.log)
+	if err != nil {
+		return err
+	}
 	d, err := demo.Start(ctx, demo.Config{DataDir: common.dataDir, Listen: *listen, Store: st.store, Targets: st.reg, Catalogue: st.cat,
-		Version: version, Out: env.stdout, TTY: tty, Log: env.log, Workers: *workers})
+		Version: version, Out: env.stdout, TTY: tty, Log: env.log, Workers: *workers, Evidence: ev})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 
 	"pilmon/casefile"
-	"pilmon/evidence"
 	"pilmon/scanner"
 	"pilmon/targets"
 )
@@ -62,13 +61,13 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 		// collector return that garbage promptly instead of letting the heap double between cycles.
 		debug.SetMemoryLimit(160 << 20)
 	}
-	key, err := casefile.LoadOrCreateKey(c.dataDir)
+	ev, err := openEvidence(c.dataDir, env.log)
 	if err != nil {
 		return err
 	}
-	ev, err := evidence.Open(filepath.Join(c.dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+	key, err := casefile.LoadOrCreateKey(c.dataDir)
 	if err != nil {
-		return fmt.Errorf("evidence store: %w", err)
+		return err
 	}
 	state, err := openState(ctx, env, c)
 	if err != nil {
@@ -131,7 +130,7 @@ func writeAtomically(path string, write func(*bufio.Writer) (casefile.Summary, e
 	if err := tmp.Close(); err != nil {
 		return sum, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		return sum, err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

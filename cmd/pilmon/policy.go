@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -48,16 +49,41 @@ func runPolicy(ctx context.Context, env *cliEnv, args []string) error {
 	}
 }
 
-func openEvidence(dataDir string) (*evidence.Store, error) {
-	st, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version})
+// openEvidence makes the data dir private (secureDataDir) and opens its evidence store with the
+// installation's seal key, DATA/keys/evidence-seal.key: outside the evidence folder, so that
+// whoever can edit sidecars there cannot reseal them. When the key is created, the sidecars
+// already stored (sealed without a key by an older pilmon) are sealed with it once, and the log
+// says how many; from then on a sidecar without the key's seal is refused.
+func openEvidence(dataDir string, log *slog.Logger) (*evidence.Store, error) {
+	if err := secureDataDir(dataDir, log); err != nil {
+		return nil, err
+	}
+	key, created, err := evidence.LoadOrCreateSealKey(filepath.Join(dataDir, "keys", sealKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	st, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{Tool: "pilmon " + version, SealKey: key})
 	if err != nil {
 		return nil, fmt.Errorf("evidence store: %w", err)
+	}
+	if created {
+		n, err := st.Reseal(context.Background())
+		if n > 0 {
+			log.Warn("已用新生成的封存密钥封存既有证据记录 / sealed the existing evidence records with the new seal key",
+				"records", n, "key", evidence.SealKeyID(key))
+		}
+		if err != nil {
+			log.Error("某些证据记录未能封存，读取时将报错 / some evidence records could not be sealed and will fail when read", "err", err)
+		}
 	}
 	return st, nil
 }
 
+// sealKeyFile is the evidence seal key's name in DATA/keys.
+const sealKeyFile = "evidence-seal.key"
+
 func policyHistory(ctx context.Context, env *cliEnv, dataDir, source string, asJSON bool) error {
-	st, err := openEvidence(dataDir)
+	st, err := openEvidence(dataDir, env.log)
 	if err != nil {
 		return err
 	}
@@ -98,7 +124,7 @@ func policyDiff(env *cliEnv, dataDir, a, b string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := openEvidence(dataDir)
+	st, err := openEvidence(dataDir, env.log)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 			return usageErr("--category: 未知类别 / unknown app category %q (see pilmon rules list --section categories)", f.category)
 		}
 	}
-	ev, err := openEvidence(f.common.dataDir)
+	ev, err := openEvidence(f.common.dataDir, env.log)
 	if err != nil {
 		return err
 	}

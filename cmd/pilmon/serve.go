@@ -41,6 +41,8 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		"可信反向代理地址或网段（逗号分隔），仅其 X-Forwarded-For/X-Real-IP 被采信 / trusted reverse proxies (IPs or CIDRs, comma-separated): only their X-Forwarded-For / X-Real-IP are believed [$PILMON_TRUSTED_PROXIES]")
 	hashers := fs.Int("login-hashers", accounts.DefaultHashLimits.Concurrent,
 		"同时进行的密码哈希数（每个 64 MiB）/ concurrent password hashes (64 MiB each)")
+	maxUpload := fs.Int64("max-upload", 1024, "单个上传文件上限（MiB）/ largest uploaded file, MiB")
+	uploadQuota := fs.Int64("upload-quota", 20480, "每个用户的上传总量上限（MiB），0 为不限 / bytes one user may upload in total, MiB (0: no quota)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,9 +60,24 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return usageErr("--trusted-proxy: %v", err)
 	}
+	// 1 TiB in MiB: far above any disk pilmon runs on, far below an overflow of the byte count.
+	const maxMiB = 1 << 20
+	if *maxUpload < 1 || *maxUpload > maxMiB {
+		return usageErr("--max-upload: 1-%d MiB", maxMiB)
+	}
+	if *uploadQuota < 0 || *uploadQuota > maxMiB {
+		return usageErr("--upload-quota: 0-%d MiB", maxMiB)
+	}
 	uploadDir := filepath.Join(cfg.imports(), "uploads")
-	if err := os.MkdirAll(uploadDir, 0o755); err != nil {
+	// Uploads are evidence copies (personal data): private, like the data dir, also when the
+	// import root lies outside it.
+	if err := os.MkdirAll(uploadDir, 0o700); err != nil {
 		return err
+	}
+	if n, err := tightenTree(uploadDir); err != nil {
+		return err
+	} else if n > 0 {
+		env.log.Warn("收紧了上传目录的权限 / took group and other permissions off the upload folder", "dir", uploadDir, "entries", n)
 	}
 	state, err := openState(ctx, env, cfg)
 	if err != nil {
@@ -68,7 +85,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	defer state.close()
 	st, cat, reg := state.store, state.cat, state.reg
-	ev, err := openEvidence(cfg.dataDir)
+	ev, err := openEvidence(cfg.dataDir, env.log)
 	if err != nil {
 		return err
 	}
@@ -80,6 +97,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: env.log, TLS: *tlsCert != "",
 		Export: exp, UploadDir: uploadDir, Version: version, Kinds: state.kinds,
 		TrustedProxies: trusted, Hashing: accounts.HashLimits{Concurrent: *hashers},
+		MaxUpload: *maxUpload << 20, UploadQuota: *uploadQuota << 20,
 	})
 	if err != nil {
 		return err

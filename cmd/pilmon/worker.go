@@ -43,7 +43,7 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer st.close()
-	ev, err := openEvidence(cfg.dataDir)
+	ev, err := openEvidence(cfg.dataDir, env.log)
 	if err != nil {
 		return err
 	}
