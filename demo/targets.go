@@ -108,6 +108,9 @@ func writeInputs(dir string, o samplegen.Options) (samplegen.Files, error) {
 	if f.DeviceValues, err = write("device.yaml", samplegen.DeviceValuesYAML()); err != nil {
 		return f, err
 	}
+	if f.HookLog, err = write("session.jsonl", samplegen.HookLog(o)); err != nil {
+		return f, err
+	}
 	f.MPDir = filepath.Join(base, "miniprogram")
 	if err := samplegen.WriteMiniProgramDir(f.MPDir, o); err != nil {
 		return f, err
@@ -154,13 +157,16 @@ func readableZip(p string) bool {
 // targets go without their APK (the report says so).
 func demoTargets(g generated) []scanner.Target {
 	label := "（示例/generated）"
-	device := map[string]string{"device_values": g.violating.DeviceValues}
+	// The capture and the hook log were recorded together on one (generated) test phone: one
+	// session, so what the hook log saw read is looked for in the capture.
+	device := map[string]string{"device_values": g.violating.DeviceValues, scanner.SessionOption: "demo-phone-1"}
 	app := scanner.Target{
 		ID: AppTargetID, Kind: scanner.TargetApp, Name: samplegen.AppName + " App" + label,
 		Operator: samplegen.Operator, Category: samplegen.Category, Schedule: Schedule,
 		Sources: []scanner.Source{
 			{Kind: scanner.SourcePolicyURL, Locator: PolicyURL},
 			{Kind: scanner.SourceHAR, Locator: g.violating.HAR, Options: device},
+			{Kind: "hooklog", Locator: g.violating.HookLog, Options: map[string]string{scanner.SessionOption: "demo-phone-1"}},
 		},
 	}
 	if g.violating.APK != "" {

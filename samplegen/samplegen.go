@@ -66,10 +66,12 @@ type Files struct {
 	Policy       string
 	HAR          string
 	DeviceValues string
-	MPDir        string
-	Wxapkg       string
-	APK          string // empty when the APK tools are missing (APKError says why)
-	APKError     error
+	// HookLog is the runtime hook log of the same session as HAR (written by the demo).
+	HookLog  string
+	MPDir    string
+	Wxapkg   string
+	APK      string // empty when the APK tools are missing (APKError says why)
+	APKError error
 }
 
 // WriteTarget writes every input of the target under dir and returns the target (sources in a
