@@ -1,6 +1,7 @@
 package hooklog
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -31,7 +32,22 @@ type builder struct {
 	errs *ReadError
 	// unit names a place in the file in errors: "row" of a sheet, "line" of a text log.
 	unit string
+	// A hook fires many times from the same call sites: frames and whole stack cells repeat.
+	// Each distinct frame is kept once (interned), and a stack cell seen before shares the frames
+	// of its first occurrence, so memory grows with the distinct stacks, not with the calls. Both
+	// tables are bounded (internMaxBytes); past the bound, strings are kept per call as before.
+	intern      map[string]string
+	stacks      map[string]stackOf
+	internBytes int
 }
+
+type stackOf struct {
+	frames  []string
+	dropped int
+}
+
+// internMaxBytes bounds the text held by the intern and stack tables of one log.
+const internMaxBytes = 64 << 20
 
 func newBuilder(name, format string, lim Limits) *builder {
 	unit := "row"
@@ -114,7 +130,45 @@ func (b *builder) frames(lines []string) (kept []string, dropped int) {
 			dropped++
 			continue
 		}
-		kept = append(kept, b.text(l))
+		kept = append(kept, b.interned(b.text(l)))
+	}
+	return kept, dropped
+}
+
+// interned returns the kept copy of s, keeping a copy of its own (not a window into the cell it
+// was cut from) while the table has room.
+func (b *builder) interned(s string) string {
+	if v, ok := b.intern[s]; ok {
+		return v
+	}
+	if b.internBytes+len(s) > internMaxBytes {
+		return strings.Clone(s)
+	}
+	if b.intern == nil {
+		b.intern = map[string]string{}
+	}
+	s = strings.Clone(s)
+	b.intern[s] = s
+	b.internBytes += len(s)
+	return s
+}
+
+// stackCell splits a stack cell into frames (frames), sharing the result with earlier identical
+// cells. Callers must not modify the returned slice.
+func (b *builder) stackCell(cell string) ([]string, int) {
+	sum := sha256.Sum256([]byte(cell))
+	key := string(sum[:])
+	if st, ok := b.stacks[key]; ok {
+		return st.frames, st.dropped
+	}
+	kept, dropped := b.frames(splitLines(cell))
+	// Each entry costs its key and its slice of frame pointers.
+	if cost := len(key) + 16*len(kept); b.internBytes+cost <= internMaxBytes {
+		if b.stacks == nil {
+			b.stacks = map[string]stackOf{}
+		}
+		b.stacks[key] = stackOf{kept, dropped}
+		b.internBytes += cost
 	}
 	return kept, dropped
 }

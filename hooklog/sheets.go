@@ -196,7 +196,7 @@ func readCamille(wb workbook, b *builder) {
 		action, desc := strings.TrimSpace(v[3]), strings.TrimSpace(v[4])
 		e.ToolAPI = b.text(strings.Trim(action+": "+desc, ": "))
 		e.Args = camilleArgs(v[5], b)
-		e.Stack, e.StackDropped = b.frames(splitLines(v[6]))
+		e.Stack, e.StackDropped = b.stackCell(v[6])
 		b.add(e)
 	})
 	evs := b.log.Events
@@ -273,7 +273,7 @@ func readPrivacySentry(wb workbook, b *builder) {
 		if ok {
 			e.DeviceTime, e.TimeSource, e.ms, e.hasMs = dt, TimeMonthDay, ms, true
 		}
-		e.Stack, e.StackDropped = b.frames(splitLines(v[3]))
+		e.Stack, e.StackDropped = b.stackCell(v[3])
 		b.add(e)
 	})
 	evs := b.log.Events
@@ -357,7 +357,7 @@ func readAppScan(wb workbook, b *builder) {
 			e := Event{Row: row, Phase: PhaseUnknown, PhaseSource: PhaseSourceNone, TimeSource: TimeNone,
 				Foreground: ForegroundUnknown, ToolParty: b.text(strings.TrimSpace(v[1])),
 				ToolAPI: b.text(strings.TrimSpace(v[2])), Args: []string{}}
-			e.Stack, e.StackDropped = b.frames(splitLines(v[3]))
+			e.Stack, e.StackDropped = b.stackCell(v[3])
 			b.add(e)
 		})
 	}
