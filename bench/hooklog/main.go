@@ -28,10 +28,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/bench/internal/proc"
 	"sort"
 	"strconv"
-	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -234,16 +233,12 @@ func runChild(cmd *exec.Cmd) (result, error) {
 // child reads the workbook with hooklog/xls and reports what the xlrd child reports.
 func child(path string) error {
 	t0 := time.Now()
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	w, err := xls.Open(f, st.Size(), path, xls.Limits{})
+	w, err := xls.Open(f, size, path, xls.Limits{})
 	if err != nil {
 		return err
 	}
@@ -260,7 +255,7 @@ func child(path string) error {
 			return err
 		}
 	}
-	r.Wall, r.CPU, r.RSS = time.Since(t0).Seconds(), cpu(), peakRSS()
+	r.Wall, r.CPU, r.RSS = time.Since(t0).Seconds(), proc.CPU(), proc.PeakRSS()
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
@@ -271,18 +266,14 @@ func eventsChild(path string) error {
 	if err != nil {
 		return err
 	}
-	c0 := cpu()
+	c0 := proc.CPU()
 	t0 := time.Now()
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	l, err := hooklog.Read(f, st.Size(), path, cat, hooklog.Options{})
+	l, err := hooklog.Read(f, size, path, cat, hooklog.Options{})
 	var re *hooklog.ReadError
 	if err != nil && !errors.As(err, &re) {
 		return err
@@ -296,29 +287,20 @@ func eventsChild(path string) error {
 			r.Bytes += int64(len(fr))
 		}
 	}
-	r.Wall, r.CPU, r.RSS = time.Since(t0).Seconds(), cpu()-c0, peakRSS()
+	r.Wall, r.CPU, r.RSS = time.Since(t0).Seconds(), proc.CPU()-c0, proc.PeakRSS()
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func cpu() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// peakRSS reads VmHWM (Linux) in MiB, 0 elsewhere.
-func peakRSS() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+// openSized opens the workbook and returns its size.
+func openSized(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return 0
+		return nil, 0, err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return float64(kb) / 1024
-		}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
 	}
-	return 0
+	return f, st.Size(), nil
 }

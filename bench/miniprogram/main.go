@@ -30,10 +30,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"pilmon/bench/internal/proc"
 	"runtime"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -127,13 +127,13 @@ func run(rounds, gen int, paths []string) error {
 		var figs []fig
 		for r := 0; r < rounds; r++ {
 			runtime.GC()
-			c0, t0 := cpu(), time.Now()
+			c0, t0 := proc.CPU(), time.Now()
 			for _, p := range paths {
 				if err := pipe.fn(p); err != nil {
 					failed[pipe.name+" "+filepath.Base(p)] = firstLine(err.Error())
 				}
 			}
-			figs = append(figs, fig{cpu() - c0, time.Since(t0).Seconds()})
+			figs = append(figs, fig{proc.CPU() - c0, time.Since(t0).Seconds()})
 		}
 		sort.Slice(figs, func(i, j int) bool { return figs[i].cpu < figs[j].cpu })
 		res[pipe.name] = figs[len(figs)/2]
@@ -178,14 +178,6 @@ func (hashSink) Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error) {
 		return evidence.Ref{}, err
 	}
 	return evidence.Ref{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
-}
-
-func cpu() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // corpusDir finds ../shared/corpus/miniprograms/wxapkg beside the module root, or under

@@ -37,10 +37,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pilmon/bench/internal/proc"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -176,7 +175,7 @@ func child(mode, har string) error {
 	defer f.Close()
 	var r result
 	t0 := time.Now()
-	c0 := cpu()
+	c0 := proc.CPU()
 	switch mode {
 	case "floor":
 		dec := json.NewDecoder(f)
@@ -219,32 +218,9 @@ func child(mode, har string) error {
 		return fmt.Errorf("unknown mode %q", mode)
 	}
 	r.Wall = time.Since(t0).Seconds()
-	r.CPU = cpu() - c0
-	r.RSS = peakRSS()
+	r.CPU = proc.CPU() - c0
+	r.RSS = proc.PeakRSS()
 	return json.NewEncoder(os.Stdout).Encode(r)
-}
-
-func cpu() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// peakRSS reads VmHWM (Linux) in MiB, 0 elsewhere.
-func peakRSS() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }
 
 // ---------------------------------------------------------------- generator
