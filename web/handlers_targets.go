@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -408,13 +409,22 @@ func (s *Server) targetUpload(c *echo.Context) error {
 	if !ok || spec.Upload == nil || len(spec.Upload.Exts) == 0 || len(refs) == 0 {
 		return uerr(http.StatusBadRequest, "upload.badkind")
 	}
+	// Files recorded together on one test phone (a hook log and the traffic captured meanwhile)
+	// are uploaded with the same session name.
+	var opts map[string]string
+	if sess := strings.TrimSpace(fields["session"]); sess != "" {
+		if !sessionRE.MatchString(sess) {
+			return uerr(http.StatusBadRequest, "upload.badsession")
+		}
+		opts = map[string]string{scanner.SessionOption: sess}
+	}
 	ext := spec.Upload.Ext(names[0])
 	for _, ref := range refs {
 		dst := filepath.Join(s.cfg.UploadDir, ref.SHA256+ext)
 		if err := s.copyEvidenceTo(ref.SHA256, dst); err != nil {
 			return err
 		}
-		t.Sources = append(t.Sources, scanner.Source{Kind: kind, Locator: dst})
+		t.Sources = append(t.Sources, scanner.Source{Kind: kind, Locator: dst, Options: opts})
 		s.audit(c, pr.actor(), "upload", t.ID, map[string]string{"sha256": ref.SHA256, "kind": string(kind)})
 	}
 	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
@@ -422,6 +432,9 @@ func (s *Server) targetUpload(c *echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=uploaded")
 }
+
+// sessionRE is what a session name may be: short, and safe in keys, logs and file names.
+var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // copyEvidenceTo writes a verified copy of an artifact to dst (a name the server chose) unless it
 // is already there.

@@ -71,3 +71,51 @@ func TestUploadFormOffersDeclaredKinds(t *testing.T) {
 		}
 	}
 }
+
+// An upload can name the test session it was recorded in: the source then carries the session
+// option that joins it with the other sources of that session; a name that is not a short plain
+// token is refused and adds nothing.
+func TestUploadWithSession(t *testing.T) {
+	e := newEnv(t, envOptions{kinds: testlog.New().Kinds()})
+	admin := e.login(accounts.RoleAdmin)
+	if _, body := admin.get("/targets/" + e.target); !strings.Contains(body, `name="session"`) {
+		t.Fatal("the upload form has no session field")
+	}
+	upload := func(session string) *http.Response {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("_csrf", admin.csrf)
+		mw.WriteField("kind", "testlog")
+		mw.WriteField("session", session)
+		fw, _ := mw.CreateFormFile("file", "phone1.log")
+		fw.Write([]byte(`{"v":1,"type":"session","t":1}` + "\n"))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, admin.base+"/targets/"+e.target+"/upload", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		res, _ := admin.do(req)
+		return res
+	}
+	sources := func() []scanner.Source {
+		tg, err := e.reg.Get(context.Background(), e.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg.Sources
+	}
+	if res := upload("phone1-1207"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload with a session: %d", res.StatusCode)
+	}
+	srcs := sources()
+	if got := srcs[len(srcs)-1].Options[scanner.SessionOption]; got != "phone1-1207" {
+		t.Errorf("uploaded source's session = %q", got)
+	}
+	n := len(srcs)
+	for _, bad := range []string{"../x", "a b", strings.Repeat("a", 65), "-x"} {
+		if res := upload(bad); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("session %q: %d, want 400", bad, res.StatusCode)
+		}
+	}
+	if len(sources()) != n {
+		t.Error("a refused session name still added a source")
+	}
+}
