@@ -40,6 +40,9 @@ type scanCtx struct {
 	// requested holds the permissions the manifest requests and "pi:"+id for the PI they reach;
 	// nil when no manifest was read.
 	requested set
+	// atRuntime holds api+"@"+party of every runtime.api_call of the scan: a static reference the
+	// test phone was seen calling says so.
+	atRuntime set
 }
 
 func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observation) *scanCtx {
@@ -72,6 +75,12 @@ func newScanCtx(cat *rules.Catalogue, t scanner.Target, obs []scanner.Observatio
 		}
 	}
 	sc.minors = minorsSignal(sc)
+	sc.atRuntime = set{}
+	for _, i := range sc.byKind["runtime.api_call"] {
+		if a := str(&obs[i], "api"); a != "" {
+			sc.atRuntime.add(a + "@" + str(&obs[i], "party"))
+		}
+	}
 	sc.declared, sc.separate = set{}, set{}
 	for _, i := range sc.byKind["policy.pi_declared"] {
 		sc.declared.add(strs(&obs[i], "pi")...)

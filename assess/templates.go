@@ -303,7 +303,27 @@ func (ts *templateSet) render(sc *scanCtx, v *rules.Violation, subject, grade, t
 	if err := c.en.Execute(&en, d); err != nil {
 		return fallbackLeadSummary(v, subject, tier)
 	}
-	return rules.Text{ZH: strings.TrimSpace(zh.String()), EN: strings.TrimSpace(en.String())}
+	out := rules.Text{ZH: strings.TrimSpace(zh.String()), EN: strings.TrimSpace(en.String())}
+	if seen := seenAtRuntime(sc, obs); len(seen) > 0 {
+		// A static reference the same scan's runtime log saw called: the check the lead asks for
+		// has been made; say where its result is.
+		out.ZH += "同一扫描的测试机运行时记录已观察到 " + strings.Join(seen, "、") + " 的调用，见相应的运行时记录。"
+		out.EN += " The same scan's runtime log from the test phone shows " + strings.Join(seen, ", ") + " being called: see the runtime records."
+	}
+	return out
+}
+
+// seenAtRuntime lists the APIs of the record's static references (apk.sensitive_api) that the
+// same party was seen calling in the scan's runtime log.
+func seenAtRuntime(sc *scanCtx, obs []scanner.Observation) []string {
+	out := set{}
+	for i := range obs {
+		o := &obs[i]
+		if o.Kind == "apk.sensitive_api" && sc.atRuntime[str(o, "api")+"@"+str(o, "party")] {
+			out.add(str(o, "api"))
+		}
+	}
+	return out.sorted()
 }
 
 // fallbackSummary is used when no template fits; a test makes sure the catalogue's examples never
