@@ -180,3 +180,16 @@ func splitLines(s string) []string {
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return strings.Split(s, "\n")
 }
+
+// maxNotes bounds the notes of one log; the last says how many more there were.
+const maxNotes = 50
+
+// note records what the reader learned about the whole log (a class the script could not hook).
+func (b *builder) note(format string, args ...any) {
+	switch n := len(b.log.Notes); {
+	case n < maxNotes:
+		b.log.Notes = append(b.log.Notes, b.text(fmt.Sprintf(format, args...)))
+	case n == maxNotes:
+		b.log.Notes = append(b.log.Notes, "further notes left out")
+	}
+}

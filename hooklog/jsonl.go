@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -35,6 +36,12 @@ type pilmonLine struct {
 	// lifecycle
 	State    string `json:"state"`
 	Activity string `json:"activity"`
+	// hooks_missing, hook_error, dropped: what the script could not watch or keep
+	Classes []string `json:"classes"`
+	Class   string   `json:"class"`
+	Method  string   `json:"method"`
+	Error   string   `json:"error"`
+	Count   int      `json:"count"`
 }
 
 // pilmonStart is how the script starts every line; it decides a first line longer than the
@@ -173,6 +180,25 @@ func readPilmon(r io.Reader, b *builder) {
 				pending = append(pending, len(b.log.Events))
 			}
 			b.add(e)
+		case "hooks_missing":
+			// Classes the app does not contain (an SDK it does not embed) or this Android version
+			// lacks: their APIs were not watched, so their absence from the log proves nothing.
+			var cs []string
+			for i, c := range l.Classes {
+				if i >= b.lim.MaxArgs {
+					cs = append(cs, fmt.Sprintf("… %d more", len(l.Classes)-i))
+					break
+				}
+				cs = append(cs, b.text(c))
+			}
+			b.note("line %d: not hooked, class absent: %s", line, strings.Join(cs, ", "))
+		case "hook_error":
+			b.note("line %d: hook of %s.%s failed: %s", line, b.text(l.Class), b.text(l.Method), b.text(l.Error))
+		case "dropped":
+			// Lines the script could not keep before the app's files directory existed.
+			if l.Count > 0 && l.Count < 1<<31 {
+				b.log.Dropped += l.Count
+			}
 		default:
 			b.invalid(line, "unknown event type %q", b.text(l.Type))
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"pilmon/hooklog"
 	"pilmon/rules"
 )
 
@@ -219,6 +220,12 @@ type line struct {
 // runSession runs the generated script under the fake bridge through one scripted session and
 // returns the lines it wrote on the "device".
 func runSession(t *testing.T, o Options) []line {
+	lines, _ := runSessionFile(t, o)
+	return lines
+}
+
+// runSessionFile is runSession that also returns the log file's path.
+func runSessionFile(t *testing.T, o Options) ([]line, string) {
 	t.Helper()
 	node := nodePath(t)
 	src, _, err := Script(catalogue(t), o)
@@ -237,7 +244,8 @@ func runSession(t *testing.T, o Options) []line {
 	if b, err := exec.Command(node, filepath.Join("testdata", "fakebridge.js"), script, out).CombinedOutput(); err != nil {
 		t.Fatalf("fake session: %v\n%s", err, b)
 	}
-	f, err := os.Open(filepath.Join(out, "pilmon-hooks.jsonl"))
+	logPath := filepath.Join(out, "pilmon-hooks.jsonl")
+	f, err := os.Open(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +262,7 @@ func runSession(t *testing.T, o Options) []line {
 		}
 		lines = append(lines, l)
 	}
-	return lines
+	return lines, logPath
 }
 
 func TestScriptSessionUnderFakeBridge(t *testing.T) {
@@ -332,4 +340,42 @@ func TestScriptRedacts(t *testing.T) {
 		}
 	}
 	t.Fatal("no IMEI call in the redacted session")
+}
+
+// What the script writes is what hooklog reads as the pilmon format: the same API ids, the phase
+// from the device-side consent and refusal, the party from the stack, the background read.
+func TestScriptOutputReadByHooklog(t *testing.T) {
+	cat := catalogue(t)
+	_, path := runSessionFile(t, Options{})
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	l, err := hooklog.Read(f, st.Size(), path, cat, hooklog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Format != hooklog.FormatPilmon || l.Package != "com.example.shop" {
+		t.Fatalf("format %q package %q", l.Format, l.Package)
+	}
+	type key struct{ api, party, phase, fg string }
+	var got []key
+	for _, e := range l.Events {
+		got = append(got, key{e.API, e.Party, e.Phase, e.Foreground})
+	}
+	want := []key{
+		{"telephony.getDeviceId", "sdk:umeng_analytics", hooklog.PhaseBeforeConsent, "unknown"},
+		{"settings.androidId", "app", hooklog.PhaseBeforeConsent, "foreground"},
+		{"provider.contacts", "app", hooklog.PhaseAfterConsent, "foreground"},
+		{"pm.probePackage", "app", hooklog.PhaseAfterConsent, "foreground"},
+		{"location.lastKnown", "sdk:baidu_location", hooklog.PhaseAfterRefusal, "background"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("hooklog read the script's session as\n%v\nwant\n%v", got, want)
+	}
+	if !slices.ContainsFunc(l.Notes, func(n string) bool { return strings.Contains(n, "com.amap.api.location.AMapLocationClient") }) {
+		t.Errorf("the classes the script could not hook are not in the log's notes: %q", l.Notes)
+	}
 }

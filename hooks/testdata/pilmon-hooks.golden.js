@@ -191,8 +191,8 @@ function redact(s) {
 }
 
 function emit(obj) {
-  obj.v = 1;
-  const line = JSON.stringify(obj);
+  // "v" first: a reader recognises the format by the start of the first line.
+  const line = JSON.stringify(Object.assign({ v: 1 }, obj));
   if (state.file === null) {
     if (state.buffer.length < MAX_BUFFER) state.buffer.push(line);
     else state.dropped++;
