@@ -293,6 +293,11 @@ type Input struct {
 	// Known are the device values the sources of this source's session that provide them
 	// (KindSpec.ProvidesKnown) saw the app read; empty outside a session.
 	Known []KnownValue
+	// Session are the observations of those providing sources (a hook log's calls, consent and
+	// refusal), for a source that puts the session's events on one timeline.
+	Session []Observation
+	// SessionName is the source's session, "" outside one.
+	SessionName string
 }
 
 // Bytes reads the whole file input (the core has already bounded Size).
@@ -353,7 +358,7 @@ func InspectSource(ctx context.Context, insp Inspector, src Source, sink Evidenc
 
 // runOne opens src, lets insp analyse it with a timeout, and turns a panic into a FileError, so a
 // hostile input can never take down a worker.
-func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration, now func() time.Time, known []KnownValue) (rep Report) {
+func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration, now func() time.Time, sess *sessionData) (rep Report) {
 	rep = Report{Inspector: insp.Name(), InspectorVersion: insp.Version(), Source: src,
 		Observations: []Observation{}, Evidence: []evidence.Ref{}}
 	spec, ok := SpecFor(insp, src.Kind)
@@ -375,7 +380,9 @@ func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, 
 		return rep
 	}
 	rep.Evidence = append(rep.Evidence, stored(in)...)
-	in.Known = known
+	if sess != nil {
+		in.Known, in.Session, in.SessionName = sess.known, sess.obs, sessionOf(src)
+	}
 	out, panicked := inspect(ctx, insp, in)
 	if spec.ProvidesKnown {
 		rep.known = out.Known

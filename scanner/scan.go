@@ -159,7 +159,7 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 	sem := make(chan struct{}, opts.Concurrency)
 	var mu sync.Mutex
 	done := 0
-	run := func(idx []int, known map[string][]KnownValue) {
+	run := func(idx []int, sessions map[string]*sessionData) {
 		var wg sync.WaitGroup
 		for _, i := range idx {
 			src := t.Sources[i]
@@ -176,11 +176,7 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 				} else {
 					emit(Event{Kind: EventInspectorStarted, ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
 						Source: src.Locator, Total: total, At: now().UTC()})
-					var kv []KnownValue
-					if s := sessionOf(src); s != "" {
-						kv = known[s]
-					}
-					rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now, kv)
+					rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now, sessions[sessionOf(src)])
 				}
 				mu.Lock()
 				res.Reports[i] = rep
@@ -215,14 +211,20 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 	}
 	run(first, nil)
 	if len(second) > 0 {
-		known := map[string][]KnownValue{}
+		data := map[string]*sessionData{}
 		for _, i := range first {
 			rep := res.Reports[i]
-			if s := sessionOf(rep.Source); s != "" && len(rep.known) > 0 {
-				known[s] = append(known[s], rep.known...)
+			s := sessionOf(rep.Source)
+			if s == "" || !providesKnown(inspectors, rep.Source) {
+				continue
 			}
+			if data[s] == nil {
+				data[s] = &sessionData{}
+			}
+			data[s].known = append(data[s].known, rep.known...)
+			data[s].obs = append(data[s].obs, rep.Observations...)
 		}
-		run(second, known)
+		run(second, data)
 	}
 	res.FinishedAt = now().UTC()
 	emit(Event{Kind: EventScanFinished, ScanID: res.ScanID, TargetID: t.ID, Status: res.Status(),

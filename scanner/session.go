@@ -23,5 +23,11 @@ type KnownValue struct {
 // test phone in one session (a hook log, the HAR captured meanwhile, the device-values file).
 const SessionOption = "session"
 
+// sessionData is what the providing sources of one session hand to its other sources.
+type sessionData struct {
+	known []KnownValue
+	obs   []Observation
+}
+
 // sessionOf returns the session a source belongs to, "" when none.
 func sessionOf(src Source) string { return src.Options[SessionOption] }

@@ -20,7 +20,12 @@ func TestSessionKnownValuesReachTheSessionOnly(t *testing.T) {
 		action: func(ctx context.Context, in *Input) Output {
 			var obs []Observation
 			for _, k := range in.Known {
-				obs = append(obs, Observation{Kind: "traffic.pi_sent", Subject: k.Value})
+				subject := k.Value
+				// the providers' observations come along, with the session's name
+				if len(in.Session) != 1 || in.Session[0].Kind != "runtime.session" || in.Session[0].Subject != k.Value[2:] || in.SessionName == "" {
+					subject = "session data missing"
+				}
+				obs = append(obs, Observation{Kind: "traffic.pi_sent", Subject: subject})
 			}
 			if len(obs) == 0 {
 				obs = append(obs, Observation{Kind: "traffic.pi_sent", Subject: "none"})

@@ -114,6 +114,15 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 	switch src.Kind {
 	case scanner.SourceHAR:
 		in.analyse(ctx, input.Path, io.NewSectionReader(input.Reader, 0, input.Size), input.Ref, opts, &out)
+		// In a session, the hook log's events and this capture's go on one timeline, which the
+		// findings showing a read→send chain name as evidence.
+		if ref := in.storeSessionTimeline(input, out.Observations, &out); ref != "" {
+			for i := range out.Observations {
+				if o := &out.Observations[i]; o.Kind == "traffic.pi_sent" && o.Attributes["known_source"] == "hooklog" {
+					o.EvidenceRefs = append(o.EvidenceRefs, ref)
+				}
+			}
+		}
 	case scanner.SourceH5URL:
 		in.inspectLive(ctx, src, input.Sink, opts, &out)
 	}

@@ -1,12 +1,20 @@
 package traffic
 
 import (
+	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"pilmon/evidence"
 	"pilmon/scanner"
 )
 
@@ -73,5 +81,88 @@ func TestSessionHookValuesLinkReadToSend(t *testing.T) {
 		if o.Kind == "traffic.pi_sent" && o.Attributes["host"] == "alog.umeng.com" && o.Attributes["known_value"] == true {
 			t.Error("an MD5 matched as a known value with no hook log and no device file")
 		}
+	}
+}
+
+type memSink struct{ blobs map[string][]byte }
+
+func (m *memSink) Put(r io.Reader, meta evidence.Meta) (evidence.Ref, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return evidence.Ref{}, err
+	}
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:])
+	m.blobs[h] = b
+	return evidence.Ref{SHA256: h, Size: int64(len(b))}, nil
+}
+
+// In a session, the capture's analysis stores one timeline of the hook log's calls and marks and
+// the capture's requests, in time order, and the findings of a read→send chain name it; outside a
+// session nothing is stored.
+func TestSessionTimelineStoredAndNamed(t *testing.T) {
+	const imei = "867530912345678"
+	sum := md5.Sum([]byte(imei))
+	har := `{"log":{"version":"1.2","creator":{"name":"t","version":"1"},"entries":[
+	{"startedDateTime":"2025-12-07T10:00:01.900+08:00","request":{"method":"GET","url":"https://alog.umeng.com/app_logs?di=` + hex.EncodeToString(sum[:]) + `","headers":[]},"response":{"status":200,"headers":[],"content":{"size":0,"mimeType":"text/plain"}}}]}}`
+	path := filepath.Join(t.TempDir(), "s.har")
+	writeFile(t, path, har)
+	sess := []scanner.Observation{
+		{Kind: "runtime.consent", Subject: "consent@5", EvidenceRefs: []string{"hooklogsha"}, Attributes: map[string]any{"time": "2025-12-07T02:00:08.000Z", "text": "同意", "row": 5}},
+		{Kind: "runtime.api_call", Subject: "telephony.getDeviceId by sdk:umeng_analytics before_consent unknown", EvidenceRefs: []string{"hooklogsha"},
+			Attributes: map[string]any{"api": "telephony.getDeviceId", "pi": []string{"device_id_hw"}, "party": "sdk:umeng_analytics", "phase": "before_consent",
+				"foreground": "unknown", "count": 1, "first_time": "2025-12-07T02:00:01.200Z", "rows": []string{"2"}}},
+	}
+	known := []scanner.KnownValue{{Field: "imei", Value: imei, API: "telephony.getDeviceId", Party: "sdk:umeng_analytics", Time: "2025-12-07T02:00:01.200Z", Phase: "before_consent", EvidenceRef: "hooklogsha", Row: 2, Format: "pilmon"}}
+	in := New(testCatalogue(t), Options{})
+	run := func(session string) (scanner.Output, *memSink) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		sink := &memSink{blobs: map[string][]byte{}}
+		input := &scanner.Input{Source: scanner.Source{Kind: scanner.SourceHAR, Locator: path}, Path: path, Reader: f, Size: st.Size(),
+			Ref: evidence.Ref{SHA256: "harsha"}, Sink: sink}
+		if session != "" {
+			input.Known, input.Session, input.SessionName = known, sess, session
+		}
+		return in.Inspect(context.Background(), input), sink
+	}
+	out, sink := run("s1")
+	if len(out.Artifacts) != 2 {
+		t.Fatalf("stored %d artifacts, want the timeline as JSON and as text", len(out.Artifacts))
+	}
+	var tl SessionTimeline
+	if err := json.Unmarshal(sink.blobs[out.Artifacts[0].SHA256], &tl); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, e := range tl.Events {
+		order = append(order, e.Clock+":"+e.What)
+	}
+	want := []string{"device:call", "capture:sent", "device:consent"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("timeline %v, want %v (the capture's +08:00 time read as UTC 02:00:01.900)", order, want)
+	}
+	if tl.Events[1].ReadAt != "2025-12-07T02:00:01.200Z" || tl.Events[1].Host != "alog.umeng.com" || tl.Events[0].Where != "rows 2" {
+		t.Errorf("timeline lines: %+v", tl.Events)
+	}
+	text := string(sink.blobs[out.Artifacts[1].SHA256])
+	if !strings.Contains(text, "会话时间线 / session timeline: s1") || !strings.Contains(text, "alog.umeng.com") {
+		t.Errorf("text timeline:\n%s", text)
+	}
+	named := false
+	for _, o := range out.Observations {
+		if o.Kind == "traffic.pi_sent" && o.Attributes["known_source"] == "hooklog" {
+			named = slices.Contains(o.EvidenceRefs, out.Artifacts[1].SHA256) && o.EvidenceRefs[0] == "harsha"
+		}
+	}
+	if !named {
+		t.Error("the chain's pi_sent does not name the timeline beside the capture")
+	}
+	if out, _ := run(""); len(out.Artifacts) != 0 {
+		t.Errorf("outside a session %d artifacts were stored", len(out.Artifacts))
 	}
 }

@@ -86,21 +86,29 @@ func TestSessionReadThenSendBeforeConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	found := false
+	found, timeline := false, ""
 	for _, m := range zr.File {
-		if m.Name != "findings.json" {
-			continue
-		}
 		rc, err := m.Open()
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(rc)
 		rc.Close()
-		found = strings.Contains(string(b), "挂钩日志第 2 行")
+		switch {
+		case m.Name == "findings.json":
+			found = strings.Contains(string(b), "挂钩日志第 2 行")
+		case strings.HasPrefix(m.Name, "evidence/") && strings.HasPrefix(string(b), "会话时间线 / session timeline: s1"):
+			timeline = string(b)
+		}
 	}
 	if !found {
 		t.Error("the case file's findings.json lacks the read→send chain")
+	}
+	// The session's timeline is evidence of the chain finding: the read, the send, the consent tap.
+	for _, want := range []string{"telephony.getDeviceId", "alog.umeng.com", "sent (read 2025-12-07T02:00:01.200Z)", "同意"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("the case file's session timeline lacks %q:\n%s", want, timeline)
+		}
 	}
 	if code, out, errs := runCLI(t, "verify", bundle); code != exitOK {
 		t.Errorf("verify: %d %s %s", code, out, errs)
