@@ -160,7 +160,7 @@ func (d *Demo) Check(ctx context.Context) (CheckResult, error) {
 			if f.Tier != e.Tier {
 				problems = append(problems, fmt.Sprintf("%s: %s %s is a %q (grade %s), want a %q", tid, e.Rule, e.Subject, f.Tier, f.Grade, e.Tier))
 			}
-			if i > 0 && res.FindingPages[tid] != "" {
+			if i > 0 && res.FindingPages[tid] != "" && e.Shows == "" {
 				continue
 			}
 			// the finding's own page shows the rule and its legal basis
@@ -173,7 +173,12 @@ func (d *Demo) Check(ctx context.Context) (CheckResult, error) {
 			if !strings.Contains(body, f.RuleID) {
 				problems = append(problems, fmt.Sprintf("%s: %s does not name rule %s", tid, page, f.RuleID))
 			}
-			res.FindingPages[tid] = page
+			if e.Shows != "" && !strings.Contains(body, e.Shows) {
+				problems = append(problems, fmt.Sprintf("%s: %s (%s %s) does not show %q", tid, page, e.Rule, e.Subject, e.Shows))
+			}
+			if res.FindingPages[tid] == "" {
+				res.FindingPages[tid] = page
+			}
 		}
 	}
 	body, _, err := c.Get(ctx, "/")

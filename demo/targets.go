@@ -30,6 +30,8 @@ type Expectation struct {
 	Rule, Subject, Tier string
 	// NeedsAPK: only the generated APK shows it (left out when the APK tools are missing).
 	NeedsAPK bool
+	// Shows is text the finding's own page must show ("" for nothing in particular).
+	Shows string
 }
 
 // Expected are the findings each demo target must show on the dashboard (at least these; the
@@ -39,22 +41,26 @@ var Expected = map[string][]Expectation{
 		// APK (leads: code that can, a permission outside the necessary scope): Umeng's code can
 		// read the IMEI, the app's own code can list installed apps, READ_CONTACTS in a shopping
 		// app, JPush embedded and not disclosed
-		{"gbt41391-f-non-resettable-id", "pi:device_id_hw@sdk:umeng_analytics", rules.TierLead, true},
-		{"gbt41391-app-list-read", "pi:app_list@app", rules.TierLead, true},
-		{"rdff-4.1", "perm:android.permission.READ_CONTACTS", rules.TierLead, true},
-		{"rdff-2.1", "sdk:jpush", rules.TierLead, true},
+		{"gbt41391-f-non-resettable-id", "pi:device_id_hw@sdk:umeng_analytics", rules.TierLead, true, ""},
+		{"gbt41391-app-list-read", "pi:app_list@app", rules.TierLead, true, ""},
+		{"rdff-4.1", "perm:android.permission.READ_CONTACTS", rules.TierLead, true, ""},
+		{"rdff-2.1", "sdk:jpush", rules.TierLead, true, ""},
 		// policy (served on loopback): the operator's own text has no deletion channel
-		{"pipl-47-no-deletion", "element:account_cancellation", rules.TierFinding, false},
-		// HAR with the test phone's values: the IMEI to Umeng before consent
-		{"rdff-3.1", "pi:device_id_hw->ulogs.umeng.com", rules.TierFinding, false},
+		{"pipl-47-no-deletion", "element:account_cancellation", rules.TierFinding, false, ""},
+		// HAR with the test phone's values: the IMEI to Umeng before consent, and (the hook log of
+		// the same session) the read that it was
+		{"rdff-3.1", "pi:device_id_hw->ulogs.umeng.com", rules.TierFinding, false, "见挂钩日志第 3 行"},
+		// hook log: Umeng reads the IMEI before consent, and the location in the background
+		{"rdff-3.1", "runtime:device_id_hw@sdk:umeng_analytics", rules.TierFinding, false, "在测试机上调用 telephony.getDeviceId"},
+		{"gbt41391-6.1-background-observed", "runtime:location_precise@sdk:umeng_analytics", rules.TierFinding, false, ""},
 	},
 	H5TargetID: {
 		// live capture in Chromium: the IMEI to the tracker before 同意 is clicked
-		{"rdff-3.1", "pi:device_id_hw->" + TrackerHost, rules.TierFinding, false},
+		{"rdff-3.1", "pi:device_id_hw->" + TrackerHost, rules.TierFinding, false, ""},
 	},
 	MPTargetID: {
-		{"mp-undeclared-private-api", "mpapi:wx.getLocation", rules.TierLead, false},
-		{"mp-privacy-check-missing", "mpconfig:privacy_authorization_handler", rules.TierLead, false},
+		{"mp-undeclared-private-api", "mpapi:wx.getLocation", rules.TierLead, false, ""},
+		{"mp-privacy-check-missing", "mpconfig:privacy_authorization_handler", rules.TierLead, false, ""},
 	},
 	CleanTargetID: nil,
 }
