@@ -128,14 +128,23 @@ func TestObservations(t *testing.T) {
 // TestToolAssertions: AppScan's 风险列表 rows are kept as the tool's assertions, without its
 // 风险等级.
 func TestToolAssertions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "风险列表.xlsx")
-	writeXLSX(t, path, []string{appscanRiskSheet}, map[string][][]string{appscanRiskSheet: riskRows})
-	rep := inspect(t, path, nil)
-	if len(rep.Observations) != 2 || rep.Observations[1].Kind != "runtime.tool_assertion" {
-		t.Fatalf("%s %v: %+v", rep.Status, rep.Errors, rep.Observations)
+	// AppScan names the sheet 风险; a copy whose sheet is named like the file is read too, and a
+	// sheet of another name is not taken for AppScan's.
+	for _, sheet := range []string{appscanRiskSheet, appscanRiskSheetAlt} {
+		path := filepath.Join(t.TempDir(), "风险列表.xlsx")
+		writeXLSX(t, path, []string{sheet}, map[string][][]string{sheet: riskRows})
+		rep := inspect(t, path, nil)
+		if len(rep.Observations) != 2 || rep.Observations[1].Kind != "runtime.tool_assertion" {
+			t.Fatalf("sheet %s: %s %v: %+v", sheet, rep.Status, rep.Errors, rep.Observations)
+		}
+		if _, ok := rep.Observations[1].Attributes["level"]; ok {
+			t.Error("the risk level is kept")
+		}
 	}
-	if _, ok := rep.Observations[1].Attributes["level"]; ok {
-		t.Error("the risk level is kept")
+	path := filepath.Join(t.TempDir(), "other.xlsx")
+	writeXLSX(t, path, []string{"风险评估"}, map[string][][]string{"风险评估": riskRows})
+	if rep := inspect(t, path, nil); rep.Status != scanner.StatusFailed {
+		t.Errorf("a workbook with a sheet 风险评估 was read as AppScan's: %s %+v", rep.Status, rep.Observations)
 	}
 }
 

@@ -132,7 +132,7 @@ func readBook(wb workbook, name string, lim Limits) (*builder, error) {
 	format := sheetFormat(wb.Sheets())
 	if format == "" {
 		return nil, fmt.Errorf("%s: a workbook without the sheets of a hook log (%s, %s, %s or %s); its sheets: %q",
-			name, camilleSheet, sentrySheet, appscanSheet, appscanRiskSheet, firstN(wb.Sheets(), 10))
+			name, camilleSheet, sentrySheet, appscanSheet, appscanRiskSheet+"/"+appscanRiskSheetAlt, firstN(wb.Sheets(), 10))
 	}
 	b := newBuilder(name, format, lim)
 	switch format {

@@ -18,10 +18,13 @@ const (
 	sentrySheet      = "隐私合规"
 	sentryCountSheet = "调用次数"
 	sentryConsent    = "点击隐私协议确认"
-	// Tongcheng AppScan's exports (not checked against its source here: the column names are the
-	// issue's reading of it).
-	appscanSheet     = "关注列表"
-	appscanRiskSheet = "风险列表"
+	// Tongcheng AppScan's exports, view/src (exportJson2Excel calls) of TongchengOpenSource/AppScan
+	// @562c637a: 关注列表.xlsx has the sheet 关注列表 (序号, 主体, 操作行为, 堆栈); 风险列表.xlsx has the
+	// sheet 风险 (序号, 检测项, 评估标准, 风险等级, 整改建议), whose 风险等级 switch has no break, so every
+	// row reads 高风险. A sheet named like its file (风险列表) is read too.
+	appscanSheet        = "关注列表"
+	appscanRiskSheet    = "风险"
+	appscanRiskSheetAlt = "风险列表"
 )
 
 var (
@@ -42,7 +45,7 @@ func sheetFormat(sheets []string) string {
 		return FormatCamille
 	case has[sentrySheet]:
 		return FormatPrivacySentry
-	case has[appscanSheet], has[appscanRiskSheet]:
+	case has[appscanSheet], has[appscanRiskSheet], has[appscanRiskSheetAlt]:
 		return FormatAppScan
 	}
 	return ""
@@ -361,8 +364,11 @@ func readAppScan(wb workbook, b *builder) {
 			b.add(e)
 		})
 	}
-	if sheets[appscanRiskSheet] {
-		walkSheet(wb, appscanRiskSheet, riskHeader, false, b, func(row int, v []string) {
+	for _, risk := range []string{appscanRiskSheet, appscanRiskSheetAlt} {
+		if !sheets[risk] {
+			continue
+		}
+		walkSheet(wb, risk, riskHeader, false, b, func(row int, v []string) {
 			if len(b.log.Assertions) >= b.lim.MaxEvents {
 				return
 			}
