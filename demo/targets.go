@@ -50,6 +50,8 @@ var Expected = map[string][]Expectation{
 		// HAR with the test phone's values: the IMEI to Umeng before consent, and (the hook log of
 		// the same session) the read that it was
 		{"rdff-3.1", "pi:device_id_hw->ulogs.umeng.com", rules.TierFinding, false, "见挂钩日志第 3 行"},
+		// …and its page shows the session's timeline inline, the read before the send
+		{"rdff-3.1", "pi:device_id_hw->ulogs.umeng.com", rules.TierFinding, false, "会话时间线 / session timeline: demo-phone-1"},
 		// hook log: Umeng reads the IMEI before consent, and the location in the background
 		{"rdff-3.1", "runtime:device_id_hw@sdk:umeng_analytics", rules.TierFinding, false, "在测试机上调用 telephony.getDeviceId"},
 		{"gbt41391-6.1-background-observed", "runtime:location_precise@sdk:umeng_analytics", rules.TierFinding, false, ""},

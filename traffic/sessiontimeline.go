@@ -49,6 +49,10 @@ type SessionTimeline struct {
 	Events  []TimelineEvent `json:"events"`
 }
 
+// TimelineMethod is the evidence method of a stored session timeline: an artifact pilmon derived
+// (not captured), which the dashboard shows inline.
+const TimelineMethod = "derived_session_timeline"
+
 // maxTimelineEvents bounds a timeline (each line already groups calls or requests).
 const maxTimelineEvents = 5000
 
@@ -168,7 +172,7 @@ func (in *Inspector) storeSessionTimeline(input *scanner.Input, own []scanner.Ob
 		b         []byte
 		mediaType string
 	}{{j, "application/json"}, {tl.text(), "text/plain; charset=utf-8"}} {
-		ref, err := input.Sink.Put(bytes.NewReader(a.b), in.meta("derived_session_timeline", src, a.mediaType,
+		ref, err := input.Sink.Put(bytes.NewReader(a.b), in.meta(TimelineMethod, src, a.mediaType,
 			"session timeline derived from the hook log and this capture (pilmon), not captured"))
 		if err != nil {
 			out.Errors = append(out.Errors, scanner.Errorf(input.Path, "session timeline not stored: %v", err))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v5"
 
@@ -247,7 +249,16 @@ type evidenceView struct {
 	IsImage   bool
 	IsHTML    bool
 	MediaType string
+	// Text is shown inline: a session timeline pilmon derived (never a captured artifact, which
+	// comes from the investigated party).
+	Text string
 }
+
+// timelineMethod is traffic.TimelineMethod (web does not import the inspectors).
+const timelineMethod = "derived_session_timeline"
+
+// maxInlineText bounds the text shown inline on a finding's page.
+const maxInlineText = 256 << 10
 
 type move struct {
 	To      findings.State
@@ -339,6 +350,15 @@ func (s *Server) evidenceView(h string) evidenceView {
 	ev.MediaType = rec.First().MediaType
 	ev.IsImage = isImageType(ev.MediaType)
 	ev.IsHTML = isHTMLType(ev.MediaType)
+	if rec.First().Method == timelineMethod && strings.HasPrefix(ev.MediaType, "text/plain") && rec.Ref.Size <= maxInlineText {
+		if rc, _, err := s.ev.Get(h); err == nil {
+			b, err := io.ReadAll(io.LimitReader(rc, maxInlineText))
+			rc.Close()
+			if err == nil && utf8.Valid(b) {
+				ev.Text = string(b)
+			}
+		}
+	}
 	return ev
 }
 

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"pilmon/accounts"
+	"pilmon/evidence"
 	"pilmon/internal/testlog"
 	"pilmon/scanner"
 )
@@ -117,5 +119,26 @@ func TestUploadWithSession(t *testing.T) {
 	}
 	if len(sources()) != n {
 		t.Error("a refused session name still added a source")
+	}
+}
+
+// A session timeline pilmon derived is shown inline on a finding's page, escaped; a captured text
+// (from the investigated party) is not.
+func TestTimelineEvidenceInline(t *testing.T) {
+	e := newEnv(t)
+	put := func(method, text string) string {
+		ref, err := e.ev.Put(strings.NewReader(text), evidence.Meta{CapturedAt: time.Now(), Method: method, Source: "session:s1",
+			Tool: "test", MediaType: "text/plain; charset=utf-8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref.SHA256
+	}
+	tl := e.srv.evidenceView(put(timelineMethod, "会话时间线 / session timeline: s1\n<script>alert(1)</script>\n"))
+	if !strings.Contains(tl.Text, "会话时间线") {
+		t.Errorf("the derived timeline is not shown inline: %+v", tl)
+	}
+	if captured := e.srv.evidenceView(put("file_import", "会话时间线 / session timeline: forged")); captured.Text != "" {
+		t.Error("a captured text file is shown inline")
 	}
 }
