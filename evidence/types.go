@@ -13,7 +13,8 @@ type Meta struct {
 	// CapturedAt is the capture time in UTC.
 	CapturedAt time.Time `json:"captured_at"`
 	// Method says how the bytes were obtained: "file_import", "http_fetch", "browser_capture",
-	// "har_import", "browser_screenshot", "derived" (e.g. an unpacked file, with Source naming the parent).
+	// "har_import", "browser_screenshot", "derived" (e.g. an unpacked file, with Source naming the parent),
+	// MethodSessionTimeline.
 	Method string `json:"method"`
 	// Source locates the original: a file path as given by the analyst, a URL, or "sha256:<hex>!path/in/archive".
 	Source string `json:"source"`
@@ -34,3 +35,7 @@ type Ref struct {
 	SM3    string `json:"sm3"`
 	Size   int64  `json:"size"`
 }
+
+// MethodSessionTimeline is the method of a session timeline pilmon derived from a hook log and a
+// capture (not captured from the investigated party: the dashboard may show it inline).
+const MethodSessionTimeline = "derived_session_timeline"

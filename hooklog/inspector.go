@@ -120,7 +120,11 @@ func (in *Inspector) Inspect(_ context.Context, input *scanner.Input) (out scann
 		src = "session"
 	}
 	th, thSource := DefaultThresholds, ThresholdSource
-	for name, dst := range map[string]*int{"max_calls_per_second": &th.PerSecond, "max_calls_per_session": &th.PerSession} {
+	for _, o := range []struct {
+		name string
+		dst  *int
+	}{{"max_calls_per_second", &th.PerSecond}, {"max_calls_per_session", &th.PerSession}} {
+		name, dst := o.name, o.dst
 		if v := strings.TrimSpace(input.Source.Options[name]); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {

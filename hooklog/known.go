@@ -50,9 +50,6 @@ func KnownValues(l *Log, ref string) []scanner.KnownValue {
 			continue
 		}
 		v := strings.Trim(strings.TrimSpace(e.ReturnValue), `"`)
-		if field == "wifi_ssid" {
-			v = strings.Trim(v, `"`)
-		}
 		if placeholder.MatchString(v) || len(v) > 256 {
 			continue
 		}

@@ -196,14 +196,16 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 	// Sources that provide known values for a session run first; the rest of that session then
 	// look for what they saw. Sources outside any session run in the first wave too.
 	var first, second []int
+	provides := make([]bool, len(t.Sources))
 	sessions := map[string]bool{}
-	for _, src := range t.Sources {
-		if s := sessionOf(src); s != "" && providesKnown(inspectors, src) {
+	for i, src := range t.Sources {
+		provides[i] = providesKnown(inspectors, src)
+		if s := sessionOf(src); s != "" && provides[i] {
 			sessions[s] = true
 		}
 	}
 	for i, src := range t.Sources {
-		if s := sessionOf(src); s != "" && sessions[s] && !providesKnown(inspectors, src) {
+		if s := sessionOf(src); s != "" && sessions[s] && !provides[i] {
 			second = append(second, i)
 		} else {
 			first = append(first, i)
@@ -215,7 +217,7 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 		for _, i := range first {
 			rep := res.Reports[i]
 			s := sessionOf(rep.Source)
-			if s == "" || !providesKnown(inspectors, rep.Source) {
+			if s == "" || !provides[i] {
 				continue
 			}
 			if data[s] == nil {

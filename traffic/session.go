@@ -20,7 +20,6 @@ func withSessionValues(dv *DeviceValues, known []scanner.KnownValue) (merged, ho
 	merged = &DeviceValues{}
 	if dv != nil {
 		*merged = *dv
-		merged.Custom = dv.Custom
 	}
 	hooked = &DeviceValues{}
 	for _, k := range known {

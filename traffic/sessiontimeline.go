@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"pilmon/evidence"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -48,10 +49,6 @@ type SessionTimeline struct {
 	Note    string          `json:"note"`
 	Events  []TimelineEvent `json:"events"`
 }
-
-// TimelineMethod is the evidence method of a stored session timeline: an artifact pilmon derived
-// (not captured), which the dashboard shows inline.
-const TimelineMethod = "derived_session_timeline"
 
 // maxTimelineEvents bounds a timeline (each line already groups calls or requests).
 const maxTimelineEvents = 5000
@@ -172,7 +169,7 @@ func (in *Inspector) storeSessionTimeline(input *scanner.Input, own []scanner.Ob
 		b         []byte
 		mediaType string
 	}{{j, "application/json"}, {tl.text(), "text/plain; charset=utf-8"}} {
-		ref, err := input.Sink.Put(bytes.NewReader(a.b), in.meta(TimelineMethod, src, a.mediaType,
+		ref, err := input.Sink.Put(bytes.NewReader(a.b), in.meta(evidence.MethodSessionTimeline, src, a.mediaType,
 			"session timeline derived from the hook log and this capture (pilmon), not captured"))
 		if err != nil {
 			out.Errors = append(out.Errors, scanner.Errorf(input.Path, "session timeline not stored: %v", err))

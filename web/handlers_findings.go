@@ -254,9 +254,6 @@ type evidenceView struct {
 	Text string
 }
 
-// timelineMethod is traffic.TimelineMethod (web does not import the inspectors).
-const timelineMethod = "derived_session_timeline"
-
 // maxInlineText bounds the text shown inline on a finding's page.
 const maxInlineText = 256 << 10
 
@@ -350,7 +347,7 @@ func (s *Server) evidenceView(h string) evidenceView {
 	ev.MediaType = rec.First().MediaType
 	ev.IsImage = isImageType(ev.MediaType)
 	ev.IsHTML = isHTMLType(ev.MediaType)
-	if rec.First().Method == timelineMethod && strings.HasPrefix(ev.MediaType, "text/plain") && rec.Ref.Size <= maxInlineText {
+	if rec.First().Method == evidence.MethodSessionTimeline && strings.HasPrefix(ev.MediaType, "text/plain") && rec.Ref.Size <= maxInlineText {
 		if rc, _, err := s.ev.Get(h); err == nil {
 			b, err := io.ReadAll(io.LimitReader(rc, maxInlineText))
 			rc.Close()

@@ -134,7 +134,7 @@ func TestTimelineEvidenceInline(t *testing.T) {
 		}
 		return ref.SHA256
 	}
-	tl := e.srv.evidenceView(put(timelineMethod, "会话时间线 / session timeline: s1\n<script>alert(1)</script>\n"))
+	tl := e.srv.evidenceView(put(evidence.MethodSessionTimeline, "会话时间线 / session timeline: s1\n<script>alert(1)</script>\n"))
 	if !strings.Contains(tl.Text, "会话时间线") {
 		t.Errorf("the derived timeline is not shown inline: %+v", tl)
 	}
