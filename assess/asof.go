@@ -137,7 +137,12 @@ func (p *Provenance) sourceDate(i int, all []scanner.Observation) datedAt {
 		if o.Kind != "policy.document" || !p.from(o, i) {
 			continue
 		}
-		if t, ok := ParseDocumentDate(str(o, "effective_date")); ok {
+		// The version of the text read: its last update when that is later than its date of effect.
+		t, ok := ParseDocumentDate(str(o, "effective_date"))
+		if u, uok := ParseDocumentDate(str(o, "updated_date")); uok && (!ok || u.After(t)) {
+			t, ok = u, true
+		}
+		if ok {
 			return datedAt{t, findings.AsOfDocument}
 		}
 	}

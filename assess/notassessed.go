@@ -1,9 +1,11 @@
 package assess
 
 import (
+	"fmt"
 	"time"
 
 	"pilmon/findings"
+	"pilmon/rules"
 	"pilmon/scanner"
 )
 
@@ -49,7 +51,60 @@ func (a *Assessor) NotAssessed(c CategoryChoice, obs []scanner.Observation) []fi
 		v := &a.rules[i].v
 		if why, missing := v.Inputs.Missing(has); missing {
 			out = append(out, findings.NotAssessed{RuleID: v.ID, Reason: why})
+		} else if why, ok := undecided(v, obs); ok {
+			out = append(out, findings.NotAssessed{RuleID: v.ID, Reason: why})
 		}
 	}
 	return out
+}
+
+// undecided reports whether a trigger of the rule would match an observation but for an attribute
+// the rule wants true or false and the observation has "unclear" (a tristate: a policy sentence
+// that uses an element's words without stating it). Such a fact decides the rule neither way: it
+// is listed as not assessed, with the candidate quote to read.
+func undecided(v *rules.Violation, obs []scanner.Observation) (rules.Text, bool) {
+	for _, t := range v.Check.Triggers {
+		for i := range obs {
+			o := &obs[i]
+			if o.Kind != t.Kind || len(t.Where) == 0 {
+				continue
+			}
+			unclear, match := false, true
+			for k, want := range t.Where {
+				got, ok := o.Attributes[k]
+				if k == "subject" {
+					got, ok = o.Subject, true
+				}
+				if _, isBool := want.(bool); isBool && got == rules.TristateUnclear {
+					unclear = true
+					continue
+				}
+				if !ok || !whereHas(want, got) {
+					match = false
+					break
+				}
+			}
+			if match && unclear {
+				q, _ := o.Attributes["quote"].(string)
+				return rules.Text{
+					ZH: fmt.Sprintf("政策文本的相关表述不明确（“%s”），不能据此认定有或无，需人工通读。", q),
+					EN: fmt.Sprintf("The policy's wording on this is unclear (%q): it shows neither presence nor absence; read it.", q),
+				}, true
+			}
+		}
+	}
+	return rules.Text{}, false
+}
+
+// whereHas: the attribute value got equals want, or one of want's items when want is a list.
+func whereHas(want, got any) bool {
+	if list, ok := want.([]any); ok {
+		for _, w := range list {
+			if fmt.Sprint(w) == fmt.Sprint(got) {
+				return true
+			}
+		}
+		return false
+	}
+	return fmt.Sprint(want) == fmt.Sprint(got)
 }

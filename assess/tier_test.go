@@ -112,7 +112,7 @@ func TestNoPolicyFindingFromAbsentInput(t *testing.T) {
 
 	// the analyst gave a policy URL and no collection rules were recognised in it: whether it is
 	// a privacy policy at all is read from its wording by patterns, so it is a lead to read it
-	doc := obs("policy.document", "https://example.com/tos", map[string]any{"title": "用户协议", "is_privacy_policy": false})
+	doc := obs("policy.document", "https://example.com/tos", map[string]any{"title": "用户协议", "doc_type": "terms_of_service", "is_privacy_policy": false})
 	rep = a.AssessReport(tg, "s", []scanner.Observation{inventory(true, true, false), apkIdentity(), doc}, t0)
 	got := raised(rep.Findings, "rdff-1.1")
 	if len(got) != 1 || got[0].Tier != rules.TierLead || got[0].Grade != rules.GradeInferred {

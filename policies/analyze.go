@@ -34,7 +34,14 @@ type patternFile struct {
 		Exclude map[string][]string `yaml:"exclude"`
 		// SentencesOnly: a heading alone does not show the element (e.g. "政策修改" says
 		// nothing about how users learn of a change).
-		SentencesOnly bool                `yaml:"sentences_only"`
+		SentencesOnly bool `yaml:"sentences_only"`
+		// States: a sentence that matches the element shows it only if it also matches one of
+		// these (a complaint channel names a way to complain); otherwise it is a candidate and
+		// the element is "unclear" unless another sentence shows it.
+		States map[string][]string `yaml:"states"`
+		// NoDefinitions: definitions and other non-declaring sentences never show the element
+		// (a definition of sensitive PI marks nothing the app processes as sensitive).
+		NoDefinitions bool                `yaml:"no_definitions"`
 		Positive      map[string][]string `yaml:"positive"`
 		Negative      map[string][]string `yaml:"negative"`
 	} `yaml:"elements"`
@@ -44,7 +51,22 @@ type patternFile struct {
 		ID string   `yaml:"id"`
 		ZH []string `yaml:"zh"`
 		EN []string `yaml:"en"`
+		// Exclude: a sentence matching one of these does not declare this category (a
+		// customer-service call record is not the phone's call log).
+		Exclude map[string][]string `yaml:"exclude"`
 	} `yaml:"pi"`
+	// NotDeclaring are the readings under which a sentence with a collection verb declares
+	// nothing; see declares.
+	NotDeclaring struct {
+		Negation          map[string]string   `yaml:"negation"`
+		Definition        map[string]string   `yaml:"definition"`
+		DefinitionSection map[string]string   `yaml:"definition_section"`
+		Hypothetical      map[string]string   `yaml:"hypothetical"`
+		OtherParty        map[string]string   `yaml:"other_party"`
+		Operator          map[string]string   `yaml:"operator"`
+		Positive          map[string][]string `yaml:"positive"` // declare
+		Negative          map[string][]string `yaml:"negative"` // declare nothing
+	} `yaml:"not_declaring"`
 	SDKAliases  map[string][]string `yaml:"sdk_aliases"`
 	PolicyTitle map[string]string   `yaml:"policy_title"`
 }
@@ -54,25 +76,53 @@ type elementPatterns struct {
 	res           map[string][]*regexp.Regexp // by language
 	pre           map[string][]prefilter      // res[lang][i] can only match where pre[lang][i] does
 	exclude       map[string][]*regexp.Regexp // a sentence matching one of these never counts
+	states        map[string][]*regexp.Regexp // a match shows the element only if one of these matches too
 	sentencesOnly bool
+	noDefinitions bool
 	positive      map[string][]string
 	negative      map[string][]string
 }
 
+// presence is what one sentence says of an element.
+type presence int
+
+const (
+	absent    presence = iota
+	candidate          // matches the element's words but does not state it (see States)
+	shown
+)
+
 // matches reports whether sentence s shows the element in language lang.
-func (ep *elementPatterns) matches(lang, s string) bool {
+func (ep *elementPatterns) matches(lang, s string) bool { return ep.reads(lang, s) == shown }
+
+// reads says whether sentence s shows the element, is only a candidate, or says nothing of it.
+func (ep *elementPatterns) reads(lang, s string) presence {
+	s = normDigits(s)
 	lower := foldLower(s)
 	for i, re := range ep.res[lang] {
 		if ep.pre[lang][i].mayMatch(s, lower) && re.MatchString(s) {
-			return !matchAny(ep.exclude[lang], s)
+			if matchAny(ep.exclude[lang], s) {
+				return absent
+			}
+			if len(ep.states[lang]) > 0 && !matchAny(ep.states[lang], s) {
+				return candidate
+			}
+			return shown
 		}
 	}
-	return false
+	return absent
 }
 
 type piTerms struct {
-	id    string
-	terms map[string][]string // lower-cased for en
+	id      string
+	terms   map[string][]string // lower-cased for en
+	exclude map[string][]*regexp.Regexp
+}
+
+// notDeclaring holds the compiled readings of NotDeclaring, by language.
+type notDeclaring struct {
+	negation, definition, definitionSection, hypothetical, otherParty, operator map[string]*regexp.Regexp
+	positive, negative                                                          map[string][]string
 }
 
 type patternSet struct {
@@ -82,6 +132,7 @@ type patternSet struct {
 	pi       []piTerms
 	aliases  map[string][]string
 	title    map[string]*regexp.Regexp
+	not      notDeclaring
 }
 
 var (
@@ -112,7 +163,8 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	seen := map[string]bool{}
 	for _, e := range f.Elements {
 		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, pre: map[string][]prefilter{},
-			exclude: map[string][]*regexp.Regexp{}, sentencesOnly: e.SentencesOnly, positive: e.Positive, negative: e.Negative}
+			exclude: map[string][]*regexp.Regexp{}, states: map[string][]*regexp.Regexp{}, sentencesOnly: e.SentencesOnly,
+			noDefinitions: e.NoDefinitions, positive: e.Positive, negative: e.Negative}
 		// English patterns are case-insensitive unless they start with (?-i) (proper names).
 		add := func(dst map[string][]*regexp.Regexp, pre map[string][]prefilter, lang string, list []string) error {
 			for _, p := range list {
@@ -140,6 +192,14 @@ func parsePatterns(data []byte) (*patternSet, error) {
 				return nil, fmt.Errorf("policies: policy_patterns.yaml: %s: exclude language %q", e.ID, lang)
 			}
 			if err := add(ep.exclude, nil, lang, list); err != nil {
+				return nil, err
+			}
+		}
+		for lang, list := range e.States {
+			if lang != "zh" && lang != "en" {
+				return nil, fmt.Errorf("policies: policy_patterns.yaml: %s: states language %q", e.ID, lang)
+			}
+			if err := add(ep.states, nil, lang, list); err != nil {
 				return nil, err
 			}
 		}
@@ -178,11 +238,48 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		ps.title[lang] = re
 	}
 	for _, p := range f.PI {
-		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}}
+		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}, exclude: map[string][]*regexp.Regexp{}}
 		for _, e := range p.EN {
 			t.terms["en"] = append(t.terms["en"], strings.ToLower(e))
 		}
+		for lang, list := range p.Exclude {
+			for _, x := range list {
+				if lang == "en" {
+					x = "(?i)" + x
+				}
+				re, err := compile("pi "+p.ID+" exclude", x)
+				if err != nil {
+					return nil, err
+				}
+				t.exclude[lang] = append(t.exclude[lang], re)
+			}
+		}
 		ps.pi = append(ps.pi, t)
+	}
+	nd := f.NotDeclaring
+	ps.not = notDeclaring{positive: nd.Positive, negative: nd.Negative}
+	for _, part := range []struct {
+		name string
+		src  map[string]string
+		dst  *map[string]*regexp.Regexp
+	}{{"negation", nd.Negation, &ps.not.negation}, {"definition", nd.Definition, &ps.not.definition},
+		{"definition_section", nd.DefinitionSection, &ps.not.definitionSection}, {"hypothetical", nd.Hypothetical, &ps.not.hypothetical},
+		{"other_party", nd.OtherParty, &ps.not.otherParty}, {"operator", nd.Operator, &ps.not.operator}} {
+		*part.dst = map[string]*regexp.Regexp{}
+		for _, lang := range []string{"zh", "en"} {
+			p, ok := part.src[lang]
+			if !ok {
+				return nil, fmt.Errorf("policies: policy_patterns.yaml: not_declaring.%s has no %s pattern", part.name, lang)
+			}
+			if lang == "en" {
+				p = "(?i)" + p
+			}
+			re, err := compile("not_declaring."+part.name+"."+lang, p)
+			if err != nil {
+				return nil, err
+			}
+			(*part.dst)[lang] = re
+		}
 	}
 	return ps, nil
 }
@@ -195,9 +292,21 @@ type Catalogue interface {
 
 // Element is one mandated element of the report.
 type Element struct {
-	Present bool   `json:"present"`
+	Present bool `json:"present"`
+	// Unclear: a sentence uses the element's words without stating it (a court clause for a
+	// complaint channel); Quote is that candidate. Present is false: an unclear element is not
+	// shown, and not shown to be absent either.
+	Unclear bool   `json:"unclear,omitempty"`
 	Quote   string `json:"quote"`
 	Section string `json:"section"`
+}
+
+// Presence is the element's present attribute: true, false or "unclear".
+func (e Element) Presence() any {
+	if e.Unclear && !e.Present {
+		return rules.TristateUnclear
+	}
+	return e.Present
 }
 
 // PIDeclared is a PI category the policy says it collects.
@@ -237,8 +346,11 @@ type Analysis struct {
 	Charset         string             `json:"charset"`
 	Language        string             `json:"language"`
 	Title           string             `json:"title"`
+	DocType         DocType            `json:"doc_type"`
+	DocTypeReason   string             `json:"doc_type_reason"`
 	IsPrivacyPolicy bool               `json:"is_privacy_policy"`
-	EffectiveDate   string             `json:"effective_date"`
+	EffectiveDate   string             `json:"effective_date"`         // YYYY-MM-DD: of effect, else of publication
+	UpdatedDate     string             `json:"updated_date,omitempty"` // YYYY-MM-DD: of the last update
 	Readability     Readability        `json:"readability"`
 	Elements        map[string]Element `json:"elements"`
 	PIDeclared      []PIDeclared       `json:"pi_declared"`
@@ -262,12 +374,15 @@ func (a *Analysis) Document() *Document { return a.doc }
 
 // sentence is one unit of matching with where it was found.
 type sentence struct {
-	heading bool
-	text    string
-	lower   string
-	section string
-	row     bool
-	collect bool // has a collection verb
+	heading  bool
+	header   bool   // a table's header row: names columns, declares nothing
+	orig     string // as written, for quotes
+	text     string // normDigits(orig), for matching
+	lower    string
+	section  string
+	row      bool
+	collect  bool // has a collection verb
+	declares bool // states that the operator or a named party collects, uses or shares
 }
 
 // DetectLanguage returns "zh" when Han characters make up a real share of the letters.
@@ -323,8 +438,13 @@ func quote(s string) string {
 	return s
 }
 
-// Analyze reads a policy's bytes (any charset, HTML/Markdown/text) and reports what it says.
+// Analyze reads a policy's bytes (any charset, HTML/Markdown/text) and reports what it says. Content
+// that is not text or HTML (JSON, a HAR capture, binary data) is refused with an error naming the
+// input, whatever it is called.
 func Analyze(locator string, data []byte, mediaType string, cat Catalogue) (*Analysis, error) {
+	if err := refuseContent(data); err != nil {
+		return nil, fmt.Errorf("policies: %s: %w", locator, err)
+	}
 	if len(data) > maxInputBytes {
 		data = data[:maxInputBytes]
 	}
@@ -355,16 +475,16 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		title := s.Title()
 		chars := 0
 		if s.Heading != "" {
-			sents = append(sents, sentence{text: title, section: title, heading: true})
+			sents = append(sents, sentence{orig: title, section: title, heading: true})
 		}
 		for _, b := range s.Blocks {
 			chars += utf8.RuneCountInString(b.Text)
 			if b.Kind == "row" {
-				sents = append(sents, sentence{text: b.Text, section: title, row: true})
+				sents = append(sents, sentence{orig: b.Text, section: title, row: true, header: b.Header})
 				continue
 			}
 			for _, t := range splitSentences(b.Text) {
-				sents = append(sents, sentence{text: t, section: title})
+				sents = append(sents, sentence{orig: t, section: title})
 			}
 		}
 		a.Sections = append(a.Sections, SectionSummary{Number: s.Number, Heading: s.Heading, Level: s.Level, Chars: chars})
@@ -377,12 +497,15 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 
 	collect := ps.collect[lang]
 	for i := range sents {
+		sents[i].text = normDigits(sents[i].orig)
 		sents[i].lower = foldLower(sents[i].text)
-		sents[i].collect = collect == nil || sents[i].row || collect.MatchString(sents[i].text)
+		sents[i].collect = !sents[i].header && (collect == nil || sents[i].row || collect.MatchString(sents[i].text))
+		sents[i].declares = sents[i].collect && ps.not.declares(lang, &sents[i])
 	}
 	// Earlier patterns are the more specific ones; sentences are preferred to headings as quotes.
+	// A sentence that only uses the element's words is kept as the candidate of an unclear element.
 	for _, ep := range ps.elements {
-		el := Element{}
+		el, cand := Element{}, Element{}
 	search:
 		for _, headings := range []bool{false, true} {
 			if headings && ep.sentencesOnly {
@@ -391,20 +514,52 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			for i, re := range ep.res[lang] {
 				pre := ep.pre[lang][i]
 				for _, s := range sents {
-					if s.heading == headings && pre.mayMatch(s.text, s.lower) && re.MatchString(s.text) && !matchAny(ep.exclude[lang], s.text) {
-						el = Element{Present: true, Quote: quote(s.text), Section: s.section}
-						break search
+					if s.heading != headings || s.header || !pre.mayMatch(s.text, s.lower) || !re.MatchString(s.text) || matchAny(ep.exclude[lang], s.text) {
+						continue
 					}
+					if ep.noDefinitions && !s.heading && ps.not.nonDeclaring(lang, &s) {
+						continue
+					}
+					if len(ep.states[lang]) > 0 && !matchAny(ep.states[lang], s.text) {
+						if cand.Quote == "" {
+							cand = Element{Unclear: true, Quote: quote(s.orig), Section: s.section}
+						}
+						continue
+					}
+					el = Element{Present: true, Quote: quote(s.orig), Section: s.section}
+					break search
 				}
 			}
 		}
+		if !el.Present {
+			el = cand
+		}
 		a.Elements[ep.id] = el
 	}
-	if e := a.Elements["effective_date"]; e.Present {
-		a.EffectiveDate = extractDate(e.Quote)
+	// A table with a purpose column states purposes row by row.
+	if !a.Elements["purposes_by_function"].Present {
+		if q, sec := purposeRow(sents); q != "" {
+			a.Elements["purposes_by_function"] = Element{Present: true, Quote: quote(q), Section: sec}
+		}
+	}
+	// Dates: of effect and of the last update, from sentences, table rows and the footer.
+	var dated []string
+	for _, s := range sents {
+		dated = append(dated, s.text)
+	}
+	dated = append(dated, doc.Footer...)
+	a.EffectiveDate, a.UpdatedDate = docDates(dated)
+	if e := a.Elements["effective_date"]; !e.Present && (a.EffectiveDate != "" || a.UpdatedDate != "") {
+		// a date in a table or the footer: the element is shown by that line
+		for _, s := range dated {
+			if eff, upd := docDates([]string{s}); eff != "" || upd != "" {
+				a.Elements["effective_date"] = Element{Present: true, Quote: quote(s), Section: sectionOf(sents, s)}
+				break
+			}
+		}
 	}
 
-	// PI declared: the first sentence naming the category together with a collection verb.
+	// PI declared: the first sentence naming the category that declares collection.
 	var whole, wholeLower strings.Builder
 	for _, s := range sents {
 		whole.WriteString(s.text)
@@ -418,11 +573,11 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			continue // no term of this category anywhere: no sentence to look at
 		}
 		for _, s := range sents {
-			if !s.collect {
+			if !s.declares || matchAny(p.exclude[lang], s.text) {
 				continue
 			}
 			if containsTerm(s.text, s.lower, p.terms[lang], lang) {
-				a.PIDeclared = append(a.PIDeclared, PIDeclared{PI: p.id, Quote: quote(s.text), Purpose: purposeOf(ps.purpose[lang], s.text), Section: s.section})
+				a.PIDeclared = append(a.PIDeclared, PIDeclared{PI: p.id, Quote: quote(s.orig), Purpose: purposeOf(ps.purpose[lang], s.text), Section: s.section})
 				break
 			}
 		}
@@ -458,7 +613,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			}
 			for _, s := range sents {
 				if sep != nil && containsTerm(s.text, s.lower, terms, lang) && sep.matches(lang, s.text) {
-					sc.Present, sc.Quote = true, quote(s.text)
+					sc.Present, sc.Quote = true, quote(s.orig)
 					break
 				}
 			}
@@ -466,8 +621,110 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		}
 	}
 
-	a.IsPrivacyPolicy = isPrivacyPolicy(a, ps, full)
+	a.DocType, a.DocTypeReason = classify(doc, a)
+	a.IsPrivacyPolicy = a.DocType.IsPolicy()
 	return a, nil
+}
+
+var purposeColumn = regexp.MustCompile(`(?i)目的|用途|\bpurpose`)
+
+// purposeRow returns the first row under a table header that names a purpose column, when that
+// row names something collected beside its purpose (more than two cells).
+func purposeRow(sents []sentence) (string, string) {
+	inTable := false
+	for _, s := range sents {
+		switch {
+		case s.header:
+			inTable = purposeColumn.MatchString(s.text)
+		case s.row && inTable:
+			if strings.Count(s.text, " | ") >= 2 {
+				return s.orig, s.section
+			}
+		case !s.row:
+			inTable = false
+		}
+	}
+	return "", ""
+}
+
+// sectionOf is the section of the sentence whose text is s ("" for the footer).
+func sectionOf(sents []sentence, s string) string {
+	for _, x := range sents {
+		if x.text == s {
+			return x.section
+		}
+	}
+	return ""
+}
+
+// nonDeclaring reports whether a sentence, whatever verb it has, declares nothing: a definition
+// (or any sentence of a definitions section), a hypothetical about the future, or another
+// party's act.
+func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
+	if re := nd.definitionSection[lang]; re != nil && re.MatchString(s.section) {
+		return true
+	}
+	if re := nd.definition[lang]; re != nil && re.MatchString(s.text) {
+		return true
+	}
+	if re := nd.hypothetical[lang]; re != nil && re.MatchString(s.text) {
+		return true
+	}
+	if re := nd.otherParty[lang]; re != nil && re.MatchString(s.text) {
+		if op := nd.operator[lang]; op == nil || !op.MatchString(s.text) {
+			return true
+		}
+	}
+	return false
+}
+
+// declares reports whether a sentence with a collection verb states that the operator (or a
+// named third party) collects, uses or shares something: not a definition, a hypothetical or
+// another party's act, and at least one of its collection verbs not negated ("我们不会收集您的
+// 通讯录" declares nothing; "我们不会出售您的信息，但会收集您的手机号码" declares the number).
+// Table rows other than headers are declarations by their place in the table.
+func (nd *notDeclaring) declares(lang string, s *sentence) bool {
+	if s.header {
+		return false
+	}
+	if nd.nonDeclaring(lang, s) {
+		return false
+	}
+	if s.row {
+		return true
+	}
+	verbs := patternsCollect(lang)
+	neg := nd.negation[lang]
+	if verbs == nil || neg == nil {
+		return true
+	}
+	for _, m := range verbs.FindAllStringIndex(s.text, -1) {
+		// the words right before the verb, back to the previous clause break
+		start := max(0, m[0]-90)
+		for start < m[0] && !utf8.RuneStart(s.text[start]) {
+			start++
+		}
+		before := s.text[start:m[0]]
+		if i := strings.LastIndexAny(before, "，,；;：:。"); i >= 0 {
+			before = before[i+1:]
+		}
+		if i := strings.LastIndex(before, " but "); i >= 0 {
+			before = before[i+5:]
+		}
+		if !neg.MatchString(before) {
+			return true
+		}
+	}
+	return false
+}
+
+// patternsCollect is the collection-verb pattern of a language.
+func patternsCollect(lang string) *regexp.Regexp {
+	ps, err := loadPatterns()
+	if err != nil {
+		return nil
+	}
+	return ps.collect[lang]
 }
 
 func matchAny(res []*regexp.Regexp, s string) bool {
@@ -508,10 +765,6 @@ func purposeOf(res []*regexp.Regexp, s string) string {
 	return ""
 }
 
-var dateRe = regexp.MustCompile(`\d{4}\s*年\s*\d{1,2}\s*月(\s*\d{1,2}\s*日)?|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|(?i)(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{4}`)
-
-func extractDate(s string) string { return dateRe.FindString(s) }
-
 // declaredSDKs matches catalogue SDKs by class prefix, name and alias; table rows are preferred as
 // quotes because SDK lists are usually tables.
 func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
@@ -519,7 +772,8 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 	for _, sdk := range sdks {
 		// Class prefixes match case-insensitively; names and aliases are proper nouns and match
 		// as written ("Adjust" the SDK, not "adjust your settings").
-		var keys, names []string
+		// weak: names that count only where the sentence speaks of SDKs (see plainHan)
+		var keys, names, weak []string
 		for _, p := range sdk.ClassPrefixes {
 			if strings.Count(p, ".") >= 1 && len(p) >= 6 {
 				keys = append(keys, strings.ToLower(p))
@@ -527,14 +781,19 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 		}
 		for _, n := range []string{sdk.Name.ZH, sdk.Name.EN} {
 			if core := nameCore(n); utf8.RuneCountInString(core) >= 4 && !(sdk.Origin == rules.OriginDerived && plainWord(core)) {
-				names = append(names, core)
+				if sdk.Origin == rules.OriginDerived && plainHan(core) {
+					weak = append(weak, core)
+				} else {
+					names = append(names, core)
+				}
 			}
 		}
 		names = append(names, aliases[sdk.ID]...)
 		// Most SDKs are named nowhere in a policy: look for each key in the whole text once.
 		keys = slices.DeleteFunc(keys, func(k string) bool { return !containsKey(docLower, k) })
 		names = slices.DeleteFunc(names, func(k string) bool { return !containsKey(docText, k) })
-		if len(keys) == 0 && len(names) == 0 {
+		weak = slices.DeleteFunc(weak, func(k string) bool { return !containsKey(docText, k) })
+		if len(keys) == 0 && len(names) == 0 && len(weak) == 0 {
 			continue
 		}
 		var found *SDKDeclared
@@ -546,8 +805,11 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 			for _, k := range names {
 				hit = hit || containsKey(s.text, k)
 			}
+			for _, k := range weak {
+				hit = hit || (containsKey(s.text, k) && sdkContext.MatchString(s.text))
+			}
 			if hit && (found == nil || (s.row && !strings.Contains(found.Quote, "|"))) {
-				found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.text), Section: s.section}
+				found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.orig), Section: s.section}
 			}
 			if found != nil && strings.Contains(found.Quote, "|") {
 				break
@@ -574,6 +836,23 @@ func plainWord(name string) bool {
 		}
 	}
 	return true
+}
+
+// sdkContext: a sentence that speaks of third-party code, where a weak name is the SDK's.
+var sdkContext = regexp.MustCompile(`(?i)SDK|插件|第三方|提供方|服务商|合作方`)
+
+// plainHan reports whether a name is a short all-Han phrase ("人脸识别"): in the unreviewed derived
+// catalogue such a name is a function's common name as often as an SDK's ("友盟反馈" is a brand),
+// so it declares the SDK only in a sentence that speaks of SDKs.
+func plainHan(name string) bool {
+	n := 0
+	for _, r := range name {
+		if !unicode.Is(unicode.Han, r) {
+			return false
+		}
+		n++
+	}
+	return n <= 4
 }
 
 // containsKey finds k in s; an ASCII key must stand as a word ("Adjust" is not "adjusting").
@@ -608,22 +887,4 @@ func nameCore(n string) string {
 		n = n[:i]
 	}
 	return strings.TrimSpace(n)
-}
-
-func isPrivacyPolicy(a *Analysis, ps *patternSet, full string) bool {
-	present := 0
-	for _, e := range a.Elements {
-		if e.Present {
-			present++
-		}
-	}
-	titled := false
-	if re := ps.title[a.Language]; re != nil {
-		head := full
-		if len(head) > 3000 {
-			head = head[:3000]
-		}
-		titled = re.MatchString(a.Title) || re.MatchString(head)
-	}
-	return titled && a.Elements["pi_collected"].Present && present >= 6 && a.Readability.Chars >= 500
 }

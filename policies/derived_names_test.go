@@ -27,7 +27,7 @@ func TestDerivedPlainWordNames(t *testing.T) {
 	text := "Payment information is handled by our provider. We use Google Analytics. 第三方SDK：友盟反馈。包名 com.example.payment。"
 	var sents []sentence
 	for _, s := range splitSentences(text) {
-		sents = append(sents, sentence{text: s, lower: strings.ToLower(s)})
+		sents = append(sents, sentence{orig: s, text: s, lower: strings.ToLower(s)})
 	}
 	got := map[string]string{}
 	for _, d := range declaredSDKs(sents, text, strings.ToLower(text), sdks, nil) {
@@ -42,7 +42,7 @@ func TestDerivedPlainWordNames(t *testing.T) {
 	text = strings.ReplaceAll(text, "包名 com.example.payment。", "")
 	sents = sents[:0]
 	for _, s := range splitSentences(text) {
-		sents = append(sents, sentence{text: s, lower: strings.ToLower(s)})
+		sents = append(sents, sentence{orig: s, text: s, lower: strings.ToLower(s)})
 	}
 	for _, d := range declaredSDKs(sents, text, strings.ToLower(text), sdks, nil) {
 		if d.SDK == "payment" {

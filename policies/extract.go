@@ -26,6 +26,9 @@ type Document struct {
 	Sections []Section `json:"sections"`
 	// Truncated is set when a limit cut the input short.
 	Truncated bool `json:"truncated,omitempty"`
+	// Footer holds the lines of the page footer, which is not part of the text but is where
+	// many pages state the policy's date.
+	Footer []string `json:"footer,omitempty"`
 }
 
 // Section is a heading and the blocks under it; the first section may have no heading.
@@ -62,6 +65,8 @@ type Block struct {
 	Kind  string   `json:"kind"` // paragraph | item | row
 	Text  string   `json:"text"`
 	Cells []string `json:"cells,omitempty"`
+	// Header: a table's header row (all <th> cells, or a Markdown row above its separator).
+	Header bool `json:"header,omitempty"`
 }
 
 // Text returns the whole document as plain text.
@@ -87,11 +92,12 @@ const (
 )
 
 type line struct {
-	kind  lineKind
-	level int
-	text  string
-	cells []string
-	pre   bool // from <pre> or plain text: numbering detection applies
+	kind   lineKind
+	level  int
+	text   string
+	cells  []string
+	header bool
+	pre    bool // from <pre> or plain text: numbering detection applies
 }
 
 // Extract reads a policy (already decoded to UTF-8) into sections.
@@ -101,16 +107,18 @@ func Extract(text string, format Format) *Document {
 		text, trunc = strings.ToValidUTF8(text[:maxInputBytes], ""), true
 	}
 	var lines []line
+	var footer []string
 	title := ""
 	switch format {
 	case FormatHTML:
-		lines, title = htmlLines(text)
+		lines, title, footer = htmlLines(text)
 	case FormatMarkdown:
 		lines = markdownLines(text)
 	default:
 		lines = textLines(text, false)
 	}
 	d := sectionize(lines)
+	d.Footer = footer
 	d.Truncated = d.Truncated || trunc
 	d.Title = cleanTitle(title)
 	if d.Title == "" {
@@ -173,12 +181,80 @@ func isBoilerplate(n *html.Node) bool {
 	return false
 }
 
+// Limits of the footer kept for its dates.
+const (
+	maxFooterLines = 20
+	maxFooterNodes = 2000
+)
+
+// footerText collects the text of a footer element, one line per block, bounded.
+func footerText(n *html.Node, out []string) []string {
+	var b strings.Builder
+	stack := []*html.Node{n}
+	for visited := 0; len(stack) > 0 && visited < maxFooterNodes && len(out) < maxFooterLines; visited++ {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c == nil {
+			if t := collapse(b.String()); t != "" {
+				out = append(out, t)
+			}
+			b.Reset()
+			continue
+		}
+		switch c.Type {
+		case html.TextNode:
+			b.WriteString(c.Data)
+			continue
+		case html.ElementNode:
+			if c.DataAtom == atom.Script || c.DataAtom == atom.Style {
+				continue
+			}
+			if blockTags[c.DataAtom] {
+				stack = append(stack, nil) // flush after its children
+			}
+		}
+		var kids []*html.Node
+		for k := c.FirstChild; k != nil && len(kids) < maxFooterNodes; k = k.NextSibling {
+			kids = append(kids, k)
+		}
+		for i := len(kids) - 1; i >= 0; i-- {
+			stack = append(stack, kids[i])
+		}
+	}
+	if t := collapse(b.String()); t != "" && len(out) < maxFooterLines {
+		out = append(out, t)
+	}
+	return out
+}
+
+func isFooter(n *html.Node) bool {
+	if n.DataAtom == atom.Footer {
+		return true
+	}
+	for _, a := range n.Attr {
+		if (a.Key == "role" && strings.EqualFold(a.Val, "contentinfo")) || ((a.Key == "class" || a.Key == "id") && slicesContainsFold(strings.Fields(a.Val), "footer")) {
+			return true
+		}
+	}
+	return false
+}
+
+func slicesContainsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // htmlLines walks the parsed document iteratively (no recursion, bounded depth).
-func htmlLines(src string) ([]line, string) {
+func htmlLines(src string) ([]line, string, []string) {
 	doc, err := html.ParseWithOptions(strings.NewReader(src))
 	if err != nil {
-		return textLines(src, false), ""
+		return textLines(src, false), "", nil
 	}
+	var footer []string
 	var (
 		lines  []line
 		buf    strings.Builder
@@ -190,6 +266,7 @@ func htmlLines(src string) ([]line, string) {
 		inCell bool
 		head   int // heading level being read
 		inItem int
+		allTh  bool // every cell of the row being read is a <th>
 	)
 	flush := func() {
 		t := buf.String()
@@ -257,7 +334,7 @@ func htmlLines(src string) ([]line, string) {
 						}
 					}
 					if len(nonEmpty) > 0 {
-						lines = append(lines, line{kind: lRow, text: strings.Join(nonEmpty, " | "), cells: row})
+						lines = append(lines, line{kind: lRow, text: strings.Join(nonEmpty, " | "), cells: row, header: allTh})
 					}
 					row, inRow = nil, false
 				}
@@ -284,6 +361,9 @@ func htmlLines(src string) ([]line, string) {
 				title = n.FirstChild.Data
 			}
 			if skipTags[n.DataAtom] || isBoilerplate(n) || f.depth > maxDepth {
+				if isFooter(n) && len(footer) < maxFooterLines {
+					footer = footerText(n, footer)
+				}
 				continue
 			}
 			switch n.DataAtom {
@@ -303,7 +383,7 @@ func htmlLines(src string) ([]line, string) {
 			case atom.Tr:
 				if !inRow {
 					flush()
-					inRow, row = true, nil
+					inRow, row, allTh = true, nil, true
 				}
 			case atom.Td, atom.Th:
 				if inRow {
@@ -312,6 +392,7 @@ func htmlLines(src string) ([]line, string) {
 						cell.Reset()
 					}
 					inCell = true
+					allTh = allTh && n.DataAtom == atom.Th
 				}
 			case atom.Br:
 				if inCell {
@@ -341,7 +422,7 @@ func htmlLines(src string) ([]line, string) {
 		}
 	}
 	flush()
-	return lines, title
+	return lines, title, footer
 }
 
 var (
@@ -396,6 +477,10 @@ func markdownLines(src string) []line {
 		case strings.HasPrefix(strings.TrimSpace(t), "|"):
 			flush()
 			if mdTableSep.MatchString(t) && !strings.ContainsAny(strings.Trim(t, "|-: "), "abcdefghijklmnopqrstuvwxyz\u4e00") {
+				// the row above the separator names the columns
+				if n := len(lines); n > 0 && lines[n-1].kind == lRow {
+					lines[n-1].header = true
+				}
 				continue
 			}
 			cells := strings.Split(strings.Trim(strings.TrimSpace(t), "|"), "|")
@@ -611,7 +696,7 @@ func sectionize(lines []line) *Document {
 			case lRow:
 				kind = "row"
 			}
-			cur.Blocks = append(cur.Blocks, Block{Kind: kind, Text: text, Cells: l.cells})
+			cur.Blocks = append(cur.Blocks, Block{Kind: kind, Text: text, Cells: l.cells, Header: l.header})
 			blocks++
 		}
 	}

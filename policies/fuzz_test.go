@@ -1,7 +1,9 @@
 package policies
 
 import (
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -31,10 +33,23 @@ func FuzzAnalyze(f *testing.F) {
 	}
 	f.Add([]byte("我们会收集您的手机号码。联系我们：a@b.cn"), "x.txt")
 	f.Add([]byte("<meta charset=gbk><p>\xce\xd2\xc3\xc7</p>"), "x.html")
+	f.Add([]byte(`{"log": {"entries": [`), "x.har")
+	f.Add([]byte("生效时间：2021年【10】月【8】日 ｜ 更新于２０２２．３．１"), "d.txt")
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		a, err := Analyze(name, data, "", fixedCatalogue{})
+		if errors.Is(err, ErrNotText) {
+			if !strings.Contains(err.Error(), name) {
+				t.Fatalf("refusal does not name the input: %v", err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, d := range []string{a.EffectiveDate, a.UpdatedDate} {
+			if d != "" && len(d) != len("2006-01-02") {
+				t.Fatalf("date %q not YYYY-MM-DD", d)
+			}
 		}
 		if _, err := a.JSON(); err != nil {
 			t.Fatal(err)
@@ -51,6 +66,29 @@ func FuzzDecodeCharset(f *testing.F) {
 			out, cs := DecodeCharset(data, ct, fm)
 			if !utf8.ValidString(out) || cs == "" {
 				t.Fatalf("invalid output or no charset name: %q", cs)
+			}
+		}
+	})
+}
+
+// FuzzClassify: any text classifies to a known type with a reason, from any format.
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"# 用户服务协议\n本协议", "<h1>儿童个人信息保护规则</h1>", "| SDK名称 | 公司 |\n|---|---|\n| a | b |", "本隐私权政策 本政策", "", "<title>x.txt</title><p>Terms of Service</p>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, fm := range []Format{FormatHTML, FormatMarkdown, FormatText} {
+			a, err := AnalyzeDocument(Extract(s, fm), fixedCatalogue{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch a.DocType {
+			case DocPrivacyPolicy, DocChildrenPolicy, DocSDKList, DocPermissionList, DocTermsOfService, DocOther:
+			default:
+				t.Fatalf("unknown doc type %q", a.DocType)
+			}
+			if a.DocTypeReason == "" || a.IsPrivacyPolicy != a.DocType.IsPolicy() {
+				t.Fatalf("type %s reason %q is_privacy_policy %v", a.DocType, a.DocTypeReason, a.IsPrivacyPolicy)
 			}
 		}
 	})

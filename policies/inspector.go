@@ -47,7 +47,10 @@ func (in *Inspector) Kinds() []scanner.KindSpec {
 			Label: scanner.Label{ZH: "隐私政策文件", EN: "Privacy policy file"},
 			// Text that no other kind claims is a policy: HTML, Markdown or plain text in UTF-8 or a
 			// legacy Chinese encoding.
-			Detect: &scanner.DetectSpec{Fallback: true, Text: func(head []byte) bool { return utf8.Valid(head) || likelyLegacyCJK(head) }},
+			// JSON (a HAR capture among it) and binary data are never policies.
+			Detect: &scanner.DetectSpec{Fallback: true, Text: func(head []byte) bool {
+				return refuseContent(head) == nil && (utf8.Valid(head) || likelyLegacyCJK(head))
+			}},
 			Upload: &scanner.UploadSpec{Exts: []string{".html", ".txt"}},
 			File: &scanner.FileSpec{MaxBytes: in.opts.MaxFileBytes, KeepStart: true,
 				Store: scanner.StoreSpec{MediaTypeOf: fileMediaType, Tool: in.opts.Tool}}},
@@ -137,17 +140,30 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 	return out
 }
 
-// Observations turns an analysis into the policy.* observations of observation_kinds.yaml.
+// Observations turns an analysis into the policy.* observations of observation_kinds.yaml. Every
+// document yields policy.document with its type and the reason for it. Only a privacy policy or a
+// children's policy yields elements and separate-consent facts (what a policy must state); an
+// annex (SDK list, permission list) yields what it lists, read as part of the policy it belongs
+// to; a terms-of-service page or any other document yields nothing more.
 func Observations(a *Analysis, locator string, refs []string, name, version string) []scanner.Observation {
 	obs := func(kind, subject string, attrs map[string]any) scanner.Observation {
 		return scanner.Observation{Kind: kind, Subject: subject, Attributes: attrs, EvidenceRefs: refs, Inspector: name, InspectorVersion: version}
 	}
-	out := []scanner.Observation{obs("policy.document", locator, map[string]any{
-		"language": a.Language, "title": a.Title, "chars": a.Readability.Chars,
-		"is_privacy_policy": a.IsPrivacyPolicy, "effective_date": a.EffectiveDate})}
-	for _, id := range ElementIDs {
-		e := a.Elements[id]
-		out = append(out, obs("policy.element", id, map[string]any{"element": id, "present": e.Present, "quote": e.Quote, "section": e.Section}))
+	doc := map[string]any{"language": a.Language, "title": a.Title, "chars": a.Readability.Chars,
+		"doc_type": string(a.DocType), "doc_type_reason": a.DocTypeReason,
+		"is_privacy_policy": a.IsPrivacyPolicy, "effective_date": a.EffectiveDate}
+	if a.UpdatedDate != "" {
+		doc["updated_date"] = a.UpdatedDate
+	}
+	out := []scanner.Observation{obs("policy.document", locator, doc)}
+	if !a.DocType.IsPolicy() && !a.DocType.IsAnnex() {
+		return out
+	}
+	if a.DocType.IsPolicy() {
+		for _, id := range ElementIDs {
+			e := a.Elements[id]
+			out = append(out, obs("policy.element", id, map[string]any{"element": id, "present": e.Presence(), "quote": e.Quote, "section": e.Section}))
+		}
 	}
 	for _, p := range a.PIDeclared {
 		out = append(out, obs("policy.pi_declared", p.PI, map[string]any{"pi": []string{p.PI}, "quote": p.Quote, "purpose": p.Purpose}))
@@ -155,8 +171,10 @@ func Observations(a *Analysis, locator string, refs []string, name, version stri
 	for _, s := range a.SDKsDeclared {
 		out = append(out, obs("policy.sdk_declared", s.SDK, map[string]any{"sdk": s.SDK, "quote": s.Quote}))
 	}
-	for _, s := range a.SeparateConsent {
-		out = append(out, obs("policy.separate_consent", s.PI, map[string]any{"pi": []string{s.PI}, "present": s.Present, "quote": s.Quote}))
+	if a.DocType.IsPolicy() {
+		for _, s := range a.SeparateConsent {
+			out = append(out, obs("policy.separate_consent", s.PI, map[string]any{"pi": []string{s.PI}, "present": s.Present, "quote": s.Quote}))
+		}
 	}
 	return out
 }

@@ -296,8 +296,8 @@ func TestAnalyzeDeclarations(t *testing.T) {
 	if !sep["location_precise"] || !sep["identity_document"] {
 		t.Errorf("separate consent: %+v", a.SeparateConsent)
 	}
-	if a.EffectiveDate != "2024年3月1日" || a.Language != "zh" {
-		t.Errorf("date %q lang %s", a.EffectiveDate, a.Language)
+	if a.EffectiveDate != "2024-03-08" || a.UpdatedDate != "2024-03-01" || a.Language != "zh" {
+		t.Errorf("dates %q %q lang %s", a.EffectiveDate, a.UpdatedDate, a.Language)
 	}
 }
 

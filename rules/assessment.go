@@ -260,9 +260,9 @@ func (l *loader) confidenceRules(c *Catalogue, f string, n *yaml.Node, who strin
 func scalarOfType(v any, t string) bool {
 	switch v.(type) {
 	case bool:
-		return t == "bool"
+		return t == "bool" || t == "tristate"
 	case string:
-		return t == "string"
+		return t == "string" || (t == "tristate" && v == TristateUnclear)
 	case int:
 		return t == "int"
 	}

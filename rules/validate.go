@@ -16,7 +16,7 @@ var (
 	apiKinds      = []string{"method", "field", "provider"}
 	sdkKinds      = []string{"analytics", "push", "push_vendor", "ads", "crash", "map", "login", "login_share", "login_share_payment", "payment", "risk_control", "device_id", "webview", "im", "voice", "other", "library"}
 	piSources     = []string{"vendor_doc", "app_disclosure", "exodus", "none"}
-	attrTypeNames = []string{"string", "bool", "int", "float", "[]string"}
+	attrTypeNames = []string{"string", "bool", "tristate", "int", "float", "[]string"}
 	severities    = []string{"critical", "high", "medium", "low", "info"}
 
 	idRe         = regexp.MustCompile(`^[a-z0-9][a-z0-9_.\-]*$`)
@@ -637,6 +637,8 @@ func scalarFits(typ string, v any) bool {
 	case "bool":
 		_, ok := v.(bool)
 		return ok
+	case "tristate":
+		return isTristate(v)
 	case "int":
 		_, ok := v.(int)
 		return ok
@@ -648,6 +650,19 @@ func scalarFits(typ string, v any) bool {
 	}
 	return false
 }
+
+// isTristate reports whether v is true, false or "unclear": a fact the text may state, omit, or
+// only seem to state (a candidate quote that does not show it). "unclear" never equals a bool in a
+// trigger's where, so a rule that fires on false (absence) does not fire on it.
+func isTristate(v any) bool {
+	if _, ok := v.(bool); ok {
+		return true
+	}
+	return v == TristateUnclear
+}
+
+// TristateUnclear is the third value of a tristate attribute.
+const TristateUnclear = "unclear"
 
 // valueFits reports whether an example attribute value fits its declared type.
 func valueFits(typ string, v any) bool {
