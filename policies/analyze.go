@@ -121,13 +121,33 @@ type piTerms struct {
 
 // notDeclaring holds the compiled readings of NotDeclaring, by language.
 type notDeclaring struct {
-	negation, definition, definitionSection, hypothetical, otherParty, operator map[string]*regexp.Regexp
+	negation, definition, definitionSection, hypothetical, otherParty, operator map[string]filtered
 	positive, negative                                                          map[string][]string
+}
+
+// filtered is a pattern with the prefilter derived from it: most sentences fail the literal check
+// and never reach the regexp.
+type filtered struct {
+	re  *regexp.Regexp
+	pre prefilter
+}
+
+func (f filtered) match(s string) bool {
+	if f.re == nil {
+		return false
+	}
+	return f.pre.mayMatch(s, foldLower(s)) && f.re.MatchString(s)
+}
+
+// matchLower is match for a sentence whose foldLower is at hand.
+func (f filtered) matchLower(s, lower string) bool {
+	return f.re != nil && f.pre.mayMatch(s, lower) && f.re.MatchString(s)
 }
 
 type patternSet struct {
 	elements []elementPatterns
 	collect  map[string]*regexp.Regexp
+	collectF map[string]filtered
 	purpose  map[string][]*regexp.Regexp
 	pi       []piTerms
 	aliases  map[string][]string
@@ -151,7 +171,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("policies: policy_patterns.yaml: %w", err)
 	}
-	ps := &patternSet{collect: map[string]*regexp.Regexp{}, purpose: map[string][]*regexp.Regexp{},
+	ps := &patternSet{collect: map[string]*regexp.Regexp{}, collectF: map[string]filtered{}, purpose: map[string][]*regexp.Regexp{},
 		aliases: f.SDKAliases, title: map[string]*regexp.Regexp{}}
 	compile := func(where, s string) (*regexp.Regexp, error) {
 		re, err := regexp.Compile(s)
@@ -220,6 +240,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 			return nil, err
 		}
 		ps.collect[lang] = re
+		ps.collectF[lang] = filtered{re: re, pre: newPrefilter(p)}
 	}
 	for lang, list := range f.Purpose {
 		for _, p := range list {
@@ -261,11 +282,11 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	for _, part := range []struct {
 		name string
 		src  map[string]string
-		dst  *map[string]*regexp.Regexp
+		dst  *map[string]filtered
 	}{{"negation", nd.Negation, &ps.not.negation}, {"definition", nd.Definition, &ps.not.definition},
 		{"definition_section", nd.DefinitionSection, &ps.not.definitionSection}, {"hypothetical", nd.Hypothetical, &ps.not.hypothetical},
 		{"other_party", nd.OtherParty, &ps.not.otherParty}, {"operator", nd.Operator, &ps.not.operator}} {
-		*part.dst = map[string]*regexp.Regexp{}
+		*part.dst = map[string]filtered{}
 		for _, lang := range []string{"zh", "en"} {
 			p, ok := part.src[lang]
 			if !ok {
@@ -278,7 +299,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 			if err != nil {
 				return nil, err
 			}
-			(*part.dst)[lang] = re
+			(*part.dst)[lang] = filtered{re: re, pre: newPrefilter(p)}
 		}
 	}
 	return ps, nil
@@ -374,15 +395,17 @@ func (a *Analysis) Document() *Document { return a.doc }
 
 // sentence is one unit of matching with where it was found.
 type sentence struct {
-	heading  bool
-	header   bool   // a table's header row: names columns, declares nothing
-	orig     string // as written, for quotes
-	text     string // normDigits(orig), for matching
-	lower    string
-	section  string
-	row      bool
-	collect  bool // has a collection verb
-	declares bool // states that the operator or a named party collects, uses or shares
+	heading bool
+	header  bool   // a table's header row: names columns, declares nothing
+	orig    string // as written, for quotes
+	text    string // normDigits(orig), for matching
+	lower   string
+	section string
+	row     bool
+	collect bool // has a collection verb
+	// declared: 0 not yet read, 1 states that the operator or a named party collects, uses or
+	// shares, 2 does not (see declares; read only for sentences that name a PI category)
+	declared int8
 }
 
 // DetectLanguage returns "zh" when Han characters make up a real share of the letters.
@@ -495,12 +518,11 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		a.Readability.AvgSentenceChars = chars / len(sents)
 	}
 
-	collect := ps.collect[lang]
+	collect, hasCollect := ps.collectF[lang]
 	for i := range sents {
 		sents[i].text = normDigits(sents[i].orig)
 		sents[i].lower = foldLower(sents[i].text)
-		sents[i].collect = !sents[i].header && (collect == nil || sents[i].row || collect.MatchString(sents[i].text))
-		sents[i].declares = sents[i].collect && ps.not.declares(lang, &sents[i])
+		sents[i].collect = !sents[i].header && (!hasCollect || sents[i].row || collect.matchLower(sents[i].text, sents[i].lower))
 	}
 	// Earlier patterns are the more specific ones; sentences are preferred to headings as quotes.
 	// A sentence that only uses the element's words is kept as the candidate of an unclear element.
@@ -572,11 +594,12 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		if !containsTerm(docText, docLower, p.terms[lang], lang) {
 			continue // no term of this category anywhere: no sentence to look at
 		}
-		for _, s := range sents {
-			if !s.declares || matchAny(p.exclude[lang], s.text) {
+		for i := range sents {
+			s := &sents[i]
+			if !s.collect || !containsTerm(s.text, s.lower, p.terms[lang], lang) || !ps.not.declaresOnce(lang, s) || matchAny(p.exclude[lang], s.text) {
 				continue
 			}
-			if containsTerm(s.text, s.lower, p.terms[lang], lang) {
+			{
 				a.PIDeclared = append(a.PIDeclared, PIDeclared{PI: p.id, Quote: quote(s.orig), Purpose: purposeOf(ps.purpose[lang], s.text), Section: s.section})
 				break
 			}
@@ -661,21 +684,22 @@ func sectionOf(sents []sentence, s string) string {
 // (or any sentence of a definitions section), a hypothetical about the future, or another
 // party's act.
 func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
-	if re := nd.definitionSection[lang]; re != nil && re.MatchString(s.section) {
+	if nd.definitionSection[lang].match(s.section) || nd.definition[lang].matchLower(s.text, s.lower) ||
+		nd.hypothetical[lang].matchLower(s.text, s.lower) {
 		return true
 	}
-	if re := nd.definition[lang]; re != nil && re.MatchString(s.text) {
-		return true
-	}
-	if re := nd.hypothetical[lang]; re != nil && re.MatchString(s.text) {
-		return true
-	}
-	if re := nd.otherParty[lang]; re != nil && re.MatchString(s.text) {
-		if op := nd.operator[lang]; op == nil || !op.MatchString(s.text) {
-			return true
+	return nd.otherParty[lang].matchLower(s.text, s.lower) && !nd.operator[lang].matchLower(s.text, s.lower)
+}
+
+// declaresOnce is declares, read once per sentence.
+func (nd *notDeclaring) declaresOnce(lang string, s *sentence) bool {
+	if s.declared == 0 {
+		s.declared = 2
+		if nd.declares(lang, s) {
+			s.declared = 1
 		}
 	}
-	return false
+	return s.declared == 1
 }
 
 // declares reports whether a sentence with a collection verb states that the operator (or a
@@ -695,7 +719,7 @@ func (nd *notDeclaring) declares(lang string, s *sentence) bool {
 	}
 	verbs := patternsCollect(lang)
 	neg := nd.negation[lang]
-	if verbs == nil || neg == nil {
+	if verbs == nil || neg.re == nil {
 		return true
 	}
 	for _, m := range verbs.FindAllStringIndex(s.text, -1) {
@@ -711,7 +735,7 @@ func (nd *notDeclaring) declares(lang string, s *sentence) bool {
 		if i := strings.LastIndex(before, " but "); i >= 0 {
 			before = before[i+5:]
 		}
-		if !neg.MatchString(before) {
+		if !neg.re.MatchString(before) {
 			return true
 		}
 	}
@@ -769,6 +793,9 @@ func purposeOf(res []*regexp.Regexp, s string) string {
 // quotes because SDK lists are usually tables.
 func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
 	var out []SDKDeclared
+	// one gram set of the lower-cased text serves both: a key found in the text is found, lower-cased,
+	// in the lower-cased text (case maps rune by rune)
+	lowerGrams := newGramSet(docLower)
 	for _, sdk := range sdks {
 		// Class prefixes match case-insensitively; names and aliases are proper nouns and match
 		// as written ("Adjust" the SDK, not "adjust your settings").
@@ -790,9 +817,10 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 		}
 		names = append(names, aliases[sdk.ID]...)
 		// Most SDKs are named nowhere in a policy: look for each key in the whole text once.
-		keys = slices.DeleteFunc(keys, func(k string) bool { return !containsKey(docLower, k) })
-		names = slices.DeleteFunc(names, func(k string) bool { return !containsKey(docText, k) })
-		weak = slices.DeleteFunc(weak, func(k string) bool { return !containsKey(docText, k) })
+		// The gram sets rule out almost every key without scanning the text.
+		keys = slices.DeleteFunc(keys, func(k string) bool { return !lowerGrams.mayContain(k) || !containsKey(docLower, k) })
+		names = slices.DeleteFunc(names, func(k string) bool { return !lowerGrams.mayContain(foldLower(k)) || !containsKey(docText, k) })
+		weak = slices.DeleteFunc(weak, func(k string) bool { return !lowerGrams.mayContain(foldLower(k)) || !containsKey(docText, k) })
 		if len(keys) == 0 && len(names) == 0 && len(weak) == 0 {
 			continue
 		}
@@ -833,6 +861,41 @@ func plainWord(name string) bool {
 			return false
 		case i > 0 && unicode.IsUpper(r):
 			return false // AppsFlyer, OneSignal: brand casing
+		}
+	}
+	return true
+}
+
+// gramSet is a bit set of the hashed 4-byte windows of a text: a string whose every 4-byte window
+// is in the set may occur in the text, one with a window missing does not. Its size is fixed, so
+// a long text costs one pass and 512 KiB, and checking a key costs a few bit reads instead of a
+// scan of the whole text (a policy is checked against thousands of SDK names).
+type gramSet []uint64
+
+const gramBits = 1 << 22
+
+func newGramSet(s string) gramSet {
+	g := make(gramSet, gramBits/64)
+	for i := 0; i+4 <= len(s); i++ {
+		h := gramHash(s[i : i+4])
+		g[h/64] |= 1 << (h % 64)
+	}
+	return g
+}
+
+func gramHash(w string) uint32 {
+	h := uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24
+	h *= 2654435761 // Knuth's multiplicative hash
+	return h >> (32 - 22)
+}
+
+// mayContain is false only when k cannot occur in the text; keys shorter than a window are
+// always checked by a scan.
+func (g gramSet) mayContain(k string) bool {
+	for i := 0; i+4 <= len(k); i++ {
+		h := gramHash(k[i : i+4])
+		if g[h/64]&(1<<(h%64)) == 0 {
+			return false
 		}
 	}
 	return true

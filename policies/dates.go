@@ -45,13 +45,17 @@ var (
 		"may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
 		"oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12}
 	monthAlt = `(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)`
-	// Each alternative names its fields: y, m (number or name), d (optional).
-	dateForms = []*regexp.Regexp{
-		regexp.MustCompile(`(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?`),
-		regexp.MustCompile(`(?P<y>\d{4})\s*[-/.]\s*(?P<m>\d{1,2})\s*[-/.]\s*(?P<d>\d{1,2})\b`),
-		regexp.MustCompile(`(?i)\b(?P<m>` + monthAlt + `)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b`),
-		regexp.MustCompile(`(?i)\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>` + monthAlt + `)\.?,?\s+(?P<y>\d{4})\b`),
-		regexp.MustCompile(`(?i)\b(?P<m>` + monthAlt + `)\.?,?\s+(?P<y>\d{4})\b`),
+	// Each form names its fields: y, m (number or name), d (optional); need is a cheap test
+	// every match passes (most sentences with digits have no date).
+	dateForms = []struct {
+		re   *regexp.Regexp
+		need func(string) bool
+	}{
+		{regexp.MustCompile(`(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?`), func(s string) bool { return strings.Contains(s, "年") }},
+		{regexp.MustCompile(`(?P<y>\d{4})\s*[-/.]\s*(?P<m>\d{1,2})\s*[-/.]\s*(?P<d>\d{1,2})\b`), func(s string) bool { return strings.ContainsAny(s, "-/.") }},
+		{regexp.MustCompile(`(?i)\b(?P<m>` + monthAlt + `)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b`), hasLatin},
+		{regexp.MustCompile(`(?i)\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>` + monthAlt + `)\.?,?\s+(?P<y>\d{4})\b`), hasLatin},
+		{regexp.MustCompile(`(?i)\b(?P<m>` + monthAlt + `)\.?,?\s+(?P<y>\d{4})\b`), hasLatin},
 	}
 	// The role a date plays, from the words before it in its sentence or table row.
 	effectiveCue = regexp.MustCompile(`(?i)生效|施行|实施|起适用|effective|in effect|takes effect`)
@@ -68,9 +72,16 @@ type dateFound struct {
 
 // findDates returns the valid dates of s (already passed through normDigits) in text order.
 func findDates(s string) []dateFound {
+	if !strings.ContainsAny(s, "0123456789") {
+		return nil // every form has digits: most sentences are done here
+	}
 	var out []dateFound
 	taken := make([]bool, len(s)+1)
-	for _, re := range dateForms {
+	for _, form := range dateForms {
+		if !form.need(s) {
+			continue
+		}
+		re := form.re
 		for _, m := range re.FindAllStringSubmatchIndex(s, 8) {
 			if taken[m[0]] {
 				continue
@@ -107,6 +118,15 @@ func findDates(s string) []dateFound {
 		}
 	}
 	return out
+}
+
+func hasLatin(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
 }
 
 func ymd(y, m, d string) (time.Time, bool) {
