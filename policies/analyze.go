@@ -680,15 +680,17 @@ func sectionOf(sents []sentence, s string) string {
 	return ""
 }
 
-// nonDeclaring reports whether a sentence, whatever verb it has, declares nothing: a definition
-// (or any sentence of a definitions section), a hypothetical about the future, or another
-// party's act.
+// nonDeclaring reports whether a sentence, whatever verb it has, declares nothing: a definition,
+// a hypothetical about the future, a sentence of a definitions section or about another party
+// that does not have the operator as its subject.
 func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
-	if nd.definitionSection[lang].match(s.section) || nd.definition[lang].matchLower(s.text, s.lower) ||
-		nd.hypothetical[lang].matchLower(s.text, s.lower) {
+	if nd.definition[lang].matchLower(s.text, s.lower) || nd.hypothetical[lang].matchLower(s.text, s.lower) {
 		return true
 	}
-	return nd.otherParty[lang].matchLower(s.text, s.lower) && !nd.operator[lang].matchLower(s.text, s.lower)
+	// In a definitions section, or beside another party, a sentence declares only with the
+	// operator as its subject ("Authentication data | We receive data to secure your account").
+	operator := nd.operator[lang].matchLower(s.text, s.lower)
+	return !operator && (nd.definitionSection[lang].match(s.section) || nd.otherParty[lang].matchLower(s.text, s.lower))
 }
 
 // declaresOnce is declares, read once per sentence.
