@@ -86,7 +86,7 @@ func TestDownloadVersions(t *testing.T) {
 	in := newInspector(t, Limits{})
 	src := scanner.Source{Kind: SourceAPKURL, Locator: srv.URL + "/dl/app.apk", Options: map[string]string{"tls_cert_sha256": pin}}
 
-	pub.publish(fx.v1, `"v1"`, "")
+	pub.publish(fx.V1, `"v1"`, "")
 	out, sink := inspectURL(t, in, src, nil)
 	if len(out.Errors) != 0 || out.Package == nil || out.Package.Unchanged {
 		t.Fatalf("first download: errors %v package %+v", out.Errors, out.Package)
@@ -134,14 +134,14 @@ func TestDownloadVersions(t *testing.T) {
 	}
 
 	// The same bytes without validators: downloaded, found unchanged by SHA-256, not inspected.
-	pub.publish(fx.v1, "", "")
+	pub.publish(fx.V1, "", "")
 	out, _ = inspectURL(t, in, src, &p1)
 	if len(out.Errors) != 0 || out.Package == nil || !out.Package.Unchanged || kinds(out.Observations)["apk.identity"] != 0 {
 		t.Fatalf("same bytes: errors %v package %+v observed %v", out.Errors, out.Package, kinds(out.Observations))
 	}
 
 	// A new version by the same signer.
-	pub.publish(fx.v2, `"v2"`, "")
+	pub.publish(fx.V2, `"v2"`, "")
 	out, _ = inspectURL(t, in, src, &p1)
 	if len(out.Errors) != 0 || out.Package == nil || out.Package.Unchanged || out.Package.VersionName != "2.0" {
 		t.Fatalf("new version: errors %v package %+v", out.Errors, out.Package)
@@ -155,7 +155,7 @@ func TestDownloadVersions(t *testing.T) {
 	}
 
 	// The same code signed by someone else.
-	pub.publish(fx.v2b, `"v2b"`, "")
+	pub.publish(fx.V2B, `"v2b"`, "")
 	out, _ = inspectURL(t, in, src, &p2)
 	var changed *scanner.Observation
 	for i, o := range out.Observations {

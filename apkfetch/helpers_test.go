@@ -8,9 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +15,7 @@ import (
 	"pilmon/apkinspect"
 	"pilmon/browser"
 	"pilmon/evidence"
-	"pilmon/samplegen/apkbuild"
+	"pilmon/internal/testapk"
 	"pilmon/scanner"
 )
 
@@ -59,91 +56,17 @@ func (s *memSink) stored(mediaType string) int {
 	return n
 }
 
-// apkFixtures are small real APKs built once per test run with Debian's tools: v1 and v2 differ
-// in version and permissions and share signer A; v2b is v2's code signed by B.
-type apkFixtures struct {
-	v1, v2, v2b []byte
-}
-
-var (
-	fixturesOnce sync.Once
-	fixtures     apkFixtures
-	fixturesErr  error
-)
-
-const manifestTmpl = `<?xml version="1.0" encoding="utf-8"?>
-<manifest xmlns:android="http://schemas.android.com/apk/res/android"
-    package="com.example.fetched" android:versionCode="%CODE%" android:versionName="%NAME%">
-    <uses-sdk android:minSdkVersion="21" android:targetSdkVersion="30"/>
-    <uses-permission android:name="%PERM%"/>
-    <application android:label="@string/app_name">
-        <activity android:name=".Main"/>
-    </application>
-</manifest>`
-
-const mainSmali = `.class public Lcom/example/fetched/Main;
-.super Landroid/app/Activity;
-.method public constructor <init>()V
-    .registers 1
-    invoke-direct {p0}, Landroid/app/Activity;-><init>()V
-    return-void
-.end method
-`
-
-func buildFixtures(t *testing.T) apkFixtures {
+// buildFixtures returns real APKs (testapk), skipping when Debian's build tools are absent.
+func buildFixtures(t *testing.T) testapk.Set {
 	t.Helper()
-	if err := apkbuild.Available(); err != nil {
+	if err := testapk.Available(); err != nil {
 		t.Skip(err)
 	}
-	fixturesOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "apkfetch-fixtures-")
-		if err != nil {
-			fixturesErr = err
-			return
-		}
-		build := func(name, code, vname, perm string, key *apkbuild.Key) []byte {
-			if fixturesErr != nil {
-				return nil
-			}
-			sub := filepath.Join(dir, name)
-			if fixturesErr = os.MkdirAll(sub, 0o755); fixturesErr != nil {
-				return nil
-			}
-			m := strings.NewReplacer("%CODE%", code, "%NAME%", vname, "%PERM%", perm).Replace(manifestTmpl)
-			var p string
-			p, fixturesErr = apkbuild.Build(sub, apkbuild.Spec{Manifest: string(m),
-				Res:   map[string]string{"values/strings.xml": `<?xml version="1.0" encoding="utf-8"?><resources><string name="app_name">取包示例</string></resources>`},
-				Smali: map[string]string{"Main.smali": mainSmali}, Sign: key})
-			if fixturesErr != nil {
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			fixturesErr = err
-			return b
-		}
-		keyDir := func(n string) string {
-			d := filepath.Join(dir, n)
-			_ = os.MkdirAll(d, 0o755)
-			return d
-		}
-		a, err := apkbuild.NewKey(keyDir("keyA"), "/C=CN/O=Operator A (test)/CN=a")
-		if err != nil {
-			fixturesErr = err
-			return
-		}
-		b, err := apkbuild.NewKey(keyDir("keyB"), "/C=CN/O=Someone else (test)/CN=b")
-		if err != nil {
-			fixturesErr = err
-			return
-		}
-		fixtures.v1 = build("v1", "1", "1.0", "android.permission.READ_CONTACTS", a)
-		fixtures.v2 = build("v2", "2", "2.0", "android.permission.CAMERA", a)
-		fixtures.v2b = build("v2b", "2", "2.0", "android.permission.CAMERA", b)
-	})
-	if fixturesErr != nil {
-		t.Fatal(fixturesErr)
+	s, err := testapk.Build()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return fixtures
+	return s
 }
 
 // zipWithout returns a zip archive holding one file that is not a manifest.
