@@ -184,7 +184,12 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) scanner.
 		return out
 	}
 	pv := &scanner.PackageVersion{SHA256: d.SHA256, URL: link, ETag: d.Record.Headers["Etag"],
-		LastModified: d.Record.Headers["Last-Modified"], Provenance: provRef.SHA256, FetchedAt: d.Record.FetchedAt}
+		LastModified: d.Record.Headers["Last-Modified"], Provenance: provRef.SHA256, FetchedAt: d.Record.FetchedAt,
+		FinalURL: d.Record.FinalURL, Address: addrOnly(d.Record.Address)}
+	if len(d.Record.TLSChain) > 0 {
+		c := d.Record.TLSChain[0]
+		pv.ServerCert = c.Subject + " (sha256 " + c.SHA256 + ")"
+	}
 	refs := append([]string{provRef.SHA256}, pageRefs...)
 	if unchanged {
 		p := input.Prior

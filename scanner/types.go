@@ -137,6 +137,11 @@ type PackageVersion struct {
 	// URL is the link the package was downloaded from (the final URL after redirects is in the
 	// provenance record); a download page's link may change between scans.
 	URL string `json:"url,omitempty"`
+	// FinalURL, Address and ServerCert summarise the fetch for people (the record has it all):
+	// the URL after redirects, the server's address, its certificate's subject and SHA-256.
+	FinalURL   string `json:"final_url,omitempty"`
+	Address    string `json:"address,omitempty"`
+	ServerCert string `json:"server_cert,omitempty"`
 	// Provenance is the SHA-256 of the sealed download record of this fetch.
 	Provenance string    `json:"provenance,omitempty"`
 	FetchedAt  time.Time `json:"fetched_at"`

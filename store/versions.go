@@ -36,6 +36,10 @@ type PackageVersion struct {
 	Provenance     string `json:"provenance"`
 	LastProvenance string `json:"last_provenance,omitempty"`
 	URL            string `json:"url,omitempty"`
+	// FinalURL, Address and ServerCert are those of the first download (see Provenance).
+	FinalURL   string `json:"final_url,omitempty"`
+	Address    string `json:"address,omitempty"`
+	ServerCert string `json:"server_cert,omitempty"`
 	ETag           string `json:"etag,omitempty"`
 	LastModified   string `json:"last_modified,omitempty"`
 	// ScanID is the scan that inspected the package; Checks counts the scans that saw it.
@@ -124,7 +128,7 @@ func (s *Store) RecordVersion(ctx context.Context, targetID string, src scanner.
 			created = true
 			v = PackageVersion{SourceKind: src.Kind, Source: src.Locator, Package: pv.Package, VersionName: pv.VersionName,
 				VersionCode: pv.VersionCode, SHA256: pv.SHA256, SignerSHA256: pv.SignerSHA256, FirstSeen: seen,
-				Provenance: pv.Provenance, ScanID: scanID}
+				Provenance: pv.Provenance, ScanID: scanID, FinalURL: pv.FinalURL, Address: pv.Address, ServerCert: pv.ServerCert}
 		case err != nil:
 			return err
 		default:
