@@ -37,11 +37,11 @@ type PackageVersion struct {
 	LastProvenance string `json:"last_provenance,omitempty"`
 	URL            string `json:"url,omitempty"`
 	// FinalURL, Address and ServerCert are those of the first download (see Provenance).
-	FinalURL   string `json:"final_url,omitempty"`
-	Address    string `json:"address,omitempty"`
-	ServerCert string `json:"server_cert,omitempty"`
-	ETag           string `json:"etag,omitempty"`
-	LastModified   string `json:"last_modified,omitempty"`
+	FinalURL     string `json:"final_url,omitempty"`
+	Address      string `json:"address,omitempty"`
+	ServerCert   string `json:"server_cert,omitempty"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
 	// ScanID is the scan that inspected the package; Checks counts the scans that saw it.
 	ScanID string `json:"scan_id"`
 	Checks int    `json:"checks"`
