@@ -424,13 +424,14 @@ const renderedHTMLJS = `() => {
 }`
 
 // pageLinksJS lists the links of the elements a selector matches: an element's own href (an <a>
-// or <area>, resolved by the browser), else the href of its nearest <a> ancestor; text and
+// or <area>, resolved by the browser), else the href of its nearest <a> ancestor, else of its
+// first <a> descendant (a selector naming the download button's container); text and
 // values are cut so that a hostile page cannot make the list large.
 const pageLinksJS = `(sel, max) => {
   const out = [];
   for (const el of document.querySelectorAll(sel)) {
     if (out.length >= max) break;
-    const a = el.href !== undefined && typeof el.href === 'string' ? el : el.closest('a[href]');
+    const a = typeof el.href === 'string' ? el : (el.closest('a[href]') || el.querySelector('a[href]'));
     if (!a || typeof a.href !== 'string' || a.href === '') continue;
     out.push({href: a.href.slice(0, 4096), text: (a.innerText || a.textContent || '').trim().slice(0, 200), download: a.hasAttribute('download')});
   }
