@@ -45,7 +45,7 @@ fuzz:
 
 ## bench: every benchmark program, each printing pilmon's figure beside its named baseline
 ## (redis-benchmark, dexdump/aapt/androguard, encoding/json, zip -r, wrk…) from the same run.
-BENCHES ?= upserts queue apk traffic miniprogram policies export web hooklog
+BENCHES ?= upserts queue apk apkurl traffic miniprogram policies export web hooklog
 bench:
 	@for b in $(BENCHES); do echo "== bench/$$b"; $(GO) run ./bench/$$b || exit 1; done
 

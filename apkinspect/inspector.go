@@ -258,3 +258,27 @@ func (in *Inspector) observe(app *App, sha string) []scanner.Observation {
 	})
 	return obs
 }
+
+// Identity reads what names one package version from this inspector's observations: the
+// manifest package, versionName and versionCode, and the signing certificates' SHA-256s (sorted,
+// joined by ","), for the versions a remote source keeps. Empty strings when not observed.
+func Identity(obs []scanner.Observation) (pkg, versionName, versionCode, signers string) {
+	var certs []string
+	for _, o := range obs {
+		if o.Inspector != Name {
+			continue
+		}
+		switch o.Kind {
+		case "apk.identity":
+			pkg, _ = o.Attributes["package"].(string)
+			versionName, _ = o.Attributes["version_name"].(string)
+			versionCode, _ = o.Attributes["version_code"].(string)
+		case "apk.certificate":
+			if !slices.Contains(certs, o.Subject) {
+				certs = append(certs, o.Subject)
+			}
+		}
+	}
+	sort.Strings(certs)
+	return pkg, versionName, versionCode, strings.Join(certs, ",")
+}

@@ -28,6 +28,18 @@ type CaptureOptions struct {
 	ViewportHeight    int           // 900
 	NoScreenshot      bool
 	NoMHTML           bool
+	// LinkSelector, when set, is a CSS selector whose matching elements' links (href, resolved
+	// against the page) are listed in Capture.Links, up to MaxLinks: how a download page's link
+	// is picked by what the page showed rather than by a second parser.
+	LinkSelector string
+	MaxLinks     int // 2000
+}
+
+// Link is one element a capture's LinkSelector matched.
+type Link struct {
+	Href     string `json:"href"`
+	Text     string `json:"text,omitempty"`
+	Download bool   `json:"download,omitempty"` // the element has a download attribute
 }
 
 func (o CaptureOptions) withDefaults() CaptureOptions {
@@ -51,6 +63,7 @@ func (o CaptureOptions) withDefaults() CaptureOptions {
 	defi(&o.MaxScreenshotPx, 16384)
 	defi(&o.ViewportWidth, 1280)
 	defi(&o.ViewportHeight, 900)
+	defi(&o.MaxLinks, 2000)
 	return o
 }
 
@@ -86,6 +99,8 @@ type Capture struct {
 	Partial bool     `json:"partial,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
 	Tool    string   `json:"tool"`
+	// Links are the elements CaptureOptions.LinkSelector matched, in document order.
+	Links []Link `json:"links,omitempty"`
 }
 
 // ErrNavigation wraps a failed main-document load (refused, unreachable, redirect loop, timeout
@@ -348,6 +363,13 @@ func (b *Browser) Capture(ctx context.Context, rawURL string, opts CaptureOption
 	} else {
 		c.HTML = []byte(html)
 	}
+	if opts.LinkSelector != "" {
+		links, err := pageLinks(snap, opts.LinkSelector, opts.MaxLinks)
+		if err != nil {
+			c.Errors = append(c.Errors, "links: "+err.Error())
+		}
+		c.Links = links
+	}
 	if !opts.NoMHTML {
 		if res, err := (proto.PageCaptureSnapshot{Format: proto.PageCaptureSnapshotFormatMhtml}).Call(snap); err != nil {
 			c.Partial = true
@@ -400,6 +422,36 @@ const renderedHTMLJS = `() => {
   const dt = document.doctype ? '<!DOCTYPE ' + document.doctype.name + '>' : '';
   return dt + ser(document, 0).outerHTML;
 }`
+
+// pageLinksJS lists the links of the elements a selector matches: an element's own href (an <a>
+// or <area>, resolved by the browser), else the href of its nearest <a> ancestor, else of its
+// first <a> descendant (a selector naming the download button's container); text and
+// values are cut so that a hostile page cannot make the list large.
+const pageLinksJS = `(sel, max) => {
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (out.length >= max) break;
+    const a = typeof el.href === 'string' ? el : (el.closest('a[href]') || el.querySelector('a[href]'));
+    if (!a || typeof a.href !== 'string' || a.href === '') continue;
+    out.push({href: a.href.slice(0, 4096), text: (a.innerText || a.textContent || '').trim().slice(0, 200), download: a.hasAttribute('download')});
+  }
+  return out;
+}`
+
+func pageLinks(p *rod.Page, selector string, max int) ([]Link, error) {
+	res, err := p.Eval(pageLinksJS, selector, max)
+	if err != nil {
+		return nil, err
+	}
+	var links []Link
+	if err := res.Value.Unmarshal(&links); err != nil {
+		return nil, err
+	}
+	if len(links) > max {
+		links = links[:max]
+	}
+	return links, nil
+}
 
 func renderedHTML(p *rod.Page) (string, error) {
 	res, err := p.Eval(renderedHTMLJS)

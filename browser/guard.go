@@ -274,6 +274,24 @@ func (g *Guard) Resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	return addrs, nil
 }
 
+// DialTargets returns the addresses and port a connection to host:port must use, checked as
+// Resolve does and with the resolver rules' port mapping applied: what a client outside Chromium
+// (the APK download) dials, exactly, so that the guard's answer and the connection agree.
+func (g *Guard) DialTargets(ctx context.Context, host string, port uint16) ([]netip.AddrPort, error) {
+	addrs, err := g.Resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	if mp, ok := g.mappedPort(host); ok {
+		port = mp
+	}
+	out := make([]netip.AddrPort, len(addrs))
+	for i, a := range addrs {
+		out[i] = netip.AddrPortFrom(a.Unmap(), port)
+	}
+	return out, nil
+}
+
 // parseIPHost reads an address literal the way a URL parser does (WHATWG URL, which Chromium
 // follows): IPv6, dotted IPv4, and the legacy IPv4 forms with one to four parts in decimal,
 // octal (leading 0) or hex (0x), e.g. 2130706433, 0177.0.0.1 and 0x7f.1 are all 127.0.0.1.

@@ -181,6 +181,17 @@ func (d *Demo) Check(ctx context.Context) (CheckResult, error) {
 			}
 		}
 	}
+	// The app is watched at its download link: its page lists the version fetched there with the
+	// provenance of the download.
+	if d.APKMissing == "" {
+		body, _, err := c.Get(ctx, "/targets/"+AppTargetID)
+		switch {
+		case err != nil:
+			problems = append(problems, err.Error())
+		case !strings.Contains(body, `id="versions"`) || !strings.Contains(body, DownloadURL):
+			problems = append(problems, fmt.Sprintf("%s: the target page shows no version downloaded from %s", AppTargetID, DownloadURL))
+		}
+	}
 	body, _, err := c.Get(ctx, "/")
 	if err != nil {
 		problems = append(problems, err.Error())

@@ -141,6 +141,9 @@ func Start(ctx context.Context, cfg Config) (d *Demo, err error) {
 	if err != nil {
 		return d, fmt.Errorf("demo: generate samples: %w", err)
 	}
+	if g.violating.APK != "" {
+		d.site.apk.Store(&g.violating.APK)
+	}
 	if d.APKMissing = g.apkMissing(); d.APKMissing != "" {
 		fmt.Fprintf(cfg.Out, "注意 / note: 未生成 APK，App 对象不含 APK 来源 / the APKs were not built: %s\n", d.APKMissing)
 	}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"pilmon/samplegen"
@@ -34,6 +36,9 @@ var (
 	H5URL          = "http://" + H5Host + "/"
 	CleanPolicyURL = "http://" + CleanHost + "/privacy.html"
 	CleanH5URL     = "http://" + CleanHost + "/h5/"
+	// DownloadURL is the violating app's official download link: the demo app is watched where
+	// it is distributed (an apk_url source), so its versions and their provenance show.
+	DownloadURL = "http://" + SiteHost + "/download/shilishop.apk"
 )
 
 // h5Page is the H5 page of the fictional shop as an app's WebView shows it: a consent dialog over
@@ -89,6 +94,8 @@ function agree() {
 type site struct {
 	ln  net.Listener
 	srv *http.Server
+	// apk is the file served at DownloadURL ("" until the samples are generated: 404).
+	apk atomic.Pointer[string]
 }
 
 func startSite() (*site, error) {
@@ -144,10 +151,37 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 		htmlOut([]byte(h5Page(false)))
 	case host == CleanHost && strings.HasPrefix(r.URL.Path, "/h5/api/"):
 		jsonOK()
+	case host == SiteHost && r.URL.Path == "/download/shilishop.apk":
+		s.serveAPK(w, r)
 	case host == TrackerHost:
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		jsonOK()
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// serveAPK serves the generated APK as an operator's download server does: with validators, so
+// that the scheduled check of an unchanged app is one conditional request answered 304.
+func (s *site) serveAPK(w http.ResponseWriter, r *http.Request) {
+	p := s.apk.Load()
+	if p == nil {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(*p)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, "unreadable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Del("Cache-Control")
+	w.Header().Set("Content-Type", "application/vnd.android.package-archive")
+	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
+	http.ServeContent(w, r, "shilishop.apk", st.ModTime(), f)
 }

@@ -178,7 +178,9 @@ func demoTargets(g generated) []scanner.Target {
 		},
 	}
 	if g.violating.APK != "" {
-		app.Sources = append([]scanner.Source{{Kind: scanner.SourceAPK, Locator: g.violating.APK}}, app.Sources...)
+		// Fetched from the operator's download link (the demo site serves the generated APK), so
+		// every scheduled scan checks for a new version.
+		app.Sources = append([]scanner.Source{{Kind: "apk_url", Locator: DownloadURL}}, app.Sources...)
 	}
 	h5 := scanner.Target{
 		ID: H5TargetID, Kind: scanner.TargetSite, Name: samplegen.AppName + " H5" + label,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"pilmon/apkfetch"
 	"pilmon/apkinspect"
 	"pilmon/browser"
 	"pilmon/hooklog"
@@ -28,6 +29,8 @@ type InspectorOptions struct {
 	// CaptureIdleQuiet is how long without requests counts as network idle in H5 live captures
 	// (traffic's default when zero).
 	CaptureIdleQuiet time.Duration
+	// APKDownloadMax bounds one APK download of an apk_url / apk_page_url source (default 512 MiB).
+	APKDownloadMax int64
 	// BrowserPages bounds how many pages the one Chromium of this process captures at once
 	// (URL sources of every inspector together); default 2.
 	BrowserPages int
@@ -57,6 +60,16 @@ var registered = []func(b build) scanner.Inspector{
 	},
 	func(b build) scanner.Inspector {
 		return hooklog.New(b.cat, hooklog.InspectorOptions{Tool: b.opts.Tool})
+	},
+	// Packages fetched where the operator distributes them go through the capture browser's
+	// guard (and, for a download page, the browser) and then through apkinspect as a local file.
+	func(b build) scanner.Inspector {
+		var g *browser.Guard
+		if b.br != nil {
+			g = b.br.Guard()
+		}
+		return apkfetch.New(apkinspect.New(b.cat, apkinspect.Options{Tool: b.opts.Tool}),
+			apkfetch.Options{Guard: g, Browser: b.br, Tool: b.opts.Tool, Limits: apkfetch.Limits{MaxBytes: b.opts.APKDownloadMax}})
 	},
 }
 

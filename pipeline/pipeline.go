@@ -156,6 +156,20 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 	for _, s := range target.Sources {
 		sink.sources[s.Locator] = true
 	}
+	var versions []store.PackageVersion
+	if r.Store != nil {
+		vs, err := r.Store.Versions(ctx, target.ID)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("scan %s of %s: %w", scanID, target.ID, err)
+		}
+		versions = vs
+		opts.Prior = func(src scanner.Source) *scanner.PackageVersion {
+			if v, ok := store.LatestVersion(versions, src); ok {
+				return v.Prior()
+			}
+			return nil
+		}
+	}
 	res := scanner.Scan(ctx, target, r.Inspectors, sink, opts)
 	if err := ctx.Err(); err != nil {
 		// Cancelled (shutdown): the results are incomplete and must not be recorded; the job
@@ -171,11 +185,51 @@ func (r *Runner) Execute(ctx context.Context, req Request) (Outcome, error) {
 			finishedData(out.Record))
 		return out, nil
 	}
+	pkgs, err := r.versions(ctx, res, versions, out.Record)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.Record.Packages = pkgs
 	rec, err := r.record(ctx, pub, out.Record, fs)
 	if err != nil {
 		return Outcome{}, err
 	}
 	out.Record, out.Stored = rec, true
+	return out, nil
+}
+
+// versions records the packages the scan's remote sources served and compares each new one with
+// the version the source served before: its findings against the scan that inspected that one.
+func (r *Runner) versions(ctx context.Context, res *scanner.Result, before []store.PackageVersion, rec store.ScanRecord) ([]store.PackageChange, error) {
+	var out []store.PackageChange
+	for _, rep := range res.Reports {
+		pv := rep.Package
+		if pv == nil {
+			continue
+		}
+		prev, hadPrev := store.LatestVersion(before, rep.Source)
+		stored, _, err := r.Store.RecordVersion(ctx, res.Target.ID, rep.Source, *pv, res.ScanID)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s of %s: %w", res.ScanID, res.Target.ID, err)
+		}
+		ch := store.PackageChange{Source: rep.Source, SHA256: pv.SHA256, VersionName: stored.VersionName,
+			VersionCode: stored.VersionCode, Provenance: pv.Provenance}
+		switch {
+		case pv.Unchanged || (hadPrev && prev.SHA256 == pv.SHA256):
+			ch.State = store.PackageUnchanged
+		case !hadPrev:
+			ch.State = store.PackageFirst
+		default:
+			ch.State = store.PackageNew
+			ch.Previous, ch.PreviousScan = prev.SHA256, prev.ScanID
+			ch.SignerChanged = prev.SignerSHA256 != "" && pv.SignerSHA256 != "" && prev.SignerSHA256 != pv.SignerSHA256
+			if old, err := r.Store.GetScan(ctx, prev.ScanID); err == nil {
+				d := store.DiffScanRecords(old, rec)
+				ch.Diff = &d
+			}
+		}
+		out = append(out, ch)
+	}
 	return out, nil
 }
 

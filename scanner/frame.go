@@ -298,6 +298,9 @@ type Input struct {
 	Session []Observation
 	// SessionName is the source's session, "" outside one.
 	SessionName string
+	// Prior is the newest package an earlier scan of the target fetched from this source (URL
+	// sources of packages only; nil when none is known or the scan keeps no versions).
+	Prior *PackageVersion
 }
 
 // Bytes reads the whole file input (the core has already bounded Size).
@@ -325,6 +328,8 @@ type Output struct {
 	// Known are device values the app was seen reading, for the other sources of the session
 	// (kinds with ProvidesKnown only).
 	Known []KnownValue
+	// Package is what a remote package source fetched (see PackageVersion).
+	Package *PackageVersion
 }
 
 // Inspector reads one or more kinds of input. The core opens, limits, stores and recovers; an
@@ -353,12 +358,12 @@ func SpecFor(insp Inspector, kind SourceKind) (KindSpec, bool) {
 // InspectSource runs insp on one source through the core's frame with a background clock: the
 // entry point for tests and benchmarks of a single inspector.
 func InspectSource(ctx context.Context, insp Inspector, src Source, sink EvidenceSink) Report {
-	return runOne(ctx, insp, src, sink, 0, time.Now, nil)
+	return runOne(ctx, insp, src, sink, 0, time.Now, nil, nil)
 }
 
 // runOne opens src, lets insp analyse it with a timeout, and turns a panic into a FileError, so a
 // hostile input can never take down a worker.
-func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration, now func() time.Time, sess *sessionData) (rep Report) {
+func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, timeout time.Duration, now func() time.Time, sess *sessionData, prior *PackageVersion) (rep Report) {
 	rep = Report{Inspector: insp.Name(), InspectorVersion: insp.Version(), Source: src,
 		Observations: []Observation{}, Evidence: []evidence.Ref{}}
 	spec, ok := SpecFor(insp, src.Kind)
@@ -383,6 +388,7 @@ func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, 
 	if sess != nil {
 		in.Known, in.Session, in.SessionName = sess.known, sess.obs, sessionOf(src)
 	}
+	in.Prior = prior
 	out, panicked := inspect(ctx, insp, in)
 	if spec.ProvidesKnown {
 		rep.known = out.Known
@@ -397,6 +403,12 @@ func runOne(ctx context.Context, insp Inspector, src Source, sink EvidenceSink, 
 	rep.Observations = append(rep.Observations, out.Observations...)
 	rep.Evidence = append(rep.Evidence, out.Artifacts...)
 	rep.Status = StatusFrom(rep.Errors, len(rep.Observations))
+	if out.Package != nil && !panicked {
+		rep.Package = out.Package
+		if out.Package.Unchanged && len(rep.Errors) == 0 {
+			rep.Status = StatusUnchanged
+		}
+	}
 	for _, o := range rep.Observations {
 		for _, s := range spec.Signals {
 			if s.matches(o) {

@@ -36,6 +36,9 @@ type Options struct {
 	Events func(Event)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Prior returns the newest package an earlier scan of the target fetched from src (remote
+	// package sources); nil, or a nil result, when none is known.
+	Prior func(src Source) *PackageVersion
 }
 
 // Result is the outcome of one scan of one target.
@@ -48,7 +51,8 @@ type Result struct {
 }
 
 // Complete reports whether every source was inspected without failure; only a complete scan may
-// mark findings as "not re-observed" (a failed fetch is not evidence of rectification).
+// mark findings as "not re-observed" (a failed fetch is not evidence of rectification, and an
+// unchanged package that was not inspected again re-observed nothing).
 func (r *Result) Complete() bool {
 	for _, rep := range r.Reports {
 		if rep.Status != StatusSucceeded {
@@ -63,7 +67,9 @@ func (r *Result) Complete() bool {
 func (r *Result) Status() Status {
 	ok, bad := 0, 0
 	for _, rep := range r.Reports {
-		if rep.Status == StatusSucceeded {
+		// An unchanged package counts as a success of the scan, though not as a re-observation
+		// (Complete).
+		if rep.Status == StatusSucceeded || rep.Status == StatusUnchanged {
 			ok++
 		} else if rep.Status == StatusFailed || rep.Status == StatusSkipped {
 			bad++
@@ -176,7 +182,11 @@ func Scan(ctx context.Context, t Target, inspectors []Inspector, sink EvidenceSi
 				} else {
 					emit(Event{Kind: EventInspectorStarted, ScanID: res.ScanID, TargetID: t.ID, Inspector: insp.Name(),
 						Source: src.Locator, Total: total, At: now().UTC()})
-					rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now, sessions[sessionOf(src)])
+					var prior *PackageVersion
+					if opts.Prior != nil {
+						prior = opts.Prior(src)
+					}
+					rep = runOne(ctx, insp, src, sink, opts.SourceTimeout, now, sessions[sessionOf(src)], prior)
 				}
 				mu.Lock()
 				res.Reports[i] = rep

@@ -5,6 +5,7 @@ package scanner
 
 import (
 	"io"
+	"time"
 
 	"pilmon/evidence"
 )
@@ -94,6 +95,9 @@ const (
 	// manifest; a policy page that timed out still yields what was captured).
 	StatusPartial Status = "partial"
 	StatusFailed  Status = "failed"
+	// StatusUnchanged means a remote source served the package an earlier scan inspected: it was
+	// not inspected again, so the scan re-observed nothing of it.
+	StatusUnchanged Status = "unchanged"
 	// StatusSkipped means no inspector accepted the source.
 	StatusSkipped Status = "skipped"
 )
@@ -112,6 +116,38 @@ type Report struct {
 	inventory []string
 	// known are the device values a source of a ProvidesKnown kind saw read, for its session.
 	known []KnownValue
+	// Package is the package a remote source (apk_url) fetched, or found unchanged; nil for
+	// other sources and for a fetch that failed.
+	Package *PackageVersion `json:"package,omitempty"`
+}
+
+// PackageVersion is one package a remote source of a target served: what the scan that fetched it
+// hands back (Output.Package) and what the next scan of the same source is handed in
+// (Input.Prior) for a conditional request and the comparison of versions.
+type PackageVersion struct {
+	SHA256       string `json:"sha256"`
+	Package      string `json:"package,omitempty"`
+	VersionName  string `json:"version_name,omitempty"`
+	VersionCode  string `json:"version_code,omitempty"`
+	SignerSHA256 string `json:"signer_sha256,omitempty"`
+	// ETag and LastModified are the validators the server sent with it, for If-None-Match and
+	// If-Modified-Since.
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	// URL is the link the package was downloaded from (the final URL after redirects is in the
+	// provenance record); a download page's link may change between scans.
+	URL string `json:"url,omitempty"`
+	// FinalURL, Address and ServerCert summarise the fetch for people (the record has it all):
+	// the URL after redirects, the server's address, its certificate's subject and SHA-256.
+	FinalURL   string `json:"final_url,omitempty"`
+	Address    string `json:"address,omitempty"`
+	ServerCert string `json:"server_cert,omitempty"`
+	// Provenance is the SHA-256 of the sealed download record of this fetch.
+	Provenance string    `json:"provenance,omitempty"`
+	FetchedAt  time.Time `json:"fetched_at"`
+	// Unchanged: the server answered 304 Not Modified, or served the bytes already inspected;
+	// the package was not inspected again.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // EvidenceSink stores captured artifacts; inspectors never write files themselves.

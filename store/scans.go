@@ -65,6 +65,32 @@ type ScanRecord struct {
 	// NotAssessed are the rules the scan's inputs could not decide, with the reason (absent in
 	// records written before it was kept).
 	NotAssessed []findings.NotAssessed `json:"not_assessed,omitempty"`
+	// Packages say, for each remote package source, which package it served and how that
+	// compares with the version seen before.
+	Packages []PackageChange `json:"packages,omitempty"`
+}
+
+// Package states of a PackageChange.
+const (
+	PackageFirst     = "first"     // the source's first package
+	PackageNew       = "new"       // another package than the source served before
+	PackageUnchanged = "unchanged" // the package seen before (304 or same SHA-256), not re-inspected
+)
+
+// PackageChange is what one remote package source served in a scan.
+type PackageChange struct {
+	Source      scanner.Source `json:"source"`
+	State       string         `json:"state"`
+	SHA256      string         `json:"sha256"`
+	VersionName string         `json:"version_name,omitempty"`
+	VersionCode string         `json:"version_code,omitempty"`
+	Provenance  string         `json:"provenance,omitempty"`
+	// Previous is the package seen before (new packages only), PreviousScan the scan that
+	// inspected it, and Diff the findings of that scan against this one's.
+	Previous      string    `json:"previous,omitempty"`
+	PreviousScan  string    `json:"previous_scan,omitempty"`
+	SignerChanged bool      `json:"signer_changed,omitempty"`
+	Diff          *ScanDiff `json:"diff,omitempty"`
 }
 
 // Duration is how long the scan took.

@@ -117,6 +117,8 @@ type targetData struct {
 	Diff     *store.ScanDiff
 	DiffRows map[string]findings.Finding
 	Category rules.AppCategory
+	// Versions are the packages the target's remote sources served, newest first.
+	Versions []store.PackageVersion
 }
 
 func (s *Server) loadTarget(ctx context.Context, id string) (scanner.Target, bool, error) {
@@ -160,6 +162,10 @@ func (s *Server) targetPage(c *echo.Context) error {
 	if d.Scans, d.NScans, err = s.st.ScansForTarget(ctx, id, 0, 20); err != nil {
 		return err
 	}
+	if d.Versions, err = s.st.Versions(ctx, id); err != nil {
+		return err
+	}
+	d.Versions = d.Versions[:min(len(d.Versions), 100)]
 	// The diff between two scans (?from=&to=), by default the two newest.
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	if from != "" && to != "" && scanIDRE.MatchString(from) && scanIDRE.MatchString(to) {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"pilmon/apkfetch"
 	"pilmon/assess"
 	"pilmon/casefile"
 	"pilmon/evidence"
@@ -38,6 +39,8 @@ type scanFlags struct {
 	kind       string
 	policyURLs multiFlag
 	h5URLs     multiFlag
+	apkURLs    multiFlag
+	apkPages   multiFlag
 	targetID   string
 	targetName string
 	category   string
@@ -52,12 +55,14 @@ type scanFlags struct {
 func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	f := scanFlags{options: newOptionFlags()}
 	kinds := pipeline.Kinds(nil)
-	fs := newFlagSet(env, "scan", "[--json] [--kind K] [--policy URL] [--h5 URL] [--category KEY] [--operator NAME] [--device FILE] [--opt NAME=VALUE] [--store | --redis URL] INPUT…")
+	fs := newFlagSet(env, "scan", "[--json] [--kind K] [--policy URL] [--h5 URL] [--apk-url URL] [--apk-page-url URL] [--category KEY] [--operator NAME] [--device FILE] [--opt NAME=VALUE] [--store | --redis URL] INPUT…")
 	f.common.register(fs)
 	fs.BoolVar(&f.jsonOut, "json", false, "输出 JSON / print the full result as JSON")
 	fs.StringVar(&f.kind, "kind", "", "强制输入类型 / force the kind of every INPUT: "+kindList(kinds))
 	fs.Var(&f.policyURLs, "policy", "隐私政策网址（可重复）/ privacy-policy URL (repeatable)")
 	fs.Var(&f.h5URLs, "h5", "H5 页面网址（可重复）/ H5 page URL (repeatable)")
+	fs.Var(&f.apkURLs, "apk-url", "APK 下载地址（可重复）/ APK download URL (repeatable)")
+	fs.Var(&f.apkPages, "apk-page-url", "APK 下载页网址（可重复）/ APK download page URL (repeatable)")
 	fs.StringVar(&f.targetID, "target-id", "", "监测对象 ID；默认由输入路径导出 / target id; default derived from the inputs")
 	fs.StringVar(&f.targetName, "name", "", "监测对象名称 / target name")
 	fs.StringVar(&f.category, "category", "", "App 类别（2021 必要个人信息范围）/ app category key, see `pilmon rules list --section categories`")
@@ -77,9 +82,9 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	f.common.apply(env)
-	if len(inputs) == 0 && len(f.policyURLs) == 0 && len(f.h5URLs) == 0 {
+	if len(inputs) == 0 && len(f.policyURLs) == 0 && len(f.h5URLs) == 0 && len(f.apkURLs) == 0 && len(f.apkPages) == 0 {
 		fs.Usage()
-		return usageErr("需要至少一个输入 / at least one INPUT, --policy or --h5 is required")
+		return usageErr("需要至少一个输入 / at least one INPUT, --policy, --h5, --apk-url or --apk-page-url is required")
 	}
 	target, err := buildTarget(f, inputs, kinds)
 	if err != nil {
@@ -190,6 +195,15 @@ func buildTarget(f scanFlags, inputs []string, kinds []scanner.KindSpec) (scanne
 	for _, u := range f.h5URLs {
 		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourceH5URL, Locator: u})
 		ids = append(ids, u)
+	}
+	for _, urls := range []struct {
+		kind scanner.SourceKind
+		urls []string
+	}{{apkfetch.SourceAPKURL, f.apkURLs}, {apkfetch.SourceAPKPageURL, f.apkPages}} {
+		for _, u := range urls.urls {
+			t.Sources = append(t.Sources, scanner.Source{Kind: urls.kind, Locator: u})
+			ids = append(ids, u)
+		}
 	}
 	if f.options != nil {
 		if err := f.options.apply(t.Sources, kinds, true); err != nil {

@@ -165,7 +165,7 @@ func shanghai() *time.Location {
 
 func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 	const usage = "add --id ID [--kind app|miniprogram|site] --source KIND=LOCATOR… [--opt NAME=VALUE…] [--name N] [--operator O] [--category KEY] [--schedule CRON]\n" +
-		"  | list [--json] | show ID [--json] [--history N] | rm ID | import FILE.yaml | scan ID"
+		"  | list [--json] | show ID [--json] [--history N] | versions ID [--json] | rm ID | import FILE.yaml | scan ID"
 	if len(args) == 0 {
 		return usageErr("用法 / usage: pilmon target %s", usage)
 	}
@@ -194,7 +194,7 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 		fs.StringVar(options.shortcut("device_values"), "device-values", "", "HAR 来源的测试机标识 YAML（同 --opt device_values=）/ device-values file for har sources")
 		fs.StringVar(options.shortcut("consent_at"), "consent-at", "", "同意时间 RFC3339（同 --opt consent_at=）/ consent time for har sources")
 		fs.Var(&options.opts, "opt", optUsage)
-	case "list", "scan":
+	case "list", "scan", "versions":
 		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
 	case "show":
 		fs.BoolVar(jsonOut, "json", false, "输出 JSON / JSON output")
@@ -313,6 +313,31 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) error {
 				diff.From, diff.To, len(diff.New), len(diff.Gone), len(diff.Still))
 		}
 		return nil
+	case "versions":
+		// A scan with --store and --target-id keeps versions of a target nobody registered.
+		vs, err := st.store.Versions(ctx, arg)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			if _, err := st.reg.Get(ctx, arg); err != nil {
+				return err
+			}
+		}
+		if *jsonOut {
+			return writeJSON(env.stdout, vs)
+		}
+		if len(vs) == 0 {
+			fmt.Fprintf(env.stdout, "%s 尚无远程来源的版本 / no versions from a remote source yet\n", arg)
+			return nil
+		}
+		tw := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "版本 / version	代码 / code	SHA-256	签名证书 / signer	首次 / first seen（北京时间）	最近 / last seen	来源记录 / provenance")
+		for _, v := range vs {
+			fmt.Fprintf(tw, "%s\t%s\t%.16s…\t%.16s…\t%s\t%s\t%.16s…\n", dash(v.VersionName), dash(v.VersionCode), v.SHA256, v.SignerSHA256,
+				v.FirstSeen.In(shanghai()).Format("2006-01-02 15:04:05"), v.LastSeen.In(shanghai()).Format("2006-01-02 15:04:05"), v.Provenance)
+		}
+		return tw.Flush()
 	case "rm":
 		ok, err := st.reg.Delete(ctx, arg)
 		if err != nil {
