@@ -38,6 +38,8 @@ type job struct {
 	cat       *rules.Catalogue
 	opts      Options
 	extraRefs []string
+	// excluded counts, per rule, the target's findings the selection left out.
+	excluded map[string]int
 	scanID    string
 	started   time.Time
 	finished  time.Time
@@ -62,6 +64,11 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 	if j.opts.Tool == "" {
 		j.opts.Tool = "pilmon"
 	}
+	if j.opts.Case != nil {
+		if err := j.opts.Case.check(); err != nil {
+			return Summary{}, err
+		}
+	}
 	now := time.Now
 	if j.opts.Now != nil {
 		now = j.opts.Now
@@ -70,8 +77,8 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 	if err := j.collectEvidence(); err != nil {
 		return Summary{}, err
 	}
-	rep := j.reportData()
 	b := j.opts.Browser
+	product := ""
 	if !j.opts.SkipPDF {
 		if b == nil {
 			nb, err := browser.New(browser.Options{})
@@ -85,7 +92,13 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		if err := b.Available(); err != nil {
 			return Summary{}, fmt.Errorf("casefile: the PDF needs Chromium (or SkipPDF): %w", err)
 		}
+		// The cover names the Chromium that printed the report; a browser that cannot say is
+		// named without its version.
+		if p, err := b.Product(ctx); err == nil {
+			product = p
+		}
 	}
+	rep := j.reportData(product)
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
 	}

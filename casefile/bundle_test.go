@@ -454,7 +454,7 @@ func TestFindingsBeforeLeads(t *testing.T) {
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	j := &job{cat: cat, items: items, opts: Options{Lang: "zh", Key: key}, records: map[string]evidence.Record{}}
-	d := j.reportData()
+	d := j.reportData("")
 	var heads []string
 	for _, fv := range d.Findings {
 		if fv.TierHeading != "" {

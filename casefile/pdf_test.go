@@ -87,7 +87,7 @@ func TestPDF(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"个人信息保护公益诉讼线索案卷", "示例出行", "示例科技有限公司", "检察官王某", "目录", "保管链",
-		"校验说明", "个人信息保护法", GroupFingerprint(KeyFingerprint(testKey().Public().(ed25519.PublicKey)))[:9], "第1/"} {
+		"校验说明", "个人信息保护法", GroupFingerprint(KeyFingerprint(testKey().Public().(ed25519.PublicKey)))[:9], "第1页共"} {
 		if !strings.Contains(flat, spaces.ReplaceAllString(want, "")) {
 			t.Errorf("PDF text lacks %q", want)
 		}
