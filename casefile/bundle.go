@@ -40,9 +40,9 @@ type job struct {
 	extraRefs []string
 	// excluded counts, per rule, the target's findings the selection left out.
 	excluded map[string]int
-	scanID    string
-	started   time.Time
-	finished  time.Time
+	scanID   string
+	started  time.Time
+	finished time.Time
 
 	now     time.Time
 	refs    []string                   // every artifact to bundle, sorted

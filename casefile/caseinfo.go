@@ -172,7 +172,9 @@ func fmtTimeLang(t time.Time, lang string) string {
 }
 
 // parseTime reads an RFC 3339 time an observation states.
-func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, strings.TrimSpace(s)) }
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+}
 
 // fmtDate prints the date of t in Beijing.
 func fmtDate(t time.Time) string {

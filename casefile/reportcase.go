@@ -25,10 +25,10 @@ type coverView struct {
 
 // appView is the app's identity as the scan's observations and the APK's evidence record give it.
 type appView struct {
-	Present                                bool
+	Present                                 bool
 	Name, Package, VersionName, VersionCode string
-	SHA256, SM3, Size                      string
-	SignerSubject, SignerSHA256            string
+	SHA256, SM3, Size                       string
+	SignerSubject, SignerSHA256             string
 	// Obtained says where the APK came from: the download (URL, final URL, time, TLS chain) or
 	// the local file and its upload record.
 	Obtained, ObtainedAt, FinalURL, TLS string
