@@ -14,7 +14,9 @@
 //	manifest.json         canonical JSON: every member below except the last three, signed
 //	findings.json         canonical JSON: each finding (findings.MarshalCanonical) and its history
 //	report.pdf            the report (zh-CN, or en), absent when Options.SkipPDF
-//	findings.xlsx         sheet 发现 (one row per finding) and sheet 证据 (one row per artifact)
+//	findings.xlsx         sheet 通报 (one row per app, the MIIT notice layout), sheet 发现 (one row
+//	                      per finding, with 期限 and 文书编号) and sheet 证据 (one row per artifact)
+//	recommendation-draft.docx  the draft 检察建议书 (ExportRecommendation), for WPS or Word
 //	evidence/<sha256>.ext every artifact the findings rest on
 //	publickey.pem         the signing key (also inside manifest.json)
 //	VERIFY.txt            how to verify, zh and en

@@ -228,3 +228,35 @@ func contextObservations(opts []scanner.Observation, items []item) []scanner.Obs
 	}
 	return out
 }
+
+// caseDeadlines lists the case's deadlines that are not met, "kind due (status)", one a line.
+func caseDeadlines(c *CaseInfo, lang string) string {
+	var out []string
+	for _, d := range c.Deadlines {
+		if d.Status == "met" {
+			continue
+		}
+		s := strings.TrimSpace(d.Kind + " " + fmtDate(d.Due))
+		if d.Status != "" {
+			t := deadlineStatus(d.Status)
+			if lang == "en" {
+				s += " (" + t.EN + ")"
+			} else {
+				s += "（" + t.ZH + "）"
+			}
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "\n")
+}
+
+// caseDocNumbers lists the numbers of the case's documents, one a line.
+func caseDocNumbers(c *CaseInfo) string {
+	var out []string
+	for _, d := range c.Documents {
+		if d.Number != "" {
+			out = append(out, d.Number)
+		}
+	}
+	return strings.Join(out, "\n")
+}

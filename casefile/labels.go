@@ -23,7 +23,7 @@ type caseLabels struct {
 	Signer, SignerHash, Obtained, ObtainedAt, FinalURL, TLS, Device, OS, Tools, Sessions         string
 	TimeNote, ItemsH, ItemsRule, Item, Mark, Basis, ItemFindings, PIPLH, Article, RegisterH      string
 	DocKind, DocNo, DocDate, DocHash, DeadlinesH, Due, DueStatus, NotStated, LeadBadge, PageCol  string
-	Group, ExcerptH                                                                              string
+	Group, ExcerptH, NoticeLeads                                                                 string
 }
 
 var zhCaseLabels = caseLabels{
@@ -39,7 +39,7 @@ var zhCaseLabels = caseLabels{
 	Item:      "《认定方法》条目", Mark: "结论", Basis: "说明", ItemFindings: "相关记录（序号）", PIPLH: "《个人信息保护法》相关条款",
 	Article: "条款", RegisterH: "文书登记", DocKind: "文书", DocNo: "文号", DocDate: "日期", DocHash: "文件 SHA-256",
 	DeadlinesH: "期限", Due: "到期日", DueStatus: "状态", NotStated: "未载明", LeadBadge: "待核实：需在测试机上确认",
-	PageCol: "页码", Group: "法律条目", ExcerptH: "请求摘录",
+	PageCol: "页码", Group: "法律条目", ExcerptH: "请求摘录", NoticeLeads: "另有待核实线索 %d 条（未列入）",
 }
 
 var enCaseLabels = caseLabels{
@@ -55,7 +55,7 @@ var enCaseLabels = caseLabels{
 	Item:      "Item (2019 Methods)", Mark: "Result", Basis: "Note", ItemFindings: "Records (no.)", PIPLH: "PIPL articles", Article: "Article",
 	RegisterH: "Document register", DocKind: "Document", DocNo: "Number", DocDate: "Date", DocHash: "File SHA-256",
 	DeadlinesH: "Deadlines", Due: "Due", DueStatus: "Status", NotStated: "not stated", LeadBadge: "To verify on a test phone",
-	PageCol: "Page", Group: "Legal item", ExcerptH: "Request excerpt",
+	PageCol: "Page", Group: "Legal item", ExcerptH: "Request excerpt", NoticeLeads: "and %d lead(s) to verify (not listed)",
 }
 
 var zhLabels = labels{
@@ -150,7 +150,7 @@ Compare it with the fingerprint the exporting office publishes (dashboard, repor
      应输出 "Signature Verified Successfully"。公钥指纹：
        openssl pkey -pubin -in publickey.pem -outform DER | tail -c 32 | sha256sum
   3. 逐个文件核对 manifest.json 中 files[].sha256 与 sm3：
-       sha256sum evidence/* findings.json report.pdf findings.xlsx publickey.pem VERIFY.txt
+       sha256sum evidence/* findings.json report.pdf findings.xlsx recommendation-draft.docx publickey.pem VERIFY.txt
        openssl dgst -sm3 evidence/*
   4. 包内除 manifest.json、signature.ed25519、timestamp.tsr 外，不得有 manifest.json 未列出的文件。
   5. 如有 timestamp.tsr（RFC 3161 时间戳，覆盖 manifest.json 的 SHA-256）：
@@ -177,7 +177,7 @@ Compare it with the fingerprint the exporting office publishes (dashboard, repor
      expect "Signature Verified Successfully". Key fingerprint:
        openssl pkey -pubin -in publickey.pem -outform DER | tail -c 32 | sha256sum
   3. Compare every file with files[].sha256 and sm3 in manifest.json:
-       sha256sum evidence/* findings.json report.pdf findings.xlsx publickey.pem VERIFY.txt
+       sha256sum evidence/* findings.json report.pdf findings.xlsx recommendation-draft.docx publickey.pem VERIFY.txt
        openssl dgst -sm3 evidence/*
   4. Apart from manifest.json, signature.ed25519 and timestamp.tsr, no file may be present that
      manifest.json does not list.

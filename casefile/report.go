@@ -89,8 +89,10 @@ type reportData struct {
 	Cover coverView
 	Items []itemRow
 	PIPL  []itemRow
-	// HasCase is true when the export was given a CaseInfo.
-	HasCase bool
+	// HasCase is true when the export was given a CaseInfo; Recommendations are its measures
+	// for the draft 检察建议书.
+	HasCase         bool
+	Recommendations []string
 	// Pages are the page numbers of the headings (by anchor) that the contents page shows,
 	// learnt from a first printing (renderPDF); nil on that first printing.
 	Pages map[string]int
@@ -136,6 +138,9 @@ type findingView struct {
 	Evidence     []evidenceView
 	Screenshots  []shot
 	History      []histView
+	// Deadline and DocumentNo are the spreadsheet's 期限 and 文书编号: the finding's own from
+	// its history, else the case's.
+	Deadline, DocumentNo string
 }
 
 type basisView struct {
@@ -325,6 +330,22 @@ func (j *job) reportData(product string) *reportData {
 			}
 			fv.History = append(fv.History, hv)
 		}
+		for _, t := range it.history {
+			if t.Deadline != "" {
+				fv.Deadline = t.Deadline
+			}
+			if t.DocumentNo != "" {
+				fv.DocumentNo = t.DocumentNo
+			}
+		}
+		if c := j.opts.Case; c != nil {
+			if fv.Deadline == "" {
+				fv.Deadline = caseDeadlines(c, j.opts.Lang)
+			}
+			if fv.DocumentNo == "" {
+				fv.DocumentNo = caseDocNumbers(c)
+			}
+		}
 		sevCount[string(f.Severity)]++
 		stateCount[string(f.State)]++
 		d.Findings = append(d.Findings, fv)
@@ -333,7 +354,9 @@ func (j *job) reportData(product string) *reportData {
 	d.All = d.Findings
 	d.Items, d.PIPL = j.summaryTable(d)
 	d.Cover = j.cover(product)
-	d.HasCase = j.opts.Case != nil
+	if j.opts.Case != nil {
+		d.HasCase, d.Recommendations = true, j.opts.Case.Recommendations
+	}
 	slices.SortFunc(d.Articles, func(a, b basisView) int { return strings.Compare(a.Cite, b.Cite) })
 	for _, s := range findings.Severities {
 		if n := sevCount[string(s)]; n > 0 {
