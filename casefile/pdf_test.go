@@ -179,10 +179,10 @@ func TestPDFVolumes(t *testing.T) {
 			t.Errorf("volume %d has no volume label", i+1)
 		}
 	}
-	if !strings.Contains(v1, "五、法律依据条文") || !strings.Contains(v2, "条文见第五部分") || strings.Contains(v2, "五、法律依据条文") {
+	if !strings.Contains(v1, "六、法律依据条文") || !strings.Contains(v2, "条文见第六部分") || strings.Contains(v2, "六、法律依据条文") {
 		t.Error("the cited provisions belong in volume 1 only")
 	}
-	if !strings.Contains(v1, "一、发现概要") || strings.Contains(v1, "二、发现详情") {
+	if !strings.Contains(v1, "二、发现概要") || !strings.Contains(v1, "一、违法事实汇总表") || strings.Contains(v1, "三、发现详情") {
 		t.Error("volume 1 should hold the summary and no finding sections")
 	}
 	for _, title := range fx.titles {
