@@ -232,12 +232,12 @@ func TestSummaryTableMarks(t *testing.T) {
 	}
 	got := marks(d, Selection{TargetID: "app-demo"})
 	want := map[string]string{
-		"3.1": markBreach,   // the established tracker finding
-		"1.1": markUntested, // a lead only
-		"1.2": markUntested, // manual
-		"5.1": markUntested, // needs traffic: not assessed
-		"6.5": markUntested, // records of it were left out (dismissed, untriaged)
-		"3.8": markComplies, // assessed (needs a policy), nothing fired, nothing left out
+		"3.1":     markBreach,   // the established tracker finding
+		"1.1":     markUntested, // a lead only
+		"1.2":     markUntested, // manual
+		"5.1":     markUntested, // needs traffic: not assessed
+		"6.5":     markUntested, // records of it were left out (dismissed, untriaged)
+		"3.8":     markComplies, // assessed (needs a policy), nothing fired, nothing left out
 		"pipl:13": markBreach,
 	}
 	for k, w := range want {
