@@ -189,20 +189,28 @@ func fmtDate(t time.Time) string {
 // layout, so only its file name is kept, marked as a local file.
 func displaySource(src, lang string) string {
 	s := strings.TrimSpace(src)
-	if s == "" {
-		return ""
-	}
-	if i := strings.Index(s, "://"); i > 0 && !strings.ContainsAny(s[:i], `/\`) {
+	if s == "" || isURL(s) {
 		return s
 	}
-	base := path.Base(strings.ReplaceAll(s, `\`, "/"))
-	if base == "." || base == "/" {
-		base = ""
-	}
 	if lang == "en" {
-		return strings.TrimSpace("local file " + base)
+		return strings.TrimSpace("local file " + fileName(s))
 	}
-	return strings.TrimSpace("本地文件 " + base)
+	return strings.TrimSpace("本地文件 " + fileName(s))
+}
+
+// isURL: a scheme before "://" (no path separator in it).
+func isURL(s string) bool {
+	i := strings.Index(s, "://")
+	return i > 0 && !strings.ContainsAny(s[:i], `/\`)
+}
+
+// fileName is the last element of a Unix or Windows path ("" for a root).
+func fileName(p string) string {
+	base := path.Base(strings.ReplaceAll(strings.TrimSpace(p), `\`, "/"))
+	if base == "." || base == "/" {
+		return ""
+	}
+	return base
 }
 
 // contextKinds are the observations that describe the app and the test rather than a violation:

@@ -11,10 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"pilmon/findings"
 	"pilmon/rules"
@@ -392,6 +395,59 @@ func TestDisplaySource(t *testing.T) {
 	} {
 		if got := displaySource(in, "zh"); got != want {
 			t.Errorf("displaySource(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCourtXLSX: sheet 通报 has the MIIT notice columns and one row for the app with only the
+// established findings' titles as 所涉问题; sheet 发现 fills 期限 and 文书编号 from the case, and
+// leaves them empty without one.
+func TestCourtXLSX(t *testing.T) {
+	fx, d, _ := courtFixture(t)
+	d.SkipPDF = true
+	rowsOf := func(d Deps, sheet string) [][]string {
+		x, err := excelize.OpenReader(bytes.NewReader(member(t, fx.export(t, d), SheetName)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		if x.GetSheetList()[0] != SheetNotice {
+			t.Errorf("first sheet %v, want %s", x.GetSheetList(), SheetNotice)
+		}
+		rows, err := x.GetRows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	notice := rowsOf(d, SheetNotice)
+	if !slices.Equal(notice[0], []string{"序号", "应用名称", "应用开发者", "应用来源", "应用版本", "所涉问题"}) || len(notice) != 2 {
+		t.Fatalf("notice sheet %v", notice)
+	}
+	established, _ := fx.cat.Violation("rdff-3.1")
+	lead, _ := fx.cat.Violation("rdff-2.1")
+	r := notice[1]
+	if r[0] != "1" || r[1] != "示例出行" || r[2] != "示例科技有限公司" || !strings.Contains(r[3], "示例出行-5.2.1.apk") || r[4] != "5.2.1" ||
+		!strings.Contains(r[5], established.Title.ZH) || strings.Contains(r[5], lead.Title.ZH) || !strings.Contains(r[5], "待核实线索 2 条") {
+		t.Errorf("notice row %q", r)
+	}
+	col := func(rows [][]string, name string) int {
+		return slices.IndexFunc(rows[0], func(h string) bool { return strings.HasPrefix(h, name) })
+	}
+	full := rowsOf(d, SheetFindings)
+	dl, dn := col(full, "期限"), col(full, "文书编号")
+	if dl < 0 || dn < 0 {
+		t.Fatalf("findings sheet header %v", full[0])
+	}
+	for _, row := range full[1:] {
+		if len(row) <= dn || !strings.Contains(row[dl], "检察建议回复期限 2025-08-03（即将到期）") || !strings.Contains(row[dn], "京示检行公建〔2025〕3号") {
+			t.Errorf("finding row without the case's deadline and document: %q", row)
+		}
+	}
+	d.Case = nil
+	for _, row := range rowsOf(d, SheetFindings)[1:] {
+		if len(row) > dl && (row[dl] != "" || len(row) > dn && row[dn] != "") {
+			t.Errorf("deadline or document without a case: %q", row)
 		}
 	}
 }

@@ -370,10 +370,12 @@ func (j *job) cover(product string) coverView {
 		rec := j.records[apk]
 		app.SHA256, app.SM3, app.Size = apk, rec.Ref.SM3, humanSize(rec.Ref.Size)
 		if app.Obtained == "" {
+			// Without a download record the APK was a local file: its upload record says when
+			// (and under which name) it came in.
 			m := rec.First()
 			app.Obtained = displaySource(m.Source, lang)
-			if !strings.Contains(m.Source, "://") {
-				app.Obtained = j.text(rules.Text{ZH: "本地文件（上传）", EN: "local file (uploaded)"}) + " " + strings.TrimPrefix(strings.TrimPrefix(app.Obtained, "本地文件 "), "local file ")
+			if !isURL(m.Source) {
+				app.Obtained = strings.TrimSpace(j.text(rules.Text{ZH: "本地文件（上传）", EN: "local file (uploaded)"}) + " " + fileName(m.Source))
 			}
 			app.ObtainedAt = j.fmtTime(m.CapturedAt)
 		}
