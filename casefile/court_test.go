@@ -451,3 +451,36 @@ func TestCourtXLSX(t *testing.T) {
 		}
 	}
 }
+
+// TestCoverProvenance: with an apk.provenance observation the cover says where and when the APK
+// was downloaded (in Beijing time, with the TLS chain); without one, the local file and its
+// upload time.
+func TestCoverProvenance(t *testing.T) {
+	fx, d, _ := courtFixture(t)
+	cover := func(d Deps) coverView {
+		items, excl, err := resolve(context.Background(), d.Findings, Selection{TargetID: "app-demo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &job{items: items, target: fx.target, ev: d.Evidence, cat: d.Catalogue, opts: d.Options, excluded: excl}
+		if err := j.prepare(); err != nil {
+			t.Fatal(err)
+		}
+		return j.cover("Chromium/120.0")
+	}
+	local := cover(d)
+	if local.App.Obtained != "本地文件（上传） 示例出行-5.2.1.apk" || local.App.ObtainedAt != "2025-05-20 18:00:00 北京时间" || local.App.TLS != "" {
+		t.Errorf("local APK: %+v", local.App)
+	}
+	if !slices.Contains(local.Env.Tools, "Chromium/120.0") || local.Env.Device != "Pixel 6a" || local.Env.OS != "Android 13" {
+		t.Errorf("environment %+v", local.Env)
+	}
+	d.Observations = append(d.Observations, scanner.Observation{Kind: "apk.provenance", Subject: "https://dl.example.cn/ride.apk",
+		Attributes: map[string]any{"url": "https://dl.example.cn/ride.apk", "final_url": "https://cdn.example.cn/ride-5.2.1.apk",
+			"fetched_at": "2025-05-20T02:00:00Z", "tls_chain": []any{"CN=cdn.example.cn", "CN=Example CA"}}})
+	dl := cover(d)
+	if dl.App.Obtained != "https://dl.example.cn/ride.apk" || dl.App.FinalURL != "https://cdn.example.cn/ride-5.2.1.apk" ||
+		dl.App.ObtainedAt != "2025-05-20 10:00:00 北京时间" || dl.App.TLS != "CN=cdn.example.cn\nCN=Example CA" {
+		t.Errorf("downloaded APK: %+v", dl.App)
+	}
+}
