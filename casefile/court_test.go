@@ -52,10 +52,14 @@ func courtFixture(t *testing.T) (*fixture, Deps, []string) {
 	// Everything that needs a traffic capture could not be decided by the scan.
 	d.Coverage = &Coverage{ScanID: "scan-0002", NotAssessed: []findings.NotAssessed{
 		{RuleID: "rdff-5.1", Reason: rules.Text{ZH: "本次扫描未提供抓包", EN: "no traffic capture"}}}}
-	// The tracker finding is established (observed in traffic).
+	// The tracker finding is established (observed in traffic), its request in the capture.
 	for fp, f := range fx.store.fs {
 		if f.TargetID == "app-demo" && f.RuleID == "rdff-3.1" {
 			f.Tier, f.Grade = rules.TierFinding, rules.GradeObserved
+			f.Observations = []scanner.Observation{{Kind: "traffic.pi_sent", Subject: "device_id -> tracker.example", EvidenceRefs: []string{fx.refs["har"]},
+				Attributes: map[string]any{"pi": []any{"device_id"}, "host": "tracker.example", "location": "query", "key": "imei",
+					"url": "https://tracker.example/collect?imei=860000000000001&x=<script>", "sample": "860…01", "entry_index": 0,
+					"entry_time": "2025-05-20T02:03:00Z", "known_value": true}}}
 			fx.store.fs[fp] = f
 		}
 	}
@@ -112,7 +116,7 @@ func TestCourtReport(t *testing.T) {
 		c.Operator.Address, "com.example.ride", "5.2.1", "521", fx.refs["apk"], fx.recordSM3(t, fx.refs["apk"]),
 		"CN=ExampleRide,O=示例科技", strings.Repeat("c0", 32), "本地文件（上传）示例出行-5.2.1.apk", "Pixel6a", "Android13",
 		"pilmon0.1.0-test", "北京时间", "违法事实汇总表", "京示检行公建〔2025〕3号", "京示通函〔2025〕9号", "即将到期",
-		"北京市示例区通信管理局", "约1200万次", "待核实：需在测试机上确认"} {
+		"北京市示例区通信管理局", "约1200万次", "待核实：需在测试机上确认", "请求摘录", "imei=860000000000001&x=<script>"} {
 		if !strings.Contains(flat, spaces.ReplaceAllString(want, "")) {
 			t.Errorf("PDF text lacks %q", want)
 		}
@@ -482,5 +486,42 @@ func TestCoverProvenance(t *testing.T) {
 	if dl.App.Obtained != "https://dl.example.cn/ride.apk" || dl.App.FinalURL != "https://cdn.example.cn/ride-5.2.1.apk" ||
 		dl.App.ObtainedAt != "2025-05-20 10:00:00 北京时间" || dl.App.TLS != "CN=cdn.example.cn\nCN=Example CA" {
 		t.Errorf("downloaded APK: %+v", dl.App)
+	}
+}
+
+// TestExcerpts: the value under the matched key is marked in the URL; elsewhere the masked sample
+// is shown after its key; captured text is escaped in the report's HTML.
+func TestExcerpts(t *testing.T) {
+	fx, d, _ := courtFixture(t)
+	j := &job{cat: fx.cat, opts: d.Options}
+	j.opts.Lang = "zh"
+	obs := func(attrs map[string]any) []scanner.Observation {
+		return []scanner.Observation{{Kind: "traffic.pi_sent", Attributes: attrs}}
+	}
+	e := j.excerpts(obs(map[string]any{"host": "t.example", "location": "query", "key": "imei", "url": "https://t.example/c?aimei=1&imei=8600&z=<b>"}))
+	if len(e) != 1 || e[0].Before != "https://t.example/c?aimei=1&imei=" || e[0].Match != "8600" || e[0].After != "&z=<b>" {
+		t.Errorf("query excerpt %+v", e)
+	}
+	e = j.excerpts(obs(map[string]any{"host": "t.example", "location": "header", "key": "X-Dev", "url": "https://t.example/c", "sample": "860…01"}))
+	if len(e) != 1 || e[0].Match != "860…01" || !strings.Contains(e[0].Before, "X-Dev") {
+		t.Errorf("header excerpt %+v", e)
+	}
+	if e := j.excerpts([]scanner.Observation{{Kind: "apk.permission", Attributes: map[string]any{"url": "x"}}}); len(e) != 0 {
+		t.Errorf("excerpt from a non-traffic observation: %+v", e)
+	}
+	items, excl, err := resolve(context.Background(), d.Findings, Selection{TargetID: "app-demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jj := &job{items: items, target: fx.target, ev: d.Evidence, cat: d.Catalogue, opts: d.Options, excluded: excl}
+	if err := jj.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	html, err := renderHTML(jj.reportData(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(html, []byte("<mark>860000000000001</mark>&amp;x=&lt;script&gt;")) || bytes.Contains(html, []byte("x=<script>")) {
+		t.Error("the request excerpt is not marked and escaped in the report's HTML")
 	}
 }

@@ -137,6 +137,7 @@ type findingView struct {
 	MoreObs      int
 	Evidence     []evidenceView
 	Screenshots  []shot
+	Excerpts     []excerpt
 	History      []histView
 	// Deadline and DocumentNo are the spreadsheet's 期限 and 文书编号: the finding's own from
 	// its history, else the case's.
@@ -299,6 +300,7 @@ func (j *job) reportData(product string) *reportData {
 			fv.Observations = append(fv.Observations, obsView{Kind: j.kindLabel(o.Kind), Subject: o.Subject,
 				Attrs: attrString(o.Attributes), Inspector: o.Inspector + "/" + o.InspectorVersion})
 		}
+		fv.Excerpts = j.excerpts(f.Observations)
 		refs := map[string]bool{}
 		for _, h := range f.EvidenceRefs {
 			refs[h] = true

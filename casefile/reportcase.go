@@ -472,3 +472,104 @@ func (j *job) confidence(c string) string {
 	}
 	return c
 }
+
+// excerpt is one request a finding rests on, with the matched value marked: the template prints
+// Before, Match (highlighted) and After, each escaped.
+type excerpt struct {
+	Where, Before, Match, After string
+}
+
+// Excerpt limits: the URL is cut around the match.
+const (
+	maxExcerpts      = 3
+	excerptContext   = 120
+	excerptMatchRune = 200
+)
+
+var locationLabels = map[string]rules.Text{
+	"url": {ZH: "网址", EN: "URL"}, "query": {ZH: "查询参数", EN: "query"}, "header": {ZH: "请求头", EN: "header"},
+	"cookie": {ZH: "Cookie", EN: "cookie"}, "body": {ZH: "请求体", EN: "body"},
+}
+
+// excerpts builds the request excerpts of a finding from its traffic.pi_sent observations: the
+// request URL with the value under the matched key marked when the value travels in the URL, else
+// the key with the masked value the inspector kept. The observation holds the evidence pointer
+// (HAR entry and time), so the excerpt can be found in the capture.
+func (j *job) excerpts(obs []scanner.Observation) []excerpt {
+	var out []excerpt
+	for _, o := range obs {
+		if o.Kind != "traffic.pi_sent" || len(out) == maxExcerpts {
+			continue
+		}
+		get := func(k string) string {
+			if v, ok := o.Attributes[k]; ok && v != nil {
+				return fmt.Sprint(v)
+			}
+			return ""
+		}
+		u, key, loc, sample := get("url"), get("key"), get("location"), get("sample")
+		if u == "" && sample == "" {
+			continue
+		}
+		e := excerpt{Where: get("host")}
+		if l, ok := locationLabels[loc]; ok {
+			e.Where += " · " + j.text(l)
+		}
+		if n := get("entry_index"); n != "" {
+			e.Where += " · " + fmt.Sprintf(j.text(rules.Text{ZH: "抓包第 %s 条请求", EN: "capture entry %s"}), n)
+		}
+		if t, err := parseTime(get("entry_time")); err == nil {
+			e.Where += " · " + j.fmtTime(t)
+		}
+		if start, end, ok := valueInURL(u, key); ok && (loc == "url" || loc == "query") {
+			e.Before, e.Match, e.After = clipLeft(u[:start], excerptContext), clipRight(u[start:end], excerptMatchRune), clipRight(u[end:], excerptContext)
+		} else {
+			e.Before, e.Match = clipRight(u, 2*excerptContext), sample
+			if key != "" {
+				e.Before = strings.TrimSpace(e.Before + "  " + key + "：")
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// valueInURL finds the value of parameter key in u (key=value, up to & or #).
+func valueInURL(u, key string) (start, end int, ok bool) {
+	if key == "" {
+		return 0, 0, false
+	}
+	for from := 0; from < len(u); {
+		i := strings.Index(u[from:], key+"=")
+		if i < 0 {
+			return 0, 0, false
+		}
+		i += from
+		if i == 0 || strings.ContainsRune("?&;/", rune(u[i-1])) {
+			start = i + len(key) + 1
+			end = start
+			for end < len(u) && u[end] != '&' && u[end] != '#' && u[end] != ';' {
+				end++
+			}
+			return start, end, end > start
+		}
+		from = i + 1
+	}
+	return 0, 0, false
+}
+
+func clipLeft(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n:])
+}
+
+func clipRight(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
