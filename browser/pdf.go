@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/go-rod/rod/lib/proto"
@@ -115,4 +116,15 @@ func copyStream(c proto.Client, h proto.IOStreamHandle, w io.Writer) error {
 			return nil
 		}
 	}
+}
+
+// Product names the Chromium that prints and captures ("Chromium/120.0.6099.224"), for reports
+// that state the tools and versions used. With a per-capture process it starts one to ask.
+func (b *Browser) Product(ctx context.Context) (string, error) {
+	_, proc, release, err := b.session(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return strings.ReplaceAll(proc.product, "HeadlessChrome", "Chromium"), nil
 }

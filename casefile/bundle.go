@@ -38,9 +38,11 @@ type job struct {
 	cat       *rules.Catalogue
 	opts      Options
 	extraRefs []string
-	scanID    string
-	started   time.Time
-	finished  time.Time
+	// excluded counts, per rule, the target's findings the selection left out.
+	excluded map[string]int
+	scanID   string
+	started  time.Time
+	finished time.Time
 
 	now     time.Time
 	refs    []string                   // every artifact to bundle, sorted
@@ -53,25 +55,11 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 	if len(j.opts.Key) != ed25519.PrivateKeySize {
 		return Summary{}, errors.New("casefile: no signing key (casefile.LoadOrCreateKey)")
 	}
-	if j.opts.Lang == "" {
-		j.opts.Lang = "zh"
-	}
-	if j.opts.Lang != "zh" && j.opts.Lang != "en" {
-		return Summary{}, fmt.Errorf("casefile: language %q: want zh or en", j.opts.Lang)
-	}
-	if j.opts.Tool == "" {
-		j.opts.Tool = "pilmon"
-	}
-	now := time.Now
-	if j.opts.Now != nil {
-		now = j.opts.Now
-	}
-	j.now = now().UTC().Truncate(time.Second)
-	if err := j.collectEvidence(); err != nil {
+	if err := j.prepare(); err != nil {
 		return Summary{}, err
 	}
-	rep := j.reportData()
 	b := j.opts.Browser
+	product := ""
 	if !j.opts.SkipPDF {
 		if b == nil {
 			nb, err := browser.New(browser.Options{})
@@ -85,7 +73,13 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		if err := b.Available(); err != nil {
 			return Summary{}, fmt.Errorf("casefile: the PDF needs Chromium (or SkipPDF): %w", err)
 		}
+		// The cover names the Chromium that printed the report; a browser that cannot say is
+		// named without its version.
+		if p, err := b.Product(ctx); err == nil {
+			product = p
+		}
 	}
+	rep := j.reportData(product)
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
 	}
@@ -110,6 +104,11 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		if err := j.writeReports(ctx, zw, b, rep); err != nil {
 			return Summary{}, err
 		}
+	}
+	if err := j.member(zw, DraftName, RoleDraft, docxMediaType, zip.Store, func(w io.Writer) error {
+		return writeDOCX(w, rep, j.now)
+	}); err != nil {
+		return Summary{}, err
 	}
 	if err := j.member(zw, SheetName, RoleSpreadsheet, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 		zip.Store, func(w io.Writer) error { return writeXLSX(w, rep) }); err != nil {
@@ -161,6 +160,30 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		return Summary{}, fmt.Errorf("casefile: finish zip: %w", err)
 	}
 	return sum, nil
+}
+
+// prepare checks the options, fixes the export time and reads the evidence records.
+func (j *job) prepare() error {
+	if j.opts.Lang == "" {
+		j.opts.Lang = "zh"
+	}
+	if j.opts.Lang != "zh" && j.opts.Lang != "en" {
+		return fmt.Errorf("casefile: language %q: want zh or en", j.opts.Lang)
+	}
+	if j.opts.Tool == "" {
+		j.opts.Tool = "pilmon"
+	}
+	if j.opts.Case != nil {
+		if err := j.opts.Case.check(); err != nil {
+			return err
+		}
+	}
+	now := time.Now
+	if j.opts.Now != nil {
+		now = j.opts.Now
+	}
+	j.now = now().UTC().Truncate(time.Second)
+	return j.collectEvidence()
 }
 
 // fastFlates recycles the deflate writers of the bundle's members: a flate.Writer is about 1 MiB

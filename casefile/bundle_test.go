@@ -431,8 +431,9 @@ func TestLoadOrCreateKey(t *testing.T) {
 	}
 }
 
-// Findings (认定事实) come before leads (待核实线索) in every export, and the report opens a part
-// of its findings section for each tier, with the lead title for a lead.
+// Findings (认定事实) come before leads (待核实线索) in every export, each tier grouped by legal
+// item (认定方法 items in their order before other anchors, severity only within a group), and
+// the report opens a part of its findings section for each tier, with the lead title for a lead.
 func TestFindingsBeforeLeads(t *testing.T) {
 	cat, err := rules.Default()
 	if err != nil {
@@ -448,13 +449,13 @@ func TestFindingsBeforeLeads(t *testing.T) {
 	for _, it := range items {
 		got = append(got, it.f.Tier+" "+it.f.RuleID)
 	}
-	want := []string{"finding rdff-3.1", "finding pipl-47-no-deletion", "lead rdff-4.1", "lead rdff-3.9"}
+	want := []string{"finding rdff-3.1", "finding pipl-47-no-deletion", "lead rdff-3.9", "lead rdff-4.1"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	j := &job{cat: cat, items: items, opts: Options{Lang: "zh", Key: key}, records: map[string]evidence.Record{}}
-	d := j.reportData()
+	d := j.reportData("")
 	var heads []string
 	for _, fv := range d.Findings {
 		if fv.TierHeading != "" {
@@ -465,7 +466,16 @@ func TestFindingsBeforeLeads(t *testing.T) {
 		t.Errorf("report headings %q", heads)
 	}
 	v, _ := cat.Violation("rdff-3.9")
-	if d.Findings[3].Title != v.LeadTitle.ZH || d.Findings[3].Tier != "待核实线索" {
-		t.Errorf("lead shown as %q / %q", d.Findings[3].Title, d.Findings[3].Tier)
+	if d.Findings[2].Title != v.LeadTitle.ZH || d.Findings[2].Tier != "待核实线索" {
+		t.Errorf("lead shown as %q / %q", d.Findings[2].Title, d.Findings[2].Tier)
+	}
+	var groups []string
+	for _, fv := range d.Findings {
+		if fv.GroupHeading != "" {
+			groups = append(groups, fv.GroupHeading)
+		}
+	}
+	if len(groups) != 4 || !strings.Contains(groups[0], "3.1") || groups[1] != "其他" {
+		t.Errorf("legal-item groups %q", groups)
 	}
 }

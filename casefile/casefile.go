@@ -14,7 +14,9 @@
 //	manifest.json         canonical JSON: every member below except the last three, signed
 //	findings.json         canonical JSON: each finding (findings.MarshalCanonical) and its history
 //	report.pdf            the report (zh-CN, or en), absent when Options.SkipPDF
-//	findings.xlsx         sheet 发现 (one row per finding) and sheet 证据 (one row per artifact)
+//	findings.xlsx         sheet 通报 (one row per app, the MIIT notice layout), sheet 发现 (one row
+//	                      per finding, with 期限 and 文书编号) and sheet 证据 (one row per artifact)
+//	recommendation-draft.docx  the draft 检察建议书 (ExportRecommendation), for WPS or Word
 //	evidence/<sha256>.ext every artifact the findings rest on
 //	publickey.pem         the signing key (also inside manifest.json)
 //	VERIFY.txt            how to verify, zh and en
@@ -63,10 +65,26 @@ const (
 )
 
 // Selection says which findings to export: every finding of a target, the listed fingerprints,
-// or both (the union).
+// or both (the union). A target holds whatever the scanner raised, so of a target's findings the
+// dismissed ones (判定不成立) and the untriaged ones (state new: nobody has looked at them) are left
+// out unless asked for; a finding listed by fingerprint was chosen by someone and is always kept.
 type Selection struct {
 	TargetID     string   `json:"target_id,omitempty"`
 	Fingerprints []string `json:"fingerprints,omitempty"`
+	// IncludeDismissed and IncludeUntriaged keep a target's dismissed and untriaged findings.
+	IncludeDismissed bool `json:"include_dismissed,omitempty"`
+	IncludeUntriaged bool `json:"include_untriaged,omitempty"`
+}
+
+// keeps reports whether a finding drawn in by the target belongs in the export.
+func (s Selection) keeps(f findings.Finding) bool {
+	switch f.State {
+	case findings.StateDismissed:
+		return s.IncludeDismissed
+	case findings.StateNew, "":
+		return s.IncludeUntriaged
+	}
+	return true
 }
 
 // FindingStore is what Export reads findings from; *store.Store implements it.
@@ -97,6 +115,15 @@ type Options struct {
 	Tool string
 	// Now is the export time; nil means time.Now.
 	Now func() time.Time
+	// Case describes the case the findings belong to (cover, document register, deadlines, the
+	// draft 检察建议书); nil exports a plain selection.
+	Case *CaseInfo
+	// Coverage is what the scan behind the findings could decide; nil marks no 认定方法 item 符合.
+	Coverage *Coverage
+	// Observations are the scan's context observations (apk.identity, apk.certificate,
+	// apk.provenance, runtime.session, scan.inventory) for the cover; those the findings carry are
+	// used too.
+	Observations []scanner.Observation
 }
 
 // Deps are what Export needs besides the selection.
@@ -147,7 +174,7 @@ func Export(ctx context.Context, w io.Writer, sel Selection, deps Deps) (Summary
 	if deps.Findings == nil || deps.Evidence == nil || deps.Catalogue == nil {
 		return Summary{}, errors.New("casefile: export needs a finding store, an evidence store and the catalogue")
 	}
-	items, err := resolve(ctx, deps.Findings, sel)
+	items, excluded, err := resolve(ctx, deps.Findings, sel)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -161,7 +188,7 @@ func Export(ctx context.Context, w io.Writer, sel Selection, deps Deps) (Summary
 		target.ID = commonTarget(items)
 	}
 	job := &job{items: items, target: target, user: deps.User, sel: sel, ev: deps.Evidence,
-		cat: deps.Catalogue, opts: deps.Options}
+		cat: deps.Catalogue, opts: deps.Options, excluded: excluded}
 	return job.run(ctx, w)
 }
 
@@ -197,21 +224,28 @@ type item struct {
 	history []findings.Transition
 }
 
-// resolve reads the selected findings and their history, most severe first.
-func resolve(ctx context.Context, st FindingStore, sel Selection) ([]item, error) {
+// resolve reads the selected findings and their history, most severe first. It also counts, per
+// rule, the target's findings the selection left out, so that the report never calls an item
+// 符合 when a record of it exists outside the export.
+func resolve(ctx context.Context, st FindingStore, sel Selection) ([]item, map[string]int, error) {
 	byFP := map[string]findings.Finding{}
+	excluded := map[string]int{}
 	if sel.TargetID != "" {
 		const page = 1000
 		for off := 0; ; off += page {
 			fs, total, err := st.List(ctx, store.Query{TargetID: sel.TargetID, Offset: off, Limit: page})
 			if err != nil {
-				return nil, fmt.Errorf("casefile: findings of target %s: %w", sel.TargetID, err)
+				return nil, nil, fmt.Errorf("casefile: findings of target %s: %w", sel.TargetID, err)
 			}
 			for _, f := range fs {
-				byFP[f.Fingerprint] = f
+				if sel.keeps(f) {
+					byFP[f.Fingerprint] = f
+				} else {
+					excluded[f.RuleID]++
+				}
 			}
 			if len(byFP) > MaxFindings {
-				return nil, fmt.Errorf("casefile: target %s has more than %d findings; export a selection", sel.TargetID, MaxFindings)
+				return nil, nil, fmt.Errorf("casefile: target %s has more than %d findings; export a selection", sel.TargetID, MaxFindings)
 			}
 			if len(fs) == 0 || int64(off+page) >= total {
 				break
@@ -224,34 +258,46 @@ func resolve(ctx context.Context, st FindingStore, sel Selection) ([]item, error
 		}
 		f, err := st.Get(ctx, fp)
 		if err != nil {
-			return nil, fmt.Errorf("casefile: finding %s: %w", fp, err)
+			return nil, nil, fmt.Errorf("casefile: finding %s: %w", fp, err)
+		}
+		if sel.TargetID != "" && f.TargetID == sel.TargetID && !sel.keeps(f) {
+			excluded[f.RuleID]-- // listed by hand: no longer left out
 		}
 		byFP[fp] = f
 		if len(byFP) > MaxFindings {
-			return nil, fmt.Errorf("casefile: more than %d findings selected", MaxFindings)
+			return nil, nil, fmt.Errorf("casefile: more than %d findings selected", MaxFindings)
 		}
 	}
 	items := make([]item, 0, len(byFP))
 	for fp, f := range byFP {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		h, err := st.History(ctx, fp)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("casefile: history of %s: %w", fp, err)
+			return nil, nil, fmt.Errorf("casefile: history of %s: %w", fp, err)
 		}
 		items = append(items, item{f: f, history: h})
 	}
 	sortItems(items)
-	return items, nil
+	for r, n := range excluded {
+		if n <= 0 {
+			delete(excluded, r)
+		}
+	}
+	return items, excluded, nil
 }
 
-// sortItems orders findings (认定事实) before leads (待核实线索), each most severe first, then by
-// rule, subject and fingerprint, so the same selection always gives the same bundle order.
+// sortItems orders findings (认定事实) before leads (待核实线索), each grouped by the legal item
+// they are pleaded under (认定方法 items in order, then the anchor article), most severe first,
+// then by rule, subject and fingerprint, so the same selection always gives the same bundle order.
 func sortItems(items []item) {
 	slices.SortFunc(items, func(a, b item) int {
 		if ta, tb := rules.TierRank(a.f.Tier), rules.TierRank(b.f.Tier); ta != tb {
 			return tb - ta
+		}
+		if c := strings.Compare(groupKey(a.f.RuleID, a.f.LegalBasis), groupKey(b.f.RuleID, b.f.LegalBasis)); c != 0 {
+			return c
 		}
 		if ra, rb := findings.SeverityRank(a.f.Severity), findings.SeverityRank(b.f.Severity); ra != rb {
 			return rb - ra

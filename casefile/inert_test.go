@@ -120,7 +120,7 @@ func TestCapturedPagesAreBundledInert(t *testing.T) {
 		j.refs, j.records[h] = append(j.refs, h), rec
 	}
 	slices.Sort(j.refs)
-	html, err := renderHTML(j.reportData())
+	html, err := renderHTML(j.reportData(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,55 @@ type labels struct {
 	Document, Deadline, NoHistory, NoEvidence, Unverified, Mixed, PageBefore, PageOf, PageAfter      string
 	Disclaimer, Volume, VolumeFmt, VolMain, VolFindings, VolEvidence, Articles, SeeArticles          string
 	Tier, Grade, Rendered                                                                            string
+	caseLabels
+}
+
+// caseLabels are the texts of the case blocks: cover identity, the 违法事实汇总表, the register.
+type caseLabels struct {
+	CaseH, AppH, EnvH, ReportNo, CaseNo, CaseType, Procuratorate, Handlers, Analysts, LeadSource string
+	USCC, Address, Agency, AgencyBasis, Scale, AppName, Package, Version, APKHash, APKSM3        string
+	Signer, SignerHash, Obtained, ObtainedAt, FinalURL, TLS, Device, OS, Tools, Sessions         string
+	TimeNote, ItemsH, ItemsRule, Item, Mark, Basis, ItemFindings, PIPLH, Article, RegisterH      string
+	DocKind, DocNo, DocDate, DocHash, DeadlinesH, Due, DueStatus, NotStated, LeadBadge, PageCol  string
+	Group, ExcerptH, NoticeLeads                                                                 string
+}
+
+var zhCaseLabels = caseLabels{
+	CaseH: "案件信息", AppH: "被检测应用", EnvH: "检测环境", ReportNo: "报告编号", CaseNo: "案号", CaseType: "案件类型",
+	Procuratorate: "检察院", Handlers: "承办人", Analysts: "检测人员", LeadSource: "线索来源",
+	USCC: "统一社会信用代码", Address: "住所地", Agency: "被建议单位", AgencyBasis: "监管职责依据", Scale: "涉及规模",
+	AppName: "应用名称", Package: "包名", Version: "版本名称 / 版本号", APKHash: "安装包 SHA-256",
+	APKSM3: "安装包 SM3", Signer: "签名证书主体", SignerHash: "签名证书 SHA-256", Obtained: "取得方式与来源",
+	ObtainedAt: "取得时间", FinalURL: "最终下载地址", TLS: "TLS 证书链", Device: "测试机型号", OS: "系统版本",
+	Tools: "检测工具及版本", Sessions: "运行时记录", TimeNote: "本报告所有时间均为北京时间（UTC+8）。",
+	ItemsH:    "一、违法事实汇总表",
+	ItemsRule: "判定规则：“不符合”指至少一条认定事实（记录本身即可证明）指向该项；“符合”仅在该项为自动检测、规则声明了所需输入、本次扫描具备这些输入（未列入扫描报告的“未能判断”清单）且本案卷内外均无该项记录时标注，仅表示自动检测范围内未发现问题；其余一律为“未检测”，并注明原因（人工检查项、仅有待核实线索、输入不足等）。",
+	Item:      "《认定方法》条目", Mark: "结论", Basis: "说明", ItemFindings: "相关记录（序号）", PIPLH: "《个人信息保护法》相关条款",
+	Article: "条款", RegisterH: "文书登记", DocKind: "文书", DocNo: "文号", DocDate: "日期", DocHash: "文件 SHA-256",
+	DeadlinesH: "期限", Due: "到期日", DueStatus: "状态", NotStated: "未载明", LeadBadge: "待核实：需在测试机上确认",
+	PageCol: "页码", Group: "法律条目", ExcerptH: "请求摘录", NoticeLeads: "另有待核实线索 %d 条（未列入）",
+}
+
+var enCaseLabels = caseLabels{
+	CaseH: "Case", AppH: "App under test", EnvH: "Test environment", ReportNo: "Report no.", CaseNo: "Case no.",
+	CaseType: "Case type", Procuratorate: "Procuratorate", Handlers: "Prosecutors in charge", Analysts: "Analysts",
+	LeadSource: "Lead source", USCC: "Unified social credit code", Address: "Address", Agency: "Competent agency",
+	AgencyBasis: "Legal basis of its duty", Scale: "Scale", AppName: "App name", Package: "Package",
+	Version: "Version (versionName / versionCode)", APKHash: "APK SHA-256", APKSM3: "APK SM3", Signer: "Signer certificate subject",
+	SignerHash: "Signer certificate SHA-256", Obtained: "Obtained from", ObtainedAt: "Obtained at", FinalURL: "Final download URL",
+	TLS: "TLS chain", Device: "Test phone", OS: "OS version", Tools: "Tools and versions", Sessions: "Runtime logs",
+	TimeNote: "All times in this report are Beijing time (UTC+8).", ItemsH: "1. Summary of facts by legal item",
+	ItemsRule: "Rule: 'not compliant' means at least one established finding (the record alone shows it) stands behind the item; 'compliant' only where the item is checked automatically, its rule declares the inputs it needs, this scan had them (it is not in the scan report's not-assessed list) and no record of it exists in or outside this export, and it means only that the automated check found nothing; everything else is 'not tested', with the reason.",
+	Item:      "Item (2019 Methods)", Mark: "Result", Basis: "Note", ItemFindings: "Records (no.)", PIPLH: "PIPL articles", Article: "Article",
+	RegisterH: "Document register", DocKind: "Document", DocNo: "Number", DocDate: "Date", DocHash: "File SHA-256",
+	DeadlinesH: "Deadlines", Due: "Due", DueStatus: "Status", NotStated: "not stated", LeadBadge: "To verify on a test phone",
+	PageCol: "Page", Group: "Legal item", ExcerptH: "Request excerpt", NoticeLeads: "and %d lead(s) to verify (not listed)",
 }
 
 var zhLabels = labels{
 	ReportTitle: "个人信息保护公益诉讼线索案卷", Subtitle: "pilmon 自动监测发现及证据报告", Cover: "封面", TOC: "目录",
-	Summary: "一、发现概要", FindingsH: "二、发现详情", Custody: "三、保管链与证据清单", EvidenceAnnex: "证据清单",
-	Verification: "四、校验说明",
+	Summary: "二、发现概要", FindingsH: "三、发现详情", Custody: "四、保管链与证据清单", EvidenceAnnex: "证据清单",
+	Verification: "五、校验说明",
 	Target:       "监测对象", TargetKind: "对象类型", Operator: "运营者", Category: "App 类别", ScanPeriod: "监测期间",
 	ScanID: "扫描编号", ExportedAt: "导出时间", ExportedBy: "导出人", Tool: "导出工具", KeyFP: "签名公钥指纹（SHA-256）",
 	Count: "数量", Findings: "发现", Evidence: "证据", BySeverity: "按严重度", ByState: "按处理状态", No: "序号",
@@ -30,17 +73,17 @@ var zhLabels = labels{
 	CapturedAt: "采集时间", Method: "采集方式", Source: "来源", Seq: "次序", Member: "包内文件", At: "时间",
 	Actor: "操作人", From: "原状态", To: "新状态", Note: "说明", Document: "文书", Deadline: "期限",
 	NoHistory: "尚无处理记录。", NoEvidence: "无", Unverified: "条文为摘要或未经核对，以官方文本为准",
-	Mixed: "（多个对象）", PageBefore: "第 ", PageOf: " / ", PageAfter: " 页",
+	Mixed: "（多个对象）", PageBefore: "第 ", PageOf: " 页 共 ", PageAfter: " 页",
 	Volume: "分册", VolumeFmt: "第 %d 册，共 %d 册：%s", VolMain: "概要、处理记录、校验说明",
-	VolFindings: "发现第 %d–%d 项", VolEvidence: "证据第 %d–%d 件", Articles: "五、法律依据条文",
-	SeeArticles: "条文见第五部分", Tier: "层级", Grade: "证据类型", Rendered: "同次采集的页面截图（页面原件以 .txt 命名，勿在浏览器中打开）",
-	Disclaimer: "本报告由自动监测生成。“认定事实”为记录本身即可证明标题所述事实者（运行时观察或运营者自身声明），“待核实线索”为代码能力、特征识别或比对所得，需经办案人员核实；均须结合案情判断是否违法。证据文件的完整性可按第四部分校验。",
+	VolFindings: "发现第 %d–%d 项", VolEvidence: "证据第 %d–%d 件", Articles: "六、法律依据条文",
+	SeeArticles: "条文见第六部分", Tier: "层级", Grade: "证据类型", Rendered: "同次采集的页面截图（页面原件以 .txt 命名，勿在浏览器中打开）",
+	Disclaimer: "本报告由自动监测生成。“认定事实”为记录本身即可证明标题所述事实者（运行时观察或运营者自身声明），“待核实线索”为代码能力、特征识别或比对所得，需经办案人员核实；均须结合案情判断是否违法。证据文件的完整性可按第五部分校验。",
 }
 
 var enLabels = labels{
 	ReportTitle: "Case file: personal-information public-interest litigation leads", Subtitle: "pilmon findings and evidence report",
-	Cover: "Cover", TOC: "Contents", Summary: "1. Summary", FindingsH: "2. Findings", Custody: "3. Chain of custody and evidence list",
-	EvidenceAnnex: "Evidence list", Verification: "4. Verification",
+	Cover: "Cover", TOC: "Contents", Summary: "2. Overview", FindingsH: "3. Findings", Custody: "4. Chain of custody and evidence list",
+	EvidenceAnnex: "Evidence list", Verification: "5. Verification",
 	Target: "Target", TargetKind: "Kind", Operator: "Operator", Category: "App category", ScanPeriod: "Observed between",
 	ScanID: "Scan", ExportedAt: "Exported at", ExportedBy: "Exported by", Tool: "Tool", KeyFP: "Signing key fingerprint (SHA-256)",
 	Count: "Count", Findings: "Findings", Evidence: "Evidence", BySeverity: "By severity", ByState: "By state", No: "No.",
@@ -55,16 +98,20 @@ var enLabels = labels{
 	Unverified: "article text summarised or not checked; the official text prevails", Mixed: "(several targets)",
 	PageBefore: "Page ", PageOf: " of ", PageAfter: "",
 	Volume: "Volume", VolumeFmt: "Volume %d of %d: %s", VolMain: "summary, history, verification",
-	VolFindings: "findings %d–%d", VolEvidence: "evidence %d–%d", Articles: "5. Cited provisions",
-	SeeArticles: "texts in section 5", Tier: "Tier", Grade: "Evidence", Rendered: "Screenshot of the same capture (the page itself is named .txt: do not open it in a browser)",
-	Disclaimer: "Generated by automated monitoring. Established findings rest on records that alone show what their titles state (behaviour observed at run time or the operator's own declarations); leads come from code capability, patterns or comparisons and must be verified by case officers; whether either is unlawful is for the case. The integrity of every evidence file can be checked as section 4 explains.",
+	VolFindings: "findings %d–%d", VolEvidence: "evidence %d–%d", Articles: "6. Cited provisions",
+	SeeArticles: "texts in section 6", Tier: "Tier", Grade: "Evidence", Rendered: "Screenshot of the same capture (the page itself is named .txt: do not open it in a browser)",
+	Disclaimer: "Generated by automated monitoring. Established findings rest on records that alone show what their titles state (behaviour observed at run time or the operator's own declarations); leads come from code capability, patterns or comparisons and must be verified by case officers; whether either is unlawful is for the case. The integrity of every evidence file can be checked as section 5 explains.",
 }
 
 func labelsFor(lang string) labels {
 	if lang == "en" {
-		return enLabels
+		l := enLabels
+		l.caseLabels = enCaseLabels
+		return l
 	}
-	return zhLabels
+	l := zhLabels
+	l.caseLabels = zhCaseLabels
+	return l
 }
 
 // verifyParagraph is the short verification note the PDF prints.
@@ -103,7 +150,7 @@ Compare it with the fingerprint the exporting office publishes (dashboard, repor
      应输出 "Signature Verified Successfully"。公钥指纹：
        openssl pkey -pubin -in publickey.pem -outform DER | tail -c 32 | sha256sum
   3. 逐个文件核对 manifest.json 中 files[].sha256 与 sm3：
-       sha256sum evidence/* findings.json report.pdf findings.xlsx publickey.pem VERIFY.txt
+       sha256sum evidence/* findings.json report.pdf findings.xlsx recommendation-draft.docx publickey.pem VERIFY.txt
        openssl dgst -sm3 evidence/*
   4. 包内除 manifest.json、signature.ed25519、timestamp.tsr 外，不得有 manifest.json 未列出的文件。
   5. 如有 timestamp.tsr（RFC 3161 时间戳，覆盖 manifest.json 的 SHA-256）：
@@ -130,7 +177,7 @@ Compare it with the fingerprint the exporting office publishes (dashboard, repor
      expect "Signature Verified Successfully". Key fingerprint:
        openssl pkey -pubin -in publickey.pem -outform DER | tail -c 32 | sha256sum
   3. Compare every file with files[].sha256 and sm3 in manifest.json:
-       sha256sum evidence/* findings.json report.pdf findings.xlsx publickey.pem VERIFY.txt
+       sha256sum evidence/* findings.json report.pdf findings.xlsx recommendation-draft.docx publickey.pem VERIFY.txt
        openssl dgst -sm3 evidence/*
   4. Apart from manifest.json, signature.ed25519 and timestamp.tsr, no file may be present that
      manifest.json does not list.

@@ -87,7 +87,7 @@ func TestPDF(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"个人信息保护公益诉讼线索案卷", "示例出行", "示例科技有限公司", "检察官王某", "目录", "保管链",
-		"校验说明", "个人信息保护法", GroupFingerprint(KeyFingerprint(testKey().Public().(ed25519.PublicKey)))[:9], "第1/"} {
+		"校验说明", "个人信息保护法", GroupFingerprint(KeyFingerprint(testKey().Public().(ed25519.PublicKey)))[:9], "第1页共"} {
 		if !strings.Contains(flat, spaces.ReplaceAllString(want, "")) {
 			t.Errorf("PDF text lacks %q", want)
 		}
@@ -179,10 +179,10 @@ func TestPDFVolumes(t *testing.T) {
 			t.Errorf("volume %d has no volume label", i+1)
 		}
 	}
-	if !strings.Contains(v1, "五、法律依据条文") || !strings.Contains(v2, "条文见第五部分") || strings.Contains(v2, "五、法律依据条文") {
+	if !strings.Contains(v1, "六、法律依据条文") || !strings.Contains(v2, "条文见第六部分") || strings.Contains(v2, "六、法律依据条文") {
 		t.Error("the cited provisions belong in volume 1 only")
 	}
-	if !strings.Contains(v1, "一、发现概要") || strings.Contains(v1, "二、发现详情") {
+	if !strings.Contains(v1, "二、发现概要") || !strings.Contains(v1, "一、违法事实汇总表") || strings.Contains(v1, "三、发现详情") {
 		t.Error("volume 1 should hold the summary and no finding sections")
 	}
 	for _, title := range fx.titles {

@@ -2,6 +2,7 @@ package casefile
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -11,6 +12,7 @@ import (
 	"html/template"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +27,17 @@ var templateFS embed.FS
 
 var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"group": GroupFingerprint,
+	"page": func(d *reportData, anchor string) template.HTML {
+		if d.Pages == nil {
+			// The first printing reserves the number's width, so that the second breaks
+			// lines, and so pages, the same way.
+			return `<span class="pg">0000</span>`
+		}
+		if n := d.Pages[anchor]; n > 0 {
+			return template.HTML(fmt.Sprintf(`<span class="pg">%d</span>`, n))
+		}
+		return ""
+	},
 }).ParseFS(templateFS, "templates/report.html.tmpl"))
 
 // Volumes keep each PDF (and the memory printing it takes) bounded; variables so tests can shrink them.
@@ -72,6 +85,17 @@ type reportData struct {
 	Articles       []basisView
 	Custody        []custodyGroup
 	Verify         []string
+	// Cover is the case and the app's identity; Items and PIPL the 违法事实汇总表.
+	Cover coverView
+	Items []itemRow
+	PIPL  []itemRow
+	// HasCase is true when the export was given a CaseInfo; Recommendations are its measures
+	// for the draft 检察建议书.
+	HasCase         bool
+	Recommendations []string
+	// Pages are the page numbers of the headings (by anchor) that the contents page shows,
+	// learnt from a first printing (renderPDF); nil on that first printing.
+	Pages map[string]int
 }
 
 type countRow struct {
@@ -94,8 +118,11 @@ type findingView struct {
 	Tier        string // 认定事实 / 待核实线索 in the report's language
 	TierKey     string
 	Grade       string
-	// TierHeading opens the findings section's part for the item's tier (on its first item).
+	// TierHeading opens the findings section's part for the item's tier (on its first item);
+	// GroupHeading the legal item's group within it.
 	TierHeading  string
+	GroupHeading string
+	Lead         bool
 	State        string
 	Confidence   string
 	Summary      string
@@ -110,7 +137,11 @@ type findingView struct {
 	MoreObs      int
 	Evidence     []evidenceView
 	Screenshots  []shot
+	Excerpts     []excerpt
 	History      []histView
+	// Deadline and DocumentNo are the spreadsheet's 期限 and 文书编号: the finding's own from
+	// its history, else the case's.
+	Deadline, DocumentNo string
 }
 
 type basisView struct {
@@ -152,14 +183,8 @@ type custodyRow struct {
 	Seq, At, Method, Source, Tool, Inspector string
 }
 
-const timeLayout = "2006-01-02 15:04:05 UTC"
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(timeLayout)
-}
+// fmtTime prints a time in Beijing time with its zone (北京时间 / UTC+8): a court reads local time.
+func (j *job) fmtTime(t time.Time) string { return fmtTimeLang(t, j.opts.Lang) }
 
 func (j *job) text(t rules.Text) string {
 	if j.opts.Lang == "en" && t.EN != "" {
@@ -173,9 +198,11 @@ func (j *job) text(t rules.Text) string {
 
 // cite formats a citation (rules.Catalogue.CiteLabel: 《个人信息保护法》第17条 / PIPL, Art. 17, with
 // its version and 参考 / for reference on recommended standards) with the article's text.
+// Only an article the catalogue marks verified is quoted: a summary or a text typed from memory
+// must not reach a court as the law's words, so those are cited without text.
 func (j *job) cite(c rules.Citation) basisView {
 	bv := basisView{Cite: j.cat.CiteLabel(c, j.opts.Lang)}
-	if a, ok := j.cat.Article(c); ok {
+	if a, ok := j.cat.Article(c); ok && a.Verification == "verified" {
 		bv.Text = j.text(a.Text)
 		bv.Verification = a.Verification
 	}
@@ -186,8 +213,8 @@ func (j *job) evidenceView(h string) evidenceView {
 	rec := j.records[h]
 	m := rec.First()
 	return evidenceView{SHA256: h, SM3: rec.Ref.SM3, Path: evidencePath(h, m.MediaType), MediaType: m.MediaType,
-		Size: humanSize(rec.Ref.Size), Bytes: rec.Ref.Size, CapturedAt: fmtTime(m.CapturedAt), Method: m.Method,
-		Source: m.Source, Tool: m.Tool, Inspector: m.Inspector, Captures: len(rec.Captures), Findings: j.citedBy[h]}
+		Size: humanSize(rec.Ref.Size), Bytes: rec.Ref.Size, CapturedAt: j.fmtTime(m.CapturedAt), Method: j.method(m.Method),
+		Source: displaySource(m.Source, j.opts.Lang), Tool: m.Tool, Inspector: m.Inspector, Captures: len(rec.Captures), Findings: j.citedBy[h]}
 }
 
 func humanSize(n int64) string {
@@ -203,10 +230,10 @@ func humanSize(n int64) string {
 }
 
 // reportData builds the view of the export. Screenshots are read (and verified) here.
-func (j *job) reportData() *reportData {
+func (j *job) reportData(product string) *reportData {
 	L := labelsFor(j.opts.Lang)
 	pub := j.opts.Key.Public()
-	d := &reportData{Lang: j.opts.Lang, L: L, ScanID: j.scanID, ExportedAt: fmtTime(j.now), ExportedBy: j.user,
+	d := &reportData{Lang: j.opts.Lang, L: L, ScanID: j.scanID, ExportedAt: j.fmtTime(j.now), ExportedBy: j.user,
 		Tool: j.opts.Tool, Verify: strings.Split(strings.TrimSpace(verifyParagraph(j.opts.Lang)), "\n")}
 	d.KeyFingerprint = KeyFingerprint(pub.(ed25519.PublicKey))
 	d.Target = ManifestTarget{ID: j.target.ID, Kind: string(j.target.Kind), Name: j.target.Name,
@@ -239,16 +266,20 @@ func (j *job) reportData() *reportData {
 		fv := findingView{No: i + 1, Anchor: "f" + f.Fingerprint, Fingerprint: f.Fingerprint, TargetID: f.TargetID,
 			RuleID: f.RuleID, RuleVersion: f.RuleVersion, Subject: f.Subject, SeverityKey: string(f.Severity),
 			Severity: j.text(severityLabel(f.Severity)), State: j.text(f.State.Label()), Summary: j.text(f.Summary),
-			Caveat: j.text(f.Caveat), FirstSeen: fmtTime(f.FirstSeen), LastSeen: fmtTime(f.LastSeen),
-			LastScanID: f.LastScanID, NotReobs: f.NotReobservedSince, Confidence: f.Confidence}
+			Caveat: j.text(f.Caveat), FirstSeen: j.fmtTime(f.FirstSeen), LastSeen: j.fmtTime(f.LastSeen),
+			LastScanID: f.LastScanID, NotReobs: f.NotReobservedSince, Confidence: j.confidence(f.Confidence)}
 		fv.Title, fv.TitleZH = f.RuleID, f.RuleID
 		if v, ok := j.cat.Violation(f.RuleID); ok {
 			t := v.TitleFor(f.Tier)
 			fv.Title, fv.TitleZH = j.text(t), t.ZH
 		}
 		fv.TierKey, fv.Tier, fv.Grade = f.Tier, j.text(tierLabel(f.Tier)), j.text(gradeLabel(f.Grade))
+		fv.Lead = f.Tier != rules.TierFinding
 		if i == 0 || f.Tier != j.items[i-1].f.Tier {
 			fv.TierHeading = j.text(tierHeading(f.Tier))
+		}
+		if i == 0 || fv.TierHeading != "" || groupKey(f.RuleID, f.LegalBasis) != groupKey(j.items[i-1].f.RuleID, j.items[i-1].f.LegalBasis) {
+			fv.GroupHeading = j.groupTitle(f.RuleID, f.LegalBasis)
 		}
 		var short []string
 		for _, c := range f.LegalBasis {
@@ -266,9 +297,10 @@ func (j *job) reportData() *reportData {
 				fv.MoreObs = len(f.Observations) - k
 				break
 			}
-			fv.Observations = append(fv.Observations, obsView{Kind: o.Kind, Subject: o.Subject,
+			fv.Observations = append(fv.Observations, obsView{Kind: j.kindLabel(o.Kind), Subject: o.Subject,
 				Attrs: attrString(o.Attributes), Inspector: o.Inspector + "/" + o.InspectorVersion})
 		}
+		fv.Excerpts = j.excerpts(f.Observations)
 		refs := map[string]bool{}
 		for _, h := range f.EvidenceRefs {
 			refs[h] = true
@@ -290,7 +322,7 @@ func (j *job) reportData() *reportData {
 			}
 		}
 		for _, t := range it.history {
-			hv := histView{At: fmtTime(t.At), Actor: t.Actor, From: j.text(t.From.Label()), To: j.text(t.To.Label()),
+			hv := histView{At: j.fmtTime(t.At), Actor: t.Actor, From: j.text(t.From.Label()), To: j.text(t.To.Label()),
 				Note: t.Note, Deadline: t.Deadline}
 			if t.From == "" {
 				hv.From = "—"
@@ -300,12 +332,33 @@ func (j *job) reportData() *reportData {
 			}
 			fv.History = append(fv.History, hv)
 		}
+		for _, t := range it.history {
+			if t.Deadline != "" {
+				fv.Deadline = t.Deadline
+			}
+			if t.DocumentNo != "" {
+				fv.DocumentNo = t.DocumentNo
+			}
+		}
+		if c := j.opts.Case; c != nil {
+			if fv.Deadline == "" {
+				fv.Deadline = caseDeadlines(c, j.opts.Lang)
+			}
+			if fv.DocumentNo == "" {
+				fv.DocumentNo = caseDocNumbers(c)
+			}
+		}
 		sevCount[string(f.Severity)]++
 		stateCount[string(f.State)]++
 		d.Findings = append(d.Findings, fv)
 	}
-	d.ScanFrom, d.ScanTo = fmtTime(from), fmtTime(to)
+	d.ScanFrom, d.ScanTo = j.fmtTime(from), j.fmtTime(to)
 	d.All = d.Findings
+	d.Items, d.PIPL = j.summaryTable(d)
+	d.Cover = j.cover(product)
+	if j.opts.Case != nil {
+		d.HasCase, d.Recommendations = true, j.opts.Case.Recommendations
+	}
 	slices.SortFunc(d.Articles, func(a, b basisView) int { return strings.Compare(a.Cite, b.Cite) })
 	for _, s := range findings.Severities {
 		if n := sevCount[string(s)]; n > 0 {
@@ -322,8 +375,8 @@ func (j *job) reportData() *reportData {
 		d.Evidence = append(d.Evidence, ev)
 		g := custodyGroup{SHA256: h, SM3: ev.SM3, Path: ev.Path, Size: ev.Size, MediaType: ev.MediaType, Rendered: j.renderedCopies(h)}
 		for _, c := range j.records[h].Captures {
-			g.Rows = append(g.Rows, custodyRow{Seq: fmt.Sprint(c.Seq), At: fmtTime(c.CapturedAt),
-				Method: c.Method, Source: c.Source, Tool: c.Tool, Inspector: c.Inspector})
+			g.Rows = append(g.Rows, custodyRow{Seq: fmt.Sprint(c.Seq), At: j.fmtTime(c.CapturedAt),
+				Method: j.method(c.Method), Source: displaySource(c.Source, j.opts.Lang), Tool: c.Tool, Inspector: c.Inspector})
 		}
 		d.Custody = append(d.Custody, g)
 	}
@@ -412,10 +465,48 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData, w io.Writ
 		rows += 2 * len(d.All)
 	}
 	timeout := 2*time.Minute + time.Duration(rows)*100*time.Millisecond
-	if err := b.PrintPDFTo(ctx, w, html, browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout}); err != nil {
+	opts := browser.PDFOptions{HeaderTemplate: header, FooterTemplate: footer, Timeout: timeout}
+	if d.Pages == nil {
+		// First printing: only to learn on which page each heading falls (pdfpages.go). It goes
+		// to a temporary file, not to memory; a PDF that cannot be read leaves the numbers out.
+		pages, err := firstPrinting(ctx, b, html, opts)
+		if err != nil {
+			return err
+		}
+		d.Pages = pages
+		if html, err = renderHTML(d); err != nil {
+			return err
+		}
+	}
+	if err := b.PrintPDFTo(ctx, w, html, opts); err != nil {
 		return fmt.Errorf("casefile: pdf: %w", err)
 	}
 	return nil
+}
+
+// firstPrinting prints html into a temporary file and reads the page of every link target.
+func firstPrinting(ctx context.Context, b *browser.Browser, html []byte, opts browser.PDFOptions) (map[string]int, error) {
+	tmp, err := os.CreateTemp("", "pilmon-pdf-*.pdf")
+	if err != nil {
+		return nil, fmt.Errorf("casefile: pdf: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	if err := b.PrintPDFTo(ctx, bw, html, opts); err != nil {
+		return nil, fmt.Errorf("casefile: pdf: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("casefile: pdf: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("casefile: pdf: %w", err)
+	}
+	pages, err := destPages(tmp)
+	if err != nil {
+		return map[string]int{}, nil
+	}
+	return pages, nil
 }
 
 // writeReports prints the report and writes each PDF into the bundle as soon as it is printed, so
@@ -473,8 +564,8 @@ var tierLabels = map[string]rules.Text{
 }
 
 var tierHeadings = map[string]rules.Text{
-	rules.TierFinding: {ZH: "（一）认定事实：记录本身即可证明标题所述事实", EN: "2.1 Established findings: the record alone shows what the title states"},
-	rules.TierLead:    {ZH: "（二）待核实线索：需在测试机上或通过阅读核实", EN: "2.2 Leads: to verify on a test phone or by reading"},
+	rules.TierFinding: {ZH: "（一）认定事实：记录本身即可证明标题所述事实", EN: "3.1 Established findings: the record alone shows what the title states"},
+	rules.TierLead:    {ZH: "（二）待核实线索：需在测试机上或通过阅读核实", EN: "3.2 Leads: to verify on a test phone or by reading"},
 }
 
 var gradeLabels = map[string]rules.Text{
@@ -495,7 +586,7 @@ func tierHeading(t string) rules.Text {
 	if l, ok := tierHeadings[t]; ok {
 		return l
 	}
-	return rules.Text{ZH: "（三）未分级记录", EN: "2.3 Records without a tier"}
+	return rules.Text{ZH: "（三）未分级记录", EN: "3.3 Records without a tier"}
 }
 
 func gradeLabel(g string) rules.Text {

@@ -15,14 +15,20 @@ import (
 // Sheet names and headers of findings.xlsx. Headers are Chinese with the English in brackets, so
 // that a case officer filters on them and a foreign expert can still read them.
 const (
+	SheetNotice   = "通报"
 	SheetFindings = "发现"
 	SheetEvidence = "证据"
 )
 
+// noticeHeaders are the columns of the MIIT's public notices of apps that infringe users' rights
+// (序号, 应用名称, 应用开发者, 应用来源, 应用版本, 所涉问题): one row per app, so that a case
+// officer can paste the rows into a notice or compare them with a published one.
+var noticeHeaders = []string{"序号", "应用名称", "应用开发者", "应用来源", "应用版本", "所涉问题"}
+
 var findingHeaders = []string{"序号 No.", "指纹 Fingerprint", "对象 Target", "层级 Tier", "证据类型 Grade", "规则 Rule", "标题 Title", "严重度 Severity",
 	"状态 State", "法律依据 Legal basis", "主体 Subject", "摘要 Summary", "首次发现 First seen", "最近发现 Last seen",
 	"最近扫描 Last scan", "未再观察到 Not re-observed since", "置信度 Confidence", "证据数 Evidence", "观察数 Observations",
-	"证据 SHA-256"}
+	"证据 SHA-256", "期限 Deadline", "文书编号 Document no."}
 
 var evidenceHeaders = []string{"包内文件 Member", "SHA-256", "SM3", "大小（字节）Bytes", "媒体类型 Media type",
 	"首次采集时间 First captured", "采集方式 Method", "来源 Source", "工具 Tool", "检查器 Inspector", "采集次数 Captures",
@@ -46,7 +52,10 @@ func cell(s string) string {
 func writeXLSX(w io.Writer, d *reportData) error {
 	f := excelize.NewFile()
 	defer f.Close()
-	if err := f.SetSheetName("Sheet1", SheetFindings); err != nil {
+	if err := f.SetSheetName("Sheet1", SheetNotice); err != nil {
+		return err
+	}
+	if _, err := f.NewSheet(SheetFindings); err != nil {
 		return err
 	}
 	if _, err := f.NewSheet(SheetEvidence); err != nil {
@@ -56,11 +65,38 @@ func writeXLSX(w io.Writer, d *reportData) error {
 	if err != nil {
 		return err
 	}
-	sw, err := f.NewStreamWriter(SheetFindings)
+	wrap, err := f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	if err != nil {
 		return err
 	}
-	widths := []float64{6, 34, 16, 22, 40, 8, 10, 40, 40, 60, 20, 20, 22, 22, 8, 8, 8, 70}
+	sw, err := f.NewStreamWriter(SheetNotice)
+	if err != nil {
+		return err
+	}
+	for i, wd := range []float64{6, 24, 30, 40, 14, 80} {
+		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
+			return err
+		}
+	}
+	if err := sw.SetRow("A1", headerRow(noticeHeaders, bold)); err != nil {
+		return err
+	}
+	apps := noticeRows(d)
+	for i, a := range apps {
+		row := []any{i + 1, cell(a[0]), cell(a[1]), cell(a[2]), cell(a[3]), excelize.Cell{StyleID: wrap, Value: cell(a[4])}}
+		if err := sw.SetRow(fmt.Sprintf("A%d", i+2), row); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+
+	sw, err = f.NewStreamWriter(SheetFindings)
+	if err != nil {
+		return err
+	}
+	widths := []float64{6, 34, 16, 22, 40, 8, 10, 40, 40, 60, 20, 20, 22, 22, 8, 8, 8, 70, 24, 30}
 	for i, wd := range widths {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
 			return err
@@ -79,7 +115,7 @@ func writeXLSX(w io.Writer, d *reportData) error {
 		}
 		row := []any{fv.No, fv.Fingerprint, fv.TargetID, fv.Tier, fv.Grade, fv.RuleID, cell(fv.Title), fv.Severity, fv.State, cell(fv.BasisShort),
 			cell(fv.Subject), cell(fv.Summary), fv.FirstSeen, fv.LastSeen, fv.LastScanID, fv.NotReobs, fv.Confidence,
-			len(fv.Evidence), len(fv.Observations) + fv.MoreObs, cell(strings.Join(hashes, "\n"))}
+			len(fv.Evidence), len(fv.Observations) + fv.MoreObs, cell(strings.Join(hashes, "\n")), cell(fv.Deadline), cell(fv.DocumentNo)}
 		if err := sw.SetRow(fmt.Sprintf("A%d", i+2), row); err != nil {
 			return err
 		}
@@ -136,6 +172,52 @@ func writeXLSX(w io.Writer, d *reportData) error {
 		return err
 	}
 	return repackSorted(w, tmp, size)
+}
+
+// noticeRows gives one row per app (target) of the export in the notice layout: name, developer
+// (the operator), source (where the APK was obtained), version and the issues. 所涉问题 lists the
+// titles of the established findings only (a notice states facts); leads are counted, not listed.
+func noticeRows(d *reportData) [][5]string {
+	type app struct {
+		id                      string
+		titles                  []string
+		leads                   int
+		name, dev, src, version string
+	}
+	var order []*app
+	byID := map[string]*app{}
+	for _, fv := range d.All {
+		a := byID[fv.TargetID]
+		if a == nil {
+			a = &app{id: fv.TargetID, name: fv.TargetID}
+			if fv.TargetID == d.Target.ID {
+				a.name = d.TargetLabel
+				if d.Cover.App.Name != "" {
+					a.name = d.Cover.App.Name
+				}
+				a.dev, a.src, a.version = d.Cover.Operator.Name, d.Cover.App.Obtained, d.Cover.App.VersionName
+			}
+			byID[fv.TargetID] = a
+			order = append(order, a)
+		}
+		if fv.Lead {
+			a.leads++
+		} else if !slices.Contains(a.titles, fv.Title) {
+			a.titles = append(a.titles, fv.Title)
+		}
+	}
+	out := make([][5]string, 0, len(order))
+	for _, a := range order {
+		var issues []string
+		for i, t := range a.titles {
+			issues = append(issues, fmt.Sprintf("%d. %s", i+1, t))
+		}
+		if a.leads > 0 {
+			issues = append(issues, fmt.Sprintf(d.L.NoticeLeads, a.leads))
+		}
+		out = append(out, [5]string{a.name, a.dev, a.src, a.version, strings.Join(issues, "\n")})
+	}
+	return out
 }
 
 // repackSorted rewrites a zip with its entries in name order. excelize writes the parts of a

@@ -229,7 +229,7 @@ type testExporter struct{ deps casefile.Deps }
 func (x *testExporter) Export(ctx context.Context, w io.Writer, target string, fps []string, user string) error {
 	d := x.deps
 	d.User = user
-	_, err := casefile.Export(ctx, w, casefile.Selection{TargetID: target, Fingerprints: fps}, d)
+	_, err := casefile.Export(ctx, w, casefile.Selection{TargetID: target, Fingerprints: fps, IncludeUntriaged: true}, d)
 	return err
 }
 

@@ -17,8 +17,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -88,7 +91,7 @@ func run(nFindings, nArtifacts int, total int64, pdf, keep bool, profile string)
 	}
 
 	out := filepath.Join(dir, "case.zip")
-	args := []string{"export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "bench-app", "--out", out, "--user", "bench"}
+	args := []string{"export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "bench-app", "--include-untriaged", "--out", out, "--user", "bench"}
 	if !pdf {
 		args = append(args, "--no-pdf")
 	}
@@ -134,7 +137,9 @@ func run(nFindings, nArtifacts int, total int64, pdf, keep bool, profile string)
 }
 
 // makeEvidence stores n incompressible artifacts of total bytes: half typed as APKs (stored in
-// the bundle as they are), half as HAR captures (deflated), which is how real evidence splits.
+// the bundle as they are), half as HAR captures (deflated), which is how real evidence splits;
+// one in ten is a screenshot (a valid PNG of noise of about the same size), which the report
+// inlines up to its screenshot budget.
 func makeEvidence(dir string, n int, total int64) ([]string, error) {
 	ev, err := evidence.Open(dir, evidence.Options{Tool: "pilmon bench"})
 	if err != nil {
@@ -151,7 +156,11 @@ func makeEvidence(dir string, n int, total int64) ([]string, error) {
 		if i%2 == 1 {
 			mt = "application/json"
 		}
-		ref, err := ev.Put(bytes.NewReader(buf), evidence.Meta{CapturedAt: at.Add(time.Duration(i) * time.Second),
+		data := buf
+		if i%10 == 2 {
+			mt, data = "image/png", noisePNG(buf)
+		}
+		ref, err := ev.Put(bytes.NewReader(data), evidence.Meta{CapturedAt: at.Add(time.Duration(i) * time.Second),
 			Method: "file_import", Source: fmt.Sprintf("/cases/bench/artifact-%05d", i), Tool: "pilmon bench", MediaType: mt})
 		if err != nil {
 			return nil, err
@@ -159,6 +168,19 @@ func makeEvidence(dir string, n int, total int64) ([]string, error) {
 		refs[i] = ref.SHA256
 	}
 	return refs, nil
+}
+
+// noisePNG encodes random bytes as an RGBA image of about len(b) bytes: PNG cannot compress noise,
+// so the file is as large as a real screenshot of that size.
+func noisePNG(b []byte) []byte {
+	side := max(1, int(math.Sqrt(float64(len(b)/4))))
+	img := image.NewRGBA(image.Rect(0, 0, side, side))
+	copy(img.Pix, b)
+	var out bytes.Buffer
+	if err := png.Encode(&out, img); err != nil {
+		panic(err) // an in-memory image always encodes
+	}
+	return out.Bytes()
 }
 
 // makeFindings upserts n findings of target bench-app over the catalogue's rules; finding i cites

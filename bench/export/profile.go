@@ -53,7 +53,7 @@ func profileExport(ctx context.Context, dir, dataDir string, st *store.Store, pd
 	deps := casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat, User: "bench",
 		Options: casefile.Options{Key: key, SkipPDF: !pdf, Tool: "pilmon bench"}}
 	t0 := time.Now()
-	_, err = casefile.Export(ctx, io.Discard, casefile.Selection{TargetID: "bench-app"}, deps)
+	_, err = casefile.Export(ctx, io.Discard, casefile.Selection{TargetID: "bench-app", IncludeUntriaged: true}, deps)
 	close(stop)
 	<-done
 	fmt.Printf("in-process export: %v, err %v; profiles in %s\n", time.Since(t0).Round(time.Millisecond), err, dir)

@@ -140,7 +140,7 @@ func TestEditedSidecarRefusesExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := filepath.Join(t.TempDir(), "first.zip")
-	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", first, "--no-pdf")
+	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--include-untriaged", "--out", first, "--no-pdf")
 	if code != exitOK {
 		t.Fatalf("export: %d\n%s%s", code, stdout, stderr)
 	}
@@ -170,7 +170,7 @@ func TestEditedSidecarRefusesExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := filepath.Join(t.TempDir(), "second.zip")
-	code, stdout, stderr = runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", second, "--no-pdf")
+	code, stdout, stderr = runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--include-untriaged", "--out", second, "--no-pdf")
 	if code == exitOK || !strings.Contains(stdout+stderr, sidecar) || !strings.Contains(stdout+stderr, "封存校验失败") {
 		t.Fatalf("export after the sidecar was edited: %d, want a refusal naming %s\n%s%s", code, sidecar, stdout, stderr)
 	}

@@ -23,16 +23,18 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	var c config
 	var fps multiFlag
 	var targetID, out, lang, tsa, who string
-	var noPDF, jsonOut bool
-	fs := newFlagSet(env, "export", "(--target ID | --finding FP …) --out case.zip [--lang zh|en] [--tsa URL]")
+	var noPDF, jsonOut, withDismissed, withUntriaged bool
+	fs := newFlagSet(env, "export", "(--target ID [--include-untriaged] [--include-dismissed] | --finding FP …) --out case.zip [--lang zh|en] [--tsa URL]")
 	c.register(fs)
-	fs.StringVar(&targetID, "target", "", "导出该对象的全部发现 / export every finding of this target")
+	fs.StringVar(&targetID, "target", "", "导出该对象已分诊、未排除的发现 / export the triaged, not dismissed findings of this target")
 	fs.Var(&fps, "finding", "导出该指纹的发现（可重复）/ export the finding with this fingerprint (repeatable)")
 	fs.StringVar(&out, "out", "", "证据包文件 / the bundle to write (.zip)")
 	fs.StringVar(&lang, "lang", "zh", "报告语言 zh|en / report language")
 	fs.StringVar(&tsa, "tsa", os.Getenv("PILMON_TSA_URL"), "RFC 3161 时间戳服务网址（可选）/ RFC 3161 time-stamping authority URL (optional)")
 	fs.StringVar(&who, "user", "", "导出人（默认当前系统用户）/ exporting user (default: the OS user)")
 	fs.BoolVar(&noPDF, "no-pdf", false, "不生成 PDF 报告（无需 Chromium）/ leave out the PDF (no Chromium needed)")
+	fs.BoolVar(&withUntriaged, "include-untriaged", false, "包括该对象未分诊（新）的发现 / include the target's untriaged (new) findings")
+	fs.BoolVar(&withDismissed, "include-dismissed", false, "包括该对象已排除的发现 / include the target's dismissed findings")
 	fs.BoolVar(&jsonOut, "json", false, "输出 JSON 摘要 / print the summary as JSON")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -78,7 +80,8 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 		Target:  lookupTarget(ctx, state.reg, targetID),
 		Options: casefile.Options{Key: key, SkipPDF: noPDF, Lang: lang, TSAURL: tsa, Tool: "pilmon " + version}}
 	sum, err := writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
-		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps}, deps)
+		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps,
+			IncludeUntriaged: withUntriaged, IncludeDismissed: withDismissed}, deps)
 	})
 	if err != nil {
 		return err

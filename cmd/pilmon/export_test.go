@@ -52,7 +52,12 @@ func TestExportAndVerify(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "case.zip")
+	// A target's untriaged finding is left out unless asked for.
 	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out, "--no-pdf", "--user", "wang")
+	if code != exitOK || !strings.Contains(stdout, "1 条发现") {
+		t.Fatalf("export without untriaged: %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out, "--no-pdf", "--user", "wang", "--include-untriaged")
 	if code != exitOK {
 		t.Fatalf("export: %d\n%s%s", code, stdout, stderr)
 	}

@@ -138,7 +138,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	res := o.Result
 	if f.bundle != "" {
-		if err := writeScanBundle(ctx, f, runner.Catalogue, ev, res, out.findings); err != nil {
+		if err := writeScanBundle(ctx, f, runner.Catalogue, ev, res, out.findings, o.Record.NotAssessed); err != nil {
 			return fmt.Errorf("证据包 / bundle %s: %w", f.bundle, err)
 		}
 		fmt.Fprintf(env.stderr, "证据包已写入 / bundle written: %s (pilmon verify %s)\n", f.bundle, f.bundle)
@@ -457,7 +457,9 @@ func progressBar(done, total, width int) string {
 
 // writeScanBundle writes the signed evidence bundle of one scan (an analyst with a laptop and no
 // server): the scan's findings, every artifact it captured, the reports and the signature.
-func writeScanBundle(ctx context.Context, f scanFlags, cat *rules.Catalogue, ev *evidence.Store, res *scanner.Result, fs []findings.Finding) error {
+// The report's 违法事实汇总表 marks an item 符合 only with the scan's coverage: notAssessed is nil
+// when the scan had no input inventory and so cannot say what it decided.
+func writeScanBundle(ctx context.Context, f scanFlags, cat *rules.Catalogue, ev *evidence.Store, res *scanner.Result, fs []findings.Finding, notAssessed []findings.NotAssessed) error {
 	key, err := casefile.LoadOrCreateKey(f.common.dataDir)
 	if err != nil {
 		return err
@@ -466,12 +468,16 @@ func writeScanBundle(ctx context.Context, f scanFlags, cat *rules.Catalogue, ev 
 	if user == "" {
 		user = "analyst"
 	}
+	opts := casefile.Options{Key: key, SkipPDF: f.noPDF, Tool: "pilmon " + version, Observations: res.Observations()}
+	if notAssessed != nil {
+		opts.Coverage = &casefile.Coverage{ScanID: res.ScanID, NotAssessed: notAssessed}
+	}
 	_, err = writeAtomically(f.bundle, func(w *bufio.Writer) (casefile.Summary, error) {
 		return casefile.Summary{}, casefile.WriteScanBundle(ctx, w, casefile.ScanBundleInput{
 			Findings: fs, Evidence: ev, Catalogue: cat, Target: res.Target, User: user,
 			ScanID: res.ScanID, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
 			EvidenceRefs: res.EvidenceRefs(),
-			Options:      casefile.Options{Key: key, SkipPDF: f.noPDF, Tool: "pilmon " + version},
+			Options:      opts,
 		})
 	})
 	return err

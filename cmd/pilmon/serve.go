@@ -189,7 +189,9 @@ func (x *exporter) Export(ctx context.Context, w io.Writer, target string, fps [
 			d.Target = &t
 		}
 	}
-	_, err := casefile.Export(ctx, w, casefile.Selection{TargetID: target, Fingerprints: fps}, d)
+	// The dashboard exports what its list shows, untriaged findings included (the list has no
+	// control to leave them out yet); dismissed ones stay out.
+	_, err := casefile.Export(ctx, w, casefile.Selection{TargetID: target, Fingerprints: fps, IncludeUntriaged: true}, d)
 	return err
 }
 
