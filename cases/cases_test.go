@@ -295,3 +295,18 @@ func TestCompare(t *testing.T) {
 		t.Errorf("no baseline: %+v", c)
 	}
 }
+
+func TestDeadlinesOf(t *testing.T) {
+	in := Case{ID: "c1", CaseNo: "n1", Type: Administrative, State: StateRecommendation,
+		Findings:  []Member{{Fingerprint: fp1}},
+		Documents: []Document{{Step: StateRecommendation, Number: "n", Date: "2026-03-02"}}}
+	out := in
+	out.ID, out.Findings = "c2", []Member{{Fingerprint: fp2}}
+	got := DeadlinesOf([]Case{in, out}, fp1, DefaultPolicy, bj("2026-03-10 10:00"))
+	if len(got) != 1 || got[0].CaseID != "c1" || got[0].Due != "2026-05-02" || got[0].Status != StatusOpen {
+		t.Fatalf("%+v", got)
+	}
+	if got := DeadlinesOf([]Case{out}, fp1, DefaultPolicy, bj("2026-03-10 10:00")); len(got) != 0 {
+		t.Fatalf("a case the finding is not in: %+v", got)
+	}
+}

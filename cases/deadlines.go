@@ -244,3 +244,25 @@ func WorstStatus(ds []Deadline) DeadlineStatus {
 	}
 	return w
 }
+
+// FindingDeadline is a deadline of a case a finding belongs to.
+type FindingDeadline struct {
+	CaseID string `json:"case_id"`
+	CaseNo string `json:"case_no"`
+	Deadline
+}
+
+// DeadlinesOf returns the deadlines, as of now, of the cases in cs that finding fp belongs to
+// (store.CasesForFinding reads those cases): the case file's XLSX shows them in its 期限 column.
+func DeadlinesOf(cs []Case, fp string, p Policy, now time.Time) []FindingDeadline {
+	var out []FindingDeadline
+	for _, c := range cs {
+		if !c.HasFinding(fp) {
+			continue
+		}
+		for _, d := range c.Deadlines(p, now) {
+			out = append(out, FindingDeadline{CaseID: c.ID, CaseNo: c.CaseNo, Deadline: d})
+		}
+	}
+	return out
+}

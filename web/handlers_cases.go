@@ -651,20 +651,6 @@ func (s *Server) attentionRows(ctx context.Context, l *Lang) ([]caseRow, error) 
 	return out, nil
 }
 
-// CaseDeadlines returns the deadlines of the cases finding fp belongs to, as of now under the
-// configured periods: the case file's XLSX shows them in its 期限 column.
-func (s *Server) CaseDeadlines(ctx context.Context, fp string, now time.Time) ([]cases.Deadline, error) {
-	cs, err := s.st.CasesForFinding(ctx, fp)
-	if err != nil {
-		return nil, err
-	}
-	var out []cases.Deadline
-	for _, c := range cs {
-		out = append(out, c.Deadlines(s.cfg.Deadlines, now)...)
-	}
-	return out, nil
-}
-
 // ---- JSON API ----
 
 // apiCase is a case as the API returns it: the stored record plus its deadlines as of now.
