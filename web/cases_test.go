@@ -13,6 +13,7 @@ import (
 
 	"pilmon/accounts"
 	"pilmon/cases"
+	"pilmon/evidence"
 	"pilmon/scanner"
 	"pilmon/store"
 )
@@ -180,6 +181,29 @@ func TestCaseWorkflow(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("recheck outcome lacks %q", want)
 		}
+	}
+	// The target's policy changed after the 检察建议: the case links the two versions' diff.
+	putPolicy := func(body string, at time.Time) string {
+		ref, err := e.ev.Put(strings.NewReader(body), evidence.Meta{CapturedAt: at, Method: "browser_capture",
+			Source: "https://example.com/privacy", MediaType: "text/html; charset=utf-8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref.SHA256
+	}
+	oldP := putPolicy("<html><body><h1>隐私政策</h1><h2>我们收集的信息</h2><p>我们会收集您的设备标识符。</p></body></html>", time.Now().Add(-2*time.Hour))
+	newP := putPolicy("<html><body><h1>隐私政策</h1><h2>我们收集的信息</h2><p>我们不再收集设备标识符。</p></body></html>", time.Now())
+	_, body = pat.get(casePath)
+	link := "/policy/diff?a=" + oldP + "&amp;b=" + newP
+	if !strings.Contains(body, link) {
+		t.Fatalf("case page lacks the policy diff link %s", link)
+	}
+	res, body = pat.get("/policy/diff?a=" + oldP + "&b=" + newP)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "<ins>我们不再收集设备标识符。</ins>") || !strings.Contains(body, "<del>我们会收集您的设备标识符。</del>") {
+		t.Errorf("policy diff page: %d", res.StatusCode)
+	}
+	if res, _ := pat.get("/policy/diff?a=../../etc/passwd&b=" + newP); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("policy diff with a path: %d", res.StatusCode)
 	}
 	h, _ := e.st.CaseHistory(ctx, id)
 	kinds := map[cases.EventKind]int{}

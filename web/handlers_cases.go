@@ -310,6 +310,8 @@ type caseData struct {
 	Recheck   *recheckView
 	// Early is set when a step was refused for being early: the page asks for confirmation.
 	Early *earlyView
+	// Policies are the target's policy versions at the baseline and now (with 整改复查).
+	Policies []policyPair
 }
 
 type recheckView struct {
@@ -375,6 +377,7 @@ func (s *Server) caseData(ctx context.Context, l *Lang, cs cases.Case, pr *princ
 			}
 		}
 		d.Recheck = rv
+		d.Policies = s.casePolicyVersions(ctx, cs.TargetID, s.baselineTime(ctx, cs))
 	}
 	for _, m := range cs.Findings {
 		mv := memberView{Fingerprint: m.Fingerprint, Reason: m.Reason, By: m.By, JoinedAt: m.JoinedAt, Title: m.Fingerprint}

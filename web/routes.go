@@ -75,6 +75,7 @@ func (s *Server) routeTable() []route {
 		{P, "/cases/:id/findings", PermCases, (*Server).caseJoin, false},
 		{P, "/cases/:id/findings/:fp/leave", PermCases, (*Server).caseLeave, false},
 		{P, "/cases/:id/recheck", PermCases, (*Server).caseRecheck, false},
+		{G, "/policy/diff", PermRead, (*Server).policyDiffPage, false},
 
 		{G, "/progress", PermRead, (*Server).progressPage, false},
 		{G, "/progress/events", PermRead, (*Server).progressEvents, false},
