@@ -310,7 +310,7 @@ func New(f Fields, fps []string, reason, actor string, now time.Time) (Case, []E
 	c.setFields(f)
 	evs := []Event{{At: now, Actor: actor, Kind: EventCreated, To: StateFiled, Note: f.CaseNo}}
 	if strings.TrimSpace(reason) == "" {
-		reason = "立案时加入 added when the case was opened"
+		reason = "立案时加入" // the record's language is the case's: Chinese
 	}
 	for _, fp := range fps {
 		ev, err := c.Join(fp, reason, actor, now)
