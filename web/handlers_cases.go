@@ -40,13 +40,20 @@ type deadlineView struct {
 	cases.Deadline
 	Label, StatusLabel string
 	DaysLeft           int
+	Class              string // the colour: a status, or "superseded"
 }
 
 func (s *Server) deadlineViews(l *Lang, c cases.Case, now time.Time) []deadlineView {
 	var out []deadlineView
 	for _, d := range c.Deadlines(s.cfg.Deadlines, now) {
 		zh, en := d.Kind.Label()
-		out = append(out, deadlineView{Deadline: d, Label: pick(l, zh, en), StatusLabel: l.T("dl." + string(d.Status)), DaysLeft: d.DaysLeft(now)})
+		v := deadlineView{Deadline: d, Label: pick(l, zh, en), StatusLabel: l.T("dl." + string(d.Status)), DaysLeft: d.DaysLeft(now), Class: string(d.Status)}
+		if !d.Pending && d.Status != cases.StatusMet {
+			// The case moved on without the awaited event (no reply before 未整改): the date
+			// still says where the period stands, but nobody waits for it any more.
+			v.StatusLabel, v.Class = l.T("dl.superseded", l.T("dl."+string(d.Status))), "superseded"
+		}
+		out = append(out, v)
 	}
 	return out
 }
@@ -648,7 +655,8 @@ func (s *Server) attentionRows(ctx context.Context, l *Lang) ([]caseRow, error) 
 	for _, a := range cases.NeedingAttention(all, s.cfg.Deadlines, now) {
 		r := s.caseRow(l, a.Case, now)
 		zh, en := a.Deadline.Kind.Label()
-		r.Next = &deadlineView{Deadline: a.Deadline, Label: pick(l, zh, en), StatusLabel: l.T("dl." + string(a.Deadline.Status)), DaysLeft: a.Deadline.DaysLeft(now)}
+		r.Next = &deadlineView{Deadline: a.Deadline, Label: pick(l, zh, en), StatusLabel: l.T("dl." + string(a.Deadline.Status)),
+			DaysLeft: a.Deadline.DaysLeft(now), Class: string(a.Deadline.Status)}
 		out = append(out, r)
 	}
 	return out, nil
