@@ -105,6 +105,20 @@ func TestCaseWorkflow(t *testing.T) {
 		}
 	}
 
+	// The facts can be corrected on the page; a bad code is refused there too.
+	edit := e.caseForm()
+	edit.Set("operator_address", "深圳市南山区科技园")
+	if res := pat.postForm(casePath+"/edit", edit); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit: %d", res.StatusCode)
+	}
+	edit.Set("operator_uscc", "91440300708461136X")
+	if res := pat.postForm(casePath+"/edit", edit); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("edit with a bad code: %d", res.StatusCode)
+	}
+	if c, _ := e.st.Case(ctx, id); c.Operator.Address != "深圳市南山区科技园" || c.Operator.USCC != "91440300708461136T" {
+		t.Fatalf("after edits: %+v", c.Operator)
+	}
+
 	// 检察建议 with its document; the deadline falls 5 days from today.
 	docDate := docDateDueIn(t, 5)
 	doc := []byte("%PDF-1.4 检察建议书")
@@ -243,6 +257,9 @@ func TestCaseRoles(t *testing.T) {
 		if res := c.postForm("/cases", e.caseForm(e.fps[3])); res.StatusCode != http.StatusForbidden {
 			t.Errorf("%s create: %d", r, res.StatusCode)
 		}
+		if res := c.postForm(casePath+"/edit", e.caseForm()); res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s edit: %d", r, res.StatusCode)
+		}
 		if res := c.postForm(casePath+"/recheck", url.Values{}); res.StatusCode != http.StatusForbidden {
 			t.Errorf("%s recheck: %d", r, res.StatusCode)
 		}
@@ -305,6 +322,28 @@ func TestCasesAPI(t *testing.T) {
 	if code != http.StatusConflict || !strings.Contains(body, `"early":true`) {
 		t.Errorf("early suit: %d %s", code, body)
 	}
+	// Findings join and leave through the API with a reason; the facts can be corrected.
+	members := "/api/v1/cases/" + created.ID + "/findings"
+	if code, _ := e.api(toks[accounts.RoleAnalyst], http.MethodPost, members, `{"fingerprint":"`+e.fps[3]+`","reason":"r"}`); code != http.StatusForbidden {
+		t.Errorf("analyst join: %d", code)
+	}
+	if code, body := e.api(toks[accounts.RoleProsecutor], http.MethodPost, members, `{"fingerprint":"`+e.fps[3]+`","reason":""}`); code != http.StatusBadRequest {
+		t.Errorf("join without a reason: %d %s", code, body)
+	}
+	if code, body := e.api(toks[accounts.RoleProsecutor], http.MethodPost, members, `{"fingerprint":"`+e.fps[3]+`","reason":"同一运营者"}`); code != http.StatusOK {
+		t.Errorf("join: %d %s", code, body)
+	}
+	if code, body := e.api(toks[accounts.RoleProsecutor], http.MethodPost, members, `{"fingerprint":"`+e.fps[3]+`","reason":"重复","leave":true}`); code != http.StatusOK {
+		t.Errorf("leave: %d %s", code, body)
+	}
+	edit := `{"case_no":"京检民公告〔2026〕3号","type":"administrative","handler":"李检察官","operator":{"name":"某公司"},"agency":{"name":"某局","duty_basis":"依据"}}`
+	if code, _ := e.api(toks[accounts.RoleProsecutor], http.MethodPost, "/api/v1/cases/"+created.ID+"/edit", edit); code != http.StatusBadRequest {
+		t.Errorf("track changed after the announcement: %d", code)
+	}
+	edit = strings.Replace(edit, `"administrative"`, `"civil"`, 1)
+	if code, body := e.api(toks[accounts.RoleProsecutor], http.MethodPost, "/api/v1/cases/"+created.ID+"/edit", edit); code != http.StatusOK || !strings.Contains(body, `"agency":{"name":"某局"`) {
+		t.Errorf("edit: %d %s", code, body)
+	}
 	for r := range roleUsers {
 		code, body := e.api(toks[r], http.MethodGet, "/api/v1/cases/"+created.ID, "")
 		if code != http.StatusOK {
@@ -330,7 +369,7 @@ func TestCasesAPI(t *testing.T) {
 		c := doc.Case
 		if c.CaseNo != "京检民公告〔2026〕3号" || c.Type != "civil" || c.State != "announcement_published" || len(c.Findings) != 1 ||
 			len(c.Documents) != 1 || c.Documents[0].Number != "公告1号" || len(c.Deadlines) != 1 ||
-			c.Deadlines[0].Kind != cases.DeadlineAnnouncement || c.Deadlines[0].Status != cases.StatusOpen || len(doc.History) < 3 {
+			c.Deadlines[0].Kind != cases.DeadlineAnnouncement || c.Deadlines[0].Status != cases.StatusOpen || len(doc.History) < 6 {
 			t.Errorf("%s: %s", r, body)
 		}
 		if code, body := e.api(toks[r], http.MethodGet, "/api/v1/cases", ""); code != http.StatusOK || !strings.Contains(body, `"deadlines":[{"kind":"announcement"`) {

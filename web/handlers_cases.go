@@ -780,3 +780,88 @@ func (s *Server) apiCaseMove(c *echo.Context) error {
 	s.audit(c, pr.actor(), "case.move", cs.ID, map[string]string{"to": string(req.To), "number": in.Number, "date": in.Date})
 	return c.JSON(http.StatusOK, s.apiCaseOf(cs, s.now()))
 }
+
+type apiCaseMember struct {
+	Fingerprint string `json:"fingerprint"`
+	Reason      string `json:"reason"`
+	Leave       bool   `json:"leave"`
+}
+
+// apiCaseFindings adds a finding to a case, or with "leave": true removes it; the reason is
+// required either way.
+func (s *Server) apiCaseFindings(c *echo.Context) error {
+	ctx := c.Request().Context()
+	var req apiCaseMember
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	id, pr := c.Param("id"), current(c)
+	if req.Leave {
+		if _, err := s.loadCase(ctx, id); err != nil {
+			return err
+		}
+		now := s.now()
+		if _, err := s.st.UpdateCase(ctx, id, func(cs *cases.Case) ([]cases.Event, error) {
+			ev, err := cs.Leave(req.Fingerprint, req.Reason, pr.actor(), now)
+			return []cases.Event{ev}, err
+		}); err != nil {
+			return &userError{code: http.StatusBadRequest, key: "case.invalid", err: err}
+		}
+	} else if err := s.joinCase(ctx, id, req.Fingerprint, req.Reason, pr.actor()); err != nil {
+		return err
+	}
+	action := map[bool]string{false: "case.join", true: "case.leave"}[req.Leave]
+	s.audit(c, pr.actor(), action, id, map[string]string{"finding": req.Fingerprint, "reason": req.Reason})
+	cs, err := s.loadCase(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.apiCaseOf(cs, s.now()))
+}
+
+// editCase replaces a case's filed facts (the track only while the case is at 立案).
+func (s *Server) editCase(ctx context.Context, id string, f cases.Fields, actor string) (cases.Case, error) {
+	if _, err := s.loadCase(ctx, id); err != nil {
+		return cases.Case{}, err
+	}
+	if f.TargetID != "" {
+		if _, _, err := s.loadTarget(ctx, strings.TrimSpace(f.TargetID)); err != nil {
+			return cases.Case{}, &userError{code: http.StatusBadRequest, key: "case.invalid", err: fmt.Errorf("target %.80q: not registered", f.TargetID)}
+		}
+	}
+	now := s.now()
+	cs, err := s.st.UpdateCase(ctx, id, func(c *cases.Case) ([]cases.Event, error) {
+		ev, err := c.Edit(f, actor, now)
+		return []cases.Event{ev}, err
+	})
+	if err != nil {
+		return cases.Case{}, &userError{code: http.StatusBadRequest, key: "case.invalid", err: err}
+	}
+	return cs, nil
+}
+
+func (s *Server) caseEdit(c *echo.Context) error {
+	form, err := c.FormValues()
+	if err != nil {
+		return uerr(http.StatusBadRequest, "error.400")
+	}
+	id := c.Param("id")
+	if _, err := s.editCase(c.Request().Context(), id, formFields(form.Get), current(c).actor()); err != nil {
+		return err
+	}
+	s.audit(c, current(c).actor(), "case.edit", id, nil)
+	return c.Redirect(http.StatusSeeOther, "/cases/"+id+"?flash=caseedited")
+}
+
+func (s *Server) apiCaseEdit(c *echo.Context) error {
+	var f cases.Fields
+	if err := decodeJSON(c, &f); err != nil {
+		return err
+	}
+	cs, err := s.editCase(c.Request().Context(), c.Param("id"), f, current(c).actor())
+	if err != nil {
+		return err
+	}
+	s.audit(c, current(c).actor(), "case.edit", cs.ID, nil)
+	return c.JSON(http.StatusOK, s.apiCaseOf(cs, s.now()))
+}

@@ -75,6 +75,7 @@ func (s *Server) routeTable() []route {
 		{P, "/cases/:id/findings", PermCases, (*Server).caseJoin, false},
 		{P, "/cases/:id/findings/:fp/leave", PermCases, (*Server).caseLeave, false},
 		{P, "/cases/:id/recheck", PermCases, (*Server).caseRecheck, false},
+		{P, "/cases/:id/edit", PermCases, (*Server).caseEdit, false},
 		{G, "/policy/diff", PermRead, (*Server).policyDiffPage, false},
 
 		{G, "/progress", PermRead, (*Server).progressPage, false},
@@ -101,6 +102,8 @@ func (s *Server) routeTable() []route {
 		{P, "/api/v1/cases", PermCases, (*Server).apiCaseCreate, false},
 		{G, "/api/v1/cases/:id", PermRead, (*Server).apiCase, false},
 		{P, "/api/v1/cases/:id/move", PermCases, (*Server).apiCaseMove, false},
+		{P, "/api/v1/cases/:id/findings", PermCases, (*Server).apiCaseFindings, false},
+		{P, "/api/v1/cases/:id/edit", PermCases, (*Server).apiCaseEdit, false},
 		{G, "/api/v1/events", PermRead, (*Server).apiEvents, false},
 	}
 }
