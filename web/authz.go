@@ -25,11 +25,16 @@ const (
 	PermUsers     Perm = "users"     // user administration
 	PermAudit     Perm = "audit"     // the audit history
 	PermOps       Perm = "ops"       // dead-letter list
+
+	// PermCases opens cases, moves them along the case path, records their documents, adds and
+	// removes findings and runs 整改复查: filing and the steps after it are a prosecutor's
+	// decisions (pil-procedure.md); analysts assess clues and read cases.
+	PermCases Perm = "cases"
 )
 
 var rolePerms = map[accounts.Role]map[Perm]bool{
 	accounts.RoleAdmin:      set(PermRead, PermSelf, PermTargets, PermScan, PermUsers, PermAudit, PermOps),
-	accounts.RoleProsecutor: set(PermRead, PermSelf, PermNote, PermTriage, PermChecklist, PermExport, PermScan),
+	accounts.RoleProsecutor: set(PermRead, PermSelf, PermNote, PermTriage, PermChecklist, PermExport, PermScan, PermCases),
 	accounts.RoleAnalyst:    set(PermRead, PermSelf, PermNote, PermTriage, PermChecklist, PermScan),
 	accounts.RoleViewer:     set(PermRead, PermSelf),
 }

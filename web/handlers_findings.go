@@ -55,6 +55,8 @@ type overviewData struct {
 	Targets  []countRow
 	Chart    chart
 	DeadJobs int
+	// Attention are the cases whose pending deadline is due soon or overdue.
+	Attention []caseRow
 }
 
 const chartDays = 30
@@ -99,6 +101,9 @@ func (s *Server) overview(c *echo.Context) error {
 	}
 	if n, err := s.st.DeadJobsLength(ctx); err == nil {
 		d.DeadJobs = int(n)
+	}
+	if d.Attention, err = s.attentionRows(ctx, l); err != nil {
+		return err
 	}
 	return s.render(c, http.StatusOK, "overview", s.newPage(c, "overview", "title.overview", d))
 }
@@ -177,6 +182,7 @@ type listData struct {
 	// From the page, for Content.
 	CSRF, Path string
 	CanExport  bool
+	CanCases   bool // the bulk form offers "open a case from the selected"
 }
 
 func (s *Server) findingsList(c *echo.Context) error {
@@ -208,7 +214,7 @@ func (s *Server) findingsList(c *echo.Context) error {
 		slices.SortFunc(d.Moves, func(a, b findings.State) int { return stateIndex(a) - stateIndex(b) })
 	}
 	p := s.newPage(c, "findings", "title.findings", nil)
-	d.CSRF, d.Path, d.CanExport = p.CSRF, p.Path, p.Can(string(PermExport))
+	d.CSRF, d.Path, d.CanExport, d.CanCases = p.CSRF, p.Path, p.Can(string(PermExport)), p.Can(string(PermCases))
 	p.D = d
 	return s.renderContent(c, http.StatusOK, "findings", p, d.writeContent)
 }
@@ -439,6 +445,13 @@ func (s *Server) bulkTransition(c *echo.Context) error {
 	}
 	if len(fps) > maxBulk {
 		return uerr(http.StatusBadRequest, "bulk.toomany", maxBulk)
+	}
+	if c.FormValue("action") == "case" {
+		// Opening a case is not a transition: the selected findings go to the case form.
+		if !can(current(c).user.Role, PermCases) {
+			return uerr(http.StatusForbidden, "error.403")
+		}
+		return c.Redirect(http.StatusSeeOther, newCaseURL(fps))
 	}
 	to := findings.State(c.FormValue("to"))
 	in := findings.TransitionInput{Note: c.FormValue("note"), DocumentNo: strings.TrimSpace(c.FormValue("document_no")),

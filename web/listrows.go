@@ -114,7 +114,13 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		t("doc.date")
 		raw(" <input type=\"date\" name=\"document_date\"></label>\n  <button type=\"submit\">")
 		t("bulk.apply")
-		raw("</button>\n  <span class=\"hint\">")
+		raw("</button>\n  ")
+		if d.CanCases {
+			raw(`<button type="submit" name="action" value="case" formnovalidate>`)
+			t("bulk.opencase")
+			raw("</button>\n  ")
+		}
+		raw("<span class=\"hint\">")
 		t("bulk.hint")
 		raw("</span>\n</form>\n")
 	}

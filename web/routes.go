@@ -67,6 +67,17 @@ func (s *Server) routeTable() []route {
 		{G, "/targets/:id/checklist", PermRead, (*Server).checklistPage, false},
 		{P, "/targets/:id/checklist/:rule", PermChecklist, (*Server).checklistRecord, true},
 
+		{G, "/cases", PermRead, (*Server).casesPage, false},
+		{G, "/cases/new", PermCases, (*Server).newCasePage, false},
+		{P, "/cases", PermCases, (*Server).caseCreate, false},
+		{G, "/cases/:id", PermRead, (*Server).casePage, false},
+		{P, "/cases/:id/move", PermCases, (*Server).caseMove, true},
+		{P, "/cases/:id/findings", PermCases, (*Server).caseJoin, false},
+		{P, "/cases/:id/findings/:fp/leave", PermCases, (*Server).caseLeave, false},
+		{P, "/cases/:id/recheck", PermCases, (*Server).caseRecheck, false},
+		{P, "/cases/:id/edit", PermCases, (*Server).caseEdit, false},
+		{G, "/policy/diff", PermRead, (*Server).policyDiffPage, false},
+
 		{G, "/progress", PermRead, (*Server).progressPage, false},
 		{G, "/progress/events", PermRead, (*Server).progressEvents, false},
 		{G, "/dead", PermOps, (*Server).deadPage, false},
@@ -87,6 +98,12 @@ func (s *Server) routeTable() []route {
 		{G, "/api/v1/counts", PermRead, (*Server).apiCounts, false},
 		{G, "/api/v1/targets", PermRead, (*Server).apiTargets, false},
 		{P, "/api/v1/targets/:id/scan", PermScan, (*Server).apiScan, false},
+		{G, "/api/v1/cases", PermRead, (*Server).apiCases, false},
+		{P, "/api/v1/cases", PermCases, (*Server).apiCaseCreate, false},
+		{G, "/api/v1/cases/:id", PermRead, (*Server).apiCase, false},
+		{P, "/api/v1/cases/:id/move", PermCases, (*Server).apiCaseMove, false},
+		{P, "/api/v1/cases/:id/findings", PermCases, (*Server).apiCaseFindings, false},
+		{P, "/api/v1/cases/:id/edit", PermCases, (*Server).apiCaseEdit, false},
 		{G, "/api/v1/events", PermRead, (*Server).apiEvents, false},
 	}
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"pilmon/accounts"
+	"pilmon/cases"
 	"pilmon/evidence"
 	"pilmon/listindex"
 	"pilmon/rules"
@@ -107,6 +108,8 @@ type Config struct {
 	// Kinds are the source kinds of this build as its inspectors declare them (pipeline.Kinds):
 	// the upload form offers those with an Upload declaration, under their labels.
 	Kinds []scanner.KindSpec
+	// Deadlines are the periods of the case path (zero: cases.DefaultPolicy).
+	Deadlines cases.Policy
 }
 
 // Server is the dashboard.
@@ -162,6 +165,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.IndexInterval <= 0 {
 		cfg.IndexInterval = 2 * time.Second
+	}
+	if cfg.Deadlines == (cases.Policy{}) {
+		cfg.Deadlines = cases.DefaultPolicy
+	}
+	if err := cfg.Deadlines.Validate(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	ls, err := loadLangs()
 	if err != nil {

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"pilmon/cases"
 	"pilmon/pipeline"
 	"pilmon/rules"
 	"pilmon/scanner"
@@ -30,6 +32,10 @@ import (
 //	--redis-password-file  PILMON_REDIS_PASSWORD (the password itself)  the URL's
 //	--prefix       PILMON_PREFIX                        store.DefaultPrefix ("pilmon:")
 //	--import-root  PILMON_IMPORT_ROOT                   DATA/import
+//	--reply-months PILMON_REPLY_MONTHS                  2 (the regulator's reply to a 检察建议)
+//	--reply-days   PILMON_REPLY_DAYS                    0 (when set, replaces --reply-months: urgent cases)
+//	--announcement-days PILMON_ANNOUNCEMENT_DAYS        30 (the 诉前公告 period)
+//	--due-soon-days PILMON_DUE_SOON_DAYS                7 (a deadline shows 即将到期 this many days ahead)
 //	-v                                                  off
 //
 // A flag wins over its variable. An empty prefix means the default one.
@@ -42,6 +48,8 @@ type config struct {
 	// redisPasswordFile holds the Redis password (first line); PILMON_REDIS_PASSWORD is the
 	// password itself. Either keeps it off the command line, which every local user can read.
 	redisPasswordFile string
+	// deadlines are the periods of the case path (cases.Policy), checked by casePolicy.
+	deadlines cases.Policy
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -55,6 +63,37 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.importRoot, "import-root", os.Getenv("PILMON_IMPORT_ROOT"),
 		"本地来源所在的导入目录 / the folder local sources must live in (default DATA/import) [$PILMON_IMPORT_ROOT]")
 	fs.BoolVar(&c.verbose, "v", false, "详细日志 / verbose logs")
+	d := cases.DefaultPolicy
+	fs.IntVar(&c.deadlines.ReplyMonths, "reply-months", envInt("PILMON_REPLY_MONTHS", d.ReplyMonths),
+		"检察建议回复期限（月）/ months a regulator has to reply to a 检察建议 [$PILMON_REPLY_MONTHS]")
+	fs.IntVar(&c.deadlines.ReplyDays, "reply-days", envInt("PILMON_REPLY_DAYS", d.ReplyDays),
+		"回复期限（日，紧急情况；非零时取代 --reply-months）/ reply period in days for urgent cases, replaces --reply-months when set [$PILMON_REPLY_DAYS]")
+	fs.IntVar(&c.deadlines.AnnouncementDays, "announcement-days", envInt("PILMON_ANNOUNCEMENT_DAYS", d.AnnouncementDays),
+		"诉前公告期限（日）/ days a pre-suit announcement runs [$PILMON_ANNOUNCEMENT_DAYS]")
+	fs.IntVar(&c.deadlines.DueSoonDays, "due-soon-days", envInt("PILMON_DUE_SOON_DAYS", d.DueSoonDays),
+		"期限前多少天显示“即将到期” / days before a deadline it shows as due soon [$PILMON_DUE_SOON_DAYS]")
+}
+
+// envInt reads an integer default from the environment; a value that does not parse is kept as
+// -1 so that casePolicy refuses it by name instead of silently using the default.
+func envInt(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// casePolicy returns the deadlines of the case path, validated.
+func (c config) casePolicy() (cases.Policy, error) {
+	if err := c.deadlines.Validate(); err != nil {
+		return cases.Policy{}, fmt.Errorf("--reply-months/--reply-days/--announcement-days/--due-soon-days: %w", err)
+	}
+	return c.deadlines, nil
 }
 
 // apply takes effect after parsing. The data dir is made absolute here, once: paths under it are

@@ -68,6 +68,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if *uploadQuota < 0 || *uploadQuota > maxMiB {
 		return usageErr("--upload-quota: 0-%d MiB", maxMiB)
 	}
+	deadlines, err := cfg.casePolicy()
+	if err != nil {
+		return usageErr("%v", err)
+	}
 	uploadDir := filepath.Join(cfg.imports(), "uploads")
 	// Uploads are evidence copies (personal data): private, like the data dir, also when the
 	// import root lies outside it.
@@ -97,7 +101,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		Store: st, Evidence: ev, Catalogue: cat, Targets: reg, Logger: env.log, TLS: *tlsCert != "",
 		Export: exp, UploadDir: uploadDir, Version: version, Kinds: state.kinds,
 		TrustedProxies: trusted, Hashing: accounts.HashLimits{Concurrent: *hashers},
-		MaxUpload: *maxUpload << 20, UploadQuota: *uploadQuota << 20,
+		MaxUpload: *maxUpload << 20, UploadQuota: *uploadQuota << 20, Deadlines: deadlines,
 	})
 	if err != nil {
 		return err
