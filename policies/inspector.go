@@ -158,5 +158,11 @@ func Observations(a *Analysis, locator string, refs []string, name, version stri
 	for _, s := range a.SeparateConsent {
 		out = append(out, obs("policy.separate_consent", s.PI, map[string]any{"pi": []string{s.PI}, "present": s.Present, "quote": s.Quote}))
 	}
+	// clauses.go: the patterns are embedded and checked by TestClauseExamples, so an error here
+	// is a build defect, not a property of the input; the other observations stand without them
+	cs, _ := Clauses(a)
+	for _, c := range cs {
+		out = append(out, obs("policy.clause", c.Clause, map[string]any{"clause": c.Clause, "quote": c.Quote, "section": c.Section}))
+	}
 	return out
 }
