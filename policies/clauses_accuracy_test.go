@@ -26,15 +26,30 @@ type clauseLabels struct {
 // that contains a labelled fragment. Every family must reach F1 0.92 and precision 0.95 (a clause
 // that is itself the violation becomes a finding).
 func TestClauseAccuracy(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "labelled-clauses", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no labelled documents: %v", err)
+	for _, set := range []struct {
+		glob string
+		gate bool
+	}{
+		{filepath.Join("testdata", "labelled-clauses", "*.yaml"), true},
+		// written after tuning and never tuned on: reported, not gated (a handful of documents)
+		{filepath.Join("testdata", "labelled-clauses", "heldout", "*.yaml"), false},
+	} {
+		files, err := filepath.Glob(set.glob)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no labelled documents in %s: %v", set.glob, err)
+		}
+		t.Logf("%s", set.glob)
+		scoreClauses(t, files, set.gate)
 	}
+}
+
+type clauseScore struct{ tp, fp, fn, support int }
+
+func scoreClauses(t *testing.T, files []string, gate bool) {
 	root := filepath.Join(corpus.SharedDir(), "corpus", "policies")
-	type score struct{ tp, fp, fn, support int }
-	scores := map[string]*score{}
+	scores := map[string]*clauseScore{}
 	for _, id := range rules.ClauseIDs {
-		scores[id] = &score{}
+		scores[id] = &clauseScore{}
 	}
 	docs, skipped := 0, 0
 	var misses []string
@@ -123,6 +138,9 @@ func TestClauseAccuracy(t *testing.T) {
 			f1 = 2 * p * r / (p + r)
 		}
 		t.Logf("%-18s docs %d  support %2d  tp %2d fp %2d fn %2d  P %.2f R %.2f F1 %.2f", fam, docs, s.support, s.tp, s.fp, s.fn, p, r, f1)
+		if !gate {
+			continue
+		}
 		if s.support == 0 {
 			t.Errorf("%s: no labelled positive", fam)
 			continue
