@@ -134,6 +134,9 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 		return out
 	}
 	out.Observations = Observations(a, src.Locator, refs, in.Name(), in.Version())
+	if in.cat != nil {
+		out.Observations = SDKListObservations(out.Observations, a, in.cat.SDKs(), refs, in.Name(), in.Version())
+	}
 	return out
 }
 
