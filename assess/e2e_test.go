@@ -191,7 +191,7 @@ func TestEndToEndViolatingTarget(t *testing.T) {
 	// code or a comparison with the necessary-PI list shows are leads.
 	planted := []struct{ rule, tier string }{
 		{"rdff-4.1 perm:android.permission.READ_CONTACTS", rules.TierLead},                   // contacts outside online shopping's scope
-		{"rdff-2.1 sdk:jpush", rules.TierLead},                                               // JPush embedded, not disclosed
+		{"rdff-2.1 sdk:jpush", rules.TierFinding},                                            // JPush embedded (strong), not disclosed
 		{"pipl-47-no-deletion element:account_cancellation", rules.TierFinding},              // deletion channel omitted
 		{"rdff-3.1 pi:device_id_hw->" + samplegen.TrackerHost, rules.TierFinding},            // IMEI to Umeng before consent
 		{"mp-undeclared-private-api mpapi:wx.getLocation", rules.TierLead},                   // no requiredPrivateInfos
@@ -210,6 +210,20 @@ func TestEndToEndViolatingTarget(t *testing.T) {
 		case f.Tier != p.tier:
 			t.Errorf("%s: tier %s (grade %s), want %s", p.rule, f.Tier, f.Grade, p.tier)
 		}
+	}
+	// The APK embeds two SDKs (Umeng, JPush) and the policy discloses Umeng only: exactly one
+	// non-disclosure finding, naming the SDK and its vendor, and claiming nothing about PI.
+	var undisclosed []findings.Finding
+	for _, f := range fs {
+		if f.RuleID == "rdff-2.1" && f.Tier == rules.TierFinding {
+			undisclosed = append(undisclosed, f)
+		}
+	}
+	if len(undisclosed) != 1 || undisclosed[0].Subject != "sdk:jpush" {
+		t.Errorf("undisclosed-SDK findings: %v, want exactly sdk:jpush", rulesOf(undisclosed))
+	} else if zh, en := undisclosed[0].Summary.ZH, undisclosed[0].Summary.EN; !strings.Contains(zh, "极光推送") || !strings.Contains(zh, "深圳市和讯华谷信息技术有限公司") ||
+		!strings.Contains(en, "JPush") || !strings.Contains(en, "vendor: 深圳市和讯华谷信息技术有限公司") || overclaim.MatchString(zh) || overclaim.MatchString(en) {
+		t.Errorf("the undisclosed-SDK finding does not name SDK and vendor, or claims collection: %s / %s", zh, en)
 	}
 	// findings come before leads
 	for i := 1; i < len(fs); i++ {

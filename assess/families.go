@@ -240,7 +240,7 @@ func (a *Assessor) refine(sc *scanCtx, r *autoRule, o *scanner.Observation) (hit
 	vals := obsValues(kd, o)
 	h := hit{confidence: ConfidenceLow, grade: rules.GradeInferred}
 	if kd != nil {
-		if g := rules.KindGrade(kd.kind, o.FactAttr); g != "" {
+		if g := rules.RuleGrade(&r.v, kd.kind, o.FactAttr); g != "" {
 			h.grade = g
 		}
 	}

@@ -123,6 +123,19 @@ func (ts *templateSet) funcs(lang string) template.FuncMap {
 			return s[0]
 		},
 		"has": func(s []string, v string) bool { return slices.Contains(s, v) },
+		// vendor names the company behind each SDK as the catalogue records it; a name the
+		// catalogue marks as recalled is said to be unverified.
+		"vendor": func(d *tmplData, ids []string) string {
+			var out []string
+			for _, id := range ids {
+				if s, ok := d.cat.SDK(id); ok {
+					if v := vendorName(s.Vendor, lang); v != "" && !slices.Contains(out, v) {
+						out = append(out, v)
+					}
+				}
+			}
+			return strings.Join(out, sep)
+		},
 		// party names whose code it is: the app's own, a catalogued SDK or library by name, or code
 		// of unidentified ownership.
 		"party": func(d *tmplData, parties []string) string {
@@ -133,6 +146,24 @@ func (ts *templateSet) funcs(lang string) template.FuncMap {
 			return strings.Join(out, sep)
 		},
 	}
+}
+
+// vendorName is a catalogue vendor string for a summary: the entity names without the
+// catalogue's note in parentheses ("(recall)", "(Alibaba group; …, recall)"), marked unverified
+// when the note says the name was recalled rather than checked.
+func vendorName(v, lang string) string {
+	name, note, _ := strings.Cut(v, " (")
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return ""
+	}
+	if strings.Contains(note, "recall") || strings.Contains(note, "unverified") {
+		if lang == "en" {
+			return name + " (catalogue entry, unverified)"
+		}
+		return name + "（目录记载，未经核实）"
+	}
+	return name
 }
 
 // partyName is how a record names a party (apkinspect's and hooklog's party strings).

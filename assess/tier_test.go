@@ -47,7 +47,7 @@ func TestNoFindingFromStaticOrInferredEvidence(t *testing.T) {
 				t.Errorf("%s: trigger kind %s has no grade", v.ID, tr.Kind)
 				continue
 			}
-			for _, gr := range k.Grade {
+			for _, gr := range append(slices.Clone(k.Grade), v.GradeFor[tr.Kind]...) {
 				g := rules.CapGrade(&v, tr.Kind, gr.Grade)
 				tier := rules.TierOf(&v, g)
 				if (g == rules.GradeStatic || g == rules.GradeInferred) && tier != rules.TierLead {

@@ -137,6 +137,9 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 		return out
 	}
 	out.Observations = Observations(a, src.Locator, refs, in.Name(), in.Version())
+	if in.cat != nil {
+		out.Observations = SDKListObservations(out.Observations, a, in.cat.SDKs(), refs, in.Name(), in.Version())
+	}
 	return out
 }
 
@@ -175,6 +178,12 @@ func Observations(a *Analysis, locator string, refs []string, name, version stri
 		for _, s := range a.SeparateConsent {
 			out = append(out, obs("policy.separate_consent", s.PI, map[string]any{"pi": []string{s.PI}, "present": s.Present, "quote": s.Quote}))
 		}
+	}
+	// clauses.go: the patterns are embedded and checked by TestClauseExamples, so an error here
+	// is a build defect, not a property of the input; the other observations stand without them
+	cs, _ := Clauses(a)
+	for _, c := range cs {
+		out = append(out, obs("policy.clause", c.Clause, map[string]any{"clause": c.Clause, "quote": c.Quote, "section": c.Section}))
 	}
 	return out
 }

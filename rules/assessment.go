@@ -103,7 +103,7 @@ var (
 		"ScanSDKs", "ScanSensitive", "ScanPractice", "TargetSDK", "Grade", "Lead", "Unresolved", "AllUnresolved",
 		"Unidentified", "WeakSDKs", "ScanWeakSDKs", "NotAtStart", "Parties", "Calls", "PerSecond", "HostFlag", "Formats", "Rows",
 		"ThresholdPerSecond", "ThresholdPerSession", "ReadAPIs", "ReadParties", "ReadAt", "ReadRows"}
-	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has", "party"}
+	SummaryFuncs     = []string{"list", "pi", "sdk", "perm", "elem", "secs", "quote", "more", "rest", "first", "has", "party", "vendor"}
 	ObservationFuncs = []string{"join", "no"} // subject and confidence-reason templates
 	AdjustFields     = []string{"minors", "sensitive_seen"}
 	AdjustFuncs      = []string{"pi"}

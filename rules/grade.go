@@ -189,6 +189,22 @@ func (l *loader) validateGrades(c *Catalogue) {
 				l.add(f, at(n, "grade_caps"), "%s: grade_caps names %s, which is no trigger kind of the rule", who, k)
 			}
 		}
+		for k, rs := range v.GradeFor {
+			if !slices.ContainsFunc(v.Check.Triggers, func(t Trigger) bool { return t.Kind == k }) {
+				l.add(f, at(n, "grade_for"), "%s: grade_for names %s, which is no trigger kind of the rule", who, k)
+			}
+			for j, r := range rs {
+				l.oneOf(f, at(n, "grade_for"), fmt.Sprintf("grade_for %s %d", k, j+1), r.Grade, Grades)
+				if len(r.When) == 0 {
+					l.add(f, at(n, "grade_for"), "%s: grade_for %s entry %d has no condition (a rule replaces a kind's grade only where it holds)", who, k, j+1)
+				}
+				for a := range r.When {
+					if _, ok := c.attrTypes[k][a]; !ok {
+						l.add(f, at(n, "grade_for"), "%s: grade_for %s names attribute %q that the kind does not declare", who, k, a)
+					}
+				}
+			}
+		}
 		if v.LeadTitle != (Text{}) {
 			l.text(f, n, "lead_title", v.LeadTitle)
 		}
@@ -216,6 +232,19 @@ func (l *loader) validateGrades(c *Catalogue) {
 			}
 		}
 	}
+}
+
+// RuleGrade is the grade an observation of kind k supports for rule v's claim before caps: the
+// rule's grade_for entry for the kind when one holds, else the kind's own grade.
+func RuleGrade(v *Violation, k ObservationKind, attr func(name string) (any, bool)) string {
+	if v != nil {
+		for _, r := range v.GradeFor[k.Kind] {
+			if gradeWhen(r.When, attr) {
+				return r.Grade
+			}
+		}
+	}
+	return KindGrade(k, attr)
 }
 
 // KindGrade is the grade of an observation of kind k with attribute lookup attr ("" when the

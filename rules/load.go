@@ -214,6 +214,14 @@ func Load(fsys fs.FS) (*Catalogue, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		l.add(FilePolicyPatterns, nil, "%v", err)
 	}
+	known[FilePolicyClauses] = true
+	var clauses []byte
+	if data, err := readLimited(fsys, FilePolicyClauses); err == nil {
+		c.files = append(c.files, FilePolicyClauses)
+		clauses = data
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		l.add(FilePolicyClauses, nil, "%v", err)
+	}
 	if entries, err := fs.ReadDir(fsys, "."); err == nil {
 		for _, e := range entries {
 			if !e.IsDir() && path.Ext(e.Name()) == ".yaml" && !known[e.Name()] {
@@ -226,6 +234,9 @@ func Load(fsys fs.FS) (*Catalogue, error) {
 	if c.policyPatterns != nil {
 		l.checkPolicyPatterns(c, c.policyPatterns)
 	}
+	if clauses != nil {
+		l.checkPolicyClauses(c, clauses)
+	}
 	if len(l.problems) > 0 {
 		return nil, &LoadError{Problems: l.problems}
 	}
@@ -237,7 +248,7 @@ func fileNames() []string {
 	for _, f := range catalogueFiles {
 		s = append(s, f.name)
 	}
-	return append(s, FilePolicyPatterns)
+	return append(s, FilePolicyPatterns, FilePolicyClauses)
 }
 
 func readLimited(fsys fs.FS, name string) ([]byte, error) {

@@ -19,7 +19,14 @@ const (
 	// FilePolicyPatterns is parsed by package policies (regexps with a prefilter derived from
 	// them); rules checks its top level and that its element ids are declared elements.
 	FilePolicyPatterns = "policy_patterns.yaml"
+	// FilePolicyClauses is parsed by package policies too (clause detectors); rules checks its
+	// top level, the clause ids and that each names an automated rule.
+	FilePolicyClauses = "policy_clauses.yaml"
 )
+
+// ClauseIDs are the clause families of policy_clauses.yaml, the values of a policy.clause
+// observation's "clause" attribute.
+var ClauseIDs = []string{"deemed_consent", "bundled_consent", "no_notice_change", "refuse_then_deny", "forced_purpose", "publish_sensitive"}
 
 // SDKSignal names an SDK by a file an APK carries that is not code (sdk_signals.yaml).
 type SDKSignal struct {
@@ -74,6 +81,56 @@ func EmbeddedPolicyPatterns() []byte {
 		panic(err) // the embed pattern guarantees the file
 	}
 	return b
+}
+
+// EmbeddedPolicyClauses returns the embedded policy_clauses.yaml; package policies compiles it.
+func EmbeddedPolicyClauses() []byte {
+	b, err := fs.ReadFile(embeddedData(), FilePolicyClauses)
+	if err != nil {
+		panic(err) // the embed pattern guarantees the file
+	}
+	return b
+}
+
+// checkPolicyClauses checks what rules can of policy_clauses.yaml: version 1, every family of
+// ClauseIDs exactly once, and a rule that exists and is automated for each. Package policies
+// compiles the patterns and runs their examples.
+func (l *loader) checkPolicyClauses(c *Catalogue, data []byte) {
+	const f = FilePolicyClauses
+	var doc struct {
+		Version int `yaml:"version"`
+		Clauses []struct {
+			ID   string `yaml:"id"`
+			Rule string `yaml:"rule"`
+		} `yaml:"clauses"`
+	}
+	var root yaml.Node
+	if err := safeUnmarshal(data, &root); err != nil {
+		l.addYAMLError(f, nil, err)
+		return
+	}
+	if err := safeDecode(&root, &doc); err != nil {
+		l.addYAMLError(f, nil, err)
+		return
+	}
+	if doc.Version != 1 {
+		l.add(f, nil, "unsupported version %d (want 1)", doc.Version)
+	}
+	seen := map[string]bool{}
+	for _, cl := range doc.Clauses {
+		if !slices.Contains(ClauseIDs, cl.ID) || seen[cl.ID] {
+			l.add(f, nil, "clause %q is unknown or repeated (want each of %s once)", cl.ID, strings.Join(ClauseIDs, ", "))
+		}
+		seen[cl.ID] = true
+		if v, ok := c.Violation(cl.Rule); !ok || v.Check.Mode != "automated" {
+			l.add(f, nil, "clause %s: rule %q is not an automated rule of %s", cl.ID, cl.Rule, FileViolations)
+		}
+	}
+	for _, id := range ClauseIDs {
+		if !seen[id] {
+			l.add(f, nil, "clause %s has no entry", id)
+		}
+	}
 }
 
 func (l *loader) validateSignals(c *Catalogue) {

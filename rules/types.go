@@ -292,6 +292,12 @@ type Violation struct {
 	// GradeCaps caps the grade per trigger kind (a connection to a tracker shows no PI, so it
 	// supports a claim of collection only as inferred).
 	GradeCaps map[string]string `yaml:"grade_caps,omitempty" json:"grade_caps,omitempty"`
+	// GradeFor replaces, for this rule's claim, the grade a trigger kind gives its observations:
+	// per kind, the first entry whose `when` attributes all hold gives the grade (caps still
+	// apply), otherwise the kind's own grade stands. A claim about what a package contains rather
+	// than what its code does (an embedded SDK the policy does not name) is established by a
+	// strong detection, though the kind's grade is about capability.
+	GradeFor map[string]GradeRules `yaml:"grade_for,omitempty" json:"grade_for,omitempty"`
 	// Tier "lead" makes every record of the rule a lead (a claim that needs functional context or
 	// a device test whatever the evidence); empty lets the grade decide.
 	Tier string `yaml:"tier,omitempty" json:"tier,omitempty"`

@@ -1,0 +1,64 @@
+package assess
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pilmon/policies"
+	"pilmon/rules"
+	"pilmon/scanner"
+)
+
+// A policy's own clauses, read from its text, become records: a clause that is itself the
+// violation is a declared finding quoting the sentence, refuse-then-deny (lawful when the refused PI
+// is necessary) a lead, and a terms-of-service page yields none of them.
+func TestPolicyClauseRecords(t *testing.T) {
+	cat := mustCatalogue(t)
+	a := New(cat)
+	base, err := os.ReadFile(filepath.Join("..", "policies", "testdata", "zh_policy.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clauses := "<h2>附：其他约定</h2><p>如您拒绝提供上述信息，将导致您无法使用本产品。更新后的条款一经公布即时生效，恕不另行通知。" +
+		"若您继续使用我们的服务，即表示您已充分阅读、理解并接受更新后的本政策。</p>"
+	policy := strings.Replace(string(base), "</body>", clauses+"</body>", 1)
+	an, err := policies.Analyze("privacy.html", []byte(policy), "text/html", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !an.IsPrivacyPolicy {
+		t.Fatal("the test policy is not taken for a privacy policy")
+	}
+	all := append([]scanner.Observation{inventory(false, true, false)}, policies.Observations(an, "privacy.md", []string{"ev"}, "policies", "1")...)
+	rep := a.AssessReport(scanner.Target{ID: "p"}, "s", all, t0)
+	for rule, want := range map[string]struct{ tier, quote string }{
+		"rdff-3.4-policy-deemed-consent":   {rules.TierFinding, "即表示您已充分阅读"},
+		"rdff-2.2-policy-no-notice-change": {rules.TierFinding, "恕不另行通知"},
+		"rdff-4.2-policy-refuse-then-deny": {rules.TierLead, "将导致您无法使用本产品"},
+	} {
+		got := raised(rep.Findings, rule)
+		if len(got) != 1 {
+			t.Errorf("%s: %d records, want 1", rule, len(got))
+			continue
+		}
+		f := got[0]
+		if f.Tier != want.tier || f.Grade != rules.GradeDeclared || !strings.Contains(f.Summary.ZH, want.quote) {
+			t.Errorf("%s: %s/%s %s", rule, f.Tier, f.Grade, f.Summary.ZH)
+		}
+	}
+	for _, rule := range []string{"pipl-14-policy-bundled-consent", "rdff-4.5-policy-forced-purpose", "pipl-25-policy-publish-sensitive"} {
+		if got := raised(rep.Findings, rule); len(got) != 0 {
+			t.Errorf("%s raised on a policy without that clause: %s", rule, got[0].Summary.ZH)
+		}
+	}
+
+	// the same clauses in a document that is not a privacy policy are not the policy's clauses
+	doc := obs("policy.document", "tos.html", map[string]any{"title": "用户协议", "is_privacy_policy": false})
+	clause := obs("policy.clause", "deemed_consent", map[string]any{"clause": "deemed_consent", "quote": "继续使用即视为您同意本协议。", "section": "总则"})
+	rep = a.AssessReport(scanner.Target{ID: "t"}, "s", []scanner.Observation{inventory(false, true, false), doc, clause}, t0)
+	if got := raised(rep.Findings, "rdff-3.4-policy-deemed-consent"); len(got) != 0 {
+		t.Errorf("terms of service: %s", got[0].Summary.ZH)
+	}
+}

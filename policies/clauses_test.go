@@ -1,0 +1,70 @@
+package policies
+
+import (
+	"slices"
+	"testing"
+
+	"pilmon/rules"
+)
+
+// TestClauseExamples runs every positive and negative sentence of policy_clauses.yaml through its
+// detector: a positive must be recognised and a negative (the near-misses) must not, and no other
+// family may take a negative of this one for itself by accident of a shared word.
+func TestClauseExamples(t *testing.T) {
+	ds, err := loadClauses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.id)
+		for _, lang := range []string{"zh", "en"} {
+			if len(d.positive[lang]) == 0 || len(d.negative[lang]) == 0 {
+				t.Errorf("clause %s: no %s positive or negative examples", d.id, lang)
+			}
+			for _, s := range d.positive[lang] {
+				if !d.matches(lang, s) {
+					t.Errorf("clause %s: positive %s example not recognised: %s", d.id, lang, s)
+				}
+			}
+			for _, s := range d.negative[lang] {
+				if d.matches(lang, s) {
+					t.Errorf("clause %s: negative %s example recognised: %s", d.id, lang, s)
+				}
+			}
+		}
+	}
+	if !slices.Equal(ids, rules.ClauseIDs) {
+		t.Errorf("clause families %v, want %v", ids, rules.ClauseIDs)
+	}
+}
+
+// TestClausesInDocument reads clauses from a whole document: the first sentence of each family is
+// quoted with its section, headings state nothing, and a document without such clauses yields none.
+func TestClausesInDocument(t *testing.T) {
+	doc := "# 隐私政策\n\n## 引言\n\n一旦您开始使用本平台服务，即表示您认可并接受本政策。我们会收集您的手机号码。\n\n" +
+		"## 本政策如何更新\n\n本政策发生变更时，我们会通过弹窗通知您。更新后的条款一经公布即时生效，恕不另行通知。\n"
+	a, err := Analyze("p.md", []byte(doc), "text/markdown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Clauses(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Clause{
+		{Clause: "deemed_consent", Quote: "一旦您开始使用本平台服务，即表示您认可并接受本政策。", Section: "引言"},
+		{Clause: "no_notice_change", Quote: "更新后的条款一经公布即时生效，恕不另行通知。", Section: "本政策如何更新"},
+	}
+	if !slices.Equal(cs, want) {
+		t.Errorf("clauses = %+v, want %+v", cs, want)
+	}
+	clean := "# 隐私政策\n\n## 本政策如何更新\n\n本政策发生变更时，我们会通过弹窗通知您，并在您同意后生效。\n"
+	a, err = Analyze("q.md", []byte(clean), "text/markdown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := Clauses(a); len(cs) != 0 {
+		t.Errorf("clean policy: clauses = %+v", cs)
+	}
+}
