@@ -23,7 +23,7 @@ type caseLabels struct {
 	Signer, SignerHash, Obtained, ObtainedAt, FinalURL, TLS, Device, OS, Tools, Sessions         string
 	TimeNote, ItemsH, ItemsRule, Item, Mark, Basis, ItemFindings, PIPLH, Article, RegisterH      string
 	DocKind, DocNo, DocDate, DocHash, DeadlinesH, Due, DueStatus, NotStated, LeadBadge, PageCol  string
-	Group, ExcerptH, NoticeLeads                                                                 string
+	Group, ExcerptH, NoticeLeads, MoreRefs                                                       string
 }
 
 var zhCaseLabels = caseLabels{
@@ -35,11 +35,11 @@ var zhCaseLabels = caseLabels{
 	ObtainedAt: "取得时间", FinalURL: "最终下载地址", TLS: "TLS 证书链", Device: "测试机型号", OS: "系统版本",
 	Tools: "检测工具及版本", Sessions: "运行时记录", TimeNote: "本报告所有时间均为北京时间（UTC+8）。",
 	ItemsH:    "一、违法事实汇总表",
-	ItemsRule: "判定规则：“不符合”指至少一条认定事实（记录本身即可证明）指向该项；“符合”仅在该项为自动检测、规则声明了所需输入、本次扫描具备这些输入（未列入扫描报告的“未能判断”清单）且本案卷内外均无该项记录时标注，仅表示自动检测范围内未发现问题；其余一律为“未检测”，并注明原因（人工检查项、仅有待核实线索、输入不足等）。",
+	ItemsRule: "判定规则：“不符合”指至少一条认定事实（记录本身即可证明）指向该项；“符合”仅在该项为自动检测、规则声明了所需输入、本次扫描具备这些输入（未列入扫描报告的“未能判断”清单）且本案卷内外均无该项记录时标注，仅表示自动检测范围内未发现问题；其余一律为“未检测”，并注明原因（人工检查项、仅有待核实线索、输入不足等）。序号后带 * 者为待核实线索。",
 	Item:      "《认定方法》条目", Mark: "结论", Basis: "说明", ItemFindings: "相关记录（序号）", PIPLH: "《个人信息保护法》相关条款",
 	Article: "条款", RegisterH: "文书登记", DocKind: "文书", DocNo: "文号", DocDate: "日期", DocHash: "文件 SHA-256",
 	DeadlinesH: "期限", Due: "到期日", DueStatus: "状态", NotStated: "未载明", LeadBadge: "待核实：需在测试机上确认",
-	PageCol: "页码", Group: "法律条目", ExcerptH: "请求摘录", NoticeLeads: "另有待核实线索 %d 条（未列入）",
+	PageCol: "页码", Group: "法律条目", ExcerptH: "请求摘录", NoticeLeads: "另有待核实线索 %d 条（未列入）", MoreRefs: "等，另 %d 条",
 }
 
 var enCaseLabels = caseLabels{
@@ -51,11 +51,11 @@ var enCaseLabels = caseLabels{
 	SignerHash: "Signer certificate SHA-256", Obtained: "Obtained from", ObtainedAt: "Obtained at", FinalURL: "Final download URL",
 	TLS: "TLS chain", Device: "Test phone", OS: "OS version", Tools: "Tools and versions", Sessions: "Runtime logs",
 	TimeNote: "All times in this report are Beijing time (UTC+8).", ItemsH: "1. Summary of facts by legal item",
-	ItemsRule: "Rule: 'not compliant' means at least one established finding (the record alone shows it) stands behind the item; 'compliant' only where the item is checked automatically, its rule declares the inputs it needs, this scan had them (it is not in the scan report's not-assessed list) and no record of it exists in or outside this export, and it means only that the automated check found nothing; everything else is 'not tested', with the reason.",
+	ItemsRule: "Rule: 'not compliant' means at least one established finding (the record alone shows it) stands behind the item; 'compliant' only where the item is checked automatically, its rule declares the inputs it needs, this scan had them (it is not in the scan report's not-assessed list) and no record of it exists in or outside this export, and it means only that the automated check found nothing; everything else is 'not tested', with the reason. A record number marked * is a lead.",
 	Item:      "Item (2019 Methods)", Mark: "Result", Basis: "Note", ItemFindings: "Records (no.)", PIPLH: "PIPL articles", Article: "Article",
 	RegisterH: "Document register", DocKind: "Document", DocNo: "Number", DocDate: "Date", DocHash: "File SHA-256",
 	DeadlinesH: "Deadlines", Due: "Due", DueStatus: "Status", NotStated: "not stated", LeadBadge: "To verify on a test phone",
-	PageCol: "Page", Group: "Legal item", ExcerptH: "Request excerpt", NoticeLeads: "and %d lead(s) to verify (not listed)",
+	PageCol: "Page", Group: "Legal item", ExcerptH: "Request excerpt", NoticeLeads: "and %d lead(s) to verify (not listed)", MoreRefs: "and %d more",
 }
 
 var zhLabels = labels{

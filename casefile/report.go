@@ -298,7 +298,7 @@ func (j *job) reportData(product string) *reportData {
 				break
 			}
 			fv.Observations = append(fv.Observations, obsView{Kind: j.kindLabel(o.Kind), Subject: o.Subject,
-				Attrs: attrString(o.Attributes), Inspector: o.Inspector + "/" + o.InspectorVersion})
+				Attrs: attrString(o.Attributes, j.opts.Lang), Inspector: o.Inspector + "/" + o.InspectorVersion})
 		}
 		fv.Excerpts = j.excerpts(f.Observations)
 		refs := map[string]bool{}
@@ -400,7 +400,9 @@ func (j *job) screenshot(h string) (template.URL, error) {
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b)), nil
 }
 
-func attrString(m map[string]any) string {
+// attrString prints an observation's attributes; a time among them (a HAR entry's, in UTC) is
+// printed in Beijing time like every other time of the report.
+func attrString(m map[string]any, lang string) string {
 	if len(m) == 0 {
 		return ""
 	}
@@ -411,6 +413,9 @@ func attrString(m map[string]any) string {
 			b.WriteString("; ")
 		}
 		s := fmt.Sprint(m[k])
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			s = fmtTimeLang(t, lang)
+		}
 		if len([]rune(s)) > 200 {
 			s = string([]rune(s)[:200]) + "…"
 		}

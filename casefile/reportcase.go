@@ -48,10 +48,15 @@ type deadlineView struct {
 	Kind, Due, Status, StatusKey, DocumentNo string
 }
 
+// maxItemRefs bounds the record numbers one row of the summary table lists.
+const maxItemRefs = 40
+
 // itemRow is one row of the 违法事实汇总表: a 认定方法 item or a PIPL article with its mark.
 type itemRow struct {
 	Ref, Title, Mark, MarkKey, Note string
 	Findings                        []itemRef
+	// More is how many records behind the row are not listed (see maxItemRefs).
+	More int
 }
 
 type itemRef struct {
@@ -145,7 +150,11 @@ func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
 			m[k] = h
 		}
 		lead := fv.TierKey != rules.TierFinding
-		h.refs = append(h.refs, itemRef{No: fv.No, Anchor: fv.Anchor, Lead: lead})
+		// A row names at most maxItemRefs records and counts the rest: an article cited by
+		// thousands of findings would otherwise be one row taller than a page.
+		if len(h.refs) < maxItemRefs {
+			h.refs = append(h.refs, itemRef{No: fv.No, Anchor: fv.Anchor, Lead: lead})
+		}
 		if lead {
 			h.leads++
 		} else {
@@ -226,7 +235,7 @@ func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
 			row.Note = T("自动检测具备所需输入且未发现问题（仅限自动检测范围）", "the automated check had its inputs and found nothing (within what it checks)")
 		}
 		if h != nil {
-			row.Findings = h.refs
+			row.Findings, row.More = h.refs, h.findings+h.leads-len(h.refs)
 		}
 		row.Mark = j.text(markLabels[row.MarkKey])
 		items = append(items, row)
@@ -271,7 +280,7 @@ func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
 			row.Note = T("未发现援引本条的记录；条文层面是否符合不由自动检测判断", "no record cites it; compliance with an article is not decided by automated checks")
 		}
 		if h != nil {
-			row.Findings = h.refs
+			row.Findings, row.More = h.refs, h.findings+h.leads-len(h.refs)
 		}
 		row.Mark = j.text(markLabels[row.MarkKey])
 		articles = append(articles, row)
