@@ -7,7 +7,7 @@
 set -euo pipefail
 mode=${1:-demo}
 demo_pkgs=(redis-server chromium fonts-noto-cjk aapt android-framework-res libsmali-java zipalign apksigner)
-test_pkgs=("${demo_pkgs[@]}" dexdump openssl poppler-utils androguard python3-xlwt python3-xlrd libjexcelapi-java default-jdk-headless nodejs)
+test_pkgs=("${demo_pkgs[@]}" dexdump openssl poppler-utils androguard python3-xlwt python3-xlrd libjexcelapi-java default-jdk-headless nodejs libreoffice-writer-nogui)
 case "$mode" in
   demo) want=("${demo_pkgs[@]}") ;;
   test) want=("${test_pkgs[@]}") ;;
