@@ -215,8 +215,7 @@ func fileName(p string) string {
 
 // contextKinds are the observations that describe the app and the test rather than a violation:
 // the cover is built from them.
-var contextKinds = map[string]bool{"apk.identity": true, "apk.certificate": true, "apk.provenance": true,
-	"runtime.session": true, "scan.inventory": true}
+var contextKinds = scanner.ContextKinds
 
 // contextObservations collects the context observations of the options and of the findings.
 func contextObservations(opts []scanner.Observation, items []item) []scanner.Observation {

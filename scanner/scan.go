@@ -90,6 +90,28 @@ func (r *Result) Status() Status {
 // KindSpec.Signals such as a link to a privacy policy inside the app).
 var inventoryFlags = []string{"has_app", "has_policy", "has_traffic", "has_runtime", "policy_link_found"}
 
+// ContextKinds are the observation kinds that describe the app and the test rather than a
+// violation (the package's identity and signer, where it was downloaded, the test phone's session,
+// what the scan was given). A scan record keeps them so that a case report made later can state
+// the app's identity and the test environment on its cover.
+var ContextKinds = map[string]bool{"apk.identity": true, "apk.certificate": true, "apk.provenance": true,
+	"runtime.session": true, "scan.inventory": true}
+
+// MaxContext bounds the context observations a scan record keeps: a hostile input with thousands
+// of sessions or certificates cannot grow the record without limit.
+const MaxContext = 64
+
+// Context returns the scan's context observations (ContextKinds), at most MaxContext.
+func (r *Result) Context() []Observation {
+	var out []Observation
+	for _, o := range r.Observations() {
+		if ContextKinds[o.Kind] && len(out) < MaxContext {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Observations returns every report's observations plus one scan.inventory observation that
 // says which kinds of source the scan had, so rules can reason about what is absent.
 func (r *Result) Observations() []Observation {

@@ -68,6 +68,10 @@ type ScanRecord struct {
 	// Packages say, for each remote package source, which package it served and how that
 	// compares with the version seen before.
 	Packages []PackageChange `json:"packages,omitempty"`
+	// Context are the scan's context observations (scanner.ContextKinds: the app's identity and
+	// signer, its download provenance, the test phone's session): a case report's cover reads them
+	// (absent in records written before they were kept).
+	Context []scanner.Observation `json:"context,omitempty"`
 }
 
 // Package states of a PackageChange.
