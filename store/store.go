@@ -599,6 +599,14 @@ func (s *Store) History(ctx context.Context, fp string) ([]findings.Transition, 
 	return out, nil
 }
 
+// ManualScanPrefix begins the scan id of a finding an analyst recorded by hand (a checklist item
+// found on a test phone): no automated scan raises it again, so none marks it not re-observed
+// (markScript). The prefix is spelled out there too.
+const ManualScanPrefix = "manual-"
+
+// ManualScanID is the scan id of one manual record made at now.
+func ManualScanID(now time.Time) string { return ManualScanPrefix + scanner.NewScanID(now) }
+
 // MarkNotReobserved records that the complete scan scanID of target targetID raised only the
 // fingerprints in raised: every other finding of the target that is not yet marked gets
 // NotReobservedSince = scanID (the first scan that no longer saw it). A later upsert clears the

@@ -307,6 +307,9 @@ func cleanFileName(n string) string {
 	return n
 }
 
+// methodUpload is the capture method of a file an analyst uploaded.
+const methodUpload = "analyst_upload"
+
 // putUpload stores one file uploaded by user in the evidence store, sniffing its media type. The
 // size limit (Config.MaxUpload, and what is left of the user's Config.UploadQuota) is enforced by
 // the store while it streams the bytes to a temporary file: a refused upload leaves nothing behind.
@@ -326,7 +329,7 @@ func (s *Server) putUpload(ctx context.Context, user string, r io.Reader, source
 	head, _ := br.Peek(512)
 	mt := http.DetectContentType(head)
 	ref, err := s.ev.PutMax(br, evidence.Meta{
-		CapturedAt: time.Now().UTC(), Method: "analyst_upload", Source: source, MediaType: mt, Note: note,
+		CapturedAt: time.Now().UTC(), Method: methodUpload, Source: source, MediaType: mt, Note: note,
 	}, limit)
 	if reserved > 0 {
 		unused := reserved - ref.Size
@@ -475,10 +478,14 @@ type checkItem struct {
 }
 
 type checklistData struct {
-	T       scanner.Target
-	Items   []checkItem
-	Results []string
-	Summary map[string]int
+	T        scanner.Target
+	Items    []checkItem
+	Results  []string
+	Summary  map[string]int
+	Statuses []string
+	Status   string // filter: one of checkStatuses, "" = all
+	Mode     string // filter: "manual", "auto", "" = all
+	Shown    int
 }
 
 func (s *Server) checklistPage(c *echo.Context) error {
@@ -501,25 +508,27 @@ func (s *Server) checklistPage(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := checklistData{T: t, Results: ChecklistResults, Summary: map[string]int{}}
+	d := checklistData{T: t, Results: ChecklistResults, Summary: map[string]int{}, Statuses: checkStatuses}
+	if st := c.QueryParam("status"); slices.Contains(checkStatuses, st) {
+		d.Status = st
+	}
+	if m := c.QueryParam("mode"); m == "manual" || m == "auto" {
+		d.Mode = m
+	}
 	for i, v := range vs {
 		it := checkItem{V: v, Manual: v.Check.Mode == "manual", Findings: counts[i]}
 		it.Entry, it.Has = entries[v.ID]
+		st := itemStatus(it)
+		d.Summary[st]++
+		if (d.Status != "" && st != d.Status) || (d.Mode == "manual" && !it.Manual) || (d.Mode == "auto" && it.Manual) {
+			continue
+		}
 		for _, h := range it.Entry.Evidence {
 			it.Evidence = append(it.Evidence, s.evidenceView(h))
 		}
-		switch {
-		case it.Has:
-			d.Summary[it.Entry.Result]++
-		case !it.Manual && it.Findings > 0:
-			d.Summary["auto_found"]++
-		case !it.Manual:
-			d.Summary["auto_clear"]++
-		default:
-			d.Summary[ResultUntested]++
-		}
 		d.Items = append(d.Items, it)
 	}
+	d.Shown = len(d.Items)
 	return s.render(c, http.StatusOK, "checklist", s.newPage(c, "targets", "title.checklist", d))
 }
 
@@ -531,7 +540,8 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	if _, _, err := s.loadTarget(ctx, id); err != nil {
 		return err
 	}
-	if _, ok := s.cat.Violation(rule); !ok {
+	v, ok := s.cat.Violation(rule)
+	if !ok {
 		return echo.ErrNotFound
 	}
 	pr := current(c)
@@ -549,11 +559,29 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.recordChecklist(ctx, id, store.ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
-		Evidence: hashes, By: pr.user.Name, At: time.Now().UTC()})
+	now := time.Now()
+	e, err := s.checkChecklist(ctx, id, store.ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
+		Evidence: hashes, By: pr.user.Name, At: now.UTC()})
 	if err != nil {
 		return &userError{code: http.StatusBadRequest, key: "checklist.invalid", err: err}
 	}
-	s.audit(c, pr.actor(), "checklist", id+"/"+rule, map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")})
+	// A violation is recorded only once its finding is: a refused one leaves the item as it was.
+	if e.Result == ResultViolation {
+		if e.Finding, err = s.recordViolation(ctx, id, v, e, now); err != nil {
+			s.audit(c, pr.actor(), "checklist.refused", id+"/"+rule, map[string]string{"evidence": strings.Join(hashes, ",")})
+			return err
+		}
+	}
+	if err := s.st.RecordChecklist(ctx, id, e); err != nil {
+		return err
+	}
+	detail := map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")}
+	if e.Finding != "" {
+		detail["finding"] = e.Finding
+	}
+	s.audit(c, pr.actor(), "checklist", id+"/"+rule, detail)
+	if e.Finding != "" {
+		return c.Redirect(http.StatusSeeOther, "/findings/"+e.Finding+"?flash=checklist_finding")
+	}
 	return c.Redirect(http.StatusSeeOther, "/targets/"+id+"/checklist?flash=recorded#"+rule)
 }
