@@ -248,10 +248,16 @@ type evidenceView struct {
 	Err       string
 	IsImage   bool
 	IsHTML    bool
+	IsHAR     bool
 	MediaType string
 	// Text is shown inline: a session timeline pilmon derived (never a captured artifact, which
 	// comes from the investigated party).
 	Text string
+	// Name is the name the file had on the analyst's computer, for an upload.
+	Name string
+	// Linked is set on a screenshot the finding does not cite but that the same capture took
+	// (same URL, same scan): the consent banner before and after the click, a full-page policy.
+	Linked bool
 }
 
 // maxInlineText bounds the text shown inline on a finding's page.
@@ -311,6 +317,7 @@ func (s *Server) findingPage(c *echo.Context) error {
 	for _, h := range refs {
 		d.Evidence = append(d.Evidence, s.evidenceView(h))
 	}
+	d.Evidence = append(d.Evidence, s.captureScreenshots(ctx, f.LastScanID, d.Evidence)...)
 	if d.History, err = s.st.History(ctx, fp); err != nil {
 		return err
 	}
@@ -345,8 +352,10 @@ func (s *Server) evidenceView(h string) evidenceView {
 	}
 	ev.Record = rec
 	ev.MediaType = rec.First().MediaType
+	ev.Name = uploadName(rec)
 	ev.IsImage = isImageType(ev.MediaType)
 	ev.IsHTML = isHTMLType(ev.MediaType)
+	ev.IsHAR = isHAR(rec)
 	if rec.First().Method == evidence.MethodSessionTimeline && strings.HasPrefix(ev.MediaType, "text/plain") && rec.Ref.Size <= maxInlineText {
 		if rc, _, err := s.ev.Get(h); err == nil {
 			b, err := io.ReadAll(io.LimitReader(rc, maxInlineText))
@@ -357,6 +366,65 @@ func (s *Server) evidenceView(h string) evidenceView {
 		}
 	}
 	return ev
+}
+
+// uploadName is the original file name of an analyst's upload (putUpload ends its source with
+// ": " and the cleaned name; what comes before holds no ": "), or "".
+func uploadName(rec evidence.Record) string {
+	for _, c := range rec.Captures {
+		if c.Method == methodUpload {
+			if _, name, ok := strings.Cut(c.Source, ": "); ok {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// maxScanArtifacts bounds how many of a scan's artifacts are looked at for screenshots.
+const maxScanArtifacts = 2000
+
+// captureScreenshots finds the screenshots Chromium took during the captures a finding's evidence
+// came from: artifacts of the finding's last scan that are images captured by the browser from
+// the same URL as one of the finding's browser-captured artifacts. The finding's record does not
+// cite them (its observations were read from the page or the HAR), so they are listed as linked.
+func (s *Server) captureScreenshots(ctx context.Context, scanID string, cited []evidenceView) []evidenceView {
+	sources := map[string]bool{}
+	have := map[string]bool{}
+	for _, ev := range cited {
+		have[ev.Hash] = true
+		for _, c := range ev.Record.Captures {
+			if c.Method == "browser_capture" && c.Source != "" {
+				sources[c.Source] = true
+			}
+		}
+	}
+	if len(sources) == 0 || scanID == "" || strings.HasPrefix(scanID, store.ManualScanPrefix) {
+		return nil
+	}
+	sc, err := s.st.GetScan(ctx, scanID)
+	if err != nil {
+		return nil
+	}
+	var out []evidenceView
+	for _, h := range sc.Evidence[:min(len(sc.Evidence), maxScanArtifacts)] {
+		if have[h] || evidence.CheckHash(h) != nil {
+			continue
+		}
+		rec, err := s.ev.Stat(h)
+		if err != nil || !isImageType(rec.First().MediaType) {
+			continue
+		}
+		for _, c := range rec.Captures {
+			if (c.Method == "browser_capture" || c.Method == "browser_screenshot") && sources[c.Source] {
+				ev := s.evidenceView(h)
+				ev.Linked = true
+				out = append(out, ev)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func isImageType(mt string) bool {

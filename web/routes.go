@@ -57,6 +57,7 @@ func (s *Server) routeTable() []route {
 		{G, "/evidence/:hash/raw", PermRead, (*Server).evidenceRaw, false},
 		{G, "/evidence/:hash/image", PermRead, (*Server).evidenceImage, false},
 		{G, "/evidence/:hash/frame", PermRead, (*Server).evidenceFrame, false},
+		{G, "/evidence/:hash/har", PermRead, (*Server).evidenceHAR, false},
 
 		{G, "/targets", PermRead, (*Server).targetsPage, false},
 		{P, "/targets", PermTargets, (*Server).targetAdd, false},

@@ -47,6 +47,7 @@ import (
 
 	"pilmon/accounts"
 	"pilmon/evidence"
+	"pilmon/findings"
 	"pilmon/listindex"
 	"pilmon/rules"
 	"pilmon/scanner"
@@ -171,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Evidence, cat: cfg.Catalogue, langs: ls, log: cfg.Logger,
 		acc: accounts.New(cfg.Store), idx: listindex.New(cfg.Store, cfg.Logger),
 	}
+	s.idx.SetTerms(listindex.CatalogueTerms(cfg.Catalogue))
 	s.acc.LimitHashing(cfg.Hashing)
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
@@ -225,6 +227,7 @@ func (s *Server) loadTemplates() error {
 			return out
 		},
 		"citation": func(c rules.Citation) string { return c.String() },
+		"describe": func(subject string) rules.Text { return findings.Describe(s.cat, subject) },
 		"pct": func(a, b int64) float64 {
 			if b == 0 {
 				return 0
