@@ -228,6 +228,7 @@ func (s *Server) loadTemplates() error {
 		},
 		"citation": func(c rules.Citation) string { return c.String() },
 		"describe": func(subject string) rules.Text { return findings.Describe(s.cat, subject) },
+		"reason":   findings.ReasonLabel,
 		"pct": func(a, b int64) float64 {
 			if b == 0 {
 				return 0
