@@ -226,9 +226,20 @@ func newRecord(worker string, res *scanner.Result, fs []findings.Finding, catego
 			run.Evidence = append(run.Evidence, e.SHA256)
 		}
 		rec.Runs = append(rec.Runs, run)
+		for _, o := range rep.Observations {
+			if identityKinds[o.Kind] && len(rec.Identity) < maxIdentity {
+				rec.Identity = append(rec.Identity, o)
+			}
+		}
 	}
 	return rec
 }
+
+// identityKinds are the observation kinds that say what was scanned; the scan record keeps them
+// (up to maxIdentity) so that the dashboard can name the app without re-reading the APK.
+var identityKinds = map[string]bool{"apk.identity": true, "apk.certificate": true, "mp.identity": true}
+
+const maxIdentity = 16
 
 func finishedData(rec store.ScanRecord) map[string]any {
 	return map[string]any{"status": string(rec.Status), "complete": rec.Complete, "findings": len(rec.Fingerprints),

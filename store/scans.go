@@ -62,6 +62,10 @@ type ScanRecord struct {
 	// Category is the app category the findings were judged against and why (absent in records
 	// written before it was kept, and with an Assessor that does not say).
 	Category *findings.CategoryChoice `json:"category,omitempty"`
+	// Identity are the scan's observations of what was scanned (the APK's package, version and
+	// signing certificates, a mini-program's appid), as the inspectors reported them: the target
+	// page shows the app's identity from the latest scan that had one.
+	Identity []scanner.Observation `json:"identity,omitempty"`
 	// NotAssessed are the rules the scan's inputs could not decide, with the reason (absent in
 	// records written before it was kept).
 	NotAssessed []findings.NotAssessed `json:"not_assessed,omitempty"`
