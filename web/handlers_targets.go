@@ -29,6 +29,7 @@ type targetRow struct {
 	T        scanner.Target
 	Known    bool // in the registry
 	Findings int64
+	Next     time.Time // the schedule's next run (zero: none)
 }
 
 func (s *Server) targetRows(ctx context.Context) ([]targetRow, error) {
@@ -62,50 +63,41 @@ type targetsData struct {
 	Registry   bool
 	Kinds      []scanner.TargetKind
 	Categories []rules.AppCategory
+	Presets    []schedulePreset
+	Uploads    bool // the form takes the APK and the policy file
+	// Form is what was posted, shown again with its errors; nil for an empty form.
+	Form *targetForm
 }
 
 func (s *Server) targetsPage(c *echo.Context) error {
+	return s.renderTargets(c, http.StatusOK, nil)
+}
+
+func (s *Server) renderTargets(c *echo.Context, code int, f *targetForm) error {
 	rows, err := s.targetRows(c.Request().Context())
 	if err != nil {
 		return err
 	}
+	now := time.Now()
+	for i := range rows {
+		rows[i].Next = nextRun(rows[i].T.Schedule, now)
+	}
+	if f == nil {
+		f = &targetForm{Kind: string(scanner.TargetApp), Preset: "0 3 * * *"}
+	}
+	_, apkOK := scanner.LookupKind(s.cfg.Kinds, scanner.SourceAPK)
 	d := targetsData{Rows: rows, Registry: s.cfg.Targets != nil,
 		Kinds:      []scanner.TargetKind{scanner.TargetApp, scanner.TargetMiniProgram, scanner.TargetSite},
-		Categories: s.cat.AppCategories()}
-	return s.render(c, http.StatusOK, "targets", s.newPage(c, "targets", "title.targets", d))
-}
-
-func (s *Server) targetAdd(c *echo.Context) error {
-	if s.cfg.Targets == nil {
-		return uerr(http.StatusServiceUnavailable, "targets.noregistry")
-	}
-	ctx := c.Request().Context()
-	id := strings.TrimSpace(c.FormValue("id"))
-	if !idRE.MatchString(id) {
-		return uerr(http.StatusBadRequest, "targets.badid")
-	}
-	if _, err := s.cfg.Targets.Get(ctx, id); err == nil {
-		return uerr(http.StatusConflict, "targets.exists")
-	}
-	t := scanner.Target{ID: id, Kind: scanner.TargetKind(c.FormValue("kind")), Name: strings.TrimSpace(c.FormValue("name")),
-		Operator: strings.TrimSpace(c.FormValue("operator")), Category: c.FormValue("category"),
-		Schedule: strings.TrimSpace(c.FormValue("schedule")), Sources: []scanner.Source{}}
-	if u := strings.TrimSpace(c.FormValue("policy_url")); u != "" {
-		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: u})
-	}
-	if u := strings.TrimSpace(c.FormValue("h5_url")); u != "" {
-		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourceH5URL, Locator: u})
-	}
-	t, err := s.cfg.Targets.Put(ctx, t)
-	if err != nil {
-		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
-	}
-	s.audit(c, current(c).actor(), "target.add", t.ID, map[string]string{"name": t.Name})
-	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
+		Categories: s.cat.AppCategories(), Presets: schedulePresets, Uploads: s.cfg.UploadDir != "" && apkOK, Form: f}
+	return s.render(c, code, "targets", s.newPage(c, "targets", "title.targets", d))
 }
 
 type targetData struct {
 	T        scanner.Target
+	Identity *appIdentity
+	Next     time.Time
+	Presets  []schedulePreset
+	Form     *targetForm // the schedule form, as posted when it had an error
 	Known    bool
 	ByState  []countRow
 	Total    int64
@@ -137,14 +129,21 @@ func (s *Server) loadTarget(ctx context.Context, id string) (scanner.Target, boo
 }
 
 func (s *Server) targetPage(c *echo.Context) error {
+	return s.renderTarget(c, http.StatusOK, c.Param("id"), nil)
+}
+
+func (s *Server) renderTarget(c *echo.Context, code int, id string, form *targetForm) error {
 	ctx := c.Request().Context()
-	id := c.Param("id")
 	t, known, err := s.loadTarget(ctx, id)
 	if err != nil {
 		return err
 	}
 	l := s.lang(c)
-	d := targetData{T: t, Known: known, Kinds: s.uploadKinds()}
+	d := targetData{T: t, Known: known, Kinds: s.uploadKinds(), Presets: schedulePresets, Form: form,
+		Next: nextRun(t.Schedule, time.Now())}
+	if d.Form == nil {
+		d.Form = &targetForm{Preset: presetOf(t.Schedule), Schedule: t.Schedule}
+	}
 	d.Uploads = s.cfg.UploadDir != "" && known && len(d.Kinds) > 0
 	d.Category, _ = s.cat.AppCategory(t.Category)
 	byState, total, err := s.st.TargetStateCounts(ctx, id)
@@ -160,6 +159,7 @@ func (s *Server) targetPage(c *echo.Context) error {
 	if d.Scans, d.NScans, err = s.st.ScansForTarget(ctx, id, 0, 20); err != nil {
 		return err
 	}
+	d.Identity = identityOf(d.Scans)
 	// The diff between two scans (?from=&to=), by default the two newest.
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	if from != "" && to != "" && scanIDRE.MatchString(from) && scanIDRE.MatchString(to) {
@@ -194,7 +194,7 @@ func (s *Server) targetPage(c *echo.Context) error {
 			d.Events = append(d.Events, e)
 		}
 	}
-	return s.render(c, http.StatusOK, "target", s.newPage(c, "targets", "title.target", d))
+	return s.render(c, code, "target", s.newPage(c, "targets", "title.target", d))
 }
 
 func (s *Server) targetScan(c *echo.Context) error {
@@ -217,6 +217,8 @@ func (s *Server) enqueueScan(ctx context.Context, target, user string) (string, 
 	return scanID, err
 }
 
+// targetSchedule sets a target's schedule from a preset or a cron spec; a spec the scheduler
+// cannot parse is shown on the target page beside the field, as typed.
 func (s *Server) targetSchedule(c *echo.Context) error {
 	if s.cfg.Targets == nil {
 		return uerr(http.StatusServiceUnavailable, "targets.noregistry")
@@ -226,7 +228,19 @@ func (s *Server) targetSchedule(c *echo.Context) error {
 	if err != nil {
 		return echo.ErrNotFound
 	}
-	t.Schedule = strings.TrimSpace(c.FormValue("schedule"))
+	f := targetForm{Preset: c.FormValue("schedule_preset"), Schedule: strings.TrimSpace(c.FormValue("schedule"))}
+	if _, ok := c.Request().PostForm["schedule_preset"]; !ok {
+		// A plain cron field (scripts, older pages).
+		f.Preset = presetCustom
+		if f.Schedule == "" {
+			f.Preset = ""
+		}
+	}
+	spec := f.resolveSchedule()
+	if len(f.Errs) > 0 {
+		return s.renderTarget(c, http.StatusBadRequest, t.ID, &f)
+	}
+	t.Schedule = spec
 	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
 		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
 	}
@@ -242,7 +256,7 @@ const (
 // readMultipart streams a multipart form whose first part is the CSRF token: nothing else is read
 // before the token is verified. Text fields are bounded; each file part goes to onFile as a
 // stream, never to a temporary file.
-func (s *Server) readMultipart(c *echo.Context, onFile func(field, filename string, r io.Reader) error) (map[string]string, error) {
+func (s *Server) readMultipart(c *echo.Context, onFile func(fields map[string]string, field, filename string, r io.Reader) error) (map[string]string, error) {
 	pr := current(c)
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUpload*maxFiles+1<<20)
 	mr, err := c.Request().MultipartReader()
@@ -279,7 +293,7 @@ func (s *Server) readMultipart(c *echo.Context, onFile func(field, filename stri
 		if files > maxFiles {
 			return nil, uerr(http.StatusBadRequest, "upload.toomany", maxFiles)
 		}
-		if err := onFile(p.FormName(), cleanFileName(p.FileName()), p); err != nil {
+		if err := onFile(fields, p.FormName(), cleanFileName(p.FileName()), p); err != nil {
 			return nil, err
 		}
 	}
@@ -395,7 +409,7 @@ func (s *Server) targetUpload(c *echo.Context) error {
 	pr := current(c)
 	var refs []evidence.Ref
 	var names []string
-	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+	fields, err := s.readMultipart(c, func(_ map[string]string, field, name string, r io.Reader) error {
 		ref, _, err := s.putUpload(ctx, pr.user.Name, r, "upload by "+pr.user.Name+" for target "+t.ID+": "+name, "")
 		if err != nil {
 			return err
@@ -546,7 +560,7 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	}
 	pr := current(c)
 	var hashes []string
-	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+	fields, err := s.readMultipart(c, func(_ map[string]string, field, name string, r io.Reader) error {
 		ref, _, err := s.putUpload(ctx, pr.user.Name, r, fmt.Sprintf("checklist %s/%s by %s: %s", id, rule, pr.user.Name, name), "")
 		if err != nil {
 			return err

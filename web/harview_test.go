@@ -35,7 +35,7 @@ func TestHARViewer(t *testing.T) {
 	mk := func(key string) string {
 		r, err := e.st.Upsert(ctx, findings.Finding{TargetID: e.target, RuleID: v.ID, Subject: "pi:device_id_hw->ulogs.umeng.com#" + key, Severity: v.Severity,
 			Summary: rules.Text{ZH: "x"}, Observations: []scanner.Observation{{Kind: "traffic.pi_sent", Subject: "device_id_hw -> ulogs.umeng.com",
-				Attributes: map[string]any{"pi": []any{"device_id_hw"}, "entry_index": 1, "key": key, "location": "query", "sample": "860…01"},
+				Attributes:   map[string]any{"pi": []any{"device_id_hw"}, "entry_index": 1, "key": key, "location": "query", "sample": "860…01"},
 				EvidenceRefs: []string{ref.SHA256}}}}, "scan-har")
 		if err != nil {
 			t.Fatal(err)

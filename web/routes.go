@@ -60,7 +60,7 @@ func (s *Server) routeTable() []route {
 		{G, "/evidence/:hash/har", PermRead, (*Server).evidenceHAR, false},
 
 		{G, "/targets", PermRead, (*Server).targetsPage, false},
-		{P, "/targets", PermTargets, (*Server).targetAdd, false},
+		{P, "/targets", PermTargets, (*Server).targetAdd, true},
 		{G, "/targets/:id", PermRead, (*Server).targetPage, false},
 		{P, "/targets/:id/scan", PermScan, (*Server).targetScan, false},
 		{P, "/targets/:id/schedule", PermTargets, (*Server).targetSchedule, false},

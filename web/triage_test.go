@@ -168,4 +168,3 @@ func TestListGroupsOneFact(t *testing.T) {
 		}
 	}
 }
-
