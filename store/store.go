@@ -223,9 +223,12 @@ func (s *Store) prepareUpsert(f findings.Finding, scanID string, now time.Time) 
 
 // creationEntry is the history entry of a finding a scan creates.
 func creationEntry(scanID string, now time.Time) (string, error) {
+	note := fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID)
+	if strings.HasPrefix(scanID, ManualScanPrefix) {
+		note = "分析人员人工检测结果，见摘要 (an analyst's manual test result, see the summary)"
+	}
 	hist, err := json.Marshal(findings.Transition{
-		At: now.UTC(), Actor: "pilmon", From: "", To: findings.StateNew,
-		Note: fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID),
+		At: now.UTC(), Actor: "pilmon", From: "", To: findings.StateNew, Note: note,
 	})
 	return string(hist), err
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -64,7 +65,7 @@ type harRow struct {
 	I              int
 	Method, URL    string
 	Status         int
-	Started        string
+	Started        time.Time // zero when the HAR's time does not parse
 	Marked, Chosen bool
 }
 
@@ -88,7 +89,17 @@ type harData struct {
 	Body    template.HTML
 	BodyCut bool
 	Marks   []harMark
-	Values  int // how many distinct values are marked
+	Values  int       // how many distinct values are marked
+	At      time.Time // the chosen request's time, zero when the HAR's does not parse
+}
+
+// harTime reads a HAR time (RFC 3339, as HAR 1.2 requires).
+func harTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // isHAR reports whether a stored artifact is a HAR: written by pilmon's live capture, imported as
@@ -171,11 +182,12 @@ func (s *Server) evidenceHAR(c *echo.Context) error {
 	for i := from; i < len(doc.Log.Entries) && i < from+maxHARList; i++ {
 		e := &doc.Log.Entries[i]
 		d.Rows = append(d.Rows, harRow{I: i, Method: e.Request.Method, URL: cut(e.Request.URL, 200), Status: e.Response.Status,
-			Started: e.Started, Marked: marked[i], Chosen: i == d.I})
+			Started: harTime(e.Started), Marked: marked[i], Chosen: i == d.I})
 	}
 	if d.I >= 0 && d.I < len(doc.Log.Entries) {
 		d.Chosen = true
 		d.E = doc.Log.Entries[d.I]
+		d.At = harTime(d.E.Started)
 		var keys []string
 		for _, m := range d.Marks {
 			if m.Entry == d.I && m.Key != "" {

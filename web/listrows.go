@@ -138,7 +138,7 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		t("bulk.hint")
 		raw("</span>\n</form>\n")
 	}
-	raw("<table class=\"list\">\n<thead><tr>\n")
+	raw("<div class=\"scroll\"><table class=\"list\">\n<thead><tr>\n")
 	if len(d.Moves) > 0 {
 		raw(`  <th><input type="checkbox" class="select-all" aria-label="`)
 		t("bulk.all")
@@ -158,7 +158,7 @@ func (d listData) writeContent(b *bytes.Buffer) {
 	link(d.F.SortURL("last_seen"), "col.last")
 	raw("</th>\n</tr></thead>\n<tbody>\n")
 	d.rows(b)
-	raw("</tbody>\n</table>\n")
+	raw("</tbody>\n</table></div>\n")
 	if d.R.Pages > 1 {
 		raw("<nav class=\"pager\">\n  ")
 		if d.F.Page > 1 {

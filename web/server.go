@@ -226,9 +226,11 @@ func (s *Server) loadTemplates() error {
 			}
 			return out
 		},
-		"citation": func(c rules.Citation) string { return c.String() },
-		"describe": func(subject string) rules.Text { return findings.Describe(s.cat, subject) },
-		"reason":   findings.ReasonLabel,
+		"citation":   func(c rules.Citation) string { return c.String() },
+		"describe":   func(subject string) rules.Text { return findings.Describe(s.cat, subject) },
+		"reason":     findings.ReasonLabel,
+		"manualscan": func(scanID string) bool { return strings.HasPrefix(scanID, store.ManualScanPrefix) },
+		"dur":        func(d time.Duration) string { return d.Round(time.Second).String() },
 		"pct": func(a, b int64) float64 {
 			if b == 0 {
 				return 0
