@@ -98,6 +98,13 @@ func TestAddTargetInOneForm(t *testing.T) {
 	if res, body := postTargetForm(t, ana, base, files); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "该标识已存在") {
 		t.Errorf("duplicate id: %d", res.StatusCode)
 	}
+	// A plain form (no files) is checked for its CSRF token like any other.
+	if res := ana.postForm("/targets", url.Values{"id": {"site.plain"}, "kind": {"site"}, "name": {"站点"}, "h5_url": {"https://example.cn/"}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("plain form: %d", res.StatusCode)
+	}
+	if res := ana.postForm("/targets", url.Values{"_csrf": {"forged"}, "id": {"site.forged"}, "kind": {"site"}, "name": {"站点"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("plain form with a forged token: %d", res.StatusCode)
+	}
 	// A viewer may not register targets.
 	vic := e.login(accounts.RoleViewer)
 	vic.get("/targets")
