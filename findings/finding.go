@@ -97,7 +97,9 @@ type Transition struct {
 	Actor string    `json:"actor"`
 	From  State     `json:"from"`
 	To    State     `json:"to"`
-	Note  string    `json:"note,omitempty"`
+	// Reason is why a clue was dismissed (DismissReasons); empty for other moves.
+	Reason string `json:"reason,omitempty"`
+	Note   string `json:"note,omitempty"`
 	// DocumentNo and DocumentDate are recorded when the transition issues a document
 	// (检察建议书 for recommendation_issued, 公告 for announcement_published, 起诉书 for suit_filed).
 	DocumentNo   string `json:"document_no,omitempty"`

@@ -95,9 +95,41 @@ func (e *IllegalTransitionError) Error() string {
 	return fmt.Sprintf("非法的状态变更 illegal transition %s → %s; allowed from %s: %s", e.From, e.To, e.From, allowed)
 }
 
+// Why a clue is dismissed (排除理由): the dashboard asks for one of these with every dismissal, so
+// that dismissals can be counted and reviewed by reason. ReasonOther needs the note to say what.
+const (
+	ReasonFalsePositive = "false_positive" // 误报
+	ReasonNecessary     = "necessary"      // 基本功能所必需
+	ReasonRectified     = "rectified"      // 已整改
+	ReasonDuplicate     = "duplicate"      // 重复
+	ReasonOther         = "other"          // 其他
+)
+
+// DismissReasons lists the reasons in the order a form offers them.
+var DismissReasons = []string{ReasonFalsePositive, ReasonNecessary, ReasonRectified, ReasonDuplicate, ReasonOther}
+
+var reasonLabels = map[string]rules.Text{
+	ReasonFalsePositive: {ZH: "误报", EN: "False positive"},
+	ReasonNecessary:     {ZH: "基本功能所必需", EN: "Necessary for the basic function"},
+	ReasonRectified:     {ZH: "已整改", EN: "Already rectified"},
+	ReasonDuplicate:     {ZH: "重复", EN: "Duplicate"},
+	ReasonOther:         {ZH: "其他", EN: "Other"},
+}
+
+// ReasonLabel names a dismissal reason in both languages; an unknown one is its own label.
+func ReasonLabel(r string) rules.Text {
+	if l, ok := reasonLabels[r]; ok {
+		return l
+	}
+	return rules.Text{ZH: r, EN: r}
+}
+
 // TransitionInput is what an analyst or prosecutor supplies with a state change.
 type TransitionInput struct {
-	Note string
+	// Reason is the dismissal reason (DismissReasons), only with a move to dismissed; whether
+	// one is required is the caller's policy (the dashboard requires it).
+	Reason string
+	Note   string
 	// DocumentNo and DocumentDate (YYYY-MM-DD) are required when entering recommendation_issued,
 	// announcement_published and suit_filed.
 	DocumentNo   string
@@ -147,6 +179,18 @@ func NewTransition(fp string, from, to State, actor string, in TransitionInput, 
 		return Transition{}, fmt.Errorf("transition %s: unknown state %q", fp, to)
 	}
 	tr := Transition{At: now.UTC(), Actor: actor, From: from, To: to, Note: in.Note}
+	if in.Reason != "" {
+		if to != StateDismissed {
+			return Transition{}, fmt.Errorf("transition %s: a reason is given only with a dismissal, not with %s", fp, to)
+		}
+		if _, ok := reasonLabels[in.Reason]; !ok {
+			return Transition{}, fmt.Errorf("transition %s: unknown dismissal reason %.40q (want one of %v)", fp, in.Reason, DismissReasons)
+		}
+		if in.Reason == ReasonOther && strings.TrimSpace(in.Note) == "" {
+			return Transition{}, fmt.Errorf("transition %s: reason %q needs the note to say what it is", fp, ReasonOther)
+		}
+		tr.Reason = in.Reason
+	}
 	if err := CheckEdge(tr.From, to); err != nil {
 		return Transition{}, fmt.Errorf("finding %s: %w", fp, err)
 	}

@@ -51,6 +51,9 @@ type Index struct {
 	legacy sync.Once
 	loads  atomic.Int64 // full loads so far
 
+	// terms adds words a finding is found by (SetTerms); nil adds none.
+	terms Terms
+
 	// strs interns the strings many entries share (states, rules, targets, citations, SDKs), so
 	// that 100,000 entries are a few objects each for the garbage collector. Used under syncMu.
 	strs map[string]string
@@ -85,6 +88,9 @@ type Entry struct {
 	subject     string
 	notReobs    string // not_reobserved_since
 	sig         signature
+	// refs are the evidence the finding and its observations cite (interned: many findings of a
+	// scan cite one HAR), for the evidence page's links back to its findings.
+	refs []string
 }
 
 // Fingerprint is the entry's finding's fingerprint.
@@ -392,6 +398,11 @@ func (ix *Index) entry(fp string, r store.Stored) *Entry {
 	}
 	add(f.Subject)
 	add(f.TargetID)
+	if ix.terms != nil {
+		for _, w := range ix.terms(f) {
+			add(w)
+		}
+	}
 	for _, o := range f.Observations {
 		for _, k := range searched {
 			if sv, ok := o.Attributes[k].(string); ok {
@@ -410,7 +421,31 @@ func (ix *Index) entry(fp string, r store.Stored) *Entry {
 	}
 	e.hay = hay.String()
 	e.sig = signatureOf(e.hay)
+	addRef := func(r string) {
+		if len(e.refs) < maxRefsPerEntry && !slices.Contains(e.refs, r) {
+			e.refs = append(e.refs, ix.intern(r))
+		}
+	}
+	for _, r := range f.EvidenceRefs {
+		addRef(r)
+	}
+	for _, o := range f.Observations {
+		for _, r := range o.EvidenceRefs {
+			addRef(r)
+		}
+	}
 	return e
+}
+
+// maxRefsPerEntry bounds the evidence references an entry keeps.
+const maxRefsPerEntry = 32
+
+// SetTerms sets the words findings are found by beyond their own text (CatalogueTerms). Call it
+// before the index first loads.
+func (ix *Index) SetTerms(t Terms) {
+	ix.syncMu.Lock()
+	defer ix.syncMu.Unlock()
+	ix.terms = t
 }
 
 // fpRE and sdkRE are what a fingerprint named in the feed and an SDK id must look like.

@@ -742,6 +742,23 @@ func (sn *Snapshot) search(q string, ruleSet, targetSet map[string]bool) ([]int3
 	return out, hit
 }
 
+// Citing returns up to max findings that cite the evidence hash h, in no particular order. It
+// reads every entry (an evidence page is opened far less often than the list).
+func (sn *Snapshot) Citing(h string, max int) []*Entry {
+	var out []*Entry
+	for _, chunk := range sn.rows {
+		for _, e := range chunk {
+			if e != nil && slices.Contains(e.refs, h) {
+				out = append(out, e)
+				if len(out) >= max {
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
+
 // CountFirstSeen counts the findings first seen in each [bounds[i], bounds[i+1]) (Unix ms).
 func (sn *Snapshot) CountFirstSeen(bounds []int64) []int64 {
 	out := make([]int64, max(0, len(bounds)-1))

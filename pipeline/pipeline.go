@@ -264,7 +264,7 @@ func newRecord(worker string, res *scanner.Result, fs []findings.Finding, catego
 	rec := store.ScanRecord{
 		ID: res.ScanID, TargetID: res.Target.ID, TargetName: res.Target.Name, Worker: worker,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, Status: res.Status(), Complete: res.Complete(),
-		Evidence: res.EvidenceRefs(), Fingerprints: []string{}, Category: category, Context: res.Context(),
+		Evidence: res.EvidenceRefs(), Fingerprints: []string{}, Category: category, Identity: res.Context(),
 	}
 	for _, f := range fs {
 		rec.Fingerprints = append(rec.Fingerprints, f.Fingerprint)

@@ -95,7 +95,7 @@ var inventoryFlags = []string{"has_app", "has_policy", "has_traffic", "has_runti
 // what the scan was given). A scan record keeps them so that a case report made later can state
 // the app's identity and the test environment on its cover.
 var ContextKinds = map[string]bool{"apk.identity": true, "apk.certificate": true, "apk.provenance": true,
-	"runtime.session": true, "scan.inventory": true}
+	"mp.identity": true, "runtime.session": true, "scan.inventory": true}
 
 // MaxContext bounds the context observations a scan record keeps: a hostile input with thousands
 // of sessions or certificates cannot grow the record without limit.

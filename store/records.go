@@ -114,6 +114,8 @@ type ChecklistEntry struct {
 	Evidence []string  `json:"evidence,omitempty"` // SHA-256 of uploaded screenshots and recordings
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`
+	// Finding is the fingerprint of the finding a violation result became (empty otherwise).
+	Finding string `json:"finding,omitempty"`
 }
 
 // Checklist returns the current result of each recorded item of target's checklist, by rule id.

@@ -62,16 +62,18 @@ type ScanRecord struct {
 	// Category is the app category the findings were judged against and why (absent in records
 	// written before it was kept, and with an Assessor that does not say).
 	Category *findings.CategoryChoice `json:"category,omitempty"`
+	// Identity are the scan's context observations (scanner.ContextKinds: what was scanned — the
+	// APK's package, version and signing certificates, a mini-program's appid — where it was
+	// downloaded, the test phone's session, the scan inventory), at most scanner.MaxContext: the
+	// target page shows the app's identity from the latest scan that had one, and a case report's
+	// cover reads them (absent in records written before they were kept).
+	Identity []scanner.Observation `json:"identity,omitempty"`
 	// NotAssessed are the rules the scan's inputs could not decide, with the reason (absent in
 	// records written before it was kept).
 	NotAssessed []findings.NotAssessed `json:"not_assessed,omitempty"`
 	// Packages say, for each remote package source, which package it served and how that
 	// compares with the version seen before.
 	Packages []PackageChange `json:"packages,omitempty"`
-	// Context are the scan's context observations (scanner.ContextKinds: the app's identity and
-	// signer, its download provenance, the test phone's session): a case report's cover reads them
-	// (absent in records written before they were kept).
-	Context []scanner.Observation `json:"context,omitempty"`
 }
 
 // Package states of a PackageChange.

@@ -187,8 +187,9 @@ for _, fp in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not raised[fp] then
     local k = p .. 'finding:' .. fp
     local cur = redis.call('HMGET', k, 'not_reobserved_since', 'last_scan_id')
-    -- A finding this very scan upserted was raised by it, whatever the caller's list says.
-    if (not cur[1] or cur[1] == '') and cur[2] and cur[2] ~= scan then
+    -- A finding this very scan upserted was raised by it, whatever the caller's list says. An
+    -- analyst's manual result (ManualScanPrefix) is no scan's to re-observe.
+    if (not cur[1] or cur[1] == '') and cur[2] and cur[2] ~= scan and string.sub(cur[2], 1, 7) ~= 'manual-' then
       redis.call('HSET', k, 'not_reobserved_since', scan)
       n = n + 1
       marked[n] = fp

@@ -223,9 +223,12 @@ func (s *Store) prepareUpsert(f findings.Finding, scanID string, now time.Time) 
 
 // creationEntry is the history entry of a finding a scan creates.
 func creationEntry(scanID string, now time.Time) (string, error) {
+	note := fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID)
+	if strings.HasPrefix(scanID, ManualScanPrefix) {
+		note = "分析人员人工检测结果，见摘要 (an analyst's manual test result, see the summary)"
+	}
 	hist, err := json.Marshal(findings.Transition{
-		At: now.UTC(), Actor: "pilmon", From: "", To: findings.StateNew,
-		Note: fmt.Sprintf("首次发现于扫描 %s (first observed in scan %s)", scanID, scanID),
+		At: now.UTC(), Actor: "pilmon", From: "", To: findings.StateNew, Note: note,
 	})
 	return string(hist), err
 }
@@ -598,6 +601,14 @@ func (s *Store) History(ctx context.Context, fp string) ([]findings.Transition, 
 	}
 	return out, nil
 }
+
+// ManualScanPrefix begins the scan id of a finding an analyst recorded by hand (a checklist item
+// found on a test phone): no automated scan raises it again, so none marks it not re-observed
+// (markScript). The prefix is spelled out there too.
+const ManualScanPrefix = "manual-"
+
+// ManualScanID is the scan id of one manual record made at now.
+func ManualScanID(now time.Time) string { return ManualScanPrefix + scanner.NewScanID(now) }
 
 // MarkNotReobserved records that the complete scan scanID of target targetID raised only the
 // fingerprints in raised: every other finding of the target that is not yet marked gets

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v5"
 
@@ -76,6 +77,10 @@ type apiTransitionReq struct {
 	Note         string         `json:"note"`
 	DocumentNo   string         `json:"document_no"`
 	DocumentDate string         `json:"document_date"`
+	// Reason and ConfirmHigh are a dismissal's structured reason (findings.DismissReasons) and
+	// the confirmation a high or critical one needs.
+	Reason      string `json:"reason,omitempty"`
+	ConfirmHigh bool   `json:"confirm_high,omitempty"`
 }
 
 func (s *Server) apiTransition(c *echo.Context) error {
@@ -85,7 +90,8 @@ func (s *Server) apiTransition(c *echo.Context) error {
 	if err := dec.Decode(&req); err != nil {
 		return uerr(http.StatusBadRequest, "error.400")
 	}
-	tr, err := s.applyTransition(c, c.Param("fp"), req.To, findings.TransitionInput{Note: req.Note, DocumentNo: req.DocumentNo, DocumentDate: req.DocumentDate})
+	tr, err := s.applyTransition(c, c.Param("fp"), transitionRequest{To: req.To, ConfirmHigh: req.ConfirmHigh,
+		In: findings.TransitionInput{Reason: req.Reason, Note: strings.TrimSpace(req.Note), DocumentNo: req.DocumentNo, DocumentDate: req.DocumentDate}})
 	if err != nil {
 		return err
 	}

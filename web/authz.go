@@ -35,8 +35,9 @@ const (
 var rolePerms = map[accounts.Role]map[Perm]bool{
 	accounts.RoleAdmin:      set(PermRead, PermSelf, PermTargets, PermScan, PermUsers, PermAudit, PermOps),
 	accounts.RoleProsecutor: set(PermRead, PermSelf, PermNote, PermTriage, PermChecklist, PermExport, PermScan, PermCases),
-	accounts.RoleAnalyst:    set(PermRead, PermSelf, PermNote, PermTriage, PermChecklist, PermScan),
-	accounts.RoleViewer:     set(PermRead, PermSelf),
+	// Analysts register the apps they test (a target, its APK and policy, a schedule).
+	accounts.RoleAnalyst: set(PermRead, PermSelf, PermNote, PermTriage, PermChecklist, PermScan, PermTargets),
+	accounts.RoleViewer:  set(PermRead, PermSelf),
 }
 
 func set(ps ...Perm) map[Perm]bool {

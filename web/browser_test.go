@@ -314,7 +314,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	for _, fp := range e.fps[4:12] {
 		pat.postForm("/findings/"+fp+"/transition", url.Values{"to": {"in_review"}})
 	}
-	e.srv.recordChecklist(ctx, e.target, store.ChecklistEntry{Rule: manualRule(e), Result: ResultViolation, Note: "拒绝非必要权限后应用直接退出。",
+	e.st.RecordChecklist(ctx, e.target, store.ChecklistEntry{Rule: manualRule(e), Result: ResultViolation, Note: "拒绝非必要权限后应用直接退出。",
 		Evidence: []string{e.shot}, By: "ana", At: time.Now().UTC()})
 	for i, k := range []string{"scan.started", "inspector.finished", "scan.finished"} {
 		e.st.PublishEvent(ctx, store.Event{Kind: k, ScanID: "scan-demo-1", TargetID: e.target, Message: []string{"开始扫描", "apkinspect 完成：42 条观察", "扫描完成：3 条新线索"}[i]})

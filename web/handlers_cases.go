@@ -455,7 +455,7 @@ func (s *Server) caseMove(c *echo.Context) error {
 	pr := current(c)
 	var ref *evidence.Ref
 	var fileName string
-	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+	fields, err := s.readMultipart(c, func(_ map[string]string, field, name string, r io.Reader) error {
 		if ref != nil {
 			return uerr(http.StatusBadRequest, "upload.toomany", 1)
 		}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v5"
 
 	"pilmon/evidence"
+	"pilmon/findings"
+	"pilmon/rules"
 )
 
 // Evidence is addressed only by its SHA-256 (validated as 64 lowercase hex digits before the
@@ -24,7 +27,17 @@ type evidencePageData struct {
 	V        evidenceView
 	Verified bool
 	VerifyEr string
+	// Findings are the findings that cite the artifact (up to maxCiting), for the way back.
+	Findings []citingFinding
+	More     bool
 }
+
+type citingFinding struct {
+	F     findings.Finding
+	Title rules.Text
+}
+
+const maxCiting = 50
 
 func (s *Server) evidencePage(c *echo.Context) error {
 	h := c.Param("hash")
@@ -33,6 +46,19 @@ func (s *Server) evidencePage(c *echo.Context) error {
 		return echo.ErrNotFound
 	}
 	d := evidencePageData{V: v}
+	if err := s.idx.EnsureFresh(c.Request().Context()); err == nil {
+		es := s.idx.Snapshot().Citing(h, maxCiting+1)
+		d.More = len(es) > maxCiting
+		for _, e := range es[:min(len(es), maxCiting)] {
+			r := e.Row()
+			cf := citingFinding{F: r, Title: rules.Text{ZH: r.RuleID, EN: r.RuleID}}
+			if v, ok := s.cat.Violation(r.RuleID); ok {
+				cf.Title = v.TitleFor(r.Tier)
+			}
+			d.Findings = append(d.Findings, cf)
+		}
+		slices.SortFunc(d.Findings, func(a, b citingFinding) int { return strings.Compare(a.F.Fingerprint, b.F.Fingerprint) })
+	}
 	if v.Err == "" && v.Record.Ref.Size <= inMemoryLimit {
 		if err := s.ev.Verify(h); err != nil {
 			d.VerifyEr = err.Error()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -179,6 +180,8 @@ type listData struct {
 	Moves      []findings.State // bulk transitions the user may choose
 	Err        string
 	Lang       *Lang
+	// Describe puts a subject in words (findings.Describe with the catalogue).
+	Describe func(string) rules.Text
 	// From the page, for Content.
 	CSRF, Path string
 	CanExport  bool
@@ -193,7 +196,8 @@ func (s *Server) findingsList(c *echo.Context) error {
 		return err
 	}
 	d := listData{F: f, R: r, Opts: s.filterOptions(ctx, s.lang(c)), States: findings.AllStates, Sevs: findings.Severities,
-		Titles: map[string]rules.Text{}, LeadTitles: map[string]rules.Text{}, Lang: s.lang(c)}
+		Titles: map[string]rules.Text{}, LeadTitles: map[string]rules.Text{}, Lang: s.lang(c),
+		Describe: func(subject string) rules.Text { return findings.Describe(s.cat, subject) }}
 	for _, it := range r.Items {
 		if v, ok := s.cat.Violation(it.RuleID); ok {
 			d.Titles[it.RuleID] = v.Title
@@ -214,6 +218,9 @@ func (s *Server) findingsList(c *echo.Context) error {
 		slices.SortFunc(d.Moves, func(a, b findings.State) int { return stateIndex(a) - stateIndex(b) })
 	}
 	p := s.newPage(c, "findings", "title.findings", nil)
+	if m := bulkOutcome(c, p.L); m != "" {
+		p.Flash = m
+	}
 	d.CSRF, d.Path, d.CanExport, d.CanCases = p.CSRF, p.Path, p.Can(string(PermExport)), p.Can(string(PermCases))
 	p.D = d
 	return s.renderContent(c, http.StatusOK, "findings", p, d.writeContent)
@@ -254,10 +261,16 @@ type evidenceView struct {
 	Err       string
 	IsImage   bool
 	IsHTML    bool
+	IsHAR     bool
 	MediaType string
 	// Text is shown inline: a session timeline pilmon derived (never a captured artifact, which
 	// comes from the investigated party).
 	Text string
+	// Name is the name the file had on the analyst's computer, for an upload.
+	Name string
+	// Linked is set on a screenshot the finding does not cite but that the same capture took
+	// (same URL, same scan): the consent banner before and after the click, a full-page policy.
+	Linked bool
 }
 
 // maxInlineText bounds the text shown inline on a finding's page.
@@ -266,6 +279,8 @@ const maxInlineText = 256 << 10
 type move struct {
 	To      findings.State
 	NeedDoc bool
+	// A dismissal asks for the reason, and for a high or critical finding the confirmation.
+	NeedReason, NeedConfirm bool
 }
 
 type findingData struct {
@@ -277,7 +292,8 @@ type findingData struct {
 	History   []findings.Transition
 	Notes     []store.Note
 	Moves     []move
-	Target    string // target name when the registry knows it
+	Reasons   []string // dismissal reasons (findings.DismissReasons)
+	Target    string   // target name when the registry knows it
 	Operator  string
 	Category  string
 }
@@ -292,7 +308,7 @@ func (s *Server) findingPage(c *echo.Context) error {
 		}
 		return err
 	}
-	d := findingData{F: f}
+	d := findingData{F: f, Reasons: findings.DismissReasons}
 	d.Rule, d.RuleFound = s.cat.Violation(f.RuleID)
 	basis := f.LegalBasis
 	if len(basis) == 0 && d.RuleFound {
@@ -317,6 +333,7 @@ func (s *Server) findingPage(c *echo.Context) error {
 	for _, h := range refs {
 		d.Evidence = append(d.Evidence, s.evidenceView(h))
 	}
+	d.Evidence = append(d.Evidence, s.captureScreenshots(ctx, f.LastScanID, d.Evidence)...)
 	if d.History, err = s.st.History(ctx, fp); err != nil {
 		return err
 	}
@@ -324,7 +341,8 @@ func (s *Server) findingPage(c *echo.Context) error {
 		return err
 	}
 	for _, to := range allowedMoves(current(c).user.Role, f.State) {
-		d.Moves = append(d.Moves, move{To: to, NeedDoc: docStates[to]})
+		d.Moves = append(d.Moves, move{To: to, NeedDoc: docStates[to], NeedReason: to == findings.StateDismissed,
+			NeedConfirm: to == findings.StateDismissed && findings.SeverityRank(f.Severity) >= highRank})
 	}
 	if s.cfg.Targets != nil {
 		if t, err := s.cfg.Targets.Get(ctx, f.TargetID); err == nil {
@@ -351,8 +369,10 @@ func (s *Server) evidenceView(h string) evidenceView {
 	}
 	ev.Record = rec
 	ev.MediaType = rec.First().MediaType
+	ev.Name = uploadName(rec)
 	ev.IsImage = isImageType(ev.MediaType)
 	ev.IsHTML = isHTMLType(ev.MediaType)
+	ev.IsHAR = isHAR(rec)
 	if rec.First().Method == evidence.MethodSessionTimeline && strings.HasPrefix(ev.MediaType, "text/plain") && rec.Ref.Size <= maxInlineText {
 		if rc, _, err := s.ev.Get(h); err == nil {
 			b, err := io.ReadAll(io.LimitReader(rc, maxInlineText))
@@ -363,6 +383,65 @@ func (s *Server) evidenceView(h string) evidenceView {
 		}
 	}
 	return ev
+}
+
+// uploadName is the original file name of an analyst's upload (putUpload ends its source with
+// ": " and the cleaned name; what comes before holds no ": "), or "".
+func uploadName(rec evidence.Record) string {
+	for _, c := range rec.Captures {
+		if c.Method == methodUpload {
+			if _, name, ok := strings.Cut(c.Source, ": "); ok {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// maxScanArtifacts bounds how many of a scan's artifacts are looked at for screenshots.
+const maxScanArtifacts = 2000
+
+// captureScreenshots finds the screenshots Chromium took during the captures a finding's evidence
+// came from: artifacts of the finding's last scan that are images captured by the browser from
+// the same URL as one of the finding's browser-captured artifacts. The finding's record does not
+// cite them (its observations were read from the page or the HAR), so they are listed as linked.
+func (s *Server) captureScreenshots(ctx context.Context, scanID string, cited []evidenceView) []evidenceView {
+	sources := map[string]bool{}
+	have := map[string]bool{}
+	for _, ev := range cited {
+		have[ev.Hash] = true
+		for _, c := range ev.Record.Captures {
+			if c.Method == "browser_capture" && c.Source != "" {
+				sources[c.Source] = true
+			}
+		}
+	}
+	if len(sources) == 0 || scanID == "" || strings.HasPrefix(scanID, store.ManualScanPrefix) {
+		return nil
+	}
+	sc, err := s.st.GetScan(ctx, scanID)
+	if err != nil {
+		return nil
+	}
+	var out []evidenceView
+	for _, h := range sc.Evidence[:min(len(sc.Evidence), maxScanArtifacts)] {
+		if have[h] || evidence.CheckHash(h) != nil {
+			continue
+		}
+		rec, err := s.ev.Stat(h)
+		if err != nil || !isImageType(rec.First().MediaType) {
+			continue
+		}
+		for _, c := range rec.Captures {
+			if (c.Method == "browser_capture" || c.Method == "browser_screenshot") && sources[c.Source] {
+				ev := s.evidenceView(h)
+				ev.Linked = true
+				out = append(out, ev)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func isImageType(mt string) bool {
@@ -378,23 +457,59 @@ func isHTMLType(mt string) bool {
 	return m == "text/html" || m == "application/xhtml+xml"
 }
 
-// applyTransition checks the role's right to this move and makes it.
-func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, in findings.TransitionInput) (findings.Transition, error) {
+// transitionRequest is a move as a form or the API asks for it.
+type transitionRequest struct {
+	To findings.State
+	In findings.TransitionInput
+	// ConfirmHigh is the user's confirmation that a high or critical finding is to be dismissed.
+	ConfirmHigh bool
+}
+
+// readTransition reads a move from a form: the target state, the dismissal reason, the note and
+// the document.
+func readTransition(c *echo.Context) transitionRequest {
+	return transitionRequest{To: findings.State(c.FormValue("to")), ConfirmHigh: c.FormValue("confirm_high") == "1",
+		In: findings.TransitionInput{Reason: c.FormValue("reason"), Note: strings.TrimSpace(c.FormValue("note")),
+			DocumentNo: strings.TrimSpace(c.FormValue("document_no")), DocumentDate: strings.TrimSpace(c.FormValue("document_date"))}}
+}
+
+// highRank is the severity rank from which a dismissal must be confirmed.
+var highRank = findings.SeverityRank("high")
+
+// applyTransition checks the role's right to this move and makes it. A dismissal needs one of
+// the structured reasons (the note says what "other" is) and, for a high or critical finding, the
+// user's confirmation; the reason is recorded in the history entry.
+func (s *Server) applyTransition(c *echo.Context, fp string, req transitionRequest) (findings.Transition, error) {
 	ctx := c.Request().Context()
 	pr := current(c)
+	to, in := req.To, req.In
 	if !to.Valid() {
 		return findings.Transition{}, uerr(http.StatusBadRequest, "error.badstate")
 	}
-	state, err := s.st.State(ctx, fp)
+	if to != findings.StateDismissed {
+		in.Reason = ""
+	}
+	f, err := s.st.Get(ctx, fp)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return findings.Transition{}, echo.ErrNotFound
 		}
 		return findings.Transition{}, err
 	}
-	if !canTransition(pr.user.Role, state, to) {
-		s.audit(c, pr.actor(), "denied", "transition "+fp, map[string]string{"from": string(state), "to": string(to)})
+	if !canTransition(pr.user.Role, f.State, to) {
+		s.audit(c, pr.actor(), "denied", "transition "+fp, map[string]string{"from": string(f.State), "to": string(to)})
 		return findings.Transition{}, uerr(http.StatusForbidden, "error.role.transition")
+	}
+	if to == findings.StateDismissed {
+		if !slices.Contains(findings.DismissReasons, in.Reason) {
+			return findings.Transition{}, uerr(http.StatusBadRequest, "dismiss.reason.required")
+		}
+		if in.Reason == findings.ReasonOther && in.Note == "" {
+			return findings.Transition{}, uerr(http.StatusBadRequest, "dismiss.reason.other")
+		}
+		if findings.SeverityRank(f.Severity) >= highRank && !req.ConfirmHigh {
+			return findings.Transition{}, uerr(http.StatusConflict, "dismiss.confirm.high")
+		}
 	}
 	tr, err := s.st.Transition(ctx, fp, to, pr.actor(), in)
 	if err != nil {
@@ -413,6 +528,9 @@ func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, 
 	if tr.DocumentNo != "" {
 		detail["document_no"], detail["document_date"] = tr.DocumentNo, tr.DocumentDate
 	}
+	if tr.Reason != "" {
+		detail["reason"] = tr.Reason
+	}
 	if tr.Note != "" {
 		detail["note"] = tr.Note
 	}
@@ -422,18 +540,20 @@ func (s *Server) applyTransition(c *echo.Context, fp string, to findings.State, 
 
 func (s *Server) transition(c *echo.Context) error {
 	fp := c.Param("fp")
-	_, err := s.applyTransition(c, fp, findings.State(c.FormValue("to")), findings.TransitionInput{
-		Note: c.FormValue("note"), DocumentNo: strings.TrimSpace(c.FormValue("document_no")),
-		DocumentDate: strings.TrimSpace(c.FormValue("document_date")),
-	})
-	if err != nil {
+	if _, err := s.applyTransition(c, fp, readTransition(c)); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/findings/"+fp+"?flash=moved")
 }
 
-const maxBulk = 500
+const (
+	maxBulk = 500
+	// maxBulkWhy bounds the failure reasons a bulk outcome names.
+	maxBulkWhy = 6
+)
 
+// bulkTransition moves every selected finding and reports the outcome on the list: how many
+// moved, how many did not, and why (by reason, most frequent first).
 func (s *Server) bulkTransition(c *echo.Context) error {
 	form, err := c.FormValues()
 	if err != nil {
@@ -453,17 +573,24 @@ func (s *Server) bulkTransition(c *echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, newCaseURL(fps))
 	}
-	to := findings.State(c.FormValue("to"))
-	in := findings.TransitionInput{Note: c.FormValue("note"), DocumentNo: strings.TrimSpace(c.FormValue("document_no")),
-		DocumentDate: strings.TrimSpace(c.FormValue("document_date"))}
-	ok, failed := 0, 0
+	req := readTransition(c)
+	if req.To == findings.StateDismissed {
+		if !slices.Contains(findings.DismissReasons, req.In.Reason) {
+			return uerr(http.StatusBadRequest, "dismiss.reason.required")
+		}
+		if req.In.Reason == findings.ReasonOther && req.In.Note == "" {
+			return uerr(http.StatusBadRequest, "dismiss.reason.other")
+		}
+	}
+	ok := 0
+	why := map[string]int{}
 	for _, fp := range fps {
 		if !fpRE.MatchString(fp) {
-			failed++
+			why["error.badparam"]++
 			continue
 		}
-		if _, err := s.applyTransition(c, fp, to, in); err != nil {
-			failed++
+		if _, err := s.applyTransition(c, fp, req); err != nil {
+			why[failureKey(err)]++
 			continue
 		}
 		ok++
@@ -472,11 +599,88 @@ func (s *Server) bulkTransition(c *echo.Context) error {
 	if !strings.HasPrefix(back, "/findings") {
 		back = "/findings"
 	}
-	sep := "?"
-	if strings.Contains(back, "?") {
-		sep = "&"
+	u, _ := url.Parse(back)
+	q := u.Query()
+	for _, k := range []string{"bulk_ok", "bulk_failed", "bulk_why", "flash"} {
+		q.Del(k)
 	}
-	return c.Redirect(http.StatusSeeOther, back+sep+"bulk_ok="+strconv.Itoa(ok)+"&bulk_failed="+strconv.Itoa(failed))
+	q.Set("bulk_ok", strconv.Itoa(ok))
+	q.Set("bulk_failed", strconv.Itoa(len(fps)-ok))
+	if w := encodeWhy(why); w != "" {
+		q.Set("bulk_why", w)
+	}
+	u.RawQuery = q.Encode()
+	return c.Redirect(http.StatusSeeOther, u.String())
+}
+
+// failureKey is the catalogue key that says why one move failed.
+func failureKey(err error) string {
+	var ue *userError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ue):
+		return ue.key
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		return "error.404"
+	}
+	return "error.500"
+}
+
+// encodeWhy writes failure counts as "key:n,key:n", most frequent first.
+func encodeWhy(why map[string]int) string {
+	keys := slices.Collect(maps.Keys(why))
+	slices.SortFunc(keys, func(a, b string) int {
+		if why[a] != why[b] {
+			return why[b] - why[a]
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, k := range keys[:min(len(keys), maxBulkWhy)] {
+		parts = append(parts, k+":"+strconv.Itoa(why[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// bulkOutcome is the message a bulk action leaves on the list (成功 N 条，失败 M 条：reasons), read
+// back from the query; only catalogue keys are shown, so a crafted link cannot put words there.
+func bulkOutcome(c *echo.Context, l *Lang) string {
+	okS, failS := c.QueryParam("bulk_ok"), c.QueryParam("bulk_failed")
+	if okS == "" && failS == "" {
+		return ""
+	}
+	ok, err1 := strconv.Atoi(okS)
+	failed, err2 := strconv.Atoi(failS)
+	if err1 != nil || err2 != nil || ok < 0 || failed < 0 || ok > maxBulk || failed > maxBulk {
+		return ""
+	}
+	msg := l.T("bulk.outcome", ok, failed)
+	var reasons []string
+	for i, part := range strings.Split(c.QueryParam("bulk_why"), ",") {
+		k, n, found := strings.Cut(part, ":")
+		cnt, err := strconv.Atoi(n)
+		if i >= maxBulkWhy || !found || err != nil || cnt <= 0 || cnt > maxBulk || !l.Has(k) || !bulkWhyKey(k) {
+			continue
+		}
+		reasons = append(reasons, l.T("bulk.why", stripArgs(l.T(k)), cnt))
+	}
+	if len(reasons) > 0 && failed > 0 {
+		msg += l.T("bulk.because") + strings.Join(reasons, l.T("bulk.sep"))
+	}
+	return msg
+}
+
+// bulkWhyKey limits a shown reason to error keys (never flash or page texts).
+func bulkWhyKey(k string) bool {
+	return strings.HasPrefix(k, "error.") || strings.HasPrefix(k, "dismiss.") || strings.HasPrefix(k, "bulk.")
+}
+
+// stripArgs drops a message's format verbs and closing stop (a reason shown in a list).
+func stripArgs(s string) string {
+	for _, v := range []string{"%d", "%s", "%v"} {
+		s = strings.ReplaceAll(s, v, "")
+	}
+	return strings.TrimRight(s, "。. ")
 }
 
 func (s *Server) addNote(c *echo.Context) error {

@@ -29,6 +29,7 @@ type targetRow struct {
 	T        scanner.Target
 	Known    bool // in the registry
 	Findings int64
+	Next     time.Time // the schedule's next run (zero: none)
 }
 
 func (s *Server) targetRows(ctx context.Context) ([]targetRow, error) {
@@ -62,50 +63,41 @@ type targetsData struct {
 	Registry   bool
 	Kinds      []scanner.TargetKind
 	Categories []rules.AppCategory
+	Presets    []schedulePreset
+	Uploads    bool // the form takes the APK and the policy file
+	// Form is what was posted, shown again with its errors; nil for an empty form.
+	Form *targetForm
 }
 
 func (s *Server) targetsPage(c *echo.Context) error {
+	return s.renderTargets(c, http.StatusOK, nil)
+}
+
+func (s *Server) renderTargets(c *echo.Context, code int, f *targetForm) error {
 	rows, err := s.targetRows(c.Request().Context())
 	if err != nil {
 		return err
 	}
+	now := time.Now()
+	for i := range rows {
+		rows[i].Next = nextRun(rows[i].T.Schedule, now)
+	}
+	if f == nil {
+		f = &targetForm{Kind: string(scanner.TargetApp), Preset: "0 3 * * *"}
+	}
+	_, apkOK := scanner.LookupKind(s.cfg.Kinds, scanner.SourceAPK)
 	d := targetsData{Rows: rows, Registry: s.cfg.Targets != nil,
 		Kinds:      []scanner.TargetKind{scanner.TargetApp, scanner.TargetMiniProgram, scanner.TargetSite},
-		Categories: s.cat.AppCategories()}
-	return s.render(c, http.StatusOK, "targets", s.newPage(c, "targets", "title.targets", d))
-}
-
-func (s *Server) targetAdd(c *echo.Context) error {
-	if s.cfg.Targets == nil {
-		return uerr(http.StatusServiceUnavailable, "targets.noregistry")
-	}
-	ctx := c.Request().Context()
-	id := strings.TrimSpace(c.FormValue("id"))
-	if !idRE.MatchString(id) {
-		return uerr(http.StatusBadRequest, "targets.badid")
-	}
-	if _, err := s.cfg.Targets.Get(ctx, id); err == nil {
-		return uerr(http.StatusConflict, "targets.exists")
-	}
-	t := scanner.Target{ID: id, Kind: scanner.TargetKind(c.FormValue("kind")), Name: strings.TrimSpace(c.FormValue("name")),
-		Operator: strings.TrimSpace(c.FormValue("operator")), Category: c.FormValue("category"),
-		Schedule: strings.TrimSpace(c.FormValue("schedule")), Sources: []scanner.Source{}}
-	if u := strings.TrimSpace(c.FormValue("policy_url")); u != "" {
-		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourcePolicyURL, Locator: u})
-	}
-	if u := strings.TrimSpace(c.FormValue("h5_url")); u != "" {
-		t.Sources = append(t.Sources, scanner.Source{Kind: scanner.SourceH5URL, Locator: u})
-	}
-	t, err := s.cfg.Targets.Put(ctx, t)
-	if err != nil {
-		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
-	}
-	s.audit(c, current(c).actor(), "target.add", t.ID, map[string]string{"name": t.Name})
-	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
+		Categories: s.cat.AppCategories(), Presets: schedulePresets, Uploads: s.cfg.UploadDir != "" && apkOK, Form: f}
+	return s.render(c, code, "targets", s.newPage(c, "targets", "title.targets", d))
 }
 
 type targetData struct {
 	T        scanner.Target
+	Identity *appIdentity
+	Next     time.Time
+	Presets  []schedulePreset
+	Form     *targetForm // the schedule form, as posted when it had an error
 	Known    bool
 	ByState  []countRow
 	Total    int64
@@ -139,14 +131,21 @@ func (s *Server) loadTarget(ctx context.Context, id string) (scanner.Target, boo
 }
 
 func (s *Server) targetPage(c *echo.Context) error {
+	return s.renderTarget(c, http.StatusOK, c.Param("id"), nil)
+}
+
+func (s *Server) renderTarget(c *echo.Context, code int, id string, form *targetForm) error {
 	ctx := c.Request().Context()
-	id := c.Param("id")
 	t, known, err := s.loadTarget(ctx, id)
 	if err != nil {
 		return err
 	}
 	l := s.lang(c)
-	d := targetData{T: t, Known: known, Kinds: s.uploadKinds()}
+	d := targetData{T: t, Known: known, Kinds: s.uploadKinds(), Presets: schedulePresets, Form: form,
+		Next: nextRun(t.Schedule, time.Now())}
+	if d.Form == nil {
+		d.Form = &targetForm{Preset: presetOf(t.Schedule), Schedule: t.Schedule}
+	}
 	d.Uploads = s.cfg.UploadDir != "" && known && len(d.Kinds) > 0
 	d.Category, _ = s.cat.AppCategory(t.Category)
 	byState, total, err := s.st.TargetStateCounts(ctx, id)
@@ -166,6 +165,7 @@ func (s *Server) targetPage(c *echo.Context) error {
 		return err
 	}
 	d.Versions = d.Versions[:min(len(d.Versions), 100)]
+	d.Identity = identityOf(d.Scans)
 	// The diff between two scans (?from=&to=), by default the two newest.
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	if from != "" && to != "" && scanIDRE.MatchString(from) && scanIDRE.MatchString(to) {
@@ -200,7 +200,7 @@ func (s *Server) targetPage(c *echo.Context) error {
 			d.Events = append(d.Events, e)
 		}
 	}
-	return s.render(c, http.StatusOK, "target", s.newPage(c, "targets", "title.target", d))
+	return s.render(c, code, "target", s.newPage(c, "targets", "title.target", d))
 }
 
 func (s *Server) targetScan(c *echo.Context) error {
@@ -223,6 +223,8 @@ func (s *Server) enqueueScan(ctx context.Context, target, user string) (string, 
 	return scanID, err
 }
 
+// targetSchedule sets a target's schedule from a preset or a cron spec; a spec the scheduler
+// cannot parse is shown on the target page beside the field, as typed.
 func (s *Server) targetSchedule(c *echo.Context) error {
 	if s.cfg.Targets == nil {
 		return uerr(http.StatusServiceUnavailable, "targets.noregistry")
@@ -232,7 +234,19 @@ func (s *Server) targetSchedule(c *echo.Context) error {
 	if err != nil {
 		return echo.ErrNotFound
 	}
-	t.Schedule = strings.TrimSpace(c.FormValue("schedule"))
+	f := targetForm{Preset: c.FormValue("schedule_preset"), Schedule: strings.TrimSpace(c.FormValue("schedule"))}
+	if _, ok := c.Request().PostForm["schedule_preset"]; !ok {
+		// A plain cron field (scripts, older pages).
+		f.Preset = presetCustom
+		if f.Schedule == "" {
+			f.Preset = ""
+		}
+	}
+	spec := f.resolveSchedule()
+	if len(f.Errs) > 0 {
+		return s.renderTarget(c, http.StatusBadRequest, t.ID, &f)
+	}
+	t.Schedule = spec
 	if _, err := s.cfg.Targets.Put(ctx, t); err != nil {
 		return &userError{code: http.StatusBadRequest, key: "targets.invalid", err: err}
 	}
@@ -248,7 +262,7 @@ const (
 // readMultipart streams a multipart form whose first part is the CSRF token: nothing else is read
 // before the token is verified. Text fields are bounded; each file part goes to onFile as a
 // stream, never to a temporary file.
-func (s *Server) readMultipart(c *echo.Context, onFile func(field, filename string, r io.Reader) error) (map[string]string, error) {
+func (s *Server) readMultipart(c *echo.Context, onFile func(fields map[string]string, field, filename string, r io.Reader) error) (map[string]string, error) {
 	pr := current(c)
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxUpload*maxFiles+1<<20)
 	mr, err := c.Request().MultipartReader()
@@ -285,7 +299,7 @@ func (s *Server) readMultipart(c *echo.Context, onFile func(field, filename stri
 		if files > maxFiles {
 			return nil, uerr(http.StatusBadRequest, "upload.toomany", maxFiles)
 		}
-		if err := onFile(p.FormName(), cleanFileName(p.FileName()), p); err != nil {
+		if err := onFile(fields, p.FormName(), cleanFileName(p.FileName()), p); err != nil {
 			return nil, err
 		}
 	}
@@ -313,6 +327,9 @@ func cleanFileName(n string) string {
 	return n
 }
 
+// methodUpload is the capture method of a file an analyst uploaded.
+const methodUpload = "analyst_upload"
+
 // putUpload stores one file uploaded by user in the evidence store, sniffing its media type. The
 // size limit (Config.MaxUpload, and what is left of the user's Config.UploadQuota) is enforced by
 // the store while it streams the bytes to a temporary file: a refused upload leaves nothing behind.
@@ -332,7 +349,7 @@ func (s *Server) putUpload(ctx context.Context, user string, r io.Reader, source
 	head, _ := br.Peek(512)
 	mt := http.DetectContentType(head)
 	ref, err := s.ev.PutMax(br, evidence.Meta{
-		CapturedAt: time.Now().UTC(), Method: "analyst_upload", Source: source, MediaType: mt, Note: note,
+		CapturedAt: time.Now().UTC(), Method: methodUpload, Source: source, MediaType: mt, Note: note,
 	}, limit)
 	if reserved > 0 {
 		unused := reserved - ref.Size
@@ -398,7 +415,7 @@ func (s *Server) targetUpload(c *echo.Context) error {
 	pr := current(c)
 	var refs []evidence.Ref
 	var names []string
-	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+	fields, err := s.readMultipart(c, func(_ map[string]string, field, name string, r io.Reader) error {
 		ref, _, err := s.putUpload(ctx, pr.user.Name, r, "upload by "+pr.user.Name+" for target "+t.ID+": "+name, "")
 		if err != nil {
 			return err
@@ -481,10 +498,14 @@ type checkItem struct {
 }
 
 type checklistData struct {
-	T       scanner.Target
-	Items   []checkItem
-	Results []string
-	Summary map[string]int
+	T        scanner.Target
+	Items    []checkItem
+	Results  []string
+	Summary  map[string]int
+	Statuses []string
+	Status   string // filter: one of checkStatuses, "" = all
+	Mode     string // filter: "manual", "auto", "" = all
+	Shown    int
 }
 
 func (s *Server) checklistPage(c *echo.Context) error {
@@ -507,25 +528,27 @@ func (s *Server) checklistPage(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := checklistData{T: t, Results: ChecklistResults, Summary: map[string]int{}}
+	d := checklistData{T: t, Results: ChecklistResults, Summary: map[string]int{}, Statuses: checkStatuses}
+	if st := c.QueryParam("status"); slices.Contains(checkStatuses, st) {
+		d.Status = st
+	}
+	if m := c.QueryParam("mode"); m == "manual" || m == "auto" {
+		d.Mode = m
+	}
 	for i, v := range vs {
 		it := checkItem{V: v, Manual: v.Check.Mode == "manual", Findings: counts[i]}
 		it.Entry, it.Has = entries[v.ID]
+		st := itemStatus(it)
+		d.Summary[st]++
+		if (d.Status != "" && st != d.Status) || (d.Mode == "manual" && !it.Manual) || (d.Mode == "auto" && it.Manual) {
+			continue
+		}
 		for _, h := range it.Entry.Evidence {
 			it.Evidence = append(it.Evidence, s.evidenceView(h))
 		}
-		switch {
-		case it.Has:
-			d.Summary[it.Entry.Result]++
-		case !it.Manual && it.Findings > 0:
-			d.Summary["auto_found"]++
-		case !it.Manual:
-			d.Summary["auto_clear"]++
-		default:
-			d.Summary[ResultUntested]++
-		}
 		d.Items = append(d.Items, it)
 	}
+	d.Shown = len(d.Items)
 	return s.render(c, http.StatusOK, "checklist", s.newPage(c, "targets", "title.checklist", d))
 }
 
@@ -537,12 +560,13 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	if _, _, err := s.loadTarget(ctx, id); err != nil {
 		return err
 	}
-	if _, ok := s.cat.Violation(rule); !ok {
+	v, ok := s.cat.Violation(rule)
+	if !ok {
 		return echo.ErrNotFound
 	}
 	pr := current(c)
 	var hashes []string
-	fields, err := s.readMultipart(c, func(field, name string, r io.Reader) error {
+	fields, err := s.readMultipart(c, func(_ map[string]string, field, name string, r io.Reader) error {
 		ref, _, err := s.putUpload(ctx, pr.user.Name, r, fmt.Sprintf("checklist %s/%s by %s: %s", id, rule, pr.user.Name, name), "")
 		if err != nil {
 			return err
@@ -555,11 +579,29 @@ func (s *Server) checklistRecord(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.recordChecklist(ctx, id, store.ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
-		Evidence: hashes, By: pr.user.Name, At: time.Now().UTC()})
+	now := time.Now()
+	e, err := s.checkChecklist(ctx, id, store.ChecklistEntry{Rule: rule, Result: fields["result"], Note: strings.TrimSpace(fields["note"]),
+		Evidence: hashes, By: pr.user.Name, At: now.UTC()})
 	if err != nil {
 		return &userError{code: http.StatusBadRequest, key: "checklist.invalid", err: err}
 	}
-	s.audit(c, pr.actor(), "checklist", id+"/"+rule, map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")})
+	// A violation is recorded only once its finding is: a refused one leaves the item as it was.
+	if e.Result == ResultViolation {
+		if e.Finding, err = s.recordViolation(ctx, id, v, e, now); err != nil {
+			s.audit(c, pr.actor(), "checklist.refused", id+"/"+rule, map[string]string{"evidence": strings.Join(hashes, ",")})
+			return err
+		}
+	}
+	if err := s.st.RecordChecklist(ctx, id, e); err != nil {
+		return err
+	}
+	detail := map[string]string{"result": e.Result, "evidence": strings.Join(hashes, ",")}
+	if e.Finding != "" {
+		detail["finding"] = e.Finding
+	}
+	s.audit(c, pr.actor(), "checklist", id+"/"+rule, detail)
+	if e.Finding != "" {
+		return c.Redirect(http.StatusSeeOther, "/findings/"+e.Finding+"?flash=checklist_finding")
+	}
 	return c.Redirect(http.StatusSeeOther, "/targets/"+id+"/checklist?flash=recorded#"+rule)
 }

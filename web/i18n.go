@@ -96,12 +96,13 @@ func (l *Lang) Text(t rules.Text) string {
 	return t.EN
 }
 
-// Date formats t in Asia/Shanghai, to the second.
+// Date formats t in Asia/Shanghai, to the second, with the zone named (北京时间 / UTC+8): the
+// one helper every time on the dashboard goes through.
 func (l *Lang) Date(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(Shanghai).Format("2006-01-02 15:04:05")
+	return t.In(Shanghai).Format("2006-01-02 15:04:05") + " " + l.T("time.zone")
 }
 
 // Day formats t's date in Asia/Shanghai.
@@ -138,6 +139,14 @@ func (l *Lang) Grade(g string) string {
 		return l.T(k)
 	}
 	return "—"
+}
+
+// Confidence names how strongly a record's observations support it (high, medium, low).
+func (l *Lang) Confidence(c string) string {
+	if k := "confidence." + c; c != "" && l.Has(k) {
+		return l.T(k)
+	}
+	return c
 }
 
 // Role names a role.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"html/template"
 	"net/url"
+	"strconv"
 
+	"pilmon/findings"
 	"pilmon/rules"
 )
 
@@ -57,7 +59,17 @@ func (d listData) writeContent(b *bytes.Buffer) {
 
 	raw("\n<h1>")
 	t("title.findings")
-	raw("</h1>\n<form method=\"get\" action=\"/findings\" class=\"filters\">\n  <label>")
+	raw("</h1>\n<details class=\"filters-panel\"")
+	if d.F.Active() {
+		raw(" open")
+	}
+	raw("><summary>")
+	t("f.panel")
+	if d.F.Active() {
+		raw(" · ")
+		t("f.active")
+	}
+	raw("</summary>\n<form method=\"get\" action=\"/findings\" class=\"filters\">\n  <label>")
 	t("f.q")
 	raw(` <input type="search" name="q" value="`)
 	raw(esc(d.F.Q))
@@ -94,7 +106,7 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		link("/findings", "f.clear")
 		raw("\n")
 	}
-	raw("</form>\n<p class=\"summary\">")
+	raw("</form>\n</details>\n<p class=\"summary\">")
 	raw(esc(l.T("list.total", l.N(d.R.Total))))
 	raw("</p>\n")
 	if len(d.Moves) > 0 {
@@ -106,7 +118,15 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		t("bulk.to")
 		raw(` <select name="to" required>`)
 		raw(string(d.MoveOptions()))
-		raw("</select></label>\n  <label>")
+		raw("</select></label>\n  <span class=\"dismiss-only\"><label>")
+		t("dismiss.reason")
+		raw(` <select name="reason"><option value="">`)
+		t("dismiss.choose")
+		raw("</option>")
+		raw(string(reasonOptions(l)))
+		raw("</select></label>\n  <label class=\"check\"><input type=\"checkbox\" name=\"confirm_high\" value=\"1\"> ")
+		t("dismiss.confirm")
+		raw("</label></span>\n  <label>")
 		t("bulk.note")
 		raw(" <input name=\"note\" maxlength=\"16000\"></label>\n  <label>")
 		t("doc.no")
@@ -124,7 +144,7 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		t("bulk.hint")
 		raw("</span>\n</form>\n")
 	}
-	raw("<table class=\"list\">\n<thead><tr>\n")
+	raw("<div class=\"scroll\"><table class=\"list\">\n<thead><tr>\n")
 	if len(d.Moves) > 0 {
 		raw(`  <th><input type="checkbox" class="select-all" aria-label="`)
 		t("bulk.all")
@@ -144,7 +164,7 @@ func (d listData) writeContent(b *bytes.Buffer) {
 	link(d.F.SortURL("last_seen"), "col.last")
 	raw("</th>\n</tr></thead>\n<tbody>\n")
 	d.rows(b)
-	raw("</tbody>\n</table>\n")
+	raw("</tbody>\n</table></div>\n")
 	if d.R.Pages > 1 {
 		raw("<nav class=\"pager\">\n  ")
 		if d.F.Page > 1 {
@@ -179,7 +199,9 @@ func (d listData) writeContent(b *bytes.Buffer) {
 	}
 }
 
-// rows writes the table rows.
+// rows writes the table rows. Findings of one target about one subject (one request sending the
+// IMEI to Umeng, read under several rules) are one fact with several legal readings: on a page
+// they are written together, the subject and target cells spanning the group's rows.
 func (d listData) rows(b *bytes.Buffer) {
 	l := d.Lang
 	esc := template.HTMLEscapeString
@@ -190,62 +212,110 @@ func (d listData) rows(b *bytes.Buffer) {
 		return
 	}
 	box := esc(l.T("bulk.one"))
-	for _, it := range d.R.Items {
-		b.WriteString("<tr>\n")
-		if len(d.Moves) > 0 {
-			b.WriteString(`  <td><input type="checkbox" name="fp" value="`)
-			b.WriteString(esc(it.Fingerprint))
-			b.WriteString(`" form="bulk" aria-label="`)
-			b.WriteString(box)
-			b.WriteString("\"></td>\n")
+	type key struct{ target, subject string }
+	order := make([]key, 0, len(d.R.Items))
+	groups := make(map[key][]int, len(d.R.Items))
+	for i, it := range d.R.Items {
+		k := key{it.TargetID, it.Subject}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
 		}
-		b.WriteString(`  <td><span class="tier tier-`)
-		b.WriteString(esc(it.Tier))
-		b.WriteString(`">`)
-		b.WriteString(esc(l.Tier(it.Tier)))
-		b.WriteString("</span></td>\n")
-		b.WriteString(`  <td><span class="sev sev-`)
-		b.WriteString(esc(string(it.Severity)))
-		b.WriteString(`">`)
-		b.WriteString(esc(l.Severity(it.Severity)))
-		b.WriteString("</span></td>\n")
-		b.WriteString(`  <td><a href="/findings/`)
-		b.WriteString(esc(url.PathEscape(it.Fingerprint)))
-		b.WriteString(`">`)
-		if t, ok := d.LeadTitles[it.RuleID]; ok && it.Tier == rules.TierLead {
-			b.WriteString(esc(l.Text(t)))
-		} else if t, ok := d.Titles[it.RuleID]; ok {
-			b.WriteString(esc(l.Text(t)))
-		} else {
-			b.WriteString(esc(it.RuleID))
-		}
-		b.WriteString("</a><br><code>")
-		b.WriteString(esc(it.RuleID))
-		b.WriteString("</code></td>\n")
-		b.WriteString(`  <td class="subject">`)
-		b.WriteString(esc(it.Subject))
-		b.WriteString("</td>\n")
-		b.WriteString(`  <td><a href="/findings?target=`)
-		b.WriteString(esc(url.QueryEscape(it.TargetID)))
-		b.WriteString(`">`)
-		b.WriteString(esc(it.TargetID))
-		b.WriteString("</a></td>\n")
-		b.WriteString(`  <td><span class="state st-`)
-		b.WriteString(esc(string(it.State)))
-		b.WriteString(`">`)
-		b.WriteString(esc(l.State(it.State)))
-		b.WriteString("</span>")
-		if it.NotReobservedSince != "" {
-			b.WriteString(`<br><span class="hint">`)
-			b.WriteString(esc(l.T("finding.notreobserved", it.NotReobservedSince)))
-			b.WriteString("</span>")
-		}
-		b.WriteString("</td>\n  <td>")
-		b.WriteString(esc(l.Day(it.FirstSeen)))
-		b.WriteString("</td>\n  <td>")
-		b.WriteString(esc(l.Day(it.LastSeen)))
-		b.WriteString("</td>\n</tr>\n")
+		groups[k] = append(groups[k], i)
 	}
+	for _, k := range order {
+		members := groups[k]
+		for j, i := range members {
+			it := d.R.Items[i]
+			switch {
+			case len(members) == 1:
+				b.WriteString("<tr>\n")
+			case j == 0:
+				b.WriteString("<tr class=\"grp grp-first\">\n")
+			default:
+				b.WriteString("<tr class=\"grp\">\n")
+			}
+			if len(d.Moves) > 0 {
+				b.WriteString(`  <td><input type="checkbox" name="fp" value="`)
+				b.WriteString(esc(it.Fingerprint))
+				b.WriteString(`" form="bulk" aria-label="`)
+				b.WriteString(box)
+				b.WriteString("\"></td>\n")
+			}
+			b.WriteString(`  <td class="nw"><span class="tier tier-`)
+			b.WriteString(esc(it.Tier))
+			b.WriteString(`">`)
+			b.WriteString(esc(l.Tier(it.Tier)))
+			b.WriteString("</span></td>\n")
+			b.WriteString(`  <td class="nw"><span class="sev sev-`)
+			b.WriteString(esc(string(it.Severity)))
+			b.WriteString(`">`)
+			b.WriteString(esc(l.Severity(it.Severity)))
+			b.WriteString("</span></td>\n")
+			b.WriteString(`  <td><a href="/findings/`)
+			b.WriteString(esc(url.PathEscape(it.Fingerprint)))
+			b.WriteString(`">`)
+			if t, ok := d.LeadTitles[it.RuleID]; ok && it.Tier == rules.TierLead {
+				b.WriteString(esc(l.Text(t)))
+			} else if t, ok := d.Titles[it.RuleID]; ok {
+				b.WriteString(esc(l.Text(t)))
+			} else {
+				b.WriteString(esc(it.RuleID))
+			}
+			b.WriteString("</a><br><code>")
+			b.WriteString(esc(it.RuleID))
+			b.WriteString("</code></td>\n")
+			if j == 0 {
+				span := ""
+				if len(members) > 1 {
+					span = ` rowspan="` + strconv.Itoa(len(members)) + `"`
+				}
+				b.WriteString(`  <td class="subject"` + span + `>`)
+				if d.Describe != nil {
+					b.WriteString(esc(l.Text(d.Describe(it.Subject))))
+					b.WriteString(`<br><code class="hint">`)
+					b.WriteString(esc(it.Subject))
+					b.WriteString("</code>")
+				} else {
+					b.WriteString(esc(it.Subject))
+				}
+				if len(members) > 1 {
+					b.WriteString(`<br><span class="badge grp-badge">`)
+					b.WriteString(esc(l.T("list.group", len(members))))
+					b.WriteString("</span>")
+				}
+				b.WriteString("</td>\n")
+				b.WriteString(`  <td` + span + `><a href="/findings?target=`)
+				b.WriteString(esc(url.QueryEscape(it.TargetID)))
+				b.WriteString(`">`)
+				b.WriteString(esc(it.TargetID))
+				b.WriteString("</a></td>\n")
+			}
+			b.WriteString(`  <td><span class="state st-`)
+			b.WriteString(esc(string(it.State)))
+			b.WriteString(`">`)
+			b.WriteString(esc(l.State(it.State)))
+			b.WriteString("</span>")
+			if it.NotReobservedSince != "" {
+				b.WriteString(`<br><span class="hint">`)
+				b.WriteString(esc(l.T("finding.notreobserved", it.NotReobservedSince)))
+				b.WriteString("</span>")
+			}
+			b.WriteString("</td>\n  <td class=\"nw\">")
+			b.WriteString(esc(l.Day(it.FirstSeen)))
+			b.WriteString("</td>\n  <td class=\"nw\">")
+			b.WriteString(esc(l.Day(it.LastSeen)))
+			b.WriteString("</td>\n</tr>\n")
+		}
+	}
+}
+
+// reasonOptions are the dismissal reasons as <option>s.
+func reasonOptions(l *Lang) template.HTML {
+	opts := make([]option, len(findings.DismissReasons))
+	for i, r := range findings.DismissReasons {
+		opts[i] = newOption(r, l.Text(findings.ReasonLabel(r)))
+	}
+	return renderOptions(opts, "")
 }
 
 // StateOptions, SeverityOptions and MoveOptions are the short <option> lists of the filter form

@@ -55,8 +55,9 @@ const (
 // ChecklistResults lists the results in the order the form offers them.
 var ChecklistResults = []string{ResultViolation, ResultCompliant, ResultNotApplies, ResultUntested}
 
-// recordChecklist stores a result; evidence already recorded for the item is kept (uploads add).
-func (s *Server) recordChecklist(ctx context.Context, target string, e store.ChecklistEntry) (store.ChecklistEntry, error) {
+// checkChecklist validates a result and adds the evidence already recorded for the item (uploads
+// add); the caller stores it with RecordChecklist.
+func (s *Server) checkChecklist(ctx context.Context, target string, e store.ChecklistEntry) (store.ChecklistEntry, error) {
 	valid := false
 	for _, r := range ChecklistResults {
 		valid = valid || r == e.Result
@@ -80,5 +81,5 @@ func (s *Server) recordChecklist(ctx context.Context, target string, e store.Che
 		}
 	}
 	e.Evidence = ev
-	return e, s.st.RecordChecklist(ctx, target, e)
+	return e, nil
 }

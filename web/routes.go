@@ -57,9 +57,10 @@ func (s *Server) routeTable() []route {
 		{G, "/evidence/:hash/raw", PermRead, (*Server).evidenceRaw, false},
 		{G, "/evidence/:hash/image", PermRead, (*Server).evidenceImage, false},
 		{G, "/evidence/:hash/frame", PermRead, (*Server).evidenceFrame, false},
+		{G, "/evidence/:hash/har", PermRead, (*Server).evidenceHAR, false},
 
 		{G, "/targets", PermRead, (*Server).targetsPage, false},
-		{P, "/targets", PermTargets, (*Server).targetAdd, false},
+		{P, "/targets", PermTargets, (*Server).targetAdd, true},
 		{G, "/targets/:id", PermRead, (*Server).targetPage, false},
 		{P, "/targets/:id/scan", PermScan, (*Server).targetScan, false},
 		{P, "/targets/:id/schedule", PermTargets, (*Server).targetSchedule, false},

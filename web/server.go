@@ -48,6 +48,7 @@ import (
 	"pilmon/accounts"
 	"pilmon/cases"
 	"pilmon/evidence"
+	"pilmon/findings"
 	"pilmon/listindex"
 	"pilmon/rules"
 	"pilmon/scanner"
@@ -180,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Evidence, cat: cfg.Catalogue, langs: ls, log: cfg.Logger,
 		acc: accounts.New(cfg.Store), idx: listindex.New(cfg.Store, cfg.Logger),
 	}
+	s.idx.SetTerms(listindex.CatalogueTerms(cfg.Catalogue))
 	s.acc.LimitHashing(cfg.Hashing)
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
@@ -233,7 +235,11 @@ func (s *Server) loadTemplates() error {
 			}
 			return out
 		},
-		"citation": func(c rules.Citation) string { return c.String() },
+		"citation":   func(c rules.Citation) string { return c.String() },
+		"describe":   func(subject string) rules.Text { return findings.Describe(s.cat, subject) },
+		"reason":     findings.ReasonLabel,
+		"manualscan": func(scanID string) bool { return strings.HasPrefix(scanID, store.ManualScanPrefix) },
+		"dur":        func(d time.Duration) string { return d.Round(time.Second).String() },
 		"pct": func(a, b int64) float64 {
 			if b == 0 {
 				return 0

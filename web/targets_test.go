@@ -25,8 +25,8 @@ func TestTargetsScansChecklistAndExport(t *testing.T) {
 	admin, ana, pat := e.login(accounts.RoleAdmin), e.login(accounts.RoleAnalyst), e.login(accounts.RoleProsecutor)
 
 	// Add a target, scan it now: a job is queued for the workers and audited.
-	res := admin.postForm("/targets", url.Values{"id": {"mp.new"}, "kind": {"miniprogram"}, "name": {"某小程序"},
-		"category": {"online_shopping"}, "policy_url": {"https://example.com/privacy"}})
+	res, _ := postTargetForm(t, admin, url.Values{"id": {"mp.new"}, "kind": {"miniprogram"}, "name": {"某小程序"},
+		"category": {"online_shopping"}, "policy_url": {"https://example.com/privacy"}, "schedule_preset": {""}}, nil)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add target: %d", res.StatusCode)
 	}

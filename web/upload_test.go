@@ -73,7 +73,7 @@ func uploadRoutes(e *env) []uploadRoute {
 			return post(c, "/targets/"+e.target+"/upload", map[string]string{"kind": "apk"}, b)
 		}},
 		{"checklist upload", accounts.RoleProsecutor, func(c *client, b []byte) *http.Response {
-			return post(c, "/targets/"+e.target+"/checklist/"+rule, map[string]string{"result": ResultViolation}, b)
+			return post(c, "/targets/"+e.target+"/checklist/"+rule, map[string]string{"result": ResultViolation, "note": "拒绝后退出"}, b)
 		}},
 	}
 }
@@ -156,6 +156,7 @@ func TestUploadQuotaRefuses(t *testing.T) {
 	mw := multipart.NewWriter(&buf)
 	mw.WriteField("_csrf", pat.csrf)
 	mw.WriteField("result", ResultViolation)
+	mw.WriteField("note", "拒绝后退出")
 	fw, _ := mw.CreateFormFile("file", "x.png")
 	fw.Write([]byte("x"))
 	mw.Close()

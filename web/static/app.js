@@ -8,6 +8,22 @@ document.addEventListener('DOMContentLoaded', function () {
       document.querySelectorAll('input[name="fp"][form="bulk"]').forEach(function (b) { b.checked = all.checked; });
     });
   }
+  // The bulk form's reason and confirmation concern a dismissal only.
+  var bulk = document.getElementById('bulk');
+  if (bulk) {
+    var to = bulk.querySelector('select[name="to"]');
+    var only = bulk.querySelector('.dismiss-only');
+    if (to && only) {
+      var sync = function () {
+        var d = to.value === 'dismissed';
+        only.hidden = !d;
+        var r = only.querySelector('select[name="reason"]');
+        if (r) { r.required = d; }
+      };
+      to.addEventListener('change', sync);
+      sync();
+    }
+  }
   var exp = document.getElementById('export');
   if (exp) {
     exp.addEventListener('submit', function (ev) {

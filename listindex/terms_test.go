@@ -1,0 +1,52 @@
+package listindex
+
+import (
+	"strings"
+	"testing"
+
+	"pilmon/findings"
+	"pilmon/rules"
+	"pilmon/scanner"
+	"pilmon/store"
+)
+
+// TestSearchByCatalogueNames: a finding about an IMEI sent to Umeng is found by 友盟, Umeng, IMEI
+// and the PI category's English name; one about contacts by 通讯录; neither by the other's words.
+// Citing finds the findings that cite an artifact, through their observations too.
+func TestSearchByCatalogueNames(t *testing.T) {
+	cat, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := &Index{strs: map[string]string{}}
+	ix.SetTerms(CatalogueTerms(cat))
+	har := strings.Repeat("a", 64)
+	imei := ix.entry("fp1", store.Stored{Finding: findings.Finding{TargetID: "app.x", RuleID: "r1", Subject: "pi:device_id_hw->ulogs.umeng.com",
+		Severity: "high", Observations: []scanner.Observation{{Kind: "traffic.pi_sent", EvidenceRefs: []string{har}}}}})
+	contacts := ix.entry("fp2", store.Stored{Finding: findings.Finding{TargetID: "app.x", RuleID: "r2", Subject: "pi:contacts@app",
+		Severity: "high", EvidenceRefs: []string{strings.Repeat("b", 64)}}})
+	plain := &Index{strs: map[string]string{}}
+	bare := plain.entry("fp1", store.Stored{Finding: findings.Finding{TargetID: "app.x", RuleID: "r1", Subject: "pi:device_id_hw->ulogs.umeng.com", Severity: "high"}})
+	sn := snapshotOf([]*Entry{imei, contacts})
+	for _, c := range []struct {
+		q    string
+		want string
+	}{{"友盟", "fp1"}, {"umeng+", "fp1"}, {"IMEI", "fp1"}, {"hardware identifiers", "fp1"}, {"通讯录", "fp2"}, {"address book", "fp2"}} {
+		q := Query{Text: strings.ToLower(c.q), Lim: 10}
+		q.FirstLo, q.FirstHi = AnyTime()
+		q.LastLo, q.LastHi = AnyTime()
+		n, es := sn.Query(q)
+		if n != 1 || es[0].fp != c.want {
+			t.Errorf("search %q: %d hits, want only %s", c.q, n, c.want)
+		}
+	}
+	if strings.Contains(bare.hay, "友盟") {
+		t.Error("an index without terms added catalogue names")
+	}
+	if got := sn.Citing(har, 10); len(got) != 1 || got[0].fp != "fp1" {
+		t.Errorf("Citing(HAR) = %v, want fp1", got)
+	}
+	if got := sn.Citing(strings.Repeat("c", 64), 10); len(got) != 0 {
+		t.Errorf("Citing(unknown) = %v", got)
+	}
+}
