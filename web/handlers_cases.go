@@ -319,6 +319,8 @@ type caseData struct {
 	Early *earlyView
 	// Policies are the target's policy versions at the baseline and now (with 整改复查).
 	Policies []policyPair
+	// CanExportCase is set when the configured exporter writes case files (CaseExporter).
+	CanExportCase bool
 }
 
 type recheckView struct {
@@ -353,6 +355,7 @@ func (s *Server) casePage(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	_, d.CanExportCase = s.cfg.Export.(CaseExporter)
 	return s.render(c, http.StatusOK, "case", s.newPage(c, "cases", "title.case", d))
 }
 

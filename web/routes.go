@@ -77,6 +77,8 @@ func (s *Server) routeTable() []route {
 		{P, "/cases/:id/findings/:fp/leave", PermCases, (*Server).caseLeave, false},
 		{P, "/cases/:id/recheck", PermCases, (*Server).caseRecheck, false},
 		{P, "/cases/:id/edit", PermCases, (*Server).caseEdit, false},
+		{P, "/cases/:id/export", PermExport, (*Server).caseExport, false},
+		{P, "/cases/:id/draft", PermExport, (*Server).caseDraft, false},
 		{G, "/policy/diff", PermRead, (*Server).policyDiffPage, false},
 
 		{G, "/progress", PermRead, (*Server).progressPage, false},

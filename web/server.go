@@ -73,6 +73,13 @@ type Exporter interface {
 	Export(ctx context.Context, w io.Writer, target string, fps []string, user string) error
 }
 
+// CaseExporter writes the case file and the draft 检察建议书 of one case; the Exporter given in
+// Config may implement it (the case page then offers both).
+type CaseExporter interface {
+	ExportCase(ctx context.Context, w io.Writer, caseID, user string) error
+	DraftRecommendation(ctx context.Context, w io.Writer, caseID, user string) error
+}
+
 // Config wires the server to its stores.
 type Config struct {
 	Store     *store.Store     // required

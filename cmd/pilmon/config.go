@@ -36,6 +36,7 @@ import (
 //	--reply-days   PILMON_REPLY_DAYS                    0 (when set, replaces --reply-months: urgent cases)
 //	--announcement-days PILMON_ANNOUNCEMENT_DAYS        30 (the 诉前公告 period)
 //	--due-soon-days PILMON_DUE_SOON_DAYS                7 (a deadline shows 即将到期 this many days ahead)
+//	--procuratorate PILMON_PROCURATORATE               "" (the 检察院 named on a case report's cover)
 //	-v                                                  off
 //
 // A flag wins over its variable. An empty prefix means the default one.
@@ -50,6 +51,8 @@ type config struct {
 	redisPasswordFile string
 	// deadlines are the periods of the case path (cases.Policy), checked by casePolicy.
 	deadlines cases.Policy
+	// procuratorate is the people's procuratorate a case report names on its cover (检察院).
+	procuratorate string
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -63,6 +66,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.importRoot, "import-root", os.Getenv("PILMON_IMPORT_ROOT"),
 		"本地来源所在的导入目录 / the folder local sources must live in (default DATA/import) [$PILMON_IMPORT_ROOT]")
 	fs.BoolVar(&c.verbose, "v", false, "详细日志 / verbose logs")
+	fs.StringVar(&c.procuratorate, "procuratorate", os.Getenv("PILMON_PROCURATORATE"),
+		"案件报告封面上的检察院名称 / the procuratorate a case report names on its cover [$PILMON_PROCURATORATE]")
 	d := cases.DefaultPolicy
 	fs.IntVar(&c.deadlines.ReplyMonths, "reply-months", envInt("PILMON_REPLY_MONTHS", d.ReplyMonths),
 		"检察建议回复期限（月）/ months a regulator has to reply to a 检察建议 [$PILMON_REPLY_MONTHS]")

@@ -22,11 +22,13 @@ import (
 func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	var c config
 	var fps multiFlag
-	var targetID, out, lang, tsa, who string
+	var targetID, caseID, draft, out, lang, tsa, who string
 	var noPDF, jsonOut, withDismissed, withUntriaged bool
-	fs := newFlagSet(env, "export", "(--target ID [--include-untriaged] [--include-dismissed] | --finding FP …) --out case.zip [--lang zh|en] [--tsa URL]")
+	fs := newFlagSet(env, "export", "(--case ID [--draft draft.docx] | --target ID [--include-untriaged] [--include-dismissed] | --finding FP …) --out case.zip [--lang zh|en] [--tsa URL]")
 	c.register(fs)
 	fs.StringVar(&targetID, "target", "", "导出该对象已分诊、未排除的发现 / export the triaged, not dismissed findings of this target")
+	fs.StringVar(&caseID, "case", "", "导出该案件的案卷（仅本案发现，含封面、文书登记与期限）/ export the case file of this case (its findings only, with cover, register and deadlines)")
+	fs.StringVar(&draft, "draft", "", "与 --case 一起：另写检察建议书草稿（DOCX）/ with --case: also write the draft 检察建议书 (DOCX) here")
 	fs.Var(&fps, "finding", "导出该指纹的发现（可重复）/ export the finding with this fingerprint (repeatable)")
 	fs.StringVar(&out, "out", "", "证据包文件 / the bundle to write (.zip)")
 	fs.StringVar(&lang, "lang", "zh", "报告语言 zh|en / report language")
@@ -44,9 +46,15 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("多余的参数 / unexpected arguments %q", pos)
 	}
-	if targetID == "" && len(fps) == 0 {
+	if caseID != "" && (targetID != "" || len(fps) > 0) {
+		return usageErr("--case 不能与 --target/--finding 同用 / --case excludes --target and --finding")
+	}
+	if draft != "" && caseID == "" {
+		return usageErr("--draft 需要 --case / --draft needs --case")
+	}
+	if targetID == "" && len(fps) == 0 && caseID == "" {
 		fs.Usage()
-		return usageErr("需要 --target 或 --finding / --target or --finding is required")
+		return usageErr("需要 --case、--target 或 --finding / --case, --target or --finding is required")
 	}
 	if out == "" {
 		fs.Usage()
@@ -79,11 +87,30 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 	deps := casefile.Deps{Findings: state.store, Evidence: ev, Catalogue: state.cat, User: who,
 		Target:  lookupTarget(ctx, state.reg, targetID),
 		Options: casefile.Options{Key: key, SkipPDF: noPDF, Lang: lang, TSAURL: tsa, Tool: "pilmon " + version}}
-	sum, err := writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
+	var sum casefile.Summary
+	if caseID != "" {
+		policy, err := c.casePolicy()
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		deps.Target = nil
+		lookup := func(ctx context.Context, id string) *scanner.Target { return lookupTarget(ctx, state.reg, id) }
+		if sum, err = writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
+			return exportCase(ctx, w, state.store, deps, lookup, caseID, c.procuratorate, policy)
+		}); err != nil {
+			return err
+		}
+		if draft != "" {
+			if _, err := writeAtomically(draft, func(w *bufio.Writer) (casefile.Summary, error) {
+				return casefile.Summary{}, draftRecommendation(ctx, w, state.store, deps, lookup, caseID, c.procuratorate, policy)
+			}); err != nil {
+				return err
+			}
+		}
+	} else if sum, err = writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
 		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps,
 			IncludeUntriaged: withUntriaged, IncludeDismissed: withDismissed}, deps)
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	if jsonOut {

@@ -14,6 +14,7 @@ import (
 	"pilmon/internal/testredis"
 	"pilmon/store"
 
+	"pilmon/cases"
 	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/rules"
@@ -116,4 +117,132 @@ func plant(t *testing.T, from, to, name string) {
 	if err := os.WriteFile(to, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestExportCase runs `pilmon export --case`: the case file holds the case's findings only (an
+// untriaged one included, because the prosecutor put it in the case; another finding of the same
+// target left out), and its draft 检察建议书 states the case's facts.
+func TestExportCase(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	srv := testredis.Start(t, filepath.Join(dataDir, "redis-test"))
+	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ev.Put(strings.NewReader("<html>隐私政策</html>"), evidence.Meta{Method: "http_fetch", Source: "https://example.cn/p", MediaType: "text/html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewStore(srv.Client(), store.DefaultPrefix)
+	var fps []string
+	for _, subj := range []string{"a.example", "b.example"} {
+		f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", subj), TargetID: "t1", RuleID: "rdff-3.1",
+			RuleVersion: 1, Subject: subj, Severity: "high", Tier: rules.TierFinding, LegalBasis: []rules.Citation{{Instrument: "pipl", Article: "13"}},
+			Summary:      rules.Text{ZH: "同意前发送设备标识至 " + subj, EN: "device id before consent to " + subj},
+			Observations: []scanner.Observation{{Kind: "traffic.pi_sent", Subject: subj, EvidenceRefs: []string{ref.SHA256}, Inspector: "traffic", InspectorVersion: "1"}},
+			EvidenceRefs: []string{ref.SHA256}, FirstSeen: time.Now(), LastSeen: time.Now()}
+		if _, err := st.Upsert(ctx, f, "scan-1"); err != nil {
+			t.Fatal(err)
+		}
+		fps = append(fps, f.Fingerprint)
+	}
+	if _, err := st.Transition(ctx, fps[0], findings.StateInReview, "analyst-li", findings.TransitionInput{Note: "测试机复现"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c, evs, err := cases.New(cases.Fields{CaseNo: "京检行公建〔2026〕7号", Type: cases.Administrative, Handler: "检察官张",
+		Operator: cases.Operator{Name: "示例科技有限公司", USCC: "91440300708461136T"},
+		Agency:   cases.Agency{Name: "某市通信管理局", DutyBasis: "个人信息保护法第六十条"}, TargetID: "t1"},
+		fps[:1], "立案时选定", "检察官张", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = st.CreateCase(ctx, c, evs); err != nil {
+		t.Fatal(err)
+	}
+	out, draft := filepath.Join(t.TempDir(), "case.zip"), filepath.Join(t.TempDir(), "draft.docx")
+	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--case", c.ID, "--out", out,
+		"--draft", draft, "--no-pdf", "--user", "wang", "--json", "--procuratorate", "某市人民检察院")
+	if code != exitOK || !strings.Contains(stdout, `"findings": 1`) {
+		t.Fatalf("export --case: %d\n%s%s", code, stdout, stderr)
+	}
+	docx, err := os.ReadFile(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := docxText(t, docx)
+	for _, want := range []string{"示例科技有限公司", "某市通信管理局", "a.example"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("draft 检察建议书 lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "b.example") {
+		t.Error("the draft names a finding outside the case")
+	}
+	bundle, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(bundle), int64(len(bundle)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawFindings bool
+	for _, f := range zr.File {
+		if f.Name != "findings.json" {
+			continue
+		}
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		sawFindings = true
+		if !strings.Contains(string(b), fps[0]) || strings.Contains(string(b), fps[1]) {
+			t.Errorf("findings.json does not hold exactly the case's finding")
+		}
+	}
+	if !sawFindings {
+		t.Error("no findings.json in the case file")
+	}
+	// Usage: --case with --target, --draft without --case, an unknown case.
+	if code, _, _ := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--case", c.ID, "--target", "t1", "--out", out); code != exitUsage {
+		t.Errorf("--case with --target: %d", code)
+	}
+	if code, _, _ := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--draft", draft, "--out", out); code != exitUsage {
+		t.Errorf("--draft without --case: %d", code)
+	}
+	if code, _, _ := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--case", "nope", "--out", out, "--no-pdf"); code != exitError {
+		t.Errorf("unknown case: %d", code)
+	}
+}
+
+// docxText is the text of a DOCX's main document part (tags dropped).
+func docxText(t *testing.T, docx []byte) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(docx), int64(len(docx)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		if f.Name == "word/document.xml" {
+			rc, _ := f.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			var sb strings.Builder
+			in := false
+			for _, r := range string(b) {
+				switch {
+				case r == '<':
+					in = true
+				case r == '>':
+					in = false
+				case !in:
+					sb.WriteRune(r)
+				}
+			}
+			return sb.String()
+		}
+	}
+	t.Fatal("no word/document.xml in the DOCX")
+	return ""
 }

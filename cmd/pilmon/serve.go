@@ -17,9 +17,11 @@ import (
 
 	"pilmon/accounts"
 	"pilmon/casefile"
+	"pilmon/cases"
 	"pilmon/evidence"
 	"pilmon/pipeline"
 	"pilmon/rules"
+	"pilmon/scanner"
 	"pilmon/store"
 	"pilmon/targets"
 	"pilmon/web"
@@ -93,7 +95,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	exp, err := newExporter(cfg.dataDir, st, ev, cat, reg)
+	exp, err := newExporter(cfg.dataDir, st, ev, cat, reg, cfg.procuratorate, deadlines)
 	if err != nil {
 		return err
 	}
@@ -174,15 +176,43 @@ func parseProxies(s string) ([]netip.Prefix, error) {
 type exporter struct {
 	deps casefile.Deps
 	reg  *targets.Registry
+	// st, procuratorate and deadlines serve the case exports (ExportCase, DraftRecommendation).
+	st            *store.Store
+	procuratorate string
+	deadlines     cases.Policy
 }
 
-func newExporter(dataDir string, st *store.Store, ev *evidence.Store, cat *rules.Catalogue, reg *targets.Registry) (web.Exporter, error) {
+func newExporter(dataDir string, st *store.Store, ev *evidence.Store, cat *rules.Catalogue, reg *targets.Registry, procuratorate string, deadlines cases.Policy) (*exporter, error) {
 	key, err := casefile.LoadOrCreateKey(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	return &exporter{reg: reg, deps: casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat,
-		Options: casefile.Options{Key: key, Tool: "pilmon " + version}}}, nil
+	return &exporter{reg: reg, st: st, procuratorate: procuratorate, deadlines: deadlines,
+		deps: casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat,
+			Options: casefile.Options{Key: key, Tool: "pilmon " + version}}}, nil
+}
+
+func (x *exporter) lookup(ctx context.Context, id string) *scanner.Target {
+	if t, err := x.reg.Get(ctx, id); err == nil {
+		return &t
+	}
+	return nil
+}
+
+// ExportCase writes the case file of one case: its findings only, with its cover, register and
+// deadlines (web.CaseExporter).
+func (x *exporter) ExportCase(ctx context.Context, w io.Writer, caseID, user string) error {
+	d := x.deps
+	d.User = user
+	_, err := exportCase(ctx, w, x.st, d, x.lookup, caseID, x.procuratorate, x.deadlines)
+	return err
+}
+
+// DraftRecommendation writes the case's draft 检察建议书 (web.CaseExporter).
+func (x *exporter) DraftRecommendation(ctx context.Context, w io.Writer, caseID, user string) error {
+	d := x.deps
+	d.User = user
+	return draftRecommendation(ctx, w, x.st, d, x.lookup, caseID, x.procuratorate, x.deadlines)
 }
 
 func (x *exporter) Export(ctx context.Context, w io.Writer, target string, fps []string, user string) error {
