@@ -84,7 +84,9 @@ func TestDetectKind(t *testing.T) {
 		{"pkg.bin", SourceWxapkg, ""},
 		{"enc.dat", SourceWxapkg, ""},
 		{"capture.json", SourceHAR, ""},
-		{"other.json", SourcePolicyFile, ""},
+		// JSON is never a privacy policy (issue 19): a JSON file of no known kind, a cut or
+		// corrupt HAR among them, is refused by content instead of being read as a policy.
+		{"other.json", "", "no known kind"},
 		{"policy.apk", SourcePolicyFile, ""},
 		{"policy-gbk.txt", SourcePolicyFile, ""},
 		{"random.bin", "", "binary file of unknown kind"},
@@ -101,8 +103,8 @@ func TestDetectKind(t *testing.T) {
 		{"short-wx", "", "binary file of unknown kind"},
 		{"not-wx", "", "binary file of unknown kind"},
 		{"creator.har", SourceHAR, ""},
-		{"log-second.json", SourcePolicyFile, ""},
-		{"log-only.json", SourcePolicyFile, ""},
+		{"log-second.json", "", "no known kind"},
+		{"log-only.json", "", "no known kind"},
 		{"latin1.txt", "", "use --kind to override"},
 	}
 	for _, c := range cases {

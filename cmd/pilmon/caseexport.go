@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"pilmon/cases"
 	"pilmon/casefile"
+	"pilmon/cases"
 	"pilmon/scanner"
 	"pilmon/store"
 )
