@@ -104,6 +104,26 @@ func TestCaseWorkflow(t *testing.T) {
 			t.Errorf("case page lacks %q", want)
 		}
 	}
+	// The case file and the draft: the case page offers both; the zip holds the case's findings
+	// only, the DOCX is a DOCX; a viewer may not export.
+	if !strings.Contains(body, casePath+"/export") || !strings.Contains(body, casePath+"/draft") {
+		t.Error("the case page offers no case export")
+	}
+	if res, zipBody := pat.postBody(casePath+"/export", url.Values{}); res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/zip" ||
+		!strings.HasPrefix(zipBody, "PK") {
+		t.Errorf("case export: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	} else if !strings.Contains(res.Header.Get("Content-Disposition"), url.PathEscape("京检行公建〔2026〕7号")) {
+		t.Errorf("case export file name: %s", res.Header.Get("Content-Disposition"))
+	}
+	if res, docx := pat.postBody(casePath+"/draft", url.Values{}); res.StatusCode != http.StatusOK || !strings.HasPrefix(docx, "PK") ||
+		!strings.Contains(res.Header.Get("Content-Type"), "wordprocessingml") {
+		t.Errorf("draft: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	viewer := e.login(accounts.RoleViewer)
+	viewer.get(casePath)
+	if res := viewer.postForm(casePath+"/export", url.Values{}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer case export: %d", res.StatusCode)
+	}
 
 	// The facts can be corrected on the page; a bad code is refused there too.
 	edit := e.caseForm()

@@ -119,7 +119,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Export = &testExporter{deps: casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat,
+	cfg.Export = &testExporter{st: st, deps: casefile.Deps{Findings: st, Evidence: ev, Catalogue: cat,
 		Options: casefile.Options{Key: key, SkipPDF: true, Tool: "pilmon test"}}}
 	srv, err := New(cfg)
 	if err != nil {
@@ -224,7 +224,33 @@ func (e *env) seed() {
 }
 
 // testExporter is the real case-file exporter without the PDF (no Chromium needed).
-type testExporter struct{ deps casefile.Deps }
+type testExporter struct {
+	deps casefile.Deps
+	st   *store.Store
+}
+
+// ExportCase and DraftRecommendation: the case's findings, without the case block that
+// cmd/pilmon adds (tested there), so that the web tests exercise the routes and their roles.
+func (x *testExporter) ExportCase(ctx context.Context, w io.Writer, id, user string) error {
+	c, err := x.st.Case(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := x.deps
+	d.User = user
+	_, err = casefile.Export(ctx, w, casefile.Selection{Fingerprints: c.Fingerprints()}, d)
+	return err
+}
+
+func (x *testExporter) DraftRecommendation(ctx context.Context, w io.Writer, id, user string) error {
+	c, err := x.st.Case(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := x.deps
+	d.User = user
+	return casefile.ExportRecommendation(ctx, w, casefile.Selection{Fingerprints: c.Fingerprints()}, d)
+}
 
 func (x *testExporter) Export(ctx context.Context, w io.Writer, target string, fps []string, user string) error {
 	d := x.deps
@@ -291,11 +317,16 @@ func (c *client) get(path string) (*http.Response, string) {
 
 // postForm posts a form with the current CSRF token added (unless the form sets _csrf itself).
 func (c *client) postForm(path string, form url.Values) *http.Response {
+	res, _ := c.postBody(path, form)
+	return res
+}
+
+// postBody is postForm returning the response body too (a download).
+func (c *client) postBody(path string, form url.Values) (*http.Response, string) {
 	if _, ok := form["_csrf"]; !ok && c.csrf != "" {
 		form.Set("_csrf", c.csrf)
 	}
 	req, _ := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, _ := c.do(req)
-	return res
+	return c.do(req)
 }

@@ -65,7 +65,7 @@ func TestDataDirModes(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "case.zip")
-	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out, "--no-pdf")
+	code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out, "--no-pdf", "--include-untriaged")
 	if code != exitOK {
 		t.Fatalf("export: %d\n%s%s", code, stdout, stderr)
 	}
