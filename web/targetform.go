@@ -1,10 +1,12 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -233,6 +235,11 @@ func (s *Server) finishTargetAdd(c *echo.Context, f *targetForm, ups []formFile)
 	}
 	t := scanner.Target{ID: f.ID, Kind: scanner.TargetKind(f.Kind), Name: f.Name, Operator: f.Operator, Category: f.Category,
 		Schedule: f.Schedule, Sources: []scanner.Source{}}
+	// The APK first, whatever order the browser sent the parts in: the target reads the same
+	// however it was registered.
+	slices.SortStableFunc(ups, func(a, b formFile) int {
+		return cmp.Compare(b2i(a.kind != scanner.SourceAPK), b2i(b.kind != scanner.SourceAPK))
+	})
 	for _, u := range ups {
 		spec, _ := scanner.LookupKind(s.cfg.Kinds, u.kind)
 		dst := filepath.Join(s.cfg.UploadDir, u.ref.SHA256+spec.Upload.Ext(u.name))
@@ -254,4 +261,11 @@ func (s *Server) finishTargetAdd(c *echo.Context, f *targetForm, ups []formFile)
 	}
 	s.audit(c, pr.actor(), "target.add", t.ID, map[string]string{"name": t.Name, "sources": strconv.Itoa(len(t.Sources))})
 	return c.Redirect(http.StatusSeeOther, "/targets/"+t.ID+"?flash=saved")
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
