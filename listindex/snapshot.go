@@ -367,6 +367,9 @@ type Query struct {
 	// or its target in TextTargets (a search for a rule title or a target name).
 	Text                   string
 	TextRules, TextTargets map[string]bool
+	// TextFingerprints are findings the search matches by something the index does not hold
+	// (a case number or a document number of a case they belong to).
+	TextFingerprints map[string]bool
 	FirstLo, FirstHi       int64 // [lo, hi) in Unix ms; AnyTime for no bound
 	LastLo, LastHi         int64
 	Sort                   int // SortDefault, SortFirst or SortLast
@@ -463,8 +466,8 @@ func (sn *Snapshot) Query(q Query) (int, []*Entry) {
 				return union(sn.nslots, lists)
 			}})
 	}
-	if q.Text != "" || len(q.TextRules) > 0 || len(q.TextTargets) > 0 {
-		l, b := sn.cachedSearch(q.Text, q.TextRules, q.TextTargets)
+	if q.Text != "" || len(q.TextRules) > 0 || len(q.TextTargets) > 0 || len(q.TextFingerprints) > 0 {
+		l, b := sn.cachedSearch(q.Text, q.TextRules, q.TextTargets, q.TextFingerprints)
 		if len(l) == 0 {
 			return 0, nil
 		}
@@ -686,15 +689,16 @@ type searchResult struct {
 const maxCachedSearches = 32
 
 // cachedSearch is search, remembered per snapshot.
-func (sn *Snapshot) cachedSearch(q string, ruleSet, targetSet map[string]bool) ([]int32, bitset) {
-	key := q + "\x00" + strings.Join(slices.Sorted(maps.Keys(ruleSet)), ",") + "\x00" + strings.Join(slices.Sorted(maps.Keys(targetSet)), ",")
+func (sn *Snapshot) cachedSearch(q string, ruleSet, targetSet, fpSet map[string]bool) ([]int32, bitset) {
+	key := q + "\x00" + strings.Join(slices.Sorted(maps.Keys(ruleSet)), ",") + "\x00" + strings.Join(slices.Sorted(maps.Keys(targetSet)), ",") +
+		"\x00" + strings.Join(slices.Sorted(maps.Keys(fpSet)), ",")
 	sn.mu.Lock()
 	r, ok := sn.searches[key]
 	sn.mu.Unlock()
 	if ok {
 		return r.list, r.bits
 	}
-	r.list, r.bits = sn.search(q, ruleSet, targetSet)
+	r.list, r.bits = sn.search(q, ruleSet, targetSet, fpSet)
 	sn.mu.Lock()
 	if sn.searches == nil || len(sn.searches) >= maxCachedSearches {
 		sn.searches = map[string]searchResult{}
@@ -705,10 +709,19 @@ func (sn *Snapshot) cachedSearch(q string, ruleSet, targetSet map[string]bool) (
 }
 
 // search returns, ascending and as a bitset, the slots whose text contains q (case-insensitive),
-// whose rule is in ruleSet or whose target is in targetSet.
-func (sn *Snapshot) search(q string, ruleSet, targetSet map[string]bool) ([]int32, bitset) {
+// whose rule is in ruleSet, whose target is in targetSet or whose fingerprint is in fpSet.
+func (sn *Snapshot) search(q string, ruleSet, targetSet, fpSet map[string]bool) ([]int32, bitset) {
 	lq := strings.ToLower(q)
 	hit := newBitset(sn.nslots)
+	if len(fpSet) > 0 {
+		for ci, chunk := range sn.rows {
+			for i, e := range chunk {
+				if slot := int32(ci<<chunkShift + i); e != nil && int(slot) < sn.nslots && fpSet[e.fp] {
+					hit.set(slot)
+				}
+			}
+		}
+	}
 	for r := range ruleSet {
 		hit.addAll(sn.post["rule\x00"+r])
 	}

@@ -50,3 +50,22 @@ func TestSearchByCatalogueNames(t *testing.T) {
 		t.Errorf("Citing(unknown) = %v", got)
 	}
 }
+
+// TestSearchByFingerprints: a search that names findings by something the index does not hold
+// (a case's document number, resolved by the caller) finds exactly those, on top of its text.
+func TestSearchByFingerprints(t *testing.T) {
+	ix := &Index{strs: map[string]string{}}
+	a := ix.entry("fpa", store.Stored{Finding: findings.Finding{TargetID: "app.x", RuleID: "r1", Subject: "s1", Severity: "high"}})
+	b := ix.entry("fpb", store.Stored{Finding: findings.Finding{TargetID: "app.x", RuleID: "r2", Subject: "s2", Severity: "high"}})
+	sn := snapshotOf([]*Entry{a, b})
+	q := Query{Text: "京检行公建〔2026〕7号", TextFingerprints: map[string]bool{"fpb": true}, Lim: 10}
+	q.FirstLo, q.FirstHi = AnyTime()
+	q.LastLo, q.LastHi = AnyTime()
+	if n, es := sn.Query(q); n != 1 || es[0].fp != "fpb" {
+		t.Errorf("by fingerprint: %d hits", n)
+	}
+	q.TextFingerprints = nil
+	if n, _ := sn.Query(q); n != 0 {
+		t.Errorf("without the fingerprints the number matches %d findings, want none", n)
+	}
+}

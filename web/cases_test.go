@@ -125,6 +125,12 @@ func TestCaseWorkflow(t *testing.T) {
 		t.Errorf("viewer case export: %d", res.StatusCode)
 	}
 
+	// Prosecutors search by the numbers they file under: the case number finds the case's
+	// findings and no other.
+	if _, list := pat.get("/findings?q=" + url.QueryEscape("〔2026〕7号")); !strings.Contains(list, fpA) || !strings.Contains(list, fpB) || strings.Contains(list, fpC) {
+		t.Error("a search by the case number does not list exactly the case's findings")
+	}
+
 	// The facts can be corrected on the page; a bad code is refused there too.
 	edit := e.caseForm()
 	edit.Set("operator_address", "深圳市南山区科技园")

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v5"
 
@@ -211,8 +212,41 @@ func (s *Server) query(ctx context.Context, f Filter) (listindex.Query, error) {
 				q.TextTargets[t.ID] = true
 			}
 		}
+		if q.TextFingerprints, err = s.caseFindingsMatching(ctx, f.Q); err != nil {
+			return q, err
+		}
 	}
 	return q, nil
+}
+
+// caseFindingsMatching returns the findings of the cases whose case number or a registered
+// document's number (检察建议书, 回复, 诉前公告 …) contains q: prosecutors search by the numbers
+// they file under. Only queries long enough to be a number part are looked up.
+func (s *Server) caseFindingsMatching(ctx context.Context, q string) (map[string]bool, error) {
+	if utf8.RuneCountInString(q) < 2 {
+		return nil, nil
+	}
+	all, err := s.st.Cases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]bool
+	for _, c := range all {
+		hit := strings.Contains(c.CaseNo, q)
+		for _, d := range c.Documents {
+			hit = hit || (d.Number != "" && strings.Contains(d.Number, q))
+		}
+		if !hit {
+			continue
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		for _, fp := range c.Fingerprints() {
+			out[fp] = true
+		}
+	}
+	return out, nil
 }
 
 // rulesMatching returns the ids of rules whose id or title contains q.
