@@ -370,11 +370,11 @@ type Query struct {
 	// TextFingerprints are findings the search matches by something the index does not hold
 	// (a case number or a document number of a case they belong to).
 	TextFingerprints map[string]bool
-	FirstLo, FirstHi       int64 // [lo, hi) in Unix ms; AnyTime for no bound
-	LastLo, LastHi         int64
-	Sort                   int // SortDefault, SortFirst or SortLast
-	Asc                    bool
-	Off, Lim               int // the page
+	FirstLo, FirstHi int64 // [lo, hi) in Unix ms; AnyTime for no bound
+	LastLo, LastHi   int64
+	Sort             int // SortDefault, SortFirst or SortLast
+	Asc              bool
+	Off, Lim         int // the page
 }
 
 // AnyTime is the date range [lo, hi) that excludes nothing.
