@@ -167,28 +167,34 @@ func analystsOf(ctx context.Context, st *store.Store, c cases.Case) ([]string, e
 	return out, nil
 }
 
-// exportCase writes the case file of case id.
-func exportCase(ctx context.Context, w io.Writer, st *store.Store, deps casefile.Deps, lookup func(context.Context, string) *scanner.Target, id, procuratorate string, p cases.Policy) (casefile.Summary, error) {
+// caseDeps reads case id and returns the selection and the export's dependencies with the case
+// block, the coverage and the context observations filled in.
+func caseDeps(ctx context.Context, st *store.Store, deps casefile.Deps, lookup func(context.Context, string) *scanner.Target, id, procuratorate string, p cases.Policy) (casefile.Selection, casefile.Deps, error) {
 	x, err := prepareCase(ctx, st, lookup, id, procuratorate, p, time.Now())
 	if err != nil {
-		return casefile.Summary{}, err
+		return casefile.Selection{}, deps, err
 	}
 	deps.Options.Case, deps.Options.Coverage, deps.Options.Observations = &x.info, x.coverage, x.context
 	if x.target != nil {
 		deps.Target = x.target
 	}
-	return casefile.Export(ctx, w, x.sel, deps)
+	return x.sel, deps, nil
+}
+
+// exportCase writes the case file of case id.
+func exportCase(ctx context.Context, w io.Writer, st *store.Store, deps casefile.Deps, lookup func(context.Context, string) *scanner.Target, id, procuratorate string, p cases.Policy) (casefile.Summary, error) {
+	sel, deps, err := caseDeps(ctx, st, deps, lookup, id, procuratorate, p)
+	if err != nil {
+		return casefile.Summary{}, err
+	}
+	return casefile.Export(ctx, w, sel, deps)
 }
 
 // draftRecommendation writes the draft 检察建议书 (DOCX) of case id.
 func draftRecommendation(ctx context.Context, w io.Writer, st *store.Store, deps casefile.Deps, lookup func(context.Context, string) *scanner.Target, id, procuratorate string, p cases.Policy) error {
-	x, err := prepareCase(ctx, st, lookup, id, procuratorate, p, time.Now())
+	sel, deps, err := caseDeps(ctx, st, deps, lookup, id, procuratorate, p)
 	if err != nil {
 		return err
 	}
-	deps.Options.Case, deps.Options.Coverage, deps.Options.Observations = &x.info, x.coverage, x.context
-	if x.target != nil {
-		deps.Target = x.target
-	}
-	return casefile.ExportRecommendation(ctx, w, x.sel, deps)
+	return casefile.ExportRecommendation(ctx, w, sel, deps)
 }

@@ -25,29 +25,7 @@ import (
 // `pilmon verify` on the bundle it writes, then on tampered copies.
 func TestExportAndVerify(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	srv := testredis.Start(t, filepath.Join(dataDir, "redis-test"))
-	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := ev.Put(strings.NewReader("<html>隐私政策</html>"), evidence.Meta{Method: "http_fetch", Source: "https://example.cn/p", MediaType: "text/html"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := store.NewStore(srv.Client(), store.DefaultPrefix)
-	var fps []string
-	for _, subj := range []string{"a.example", "b.example"} {
-		f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", subj), TargetID: "t1", RuleID: "rdff-3.1",
-			RuleVersion: 1, Subject: subj, Severity: "high", LegalBasis: []rules.Citation{{Instrument: "pipl", Article: "13"}},
-			Summary:      rules.Text{ZH: "同意前发送设备标识", EN: "device id before consent"},
-			Observations: []scanner.Observation{{Kind: "traffic.pi_sent", Subject: subj, EvidenceRefs: []string{ref.SHA256}, Inspector: "traffic", InspectorVersion: "1"}},
-			EvidenceRefs: []string{ref.SHA256}, FirstSeen: time.Now(), LastSeen: time.Now()}
-		if _, err := store.Upsert(ctx, f, "scan-1"); err != nil {
-			t.Fatal(err)
-		}
-		fps = append(fps, f.Fingerprint)
-	}
+	dataDir, srv, store, fps := seedExport(t)
 	if _, err := store.Transition(ctx, fps[0], findings.StateInReview, "analyst", findings.TransitionInput{Note: "看一下"}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +72,37 @@ func TestExportAndVerify(t *testing.T) {
 	}
 }
 
+// seedExport starts a redis-server in a fresh data dir and stores two findings of target t1
+// (rdff-3.1 to a.example and b.example) citing one captured page.
+func seedExport(t *testing.T) (string, *store.RedisServer, *store.Store, []string) {
+	t.Helper()
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	srv := testredis.Start(t, filepath.Join(dataDir, "redis-test"))
+	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ev.Put(strings.NewReader("<html>隐私政策</html>"), evidence.Meta{Method: "http_fetch", Source: "https://example.cn/p", MediaType: "text/html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewStore(srv.Client(), store.DefaultPrefix)
+	var fps []string
+	for _, subj := range []string{"a.example", "b.example"} {
+		f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", subj), TargetID: "t1", RuleID: "rdff-3.1",
+			RuleVersion: 1, Subject: subj, Severity: "high", Tier: rules.TierFinding, LegalBasis: []rules.Citation{{Instrument: "pipl", Article: "13"}},
+			Summary:      rules.Text{ZH: "同意前发送设备标识至 " + subj, EN: "device id before consent to " + subj},
+			Observations: []scanner.Observation{{Kind: "traffic.pi_sent", Subject: subj, EvidenceRefs: []string{ref.SHA256}, Inspector: "traffic", InspectorVersion: "1"}},
+			EvidenceRefs: []string{ref.SHA256}, FirstSeen: time.Now(), LastSeen: time.Now()}
+		if _, err := st.Upsert(ctx, f, "scan-1"); err != nil {
+			t.Fatal(err)
+		}
+		fps = append(fps, f.Fingerprint)
+	}
+	return dataDir, srv, st, fps
+}
+
 func plant(t *testing.T, from, to, name string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
@@ -124,29 +133,7 @@ func plant(t *testing.T, from, to, name string) {
 // target left out), and its draft 检察建议书 states the case's facts.
 func TestExportCase(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	srv := testredis.Start(t, filepath.Join(dataDir, "redis-test"))
-	ev, err := evidence.Open(filepath.Join(dataDir, "evidence"), evidence.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := ev.Put(strings.NewReader("<html>隐私政策</html>"), evidence.Meta{Method: "http_fetch", Source: "https://example.cn/p", MediaType: "text/html"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.NewStore(srv.Client(), store.DefaultPrefix)
-	var fps []string
-	for _, subj := range []string{"a.example", "b.example"} {
-		f := findings.Finding{Fingerprint: findings.Fingerprint("t1", "rdff-3.1", subj), TargetID: "t1", RuleID: "rdff-3.1",
-			RuleVersion: 1, Subject: subj, Severity: "high", Tier: rules.TierFinding, LegalBasis: []rules.Citation{{Instrument: "pipl", Article: "13"}},
-			Summary:      rules.Text{ZH: "同意前发送设备标识至 " + subj, EN: "device id before consent to " + subj},
-			Observations: []scanner.Observation{{Kind: "traffic.pi_sent", Subject: subj, EvidenceRefs: []string{ref.SHA256}, Inspector: "traffic", InspectorVersion: "1"}},
-			EvidenceRefs: []string{ref.SHA256}, FirstSeen: time.Now(), LastSeen: time.Now()}
-		if _, err := st.Upsert(ctx, f, "scan-1"); err != nil {
-			t.Fatal(err)
-		}
-		fps = append(fps, f.Fingerprint)
-	}
+	dataDir, srv, st, fps := seedExport(t)
 	if _, err := st.Transition(ctx, fps[0], findings.StateInReview, "analyst-li", findings.TransitionInput{Note: "测试机复现"}); err != nil {
 		t.Fatal(err)
 	}
