@@ -430,10 +430,12 @@ func DetectLanguage(s string) string {
 
 var sentenceEnd = regexp.MustCompile(`[。！？；!?;]+|[.](\s+|$)`)
 
-func splitSentences(s string) []string {
+func splitSentences(s string) []string { return splitAt(sentenceEnd, s) }
+
+func splitAt(end *regexp.Regexp, s string) []string {
 	var out []string
 	last := 0
-	for _, m := range sentenceEnd.FindAllStringIndex(s, -1) {
+	for _, m := range end.FindAllStringIndex(s, -1) {
 		// keep "Inc." and "e.g." inside English sentences
 		if s[m[0]] == '.' && m[0] >= 2 {
 			prev := s[max(0, m[0]-4):m[0]]

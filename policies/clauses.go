@@ -20,6 +20,12 @@ var clausesYAML = rules.EmbeddedPolicyClauses()
 // rather than matched a dozen times over its whole length.
 const maxClauseSentence = 4 << 10
 
+// clauseEnd ends the unit a clause pattern reads: the whole sentence, not its parts between
+// semicolons, because a clause's parts are often so divided ("为提升体验，我们收集…；您须同意后方可
+// 使用", "…we collect your data; you must consent as a condition of use"). A pattern that must stay
+// inside one part says so with [^。；;] in its own window.
+var clauseEnd = regexp.MustCompile(`[。！？!?]+|[.](\s+|$)`)
+
 // Clause is one clause of the policy that is itself a violation: its family (rules.ClauseIDs), the
 // sentence that states it and the section it is in.
 type Clause struct {
@@ -149,7 +155,7 @@ func Clauses(a *Analysis) ([]Clause, error) {
 			if b.Kind == "row" {
 				units = []string{b.Text}
 			} else {
-				units = splitSentences(b.Text)
+				units = splitAt(clauseEnd, b.Text)
 			}
 			for _, u := range units {
 				for i := range ds {

@@ -26,21 +26,24 @@ type clauseLabels struct {
 // that contains a labelled fragment. Every family must reach F1 0.92 and precision 0.95 (a clause
 // that is itself the violation becomes a finding).
 func TestClauseAccuracy(t *testing.T) {
-	for _, set := range []struct {
-		glob string
-		gate bool
-	}{
-		{filepath.Join("testdata", "labelled-clauses", "*.yaml"), true},
-		// written after tuning and never tuned on: reported, not gated (a handful of documents)
-		{filepath.Join("testdata", "labelled-clauses", "heldout", "*.yaml"), false},
-	} {
-		files, err := filepath.Glob(set.glob)
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no labelled documents in %s: %v", set.glob, err)
-		}
-		t.Logf("%s", set.glob)
-		scoreClauses(t, files, set.gate)
+	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "*.yaml"), true)
+}
+
+// TestClauseHeldout scores the held-out set (testdata/labelled-clauses/heldout2): written before
+// the detectors were generalised and never tuned on, so its figures are reported, not gated (a
+// handful of documents, each a family's only chance to be missed). Tuning runs
+// -run 'TestClauseAccuracy$' so that this set stays unseen until it is scored.
+func TestClauseHeldout(t *testing.T) {
+	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "heldout2", "*.yaml"), false)
+}
+
+func scoreClauseSet(t *testing.T, glob string, gate bool) {
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no labelled documents in %s: %v", glob, err)
 	}
+	t.Logf("%s", glob)
+	scoreClauses(t, files, gate)
 }
 
 type clauseScore struct{ tp, fp, fn, support int }
