@@ -453,11 +453,14 @@ var methodLabels = map[string]rules.Text{
 }
 
 // method names an evidence method in the report's language; an unknown one is printed as it is.
-func (j *job) method(m string) string {
-	if t, ok := methodLabels[m]; ok {
+func (j *job) method(m string) string { return j.label(methodLabels, m) }
+
+// label names key from labels in the report's language; an unknown key is printed as it is.
+func (j *job) label(labels map[string]rules.Text, key string) string {
+	if t, ok := labels[key]; ok {
 		return j.text(t)
 	}
-	return m
+	return key
 }
 
 // kindLabel names an observation kind by its catalogue description ("APK 基本信息"), so that the
@@ -475,12 +478,7 @@ var confidenceLabels = map[string]rules.Text{
 	"low":    {ZH: "低", EN: "low"},
 }
 
-func (j *job) confidence(c string) string {
-	if t, ok := confidenceLabels[c]; ok {
-		return j.text(t)
-	}
-	return c
-}
+func (j *job) confidence(c string) string { return j.label(confidenceLabels, c) }
 
 // excerpt is one request a finding rests on, with the matched value marked: the template prints
 // Before, Match (highlighted) and After, each escaped.

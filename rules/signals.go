@@ -92,6 +92,24 @@ func EmbeddedPolicyClauses() []byte {
 	return b
 }
 
+// decodeVersion1 decodes a pattern file of package policies into doc (safely: bounded aliases and
+// depth) and checks that version() is 1; false when it does not decode, the error recorded.
+func (l *loader) decodeVersion1(f string, data []byte, doc any, version func() int) bool {
+	var root yaml.Node
+	if err := safeUnmarshal(data, &root); err != nil {
+		l.addYAMLError(f, nil, err)
+		return false
+	}
+	if err := safeDecode(&root, doc); err != nil {
+		l.addYAMLError(f, nil, err)
+		return false
+	}
+	if v := version(); v != 1 {
+		l.add(f, nil, "unsupported version %d (want 1)", v)
+	}
+	return true
+}
+
 // checkPolicyClauses checks what rules can of policy_clauses.yaml: version 1, every family of
 // ClauseIDs exactly once, and a rule that exists and is automated for each. Package policies
 // compiles the patterns and runs their examples.
@@ -104,17 +122,8 @@ func (l *loader) checkPolicyClauses(c *Catalogue, data []byte) {
 			Rule string `yaml:"rule"`
 		} `yaml:"clauses"`
 	}
-	var root yaml.Node
-	if err := safeUnmarshal(data, &root); err != nil {
-		l.addYAMLError(f, nil, err)
+	if !l.decodeVersion1(f, data, &doc, func() int { return doc.Version }) {
 		return
-	}
-	if err := safeDecode(&root, &doc); err != nil {
-		l.addYAMLError(f, nil, err)
-		return
-	}
-	if doc.Version != 1 {
-		l.add(f, nil, "unsupported version %d (want 1)", doc.Version)
 	}
 	seen := map[string]bool{}
 	for _, cl := range doc.Clauses {
@@ -192,17 +201,8 @@ func (l *loader) checkPolicyPatterns(c *Catalogue, data []byte) {
 			ID string `yaml:"id"`
 		} `yaml:"elements"`
 	}
-	var root yaml.Node
-	if err := safeUnmarshal(data, &root); err != nil {
-		l.addYAMLError(f, nil, err)
+	if !l.decodeVersion1(f, data, &doc, func() int { return doc.Version }) {
 		return
-	}
-	if err := safeDecode(&root, &doc); err != nil {
-		l.addYAMLError(f, nil, err)
-		return
-	}
-	if doc.Version != 1 {
-		l.add(f, nil, "unsupported version %d (want 1)", doc.Version)
 	}
 	if len(c.elements) == 0 {
 		return
