@@ -357,21 +357,25 @@ func (f *Fetcher) body(ctx context.Context, cancel context.CancelFunc, r io.Read
 			}
 			h.Write(buf[:k])
 		}
+		if rerr == nil {
+			continue
+		}
+		// Once the idle timer has fired the request is cancelled, and the transport
+		// may end the body with io.EOF as well as with an error: either way the
+		// body stalled, it did not end.
+		smu.Lock()
+		s := stalled
+		smu.Unlock()
+		if s {
+			return fmt.Errorf("%w: no data for %s after %d bytes", ErrStalled, lim.Idle, n)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: not finished within %s (%d bytes read)", ErrStalled, lim.Total, n)
+		}
 		if rerr == io.EOF {
 			break
 		}
-		if rerr != nil {
-			smu.Lock()
-			s := stalled
-			smu.Unlock()
-			if s {
-				return fmt.Errorf("%w: no data for %s after %d bytes", ErrStalled, lim.Idle, n)
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("%w: not finished within %s (%d bytes read)", ErrStalled, lim.Total, n)
-			}
-			return fmt.Errorf("reading the body after %d bytes: %v", n, rerr)
-		}
+		return fmt.Errorf("reading the body after %d bytes: %v", n, rerr)
 	}
 	d.Size, d.SHA256 = n, hex.EncodeToString(h.Sum(nil))
 	d.Record.SHA256, d.Record.Size = d.SHA256, n
