@@ -54,6 +54,14 @@ type patternFile struct {
 		// Exclude: a sentence matching one of these does not declare this category (a
 		// customer-service call record is not the phone's call log).
 		Exclude map[string][]string `yaml:"exclude"`
+		// NotIn: longer words inside which a term is not this category's word (征信 in 特征信息,
+		// 步数 in 同步数据, 指纹 in 设备指纹): Chinese has no spaces, so a substring may straddle two
+		// words, and some compounds name something else.
+		NotIn map[string][]string `yaml:"not_in"`
+		// Positive and Negative: sentences that declare, and that do not declare, this category
+		// (TestPIExamples runs them).
+		Positive map[string][]string `yaml:"positive"`
+		Negative map[string][]string `yaml:"negative"`
 	} `yaml:"pi"`
 	// NotDeclaring are the readings under which a sentence with a collection verb declares
 	// nothing; see declares.
@@ -64,6 +72,8 @@ type patternFile struct {
 		Hypothetical      map[string]string   `yaml:"hypothetical"`
 		OtherParty        map[string]string   `yaml:"other_party"`
 		Operator          map[string]string   `yaml:"operator"`
+		UserAction        map[string]string   `yaml:"user_action"`
+		OnDevice          map[string]string   `yaml:"on_device"`
 		Positive          map[string][]string `yaml:"positive"` // declare
 		Negative          map[string][]string `yaml:"negative"` // declare nothing
 	} `yaml:"not_declaring"`
@@ -117,12 +127,34 @@ type piTerms struct {
 	id      string
 	terms   map[string][]string // lower-cased for en
 	exclude map[string][]*regexp.Regexp
+	notIn   map[string][]string // lower-cased for en
+
+	positive, negative map[string][]string
+}
+
+// in reports whether a sentence names the category: one of its terms occurs outside every
+// longer word of notIn.
+func (p *piTerms) in(s, lower, lang string) bool {
+	if !containsTerm(s, lower, p.terms[lang], lang) {
+		return false
+	}
+	masked, mlower, hit := s, lower, false
+	for _, w := range p.notIn[lang] {
+		if lang == "en" {
+			if strings.Contains(mlower, w) {
+				mlower, hit = strings.ReplaceAll(mlower, w, strings.Repeat("\x00", len(w))), true
+			}
+		} else if strings.Contains(masked, w) {
+			masked, hit = strings.ReplaceAll(masked, w, strings.Repeat("\x00", len(w))), true
+		}
+	}
+	return !hit || containsTerm(masked, mlower, p.terms[lang], lang)
 }
 
 // notDeclaring holds the compiled readings of NotDeclaring, by language.
 type notDeclaring struct {
-	negation, definition, definitionSection, hypothetical, otherParty, operator map[string]filtered
-	positive, negative                                                          map[string][]string
+	negation, definition, definitionSection, hypothetical, otherParty, operator, userAction, onDevice map[string]filtered
+	positive, negative                                                                                map[string][]string
 }
 
 // filtered is a pattern with the prefilter derived from it: most sentences fail the literal check
@@ -259,9 +291,18 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		ps.title[lang] = re
 	}
 	for _, p := range f.PI {
-		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}, exclude: map[string][]*regexp.Regexp{}}
+		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}, exclude: map[string][]*regexp.Regexp{},
+			notIn: map[string][]string{"zh": p.NotIn["zh"]}, positive: p.Positive, negative: p.Negative}
 		for _, e := range p.EN {
 			t.terms["en"] = append(t.terms["en"], strings.ToLower(e))
+		}
+		for _, e := range p.NotIn["en"] {
+			t.notIn["en"] = append(t.notIn["en"], strings.ToLower(e))
+		}
+		for lang := range p.NotIn {
+			if lang != "zh" && lang != "en" {
+				return nil, fmt.Errorf("policies: policy_patterns.yaml: pi %s: not_in language %q", p.ID, lang)
+			}
 		}
 		for lang, list := range p.Exclude {
 			for _, x := range list {
@@ -285,7 +326,8 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		dst  *map[string]filtered
 	}{{"negation", nd.Negation, &ps.not.negation}, {"definition", nd.Definition, &ps.not.definition},
 		{"definition_section", nd.DefinitionSection, &ps.not.definitionSection}, {"hypothetical", nd.Hypothetical, &ps.not.hypothetical},
-		{"other_party", nd.OtherParty, &ps.not.otherParty}, {"operator", nd.Operator, &ps.not.operator}} {
+		{"other_party", nd.OtherParty, &ps.not.otherParty}, {"operator", nd.Operator, &ps.not.operator},
+		{"user_action", nd.UserAction, &ps.not.userAction}, {"on_device", nd.OnDevice, &ps.not.onDevice}} {
 		*part.dst = map[string]filtered{}
 		for _, lang := range []string{"zh", "en"} {
 			p, ok := part.src[lang]
@@ -592,13 +634,14 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		wholeLower.WriteByte('\n')
 	}
 	docText, docLower := whole.String(), wholeLower.String()
-	for _, p := range ps.pi {
+	for pi := range ps.pi {
+		p := &ps.pi[pi]
 		if !containsTerm(docText, docLower, p.terms[lang], lang) {
 			continue // no term of this category anywhere: no sentence to look at
 		}
 		for i := range sents {
 			s := &sents[i]
-			if !s.collect || !containsTerm(s.text, s.lower, p.terms[lang], lang) || !ps.not.declaresOnce(lang, s) || matchAny(p.exclude[lang], s.text) {
+			if !s.collect || !p.in(s.text, s.lower, lang) || !ps.not.declaresOnce(lang, s) || matchAny(p.exclude[lang], s.text) {
 				continue
 			}
 			{
@@ -689,10 +732,18 @@ func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
 	if nd.definition[lang].matchLower(s.text, s.lower) || nd.hypothetical[lang].matchLower(s.text, s.lower) {
 		return true
 	}
+	// Processing that stays on the user's device is the software's, not a collection by the
+	// operator ("Firefox processes … browsing history … on your device").
+	if nd.onDevice[lang].matchLower(s.text, s.lower) {
+		return true
+	}
 	// In a definitions section, or beside another party, a sentence declares only with the
-	// operator as its subject ("Authentication data | We receive data to secure your account").
+	// operator as its subject ("Authentication data | We receive data to secure your account");
+	// a sentence about what the user may do (switch off a permission, clear the history) states
+	// no processing unless the operator is its subject too.
 	operator := nd.operator[lang].matchLower(s.text, s.lower)
-	return !operator && (nd.definitionSection[lang].match(s.section) || nd.otherParty[lang].matchLower(s.text, s.lower))
+	return !operator && (nd.definitionSection[lang].match(s.section) || nd.otherParty[lang].matchLower(s.text, s.lower) ||
+		nd.userAction[lang].matchLower(s.text, s.lower))
 }
 
 // declaresOnce is declares, read once per sentence.
@@ -712,7 +763,7 @@ func (nd *notDeclaring) declaresOnce(lang string, s *sentence) bool {
 // 通讯录" declares nothing; "我们不会出售您的信息，但会收集您的手机号码" declares the number).
 // Table rows other than headers are declarations by their place in the table.
 func (nd *notDeclaring) declares(lang string, s *sentence) bool {
-	if s.header {
+	if s.header || (!s.row && outlineHeading(s.text)) {
 		return false
 	}
 	if nd.nonDeclaring(lang, s) {
@@ -744,6 +795,19 @@ func (nd *notDeclaring) declares(lang string, s *sentence) bool {
 		}
 	}
 	return false
+}
+
+// outlineRe is the number that opens a numbered heading: 1.2, 3、, 三、, （二）.
+var outlineRe = regexp.MustCompile(`^\s*(\d+(\.\d+)+\.?|\d+[、.．]|[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)])\s*`)
+
+// outlineHeading reports whether a sentence is a numbered heading set as a paragraph ("1.2
+// 心律失常筛查和就诊建议提供"): short, opened by an outline number, with no clause punctuation. A
+// heading names a topic; it declares no processing.
+func outlineHeading(t string) bool {
+	if utf8.RuneCountInString(t) > 30 || strings.ContainsAny(t, "，。；：,;:！？!?") {
+		return false
+	}
+	return outlineRe.MatchString(t)
 }
 
 // patternsCollect is the collection-verb pattern of a language.

@@ -3,6 +3,8 @@ package policies
 import (
 	"context"
 	"errors"
+	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,5 +293,47 @@ func TestClassify(t *testing.T) {
 		if a.DocType != c.want || a.DocTypeReason == "" {
 			t.Errorf("%q: %s (%s), want %s", c.text, a.DocType, a.DocTypeReason, c.want)
 		}
+	}
+}
+
+// Each PI category's own examples: its positive sentences declare it, its negative ones (a word
+// inside a longer word, another sense of the word, a coarse location, a customer-service call)
+// do not. A category with exclusions or not_in words has both kinds.
+func TestPIExamples(t *testing.T) {
+	ps, err := loadPatterns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := map[string]string{
+		"zh": "<html><body><h1>示例隐私政策</h1><h2>二、我们如何收集和使用您的个人信息</h2><p>%s</p></body></html>",
+		"en": "<html><body><h1>Example Privacy Policy</h1><h2>2. Information we collect</h2><p>%s</p></body></html>",
+	}
+	runs := 0
+	for _, p := range ps.pi {
+		needs := len(p.exclude["zh"])+len(p.exclude["en"])+len(p.notIn["zh"])+len(p.notIn["en"]) > 0
+		if needs && (len(p.positive["zh"])+len(p.positive["en"]) == 0 || len(p.negative["zh"])+len(p.negative["en"]) == 0) {
+			t.Errorf("pi %s: has exclusions but not both positive and negative examples", p.id)
+		}
+		for _, lang := range []string{"zh", "en"} {
+			for want, list := range map[bool][]string{true: p.positive[lang], false: p.negative[lang]} {
+				for _, ex := range list {
+					runs++
+					a, err := Analyze("p.html", []byte(fmt.Sprintf(wrap[lang], html.EscapeString(ex))), "", fixedCatalogue{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := false
+					for _, d := range a.PIDeclared {
+						got = got || d.PI == p.id
+					}
+					if got != want {
+						t.Errorf("pi %s (%s): %q declares it = %v, want %v", p.id, lang, ex, got, want)
+					}
+				}
+			}
+		}
+	}
+	if runs == 0 {
+		t.Fatal("no PI examples in the rule data")
 	}
 }
