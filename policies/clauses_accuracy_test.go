@@ -29,12 +29,17 @@ func TestClauseAccuracy(t *testing.T) {
 	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "*.yaml"), true)
 }
 
-// TestClauseHeldout scores the held-out set (testdata/labelled-clauses/heldout2): written before
-// the detectors were generalised and never tuned on, so its figures are reported, not gated (a
-// handful of documents, each a family's only chance to be missed). Tuning runs
-// -run 'TestClauseAccuracy$' so that this set stays unseen until it is scored.
+// TestClauseHeldout scores the held-out sets, each on its own: heldout2 was written before the
+// detectors were generalised, by their author; heldout3 by someone who had not read the patterns,
+// so it is the fair measure of generalisation. Neither is tuned on, so their figures are reported,
+// not gated (a handful of documents, each a family's only chance to be missed). Tuning runs
+// -run 'TestClauseAccuracy$' so that these sets stay unseen until they are scored.
 func TestClauseHeldout(t *testing.T) {
-	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "heldout2", "*.yaml"), false)
+	for _, set := range []string{"heldout2", "heldout3"} {
+		t.Run(set, func(t *testing.T) {
+			scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", set, "*.yaml"), false)
+		})
+	}
 }
 
 func scoreClauseSet(t *testing.T, glob string, gate bool) {
