@@ -135,7 +135,10 @@ type Loaded struct {
 func Load(store Getter, ref string, cat Catalogue) (*Loaded, error) {
 	h := strings.TrimPrefix(strings.TrimSpace(ref), "sha256:")
 	if evidence.CheckHash(strings.ToLower(h)) == nil && store != nil {
-		if _, err := os.Stat(ref); err != nil { // a file literally named like a hash wins
+		// "sha256:<hash>" always names stored evidence; a bare hash does unless a file of
+		// that name is in the working directory
+		explicit := strings.HasPrefix(strings.TrimSpace(ref), "sha256:")
+		if _, err := os.Stat(ref); explicit || err != nil {
 			return loadStored(store, ref, strings.ToLower(h), cat)
 		}
 	}

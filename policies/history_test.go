@@ -184,3 +184,33 @@ func TestLineChanges(t *testing.T) {
 		t.Errorf("identical: %v %v", r, a)
 	}
 }
+
+// "sha256:<hash>" always names stored evidence, even beside a file of that name; a bare hash
+// names a file of that name when there is one in the working directory.
+func TestLoadRefKinds(t *testing.T) {
+	const u = "https://example.cn/privacy"
+	st := storeWith(t, []put{{policyV1, u, "text/html; charset=utf-8", time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}})
+	cat := catalogue(t)
+	h := sha256Hex([]byte(policyV1))
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, name := range []string{"sha256:" + h, h} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(policyV2), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, err := Load(st, "sha256:"+h, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Source != u || stored.SHA256 != h {
+		t.Errorf("sha256:<hash> loaded %q (%s), want the stored capture of %s", stored.Source, stored.SHA256, u)
+	}
+	file, err := Load(st, h, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.SHA256 != sha256Hex([]byte(policyV2)) {
+		t.Errorf("a bare hash with a file of that name loaded %s, want the file", file.SHA256)
+	}
+}
