@@ -76,7 +76,8 @@ func (q quoteAlts) matchedBy(got string) bool {
 
 func collapseSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// Inline tags join the words on either side; any other tag ends a block.
+// Inline tags join the words on either side; any other tag ends a block (a Markdown link reads
+// as its text: mdLink, as the reader reads it).
 var (
 	inlineTag = regexp.MustCompile(`(?i)</?(a|strong|em|b|i|span|code)\b[^>]*>`)
 	htmlTag   = regexp.MustCompile(`<[^>]*>`)
@@ -309,8 +310,10 @@ func TestLabelledAccuracy(t *testing.T) {
 		}
 		docs++
 		if l.Document.Corpus != "" {
-			// Fragments are copied from the text as it reads: tags out, whitespace normalised.
-			text := collapseSpace(htmlTag.ReplaceAllString(inlineTag.ReplaceAllString(string(data), ""), " "))
+			// Fragments are copied from the text as it reads: tags and link targets out,
+			// whitespace normalised.
+			text := mdLink.ReplaceAllString(string(data), "$1")
+			text = collapseSpace(htmlTag.ReplaceAllString(inlineTag.ReplaceAllString(text, ""), " "))
 			for id, e := range l.Elements {
 				for _, q := range e.Quote {
 					if !quoteInText(collapseSpace(q), text) {
