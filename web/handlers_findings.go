@@ -191,7 +191,7 @@ type listData struct {
 func (s *Server) findingsList(c *echo.Context) error {
 	ctx := c.Request().Context()
 	f := parseFilter(c)
-	r, err := s.list(ctx, f)
+	r, err := s.list(ctx, s.lang(c), f)
 	if err != nil {
 		return err
 	}
