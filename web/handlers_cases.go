@@ -646,13 +646,9 @@ func newCaseURL(fps []string) string {
 	return "/cases/new?" + v.Encode()
 }
 
-// attentionRows are the cases whose pending deadline is due soon or overdue (the overview's
-// panel).
-func (s *Server) attentionRows(ctx context.Context, l *Lang) ([]caseRow, error) {
-	all, err := s.st.Cases(ctx)
-	if err != nil && len(all) == 0 {
-		return nil, err
-	}
+// attentionRows are the cases of all whose pending deadline is due soon or overdue (the
+// overview's panel).
+func (s *Server) attentionRows(l *Lang, all []cases.Case) []caseRow {
 	now := s.now()
 	var out []caseRow
 	for _, a := range cases.NeedingAttention(all, s.cfg.Deadlines, now) {
@@ -662,7 +658,22 @@ func (s *Server) attentionRows(ctx context.Context, l *Lang) ([]caseRow, error) 
 			DaysLeft: a.Deadline.DaysLeft(now), Class: string(a.Deadline.Status)}
 		out = append(out, r)
 	}
-	return out, nil
+	return out
+}
+
+// caseStateRows counts the cases of all by the step they are at, in path order: the overview's
+// card beside the findings' own triage states.
+func caseStateRows(l *Lang, all []cases.Case) []countRow {
+	n := map[cases.State]int64{}
+	for _, c := range all {
+		n[c.State]++
+	}
+	rows := make([]countRow, 0, len(cases.AllStates))
+	for _, st := range cases.AllStates {
+		zh, en := st.Label()
+		rows = append(rows, countRow{Key: string(st), Label: pick(l, zh, en), N: n[st]})
+	}
+	return rows
 }
 
 // ---- JSON API ----
