@@ -16,7 +16,7 @@ func (e *env) seedCase(caseNo, docDate string, fps ...string) cases.Case {
 	e.t.Helper()
 	ctx := context.Background()
 	f := cases.Fields{CaseNo: caseNo, Type: cases.Administrative, Handler: "王检察官", Operator: cases.Operator{Name: "某公司"},
-		Agency: cases.Agency{Name: "某市通信管理局", DutyBasis: "个人信息保护法第六十条"}}
+		Agency: cases.Agency{Name: "某市通信管理局", DutyBasis: "个人信息保护法第六十条"}, TargetID: e.target}
 	now := time.Now()
 	c, evs, err := cases.New(f, fps, "同一运营者", "prosecutor", now)
 	if err != nil {
