@@ -65,7 +65,9 @@ func shoot(t *testing.T, w *watchedPage, name string) {
 // and download the case file: a zip with the PDF report, the manifest and the screenshot. Each
 // step asserts what the page shows. With -screens every page is saved at 1366×768 and 390 px.
 func TestBrowserCaseWorkflow(t *testing.T) {
-	b := testChrome(t)
+	// The whole walk, with a case file printed by a second Chromium, outlasts testChrome's minute
+	// on a loaded machine: go test's own -timeout guards it instead.
+	b := testChrome(t).CancelTimeout()
 	e := newEnv(t)
 	ctx := context.Background()
 	// The case file with its PDF, printed by a Chromium the export starts (a small case).
@@ -96,7 +98,7 @@ func TestBrowserCaseWorkflow(t *testing.T) {
 	w.MustElement(`textarea[name="agency_duty_basis"]`).MustInput("个人信息保护法第六十条")
 	shoot(t, w, "case-new")
 	submitIn(t, w, "#newcase")
-	caseURL := w.MustInfo().URL
+	caseURL := strings.SplitN(w.MustInfo().URL, "?", 2)[0] // without the flash message
 	if !strings.Contains(caseURL, "/cases/case-") {
 		t.Fatalf("after creating: on %s: %s", caseURL, w.text(t))
 	}
@@ -228,23 +230,9 @@ func TestBrowserCaseWorkflow(t *testing.T) {
 		t.Error("the case page does not list the joined finding with its reason")
 	}
 
-	// A case file holds the case's triaged findings (untriaged ones only when asked for): the
-	// three are taken into review from the list's bulk form, which reports its outcome.
-	w.visit(t, e.hs.URL+"/findings?target="+e.target)
-	for _, fp := range []string{fpA, fpB, manualFP} {
-		w.MustElement(`input[name="fp"][value="` + fp + `"]`).MustClick()
-	}
-	w.MustElement(`#bulk select[name="to"]`).MustSelect(e.srv.langs.get(LangZH).State(findings.StateInReview))
-	wait = w.WaitNavigation(proto.PageLifecycleEventNameLoad)
-	w.MustElement(`#bulk button[type="submit"]:not([name])`).MustClick()
-	wait()
-	_ = w.WaitLoad()
-	if !strings.Contains(w.text(t), "成功 3 条，失败 0 条") {
-		t.Errorf("bulk outcome: %s", w.text(t))
-	}
-
 	// The case file, downloaded as a browser downloads it: a zip with the PDF report, the signed
-	// manifest, and the screenshot as evidence named in the manifest.
+	// manifest naming the case's three findings (untriaged ones too: a case's members are listed
+	// by hand) and the screenshot as their evidence.
 	w.visit(t, caseURL)
 	shoot(t, w, "case-final")
 	dir := t.TempDir()

@@ -550,6 +550,7 @@ func (s *Server) caseMove(c *echo.Context) error {
 		if derr != nil {
 			return derr
 		}
+		_, d.CanExportCase = s.cfg.Export.(CaseExporter)
 		zh, en := to.Label()
 		kz, ke := early.Deadline.Kind.Label()
 		d.Early = &earlyView{To: string(to), Label: pick(l, zh, en), Due: early.Deadline.Due, Kind: pick(l, kz, ke), DaysLeft: early.DaysLeft,
