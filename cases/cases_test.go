@@ -294,6 +294,14 @@ func TestCompare(t *testing.T) {
 	if c := Compare([]string{fp2}, ScanView{}, ScanView{ID: "b", Found: true, Complete: true})[0]; c.Outcome != OutcomeUnknown {
 		t.Errorf("no baseline: %+v", c)
 	}
+	// A failed re-scan (dead-lettered, or no source read) decides nothing, with or without a
+	// record, and says why.
+	for _, re := range []ScanView{{ID: "b", Failed: "target not registered"}, {ID: "b", Found: true, Fingerprints: []string{fp1}, Failed: "every source failed"}} {
+		c := Compare([]string{fp1}, base, re)[0]
+		if zh, _ := c.Outcome.Label(); c.Outcome != OutcomeFailed || zh != "复查失败" || !strings.Contains(c.ReasonZH, re.Failed) {
+			t.Errorf("failed re-scan %+v: %+v", re, c)
+		}
+	}
 }
 
 func TestDeadlinesOf(t *testing.T) {

@@ -8,6 +8,7 @@ const (
 	OutcomeGone    Outcome = "gone"    // 已消失: the baseline raised it, a complete re-scan did not
 	OutcomeUnknown Outcome = "unknown" // 无法判断: see the reason
 	OutcomePending Outcome = "pending" // the re-scan has not finished
+	OutcomeFailed  Outcome = "failed"  // 复查失败: the re-scan ended without reading any source
 )
 
 // ScanView is what the comparison needs of one scan record (store.ScanRecord).
@@ -16,6 +17,9 @@ type ScanView struct {
 	Found        bool // a record exists (the scan finished)
 	Complete     bool // every source succeeded
 	Fingerprints []string
+	// Failed says why the scan failed as a whole: its job was dead-lettered (no record will
+	// come), or its record shows that no source was read. "" when it did not fail.
+	Failed string
 }
 
 // Check is the outcome for one finding, with why.
@@ -41,6 +45,10 @@ func Compare(fps []string, baseline, recheck ScanView) []Check {
 	for _, fp := range fps {
 		c := Check{Fingerprint: fp, InBaseline: inBase[fp], InRecheck: inNew[fp]}
 		switch {
+		case recheck.Failed != "":
+			// A failed re-scan says nothing of any finding; the case shows why and offers to run
+			// it again instead of waiting for a record that will not come.
+			c.Outcome, c.ReasonZH, c.ReasonEN = OutcomeFailed, "复查扫描失败："+recheck.Failed, "the re-scan failed: "+recheck.Failed
 		case !recheck.Found:
 			c.Outcome = OutcomePending
 		case c.InRecheck:
@@ -78,6 +86,8 @@ func (o Outcome) Label() (zh, en string) {
 		return "无法判断", "Cannot tell"
 	case OutcomePending:
 		return "复查中", "Re-scan running"
+	case OutcomeFailed:
+		return "复查失败", "Re-scan failed"
 	}
 	return string(o), string(o)
 }

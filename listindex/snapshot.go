@@ -370,6 +370,9 @@ type Query struct {
 	// TextFingerprints are findings the search matches by something the index does not hold
 	// (a case number or a document number of a case they belong to).
 	TextFingerprints map[string]bool
+	// Only, when not nil, are the findings a match must be one of; Except those it must not be
+	// (the findings of the cases with a deadline of some status: the deadline filter and sort).
+	Only, Except     map[string]bool
 	FirstLo, FirstHi int64 // [lo, hi) in Unix ms; AnyTime for no bound
 	LastLo, LastHi   int64
 	Sort             int // SortDefault, SortFirst or SortLast
@@ -473,6 +476,20 @@ func (sn *Snapshot) Query(q Query) (int, []*Entry) {
 		}
 		// No entry test: the text term is tested on its bitset.
 		terms = append(terms, &term{list: l, size: len(l), bits: func() bitset { return b }})
+	}
+	if q.Only != nil {
+		l := sn.slotsOf(q.Only, false)
+		if len(l) == 0 {
+			return 0, nil
+		}
+		terms = append(terms, fpTerm(sn, l, q.Only, false))
+	}
+	if len(q.Except) > 0 {
+		l := sn.slotsOf(q.Except, true)
+		if len(l) == 0 {
+			return 0, nil
+		}
+		terms = append(terms, fpTerm(sn, l, q.Except, true))
 	}
 	hasFirst := q.FirstLo != math.MinInt64 || q.FirstHi != math.MaxInt64
 	hasLast := q.LastLo != math.MinInt64 || q.LastHi != math.MaxInt64
@@ -617,6 +634,33 @@ func (sn *Snapshot) Query(q Query) (int, []*Entry) {
 		}
 	}
 	return total, page
+}
+
+// slotsOf returns, ascending, the live slots whose fingerprint is in set (or, with not, is not).
+// It reads every entry once, as a search by fingerprint does.
+func (sn *Snapshot) slotsOf(set map[string]bool, not bool) []int32 {
+	var out []int32
+	for ci, chunk := range sn.rows {
+		for i, e := range chunk {
+			if slot := int32(ci<<chunkShift + i); e != nil && int(slot) < sn.nslots && set[e.fp] != not {
+				out = append(out, slot)
+			}
+		}
+	}
+	return out
+}
+
+// fpTerm is the condition "fingerprint in set" (or not in it) over its slots l.
+func fpTerm(sn *Snapshot, l []int32, set map[string]bool, not bool) *term {
+	var b bitset
+	return &term{list: l, size: len(l), test: func(e *Entry) bool { return set[e.fp] != not },
+		bits: func() bitset {
+			if b == nil {
+				b = newBitset(sn.nslots)
+				b.addAll(l)
+			}
+			return b
+		}}
 }
 
 // sortedPage returns the page of the matching slots in the query's order: their ranks in the

@@ -1,6 +1,7 @@
 package listindex
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,5 +68,49 @@ func TestSearchByFingerprints(t *testing.T) {
 	q.TextFingerprints = nil
 	if n, _ := sn.Query(q); n != 0 {
 		t.Errorf("without the fingerprints the number matches %d findings, want none", n)
+	}
+}
+
+// TestOnlyAndExcept: Only keeps exactly the named findings, Except drops them, each combined
+// with the other conditions (the findings list's deadline filter and sort rest on both).
+func TestOnlyAndExcept(t *testing.T) {
+	ix := &Index{strs: map[string]string{}}
+	var es []*Entry
+	for _, c := range []struct{ fp, sev string }{{"fpa", "high"}, {"fpb", "high"}, {"fpc", "low"}} {
+		es = append(es, ix.entry(c.fp, store.Stored{Finding: findings.Finding{TargetID: "app.x", RuleID: "r1", Subject: c.fp, Severity: rules.Severity(c.sev)}}))
+	}
+	sn := snapshotOf(es)
+	fps := func(q Query) []string {
+		q.FirstLo, q.FirstHi = AnyTime()
+		q.LastLo, q.LastHi = AnyTime()
+		q.Lim = 10
+		n, page := sn.Query(q)
+		var out []string
+		for _, e := range page {
+			out = append(out, e.fp)
+		}
+		if n != len(out) {
+			t.Errorf("%+v: total %d, page %v", q, n, out)
+		}
+		slices.Sort(out)
+		return out
+	}
+	high := findings.SeverityRank("high")
+	for _, c := range []struct {
+		q    Query
+		want []string
+	}{
+		{Query{Only: map[string]bool{"fpa": true, "fpc": true}}, []string{"fpa", "fpc"}},
+		{Query{Only: map[string]bool{"fpa": true, "fpc": true}, Sev: high}, []string{"fpa"}},
+		{Query{Only: map[string]bool{"nope": true}}, nil},
+		{Query{Only: map[string]bool{}}, nil},
+		{Query{Except: map[string]bool{"fpa": true}}, []string{"fpb", "fpc"}},
+		{Query{Except: map[string]bool{"fpa": true}, Sev: high}, []string{"fpb"}},
+		{Query{Except: map[string]bool{"fpa": true, "fpb": true, "fpc": true}}, nil},
+		{Query{Only: map[string]bool{"fpa": true, "fpb": true}, Except: map[string]bool{"fpa": true}}, []string{"fpb"}},
+	} {
+		if got := fps(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("only %v except %v sev %d: %v, want %v", c.q.Only, c.q.Except, c.q.Sev, got, c.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -373,6 +374,40 @@ func (s *Store) DeadJobs(ctx context.Context, count int64) ([]DeadJob, error) {
 		out = append(out, DeadJob{StreamID: m.ID, OriginalID: str("stream_id"), Job: str("job"), Error: str("error"), At: str("at")})
 	}
 	return out, nil
+}
+
+// DeadJobFor finds the dead letter of the job whose id (the scan id) is jobID among the jobs
+// dead-lettered since since: the dead-letter stream's ids are times, so only the entries from
+// then are read, in batches, and at most as many as the stream keeps. found is false when the
+// job was not dead-lettered (it is queued, running, finished, or its letter was trimmed).
+func (s *Store) DeadJobFor(ctx context.Context, jobID string, since time.Time) (DeadJob, bool, error) {
+	const batch = 500
+	start := "-" // a zero or pre-1970 since reads from the start
+	if ms := since.UnixMilli(); ms > 0 {
+		start = strconv.FormatInt(ms, 10) + "-0"
+	}
+	for read := 0; read < deadMaxLen; {
+		msgs, err := s.rdb.XRangeN(ctx, s.deadKey(), start, "+", batch).Result()
+		if err != nil {
+			return DeadJob{}, false, fmt.Errorf("read dead jobs since %s: %w", since.UTC().Format(time.RFC3339), err)
+		}
+		for _, m := range msgs {
+			raw, _ := m.Values["job"].(string)
+			var j struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal([]byte(raw), &j) == nil && j.ID == jobID {
+				str := func(k string) string { v, _ := m.Values[k].(string); return v }
+				return DeadJob{StreamID: m.ID, OriginalID: str("stream_id"), Job: raw, Error: str("error"), At: str("at")}, true, nil
+			}
+		}
+		if len(msgs) < batch {
+			break
+		}
+		read += len(msgs)
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+	return DeadJob{}, false, nil
 }
 
 // Event is one progress event of a scan, for the CLI and the dashboard.

@@ -96,6 +96,17 @@ func TestJobsClaimStaleAndDeadLetter(t *testing.T) {
 	if pending, _ := s.rdb.XPending(ctx, s.jobsKey(), WorkersGroup).Result(); pending.Count != 0 {
 		t.Errorf("dead-lettered job still pending: %+v", pending)
 	}
+	// DeadJobFor finds the letter by the job's id among those since a time before it, and not
+	// among those after it, nor for another id.
+	if d, ok, err := s.DeadJobFor(ctx, "scan-crash", time.Now().Add(-time.Minute)); err != nil || !ok || d.Error != "APK 解析失败 parse failed" {
+		t.Errorf("DeadJobFor = %+v %v %v", d, ok, err)
+	}
+	if _, ok, err := s.DeadJobFor(ctx, "scan-crash", time.Now().Add(time.Minute)); err != nil || ok {
+		t.Errorf("DeadJobFor found a letter older than since: %v %v", ok, err)
+	}
+	if _, ok, err := s.DeadJobFor(ctx, "scan-other", time.Time{}); err != nil || ok {
+		t.Errorf("DeadJobFor found another job's letter: %v %v", ok, err)
+	}
 }
 
 func TestJobsUndecodableEntryIsDeadLettered(t *testing.T) {

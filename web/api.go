@@ -27,7 +27,7 @@ type apiList struct {
 func (s *Server) apiFindings(c *echo.Context) error {
 	f := parseFilter(c)
 	ctx := c.Request().Context()
-	r, err := s.list(ctx, f)
+	r, err := s.list(ctx, s.lang(c), f)
 	if err != nil {
 		return err
 	}

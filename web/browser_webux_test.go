@@ -82,6 +82,10 @@ func TestBrowserWebUX(t *testing.T) {
 	if !strings.HasSuffix(strings.SplitN(w.MustInfo().URL, "?", 2)[0], "/findings/"+manualFP) {
 		t.Fatalf("after recording: %s: %s", w.MustInfo().URL, w.text(t))
 	}
+	// The thumbnail loads after the page's load event on a busy machine: wait for the image itself.
+	if has, img, _ := w.Has(`figure.thumb img`); has {
+		_ = img.WaitLoad()
+	}
 	if ok := w.MustEval(`() => { const i = document.querySelector('figure.thumb img'); return !!i && i.complete && i.naturalWidth > 0 }`).Bool(); !ok {
 		t.Error("the finding page shows no loaded screenshot thumbnail")
 	}

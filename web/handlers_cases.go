@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v5"
 
 	"pilmon/cases"
 	"pilmon/evidence"
 	"pilmon/findings"
+	"pilmon/scanner"
 	"pilmon/store"
 )
 
@@ -327,7 +329,9 @@ type recheckView struct {
 	Baseline, Recheck string
 	RecheckAt         time.Time
 	Pending           bool
-	Still, Gone, Unk  int
+	// Failed says why the re-scan failed (复查失败): the page shows it and offers to run again.
+	Failed           string
+	Still, Gone, Unk int
 }
 
 type earlyView struct {
@@ -373,8 +377,9 @@ func (s *Server) caseData(ctx context.Context, l *Lang, cs cases.Case, pr *princ
 	checks := map[string]cases.Check{}
 	if cs.RecheckScan != "" {
 		base := s.scanView(ctx, cs.BaselineScan)
-		re := s.scanView(ctx, cs.RecheckScan)
-		rv := &recheckView{Baseline: cs.BaselineScan, Recheck: cs.RecheckScan, RecheckAt: cs.RecheckAt, Pending: !re.Found}
+		re := s.recheckScanView(ctx, cs)
+		rv := &recheckView{Baseline: cs.BaselineScan, Recheck: cs.RecheckScan, RecheckAt: cs.RecheckAt, Pending: !re.Found && re.Failed == "",
+			Failed: re.Failed}
 		for _, ch := range cases.Compare(cs.Fingerprints(), base, re) {
 			checks[ch.Fingerprint] = ch
 			switch ch.Outcome {
@@ -447,6 +452,50 @@ func (s *Server) scanView(ctx context.Context, id string) cases.ScanView {
 	return cases.ScanView{ID: id, Found: true, Complete: r.Complete, Fingerprints: r.Fingerprints}
 }
 
+// deadLetterSkew is how long before the 整改复查 was recorded its job's dead letter is looked
+// for: the letter's time is the Redis server's clock, RecheckAt the web host's.
+const deadLetterSkew = 10 * time.Minute
+
+// recheckScanView is the 整改复查's scan for the comparison, with why it failed when it did: its
+// job was dead-lettered (no record will ever come, so the page must not wait for one), or its
+// record shows no source read.
+func (s *Server) recheckScanView(ctx context.Context, cs cases.Case) cases.ScanView {
+	id := cs.RecheckScan
+	r, err := s.st.GetScan(ctx, id)
+	if err != nil {
+		v := cases.ScanView{ID: id}
+		dead, found, derr := s.st.DeadJobFor(ctx, id, cs.RecheckAt.Add(-deadLetterSkew))
+		if derr == nil && found {
+			v.Failed = truncateText(dead.Error, 500)
+		}
+		return v
+	}
+	v := cases.ScanView{ID: id, Found: true, Complete: r.Complete, Fingerprints: r.Fingerprints}
+	if r.Status == scanner.StatusFailed {
+		var why []string
+		for _, run := range r.Runs {
+			for _, fe := range run.Errors {
+				if len(why) < 3 {
+					why = append(why, fe.Error())
+				}
+			}
+		}
+		v.Failed = truncateText(strings.Join(append([]string{"no source was read (没有来源扫描成功)"}, why...), "; "), 500)
+	}
+	return v
+}
+
+// truncateText cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // moveCase records a step with its document, uploaded as evidence (multipart: the CSRF token
 // first, then the fields and at most one file).
 func (s *Server) caseMove(c *echo.Context) error {
@@ -501,6 +550,7 @@ func (s *Server) caseMove(c *echo.Context) error {
 		if derr != nil {
 			return derr
 		}
+		_, d.CanExportCase = s.cfg.Export.(CaseExporter)
 		zh, en := to.Label()
 		kz, ke := early.Deadline.Kind.Label()
 		d.Early = &earlyView{To: string(to), Label: pick(l, zh, en), Due: early.Deadline.Due, Kind: pick(l, kz, ke), DaysLeft: early.DaysLeft,
@@ -646,13 +696,9 @@ func newCaseURL(fps []string) string {
 	return "/cases/new?" + v.Encode()
 }
 
-// attentionRows are the cases whose pending deadline is due soon or overdue (the overview's
-// panel).
-func (s *Server) attentionRows(ctx context.Context, l *Lang) ([]caseRow, error) {
-	all, err := s.st.Cases(ctx)
-	if err != nil && len(all) == 0 {
-		return nil, err
-	}
+// attentionRows are the cases of all whose pending deadline is due soon or overdue (the
+// overview's panel).
+func (s *Server) attentionRows(l *Lang, all []cases.Case) []caseRow {
 	now := s.now()
 	var out []caseRow
 	for _, a := range cases.NeedingAttention(all, s.cfg.Deadlines, now) {
@@ -662,7 +708,22 @@ func (s *Server) attentionRows(ctx context.Context, l *Lang) ([]caseRow, error) 
 			DaysLeft: a.Deadline.DaysLeft(now), Class: string(a.Deadline.Status)}
 		out = append(out, r)
 	}
-	return out, nil
+	return out
+}
+
+// caseStateRows counts the cases of all by the step they are at, in path order: the overview's
+// card beside the findings' own triage states.
+func caseStateRows(l *Lang, all []cases.Case) []countRow {
+	n := map[cases.State]int64{}
+	for _, c := range all {
+		n[c.State]++
+	}
+	rows := make([]countRow, 0, len(cases.AllStates))
+	for _, st := range cases.AllStates {
+		zh, en := st.Label()
+		rows = append(rows, countRow{Key: string(st), Label: pick(l, zh, en), N: n[st]})
+	}
+	return rows
 }
 
 // ---- JSON API ----

@@ -58,6 +58,10 @@ type overviewData struct {
 	DeadJobs int
 	// Attention are the cases whose pending deadline is due soon or overdue.
 	Attention []caseRow
+	// CaseStates count the cases by the step of the case path they are at (States count the
+	// findings by their own triage state: a finding in a case keeps its own).
+	CaseStates []countRow
+	Cases      int64
 }
 
 const chartDays = 30
@@ -103,9 +107,11 @@ func (s *Server) overview(c *echo.Context) error {
 	if n, err := s.st.DeadJobsLength(ctx); err == nil {
 		d.DeadJobs = int(n)
 	}
-	if d.Attention, err = s.attentionRows(ctx, l); err != nil {
+	all, err := s.st.Cases(ctx)
+	if err != nil && len(all) == 0 {
 		return err
 	}
+	d.Attention, d.CaseStates, d.Cases = s.attentionRows(l, all), caseStateRows(l, all), int64(len(all))
 	return s.render(c, http.StatusOK, "overview", s.newPage(c, "overview", "title.overview", d))
 }
 
@@ -191,7 +197,7 @@ type listData struct {
 func (s *Server) findingsList(c *echo.Context) error {
 	ctx := c.Request().Context()
 	f := parseFilter(c)
-	r, err := s.list(ctx, f)
+	r, err := s.list(ctx, s.lang(c), f)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (e *env) listFPs(f Filter) (int64, []string) {
 	var out []string
 	var total int64
 	for f.Page = 1; ; f.Page++ {
-		r, err := e.srv.list(context.Background(), f)
+		r, err := e.srv.list(context.Background(), e.srv.langs.get(LangZH), f)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestListSeesEveryWriteAtOnce(t *testing.T) {
 	if _, err := e.st.MarkNotReobserved(ctx, "t.fresh", "scan-fresh-2", []string{fp1}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.srv.list(ctx, Filter{Target: "t.fresh", State: "new", Page: 1, Per: 10})
+	r, err := e.srv.list(ctx, e.srv.langs.get(LangZH), Filter{Target: "t.fresh", State: "new", Page: 1, Per: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestListDuringConcurrentWrites(t *testing.T) {
 					return
 				default:
 				}
-				r, err := e.srv.list(ctx, Filter{State: "in_review", Sort: "first_seen", Page: 1, Per: 20, Q: "example"})
+				r, err := e.srv.list(ctx, e.srv.langs.get(LangZH), Filter{State: "in_review", Sort: "first_seen", Page: 1, Per: 20, Q: "example"})
 				if err != nil {
 					t.Error(err)
 					return
@@ -290,10 +290,10 @@ func TestListIndexPrefetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := listindex.MarkFresh(ctx)
-	if res, err := e.srv.list(fresh, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 1 {
+	if res, err := e.srv.list(fresh, e.srv.langs.get(LangZH), Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 1 {
 		t.Fatalf("fresh-marked list: %d, %v (want the index as it was: 1)", res.Total, err)
 	}
-	if res, err := e.srv.list(ctx, Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 2 {
+	if res, err := e.srv.list(ctx, e.srv.langs.get(LangZH), Filter{Target: "t.pre", Page: 1, Per: 10}); err != nil || res.Total != 2 {
 		t.Fatalf("list: %d, %v, want 2", res.Total, err)
 	}
 }

@@ -33,10 +33,13 @@ type Filter struct {
 	LastFrom  string
 	LastTo    string
 	Q         string
-	Sort      string // "" (severity, then last seen), "last_seen", "first_seen"
-	Asc       bool
-	Page      int // from 1
-	Per       int
+	// Deadline filters by the deadline of the finding's cases: a status, attention (overdue or
+	// due soon) or none (see findingdeadlines.go).
+	Deadline string
+	Sort     string // "" (severity, then last seen), "last_seen", "first_seen", "deadline"
+	Asc      bool
+	Page     int // from 1
+	Per      int
 }
 
 const (
@@ -51,7 +54,7 @@ func parseFilter(c *echo.Context) Filter {
 	f := Filter{
 		State: q("state"), Severity: q("severity"), Tier: q("tier"), Rule: q("rule"), Basis: q("basis"), Target: q("target"),
 		Category: q("category"), SDK: q("sdk"), FirstFrom: q("first_from"), FirstTo: q("first_to"),
-		LastFrom: q("last_from"), LastTo: q("last_to"), Q: strings.TrimSpace(q("q")), Sort: q("sort"),
+		LastFrom: q("last_from"), LastTo: q("last_to"), Q: strings.TrimSpace(q("q")), Sort: q("sort"), Deadline: q("deadline"),
 		Asc: q("dir") == "asc",
 	}
 	if !findings.State(f.State).Valid() {
@@ -82,8 +85,11 @@ func parseFilter(c *echo.Context) Filter {
 	if len(f.Q) > maxQLen {
 		f.Q = f.Q[:maxQLen]
 	}
-	if f.Sort != "last_seen" && f.Sort != "first_seen" {
+	if f.Sort != "last_seen" && f.Sort != "first_seen" && f.Sort != "deadline" {
 		f.Sort = ""
+	}
+	if !slices.Contains(deadlineFilters, f.Deadline) {
+		f.Deadline = ""
 	}
 	f.Page, _ = strconv.Atoi(q("page"))
 	f.Page = max(f.Page, 1)
@@ -116,6 +122,7 @@ func (f Filter) Values() url.Values {
 	set("last_from", f.LastFrom)
 	set("last_to", f.LastTo)
 	set("q", f.Q)
+	set("deadline", f.Deadline)
 	set("sort", f.Sort)
 	if f.Asc {
 		v.Set("dir", "asc")
@@ -157,6 +164,8 @@ type listResult struct {
 	Items []findings.Finding
 	Total int64
 	Pages int
+	// Deadlines are the deadlines of the findings in cases (findingDeadlines), by fingerprint.
+	Deadlines map[string]findingDeadline
 }
 
 // dayRange turns a from/to pair of Shanghai dates into Unix-millisecond bounds [lo, hi); an empty
@@ -269,16 +278,27 @@ func (s *Server) rulesMatching(q string) map[string]bool {
 // list answers the filter from the in-memory list index (package listindex), after applying every change
 // the store's feed has since the index last looked (read with the session when the page is one
 // of listsFindings, else here).
-func (s *Server) list(ctx context.Context, f Filter) (listResult, error) {
+func (s *Server) list(ctx context.Context, l *Lang, f Filter) (listResult, error) {
 	q, err := s.query(ctx, f)
 	if err != nil {
 		return listResult{}, err
 	}
+	dls, err := s.findingDeadlines(ctx, l, s.now())
+	if err != nil {
+		return listResult{}, err
+	}
+	deadlineQuery(&q, f.Deadline, dls)
 	if err := s.idx.EnsureFresh(ctx); err != nil {
 		return listResult{}, err
 	}
-	total, page := s.idx.Snapshot().Query(q)
-	return listResult{Items: listindex.Rows(page), Total: int64(total), Pages: (total + f.Per - 1) / f.Per}, nil
+	var total int
+	var page []*listindex.Entry
+	if f.Sort == "deadline" {
+		total, page = sortedByDeadline(s.idx.Snapshot(), q, dls)
+	} else {
+		total, page = s.idx.Snapshot().Query(q)
+	}
+	return listResult{Items: listindex.Rows(page), Total: int64(total), Pages: (total + f.Per - 1) / f.Per, Deadlines: dls}, nil
 }
 
 // filterOptions are the choices the filter form offers, refreshed at most every 10 s. The long

@@ -166,7 +166,7 @@ func TestListMatchesBruteForce(t *testing.T) {
 			}
 			return c
 		})
-		got, err := e.srv.list(ctx, f)
+		got, err := e.srv.list(ctx, e.srv.langs.get(LangZH), f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,19 +84,21 @@ func (d listData) writeContent(b *bytes.Buffer) {
 	sel("f.target", "target", d.TargetOptions())
 	sel("f.category", "category", d.CategoryOptions())
 	sel("f.sdk", "sdk", d.SDKOptions())
+	sel("f.deadline", "deadline", d.DeadlineOptions())
+	// A date range is one field: its two dates side by side, not stacked like the label.
 	raw("  <label>")
 	t("f.first")
-	raw(" ")
+	raw(` <span class="range">`)
 	input("date", "first_from", d.F.FirstFrom)
 	raw(" – ")
 	input("date", "first_to", d.F.FirstTo)
-	raw("</label>\n  <label>")
+	raw("</span></label>\n  <label>")
 	t("f.last")
-	raw(" ")
+	raw(` <span class="range">`)
 	input("date", "last_from", d.F.LastFrom)
 	raw(" – ")
 	input("date", "last_to", d.F.LastTo)
-	raw("</label>\n  ")
+	raw("</span></label>\n  ")
 	input("hidden", "sort", d.F.Sort)
 	raw("\n  <button type=\"submit\">")
 	t("f.apply")
@@ -159,6 +161,8 @@ func (d listData) writeContent(b *bytes.Buffer) {
 		t(k)
 	}
 	raw("</th>\n  <th>")
+	link(d.F.SortURL("deadline"), "col.deadline")
+	raw("</th>\n  <th>")
 	link(d.F.SortURL("first_seen"), "col.first")
 	raw("</th>\n  <th>")
 	link(d.F.SortURL("last_seen"), "col.last")
@@ -206,7 +210,7 @@ func (d listData) rows(b *bytes.Buffer) {
 	l := d.Lang
 	esc := template.HTMLEscapeString
 	if len(d.R.Items) == 0 {
-		b.WriteString(`<tr><td colspan="9">`)
+		b.WriteString(`<tr><td colspan="10">`)
 		b.WriteString(esc(l.T("list.empty")))
 		b.WriteString("</td></tr>\n")
 		return
@@ -300,6 +304,22 @@ func (d listData) rows(b *bytes.Buffer) {
 				b.WriteString(esc(l.T("finding.notreobserved", it.NotReobservedSince)))
 				b.WriteString("</span>")
 			}
+			b.WriteString("</td>\n  <td class=\"deadline\">")
+			if dl, ok := d.R.Deadlines[it.Fingerprint]; ok {
+				b.WriteString(`<span class="dl dl-`)
+				b.WriteString(esc(dl.Class))
+				b.WriteString(`">`)
+				b.WriteString(esc(dl.StatusLabel))
+				b.WriteString(`</span> <span class="nw">`)
+				b.WriteString(esc(dl.Due))
+				b.WriteString(`</span><br><a class="hint" href="/cases/`)
+				b.WriteString(esc(url.PathEscape(dl.CaseID)))
+				b.WriteString(`">`)
+				b.WriteString(esc(dl.CaseNo))
+				b.WriteString("</a>")
+			} else {
+				b.WriteString("—")
+			}
 			b.WriteString("</td>\n  <td class=\"nw\">")
 			b.WriteString(esc(l.Day(it.FirstSeen)))
 			b.WriteString("</td>\n  <td class=\"nw\">")
@@ -334,6 +354,19 @@ func (d listData) SeverityOptions() template.HTML {
 		opts[i] = newOption(string(sv), d.Lang.Severity(sv))
 	}
 	return renderOptions(opts, d.F.Severity)
+}
+
+// DeadlineOptions lists the deadline filter's choices (findingdeadlines.go).
+func (d listData) DeadlineOptions() template.HTML {
+	opts := make([]option, len(deadlineFilters))
+	for i, k := range deadlineFilters {
+		key := "dl." + k
+		if k == dlNone {
+			key = "dl.nodeadline"
+		}
+		opts[i] = newOption(k, d.Lang.T(key))
+	}
+	return renderOptions(opts, d.F.Deadline)
 }
 
 // TierOptions lists the tiers: findings (认定事实) and leads (待核实线索).
