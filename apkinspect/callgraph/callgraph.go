@@ -117,12 +117,6 @@ func (k mkey) pack() uint64 {
 	return uint64(k.cls)<<(nameBits+protoBits) | uint64(k.name)<<protoBits | uint64(k.proto)
 }
 
-// lookup is the node of k, if interned.
-func (g *Graph) lookup(k mkey) (Node, bool) {
-	n, ok := g.method[k.pack()]
-	return n, ok
-}
-
 // site kinds
 const (
 	sCall      uint8 = iota + 1 // invoke-direct/static/super: target is a method

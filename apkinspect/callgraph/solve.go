@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"sort"
@@ -166,18 +167,25 @@ var bridges = map[string][]string{
 }
 
 type solver struct {
-	g       *Graph
-	work    int
-	off     []int32
-	dst     []int32
-	kind    []uint8
-	methods [][]Node // class id -> defined methods
-	clinit  map[uint32]Node
-	disp    map[Node]Node // invoked method -> dispatch node
-	via     []Node
-	sub     [][]uint32 // class id -> direct subclasses and implementors
-	bridge  map[uint32][]Node
-	broke   bool
+	g    *Graph
+	work int
+	off  []int32
+	dst  []int32
+	kind []uint8
+	// The methods each class defines: mNode[mOff[c]:mOff[c+1]] in node order (the order
+	// results list them in), and the same sorted by name and prototype (mKey, mSorted) to find
+	// one in a few probes: the graph's method table is gone by then (see Solve).
+	mOff     []int32
+	mNode    []Node
+	mKey     []uint64
+	mSorted  []Node
+	clinit   []Node // class id -> nearest initialiser + 2 (0: not looked up yet)
+	disp     []Node // invoked method -> dispatch node + 1 (0: none yet)
+	via      []Node
+	sub      [][]uint32 // class id -> direct subclasses and implementors
+	bridge   [][]Node   // class id -> bridged callbacks, once bridgeOK
+	bridgeOK []bool
+	broke    bool
 	// Rapid type analysis. dispStart is the first edge of a dispatch node; cond[e-dispStart] is
 	// the class that must have an instance (of it or a subtype) for edge e to be taken, -1 none.
 	dispStart int32
@@ -233,7 +241,7 @@ func (s *solver) chain(c uint32, f func(uint32) bool) {
 func (s *solver) resolve(k mkey) Node {
 	found := None
 	s.chain(k.cls, func(c uint32) bool {
-		if n, ok := s.g.lookup(mkey{c, k.name, k.proto}); ok && s.g.defined[n] {
+		if n := s.find(c, k.name, k.proto); n != None {
 			found = n
 			return false
 		}
@@ -242,19 +250,83 @@ func (s *solver) resolve(k mkey) Node {
 	return found
 }
 
+// methodsOf lists the methods class c defines, in node order.
+func (s *solver) methodsOf(c uint32) []Node {
+	if int(c)+1 >= len(s.mOff) {
+		return nil
+	}
+	return s.mNode[s.mOff[c]:s.mOff[c+1]]
+}
+
+// find is the method name+proto that class c itself defines, None when it defines none.
+func (s *solver) find(c, name, proto uint32) Node {
+	if int(c)+1 >= len(s.mOff) {
+		return None
+	}
+	lo, hi := int(s.mOff[c]), int(s.mOff[c+1])
+	key := uint64(name)<<32 | uint64(proto)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.mKey[m] < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < int(s.mOff[c+1]) && s.mKey[lo] == key {
+		return s.mSorted[lo]
+	}
+	return None
+}
+
+// indexMethods fills mOff, mNode, mKey and mSorted from the graph's defined methods.
+func (s *solver) indexMethods() {
+	g := s.g
+	s.mOff = make([]int32, len(g.class)+1)
+	for n, k := range g.mkeys {
+		if g.defined[n] {
+			s.mOff[k.cls+1]++
+		}
+	}
+	for c := 1; c < len(s.mOff); c++ {
+		s.mOff[c] += s.mOff[c-1]
+	}
+	total := s.mOff[len(s.mOff)-1]
+	s.mNode, s.mKey, s.mSorted = make([]Node, total), make([]uint64, total), make([]Node, total)
+	next := append([]int32(nil), s.mOff[:len(s.mOff)-1]...)
+	for n, k := range g.mkeys {
+		if g.defined[n] {
+			s.mNode[next[k.cls]] = Node(n)
+			next[k.cls]++
+		}
+	}
+	copy(s.mSorted, s.mNode)
+	for c := 0; c+1 < len(s.mOff); c++ {
+		lo, hi := s.mOff[c], s.mOff[c+1]
+		if hi-lo > 1 {
+			slices.SortFunc(s.mSorted[lo:hi], func(a, b Node) int {
+				ka, kb := g.mkeys[a], g.mkeys[b]
+				return cmp.Compare(uint64(ka.name)<<32|uint64(ka.proto), uint64(kb.name)<<32|uint64(kb.proto))
+			})
+		}
+		for i := lo; i < hi; i++ {
+			k := g.mkeys[s.mSorted[i]]
+			s.mKey[i] = uint64(k.name)<<32 | uint64(k.proto)
+		}
+	}
+}
+
 // byName lists the methods named name of c and its superclasses (nearest definition of each
 // prototype first).
 func (s *solver) byName(c, name uint32) []Node {
 	var out []Node
 	var protos []uint32
 	s.chain(c, func(c uint32) bool {
-		if int(c) < len(s.methods) {
-			for _, n := range s.methods[c] {
-				k := s.g.mkeys[n]
-				if k.name == name && !slices.Contains(protos, k.proto) {
-					protos = append(protos, k.proto)
-					out = append(out, n)
-				}
+		for _, n := range s.methodsOf(c) {
+			k := s.g.mkeys[n]
+			if k.name == name && !slices.Contains(protos, k.proto) {
+				protos = append(protos, k.proto)
+				out = append(out, n)
 			}
 		}
 		return len(out) < 64
@@ -264,18 +336,20 @@ func (s *solver) byName(c, name uint32) []Node {
 
 // clinitOf is the nearest class initialiser at or above c.
 func (s *solver) clinitOf(c uint32) Node {
-	if n, ok := s.clinit[c]; ok {
-		return n
+	if int(c) < len(s.clinit) && s.clinit[c] != 0 {
+		return s.clinit[c] - 2
 	}
 	found := None
 	s.chain(c, func(c uint32) bool {
-		if n, ok := s.g.lookup(mkey{c, s.g.idClinit, s.protoV}); ok && s.g.defined[n] {
+		if n := s.find(c, s.g.idClinit, s.protoV); n != None {
 			found = n
 			return false
 		}
 		return true
 	})
-	s.clinit[c] = found
+	if int(c) < len(s.clinit) {
+		s.clinit[c] = found + 2
+	}
 	return found
 }
 
@@ -304,11 +378,11 @@ func (s *solver) subtypes(c uint32, f func(uint32)) {
 // dispatch is the node standing for a virtual call of m: its edges go to every method that
 // can run.
 func (s *solver) dispatch(m Node) Node {
-	if d, ok := s.disp[m]; ok {
-		return d
+	if s.disp[m] != 0 {
+		return s.disp[m] - 1
 	}
 	d := Node(len(s.g.mkeys) + len(s.via))
-	s.disp[m] = d
+	s.disp[m] = d + 1
 	s.via = append(s.via, m)
 	return d
 }
@@ -331,7 +405,7 @@ func (s *solver) dispatchTargets(k mkey) []target {
 	}
 	s.subtypes(k.cls, func(c uint32) {
 		ci := g.class[c]
-		if n, ok := g.lookup(mkey{c, k.name, k.proto}); ok && g.defined[n] {
+		if n := s.find(c, k.name, k.proto); n != None {
 			out = append(out, target{n, c})
 		}
 		// A class implementing an interface may inherit the method from a superclass outside
@@ -387,8 +461,8 @@ func (s *solver) isBelow(c, top uint32) bool {
 
 // bridged lists the callbacks of c that a framework hand-off type runs.
 func (s *solver) bridged(c uint32) []Node {
-	if b, ok := s.bridge[c]; ok {
-		return b
+	if s.bridgeOK[c] {
+		return s.bridge[c]
 	}
 	g := s.g
 	var out []Node
@@ -419,19 +493,18 @@ func (s *solver) bridged(c uint32) []Node {
 		}
 	}
 	visit(c, 0)
-	s.bridge[c] = out
+	s.bridge[c], s.bridgeOK[c] = out, true
 	return out
 }
 
 // Solve resolves the edges and searches from roots. The graph must not change afterwards.
 func (g *Graph) Solve(roots []Root) *Result {
-	s := &solver{g: g, clinit: map[uint32]Node{}, disp: map[Node]Node{}, bridge: map[uint32][]Node{}}
-	s.methods = make([][]Node, len(g.class))
-	for n, k := range g.mkeys {
-		if g.defined[n] {
-			s.methods[k.cls] = append(s.methods[k.cls], Node(n))
-		}
-	}
+	s := &solver{g: g, clinit: make([]Node, len(g.class)), disp: make([]Node, len(g.mkeys)),
+		bridge: make([][]Node, len(g.class)), bridgeOK: make([]bool, len(g.class))}
+	s.indexMethods()
+	// Interning is over: the method table and the per-target marks of AddDex go before the
+	// edges take their room (on an APK of 600,000 methods the table alone is about 16 MiB).
+	g.method, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = nil, nil, nil, nil, nil
 	s.sub = make([][]uint32, len(g.class))
 	s.visited = make([]uint32, len(g.class))
 	s.protoV = g.internProto("()V")
@@ -470,7 +543,7 @@ func (g *Graph) Solve(roots []Root) *Result {
 			}
 		}
 	}
-	g.sites, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = nil, nil, nil, nil, nil
+	g.sites = nil
 	r := &Result{g: g, Edges: len(s.dst), via: s.via, loaders: loaders}
 	r.nodes = len(s.off) - 1
 	r.search(s, roots)
@@ -581,7 +654,7 @@ func (s *solver) edges(rootClasses []uint32) {
 				}
 			}
 			if reflNew {
-				for _, m := range s.methods[c] {
+				for _, m := range s.methodsOf(c) {
 					if g.mkeys[m].name == g.idInit {
 						emit(m, eReflect)
 					}
@@ -651,7 +724,7 @@ func (r *Result) search(s *solver, roots []Root) {
 		if len(rt.Methods) == 0 {
 			seen := map[uint64]bool{}
 			s.chain(cid, func(c uint32) bool {
-				for _, m := range s.methods[c] {
+				for _, m := range s.methodsOf(c) {
 					k := g.mkeys[m]
 					pk := uint64(k.name)<<32 | uint64(k.proto)
 					if c != cid && (k.name == g.idInit || k.name == g.idClinit) {
@@ -684,6 +757,11 @@ func (r *Result) search(s *solver, roots []Root) {
 			}
 		}
 	}
+	// Resolution is done: what only it needed goes before the searches allocate their tables
+	// (on an APK of a million methods these are tens of MiB). Results render names from mkeys,
+	// classDesc, names and protos, which stay.
+	g.classID, g.nameID, g.protoID, g.protoKey = nil, nil, nil, nil
+	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	level := r.rta(s, starts)
 	// take says whether edge e can be taken by a root of group grp.
 	take := func(e int32, grp Group) bool {
@@ -694,6 +772,8 @@ func (r *Result) search(s *solver, roots []Root) {
 		return c < 0 || Group(level[c]) <= grp
 	}
 	// Label sets: propagate bit masks, 64 labels at a time, to a fixpoint.
+	var inQ []bool
+	var q, next []int32
 	for base := 0; base < len(r.labels); base += 64 {
 		// allowed[l] are the labels of this chunk that may take an edge whose class has an
 		// instance from group l on.
@@ -704,8 +784,10 @@ func (r *Result) search(s *solver, roots []Root) {
 			}
 		}
 		mask := make([]uint64, n)
-		inQ := make([]bool, n)
-		var q []int32
+		if inQ == nil {
+			inQ = make([]bool, n)
+		}
+		q = q[:0]
 		for _, st := range starts {
 			if st.label >= base && st.label < base+64 {
 				mask[st.node] |= 1 << (st.label - base)
@@ -715,26 +797,29 @@ func (r *Result) search(s *solver, roots []Root) {
 				}
 			}
 		}
+		// Rounds: the nodes whose mask grew in one round are visited in the next. The fixpoint
+		// does not depend on the order, and two buffers in turn hold every round.
 		for len(q) > 0 {
-			v := q[0]
-			q = q[1:]
-			inQ[v] = false
-			for e := s.off[v]; e < s.off[v+1]; e++ {
-				w := s.dst[e]
-				m := mask[v]
-				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
-					if c := s.cond[e-s.dispStart]; c >= 0 {
-						m &= allowed[level[c]]
+			for _, v := range q {
+				inQ[v] = false
+				for e := s.off[v]; e < s.off[v+1]; e++ {
+					w := s.dst[e]
+					m := mask[v]
+					if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+						if c := s.cond[e-s.dispStart]; c >= 0 {
+							m &= allowed[level[c]]
+						}
 					}
-				}
-				if mask[w]|m != mask[w] {
-					mask[w] |= m
-					if !inQ[w] {
-						inQ[w] = true
-						q = append(q, w)
+					if mask[w]|m != mask[w] {
+						mask[w] |= m
+						if !inQ[w] {
+							inQ[w] = true
+							next = append(next, w)
+						}
 					}
 				}
 			}
+			q, next = next, q[:0]
 		}
 		r.masks = append(r.masks, mask)
 	}
@@ -746,7 +831,7 @@ func (r *Result) search(s *solver, roots []Root) {
 			parent[i] = -2 // unvisited
 		}
 		pedge := make([]uint8, n)
-		var q []int32
+		q = q[:0]
 		for _, st := range starts {
 			if GroupOf(r.labels[st.label]) == grp && parent[st.node] == -2 {
 				parent[st.node] = -1
@@ -756,9 +841,9 @@ func (r *Result) search(s *solver, roots []Root) {
 		if len(q) == 0 {
 			continue
 		}
-		for len(q) > 0 {
-			v := q[0]
-			q = q[1:]
+		// q holds each node once: read in order, it is the breadth-first queue.
+		for i := 0; i < len(q); i++ {
+			v := q[i]
 			for e := s.off[v]; e < s.off[v+1]; e++ {
 				w := s.dst[e]
 				if parent[w] == -2 && take(e, grp) {
