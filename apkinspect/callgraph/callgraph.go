@@ -58,6 +58,7 @@ package callgraph
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 
 	"pilmon/apkinspect/dex"
@@ -157,9 +158,14 @@ type Graph struct {
 	method     map[uint64]Node
 	mkeys      []mkey
 	defined    []bool
+	// The sites, one chunk per dex file, each of its exact size (one slice for all would be
+	// copied and held at up to twice its size as it grows); sites is the chunk being filled.
+	chunks     [][]site
+	chunkStart []int32 // global position of each chunk's first site
 	sites      []site
-	// siteStart and siteEnd delimit each node's sites (a method's code is walked once, so its
-	// sites are contiguous).
+	siteBase   int // global position of sites[0]: the sites of the chunks before
+	// siteStart and siteEnd delimit each node's sites by global position (a method's code is
+	// walked once, so its sites are contiguous, in one chunk).
 	siteStart, siteEnd []int32
 	// Per-target marks that keep a method's sites unique (see AddDex).
 	nodeStamp, classStamp []int32
@@ -451,15 +457,14 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		g.classStamp, g.classBits = make([]int32, nt), make([]uint8, nt)
 		g.protoKey = sized(g.protoKey, f.ProtoCount())
 	}
-	// Room for about one site per reference (most references are one site, those made twice by
-	// one method none), doubling so that a large APK's dex files do not each copy all the sites.
+	// Room for one site per reference (most references are one site, those made twice by one
+	// method none); closeChunk trims what is left over.
 	refs := 0
 	for _, c := range f.Classes {
 		refs += len(c.Refs)
 	}
-	if need := min(len(g.sites)+refs, g.lim.MaxSites); need > cap(g.sites) {
-		g.sites = append(make([]site, 0, max(need, 2*cap(g.sites))), g.sites...)
-	}
+	g.sites = make([]site, 0, max(min(refs, g.lim.MaxSites-g.siteBase), 0))
+	defer g.closeChunk()
 	reflected := 0
 	for _, c := range f.Classes {
 		id, ok := x.class(c.Type)
@@ -493,14 +498,14 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		caller, start := None, int32(0)
 		flush := func() {
 			if caller != None && g.siteEnd[caller] == 0 && g.siteStart[caller] == 0 {
-				g.siteStart[caller], g.siteEnd[caller] = start, int32(len(g.sites))
+				g.siteStart[caller], g.siteEnd[caller] = start, int32(g.siteBase+len(g.sites))
 			}
 		}
 		for _, r := range c.Refs {
 			n := x.Node(r.Caller)
 			if n != caller {
 				flush()
-				caller, start = n, int32(len(g.sites))
+				caller, start = n, int32(g.siteBase+len(g.sites))
 				if n != None && g.siteEnd[n] != 0 {
 					caller = None // a second code item for the same method: keep the first
 				}
@@ -508,7 +513,7 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 			if caller == None {
 				continue
 			}
-			if len(g.sites) >= g.lim.MaxSites {
+			if g.siteBase+len(g.sites) >= g.lim.MaxSites {
 				g.cut("more than %d call sites", g.lim.MaxSites)
 				break
 			}
@@ -587,6 +592,37 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		flush()
 	}
 	return x
+}
+
+// closeChunk ends the chunk of sites AddDex filled, trimmed to its size when much is unused.
+func (g *Graph) closeChunk() {
+	if len(g.sites) > 0 {
+		c := g.sites
+		if cap(c)-len(c) > len(c)/8 {
+			c = append(make([]site, 0, len(c)), c...)
+		}
+		g.chunks = append(g.chunks, c)
+		g.chunkStart = append(g.chunkStart, int32(g.siteBase))
+		g.siteBase += len(c)
+	}
+	g.sites = nil
+}
+
+// sitesOf is n's sites.
+func (g *Graph) sitesOf(n Node) []site {
+	start, end := g.siteStart[n], g.siteEnd[n]
+	if start >= end {
+		return nil
+	}
+	i, _ := slices.BinarySearch(g.chunkStart, start+1) // the first chunk starting after start
+	if i == 0 {
+		return nil
+	}
+	c, base := g.chunks[i-1], g.chunkStart[i-1]
+	if int(end-base) > len(c) {
+		return nil
+	}
+	return c[start-base : end-base]
 }
 
 // reflect records what a call on java.lang.Class or ClassLoader names by constant.

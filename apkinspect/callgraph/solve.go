@@ -532,18 +532,18 @@ func (g *Graph) Solve(roots []Root) *Result {
 			rootClasses = append(rootClasses, id)
 		}
 	}
-	s.edges(rootClasses)
-	// The sites are resolved: only the dynamic loaders among them are still needed.
+	// Of the sites, the search needs only the dynamic loaders: edges drops the rest once
+	// resolved.
 	var loaders []Node
 	for n := range g.mkeys {
-		for _, st := range g.sites[g.siteStart[n]:g.siteEnd[n]] {
+		for _, st := range g.sitesOf(Node(n)) {
 			if st.kind() == sDynLoad {
 				loaders = append(loaders, Node(n))
 				break
 			}
 		}
 	}
-	g.sites = nil
+	s.edges(rootClasses)
 	r := &Result{g: g, Edges: len(s.dst), via: s.via, loaders: loaders}
 	r.nodes = len(s.off) - 1
 	r.search(s, roots)
@@ -558,7 +558,7 @@ func (s *solver) edges(rootClasses []uint32) {
 	s.off = make([]int32, 0, len(g.mkeys)+1)
 	s.newOff = make([]int32, 0, len(g.mkeys)+1)
 	// Most sites are one edge each: room for them up front saves growing the largest slices.
-	nEdges := min(len(g.sites), g.lim.MaxEdges)
+	nEdges := min(g.siteBase, g.lim.MaxEdges)
 	s.dst, s.kind = make([]int32, 0, nEdges), make([]uint8, 0, nEdges)
 	var tmp []Node
 	var tkind []uint8
@@ -614,7 +614,7 @@ func (s *solver) edges(rootClasses []uint32) {
 		}
 		var reflClasses, reflNames []uint32
 		reflNew := false
-		for _, st := range g.sites[g.siteStart[n]:g.siteEnd[n]] {
+		for _, st := range g.sitesOf(Node(n)) {
 			if s.broke {
 				break
 			}
@@ -664,6 +664,8 @@ func (s *solver) edges(rootClasses []uint32) {
 		ok = flush()
 	}
 	s.newOff = append(s.newOff, int32(len(s.newCls)))
+	// Every site is resolved: the dispatch nodes below need none.
+	g.chunks, g.chunkStart, g.siteStart, g.siteEnd = nil, nil, nil, nil
 	// A class with no instance anywhere in the app's code, nor below it, is created where the
 	// graph cannot see (a view inflated from a layout, a fragment or a deserialised object
 	// named in data, native code): calls on it dispatch by class hierarchy alone.
