@@ -273,7 +273,8 @@ func (g *Graph) internMethod(k mkey) Node {
 	if n, ok := g.method[k.pack()]; ok {
 		return n
 	}
-	if len(g.mkeys) >= g.lim.MaxMethods {
+	// Methods and their dispatch nodes stay below 1<<28 (solver.dst keeps an edge's kind above).
+	if len(g.mkeys) >= min(g.lim.MaxMethods, 1<<27) {
 		g.cut("more than %d methods", g.lim.MaxMethods)
 		return None
 	}

@@ -87,6 +87,9 @@ type Result struct {
 	loaders []Node // methods that load code at run time
 }
 
+// nodeMask takes the node out of an edge of solver.dst.
+const nodeMask = 1<<28 - 1
+
 const (
 	eCall uint8 = iota + 1
 	eVirtual
@@ -170,8 +173,10 @@ type solver struct {
 	g    *Graph
 	work int
 	off  []int32
-	dst  []int32
-	kind []uint8
+	// dst is each edge's target node in the low bits and its kind (eCall…) in the top 4
+	// (nodes stay below 1<<28, see internMethod): one array for both halves the memory the
+	// search walks.
+	dst []uint32
 	// The methods each class defines: mNode[mOff[c]:mOff[c+1]] in node order (the order
 	// results list them in), and the same sorted by name and prototype (mKey, mSorted) to find
 	// one in a few probes: the graph's method table is gone by then (see Solve).
@@ -559,7 +564,7 @@ func (s *solver) edges(rootClasses []uint32) {
 	s.newOff = make([]int32, 0, len(g.mkeys)+1)
 	// Most sites are one edge each: room for them up front saves growing the largest slices.
 	nEdges := min(g.siteBase, g.lim.MaxEdges)
-	s.dst, s.kind = make([]int32, 0, nEdges), make([]uint8, 0, nEdges)
+	s.dst = make([]uint32, 0, nEdges)
 	var tmp []Node
 	var tkind []uint8
 	var tcond []int32 // per dispatch edge in tmp
@@ -589,8 +594,7 @@ func (s *solver) edges(rootClasses []uint32) {
 			return false
 		}
 		for i, t := range tmp {
-			s.dst = append(s.dst, int32(t))
-			s.kind = append(s.kind, tkind[i])
+			s.dst = append(s.dst, uint32(tkind[i])<<28|uint32(t))
 		}
 		s.cond = append(s.cond, tcond...)
 		tmp, tkind, tcond = tmp[:0], tkind[:0], tcond[:0]
@@ -805,7 +809,7 @@ func (r *Result) search(s *solver, roots []Root) {
 			for _, v := range q {
 				inQ[v] = false
 				for e := s.off[v]; e < s.off[v+1]; e++ {
-					w := s.dst[e]
+					w := int32(s.dst[e] & nodeMask)
 					m := mask[v]
 					if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
 						if c := s.cond[e-s.dispStart]; c >= 0 {
@@ -847,9 +851,9 @@ func (r *Result) search(s *solver, roots []Root) {
 		for i := 0; i < len(q); i++ {
 			v := q[i]
 			for e := s.off[v]; e < s.off[v+1]; e++ {
-				w := s.dst[e]
+				w := int32(s.dst[e] & nodeMask)
 				if parent[w] == -2 && take(e, grp) {
-					parent[w], pedge[w] = v, s.kind[e]
+					parent[w], pedge[w] = v, uint8(s.dst[e]>>28)
 					q = append(q, w)
 				}
 			}
@@ -908,7 +912,7 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 			work++
 			level[c] = uint8(grp)
 			for _, e := range waiting[c] {
-				visit(s.dst[e])
+				visit(int32(s.dst[e] & nodeMask))
 			}
 			delete(waiting, c)
 		}
@@ -934,7 +938,7 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 						continue
 					}
 				}
-				visit(s.dst[e])
+				visit(int32(s.dst[e] & nodeMask))
 			}
 		}
 		q = q[:0]
