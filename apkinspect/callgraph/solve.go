@@ -3,6 +3,7 @@ package callgraph
 import (
 	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"sort"
 
@@ -769,17 +770,8 @@ func (r *Result) search(s *solver, roots []Root) {
 	g.classID, g.nameID, g.protoID, g.protoKey = nil, nil, nil, nil
 	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	level := r.rta(s, starts)
-	// take says whether edge e can be taken by a root of group grp.
-	take := func(e int32, grp Group) bool {
-		if e < s.dispStart || int(e-s.dispStart) >= len(s.cond) {
-			return true
-		}
-		c := s.cond[e-s.dispStart]
-		return c < 0 || Group(level[c]) <= grp
-	}
 	// Label sets: propagate bit masks, 64 labels at a time, to a fixpoint.
-	var inQ []bool
-	var q, next []int32
+	var cur, next []uint64 // nodes to visit in this round and in the next, one bit each
 	for base := 0; base < len(r.labels); base += 64 {
 		// allowed[l] are the labels of this chunk that may take an edge whose class has an
 		// instance from group l on.
@@ -790,47 +782,59 @@ func (r *Result) search(s *solver, roots []Root) {
 			}
 		}
 		mask := make([]uint64, n)
-		if inQ == nil {
-			inQ = make([]bool, n)
+		if cur == nil {
+			cur, next = make([]uint64, (n+63)/64), make([]uint64, (n+63)/64)
 		}
-		q = q[:0]
 		for _, st := range starts {
 			if st.label >= base && st.label < base+64 {
 				mask[st.node] |= 1 << (st.label - base)
-				if !inQ[st.node] {
-					inQ[st.node] = true
-					q = append(q, int32(st.node))
-				}
+				cur[st.node>>6] |= 1 << (st.node & 63)
 			}
 		}
-		// Rounds: the nodes whose mask grew in one round are visited in the next. The fixpoint
-		// does not depend on the order, and two buffers in turn hold every round.
-		for len(q) > 0 {
-			for _, v := range q {
-				inQ[v] = false
-				for e := s.off[v]; e < s.off[v+1]; e++ {
-					w := int32(s.dst[e] & nodeMask)
-					m := mask[v]
-					if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
-						if c := s.cond[e-s.dispStart]; c >= 0 {
-							m &= allowed[level[c]]
+		// Rounds: the nodes whose mask grew are visited in the next round, or later in this one
+		// when still ahead. The fixpoint does not depend on the order; visiting in node order
+		// walks the tables mostly forward, which a queue's order does not.
+		for more := true; more; {
+			more = false
+			for wi := range cur {
+				word := cur[wi]
+				if word == 0 {
+					continue
+				}
+				cur[wi] = 0
+				for word != 0 {
+					v := int32(wi<<6 + bits.TrailingZeros64(word))
+					word &= word - 1
+					mv := mask[v]
+					for e := s.off[v]; e < s.off[v+1]; e++ {
+						w := int32(s.dst[e] & nodeMask)
+						m := mv
+						if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+							if c := s.cond[e-s.dispStart]; c >= 0 {
+								m &= allowed[level[c]]
+							}
 						}
-					}
-					if mask[w]|m != mask[w] {
+						if mask[w]|m == mask[w] {
+							continue
+						}
 						mask[w] |= m
-						if !inQ[w] {
-							inQ[w] = true
-							next = append(next, w)
+						// Pending in this round: a later bit of this word or a later word.
+						bit := uint64(1) << (w & 63)
+						if w > v && (int(w>>6) == wi && word&bit != 0 || int(w>>6) > wi && cur[w>>6]&bit != 0) {
+							continue
 						}
+						next[w>>6] |= bit
+						more = true
 					}
 				}
 			}
-			q, next = next, q[:0]
+			cur, next = next, cur
 		}
 		r.masks = append(r.masks, mask)
 	}
 	// Shortest paths: breadth-first per group from all its roots, roots and edges in a fixed
 	// order, so the first parent found is the same on every run.
+	var q []int32
 	for grp := Group(0); grp < nGroups; grp++ {
 		parent := make([]int32, n)
 		for i := range parent {
@@ -852,10 +856,16 @@ func (r *Result) search(s *solver, roots []Root) {
 			v := q[i]
 			for e := s.off[v]; e < s.off[v+1]; e++ {
 				w := int32(s.dst[e] & nodeMask)
-				if parent[w] == -2 && take(e, grp) {
-					parent[w], pedge[w] = v, uint8(s.dst[e]>>28)
-					q = append(q, w)
+				if parent[w] != -2 {
+					continue
 				}
+				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+					if c := s.cond[e-s.dispStart]; c >= 0 && Group(level[c]) > grp {
+						continue
+					}
+				}
+				parent[w], pedge[w] = v, uint8(s.dst[e]>>28)
+				q = append(q, w)
 			}
 		}
 		r.parent[grp], r.pedge[grp] = parent, pedge
