@@ -58,6 +58,8 @@ package callgraph
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -155,7 +157,7 @@ type Graph struct {
 	// type first); protoTypes keeps that key per prototype until it is rendered.
 	protoKey   map[string]uint32
 	protoTypes [][]byte
-	method     map[uint64]Node
+	method     methodTable
 	mkeys      []mkey
 	defined    []bool
 	// The sites, one chunk per dex file, each of its exact size (one slice for all would be
@@ -185,7 +187,7 @@ type classInfo struct {
 // New returns an empty graph.
 func New(lim Limits) *Graph {
 	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
-		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, method: map[uint64]Node{}, wk: map[uint32]string{}}
+		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, wk: map[uint32]string{}}
 	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
 	for desc, role := range wellKnown {
 		if id, ok := g.internClass(desc); ok {
@@ -270,7 +272,8 @@ func (g *Graph) internProto(s string) uint32 {
 }
 
 func (g *Graph) internMethod(k mkey) Node {
-	if n, ok := g.method[k.pack()]; ok {
+	slot := g.method.find(k.pack())
+	if n := g.method.vals[slot]; n != None {
 		return n
 	}
 	// Methods and their dispatch nodes stay below 1<<28 (solver.dst keeps an edge's kind above).
@@ -279,12 +282,70 @@ func (g *Graph) internMethod(k mkey) Node {
 		return None
 	}
 	n := Node(len(g.mkeys))
-	g.method[k.pack()] = n
+	g.method.put(slot, k.pack(), n)
 	g.mkeys = append(g.mkeys, k)
 	g.defined = append(g.defined, false)
 	g.siteStart = append(g.siteStart, 0)
 	g.siteEnd = append(g.siteEnd, 0)
 	return n
+}
+
+// methodTable interns methods by packed key: open addressing with linear probing, at most 3/4
+// full. Every dex file looks up each of its method_ids once, a million and more on a large
+// APK, and a table of two flat arrays does so several times faster than a map. A random seed
+// per graph keeps a crafted file from choosing colliding keys.
+type methodTable struct {
+	keys  []uint64
+	vals  []Node // None: empty slot
+	n     int
+	shift uint8
+	seed  uint64
+}
+
+// init makes room for about n keys.
+func (t *methodTable) init(n int) {
+	size, n := 16, max(n, t.n)
+	for size*3/4 < n {
+		size *= 2
+	}
+	if t.seed == 0 {
+		t.seed = rand.Uint64() | 1
+	}
+	old := *t
+	t.keys, t.vals, t.n, t.shift = make([]uint64, size), make([]Node, size), 0, uint8(64-bits.TrailingZeros(uint(size)))
+	for i := range t.vals {
+		t.vals[i] = None
+	}
+	for i, v := range old.vals {
+		if v != None {
+			t.put(t.find(old.keys[i]), old.keys[i], v)
+		}
+	}
+}
+
+// find is the slot of key, or the empty slot where it goes.
+func (t *methodTable) find(key uint64) int {
+	if t.keys == nil {
+		t.init(16)
+	}
+	h := key ^ t.seed
+	h ^= h >> 31
+	h *= 0x9e3779b97f4a7c15
+	mask := len(t.keys) - 1
+	for i := int(h >> t.shift); ; i = (i + 1) & mask {
+		if t.vals[i] == None || t.keys[i] == key {
+			return i
+		}
+	}
+}
+
+// put stores key at its empty slot (from find), growing the table when 3/4 full.
+func (t *methodTable) put(slot int, key uint64, n Node) {
+	t.keys[slot], t.vals[slot] = key, n
+	t.n++
+	if t.n > len(t.keys)*3/4 {
+		t.init(2 * t.n)
+	}
 }
 
 // FileIndex maps one dex file's ids to the graph's; it lives as long as the file is indexed.
@@ -448,7 +509,7 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		// tables for it once rather than grow them (each id table is bounded by the file, whose
 		// own tables take 4 to 12 bytes an entry).
 		nm, nt := f.MethodCount(), f.TypeCount()
-		g.method = make(map[uint64]Node, nm)
+		g.method.init(nm)
 		g.mkeys = make([]mkey, 0, nm)
 		g.defined = make([]bool, 0, nm)
 		g.siteStart, g.siteEnd = make([]int32, 0, nm), make([]int32, 0, nm)

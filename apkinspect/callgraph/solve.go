@@ -510,7 +510,7 @@ func (g *Graph) Solve(roots []Root) *Result {
 	s.indexMethods()
 	// Interning is over: the method table and the per-target marks of AddDex go before the
 	// edges take their room (on an APK of 600,000 methods the table alone is about 16 MiB).
-	g.method, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = nil, nil, nil, nil, nil
+	g.method, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = methodTable{}, nil, nil, nil, nil
 	s.sub = make([][]uint32, len(g.class))
 	s.visited = make([]uint32, len(g.class))
 	s.protoV = g.internProto("()V")
