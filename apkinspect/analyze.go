@@ -288,7 +288,7 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 	}
 	if m := app.Manifest; m != nil {
 		for _, c := range m.Components {
-			a.packerClass(c.Name, "AndroidManifest.xml: "+c.Type+" "+c.Name)
+			a.packerClass(c.Name, "AndroidManifest.xml: "+c.Type+" ")
 		}
 	}
 
@@ -404,11 +404,13 @@ func (a *analyzer) packer(p packerSignature, marker string) {
 	a.app.Packers = append(a.app.Packers, Packer{Name: p.name, Marker: marker, Shell: p.shell})
 }
 
-func (a *analyzer) packerClass(class, marker string) {
+// packerClass records the packers class belongs to; the marker is where + class (built only
+// on a match: it runs for every class of every dex file).
+func (a *analyzer) packerClass(class, where string) {
 	for _, p := range packers {
 		for _, c := range p.classes {
-			if class == c || strings.HasPrefix(class, c+".") || (strings.HasSuffix(c, ".") && strings.HasPrefix(class, c)) {
-				a.packer(p, marker)
+			if strings.HasPrefix(class, c) && (len(class) == len(c) || class[len(c)] == '.' || strings.HasSuffix(c, ".")) {
+				a.packer(p, where+class)
 			}
 		}
 	}
@@ -450,10 +452,11 @@ func (a *analyzer) indexDex(f *dex.File, x *callgraph.FileIndex) {
 	methodAPIs := map[uint32][]rules.SensitiveAPI{}
 	fieldAPIs := map[uint32][]rules.SensitiveAPI{}
 	seenStr := make([]uint64, f.StringCount()/64+1)
+	where := f.Name + ": class "
 	for _, c := range f.Classes {
 		a.app.Classes++
 		cls := dex.JavaName(f.TypeName(c.Type))
-		a.packerClass(cls, f.Name+": class "+cls)
+		a.packerClass(cls, where)
 		a.countClass(cls)
 		for _, r := range c.Refs {
 			switch r.Kind {

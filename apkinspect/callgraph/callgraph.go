@@ -58,6 +58,9 @@ package callgraph
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"pilmon/apkinspect/dex"
@@ -117,12 +120,6 @@ func (k mkey) pack() uint64 {
 	return uint64(k.cls)<<(nameBits+protoBits) | uint64(k.name)<<protoBits | uint64(k.proto)
 }
 
-// lookup is the node of k, if interned.
-func (g *Graph) lookup(k mkey) (Node, bool) {
-	n, ok := g.method[k.pack()]
-	return n, ok
-}
-
 // site kinds
 const (
 	sCall      uint8 = iota + 1 // invoke-direct/static/super: target is a method
@@ -160,12 +157,17 @@ type Graph struct {
 	// type first); protoTypes keeps that key per prototype until it is rendered.
 	protoKey   map[string]uint32
 	protoTypes [][]byte
-	method     map[uint64]Node
+	method     methodTable
 	mkeys      []mkey
 	defined    []bool
+	// The sites, one chunk per dex file, each of its exact size (one slice for all would be
+	// copied and held at up to twice its size as it grows); sites is the chunk being filled.
+	chunks     [][]site
+	chunkStart []int32 // global position of each chunk's first site
 	sites      []site
-	// siteStart and siteEnd delimit each node's sites (a method's code is walked once, so its
-	// sites are contiguous).
+	siteBase   int // global position of sites[0]: the sites of the chunks before
+	// siteStart and siteEnd delimit each node's sites by global position (a method's code is
+	// walked once, so its sites are contiguous, in one chunk).
 	siteStart, siteEnd []int32
 	// Per-target marks that keep a method's sites unique (see AddDex).
 	nodeStamp, classStamp []int32
@@ -185,7 +187,7 @@ type classInfo struct {
 // New returns an empty graph.
 func New(lim Limits) *Graph {
 	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
-		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, method: map[uint64]Node{}, wk: map[uint32]string{}}
+		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, wk: map[uint32]string{}}
 	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
 	for desc, role := range wellKnown {
 		if id, ok := g.internClass(desc); ok {
@@ -270,20 +272,80 @@ func (g *Graph) internProto(s string) uint32 {
 }
 
 func (g *Graph) internMethod(k mkey) Node {
-	if n, ok := g.method[k.pack()]; ok {
+	slot := g.method.find(k.pack())
+	if n := g.method.vals[slot]; n != None {
 		return n
 	}
-	if len(g.mkeys) >= g.lim.MaxMethods {
+	// Methods and their dispatch nodes stay below 1<<28 (solver.dst keeps an edge's kind above).
+	if len(g.mkeys) >= min(g.lim.MaxMethods, 1<<27) {
 		g.cut("more than %d methods", g.lim.MaxMethods)
 		return None
 	}
 	n := Node(len(g.mkeys))
-	g.method[k.pack()] = n
+	g.method.put(slot, k.pack(), n)
 	g.mkeys = append(g.mkeys, k)
 	g.defined = append(g.defined, false)
 	g.siteStart = append(g.siteStart, 0)
 	g.siteEnd = append(g.siteEnd, 0)
 	return n
+}
+
+// methodTable interns methods by packed key: open addressing with linear probing, at most 3/4
+// full. Every dex file looks up each of its method_ids once, a million and more on a large
+// APK, and a table of two flat arrays does so several times faster than a map. A random seed
+// per graph keeps a crafted file from choosing colliding keys.
+type methodTable struct {
+	keys  []uint64
+	vals  []Node // None: empty slot
+	n     int
+	shift uint8
+	seed  uint64
+}
+
+// init makes room for about n keys.
+func (t *methodTable) init(n int) {
+	size, n := 16, max(n, t.n)
+	for size*3/4 < n {
+		size *= 2
+	}
+	if t.seed == 0 {
+		t.seed = rand.Uint64() | 1
+	}
+	old := *t
+	t.keys, t.vals, t.n, t.shift = make([]uint64, size), make([]Node, size), 0, uint8(64-bits.TrailingZeros(uint(size)))
+	for i := range t.vals {
+		t.vals[i] = None
+	}
+	for i, v := range old.vals {
+		if v != None {
+			t.put(t.find(old.keys[i]), old.keys[i], v)
+		}
+	}
+}
+
+// find is the slot of key, or the empty slot where it goes.
+func (t *methodTable) find(key uint64) int {
+	if t.keys == nil {
+		t.init(16)
+	}
+	h := key ^ t.seed
+	h ^= h >> 31
+	h *= 0x9e3779b97f4a7c15
+	mask := len(t.keys) - 1
+	for i := int(h >> t.shift); ; i = (i + 1) & mask {
+		if t.vals[i] == None || t.keys[i] == key {
+			return i
+		}
+	}
+}
+
+// put stores key at its empty slot (from find), growing the table when 3/4 full.
+func (t *methodTable) put(slot int, key uint64, n Node) {
+	t.keys[slot], t.vals[slot] = key, n
+	t.n++
+	if t.n > len(t.keys)*3/4 {
+		t.init(2 * t.n)
+	}
 }
 
 // FileIndex maps one dex file's ids to the graph's; it lives as long as the file is indexed.
@@ -447,7 +509,7 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		// tables for it once rather than grow them (each id table is bounded by the file, whose
 		// own tables take 4 to 12 bytes an entry).
 		nm, nt := f.MethodCount(), f.TypeCount()
-		g.method = make(map[uint64]Node, nm)
+		g.method.init(nm)
 		g.mkeys = make([]mkey, 0, nm)
 		g.defined = make([]bool, 0, nm)
 		g.siteStart, g.siteEnd = make([]int32, 0, nm), make([]int32, 0, nm)
@@ -457,15 +519,14 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		g.classStamp, g.classBits = make([]int32, nt), make([]uint8, nt)
 		g.protoKey = sized(g.protoKey, f.ProtoCount())
 	}
-	// Room for about one site per reference (most references are one site, those made twice by
-	// one method none), doubling so that a large APK's dex files do not each copy all the sites.
+	// Room for one site per reference (most references are one site, those made twice by one
+	// method none); closeChunk trims what is left over.
 	refs := 0
 	for _, c := range f.Classes {
 		refs += len(c.Refs)
 	}
-	if need := min(len(g.sites)+refs, g.lim.MaxSites); need > cap(g.sites) {
-		g.sites = append(make([]site, 0, max(need, 2*cap(g.sites))), g.sites...)
-	}
+	g.sites = make([]site, 0, max(min(refs, g.lim.MaxSites-g.siteBase), 0))
+	defer g.closeChunk()
 	reflected := 0
 	for _, c := range f.Classes {
 		id, ok := x.class(c.Type)
@@ -499,14 +560,14 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		caller, start := None, int32(0)
 		flush := func() {
 			if caller != None && g.siteEnd[caller] == 0 && g.siteStart[caller] == 0 {
-				g.siteStart[caller], g.siteEnd[caller] = start, int32(len(g.sites))
+				g.siteStart[caller], g.siteEnd[caller] = start, int32(g.siteBase+len(g.sites))
 			}
 		}
 		for _, r := range c.Refs {
 			n := x.Node(r.Caller)
 			if n != caller {
 				flush()
-				caller, start = n, int32(len(g.sites))
+				caller, start = n, int32(g.siteBase+len(g.sites))
 				if n != None && g.siteEnd[n] != 0 {
 					caller = None // a second code item for the same method: keep the first
 				}
@@ -514,7 +575,7 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 			if caller == None {
 				continue
 			}
-			if len(g.sites) >= g.lim.MaxSites {
+			if g.siteBase+len(g.sites) >= g.lim.MaxSites {
 				g.cut("more than %d call sites", g.lim.MaxSites)
 				break
 			}
@@ -593,6 +654,37 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		flush()
 	}
 	return x
+}
+
+// closeChunk ends the chunk of sites AddDex filled, trimmed to its size when much is unused.
+func (g *Graph) closeChunk() {
+	if len(g.sites) > 0 {
+		c := g.sites
+		if cap(c)-len(c) > len(c)/8 {
+			c = append(make([]site, 0, len(c)), c...)
+		}
+		g.chunks = append(g.chunks, c)
+		g.chunkStart = append(g.chunkStart, int32(g.siteBase))
+		g.siteBase += len(c)
+	}
+	g.sites = nil
+}
+
+// sitesOf is n's sites.
+func (g *Graph) sitesOf(n Node) []site {
+	start, end := g.siteStart[n], g.siteEnd[n]
+	if start >= end {
+		return nil
+	}
+	i, _ := slices.BinarySearch(g.chunkStart, start+1) // the first chunk starting after start
+	if i == 0 {
+		return nil
+	}
+	c, base := g.chunks[i-1], g.chunkStart[i-1]
+	if int(end-base) > len(c) {
+		return nil
+	}
+	return c[start-base : end-base]
 }
 
 // reflect records what a call on java.lang.Class or ClassLoader names by constant.

@@ -1,7 +1,9 @@
 package callgraph
 
 import (
+	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"sort"
 
@@ -86,6 +88,9 @@ type Result struct {
 	loaders []Node // methods that load code at run time
 }
 
+// nodeMask takes the node out of an edge of solver.dst.
+const nodeMask = 1<<28 - 1
+
 const (
 	eCall uint8 = iota + 1
 	eVirtual
@@ -166,18 +171,27 @@ var bridges = map[string][]string{
 }
 
 type solver struct {
-	g       *Graph
-	work    int
-	off     []int32
-	dst     []int32
-	kind    []uint8
-	methods [][]Node // class id -> defined methods
-	clinit  map[uint32]Node
-	disp    map[Node]Node // invoked method -> dispatch node
-	via     []Node
-	sub     [][]uint32 // class id -> direct subclasses and implementors
-	bridge  map[uint32][]Node
-	broke   bool
+	g    *Graph
+	work int
+	off  []int32
+	// dst is each edge's target node in the low bits and its kind (eCall…) in the top 4
+	// (nodes stay below 1<<28, see internMethod): one array for both halves the memory the
+	// search walks.
+	dst []uint32
+	// The methods each class defines: mNode[mOff[c]:mOff[c+1]] in node order (the order
+	// results list them in), and the same sorted by name and prototype (mKey, mSorted) to find
+	// one in a few probes: the graph's method table is gone by then (see Solve).
+	mOff     []int32
+	mNode    []Node
+	mKey     []uint64
+	mSorted  []Node
+	clinit   []Node // class id -> nearest initialiser + 2 (0: not looked up yet)
+	disp     []Node // invoked method -> dispatch node + 1 (0: none yet)
+	via      []Node
+	sub      [][]uint32 // class id -> direct subclasses and implementors
+	bridge   [][]Node   // class id -> bridged callbacks, once bridgeOK
+	bridgeOK []bool
+	broke    bool
 	// Rapid type analysis. dispStart is the first edge of a dispatch node; cond[e-dispStart] is
 	// the class that must have an instance (of it or a subtype) for edge e to be taken, -1 none.
 	dispStart int32
@@ -233,7 +247,7 @@ func (s *solver) chain(c uint32, f func(uint32) bool) {
 func (s *solver) resolve(k mkey) Node {
 	found := None
 	s.chain(k.cls, func(c uint32) bool {
-		if n, ok := s.g.lookup(mkey{c, k.name, k.proto}); ok && s.g.defined[n] {
+		if n := s.find(c, k.name, k.proto); n != None {
 			found = n
 			return false
 		}
@@ -242,19 +256,83 @@ func (s *solver) resolve(k mkey) Node {
 	return found
 }
 
+// methodsOf lists the methods class c defines, in node order.
+func (s *solver) methodsOf(c uint32) []Node {
+	if int(c)+1 >= len(s.mOff) {
+		return nil
+	}
+	return s.mNode[s.mOff[c]:s.mOff[c+1]]
+}
+
+// find is the method name+proto that class c itself defines, None when it defines none.
+func (s *solver) find(c, name, proto uint32) Node {
+	if int(c)+1 >= len(s.mOff) {
+		return None
+	}
+	lo, hi := int(s.mOff[c]), int(s.mOff[c+1])
+	key := uint64(name)<<32 | uint64(proto)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.mKey[m] < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < int(s.mOff[c+1]) && s.mKey[lo] == key {
+		return s.mSorted[lo]
+	}
+	return None
+}
+
+// indexMethods fills mOff, mNode, mKey and mSorted from the graph's defined methods.
+func (s *solver) indexMethods() {
+	g := s.g
+	s.mOff = make([]int32, len(g.class)+1)
+	for n, k := range g.mkeys {
+		if g.defined[n] {
+			s.mOff[k.cls+1]++
+		}
+	}
+	for c := 1; c < len(s.mOff); c++ {
+		s.mOff[c] += s.mOff[c-1]
+	}
+	total := s.mOff[len(s.mOff)-1]
+	s.mNode, s.mKey, s.mSorted = make([]Node, total), make([]uint64, total), make([]Node, total)
+	next := append([]int32(nil), s.mOff[:len(s.mOff)-1]...)
+	for n, k := range g.mkeys {
+		if g.defined[n] {
+			s.mNode[next[k.cls]] = Node(n)
+			next[k.cls]++
+		}
+	}
+	copy(s.mSorted, s.mNode)
+	for c := 0; c+1 < len(s.mOff); c++ {
+		lo, hi := s.mOff[c], s.mOff[c+1]
+		if hi-lo > 1 {
+			slices.SortFunc(s.mSorted[lo:hi], func(a, b Node) int {
+				ka, kb := g.mkeys[a], g.mkeys[b]
+				return cmp.Compare(uint64(ka.name)<<32|uint64(ka.proto), uint64(kb.name)<<32|uint64(kb.proto))
+			})
+		}
+		for i := lo; i < hi; i++ {
+			k := g.mkeys[s.mSorted[i]]
+			s.mKey[i] = uint64(k.name)<<32 | uint64(k.proto)
+		}
+	}
+}
+
 // byName lists the methods named name of c and its superclasses (nearest definition of each
 // prototype first).
 func (s *solver) byName(c, name uint32) []Node {
 	var out []Node
 	var protos []uint32
 	s.chain(c, func(c uint32) bool {
-		if int(c) < len(s.methods) {
-			for _, n := range s.methods[c] {
-				k := s.g.mkeys[n]
-				if k.name == name && !slices.Contains(protos, k.proto) {
-					protos = append(protos, k.proto)
-					out = append(out, n)
-				}
+		for _, n := range s.methodsOf(c) {
+			k := s.g.mkeys[n]
+			if k.name == name && !slices.Contains(protos, k.proto) {
+				protos = append(protos, k.proto)
+				out = append(out, n)
 			}
 		}
 		return len(out) < 64
@@ -264,18 +342,20 @@ func (s *solver) byName(c, name uint32) []Node {
 
 // clinitOf is the nearest class initialiser at or above c.
 func (s *solver) clinitOf(c uint32) Node {
-	if n, ok := s.clinit[c]; ok {
-		return n
+	if int(c) < len(s.clinit) && s.clinit[c] != 0 {
+		return s.clinit[c] - 2
 	}
 	found := None
 	s.chain(c, func(c uint32) bool {
-		if n, ok := s.g.lookup(mkey{c, s.g.idClinit, s.protoV}); ok && s.g.defined[n] {
+		if n := s.find(c, s.g.idClinit, s.protoV); n != None {
 			found = n
 			return false
 		}
 		return true
 	})
-	s.clinit[c] = found
+	if int(c) < len(s.clinit) {
+		s.clinit[c] = found + 2
+	}
 	return found
 }
 
@@ -304,11 +384,11 @@ func (s *solver) subtypes(c uint32, f func(uint32)) {
 // dispatch is the node standing for a virtual call of m: its edges go to every method that
 // can run.
 func (s *solver) dispatch(m Node) Node {
-	if d, ok := s.disp[m]; ok {
-		return d
+	if s.disp[m] != 0 {
+		return s.disp[m] - 1
 	}
 	d := Node(len(s.g.mkeys) + len(s.via))
-	s.disp[m] = d
+	s.disp[m] = d + 1
 	s.via = append(s.via, m)
 	return d
 }
@@ -331,7 +411,7 @@ func (s *solver) dispatchTargets(k mkey) []target {
 	}
 	s.subtypes(k.cls, func(c uint32) {
 		ci := g.class[c]
-		if n, ok := g.lookup(mkey{c, k.name, k.proto}); ok && g.defined[n] {
+		if n := s.find(c, k.name, k.proto); n != None {
 			out = append(out, target{n, c})
 		}
 		// A class implementing an interface may inherit the method from a superclass outside
@@ -387,8 +467,8 @@ func (s *solver) isBelow(c, top uint32) bool {
 
 // bridged lists the callbacks of c that a framework hand-off type runs.
 func (s *solver) bridged(c uint32) []Node {
-	if b, ok := s.bridge[c]; ok {
-		return b
+	if s.bridgeOK[c] {
+		return s.bridge[c]
 	}
 	g := s.g
 	var out []Node
@@ -419,19 +499,18 @@ func (s *solver) bridged(c uint32) []Node {
 		}
 	}
 	visit(c, 0)
-	s.bridge[c] = out
+	s.bridge[c], s.bridgeOK[c] = out, true
 	return out
 }
 
 // Solve resolves the edges and searches from roots. The graph must not change afterwards.
 func (g *Graph) Solve(roots []Root) *Result {
-	s := &solver{g: g, clinit: map[uint32]Node{}, disp: map[Node]Node{}, bridge: map[uint32][]Node{}}
-	s.methods = make([][]Node, len(g.class))
-	for n, k := range g.mkeys {
-		if g.defined[n] {
-			s.methods[k.cls] = append(s.methods[k.cls], Node(n))
-		}
-	}
+	s := &solver{g: g, clinit: make([]Node, len(g.class)), disp: make([]Node, len(g.mkeys)),
+		bridge: make([][]Node, len(g.class)), bridgeOK: make([]bool, len(g.class))}
+	s.indexMethods()
+	// Interning is over: the method table and the per-target marks of AddDex go before the
+	// edges take their room (on an APK of 600,000 methods the table alone is about 16 MiB).
+	g.method, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = methodTable{}, nil, nil, nil, nil
 	s.sub = make([][]uint32, len(g.class))
 	s.visited = make([]uint32, len(g.class))
 	s.protoV = g.internProto("()V")
@@ -459,18 +538,18 @@ func (g *Graph) Solve(roots []Root) *Result {
 			rootClasses = append(rootClasses, id)
 		}
 	}
-	s.edges(rootClasses)
-	// The sites are resolved: only the dynamic loaders among them are still needed.
+	// Of the sites, the search needs only the dynamic loaders: edges drops the rest once
+	// resolved.
 	var loaders []Node
 	for n := range g.mkeys {
-		for _, st := range g.sites[g.siteStart[n]:g.siteEnd[n]] {
+		for _, st := range g.sitesOf(Node(n)) {
 			if st.kind() == sDynLoad {
 				loaders = append(loaders, Node(n))
 				break
 			}
 		}
 	}
-	g.sites, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = nil, nil, nil, nil, nil
+	s.edges(rootClasses)
 	r := &Result{g: g, Edges: len(s.dst), via: s.via, loaders: loaders}
 	r.nodes = len(s.off) - 1
 	r.search(s, roots)
@@ -485,8 +564,8 @@ func (s *solver) edges(rootClasses []uint32) {
 	s.off = make([]int32, 0, len(g.mkeys)+1)
 	s.newOff = make([]int32, 0, len(g.mkeys)+1)
 	// Most sites are one edge each: room for them up front saves growing the largest slices.
-	nEdges := min(len(g.sites), g.lim.MaxEdges)
-	s.dst, s.kind = make([]int32, 0, nEdges), make([]uint8, 0, nEdges)
+	nEdges := min(g.siteBase, g.lim.MaxEdges)
+	s.dst = make([]uint32, 0, nEdges)
 	var tmp []Node
 	var tkind []uint8
 	var tcond []int32 // per dispatch edge in tmp
@@ -516,8 +595,7 @@ func (s *solver) edges(rootClasses []uint32) {
 			return false
 		}
 		for i, t := range tmp {
-			s.dst = append(s.dst, int32(t))
-			s.kind = append(s.kind, tkind[i])
+			s.dst = append(s.dst, uint32(tkind[i])<<28|uint32(t))
 		}
 		s.cond = append(s.cond, tcond...)
 		tmp, tkind, tcond = tmp[:0], tkind[:0], tcond[:0]
@@ -541,7 +619,7 @@ func (s *solver) edges(rootClasses []uint32) {
 		}
 		var reflClasses, reflNames []uint32
 		reflNew := false
-		for _, st := range g.sites[g.siteStart[n]:g.siteEnd[n]] {
+		for _, st := range g.sitesOf(Node(n)) {
 			if s.broke {
 				break
 			}
@@ -581,7 +659,7 @@ func (s *solver) edges(rootClasses []uint32) {
 				}
 			}
 			if reflNew {
-				for _, m := range s.methods[c] {
+				for _, m := range s.methodsOf(c) {
 					if g.mkeys[m].name == g.idInit {
 						emit(m, eReflect)
 					}
@@ -591,6 +669,8 @@ func (s *solver) edges(rootClasses []uint32) {
 		ok = flush()
 	}
 	s.newOff = append(s.newOff, int32(len(s.newCls)))
+	// Every site is resolved: the dispatch nodes below need none.
+	g.chunks, g.chunkStart, g.siteStart, g.siteEnd = nil, nil, nil, nil
 	// A class with no instance anywhere in the app's code, nor below it, is created where the
 	// graph cannot see (a view inflated from a layout, a fragment or a deserialised object
 	// named in data, native code): calls on it dispatch by class hierarchy alone.
@@ -651,7 +731,7 @@ func (r *Result) search(s *solver, roots []Root) {
 		if len(rt.Methods) == 0 {
 			seen := map[uint64]bool{}
 			s.chain(cid, func(c uint32) bool {
-				for _, m := range s.methods[c] {
+				for _, m := range s.methodsOf(c) {
 					k := g.mkeys[m]
 					pk := uint64(k.name)<<32 | uint64(k.proto)
 					if c != cid && (k.name == g.idInit || k.name == g.idClinit) {
@@ -684,16 +764,14 @@ func (r *Result) search(s *solver, roots []Root) {
 			}
 		}
 	}
+	// Resolution is done: what only it needed goes before the searches allocate their tables
+	// (on an APK of a million methods these are tens of MiB). Results render names from mkeys,
+	// classDesc, names and protos, which stay.
+	g.classID, g.nameID, g.protoID, g.protoKey = nil, nil, nil, nil
+	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	level := r.rta(s, starts)
-	// take says whether edge e can be taken by a root of group grp.
-	take := func(e int32, grp Group) bool {
-		if e < s.dispStart || int(e-s.dispStart) >= len(s.cond) {
-			return true
-		}
-		c := s.cond[e-s.dispStart]
-		return c < 0 || Group(level[c]) <= grp
-	}
 	// Label sets: propagate bit masks, 64 labels at a time, to a fixpoint.
+	var cur, next []uint64 // nodes to visit in this round and in the next, one bit each
 	for base := 0; base < len(r.labels); base += 64 {
 		// allowed[l] are the labels of this chunk that may take an edge whose class has an
 		// instance from group l on.
@@ -704,49 +782,66 @@ func (r *Result) search(s *solver, roots []Root) {
 			}
 		}
 		mask := make([]uint64, n)
-		inQ := make([]bool, n)
-		var q []int32
+		if cur == nil {
+			cur, next = make([]uint64, (n+63)/64), make([]uint64, (n+63)/64)
+		}
 		for _, st := range starts {
 			if st.label >= base && st.label < base+64 {
 				mask[st.node] |= 1 << (st.label - base)
-				if !inQ[st.node] {
-					inQ[st.node] = true
-					q = append(q, int32(st.node))
-				}
+				cur[st.node>>6] |= 1 << (st.node & 63)
 			}
 		}
-		for len(q) > 0 {
-			v := q[0]
-			q = q[1:]
-			inQ[v] = false
-			for e := s.off[v]; e < s.off[v+1]; e++ {
-				w := s.dst[e]
-				m := mask[v]
-				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
-					if c := s.cond[e-s.dispStart]; c >= 0 {
-						m &= allowed[level[c]]
-					}
+		// Rounds: the nodes whose mask grew are visited in the next round, or later in this one
+		// when still ahead. The fixpoint does not depend on the order; visiting in node order
+		// walks the tables mostly forward, which a queue's order does not.
+		for more := true; more; {
+			more = false
+			for wi := range cur {
+				word := cur[wi]
+				if word == 0 {
+					continue
 				}
-				if mask[w]|m != mask[w] {
-					mask[w] |= m
-					if !inQ[w] {
-						inQ[w] = true
-						q = append(q, w)
+				cur[wi] = 0
+				for word != 0 {
+					v := int32(wi<<6 + bits.TrailingZeros64(word))
+					word &= word - 1
+					mv := mask[v]
+					for e := s.off[v]; e < s.off[v+1]; e++ {
+						w := int32(s.dst[e] & nodeMask)
+						m := mv
+						if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+							if c := s.cond[e-s.dispStart]; c >= 0 {
+								m &= allowed[level[c]]
+							}
+						}
+						if mask[w]|m == mask[w] {
+							continue
+						}
+						mask[w] |= m
+						// Pending in this round: a later bit of this word or a later word.
+						bit := uint64(1) << (w & 63)
+						if w > v && (int(w>>6) == wi && word&bit != 0 || int(w>>6) > wi && cur[w>>6]&bit != 0) {
+							continue
+						}
+						next[w>>6] |= bit
+						more = true
 					}
 				}
 			}
+			cur, next = next, cur
 		}
 		r.masks = append(r.masks, mask)
 	}
 	// Shortest paths: breadth-first per group from all its roots, roots and edges in a fixed
 	// order, so the first parent found is the same on every run.
+	var q []int32
 	for grp := Group(0); grp < nGroups; grp++ {
 		parent := make([]int32, n)
 		for i := range parent {
 			parent[i] = -2 // unvisited
 		}
 		pedge := make([]uint8, n)
-		var q []int32
+		q = q[:0]
 		for _, st := range starts {
 			if GroupOf(r.labels[st.label]) == grp && parent[st.node] == -2 {
 				parent[st.node] = -1
@@ -756,15 +851,21 @@ func (r *Result) search(s *solver, roots []Root) {
 		if len(q) == 0 {
 			continue
 		}
-		for len(q) > 0 {
-			v := q[0]
-			q = q[1:]
+		// q holds each node once: read in order, it is the breadth-first queue.
+		for i := 0; i < len(q); i++ {
+			v := q[i]
 			for e := s.off[v]; e < s.off[v+1]; e++ {
-				w := s.dst[e]
-				if parent[w] == -2 && take(e, grp) {
-					parent[w], pedge[w] = v, s.kind[e]
-					q = append(q, w)
+				w := int32(s.dst[e] & nodeMask)
+				if parent[w] != -2 {
+					continue
 				}
+				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
+					if c := s.cond[e-s.dispStart]; c >= 0 && Group(level[c]) > grp {
+						continue
+					}
+				}
+				parent[w], pedge[w] = v, uint8(s.dst[e]>>28)
+				q = append(q, w)
 			}
 		}
 		r.parent[grp], r.pedge[grp] = parent, pedge
@@ -821,7 +922,7 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 			work++
 			level[c] = uint8(grp)
 			for _, e := range waiting[c] {
-				visit(s.dst[e])
+				visit(int32(s.dst[e] & nodeMask))
 			}
 			delete(waiting, c)
 		}
@@ -847,7 +948,7 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 						continue
 					}
 				}
-				visit(s.dst[e])
+				visit(int32(s.dst[e] & nodeMask))
 			}
 		}
 		q = q[:0]

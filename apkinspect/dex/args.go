@@ -132,8 +132,11 @@ func (f *File) ConstArg(r Ref, param int) (a Arg, ok bool) {
 // end (the callers recover). found is false when r does not point at an instruction start of
 // code this file walked.
 func (f *File) site(r Ref) (code, n, pos uint32, insn func(uint32) uint32, found bool) {
-	code, found = f.codeOf[r.Caller]
-	if !found || uint64(code)+16 > uint64(len(f.b)) {
+	if int64(r.Caller) >= int64(len(f.codeOf)) || f.codeOf[r.Caller] == 0 {
+		return 0, 0, 0, nil, false
+	}
+	code, found = f.codeOf[r.Caller]-1, true
+	if uint64(code)+16 > uint64(len(f.b)) {
 		return 0, 0, 0, nil, false
 	}
 	n = le32(f.b, code+12)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -126,8 +127,9 @@ type File struct {
 	typeSlot    []uint32
 	typeNames   []string
 	methodCache map[uint32]string
-	// codeOf maps a caller (method_ids index) to the offset of the code item walked for it.
-	codeOf map[uint32]uint32
+	// codeOf is, per caller (method_ids index), the offset of the code item walked for it + 1
+	// (0: none); 4 bytes per method_ids entry, which takes 8 in the file.
+	codeOf []uint32
 	// strBudget bounds the bytes scanned decoding strings over the file's life: a hostile file
 	// can point many string ids at long unterminated data.
 	strBudget int64
@@ -234,10 +236,7 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 	f.typeSlot = make([]uint32, f.nTypes)
 	f.strBudget = 8*int64(len(b)) + 1<<20
 	f.methodCache = make(map[uint32]string)
-	// Sized once so that it does not rehash as the walk fills it: about half of a file's
-	// method_ids are its own methods with code (8 bytes each in the file, so the size is bounded
-	// by it).
-	f.codeOf = make(map[uint32]uint32, f.nMethods/2)
+	f.codeOf = make([]uint32, f.nMethods)
 	// Code items are 4-aligned, class_data items are not: one bit per possible start.
 	w := walker{f: f, seenCode: newBitset(len(b) / 4), seenData: newBitset(len(b)), maxRefs: lim.MaxRefs}
 	f.Classes = make([]Class, 0, nClasses)
@@ -417,7 +416,7 @@ func (w *walker) code(off, caller uint32) error {
 	if w.seenCode.testAndSet(off / 4) {
 		return nil
 	}
-	w.f.codeOf[caller] = off
+	w.f.codeOf[caller] = off + 1 // caller < nMethods (classData checks)
 	n := le32(b, off+12)
 	start := off + 16
 	if uint64(start)+2*uint64(n) > uint64(len(b)) {
@@ -432,7 +431,7 @@ func (w *walker) code(off, caller uint32) error {
 		if len(w.refs) == cap(w.refs) {
 			// Double rather than let append grow a slice of millions by a quarter at a time
 			// (each step copies all of it).
-			w.refs = append(make([]Ref, 0, min(2*cap(w.refs)+1024, w.maxRefs)), w.refs...)
+			w.refs = slices.Grow(w.refs, min(cap(w.refs)+1024, w.maxRefs-len(w.refs)))
 		}
 		w.refs = append(w.refs, Ref{Kind: k, Op: uint8(op), Caller: caller, Target: t, Pos: start + 2*i})
 		return nil
