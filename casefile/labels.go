@@ -13,6 +13,9 @@ type labels struct {
 	Document, Deadline, NoHistory, NoEvidence, Unverified, Mixed, PageBefore, PageOf, PageAfter      string
 	Disclaimer, Volume, VolumeFmt, VolMain, VolFindings, VolEvidence, Articles, SeeArticles          string
 	Tier, Grade, Rendered                                                                            string
+	// ShotReduced and ShotOriginal caption a screenshot (printf: its pixels, then the
+	// original's); MoreShots counts those not shown.
+	ShotReduced, ShotOriginal, MoreShots string
 	caseLabels
 }
 
@@ -67,7 +70,9 @@ var zhLabels = labels{
 	Count: "数量", Findings: "发现", Evidence: "证据", BySeverity: "按严重度", ByState: "按处理状态", No: "序号",
 	Rule: "规则", Title: "标题", Subject: "主体", Severity: "严重度", State: "状态", Fingerprint: "指纹",
 	LegalBasis: "法律依据", ArticleText: "条文", Observed: "观察到的事实", Caveat: "需人工核实", EvidenceList: "证据",
-	Screenshot: "截图", History: "处理记录", FirstSeen: "首次发现", LastSeen: "最近发现", LastScan: "最近扫描",
+	Screenshot: "截图", History: "处理记录",
+	ShotReduced:  "为便于打印缩小的副本（%d×%d 像素；原件 %d×%d 像素，在证据包中），原件 SHA-256：",
+	ShotOriginal: "原件（%d×%d 像素），SHA-256：", MoreShots: "另有 %d 张截图未在此显示，见上方证据清单（按 SHA-256）。", FirstSeen: "首次发现", LastSeen: "最近发现", LastScan: "最近扫描",
 	NotReobs: "此后未再观察到（扫描）", Confidence: "置信度", Kind: "类型", Attributes: "属性", Inspector: "检查器",
 	MoreObs: "另有 %d 条观察，见 findings.json", SHA256: "SHA-256", SM3: "SM3", Size: "大小", MediaType: "媒体类型",
 	CapturedAt: "采集时间", Method: "采集方式", Source: "来源", Seq: "次序", Member: "包内文件", At: "时间",
@@ -89,7 +94,9 @@ var enLabels = labels{
 	Count: "Count", Findings: "Findings", Evidence: "Evidence", BySeverity: "By severity", ByState: "By state", No: "No.",
 	Rule: "Rule", Title: "Title", Subject: "Subject", Severity: "Severity", State: "State", Fingerprint: "Fingerprint",
 	LegalBasis: "Legal basis", ArticleText: "Text", Observed: "What was observed", Caveat: "To confirm by hand",
-	EvidenceList: "Evidence", Screenshot: "Screenshot", History: "History", FirstSeen: "First seen", LastSeen: "Last seen",
+	EvidenceList: "Evidence", Screenshot: "Screenshot", History: "History",
+	ShotReduced:  "Copy reduced for print (%d×%d px; the original, %d×%d px, is in the bundle), original's SHA-256 ",
+	ShotOriginal: "The original (%d×%d px), SHA-256 ", MoreShots: "%d more screenshots are not shown here: see the evidence list above (by SHA-256).", FirstSeen: "First seen", LastSeen: "Last seen",
 	LastScan: "Last scan", NotReobs: "Not re-observed since scan", Confidence: "Confidence", Kind: "Kind",
 	Attributes: "Attributes", Inspector: "Inspector", MoreObs: "%d more observations in findings.json", SHA256: "SHA-256",
 	SM3: "SM3", Size: "Size", MediaType: "Media type", CapturedAt: "Captured at", Method: "Method", Source: "Source",
