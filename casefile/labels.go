@@ -16,7 +16,35 @@ type labels struct {
 	// ShotReduced and ShotOriginal caption a screenshot (printf: its pixels, then the
 	// original's); MoreShots counts those not shown.
 	ShotReduced, ShotOriginal, MoreShots string
+	policyLabels
 	caseLabels
+}
+
+// policyLabels are the texts of the privacy-policy version diff (policydiff.go).
+type policyLabels struct {
+	PolicyH, PolicyNote, PolicyOldRec, PolicyOldFirst, PolicyNew, PolicySame, PolicyElements, PolicyElement string
+	PolicyBefore, PolicyAfter, PolicyQuote, PolicyPresent, PolicyAbsent, PolicyPI, PolicySDK, PolicyText    string
+	PolicyAdded, PolicyRemoved, PolicyUntitled, PolicyMore                                                  string
+}
+
+var zhPolicyLabels = policyLabels{
+	PolicyH: "隐私政策版本变化", PolicyNote: "同一来源采集到多个版本时，比较检察建议时（无检察建议时为最早采集）的版本与最新版本；两个版本的原件均在证据包中。",
+	PolicyOldRec: "检察建议时的版本", PolicyOldFirst: "最早采集的版本", PolicyNew: "最新版本",
+	PolicySame: "两个版本内容相同（SHA-256 一致），未发生变化。", PolicyElements: "应具备内容的变化", PolicyElement: "内容",
+	PolicyBefore: "原版本", PolicyAfter: "新版本", PolicyQuote: "新版本原文", PolicyPresent: "有", PolicyAbsent: "无",
+	PolicyPI: "声明收集的个人信息：", PolicySDK: "声明的第三方 SDK：", PolicyText: "条款文字的变化",
+	PolicyAdded: "新增：", PolicyRemoved: "删除：", PolicyUntitled: "（无标题部分）",
+	PolicyMore: "另有 %d 句变化未在此列出，见证据包中两个版本的原件。",
+}
+
+var enPolicyLabels = policyLabels{
+	PolicyH: "Privacy policy versions", PolicyNote: "Where one source was captured in several versions, the version current at the procuratorial recommendation (else the earliest captured) is compared with the newest; both originals are in the bundle.",
+	PolicyOldRec: "Version at the recommendation", PolicyOldFirst: "Earliest version captured", PolicyNew: "Newest version",
+	PolicySame: "Both versions are identical (same SHA-256): no change.", PolicyElements: "Mandated elements that changed", PolicyElement: "Element",
+	PolicyBefore: "Before", PolicyAfter: "After", PolicyQuote: "Text in the newer version", PolicyPresent: "present", PolicyAbsent: "absent",
+	PolicyPI: "Personal information declared:", PolicySDK: "Third-party SDKs declared:", PolicyText: "Changed text",
+	PolicyAdded: "added: ", PolicyRemoved: "removed: ", PolicyUntitled: "(untitled part)",
+	PolicyMore: "%d more changed sentences are not listed here: see both originals in the bundle.",
 }
 
 // caseLabels are the texts of the case blocks: cover identity, the 违法事实汇总表, the register.
@@ -113,11 +141,11 @@ var enLabels = labels{
 func labelsFor(lang string) labels {
 	if lang == "en" {
 		l := enLabels
-		l.caseLabels = enCaseLabels
+		l.caseLabels, l.policyLabels = enCaseLabels, enPolicyLabels
 		return l
 	}
 	l := zhLabels
-	l.caseLabels = zhCaseLabels
+	l.caseLabels, l.policyLabels = zhCaseLabels, zhPolicyLabels
 	return l
 }
 

@@ -94,6 +94,8 @@ type reportData struct {
 	// Pages are the page numbers of the headings (by anchor) that the contents page shows,
 	// learnt from a first printing (renderPDF); nil on that first printing.
 	Pages map[string]int
+	// PolicyDiffs are the target's privacy-policy changes (policydiff.go), in the main volume.
+	PolicyDiffs []policyDiffView
 	// Draft is the first printing: screenshots are empty boxes of their size, so that pages
 	// break where they will with the images, which Chromium then need not load twice.
 	Draft bool
