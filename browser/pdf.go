@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-rod/rod/lib/proto"
@@ -18,7 +19,17 @@ type PDFOptions struct {
 	FooterTemplate string // default: "page / total" centred
 	Landscape      bool
 	Timeout        time.Duration // 60 s
+	// Resources answers the document's requests for URLs under ReportOrigin (given the path
+	// after it), so that a report's images are read when Chromium asks for them instead of
+	// riding inline in the HTML. Requests are answered one at a time: each answer is held in
+	// memory only while it is handed over. An error fails that request (the image is missing).
+	Resources func(ctx context.Context, path string) (body []byte, mediaType string, err error)
 }
+
+// ReportOrigin is where a printed document's Resources live. The .invalid top-level domain
+// (RFC 2606) never resolves, so no server can answer for it: a request under it that Resources
+// does not serve fails like any other the guard refuses.
+const ReportOrigin = "https://report.pilmon.invalid/"
 
 // DefaultFooter prints "第 n / N 页" (page n of N).
 const DefaultFooter = `<div style="font-size:9px;width:100%;text-align:center;">第 <span class="pageNumber"></span> / <span class="totalPages"></span> 页</div>`
@@ -27,15 +38,16 @@ const DefaultFooter = `<div style="font-size:9px;width:100%;text-align:center;">
 // the HTML refers to go through the SSRF guard like any capture; inline them for offline use.
 func (b *Browser) PrintPDF(ctx context.Context, html []byte, opts PDFOptions) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := b.PrintPDFTo(ctx, &buf, html, opts); err != nil {
+	if err := b.PrintPDFTo(ctx, &buf, string(html), opts); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
 // PrintPDFTo is PrintPDF writing the PDF to w as Chromium streams it, so that a large report is
-// never held whole in memory (nor as one base64 message on the DevTools connection).
-func (b *Browser) PrintPDFTo(ctx context.Context, w io.Writer, html []byte, opts PDFOptions) error {
+// never held whole in memory (nor as one base64 message on the DevTools connection). The HTML is
+// a string because that is what goes into the DevTools message: a []byte would be copied again.
+func (b *Browser) PrintPDFTo(ctx context.Context, w io.Writer, html string, opts PDFOptions) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
@@ -60,8 +72,21 @@ func (b *Browser) PrintPDFTo(ctx context.Context, w io.Writer, html []byte, opts
 	if err := (proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: "*"}}}).Call(page); err != nil {
 		return fmt.Errorf("browser: fetch domain: %w", err)
 	}
+	var serving sync.Mutex
 	go page.EachEvent(func(e *proto.FetchRequestPaused) {
 		go func() {
+			if path, ok := strings.CutPrefix(e.Request.URL, ReportOrigin); ok && opts.Resources != nil {
+				serving.Lock()
+				defer serving.Unlock()
+				body, mt, err := opts.Resources(ctx, path)
+				if err != nil {
+					_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonFailed}.Call(page)
+					return
+				}
+				_ = proto.FetchFulfillRequest{RequestID: e.RequestID, ResponseCode: 200, Body: body,
+					ResponseHeaders: []*proto.FetchHeaderEntry{{Name: "Content-Type", Value: mt}}}.Call(page)
+				return
+			}
 			if b.guard.Check(ctx, e.Request.URL) != nil {
 				_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(page)
 				return
@@ -69,7 +94,7 @@ func (b *Browser) PrintPDFTo(ctx context.Context, w io.Writer, html []byte, opts
 			_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(page)
 		}()
 	})()
-	if err := page.SetDocumentContent(string(html)); err != nil {
+	if err := page.SetDocumentContent(html); err != nil {
 		return fmt.Errorf("browser: pdf load html: %w", err)
 	}
 	_ = page.WaitLoad()

@@ -80,6 +80,7 @@ func (j *job) run(ctx context.Context, w io.Writer) (Summary, error) {
 		}
 	}
 	rep := j.reportData(product)
+	rep.PolicyDiffs = j.policyDiffs(ctx)
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
 	}

@@ -41,6 +41,9 @@ type CaseInfo struct {
 	// Environment is the test environment stated by the analysts (device, OS); the report adds
 	// what the runtime logs name.
 	Environment TestEnvironment `json:"environment"`
+	// PolicySince is when the 检察建议 was made: the case file compares the privacy-policy
+	// version current then with the newest (zero: the earliest captured with the newest).
+	PolicySince time.Time `json:"policy_since,omitzero"`
 	// Recommendations are the measures the draft 检察建议书 proposes; empty uses a standard set.
 	Recommendations []string `json:"recommendations,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"pilmon/evidence"
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
@@ -60,6 +62,19 @@ func courtFixture(t *testing.T) (*fixture, Deps, []string) {
 				Attributes: map[string]any{"pi": []any{"device_id"}, "host": "tracker.example", "location": "query", "key": "imei",
 					"url": "https://tracker.example/collect?imei=860000000000001&x=<script>", "sample": "860…01", "entry_index": 0,
 					"entry_time": "2025-05-20T02:03:00Z", "known_value": true}}}
+			fx.store.fs[fp] = f
+		}
+	}
+	// A phone-sized screenshot beside the fixture's small one: the report prints a reduced copy.
+	big, err := fx.ev.Put(bytes.NewReader(phoneShot(t)), evidence.Meta{CapturedAt: fixedNow.Add(-time.Hour), Method: "browser_screenshot",
+		Source: "https://example.cn/h5", Tool: "pilmon 0.1.0-test", MediaType: "image/png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.refs["bigshot"] = big.SHA256
+	for fp, f := range fx.store.fs {
+		if f.TargetID == "app-demo" && f.RuleID == "rdff-3.1" {
+			f.EvidenceRefs = append(f.EvidenceRefs, big.SHA256)
 			fx.store.fs[fp] = f
 		}
 	}
@@ -163,9 +178,23 @@ func TestCourtReport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pdfimages: %v", err)
 	}
-	// The fixture's screenshot is 240×160; pdfimages lists it with its size.
+	// The fixture's screenshot is 240×160; pdfimages lists it with its size. The phone-sized one
+	// is printed as a copy reduced to its box at shotDPI, captioned with the original's hash.
 	if !regexp.MustCompile(`(?m)^\s*\d+\s+\d+\s+image\s+240\s+160\b`).Match(imgs) {
 		t.Errorf("no 240×160 screenshot among the PDF's images:\n%s", imgs)
+	}
+	_, _, pw, ph := shotLayout(1080, 2400)
+	if pw >= 1080 || !regexp.MustCompile(fmt.Sprintf(`(?m)^\s*\d+\s+\d+\s+image\s+%d\s+%d\b`, pw, ph)).Match(imgs) {
+		t.Errorf("no %d×%d reduced copy of the 1080×2400 screenshot among the PDF's images:\n%s", pw, ph, imgs)
+	}
+	for _, want := range []string{"原件（240×160像素），SHA-256：" + fx.refs["shot"],
+		fmt.Sprintf("为便于打印缩小的副本（%d×%d像素；原件1080×2400像素，在证据包中），原件SHA-256：%s", pw, ph, fx.refs["bigshot"])} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("PDF text lacks the screenshot caption %q", want)
+		}
+	}
+	if !bytes.Equal(member(t, bundle, EvidenceDir+fx.refs["bigshot"]+".png"), phoneShot(t)) {
+		t.Error("the bundle does not hold the original screenshot byte for byte")
 	}
 
 	// Page numbers: every page carries "第 X 页 共 Y 页" with X its own number.
@@ -521,7 +550,7 @@ func TestExcerpts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(html, []byte("<mark>860000000000001</mark>&amp;x=&lt;script&gt;")) || bytes.Contains(html, []byte("x=<script>")) {
+	if !strings.Contains(html, "<mark>860000000000001</mark>&amp;x=&lt;script&gt;") || strings.Contains(html, "x=<script>") {
 		t.Error("the request excerpt is not marked and escaped in the report's HTML")
 	}
 }

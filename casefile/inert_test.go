@@ -124,7 +124,7 @@ func TestCapturedPagesAreBundledInert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(html), "Screenshot of the same capture") || !strings.Contains(string(html), EvidenceDir+refs["shot"]+".png") {
+	if !strings.Contains(html, "Screenshot of the same capture") || !strings.Contains(html, EvidenceDir+refs["shot"]+".png") {
 		t.Error("the report does not point the captured page to its screenshot")
 	}
 }

@@ -13,7 +13,38 @@ type labels struct {
 	Document, Deadline, NoHistory, NoEvidence, Unverified, Mixed, PageBefore, PageOf, PageAfter      string
 	Disclaimer, Volume, VolumeFmt, VolMain, VolFindings, VolEvidence, Articles, SeeArticles          string
 	Tier, Grade, Rendered                                                                            string
+	// ShotReduced and ShotOriginal caption a screenshot (printf: its pixels, then the
+	// original's); MoreShots counts those not shown.
+	ShotReduced, ShotOriginal, MoreShots string
+	policyLabels
 	caseLabels
+}
+
+// policyLabels are the texts of the privacy-policy version diff (policydiff.go).
+type policyLabels struct {
+	PolicyH, PolicyNote, PolicyOldRec, PolicyOldFirst, PolicyNew, PolicySame, PolicyElements, PolicyElement string
+	PolicyBefore, PolicyAfter, PolicyQuote, PolicyPresent, PolicyAbsent, PolicyPI, PolicySDK, PolicyText    string
+	PolicyAdded, PolicyRemoved, PolicyUntitled, PolicyMore                                                  string
+}
+
+var zhPolicyLabels = policyLabels{
+	PolicyH: "隐私政策版本变化", PolicyNote: "同一来源采集到多个版本时，比较检察建议时（无检察建议时为最早采集）的版本与最新版本；两个版本的原件均在证据包中。",
+	PolicyOldRec: "检察建议时的版本", PolicyOldFirst: "最早采集的版本", PolicyNew: "最新版本",
+	PolicySame: "两个版本内容相同（SHA-256 一致），未发生变化。", PolicyElements: "应具备内容的变化", PolicyElement: "内容",
+	PolicyBefore: "原版本", PolicyAfter: "新版本", PolicyQuote: "新版本原文", PolicyPresent: "有", PolicyAbsent: "无",
+	PolicyPI: "声明收集的个人信息：", PolicySDK: "声明的第三方 SDK：", PolicyText: "条款文字的变化",
+	PolicyAdded: "新增：", PolicyRemoved: "删除：", PolicyUntitled: "（无标题部分）",
+	PolicyMore: "另有 %d 句变化未在此列出，见证据包中两个版本的原件。",
+}
+
+var enPolicyLabels = policyLabels{
+	PolicyH: "Privacy policy versions", PolicyNote: "Where one source was captured in several versions, the version current at the procuratorial recommendation (else the earliest captured) is compared with the newest; both originals are in the bundle.",
+	PolicyOldRec: "Version at the recommendation", PolicyOldFirst: "Earliest version captured", PolicyNew: "Newest version",
+	PolicySame: "Both versions are identical (same SHA-256): no change.", PolicyElements: "Mandated elements that changed", PolicyElement: "Element",
+	PolicyBefore: "Before", PolicyAfter: "After", PolicyQuote: "Text in the newer version", PolicyPresent: "present", PolicyAbsent: "absent",
+	PolicyPI: "Personal information declared:", PolicySDK: "Third-party SDKs declared:", PolicyText: "Changed text",
+	PolicyAdded: "added: ", PolicyRemoved: "removed: ", PolicyUntitled: "(untitled part)",
+	PolicyMore: "%d more changed sentences are not listed here: see both originals in the bundle.",
 }
 
 // caseLabels are the texts of the case blocks: cover identity, the 违法事实汇总表, the register.
@@ -67,7 +98,9 @@ var zhLabels = labels{
 	Count: "数量", Findings: "发现", Evidence: "证据", BySeverity: "按严重度", ByState: "按处理状态", No: "序号",
 	Rule: "规则", Title: "标题", Subject: "主体", Severity: "严重度", State: "状态", Fingerprint: "指纹",
 	LegalBasis: "法律依据", ArticleText: "条文", Observed: "观察到的事实", Caveat: "需人工核实", EvidenceList: "证据",
-	Screenshot: "截图", History: "处理记录", FirstSeen: "首次发现", LastSeen: "最近发现", LastScan: "最近扫描",
+	Screenshot: "截图", History: "处理记录",
+	ShotReduced:  "为便于打印缩小的副本（%d×%d 像素；原件 %d×%d 像素，在证据包中），原件 SHA-256：",
+	ShotOriginal: "原件（%d×%d 像素），SHA-256：", MoreShots: "另有 %d 张截图未在此显示，见上方证据清单（按 SHA-256）。", FirstSeen: "首次发现", LastSeen: "最近发现", LastScan: "最近扫描",
 	NotReobs: "此后未再观察到（扫描）", Confidence: "置信度", Kind: "类型", Attributes: "属性", Inspector: "检查器",
 	MoreObs: "另有 %d 条观察，见 findings.json", SHA256: "SHA-256", SM3: "SM3", Size: "大小", MediaType: "媒体类型",
 	CapturedAt: "采集时间", Method: "采集方式", Source: "来源", Seq: "次序", Member: "包内文件", At: "时间",
@@ -89,7 +122,9 @@ var enLabels = labels{
 	Count: "Count", Findings: "Findings", Evidence: "Evidence", BySeverity: "By severity", ByState: "By state", No: "No.",
 	Rule: "Rule", Title: "Title", Subject: "Subject", Severity: "Severity", State: "State", Fingerprint: "Fingerprint",
 	LegalBasis: "Legal basis", ArticleText: "Text", Observed: "What was observed", Caveat: "To confirm by hand",
-	EvidenceList: "Evidence", Screenshot: "Screenshot", History: "History", FirstSeen: "First seen", LastSeen: "Last seen",
+	EvidenceList: "Evidence", Screenshot: "Screenshot", History: "History",
+	ShotReduced:  "Copy reduced for print (%d×%d px; the original, %d×%d px, is in the bundle), original's SHA-256 ",
+	ShotOriginal: "The original (%d×%d px), SHA-256 ", MoreShots: "%d more screenshots are not shown here: see the evidence list above (by SHA-256).", FirstSeen: "First seen", LastSeen: "Last seen",
 	LastScan: "Last scan", NotReobs: "Not re-observed since scan", Confidence: "Confidence", Kind: "Kind",
 	Attributes: "Attributes", Inspector: "Inspector", MoreObs: "%d more observations in findings.json", SHA256: "SHA-256",
 	SM3: "SM3", Size: "Size", MediaType: "Media type", CapturedAt: "Captured at", Method: "Method", Source: "Source",
@@ -106,11 +141,11 @@ var enLabels = labels{
 func labelsFor(lang string) labels {
 	if lang == "en" {
 		l := enLabels
-		l.caseLabels = enCaseLabels
+		l.caseLabels, l.policyLabels = enCaseLabels, enPolicyLabels
 		return l
 	}
 	l := zhLabels
-	l.caseLabels = zhCaseLabels
+	l.caseLabels, l.policyLabels = zhCaseLabels, zhPolicyLabels
 	return l
 }
 

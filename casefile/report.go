@@ -3,11 +3,9 @@ package casefile
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -96,6 +94,11 @@ type reportData struct {
 	// Pages are the page numbers of the headings (by anchor) that the contents page shows,
 	// learnt from a first printing (renderPDF); nil on that first printing.
 	Pages map[string]int
+	// PolicyDiffs are the target's privacy-policy changes (policydiff.go), in the main volume.
+	PolicyDiffs []policyDiffView
+	// Draft is the first printing: screenshots are empty boxes of their size, so that pages
+	// break where they will with the images, which Chromium then need not load twice.
+	Draft bool
 }
 
 type countRow struct {
@@ -137,8 +140,11 @@ type findingView struct {
 	MoreObs      int
 	Evidence     []evidenceView
 	Screenshots  []shot
-	Excerpts     []excerpt
-	History      []histView
+	// MoreShots counts the screenshots among the evidence that are not shown (the per-finding
+	// cap, the report's budget, or too large to reproduce); the evidence list names them.
+	MoreShots int
+	Excerpts  []excerpt
+	History   []histView
 	// Deadline and DocumentNo are the spreadsheet's 期限 and 文书编号: the finding's own from
 	// its history, else the case's.
 	Deadline, DocumentNo string
@@ -163,9 +169,15 @@ type evidenceView struct {
 	Findings                           []string
 }
 
+// shot is a screenshot the report shows (shots.go): the original's pixels, its box on the page
+// in CSS pixels, and the pixels of the copy printed there.
 type shot struct {
-	SHA256 string
-	URI    template.URL
+	SHA256     string
+	URI        string
+	W, H       int
+	BoxW, BoxH int
+	PxW, PxH   int
+	Reduced    bool
 }
 
 type histView struct {
@@ -313,13 +325,17 @@ func (j *job) reportData(product string) *reportData {
 		for _, h := range slices.Sorted(maps.Keys(refs)) {
 			ev := j.evidenceView(h)
 			fv.Evidence = append(fv.Evidence, ev)
-			if strings.HasPrefix(strings.ToLower(ev.MediaType), "image/png") && len(fv.Screenshots) < maxScreenshotsPerF &&
-				ev.Bytes <= maxScreenshotBytes && ev.Bytes <= shotBudget {
-				if uri, err := j.screenshot(h); err == nil {
+			if !strings.HasPrefix(strings.ToLower(ev.MediaType), "image/png") {
+				continue
+			}
+			if len(fv.Screenshots) < maxScreenshotsPerF && ev.Bytes <= maxScreenshotBytes && ev.Bytes <= shotBudget {
+				if s, err := j.shotFor(h); err == nil {
 					shotBudget -= ev.Bytes
-					fv.Screenshots = append(fv.Screenshots, shot{SHA256: h, URI: uri})
+					fv.Screenshots = append(fv.Screenshots, s)
+					continue
 				}
 			}
+			fv.MoreShots++
 		}
 		for _, t := range it.history {
 			hv := histView{At: j.fmtTime(t.At), Actor: t.Actor, From: j.text(t.From.Label()), To: j.text(t.To.Label()),
@@ -383,23 +399,6 @@ func (j *job) reportData(product string) *reportData {
 	return d
 }
 
-// screenshot reads a PNG artifact through the verifying reader and returns it as a data: URI.
-func (j *job) screenshot(h string) (template.URL, error) {
-	rc, _, err := j.ev.Get(h)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxScreenshotBytes+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxScreenshotBytes || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
-		return "", fmt.Errorf("evidence %s: not a PNG the report can show", h)
-	}
-	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b)), nil
-}
-
 // attrString prints an observation's attributes; a time among them (a HAR entry's, in UTC) is
 // printed in Beijing time like every other time of the report.
 func attrString(m map[string]any, lang string) string {
@@ -443,22 +442,19 @@ func severityLabel(s rules.Severity) rules.Text {
 	return rules.Text{ZH: string(s), EN: string(s)}
 }
 
-// renderHTML executes the report template.
-func renderHTML(d *reportData) ([]byte, error) {
-	var buf bytes.Buffer
+// renderHTML executes the report template. The HTML is a string because the DevTools message
+// that carries it takes one (browser.PrintPDFTo); screenshots are not in it (shots.go).
+func renderHTML(d *reportData) (string, error) {
+	var buf strings.Builder
 	if err := reportTmpl.Execute(&buf, d); err != nil {
-		return nil, fmt.Errorf("casefile: report template: %w", err)
+		return "", fmt.Errorf("casefile: report template: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.String(), nil
 }
 
 // renderPDF prints the report with Chromium into w as it streams: page numbers in the footer, the
 // target in the header.
-func renderPDF(ctx context.Context, b *browser.Browser, d *reportData, w io.Writer) error {
-	html, err := renderHTML(d)
-	if err != nil {
-		return err
-	}
+func renderPDF(ctx context.Context, b *browser.Browser, d *reportData, shots func(context.Context, string) ([]byte, string, error), w io.Writer) error {
 	header := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;margin:0 12mm;color:#555;display:flex;justify-content:space-between;">` +
 		`<span>` + template.HTMLEscapeString(d.L.ReportTitle) + `</span><span>` + template.HTMLEscapeString(d.TargetLabel) + `</span></div>`
 	footer := `<div style="font-family:'Noto Sans CJK SC',sans-serif;font-size:8px;width:100%;text-align:center;color:#555;">` +
@@ -474,15 +470,24 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData, w io.Writ
 	if d.Pages == nil {
 		// First printing: only to learn on which page each heading falls (pdfpages.go). It goes
 		// to a temporary file, not to memory; a PDF that cannot be read leaves the numbers out.
+		// Its screenshots are empty boxes of their size (Draft): the layout is the same.
+		d.Draft = true
+		html, err := renderHTML(d)
+		d.Draft = false
+		if err != nil {
+			return err
+		}
 		pages, err := firstPrinting(ctx, b, html, opts)
 		if err != nil {
 			return err
 		}
 		d.Pages = pages
-		if html, err = renderHTML(d); err != nil {
-			return err
-		}
 	}
+	html, err := renderHTML(d)
+	if err != nil {
+		return err
+	}
+	opts.Resources = shots
 	if err := b.PrintPDFTo(ctx, w, html, opts); err != nil {
 		return fmt.Errorf("casefile: pdf: %w", err)
 	}
@@ -490,7 +495,7 @@ func renderPDF(ctx context.Context, b *browser.Browser, d *reportData, w io.Writ
 }
 
 // firstPrinting prints html into a temporary file and reads the page of every link target.
-func firstPrinting(ctx context.Context, b *browser.Browser, html []byte, opts browser.PDFOptions) (map[string]int, error) {
+func firstPrinting(ctx context.Context, b *browser.Browser, html string, opts browser.PDFOptions) (map[string]int, error) {
 	tmp, err := os.CreateTemp("", "pilmon-pdf-*.pdf")
 	if err != nil {
 		return nil, fmt.Errorf("casefile: pdf: %w", err)
@@ -553,7 +558,7 @@ func (j *job) writeReports(ctx context.Context, zw *zip.Writer, b *browser.Brows
 		}
 		// Chromium's PDF stream goes straight into the zip member (and its digests).
 		if err := j.member(zw, name, RoleReport, "application/pdf", zip.Deflate, func(w io.Writer) error {
-			return renderPDF(ctx, b, &vd, w)
+			return renderPDF(ctx, b, &vd, j.reportShots(shotsShown(vd.Findings)), w)
 		}); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -18,6 +18,8 @@ const (
 	SheetNotice   = "通报"
 	SheetFindings = "发现"
 	SheetEvidence = "证据"
+	// SheetPolicy lists the privacy-policy changes (policydiff.go); only when there are any.
+	SheetPolicy = "政策变化"
 )
 
 // noticeHeaders are the columns of the MIIT's public notices of apps that infringe users' rights
@@ -33,6 +35,8 @@ var findingHeaders = []string{"序号 No.", "指纹 Fingerprint", "对象 Target
 var evidenceHeaders = []string{"包内文件 Member", "SHA-256", "SM3", "大小（字节）Bytes", "媒体类型 Media type",
 	"首次采集时间 First captured", "采集方式 Method", "来源 Source", "工具 Tool", "检查器 Inspector", "采集次数 Captures",
 	"关联发现 Findings"}
+
+var policyHeaders = []string{"来源 Source", "变化 Change", "项目 Item", "原版本 Before", "新版本 After"}
 
 // maxCell is Excel's limit on the characters of one cell.
 const maxCell = 32767
@@ -152,6 +156,11 @@ func writeXLSX(w io.Writer, d *reportData) error {
 	if err := sw.Flush(); err != nil {
 		return err
 	}
+	if len(d.PolicyDiffs) > 0 {
+		if err := writePolicySheet(f, d, bold, wrap); err != nil {
+			return err
+		}
+	}
 	// The workbook goes through a temporary file rather than a buffer: at 5,000 findings it is
 	// megabytes, held (and doubled by the buffer's growth) at the export's peak otherwise.
 	tmp, err := os.CreateTemp("", "pilmon-xlsx-*.zip")
@@ -172,6 +181,86 @@ func writeXLSX(w io.Writer, d *reportData) error {
 		return err
 	}
 	return repackSorted(w, tmp, size)
+}
+
+// writePolicySheet lists each policy change as a row: the two versions compared, then the
+// elements, declared PI and SDKs, and sentences that changed, as the report's policy section.
+func writePolicySheet(f *excelize.File, d *reportData, bold, wrap int) error {
+	if _, err := f.NewSheet(SheetPolicy); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(SheetPolicy)
+	if err != nil {
+		return err
+	}
+	for i, wd := range []float64{40, 18, 30, 70, 70} {
+		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
+			return err
+		}
+	}
+	if err := sw.SetRow("A1", headerRow(policyHeaders, bold)); err != nil {
+		return err
+	}
+	L := d.L
+	n := 1
+	add := func(src, change, item, before, after string) error {
+		n++
+		return sw.SetRow(fmt.Sprintf("A%d", n), []any{cell(src), change, cell(item),
+			excelize.Cell{StyleID: wrap, Value: cell(before)}, excelize.Cell{StyleID: wrap, Value: cell(after)}})
+	}
+	list := func(xs []string) string { return strings.Join(xs, "、") }
+	for _, p := range d.PolicyDiffs {
+		oldLabel := L.PolicyOldFirst
+		if p.AtRecommendation {
+			oldLabel = L.PolicyOldRec
+		}
+		if err := add(p.Source, L.PolicyH, oldLabel+" → "+L.PolicyNew, p.Old.CapturedAt+"\nSHA-256 "+p.Old.SHA256,
+			p.New.CapturedAt+"\nSHA-256 "+p.New.SHA256); err != nil {
+			return err
+		}
+		if p.Same {
+			if err := add(p.Source, L.PolicyH, L.PolicySame, "", ""); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, e := range p.Elements {
+			if err := add(p.Source, L.PolicyElements, e.Name, e.Old, e.New+" "+e.Quote); err != nil {
+				return err
+			}
+		}
+		if len(p.PIAdded)+len(p.PIGone) > 0 {
+			if err := add(p.Source, L.PolicyPI, "", list(p.PIGone), list(p.PIAdded)); err != nil {
+				return err
+			}
+		}
+		if len(p.SDKAdded)+len(p.SDKGone) > 0 {
+			if err := add(p.Source, L.PolicySDK, "", list(p.SDKGone), list(p.SDKAdded)); err != nil {
+				return err
+			}
+		}
+		for _, sc := range p.Sections {
+			for _, l := range sc.Removed {
+				if err := add(p.Source, L.PolicyText, sc.Heading, l, ""); err != nil {
+					return err
+				}
+			}
+			for _, l := range sc.Added {
+				if err := add(p.Source, L.PolicyText, sc.Heading, "", l); err != nil {
+					return err
+				}
+			}
+		}
+		if p.MoreLines > 0 {
+			if err := add(p.Source, L.PolicyText, fmt.Sprintf(L.PolicyMore, p.MoreLines), "", ""); err != nil {
+				return err
+			}
+		}
+	}
+	if err := addTable(sw, "policy", len(policyHeaders), n-1); err != nil {
+		return err
+	}
+	return sw.Flush()
 }
 
 // noticeRows gives one row per app (target) of the export in the notice layout: name, developer

@@ -139,7 +139,8 @@ func run(nFindings, nArtifacts int, total int64, pdf, keep bool, profile string)
 // makeEvidence stores n incompressible artifacts of total bytes: half typed as APKs (stored in
 // the bundle as they are), half as HAR captures (deflated), which is how real evidence splits;
 // one in ten is a screenshot (a valid PNG of noise of about the same size), which the report
-// inlines up to its screenshot budget.
+// shows up to its screenshot budget (served to Chromium on request, reduced where larger than
+// its place on the page).
 func makeEvidence(dir string, n int, total int64) ([]string, error) {
 	ev, err := evidence.Open(dir, evidence.Options{Tool: "pilmon bench"})
 	if err != nil {

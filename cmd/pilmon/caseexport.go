@@ -102,6 +102,14 @@ func caseInfo(c cases.Case, procuratorate string, p cases.Policy, now time.Time)
 	if c.Scale.Downloads > 0 {
 		info.Scale = append(info.Scale, casefile.ScaleFact{Label: "下载量", Value: strconv.FormatInt(c.Scale.Downloads, 10), Source: c.Scale.Source})
 	}
+	// The privacy policy is compared from the version current when the 检察建议 (or, on the
+	// civil track, the announcement) was recorded, as the dashboard's case page does.
+	for _, st := range []cases.State{cases.StateRecommendation, cases.StateAnnounced} {
+		if d, ok := c.DocumentFor(st); ok {
+			info.PolicySince = d.RecordedAt
+			break
+		}
+	}
 	for _, d := range c.Documents {
 		zh, _ := d.Step.Label()
 		doc := casefile.Document{Kind: zh, Number: d.Number, SHA256: d.SHA256}
