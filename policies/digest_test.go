@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"pilmon/internal/corpus"
@@ -134,7 +136,7 @@ func analysisDigest(t *testing.T, key string, data []byte) string {
 
 // longPolicy joins the sections of the Chinese corpus policies into one HTML page of at least 100
 // pages of 2,000 characters, as bench/policies does.
-func longPolicy(t *testing.T, keys []string, docs map[string][]byte) []byte {
+func longPolicy(t testing.TB, keys []string, docs map[string][]byte) []byte {
 	t.Helper()
 	cat := catalogue(t)
 	var b strings.Builder
@@ -165,4 +167,46 @@ func longPolicy(t *testing.T, keys []string, docs map[string][]byte) []byte {
 	}
 	b.WriteString("</body></html>")
 	return []byte(b.String())
+}
+
+// BenchmarkAnalyzeLong is Analyze on the 100-page policy bench/policies measures against a capture.
+func BenchmarkAnalyzeLong(b *testing.B) {
+	cat := catalogue(b)
+	s := corpus.SharedDir()
+	files, _ := filepath.Glob(filepath.Join(s, "corpus", "policies", "zh", "*"))
+	if s == "" || len(files) == 0 {
+		b.Skip("policies: corpus absent")
+	}
+	sort.Strings(files)
+	docs := map[string][]byte{}
+	var keys []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		docs[f] = data
+		keys = append(keys, f)
+	}
+	page := longPolicy(b, keys, docs)
+	b.SetBytes(int64(len(page)))
+	// The machine is shared: CPU time of the process per op is the figure to compare, wall time
+	// moves with the neighbours' load.
+	c0 := processCPU(b)
+	n := 0
+	for b.Loop() {
+		if _, err := Analyze("long.html", page, "text/html; charset=utf-8", cat); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(processCPU(b)-c0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Skipf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

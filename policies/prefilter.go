@@ -17,6 +17,7 @@ type prefilter struct {
 type literal struct {
 	s    string
 	fold bool // compare against the lower-cased sentence
+	sig  keySig
 }
 
 // foldLower lower-cases s the way the prefilter compares case-folded literals: strings.ToLower
@@ -46,6 +47,27 @@ func (p prefilter) mayMatch(text, lower string) bool {
 	return false
 }
 
+// mayMatchSent is mayMatch for a sentence, whose sigs skip the literals it cannot contain.
+func (p prefilter) mayMatchSent(s *sentence) bool {
+	if len(p.lits) == 0 {
+		return true
+	}
+	for i := range p.lits {
+		l := &p.lits[i]
+		if !s.mayHave(&l.sig, l.fold) {
+			continue
+		}
+		if l.fold {
+			if strings.Contains(s.lower, l.s) {
+				return true
+			}
+		} else if strings.Contains(s.text, l.s) {
+			return true
+		}
+	}
+	return false
+}
+
 // newPrefilter derives the literals of expr; a pattern it cannot analyse gets none.
 func newPrefilter(expr string) prefilter {
 	re, err := syntax.Parse(expr, syntax.Perl)
@@ -55,6 +77,9 @@ func newPrefilter(expr string) prefilter {
 	lits, ok := required(re.Simplify(), 0)
 	if !ok {
 		return prefilter{}
+	}
+	for i := range lits {
+		lits[i].sig = newKeySig(lits[i].s)
 	}
 	return prefilter{lits: lits}
 }
