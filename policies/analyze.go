@@ -485,7 +485,9 @@ func isStop(r rune) bool {
 // isPerlSpace is the regexp package's \s.
 func isPerlSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
 
-func splitAt(end *regexp.Regexp, s string) []string { return splitAtEnds(end.FindAllStringIndex(s, -1), s) }
+func splitAt(end *regexp.Regexp, s string) []string {
+	return splitAtEnds(end.FindAllStringIndex(s, -1), s)
+}
 
 func splitAtEnds(ends [][]int, s string) []string {
 	var out []string
