@@ -142,7 +142,7 @@ func (f filtered) match(s string) bool {
 
 // matchSent is match for a sentence whose foldLower and sigs are at hand.
 func (f filtered) matchSent(s *sentence) bool {
-	return f.re != nil && f.pre.mayMatchSent(s) && f.re.MatchString(s.text)
+	return f.re != nil && f.pre.mayMatchSent(s) && (f.pre.exact || f.re.MatchString(s.text))
 }
 
 type patternSet struct {
@@ -597,7 +597,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 				pre := ep.pre[lang][i]
 				for j := range sents {
 					s := &sents[j]
-					if s.heading != headings || s.header || !pre.mayMatchSent(s) || !re.MatchString(s.text) || matchAny(ep.exclude[lang], s.text) {
+					if s.heading != headings || s.header || !pre.mayMatchSent(s) || (!pre.exact && !re.MatchString(s.text)) || matchAny(ep.exclude[lang], s.text) {
 						continue
 					}
 					if ep.noDefinitions && !s.heading && ps.not.nonDeclaring(lang, s) {

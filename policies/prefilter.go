@@ -12,6 +12,9 @@ import (
 // same idea as trufflehog's keyword pass before its detectors).
 type prefilter struct {
 	lits []literal // empty: no usable literal, always run the regexp
+	// exact: the pattern is nothing but its literals, case kept ("收集|获取|采集"), so a sentence
+	// matches it exactly when it contains one of them and the regexp need not run
+	exact bool
 }
 
 type literal struct {
@@ -74,14 +77,35 @@ func newPrefilter(expr string) prefilter {
 	if err != nil {
 		return prefilter{}
 	}
-	lits, ok := required(re.Simplify(), 0)
+	re = re.Simplify()
+	lits, ok := required(re, 0)
 	if !ok {
 		return prefilter{}
 	}
 	for i := range lits {
 		lits[i].sig = newKeySig(lits[i].s)
 	}
-	return prefilter{lits: lits}
+	return prefilter{lits: lits, exact: onlyLiterals(re)}
+}
+
+// onlyLiterals reports whether re is a case-sensitive literal or an alternation of them, in
+// capture groups or not: what it matches is exactly a string containing one of them.
+func onlyLiterals(re *syntax.Regexp) bool {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune) > 0 && re.Flags&syntax.FoldCase == 0
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if !onlyLiterals(sub) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 const maxLiterals = 64
