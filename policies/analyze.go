@@ -126,6 +126,7 @@ func (ep *elementPatterns) reads(lang, s string) presence {
 type piTerms struct {
 	id      string
 	terms   map[string][]string // lower-cased for en
+	sigs    map[string][]keySig // of terms, index for index
 	exclude map[string][]*regexp.Regexp
 	notIn   map[string][]string // lower-cased for en
 
@@ -134,8 +135,8 @@ type piTerms struct {
 
 // in reports whether a sentence names the category: one of its terms occurs outside every
 // longer word of notIn.
-func (p *piTerms) in(s, lower, lang string) bool {
-	if !containsTerm(s, lower, p.terms[lang], lang) {
+func (p *piTerms) in(s, lower, lang string, keep func(int) bool) bool {
+	if !containsTermIf(s, lower, p.terms[lang], lang, keep) {
 		return false
 	}
 	masked, mlower, hit := s, lower, false
@@ -171,9 +172,9 @@ func (f filtered) match(s string) bool {
 	return f.pre.mayMatch(s, foldLower(s)) && f.re.MatchString(s)
 }
 
-// matchLower is match for a sentence whose foldLower is at hand.
-func (f filtered) matchLower(s, lower string) bool {
-	return f.re != nil && f.pre.mayMatch(s, lower) && f.re.MatchString(s)
+// matchSent is match for a sentence whose foldLower and sigs are at hand.
+func (f filtered) matchSent(s *sentence) bool {
+	return f.re != nil && f.pre.mayMatchSent(s) && (f.pre.exact || f.re.MatchString(s.text))
 }
 
 type patternSet struct {
@@ -304,6 +305,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 				return nil, fmt.Errorf("policies: policy_patterns.yaml: pi %s: not_in language %q", p.ID, lang)
 			}
 		}
+		t.sigs = map[string][]keySig{"zh": keySigs(t.terms["zh"]), "en": keySigs(t.terms["en"])}
 		for lang, list := range p.Exclude {
 			for _, x := range list {
 				if lang == "en" {
@@ -445,6 +447,10 @@ type sentence struct {
 	section string
 	row     bool
 	collect bool // has a collection verb
+	// textSig and lowerSig rule out keys that cannot occur in text and lower (see sig); sigged
+	// says they are built
+	textSig, lowerSig sig
+	sigged            bool
 	// declared: 0 not yet read, 1 states that the operator or a named party collects, uses or
 	// shares, 2 does not (see declares; read only for sentences that name a PI category)
 	declared int8
@@ -470,14 +476,65 @@ func DetectLanguage(s string) string {
 	return "en"
 }
 
+// sentenceEnd is where a sentence ends; sentenceEnds finds its matches without the regexp engine
+// (a long policy has tens of thousands of sentences), and FuzzSentenceEnds holds the two equal.
 var sentenceEnd = regexp.MustCompile(`[。！？；!?;]+|[.](\s+|$)`)
 
-func splitSentences(s string) []string { return splitAt(sentenceEnd, s) }
+func splitSentences(s string) []string { return splitAtEnds(sentenceEnds(s), s) }
+
+// sentenceEnds returns what sentenceEnd.FindAllStringIndex(s, -1) returns: runs of 。！？；!?;,
+// and a full stop with the white space after it or at the end of s.
+func sentenceEnds(s string) [][]int {
+	var out [][]int
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case isStop(r):
+			j := i + n
+			for j < len(s) {
+				r, n := utf8.DecodeRuneInString(s[j:])
+				if !isStop(r) {
+					break
+				}
+				j += n
+			}
+			out = append(out, []int{i, j})
+			i = j
+		case r == '.':
+			j := i + 1
+			for j < len(s) && isPerlSpace(s[j]) {
+				j++
+			}
+			if j > i+1 || j == len(s) {
+				out = append(out, []int{i, j})
+			}
+			i = j
+		default:
+			i += n
+		}
+	}
+	return out
+}
+
+func isStop(r rune) bool {
+	switch r {
+	case '。', '！', '？', '；', '!', '?', ';':
+		return true
+	}
+	return false
+}
+
+// isPerlSpace is the regexp package's \s.
+func isPerlSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
 
 func splitAt(end *regexp.Regexp, s string) []string {
+	return splitAtEnds(end.FindAllStringIndex(s, -1), s)
+}
+
+func splitAtEnds(ends [][]int, s string) []string {
 	var out []string
 	last := 0
-	for _, m := range end.FindAllStringIndex(s, -1) {
+	for _, m := range ends {
 		// keep "Inc." and "e.g." inside English sentences
 		if s[m[0]] == '.' && m[0] >= 2 {
 			prev := s[max(0, m[0]-4):m[0]]
@@ -566,7 +623,8 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 	for i := range sents {
 		sents[i].text = normDigits(sents[i].orig)
 		sents[i].lower = foldLower(sents[i].text)
-		sents[i].collect = !sents[i].header && (!hasCollect || sents[i].row || collect.matchLower(sents[i].text, sents[i].lower))
+		sents[i].setSigs()
+		sents[i].collect = !sents[i].header && (!hasCollect || sents[i].row || collect.matchSent(&sents[i]))
 	}
 	// Earlier patterns are the more specific ones; sentences are preferred to headings as quotes.
 	// A sentence that only uses the element's words is kept as the candidate of an unclear element.
@@ -579,11 +637,12 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			}
 			for i, re := range ep.res[lang] {
 				pre := ep.pre[lang][i]
-				for _, s := range sents {
-					if s.heading != headings || s.header || !pre.mayMatch(s.text, s.lower) || !re.MatchString(s.text) || matchAny(ep.exclude[lang], s.text) {
+				for j := range sents {
+					s := &sents[j]
+					if s.heading != headings || s.header || !pre.mayMatchSent(s) || (!pre.exact && !re.MatchString(s.text)) || matchAny(ep.exclude[lang], s.text) {
 						continue
 					}
-					if ep.noDefinitions && !s.heading && ps.not.nonDeclaring(lang, &s) {
+					if ep.noDefinitions && !s.heading && ps.not.nonDeclaring(lang, s) {
 						continue
 					}
 					if len(ep.states[lang]) > 0 && !matchAny(ep.states[lang], s.text) {
@@ -634,14 +693,22 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		wholeLower.WriteByte('\n')
 	}
 	docText, docLower := whole.String(), wholeLower.String()
+	// The gram sets rule out, without a scan, the terms and names the text does not contain.
+	lowerGrams := newGramSet(docLower)
+	termGrams := lowerGrams // containsTerm reads English lower-cased
+	if lang != "en" && docText != docLower {
+		termGrams = newGramSet(docText)
+	}
 	for pi := range ps.pi {
 		p := &ps.pi[pi]
-		if !containsTerm(docText, docLower, p.terms[lang], lang) {
+		terms, sigs := p.terms[lang], p.sigs[lang]
+		inDoc := func(i int) bool { return termGrams.mayContain(terms[i]) }
+		if !containsTermIf(docText, docLower, terms, lang, inDoc) {
 			continue // no term of this category anywhere: no sentence to look at
 		}
 		for i := range sents {
 			s := &sents[i]
-			if !s.collect || !p.in(s.text, s.lower, lang) || !ps.not.declaresOnce(lang, s) || matchAny(p.exclude[lang], s.text) {
+			if !s.collect || !p.in(s.text, s.lower, lang, s.termFilter(sigs, lang)) || !ps.not.declaresOnce(lang, s) || matchAny(p.exclude[lang], s.text) {
 				continue
 			}
 			{
@@ -656,7 +723,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 	}
 
 	if cat != nil {
-		a.SDKsDeclared = declaredSDKs(sents, docText, docLower, cat.SDKs(), ps.aliases)
+		a.SDKsDeclared = declaredSDKs(sents, docText, docLower, lowerGrams, cat.SDKs(), ps.aliases)
 		if len(a.SDKsDeclared) > 0 && !a.Elements["sdk_list"].Present {
 			d := a.SDKsDeclared[0]
 			a.Elements["sdk_list"] = Element{Present: true, Quote: d.Quote, Section: d.Section}
@@ -674,13 +741,15 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 			}
 			sc := SeparateConsent{PI: d.PI}
 			var terms []string
+			var sigs []keySig
 			for _, p := range ps.pi {
 				if p.id == d.PI {
-					terms = p.terms[lang]
+					terms, sigs = p.terms[lang], p.sigs[lang]
 				}
 			}
-			for _, s := range sents {
-				if sep != nil && containsTerm(s.text, s.lower, terms, lang) && sep.matches(lang, s.text) {
+			for i := range sents {
+				s := &sents[i]
+				if sep != nil && containsTermIf(s.text, s.lower, terms, lang, s.termFilter(sigs, lang)) && sep.matches(lang, s.text) {
 					sc.Present, sc.Quote = true, quote(s.orig)
 					break
 				}
@@ -729,21 +798,21 @@ func sectionOf(sents []sentence, s string) string {
 // a hypothetical about the future, a sentence of a definitions section or about another party
 // that does not have the operator as its subject.
 func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
-	if nd.definition[lang].matchLower(s.text, s.lower) || nd.hypothetical[lang].matchLower(s.text, s.lower) {
+	if nd.definition[lang].matchSent(s) || nd.hypothetical[lang].matchSent(s) {
 		return true
 	}
 	// Processing that stays on the user's device is the software's, not a collection by the
 	// operator ("Firefox processes … browsing history … on your device").
-	if nd.onDevice[lang].matchLower(s.text, s.lower) {
+	if nd.onDevice[lang].matchSent(s) {
 		return true
 	}
 	// In a definitions section, or beside another party, a sentence declares only with the
 	// operator as its subject ("Authentication data | We receive data to secure your account");
 	// a sentence about what the user may do (switch off a permission, clear the history) states
 	// no processing unless the operator is its subject too.
-	operator := nd.operator[lang].matchLower(s.text, s.lower)
-	return !operator && (nd.definitionSection[lang].match(s.section) || nd.otherParty[lang].matchLower(s.text, s.lower) ||
-		nd.userAction[lang].matchLower(s.text, s.lower))
+	operator := nd.operator[lang].matchSent(s)
+	return !operator && (nd.definitionSection[lang].match(s.section) || nd.otherParty[lang].matchSent(s) ||
+		nd.userAction[lang].matchSent(s))
 }
 
 // declaresOnce is declares, read once per sentence.
@@ -829,10 +898,19 @@ func matchAny(res []*regexp.Regexp, s string) bool {
 }
 
 func containsTerm(s, lower string, terms []string, lang string) bool {
+	return containsTermIf(s, lower, terms, lang, nil)
+}
+
+// containsTermIf is containsTerm reading only the terms may admits (nil: all); may must admit
+// every term that occurs, so the answer is containsTerm's.
+func containsTermIf(s, lower string, terms []string, lang string, may func(int) bool) bool {
 	if lang == "en" {
 		s = lower
 	}
-	for _, t := range terms {
+	for j, t := range terms {
+		if may != nil && !may(j) {
+			continue
+		}
 		if i := strings.Index(s, t); i >= 0 {
 			if lang == "en" {
 				// whole words only
@@ -859,11 +937,10 @@ func purposeOf(res []*regexp.Regexp, s string) string {
 
 // declaredSDKs matches catalogue SDKs by class prefix, name and alias; table rows are preferred as
 // quotes because SDK lists are usually tables.
-func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
+// lowerGrams is the gram set of docLower; one serves both texts: a key found in the text is found,
+// lower-cased, in the lower-cased text (case maps rune by rune).
+func declaredSDKs(sents []sentence, docText, docLower string, lowerGrams gramSet, sdks []rules.SDK, aliases map[string][]string) []SDKDeclared {
 	var out []SDKDeclared
-	// one gram set of the lower-cased text serves both: a key found in the text is found, lower-cased,
-	// in the lower-cased text (case maps rune by rune)
-	lowerGrams := newGramSet(docLower)
 	for _, sdk := range sdks {
 		// Class prefixes match case-insensitively; names and aliases are proper nouns and match
 		// as written ("Adjust" the SDK, not "adjust your settings").
@@ -892,17 +969,19 @@ func declaredSDKs(sents []sentence, docText, docLower string, sdks []rules.SDK, 
 		if len(keys) == 0 && len(names) == 0 && len(weak) == 0 {
 			continue
 		}
+		ks, ns, ws := keySigs(keys), keySigs(names), keySigs(weak)
 		var found *SDKDeclared
-		for _, s := range sents {
+		for j := range sents {
+			s := &sents[j]
 			hit := false
-			for _, k := range keys {
-				hit = hit || containsKey(s.lower, k)
+			for i, k := range keys {
+				hit = hit || (s.mayHave(&ks[i], true) && containsKey(s.lower, k))
 			}
-			for _, k := range names {
-				hit = hit || containsKey(s.text, k)
+			for i, k := range names {
+				hit = hit || (s.mayHave(&ns[i], false) && containsKey(s.text, k))
 			}
-			for _, k := range weak {
-				hit = hit || (containsKey(s.text, k) && sdkContext.MatchString(s.text))
+			for i, k := range weak {
+				hit = hit || (s.mayHave(&ws[i], false) && containsKey(s.text, k) && sdkContext.MatchString(s.text))
 			}
 			if hit && (found == nil || (s.row && !strings.Contains(found.Quote, "|"))) {
 				found = &SDKDeclared{SDK: sdk.ID, Quote: quote(s.orig), Section: s.section}

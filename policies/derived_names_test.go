@@ -30,7 +30,7 @@ func TestDerivedPlainWordNames(t *testing.T) {
 		sents = append(sents, sentence{orig: s, text: s, lower: strings.ToLower(s)})
 	}
 	got := map[string]string{}
-	for _, d := range declaredSDKs(sents, text, strings.ToLower(text), sdks, nil) {
+	for _, d := range declaredSDKs(sents, text, strings.ToLower(text), newGramSet(strings.ToLower(text)), sdks, nil) {
 		got[d.SDK] = d.Quote
 	}
 	for id, want := range map[string]string{"payment": "com.example.payment", "payment_hand": "Payment information", "google_analytics": "Google Analytics", "umeng_fb": "友盟反馈"} {
@@ -44,7 +44,7 @@ func TestDerivedPlainWordNames(t *testing.T) {
 	for _, s := range splitSentences(text) {
 		sents = append(sents, sentence{orig: s, text: s, lower: strings.ToLower(s)})
 	}
-	for _, d := range declaredSDKs(sents, text, strings.ToLower(text), sdks, nil) {
+	for _, d := range declaredSDKs(sents, text, strings.ToLower(text), newGramSet(strings.ToLower(text)), sdks, nil) {
 		if d.SDK == "payment" {
 			t.Errorf("derived plain-word SDK declared by the ordinary word: %q", d.Quote)
 		}

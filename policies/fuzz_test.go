@@ -93,3 +93,22 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSentenceEnds holds the hand-written sentence splitter to the regexp it replaces.
+func FuzzSentenceEnds(f *testing.F) {
+	for _, s := range []string{"", ".", "a.", "a. b", "e.g. x", "一。二！！三？；", "a.b", "x.\t\n y", "。.", "..", ". .",
+		"\xe3\x80", "a\xff.", "末尾.", "v1.2.3", "!?;", "a.\v", "。\x00.", "Inc. Ltd. Co.", "a.\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, want := sentenceEnds(s), sentenceEnd.FindAllStringIndex(s, -1)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %v, regexp %v", s, got, want)
+		}
+		for i := range got {
+			if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
+				t.Fatalf("%q: %v, regexp %v", s, got, want)
+			}
+		}
+	})
+}

@@ -92,6 +92,7 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 		data      []byte
 		mediaType string
 		refs      []string
+		pageURL   string // a captured policy page's final URL, which its links are resolved against
 	)
 	switch src.Kind {
 	case scanner.SourcePolicyFile:
@@ -127,6 +128,10 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 			}
 		}
 		data, mediaType = c.HTML, "text/html; charset=utf-8"
+		pageURL = c.FinalURL
+		if pageURL == "" {
+			pageURL = src.Locator
+		}
 		if crefs.HTML.SHA256 != "" {
 			refs = []string{crefs.HTML.SHA256}
 		}
@@ -139,6 +144,11 @@ func (in *Inspector) Inspect(ctx context.Context, input *scanner.Input) (out sca
 	out.Observations = Observations(a, src.Locator, refs, in.Name(), in.Version())
 	if in.cat != nil {
 		out.Observations = SDKListObservations(out.Observations, a, in.cat.SDKs(), refs, in.Name(), in.Version())
+	}
+	// A captured policy's linked annexes are read as part of it; an annex's own links are not
+	// followed, and a page that is not a policy has no annexes.
+	if src.Kind == scanner.SourcePolicyURL && a.DocType.IsPolicy() && in.br != nil {
+		in.annexes(ctx, input, out.Observations[0].Attributes, data, pageURL, &out)
 	}
 	return out
 }

@@ -12,11 +12,15 @@ import (
 // same idea as trufflehog's keyword pass before its detectors).
 type prefilter struct {
 	lits []literal // empty: no usable literal, always run the regexp
+	// exact: the pattern is nothing but its literals, case kept ("收集|获取|采集"), so a sentence
+	// matches it exactly when it contains one of them and the regexp need not run
+	exact bool
 }
 
 type literal struct {
 	s    string
 	fold bool // compare against the lower-cased sentence
+	sig  keySig
 }
 
 // foldLower lower-cases s the way the prefilter compares case-folded literals: strings.ToLower
@@ -46,17 +50,62 @@ func (p prefilter) mayMatch(text, lower string) bool {
 	return false
 }
 
+// mayMatchSent is mayMatch for a sentence, whose sigs skip the literals it cannot contain.
+func (p prefilter) mayMatchSent(s *sentence) bool {
+	if len(p.lits) == 0 {
+		return true
+	}
+	for i := range p.lits {
+		l := &p.lits[i]
+		if !s.mayHave(&l.sig, l.fold) {
+			continue
+		}
+		if l.fold {
+			if strings.Contains(s.lower, l.s) {
+				return true
+			}
+		} else if strings.Contains(s.text, l.s) {
+			return true
+		}
+	}
+	return false
+}
+
 // newPrefilter derives the literals of expr; a pattern it cannot analyse gets none.
 func newPrefilter(expr string) prefilter {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return prefilter{}
 	}
-	lits, ok := required(re.Simplify(), 0)
+	re = re.Simplify()
+	lits, ok := required(re, 0)
 	if !ok {
 		return prefilter{}
 	}
-	return prefilter{lits: lits}
+	for i := range lits {
+		lits[i].sig = newKeySig(lits[i].s)
+	}
+	return prefilter{lits: lits, exact: onlyLiterals(re)}
+}
+
+// onlyLiterals reports whether re is a case-sensitive literal or an alternation of them, in
+// capture groups or not: what it matches is exactly a string containing one of them.
+func onlyLiterals(re *syntax.Regexp) bool {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune) > 0 && re.Flags&syntax.FoldCase == 0
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if !onlyLiterals(sub) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 const maxLiterals = 64

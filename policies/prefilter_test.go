@@ -75,19 +75,58 @@ func TestPrefilterNeverHidesAMatch(t *testing.T) {
 			}
 		}
 	}
-	checked := 0
+	checked, exact := 0, 0
 	for _, ep := range ps.elements {
 		for _, lang := range []string{"zh", "en"} {
 			for i, re := range ep.res[lang] {
 				pre := ep.pre[lang][i]
 				for _, s := range sentences {
-					if re.MatchString(s) && !pre.mayMatch(s, foldLower(s)) {
+					m, may := re.MatchString(s), pre.mayMatch(s, foldLower(s))
+					if m && !may {
 						t.Errorf("%s/%s %s: prefilter %v hides a match in %q", ep.id, lang, re, pre.lits, s)
 					}
+					if pre.exact && may != m {
+						t.Errorf("%s/%s %s: exact prefilter %v says %v, the regexp %v on %q", ep.id, lang, re, pre.lits, may, m, s)
+					}
+					exact += b2i(pre.exact)
 					checked++
 				}
 			}
 		}
 	}
-	t.Logf("%d pattern × sentence pairs checked", checked)
+	t.Logf("%d pattern × sentence pairs checked, %d with an exact prefilter", checked, exact)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// An exact prefilter is one whose literals are the whole pattern: its answer is the regexp's, on
+// a match and on a miss; any other pattern keeps running its regexp.
+func TestPrefilterExact(t *testing.T) {
+	for expr, want := range map[string]bool{
+		`(收集|获取|采集|读取)`: true, `收集`: true, `((收集)|使用)`: true,
+		`(?i)keep|store`: false, `收集.*信息`: false, `(收集|获取)?`: false, `获(取|得)`: false, `\b(collect)\b`: false, `[收集]`: false,
+	} {
+		if got := newPrefilter(expr).exact; got != want {
+			t.Errorf("%s: exact %v, want %v", expr, got, want)
+		}
+	}
+	ps, err := loadPatterns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentences := []string{"我们会收集您的手机号码", "我们不会出售您的信息", "获得您的授权后", "您可以开启或关闭", "We collect your email", "", "收", "集"}
+	for lang, f := range ps.collectF {
+		for _, s := range sentences {
+			sent := sentence{orig: s, text: s, lower: foldLower(s)}
+			sent.setSigs()
+			if got, want := f.matchSent(&sent), f.re.MatchString(s); got != want {
+				t.Errorf("collect.%s on %q: %v, the regexp %v", lang, s, got, want)
+			}
+		}
+	}
 }
