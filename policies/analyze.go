@@ -44,10 +44,21 @@ type patternFile struct {
 		NoDefinitions bool                `yaml:"no_definitions"`
 		Positive      map[string][]string `yaml:"positive"`
 		Negative      map[string][]string `yaml:"negative"`
+		// Section, Weak and InIntroduction steer the choice of the quote (quotes.go): a heading
+		// about the element, a reading that shows the element only weakly, an element whose
+		// place is the introduction (who the operator is).
+		Section        quotePattern `yaml:"section"`
+		Weak           quotePattern `yaml:"weak"`
+		Concrete       quotePattern `yaml:"concrete"`
+		InIntroduction bool         `yaml:"in_introduction"`
+		// NegationStates: a negation is how the element is stated ("not intended for children
+		// under 13", "未经您的明确同意，不会…"), so a negated match does not lose.
+		NegationStates bool `yaml:"negation_states"`
 	} `yaml:"elements"`
-	Collect map[string]string   `yaml:"collect"`
-	Purpose map[string][]string `yaml:"purpose"`
-	PI      []struct {
+	QuoteChoice quoteChoiceFile     `yaml:"quote_choice"`
+	Collect     map[string]string   `yaml:"collect"`
+	Purpose     map[string][]string `yaml:"purpose"`
+	PI          []struct {
 		ID string   `yaml:"id"`
 		ZH []string `yaml:"zh"`
 		EN []string `yaml:"en"`
@@ -91,6 +102,13 @@ type elementPatterns struct {
 	noDefinitions bool
 	positive      map[string][]string
 	negative      map[string][]string
+	// quote choice (quotes.go)
+	section, weak, concrete map[string]*regexp.Regexp
+	sectionExamples         quotePattern
+	weakExamples            quotePattern
+	concreteExamples        quotePattern
+	inIntroduction          bool
+	negationStates          bool
 }
 
 // presence is what one sentence says of an element.
@@ -186,6 +204,9 @@ type patternSet struct {
 	aliases  map[string][]string
 	title    map[string]*regexp.Regexp
 	not      notDeclaring
+	quote    quoteChoice
+	// quoteExamples are the quote_choice patterns with their examples, for the tests
+	quoteExamples quoteChoiceFile
 }
 
 var (
@@ -217,7 +238,18 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	for _, e := range f.Elements {
 		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, pre: map[string][]prefilter{},
 			exclude: map[string][]*regexp.Regexp{}, states: map[string][]*regexp.Regexp{}, sentencesOnly: e.SentencesOnly,
-			noDefinitions: e.NoDefinitions, positive: e.Positive, negative: e.Negative}
+			noDefinitions: e.NoDefinitions, positive: e.Positive, negative: e.Negative,
+			sectionExamples: e.Section, weakExamples: e.Weak, concreteExamples: e.Concrete, inIntroduction: e.InIntroduction, negationStates: e.NegationStates}
+		var err error
+		if ep.section, err = compileQuotePattern(e.ID+" section", e.Section); err != nil {
+			return nil, err
+		}
+		if ep.weak, err = compileQuotePattern(e.ID+" weak", e.Weak); err != nil {
+			return nil, err
+		}
+		if ep.concrete, err = compileQuotePattern(e.ID+" concrete", e.Concrete); err != nil {
+			return nil, err
+		}
 		// English patterns are case-insensitive unless they start with (?-i) (proper names).
 		add := func(dst map[string][]*regexp.Regexp, pre map[string][]prefilter, lang string, list []string) error {
 			for _, p := range list {
@@ -320,6 +352,11 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		}
 		ps.pi = append(ps.pi, t)
 	}
+	qc, err := compileQuoteChoice(f.QuoteChoice)
+	if err != nil {
+		return nil, err
+	}
+	ps.quote, ps.quoteExamples = qc, f.QuoteChoice
 	nd := f.NotDeclaring
 	ps.not = notDeclaring{positive: nd.Positive, negative: nd.Negative}
 	for _, part := range []struct {
@@ -451,6 +488,7 @@ type sentence struct {
 	// says they are built
 	textSig, lowerSig sig
 	sigged            bool
+	sec               int // index of its section in the document
 	// declared: 0 not yet read, 1 states that the operator or a named party collects, uses or
 	// shares, 2 does not (see declares; read only for sentences that name a PI category)
 	declared int8
@@ -595,20 +633,20 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		PIDeclared: []PIDeclared{}, SDKsDeclared: []SDKDeclared{}, SeparateConsent: []SeparateConsent{}, Sections: []SectionSummary{}}
 
 	var sents []sentence
-	for _, s := range doc.Sections {
+	for k, s := range doc.Sections {
 		title := s.Title()
 		chars := 0
 		if s.Heading != "" {
-			sents = append(sents, sentence{orig: title, section: title, heading: true})
+			sents = append(sents, sentence{orig: title, section: title, heading: true, sec: k})
 		}
 		for _, b := range s.Blocks {
 			chars += utf8.RuneCountInString(b.Text)
 			if b.Kind == "row" {
-				sents = append(sents, sentence{orig: b.Text, section: title, row: true, header: b.Header})
+				sents = append(sents, sentence{orig: b.Text, section: title, row: true, header: b.Header, sec: k})
 				continue
 			}
 			for _, t := range splitSentences(b.Text) {
-				sents = append(sents, sentence{orig: t, section: title})
+				sents = append(sents, sentence{orig: t, section: title, sec: k})
 			}
 		}
 		a.Sections = append(a.Sections, SectionSummary{Number: s.Number, Heading: s.Heading, Level: s.Level, Chars: chars})
@@ -626,12 +664,16 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		sents[i].setSigs()
 		sents[i].collect = !sents[i].header && (!hasCollect || sents[i].row || collect.matchSent(&sents[i]))
 	}
-	// Earlier patterns are the more specific ones; sentences are preferred to headings as quotes.
-	// A sentence that only uses the element's words is kept as the candidate of an unclear element.
-	for _, ep := range ps.elements {
+	// Every sentence that shows the element is a hit, and the quoteChooser keeps the best quote
+	// among them (quotes.go); sentences are preferred to headings. A sentence that only uses the element's
+	// words is kept as the candidate of an unclear element.
+	qc := newQuoteChooser(ps, lang, sents, sectionContexts(doc.Sections, &ps.quote, lang))
+	for e := range ps.elements {
+		ep := &ps.elements[e]
 		el, cand := Element{}, Element{}
 	search:
 		for _, headings := range []bool{false, true} {
+			qc.start(ep)
 			if headings && ep.sentencesOnly {
 				break
 			}
@@ -639,7 +681,7 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 				pre := ep.pre[lang][i]
 				for j := range sents {
 					s := &sents[j]
-					if s.heading != headings || s.header || !pre.mayMatchSent(s) || (!pre.exact && !re.MatchString(s.text)) || matchAny(ep.exclude[lang], s.text) {
+					if s.heading != headings || qc.seenBefore(j) || s.header || !pre.mayMatchSent(s) || (!pre.exact && !re.MatchString(s.text)) || matchAny(ep.exclude[lang], s.text) {
 						continue
 					}
 					if ep.noDefinitions && !s.heading && ps.not.nonDeclaring(lang, s) {
@@ -651,10 +693,17 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 						}
 						continue
 					}
-					el = Element{Present: true, Quote: quote(s.orig), Section: s.section}
-					break search
+					if qc.add(j, i) {
+						break search
+					}
 				}
 			}
+			if qc.chosen() != nil {
+				break
+			}
+		}
+		if s := qc.chosen(); s != nil {
+			el = Element{Present: true, Quote: quote(s.orig), Section: s.section}
 		}
 		if !el.Present {
 			el = cand
