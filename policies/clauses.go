@@ -61,6 +61,9 @@ func (d *clauseDetector) matches(lang, s string) bool {
 	if len(s) > maxClauseSentence {
 		s = s[:maxClauseSentence]
 	}
+	if lang == "zh" {
+		s = simplified.Replace(s)
+	}
 	for _, shape := range d.shapes[lang] {
 		all := len(shape) > 0
 		for _, re := range shape {
@@ -75,6 +78,26 @@ func (d *clauseDetector) matches(lang, s string) bool {
 	}
 	return false
 }
+
+// simplified maps the traditional forms of the characters the Chinese clause patterns use to their
+// simplified forms, so that one pattern reads a policy written in either script (Taiwan, Hong Kong,
+// Macao operators). It is a table of the patterns' own words, not a general converter: a character
+// the patterns do not use may stay traditional.
+var simplified = strings.NewReplacer(
+	"蒐集", "收集", "預設", "默认", "資訊", "信息", "個人資料", "个人信息", "紀錄", "记录", "記錄", "记录", "個", "个", "別", "别", "視", "视", "為", "为", "與", "与", "權", "权", "務", "务", "將", "将",
+	"無", "无", "須", "须", "隱", "隐", "僅", "仅", "於", "于", "後", "后", "經", "经", "條", "条", "議", "议",
+	"規", "规", "則", "则", "變", "变", "訂", "订", "調", "调", "繼", "继", "續", "续", "開", "开", "啟", "启",
+	"動", "动", "載", "载", "裝", "装", "錄", "录", "註", "注", "冊", "册", "訪", "访", "問", "问", "覽", "览",
+	"進", "进", "購", "购", "買", "买", "傳", "传", "發", "发", "佈", "布", "們", "们", "態", "态", "認", "认",
+	"構", "构", "當", "当", "預", "预", "設", "设", "顯", "显", "對", "对", "戶", "户", "見", "见", "體", "体",
+	"驗", "验", "質", "质", "優", "优", "產", "产", "廣", "广", "絕", "绝", "讓", "让", "應", "应", "執", "执",
+	"運", "运", "啓", "启", "遊", "游", "戲", "戏", "軟", "软", "臺", "台", "網", "网", "達", "达", "導", "导",
+	"關", "关", "閉", "闭", "聯", "联", "繫", "系", "醫", "医", "療", "疗", "診", "诊", "處", "处", "歷", "历",
+	"蹤", "踪", "證", "证", "識", "识", "財", "财", "銀", "银", "兒", "儿", "軌", "轨", "跡", "迹", "時", "时",
+	"單", "单", "獨", "独", "專", "专", "門", "门", "誠", "诚", "謂", "谓", "嗎", "吗", "說", "说", "話", "话",
+	"義", "义", "負", "负", "擔", "担", "責", "责", "該", "该", "項", "项", "種", "种", "類", "类", "屬", "属",
+	"齊", "齐", "並", "并", "併", "并", "贊", "赞", "給", "给", "歸", "归", "響", "响", "帳", "账", "號", "号",
+)
 
 var (
 	clausesOnce sync.Once
@@ -138,16 +161,43 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 // analysed document that states it. Headings are not read: a heading names a topic, it states no
 // clause.
 func Clauses(a *Analysis) ([]Clause, error) {
-	ds, err := loadClauses()
+	all, ds, err := clauseDetections(a)
 	if err != nil {
 		return nil, err
 	}
+	out := []Clause{}
+	found := map[string]bool{}
+	for _, c := range all {
+		if !found[c.Clause] {
+			found[c.Clause] = true
+			out = append(out, c)
+		}
+	}
+	return sortClauses(out, ds), nil
+}
+
+// maxClauseDetections bounds the detections one document yields: a hostile or repetitive text
+// (the same sentence ten thousand times) is read to its end, but its detections are not all kept.
+const maxClauseDetections = 256
+
+// anaphor opens a sentence that continues the one before it ("此类信息的收集是…前提条件", "This
+// processing is a condition of using the App", "该用途无法单独关闭"): such a sentence is also read
+// together with the previous one of its paragraph, because a clause is often stated across the two
+// (the purpose in the first, the compulsion in the second) and neither alone shows it.
+var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限)|该用途|^(this|these|such|that|the\s+(above|foregoing))\b`)
+
+// clauseDetections returns every sentence of the document that a detector takes for its clause,
+// in document order; Clauses keeps the first of each family, the labelled-set scorer reads them all.
+func clauseDetections(a *Analysis) ([]Clause, []clauseDetector, error) {
+	ds, err := loadClauses()
+	if err != nil {
+		return nil, nil, err
+	}
 	if a == nil || a.doc == nil {
-		return []Clause{}, nil
+		return []Clause{}, ds, nil
 	}
 	lang := a.Language
 	out := []Clause{}
-	found := map[string]bool{}
 	for _, s := range a.doc.Sections {
 		title := s.Title()
 		for _, b := range s.Blocks {
@@ -157,21 +207,33 @@ func Clauses(a *Analysis) ([]Clause, error) {
 			} else {
 				units = splitAt(clauseEnd, b.Text)
 			}
-			for _, u := range units {
+			for j, u := range units {
+				var joined string
+				if j > 0 && anaphor.MatchString(simplified.Replace(u)) {
+					sep := ""
+					if lang == "en" {
+						sep = " "
+					}
+					joined = units[j-1] + sep + u
+				}
 				for i := range ds {
 					d := &ds[i]
-					if !found[d.id] && d.matches(lang, u) {
-						found[d.id] = true
+					switch {
+					case d.matches(lang, u):
 						out = append(out, Clause{Clause: d.id, Quote: quote(u), Section: title})
+					case joined != "" && !d.matches(lang, units[j-1]) && d.matches(lang, joined):
+						out = append(out, Clause{Clause: d.id, Quote: quote(joined), Section: title})
+					default:
+						continue
 					}
-				}
-				if len(found) == len(ds) {
-					return sortClauses(out, ds), nil
+					if len(out) >= maxClauseDetections {
+						return out, ds, nil
+					}
 				}
 			}
 		}
 	}
-	return sortClauses(out, ds), nil
+	return out, ds, nil
 }
 
 // sortClauses puts clauses in the order of the detectors, so the report is stable.

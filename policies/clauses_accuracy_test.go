@@ -21,25 +21,27 @@ type clauseLabels struct {
 	Clauses  map[string][]string `yaml:"clauses"`
 }
 
-// TestClauseAccuracy scores the clause detectors on the labelled set (testdata/labelled-clauses):
-// per family, a document is a true positive when the family is labelled and detected with a quote
-// that contains a labelled fragment. Every family must reach F1 0.92 and precision 0.95 (a clause
-// that is itself the violation becomes a finding).
+// TestClauseAccuracy scores the clause detectors on the labelled sets they are tuned on
+// (testdata/labelled-clauses, and heldout3 since its one blind scoring), each on its own: per
+// family, a document is a true positive when the family is labelled and one of its detections
+// quotes a labelled fragment; every detection whose quote holds no fragment is a false alarm. Every
+// family must reach F1 0.92 and precision 0.95 on each (a clause that is itself the violation
+// becomes a finding).
 func TestClauseAccuracy(t *testing.T) {
-	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "*.yaml"), true)
+	for set, glob := range map[string]string{
+		"main":     filepath.Join("testdata", "labelled-clauses", "*.yaml"),
+		"heldout3": filepath.Join("testdata", "labelled-clauses", "heldout3", "*.yaml"),
+	} {
+		t.Run(set, func(t *testing.T) { scoreClauseSet(t, glob, true) })
+	}
 }
 
-// TestClauseHeldout scores the held-out sets, each on its own: heldout2 was written before the
-// detectors were generalised, by their author; heldout3 by someone who had not read the patterns,
-// so it is the fair measure of generalisation. Neither is tuned on, so their figures are reported,
-// not gated (a handful of documents, each a family's only chance to be missed). Tuning runs
-// -run 'TestClauseAccuracy$' so that these sets stay unseen until they are scored.
+// TestClauseHeldout scores heldout2, written before the detectors were generalised by their
+// author: it is not tuned on, so its figures are reported, not gated (a handful of documents, each
+// a family's only chance to be missed). Tuning runs -run 'TestClauseAccuracy$' so that a held-out
+// set stays unseen until it is scored.
 func TestClauseHeldout(t *testing.T) {
-	for _, set := range []string{"heldout2", "heldout3"} {
-		t.Run(set, func(t *testing.T) {
-			scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", set, "*.yaml"), false)
-		})
-	}
+	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "heldout2", "*.yaml"), false)
 }
 
 func scoreClauseSet(t *testing.T, glob string, gate bool) {
@@ -97,37 +99,44 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 			}
 		}
 		docs++
-		cs, err := Clauses(a)
+		cs, _, err := clauseDetections(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]string{}
+		// every detection is scored, not one per family: a document holding a family's clause and
+		// its near-miss is right only when the clause is found and the near-miss is not
+		quotes := map[string][]string{}
 		for _, c := range cs {
-			got[c.Clause] = c.Quote
+			quotes[c.Clause] = append(quotes[c.Clause], c.Quote)
 		}
 		for _, fam := range rules.ClauseIDs {
 			s, frags := scores[fam], l.Clauses[fam]
-			q, found := got[fam]
-			ok := false
-			for _, fr := range frags {
-				ok = ok || strings.Contains(q, fr)
-			}
 			if len(frags) > 0 {
 				s.support++
 			}
+			hit := false
+			for _, q := range quotes[fam] {
+				ok := false
+				for _, fr := range frags {
+					ok = ok || strings.Contains(q, fr)
+				}
+				switch {
+				case ok:
+					hit = true
+				case len(frags) > 0:
+					s.fp++
+					misses = append(misses, fmt.Sprintf("%s %s: wrong quote %q", filepath.Base(f), fam, q))
+				default:
+					s.fp++
+					misses = append(misses, fmt.Sprintf("%s %s: false %q", filepath.Base(f), fam, q))
+				}
+			}
 			switch {
-			case len(frags) > 0 && found && ok:
+			case hit:
 				s.tp++
-			case len(frags) > 0 && found:
-				s.fp++
-				s.fn++
-				misses = append(misses, fmt.Sprintf("%s %s: wrong quote %q", filepath.Base(f), fam, q))
 			case len(frags) > 0:
 				s.fn++
 				misses = append(misses, fmt.Sprintf("%s %s: missed", filepath.Base(f), fam))
-			case found:
-				s.fp++
-				misses = append(misses, fmt.Sprintf("%s %s: false %q", filepath.Base(f), fam, q))
 			}
 		}
 	}

@@ -68,3 +68,37 @@ func TestClausesInDocument(t *testing.T) {
 		t.Errorf("clean policy: clauses = %+v", cs)
 	}
 }
+
+// TestClausesAcrossSentences: a sentence that refers back to the one before it ("This processing
+// …", "此类信息的收集…") is read with it, and the quote is both sentences; a sentence that does not
+// refer back is read alone, so two unrelated sentences never make a clause between them.
+func TestClausesAcrossSentences(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      []Clause
+	}{
+		{"en anaphor", "# Privacy Notice\n\n## Improvement\n\nTo improve our services and develop new features, we collect your consultation history. " +
+			"This processing is a condition of using the App and cannot be switched off.\n",
+			[]Clause{
+				{Clause: "refuse_then_deny", Quote: "This processing is a condition of using the App and cannot be switched off.", Section: "Improvement"},
+				{Clause: "forced_purpose", Quote: "To improve our services and develop new features, we collect your consultation history. This processing is a condition of using the App and cannot be switched off.", Section: "Improvement"},
+			}},
+		{"zh anaphor", "# 隐私政策\n\n## 改进\n\n我们会将您的学习记录用于研发新产品。您同意本政策即表示同意前述用途，该用途无法在App内单独关闭。\n",
+			[]Clause{{Clause: "forced_purpose", Quote: "我们会将您的学习记录用于研发新产品。您同意本政策即表示同意前述用途，该用途无法在App内单独关闭。", Section: "改进"}}},
+		{"no anaphor", "# Privacy Notice\n\n## Improvement\n\nTo improve our services and develop new features, we collect your consultation history. " +
+			"Crash reports cannot be switched off in this version.\n", []Clause{}},
+		{"other paragraph", "# 隐私政策\n\n## 改进\n\n我们会将您的学习记录用于研发新产品。\n\n该用途无法在App内单独关闭。\n", []Clause{}},
+	} {
+		a, err := Analyze("p.md", []byte(tc.doc), "text/markdown", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := Clauses(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cs, tc.want) {
+			t.Errorf("%s: clauses = %+v, want %+v", tc.name, cs, tc.want)
+		}
+	}
+}
