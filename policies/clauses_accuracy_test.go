@@ -41,7 +41,11 @@ func TestClauseAccuracy(t *testing.T) {
 // a family's only chance to be missed). Tuning runs -run 'TestClauseAccuracy$' so that a held-out
 // set stays unseen until it is scored.
 func TestClauseHeldout(t *testing.T) {
-	scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", "heldout2", "*.yaml"), false)
+	for _, set := range []string{"heldout2", "heldout4"} {
+		t.Run(set, func(t *testing.T) {
+			scoreClauseSet(t, filepath.Join("testdata", "labelled-clauses", set, "*.yaml"), false)
+		})
+	}
 }
 
 func scoreClauseSet(t *testing.T, glob string, gate bool) {
