@@ -118,6 +118,9 @@ type Options struct {
 	// Case describes the case the findings belong to (cover, document register, deadlines, the
 	// draft 检察建议书); nil exports a plain selection.
 	Case *CaseInfo
+	// MemberOf lists, per finding fingerprint, the cases it belongs to, for the XLSX's 期限 and
+	// 文书编号 columns of an export that is not one case's (the dashboard's findings export).
+	MemberOf map[string][]*CaseInfo
 	// Coverage is what the scan behind the findings could decide; nil marks no 认定方法 item 符合.
 	Coverage *Coverage
 	// Observations are the scan's context observations (apk.identity, apk.certificate,

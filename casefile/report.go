@@ -363,6 +363,25 @@ func (j *job) reportData(product string) *reportData {
 			if fv.DocumentNo == "" {
 				fv.DocumentNo = caseDocNumbers(c)
 			}
+		} else if cs := j.opts.MemberOf[f.Fingerprint]; len(cs) > 0 {
+			// each line names its case: a finding may belong to more than one
+			var dls, dns []string
+			for _, c := range cs {
+				for _, l := range strings.Split(caseDeadlines(c, j.opts.Lang), "\n") {
+					if l != "" {
+						dls = append(dls, strings.TrimSpace(c.CaseNo+" "+l))
+					}
+				}
+				if n := caseDocNumbers(c); n != "" {
+					dns = append(dns, n)
+				}
+			}
+			if fv.Deadline == "" {
+				fv.Deadline = strings.Join(dls, "\n")
+			}
+			if fv.DocumentNo == "" {
+				fv.DocumentNo = strings.Join(dns, "\n")
+			}
 		}
 		sevCount[string(f.Severity)]++
 		stateCount[string(f.State)]++

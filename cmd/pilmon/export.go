@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"pilmon/casefile"
 	"pilmon/scanner"
@@ -108,6 +109,13 @@ func runExport(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		}
 	} else if sum, err = writeAtomically(out, func(w *bufio.Writer) (casefile.Summary, error) {
+		policy, err := c.casePolicy()
+		if err != nil {
+			return casefile.Summary{}, usageErr("%v", err)
+		}
+		if deps.Options.MemberOf, err = memberOf(ctx, state.store, c.procuratorate, policy, time.Now()); err != nil {
+			return casefile.Summary{}, err
+		}
 		return casefile.Export(ctx, w, casefile.Selection{TargetID: targetID, Fingerprints: fps,
 			IncludeUntriaged: withUntriaged, IncludeDismissed: withDismissed}, deps)
 	}); err != nil {

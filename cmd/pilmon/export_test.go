@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"pilmon/casefile"
 	"pilmon/internal/testredis"
 	"pilmon/store"
 
@@ -19,6 +20,8 @@ import (
 	"pilmon/findings"
 	"pilmon/rules"
 	"pilmon/scanner"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // TestExportAndVerify runs `pilmon export` against a real redis-server holding two findings and
@@ -232,4 +235,107 @@ func docxText(t *testing.T, docx []byte) string {
 	}
 	t.Fatal("no word/document.xml in the DOCX")
 	return ""
+}
+
+// TestExportTargetDeadlines: an export of a target's findings (not one case's) fills the XLSX's
+// 期限 and 文书编号 columns of each finding in a case from that case, naming it, and leaves them
+// empty for a finding in none.
+func TestExportTargetDeadlines(t *testing.T) {
+	ctx := context.Background()
+	dataDir, srv, st, fps := seedExport(t)
+	now := time.Now()
+	c, evs, err := cases.New(cases.Fields{CaseNo: "京检行公建〔2026〕9号", Type: cases.Administrative, Handler: "检察官张",
+		Operator: cases.Operator{Name: "示例科技有限公司"}, Agency: cases.Agency{Name: "某市通信管理局", DutyBasis: "个人信息保护法第六十条"},
+		TargetID: "t1"}, fps[:1], "立案时选定", "检察官张", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = st.CreateCase(ctx, c, evs); err != nil {
+		t.Fatal(err)
+	}
+	docDate := now.In(time.FixedZone("CST", 8*3600)).AddDate(0, 0, -1).Format("2006-01-02")
+	if _, err = st.UpdateCase(ctx, c.ID, func(c *cases.Case) ([]cases.Event, error) {
+		ev, err := c.Move(cases.StateRecommendation, cases.MoveInput{Number: "京检行公建〔2026〕9号-建议", Date: docDate}, "检察官张", cases.DefaultPolicy, now)
+		return []cases.Event{ev}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "t1.zip")
+	if code, stdout, stderr := runCLI(t, "export", "--data-dir", dataDir, "--redis", srv.URL(), "--target", "t1", "--out", out,
+		"--no-pdf", "--include-untriaged", "--user", "wang"); code != exitOK {
+		t.Fatalf("export --target: %d\n%s%s", code, stdout, stderr)
+	}
+	bundle, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(bundle), int64(len(bundle)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sheet []byte
+	for _, f := range zr.File {
+		if f.Name == casefile.SheetName {
+			rc, _ := f.Open()
+			sheet, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
+	x, err := excelize.OpenReader(bytes.NewReader(sheet))
+	if err != nil {
+		t.Fatalf("%s: %v", casefile.SheetName, err)
+	}
+	defer x.Close()
+	// the full sheet: the one with the 期限 column (the other follows MIIT's notices)
+	var rows [][]string
+	for _, name := range x.GetSheetList() {
+		r, err := x.GetRows(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r) > 0 && strings.Contains(strings.Join(r[0], "|"), "期限") {
+			rows = r
+		}
+	}
+	if len(rows) < 3 {
+		t.Fatalf("the sheet with a 期限 column has %d rows", len(rows))
+	}
+	col := func(name string) int {
+		for i, h := range rows[0] {
+			if strings.HasPrefix(h, name) {
+				return i
+			}
+		}
+		t.Fatalf("no %s column in %q", name, rows[0])
+		return -1
+	}
+	dl, dn := col("期限"), col("文书编号")
+	cell := func(r []string, i int) string {
+		if i < len(r) {
+			return r[i]
+		}
+		return ""
+	}
+	seen := 0
+	for _, r := range rows[1:] {
+		joined := strings.Join(r, "\x00")
+		switch {
+		case strings.Contains(joined, fps[0]):
+			seen++
+			if d := cell(r, dl); !strings.Contains(d, "京检行公建〔2026〕9号") || !strings.Contains(d, "回复") {
+				t.Errorf("the case member's 期限 is %q, want the case number and the reply deadline", d)
+			}
+			if n := cell(r, dn); !strings.Contains(n, "京检行公建〔2026〕9号-建议") {
+				t.Errorf("the case member's 文书编号 is %q", n)
+			}
+		case strings.Contains(joined, fps[1]):
+			seen++
+			if d := cell(r, dl); d != "" {
+				t.Errorf("a finding in no case has 期限 %q", d)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("found %d of the two findings' rows (by fingerprint) in %d rows", seen, len(rows)-1)
+	}
 }

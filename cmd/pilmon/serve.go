@@ -225,8 +225,35 @@ func (x *exporter) Export(ctx context.Context, w io.Writer, target string, fps [
 	}
 	// The dashboard exports what its list shows, untriaged findings included (the list has no
 	// control to leave them out yet); dismissed ones stay out.
+	if x.st != nil {
+		m, err := memberOf(ctx, x.st, x.procuratorate, x.deadlines, time.Now())
+		if err != nil {
+			return err
+		}
+		d.Options.MemberOf = m
+	}
 	_, err := casefile.Export(ctx, w, casefile.Selection{TargetID: target, Fingerprints: fps, IncludeUntriaged: true}, d)
 	return err
+}
+
+// memberOf maps each finding in a case to the cases it belongs to, as the case file states them
+// (deadlines as of now): the findings export fills its 期限 and 文书编号 columns from them.
+func memberOf(ctx context.Context, st *store.Store, procuratorate string, p cases.Policy, now time.Time) (map[string][]*casefile.CaseInfo, error) {
+	cs, err := st.Cases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cases: %w", err)
+	}
+	m := map[string][]*casefile.CaseInfo{}
+	for _, c := range cs {
+		if len(c.Findings) == 0 {
+			continue
+		}
+		info := caseInfo(c, procuratorate, p, now)
+		for _, f := range c.Findings {
+			m[f.Fingerprint] = append(m[f.Fingerprint], &info)
+		}
+	}
+	return m, nil
 }
 
 // startInProcessWorkers runs scan workers and the scheduler inside serve (one machine: no
