@@ -137,11 +137,6 @@ func (j *job) groupTitle(ruleID string, basis []rules.Citation) string {
 // given, the rule not in not_assessed) and no record of it exists, in or out of the export;
 // everything else is 未检测 with the reason.
 func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
-	type hit struct {
-		refs     []itemRef
-		findings int
-		leads    int
-	}
 	byItem, byArticle := map[string]*hit{}, map[string]*hit{}
 	add := func(m map[string]*hit, k string, fv findingView) {
 		h := m[k]
@@ -206,15 +201,8 @@ func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
 		h := byItem[it]
 		reason, na := notAssessed[v.ID]
 		switch {
-		case h != nil && h.findings > 0:
-			row.MarkKey = markBreach
-			row.Note = fmt.Sprintf(T("认定事实 %d 条", "%d established finding(s)"), h.findings)
-			if h.leads > 0 {
-				row.Note += fmt.Sprintf(T("，待核实线索 %d 条", "; %d lead(s)"), h.leads)
-			}
 		case h != nil:
-			row.MarkKey = markUntested
-			row.Note = fmt.Sprintf(T("仅有待核实线索 %d 条，需在测试机上核实", "%d lead(s) only: to verify on a test phone"), h.leads)
+			row.marked(h, T)
 		case excludedFor(it) > 0:
 			row.MarkKey = markUntested
 			row.Note = fmt.Sprintf(T("另有 %d 条记录未纳入本报告（已排除或未分诊）", "%d record(s) left out of this report (dismissed or untriaged)"), excludedFor(it))
@@ -265,15 +253,8 @@ func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
 		}
 		h := byArticle[a]
 		switch {
-		case h != nil && h.findings > 0:
-			row.MarkKey = markBreach
-			row.Note = fmt.Sprintf(T("认定事实 %d 条", "%d established finding(s)"), h.findings)
-			if h.leads > 0 {
-				row.Note += fmt.Sprintf(T("，待核实线索 %d 条", "; %d lead(s)"), h.leads)
-			}
 		case h != nil:
-			row.MarkKey = markUntested
-			row.Note = fmt.Sprintf(T("仅有待核实线索 %d 条，需在测试机上核实", "%d lead(s) only: to verify on a test phone"), h.leads)
+			row.marked(h, T)
 		default:
 			// An article is wider than any rule that cites it: no scan shows it is complied with.
 			row.MarkKey = markUntested
@@ -286,6 +267,29 @@ func (j *job) summaryTable(d *reportData) (items, articles []itemRow) {
 		articles = append(articles, row)
 	}
 	return items, articles
+}
+
+// hit is what a summary row rests on: the records that name it (at most maxItemRefs) and how
+// many are findings and leads.
+type hit struct {
+	refs     []itemRef
+	findings int
+	leads    int
+}
+
+// marked sets the row's mark from the records behind it: 不符合 with an established finding,
+// else 未检测 with leads only (they need a test phone).
+func (row *itemRow) marked(h *hit, T func(zh, en string) string) {
+	if h.findings == 0 {
+		row.MarkKey = markUntested
+		row.Note = fmt.Sprintf(T("仅有待核实线索 %d 条，需在测试机上核实", "%d lead(s) only: to verify on a test phone"), h.leads)
+		return
+	}
+	row.MarkKey = markBreach
+	row.Note = fmt.Sprintf(T("认定事实 %d 条", "%d established finding(s)"), h.findings)
+	if h.leads > 0 {
+		row.Note += fmt.Sprintf(T("，待核实线索 %d 条", "; %d lead(s)"), h.leads)
+	}
 }
 
 // cover builds the cover's case, app and environment blocks.
