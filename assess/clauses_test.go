@@ -62,3 +62,49 @@ func TestPolicyClauseRecords(t *testing.T) {
 		t.Errorf("terms of service: %s", got[0].Summary.ZH)
 	}
 }
+
+// A sensitive permission or mini-program API with a policy beside it is a lead that says what the
+// package shows (the capability is requested or called) and what to verify on a test phone; it
+// never claims the policy lacks separate-consent wording, since separate consent is not given
+// through the policy text.
+func TestSensitiveCapabilityLeadWording(t *testing.T) {
+	cat := mustCatalogue(t)
+	a := New(cat)
+	doc := obs("policy.document", "privacy.html", map[string]any{"language": "zh", "title": "隐私政策", "chars": 11000,
+		"doc_type": "privacy_policy", "is_privacy_policy": true, "states_collection": true})
+	perm := obs("apk.permission", "android.permission.ACCESS_FINE_LOCATION", map[string]any{"permission": "android.permission.ACCESS_FINE_LOCATION",
+		"pi": []string{"location_precise"}, "protection": "runtime", "max_sdk": 0, "element": "uses-permission"})
+	api := obs("mp.api_call", "wx.getLocation", map[string]any{"api": "wx.getLocation", "pi": []string{"location_precise"}, "file": "pages/map/map.js", "line": 12})
+	for name, o := range map[string]scanner.Observation{"apk.permission": perm, "mp.api_call": api} {
+		rep := a.AssessReport(scanner.Target{ID: "s"}, "s", []scanner.Observation{inventory(true, true, false), doc, o}, t0)
+		got := raised(rep.Findings, "pipl-29-sensitive-without-separate-consent")
+		if len(got) != 1 {
+			t.Errorf("%s: %d records, want 1", name, len(got))
+			continue
+		}
+		f := got[0]
+		if f.Tier != rules.TierLead {
+			t.Errorf("%s: tier %s, want lead", name, f.Tier)
+		}
+		for _, old := range []string{"未找到对其单独同意", "has no separate consent"} {
+			if strings.Contains(f.Summary.ZH+f.Summary.EN, old) {
+				t.Errorf("%s: still claims the policy lacks separate consent: %s", name, f.Summary.ZH)
+			}
+		}
+		for _, want := range []string{"《个人信息保护法》第二十九条", "单独同意", "测试机", "可拒绝"} {
+			if !strings.Contains(f.Summary.ZH, want) {
+				t.Errorf("%s: summary lacks %q: %s", name, want, f.Summary.ZH)
+			}
+		}
+		if !strings.Contains(f.Summary.EN, "PIPL Art. 29") || !strings.Contains(f.Summary.EN, "test phone") {
+			t.Errorf("%s: English summary: %s", name, f.Summary.EN)
+		}
+		law := false
+		for _, lb := range f.LegalBasis {
+			law = law || lb.Instrument == "pipl" && lb.Article == "29" && lb.Level == "law"
+		}
+		if !law {
+			t.Errorf("%s: PIPL Art. 29 not cited at the level of law: %+v", name, f.LegalBasis)
+		}
+	}
+}

@@ -112,11 +112,17 @@ func TestNoPolicyFindingFromAbsentInput(t *testing.T) {
 
 	// the analyst gave a policy URL and no collection rules were recognised in it: whether it is
 	// a privacy policy at all is read from its wording by patterns, so it is a lead to read it
-	doc := obs("policy.document", "https://example.com/tos", map[string]any{"title": "用户协议", "doc_type": "terms_of_service", "is_privacy_policy": false})
+	doc := obs("policy.document", "https://example.com/tos", map[string]any{"title": "用户协议", "doc_type": "terms_of_service", "is_privacy_policy": false, "states_collection": false})
 	rep = a.AssessReport(tg, "s", []scanner.Observation{inventory(true, true, false), apkIdentity(), doc}, t0)
 	got := raised(rep.Findings, "rdff-1.1")
 	if len(got) != 1 || got[0].Tier != rules.TierLead || got[0].Grade != rules.GradeInferred {
 		t.Fatalf("policy source that is no policy: %+v", got)
+	}
+	// a user agreement whose privacy section states what is collected has collection rules: the
+	// lead's "no collection rules recognised" would be false
+	withRules := obs("policy.document", "https://example.com/tos", map[string]any{"title": "用户协议", "doc_type": "terms_of_service", "is_privacy_policy": false, "states_collection": true})
+	if got := raised(a.AssessReport(tg, "s", []scanner.Observation{inventory(true, true, false), apkIdentity(), withRules}, t0).Findings, "rdff-1.1"); len(got) != 0 {
+		t.Errorf("user agreement that states its collection: %s", got[0].Summary.ZH)
 	}
 	if notAssessed(rep.NotAssessed, "rdff-1.1") {
 		t.Error("rdff-1.1 listed as not assessed although a policy source was given")

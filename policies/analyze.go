@@ -69,6 +69,13 @@ type patternFile struct {
 		// 步数 in 同步数据, 指纹 in 设备指纹): Chinese has no spaces, so a substring may straddle two
 		// words, and some compounds name something else.
 		NotIn map[string][]string `yaml:"not_in"`
+		// Unqualified: terms that name the category without the quality that makes it this
+		// category (location data without its precision). UnqualifiedSense: sentences by which a
+		// document says its own processing lacks that quality ("we infer your city from your IP
+		// address"); in a document that has one, the unqualified terms take the document's sense
+		// and only the other terms name the category.
+		Unqualified      map[string][]string `yaml:"unqualified"`
+		UnqualifiedSense map[string][]string `yaml:"unqualified_sense"`
 		// Positive and Negative: sentences that declare, and that do not declare, this category
 		// (TestPIExamples runs them).
 		Positive map[string][]string `yaml:"positive"`
@@ -85,6 +92,9 @@ type patternFile struct {
 		Operator          map[string]string   `yaml:"operator"`
 		UserAction        map[string]string   `yaml:"user_action"`
 		OnDevice          map[string]string   `yaml:"on_device"`
+		Instruction       map[string]string   `yaml:"instruction"`
+		Mechanism         map[string]string   `yaml:"mechanism"`
+		MechanismSection  map[string]string   `yaml:"mechanism_section"`
 		Positive          map[string][]string `yaml:"positive"` // declare
 		Negative          map[string][]string `yaml:"negative"` // declare nothing
 	} `yaml:"not_declaring"`
@@ -147,6 +157,10 @@ type piTerms struct {
 	sigs    map[string][]keySig // of terms, index for index
 	exclude map[string][]*regexp.Regexp
 	notIn   map[string][]string // lower-cased for en
+	// qualified is this category without its unqualified terms (nil when it has none), and
+	// unqualifiedSense the sentences that make a document read those terms in its own sense
+	qualified        *piTerms
+	unqualifiedSense map[string][]*regexp.Regexp
 
 	positive, negative map[string][]string
 }
@@ -173,6 +187,7 @@ func (p *piTerms) in(s, lower, lang string, keep func(int) bool) bool {
 // notDeclaring holds the compiled readings of NotDeclaring, by language.
 type notDeclaring struct {
 	negation, definition, definitionSection, hypothetical, otherParty, operator, userAction, onDevice map[string]filtered
+	instruction, mechanism, mechanismSection                                                          map[string]filtered
 	positive, negative                                                                                map[string][]string
 }
 
@@ -350,6 +365,13 @@ func parsePatterns(data []byte) (*patternSet, error) {
 				t.exclude[lang] = append(t.exclude[lang], re)
 			}
 		}
+		if len(p.Unqualified) > 0 {
+			q, err := qualifiedTerms(t, p.Unqualified, p.UnqualifiedSense)
+			if err != nil {
+				return nil, err
+			}
+			t.qualified, t.unqualifiedSense = q, q.unqualifiedSense
+		}
 		ps.pi = append(ps.pi, t)
 	}
 	qc, err := compileQuoteChoice(f.QuoteChoice)
@@ -366,7 +388,9 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	}{{"negation", nd.Negation, &ps.not.negation}, {"definition", nd.Definition, &ps.not.definition},
 		{"definition_section", nd.DefinitionSection, &ps.not.definitionSection}, {"hypothetical", nd.Hypothetical, &ps.not.hypothetical},
 		{"other_party", nd.OtherParty, &ps.not.otherParty}, {"operator", nd.Operator, &ps.not.operator},
-		{"user_action", nd.UserAction, &ps.not.userAction}, {"on_device", nd.OnDevice, &ps.not.onDevice}} {
+		{"user_action", nd.UserAction, &ps.not.userAction}, {"on_device", nd.OnDevice, &ps.not.onDevice},
+		{"instruction", nd.Instruction, &ps.not.instruction}, {"mechanism", nd.Mechanism, &ps.not.mechanism},
+		{"mechanism_section", nd.MechanismSection, &ps.not.mechanismSection}} {
 		*part.dst = map[string]filtered{}
 		for _, lang := range []string{"zh", "en"} {
 			p, ok := part.src[lang]
@@ -384,6 +408,46 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		}
 	}
 	return ps, nil
+}
+
+// qualifiedTerms is t without its unqualified terms, carrying the compiled sentences that give
+// those terms a document's own sense. Every unqualified term must be one of t's terms, and a
+// language with unqualified terms needs a sense pattern: otherwise the entry cannot work.
+func qualifiedTerms(t piTerms, unqualified, sense map[string][]string) (*piTerms, error) {
+	q := t
+	q.terms, q.sigs, q.unqualifiedSense = map[string][]string{}, map[string][]keySig{}, map[string][]*regexp.Regexp{}
+	for lang, terms := range t.terms {
+		drop := map[string]bool{}
+		for _, u := range unqualified[lang] {
+			if lang == "en" {
+				u = strings.ToLower(u)
+			}
+			if !slices.Contains(terms, u) {
+				return nil, fmt.Errorf("policies: policy_patterns.yaml: pi %s: unqualified term %q is not one of its %s terms", t.id, u, lang)
+			}
+			drop[u] = true
+		}
+		for _, term := range terms {
+			if !drop[term] {
+				q.terms[lang] = append(q.terms[lang], term)
+			}
+		}
+		q.sigs[lang] = keySigs(q.terms[lang])
+		if len(drop) > 0 && len(sense[lang]) == 0 {
+			return nil, fmt.Errorf("policies: policy_patterns.yaml: pi %s: unqualified %s terms without an unqualified_sense pattern", t.id, lang)
+		}
+		for _, x := range sense[lang] {
+			if lang == "en" {
+				x = "(?i)" + x
+			}
+			re, err := regexp.Compile(x)
+			if err != nil {
+				return nil, fmt.Errorf("policies: policy_patterns.yaml: pi %s unqualified_sense: %w", t.id, err)
+			}
+			q.unqualifiedSense[lang] = append(q.unqualifiedSense[lang], re)
+		}
+	}
+	return &q, nil
 }
 
 // Catalogue is what the analysis needs of the rule catalogue; *rules.Catalogue implements it.
@@ -755,6 +819,16 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 		if !containsTermIf(docText, docLower, terms, lang, inDoc) {
 			continue // no term of this category anywhere: no sentence to look at
 		}
+		// A document that says its own processing lacks the category's quality (location
+		// inferred from the IP address at city level) gives its unqualified terms that sense.
+		if p.qualified != nil && len(p.unqualifiedSense[lang]) > 0 {
+			for i := range sents {
+				if matchAny(p.unqualifiedSense[lang], sents[i].text) {
+					p, terms, sigs = p.qualified, p.qualified.terms[lang], p.qualified.sigs[lang]
+					break
+				}
+			}
+		}
 		for i := range sents {
 			s := &sents[i]
 			if !s.collect || !p.in(s.text, s.lower, lang, s.termFilter(sigs, lang)) || !ps.not.declaresOnce(lang, s) || matchAny(p.exclude[lang], s.text) {
@@ -850,6 +924,9 @@ func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
 	if nd.definition[lang].matchSent(s) || nd.hypothetical[lang].matchSent(s) {
 		return true
 	}
+	if nd.mechanismSection[lang].match(s.section) && s.row && !nd.verbDeclares(lang, s) {
+		return true
+	}
 	// Processing that stays on the user's device is the software's, not a collection by the
 	// operator ("Firefox processes … browsing history … on your device").
 	if nd.onDevice[lang].matchSent(s) {
@@ -860,8 +937,11 @@ func (nd *notDeclaring) nonDeclaring(lang string, s *sentence) bool {
 	// a sentence about what the user may do (switch off a permission, clear the history) states
 	// no processing unless the operator is its subject too.
 	operator := nd.operator[lang].matchSent(s)
+	// Likewise an instruction to the user (bring your ID card to the clinic) is the user's act,
+	// and an explanation of what a protocol or technology is describes a mechanism, not the
+	// operator's processing.
 	return !operator && (nd.definitionSection[lang].match(s.section) || nd.otherParty[lang].matchSent(s) ||
-		nd.userAction[lang].matchSent(s))
+		nd.userAction[lang].matchSent(s) || nd.instruction[lang].matchSent(s) || nd.mechanism[lang].matchSent(s))
 }
 
 // declaresOnce is declares, read once per sentence.
@@ -890,6 +970,11 @@ func (nd *notDeclaring) declares(lang string, s *sentence) bool {
 	if s.row {
 		return true
 	}
+	return nd.verbDeclares(lang, s)
+}
+
+// verbDeclares reports whether one of the sentence's collection verbs is not negated.
+func (nd *notDeclaring) verbDeclares(lang string, s *sentence) bool {
 	verbs := patternsCollect(lang)
 	neg := nd.negation[lang]
 	if verbs == nil || neg.re == nil {

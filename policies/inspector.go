@@ -164,7 +164,7 @@ func Observations(a *Analysis, locator string, refs []string, name, version stri
 	}
 	doc := map[string]any{"language": a.Language, "title": a.Title, "chars": a.Readability.Chars,
 		"doc_type": string(a.DocType), "doc_type_reason": a.DocTypeReason,
-		"is_privacy_policy": a.IsPrivacyPolicy, "effective_date": a.EffectiveDate}
+		"is_privacy_policy": a.IsPrivacyPolicy, "states_collection": len(a.PIDeclared) > 0, "effective_date": a.EffectiveDate}
 	if a.UpdatedDate != "" {
 		doc["updated_date"] = a.UpdatedDate
 	}

@@ -7,6 +7,7 @@ import (
 	"html"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,5 +336,94 @@ func TestPIExamples(t *testing.T) {
 	}
 	if runs == 0 {
 		t.Fatal("no PI examples in the rule data")
+	}
+}
+
+// A table row declares by its place in a table of data, but not in a section that describes
+// cookies (its rows say what kinds of cookies do: only a collection verb of the row's own
+// declares) nor in a glossary of data types (a definition, unless the operator is its subject).
+func TestTableRowReadings(t *testing.T) {
+	doc := func(section, rows string) string {
+		return "<html><body><h1>Example Privacy Policy</h1><h2>" + section + "</h2>" +
+			"<table><tr><th>Purpose</th><th>Description</th></tr>" + rows + "</table></body></html>"
+	}
+	for _, c := range []struct {
+		name, html, pi string
+		want           bool
+	}{
+		{"cookie row describing a mechanism", doc("How we and our partners use cookies",
+			"<tr><td>Advertising</td><td>Third parties use advertising cookies to show you ads based on your website browsing history.</td></tr>"),
+			"browsing_history", false},
+		{"cookie row with a collection verb", doc("How we use cookies",
+			"<tr><td>Analytics</td><td>Analytics cookies collect your browsing history on our site to count visits.</td></tr>"),
+			"browsing_history", true},
+		{"data table row", doc("Information we collect",
+			"<tr><td>Personalisation</td><td>Browsing history</td></tr>"),
+			"browsing_history", true},
+		{"glossary row", doc("Types of data defined",
+			"<tr><td>Precise location</td><td>Your precise location (within a few metres).</td></tr>"),
+			"location_precise", false},
+		{"the same row where data is listed", doc("Data we process",
+			"<tr><td>Precise location</td><td>Your precise location (within a few metres).</td></tr>"),
+			"location_precise", true},
+	} {
+		a, err := Analyze("p.html", []byte(c.html), "", fixedCatalogue{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := false
+		for _, d := range a.PIDeclared {
+			got = got || d.PI == c.pi
+		}
+		if got != c.want {
+			t.Errorf("%s: declares %s = %v, want %v (%+v)", c.name, c.pi, got, c.want, a.PIDeclared)
+		}
+	}
+}
+
+// A document that says the location it processes is inferred from the IP address gives its
+// unqualified "location data" that sense; words that state precision still declare precise
+// location, and in a document without such a sentence "location data" is read as an app's
+// device location.
+func TestUnqualifiedLocationTakesTheDocumentsSense(t *testing.T) {
+	const coarse = "<p>We infer your location from your IP address at the level of your country or city.</p>"
+	for _, c := range []struct {
+		body string
+		want bool
+	}{
+		{coarse + "<p>We use location data to show you local news.</p>", false},
+		{coarse + "<p>When you use the map, we collect your GPS coordinates.</p>", true},
+		{"<p>We collect location data to show you stores nearby.</p>", true},
+	} {
+		html := "<html><body><h1>Example Privacy Policy</h1><h2>Information we collect</h2>" + c.body + "</body></html>"
+		a, err := Analyze("p.html", []byte(html), "", fixedCatalogue{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := false
+		for _, d := range a.PIDeclared {
+			got = got || d.PI == "location_precise"
+		}
+		if got != c.want {
+			t.Errorf("%q: declares precise location = %v, want %v", c.body, got, c.want)
+		}
+	}
+}
+
+// The unqualified terms of a category must be among its terms and come with the sentences that
+// give them a document's sense.
+func TestUnqualifiedTermsChecked(t *testing.T) {
+	terms := piTerms{id: "x", terms: map[string][]string{"en": {"location data", "gps"}}}
+	for _, c := range []struct{ unqualified, sense map[string][]string }{
+		{map[string][]string{"en": {"geodata"}}, map[string][]string{"en": {"city"}}},
+		{map[string][]string{"en": {"location data"}}, nil},
+	} {
+		if _, err := qualifiedTerms(terms, c.unqualified, c.sense); err == nil || !strings.Contains(err.Error(), "unqualified") {
+			t.Errorf("%v: accepted or wrong error: %v", c.unqualified, err)
+		}
+	}
+	q, err := qualifiedTerms(terms, map[string][]string{"en": {"Location data"}}, map[string][]string{"en": {"city"}})
+	if err != nil || !slices.Equal(q.terms["en"], []string{"gps"}) || len(q.unqualifiedSense["en"]) != 1 {
+		t.Errorf("qualified terms %v, %v", q, err)
 	}
 }
