@@ -181,10 +181,11 @@ func Clauses(a *Analysis) ([]Clause, error) {
 const maxClauseDetections = 256
 
 // anaphor opens a sentence that continues the one before it ("此类信息的收集是…前提条件", "This
-// processing is a condition of using the App", "该用途无法单独关闭"): such a sentence is also read
+// processing is a condition of using the App", "该用途无法单独关闭", "Consent to this processing is a
+// condition of playing", "对上述用途的授权是…"): such a sentence is also read
 // together with the previous one of its paragraph, because a clause is often stated across the two
 // (the purpose in the first, the compulsion in the second) and neither alone shows it.
-var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限)|该用途|^(this|these|such|that|the\s+(above|foregoing))\b`)
+var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限)|该用途|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
 
 // clauseDetections returns every sentence of the document that a detector takes for its clause,
 // in document order; Clauses keeps the first of each family, the labelled-set scorer reads them all.

@@ -70,7 +70,7 @@ func TestClausesInDocument(t *testing.T) {
 }
 
 // TestClausesAcrossSentences: a sentence that refers back to the one before it ("This processing
-// …", "此类信息的收集…") is read with it, and the quote is both sentences; a sentence that does not
+// …", "Consent to this processing …", "此类信息的收集…", "对上述用途的授权…") is read with it, and the quote is both sentences; a sentence that does not
 // refer back is read alone, so two unrelated sentences never make a clause between them.
 func TestClausesAcrossSentences(t *testing.T) {
 	for _, tc := range []struct {
@@ -85,6 +85,17 @@ func TestClausesAcrossSentences(t *testing.T) {
 			}},
 		{"zh anaphor", "# 隐私政策\n\n## 改进\n\n我们会将您的学习记录用于研发新产品。您同意本政策即表示同意前述用途，该用途无法在App内单独关闭。\n",
 			[]Clause{{Clause: "forced_purpose", Quote: "我们会将您的学习记录用于研发新产品。您同意本政策即表示同意前述用途，该用途无法在App内单独关闭。", Section: "改进"}}},
+		{"en consent to this", "# Privacy Notice\n\n## Research\n\nWe use your gameplay telemetry for the development of new titles. " +
+			"Consent to this processing is a condition of playing.\n",
+			[]Clause{
+				{Clause: "refuse_then_deny", Quote: "Consent to this processing is a condition of playing.", Section: "Research"},
+				{Clause: "forced_purpose", Quote: "We use your gameplay telemetry for the development of new titles. Consent to this processing is a condition of playing.", Section: "Research"},
+			}},
+		{"zh 对上述", "# 隐私政策\n\n## 研发\n\n我们会将您的驾驶数据用于研发新车型。对上述用途的授权是您使用本App的前提条件。\n",
+			[]Clause{
+				{Clause: "refuse_then_deny", Quote: "对上述用途的授权是您使用本App的前提条件。", Section: "研发"},
+				{Clause: "forced_purpose", Quote: "我们会将您的驾驶数据用于研发新车型。对上述用途的授权是您使用本App的前提条件。", Section: "研发"},
+			}},
 		{"no anaphor", "# Privacy Notice\n\n## Improvement\n\nTo improve our services and develop new features, we collect your consultation history. " +
 			"Crash reports cannot be switched off in this version.\n", []Clause{}},
 		{"other paragraph", "# 隐私政策\n\n## 改进\n\n我们会将您的学习记录用于研发新产品。\n\n该用途无法在App内单独关闭。\n", []Clause{}},
