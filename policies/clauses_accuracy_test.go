@@ -22,11 +22,12 @@ type clauseLabels struct {
 }
 
 // TestClauseAccuracy scores the clause detectors on the labelled sets they are tuned on
-// (testdata/labelled-clauses, and heldout3, heldout4 and heldout5 since their one blind scoring), each on its own: per
-// family, a document is a true positive when the family is labelled and one of its detections
-// quotes a labelled fragment; every detection whose quote holds no fragment is a false alarm. Every
-// family must reach F1 0.92 and precision 0.95 on each (a clause that is itself the violation
-// becomes a finding).
+// (testdata/labelled-clauses, and heldout3, heldout4 and heldout5 since their one blind scoring),
+// each on its own, as production reports them (Clauses: every distinct clause, up to its bound per
+// family): per family, a document is a true positive when one of its reported quotes contains a
+// labelled fragment, and a false positive when one of its reported quotes contains none (a document
+// can be both: the clause found and a near-miss taken for it too). Every family must reach F1 0.92
+// and precision 0.95 on each (a clause that is itself the violation becomes a finding).
 func TestClauseAccuracy(t *testing.T) {
 	for set, glob := range map[string]string{
 		"main":     filepath.Join("testdata", "labelled-clauses", "*.yaml"),
@@ -111,12 +112,12 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 			}
 		}
 		docs++
-		cs, _, err := clauseDetections(a)
+		cs, err := Clauses(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// every detection is scored, not one per family: a document holding a family's clause and
-		// its near-miss is right only when the clause is found and the near-miss is not
+		// every reported quote is scored, not one per family: a document holding a family's clause
+		// and its near-miss is right only when the clause is found and the near-miss is not
 		quotes := map[string][]string{}
 		for _, c := range cs {
 			quotes[c.Clause] = append(quotes[c.Clause], c.Quote)
@@ -126,7 +127,7 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 			if len(frags) > 0 {
 				s.support++
 			}
-			hit := false
+			hit, wrong := false, false
 			for _, q := range quotes[fam] {
 				ok := false
 				for _, fr := range frags {
@@ -136,12 +137,15 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 				case ok:
 					hit = true
 				case len(frags) > 0:
-					s.fp++
+					wrong = true
 					misses = append(misses, fmt.Sprintf("%s %s: wrong quote %q", filepath.Base(f), fam, q))
 				default:
-					s.fp++
+					wrong = true
 					misses = append(misses, fmt.Sprintf("%s %s: false %q", filepath.Base(f), fam, q))
 				}
+			}
+			if wrong {
+				s.fp++
 			}
 			switch {
 			case hit:
