@@ -183,15 +183,18 @@ func Clauses(a *Analysis) ([]Clause, error) {
 		if quoted[fam] == nil {
 			quoted[fam] = map[string]bool{}
 		}
+		// the quote itself is a key too: two long sentences cut to the same quote are one record
+		// (their quote_id, the record's identity, would be the same)
+		keys := append([]string{"\x00" + d.Quote}, d.parts...)
 		dup := false
-		for _, p := range d.parts {
-			dup = dup || quoted[fam][p]
+		for _, k := range keys {
+			dup = dup || quoted[fam][k]
 		}
 		if dup {
 			continue
 		}
-		for _, p := range d.parts {
-			quoted[fam][p] = true
+		for _, k := range keys {
+			quoted[fam][k] = true
 		}
 		if kept[fam] >= maxClausesPerFamily {
 			cut[fam]++
