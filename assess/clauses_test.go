@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"pilmon/findings"
 	"pilmon/policies"
 	"pilmon/rules"
 	"pilmon/scanner"
@@ -106,5 +107,48 @@ func TestSensitiveCapabilityLeadWording(t *testing.T) {
 		if !law {
 			t.Errorf("%s: PIPL Art. 29 not cited at the level of law: %+v", name, f.LegalBasis)
 		}
+	}
+}
+
+// Every clause the policy states is its own record: two different deeming sentences are two
+// findings, each quoting its own sentence; the first keeps the family's subject (and so the
+// fingerprint it had when only the first clause was reported), the second is told apart by its
+// sentence.
+func TestPolicyClauseRecordPerClause(t *testing.T) {
+	cat := mustCatalogue(t)
+	a := New(cat)
+	base, err := os.ReadFile(filepath.Join("..", "policies", "testdata", "zh_policy.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := "若您继续使用我们的服务，即表示您已充分阅读、理解并接受更新后的本政策。", "您下载、安装或登录本软件的行为，即视为您已同意本隐私政策。"
+	policy := strings.Replace(string(base), "</body>", "<h2>附：其他约定</h2><p>"+first+second+first+"</p></body>", 1)
+	an, err := policies.Analyze("privacy.html", []byte(policy), "text/html", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append([]scanner.Observation{inventory(false, true, false)}, policies.Observations(an, "privacy.md", []string{"ev"}, "policies", "1")...)
+	rep := a.AssessReport(scanner.Target{ID: "p"}, "s", all, t0)
+	got := raised(rep.Findings, "rdff-3.4-policy-deemed-consent")
+	if len(got) != 2 {
+		t.Fatalf("%d deemed-consent records, want 2 (the repeated sentence is one clause)", len(got))
+	}
+	bySubject := map[string]string{}
+	for _, f := range got {
+		bySubject[f.Subject] = f.Summary.ZH
+		if f.Fingerprint != findings.Fingerprint("p", f.RuleID, f.Subject) {
+			t.Errorf("%s: fingerprint %s", f.Subject, f.Fingerprint)
+		}
+	}
+	var firstSummary, secondSummary string
+	for s, sum := range bySubject {
+		if s == "clause:deemed_consent" {
+			firstSummary = sum
+		} else if strings.HasPrefix(s, "clause:deemed_consent:") && len(s) == len("clause:deemed_consent:")+12 {
+			secondSummary = sum
+		}
+	}
+	if !strings.Contains(firstSummary, "即表示您已充分阅读") || !strings.Contains(secondSummary, "即视为您已同意本隐私政策") {
+		t.Errorf("records by subject: %v", bySubject)
 	}
 }

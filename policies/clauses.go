@@ -27,11 +27,13 @@ const maxClauseSentence = 4 << 10
 var clauseEnd = regexp.MustCompile(`[。！？!?]+|[.](\s+|$)`)
 
 // Clause is one clause of the policy that is itself a violation: its family (rules.ClauseIDs), the
-// sentence that states it and the section it is in.
+// sentence that states it and the section it is in. Cut, on each clause of a family, is how many
+// further clauses of that family the document holds that were not reported (maxClausesPerFamily).
 type Clause struct {
 	Clause  string `json:"clause"`
 	Quote   string `json:"quote"`
 	Section string `json:"section"`
+	Cut     int    `json:"cut,omitempty"`
 }
 
 type clauseFile struct {
@@ -157,21 +159,52 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 	return out, nil
 }
 
-// Clauses returns, per clause family in the order of policy_clauses.yaml, the first sentence of the
-// analysed document that states it. Headings are not read: a heading names a topic, it states no
-// clause.
+// maxClausesPerFamily bounds the clauses of one family reported for one document: a prosecutor
+// wants every offending clause, but a policy that repeats one clause in every section does not
+// need twenty records of it; the ones cut are counted (Clause.Cut).
+const maxClausesPerFamily = 5
+
+// Clauses returns, per clause family in the order of policy_clauses.yaml and within a family in
+// document order, each distinct sentence of the analysed document that states it, at most
+// maxClausesPerFamily of them. A sentence is reported once per family: a second detection that
+// quotes a sentence already quoted for the family (the same sentence repeated, or read again with
+// the one after it) is not another clause. Headings are not read: a heading names a topic, it
+// states no clause.
 func Clauses(a *Analysis) ([]Clause, error) {
-	all, ds, err := clauseDetections(a)
+	all, ds, err := detectClauses(a)
 	if err != nil {
 		return nil, err
 	}
 	out := []Clause{}
-	found := map[string]bool{}
-	for _, c := range all {
-		if !found[c.Clause] {
-			found[c.Clause] = true
-			out = append(out, c)
+	quoted := map[string]map[string]bool{} // family → sentences already quoted
+	kept, cut := map[string]int{}, map[string]int{}
+	for _, d := range all {
+		fam := d.Clause.Clause
+		if quoted[fam] == nil {
+			quoted[fam] = map[string]bool{}
 		}
+		// the quote itself is a key too: two long sentences cut to the same quote are one record
+		// (their quote_id, the record's identity, would be the same)
+		keys := append([]string{"\x00" + d.Quote}, d.parts...)
+		dup := false
+		for _, k := range keys {
+			dup = dup || quoted[fam][k]
+		}
+		if dup {
+			continue
+		}
+		for _, k := range keys {
+			quoted[fam][k] = true
+		}
+		if kept[fam] >= maxClausesPerFamily {
+			cut[fam]++
+			continue
+		}
+		kept[fam]++
+		out = append(out, d.Clause)
+	}
+	for i := range out {
+		out[i].Cut = cut[out[i].Clause]
 	}
 	return sortClauses(out, ds), nil
 }
@@ -181,23 +214,31 @@ func Clauses(a *Analysis) ([]Clause, error) {
 const maxClauseDetections = 256
 
 // anaphor opens a sentence that continues the one before it ("此类信息的收集是…前提条件", "This
-// processing is a condition of using the App", "该用途无法单独关闭"): such a sentence is also read
+// processing is a condition of using the App", "该用途无法单独关闭", "Consent to this processing is a
+// condition of playing", "对上述用途的授权是…"): such a sentence is also read
 // together with the previous one of its paragraph, because a clause is often stated across the two
 // (the purpose in the first, the compulsion in the second) and neither alone shows it.
-var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限)|该用途|^(this|these|such|that|the\s+(above|foregoing))\b`)
+var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限)|该用途|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
 
-// clauseDetections returns every sentence of the document that a detector takes for its clause,
-// in document order; Clauses keeps the first of each family, the labelled-set scorer reads them all.
-func clauseDetections(a *Analysis) ([]Clause, []clauseDetector, error) {
+// detection is one sentence (or a sentence read with the one before it) that a detector takes for
+// its clause, with the sentences it quotes.
+type detection struct {
+	Clause
+	parts []string
+}
+
+// detectClauses returns every sentence of the document that a detector takes for its clause, in
+// document order; Clauses keeps the distinct ones, up to its bound per family.
+func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 	ds, err := loadClauses()
 	if err != nil {
 		return nil, nil, err
 	}
 	if a == nil || a.doc == nil {
-		return []Clause{}, ds, nil
+		return nil, ds, nil
 	}
 	lang := a.Language
-	out := []Clause{}
+	var out []detection
 	for _, s := range a.doc.Sections {
 		title := s.Title()
 		for _, b := range s.Blocks {
@@ -220,9 +261,10 @@ func clauseDetections(a *Analysis) ([]Clause, []clauseDetector, error) {
 					d := &ds[i]
 					switch {
 					case d.matches(lang, u):
-						out = append(out, Clause{Clause: d.id, Quote: quote(u), Section: title})
+						out = append(out, detection{Clause{Clause: d.id, Quote: quote(u), Section: title}, []string{strings.TrimSpace(u)}})
 					case joined != "" && !d.matches(lang, units[j-1]) && d.matches(lang, joined):
-						out = append(out, Clause{Clause: d.id, Quote: quote(joined), Section: title})
+						out = append(out, detection{Clause{Clause: d.id, Quote: quote(joined), Section: title},
+							[]string{strings.TrimSpace(units[j-1]), strings.TrimSpace(u)}})
 					default:
 						continue
 					}

@@ -22,32 +22,34 @@ type clauseLabels struct {
 }
 
 // TestClauseAccuracy scores the clause detectors on the labelled sets they are tuned on
-// (testdata/labelled-clauses, and heldout3 and heldout4 since their one blind scoring), each on its own: per
-// family, a document is a true positive when the family is labelled and one of its detections
-// quotes a labelled fragment; every detection whose quote holds no fragment is a false alarm. Every
-// family must reach F1 0.92 and precision 0.95 on each (a clause that is itself the violation
-// becomes a finding).
+// (testdata/labelled-clauses, and heldout3, heldout4 and heldout5 since their one blind scoring),
+// each on its own, as production reports them (Clauses: every distinct clause, up to its bound per
+// family): per family, a document is a true positive when one of its reported quotes contains a
+// labelled fragment, and a false positive when one of its reported quotes contains none (a document
+// can be both: the clause found and a near-miss taken for it too). Every family must reach F1 0.92
+// and precision 0.95 on each (a clause that is itself the violation becomes a finding).
 func TestClauseAccuracy(t *testing.T) {
 	for set, glob := range map[string]string{
 		"main":     filepath.Join("testdata", "labelled-clauses", "*.yaml"),
 		"heldout3": filepath.Join("testdata", "labelled-clauses", "heldout3", "*.yaml"),
 		"heldout4": filepath.Join("testdata", "labelled-clauses", "heldout4", "*.yaml"),
+		"heldout5": filepath.Join("testdata", "labelled-clauses", "heldout5", "*.yaml"),
 	} {
 		t.Run(set, func(t *testing.T) { scoreClauseSet(t, glob, true) })
 	}
 }
 
 // TestClauseHeldout scores the sets that are not tuned on: heldout2, written before the detectors
-// were generalised by their author, and heldout5, written blind by another engineer and scored once
+// were generalised by their author, and heldout6, written blind by another engineer and scored once
 // by the lead after a tuning round (absent from a checkout until then: it is skipped, not failed).
 // Their figures are reported, not gated (a handful of documents, each a family's only chance to be
 // missed). Tuning runs -run 'TestClauseAccuracy$' so that a held-out set stays unseen until it is
 // scored.
 func TestClauseHeldout(t *testing.T) {
-	for _, set := range []string{"heldout2", "heldout5"} {
+	for _, set := range []string{"heldout2", "heldout6"} {
 		t.Run(set, func(t *testing.T) {
 			dir := filepath.Join("testdata", "labelled-clauses", set)
-			if _, err := os.Stat(dir); set == "heldout5" && os.IsNotExist(err) {
+			if _, err := os.Stat(dir); set == "heldout6" && os.IsNotExist(err) {
 				t.Skipf("%s absent: the blind set is scored once it is merged", dir)
 			}
 			scoreClauseSet(t, filepath.Join(dir, "*.yaml"), false)
@@ -110,12 +112,12 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 			}
 		}
 		docs++
-		cs, _, err := clauseDetections(a)
+		cs, err := Clauses(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// every detection is scored, not one per family: a document holding a family's clause and
-		// its near-miss is right only when the clause is found and the near-miss is not
+		// every reported quote is scored, not one per family: a document holding a family's clause
+		// and its near-miss is right only when the clause is found and the near-miss is not
 		quotes := map[string][]string{}
 		for _, c := range cs {
 			quotes[c.Clause] = append(quotes[c.Clause], c.Quote)
@@ -125,7 +127,7 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 			if len(frags) > 0 {
 				s.support++
 			}
-			hit := false
+			hit, wrong := false, false
 			for _, q := range quotes[fam] {
 				ok := false
 				for _, fr := range frags {
@@ -135,12 +137,15 @@ func scoreClauses(t *testing.T, files []string, gate bool) {
 				case ok:
 					hit = true
 				case len(frags) > 0:
-					s.fp++
+					wrong = true
 					misses = append(misses, fmt.Sprintf("%s %s: wrong quote %q", filepath.Base(f), fam, q))
 				default:
-					s.fp++
+					wrong = true
 					misses = append(misses, fmt.Sprintf("%s %s: false %q", filepath.Base(f), fam, q))
 				}
+			}
+			if wrong {
+				s.fp++
 			}
 			switch {
 			case hit:

@@ -1,7 +1,9 @@
 package policies
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"pilmon/rules"
@@ -70,7 +72,7 @@ func TestClausesInDocument(t *testing.T) {
 }
 
 // TestClausesAcrossSentences: a sentence that refers back to the one before it ("This processing
-// …", "此类信息的收集…") is read with it, and the quote is both sentences; a sentence that does not
+// …", "Consent to this processing …", "此类信息的收集…", "对上述用途的授权…") is read with it, and the quote is both sentences; a sentence that does not
 // refer back is read alone, so two unrelated sentences never make a clause between them.
 func TestClausesAcrossSentences(t *testing.T) {
 	for _, tc := range []struct {
@@ -85,6 +87,17 @@ func TestClausesAcrossSentences(t *testing.T) {
 			}},
 		{"zh anaphor", "# 隐私政策\n\n## 改进\n\n我们会将您的学习记录用于研发新产品。您同意本政策即表示同意前述用途，该用途无法在App内单独关闭。\n",
 			[]Clause{{Clause: "forced_purpose", Quote: "我们会将您的学习记录用于研发新产品。您同意本政策即表示同意前述用途，该用途无法在App内单独关闭。", Section: "改进"}}},
+		{"en consent to this", "# Privacy Notice\n\n## Research\n\nWe use your gameplay telemetry for the development of new titles. " +
+			"Consent to this processing is a condition of playing.\n",
+			[]Clause{
+				{Clause: "refuse_then_deny", Quote: "Consent to this processing is a condition of playing.", Section: "Research"},
+				{Clause: "forced_purpose", Quote: "We use your gameplay telemetry for the development of new titles. Consent to this processing is a condition of playing.", Section: "Research"},
+			}},
+		{"zh 对上述", "# 隐私政策\n\n## 研发\n\n我们会将您的驾驶数据用于研发新车型。对上述用途的授权是您使用本App的前提条件。\n",
+			[]Clause{
+				{Clause: "refuse_then_deny", Quote: "对上述用途的授权是您使用本App的前提条件。", Section: "研发"},
+				{Clause: "forced_purpose", Quote: "我们会将您的驾驶数据用于研发新车型。对上述用途的授权是您使用本App的前提条件。", Section: "研发"},
+			}},
 		{"no anaphor", "# Privacy Notice\n\n## Improvement\n\nTo improve our services and develop new features, we collect your consultation history. " +
 			"Crash reports cannot be switched off in this version.\n", []Clause{}},
 		{"other paragraph", "# 隐私政策\n\n## 改进\n\n我们会将您的学习记录用于研发新产品。\n\n该用途无法在App内单独关闭。\n", []Clause{}},
@@ -100,5 +113,97 @@ func TestClausesAcrossSentences(t *testing.T) {
 		if !slices.Equal(cs, tc.want) {
 			t.Errorf("%s: clauses = %+v, want %+v", tc.name, cs, tc.want)
 		}
+	}
+}
+
+// TestClausesEveryOne: every distinct clause of a family is reported, in document order, each
+// with its own quote and section; the same sentence repeated is one clause; past
+// maxClausesPerFamily the rest are counted on each reported clause of the family (Cut), and the
+// observations keep the family's identity for the first and tell the others apart by sentence.
+func TestClausesEveryOne(t *testing.T) {
+	doc := "# 隐私政策\n\n## 引言\n\n一旦您开始使用本平台服务，即表示您认可并接受本政策。\n\n" +
+		"## 更新\n\n若您继续使用我们的产品，即表示您接受更新后的本政策。一旦您开始使用本平台服务，即表示您认可并接受本政策。\n"
+	a, err := Analyze("p.md", []byte(doc), "text/markdown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Clauses(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Clause{
+		{Clause: "deemed_consent", Quote: "一旦您开始使用本平台服务，即表示您认可并接受本政策。", Section: "引言"},
+		{Clause: "deemed_consent", Quote: "若您继续使用我们的产品，即表示您接受更新后的本政策。", Section: "更新"},
+	}
+	if !slices.Equal(cs, want) {
+		t.Errorf("clauses = %+v, want %+v", cs, want)
+	}
+	obs := Observations(a, "p.md", nil, "policies", "test")
+	var ids []any
+	for _, o := range obs {
+		if o.Kind == "policy.clause" {
+			ids = append(ids, o.Attributes["quote_id"])
+			if _, ok := o.Attributes["cut"]; ok {
+				t.Errorf("cut on %v though nothing was cut", o.Attributes)
+			}
+		}
+	}
+	if len(ids) != 2 || ids[0] != nil || ids[1] != clauseQuoteID(want[1].Quote) {
+		t.Errorf("quote_ids = %v, want [<nil> %s]", ids, clauseQuoteID(want[1].Quote))
+	}
+
+	// eight different deeming sentences: five reported, three cut
+	var b strings.Builder
+	b.WriteString("# 隐私政策\n\n## 附则\n\n")
+	for i := range 8 {
+		fmt.Fprintf(&b, "您使用第%d项服务，即视为您同意本政策。", i+1)
+	}
+	a, err = Analyze("q.md", []byte(b.String()), "text/markdown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ = Clauses(a)
+	if len(cs) != maxClausesPerFamily {
+		t.Fatalf("%d clauses, want %d: %+v", len(cs), maxClausesPerFamily, cs)
+	}
+	for i, c := range cs {
+		if c.Cut != 8-maxClausesPerFamily || !strings.Contains(c.Quote, fmt.Sprintf("第%d项", i+1)) {
+			t.Errorf("clause %d: %+v", i, c)
+		}
+	}
+	for _, o := range Observations(a, "q.md", nil, "policies", "test") {
+		if o.Kind == "policy.clause" && o.Attributes["cut"] != 8-maxClausesPerFamily {
+			t.Errorf("cut = %v on %v", o.Attributes["cut"], o.Attributes["quote"])
+		}
+	}
+}
+
+// TestClausesNoSharedSentence: a sentence read together with the one before it and again with the
+// one after it (the purpose between a compulsion stated before and one stated after) is quoted in
+// one clause of the family, not in two.
+func TestClausesNoSharedSentence(t *testing.T) {
+	doc := "# Privacy Notice\n\n## Research\n\nYou must consent to the processing described below. " +
+		"This processing serves to improve our services. This processing cannot be switched off.\n"
+	a, err := Analyze("p.md", []byte(doc), "text/markdown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := detectClauses(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detected []string
+	for _, d := range all {
+		if d.Clause.Clause == "forced_purpose" {
+			detected = append(detected, d.Quote)
+		}
+	}
+	if len(detected) != 2 {
+		t.Fatalf("forced_purpose detections %q, want the two overlapping ones", detected)
+	}
+	cs, _ := Clauses(a)
+	want := []Clause{{Clause: "forced_purpose", Quote: "You must consent to the processing described below. This processing serves to improve our services.", Section: "Research"}}
+	if !slices.Equal(cs, want) {
+		t.Errorf("clauses = %+v, want %+v", cs, want)
 	}
 }

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"unicode/utf8"
 
@@ -36,8 +38,14 @@ func New(cat Catalogue, br *browser.Browser, opts Options) *Inspector {
 	return &Inspector{cat: cat, br: br, opts: opts}
 }
 
+// ReaderVersion is recorded on every observation and inspector run, so that a record read later says
+// which reader produced it. 2: the clause-by-clause reader (document type and its reason, element
+// quotes with present/absent/unclear and their section, every policy.clause, the reading of who
+// declares what, linked annexes, states_collection); a scan stored under 1 was read by the older one.
+const ReaderVersion = "2"
+
 func (*Inspector) Name() string    { return "policies" }
-func (*Inspector) Version() string { return "1" }
+func (*Inspector) Version() string { return ReaderVersion }
 
 // Kinds declares policy files (the core opens, limits and stores them; a longer file is analysed
 // up to the limit) and policy URLs (captured here through the browser).
@@ -192,8 +200,27 @@ func Observations(a *Analysis, locator string, refs []string, name, version stri
 	// clauses.go: the patterns are embedded and checked by TestClauseExamples, so an error here
 	// is a build defect, not a property of the input; the other observations stand without them
 	cs, _ := Clauses(a)
+	first := map[string]bool{}
 	for _, c := range cs {
-		out = append(out, obs("policy.clause", c.Clause, map[string]any{"clause": c.Clause, "quote": c.Quote, "section": c.Section}))
+		attrs := map[string]any{"clause": c.Clause, "quote": c.Quote, "section": c.Section}
+		// each clause is its own record: the family's first keeps the family's identity (and so
+		// the fingerprint it had when only the first was reported), every further one is told
+		// apart by its sentence
+		if first[c.Clause] {
+			attrs["quote_id"] = clauseQuoteID(c.Quote)
+		}
+		first[c.Clause] = true
+		if c.Cut > 0 {
+			attrs["cut"] = c.Cut
+		}
+		out = append(out, obs("policy.clause", c.Clause, attrs))
 	}
 	return out
+}
+
+// clauseQuoteID names a clause by its sentence: the first 12 hex digits of the quote's SHA-256,
+// stable across re-scans of the same text wherever the sentence moves in the document.
+func clauseQuoteID(q string) string {
+	h := sha256.Sum256([]byte(q))
+	return hex.EncodeToString(h[:6])
 }

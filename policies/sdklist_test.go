@@ -132,12 +132,21 @@ func FuzzClauses(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen := map[string]bool{}
+		// every clause has a quote, a family never quotes one sentence twice, reports at most
+		// maxClausesPerFamily and gives each of its clauses the same count of those cut
+		perFamily, quoted, cut := map[string]int{}, map[string]bool{}, map[string]int{}
 		for _, c := range cs {
-			if seen[c.Clause] || c.Quote == "" {
+			if c.Quote == "" || quoted[c.Clause+"\x00"+c.Quote] {
 				t.Fatalf("clause %+v repeated or without quote", c)
 			}
-			seen[c.Clause] = true
+			quoted[c.Clause+"\x00"+c.Quote] = true
+			if perFamily[c.Clause]++; perFamily[c.Clause] > maxClausesPerFamily {
+				t.Fatalf("family %s: more than %d clauses", c.Clause, maxClausesPerFamily)
+			}
+			if n, ok := cut[c.Clause]; ok && n != c.Cut || c.Cut < 0 {
+				t.Fatalf("family %s: cut %d and %d", c.Clause, n, c.Cut)
+			}
+			cut[c.Clause] = c.Cut
 		}
 	})
 }
