@@ -175,8 +175,17 @@ type Graph struct {
 
 	// well-known ids
 	idClinit, idInit uint32
-	wk               map[uint32]string // class id -> role for reflection and loading
+	wk               map[uint32]uint8 // class id -> role for reflection and loading
 }
+
+// roles of framework classes (wellKnown)
+const (
+	roleNone uint8 = iota
+	roleClass
+	roleLoader
+	roleDynload
+	roleDexfile
+)
 
 type classInfo struct {
 	defined bool
@@ -187,7 +196,7 @@ type classInfo struct {
 // New returns an empty graph.
 func New(lim Limits) *Graph {
 	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
-		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, wk: map[uint32]string{}}
+		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, wk: map[uint32]uint8{}}
 	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
 	for desc, role := range wellKnown {
 		if id, ok := g.internClass(desc); ok {
@@ -198,15 +207,15 @@ func New(lim Limits) *Graph {
 }
 
 // roles of framework classes the builder looks at
-var wellKnown = map[string]string{
-	"Ljava/lang/Class;":                       "class",
-	"Ljava/lang/ClassLoader;":                 "loader",
-	"Ldalvik/system/DexClassLoader;":          "dynload",
-	"Ldalvik/system/InMemoryDexClassLoader;":  "dynload",
-	"Ldalvik/system/PathClassLoader;":         "dynload",
-	"Ldalvik/system/BaseDexClassLoader;":      "dynload",
-	"Ldalvik/system/DelegateLastClassLoader;": "dynload",
-	"Ldalvik/system/DexFile;":                 "dexfile",
+var wellKnown = map[string]uint8{
+	"Ljava/lang/Class;":                       roleClass,
+	"Ljava/lang/ClassLoader;":                 roleLoader,
+	"Ldalvik/system/DexClassLoader;":          roleDynload,
+	"Ldalvik/system/InMemoryDexClassLoader;":  roleDynload,
+	"Ldalvik/system/PathClassLoader;":         roleDynload,
+	"Ldalvik/system/BaseDexClassLoader;":      roleDynload,
+	"Ldalvik/system/DelegateLastClassLoader;": roleDynload,
+	"Ldalvik/system/DexFile;":                 roleDexfile,
 }
 
 // cut records that the graph is incomplete and why (once per reason).
@@ -356,8 +365,13 @@ type FileIndex struct {
 	names   []uint32 // string_ids -> name id + 1 (0: not interned yet)
 	protos  []uint32 // proto_ids -> proto id + 1
 	methods []Node   // method_ids -> node + 2 (0: not looked up, 1: None)
-	tbuf    []uint32
-	kbuf    []byte
+	// mcls and mrole are, per method_ids entry that has a node, its class id and that class's
+	// role (wellKnown): the sites loop reads them for every call, and a file-sized array
+	// stays in cache where the graph's mkeys and the role map do not.
+	mcls  []uint32
+	mrole []uint8
+	tbuf  []uint32
+	kbuf  []byte
 }
 
 // Class is the class id of type_ids[t] in f, false when the graph is full.
@@ -410,6 +424,7 @@ func (x *FileIndex) Node(i uint32) Node {
 				pr = x.protos[proto] - 1
 			}
 			n = x.g.internMethod(mkey{c, nm, pr})
+			x.mcls[i], x.mrole[i] = c, x.g.wk[c]
 		}
 	}
 	x.methods[i] = n + 2
@@ -503,7 +518,8 @@ const maxReflect = 1 << 14
 func (g *Graph) AddDex(f *dex.File) *FileIndex {
 	// proto_ids indices are 16 bits in method_ids.
 	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: make([]uint32, f.StringCount()),
-		protos: make([]uint32, min(f.ProtoCount(), 1<<16)), methods: make([]Node, f.MethodCount())}
+		protos: make([]uint32, min(f.ProtoCount(), 1<<16)), methods: make([]Node, f.MethodCount()),
+		mcls: make([]uint32, f.MethodCount()), mrole: make([]uint8, f.MethodCount())}
 	if len(g.mkeys) == 0 {
 		// Most of an APK's methods, types and prototypes are in its first dex file: size the
 		// tables for it once rather than grow them (each id table is bounded by the file, whose
@@ -606,18 +622,19 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 				if t == None {
 					continue
 				}
-				k := g.mkeys[t]
 				switch r.InvokeKind() {
 				case dex.Virtual, dex.Interface:
 					add(sVirtual, uint32(t))
 				case dex.Static:
 					add(sCall, uint32(t))
-					add(sTouch, k.cls)
+					add(sTouch, x.mcls[r.Target])
 				default:
 					add(sCall, uint32(t))
 				}
-				switch g.wk[k.cls] {
-				case "class", "loader":
+				switch x.mrole[r.Target] {
+				case roleNone:
+				case roleClass, roleLoader:
+					k := g.mkeys[t]
 					if reflected < maxReflect {
 						reflected++
 						g.reflect(f, x, r, k, add)
@@ -625,17 +642,17 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 						reflected++
 						g.cut("%s: more than %d reflective calls; the rest not resolved", f.Name, maxReflect)
 					}
-				case "dexfile":
+				case roleDexfile:
 					// Opening a DexFile to list its classes (ActiveAndroid, ARouter) runs
 					// nothing; loadDex and loadClass load code.
-					if nm := g.names[k.name]; nm == "loadDex" || nm == "loadClass" {
+					if nm := g.names[g.mkeys[t].name]; nm == "loadDex" || nm == "loadClass" {
 						add(sDynLoad, 0)
 					}
 				}
 			case dex.NewInstance:
 				if id, ok := x.class(r.Target); ok {
 					add(sNew, id)
-					if g.wk[id] == "dynload" {
+					if g.wk[id] == roleDynload {
 						add(sDynLoad, 0)
 					}
 				}
