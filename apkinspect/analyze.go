@@ -312,6 +312,18 @@ func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bo
 	// One buffer serves every dex file in turn: nothing keeps a file's bytes once it is indexed
 	// (names, descriptors and constants are copied out as strings). It goes on to the next
 	// inspection (dexBufs).
+	var dexBytes int64
+	for _, dn := range dexNames {
+		if e, ok := zr.Lookup(dn); ok {
+			// As ReadInto trusts a declared size: deflate does not inflate beyond 32×.
+			n := min(e.UncompressedSize, opts.Dex.MaxSize)
+			if e.Method != 0 {
+				n = min(n, 32*e.CompressedSize+(1<<20))
+			}
+			dexBytes += n
+		}
+	}
+	a.graph.ExpectDex(dexBytes)
 	var dexBuf []byte
 	if p, ok := dexBufs.Get().(*[]byte); ok {
 		dexBuf = *p

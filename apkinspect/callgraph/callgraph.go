@@ -173,6 +173,8 @@ type Graph struct {
 	nodeStamp, classStamp []int32
 	nodeBits, classBits   []uint8
 
+	dexBytes int64 // see ExpectDex
+
 	// well-known ids
 	idClinit, idInit uint32
 	wk               map[uint32]uint8 // class id -> role for reflection and loading
@@ -513,6 +515,13 @@ func sized[V any](m map[string]V, n int) map[string]V {
 // (each resolution reads the calling method again).
 const maxReflect = 1 << 14
 
+// maxScale bounds how many times the first dex file's tables ExpectDex may make room for.
+const maxScale = 16
+
+// ExpectDex says how many dex bytes the APK holds in all (the files AddDex will be given), so
+// that the first AddDex sizes the graph's tables for all of them.
+func (g *Graph) ExpectDex(bytes int64) { g.dexBytes = bytes }
+
 // AddDex adds the classes of f not defined by an earlier file, with their methods and sites.
 // The returned index maps f's method ids to nodes while f is alive.
 func (g *Graph) AddDex(f *dex.File) *FileIndex {
@@ -521,10 +530,17 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		protos: make([]uint32, min(f.ProtoCount(), 1<<16)), methods: make([]Node, f.MethodCount()),
 		mcls: make([]uint32, f.MethodCount()), mrole: make([]uint8, f.MethodCount())}
 	if len(g.mkeys) == 0 {
-		// Most of an APK's methods, types and prototypes are in its first dex file: size the
-		// tables for it once rather than grow them (each id table is bounded by the file, whose
-		// own tables take 4 to 12 bytes an entry).
+		// Size the tables once rather than grow them: for the first file's methods and types,
+		// scaled by the dex bytes the APK holds in all (ExpectDex) to the first file's, since
+		// growing them a file at a time copies each several times over (and rehashes the
+		// method table). Each id table is bounded by the file, whose own tables take 4 to 12
+		// bytes an entry; the scale is bounded too.
 		nm, nt := f.MethodCount(), f.TypeCount()
+		if g.dexBytes > int64(f.Size()) && f.Size() > 0 {
+			scale := min(float64(g.dexBytes)/float64(f.Size()), maxScale)
+			nm = min(int(float64(nm)*scale), g.lim.MaxMethods)
+			nt = min(int(float64(nt)*scale), g.lim.MaxClasses)
+		}
 		g.method.init(nm)
 		g.mkeys = make([]mkey, 0, nm)
 		g.defined = make([]bool, 0, nm)

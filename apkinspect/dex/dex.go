@@ -593,6 +593,9 @@ func (f *File) ProtoCount() int { return int(f.nProtos) }
 // MethodCount is the size of method_ids.
 func (f *File) MethodCount() int { return int(f.nMethods) }
 
+// Size is the file's length in bytes.
+func (f *File) Size() int { return len(f.b) }
+
 func (f *File) decodeString(off uint32) string {
 	return DecodeMUTF8(f.rawString(off))
 }
