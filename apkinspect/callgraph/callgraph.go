@@ -174,6 +174,7 @@ type Graph struct {
 	nodeBits, classBits   []uint8
 
 	dexBytes int64 // see ExpectDex
+	solved   bool  // Solve has run: nothing more is interned
 
 	// well-known ids
 	idClinit, idInit uint32
@@ -396,13 +397,19 @@ func (x *FileIndex) class(t uint32) (uint32, bool) {
 	return id, true
 }
 
-// Node is the graph node of method_ids[i] of the file (None when the graph is full).
+// Node is the graph node of method_ids[i] of the file (None when the graph is full, or when
+// the graph is solved and nothing had looked the method up before).
 func (x *FileIndex) Node(i uint32) Node {
 	if int64(i) >= int64(len(x.methods)) {
 		return None
 	}
 	if v := x.methods[i]; v != 0 {
 		return v - 2
+	}
+	if x.g.solved {
+		// A method no code of the file named while it was added is in no path; the graph's
+		// intern tables are gone once solved, and it must not change.
+		return None
 	}
 	n := None
 	ct, proto, name, ok := x.f.MethodID(i)

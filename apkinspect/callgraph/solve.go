@@ -505,6 +505,7 @@ func (s *solver) bridged(c uint32) []Node {
 
 // Solve resolves the edges and searches from roots. The graph must not change afterwards.
 func (g *Graph) Solve(roots []Root) *Result {
+	g.solved = true
 	s := &solver{g: g, clinit: make([]Node, len(g.class)), disp: make([]Node, len(g.mkeys)),
 		bridge: make([][]Node, len(g.class)), bridgeOK: make([]bool, len(g.class))}
 	s.indexMethods()
