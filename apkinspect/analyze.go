@@ -166,14 +166,14 @@ type analyzer struct {
 	dexIncomplete []string
 }
 
-// analyze reads the APK in r (size bytes); name is used in errors.
-// apiClasses is apiClassSet(cat).
 // dexBufs hands the buffer one inspection read its dex files into to the next: a fresh buffer
 // of several MiB is cleared by the allocator before it is filled, which costs a tenth of what
 // inflating the dex files does. The pool drops it when the collector runs twice without a
 // scan taking it.
 var dexBufs sync.Pool // of *[]byte
 
+// analyze reads the APK in r (size bytes); name is used in errors.
+// apiClasses is apiClassSet(cat).
 func analyze(ctx context.Context, cat *rules.Catalogue, apiClasses map[string]bool, opts Options, r io.ReaderAt, size int64, name string) *App {
 	a := &analyzer{cat: cat, apiClasses: apiClasses, opts: opts,
 		app:  &App{SDKClasses: map[string]int{}, SDKExamples: map[string][]string{}, LibraryClasses: map[string]int{}, Layers: map[string]bool{}},

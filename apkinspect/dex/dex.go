@@ -242,7 +242,7 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 	// References go into chunks of one slice each, a class's references contiguous in one chunk
 	// (its Refs window). A chunk is never regrown: when one fills, the class being walked moves
 	// to a new chunk, so the file's references are never copied or cleared again as a whole
-	// (doubling one slice of millions did both, at a tenth of the parse's time). Real files
+	// (doubling one slice of millions does both, several times over). Real files
 	// hold one reference per 20-30 bytes, generated ones one per 13: a first chunk of a
 	// 32nd of the file and further ones of a 64th waste little either way.
 	w.chunk = max(min(len(b)/64, lim.MaxRefs), 1024)
