@@ -9,13 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
 
 	"pilmon/internal/corpus"
 
+	"pilmon/apkinspect/callgraph"
 	"pilmon/apkinspect/dex"
+	"pilmon/apkinspect/manifest"
 	"pilmon/evidence"
 	"pilmon/scanner"
 )
@@ -176,4 +180,61 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSolve is the call graph's Solve alone (roots from the manifest), on the APK
+// BenchmarkInspect takes; the graph is rebuilt, untimed, before each run. solve-cpu-ns/op is
+// the process's CPU time over Solve only (the garbage collector's work during it included).
+func BenchmarkSolve(b *testing.B) {
+	p := os.Getenv("PILMON_BENCH_APK")
+	if p == "" {
+		p, _ = largestCorpusAPK(b)
+	}
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer zr.Close()
+	read := func(name string) []byte {
+		rc, err := zr.Open(name)
+		if err != nil {
+			return nil
+		}
+		defer rc.Close()
+		d, _ := io.ReadAll(rc)
+		return d
+	}
+	m, err := manifest.Parse(read("AndroidManifest.xml"), read("resources.arsc"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	roots := entryPoints(m)
+	var names []string
+	for _, e := range zr.File {
+		if dex.IsDexName(e.Name) {
+			names = append(names, e.Name)
+		}
+	}
+	slices.SortFunc(names, func(x, y string) int { return dexOrder(x) - dexOrder(y) })
+	var cpu time.Duration
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		g := callgraph.New(callgraph.Limits{})
+		for _, n := range names {
+			f, err := dex.Parse(context.Background(), n, read(n), dex.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			g.AddDex(f)
+		}
+		runtime.GC()
+		b.StartTimer()
+		c0 := processCPU()
+		if r := g.Solve(roots); r.Edges == 0 {
+			b.Fatal("no edges")
+		}
+		cpu += processCPU() - c0
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N), "solve-cpu-ns/op")
 }

@@ -173,10 +173,22 @@ type Graph struct {
 	nodeStamp, classStamp []int32
 	nodeBits, classBits   []uint8
 
+	dexBytes int64 // see ExpectDex
+	solved   bool  // Solve has run: nothing more is interned
+
 	// well-known ids
 	idClinit, idInit uint32
-	wk               map[uint32]string // class id -> role for reflection and loading
+	wk               map[uint32]uint8 // class id -> role for reflection and loading
 }
+
+// roles of framework classes (wellKnown)
+const (
+	roleNone uint8 = iota
+	roleClass
+	roleLoader
+	roleDynload
+	roleDexfile
+)
 
 type classInfo struct {
 	defined bool
@@ -187,7 +199,7 @@ type classInfo struct {
 // New returns an empty graph.
 func New(lim Limits) *Graph {
 	g := &Graph{lim: lim.withDefaults(), complete: true, classID: map[string]uint32{}, nameID: map[string]uint32{},
-		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, wk: map[uint32]string{}}
+		protoID: map[string]uint32{}, protoKey: map[string]uint32{}, wk: map[uint32]uint8{}}
 	g.idClinit, g.idInit = g.internName("<clinit>"), g.internName("<init>")
 	for desc, role := range wellKnown {
 		if id, ok := g.internClass(desc); ok {
@@ -198,15 +210,15 @@ func New(lim Limits) *Graph {
 }
 
 // roles of framework classes the builder looks at
-var wellKnown = map[string]string{
-	"Ljava/lang/Class;":                       "class",
-	"Ljava/lang/ClassLoader;":                 "loader",
-	"Ldalvik/system/DexClassLoader;":          "dynload",
-	"Ldalvik/system/InMemoryDexClassLoader;":  "dynload",
-	"Ldalvik/system/PathClassLoader;":         "dynload",
-	"Ldalvik/system/BaseDexClassLoader;":      "dynload",
-	"Ldalvik/system/DelegateLastClassLoader;": "dynload",
-	"Ldalvik/system/DexFile;":                 "dexfile",
+var wellKnown = map[string]uint8{
+	"Ljava/lang/Class;":                       roleClass,
+	"Ljava/lang/ClassLoader;":                 roleLoader,
+	"Ldalvik/system/DexClassLoader;":          roleDynload,
+	"Ldalvik/system/InMemoryDexClassLoader;":  roleDynload,
+	"Ldalvik/system/PathClassLoader;":         roleDynload,
+	"Ldalvik/system/BaseDexClassLoader;":      roleDynload,
+	"Ldalvik/system/DelegateLastClassLoader;": roleDynload,
+	"Ldalvik/system/DexFile;":                 roleDexfile,
 }
 
 // cut records that the graph is incomplete and why (once per reason).
@@ -356,8 +368,13 @@ type FileIndex struct {
 	names   []uint32 // string_ids -> name id + 1 (0: not interned yet)
 	protos  []uint32 // proto_ids -> proto id + 1
 	methods []Node   // method_ids -> node + 2 (0: not looked up, 1: None)
-	tbuf    []uint32
-	kbuf    []byte
+	// mcls and mrole are, per method_ids entry that has a node, its class id and that class's
+	// role (wellKnown): the sites loop reads them for every call, and a file-sized array
+	// stays in cache where the graph's mkeys and the role map do not.
+	mcls  []uint32
+	mrole []uint8
+	tbuf  []uint32
+	kbuf  []byte
 }
 
 // Class is the class id of type_ids[t] in f, false when the graph is full.
@@ -380,13 +397,19 @@ func (x *FileIndex) class(t uint32) (uint32, bool) {
 	return id, true
 }
 
-// Node is the graph node of method_ids[i] of the file (None when the graph is full).
+// Node is the graph node of method_ids[i] of the file (None when the graph is full, or when
+// the graph is solved and nothing had looked the method up before).
 func (x *FileIndex) Node(i uint32) Node {
 	if int64(i) >= int64(len(x.methods)) {
 		return None
 	}
 	if v := x.methods[i]; v != 0 {
 		return v - 2
+	}
+	if x.g.solved {
+		// A method no code of the file named while it was added is in no path; the graph's
+		// intern tables are gone once solved, and it must not change.
+		return None
 	}
 	n := None
 	ct, proto, name, ok := x.f.MethodID(i)
@@ -410,6 +433,7 @@ func (x *FileIndex) Node(i uint32) Node {
 				pr = x.protos[proto] - 1
 			}
 			n = x.g.internMethod(mkey{c, nm, pr})
+			x.mcls[i], x.mrole[i] = c, x.g.wk[c]
 		}
 	}
 	x.methods[i] = n + 2
@@ -498,17 +522,32 @@ func sized[V any](m map[string]V, n int) map[string]V {
 // (each resolution reads the calling method again).
 const maxReflect = 1 << 14
 
+// maxScale bounds how many times the first dex file's tables ExpectDex may make room for.
+const maxScale = 16
+
+// ExpectDex says how many dex bytes the APK holds in all (the files AddDex will be given), so
+// that the first AddDex sizes the graph's tables for all of them.
+func (g *Graph) ExpectDex(bytes int64) { g.dexBytes = bytes }
+
 // AddDex adds the classes of f not defined by an earlier file, with their methods and sites.
 // The returned index maps f's method ids to nodes while f is alive.
 func (g *Graph) AddDex(f *dex.File) *FileIndex {
 	// proto_ids indices are 16 bits in method_ids.
 	x := &FileIndex{g: g, f: f, classes: make([]int64, f.TypeCount()), names: make([]uint32, f.StringCount()),
-		protos: make([]uint32, min(f.ProtoCount(), 1<<16)), methods: make([]Node, f.MethodCount())}
+		protos: make([]uint32, min(f.ProtoCount(), 1<<16)), methods: make([]Node, f.MethodCount()),
+		mcls: make([]uint32, f.MethodCount()), mrole: make([]uint8, f.MethodCount())}
 	if len(g.mkeys) == 0 {
-		// Most of an APK's methods, types and prototypes are in its first dex file: size the
-		// tables for it once rather than grow them (each id table is bounded by the file, whose
-		// own tables take 4 to 12 bytes an entry).
+		// Size the tables once rather than grow them: for the first file's methods and types,
+		// scaled by the dex bytes the APK holds in all (ExpectDex) to the first file's, since
+		// growing them a file at a time copies each several times over (and rehashes the
+		// method table). Each id table is bounded by the file, whose own tables take 4 to 12
+		// bytes an entry; the scale is bounded too.
 		nm, nt := f.MethodCount(), f.TypeCount()
+		if g.dexBytes > int64(f.Size()) && f.Size() > 0 {
+			scale := min(float64(g.dexBytes)/float64(f.Size()), maxScale)
+			nm = min(int(float64(nm)*scale), g.lim.MaxMethods)
+			nt = min(int(float64(nt)*scale), g.lim.MaxClasses)
+		}
 		g.method.init(nm)
 		g.mkeys = make([]mkey, 0, nm)
 		g.defined = make([]bool, 0, nm)
@@ -606,18 +645,19 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 				if t == None {
 					continue
 				}
-				k := g.mkeys[t]
 				switch r.InvokeKind() {
 				case dex.Virtual, dex.Interface:
 					add(sVirtual, uint32(t))
 				case dex.Static:
 					add(sCall, uint32(t))
-					add(sTouch, k.cls)
+					add(sTouch, x.mcls[r.Target])
 				default:
 					add(sCall, uint32(t))
 				}
-				switch g.wk[k.cls] {
-				case "class", "loader":
+				switch x.mrole[r.Target] {
+				case roleNone:
+				case roleClass, roleLoader:
+					k := g.mkeys[t]
 					if reflected < maxReflect {
 						reflected++
 						g.reflect(f, x, r, k, add)
@@ -625,17 +665,17 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 						reflected++
 						g.cut("%s: more than %d reflective calls; the rest not resolved", f.Name, maxReflect)
 					}
-				case "dexfile":
+				case roleDexfile:
 					// Opening a DexFile to list its classes (ActiveAndroid, ARouter) runs
 					// nothing; loadDex and loadClass load code.
-					if nm := g.names[k.name]; nm == "loadDex" || nm == "loadClass" {
+					if nm := g.names[g.mkeys[t].name]; nm == "loadDex" || nm == "loadClass" {
 						add(sDynLoad, 0)
 					}
 				}
 			case dex.NewInstance:
 				if id, ok := x.class(r.Target); ok {
 					add(sNew, id)
-					if g.wk[id] == "dynload" {
+					if g.wk[id] == roleDynload {
 						add(sDynLoad, 0)
 					}
 				}

@@ -328,3 +328,68 @@ func TestRapidTypes(t *testing.T) {
 		t.Error("no budget stops the analysis alone")
 	}
 }
+
+// TestRefsAcrossChunks: dex.Parse keeps references in chunks and moves a class that fills one
+// to the next; every class's references still come out whole and in order (six classes of
+// 5,400 calls fill several chunks of this file, and one of 10,800 more than a chunk by
+// itself), and the graph resolves each call from its caller.
+func TestRefsAcrossChunks(t *testing.T) {
+	const callers, per = 6, 900
+	var d tDex
+	entry := d.method("Lk/Main;", "entry", "V")
+	ms := make([]int, callers)
+	for i := range ms {
+		ms[i] = d.method(fmt.Sprintf("Lk/C%d;", i), "m", "V")
+	}
+	targets := make([]int, callers*per)
+	var defs []tDef
+	for i := range targets {
+		targets[i] = d.method("Lk/T;", fmt.Sprintf("t%04d", i), "V")
+		defs = append(defs, tDef{method: targets[i], code: code()})
+	}
+	var calls [][]uint16
+	for _, m := range ms {
+		calls = append(calls, invokeStatic(m))
+	}
+	d.classes = []tClass{{typ: d.typ("Lk/Main;"), super: -1, direct: []tDef{{method: entry, code: code(calls...)}}}}
+	reps := func(i int) int { return 6 + 6*max(0, 1-i) } // 12 for the first class
+	total := 0
+	for i, m := range ms {
+		var body [][]uint16
+		for range reps(i) {
+			for _, tg := range targets[i*per : (i+1)*per] {
+				body = append(body, invokeStatic(tg))
+			}
+		}
+		total += len(body)
+		d.classes = append(d.classes, tClass{typ: d.typ(fmt.Sprintf("Lk/C%d;", i)), super: -1, direct: []tDef{{method: m, code: code(body...)}}})
+	}
+	d.classes = append(d.classes, tClass{typ: d.typ("Lk/T;"), super: -1, direct: defs})
+	b := d.bytes()
+	if chunk := max(len(b)/64, 1024); total <= len(b)/32+2*chunk || reps(0)*per <= chunk {
+		t.Fatalf("%d references fit in the first three chunks (%d bytes of dex), or the first class in one: the test proves nothing", total, len(b))
+	}
+	f, err := dex.Parse(context.Background(), "classes.dex", b, dex.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range f.Classes[1 : 1+callers] {
+		if len(c.Refs) != reps(i)*per {
+			t.Fatalf("class %d: %d references, want %d", i, len(c.Refs), reps(i)*per)
+		}
+		for j, r := range c.Refs {
+			if want := targets[i*per+j%per]; r.Kind != dex.Invoke || r.Caller != uint32(ms[i]) || r.Target != uint32(want) {
+				t.Fatalf("class %d reference %d: %+v, want a call of method %d from %d", i, j, r, want, ms[i])
+			}
+		}
+	}
+	g := New(Limits{})
+	g.AddDex(f)
+	r := g.Solve([]Root{{Label: "app_start", Class: "Lk/Main;", Methods: []string{"entry"}}})
+	for _, k := range []int{0, per - 1, per, 3*per + 17, callers*per - 1} {
+		p := r.Path(AppStart, node(t, g, fmt.Sprintf("Lk/T;->t%04d()V", k)))
+		if want := []string{"k.Main.entry", fmt.Sprintf("k.C%d.m", k/per), fmt.Sprintf("k.T.t%04d", k)}; !slices.Equal(methods(p), want) {
+			t.Errorf("target %d: path %v, want %v", k, methods(p), want)
+		}
+	}
+}

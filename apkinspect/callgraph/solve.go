@@ -505,6 +505,7 @@ func (s *solver) bridged(c uint32) []Node {
 
 // Solve resolves the edges and searches from roots. The graph must not change afterwards.
 func (g *Graph) Solve(roots []Root) *Result {
+	g.solved = true
 	s := &solver{g: g, clinit: make([]Node, len(g.class)), disp: make([]Node, len(g.mkeys)),
 		bridge: make([][]Node, len(g.class)), bridgeOK: make([]bool, len(g.class))}
 	s.indexMethods()
@@ -833,8 +834,9 @@ func (r *Result) search(s *solver, roots []Root) {
 		r.masks = append(r.masks, mask)
 	}
 	// Shortest paths: breadth-first per group from all its roots, roots and edges in a fixed
-	// order, so the first parent found is the same on every run.
-	var q []int32
+	// order, so the first parent found is the same on every run. The queue holds each node at
+	// most once.
+	q := make([]int32, 0, n)
 	for grp := Group(0); grp < nGroups; grp++ {
 		parent := make([]int32, n)
 		for i := range parent {
@@ -907,7 +909,7 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 	}
 	reached := make([]bool, r.nodes)
 	work, budget := 0, g.lim.MaxWork
-	var q []int32
+	q := make([]int32, 0, r.nodes) // each node is pushed once per group
 	for grp := Group(0); grp < nGroups && work <= budget; grp++ {
 		clear(reached)
 		waiting := map[uint32][]int32{} // class -> edges waiting for an instance of it

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
-	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -240,18 +239,14 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 	// Code items are 4-aligned, class_data items are not: one bit per possible start.
 	w := walker{f: f, seenCode: newBitset(len(b) / 4), seenData: newBitset(len(b)), maxRefs: lim.MaxRefs}
 	f.Classes = make([]Class, 0, nClasses)
-	// Every class's references go into one slice (a code unit holds at most one reference, so a
-	// quarter of the file is a generous first guess); each Class gets its window at the end.
-	w.refs = make([]Ref, 0, min(len(b)/16, lim.MaxRefs))
-	type window struct{ class, start, end int }
-	var windows []window
-	defer func() {
-		for _, win := range windows {
-			if win.end > win.start {
-				f.Classes[win.class].Refs = w.refs[win.start:win.end:win.end]
-			}
-		}
-	}()
+	// References go into chunks of one slice each, a class's references contiguous in one chunk
+	// (its Refs window). A chunk is never regrown: when one fills, the class being walked moves
+	// to a new chunk, so the file's references are never copied or cleared again as a whole
+	// (doubling one slice of millions does both, several times over). Real files
+	// hold one reference per 20-30 bytes, generated ones one per 13: a first chunk of a
+	// 32nd of the file and further ones of a 64th waste little either way.
+	w.chunk = max(min(len(b)/64, lim.MaxRefs), 1024)
+	w.refs = make([]Ref, 0, min(len(b)/32, lim.MaxRefs))
 	for i := uint32(0); i < nClasses; i++ {
 		if i%256 == 0 && ctx.Err() != nil {
 			return f, fail("stopped after %d of %d classes: %v", i, nClasses, ctx.Err())
@@ -269,9 +264,11 @@ func Parse(ctx context.Context, name string, b []byte, lim Limits) (f *File, err
 			f.Problems = append(f.Problems, fmt.Sprintf("class %s: %v", f.TypeName(c.Type), err))
 		}
 		if dataOff := le32(b, off+24); dataOff != 0 {
-			start := len(w.refs)
+			w.start = len(w.refs)
 			err := w.classData(dataOff, &c)
-			windows = append(windows, window{len(f.Classes), start, len(w.refs)})
+			if len(w.refs) > w.start {
+				c.Refs = w.refs[w.start:len(w.refs):len(w.refs)]
+			}
 			if err != nil {
 				if errors.Is(err, errRefBudget) {
 					f.Classes = append(f.Classes, c)
@@ -319,7 +316,10 @@ type walker struct {
 	f        *File
 	seenCode bitset
 	seenData bitset
-	refs     []Ref
+	refs     []Ref // the chunk being filled
+	start    int   // where the class being walked starts in refs
+	chunk    int   // size of a new chunk
+	nRefs    int   // references in the chunks before refs
 	maxRefs  int
 }
 
@@ -407,6 +407,17 @@ func (w *walker) classData(off uint32, c *Class) error {
 	return nil
 }
 
+// newChunk moves the class being walked to a new chunk of references (see Parse), twice the
+// class's size when it fills a chunk by itself.
+func (w *walker) newChunk() {
+	cur := w.refs[w.start:]
+	w.nRefs += w.start
+	n := max(min(max(w.chunk, 2*len(cur)), w.maxRefs-w.nRefs), len(cur)+1)
+	c := make([]Ref, len(cur), n)
+	copy(c, cur)
+	w.refs, w.start = c, 0
+}
+
 // code walks one code_item's instructions and appends the references it makes to w.refs.
 func (w *walker) code(off, caller uint32) error {
 	b := w.f.b
@@ -425,13 +436,11 @@ func (w *walker) code(off, caller uint32) error {
 	insn := func(i uint32) uint32 { return uint32(le16(b, start+2*i)) }
 	var i, op uint32
 	add := func(k RefKind, t uint32) error {
-		if len(w.refs) >= w.maxRefs {
+		if w.nRefs+len(w.refs) >= w.maxRefs {
 			return fmt.Errorf("%w: more than %d references", errRefBudget, w.maxRefs)
 		}
 		if len(w.refs) == cap(w.refs) {
-			// Double rather than let append grow a slice of millions by a quarter at a time
-			// (each step copies all of it).
-			w.refs = slices.Grow(w.refs, min(cap(w.refs)+1024, w.maxRefs-len(w.refs)))
+			w.newChunk()
 		}
 		w.refs = append(w.refs, Ref{Kind: k, Op: uint8(op), Caller: caller, Target: t, Pos: start + 2*i})
 		return nil
@@ -583,6 +592,9 @@ func (f *File) ProtoCount() int { return int(f.nProtos) }
 
 // MethodCount is the size of method_ids.
 func (f *File) MethodCount() int { return int(f.nMethods) }
+
+// Size is the file's length in bytes.
+func (f *File) Size() int { return len(f.b) }
 
 func (f *File) decodeString(off uint32) string {
 	return DecodeMUTF8(f.rawString(off))

@@ -83,6 +83,7 @@ func main() {
 	flag.Uint64Var(&big.seed, "seed", 1, "seed of the generated APK")
 	flag.BoolVar(&big.androguard, "big-androguard", false, "also run androguard on the generated APK (minutes)")
 	flag.StringVar(&big.keep, "big-out", "", "also write the generated APK to this path")
+	flag.StringVar(&big.reuse, "big-in", "", "measure this APK (one -big-out wrote) instead of generating it again; its shape is read back and checked as usual")
 	flag.Int64Var(&big.agCPU, "big-androguard-cpu", 900, "CPU seconds androguard may use on the generated APK (0: no limit); past it the figure is a lower bound")
 	agMem := flag.Int64("big-androguard-mem", 12, "GiB of address space androguard may use on the generated APK (0: no limit)")
 	flag.Parse()
@@ -576,7 +577,7 @@ type bigSpec struct {
 	mib, classes, dexFiles, n int
 	seed                      uint64
 	androguard                bool
-	keep                      string
+	keep, reuse               string
 	agCPU, agMem              int64 // androguard's limits on it: CPU seconds, bytes of address space
 }
 
@@ -600,8 +601,17 @@ func verdict(pass bool) string {
 func bigAPK(tmp string, spec bigSpec, pipes []pipeline) error {
 	out := filepath.Join(tmp, "generated.apk")
 	t0 := time.Now()
-	sh, err := generate(tmp, out, spec)
-	if err != nil {
+	var sh shape
+	var err error
+	if spec.reuse != "" {
+		// Generation takes minutes of CPU; an APK written by -big-out is the same program
+		// (the shape goals below are checked on what is read back either way).
+		out = spec.reuse
+		if sh, err = readShape(out); err != nil {
+			return err
+		}
+		sh.how = "not generated: " + out + " (-big-in)"
+	} else if sh, err = generate(tmp, out, spec); err != nil {
 		return err
 	}
 	fmt.Printf("\ngenerated APK (%.0f s to build): %s\n", time.Since(t0).Seconds(), sh.how)
