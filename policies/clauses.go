@@ -37,7 +37,8 @@ type Clause struct {
 }
 
 type clauseFile struct {
-	Version int `yaml:"version"`
+	Version int                          `yaml:"version"`
+	Cues    map[string]map[string]string `yaml:"cues"` // name → language → pattern
 	Clauses []struct {
 		ID       string                `yaml:"id"`
 		Rule     string                `yaml:"rule"`
@@ -118,6 +119,10 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 		return nil, fmt.Errorf("policies: %s: %w", rules.FilePolicyClauses, err)
 	}
 	compile := func(id, lang, p string) (*regexp.Regexp, error) {
+		p, err := expandCues(f.Cues, lang, p)
+		if err != nil {
+			return nil, fmt.Errorf("policies: %s: clause %s (%s): %w", rules.FilePolicyClauses, id, lang, err)
+		}
 		// English patterns are case-insensitive: policies capitalise freely.
 		if lang == "en" && !strings.HasPrefix(p, "(?i)") {
 			p = "(?i)" + p
@@ -157,6 +162,39 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// cueRef is a reference to a cue class in a pattern: {{name}}. Two braces never occur in RE2
+// syntax, so a reference cannot be mistaken for a repetition count.
+var cueRef = regexp.MustCompile(`\{\{([a-z_]+)\}\}`)
+
+// maxCueDepth bounds the nesting of cues (a cue may be built of others); a cycle fails here
+// instead of expanding forever.
+const maxCueDepth = 4
+
+// expandCues replaces every {{name}} in p with the cue class of that name for lang, as a group, so
+// that a cue is declared once and composed into the patterns of several families. A cue unknown
+// for the language, or nested deeper than maxCueDepth, is an error.
+func expandCues(cues map[string]map[string]string, lang, p string) (string, error) {
+	for depth := 0; cueRef.MatchString(p); depth++ {
+		if depth == maxCueDepth {
+			return "", fmt.Errorf("cues nested deeper than %d in %q", maxCueDepth, p)
+		}
+		var missing string
+		p = cueRef.ReplaceAllStringFunc(p, func(ref string) string {
+			name := cueRef.FindStringSubmatch(ref)[1]
+			c, ok := cues[name][lang]
+			if !ok {
+				missing = name
+				return ref
+			}
+			return "(?:" + c + ")"
+		})
+		if missing != "" {
+			return "", fmt.Errorf("cue %q has no %s pattern", missing, lang)
+		}
+	}
+	return p, nil
 }
 
 // maxClausesPerFamily bounds the clauses of one family reported for one document: a prosecutor
