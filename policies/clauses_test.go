@@ -207,3 +207,34 @@ func TestClausesNoSharedSentence(t *testing.T) {
 		t.Errorf("clauses = %+v, want %+v", cs, want)
 	}
 }
+
+// TestClauseCues checks the composition of patterns from cue classes: a cue is spliced in as a
+// group (so an alternation inside it does not leak into the pattern around it), may be built of
+// other cues, and a cue that is unknown for the pattern's language, or a cycle, is a load error
+// naming the file and the clause rather than a pattern left with a literal {{name}} in it.
+func TestClauseCues(t *testing.T) {
+	const head = "version: 1\ncues:\n  act: {zh: '点击|勾选'}\n  ack: {zh: '{{act}}即同意'}\n  loop: {zh: 'a{{loop}}'}\n"
+	clause := func(p string) string {
+		return head + "clauses:\n  - id: bundled_consent\n    match:\n      zh:\n        - ['" + p + "']\n"
+	}
+	ds, err := parseClauses([]byte(clause("您{{ack}}本政策")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{"您勾选即同意本政策": true, "您点击即同意本政策": true, "勾选即同意本政策": false, "您点击": false} {
+		if got := ds[0].matches("zh", s); got != want {
+			t.Errorf("%s: matched %v, want %v", s, got, want)
+		}
+	}
+	for _, p := range []string{"{{nosuch}}", "{{loop}}"} {
+		_, err := parseClauses([]byte(clause(p)))
+		if err == nil || !strings.Contains(err.Error(), rules.FilePolicyClauses) || !strings.Contains(err.Error(), "bundled_consent") {
+			t.Errorf("%s: error %v, want one naming %s and the clause", p, err, rules.FilePolicyClauses)
+		}
+	}
+	// a cue declared for Chinese only is an error in an English pattern
+	_, err = parseClauses([]byte(head + "clauses:\n  - id: bundled_consent\n    match:\n      en:\n        - ['{{act}}']\n"))
+	if err == nil {
+		t.Error("a zh-only cue in an en pattern: no error")
+	}
+}
