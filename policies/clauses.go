@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -289,11 +290,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 			for j, u := range units {
 				var joined string
 				if j > 0 && anaphor.MatchString(simplified.Replace(u)) {
-					sep := ""
-					if lang == "en" {
-						sep = " "
-					}
-					joined = units[j-1] + sep + u
+					joined = units[j-1] + sep(lang) + u
 				}
 				for i := range ds {
 					d := &ds[i]
@@ -301,7 +298,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 					case d.matches(lang, u):
 						out = append(out, detection{Clause{Clause: d.id, Quote: quote(u), Section: title}, []string{strings.TrimSpace(u)}})
 					case joined != "" && !d.matches(lang, units[j-1]) && d.matches(lang, joined):
-						out = append(out, detection{Clause{Clause: d.id, Quote: quote(joined), Section: title},
+						out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(units[j-1], sep(lang), u), Section: title},
 							[]string{strings.TrimSpace(units[j-1]), strings.TrimSpace(u)}})
 					default:
 						continue
@@ -314,6 +311,40 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 		}
 	}
 	return out, ds, nil
+}
+
+// sep joins two sentences of a language as the text had them.
+func sep(lang string) string {
+	if lang == "en" {
+		return " "
+	}
+	return ""
+}
+
+// minQuotedLead is the least of the first sentence a joined quote keeps: enough to show its
+// purpose or its refusal.
+const minQuotedLead = 80
+
+// quoteJoined quotes a clause stated across two sentences. When the two are longer than a quote,
+// the first is cut, not the second: the second is the one that refers back and usually holds what
+// makes the pair a clause ("This collection … cannot be switched off"), so a quote cut at its end
+// would lose the very words that state the clause. The cut is marked with an ellipsis.
+func quoteJoined(first, sep, second string) string {
+	if utf8.RuneCountInString(strings.TrimSpace(first+sep+second)) <= maxQuoteRunes {
+		return quote(first + sep + second)
+	}
+	first, second = strings.TrimSpace(first), strings.TrimSpace(second)
+	lead := max(maxQuoteRunes-utf8.RuneCountInString(sep+second)-1, minQuotedLead)
+	r := []rune(first)
+	if lead >= len(r) {
+		return quote(first + sep + second)
+	}
+	head := string(r[:lead]) + "…" + sep
+	rest := []rune(second)
+	if room := maxQuoteRunes - utf8.RuneCountInString(head); len(rest) > room {
+		return head + string(rest[:room]) + "…"
+	}
+	return head + second
 }
 
 // sortClauses puts clauses in the order of the detectors, so the report is stable.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pilmon/rules"
 )
@@ -236,5 +237,28 @@ func TestClauseCues(t *testing.T) {
 	_, err = parseClauses([]byte(head + "clauses:\n  - id: bundled_consent\n    match:\n      en:\n        - ['{{act}}']\n"))
 	if err == nil {
 		t.Error("a zh-only cue in an en pattern: no error")
+	}
+}
+
+// TestQuoteJoined: a clause stated across two sentences that together exceed a quote keeps the
+// second sentence, the one that refers back and states the compulsion, and cuts the first, marking
+// the cut; a pair that fits is quoted whole, as the text has it.
+func TestQuoteJoined(t *testing.T) {
+	long := "To improve our services and develop future titles, we collect " + strings.Repeat("telemetry, ", 30) + "and location."
+	second := "This collection is an integral part of the Services and cannot be switched off in the settings."
+	q := quoteJoined(long, " ", second)
+	if !strings.HasSuffix(q, second) || !strings.Contains(q, "… ") || !strings.HasPrefix(q, "To improve our services") {
+		t.Errorf("long pair quoted %q", q)
+	}
+	if n := utf8.RuneCountInString(q); n > maxQuoteRunes+1 {
+		t.Errorf("quote of %d runes, want at most %d", n, maxQuoteRunes+1)
+	}
+	if q := quoteJoined("为提升体验，我们收集设备信息。", "", "该用途无法单独关闭。"); q != "为提升体验，我们收集设备信息。该用途无法单独关闭。" {
+		t.Errorf("short pair quoted %q", q)
+	}
+	// a second sentence longer than a quote on its own is cut at its end, after the first's lead
+	q = quoteJoined(long, " ", strings.Repeat("This is required. ", 40))
+	if n := utf8.RuneCountInString(q); n > maxQuoteRunes+1 || !strings.HasPrefix(q, long[:minQuotedLead]) || !strings.HasSuffix(q, "…") {
+		t.Errorf("overlong pair quoted %q (%d runes)", q, n)
 	}
 }
