@@ -656,10 +656,13 @@ func splitAtEnds(ends [][]int, s string) []string {
 	return out
 }
 
+// maxQuoteRunes is the length of a quote before it is cut.
+const maxQuoteRunes = 300
+
 func quote(s string) string {
 	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > 300 {
-		s = string([]rune(s)[:300]) + "…"
+	if utf8.RuneCountInString(s) > maxQuoteRunes {
+		s = string([]rune(s)[:maxQuoteRunes]) + "…"
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -37,7 +38,8 @@ type Clause struct {
 }
 
 type clauseFile struct {
-	Version int `yaml:"version"`
+	Version int                          `yaml:"version"`
+	Cues    map[string]map[string]string `yaml:"cues"` // name → language → pattern
 	Clauses []struct {
 		ID       string                `yaml:"id"`
 		Rule     string                `yaml:"rule"`
@@ -118,6 +120,10 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 		return nil, fmt.Errorf("policies: %s: %w", rules.FilePolicyClauses, err)
 	}
 	compile := func(id, lang, p string) (*regexp.Regexp, error) {
+		p, err := expandCues(f.Cues, lang, p)
+		if err != nil {
+			return nil, fmt.Errorf("policies: %s: clause %s (%s): %w", rules.FilePolicyClauses, id, lang, err)
+		}
 		// English patterns are case-insensitive: policies capitalise freely.
 		if lang == "en" && !strings.HasPrefix(p, "(?i)") {
 			p = "(?i)" + p
@@ -157,6 +163,39 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// cueRef is a reference to a cue class in a pattern: {{name}}. Two braces never occur in RE2
+// syntax, so a reference cannot be mistaken for a repetition count.
+var cueRef = regexp.MustCompile(`\{\{([a-z_]+)\}\}`)
+
+// maxCueDepth bounds the nesting of cues (a cue may be built of others); a cycle fails here
+// instead of expanding forever.
+const maxCueDepth = 4
+
+// expandCues replaces every {{name}} in p with the cue class of that name for lang, as a group, so
+// that a cue is declared once and composed into the patterns of several families. A cue unknown
+// for the language, or nested deeper than maxCueDepth, is an error.
+func expandCues(cues map[string]map[string]string, lang, p string) (string, error) {
+	for depth := 0; cueRef.MatchString(p); depth++ {
+		if depth == maxCueDepth {
+			return "", fmt.Errorf("cues nested deeper than %d in %q", maxCueDepth, p)
+		}
+		var missing string
+		p = cueRef.ReplaceAllStringFunc(p, func(ref string) string {
+			name := cueRef.FindStringSubmatch(ref)[1]
+			c, ok := cues[name][lang]
+			if !ok {
+				missing = name
+				return ref
+			}
+			return "(?:" + c + ")"
+		})
+		if missing != "" {
+			return "", fmt.Errorf("cue %q has no %s pattern", missing, lang)
+		}
+	}
+	return p, nil
 }
 
 // maxClausesPerFamily bounds the clauses of one family reported for one document: a prosecutor
@@ -251,11 +290,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 			for j, u := range units {
 				var joined string
 				if j > 0 && anaphor.MatchString(simplified.Replace(u)) {
-					sep := ""
-					if lang == "en" {
-						sep = " "
-					}
-					joined = units[j-1] + sep + u
+					joined = units[j-1] + sep(lang) + u
 				}
 				for i := range ds {
 					d := &ds[i]
@@ -263,7 +298,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 					case d.matches(lang, u):
 						out = append(out, detection{Clause{Clause: d.id, Quote: quote(u), Section: title}, []string{strings.TrimSpace(u)}})
 					case joined != "" && !d.matches(lang, units[j-1]) && d.matches(lang, joined):
-						out = append(out, detection{Clause{Clause: d.id, Quote: quote(joined), Section: title},
+						out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(units[j-1], sep(lang), u), Section: title},
 							[]string{strings.TrimSpace(units[j-1]), strings.TrimSpace(u)}})
 					default:
 						continue
@@ -276,6 +311,40 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 		}
 	}
 	return out, ds, nil
+}
+
+// sep joins two sentences of a language as the text had them.
+func sep(lang string) string {
+	if lang == "en" {
+		return " "
+	}
+	return ""
+}
+
+// minQuotedLead is the least of the first sentence a joined quote keeps: enough to show its
+// purpose or its refusal.
+const minQuotedLead = 80
+
+// quoteJoined quotes a clause stated across two sentences. When the two are longer than a quote,
+// the first is cut, not the second: the second is the one that refers back and usually holds what
+// makes the pair a clause ("This collection … cannot be switched off"), so a quote cut at its end
+// would lose the very words that state the clause. The cut is marked with an ellipsis.
+func quoteJoined(first, sep, second string) string {
+	if utf8.RuneCountInString(strings.TrimSpace(first+sep+second)) <= maxQuoteRunes {
+		return quote(first + sep + second)
+	}
+	first, second = strings.TrimSpace(first), strings.TrimSpace(second)
+	lead := max(maxQuoteRunes-utf8.RuneCountInString(sep+second)-1, minQuotedLead)
+	r := []rune(first)
+	if lead >= len(r) {
+		return quote(first + sep + second)
+	}
+	head := string(r[:lead]) + "…" + sep
+	rest := []rune(second)
+	if room := maxQuoteRunes - utf8.RuneCountInString(head); len(rest) > room {
+		return head + string(rest[:room]) + "…"
+	}
+	return head + second
 }
 
 // sortClauses puts clauses in the order of the detectors, so the report is stable.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pilmon/rules"
 )
@@ -205,5 +206,59 @@ func TestClausesNoSharedSentence(t *testing.T) {
 	want := []Clause{{Clause: "forced_purpose", Quote: "You must consent to the processing described below. This processing serves to improve our services.", Section: "Research"}}
 	if !slices.Equal(cs, want) {
 		t.Errorf("clauses = %+v, want %+v", cs, want)
+	}
+}
+
+// TestClauseCues checks the composition of patterns from cue classes: a cue is spliced in as a
+// group (so an alternation inside it does not leak into the pattern around it), may be built of
+// other cues, and a cue that is unknown for the pattern's language, or a cycle, is a load error
+// naming the file and the clause rather than a pattern left with a literal {{name}} in it.
+func TestClauseCues(t *testing.T) {
+	const head = "version: 1\ncues:\n  act: {zh: '点击|勾选'}\n  ack: {zh: '{{act}}即同意'}\n  loop: {zh: 'a{{loop}}'}\n"
+	clause := func(p string) string {
+		return head + "clauses:\n  - id: bundled_consent\n    match:\n      zh:\n        - ['" + p + "']\n"
+	}
+	ds, err := parseClauses([]byte(clause("您{{ack}}本政策")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{"您勾选即同意本政策": true, "您点击即同意本政策": true, "勾选即同意本政策": false, "您点击": false} {
+		if got := ds[0].matches("zh", s); got != want {
+			t.Errorf("%s: matched %v, want %v", s, got, want)
+		}
+	}
+	for _, p := range []string{"{{nosuch}}", "{{loop}}"} {
+		_, err := parseClauses([]byte(clause(p)))
+		if err == nil || !strings.Contains(err.Error(), rules.FilePolicyClauses) || !strings.Contains(err.Error(), "bundled_consent") {
+			t.Errorf("%s: error %v, want one naming %s and the clause", p, err, rules.FilePolicyClauses)
+		}
+	}
+	// a cue declared for Chinese only is an error in an English pattern
+	_, err = parseClauses([]byte(head + "clauses:\n  - id: bundled_consent\n    match:\n      en:\n        - ['{{act}}']\n"))
+	if err == nil {
+		t.Error("a zh-only cue in an en pattern: no error")
+	}
+}
+
+// TestQuoteJoined: a clause stated across two sentences that together exceed a quote keeps the
+// second sentence, the one that refers back and states the compulsion, and cuts the first, marking
+// the cut; a pair that fits is quoted whole, as the text has it.
+func TestQuoteJoined(t *testing.T) {
+	long := "To improve our services and develop future titles, we collect " + strings.Repeat("telemetry, ", 30) + "and location."
+	second := "This collection is an integral part of the Services and cannot be switched off in the settings."
+	q := quoteJoined(long, " ", second)
+	if !strings.HasSuffix(q, second) || !strings.Contains(q, "… ") || !strings.HasPrefix(q, "To improve our services") {
+		t.Errorf("long pair quoted %q", q)
+	}
+	if n := utf8.RuneCountInString(q); n > maxQuoteRunes+1 {
+		t.Errorf("quote of %d runes, want at most %d", n, maxQuoteRunes+1)
+	}
+	if q := quoteJoined("为提升体验，我们收集设备信息。", "", "该用途无法单独关闭。"); q != "为提升体验，我们收集设备信息。该用途无法单独关闭。" {
+		t.Errorf("short pair quoted %q", q)
+	}
+	// a second sentence longer than a quote on its own is cut at its end, after the first's lead
+	q = quoteJoined(long, " ", strings.Repeat("This is required. ", 40))
+	if n := utf8.RuneCountInString(q); n > maxQuoteRunes+1 || !strings.HasPrefix(q, long[:minQuotedLead]) || !strings.HasSuffix(q, "…") {
+		t.Errorf("overlong pair quoted %q (%d runes)", q, n)
 	}
 }
