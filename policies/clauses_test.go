@@ -47,14 +47,7 @@ func TestClauseExamples(t *testing.T) {
 func TestClausesInDocument(t *testing.T) {
 	doc := "# 隐私政策\n\n## 引言\n\n一旦您开始使用本平台服务，即表示您认可并接受本政策。我们会收集您的手机号码。\n\n" +
 		"## 本政策如何更新\n\n本政策发生变更时，我们会通过弹窗通知您。更新后的条款一经公布即时生效，恕不另行通知。\n"
-	a, err := Analyze("p.md", []byte(doc), "text/markdown", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := Clauses(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cs := analyzeClauses(t, doc)
 	want := []Clause{
 		{Clause: "deemed_consent", Quote: "一旦您开始使用本平台服务，即表示您认可并接受本政策。", Section: "引言"},
 		{Clause: "no_notice_change", Quote: "更新后的条款一经公布即时生效，恕不另行通知。", Section: "本政策如何更新"},
@@ -63,11 +56,7 @@ func TestClausesInDocument(t *testing.T) {
 		t.Errorf("clauses = %+v, want %+v", cs, want)
 	}
 	clean := "# 隐私政策\n\n## 本政策如何更新\n\n本政策发生变更时，我们会通过弹窗通知您，并在您同意后生效。\n"
-	a, err = Analyze("q.md", []byte(clean), "text/markdown", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cs, _ := Clauses(a); len(cs) != 0 {
+	if _, cs := analyzeClauses(t, clean); len(cs) != 0 {
 		t.Errorf("clean policy: clauses = %+v", cs)
 	}
 }
@@ -124,14 +113,7 @@ func TestClausesAcrossSentences(t *testing.T) {
 func TestClausesEveryOne(t *testing.T) {
 	doc := "# 隐私政策\n\n## 引言\n\n一旦您开始使用本平台服务，即表示您认可并接受本政策。\n\n" +
 		"## 更新\n\n若您继续使用我们的产品，即表示您接受更新后的本政策。一旦您开始使用本平台服务，即表示您认可并接受本政策。\n"
-	a, err := Analyze("p.md", []byte(doc), "text/markdown", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := Clauses(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, cs := analyzeClauses(t, doc)
 	want := []Clause{
 		{Clause: "deemed_consent", Quote: "一旦您开始使用本平台服务，即表示您认可并接受本政策。", Section: "引言"},
 		{Clause: "deemed_consent", Quote: "若您继续使用我们的产品，即表示您接受更新后的本政策。", Section: "更新"},
@@ -159,11 +141,7 @@ func TestClausesEveryOne(t *testing.T) {
 	for i := range 8 {
 		fmt.Fprintf(&b, "您使用第%d项服务，即视为您同意本政策。", i+1)
 	}
-	a, err = Analyze("q.md", []byte(b.String()), "text/markdown", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, _ = Clauses(a)
+	a, cs = analyzeClauses(t, b.String())
 	if len(cs) != maxClausesPerFamily {
 		t.Fatalf("%d clauses, want %d: %+v", len(cs), maxClausesPerFamily, cs)
 	}
@@ -261,4 +239,18 @@ func TestQuoteJoined(t *testing.T) {
 	if n := utf8.RuneCountInString(q); n > maxQuoteRunes+1 || !strings.HasPrefix(q, long[:minQuotedLead]) || !strings.HasSuffix(q, "…") {
 		t.Errorf("overlong pair quoted %q (%d runes)", q, n)
 	}
+}
+
+// analyzeClauses analyses a Markdown policy and reads its clauses, failing the test on an error.
+func analyzeClauses(t *testing.T, doc string) (*Analysis, []Clause) {
+	t.Helper()
+	a, err := Analyze("p.md", []byte(doc), "text/markdown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Clauses(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, cs
 }
