@@ -122,14 +122,74 @@ func Extract(text string, format Format) *Document {
 	d.Truncated = d.Truncated || trunc
 	d.Title = cleanTitle(title)
 	if d.Title == "" {
+		// Without a title element, the first heading that names a document ("…隐私政策",
+		// "Privacy Notice") is the title; a section heading ("本隐私政策的适用范围", "How we update this
+		// policy") is not, and records would otherwise call the policy by it.
+		// Only a heading that opens the document counts: a numbered section, or one that
+		// comes after the text has begun (a user agreement's "隐私政策" section), is not its name.
+		body := 0
 		for _, s := range d.Sections {
-			if s.Heading != "" {
-				d.Title = s.Heading
+			if body > maxTitleLead {
 				break
+			}
+			if s.Heading != "" && s.Number == "" && namesDocument(s.Heading) {
+				d.Title = cleanTitle(s.Heading)
+				break
+			}
+			for _, b := range s.Blocks {
+				body += utf8.RuneCountInString(b.Text)
 			}
 		}
 	}
 	return d
+}
+
+// maxTitleLead is how much text may come before the heading that names the document (an app id
+// line, a notice of the last update).
+const maxTitleLead = 200
+
+// docName matches a heading that ends with the name of a kind of document, once a trailing
+// version, date or edition in brackets is dropped.
+var (
+	docName      = regexp.MustCompile(`(?i)((隐私|个人信息|儿童|未成年人)[^，。；]{0,12}(政策|指引|声明|规则|条款)|(用户|服务|软件|许可|会员|平台|注册|使用)[^，。；]{0,6}(协议|条款)|(SDK|第三方|共享|权限)[^，。；]{0,10}(清单|目录|列表)|\b(privacy|cookies?|data protection|personal (information|data)) (policy|notice|statement)|\bterms of (service|use)|\bterms (and|&) conditions|\b(user|licen[cs]e|subscriber|service) agreement|\bsdk list)$`)
+	docNameTail  = regexp.MustCompile(`[\s　]*([（(【\[][^）)】\]]{0,30}[）)】\]]|[-—–:：|·]\s*[^-—–:：|·]{0,30}|v?\d[\d.\s年月日-]*版?)[\s　]*$`)
+	docNameLead  = regexp.MustCompile(`(?i)^(the )?(privacy|cookies?) (policy|notice|statement) (for|of)\b`)
+	docNameInner = regexp.MustCompile(`^本|\b(this|these|changes?|how|what|when|why|updates?)\b`)
+)
+
+// namesDocument reports whether a heading is a document's name rather than a section's.
+func namesDocument(h string) bool {
+	h = strings.TrimSpace(collapse(h))
+	if h == "" || utf8.RuneCountInString(h) > 60 || docNameInner.MatchString(strings.ToLower(h)) {
+		return false
+	}
+	if docNameLead.MatchString(h) {
+		return true
+	}
+	// the name may stand before or after a trailing part ("Mozilla Subscription Services |
+	// Privacy Notice", "个人信息保护政策 - 示例科技", "…指引（2024年版）")
+	for i := 0; i < 4; i++ {
+		if docName.MatchString(strings.TrimRight(h, " 　.。:：")) {
+			return true
+		}
+		t := strings.TrimSpace(docNameTail.ReplaceAllString(h, ""))
+		if t == h || t == "" {
+			return docName.MatchString(strings.TrimRight(tailOf(h), " 　.。:："))
+		}
+		if docName.MatchString(strings.TrimRight(tailOf(h), " 　.。:：")) {
+			return true
+		}
+		h = t
+	}
+	return false
+}
+
+// tailOf is what follows the last separator of a heading ("A | Privacy Notice" → "Privacy Notice").
+func tailOf(h string) string {
+	if k := strings.LastIndexAny(h, "|-—–:：·"); k >= 0 {
+		return strings.TrimSpace(h[k+len(string([]rune(h[k:])[0])):])
+	}
+	return h
 }
 
 func cleanTitle(s string) string {
