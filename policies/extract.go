@@ -120,26 +120,27 @@ func Extract(text string, format Format) *Document {
 	d := sectionize(lines)
 	d.Footer = footer
 	d.Truncated = d.Truncated || trunc
-	d.Title = cleanTitle(title)
-	if d.Title == "" {
-		// Without a title element, the first heading that names a document ("…隐私政策",
-		// "Privacy Notice") is the title; a section heading ("本隐私政策的适用范围", "How we update this
-		// policy") is not, and records would otherwise call the policy by it.
-		// Only a heading that opens the document counts: a numbered section, or one that
-		// comes after the text has begun (a user agreement's "隐私政策" section), is not its name.
-		body := 0
-		for _, s := range d.Sections {
-			if body > maxTitleLead {
-				break
-			}
-			if s.Heading != "" && s.Number == "" && namesDocument(s.Heading) {
-				d.Title = cleanTitle(s.Heading)
-				break
-			}
-			for _, b := range s.Blocks {
-				body += utf8.RuneCountInString(b.Text)
-			}
+	// The title is the heading that opens the document when it names a document ("示例App隐私政策",
+	// "Privacy Notice"): it usually carries the app's or the operator's name. A numbered section,
+	// a heading after the text has begun (a user agreement's "隐私政策" section) or a section
+	// heading ("本隐私政策的适用范围", "How we update this policy") is not the document's name, and
+	// records would otherwise call the policy by it. Failing that, the page's <title> when it
+	// names a document ("隐私政策 - 示例商城"); a site's name or a file name does not.
+	body := 0
+	for _, s := range d.Sections {
+		if body > maxTitleLead {
+			break
 		}
+		if s.Heading != "" && s.Number == "" && namesDocument(s.Heading) {
+			d.Title = cleanTitle(s.Heading)
+			break
+		}
+		for _, b := range s.Blocks {
+			body += utf8.RuneCountInString(b.Text)
+		}
+	}
+	if d.Title == "" && namesDocument(title) {
+		d.Title = cleanTitle(title)
 	}
 	return d
 }
@@ -309,16 +310,38 @@ func slicesContainsFold(list []string, s string) bool {
 }
 
 // htmlLines walks the parsed document iteratively (no recursion, bounded depth).
+// htmlTitle is the text of the page's <title> (the walk below skips <head>), looked for among
+// the first maxTitleNodes nodes so a hostile page cannot make the search long.
+func htmlTitle(doc *html.Node) string {
+	const maxTitleNodes = 2000
+	queue, seen := []*html.Node{doc}, 0
+	for len(queue) > 0 && seen < maxTitleNodes {
+		n := queue[0]
+		queue = queue[1:]
+		seen++
+		if n.Type == html.ElementNode && n.DataAtom == atom.Title {
+			if n.FirstChild != nil && n.FirstChild.Type == html.TextNode {
+				return n.FirstChild.Data
+			}
+			return ""
+		}
+		for c := n.FirstChild; c != nil && len(queue) < maxTitleNodes; c = c.NextSibling {
+			queue = append(queue, c)
+		}
+	}
+	return ""
+}
+
 func htmlLines(src string) ([]line, string, []string) {
 	doc, err := html.ParseWithOptions(strings.NewReader(src))
 	if err != nil {
 		return textLines(src, false), "", nil
 	}
+	title := htmlTitle(doc)
 	var footer []string
 	var (
 		lines  []line
 		buf    strings.Builder
-		title  string
 		inPre  int
 		row    []string
 		inRow  bool
@@ -417,9 +440,6 @@ func htmlLines(src string) ([]line, string, []string) {
 			}
 			continue
 		case html.ElementNode:
-			if n.DataAtom == atom.Title && title == "" && n.FirstChild != nil && n.FirstChild.Type == html.TextNode {
-				title = n.FirstChild.Data
-			}
 			if skipTags[n.DataAtom] || isBoilerplate(n) || f.depth > maxDepth {
 				if isFooter(n) && len(footer) < maxFooterLines {
 					footer = footerText(n, footer)

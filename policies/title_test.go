@@ -33,3 +33,17 @@ func TestTitleFromHeading(t *testing.T) {
 		t.Errorf("title %q, want none: no heading names the document", d.Title)
 	}
 }
+
+// TestTitleElement: the page's <title> names the policy when it names a document; a site name or
+// a file name does not, and the first heading naming the document is taken instead.
+func TestTitleElement(t *testing.T) {
+	for _, tc := range []struct{ page, want string }{
+		{"<html><head><title>隐私政策 - 示例商城</title></head><body><h2>一、适用范围</h2><p>本政策适用于示例商城。</p></body></html>", "隐私政策 - 示例商城"},
+		{"<html><head><title>示例商城</title></head><body><h1>示例商城隐私保护指引</h1><p>我们收集手机号。</p></body></html>", "示例商城隐私保护指引"},
+		{"<html><head><title>a8Bx-0611_com_example.txt</title></head><body><p>我们收集手机号。</p></body></html>", ""},
+	} {
+		if d := Extract(tc.page, FormatHTML); d.Title != tc.want {
+			t.Errorf("title %q, want %q", d.Title, tc.want)
+		}
+	}
+}
