@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -62,25 +63,68 @@ type clauseDetector struct {
 }
 
 func (d *clauseDetector) matches(lang, s string) bool {
+	ok, _ := d.match(lang, s)
+	return ok
+}
+
+// match reports whether s shows the clause and, when it does, the rune offset in s at which the
+// words stating it end (the furthest end of a match of a pattern of the shape, the last match of
+// each counted: a sentence may state the clause twice, the second time more plainly): a long
+// sentence is quoted up to there (quoteThrough), not cut before them.
+func (d *clauseDetector) match(lang, s string) (bool, int) {
 	if len(s) > maxClauseSentence {
 		s = s[:maxClauseSentence]
 	}
 	if lang == "zh" {
+		// simplified maps characters to characters, so a rune offset in s is one in the original
 		s = simplified.Replace(s)
 	}
 	for _, shape := range d.shapes[lang] {
-		all := len(shape) > 0
+		all, end := len(shape) > 0, 0
 		for _, re := range shape {
-			if !re.MatchString(s) {
+			locs := re.FindAllStringIndex(s, maxPatternMatches)
+			if locs == nil {
 				all = false
 				break
 			}
+			end = max(end, locs[len(locs)-1][1])
 		}
 		if all {
-			return !matchAny(d.exclude[lang], s)
+			if matchAny(d.exclude[lang], s) {
+				return false, 0
+			}
+			return true, utf8.RuneCountInString(s[:end])
 		}
 	}
-	return false
+	return false, 0
+}
+
+// maxPatternMatches bounds the matches of one pattern read in one sentence (match looks for the
+// last one).
+const maxPatternMatches = 64
+
+// minQuotedTail is how much of a long sentence a quote keeps after the words that state the clause.
+const minQuotedTail = 40
+
+// quoteThrough quotes a sentence whose clause ends at rune offset end. A sentence within the quote's
+// length, or whose clause ends inside the first maxQuoteRunes runes, is quoted as every other quote
+// is (from its start); otherwise the quote ends shortly after the clause and starts where it must to
+// fit, marked with an ellipsis, because a quote cut before the words that state the clause does not
+// show it.
+func quoteThrough(s string, end int) string {
+	t := strings.TrimLeftFunc(s, unicode.IsSpace)
+	end -= utf8.RuneCountInString(s) - utf8.RuneCountInString(t)
+	r := []rune(strings.TrimRightFunc(t, unicode.IsSpace))
+	if len(r) <= maxQuoteRunes || end <= maxQuoteRunes {
+		return quote(s)
+	}
+	stop := min(len(r), end+minQuotedTail)
+	start := stop - (maxQuoteRunes - 2) // room for the two ellipses
+	out := "…" + string(r[start:stop])
+	if stop < len(r) {
+		out += "…"
+	}
+	return out
 }
 
 // simplified maps the traditional forms of the characters the Chinese clause patterns use to their
@@ -88,7 +132,7 @@ func (d *clauseDetector) matches(lang, s string) bool {
 // Macao operators). It is a table of the patterns' own words, not a general converter: a character
 // the patterns do not use may stay traditional.
 var simplified = strings.NewReplacer(
-	"蒐集", "收集", "預設", "默认", "資訊", "信息", "個人資料", "个人信息", "紀錄", "记录", "記錄", "记录", "個", "个", "別", "别", "視", "视", "為", "为", "與", "与", "權", "权", "務", "务", "將", "将",
+	"蒐集", "收集", "私隱", "隐私", "接納", "接纳", "聲明", "声明", "預設", "默认", "資訊", "信息", "個人資料", "个人信息", "紀錄", "记录", "記錄", "记录", "個", "个", "別", "别", "視", "视", "為", "为", "與", "与", "權", "权", "務", "务", "將", "将",
 	"無", "无", "須", "须", "隱", "隐", "僅", "仅", "於", "于", "後", "后", "經", "经", "條", "条", "議", "议",
 	"規", "规", "則", "则", "變", "变", "訂", "订", "調", "调", "繼", "继", "續", "续", "開", "开", "啟", "启",
 	"動", "动", "載", "载", "裝", "装", "錄", "录", "註", "注", "冊", "册", "訪", "访", "問", "问", "覽", "览",
@@ -257,7 +301,13 @@ const maxClauseDetections = 256
 // condition of playing", "对上述用途的授权是…"): such a sentence is also read
 // together with the previous one of its paragraph, because a clause is often stated across the two
 // (the purpose in the first, the compulsion in the second) and neither alone shows it.
-var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限)|该用途|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
+var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限|授权)|该用途|(该等|此项|该项|这项)(处理|用途|目的|授权|收集)|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
+
+// fieldLabel opens a list item that gives one attribute of the thing its list describes ("可见范围：…",
+// "Visibility: …"): such an item is also read together with the item before it, because the list
+// states the clause across its items (what the profile holds in one, who sees it in the next) and
+// neither alone shows it.
+var fieldLabel = regexp.MustCompile(`^[^\s：:。，,；;.!?！？]{1,12}[：:]`)
 
 // detection is one sentence (or a sentence read with the one before it) that a detector takes for
 // its clause, with the sentences it quotes.
@@ -280,6 +330,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 	var out []detection
 	for _, s := range a.doc.Sections {
 		title := s.Title()
+		prevItem := "" // the last sentence of the block before, when that block is a list item
 		for _, b := range s.Blocks {
 			var units []string
 			if b.Kind == "row" {
@@ -288,18 +339,25 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 				units = splitAt(clauseEnd, b.Text)
 			}
 			for j, u := range units {
-				var joined string
-				if j > 0 && anaphor.MatchString(simplified.Replace(u)) {
-					joined = units[j-1] + sep(lang) + u
+				var before, joined string
+				switch {
+				case j > 0 && anaphor.MatchString(simplified.Replace(u)):
+					before = units[j-1]
+				case j == 0 && b.Kind == "item" && prevItem != "" && fieldLabel.MatchString(strings.TrimSpace(u)):
+					before = prevItem
+				}
+				if before != "" {
+					joined = before + sep(lang) + u
 				}
 				for i := range ds {
 					d := &ds[i]
+					ok, end := d.match(lang, u)
 					switch {
-					case d.matches(lang, u):
-						out = append(out, detection{Clause{Clause: d.id, Quote: quote(u), Section: title}, []string{strings.TrimSpace(u)}})
-					case joined != "" && !d.matches(lang, units[j-1]) && d.matches(lang, joined):
-						out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(units[j-1], sep(lang), u), Section: title},
-							[]string{strings.TrimSpace(units[j-1]), strings.TrimSpace(u)}})
+					case ok:
+						out = append(out, detection{Clause{Clause: d.id, Quote: quoteThrough(u, end), Section: title}, []string{strings.TrimSpace(u)}})
+					case joined != "" && !d.matches(lang, before) && d.matches(lang, joined):
+						out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(before, sep(lang), u), Section: title},
+							[]string{strings.TrimSpace(before), strings.TrimSpace(u)}})
 					default:
 						continue
 					}
@@ -307,6 +365,10 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 						return out, ds, nil
 					}
 				}
+			}
+			prevItem = ""
+			if b.Kind == "item" && len(units) > 0 {
+				prevItem = units[len(units)-1]
 			}
 		}
 	}

@@ -254,3 +254,57 @@ func analyzeClauses(t *testing.T, doc string) (*Analysis, []Clause) {
 	}
 	return a, cs
 }
+
+// TestClausesAcrossListItems: a list item that opens with a field label ("可见范围：") is read with
+// the item before it, because the list states the clause across its items (what a profile holds,
+// then who sees it); an item without a label, a paragraph after a list, or items whose second says
+// the data stays private make no clause between them.
+func TestClausesAcrossListItems(t *testing.T) {
+	holds := "· 档案内容：包括昵称、所在城市，以及您自愿填写的既往病史；\n"
+	for _, tc := range []struct {
+		name, doc string
+		want      []Clause
+	}{
+		{"labelled items", "# 隐私政策\n\n## 健康档案\n\n" + holds + "· 可见范围：档案创建后默认设为“公开”，所有注册用户均可查看；\n· 修改方式：可在设置中修改。\n",
+			[]Clause{{Clause: "publish_sensitive", Quote: "档案内容：包括昵称、所在城市，以及您自愿填写的既往病史；可见范围：档案创建后默认设为“公开”，所有注册用户均可查看；", Section: "健康档案"}}},
+		{"• bullets", "# 隐私政策\n\n## 健康档案\n\n• 档案内容：包括昵称和既往病史\n• 可见范围：默认对所有用户公开\n",
+			[]Clause{{Clause: "publish_sensitive", Quote: "档案内容：包括昵称和既往病史可见范围：默认对所有用户公开", Section: "健康档案"}}},
+		{"no label", "# 隐私政策\n\n## 健康档案\n\n" + holds + "· 档案创建后默认设为“公开”，所有注册用户均可查看。\n", []Clause{}},
+		{"paragraph after a list", "# 隐私政策\n\n## 健康档案\n\n" + holds + "\n可见范围：档案创建后默认设为“公开”，所有注册用户均可查看。\n", []Clause{}},
+		{"private", "# 隐私政策\n\n## 健康档案\n\n" + holds + "· 可见范围：档案默认设为“公开”前须经您确认，仅您本人可见；\n", []Clause{}},
+	} {
+		_, cs := analyzeClauses(t, tc.doc)
+		if !slices.Equal(cs, tc.want) {
+			t.Errorf("%s: clauses = %+v, want %+v", tc.name, cs, tc.want)
+		}
+	}
+}
+
+// TestQuoteThrough: a long sentence whose clause is stated past the first maxQuoteRunes runes is
+// quoted through the words that state it, not cut before them; a short one, or one whose clause is
+// stated early, is quoted from its start like every other quote.
+func TestQuoteThrough(t *testing.T) {
+	long := "The Bank may amend, supplement or replace this Privacy Notice, including " + strings.Repeat("the categories of information, ", 12) +
+		"and an amendment shall take effect on the date set by the Bank, without any obligation on the part of the Bank to notify you individually, as the Bank decides."
+	_, cs := analyzeClauses(t, "# Privacy Notice\n\n## Changes\n\n"+long+"\n")
+	if len(cs) != 1 || cs[0].Clause != "no_notice_change" {
+		t.Fatalf("clauses = %+v, want one no_notice_change", cs)
+	}
+	q := cs[0].Quote
+	if !strings.Contains(q, "without any obligation on the part of the Bank to notify you") || !strings.HasPrefix(q, "…") {
+		t.Errorf("long sentence quoted %q", q)
+	}
+	if n := utf8.RuneCountInString(q); n > maxQuoteRunes {
+		t.Errorf("quote of %d runes, want at most %d", n, maxQuoteRunes)
+	}
+	if !strings.Contains(long, strings.Trim(q, "…")) {
+		t.Errorf("quote %q is not a part of the sentence", q)
+	}
+	early := "We may change this policy at any time without notice, " + strings.Repeat("and so on, ", 40) + "as we decide."
+	if q := quoteThrough(early, 60); q != quote(early) {
+		t.Errorf("early clause quoted %q, want %q", q, quote(early))
+	}
+	if q := quoteThrough("  本政策修订后，恕不另行通知。", 14); q != "本政策修订后，恕不另行通知。" {
+		t.Errorf("short sentence quoted %q", q)
+	}
+}

@@ -514,8 +514,9 @@ var (
 	mdEscape    = regexp.MustCompile(`\\([\\.\-*_#()\[\]{}!+|>])`)
 	tagRe       = regexp.MustCompile(`<[^>\n]{0,500}>`)
 	mdHeading   = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
-	mdItem      = regexp.MustCompile(`^\s{0,8}(?:[-*+]|\d{1,3}[.)])\s+(.*)$`)
-	mdTableSep  = regexp.MustCompile(`^\s*\|?\s*:?-{2,}`)
+	// an item marker: Markdown's, or the bullet a Chinese policy written as text uses (· • ●)
+	mdItem     = regexp.MustCompile(`^\s{0,8}(?:(?:[-*+]|\d{1,3}[.)])\s+|[·•●▪]\s*)(\S.*)$`)
+	mdTableSep = regexp.MustCompile(`^\s*\|?\s*:?-{2,}`)
 )
 
 func mdInline(s string) string {
