@@ -79,13 +79,20 @@ type Result struct {
 	// Edges is the number of resolved edges.
 	Edges int
 
-	labels  []string
-	masks   [][]uint64 // per chunk of 64 labels, per node
-	parent  [nGroups][]int32
-	pedge   [nGroups][]uint8
-	via     []Node // dispatch node -> the invoked method
-	nodes   int
-	loaders []Node // methods that load code at run time
+	labels []string
+	masks  [][]uint64 // per chunk of 64 labels, per node
+	// One breadth-first search per group, run only as far as the paths asked for need (see
+	// advance): parent and pedge are its tree, queue its queue (each node once), head the next
+	// node to expand.
+	bfs      bfsGraph
+	bfsRoots [nGroups][]int32 // the group's root nodes, in the order of the roots
+	parent   [nGroups][]int32
+	pedge    [nGroups][]uint8
+	queue    [nGroups][]int32
+	head     [nGroups]int
+	via      []Node // dispatch node -> the invoked method
+	nodes    int
+	loaders  []Node // methods that load code at run time
 }
 
 // nodeMask takes the node out of an edge of solver.dst.
@@ -706,8 +713,8 @@ func (s *solver) edges(rootClasses []uint32) {
 	s.off = append(s.off, int32(len(s.dst)))
 }
 
-// search marks, per node, the labels whose roots reach it (one bit per label) and keeps one
-// shortest path per group.
+// search marks, per node, the labels whose roots reach it (one bit per label) and readies the
+// shortest-path search of each group (run by Path).
 func (r *Result) search(s *solver, roots []Root) {
 	g := r.g
 	n := r.nodes
@@ -833,44 +840,12 @@ func (r *Result) search(s *solver, roots []Root) {
 		}
 		r.masks = append(r.masks, mask)
 	}
-	// Shortest paths: breadth-first per group from all its roots, roots and edges in a fixed
-	// order, so the first parent found is the same on every run. The queue holds each node at
-	// most once.
-	q := make([]int32, 0, n)
-	for grp := Group(0); grp < nGroups; grp++ {
-		parent := make([]int32, n)
-		for i := range parent {
-			parent[i] = -2 // unvisited
-		}
-		pedge := make([]uint8, n)
-		q = q[:0]
-		for _, st := range starts {
-			if GroupOf(r.labels[st.label]) == grp && parent[st.node] == -2 {
-				parent[st.node] = -1
-				q = append(q, int32(st.node))
-			}
-		}
-		if len(q) == 0 {
-			continue
-		}
-		// q holds each node once: read in order, it is the breadth-first queue.
-		for i := 0; i < len(q); i++ {
-			v := q[i]
-			for e := s.off[v]; e < s.off[v+1]; e++ {
-				w := int32(s.dst[e] & nodeMask)
-				if parent[w] != -2 {
-					continue
-				}
-				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
-					if c := s.cond[e-s.dispStart]; c >= 0 && Group(level[c]) > grp {
-						continue
-					}
-				}
-				parent[w], pedge[w] = v, uint8(s.dst[e]>>28)
-				q = append(q, w)
-			}
-		}
-		r.parent[grp], r.pedge[grp] = parent, pedge
+	// Shortest paths are searched when a result asks for one (Path): most reported calls are
+	// reached from app start, and the other groups' searches are then never run.
+	r.bfs = bfsGraph{off: s.off, dst: s.dst, cond: s.cond, dispStart: s.dispStart, level: level}
+	for _, st := range starts {
+		grp := GroupOf(r.labels[st.label])
+		r.bfsRoots[grp] = append(r.bfsRoots[grp], int32(st.node))
 	}
 	// Dynamic code loading reached from an entry point hides callers.
 	for _, m := range r.loaders {
@@ -962,6 +937,77 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 	return level
 }
 
+// bfsGraph is what the path searches read of the solver: the edges, their conditions and the
+// group from which each condition's class has an instance.
+type bfsGraph struct {
+	off       []int32
+	dst       []uint32
+	cond      []int32
+	dispStart int32
+	level     []uint8
+}
+
+// reachedIn reports whether a root of group grp reaches m: the label sets hold the answer, so
+// no search runs for a method no root of the group reaches.
+func (r *Result) reachedIn(grp Group, m Node) bool {
+	for c, mask := range r.masks {
+		for w := mask[m]; w != 0; w &= w - 1 {
+			if GroupOf(r.labels[64*c+bits.TrailingZeros64(w)]) == grp {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// advance runs group grp's breadth-first search from all its roots until it finds m (or ends),
+// and reports whether it found it. Roots and edges are taken in a fixed order, so the first
+// parent found is the same on every run and however far earlier calls ran the search: a node's
+// parent, and so its whole path, is fixed once the node is found.
+func (r *Result) advance(grp Group, m Node) bool {
+	b := &r.bfs
+	parent := r.parent[grp]
+	if parent == nil {
+		parent = make([]int32, r.nodes)
+		for i := range parent {
+			parent[i] = -2 // unvisited
+		}
+		r.pedge[grp] = make([]uint8, r.nodes)
+		q := make([]int32, 0, r.nodes) // each node once
+		for _, v := range r.bfsRoots[grp] {
+			if parent[v] == -2 {
+				parent[v] = -1
+				q = append(q, v)
+			}
+		}
+		r.parent[grp], r.queue[grp] = parent, q
+	}
+	pedge, q := r.pedge[grp], r.queue[grp]
+	i := r.head[grp]
+	for ; parent[m] == -2 && i < len(q); i++ {
+		v := q[i]
+		for e := b.off[v]; e < b.off[v+1]; e++ {
+			w := int32(b.dst[e] & nodeMask)
+			if parent[w] != -2 {
+				continue
+			}
+			if e >= b.dispStart && int(e-b.dispStart) < len(b.cond) {
+				if c := b.cond[e-b.dispStart]; c >= 0 && Group(b.level[c]) > grp {
+					continue
+				}
+			}
+			parent[w], pedge[w] = v, uint8(b.dst[e]>>28)
+			q = append(q, w)
+		}
+	}
+	r.head[grp], r.queue[grp] = i, q
+	if i == len(q) {
+		// Every node the group reaches is found: the search's tables are all a path needs.
+		r.queue[grp] = nil
+	}
+	return parent[m] != -2
+}
+
 func (r *Result) reached(m Node) bool {
 	for _, mask := range r.masks {
 		if mask[m] != 0 {
@@ -989,8 +1035,9 @@ func (r *Result) Labels(m Node) []string {
 }
 
 // Path is a shortest chain from a root of group grp to m, root first (nil when none reaches m).
+// A Result is not safe for concurrent use: Path runs the group's search as far as m.
 func (r *Result) Path(grp Group, m Node) []Step {
-	if m < 0 || int(m) >= r.nodes || grp < 0 || grp >= nGroups || r.parent[grp] == nil || r.parent[grp][m] == -2 {
+	if m < 0 || int(m) >= r.nodes || grp < 0 || grp >= nGroups || !r.reachedIn(grp, m) || !r.advance(grp, m) {
 		return nil
 	}
 	g := r.g
