@@ -198,7 +198,10 @@ type solver struct {
 	sub      [][]uint32 // class id -> direct subclasses and implementors
 	bridge   [][]Node   // class id -> bridged callbacks, once bridgeOK
 	bridgeOK []bool
-	broke    bool
+	// bridgeNames are, per class of the table bridges the APK names, the ids of its callbacks'
+	// names the APK has (a name it lacks no method has).
+	bridgeNames map[uint32][]uint32
+	broke       bool
 	// Rapid type analysis. dispStart is the first edge of a dispatch node; cond[e-dispStart] is
 	// the class that must have an instance (of it or a subtype) for edge e to be taken, -1 none.
 	dispStart int32
@@ -477,27 +480,24 @@ func (s *solver) bridged(c uint32) []Node {
 	if s.bridgeOK[c] {
 		return s.bridge[c]
 	}
-	g := s.g
 	var out []Node
-	seen := map[uint32]bool{}
+	// The walk's marks are subtypes' (neither runs inside the other): a map per class built,
+	// tens of thousands on a large APK, costs more than the walk.
+	s.stamp++
 	var visit func(x uint32, depth int)
 	visit = func(x uint32, depth int) {
-		if seen[x] || depth > 64 || !s.spend(1) {
+		if s.visited[x] == s.stamp || depth > 64 || !s.spend(1) {
 			return
 		}
-		seen[x] = true
-		if names, ok := bridges[g.classDesc[x]]; ok {
-			for _, nm := range names {
-				if id, ok := g.nameID[nm]; ok {
-					for _, n := range s.byName(c, id) {
-						if !slices.Contains(out, n) {
-							out = append(out, n)
-						}
-					}
+		s.visited[x] = s.stamp
+		for _, id := range s.bridgeNames[x] {
+			for _, n := range s.byName(c, id) {
+				if !slices.Contains(out, n) {
+					out = append(out, n)
 				}
 			}
 		}
-		ci := g.class[x]
+		ci := s.g.class[x]
 		if ci.super >= 0 {
 			visit(uint32(ci.super), depth+1)
 		}
@@ -521,6 +521,16 @@ func (g *Graph) Solve(roots []Root) *Result {
 	g.method, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = methodTable{}, nil, nil, nil, nil
 	s.sub = make([][]uint32, len(g.class))
 	s.visited = make([]uint32, len(g.class))
+	s.bridgeNames = map[uint32][]uint32{}
+	for desc, names := range bridges {
+		if c, ok := g.classID[desc]; ok {
+			for _, nm := range names {
+				if id, ok := g.nameID[nm]; ok {
+					s.bridgeNames[c] = append(s.bridgeNames[c], id)
+				}
+			}
+		}
+	}
 	s.protoV = g.internProto("()V")
 	if v, ok := g.classID["V"]; ok {
 		if id, ok := g.protoKey[string(binary.LittleEndian.AppendUint32(nil, v))]; ok {
@@ -776,7 +786,7 @@ func (r *Result) search(s *solver, roots []Root) {
 	// (on an APK of a million methods these are tens of MiB). Results render names from mkeys,
 	// classDesc, names and protos, which stay.
 	g.classID, g.nameID, g.protoID, g.protoKey = nil, nil, nil, nil
-	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
+	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.bridgeNames, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	level := r.rta(s, starts)
 	// Label sets: propagate bit masks, 64 labels at a time, to a fixpoint.
 	var cur, next []uint64 // nodes to visit in this round and in the next, one bit each
