@@ -483,3 +483,40 @@ func TestPathQueryOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxEdges: a method's edges are kept whole or not at all; past the limit the graph says it
+// was cut, and the methods only the dropped edges reach are unreached.
+func TestMaxEdges(t *testing.T) {
+	var d tDex
+	root := d.method("Le/R;", "start", "V")
+	a := d.method("Le/A;", "a", "V")
+	b := d.method("Le/A;", "b", "V")
+	c := d.method("Le/C;", "c", "V")
+	e := d.method("Le/C;", "e", "V")
+	d.classes = []tClass{
+		{typ: d.typ("Le/R;"), super: -1, direct: []tDef{{method: root, code: code(invokeStatic(a), invokeStatic(b))}}},
+		{typ: d.typ("Le/A;"), super: -1, direct: []tDef{{method: a, code: code(invokeStatic(c), invokeVirtual(e))}, {method: b, code: code()}}},
+		{typ: d.typ("Le/C;"), super: -1, direct: []tDef{{method: c, code: code()}}, virtual: []tDef{{method: e, code: code()}}},
+	}
+	roots := []Root{{Label: "app_start", Class: "Le/R;", Methods: []string{"start"}}}
+	for _, tc := range []struct {
+		max, edges int
+		complete   bool
+		reached    string // the labels of C.c
+	}{
+		// R: A.a, A.b; A.a: C.c, the dispatch node of C.e; that node: C.e.
+		{max: 5, edges: 5, complete: true, reached: "app_start"},
+		{max: 4, edges: 4, complete: false, reached: "app_start"}, // the dispatch node's edge dropped
+		{max: 3, edges: 2, complete: false, reached: ""},          // A.a's two edges dropped whole
+	} {
+		g := build(t, Limits{MaxEdges: tc.max}, d.bytes())
+		r := g.Solve(roots)
+		cut := slices.Contains(r.Problems, fmt.Sprintf("call graph cut: more than %d edges", tc.max))
+		if r.Edges != tc.edges || r.Complete != tc.complete || cut == tc.complete {
+			t.Errorf("MaxEdges %d: %d edges, complete %v, problems %q", tc.max, r.Edges, r.Complete, r.Problems)
+		}
+		if got := strings.Join(r.Labels(node(t, g, "Le/C;->c()V")), ","); got != tc.reached {
+			t.Errorf("MaxEdges %d: C.c labels %q, want %q", tc.max, got, tc.reached)
+		}
+	}
+}

@@ -584,39 +584,42 @@ func (s *solver) edges(rootClasses []uint32) {
 	// Most sites are one edge each: room for them up front saves growing the largest slices.
 	nEdges := min(g.siteBase, g.lim.MaxEdges)
 	s.dst = make([]uint32, 0, nEdges)
-	var tmp []Node
-	var tkind []uint8
-	var tcond []int32 // per dispatch edge in tmp
+	// The edges of one source go straight into dst (and, for a dispatch node, their
+	// conditions into cond); flush takes them back out when they would pass MaxEdges.
+	start, condStart, over := 0, 0, false
+	push := func(n Node, k uint8) bool {
+		if len(s.dst) >= g.lim.MaxEdges {
+			over = true
+			return false
+		}
+		s.dst = append(s.dst, uint32(k)<<28|uint32(n))
+		return true
+	}
 	// mark[n] is the source+1 of the last edge emitted to n: an edge is emitted once per source
 	// (the first kind found for it stays).
 	mark := make([]int32, len(g.mkeys))
 	src := int32(0)
-	emit := func(n Node, k uint8) {
+	emit := func(n Node, k uint8) bool {
 		if n == None {
-			return
+			return false
 		}
 		if int(n) >= len(mark) {
 			// A dispatch node, created after mark was sized.
 			mark = append(mark, make([]int32, int(n)+1-len(mark))...)
 		}
 		if mark[n] == src+1 {
-			return
-		}
-		mark[n] = src + 1
-		tmp = append(tmp, n)
-		tkind = append(tkind, k)
-	}
-	flush := func() bool {
-		if len(s.dst)+len(tmp) > g.lim.MaxEdges {
-			g.cut("more than %d edges", g.lim.MaxEdges)
-			tmp, tkind = tmp[:0], tkind[:0]
 			return false
 		}
-		for i, t := range tmp {
-			s.dst = append(s.dst, uint32(tkind[i])<<28|uint32(t))
+		mark[n] = src + 1
+		return push(n, k)
+	}
+	flush := func() bool {
+		if over {
+			g.cut("more than %d edges", g.lim.MaxEdges)
+			s.dst, s.cond = s.dst[:start], s.cond[:condStart]
+			return false
 		}
-		s.cond = append(s.cond, tcond...)
-		tmp, tkind, tcond = tmp[:0], tkind[:0], tcond[:0]
+		start, condStart = len(s.dst), len(s.cond)
 		return true
 	}
 	ok := true
@@ -709,14 +712,14 @@ func (s *solver) edges(rootClasses []uint32) {
 		k := g.mkeys[s.via[i]]
 		for _, t := range s.dispatchTargets(k) {
 			if !s.created[k.cls] {
-				before := len(tmp)
-				emit(t.n, eVirtual)
-				if len(tmp) > before {
-					tcond = append(tcond, -1)
+				if emit(t.n, eVirtual) {
+					s.cond = append(s.cond, -1)
 				}
 				continue
 			}
-			tmp, tkind, tcond = append(tmp, t.n), append(tkind, eVirtual), append(tcond, int32(t.cond))
+			if push(t.n, eVirtual) {
+				s.cond = append(s.cond, int32(t.cond))
+			}
 		}
 		ok = flush()
 	}
