@@ -245,8 +245,10 @@ func FuzzCallGraph(f *testing.F) {
 			roots = append(roots, Root{Label: fmt.Sprintf("component:%d", i), Class: df.TypeName(c.Type)})
 		}
 		r := g.Solve(roots)
+		var order []Node
 		for i := 0; i < df.MethodCount() && i < 256; i++ {
 			n := x.Node(uint32(i))
+			order = append(order, n)
 			for _, l := range r.Labels(n) {
 				if !strings.HasPrefix(l, "component:") {
 					t.Fatalf("label %q", l)
@@ -255,6 +257,18 @@ func FuzzCallGraph(f *testing.F) {
 			for grp := AppStart; grp < nGroups; grp++ {
 				if p := r.Path(grp, n); p != nil && p[len(p)-1].Descriptor != g.Descriptor(n) {
 					t.Fatalf("path to %s ends at %s", g.Descriptor(n), p[len(p)-1].Descriptor)
+				}
+			}
+		}
+		// The paths do not depend on the order they are asked in (the searches run lazily).
+		g2 := New(Limits{MaxWork: 1 << 20})
+		g2.AddDex(df)
+		r2 := g2.Solve(roots)
+		slices.Reverse(order)
+		for _, n := range order {
+			for grp := AppStart; grp < nGroups; grp++ {
+				if p2 := r2.Path(grp, n); !slices.Equal(p2, r.Path(grp, n)) {
+					t.Fatalf("%s: path %v asked last, %v asked first", g.Descriptor(n), methods(r.Path(grp, n)), methods(p2))
 				}
 			}
 		}
@@ -390,6 +404,119 @@ func TestRefsAcrossChunks(t *testing.T) {
 		p := r.Path(AppStart, node(t, g, fmt.Sprintf("Lk/T;->t%04d()V", k)))
 		if want := []string{"k.Main.entry", fmt.Sprintf("k.C%d.m", k/per), fmt.Sprintf("k.T.t%04d", k)}; !slices.Equal(methods(p), want) {
 			t.Errorf("target %d: path %v, want %v", k, methods(p), want)
+		}
+	}
+}
+
+// allPaths asks r for the path of every method of g to every group, in the order given, and
+// checks that a path exists exactly when a label of the group reaches the method.
+func allPaths(t testing.TB, g *Graph, r *Result, order []Node) map[[2]int][]Step {
+	t.Helper()
+	out := map[[2]int][]Step{}
+	for _, n := range order {
+		for grp := AppStart; grp < nGroups; grp++ {
+			p := r.Path(grp, n)
+			labelled := slices.ContainsFunc(r.Labels(n), func(l string) bool { return GroupOf(l) == grp })
+			if (p != nil) != labelled {
+				t.Fatalf("%s, group %d: path %v, labels %v", g.Descriptor(n), grp, methods(p), r.Labels(n))
+			}
+			out[[2]int{int(n), int(grp)}] = p
+		}
+	}
+	return out
+}
+
+// TestPathQueryOrder: the path searches run only as far as the paths asked for; a path is the
+// same whatever was asked before it. Ties go to the root listed first, then to the callee a
+// method calls first: T is reached from R1 (listed before R2) through X1 (called before X2).
+func TestPathQueryOrder(t *testing.T) {
+	var d tDex
+	r1 := d.method("Lq/R1;", "start", "V")
+	r2 := d.method("Lq/R2;", "start", "V")
+	x1 := d.method("Lq/X;", "one", "V")
+	x2 := d.method("Lq/X;", "two", "V")
+	tt := d.method("Lq/T;", "t", "V")
+	u := d.method("Lq/T;", "u", "V")
+	lo := d.method("Lq/L;", "click", "V")
+	d.classes = []tClass{
+		{typ: d.typ("Lq/R1;"), super: -1, direct: []tDef{{method: r1, code: code(invokeStatic(x1), invokeStatic(x2))}}},
+		{typ: d.typ("Lq/R2;"), super: -1, direct: []tDef{{method: r2, code: code(invokeStatic(x2), invokeStatic(x1))}}},
+		{typ: d.typ("Lq/X;"), super: -1, direct: []tDef{{method: x1, code: code(invokeStatic(tt))}, {method: x2, code: code(invokeStatic(tt), invokeStatic(u))}}},
+		{typ: d.typ("Lq/T;"), super: -1, direct: []tDef{{method: tt, code: code(invokeStatic(x1))}, {method: u, code: code()}}},
+		{typ: d.typ("Lq/L;"), super: -1, direct: []tDef{{method: lo, code: code(invokeStatic(u))}}},
+	}
+	roots := []Root{{Label: "app_start", Class: "Lq/R1;", Methods: []string{"start"}},
+		{Label: "app_start", Class: "Lq/R2;", Methods: []string{"start"}},
+		{Label: "launcher", Class: "Lq/L;", Methods: []string{"click"}}}
+	solve := func() (*Graph, *Result) {
+		g := build(t, Limits{}, d.bytes())
+		return g, g.Solve(roots)
+	}
+	g1, res1 := solve()
+	// X.one asked first: R1's search has found X.one, and must go on to find X.two from R1 too.
+	if p := methods(res1.Path(AppStart, node(t, g1, "Lq/X;->one()V"))); !slices.Equal(p, []string{"q.R1.start", "q.X.one"}) {
+		t.Errorf("X.one: path %v", p)
+	}
+	if p := methods(res1.Path(AppStart, node(t, g1, "Lq/X;->two()V"))); !slices.Equal(p, []string{"q.R1.start", "q.X.two"}) {
+		t.Errorf("X.two: path %v", p)
+	}
+	if p := methods(res1.Path(AppStart, node(t, g1, "Lq/T;->t()V"))); !slices.Equal(p, []string{"q.R1.start", "q.X.one", "q.T.t"}) {
+		t.Errorf("T: path %v", p)
+	}
+	if p := methods(res1.Path(Launcher, node(t, g1, "Lq/T;->u()V"))); !slices.Equal(p, []string{"q.L.click", "q.T.u"}) {
+		t.Errorf("u from the launcher: path %v", p)
+	}
+	if p := res1.Path(Launcher, node(t, g1, "Lq/T;->t()V")); p != nil {
+		t.Errorf("T from the launcher: path %v", methods(p))
+	}
+	var order []Node
+	for n := range g1.mkeys {
+		order = append(order, Node(n))
+	}
+	forward := allPaths(t, g1, res1, order)
+	g2, res2 := solve()
+	slices.Reverse(order)
+	backward := allPaths(t, g2, res2, order)
+	for k, p := range forward {
+		if !slices.Equal(p, backward[k]) {
+			t.Errorf("%s, group %d: path %v asked first, %v asked last", g1.Descriptor(Node(k[0])), k[1], methods(backward[k]), methods(p))
+		}
+	}
+}
+
+// TestMaxEdges: a method's edges are kept whole or not at all; past the limit the graph says it
+// was cut, and the methods only the dropped edges reach are unreached.
+func TestMaxEdges(t *testing.T) {
+	var d tDex
+	root := d.method("Le/R;", "start", "V")
+	a := d.method("Le/A;", "a", "V")
+	b := d.method("Le/A;", "b", "V")
+	c := d.method("Le/C;", "c", "V")
+	e := d.method("Le/C;", "e", "V")
+	d.classes = []tClass{
+		{typ: d.typ("Le/R;"), super: -1, direct: []tDef{{method: root, code: code(invokeStatic(a), invokeStatic(b))}}},
+		{typ: d.typ("Le/A;"), super: -1, direct: []tDef{{method: a, code: code(invokeStatic(c), invokeVirtual(e))}, {method: b, code: code()}}},
+		{typ: d.typ("Le/C;"), super: -1, direct: []tDef{{method: c, code: code()}}, virtual: []tDef{{method: e, code: code()}}},
+	}
+	roots := []Root{{Label: "app_start", Class: "Le/R;", Methods: []string{"start"}}}
+	for _, tc := range []struct {
+		max, edges int
+		complete   bool
+		reached    string // the labels of C.c
+	}{
+		// R: A.a, A.b; A.a: C.c, the dispatch node of C.e; that node: C.e.
+		{max: 5, edges: 5, complete: true, reached: "app_start"},
+		{max: 4, edges: 4, complete: false, reached: "app_start"}, // the dispatch node's edge dropped
+		{max: 3, edges: 2, complete: false, reached: ""},          // A.a's two edges dropped whole
+	} {
+		g := build(t, Limits{MaxEdges: tc.max}, d.bytes())
+		r := g.Solve(roots)
+		cut := slices.Contains(r.Problems, fmt.Sprintf("call graph cut: more than %d edges", tc.max))
+		if r.Edges != tc.edges || r.Complete != tc.complete || cut == tc.complete {
+			t.Errorf("MaxEdges %d: %d edges, complete %v, problems %q", tc.max, r.Edges, r.Complete, r.Problems)
+		}
+		if got := strings.Join(r.Labels(node(t, g, "Le/C;->c()V")), ","); got != tc.reached {
+			t.Errorf("MaxEdges %d: C.c labels %q, want %q", tc.max, got, tc.reached)
 		}
 	}
 }

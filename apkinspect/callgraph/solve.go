@@ -79,13 +79,20 @@ type Result struct {
 	// Edges is the number of resolved edges.
 	Edges int
 
-	labels  []string
-	masks   [][]uint64 // per chunk of 64 labels, per node
-	parent  [nGroups][]int32
-	pedge   [nGroups][]uint8
-	via     []Node // dispatch node -> the invoked method
-	nodes   int
-	loaders []Node // methods that load code at run time
+	labels []string
+	masks  [][]uint64 // per chunk of 64 labels, per node
+	// One breadth-first search per group, run only as far as the paths asked for need (see
+	// advance): parent and pedge are its tree, queue its queue (each node once), head the next
+	// node to expand.
+	bfs      bfsGraph
+	bfsRoots [nGroups][]int32 // the group's root nodes, in the order of the roots
+	parent   [nGroups][]int32
+	pedge    [nGroups][]uint8
+	queue    [nGroups][]int32
+	head     [nGroups]int
+	via      []Node // dispatch node -> the invoked method
+	nodes    int
+	loaders  []Node // methods that load code at run time
 }
 
 // nodeMask takes the node out of an edge of solver.dst.
@@ -191,7 +198,10 @@ type solver struct {
 	sub      [][]uint32 // class id -> direct subclasses and implementors
 	bridge   [][]Node   // class id -> bridged callbacks, once bridgeOK
 	bridgeOK []bool
-	broke    bool
+	// bridgeNames are, per class of the table bridges the APK names, the ids of its callbacks'
+	// names the APK has (a name it lacks no method has).
+	bridgeNames map[uint32][]uint32
+	broke       bool
 	// Rapid type analysis. dispStart is the first edge of a dispatch node; cond[e-dispStart] is
 	// the class that must have an instance (of it or a subtype) for edge e to be taken, -1 none.
 	dispStart int32
@@ -470,27 +480,24 @@ func (s *solver) bridged(c uint32) []Node {
 	if s.bridgeOK[c] {
 		return s.bridge[c]
 	}
-	g := s.g
 	var out []Node
-	seen := map[uint32]bool{}
+	// The walk's marks are subtypes' (neither runs inside the other): a map per class built,
+	// tens of thousands on a large APK, costs more than the walk.
+	s.stamp++
 	var visit func(x uint32, depth int)
 	visit = func(x uint32, depth int) {
-		if seen[x] || depth > 64 || !s.spend(1) {
+		if s.visited[x] == s.stamp || depth > 64 || !s.spend(1) {
 			return
 		}
-		seen[x] = true
-		if names, ok := bridges[g.classDesc[x]]; ok {
-			for _, nm := range names {
-				if id, ok := g.nameID[nm]; ok {
-					for _, n := range s.byName(c, id) {
-						if !slices.Contains(out, n) {
-							out = append(out, n)
-						}
-					}
+		s.visited[x] = s.stamp
+		for _, id := range s.bridgeNames[x] {
+			for _, n := range s.byName(c, id) {
+				if !slices.Contains(out, n) {
+					out = append(out, n)
 				}
 			}
 		}
-		ci := g.class[x]
+		ci := s.g.class[x]
 		if ci.super >= 0 {
 			visit(uint32(ci.super), depth+1)
 		}
@@ -514,6 +521,16 @@ func (g *Graph) Solve(roots []Root) *Result {
 	g.method, g.nodeStamp, g.nodeBits, g.classStamp, g.classBits = methodTable{}, nil, nil, nil, nil
 	s.sub = make([][]uint32, len(g.class))
 	s.visited = make([]uint32, len(g.class))
+	s.bridgeNames = map[uint32][]uint32{}
+	for desc, names := range bridges {
+		if c, ok := g.classID[desc]; ok {
+			for _, nm := range names {
+				if id, ok := g.nameID[nm]; ok {
+					s.bridgeNames[c] = append(s.bridgeNames[c], id)
+				}
+			}
+		}
+	}
 	s.protoV = g.internProto("()V")
 	if v, ok := g.classID["V"]; ok {
 		if id, ok := g.protoKey[string(binary.LittleEndian.AppendUint32(nil, v))]; ok {
@@ -567,39 +584,42 @@ func (s *solver) edges(rootClasses []uint32) {
 	// Most sites are one edge each: room for them up front saves growing the largest slices.
 	nEdges := min(g.siteBase, g.lim.MaxEdges)
 	s.dst = make([]uint32, 0, nEdges)
-	var tmp []Node
-	var tkind []uint8
-	var tcond []int32 // per dispatch edge in tmp
+	// The edges of one source go straight into dst (and, for a dispatch node, their
+	// conditions into cond); flush takes them back out when they would pass MaxEdges.
+	start, condStart, over := 0, 0, false
+	push := func(n Node, k uint8) bool {
+		if len(s.dst) >= g.lim.MaxEdges {
+			over = true
+			return false
+		}
+		s.dst = append(s.dst, uint32(k)<<28|uint32(n))
+		return true
+	}
 	// mark[n] is the source+1 of the last edge emitted to n: an edge is emitted once per source
 	// (the first kind found for it stays).
 	mark := make([]int32, len(g.mkeys))
 	src := int32(0)
-	emit := func(n Node, k uint8) {
+	emit := func(n Node, k uint8) bool {
 		if n == None {
-			return
+			return false
 		}
 		if int(n) >= len(mark) {
 			// A dispatch node, created after mark was sized.
 			mark = append(mark, make([]int32, int(n)+1-len(mark))...)
 		}
 		if mark[n] == src+1 {
-			return
-		}
-		mark[n] = src + 1
-		tmp = append(tmp, n)
-		tkind = append(tkind, k)
-	}
-	flush := func() bool {
-		if len(s.dst)+len(tmp) > g.lim.MaxEdges {
-			g.cut("more than %d edges", g.lim.MaxEdges)
-			tmp, tkind = tmp[:0], tkind[:0]
 			return false
 		}
-		for i, t := range tmp {
-			s.dst = append(s.dst, uint32(tkind[i])<<28|uint32(t))
+		mark[n] = src + 1
+		return push(n, k)
+	}
+	flush := func() bool {
+		if over {
+			g.cut("more than %d edges", g.lim.MaxEdges)
+			s.dst, s.cond = s.dst[:start], s.cond[:condStart]
+			return false
 		}
-		s.cond = append(s.cond, tcond...)
-		tmp, tkind, tcond = tmp[:0], tkind[:0], tcond[:0]
+		start, condStart = len(s.dst), len(s.cond)
 		return true
 	}
 	ok := true
@@ -692,22 +712,22 @@ func (s *solver) edges(rootClasses []uint32) {
 		k := g.mkeys[s.via[i]]
 		for _, t := range s.dispatchTargets(k) {
 			if !s.created[k.cls] {
-				before := len(tmp)
-				emit(t.n, eVirtual)
-				if len(tmp) > before {
-					tcond = append(tcond, -1)
+				if emit(t.n, eVirtual) {
+					s.cond = append(s.cond, -1)
 				}
 				continue
 			}
-			tmp, tkind, tcond = append(tmp, t.n), append(tkind, eVirtual), append(tcond, int32(t.cond))
+			if push(t.n, eVirtual) {
+				s.cond = append(s.cond, int32(t.cond))
+			}
 		}
 		ok = flush()
 	}
 	s.off = append(s.off, int32(len(s.dst)))
 }
 
-// search marks, per node, the labels whose roots reach it (one bit per label) and keeps one
-// shortest path per group.
+// search marks, per node, the labels whose roots reach it (one bit per label) and readies the
+// shortest-path search of each group (run by Path).
 func (r *Result) search(s *solver, roots []Root) {
 	g := r.g
 	n := r.nodes
@@ -769,7 +789,7 @@ func (r *Result) search(s *solver, roots []Root) {
 	// (on an APK of a million methods these are tens of MiB). Results render names from mkeys,
 	// classDesc, names and protos, which stay.
 	g.classID, g.nameID, g.protoID, g.protoKey = nil, nil, nil, nil
-	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
+	s.mOff, s.mNode, s.mKey, s.mSorted, s.sub, s.visited, s.disp, s.bridge, s.bridgeOK, s.bridgeNames, s.clinit = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	level := r.rta(s, starts)
 	// Label sets: propagate bit masks, 64 labels at a time, to a fixpoint.
 	var cur, next []uint64 // nodes to visit in this round and in the next, one bit each
@@ -833,44 +853,12 @@ func (r *Result) search(s *solver, roots []Root) {
 		}
 		r.masks = append(r.masks, mask)
 	}
-	// Shortest paths: breadth-first per group from all its roots, roots and edges in a fixed
-	// order, so the first parent found is the same on every run. The queue holds each node at
-	// most once.
-	q := make([]int32, 0, n)
-	for grp := Group(0); grp < nGroups; grp++ {
-		parent := make([]int32, n)
-		for i := range parent {
-			parent[i] = -2 // unvisited
-		}
-		pedge := make([]uint8, n)
-		q = q[:0]
-		for _, st := range starts {
-			if GroupOf(r.labels[st.label]) == grp && parent[st.node] == -2 {
-				parent[st.node] = -1
-				q = append(q, int32(st.node))
-			}
-		}
-		if len(q) == 0 {
-			continue
-		}
-		// q holds each node once: read in order, it is the breadth-first queue.
-		for i := 0; i < len(q); i++ {
-			v := q[i]
-			for e := s.off[v]; e < s.off[v+1]; e++ {
-				w := int32(s.dst[e] & nodeMask)
-				if parent[w] != -2 {
-					continue
-				}
-				if e >= s.dispStart && int(e-s.dispStart) < len(s.cond) {
-					if c := s.cond[e-s.dispStart]; c >= 0 && Group(level[c]) > grp {
-						continue
-					}
-				}
-				parent[w], pedge[w] = v, uint8(s.dst[e]>>28)
-				q = append(q, w)
-			}
-		}
-		r.parent[grp], r.pedge[grp] = parent, pedge
+	// Shortest paths are searched when a result asks for one (Path): most reported calls are
+	// reached from app start, and the other groups' searches are then never run.
+	r.bfs = bfsGraph{off: s.off, dst: s.dst, cond: s.cond, dispStart: s.dispStart, level: level}
+	for _, st := range starts {
+		grp := GroupOf(r.labels[st.label])
+		r.bfsRoots[grp] = append(r.bfsRoots[grp], int32(st.node))
 	}
 	// Dynamic code loading reached from an entry point hides callers.
 	for _, m := range r.loaders {
@@ -962,6 +950,77 @@ func (r *Result) rta(s *solver, starts []rootNode) []uint8 {
 	return level
 }
 
+// bfsGraph is what the path searches read of the solver: the edges, their conditions and the
+// group from which each condition's class has an instance.
+type bfsGraph struct {
+	off       []int32
+	dst       []uint32
+	cond      []int32
+	dispStart int32
+	level     []uint8
+}
+
+// reachedIn reports whether a root of group grp reaches m: the label sets hold the answer, so
+// no search runs for a method no root of the group reaches.
+func (r *Result) reachedIn(grp Group, m Node) bool {
+	for c, mask := range r.masks {
+		for w := mask[m]; w != 0; w &= w - 1 {
+			if GroupOf(r.labels[64*c+bits.TrailingZeros64(w)]) == grp {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// advance runs group grp's breadth-first search from all its roots until it finds m (or ends),
+// and reports whether it found it. Roots and edges are taken in a fixed order, so the first
+// parent found is the same on every run and however far earlier calls ran the search: a node's
+// parent, and so its whole path, is fixed once the node is found.
+func (r *Result) advance(grp Group, m Node) bool {
+	b := &r.bfs
+	parent := r.parent[grp]
+	if parent == nil {
+		parent = make([]int32, r.nodes)
+		for i := range parent {
+			parent[i] = -2 // unvisited
+		}
+		r.pedge[grp] = make([]uint8, r.nodes)
+		q := make([]int32, 0, r.nodes) // each node once
+		for _, v := range r.bfsRoots[grp] {
+			if parent[v] == -2 {
+				parent[v] = -1
+				q = append(q, v)
+			}
+		}
+		r.parent[grp], r.queue[grp] = parent, q
+	}
+	pedge, q := r.pedge[grp], r.queue[grp]
+	i := r.head[grp]
+	for ; parent[m] == -2 && i < len(q); i++ {
+		v := q[i]
+		for e := b.off[v]; e < b.off[v+1]; e++ {
+			w := int32(b.dst[e] & nodeMask)
+			if parent[w] != -2 {
+				continue
+			}
+			if e >= b.dispStart && int(e-b.dispStart) < len(b.cond) {
+				if c := b.cond[e-b.dispStart]; c >= 0 && Group(b.level[c]) > grp {
+					continue
+				}
+			}
+			parent[w], pedge[w] = v, uint8(b.dst[e]>>28)
+			q = append(q, w)
+		}
+	}
+	r.head[grp], r.queue[grp] = i, q
+	if i == len(q) {
+		// Every node the group reaches is found: the search's tables are all a path needs.
+		r.queue[grp] = nil
+	}
+	return parent[m] != -2
+}
+
 func (r *Result) reached(m Node) bool {
 	for _, mask := range r.masks {
 		if mask[m] != 0 {
@@ -989,8 +1048,9 @@ func (r *Result) Labels(m Node) []string {
 }
 
 // Path is a shortest chain from a root of group grp to m, root first (nil when none reaches m).
+// A Result is not safe for concurrent use: Path runs the group's search as far as m.
 func (r *Result) Path(grp Group, m Node) []Step {
-	if m < 0 || int(m) >= r.nodes || grp < 0 || grp >= nGroups || r.parent[grp] == nil || r.parent[grp][m] == -2 {
+	if m < 0 || int(m) >= r.nodes || grp < 0 || grp >= nGroups || !r.reachedIn(grp, m) || !r.advance(grp, m) {
 		return nil
 	}
 	g := r.g
