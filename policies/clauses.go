@@ -57,6 +57,7 @@ type clauseFile struct {
 type clauseDetector struct {
 	id       string
 	shapes   map[string][][]*regexp.Regexp // by language: alternatives, each a conjunction
+	pre      map[string][][]prefilter      // pre[lang][i][j] must pass before shapes[lang][i][j] runs
 	exclude  map[string][]*regexp.Regexp
 	positive map[string][]string
 	negative map[string][]string
@@ -79,22 +80,37 @@ func (d *clauseDetector) match(lang, s string) (bool, int) {
 		// simplified maps characters to characters, so a rune offset in s is one in the original
 		s = simplified.Replace(s)
 	}
-	for _, shape := range d.shapes[lang] {
-		all, end := len(shape) > 0, 0
-		for _, re := range shape {
-			locs := re.FindAllStringIndex(s, maxPatternMatches)
-			if locs == nil {
+	lower := foldLower(s)
+	for i, shape := range d.shapes[lang] {
+		all := len(shape) > 0
+		// whether it matches first: most sentences fail a shape on the literals every match of
+		// one of its patterns needs (the prefilters, all checked before any regexp runs), and a
+		// match without positions is the regexp engine's cheaper path
+		for j := range shape {
+			if !d.pre[lang][i][j].mayMatch(s, lower) {
 				all = false
 				break
 			}
-			end = max(end, locs[len(locs)-1][1])
 		}
-		if all {
-			if matchAny(d.exclude[lang], s) {
-				return false, 0
+		for j, re := range shape {
+			if !all {
+				break
 			}
-			return true, utf8.RuneCountInString(s[:end])
+			all = d.pre[lang][i][j].exact || re.MatchString(s)
 		}
+		if !all {
+			continue
+		}
+		if matchAny(d.exclude[lang], s) {
+			return false, 0
+		}
+		end := 0
+		for _, re := range shape {
+			if locs := re.FindAllStringIndex(s, maxPatternMatches); len(locs) > 0 {
+				end = max(end, locs[len(locs)-1][1])
+			}
+		}
+		return true, utf8.RuneCountInString(s[:end])
 	}
 	return false, 0
 }
@@ -180,19 +196,21 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 	}
 	var out []clauseDetector
 	for _, c := range f.Clauses {
-		d := clauseDetector{id: c.ID, shapes: map[string][][]*regexp.Regexp{}, exclude: map[string][]*regexp.Regexp{},
+		d := clauseDetector{id: c.ID, shapes: map[string][][]*regexp.Regexp{}, pre: map[string][][]prefilter{}, exclude: map[string][]*regexp.Regexp{},
 			positive: c.Positive, negative: c.Negative}
 		for lang, shapes := range c.Match {
 			for _, shape := range shapes {
 				var res []*regexp.Regexp
+				var pres []prefilter
 				for _, p := range shape {
 					re, err := compile(c.ID, lang, p)
 					if err != nil {
 						return nil, err
 					}
-					res = append(res, re)
+					res, pres = append(res, re), append(pres, newPrefilter(re.String()))
 				}
 				d.shapes[lang] = append(d.shapes[lang], res)
+				d.pre[lang] = append(d.pre[lang], pres)
 			}
 		}
 		for lang, ps := range c.Exclude {

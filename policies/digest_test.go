@@ -170,7 +170,12 @@ func longPolicy(t testing.TB, keys []string, docs map[string][]byte) []byte {
 }
 
 // BenchmarkAnalyzeLong is Analyze on the 100-page policy bench/policies measures against a capture.
-func BenchmarkAnalyzeLong(b *testing.B) {
+func BenchmarkAnalyzeLong(b *testing.B) { benchLong(b, false) }
+
+// BenchmarkObservationsLong adds what the inspector builds from the analysis (clauses, SDK list).
+func BenchmarkObservationsLong(b *testing.B) { benchLong(b, true) }
+
+func benchLong(b *testing.B, clauses bool) {
 	cat := catalogue(b)
 	s := corpus.SharedDir()
 	files, _ := filepath.Glob(filepath.Join(s, "corpus", "policies", "zh", "*"))
@@ -195,8 +200,12 @@ func BenchmarkAnalyzeLong(b *testing.B) {
 	c0 := processCPU(b)
 	n := 0
 	for b.Loop() {
-		if _, err := Analyze("long.html", page, "text/html; charset=utf-8", cat); err != nil {
+		a, err := Analyze("long.html", page, "text/html; charset=utf-8", cat)
+		if err != nil {
 			b.Fatal(err)
+		}
+		if clauses {
+			Observations(a, "long.html", nil, "policies", "bench")
 		}
 		n++
 	}

@@ -3,7 +3,8 @@
 //		go run ./bench/policies [-rounds 5] [-n 10] [-corpus DIR] [-chromium=true]
 //
 //	  - analysis: policies.Analyze (charset detection, HTML/Markdown → sections, the mandated
-//	    elements, PI and SDKs declared) over every policy of the shared corpus
+//	    elements, PI and SDKs declared) and the observations the inspector builds from it (the
+//	    clause detectors included) over every policy of the shared corpus
 //	    (../shared/corpus/policies/{zh,en}, or $PILMON_SHARED, or -corpus), text already captured
 //	    and in memory. Reported as policies per second and MiB per second over all files (median
 //	    of -rounds passes), and the p50 / p95 time of one policy, in wall and CPU time;
@@ -169,12 +170,23 @@ func benchLong(docs []doc, cat *rules.Catalogue, rounds int) (wall, cpu time.Dur
 	var walls, cpus []time.Duration
 	for range rounds {
 		start, c0 := time.Now(), cpuNow()
-		if _, err := policies.Analyze("long.html", page, "text/html; charset=utf-8", cat); err != nil {
+		if err := analyse("long.html", page, "text/html; charset=utf-8", cat); err != nil {
 			return 0, 0, 0, err
 		}
 		walls, cpus = append(walls, time.Since(start)), append(cpus, cpuNow()-c0)
 	}
 	return percentile(walls, 50), percentile(cpus, 50), runes / pageRunes, nil
+}
+
+// analyse is what the inspector does with a policy's bytes once they are in memory: Analyze, and
+// the observations built from it (clause detection and the SDK list included).
+func analyse(name string, data []byte, ctype string, cat policies.Catalogue) error {
+	a, err := policies.Analyze(name, data, ctype, cat)
+	if err != nil {
+		return err
+	}
+	policies.Observations(a, name, nil, "policies", "bench")
+	return nil
 }
 
 type analysisStats struct {
@@ -186,7 +198,7 @@ type analysisStats struct {
 func benchAnalysis(docs []doc, cat policies.Catalogue, rounds int) (*analysisStats, error) {
 	// One warm-up pass: compiled patterns and the catalogue are loaded once per process.
 	for _, d := range docs {
-		if _, err := policies.Analyze(d.name, d.data, "", cat); err != nil {
+		if err := analyse(d.name, d.data, "", cat); err != nil {
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
 	}
@@ -195,7 +207,7 @@ func benchAnalysis(docs []doc, cat policies.Catalogue, rounds int) (*analysisSta
 		start := time.Now()
 		for _, d := range docs {
 			c0, t0 := cpuNow(), time.Now()
-			if _, err := policies.Analyze(d.name, d.data, "", cat); err != nil {
+			if err := analyse(d.name, d.data, "", cat); err != nil {
 				return nil, fmt.Errorf("%s: %w", d.name, err)
 			}
 			walls = append(walls, time.Since(t0))
