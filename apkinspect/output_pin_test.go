@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"pilmon/apkinspect/dex"
 	"pilmon/internal/corpus"
 	"pilmon/samplegen"
 	"pilmon/samplegen/apkbuild"
@@ -158,14 +157,9 @@ func outputDigest(rep scanner.Report, path string) (string, error) {
 func pinnedProgramAPK(dir string) (string, error) {
 	o := dexgen.Options{Seed: 7, Package: "cn.example.pinapp", Classes: 3000, DexFiles: 3,
 		Methods: 6, Statics: 2, Depth: 4, Calls: 2, Cyclic: true, Framework: 2, Strings: 1, SensitiveEvery: 37, Runnable: 10}
-	comp := map[string]string{}
-	for tag, root := range map[string]string{"application": "Landroid/app/Application;", "activity": "Landroid/app/Activity;",
-		"service": "Landroid/app/Service;", "receiver": "Landroid/content/BroadcastReceiver;"} {
-		i := o.FirstExtending(root)
-		if i < 0 {
-			return "", fmt.Errorf("no generated class extends %s", root)
-		}
-		comp[tag] = dex.JavaName(o.ClassName(i))
+	comp, err := o.Components()
+	if err != nil {
+		return "", err
 	}
 	man := `<?xml version="1.0" encoding="utf-8"?>
 <manifest xmlns:android="http://schemas.android.com/apk/res/android"

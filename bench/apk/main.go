@@ -728,14 +728,9 @@ func bigOptions(spec bigSpec) dexgen.Options {
 // bigManifest declares generated classes as the Application, the launcher activity, a service
 // and a BOOT_COMPLETED receiver, so that entry points lead into the generated code.
 func bigManifest(o dexgen.Options) (string, error) {
-	comp := map[string]string{}
-	for tag, root := range map[string]string{"application": "Landroid/app/Application;", "activity": "Landroid/app/Activity;",
-		"service": "Landroid/app/Service;", "receiver": "Landroid/content/BroadcastReceiver;"} {
-		i := o.FirstExtending(root)
-		if i < 0 {
-			return "", fmt.Errorf("no generated class extends %s (too few classes)", root)
-		}
-		comp[tag] = dex.JavaName(o.ClassName(i))
+	comp, err := o.Components()
+	if err != nil {
+		return "", err
 	}
 	return `<?xml version="1.0" encoding="utf-8"?>
 <manifest xmlns:android="http://schemas.android.com/apk/res/android"

@@ -149,6 +149,23 @@ func (o Options) FirstExtending(root string) int {
 	return -1
 }
 
+// Components names, as a manifest does (Java class names), the first generated class extending
+// each component's framework class: "application", "activity", "service" and "receiver". A
+// program with too few classes to have one of them is an error.
+func (o Options) Components() (map[string]string, error) {
+	comp := map[string]string{}
+	for tag, root := range map[string]string{"application": "Landroid/app/Application;", "activity": "Landroid/app/Activity;",
+		"service": "Landroid/app/Service;", "receiver": "Landroid/content/BroadcastReceiver;"} {
+		i := o.FirstExtending(root)
+		if i < 0 {
+			return nil, fmt.Errorf("no generated class extends %s (too few classes)", root)
+		}
+		d := o.ClassName(i)
+		comp[tag] = strings.ReplaceAll(d[1:len(d)-1], "/", ".")
+	}
+	return comp, nil
+}
+
 // Generate builds the program Options describe, one []byte per dex file (classes.dex first).
 func Generate(o Options) ([][]byte, Stats, error) {
 	var out [][]byte
