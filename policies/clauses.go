@@ -64,15 +64,15 @@ type clauseDetector struct {
 }
 
 func (d *clauseDetector) matches(lang, s string) bool {
-	ok, _ := d.match(lang, s)
+	ok, _ := d.match(lang, s, false)
 	return ok
 }
 
-// match reports whether s shows the clause and, when it does, the rune offset in s at which the
+// match reports whether s shows the clause and, when it does and wantEnd, the rune offset in s at which the
 // words stating it end (the furthest end of a match of a pattern of the shape, the last match of
 // each counted: a sentence may state the clause twice, the second time more plainly): a long
 // sentence is quoted up to there (quoteThrough), not cut before them.
-func (d *clauseDetector) match(lang, s string) (bool, int) {
+func (d *clauseDetector) match(lang, s string, wantEnd bool) (bool, int) {
 	if len(s) > maxClauseSentence {
 		s = s[:maxClauseSentence]
 	}
@@ -103,6 +103,9 @@ func (d *clauseDetector) match(lang, s string) (bool, int) {
 		}
 		if matchAny(d.exclude[lang], s) {
 			return false, 0
+		}
+		if !wantEnd {
+			return true, 0
 		}
 		end := 0
 		for _, re := range shape {
@@ -369,7 +372,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 				}
 				for i := range ds {
 					d := &ds[i]
-					ok, end := d.match(lang, u)
+					ok, end := d.match(lang, u, true)
 					switch {
 					case ok:
 						out = append(out, detection{Clause{Clause: d.id, Quote: quoteThrough(u, end), Section: title}, []string{strings.TrimSpace(u)}})
