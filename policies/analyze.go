@@ -586,7 +586,11 @@ func splitSentences(s string) []string { return splitAtEnds(sentenceEnds(s), s) 
 
 // sentenceEnds returns what sentenceEnd.FindAllStringIndex(s, -1) returns: runs of 。！？；!?;,
 // and a full stop with the white space after it or at the end of s.
-func sentenceEnds(s string) [][]int {
+func sentenceEnds(s string) [][]int { return stopEnds(s, isStop) }
+
+// stopEnds finds runs of the runes stop accepts, and a full stop followed by white space or the
+// end of s.
+func stopEnds(s string, isStop func(rune) bool) [][]int {
 	var out [][]int
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])

@@ -28,6 +28,12 @@ const maxClauseSentence = 4 << 10
 // inside one part says so with [^。；;] in its own window.
 var clauseEnd = regexp.MustCompile(`[。！？!?]+|[.](\s+|$)`)
 
+// clauseEnds returns what clauseEnd.FindAllStringIndex(s, -1) does, without the regexp engine
+// (FuzzSentenceEnds holds the two to the same result).
+func clauseEnds(s string) [][]int { return stopEnds(s, isClauseStop) }
+
+func isClauseStop(r rune) bool { return r != '；' && r != ';' && isStop(r) }
+
 // Clause is one clause of the policy that is itself a violation: its family (rules.ClauseIDs), the
 // sentence that states it and the section it is in. Cut, on each clause of a family, is how many
 // further clauses of that family the document holds that were not reported (maxClausesPerFamily).
@@ -56,23 +62,107 @@ type clauseFile struct {
 // shape matches and no exclusion does.
 type clauseDetector struct {
 	id       string
-	shapes   map[string][][]*regexp.Regexp // by language: alternatives, each a conjunction
-	pre      map[string][][]prefilter      // pre[lang][i][j] must pass before shapes[lang][i][j] runs
+	eng      *clauseEngine
+	shapes   map[string][]clauseShape // by language: alternatives
 	exclude  map[string][]*regexp.Regexp
 	positive map[string][]string
 	negative map[string][]string
 }
 
-func (d *clauseDetector) matches(lang, s string) bool {
-	ok, _ := d.match(lang, s, false)
-	return ok
+// clauseShape is one alternative of a detector: a conjunction of patterns (indexes into
+// clauseEngine.res), with the literal condition every sentence matching all of them satisfies.
+type clauseShape struct {
+	sid  int // index of the shape in its engine (clauseText.cand)
+	need cond
+	run  []int // the patterns a sentence that meets need must still be matched against
+	all  []int // every pattern, for the positions of the words that state the clause
 }
 
-// match reports whether s shows the clause and, when it does and wantEnd, the rune offset in s at which the
-// words stating it end (the furthest end of a match of a pattern of the shape, the last match of
-// each counted: a sentence may state the clause twice, the second time more plainly): a long
-// sentence is quoted up to there (quoteThrough), not cut before them.
-func (d *clauseDetector) match(lang, s string, wantEnd bool) (bool, int) {
+// clauseEngine holds what the detectors share: one literal table per language and the distinct
+// patterns, so that a pattern several families use ({{refusal}}, the policy's own name) runs at
+// most once per sentence and all literals are found in one scan of it.
+type clauseEngine struct {
+	lits map[string]*litTable
+	res  []*regexp.Regexp
+	// anaphorNeed is the literal condition every sentence anaphor matches meets, by language
+	anaphorNeed map[string]cond
+	// shapes is the number of shapes of all detectors; gated[lang][lit] are the shapes that only a
+	// sentence containing literal lit can match, ungated[lang] those no single literal gates
+	shapes  int
+	gated   map[string][][]int
+	ungated map[string][]int
+}
+
+// gate indexes a shape by literals one of which every sentence it matches contains (one
+// disjunction of need; the one whose shortest literal is longest, as likely the rarest), so that
+// a sentence is only tested against the shapes its literals could complete.
+func (e *clauseEngine) gate(lang string, lt *litTable, sh clauseShape) {
+	var best []int
+	bestLen := -1
+	consider := func(c cond) {
+		var ids []int
+		switch c.op {
+		case condLit:
+			ids = []int{c.lit}
+		case condOr:
+			for _, sub := range c.subs {
+				if sub.op != condLit {
+					return
+				}
+				ids = append(ids, sub.lit)
+			}
+		default:
+			return
+		}
+		shortest := -1
+		for _, id := range ids {
+			if n := len(lt.lits[id].s); shortest < 0 || n < shortest {
+				shortest = n
+			}
+		}
+		if shortest > bestLen {
+			best, bestLen = ids, shortest
+		}
+	}
+	if sh.need.op == condAnd {
+		for _, sub := range sh.need.subs {
+			consider(sub)
+		}
+	} else {
+		consider(sh.need)
+	}
+	if best == nil {
+		e.ungated[lang] = append(e.ungated[lang], sh.sid)
+		return
+	}
+	g := e.gated[lang]
+	for _, id := range best {
+		for len(g) <= id {
+			g = append(g, nil)
+		}
+		g[id] = append(g[id], sh.sid)
+	}
+	e.gated[lang] = g
+}
+
+// refersBack reports whether t opens with words that refer to the sentence before it (anaphor).
+func (e *clauseEngine) refersBack(lang string, t *clauseText) bool {
+	if c, ok := e.anaphorNeed[lang]; ok && t.set != nil && !c.eval(t.set) {
+		return false
+	}
+	return anaphor.MatchString(t.s)
+}
+
+// clauseText is one sentence as the detectors read it: cut to maxClauseSentence, in simplified
+// characters for Chinese, with the literals it contains and what each pattern run on it gave.
+type clauseText struct {
+	s    string
+	set  litSet
+	cand []bool // by shape: the sentence has a literal of its gate
+	memo []int8 // by pattern: 0 not run, 1 matches, 2 does not
+}
+
+func (e *clauseEngine) text(lang, s string) *clauseText {
 	if len(s) > maxClauseSentence {
 		s = s[:maxClauseSentence]
 	}
@@ -80,40 +170,74 @@ func (d *clauseDetector) match(lang, s string, wantEnd bool) (bool, int) {
 		// simplified maps characters to characters, so a rune offset in s is one in the original
 		s = simplified.Replace(s)
 	}
-	lower := foldLower(s)
-	for i, shape := range d.shapes[lang] {
-		all := len(shape) > 0
-		// whether it matches first: most sentences fail a shape on the literals every match of
-		// one of its patterns needs (the prefilters, all checked before any regexp runs), and a
-		// match without positions is the regexp engine's cheaper path
-		for j := range shape {
-			if !d.pre[lang][i][j].mayMatch(s, lower) {
-				all = false
-				break
+	t := &clauseText{s: s, memo: make([]int8, len(e.res))}
+	if lt := e.lits[lang]; lt != nil {
+		var found []int
+		t.set, found = lt.scan(s)
+		t.cand = make([]bool, e.shapes)
+		for _, sid := range e.ungated[lang] {
+			t.cand[sid] = true
+		}
+		g := e.gated[lang]
+		for _, id := range found {
+			if id < len(g) {
+				for _, sid := range g[id] {
+					t.cand[sid] = true
+				}
 			}
 		}
-		for j, re := range shape {
-			if !all {
+	}
+	return t
+}
+
+func (e *clauseEngine) matchString(t *clauseText, i int) bool {
+	if t.memo[i] == 0 {
+		t.memo[i] = 2
+		if e.res[i].MatchString(t.s) {
+			t.memo[i] = 1
+		}
+	}
+	return t.memo[i] == 1
+}
+
+func (d *clauseDetector) matches(lang, s string) bool {
+	ok, _ := d.match(lang, d.eng.text(lang, s), false)
+	return ok
+}
+
+// match reports whether t shows the clause and, when it does and wantEnd, the rune offset in it at which the
+// words stating it end (the furthest end of a match of a pattern of the shape, the last match of
+// each counted: a sentence may state the clause twice, the second time more plainly): a long
+// sentence is quoted up to there (quoteThrough), not cut before them.
+func (d *clauseDetector) match(lang string, t *clauseText, wantEnd bool) (bool, int) {
+	for _, shape := range d.shapes[lang] {
+		// whether it matches first: most sentences lack the literals every match of the shape
+		// needs, and a match without positions is the regexp engine's cheaper path
+		if t.set != nil && (!t.cand[shape.sid] || !shape.need.eval(t.set)) {
+			continue
+		}
+		all := true
+		for _, i := range shape.run {
+			if all = d.eng.matchString(t, i); !all {
 				break
 			}
-			all = d.pre[lang][i][j].exact || re.MatchString(s)
 		}
 		if !all {
 			continue
 		}
-		if matchAny(d.exclude[lang], s) {
+		if matchAny(d.exclude[lang], t.s) {
 			return false, 0
 		}
 		if !wantEnd {
 			return true, 0
 		}
 		end := 0
-		for _, re := range shape {
-			if locs := re.FindAllStringIndex(s, maxPatternMatches); len(locs) > 0 {
+		for _, i := range shape.all {
+			if locs := d.eng.res[i].FindAllStringIndex(t.s, maxPatternMatches); len(locs) > 0 {
 				end = max(end, locs[len(locs)-1][1])
 			}
 		}
-		return true, utf8.RuneCountInString(s[:end])
+		return true, utf8.RuneCountInString(t.s[:end])
 	}
 	return false, 0
 }
@@ -197,23 +321,44 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 		}
 		return re, nil
 	}
+	eng := &clauseEngine{lits: map[string]*litTable{}, gated: map[string][][]int{}, ungated: map[string][]int{}}
+	byExpr := map[string]int{} // a pattern several shapes use is one entry of eng.res
 	var out []clauseDetector
 	for _, c := range f.Clauses {
-		d := clauseDetector{id: c.ID, shapes: map[string][][]*regexp.Regexp{}, pre: map[string][][]prefilter{}, exclude: map[string][]*regexp.Regexp{},
+		d := clauseDetector{id: c.ID, eng: eng, shapes: map[string][]clauseShape{}, exclude: map[string][]*regexp.Regexp{},
 			positive: c.Positive, negative: c.Negative}
 		for lang, shapes := range c.Match {
+			lt := eng.lits[lang]
+			if lt == nil {
+				lt = newLitTable()
+				eng.lits[lang] = lt
+			}
 			for _, shape := range shapes {
-				var res []*regexp.Regexp
-				var pres []prefilter
+				var sh clauseShape
+				var need []cond
 				for _, p := range shape {
 					re, err := compile(c.ID, lang, p)
 					if err != nil {
 						return nil, err
 					}
-					res, pres = append(res, re), append(pres, newPrefilter(re.String()))
+					i, ok := byExpr[re.String()]
+					if !ok {
+						i = len(eng.res)
+						byExpr[re.String()] = i
+						eng.res = append(eng.res, re)
+					}
+					need = append(need, patternCond(lt, re.String()))
+					sh.all = append(sh.all, i)
+					// a pattern that is nothing but literals matches exactly when need finds one
+					if !newPrefilter(re.String()).exact {
+						sh.run = append(sh.run, i)
+					}
 				}
-				d.shapes[lang] = append(d.shapes[lang], res)
-				d.pre[lang] = append(d.pre[lang], pres)
+				sh.need = and(need...)
+				sh.sid = eng.shapes
+				eng.shapes++
+				eng.gate(lang, lt, sh)
+				d.shapes[lang] = append(d.shapes[lang], sh)
 			}
 		}
 		for lang, ps := range c.Exclude {
@@ -226,6 +371,10 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 			}
 		}
 		out = append(out, d)
+	}
+	eng.anaphorNeed = map[string]cond{}
+	for lang, lt := range eng.lits {
+		eng.anaphorNeed[lang] = patternCond(lt, anaphor.String())
 	}
 	return out, nil
 }
@@ -349,47 +498,69 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 	}
 	lang := a.Language
 	var out []detection
+	if len(ds) == 0 {
+		return nil, ds, nil
+	}
+	eng := ds[0].eng
 	for _, s := range a.doc.Sections {
 		title := s.Title()
 		prevItem := "" // the last sentence of the block before, when that block is a list item
+		var prevItemText *clauseText
 		for _, b := range s.Blocks {
 			var units []string
 			if b.Kind == "row" {
 				units = []string{b.Text}
 			} else {
-				units = splitAt(clauseEnd, b.Text)
+				units = splitAtEnds(clauseEnds(b.Text), b.Text)
 			}
+			var prev *clauseText
 			for j, u := range units {
 				var before, joined string
+				var beforeText, joinedText *clauseText
+				ut := eng.text(lang, u)
 				switch {
-				case j > 0 && anaphor.MatchString(simplified.Replace(u)):
-					before = units[j-1]
+				case j > 0 && eng.refersBack(lang, ut):
+					before, beforeText = units[j-1], prev
 				case j == 0 && b.Kind == "item" && prevItem != "" && fieldLabel.MatchString(strings.TrimSpace(u)):
-					before = prevItem
+					before, beforeText = prevItem, prevItemText
 				}
 				if before != "" {
 					joined = before + sep(lang) + u
 				}
+				prev = ut
 				for i := range ds {
 					d := &ds[i]
-					ok, end := d.match(lang, u, true)
-					switch {
-					case ok:
-						out = append(out, detection{Clause{Clause: d.id, Quote: quoteThrough(u, end), Section: title}, []string{strings.TrimSpace(u)}})
-					case joined != "" && !d.matches(lang, before) && d.matches(lang, joined):
-						out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(before, sep(lang), u), Section: title},
-							[]string{strings.TrimSpace(before), strings.TrimSpace(u)}})
-					default:
+					// the end of the words stating the clause only matters to a quote that must be cut
+					ok, end := d.match(lang, ut, utf8.RuneCountInString(u) > maxQuoteRunes)
+					if !ok && joined != "" {
+						if joinedText == nil {
+							joinedText = eng.text(lang, joined)
+						}
+						ok, _ = d.match(lang, joinedText, false)
+						if ok {
+							ok, _ = d.match(lang, beforeText, false)
+							if !ok {
+								out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(before, sep(lang), u), Section: title},
+									[]string{strings.TrimSpace(before), strings.TrimSpace(u)}})
+							}
+						}
+						if len(out) >= maxClauseDetections {
+							return out, ds, nil
+						}
 						continue
 					}
+					if !ok {
+						continue
+					}
+					out = append(out, detection{Clause{Clause: d.id, Quote: quoteThrough(u, end), Section: title}, []string{strings.TrimSpace(u)}})
 					if len(out) >= maxClauseDetections {
 						return out, ds, nil
 					}
 				}
 			}
-			prevItem = ""
+			prevItem, prevItemText = "", nil
 			if b.Kind == "item" && len(units) > 0 {
-				prevItem = units[len(units)-1]
+				prevItem, prevItemText = units[len(units)-1], prev
 			}
 		}
 	}

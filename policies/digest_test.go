@@ -175,6 +175,40 @@ func BenchmarkAnalyzeLong(b *testing.B) { benchLong(b, false) }
 // BenchmarkObservationsLong adds what the inspector builds from the analysis (clauses, SDK list).
 func BenchmarkObservationsLong(b *testing.B) { benchLong(b, true) }
 
+// BenchmarkClausesLong is clause detection alone on the same page, analysed once beforehand.
+func BenchmarkClausesLong(b *testing.B) {
+	s := corpus.SharedDir()
+	files, _ := filepath.Glob(filepath.Join(s, "corpus", "policies", "zh", "*"))
+	if s == "" || len(files) == 0 {
+		b.Skip("policies: corpus absent")
+	}
+	sort.Strings(files)
+	docs := map[string][]byte{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		docs[f] = data
+	}
+	a, err := Analyze("long.html", longPolicy(b, files, docs), "text/html; charset=utf-8", catalogue(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Clauses(a); err != nil {
+		b.Fatal(err)
+	}
+	c0 := processCPU(b)
+	n := 0
+	for b.Loop() {
+		if _, err := Clauses(a); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(processCPU(b)-c0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+}
+
 func benchLong(b *testing.B, clauses bool) {
 	cat := catalogue(b)
 	s := corpus.SharedDir()

@@ -3,6 +3,7 @@ package policies
 import (
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,20 +95,26 @@ func FuzzClassify(f *testing.F) {
 	})
 }
 
-// FuzzSentenceEnds holds the hand-written sentence splitter to the regexp it replaces.
+// FuzzSentenceEnds holds the hand-written sentence and clause splitters to the regexps they replace.
 func FuzzSentenceEnds(f *testing.F) {
 	for _, s := range []string{"", ".", "a.", "a. b", "e.g. x", "一。二！！三？；", "a.b", "x.\t\n y", "。.", "..", ". .",
-		"\xe3\x80", "a\xff.", "末尾.", "v1.2.3", "!?;", "a.\v", "。\x00.", "Inc. Ltd. Co.", "a.\r\n"} {
+		"\xe3\x80", "a\xff.", "末尾.", "v1.2.3", "!?;", "一；二。三", "a;b!c", "a.\v", "。\x00.", "Inc. Ltd. Co.", "a.\r\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, want := sentenceEnds(s), sentenceEnd.FindAllStringIndex(s, -1)
-		if len(got) != len(want) {
-			t.Fatalf("%q: %v, regexp %v", s, got, want)
-		}
-		for i := range got {
-			if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
-				t.Fatalf("%q: %v, regexp %v", s, got, want)
+		for _, c := range []struct {
+			name string
+			got  [][]int
+			re   *regexp.Regexp
+		}{{"sentenceEnds", sentenceEnds(s), sentenceEnd}, {"clauseEnds", clauseEnds(s), clauseEnd}} {
+			got, want := c.got, c.re.FindAllStringIndex(s, -1)
+			if len(got) != len(want) {
+				t.Fatalf("%s(%q): %v, regexp %v", c.name, s, got, want)
+			}
+			for i := range got {
+				if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
+					t.Fatalf("%s(%q): %v, regexp %v", c.name, s, got, want)
+				}
 			}
 		}
 	})

@@ -1,0 +1,414 @@
+package policies
+
+import (
+	"regexp/syntax"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A cond is a condition on the literals a text contains that every match of a pattern satisfies:
+// the pattern "(拒绝|不同意)[^。]{0,20}(无法|不能)使用" can only match a sentence that contains 拒绝 or
+// 不同意, and 无法使用 or 不能使用. The clause detectors run several dozen patterns over every
+// sentence of a policy, and almost every sentence fails one of these conditions; the literals of
+// all patterns are found in one scan of the sentence (litTable.scan), so a sentence that cannot
+// match costs that scan, not a regexp run per pattern (the same idea as RE2's prefilter and
+// Hyperscan's literal factoring, over Go's regexp/syntax tree).
+type cond struct {
+	op   condOp
+	lit  int // condLit: index into the literal table
+	subs []cond
+}
+
+type condOp uint8
+
+const (
+	condTrue condOp = iota // nothing known: always holds
+	condLit                // the text contains literal lit
+	condAnd
+	condOr
+)
+
+// litKey is one literal of a cond: a string the text contains, or, when fold, one its foldLower
+// contains.
+type litKey struct {
+	s    string
+	fold bool
+}
+
+// litTable numbers the distinct literals of a set of patterns and finds which of them a text
+// contains, by the first rune of each.
+type litTable struct {
+	ids  map[litKey]int
+	lits []litKey
+	// buckets of literals by first rune (of the literal as compared: lower-cased when fold):
+	// dense for the Basic Multilingual Plane, where nearly every policy's text is, a map above it
+	dense  []int32 // rune → 1 + index into buckets, 0 for none
+	sparse map[rune]int32
+	bucket [][]int
+	// foldHigh: some case-folded literal starts with a non-ASCII rune, so the scan lower-cases
+	// non-ASCII runes too (it need not for Han text otherwise)
+	foldHigh bool
+}
+
+func newLitTable() *litTable {
+	return &litTable{ids: map[litKey]int{}, sparse: map[rune]int32{}}
+}
+
+const denseRunes = 1 << 16
+
+func (t *litTable) id(k litKey) int {
+	if id, ok := t.ids[k]; ok {
+		return id
+	}
+	id := len(t.lits)
+	t.ids[k], t.lits = id, append(t.lits, k)
+	r, _ := utf8.DecodeRuneInString(k.s)
+	if k.fold && r >= utf8.RuneSelf {
+		t.foldHigh = true
+	}
+	var b int32
+	if r < denseRunes {
+		if t.dense == nil {
+			t.dense = make([]int32, denseRunes)
+		}
+		b = t.dense[r]
+	} else {
+		b = t.sparse[r]
+	}
+	if b == 0 {
+		t.bucket = append(t.bucket, nil)
+		b = int32(len(t.bucket))
+		if r < denseRunes {
+			t.dense[r] = b
+		} else {
+			t.sparse[r] = b
+		}
+	}
+	t.bucket[b-1] = append(t.bucket[b-1], id)
+	return id
+}
+
+func (t *litTable) bucketOf(r rune) []int {
+	var b int32
+	if r < denseRunes {
+		if t.dense == nil {
+			return nil
+		}
+		b = t.dense[r]
+	} else {
+		b = t.sparse[r]
+	}
+	if b == 0 {
+		return nil
+	}
+	return t.bucket[b-1]
+}
+
+// litSet is the set of literals of a table a text contains.
+type litSet []uint64
+
+func (s litSet) has(id int) bool { return s[id/64]&(1<<(id%64)) != 0 }
+
+// scan returns the literals of t that text contains (a case-folded one: that foldLower(text)
+// contains), as a set and as a list, in one pass over its runes.
+func (t *litTable) scan(text string) (litSet, []int) {
+	set := make(litSet, (len(t.lits)+63)/64)
+	var found []int
+	for i, r := range text {
+		lr := r
+		switch {
+		case r < utf8.RuneSelf:
+			if 'A' <= r && r <= 'Z' {
+				lr = r + 'a' - 'A'
+			}
+		case t.foldHigh || r == 'ſ' || r == '\u212a' || r == '\u0130':
+			// the long s, the Kelvin sign and the dotted capital I lower-case to ASCII letters
+			lr = lowerRune(r)
+		}
+		for _, id := range t.bucketOf(r) {
+			k := &t.lits[id]
+			if !set.has(id) && !k.fold && strings.HasPrefix(text[i:], k.s) {
+				set[id/64] |= 1 << (id % 64)
+				found = append(found, id)
+			}
+		}
+		if lr == r && !t.foldHigh && r >= utf8.RuneSelf {
+			continue // no case-folded literal starts with a non-ASCII rune
+		}
+		for _, id := range t.bucketOf(lr) {
+			k := &t.lits[id]
+			if !set.has(id) && k.fold && hasFoldedPrefix(text[i:], k.s) {
+				set[id/64] |= 1 << (id % 64)
+				found = append(found, id)
+			}
+		}
+	}
+	return set, found
+}
+
+// lowerRune is foldLower for one rune.
+func lowerRune(r rune) rune {
+	if r == 'ſ' {
+		return 's'
+	}
+	return unicode.ToLower(r)
+}
+
+// hasFoldedPrefix reports whether foldLower(s) starts with lit (itself lower-cased), without
+// lower-casing s: lower-casing maps rune by rune.
+func hasFoldedPrefix(s, lit string) bool {
+	for _, want := range lit {
+		r, n := utf8.DecodeRuneInString(s)
+		if n == 0 || lowerRune(r) != want {
+			return false
+		}
+		s = s[n:]
+	}
+	return true
+}
+
+// eval reports whether a text with the literals set satisfies c.
+func (c *cond) eval(set litSet) bool {
+	switch c.op {
+	case condLit:
+		return set.has(c.lit)
+	case condAnd:
+		for i := range c.subs {
+			if !c.subs[i].eval(set) {
+				return false
+			}
+		}
+		return true
+	case condOr:
+		for i := range c.subs {
+			if c.subs[i].eval(set) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func and(cs ...cond) cond {
+	var subs []cond
+	for _, c := range cs {
+		switch c.op {
+		case condTrue:
+		case condAnd:
+			subs = append(subs, c.subs...)
+		default:
+			subs = append(subs, c)
+		}
+	}
+	switch len(subs) {
+	case 0:
+		return cond{}
+	case 1:
+		return subs[0]
+	}
+	return cond{op: condAnd, subs: subs}
+}
+
+func or(cs ...cond) cond {
+	var subs []cond
+	for _, c := range cs {
+		switch c.op {
+		case condTrue:
+			return cond{} // one alternative may match anything
+		case condOr:
+			subs = append(subs, c.subs...)
+		default:
+			subs = append(subs, c)
+		}
+	}
+	switch len(subs) {
+	case 0:
+		return cond{}
+	case 1:
+		return subs[0]
+	}
+	return cond{op: condOr, subs: subs}
+}
+
+// Bounds of the analysis: an exact set larger than maxExact strings becomes a condition, and a
+// char class of more than maxClassRunes runes is not enumerated.
+const (
+	maxExact      = 32
+	maxClassRunes = 8
+	maxCondDepth  = 64
+)
+
+// reInfo is what a sub-pattern is known to match: exactly one of a small set of strings (exact),
+// or something that satisfies c.
+type reInfo struct {
+	exact   []litKey
+	isExact bool
+	c       cond
+}
+
+// asCond is the condition a sub-pattern's matches satisfy: for an exact set, containing one of its
+// strings (nothing, when one of them is empty).
+func (in reInfo) asCond(t *litTable) cond {
+	if !in.isExact {
+		return in.c
+	}
+	var subs []cond
+	for _, k := range in.exact {
+		if k.s == "" {
+			return cond{}
+		}
+		subs = append(subs, cond{op: condLit, lit: t.id(k)})
+	}
+	return or(subs...)
+}
+
+func exactOf(ks ...litKey) reInfo { return reInfo{exact: ks, isExact: true} }
+
+var unknown = reInfo{}
+
+// patternCond derives the condition every match of the pattern expr satisfies, numbering its
+// literals in t; a pattern it cannot parse gets the condition that always holds.
+func patternCond(t *litTable, expr string) cond {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return cond{}
+	}
+	return analyse(t, re.Simplify(), 0).asCond(t)
+}
+
+func analyse(t *litTable, re *syntax.Regexp, depth int) reInfo {
+	if depth > maxCondDepth {
+		return unknown
+	}
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return exactOf(litKey{})
+	case syntax.OpStar:
+		// matches any number of what it repeats: nothing is known, and a run of exact parts
+		// cannot be crossed over it
+		return unknown
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase == 0 || !cased(re.Rune) {
+			// (?i) on Han or digits changes nothing: compared with the text as it is
+			return exactOf(litKey{s: string(re.Rune)})
+		}
+		// compared with foldLower(text): only runes that every case variant of lower-cases to the
+		// same rune (ASCII, uncased scripts such as Han)
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf && strings.ToLower(string(r)) != strings.ToUpper(string(r)) {
+				return unknown
+			}
+		}
+		return exactOf(litKey{s: foldLower(string(re.Rune)), fold: true})
+	case syntax.OpCharClass:
+		n := 0
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			n += int(re.Rune[i+1]-re.Rune[i]) + 1
+			if n > maxClassRunes {
+				return unknown
+			}
+		}
+		var ks []litKey
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				ks = append(ks, litKey{s: string(r)})
+			}
+		}
+		if len(ks) == 0 {
+			return unknown
+		}
+		return exactOf(ks...)
+	case syntax.OpCapture:
+		return analyse(t, re.Sub[0], depth+1)
+	case syntax.OpQuest:
+		in := analyse(t, re.Sub[0], depth+1)
+		if in.isExact && len(in.exact) < maxExact {
+			return exactOf(append(append([]litKey{}, in.exact...), litKey{})...)
+		}
+		return unknown
+	case syntax.OpPlus:
+		return reInfo{c: analyse(t, re.Sub[0], depth+1).asCond(t)}
+	case syntax.OpRepeat:
+		if re.Min == 0 {
+			return unknown
+		}
+		return reInfo{c: analyse(t, re.Sub[0], depth+1).asCond(t)}
+	case syntax.OpAlternate:
+		subs := make([]reInfo, len(re.Sub))
+		allExact, n := true, 0
+		for i, sub := range re.Sub {
+			subs[i] = analyse(t, sub, depth+1)
+			allExact = allExact && subs[i].isExact
+			n += len(subs[i].exact)
+		}
+		if allExact && n <= maxExact {
+			var ks []litKey
+			for _, s := range subs {
+				ks = append(ks, s.exact...)
+			}
+			return exactOf(ks...)
+		}
+		cs := make([]cond, len(subs))
+		for i, s := range subs {
+			cs[i] = s.asCond(t)
+		}
+		return reInfo{c: or(cs...)}
+	case syntax.OpConcat:
+		// runs of exact parts are crossed into one exact set while it stays small; every other
+		// part, and every run that grew too large, is a condition of its own
+		var conds []cond
+		cur := exactOf(litKey{})
+		for _, sub := range re.Sub {
+			in := analyse(t, sub, depth+1)
+			if in.isExact {
+				if x, ok := cross(cur.exact, in.exact); ok {
+					cur.exact = x
+					continue
+				}
+				conds = append(conds, cur.asCond(t))
+				cur = in
+				continue
+			}
+			conds = append(conds, cur.asCond(t), in.c)
+			cur = exactOf(litKey{})
+		}
+		if len(conds) == 0 {
+			return cur
+		}
+		return reInfo{c: and(append(conds, cur.asCond(t))...)}
+	}
+	return unknown
+}
+
+// cross is every string of a followed by one of b, if there are at most maxExact of them. A string
+// with a case-folded part is compared with the lower-cased text as a whole: lower-casing maps rune
+// by rune, so a text containing it contains its lower-cased form.
+func cross(a, b []litKey) ([]litKey, bool) {
+	if len(a)*len(b) > maxExact {
+		return nil, false
+	}
+	out := make([]litKey, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			k := litKey{s: x.s + y.s, fold: x.fold || y.fold}
+			if k.fold {
+				k.s = foldLower(k.s)
+			}
+			out = append(out, k)
+		}
+	}
+	return out, true
+}
+
+// cased reports whether a case-folded literal has a rune with another case.
+func cased(rs []rune) bool {
+	for _, r := range rs {
+		if unicode.SimpleFold(r) != r {
+			return true
+		}
+	}
+	return false
+}
