@@ -106,8 +106,8 @@ type elementPatterns struct {
 	id            string
 	res           map[string][]*regexp.Regexp // by language
 	pre           map[string][]prefilter      // res[lang][i] can only match where pre[lang][i] does
-	exclude       map[string][]*regexp.Regexp // a sentence matching one of these never counts
-	states        map[string][]*regexp.Regexp // a match shows the element only if one of these matches too
+	exclude       map[string][]guarded        // a sentence matching one of these never counts
+	states        map[string][]guarded        // a match shows the element only if one of these matches too
 	sentencesOnly bool
 	noDefinitions bool
 	positive      map[string][]string
@@ -155,12 +155,12 @@ type piTerms struct {
 	id      string
 	terms   map[string][]string // lower-cased for en
 	sigs    map[string][]keySig // of terms, index for index
-	exclude map[string][]*regexp.Regexp
+	exclude map[string][]guarded
 	notIn   map[string][]string // lower-cased for en
 	// qualified is this category without its unqualified terms (nil when it has none), and
 	// unqualifiedSense the sentences that make a document read those terms in its own sense
 	qualified        *piTerms
-	unqualifiedSense map[string][]*regexp.Regexp
+	unqualifiedSense map[string][]guarded
 
 	positive, negative map[string][]string
 }
@@ -252,7 +252,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 	seen := map[string]bool{}
 	for _, e := range f.Elements {
 		ep := elementPatterns{id: e.ID, res: map[string][]*regexp.Regexp{}, pre: map[string][]prefilter{},
-			exclude: map[string][]*regexp.Regexp{}, states: map[string][]*regexp.Regexp{}, sentencesOnly: e.SentencesOnly,
+			exclude: map[string][]guarded{}, states: map[string][]guarded{}, sentencesOnly: e.SentencesOnly,
 			noDefinitions: e.NoDefinitions, positive: e.Positive, negative: e.Negative,
 			sectionExamples: e.Section, weakExamples: e.Weak, concreteExamples: e.Concrete, inIntroduction: e.InIntroduction, negationStates: e.NegationStates}
 		var err error
@@ -287,11 +287,21 @@ func parsePatterns(data []byte) (*patternSet, error) {
 				return nil, err
 			}
 		}
+		addGuarded := func(dst map[string][]guarded, lang string, list []string) error {
+			res := map[string][]*regexp.Regexp{}
+			if err := add(res, nil, lang, list); err != nil {
+				return err
+			}
+			for _, re := range res[lang] {
+				dst[lang] = append(dst[lang], guard(re))
+			}
+			return nil
+		}
 		for lang, list := range e.Exclude {
 			if lang != "zh" && lang != "en" {
 				return nil, fmt.Errorf("policies: policy_patterns.yaml: %s: exclude language %q", e.ID, lang)
 			}
-			if err := add(ep.exclude, nil, lang, list); err != nil {
+			if err := addGuarded(ep.exclude, lang, list); err != nil {
 				return nil, err
 			}
 		}
@@ -299,7 +309,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 			if lang != "zh" && lang != "en" {
 				return nil, fmt.Errorf("policies: policy_patterns.yaml: %s: states language %q", e.ID, lang)
 			}
-			if err := add(ep.states, nil, lang, list); err != nil {
+			if err := addGuarded(ep.states, lang, list); err != nil {
 				return nil, err
 			}
 		}
@@ -339,7 +349,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 		ps.title[lang] = re
 	}
 	for _, p := range f.PI {
-		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}, exclude: map[string][]*regexp.Regexp{},
+		t := piTerms{id: p.ID, terms: map[string][]string{"zh": p.ZH}, exclude: map[string][]guarded{},
 			notIn: map[string][]string{"zh": p.NotIn["zh"]}, positive: p.Positive, negative: p.Negative}
 		for _, e := range p.EN {
 			t.terms["en"] = append(t.terms["en"], strings.ToLower(e))
@@ -362,7 +372,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 				if err != nil {
 					return nil, err
 				}
-				t.exclude[lang] = append(t.exclude[lang], re)
+				t.exclude[lang] = append(t.exclude[lang], guard(re))
 			}
 		}
 		if len(p.Unqualified) > 0 {
@@ -415,7 +425,7 @@ func parsePatterns(data []byte) (*patternSet, error) {
 // language with unqualified terms needs a sense pattern: otherwise the entry cannot work.
 func qualifiedTerms(t piTerms, unqualified, sense map[string][]string) (*piTerms, error) {
 	q := t
-	q.terms, q.sigs, q.unqualifiedSense = map[string][]string{}, map[string][]keySig{}, map[string][]*regexp.Regexp{}
+	q.terms, q.sigs, q.unqualifiedSense = map[string][]string{}, map[string][]keySig{}, map[string][]guarded{}
 	for lang, terms := range t.terms {
 		drop := map[string]bool{}
 		for _, u := range unqualified[lang] {
@@ -444,7 +454,7 @@ func qualifiedTerms(t piTerms, unqualified, sense map[string][]string) (*piTerms
 			if err != nil {
 				return nil, fmt.Errorf("policies: policy_patterns.yaml: pi %s unqualified_sense: %w", t.id, err)
 			}
-			q.unqualifiedSense[lang] = append(q.unqualifiedSense[lang], re)
+			q.unqualifiedSense[lang] = append(q.unqualifiedSense[lang], guard(re))
 		}
 	}
 	return &q, nil
@@ -1029,7 +1039,7 @@ func patternsCollect(lang string) *regexp.Regexp {
 	return ps.collect[lang]
 }
 
-func matchAny(res []*regexp.Regexp, s string) bool {
+func matchAny(res []guarded, s string) bool {
 	for _, re := range res {
 		if re.MatchString(s) {
 			return true

@@ -64,7 +64,7 @@ type clauseDetector struct {
 	id       string
 	eng      *clauseEngine
 	shapes   map[string][]clauseShape // by language: alternatives
-	exclude  map[string][]*regexp.Regexp
+	exclude  map[string][]guarded
 	positive map[string][]string
 	negative map[string][]string
 }
@@ -93,50 +93,16 @@ type clauseEngine struct {
 	ungated map[string][]int
 }
 
-// gate indexes a shape by literals one of which every sentence it matches contains (one
-// disjunction of need; the one whose shortest literal is longest, as likely the rarest), so that
-// a sentence is only tested against the shapes its literals could complete.
+// gate indexes a shape by literals one of which every sentence it matches contains, so that a
+// sentence is only tested against the shapes its literals could complete.
 func (e *clauseEngine) gate(lang string, lt *litTable, sh clauseShape) {
-	var best []int
-	bestLen := -1
-	consider := func(c cond) {
-		var ids []int
-		switch c.op {
-		case condLit:
-			ids = []int{c.lit}
-		case condOr:
-			for _, sub := range c.subs {
-				if sub.op != condLit {
-					return
-				}
-				ids = append(ids, sub.lit)
-			}
-		default:
-			return
-		}
-		shortest := -1
-		for _, id := range ids {
-			if n := len(lt.lits[id].s); shortest < 0 || n < shortest {
-				shortest = n
-			}
-		}
-		if shortest > bestLen {
-			best, bestLen = ids, shortest
-		}
-	}
-	if sh.need.op == condAnd {
-		for _, sub := range sh.need.subs {
-			consider(sub)
-		}
-	} else {
-		consider(sh.need)
-	}
-	if best == nil {
+	ids, ok := gateLits(lt, sh.need)
+	if !ok {
 		e.ungated[lang] = append(e.ungated[lang], sh.sid)
 		return
 	}
 	g := e.gated[lang]
-	for _, id := range best {
+	for _, id := range ids {
 		for len(g) <= id {
 			g = append(g, nil)
 		}
@@ -145,8 +111,51 @@ func (e *clauseEngine) gate(lang string, lt *litTable, sh clauseShape) {
 	e.gated[lang] = g
 }
 
+// gateLits returns literals one of which every text satisfying c contains: of a conjunction, the
+// set of the part whose shortest literal is longest (likely the rarest); of a disjunction, the
+// union of its parts' sets. A condition that always holds has none.
+func gateLits(lt *litTable, c cond) ([]int, bool) {
+	switch c.op {
+	case condLit:
+		return []int{c.lit}, true
+	case condOr:
+		var out []int
+		for _, sub := range c.subs {
+			ids, ok := gateLits(lt, sub)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, ids...)
+		}
+		return out, true
+	case condAnd:
+		var best []int
+		bestLen := -1
+		for _, sub := range c.subs {
+			ids, ok := gateLits(lt, sub)
+			if !ok {
+				continue
+			}
+			shortest := -1
+			for _, id := range ids {
+				if n := len(lt.lits[id].s); shortest < 0 || n < shortest {
+					shortest = n
+				}
+			}
+			if shortest > bestLen {
+				best, bestLen = ids, shortest
+			}
+		}
+		return best, best != nil
+	}
+	return nil, false
+}
+
 // refersBack reports whether t opens with words that refer to the sentence before it (anaphor).
 func (e *clauseEngine) refersBack(lang string, t *clauseText) bool {
+	if anaphorOpens.MatchString(t.s) {
+		return true
+	}
 	if c, ok := e.anaphorNeed[lang]; ok && t.set != nil && !c.eval(t.set) {
 		return false
 	}
@@ -168,7 +177,7 @@ func (e *clauseEngine) text(lang, s string) *clauseText {
 	}
 	if lang == "zh" {
 		// simplified maps characters to characters, so a rune offset in s is one in the original
-		s = simplified.Replace(s)
+		s = toSimplified(s)
 	}
 	t := &clauseText{s: s, memo: make([]int8, len(e.res))}
 	if lt := e.lits[lang]; lt != nil {
@@ -274,7 +283,7 @@ func quoteThrough(s string, end int) string {
 // simplified forms, so that one pattern reads a policy written in either script (Taiwan, Hong Kong,
 // Macao operators). It is a table of the patterns' own words, not a general converter: a character
 // the patterns do not use may stay traditional.
-var simplified = strings.NewReplacer(
+var simplifiedPairs = []string{
 	"蒐集", "收集", "私隱", "隐私", "接納", "接纳", "聲明", "声明", "預設", "默认", "資訊", "信息", "個人資料", "个人信息", "紀錄", "记录", "記錄", "记录", "個", "个", "別", "别", "視", "视", "為", "为", "與", "与", "權", "权", "務", "务", "將", "将",
 	"無", "无", "須", "须", "隱", "隐", "僅", "仅", "於", "于", "後", "后", "經", "经", "條", "条", "議", "议",
 	"規", "规", "則", "则", "變", "变", "訂", "订", "調", "调", "繼", "继", "續", "续", "開", "开", "啟", "启",
@@ -288,7 +297,31 @@ var simplified = strings.NewReplacer(
 	"單", "单", "獨", "独", "專", "专", "門", "门", "誠", "诚", "謂", "谓", "嗎", "吗", "說", "说", "話", "话",
 	"義", "义", "負", "负", "擔", "担", "責", "责", "該", "该", "項", "项", "種", "种", "類", "类", "屬", "属",
 	"齊", "齐", "並", "并", "併", "并", "贊", "赞", "給", "给", "歸", "归", "響", "响", "帳", "账", "號", "号",
+}
+
+var (
+	simplified = strings.NewReplacer(simplifiedPairs...)
+	// tradStart marks the runes a key of simplifiedPairs starts with: a sentence with none of
+	// them (almost every sentence of a mainland policy) is already in the patterns' script
+	tradStart = func() *[1 << 16]bool {
+		var m [1 << 16]bool
+		for i := 0; i < len(simplifiedPairs); i += 2 {
+			r, _ := utf8.DecodeRuneInString(simplifiedPairs[i])
+			m[r] = true // every key starts in the Basic Multilingual Plane (TestToSimplified)
+		}
+		return &m
+	}()
 )
+
+// toSimplified is simplified.Replace, without the replacer's work on a sentence it leaves as is.
+func toSimplified(s string) string {
+	for _, r := range s {
+		if r >= 0x3400 && r < 1<<16 && tradStart[r] {
+			return simplified.Replace(s)
+		}
+	}
+	return s
+}
 
 var (
 	clausesOnce sync.Once
@@ -325,7 +358,7 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 	byExpr := map[string]int{} // a pattern several shapes use is one entry of eng.res
 	var out []clauseDetector
 	for _, c := range f.Clauses {
-		d := clauseDetector{id: c.ID, eng: eng, shapes: map[string][]clauseShape{}, exclude: map[string][]*regexp.Regexp{},
+		d := clauseDetector{id: c.ID, eng: eng, shapes: map[string][]clauseShape{}, exclude: map[string][]guarded{},
 			positive: c.Positive, negative: c.Negative}
 		for lang, shapes := range c.Match {
 			lt := eng.lits[lang]
@@ -367,7 +400,7 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 				if err != nil {
 					return nil, err
 				}
-				d.exclude[lang] = append(d.exclude[lang], re)
+				d.exclude[lang] = append(d.exclude[lang], guard(re))
 			}
 		}
 		out = append(out, d)
@@ -375,6 +408,7 @@ func parseClauses(data []byte) ([]clauseDetector, error) {
 	eng.anaphorNeed = map[string]cond{}
 	for lang, lt := range eng.lits {
 		eng.anaphorNeed[lang] = patternCond(lt, anaphor.String())
+		lt.index()
 	}
 	return out, nil
 }
@@ -471,7 +505,14 @@ const maxClauseDetections = 256
 // condition of playing", "对上述用途的授权是…"): such a sentence is also read
 // together with the previous one of its paragraph, because a clause is often stated across the two
 // (the purpose in the first, the compulsion in the second) and neither alone shows it.
-var anaphor = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|(前述|上述)(用途|目的|处理|收集|信息|权限|授权)|该用途|(该等|此项|该项|这项)(处理|用途|目的|授权|收集)|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
+//
+// It is two patterns, tried in turn: the words that open the sentence (anchored, so a sentence
+// that does not open with them fails at its first rune), and the phrases that refer back wherever
+// they stand (run only on a sentence holding their literals, anaphorNeed).
+var (
+	anaphorOpens = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
+	anaphor      = regexp.MustCompile(`(前述|上述)(用途|目的|处理|收集|信息|权限|授权)|该用途|(该等|此项|该项|这项)(处理|用途|目的|授权|收集)`)
+)
 
 // fieldLabel opens a list item that gives one attribute of the thing its list describes ("可见范围：…",
 // "Visibility: …"): such an item is also read together with the item before it, because the list
@@ -518,6 +559,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 				var before, joined string
 				var beforeText, joinedText *clauseText
 				ut := eng.text(lang, u)
+				long := utf8.RuneCountInString(u) > maxQuoteRunes
 				switch {
 				case j > 0 && eng.refersBack(lang, ut):
 					before, beforeText = units[j-1], prev
@@ -531,7 +573,7 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 				for i := range ds {
 					d := &ds[i]
 					// the end of the words stating the clause only matters to a quote that must be cut
-					ok, end := d.match(lang, ut, utf8.RuneCountInString(u) > maxQuoteRunes)
+					ok, end := d.match(lang, ut, long)
 					if !ok && joined != "" {
 						if joinedText == nil {
 							joinedText = eng.text(lang, joined)

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"regexp"
 	"regexp/syntax"
 	"strings"
 	"unicode"
@@ -45,7 +46,7 @@ type litTable struct {
 	// dense for the Basic Multilingual Plane, where nearly every policy's text is, a map above it
 	dense  []int32 // rune → 1 + index into buckets, 0 for none
 	sparse map[rune]int32
-	bucket [][]int
+	bucket []litBucket
 	// foldHigh: some case-folded literal starts with a non-ASCII rune, so the scan lower-cases
 	// non-ASCII runes too (it need not for Han text otherwise)
 	foldHigh bool
@@ -63,33 +64,56 @@ func (t *litTable) id(k litKey) int {
 	}
 	id := len(t.lits)
 	t.ids[k], t.lits = id, append(t.lits, k)
-	r, _ := utf8.DecodeRuneInString(k.s)
-	if k.fold && r >= utf8.RuneSelf {
-		t.foldHigh = true
-	}
-	var b int32
-	if r < denseRunes {
-		if t.dense == nil {
-			t.dense = make([]int32, denseRunes)
-		}
-		b = t.dense[r]
-	} else {
-		b = t.sparse[r]
-	}
-	if b == 0 {
-		t.bucket = append(t.bucket, nil)
-		b = int32(len(t.bucket))
-		if r < denseRunes {
-			t.dense[r] = b
-		} else {
-			t.sparse[r] = b
-		}
-	}
-	t.bucket[b-1] = append(t.bucket[b-1], id)
 	return id
 }
 
-func (t *litTable) bucketOf(r rune) []int {
+// index builds the buckets scan reads; it is called once every literal has its id.
+func (t *litTable) index() {
+	t.dense, t.sparse, t.bucket, t.foldHigh = nil, map[rune]int32{}, nil, false
+	for id, k := range t.lits {
+		r, _ := utf8.DecodeRuneInString(k.s)
+		if k.fold && r >= utf8.RuneSelf {
+			t.foldHigh = true
+		}
+		var b int32
+		if r < denseRunes {
+			if t.dense == nil {
+				t.dense = make([]int32, denseRunes)
+			}
+			b = t.dense[r]
+		} else {
+			b = t.sparse[r]
+		}
+		if b == 0 {
+			t.bucket = append(t.bucket, litBucket{})
+			b = int32(len(t.bucket))
+			if r < denseRunes {
+				t.dense[r] = b
+			} else {
+				t.sparse[r] = b
+			}
+		}
+		t.bucket[b-1].ids = append(t.bucket[b-1].ids, id)
+	}
+	for i := range t.bucket {
+		b := &t.bucket[i]
+		if len(b.ids) <= maxFlatBucket {
+			continue
+		}
+		b.second = map[rune][]int{}
+		for _, id := range b.ids {
+			_, n := utf8.DecodeRuneInString(t.lits[id].s)
+			if n == len(t.lits[id].s) {
+				b.one = append(b.one, id)
+				continue
+			}
+			r2, _ := utf8.DecodeRuneInString(t.lits[id].s[n:])
+			b.second[r2] = append(b.second[r2], id)
+		}
+	}
+}
+
+func (t *litTable) bucketOf(r rune) *litBucket {
 	var b int32
 	if r < denseRunes {
 		if t.dense == nil {
@@ -102,7 +126,31 @@ func (t *litTable) bucketOf(r rune) []int {
 	if b == 0 {
 		return nil
 	}
-	return t.bucket[b-1]
+	return &t.bucket[b-1]
+}
+
+// litBucket holds the literals that start with one rune; a large bucket (不, 本, 您 start dozens of
+// the patterns' literals) is split by the second rune.
+type litBucket struct {
+	ids    []int
+	one    []int          // of a large bucket: the literals of one rune
+	second map[rune][]int // of a large bucket: the others, by second rune
+}
+
+// maxFlatBucket is the size up to which a bucket's literals are each compared with the text.
+const maxFlatBucket = 8
+
+// candidates returns the literals of b that text, which starts with b's rune of n bytes, may start
+// with.
+func (b *litBucket) candidates(text string, n int, lits []litKey, fold bool) ([]int, []int) {
+	if b.second == nil {
+		return b.ids, nil
+	}
+	r2, _ := utf8.DecodeRuneInString(text[n:])
+	if fold {
+		r2 = lowerRune(r2)
+	}
+	return b.one, b.second[r2]
 }
 
 // litSet is the set of literals of a table a text contains.
@@ -115,7 +163,25 @@ func (s litSet) has(id int) bool { return s[id/64]&(1<<(id%64)) != 0 }
 func (t *litTable) scan(text string) (litSet, []int) {
 	set := make(litSet, (len(t.lits)+63)/64)
 	var found []int
+	add := func(id int) {
+		set[id/64] |= 1 << (id % 64)
+		found = append(found, id)
+	}
 	for i, r := range text {
+		n := utf8.RuneLen(r)
+		if r == utf8.RuneError {
+			_, n = utf8.DecodeRuneInString(text[i:])
+		}
+		if b := t.bucketOf(r); b != nil {
+			xs, ys := b.candidates(text[i:], n, t.lits, false)
+			for _, ids := range [2][]int{xs, ys} {
+				for _, id := range ids {
+					if k := &t.lits[id]; !k.fold && !set.has(id) && strings.HasPrefix(text[i:], k.s) {
+						add(id)
+					}
+				}
+			}
+		}
 		lr := r
 		switch {
 		case r < utf8.RuneSelf:
@@ -125,22 +191,17 @@ func (t *litTable) scan(text string) (litSet, []int) {
 		case t.foldHigh || r == 'ſ' || r == '\u212a' || r == '\u0130':
 			// the long s, the Kelvin sign and the dotted capital I lower-case to ASCII letters
 			lr = lowerRune(r)
-		}
-		for _, id := range t.bucketOf(r) {
-			k := &t.lits[id]
-			if !set.has(id) && !k.fold && strings.HasPrefix(text[i:], k.s) {
-				set[id/64] |= 1 << (id % 64)
-				found = append(found, id)
-			}
-		}
-		if lr == r && !t.foldHigh && r >= utf8.RuneSelf {
+		default:
 			continue // no case-folded literal starts with a non-ASCII rune
 		}
-		for _, id := range t.bucketOf(lr) {
-			k := &t.lits[id]
-			if !set.has(id) && k.fold && hasFoldedPrefix(text[i:], k.s) {
-				set[id/64] |= 1 << (id % 64)
-				found = append(found, id)
+		if b := t.bucketOf(lr); b != nil {
+			xs, ys := b.candidates(text[i:], n, t.lits, true)
+			for _, ids := range [2][]int{xs, ys} {
+				for _, id := range ids {
+					if k := &t.lits[id]; k.fold && !set.has(id) && hasFoldedPrefix(text[i:], k.s) {
+						add(id)
+					}
+				}
 			}
 		}
 	}
@@ -411,4 +472,62 @@ func cased(rs []rune) bool {
 		}
 	}
 	return false
+}
+
+// guarded is a regexp that runs only on a text holding the literals its matches need: for a
+// pattern tried alone on every sentence of a policy (an exclusion, a sense of a term), where a
+// shared scan (litTable.scan) would not pay, the condition is checked with strings.Contains.
+type guarded struct {
+	*regexp.Regexp
+	need cond
+	lits []litKey
+}
+
+func guard(re *regexp.Regexp) guarded {
+	lt := newLitTable()
+	return guarded{Regexp: re, need: patternCond(lt, re.String()), lits: lt.lits}
+}
+
+// MatchString reports whether s holds the literals and matches the regexp.
+func (g guarded) MatchString(s string) bool {
+	if g.need.op != condTrue {
+		lower, lowered := "", false
+		has := func(id int) bool {
+			k := g.lits[id]
+			if !k.fold {
+				return strings.Contains(s, k.s)
+			}
+			if !lowered {
+				lower, lowered = foldLower(s), true
+			}
+			return strings.Contains(lower, k.s)
+		}
+		if !g.need.holds(has) {
+			return false
+		}
+	}
+	return g.Regexp.MatchString(s)
+}
+
+// holds is eval with the literals found on demand.
+func (c *cond) holds(has func(int) bool) bool {
+	switch c.op {
+	case condLit:
+		return has(c.lit)
+	case condAnd:
+		for i := range c.subs {
+			if !c.subs[i].holds(has) {
+				return false
+			}
+		}
+		return true
+	case condOr:
+		for i := range c.subs {
+			if c.subs[i].holds(has) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }

@@ -14,8 +14,13 @@ import (
 func condHolds(pattern, text string) bool {
 	lt := newLitTable()
 	c := patternCond(lt, pattern)
+	lt.index()
 	set, _ := lt.scan(text)
-	return c.eval(set)
+	held := c.eval(set)
+	if g := guard(regexp.MustCompile(pattern)); g.need.holds(func(id int) bool { return set.has(id) }) != held {
+		panic("guard and scan disagree on " + pattern)
+	}
+	return held
 }
 
 // TestPatternCond: the condition rejects sentences without the literals a match needs, and never
@@ -151,4 +156,26 @@ func FuzzPatternCond(f *testing.F) {
 			t.Fatalf("%q matches %q but its condition does not hold", pattern, text)
 		}
 	})
+}
+
+// TestToSimplified: toSimplified is simplified.Replace, on sentences with and without traditional
+// characters, and every key of the table starts with a rune its check looks at.
+func TestToSimplified(t *testing.T) {
+	for i := 0; i < len(simplifiedPairs); i += 2 {
+		r := []rune(simplifiedPairs[i])[0]
+		if r < 0x3400 || r >= 1<<16 {
+			t.Errorf("key %q starts outside the checked range", simplifiedPairs[i])
+		}
+		if got := toSimplified("前" + simplifiedPairs[i] + "後"); got != simplified.Replace("前"+simplifiedPairs[i]+"後") {
+			t.Errorf("%q: %q", simplifiedPairs[i], got)
+		}
+	}
+	for _, s := range []string{"我们会收集您的个人信息", "繼續使用即視為同意", "", "abc", "個人資料"} {
+		if got, want := toSimplified(s), simplified.Replace(s); got != want {
+			t.Errorf("toSimplified(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if toSimplified("繼續") == "繼續" {
+		t.Error("a traditional sentence was left as is")
+	}
 }

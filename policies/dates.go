@@ -6,13 +6,41 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
+
+// digitForms are the runes normDigits rewrites.
+const digitForms = "０１２３４５６７８９【】〔〕［］．－／"
+
+// hasDigitForms reports whether s holds one of the runes normDigits rewrites, all of them
+// three-byte UTF-8 starting EF (full-width digits, ．－／［］) or E3 80 (【】〔〕): a byte scan, since
+// every sentence of a policy is checked and strings.ContainsAny decodes every rune.
+func hasDigitForms(s string) bool {
+	// a continuation byte is never EF or E3, so every position holding one starts a rune (or is a
+	// stray byte, after which strings.ContainsAny decodes the same rune)
+	for i := 0; i+2 < len(s); i++ {
+		switch s[i] {
+		case 0xEF:
+			if r, _ := utf8.DecodeRuneInString(s[i:]); strings.ContainsRune(digitForms, r) {
+				return true
+			}
+		case 0xE3:
+			if s[i+1] == 0x80 {
+				switch s[i+2] {
+				case 0x90, 0x91, 0x94, 0x95: // 【】〔〕
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 // normDigits rewrites full-width digits and punctuation of dates as ASCII and drops the brackets
 // some policies put around the fields of a template date ("2021年【10】月【8】日"), so one set of
 // patterns reads every form. It keeps the text otherwise as written.
 func normDigits(s string) string {
-	if !strings.ContainsAny(s, "０１２３４５６７８９【】〔〕［］．－／") {
+	if !hasDigitForms(s) {
 		return s
 	}
 	var b strings.Builder

@@ -691,6 +691,10 @@ var numberings = []struct {
 
 // numbering returns the numbering prefix of s, its level and the rest.
 func numbering(s string) (string, int, string) {
+	// every numbering starts with one of these runes: most lines fail here, before seven regexps
+	if r, _ := utf8.DecodeRuneInString(s); !(r >= '0' && r <= '9') && !strings.ContainsRune("第一二三四五六七八九十（(", r) {
+		return "", 0, s
+	}
 	for _, n := range numberings {
 		if m := n.re.FindStringSubmatchIndex(s); m != nil {
 			num := s[m[2]:m[3]]

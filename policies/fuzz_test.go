@@ -119,3 +119,38 @@ func FuzzSentenceEnds(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDigitForms holds the byte scan of hasDigitForms to strings.ContainsAny.
+func FuzzDigitForms(f *testing.F) {
+	for _, s := range []string{"", "２０２１年", "【10】月", "。、", "\xef\xe3\x80\x90", "\xe3\x80", "〔", "ａ", "2021．10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasDigitForms(s), strings.ContainsAny(s, digitForms); got != want {
+			t.Fatalf("hasDigitForms(%q) = %v, strings.ContainsAny %v", s, got, want)
+		}
+	})
+}
+
+// FuzzNumbering holds numbering's first-rune check to the numbering regexps alone.
+func FuzzNumbering(f *testing.F) {
+	for _, s := range []string{"第一章 总则", "第3条", "一、引言", "（二）", "(3)", "1.2.3 标题", "12、", "１．", "十一、", "我们", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		num, lvl, rest := numbering(s)
+		wnum, wlvl, wrest := "", 0, s
+		for _, n := range numberings {
+			if m := n.re.FindStringSubmatchIndex(s); m != nil {
+				wnum, wlvl, wrest = s[m[2]:m[3]], n.level, strings.TrimSpace(s[m[1]:])
+				if n.level == 3 && strings.Count(wnum, ".")+strings.Count(wnum, "．") > 1 {
+					wlvl = 3 + strings.Count(strings.TrimRight(wnum, ".．"), ".") - 1
+				}
+				break
+			}
+		}
+		if num != wnum || lvl != wlvl || rest != wrest {
+			t.Fatalf("numbering(%q) = %q %d %q, regexps %q %d %q", s, num, lvl, rest, wnum, wlvl, wrest)
+		}
+	})
+}
