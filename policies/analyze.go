@@ -816,6 +816,12 @@ func AnalyzeDocument(doc *Document, cat Catalogue) (*Analysis, error) {
 
 	// PI declared: the first sentence naming the category that declares collection.
 	var whole, wholeLower strings.Builder
+	size := 0
+	for _, s := range sents {
+		size += len(s.text) + 1
+	}
+	whole.Grow(size)
+	wholeLower.Grow(size)
 	for _, s := range sents {
 		whole.WriteString(s.text)
 		whole.WriteByte('\n')

@@ -3,6 +3,7 @@ package policies
 import (
 	"regexp"
 	"regexp/syntax"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -269,7 +270,25 @@ func and(cs ...cond) cond {
 	case 1:
 		return subs[0]
 	}
+	// the cheapest part first: a single literal rejects most texts before a long disjunction is
+	// tried (guarded checks each literal with strings.Contains)
+	sort.SliceStable(subs, func(i, j int) bool { return subs[i].size() < subs[j].size() })
 	return cond{op: condAnd, subs: subs}
+}
+
+// size is the number of literals in c.
+func (c *cond) size() int {
+	switch c.op {
+	case condLit:
+		return 1
+	case condAnd, condOr:
+		n := 0
+		for i := range c.subs {
+			n += c.subs[i].size()
+		}
+		return n
+	}
+	return 0
 }
 
 func or(cs ...cond) cond {

@@ -42,6 +42,8 @@ type quoteChoiceFile struct {
 // quoteChoice is quoteChoiceFile compiled, by language.
 type quoteChoice struct {
 	introSection, overview, exception, topics map[string]*regexp.Regexp
+	// overview and exception as sentenceReads runs them, on every sentence an element matches
+	overviewG, exceptionG map[string]guarded
 	minTopics                                 int
 }
 
@@ -85,6 +87,13 @@ func compileQuoteChoice(f quoteChoiceFile) (quoteChoice, error) {
 		if part.dst != &qc.topics && (part.src.ZH == "" || part.src.EN == "") {
 			return qc, fmt.Errorf("policies: policy_patterns.yaml: %s needs a zh and an en pattern", part.name)
 		}
+	}
+	qc.overviewG, qc.exceptionG = map[string]guarded{}, map[string]guarded{}
+	for lang, re := range qc.overview {
+		qc.overviewG[lang] = guard(re)
+	}
+	for lang, re := range qc.exception {
+		qc.exceptionG[lang] = guard(re)
 	}
 	qc.minTopics = f.MinTopics
 	if qc.minTopics < 2 {
@@ -234,10 +243,10 @@ func (qc *quoteChooser) sentenceReads(j int) uint8 {
 	}
 	s, q := &qc.sents[j], &qc.ps.quote
 	r = sentRead
-	if matchRe(q.overview[qc.lang], s.text) || q.listsTopics(qc.lang, s.text) {
+	if matchGuarded(q.overviewG, qc.lang, s.text) || q.listsTopics(qc.lang, s.text) {
 		r |= sentOverview
 	}
-	if matchRe(q.exception[qc.lang], s.text) {
+	if matchGuarded(q.exceptionG, qc.lang, s.text) {
 		r |= sentException
 	}
 	if s.heading || headingLike(s.text) {
@@ -311,3 +320,8 @@ func headingLike(t string) bool {
 }
 
 func matchRe(re *regexp.Regexp, s string) bool { return re != nil && re.MatchString(s) }
+
+func matchGuarded(gs map[string]guarded, lang, s string) bool {
+	g, ok := gs[lang]
+	return ok && g.MatchString(s)
+}
