@@ -655,24 +655,60 @@ func hasHan(s string) bool {
 }
 
 func collapse(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) || r == '\u00a0' || r == '\u3000' || r == '\u200b' || r == '\ufeff' {
-			space = true
+	out := make([]byte, 0, len(s))
+	space := false // white space seen since the last text
+	for i := 0; i < len(s); {
+		// a run of text without white space or invalid bytes is copied whole
+		j := i
+		for j < len(s) {
+			if c := s[j]; c < utf8.RuneSelf {
+				if c == ' ' || ('\t' <= c && c <= '\r') {
+					break
+				}
+				j++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(s[j:])
+			if (r == utf8.RuneError && n == 1) || isCollapsedSpace(r) {
+				break
+			}
+			j += n
+		}
+		if j > i {
+			if space && len(out) > 0 {
+				out = append(out, ' ')
+			}
+			space = false
+			out = append(out, s[i:j]...)
+			i = j
 			continue
 		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			// an invalid byte is text, written as U+FFFD
+			if space && len(out) > 0 {
+				out = append(out, ' ')
+			}
+			space = false
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			space = true
 		}
-		space = false
-		b.WriteRune(r)
+		i += n
 	}
-	out := b.String()
-	if utf8.RuneCountInString(out) > maxBlockRunes {
-		out = string([]rune(out)[:maxBlockRunes])
+	if len(out) > maxBlockRunes && utf8.RuneCount(out) > maxBlockRunes {
+		return string([]rune(string(out))[:maxBlockRunes])
 	}
-	return out
+	return string(out)
+}
+
+// isCollapsedSpace reports the runes collapse reads as white space: Unicode's, and the no-break,
+// ideographic and zero-width spaces and the byte-order mark policies pad with.
+func isCollapsedSpace(r rune) bool {
+	if r > 0x3000 {
+		return r == '\ufeff' // no Unicode white space lies above the ideographic space
+	}
+	return unicode.IsSpace(r) || r == '\u00a0' || r == '\u3000' || r == '\u200b'
 }
 
 // Chinese and numeric section numbering.

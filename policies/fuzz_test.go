@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -151,6 +152,35 @@ func FuzzNumbering(f *testing.F) {
 		}
 		if num != wnum || lvl != wlvl || rest != wrest {
 			t.Fatalf("numbering(%q) = %q %d %q, regexps %q %d %q", s, num, lvl, rest, wnum, wlvl, wrest)
+		}
+	})
+}
+
+// FuzzCollapse holds collapse to the rune-by-rune reading it replaces.
+func FuzzCollapse(f *testing.F) {
+	for _, s := range []string{"", " a  b ", "一\u3000二\u00a0三\u200b四\ufeff五", "\xff x \xfe", "a\t\n\r\v\fb", "\u2028\u0085x", strings.Repeat("字 ", 10)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		space := false
+		for _, r := range s {
+			if unicode.IsSpace(r) || r == '\u00a0' || r == '\u3000' || r == '\u200b' || r == '\ufeff' {
+				space = true
+				continue
+			}
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(r)
+		}
+		want := b.String()
+		if utf8.RuneCountInString(want) > maxBlockRunes {
+			want = string([]rune(want)[:maxBlockRunes])
+		}
+		if got := collapse(s); got != want {
+			t.Fatalf("collapse(%q) = %q, want %q", s, got, want)
 		}
 	})
 }
