@@ -44,7 +44,7 @@ type quoteChoice struct {
 	introSection, overview, exception, topics map[string]*regexp.Regexp
 	// overview and exception as sentenceReads runs them, on every sentence an element matches
 	overviewG, exceptionG map[string]guarded
-	minTopics                                 int
+	minTopics             int
 }
 
 func compileQuotePattern(where string, p quotePattern) (map[string]*regexp.Regexp, error) {
