@@ -22,7 +22,7 @@ type clauseLabels struct {
 }
 
 // TestClauseAccuracy scores the clause detectors on the labelled sets they are tuned on
-// (testdata/labelled-clauses, and heldout3 to heldout7 since their one blind scoring),
+// (testdata/labelled-clauses, and heldout3 to heldout8 since their one blind scoring),
 // each on its own, as production reports them (Clauses: every distinct clause, up to its bound per
 // family): per family, a document is a true positive when one of its reported quotes contains a
 // labelled fragment, and a false positive when one of its reported quotes contains none (a document
@@ -36,22 +36,23 @@ func TestClauseAccuracy(t *testing.T) {
 		"heldout5": filepath.Join("testdata", "labelled-clauses", "heldout5", "*.yaml"),
 		"heldout6": filepath.Join("testdata", "labelled-clauses", "heldout6", "*.yaml"),
 		"heldout7": filepath.Join("testdata", "labelled-clauses", "heldout7", "*.yaml"),
+		"heldout8": filepath.Join("testdata", "labelled-clauses", "heldout8", "*.yaml"),
 	} {
 		t.Run(set, func(t *testing.T) { scoreClauseSet(t, glob, true) })
 	}
 }
 
 // TestClauseHeldout scores the sets that are not tuned on: heldout2, written before the detectors
-// were generalised by their author, and heldout8, written blind by another engineer and scored once
+// were generalised by their author, and heldout9, written blind by another engineer and scored once
 // by the lead after a tuning round (absent from a checkout until then: it is skipped, not failed).
 // Their figures are reported, not gated (a handful of documents, each a family's only chance to be
 // missed). Tuning runs -run 'TestClauseAccuracy$' so that a held-out set stays unseen until it is
 // scored.
 func TestClauseHeldout(t *testing.T) {
-	for _, set := range []string{"heldout2", "heldout8"} {
+	for _, set := range []string{"heldout2", "heldout9"} {
 		t.Run(set, func(t *testing.T) {
 			dir := filepath.Join("testdata", "labelled-clauses", set)
-			if _, err := os.Stat(dir); set == "heldout8" && os.IsNotExist(err) {
+			if _, err := os.Stat(dir); set == "heldout9" && os.IsNotExist(err) {
 				t.Skipf("%s absent: the blind set is scored once it is merged", dir)
 			}
 			scoreClauseSet(t, filepath.Join(dir, "*.yaml"), false)
