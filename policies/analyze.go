@@ -603,6 +603,12 @@ func sentenceEnds(s string) [][]int { return stopEnds(s, isStop) }
 func stopEnds(s string, isStop func(rune) bool) [][]int {
 	var out [][]int
 	for i := 0; i < len(s); {
+		// every stop is ASCII or a three-byte rune starting E3 (。) or EF (！？；), and neither is a
+		// continuation byte: any other byte is stepped over without decoding
+		if c := s[i]; c != 0xE3 && c != 0xEF && c != '.' && c != '!' && c != '?' && c != ';' {
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case isStop(r):

@@ -153,7 +153,7 @@ func gateLits(lt *litTable, c cond) ([]int, bool) {
 
 // refersBack reports whether t opens with words that refer to the sentence before it (anaphor).
 func (e *clauseEngine) refersBack(lang string, t *clauseText) bool {
-	if anaphorOpens.MatchString(t.s) {
+	if r, _ := utf8.DecodeRuneInString(t.s); strings.ContainsRune(anaphorFirst, r) && anaphorOpens.MatchString(t.s) {
 		return true
 	}
 	if c, ok := e.anaphorNeed[lang]; ok && t.set != nil && !c.eval(t.set) {
@@ -510,6 +510,8 @@ const maxClauseDetections = 256
 // that does not open with them fails at its first rune), and the phrases that refer back wherever
 // they stand (run only on a sentence holding their literals, anaphorNeed).
 var (
+	// anaphorFirst holds the first rune of every opening anaphorOpens matches, either case
+	anaphorFirst = "此该这上前以這該您你对tTsSyYcCaA"
 	anaphorOpens = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
 	anaphor      = regexp.MustCompile(`(前述|上述)(用途|目的|处理|收集|信息|权限|授权)|该用途|(该等|此项|该项|这项)(处理|用途|目的|授权|收集)`)
 )

@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"testing"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -178,4 +180,84 @@ func TestToSimplified(t *testing.T) {
 	if toSimplified("繼續") == "繼續" {
 		t.Error("a traditional sentence was left as is")
 	}
+}
+
+// TestAnaphorFirst: every opening anaphorOpens matches starts with a rune of anaphorFirst.
+func TestAnaphorFirst(t *testing.T) {
+	re, err := syntax.Parse(anaphorOpens.String(), syntax.Perl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpAlternate {
+		t.Fatalf("anaphorOpens is not an alternation: %v", re.Op)
+	}
+	checked := 0
+	for _, alt := range re.Sub {
+		for _, s := range firstRunes(t, alt) {
+			checked++
+			if !strings.ContainsRune(anaphorFirst, s) {
+				t.Errorf("an opening of %v starts with %q, not in anaphorFirst", alt, s)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d first runes listed", checked)
+	}
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{{"此类信息的收集是前提条件", true}, {"This processing is a condition", true}, {"我们收集此类信息", false}, {"您对此表示同意", true}} {
+		if got := anaphorOpens.MatchString(c.s); got != c.want {
+			t.Errorf("%q: %v", c.s, got)
+		}
+	}
+}
+
+// firstRunes lists the runes (both cases when folded) a match of re can start with, after the
+// leading ^ of each alternative.
+func firstRunes(t *testing.T, re *syntax.Regexp) []rune {
+	switch re.Op {
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpBeginText || sub.Op == syntax.OpBeginLine {
+				continue
+			}
+			if sub.Op == syntax.OpQuest || sub.Op == syntax.OpStar {
+				// optional: its first runes and those of what follows
+				rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: re.Sub[1:]}
+				for i := range re.Sub {
+					if re.Sub[i] == sub {
+						rest.Sub = re.Sub[i+1:]
+					}
+				}
+				return append(firstRunes(t, sub.Sub[0]), firstRunes(t, rest)...)
+			}
+			return firstRunes(t, sub)
+		}
+	case syntax.OpCapture, syntax.OpPlus:
+		return firstRunes(t, re.Sub[0])
+	case syntax.OpAlternate:
+		var out []rune
+		for _, sub := range re.Sub {
+			out = append(out, firstRunes(t, sub)...)
+		}
+		return out
+	case syntax.OpLiteral:
+		r := re.Rune[0]
+		if re.Flags&syntax.FoldCase != 0 {
+			return []rune{unicode.ToLower(r), unicode.ToUpper(r)}
+		}
+		return []rune{r}
+	case syntax.OpCharClass:
+		var out []rune
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1] && len(out) < 64; r++ {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	t.Fatalf("cannot list the first runes of %v (op %v)", re, re.Op)
+	return nil
 }
