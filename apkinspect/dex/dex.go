@@ -8,6 +8,7 @@
 package dex
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -608,10 +609,8 @@ func (f *File) StringData(i uint32) []byte {
 		return nil
 	}
 	b := f.rawString(le32(f.b, f.strOff+4*i))
-	for k, c := range b {
-		if c == 0 {
-			return b[:k]
-		}
+	if k := bytes.IndexByte(b, 0); k >= 0 {
+		return b[:k]
 	}
 	return b
 }
