@@ -595,42 +595,22 @@ func (s *solver) edges(rootClasses []uint32) {
 		s.dst = append(s.dst, uint32(k)<<28|uint32(n))
 		return true
 	}
-	// An edge is emitted once per source (the first kind found for it stays). A source's few
-	// edges are checked by a scan of them (in cache); past maxScanSites, mark[n] is the
-	// source+1 of the last edge emitted to n (an array of the graph's size, read at random).
+	// mark[n] is the source+1 of the last edge emitted to n: an edge is emitted once per source
+	// (the first kind found for it stays).
 	mark := make([]int32, len(g.mkeys))
 	src := int32(0)
-	setMark := func(n uint32) {
-		if int(n) >= len(mark) {
-			// A dispatch node, created after mark was sized.
-			mark = append(mark, make([]int32, int(n)+1-len(mark))...)
-		}
-		mark[n] = src + 1
-	}
 	emit := func(n Node, k uint8) bool {
 		if n == None {
 			return false
 		}
-		if mine := s.dst[start:]; len(mine) < maxScanSites {
-			for _, e := range mine {
-				if e&nodeMask == uint32(n) {
-					return false
-				}
-			}
-			if !push(n, k) {
-				return false
-			}
-			if len(mine)+1 == maxScanSites {
-				for _, e := range s.dst[start:] {
-					setMark(e & nodeMask)
-				}
-			}
-			return true
+		if int(n) >= len(mark) {
+			// A dispatch node, created after mark was sized.
+			mark = append(mark, make([]int32, int(n)+1-len(mark))...)
 		}
-		if int(n) < len(mark) && mark[n] == src+1 {
+		if mark[n] == src+1 {
 			return false
 		}
-		setMark(uint32(n))
+		mark[n] = src + 1
 		return push(n, k)
 	}
 	flush := func() bool {
