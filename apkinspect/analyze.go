@@ -1,7 +1,6 @@
 package apkinspect
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -537,7 +536,7 @@ func (a *analyzer) indexDex(f *dex.File, x *callgraph.FileIndex) {
 					continue
 				}
 				seenStr[w] |= m
-				a.strData(f.StringData(r.Target))
+				a.str(f.String(r.Target))
 			}
 		}
 	}
@@ -616,22 +615,6 @@ func argument(f *dex.File, r dex.Ref, api rules.SensitiveAPI) (string, bool) {
 }
 
 // str looks at one string constant for endpoints and policy links.
-// strData is str of a string constant given as its MUTF-8 bytes. An ASCII string is the same
-// bytes in UTF-8, and str can only use one with "://" or a dot: the others, most of a file's
-// constants, are neither decoded nor copied. Any other string is decoded first, since MUTF-8
-// may spell ASCII characters in two bytes.
-func (a *analyzer) strData(b []byte) {
-	for _, c := range b {
-		if c >= 0x80 {
-			a.str(dex.DecodeMUTF8(b))
-			return
-		}
-	}
-	if len(b) >= 4 && bytes.IndexByte(b, '.') >= 0 || bytes.Contains(b, []byte("://")) {
-		a.str(string(b))
-	}
-}
-
 func (a *analyzer) str(s string) {
 	if len(s) < 4 || len(s) > 64<<10 {
 		return

@@ -8,7 +8,6 @@
 package dex
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -609,8 +608,10 @@ func (f *File) StringData(i uint32) []byte {
 		return nil
 	}
 	b := f.rawString(le32(f.b, f.strOff+4*i))
-	if k := bytes.IndexByte(b, 0); k >= 0 {
-		return b[:k]
+	for k, c := range b {
+		if c == 0 {
+			return b[:k]
+		}
 	}
 	return b
 }
