@@ -238,3 +238,59 @@ func BenchmarkSolve(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu)/float64(b.N), "solve-cpu-ns/op")
 }
+
+// BenchmarkAddDex is the call graph's AddDex alone over every dex file of the APK
+// BenchmarkInspect takes, parsed once, untimed; adddex-cpu-ns/op is the process's CPU time
+// over the AddDex calls only.
+func BenchmarkAddDex(b *testing.B) {
+	p := os.Getenv("PILMON_BENCH_APK")
+	if p == "" {
+		p, _ = largestCorpusAPK(b)
+	}
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer zr.Close()
+	var files []*dex.File
+	var total int64
+	for _, e := range zr.File {
+		if !dex.IsDexName(e.Name) {
+			continue
+		}
+		rc, err := e.Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := dex.Parse(context.Background(), e.Name, d, dex.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, f)
+		total += int64(len(d))
+	}
+	slices.SortFunc(files, func(x, y *dex.File) int { return dexOrder(x.Name) - dexOrder(y.Name) })
+	var cpu time.Duration
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		runtime.GC()
+		g := callgraph.New(callgraph.Limits{})
+		g.ExpectDex(total)
+		b.StartTimer()
+		c0 := processCPU()
+		for _, f := range files {
+			g.AddDex(f)
+		}
+		cpu += processCPU() - c0
+		if g.Methods() == 0 {
+			b.Fatal("no methods")
+		}
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N), "adddex-cpu-ns/op")
+}

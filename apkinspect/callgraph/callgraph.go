@@ -552,10 +552,8 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		g.mkeys = make([]mkey, 0, nm)
 		g.defined = make([]bool, 0, nm)
 		g.siteStart, g.siteEnd = make([]int32, 0, nm), make([]int32, 0, nm)
-		g.nodeStamp, g.nodeBits = make([]int32, nm), make([]uint8, nm)
 		g.classID = sized(g.classID, nt)
 		g.classDesc, g.class = append(make([]string, 0, nt), g.classDesc...), append(make([]classInfo, 0, nt), g.class...)
-		g.classStamp, g.classBits = make([]int32, nt), make([]uint8, nt)
 		g.protoKey = sized(g.protoKey, f.ProtoCount())
 	}
 	// Room for one site per reference (most references are one site, those made twice by one
@@ -618,26 +616,28 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 				g.cut("more than %d call sites", g.lim.MaxSites)
 				break
 			}
-			// A site is recorded once per method: stamps per target say which method last
-			// recorded it and with which kinds (a method calls the same few methods many times).
+			// A site is recorded once per method (a method calls the same few methods many
+			// times). Most methods have a few sites, found again by a scan of the method's own
+			// (in cache); a method with more uses stamps per target, which say which method last
+			// recorded it and with which kinds (two arrays of the graph's size, read at random).
 			add := func(kind uint8, target uint32) {
-				stamp, bits := &g.nodeStamp, &g.nodeBits
-				if kind != sCall && kind != sVirtual {
-					stamp, bits = &g.classStamp, &g.classBits
-				}
-				if int(target) >= len(*stamp) {
-					grow := max(int(target)+1, 2*len(*stamp))
-					*stamp = append(*stamp, make([]int32, grow-len(*stamp))...)
-					*bits = append(*bits, make([]uint8, grow-len(*bits))...)
-				}
-				if (*stamp)[target] != int32(caller)+1 {
-					(*stamp)[target], (*bits)[target] = int32(caller)+1, 0
-				}
-				if (*bits)[target]&(1<<kind) != 0 {
+				st := site(uint32(kind)<<28 | target&(1<<28-1))
+				mine := g.sites[int(start)-g.siteBase:]
+				if len(mine) < maxScanSites {
+					if slices.Contains(mine, st) {
+						return
+					}
+					g.sites = append(g.sites, st)
+					if len(mine)+1 == maxScanSites {
+						for _, s := range g.sites[int(start)-g.siteBase:] {
+							g.stampSite(caller, s)
+						}
+					}
 					return
 				}
-				(*bits)[target] |= 1 << kind
-				g.sites = append(g.sites, site(uint32(kind)<<28|target&(1<<28-1)))
+				if g.stampSite(caller, st) {
+					g.sites = append(g.sites, st)
+				}
 			}
 			switch r.Kind {
 			case dex.Invoke:
@@ -694,6 +694,35 @@ func (g *Graph) AddDex(f *dex.File) *FileIndex {
 		flush()
 	}
 	return x
+}
+
+// maxScanSites is the number of sites up to which a method's sites are kept unique by a scan
+// of them (see AddDex).
+const maxScanSites = 24
+
+// stampSite marks site s of caller in the per-target stamps and reports whether it is new for
+// the caller. The stamps grow to the largest target seen (a method or class id, both bounded
+// by the limits).
+func (g *Graph) stampSite(caller Node, s site) bool {
+	kind, target := s.kind(), s.target()
+	stamp, bits := &g.nodeStamp, &g.nodeBits
+	if kind != sCall && kind != sVirtual {
+		stamp, bits = &g.classStamp, &g.classBits
+	}
+	if int(target) >= len(*stamp) {
+		grow := max(int(target)+1, 2*len(*stamp))
+		*stamp = append(*stamp, make([]int32, grow-len(*stamp))...)
+		*bits = append(*bits, make([]uint8, grow-len(*bits))...)
+	}
+	if (*stamp)[target] != int32(caller)+1 {
+		(*stamp)[target], (*bits)[target] = int32(caller)+1, 0
+	}
+	bit := uint8(1) << (kind - 1) // kinds are 1 to 8
+	if (*bits)[target]&bit != 0 {
+		return false
+	}
+	(*bits)[target] |= bit
+	return true
 }
 
 // closeChunk ends the chunk of sites AddDex filled, trimmed to its size when much is unused.
