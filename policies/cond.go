@@ -143,7 +143,7 @@ const maxFlatBucket = 8
 
 // candidates returns the literals of b that text, which starts with b's rune of n bytes, may start
 // with.
-func (b *litBucket) candidates(text string, n int, lits []litKey, fold bool) ([]int, []int) {
+func (b *litBucket) candidates(text string, n int, fold bool) ([]int, []int) {
 	if b.second == nil {
 		return b.ids, nil
 	}
@@ -174,7 +174,7 @@ func (t *litTable) scan(text string) (litSet, []int) {
 			_, n = utf8.DecodeRuneInString(text[i:])
 		}
 		if b := t.bucketOf(r); b != nil {
-			xs, ys := b.candidates(text[i:], n, t.lits, false)
+			xs, ys := b.candidates(text[i:], n, false)
 			for _, ids := range [2][]int{xs, ys} {
 				for _, id := range ids {
 					if k := &t.lits[id]; !k.fold && !set.has(id) && strings.HasPrefix(text[i:], k.s) {
@@ -196,7 +196,7 @@ func (t *litTable) scan(text string) (litSet, []int) {
 			continue // no case-folded literal starts with a non-ASCII rune
 		}
 		if b := t.bucketOf(lr); b != nil {
-			xs, ys := b.candidates(text[i:], n, t.lits, true)
+			xs, ys := b.candidates(text[i:], n, true)
 			for _, ids := range [2][]int{xs, ys} {
 				for _, id := range ids {
 					if k := &t.lits[id]; k.fold && !set.has(id) && hasFoldedPrefix(text[i:], k.s) {
