@@ -296,7 +296,7 @@ var simplifiedPairs = []string{
 	"蹤", "踪", "證", "证", "識", "识", "財", "财", "銀", "银", "兒", "儿", "軌", "轨", "跡", "迹", "時", "时",
 	"單", "单", "獨", "独", "專", "专", "門", "门", "誠", "诚", "謂", "谓", "嗎", "吗", "說", "说", "話", "话",
 	"義", "义", "負", "负", "擔", "担", "責", "责", "該", "该", "項", "项", "種", "种", "類", "类", "屬", "属",
-	"齊", "齐", "並", "并", "併", "并", "贊", "赞", "給", "给", "歸", "归", "響", "响", "帳", "账", "號", "号",
+	"藥", "药", "會", "会", "資", "资", "終", "终", "壓", "压", "齊", "齐", "並", "并", "併", "并", "贊", "赞", "給", "给", "歸", "归", "響", "响", "帳", "账", "號", "号",
 }
 
 var (
@@ -513,7 +513,7 @@ var (
 	// anaphorFirst holds the first rune of every opening anaphorOpens matches, either case
 	anaphorFirst = "此该这上前以這該您你对tTsSyYcCaA"
 	anaphorOpens = regexp.MustCompile(`(?i)^(此|该|这|上述|前述|以上|此类|此项|这些|這|該)|^(this|these|such|that|the\s+(above|foregoing))\b|^(your\s+)?(consent|agreement)\s+to\s+(this|these|such|that|the\s+(above|foregoing))\b|^(您|你)?对(此|该|上述|前述|以上)`)
-	anaphor      = regexp.MustCompile(`(前述|上述)(用途|目的|处理|收集|信息|权限|授权)|该用途|(该等|此项|该项|这项)(处理|用途|目的|授权|收集)`)
+	anaphor      = regexp.MustCompile(`(前述|上述)(用途|目的|处理|收集|信息|权限|授权|提供)|该用途|(该等|此项|该项|这项)(处理|用途|目的|授权|收集|提供)`)
 )
 
 // fieldLabel opens a list item that gives one attribute of the thing its list describes ("可见范围：…",

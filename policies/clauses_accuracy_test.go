@@ -47,8 +47,10 @@ func TestClauseAccuracy(t *testing.T) {
 // held to instead (precision stays gated at 0.95), each with the reason it cannot be reached.
 var clauseShortOf = map[string]map[string]float64{
 	// heldout9 zh_20 states an R&D provision in one sentence and the refusal of "此项提供" that ends
-	// the membership in the next; the anaphor list of clauses.go does not take 此项提供 as referring
-	// back, so the two sentences are never read together and the purpose is not in the second.
+	// the membership in the next. The two are now read together (此项提供 refers back), but the
+	// purpose is a third party's research (提供予合作藥廠作研究之用), which the purpose cues do not
+	// take for an R&D or improvement purpose of the operator, and the compulsion is the membership
+	// ended on refusal, which the forced-purpose shapes do not read as compulsion.
 	"heldout9": {"forced_purpose": 0.90},
 }
 
