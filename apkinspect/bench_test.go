@@ -182,10 +182,8 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkSolve is the call graph's Solve alone (roots from the manifest), on the APK
-// BenchmarkInspect takes; the graph is rebuilt, untimed, before each run. solve-cpu-ns/op is
-// the process's CPU time over Solve only (the garbage collector's work during it included).
-func BenchmarkSolve(b *testing.B) {
+// openBenchAPK opens the APK the benchmarks take: $PILMON_BENCH_APK, else the largest corpus APK.
+func openBenchAPK(b *testing.B) *zip.ReadCloser {
 	p := os.Getenv("PILMON_BENCH_APK")
 	if p == "" {
 		p, _ = largestCorpusAPK(b)
@@ -194,6 +192,14 @@ func BenchmarkSolve(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return zr
+}
+
+// BenchmarkSolve is the call graph's Solve alone (roots from the manifest), on the APK
+// BenchmarkInspect takes; the graph is rebuilt, untimed, before each run. solve-cpu-ns/op is
+// the process's CPU time over Solve only (the garbage collector's work during it included).
+func BenchmarkSolve(b *testing.B) {
+	zr := openBenchAPK(b)
 	defer zr.Close()
 	read := func(name string) []byte {
 		rc, err := zr.Open(name)
@@ -243,14 +249,7 @@ func BenchmarkSolve(b *testing.B) {
 // BenchmarkInspect takes, parsed once, untimed; adddex-cpu-ns/op is the process's CPU time
 // over the AddDex calls only.
 func BenchmarkAddDex(b *testing.B) {
-	p := os.Getenv("PILMON_BENCH_APK")
-	if p == "" {
-		p, _ = largestCorpusAPK(b)
-	}
-	zr, err := zip.OpenReader(p)
-	if err != nil {
-		b.Fatal(err)
-	}
+	zr := openBenchAPK(b)
 	defer zr.Close()
 	var files []*dex.File
 	var total int64

@@ -231,34 +231,23 @@ func hasFoldedPrefix(s, lit string) bool {
 }
 
 // eval reports whether a text with the literals set satisfies c.
-func (c *cond) eval(set litSet) bool {
-	switch c.op {
-	case condLit:
-		return set.has(c.lit)
-	case condAnd:
-		for i := range c.subs {
-			if !c.subs[i].eval(set) {
-				return false
-			}
-		}
-		return true
-	case condOr:
-		for i := range c.subs {
-			if c.subs[i].eval(set) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
-}
+func (c *cond) eval(set litSet) bool { return c.holds(set.has) }
 
-func and(cs ...cond) cond {
+// and is the conjunction of cs, or is their disjunction, flattened; a part that always holds is
+// dropped from a conjunction and makes a disjunction always hold.
+func and(cs ...cond) cond { return combine(condAnd, cs) }
+
+func or(cs ...cond) cond { return combine(condOr, cs) }
+
+func combine(op condOp, cs []cond) cond {
 	var subs []cond
 	for _, c := range cs {
 		switch c.op {
 		case condTrue:
-		case condAnd:
+			if op == condOr {
+				return cond{} // one alternative may match anything
+			}
+		case op:
 			subs = append(subs, c.subs...)
 		default:
 			subs = append(subs, c)
@@ -270,10 +259,12 @@ func and(cs ...cond) cond {
 	case 1:
 		return subs[0]
 	}
-	// the cheapest part first: a single literal rejects most texts before a long disjunction is
-	// tried (guarded checks each literal with strings.Contains)
-	sort.SliceStable(subs, func(i, j int) bool { return subs[i].size() < subs[j].size() })
-	return cond{op: condAnd, subs: subs}
+	if op == condAnd {
+		// the cheapest part first: a single literal rejects most texts before a long disjunction
+		// is tried (guarded checks each literal with strings.Contains)
+		sort.SliceStable(subs, func(i, j int) bool { return subs[i].size() < subs[j].size() })
+	}
+	return cond{op: op, subs: subs}
 }
 
 // size is the number of literals in c.
@@ -289,27 +280,6 @@ func (c *cond) size() int {
 		return n
 	}
 	return 0
-}
-
-func or(cs ...cond) cond {
-	var subs []cond
-	for _, c := range cs {
-		switch c.op {
-		case condTrue:
-			return cond{} // one alternative may match anything
-		case condOr:
-			subs = append(subs, c.subs...)
-		default:
-			subs = append(subs, c)
-		}
-	}
-	switch len(subs) {
-	case 0:
-		return cond{}
-	case 1:
-		return subs[0]
-	}
-	return cond{op: condOr, subs: subs}
 }
 
 // Bounds of the analysis: an exact set larger than maxExact strings becomes a condition, and a
@@ -528,7 +498,7 @@ func (g guarded) MatchString(s string) bool {
 	return g.Regexp.MatchString(s)
 }
 
-// holds is eval with the literals found on demand.
+// holds reports whether a text satisfies c, has telling which literals it contains.
 func (c *cond) holds(has func(int) bool) bool {
 	switch c.op {
 	case condLit:
