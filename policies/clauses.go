@@ -543,12 +543,11 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 	if a == nil || a.doc == nil {
 		return nil, ds, nil
 	}
-	lang := a.Language
-	var out []detection
 	if len(ds) == 0 {
 		return nil, ds, nil
 	}
-	eng := ds[0].eng
+	lang, eng := a.Language, ds[0].eng
+	var out []detection
 	for _, s := range a.doc.Sections {
 		title := s.Title()
 		prevItem := "" // the last sentence of the block before, when that block is a list item
@@ -576,31 +575,34 @@ func detectClauses(a *Analysis) ([]detection, []clauseDetector, error) {
 					joined = before + sep(lang) + u
 				}
 				prev = ut
+				// read together with the sentence before: a clause the pair states and the first alone
+				// does not (the pair's text is built once, for the first detector that needs it)
+				pairStates := func(d *clauseDetector) bool {
+					if joined == "" {
+						return false
+					}
+					if joinedText == nil {
+						joinedText = eng.text(lang, joined)
+					}
+					if ok, _ := d.match(lang, joinedText, false); !ok {
+						return false
+					}
+					ok, _ := d.match(lang, beforeText, false)
+					return !ok
+				}
 				for i := range ds {
 					d := &ds[i]
 					// the end of the words stating the clause only matters to a quote that must be cut
 					ok, end := d.match(lang, ut, long)
-					if !ok && joined != "" {
-						if joinedText == nil {
-							joinedText = eng.text(lang, joined)
-						}
-						ok, _ = d.match(lang, joinedText, false)
-						if ok {
-							ok, _ = d.match(lang, beforeText, false)
-							if !ok {
-								out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(before, sep(lang), u), Section: title},
-									[]string{strings.TrimSpace(before), strings.TrimSpace(u)}})
-							}
-						}
-						if len(out) >= maxClauseDetections {
-							return out, ds, nil
-						}
+					switch {
+					case ok:
+						out = append(out, detection{Clause{Clause: d.id, Quote: quoteThrough(u, end), Section: title}, []string{strings.TrimSpace(u)}})
+					case pairStates(d):
+						out = append(out, detection{Clause{Clause: d.id, Quote: quoteJoined(before, sep(lang), u), Section: title},
+							[]string{strings.TrimSpace(before), strings.TrimSpace(u)}})
+					default:
 						continue
 					}
-					if !ok {
-						continue
-					}
-					out = append(out, detection{Clause{Clause: d.id, Quote: quoteThrough(u, end), Section: title}, []string{strings.TrimSpace(u)}})
 					if len(out) >= maxClauseDetections {
 						return out, ds, nil
 					}

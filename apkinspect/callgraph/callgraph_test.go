@@ -453,21 +453,23 @@ func TestPathQueryOrder(t *testing.T) {
 		return g, g.Solve(roots)
 	}
 	g1, res1 := solve()
-	// X.one asked first: R1's search has found X.one, and must go on to find X.two from R1 too.
-	if p := methods(res1.Path(AppStart, node(t, g1, "Lq/X;->one()V"))); !slices.Equal(p, []string{"q.R1.start", "q.X.one"}) {
-		t.Errorf("X.one: path %v", p)
-	}
-	if p := methods(res1.Path(AppStart, node(t, g1, "Lq/X;->two()V"))); !slices.Equal(p, []string{"q.R1.start", "q.X.two"}) {
-		t.Errorf("X.two: path %v", p)
-	}
-	if p := methods(res1.Path(AppStart, node(t, g1, "Lq/T;->t()V"))); !slices.Equal(p, []string{"q.R1.start", "q.X.one", "q.T.t"}) {
-		t.Errorf("T: path %v", p)
-	}
-	if p := methods(res1.Path(Launcher, node(t, g1, "Lq/T;->u()V"))); !slices.Equal(p, []string{"q.L.click", "q.T.u"}) {
-		t.Errorf("u from the launcher: path %v", p)
-	}
-	if p := res1.Path(Launcher, node(t, g1, "Lq/T;->t()V")); p != nil {
-		t.Errorf("T from the launcher: path %v", methods(p))
+	// In this order: X.one asked first, R1's search has found X.one, and must go on to find X.two
+	// from R1 too.
+	for _, c := range []struct {
+		group  Group
+		method string
+		want   []string // nil: no path
+	}{
+		{AppStart, "Lq/X;->one()V", []string{"q.R1.start", "q.X.one"}},
+		{AppStart, "Lq/X;->two()V", []string{"q.R1.start", "q.X.two"}},
+		{AppStart, "Lq/T;->t()V", []string{"q.R1.start", "q.X.one", "q.T.t"}},
+		{Launcher, "Lq/T;->u()V", []string{"q.L.click", "q.T.u"}},
+		{Launcher, "Lq/T;->t()V", nil},
+	} {
+		p := res1.Path(c.group, node(t, g1, c.method))
+		if c.want == nil && p != nil || c.want != nil && !slices.Equal(methods(p), c.want) {
+			t.Errorf("%s from group %d: path %v, want %v", c.method, c.group, methods(p), c.want)
+		}
 	}
 	var order []Node
 	for n := range g1.mkeys {
